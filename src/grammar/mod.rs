@@ -1,0 +1,380 @@
+//! Grammars: captured `ip addr` / `ip rule` / `ip route` text → typed records,
+//! with every line accounted for (parsed, recognised as collector noise or a
+//! command failure, or reported as a located diagnostic).
+
+pub mod addr;
+pub mod diag;
+pub mod json;
+pub mod lex;
+pub mod lines;
+pub mod names;
+pub mod render;
+pub mod route;
+pub mod rule;
+
+pub use addr::{Address, Lifetime, Link};
+pub use diag::{Diagnostic, Severity};
+pub use lines::{Command, DumpKind, TableSel};
+pub use names::{Family, RouteProtocol, RouteType, Scope, Table};
+pub use route::{NextHop, Route};
+pub use rule::{Rule, RuleAction};
+
+use lines::{Class, Lines};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// What the surroundings of a dump tell its grammar: the family (`ip -6 …`)
+/// and, for a single-table route dump, the table (its lines carry none).
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub family: Option<Family>,
+    pub table: Option<Table>,
+}
+
+/// How the dump was printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    /// `-o`: records glued onto one line with `\`.
+    Oneline,
+    /// `-br` columns.
+    Brief,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Items {
+    Links(Vec<Link>),
+    Rules(Vec<Rule>),
+    Routes(Vec<Route>),
+}
+
+/// A line where the command reported failure instead of (or after) output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub line: u32,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dump {
+    pub kind: DumpKind,
+    pub format: Format,
+    pub items: Items,
+    /// Set when the command failed (the dump is *failed*, not empty).
+    pub failed: Option<Failure>,
+    /// `ip` command lines found in prompts or collector headers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<Command>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Dump {
+    pub fn links(&self) -> &[Link] {
+        match &self.items {
+            Items::Links(v) => v,
+            _ => &[],
+        }
+    }
+    pub fn rules(&self) -> &[Rule] {
+        match &self.items {
+            Items::Rules(v) => v,
+            _ => &[],
+        }
+    }
+    pub fn routes(&self) -> &[Route] {
+        match &self.items {
+            Items::Routes(v) => v,
+            _ => &[],
+        }
+    }
+    pub fn len(&self) -> usize {
+        match &self.items {
+            Items::Links(v) => v.len(),
+            Items::Rules(v) => v.len(),
+            Items::Routes(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Was any output line left unparsed?
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Bytes → text. Invalid UTF-8 is replaced (and reported at its position);
+/// NUL bytes are left in place, so the line holding one fails to parse there.
+pub fn decode(bytes: &[u8]) -> (Cow<'_, str>, Option<Diagnostic>) {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (Cow::Borrowed(s), None),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
+            let d = Diagnostic {
+                line,
+                column,
+                severity: Severity::Warning,
+                message: "invalid UTF-8 replaced with U+FFFD".into(),
+                text: String::new(),
+                expected: None,
+            };
+            (String::from_utf8_lossy(bytes), Some(d))
+        }
+    }
+}
+
+/// Recognises which dump a text is, from its first meaningful lines.
+pub fn detect(text: &str) -> Option<DumpKind> {
+    if is_json(text) {
+        return detect_json(text.trim_start());
+    }
+    for line in Lines::new(text).take(200) {
+        if line.is_continuation() {
+            continue;
+        }
+        match lines::classify(line.text) {
+            Class::Command(c) => {
+                if let Some(k) = c.kind {
+                    return Some(k);
+                }
+            }
+            Class::Content => {
+                if let Some(k) = detect_line(line.text) {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `ip -j` output: an array of objects (or an empty one), not a `[root@h]#` prompt.
+fn is_json(text: &str) -> bool {
+    let t = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    t.strip_prefix('[')
+        .map(|r| r.trim_start())
+        .is_some_and(|r| r.starts_with('{') || r.starts_with(']') || r.is_empty())
+}
+
+fn detect_json(text: &str) -> Option<DumpKind> {
+    let head = &text[..text.len().min(4096)];
+    if head.contains("\"ifname\"") || head.contains("\"addr_info\"") || head.contains("\"ifindex\"")
+    {
+        Some(DumpKind::IpAddr)
+    } else if head.contains("\"priority\"") {
+        Some(DumpKind::IpRule)
+    } else if head.contains("\"dst\"") {
+        Some(DumpKind::IpRoute)
+    } else {
+        None
+    }
+}
+
+fn detect_line(text: &str) -> Option<DumpKind> {
+    let t = text.trim();
+    let mut toks = lex::Tokens::new(t);
+    let first = toks.next()?;
+    if let Some((num, rest)) = first.split_once(':')
+        && !num.is_empty()
+        && num.bytes().all(|b| b.is_ascii_digit())
+    {
+        let next = if rest.is_empty() {
+            toks.next()
+        } else {
+            Some(rest)
+        };
+        return match next {
+            Some("from" | "not") => Some(DumpKind::IpRule),
+            Some(_) if t.contains(": <") || t.contains(" inet") || t.contains("link/") => {
+                Some(DumpKind::IpAddr)
+            }
+            _ => None,
+        };
+    }
+    if first.starts_with("link/") || first == "inet" || first == "inet6" {
+        return Some(DumpKind::IpAddr);
+    }
+    if let Some(state) = toks.clone().next()
+        && matches!(
+            state,
+            "UP" | "DOWN" | "UNKNOWN" | "LOWERLAYERDOWN" | "DORMANT" | "NOTPRESENT" | "TESTING"
+        )
+    {
+        return Some(DumpKind::IpAddr);
+    }
+    let dst = if RouteType::is_type_word(first) || first == "Deleted" {
+        toks.next()?
+    } else {
+        first
+    };
+    lex::dst(dst, None).ok().map(|_| DumpKind::IpRoute)
+}
+
+/// Parses one dump of a known kind. Never fails: what cannot be parsed is in
+/// `diagnostics`.
+pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
+    if is_json(text) {
+        let out = json::parse(text, kind, ctx);
+        return Dump {
+            kind,
+            format: Format::Json,
+            items: match kind {
+                DumpKind::IpAddr => Items::Links(out.links),
+                DumpKind::IpRule => Items::Rules(out.rules),
+                DumpKind::IpRoute => Items::Routes(out.routes),
+            },
+            failed: None,
+            commands: Vec::new(),
+            diagnostics: out.diagnostics,
+        };
+    }
+    let mut sink = diag::Sink::default();
+    let mut ctx = ctx.clone();
+    let base = ctx.clone();
+    let mut failed = None;
+    let mut commands = Vec::new();
+    let mut format = Format::Text;
+    let mut links = addr::AddrParser::default();
+    let mut rules = Vec::new();
+    let mut routes: Vec<Route> = Vec::new();
+    // Lines of another command's output in a transcript: (command, first, count).
+    let mut foreign: Option<(String, u32, u32)> = None;
+    let flush_foreign = |f: &mut Option<(String, u32, u32)>, sink: &mut diag::Sink| {
+        if let Some((cmd, line, n)) = f.take()
+            && n > 0
+        {
+            sink.diagnostics.push(Diagnostic {
+                line,
+                column: 1,
+                severity: Severity::Warning,
+                message: format!(
+                    "{n} line(s) of `{cmd}` output skipped: not a {} dump",
+                    kind.as_str()
+                ),
+                text: String::new(),
+                expected: None,
+            });
+        }
+    };
+    for line in Lines::new(text) {
+        if line.glued {
+            format = Format::Oneline;
+        }
+        if line.text.len() > lines::MAX_LINE {
+            sink.push(
+                &line,
+                "",
+                Severity::Error,
+                format!("line of {} bytes skipped", line.text.len()),
+                None,
+            );
+            continue;
+        }
+        if line.is_continuation()
+            || (kind == DumpKind::IpAddr && addr::is_continuation_word(line.text))
+        {
+            if let Some(f) = foreign.as_mut() {
+                f.2 += 1;
+                continue;
+            }
+            match kind {
+                DumpKind::IpAddr => links.continuation(&line, &ctx, &mut sink),
+                DumpKind::IpRoute => {
+                    let done = match routes.last_mut() {
+                        Some(r) => route::parse_continuation(&line, r, &mut sink),
+                        None => false,
+                    };
+                    if !done
+                        && !line.text.trim().is_empty()
+                        && let Some(r) = route::parse_line(&line, &ctx, &mut sink)
+                    {
+                        routes.push(r);
+                    }
+                }
+                DumpKind::IpRule => {
+                    if !line.text.trim().is_empty()
+                        && let Some(r) = rule::parse_line(&line, &ctx, &mut sink)
+                    {
+                        rules.push(r);
+                    }
+                }
+            }
+            continue;
+        }
+        match lines::classify(line.text) {
+            Class::Blank | Class::Noise => {}
+            Class::Failure => {
+                if failed.is_none() {
+                    failed = Some(Failure {
+                        line: line.no,
+                        text: line.text.trim().to_string(),
+                    });
+                }
+            }
+            Class::Command(cmd) => {
+                flush_foreign(&mut foreign, &mut sink);
+                if cmd.kind.is_some() && cmd.kind != Some(kind) {
+                    foreign = Some((cmd.text.clone(), line.no, 0));
+                } else {
+                    ctx.family = cmd.family.or(base.family);
+                    ctx.table = match &cmd.table {
+                        Some(TableSel::One(t)) => Some(t.clone()),
+                        _ => base.table.clone(),
+                    };
+                }
+                commands.push(cmd);
+            }
+            Class::Content => {
+                if let Some(f) = foreign.as_mut() {
+                    f.2 += 1;
+                    continue;
+                }
+                match kind {
+                    DumpKind::IpAddr => {
+                        links.record(&line, &ctx, &mut sink);
+                        if links
+                            .links
+                            .last()
+                            .is_some_and(|l| l.line == line.no && l.index.is_none())
+                        {
+                            format = Format::Brief;
+                        }
+                    }
+                    DumpKind::IpRule => {
+                        if let Some(r) = rule::parse_line(&line, &ctx, &mut sink) {
+                            rules.push(r);
+                        }
+                    }
+                    DumpKind::IpRoute => {
+                        if let Some(r) = route::parse_line(&line, &ctx, &mut sink) {
+                            routes.push(r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    flush_foreign(&mut foreign, &mut sink);
+    Dump {
+        kind,
+        format,
+        items: match kind {
+            DumpKind::IpAddr => Items::Links(links.links),
+            DumpKind::IpRule => Items::Rules(rules),
+            DumpKind::IpRoute => Items::Routes(routes),
+        },
+        failed,
+        commands,
+        diagnostics: sink.diagnostics,
+    }
+}

@@ -1,0 +1,11 @@
+//! asymroute-offline: reads captured `ip addr` / `ip rule` / `ip route` dumps
+//! of many Linux hosts and tells, per host, whether replies leave through a
+//! different interface than requests came in on — offline, as the kernel
+//! would route.
+//!
+//! Pipeline: capture → grammar → model → verdict → report.
+
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod grammar;
