@@ -5,7 +5,9 @@
 //!
 //! Pipeline: capture → grammar → model → verdict → report.
 
+pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
 pub mod grammar;
+pub mod model;

@@ -1,0 +1,139 @@
+//! A plain per-host folder: dump kind and family from the file name where it
+//! tells (`ip_addr`, `ip-rule.txt`, `ip6_route.txt`, `ip_-6_route_show_table_all`,
+//! `ip_route_show_table_10001`), else from the content.
+
+use crate::grammar::{self, Ctx, DumpKind, Family, Table};
+use crate::model::Input;
+use std::path::Path;
+
+/// Files larger than this are not dumps (and would cost memory).
+pub const MAX_DUMP_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Kind, family and table a file name promises, if it promises anything.
+pub fn classify_name(name: &str) -> Option<(DumpKind, Ctx)> {
+    let n = name.to_ascii_lowercase();
+    let stem = n.rsplit('/').next().unwrap_or(&n);
+    let words: Vec<&str> = stem
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let v6 = has("6") || has("ip6") || has("ipv6") || stem.starts_with("ip6");
+    let family = if v6 {
+        Some(Family::Inet6)
+    } else if has("4") {
+        Some(Family::Inet)
+    } else {
+        None
+    };
+    let kind = if has("rule") || has("ru") || stem.contains("iprule") {
+        DumpKind::IpRule
+    } else if has("route") || has("ro") || has("r") || stem.contains("iproute") {
+        DumpKind::IpRoute
+    } else if has("addr") || has("address") || has("a") || has("link") || stem.contains("ipaddr") {
+        DumpKind::IpAddr
+    } else {
+        return None;
+    };
+    if !words.first().is_some_and(|w| w.starts_with("ip"))
+        && !stem.contains("iprule")
+        && !stem.contains("iproute")
+    {
+        return None;
+    }
+    let mut table = None;
+    if let Some(p) = words.iter().position(|w| *w == "table")
+        && let Some(t) = words.get(p + 1).filter(|t| !matches!(**t, "all" | "cache"))
+    {
+        table = Some(Table::parse(t));
+    }
+    Some((kind, Ctx { family, table }))
+}
+
+/// Reads one plain host folder into model inputs (sorted by file name).
+pub fn load_plain_host(dir: &Path) -> std::io::Result<(Vec<Input>, Vec<String>)> {
+    let mut inputs = Vec::new();
+    let mut notes = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if meta.len() > MAX_DUMP_BYTES {
+            notes.push(format!(
+                "{name}: {} bytes, over the size cap: skipped",
+                meta.len()
+            ));
+            continue;
+        }
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                notes.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let (text, _) = grammar::decode(&bytes);
+        let (kind, ctx) = match classify_name(&name) {
+            Some(k) => k,
+            None => match grammar::detect(&text) {
+                Some(k) => (k, Ctx::default()),
+                None => continue,
+            },
+        };
+        inputs.push(Input {
+            name,
+            text: text.into_owned(),
+            kind,
+            ctx,
+        });
+    }
+    Ok((inputs, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let k = |n: &str| classify_name(n).map(|(k, c)| (k, c.family, c.table));
+        assert_eq!(k("ip_addr.txt"), Some((DumpKind::IpAddr, None, None)));
+        assert_eq!(
+            k("ip6_route.txt"),
+            Some((DumpKind::IpRoute, Some(Family::Inet6), None))
+        );
+        assert_eq!(
+            k("ip_-6_rule_list"),
+            Some((DumpKind::IpRule, Some(Family::Inet6), None))
+        );
+        assert_eq!(
+            k("ip_-4_rule"),
+            Some((DumpKind::IpRule, Some(Family::Inet), None))
+        );
+        assert_eq!(
+            k("ip_route_show_table_all"),
+            Some((DumpKind::IpRoute, None, None))
+        );
+        assert_eq!(
+            k("ip_route_show_table_10001"),
+            Some((DumpKind::IpRoute, None, Some(Table::Id(10001))))
+        );
+        assert_eq!(k("ip-a.txt"), Some((DumpKind::IpAddr, None, None)));
+        assert_eq!(k("iprule.txt"), Some((DumpKind::IpRule, None, None)));
+        assert_eq!(k("ip_-d_address"), Some((DumpKind::IpAddr, None, None)));
+        assert_eq!(k("notes.txt"), None);
+        assert_eq!(k("hostname"), None);
+    }
+}

@@ -1,0 +1,218 @@
+//! `asymroute-offline route-get HOST --to DST …`: one lookup, `ip route get`'s way.
+
+use crate::capture;
+use crate::cli::RouteGetArgs;
+use crate::exit::Exit;
+use crate::grammar::Family;
+use crate::model::{Flow, Host, Lookup, lookup::ipproto_number};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::Write;
+
+#[derive(Serialize)]
+struct Located {
+    file: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    dst: std::net::IpAddr,
+    src: Option<std::net::IpAddr>,
+    iif: Option<&'a str>,
+    oif: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    dev: Option<&'a str>,
+    gateway: Option<std::net::IpAddr>,
+    prefsrc: Option<std::net::IpAddr>,
+    table: Option<String>,
+    nexthops: Vec<&'a crate::model::lookup::NextHopChoice>,
+    hash_dependent: bool,
+    rule: Option<Located>,
+    route: Option<Located>,
+    conditional_rules: Vec<Located>,
+    error: Option<&'static str>,
+    assumptions: &'a [String],
+}
+
+pub fn flow_of(args: &RouteGetArgs) -> Result<Flow, String> {
+    let mut f = Flow::to(args.to);
+    f.src = args.from;
+    f.iif = args.iif.clone();
+    f.oif = args.oif.clone();
+    f.mark = args.mark.unwrap_or(0);
+    f.tos = args.tos.unwrap_or(0) as u8;
+    f.uid = args.uid.unwrap_or(0);
+    if let Some(p) = &args.ipproto {
+        f.ipproto = Some(ipproto_number(p).ok_or_else(|| format!("unknown --ipproto {p}"))?);
+    }
+    f.sport = args.sport;
+    f.dport = args.dport;
+    Ok(f)
+}
+
+fn rule_loc(h: &Host, fam: Family, i: usize) -> Located {
+    let r = &h.rules[crate::model::fam_idx(fam)][i];
+    Located {
+        file: h.locate(r.origin),
+        text: if r.origin.is_assumed() {
+            r.rule.to_string()
+        } else {
+            h.quote(r.origin)
+        },
+    }
+}
+
+pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
+    let flow = match flow_of(args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("asymroute-offline: {e}");
+            return Ok(Exit::Error);
+        }
+    };
+    let (inputs, notes) = match capture::load_plain_host(&args.host) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("asymroute-offline: {}: {e}", args.host.display());
+            return Ok(Exit::Error);
+        }
+    };
+    for n in notes {
+        eprintln!("asymroute-offline: {n}");
+    }
+    if inputs.is_empty() {
+        eprintln!(
+            "asymroute-offline: {}: no ip addr / ip rule / ip route dumps found",
+            args.host.display()
+        );
+        return Ok(Exit::Error);
+    }
+    let host = Host::build(inputs, &HashMap::new());
+    for s in &host.sources {
+        for d in &s.dump.diagnostics {
+            eprintln!("{}:{d}", s.name);
+        }
+    }
+    let fam = flow.family();
+    let l: Lookup = host.lookup(&flow);
+    let route_loc = l.route.as_ref().and_then(|r| {
+        let t = host.table(fam, &r.table)?;
+        let o = t.origin(r.index);
+        Some(Located {
+            file: host.locate(o),
+            text: if o.is_assumed() {
+                t.routes[r.index].route.to_string()
+            } else {
+                host.quote(o)
+            },
+        })
+    });
+    let rule = l.rule.map(|i| rule_loc(&host, fam, i));
+    let mut out = std::io::stdout().lock();
+    let hit = l.result.as_ref().ok();
+    if args.json {
+        let o = Output {
+            dst: flow.dst,
+            src: hit.and_then(|h| h.src).or(flow.src),
+            iif: flow.iif.as_deref(),
+            oif: flow.oif.as_deref(),
+            kind: hit.map(|h| h.kind.to_string()),
+            dev: hit.map(|h| h.dev.as_str()),
+            gateway: hit.and_then(|h| h.gateway),
+            prefsrc: hit.and_then(|h| h.prefsrc),
+            table: l.table.as_ref().map(|t| t.to_string()),
+            nexthops: hit.map(|h| h.nexthops.iter().collect()).unwrap_or_default(),
+            hash_dependent: hit.is_some_and(|h| h.hash_dependent),
+            rule,
+            route: route_loc,
+            conditional_rules: l
+                .conditional
+                .iter()
+                .map(|&i| rule_loc(&host, fam, i))
+                .collect(),
+            error: l.result.as_ref().err().map(|e| e.message()),
+            assumptions: &host.assumptions,
+        };
+        serde_json::to_writer_pretty(&mut out, &o)?;
+        writeln!(out)?;
+    } else {
+        match &l.result {
+            Ok(h) => {
+                let mut line = String::new();
+                if h.kind != crate::grammar::RouteType::Unicast {
+                    line.push_str(&format!("{} ", h.kind));
+                }
+                line.push_str(&flow.dst.to_string());
+                if let Some(s) = flow.src {
+                    line.push_str(&format!(" from {s}"));
+                }
+                if let Some(g) = h.gateway {
+                    line.push_str(&format!(" via {g}"));
+                }
+                line.push_str(&format!(" dev {}", h.dev));
+                if let Some(t) = &l.table {
+                    line.push_str(&format!(" table {t}"));
+                }
+                if flow.src.is_none()
+                    && let Some(s) = h.src
+                {
+                    line.push_str(&format!(" src {s}"));
+                }
+                if let Some(i) = &flow.iif {
+                    line.push_str(&format!(" iif {i}"));
+                }
+                writeln!(out, "{line}")?;
+                if h.hash_dependent {
+                    writeln!(
+                        out,
+                        "    multipath: the kernel hashes the flow over these nexthops:"
+                    )?;
+                    for n in &h.nexthops {
+                        let via = n.gateway.map(|g| format!("via {g} ")).unwrap_or_default();
+                        writeln!(out, "      {via}dev {}", n.dev)?;
+                    }
+                }
+                if h.onlink_assumed {
+                    writeln!(
+                        out,
+                        "    no route matched; with an oif the kernel assumes the destination is on-link"
+                    )?;
+                }
+            }
+            Err(e) => writeln!(out, "{}: {e}", flow.dst)?,
+        }
+        if let Some(r) = &rule {
+            writeln!(out, "    rule   {}: {}", r.file, r.text.replace('\t', " "))?;
+        }
+        if let Some(r) = &route_loc {
+            for (i, t) in r.text.lines().enumerate() {
+                let lead = if i == 0 {
+                    format!("    route  {}: ", r.file)
+                } else {
+                    "           ".into()
+                };
+                writeln!(out, "{lead}{}", t.trim_start())?;
+            }
+        }
+        for &i in &l.conditional {
+            let r = rule_loc(&host, fam, i);
+            writeln!(
+                out,
+                "    conditional rule {}: {}",
+                r.file,
+                r.text.replace('\t', " ")
+            )?;
+        }
+        for a in &host.assumptions {
+            writeln!(out, "    assumed: {a}")?;
+        }
+    }
+    out.flush()?;
+    Ok(if l.result.is_ok() {
+        Exit::Clean
+    } else {
+        Exit::Findings
+    })
+}

@@ -1,0 +1,440 @@
+//! The host model: links, addresses, policy rules and routing tables rebuilt
+//! from one host's parsed dumps, with where each fact came from, and the
+//! kernel's route lookup over them (`lookup`).
+
+pub mod lookup;
+pub mod table;
+
+pub use lookup::{Flow, Hit, KernelError, Lookup};
+pub use table::FibTable;
+
+use crate::grammar::{
+    self, Ctx, Dump, DumpKind, Family, Link, Route, RouteType, Rule, RuleAction, Table,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// Where a fact came from: a source file of the host and a line range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    pub source: u32,
+    pub line: u32,
+    pub end_line: u32,
+}
+
+impl Origin {
+    /// A fact the model assumed (default rules, rebuilt local routes).
+    pub const ASSUMED: Origin = Origin {
+        source: u32::MAX,
+        line: 0,
+        end_line: 0,
+    };
+    pub fn is_assumed(&self) -> bool {
+        self.source == u32::MAX
+    }
+}
+
+/// One captured file (or transcript section) of the host.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+    pub kind: DumpKind,
+    pub dump: Dump,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteEntry {
+    pub route: Route,
+    pub origin: Origin,
+    /// The TOS selector as a number (0 = any).
+    pub tos: u8,
+}
+
+impl RouteEntry {
+    /// Kernel default metric when the dump printed none (IPv4: 0; IPv6 user
+    /// routes print theirs always).
+    pub fn metric(&self) -> u32 {
+        self.route.metric.unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleEntry {
+    pub rule: Rule,
+    pub origin: Origin,
+    /// Resolved `lookup` table.
+    pub table: Option<Table>,
+    pub tos: Option<u8>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// Admin up (`UP`).
+    pub up: bool,
+    /// Carrier (`LOWER_UP`, not `NO-CARRIER`).
+    pub carrier: bool,
+    pub loopback: bool,
+    /// Whether the flags were captured at all (`ip -o addr` prints none).
+    pub flags_known: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    /// `group` (0 = default) for `suppress_ifgroup`.
+    pub group: u32,
+    /// The table of a VRF device (`-d`: `vrf table N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf_table: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AddrInfo {
+    pub link: String,
+    pub addr: grammar::Address,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl AddrInfo {
+    pub fn secondary(&self) -> bool {
+        self.addr.has_flag("secondary") || self.addr.has_flag("temporary")
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Host {
+    pub sources: Vec<Source>,
+    pub links: Vec<LinkInfo>,
+    pub addrs: Vec<AddrInfo>,
+    pub rules: [Vec<RuleEntry>; 2],
+    pub tables: [BTreeMap<Table, FibTable>; 2],
+    /// Facts the model had to assume, in words, for the report.
+    pub assumptions: Vec<String>,
+    /// Which dumps were present, per family.
+    pub have_rules: [bool; 2],
+    pub have_routes: [bool; 2],
+    pub have_addrs: bool,
+}
+
+pub fn fam_idx(f: Family) -> usize {
+    match f {
+        Family::Inet => 0,
+        Family::Inet6 => 1,
+    }
+}
+
+/// One input to the model: a dump text with its kind and context.
+pub struct Input {
+    pub name: String,
+    pub text: String,
+    pub kind: DumpKind,
+    pub ctx: Ctx,
+}
+
+/// The four built-in tables keep their ids; names that one dump prints and
+/// another prints as numbers (`ip -N`) are reconciled where the bundle pairs them.
+fn normalize_table(t: &Table, names: &HashMap<String, u32>) -> Table {
+    match t {
+        Table::Name(n) => names.get(n).map_or_else(|| t.clone(), |&id| Table::Id(id)),
+        id => id.clone(),
+    }
+}
+
+fn parse_tos(s: &str) -> Option<u8> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u8::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+impl Host {
+    /// Parses and assembles a host from its dumps. Never fails: what is
+    /// missing becomes an assumption, what is unparsed a diagnostic.
+    pub fn build(inputs: Vec<Input>, table_names: &HashMap<String, u32>) -> Host {
+        let mut h = Host::default();
+        // An `ip -6 route` dump supersedes the IPv6 half of a mixed `table all`.
+        let v6_route_dump = inputs
+            .iter()
+            .any(|i| i.kind == DumpKind::IpRoute && i.ctx.family == Some(Family::Inet6));
+        for (si, input) in inputs.into_iter().enumerate() {
+            let dump = grammar::parse(&input.text, input.kind, &input.ctx);
+            let si = si as u32;
+            match input.kind {
+                DumpKind::IpAddr => {
+                    h.have_addrs |= !dump.links().is_empty() || dump.failed.is_none();
+                    for l in dump.links() {
+                        h.add_link(l, si);
+                    }
+                }
+                DumpKind::IpRule => {
+                    for r in dump.rules() {
+                        let fam = r.family.or(input.ctx.family).unwrap_or(Family::Inet);
+                        h.have_rules[fam_idx(fam)] = true;
+                        let table = r.table.as_ref().map(|t| normalize_table(t, table_names));
+                        h.rules[fam_idx(fam)].push(RuleEntry {
+                            tos: r.tos.as_deref().and_then(parse_tos),
+                            rule: r.clone(),
+                            origin: Origin {
+                                source: si,
+                                line: r.line,
+                                end_line: r.line,
+                            },
+                            table,
+                        });
+                    }
+                    if dump.failed.is_none()
+                        && dump.rules().is_empty()
+                        && let Some(f) = input.ctx.family
+                    {
+                        h.have_rules[fam_idx(f)] = true;
+                    }
+                }
+                DumpKind::IpRoute => {
+                    for r in dump.routes() {
+                        if r.family == Family::Inet6
+                            && v6_route_dump
+                            && input.ctx.family != Some(Family::Inet6)
+                        {
+                            continue;
+                        }
+                        let fi = fam_idx(r.family);
+                        h.have_routes[fi] = true;
+                        let mut route = r.clone();
+                        route.table = normalize_table(&route.table, table_names);
+                        let entry = RouteEntry {
+                            tos: route.tos.as_deref().and_then(parse_tos).unwrap_or(0),
+                            origin: Origin {
+                                source: si,
+                                line: r.line,
+                                end_line: r.end_line,
+                            },
+                            route,
+                        };
+                        h.tables[fi]
+                            .entry(entry.route.table.clone())
+                            .or_default()
+                            .push(entry);
+                    }
+                }
+            }
+            h.sources.push(Source {
+                name: input.name,
+                text: input.text,
+                kind: input.kind,
+                dump,
+            });
+        }
+        h.complete();
+        h
+    }
+
+    fn add_link(&mut self, l: &Link, source: u32) {
+        // `ip -o addr` and `ip link` may both describe a link: merge by name.
+        let pos = self.links.iter().position(|x| x.name == l.name);
+        let vrf_table = l.details.iter().find_map(|d| {
+            let mut w = d.split_whitespace();
+            (w.next() == Some("vrf") && w.next() == Some("table"))
+                .then(|| w.next().and_then(|t| t.parse().ok()))
+                .flatten()
+        });
+        let info = LinkInfo {
+            name: l.name.clone(),
+            index: l.index,
+            up: l.flags.is_none() || l.has_flag("UP"),
+            carrier: l.flags.is_none() || (l.has_flag("LOWER_UP") && !l.has_flag("NO-CARRIER")),
+            loopback: l.has_flag("LOOPBACK") || l.name == "lo",
+            flags_known: l.flags.is_some(),
+            master: l.master.clone(),
+            group: match l.group.as_deref() {
+                None | Some("default") => 0,
+                Some(g) => g.parse().unwrap_or(u32::MAX),
+            },
+            vrf_table,
+        };
+        match pos {
+            Some(i) if !self.links[i].flags_known || info.flags_known => {
+                let keep_idx = self.links[i].index;
+                self.links[i] = LinkInfo {
+                    index: info.index.or(keep_idx),
+                    ..info
+                };
+            }
+            Some(_) => {}
+            None => self.links.push(info),
+        }
+        for a in &l.addrs {
+            let dup = self.addrs.iter().any(|x| {
+                x.link == l.name && x.addr.local == a.local && x.addr.prefixlen == a.prefixlen
+            });
+            if !dup {
+                self.addrs.push(AddrInfo {
+                    link: l.name.clone(),
+                    addr: a.clone(),
+                    origin: Origin {
+                        source,
+                        line: a.line,
+                        end_line: a.line,
+                    },
+                });
+            }
+        }
+    }
+
+    /// Fills what the dumps lack with what the kernel would have, and says so.
+    fn complete(&mut self) {
+        for (fi, fam, defaults) in [
+            (
+                0,
+                "IPv4",
+                &[
+                    (0u32, Table::LOCAL),
+                    (32766, Table::MAIN),
+                    (32767, Table::DEFAULT),
+                ][..],
+            ),
+            (1, "IPv6", &[(0u32, Table::LOCAL), (32766, Table::MAIN)][..]),
+        ] {
+            if !self.have_rules[fi] {
+                let cmd = if fi == 0 { "ip rule" } else { "ip -6 rule" };
+                self.assumptions.push(format!(
+                    "{cmd} not collected: the kernel's default {fam} rules assumed"
+                ));
+                for &(prio, table) in defaults {
+                    let mut r = Rule::new(0, prio);
+                    r.action = RuleAction::Lookup;
+                    r.table = Some(Table::Id(table));
+                    r.family = Some(if fi == 0 { Family::Inet } else { Family::Inet6 });
+                    self.rules[fi].push(RuleEntry {
+                        rule: r,
+                        origin: Origin::ASSUMED,
+                        table: Some(Table::Id(table)),
+                        tos: None,
+                    });
+                }
+            }
+            // Rules are kept sorted by priority; equal priorities keep dump order.
+            self.rules[fi].sort_by_key(|r| r.rule.priority);
+            let has_local = self.tables[fi]
+                .get(&Table::Id(Table::LOCAL))
+                .is_some_and(|t| !t.is_empty());
+            if self.have_routes[fi] && !has_local && self.have_addrs {
+                self.assumptions.push(format!(
+                    "{fam} local table not in the route dump: rebuilt from the addresses"
+                ));
+                self.rebuild_local(fi);
+            }
+            for t in self.tables[fi].values_mut() {
+                t.finish();
+            }
+        }
+    }
+
+    /// The local table as the kernel fills it from addresses.
+    fn rebuild_local(&mut self, fi: usize) {
+        let mut t = FibTable::default();
+        let mut add = |kind: RouteType, dst: ipnet::IpNet, dev: &str, src: Option<IpAddr>| {
+            let fam = if fi == 0 { Family::Inet } else { Family::Inet6 };
+            let text = match kind {
+                RouteType::Local => format!("local {dst} dev {dev}"),
+                _ => format!("{kind} {dst} dev {dev}"),
+            };
+            let line = lines_ctx(&text, fam);
+            if let Some(mut r) = line {
+                r.prefsrc = src;
+                r.table = Table::Id(Table::LOCAL);
+                t.push(RouteEntry {
+                    route: r,
+                    origin: Origin::ASSUMED,
+                    tos: 0,
+                });
+            }
+        };
+        for a in &self.addrs {
+            let local = a.addr.local;
+            if (fi == 0) != local.is_ipv4() {
+                continue;
+            }
+            let host = ipnet::IpNet::new(local, if fi == 0 { 32 } else { 128 }).ok();
+            if let Some(h) = host {
+                add(RouteType::Local, h, &a.link, Some(local));
+            }
+            if let Some(b) = a.addr.broadcast
+                && let Ok(n) = ipnet::IpNet::new(b, 32)
+            {
+                add(RouteType::Broadcast, n, &a.link, Some(local));
+            }
+        }
+        if fi == 0
+            && let Ok(n) = "127.0.0.0/8".parse()
+        {
+            add(
+                RouteType::Local,
+                n,
+                "lo",
+                Some("127.0.0.1".parse().unwrap()),
+            );
+        }
+        self.tables[fi].insert(Table::Id(Table::LOCAL), t);
+    }
+
+    pub fn link(&self, name: &str) -> Option<&LinkInfo> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    /// Is `a` one of the host's addresses (on any link, up or down)?
+    pub fn is_local_addr(&self, a: IpAddr) -> bool {
+        self.addrs.iter().any(|x| x.addr.local == a)
+    }
+
+    pub fn addr_link(&self, a: IpAddr) -> Option<&str> {
+        self.addrs
+            .iter()
+            .find(|x| x.addr.local == a)
+            .map(|x| x.link.as_str())
+    }
+
+    /// `file:line` of a fact, or `assumed`.
+    pub fn locate(&self, o: Origin) -> String {
+        if o.is_assumed() {
+            return "assumed".into();
+        }
+        match self.sources.get(o.source as usize) {
+            Some(s) => format!("{}:{}", s.name, o.line),
+            None => "?".into(),
+        }
+    }
+
+    /// The captured lines of a fact, verbatim (continuation lines included).
+    pub fn quote(&self, o: Origin) -> String {
+        if o.is_assumed() {
+            return String::new();
+        }
+        let Some(s) = self.sources.get(o.source as usize) else {
+            return String::new();
+        };
+        s.text
+            .lines()
+            .skip(o.line.saturating_sub(1) as usize)
+            .take((o.end_line.max(o.line) - o.line + 1) as usize)
+            .map(|l| l.trim_end_matches('\r').trim_end())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn table(&self, fam: Family, t: &Table) -> Option<&FibTable> {
+        self.tables[fam_idx(fam)].get(t)
+    }
+}
+
+/// Parses one synthesised route line.
+fn lines_ctx(text: &str, fam: Family) -> Option<Route> {
+    let ctx = Ctx {
+        family: Some(fam),
+        table: None,
+    };
+    let d = grammar::parse(text, DumpKind::IpRoute, &ctx);
+    d.routes().first().cloned()
+}
