@@ -1,7 +1,42 @@
-//! Captures: which files of a bundle hold which host's dumps. For now the
-//! plain layout (a folder of `ip_addr.txt`, `ip_rule.txt`, `ip6_route.txt` …);
-//! collector layouts and archives build on it.
+//! Captures: a bundle path → hosts, each with its `ip addr` / `ip rule` /
+//! `ip route` dumps and where they came from. `source` streams directories
+//! and (nested) archives; `layout` recognises collectors and assembles hosts.
 
+pub mod layout;
 pub mod plain;
+pub mod source;
 
+pub use layout::{Collector, HostCapture};
 pub use plain::load_plain_host;
+pub use source::{Limits, Notice};
+
+use std::path::Path;
+
+/// Reads `path` (a directory, an archive, or `-`) and calls `emit` with each
+/// host as soon as the archive or top-level folder holding it has been read.
+/// Returns problems that belong to no host.
+pub fn scan(
+    path: &Path,
+    limits: Limits,
+    mut emit: impl FnMut(HostCapture),
+) -> std::io::Result<Vec<Notice>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    let mut g = layout::Grouper::new(|mut h: HostCapture| {
+        // A host folder given directly is named after itself.
+        if h.id.is_empty() {
+            h.id = name.clone();
+        } else if let Some(rest) = h.id.strip_prefix("/") {
+            h.id = format!("{name}/{rest}");
+        }
+        emit(h)
+    });
+    {
+        let mut r = source::Reader::new(&mut g, limits);
+        r.read_path(path)?;
+    }
+    g.finish();
+    Ok(std::mem::take(&mut g.notices))
+}

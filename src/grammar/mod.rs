@@ -25,7 +25,7 @@ use std::borrow::Cow;
 
 /// What the surroundings of a dump tell its grammar: the family (`ip -6 …`)
 /// and, for a single-table route dump, the table (its lines carry none).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ctx {
     pub family: Option<Family>,
     pub table: Option<Table>,

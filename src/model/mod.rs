@@ -127,6 +127,7 @@ pub fn fam_idx(f: Family) -> usize {
 }
 
 /// One input to the model: a dump text with its kind and context.
+#[derive(Debug, Clone)]
 pub struct Input {
     pub name: String,
     pub text: String,

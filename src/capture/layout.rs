@@ -1,0 +1,847 @@
+//! Collector layouts: which kept members belong to which host, and which
+//! file feeds each dump. Layouts are recognised from their markers
+//! (`sos_commands/`, `mod_out/run/`, `insights_commands/`, `networking/`
+//! beside `system/instance-id.txt`, supportconfig `network.txt`), then plain
+//! folders by file name, then files by content (dumps, transcripts).
+
+use super::plain::classify_name;
+use super::source::{Entry, Notice, Visitor, Want};
+use crate::grammar::{self, Ctx, DumpKind, Family, Table, TableSel, lines};
+use crate::model::Input;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Collector {
+    Sos,
+    Supportconfig,
+    Insights,
+    Eks,
+    Ec2rl,
+    Plain,
+    Transcript,
+}
+
+impl Collector {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collector::Sos => "sos",
+            Collector::Supportconfig => "supportconfig",
+            Collector::Insights => "insights",
+            Collector::Eks => "eks",
+            Collector::Ec2rl => "ec2rl",
+            Collector::Plain => "plain",
+            Collector::Transcript => "transcript",
+        }
+    }
+}
+
+/// One host's captures, ready for the model.
+#[derive(Debug)]
+pub struct HostCapture {
+    /// The host root's path relative to the bundle (`host/netns:NAME` for a
+    /// captured network namespace).
+    pub id: String,
+    pub collector: Collector,
+    pub hostname: Option<String>,
+    pub instance_id: Option<String>,
+    pub inputs: Vec<Input>,
+    /// Dumps the collector did not capture (missing, never empty).
+    pub missing: Vec<String>,
+    /// Other facts worth telling (filtered files, ignored duplicates).
+    pub notes: Vec<String>,
+    /// Problems reading this host's files.
+    pub notices: Vec<Notice>,
+    /// ec2rl's own `asymmetricroute.log`: (path, text).
+    pub ec2rl_log: Option<(String, String)>,
+}
+
+impl HostCapture {
+    fn new(id: String, collector: Collector) -> Self {
+        HostCapture {
+            id,
+            collector,
+            hostname: None,
+            instance_id: None,
+            inputs: Vec::new(),
+            missing: Vec::new(),
+            notes: Vec::new(),
+            notices: Vec::new(),
+            ec2rl_log: None,
+        }
+    }
+
+    /// The files that feed each dump, for tests and `--explain`.
+    pub fn feeds(&self) -> Vec<(DumpKind, Option<Family>, &str)> {
+        self.inputs
+            .iter()
+            .map(|i| (i.kind, i.ctx.family, i.name.as_str()))
+            .collect()
+    }
+}
+
+/// Path components under which nothing but the named files matters.
+const COLLECTOR_DIRS: &[&str] = &[
+    "sos_commands",
+    "sos_logs",
+    "sos_reports",
+    "sos_strings",
+    "proc",
+    "sys",
+    "etc",
+    "var",
+    "usr",
+    "lib",
+    "lib64",
+    "boot",
+    "run",
+    "mod_out",
+    "insights_commands",
+    "insights_data",
+    "ipamd",
+    "sysctls",
+    "system",
+    "kernel",
+    "opt",
+    "root",
+    "home",
+    "cni",
+    "containerd",
+    "docker",
+    "kubelet",
+    "storage",
+    "gathered_out",
+    "meta",
+    "blobs",
+];
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+fn dirname(p: &str) -> &str {
+    p.rfind('/').map_or("", |i| &p[..i])
+}
+
+fn is_identity_file(path: &str) -> bool {
+    let b = basename(path);
+    matches!(
+        b,
+        "hostname" | "hostname_-f" | "HOSTNAME" | "instance-id.txt" | "Main.log"
+    )
+}
+
+/// An open unit (an archive, the top-level input): its path, kept members,
+/// notices, and the top-level folder of the members seen last.
+type Unit = (String, Vec<Entry>, Vec<Notice>, Option<String>);
+
+/// The visitor: decides what to keep, and groups kept members into hosts
+/// whenever an archive (or the top-level input) has been read.
+pub struct Grouper<F: FnMut(HostCapture)> {
+    units: Vec<Unit>,
+    /// Hosts nested in an ec2rl run's `gathered_out/`, held for their run.
+    held: Vec<HostCapture>,
+    emit: F,
+    pub notices: Vec<Notice>,
+}
+
+impl<F: FnMut(HostCapture)> Grouper<F> {
+    pub fn new(emit: F) -> Self {
+        Grouper {
+            units: Vec::new(),
+            held: Vec::new(),
+            emit,
+            notices: Vec::new(),
+        }
+    }
+
+    pub fn finish(&mut self) {
+        for h in std::mem::take(&mut self.held) {
+            (self.emit)(h);
+        }
+    }
+}
+
+impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
+    fn wants(&mut self, path: &str) -> Want {
+        let b = basename(path);
+        let lower = b.to_ascii_lowercase();
+        if classify_name(b).is_some()
+            || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")
+            || is_identity_file(path)
+            || lower == "network.txt"
+            || (lower.starts_with("network-") && lower.ends_with(".txt"))
+        {
+            return Want::Keep;
+        }
+        if path.split('/').any(|c| COLLECTOR_DIRS.contains(&c)) {
+            return Want::Skip;
+        }
+        let binary_ext = [
+            ".so", ".bin", ".png", ".jpg", ".gif", ".pdf", ".gz", ".xz", ".zst", ".bz2", ".zip",
+            ".rpm", ".deb", ".pcap", ".json.gz", ".sha256", ".md5", ".asc", ".gpg",
+        ];
+        if binary_ext.iter().any(|e| lower.ends_with(e)) {
+            return Want::Skip;
+        }
+        Want::Sniff
+    }
+
+    fn entry(&mut self, e: Entry) {
+        // Members of a folder arrive together (sorted walks, tar order): once
+        // the walk has left a top-level folder, its hosts are complete.
+        let top = self.units.last().and_then(|u| top_folder(&u.0, &e.path));
+        let changed = self
+            .units
+            .last()
+            .is_some_and(|u| u.3.is_some() && top.is_some() && u.3 != top);
+        if changed {
+            self.flush_unit(false);
+        }
+        if let Some(u) = self.units.last_mut() {
+            if top.is_some() {
+                u.3 = top;
+            }
+            u.1.push(e);
+        }
+    }
+
+    fn notice(&mut self, n: Notice) {
+        match self.units.last_mut() {
+            Some(u) => u.2.push(n),
+            None => self.notices.push(n),
+        }
+    }
+
+    fn unit_start(&mut self, path: &str) {
+        self.units
+            .push((path.to_string(), Vec::new(), Vec::new(), None));
+    }
+
+    fn unit_end(&mut self, _path: &str) {
+        self.flush_unit(true);
+    }
+}
+
+/// The first folder of `path` below the unit, if the member sits in one.
+fn top_folder(unit: &str, path: &str) -> Option<String> {
+    let rel = if unit.is_empty() {
+        path
+    } else {
+        path.strip_prefix(unit)?.strip_prefix('/')?
+    };
+    rel.split_once('/').map(|(t, _)| t.to_string())
+}
+
+impl<F: FnMut(HostCapture)> Grouper<F> {
+    /// Groups and emits what the innermost unit holds; `end` closes it.
+    fn flush_unit(&mut self, end: bool) {
+        let (entries, notices) = if end {
+            let Some((_, e, n, _)) = self.units.pop() else {
+                return;
+            };
+            (e, n)
+        } else {
+            let Some(u) = self.units.last_mut() else {
+                return;
+            };
+            // Notices of files still to come in this unit stay with it.
+            (std::mem::take(&mut u.1), Vec::new())
+        };
+        let held = if end {
+            std::mem::take(&mut self.held)
+        } else {
+            Vec::new()
+        };
+        let (hosts, stray) = group(entries, notices, held);
+        for n in stray {
+            self.notice(n);
+        }
+        let nested = !self.units.is_empty();
+        for h in hosts {
+            if nested && h.id.contains("/gathered_out/") {
+                self.held.push(h);
+            } else {
+                (self.emit)(h);
+            }
+        }
+    }
+}
+
+/// What one kept member is to its host.
+#[derive(Debug, Clone, PartialEq)]
+enum Role {
+    /// A dump file, with its kind and context.
+    Dump(DumpKind, Ctx),
+    /// A file holding several commands' output (transcript, network.txt).
+    Sections,
+    Hostname,
+    InstanceId,
+    Ec2rlMain,
+    Ec2rlLog,
+}
+
+fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
+    let comps: Vec<&str> = path.split('/').collect();
+    let b = basename(path);
+    let pos = |name: &str| comps.iter().position(|c| *c == name);
+    if let Some(i) = pos("sos_commands") {
+        let root = comps[..i].join("/");
+        let rest = &comps[i + 1..];
+        match rest {
+            ["networking", "namespaces", ns, file] => {
+                let inner = file
+                    .strip_prefix(&format!("ip_netns_exec_{ns}_"))
+                    .unwrap_or(file);
+                let (k, c) = sos_dump(inner)?;
+                return Some((
+                    format!("{root}/netns:{ns}"),
+                    Collector::Sos,
+                    Role::Dump(k, c),
+                ));
+            }
+            ["networking", file] => {
+                if let Some(after) = file.strip_prefix("ip_netns_exec_") {
+                    // sos 3.x kept namespace files beside the others.
+                    let ip = after.find("_ip_")?;
+                    let ns = &after[..ip];
+                    let (k, c) = sos_dump(&after[ip + 1..])?;
+                    return Some((
+                        format!("{root}/netns:{ns}"),
+                        Collector::Sos,
+                        Role::Dump(k, c),
+                    ));
+                }
+                let (k, c) = sos_dump(file)?;
+                return Some((root, Collector::Sos, Role::Dump(k, c)));
+            }
+            ["host", "hostname"] | ["general", "hostname"] => {
+                return Some((root, Collector::Sos, Role::Hostname));
+            }
+            _ => return None,
+        }
+    }
+    if let Some(i) = pos("mod_out") {
+        let root = comps[..i].join("/");
+        if comps.get(i + 1) == Some(&"run") && comps.len() == i + 3 {
+            return match b {
+                "ifconfig.log" => Some((
+                    root,
+                    Collector::Ec2rl,
+                    Role::Dump(DumpKind::IpAddr, Ctx::default()),
+                )),
+                "iproute.log" => Some((
+                    root,
+                    Collector::Ec2rl,
+                    Role::Dump(DumpKind::IpRoute, Ctx::default()),
+                )),
+                "asymmetricroute.log" => Some((root, Collector::Ec2rl, Role::Ec2rlLog)),
+                _ => None,
+            };
+        }
+        return None;
+    }
+    if b == "Main.log" {
+        return Some((dirname(path).to_string(), Collector::Ec2rl, Role::Ec2rlMain));
+    }
+    if let Some(i) = pos("insights_commands") {
+        let root = comps[..i].join("/");
+        return match b {
+            "ip_addr" => Some((
+                root,
+                Collector::Insights,
+                Role::Dump(DumpKind::IpAddr, Ctx::default()),
+            )),
+            "ip_route_show_table_all" => Some((
+                root,
+                Collector::Insights,
+                Role::Dump(DumpKind::IpRoute, Ctx::default()),
+            )),
+            "hostname_-f" | "hostname" => Some((root, Collector::Insights, Role::Hostname)),
+            _ => None,
+        };
+    }
+    let parent = comps.len().checked_sub(2).map(|i| comps[i]);
+    if parent == Some("networking") && matches!(b, "iprule.txt" | "iproute.txt") {
+        let root = comps[..comps.len() - 2].join("/");
+        let kind = if b == "iprule.txt" {
+            DumpKind::IpRule
+        } else {
+            DumpKind::IpRoute
+        };
+        return Some((root, Collector::Eks, Role::Dump(kind, Ctx::default())));
+    }
+    if parent == Some("system") && b == "instance-id.txt" {
+        return Some((
+            comps[..comps.len() - 2].join("/"),
+            Collector::Eks,
+            Role::InstanceId,
+        ));
+    }
+    if parent == Some("etc") && matches!(b, "hostname" | "HOSTNAME") {
+        return Some((
+            comps[..comps.len() - 2].join("/"),
+            Collector::Plain,
+            Role::Hostname,
+        ));
+    }
+    let lower = b.to_ascii_lowercase();
+    if (lower == "network.txt" || (lower.starts_with("network-") && lower.ends_with(".txt")))
+        && data.windows(4).take(1 << 20).any(|w| w == b"#==[")
+    {
+        let dir = dirname(path).to_string();
+        let root = match lower
+            .strip_prefix("network-")
+            .and_then(|r| r.strip_suffix(".txt"))
+        {
+            Some(ns) => format!("{dir}/netns:{ns}"),
+            None => dir,
+        };
+        return Some((root, Collector::Supportconfig, Role::Sections));
+    }
+    if b == "hostname" {
+        return Some((dirname(path).to_string(), Collector::Plain, Role::Hostname));
+    }
+    let (text, _) = grammar::decode(data);
+    if let Some((k, mut c)) = classify_name(b) {
+        // A header line naming the command refines what the name said.
+        if let Some(cmd) = first_command(&text) {
+            c.family = c.family.or(cmd.family);
+        }
+        if is_transcript(&text) {
+            return Some((dirname(path).to_string(), Collector::Plain, Role::Sections));
+        }
+        return Some((
+            dirname(path).to_string(),
+            Collector::Plain,
+            Role::Dump(k, c),
+        ));
+    }
+    // Unknown name: the content decides.
+    if is_transcript(&text) {
+        return Some((path.to_string(), Collector::Transcript, Role::Sections));
+    }
+    let kind = sniff(&text)?;
+    Some((
+        dirname(path).to_string(),
+        Collector::Plain,
+        Role::Dump(kind, Ctx::default()),
+    ))
+}
+
+/// sos file names across versions (3.0–4.x).
+fn sos_dump(file: &str) -> Option<(DumpKind, Ctx)> {
+    let ctx = |family| Ctx {
+        family,
+        table: None,
+    };
+    Some(match file {
+        "ip_-d_address" | "ip_address" | "ip_-o_addr" | "ip_addr" | "ip_-d_address_show"
+        | "ip_address_show" | "ip_addr_show" => (DumpKind::IpAddr, ctx(None)),
+        "ip_-4_rule_list" | "ip_-4_rule" | "ip_rule_list" | "ip_rule" | "ip_rule_show" => {
+            (DumpKind::IpRule, ctx(Some(Family::Inet)))
+        }
+        "ip_-6_rule_list" | "ip_-6_rule" => (DumpKind::IpRule, ctx(Some(Family::Inet6))),
+        "ip_route_show_table_all" | "ip_route" => (DumpKind::IpRoute, ctx(None)),
+        "ip_-6_route_show_table_all" => (DumpKind::IpRoute, ctx(Some(Family::Inet6))),
+        _ => return None,
+    })
+}
+
+/// Preference among sos files for the same dump (insights-core's order).
+fn sos_rank(name: &str) -> u32 {
+    let b = basename(name);
+    let b = b.rsplit_once("_ip_").map_or(b, |(_, r)| r);
+    match b {
+        "ip_-d_address" | "-d_address" | "-d_address_show" => 0,
+        "ip_address" | "address" | "address_show" => 1,
+        "ip_-o_addr" | "-o_addr" => 2,
+        "ip_-4_rule_list" | "-4_rule_list" => 0,
+        "ip_-4_rule" | "-4_rule" => 1,
+        "ip_-6_rule_list" | "-6_rule_list" => 0,
+        _ => 5,
+    }
+}
+
+fn first_command(text: &str) -> Option<lines::Command> {
+    text.lines()
+        .take(20)
+        .find_map(|l| match lines::classify(l) {
+            lines::Class::Command(c) => Some(c),
+            _ => None,
+        })
+}
+
+/// Two or more `ip` commands of different output in one file.
+fn is_transcript(text: &str) -> bool {
+    let mut kinds = 0;
+    for l in text.lines() {
+        if let lines::Class::Command(c) = lines::classify(l)
+            && c.kind.is_some()
+        {
+            kinds += 1;
+            if kinds >= 2 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// An unknown file is a dump only if it reads as one: a few records, no
+/// errors, and the marks a real dump has (devices, gateways, link lines).
+fn sniff(text: &str) -> Option<DumpKind> {
+    let kind = grammar::detect(text)?;
+    let head: String = text.lines().take(80).collect::<Vec<_>>().join("\n");
+    let d = grammar::parse(&head, kind, &Ctx::default());
+    if d.is_empty() || d.diagnostics.len() * 4 > d.len() {
+        return None;
+    }
+    let real = match kind {
+        DumpKind::IpAddr => d
+            .links()
+            .iter()
+            .any(|l| l.flags.is_some() || !l.addrs.is_empty()),
+        DumpKind::IpRule => true,
+        DumpKind::IpRoute => d
+            .routes()
+            .iter()
+            .any(|r| r.dev.is_some() || r.gateway.is_some() || !r.nexthops.is_empty()),
+    };
+    real.then_some(kind)
+}
+
+/// Splits a multi-command file into one input per `ip` command section.
+/// Other lines are blanked, so line numbers stay those of the file.
+pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
+    let mut out: Vec<(usize, usize, lines::Command)> = Vec::new();
+    let lines_v: Vec<&str> = text.split('\n').collect();
+    let mut current: Option<(usize, lines::Command)> = None;
+    for (i, l) in lines_v.iter().enumerate() {
+        let t = l.trim_end_matches('\r');
+        let boundary = t.starts_with("#==[") || is_prompt(t);
+        if !boundary {
+            continue;
+        }
+        if let Some((s, c)) = current.take() {
+            out.push((s, i, c));
+        }
+        if let lines::Class::Command(c) = lines::classify(t)
+            && c.kind.is_some()
+            && c.table != Some(TableSel::Cache)
+            && !c.json
+        {
+            current = Some((i, c));
+        }
+    }
+    if let Some((s, c)) = current.take() {
+        out.push((s, lines_v.len(), c));
+    }
+    out.into_iter()
+        .map(|(s, e, c)| {
+            let mut masked = String::with_capacity(text.len());
+            for (i, l) in lines_v.iter().enumerate() {
+                if i >= s && i < e {
+                    masked.push_str(l);
+                }
+                if i + 1 < lines_v.len() {
+                    masked.push('\n');
+                }
+            }
+            let table = match &c.table {
+                Some(TableSel::One(t)) => Some(t.clone()),
+                _ => None,
+            };
+            let input = Input {
+                name: format!("{name}:{}", s + 1),
+                text: masked,
+                kind: c.kind.unwrap_or(DumpKind::IpRoute),
+                ctx: Ctx {
+                    family: c.family,
+                    table,
+                },
+            };
+            (input, c)
+        })
+        .collect()
+}
+
+/// A shell prompt line or a supportconfig command header: `$ cmd`,
+/// `# /usr/sbin/ip addr`, `[root@h ~]# cmd`, `user@h:~$ cmd`.
+fn is_prompt(t: &str) -> bool {
+    if matches!(lines::classify(t), lines::Class::Command(_)) {
+        return true;
+    }
+    let s = t.trim_start();
+    let s = if s.starts_with('[') {
+        s.find(']').map_or(s, |i| &s[i + 1..])
+    } else {
+        s
+    };
+    let mut w = s.split_whitespace();
+    let Some(head) = w.next() else { return false };
+    let prompt_head = head == "$"
+        || head.ends_with('$') && head.contains('@')
+        || head.ends_with('#') && head.len() <= 2;
+    prompt_head
+        && w.next().is_some_and(|c| {
+            c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b))
+        })
+}
+
+/// Groups one unit's members into hosts.
+fn group(
+    entries: Vec<Entry>,
+    notices: Vec<Notice>,
+    held: Vec<HostCapture>,
+) -> (Vec<HostCapture>, Vec<Notice>) {
+    let mut by_root: BTreeMap<String, Vec<(Entry, Collector, Role)>> = BTreeMap::new();
+    for e in entries {
+        if let Some((root, coll, role)) = role_of(&e.path, &e.data) {
+            by_root.entry(root).or_default().push((e, coll, role));
+        }
+    }
+    // A lone identity file (etc/hostname of an unrelated tree) is no host.
+    by_root.retain(|_, v| {
+        v.iter()
+            .any(|(_, _, r)| matches!(r, Role::Dump(..) | Role::Sections | Role::Ec2rlLog))
+    });
+    let mut hosts: Vec<HostCapture> = Vec::new();
+    // Identity files sit at a host root's own level or below its root.
+    for (root, members) in by_root {
+        hosts.push(assemble(root, members));
+    }
+    // An ec2rl run's gathered sosreport is the same machine: merge.
+    let mut out: Vec<HostCapture> = Vec::new();
+    let mut nested: Vec<HostCapture> = held;
+    for h in hosts {
+        if h.id.contains("/gathered_out/") {
+            nested.push(h);
+        } else {
+            out.push(h);
+        }
+    }
+    for n in nested {
+        let parent = out.iter_mut().find(|p| {
+            p.collector == Collector::Ec2rl && n.id.starts_with(&format!("{}/gathered_out/", p.id))
+        });
+        match parent {
+            Some(p) if !n.id.contains("/netns:") => merge_ec2rl(p, n),
+            Some(p) => {
+                // A namespace of the gathered sosreport belongs to the run.
+                let mut n = n;
+                let ns = n.id.rsplit('/').next().unwrap_or_default().to_string();
+                n.id = format!("{}/{ns}", p.id);
+                n.instance_id = p.instance_id.clone();
+                out.push(n);
+            }
+            None => out.push(n),
+        }
+    }
+    // Notices go to the host whose root holds the file.
+    let mut stray = Vec::new();
+    for n in notices {
+        match out
+            .iter_mut()
+            .filter(|h| n.file.starts_with(&h.id))
+            .max_by_key(|h| h.id.len())
+        {
+            Some(h) => h.notices.push(n),
+            None => stray.push(n),
+        }
+    }
+    (out, stray)
+}
+
+/// The sosreport gathered by an ec2rl run replaces the run's own dumps
+/// (it has `ip rule`); the run keeps its instance id and its own verdict.
+fn merge_ec2rl(run: &mut HostCapture, sos: HostCapture) {
+    run.notes.push(format!(
+        "dumps taken from the sosreport the run gathered: {}",
+        sos.id
+    ));
+    run.inputs = sos.inputs;
+    run.missing = sos.missing;
+    run.hostname = sos.hostname.or(run.hostname.take());
+    run.notices.extend(sos.notices);
+    run.notes.extend(sos.notes);
+}
+
+fn assemble(root: String, members: Vec<(Entry, Collector, Role)>) -> HostCapture {
+    let collector = members
+        .iter()
+        .map(|m| m.1)
+        .min()
+        .unwrap_or(Collector::Plain);
+    let mut h = HostCapture::new(root, collector);
+    let mut dumps: Vec<(Entry, DumpKind, Ctx)> = Vec::new();
+    for (e, coll, role) in members {
+        // In a collector's tree, loose copies (extracted root symlinks) are ignored.
+        if collector != coll && coll == Collector::Plain && matches!(role, Role::Dump(..)) {
+            continue;
+        }
+        let (text, _) = grammar::decode(&e.data);
+        match role {
+            Role::Dump(k, c) => dumps.push((e, k, c)),
+            Role::Sections => {
+                for (input, _) in sections(&e.path, &text) {
+                    h.inputs.push(input);
+                }
+                if h.collector == Collector::Supportconfig
+                    && let Some(name) = supportconfig_hostname(&text)
+                {
+                    h.hostname.get_or_insert(name);
+                }
+            }
+            Role::Hostname => {
+                let name = text.lines().map(str::trim).find(|l| !l.is_empty());
+                if let Some(n) = name
+                    && n.len() < 256
+                    && !n.contains(' ')
+                {
+                    h.hostname.get_or_insert(n.to_string());
+                }
+            }
+            Role::InstanceId => {
+                let id = text.trim();
+                if id.starts_with("i-") && id.len() < 64 {
+                    h.instance_id = Some(id.to_string());
+                }
+            }
+            Role::Ec2rlMain => {
+                if let Some(p) = text.find("InstanceID=") {
+                    let id: String = text[p + 11..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect();
+                    if id.starts_with("i-") {
+                        h.instance_id = Some(id);
+                    }
+                }
+            }
+            Role::Ec2rlLog => h.ec2rl_log = Some((e.path.clone(), text.into_owned())),
+        }
+    }
+    // One file per dump: the collector's preferred one; per-table route dumps add up.
+    dumps.sort_by(|a, b| (sos_rank(&a.0.path), &a.0.path).cmp(&(sos_rank(&b.0.path), &b.0.path)));
+    let mut seen: Vec<(DumpKind, Option<Family>, Option<Table>)> = Vec::new();
+    for (e, k, c) in dumps {
+        let key = (k, c.family, c.table.clone());
+        let dup = seen
+            .iter()
+            .any(|s| *s == key || (k == DumpKind::IpAddr && s.0 == DumpKind::IpAddr));
+        if dup {
+            h.notes.push(format!(
+                "{}: another {} dump was used instead",
+                e.path,
+                k.as_str()
+            ));
+            continue;
+        }
+        seen.push(key);
+        let (text, _) = grammar::decode(&e.data);
+        h.inputs.push(Input {
+            name: e.path,
+            text: text.into_owned(),
+            kind: k,
+            ctx: c,
+        });
+    }
+    if h.collector == Collector::Supportconfig
+        && let Some(n) = basename(h.id.split("/netns:").next().unwrap_or(&h.id))
+            .strip_prefix("scc_")
+            .or_else(|| basename(&h.id).strip_prefix("nts_"))
+    {
+        // scc_<host>_<yymmdd>_<HHMM>
+        let parts: Vec<&str> = n.rsplitn(3, '_').collect();
+        if parts.len() == 3 {
+            h.hostname.get_or_insert(parts[2].to_string());
+        }
+    }
+    h.missing = missing(&h);
+    if h.collector == Collector::Insights {
+        h.notes
+            .push("insights-core may filter ip_route_show_table_all: routes can be missing".into());
+    }
+    h
+}
+
+fn supportconfig_hostname(text: &str) -> Option<String> {
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let t = l.trim();
+        if t.starts_with("# ") && (t.ends_with("/hostname") || t == "# hostname") {
+            return lines
+                .next()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && !s.contains(' '));
+        }
+    }
+    None
+}
+
+/// What the host's collector did not capture, in words.
+fn missing(h: &HostCapture) -> Vec<String> {
+    let has = |k: DumpKind, f: Option<Family>| {
+        h.inputs.iter().any(|i| {
+            i.kind == k
+                && (f.is_none()
+                    || i.ctx.family == f
+                    || i.ctx.family.is_none() && k == DumpKind::IpRoute)
+        })
+    };
+    let rule = |f: Family| {
+        h.inputs
+            .iter()
+            .any(|i| i.kind == DumpKind::IpRule && i.ctx.family.unwrap_or(Family::Inet) == f)
+    };
+    let by = match h.collector {
+        Collector::Ec2rl => " (ec2rl does not capture it)",
+        Collector::Insights => " (Insights archives have no such spec)",
+        Collector::Eks => " (the EKS log collector captures ifconfig, not ip addr)",
+        Collector::Supportconfig => " (supportconfig runs no ip -6 rule)",
+        _ => "",
+    };
+    let mut m = Vec::new();
+    if !has(DumpKind::IpAddr, None) {
+        m.push(format!("ip addr{by}"));
+    }
+    if !rule(Family::Inet) {
+        m.push(format!("ip rule{by}"));
+    }
+    if !rule(Family::Inet6) {
+        m.push(format!("ip -6 rule{by}"));
+    }
+    if !has(DumpKind::IpRoute, None) {
+        m.push("ip route".into());
+    }
+    if h.collector == Collector::Supportconfig {
+        // Tables named by rules but never dumped (supportconfig's 5th-field loop).
+        let dumped: Vec<Table> = h
+            .inputs
+            .iter()
+            .filter(|i| i.kind == DumpKind::IpRoute)
+            .filter_map(|i| i.ctx.table.clone())
+            .collect();
+        for i in h.inputs.iter().filter(|i| i.kind == DumpKind::IpRule) {
+            let d = grammar::parse(&i.text, DumpKind::IpRule, &i.ctx);
+            for r in d.rules() {
+                if let Some(t) = &r.table {
+                    let builtin = matches!(t, Table::Id(Table::MAIN));
+                    if !builtin && !dumped.contains(t) {
+                        let s = format!("ip route show table {t} (named by rule {})", r.priority);
+                        if !m
+                            .iter()
+                            .any(|x| x.starts_with(&format!("ip route show table {t} ")))
+                        {
+                            m.push(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    m
+}

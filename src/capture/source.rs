@@ -1,0 +1,640 @@
+//! Reading a bundle: a directory, an archive (tar, gzip, xz, bzip2, zstd, zip
+//! — recognised by content, not name) or stdin, with archives nested inside
+//! archives or folders opened to a bounded depth. Archives are streamed in
+//! memory, front to back, once; nothing is extracted and member names are
+//! never used as filesystem paths. Only members that can matter (by name, or
+//! by content for unknown names) are kept, each under a size cap, and the
+//! total decompressed volume is capped against archive bombs.
+
+use std::cell::Cell;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+/// A kept member: its path inside the bundle and its bytes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// `/`-separated, relative to the bundle root; archive members appear
+    /// under the archive's own path (`fleet.tar.gz/i-0abc/ip_addr.txt`).
+    pub path: String,
+    pub data: Vec<u8>,
+}
+
+/// A problem with one file of the bundle; the rest is still read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    pub file: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest member kept in memory.
+    pub max_member: u64,
+    /// Largest nested zip buffered (zip needs random access).
+    pub max_zip: u64,
+    /// Decompressed bytes read from one top-level input, at most.
+    pub max_total: u64,
+    /// Archives inside archives, at most this deep.
+    pub max_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_member: 64 << 20,
+            max_zip: 512 << 20,
+            max_total: 64 << 30,
+            max_depth: 4,
+        }
+    }
+}
+
+/// Receives what the reader finds. `unit_start`/`unit_end` bracket each
+/// archive (and each top-level input), so hosts can be completed and
+/// released as soon as the archive that holds them has been read.
+pub trait Visitor {
+    /// Whether a member of this path is worth reading (before its bytes are).
+    fn wants(&mut self, path: &str) -> Want;
+    fn entry(&mut self, e: Entry);
+    fn notice(&mut self, n: Notice);
+    fn unit_start(&mut self, _path: &str) {}
+    fn unit_end(&mut self, _path: &str) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A known dump or identity file.
+    Keep,
+    /// An unknown name: keep it only if its content proves to be a dump.
+    Sniff,
+    /// Never needed (but still opened if it is an archive).
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Magic {
+    Gzip,
+    Xz,
+    Bzip2,
+    Zstd,
+    Zip,
+    Tar,
+    Other,
+}
+
+/// Recognises a container from its first bytes (at least 512 for tar).
+pub fn magic(head: &[u8]) -> Magic {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Magic::Gzip
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Magic::Xz
+    } else if head.starts_with(b"BZh") && head.get(3).is_some_and(|c| (b'1'..=b'9').contains(c)) {
+        Magic::Bzip2
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Magic::Zstd
+    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Magic::Zip
+    } else if is_tar_header(head) {
+        Magic::Tar
+    } else {
+        Magic::Other
+    }
+}
+
+/// `ustar` magic, or a valid header checksum (v7 tar).
+fn is_tar_header(h: &[u8]) -> bool {
+    if h.len() < 512 {
+        return false;
+    }
+    if &h[257..262] == b"ustar" {
+        return true;
+    }
+    let field = std::str::from_utf8(&h[148..156]).unwrap_or("");
+    let Ok(want) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+    else {
+        return false;
+    };
+    let sum: u32 = h[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
+        .sum();
+    sum == want && h[0] != 0
+}
+
+/// Counts decompressed bytes against the per-input budget.
+struct Budget<R> {
+    inner: R,
+    left: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let left = self.left.get();
+        if n as u64 > left {
+            return Err(io::Error::other(
+                "decompressed size over the limit (archive bomb?)",
+            ));
+        }
+        self.left.set(left - n as u64);
+        Ok(n)
+    }
+}
+
+/// A stream reader that runs several zstd frames back to back.
+struct ZstdFrames<R: Read> {
+    dec: Option<ruzstd::decoding::StreamingDecoder<BufReader<R>, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: Read> ZstdFrames<R> {
+    fn new(r: R) -> io::Result<Self> {
+        let dec = ruzstd::decoding::StreamingDecoder::new(BufReader::new(r))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(ZstdFrames { dec: Some(dec) })
+    }
+}
+
+impl<R: Read> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(d) = self.dec.as_mut() else {
+                return Ok(0);
+            };
+            let n = d.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // Frame done: another may follow.
+            let mut src = self.dec.take().map(|d| d.into_inner()).expect("decoder");
+            if src.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let next = ruzstd::decoding::StreamingDecoder::new(src)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            self.dec = Some(next);
+        }
+    }
+}
+
+pub struct Reader<'v, V: Visitor> {
+    pub limits: Limits,
+    visitor: &'v mut V,
+    budget: Rc<Cell<u64>>,
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// Strips `./` and leading `/`; `None` for names that climb (`..`).
+pub fn clean_member_name(name: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for p in name.split(['/', '\\']) {
+        match p {
+            "" | "." => {}
+            ".." => return None,
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+impl<'v, V: Visitor> Reader<'v, V> {
+    pub fn new(visitor: &'v mut V, limits: Limits) -> Self {
+        let budget = Rc::new(Cell::new(limits.max_total));
+        Reader {
+            limits,
+            visitor,
+            budget,
+        }
+    }
+
+    /// Reads a directory, an archive file, or `-` (stdin).
+    pub fn read_path(&mut self, path: &Path) -> io::Result<()> {
+        self.budget.set(self.limits.max_total);
+        if path.as_os_str() == "-" {
+            let stdin = io::stdin();
+            self.visitor.unit_start("-");
+            self.stream(&mut stdin.lock(), "-", 0, true);
+            self.visitor.unit_end("-");
+            return Ok(());
+        }
+        let meta = std::fs::metadata(path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| path.display().to_string());
+        if meta.is_dir() {
+            self.visitor.unit_start("");
+            self.walk(path);
+            self.visitor.unit_end("");
+        } else {
+            let mut f = std::fs::File::open(path)?;
+            self.visitor.unit_start(&name);
+            self.stream(&mut f, &name, 0, true);
+            self.visitor.unit_end(&name);
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, root: &Path) {
+        let walker = walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter();
+        for ent in walker {
+            let ent = match ent {
+                Ok(e) => e,
+                Err(e) => {
+                    let file = e
+                        .path()
+                        .and_then(|p| p.strip_prefix(root).ok())
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    self.notice(file, format!("cannot read: {e}"));
+                    continue;
+                }
+            };
+            let rel = ent
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(ent.path())
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel.is_empty() {
+                continue;
+            }
+            let ft = ent.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            if ft.is_symlink() {
+                // A link may point outside the bundle: never followed.
+                if self.visitor.wants(&rel) == Want::Keep {
+                    self.notice(rel, "symbolic link not followed".into());
+                }
+                continue;
+            }
+            if !ft.is_file() {
+                self.notice(
+                    rel,
+                    "not a regular file (device, fifo or socket): skipped".into(),
+                );
+                continue;
+            }
+            let mut f = match std::fs::File::open(ent.path()) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.notice(rel, format!("cannot read: {e}"));
+                    continue;
+                }
+            };
+            self.budget.set(self.limits.max_total);
+            self.stream(&mut f, &rel, 0, false);
+        }
+    }
+
+    fn notice(&mut self, file: String, message: String) {
+        self.visitor.notice(Notice { file, message });
+    }
+
+    /// One file's bytes: an archive or compressed stream to open, or a
+    /// member to keep (by name or content) or drop.
+    fn stream(&mut self, r: &mut dyn Read, path: &str, depth: u32, top: bool) {
+        let (head, mut br) = match peek(BufReader::with_capacity(64 * 1024, r), 512) {
+            Ok(h) => h,
+            Err(e) => {
+                self.notice(path.into(), format!("cannot read: {e}"));
+                return;
+            }
+        };
+        let m = magic(&head);
+        if m != Magic::Other && depth >= self.limits.max_depth {
+            self.notice(
+                path.into(),
+                format!(
+                    "archive nested deeper than {} levels: not opened",
+                    self.limits.max_depth
+                ),
+            );
+            return;
+        }
+        let budget = self.budget.clone();
+        let dec_name = strip_compression_suffix(path);
+        let result = match m {
+            Magic::Gzip => {
+                let mut d = flate2::read::MultiGzDecoder::new(br);
+                self.decompressed(&mut d, path, &dec_name, depth, budget, top)
+            }
+            Magic::Xz => {
+                let mut d = lzma_rust2::XzReader::new(br, true);
+                self.decompressed(&mut d, path, &dec_name, depth, budget, top)
+            }
+            Magic::Bzip2 => {
+                let mut d = bzip2::read::MultiBzDecoder::new(br);
+                self.decompressed(&mut d, path, &dec_name, depth, budget, top)
+            }
+            Magic::Zstd => match ZstdFrames::new(br) {
+                Ok(mut z) => self.decompressed(&mut z, path, &dec_name, depth, budget, top),
+                Err(e) => Err(e),
+            },
+            Magic::Tar => self.tar(
+                &mut Budget {
+                    inner: br,
+                    left: budget,
+                },
+                path,
+                depth,
+                top,
+            ),
+            Magic::Zip => self.zip(&mut br, path, depth, top),
+            Magic::Other => {
+                self.member(&mut br, path);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.notice(path.into(), format!("archive read stopped: {e}"));
+        }
+    }
+
+    /// A decompressed stream: a tar inside, or a single compressed file.
+    fn decompressed(
+        &mut self,
+        r: &mut dyn Read,
+        path: &str,
+        inner_name: &str,
+        depth: u32,
+        budget: Rc<Cell<u64>>,
+        top: bool,
+    ) -> io::Result<()> {
+        let (head, mut br) = peek(
+            BufReader::with_capacity(
+                64 * 1024,
+                Budget {
+                    inner: r,
+                    left: budget,
+                },
+            ),
+            512,
+        )?;
+        match magic(&head) {
+            Magic::Tar => self.tar(&mut br, path, depth, top),
+            Magic::Other => {
+                self.member(&mut br, inner_name);
+                Ok(())
+            }
+            // A compressed archive of another kind (`.zip.gz`, `.tar.gz.xz`).
+            _ => {
+                self.stream(&mut br, inner_name, depth + 1, top);
+                Ok(())
+            }
+        }
+    }
+
+    fn tar(&mut self, r: &mut dyn Read, path: &str, depth: u32, top: bool) -> io::Result<()> {
+        if !top {
+            self.visitor.unit_start(path);
+        }
+        let mut ar = tar::Archive::new(r);
+        let res = (|| -> io::Result<()> {
+            for ent in ar.entries()? {
+                let mut ent = ent?;
+                let raw = String::from_utf8_lossy(&ent.path_bytes()).to_string();
+                let Some(name) = clean_member_name(&raw) else {
+                    self.notice(
+                        join(path, &raw),
+                        "member name climbs out of the archive (`..`): skipped".into(),
+                    );
+                    continue;
+                };
+                let full = join(path, &name);
+                let kind = ent.header().entry_type();
+                if kind.is_dir()
+                    || kind.is_pax_global_extensions()
+                    || kind.is_pax_local_extensions()
+                {
+                    continue;
+                }
+                if kind.is_symlink() || kind.is_hard_link() {
+                    if self.visitor.wants(&full) == Want::Keep {
+                        self.notice(full, "link member not followed".into());
+                    }
+                    continue;
+                }
+                if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
+                    self.notice(
+                        full,
+                        "not a regular file (device or fifo member): skipped".into(),
+                    );
+                    continue;
+                }
+                let size = ent.header().size().unwrap_or(0);
+                let want = self.visitor.wants(&full);
+                let archive_name = looks_like_archive(&name);
+                if want == Want::Skip && !archive_name {
+                    continue;
+                }
+                if size > self.limits.max_member && !archive_name {
+                    self.notice(
+                        full,
+                        format!(
+                            "{size} bytes, over the {} byte member cap: skipped",
+                            self.limits.max_member
+                        ),
+                    );
+                    continue;
+                }
+                self.stream(&mut ent, &full, depth + 1, false);
+            }
+            Ok(())
+        })();
+        if !top {
+            self.visitor.unit_end(path);
+        }
+        res
+    }
+
+    fn zip(&mut self, r: &mut dyn Read, path: &str, depth: u32, top: bool) -> io::Result<()> {
+        let mut buf = Vec::new();
+        r.take(self.limits.max_zip + 1).read_to_end(&mut buf)?;
+        if buf.len() as u64 > self.limits.max_zip {
+            return Err(io::Error::other(format!(
+                "zip larger than {} bytes",
+                self.limits.max_zip
+            )));
+        }
+        let mut z = zip::ZipArchive::new(io::Cursor::new(buf)).map_err(io::Error::other)?;
+        if !top {
+            self.visitor.unit_start(path);
+        }
+        let mut names: Vec<(usize, String)> = (0..z.len())
+            .filter_map(|i| {
+                z.name_for_index(i)
+                    .and_then(|n| n.ok())
+                    .map(|n| (i, n.to_string()))
+            })
+            .collect();
+        names.sort_by(|a, b| a.1.cmp(&b.1));
+        for (i, raw) in names {
+            let Some(name) = clean_member_name(&raw) else {
+                self.notice(
+                    join(path, &raw),
+                    "member name climbs out of the archive (`..`): skipped".into(),
+                );
+                continue;
+            };
+            let full = join(path, &name);
+            let mut f = match z.by_index(i) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.notice(full, format!("cannot read member: {e}"));
+                    continue;
+                }
+            };
+            if f.is_dir() {
+                continue;
+            }
+            if f.is_symlink() {
+                self.notice(full, "link member not followed".into());
+                continue;
+            }
+            let want = self.visitor.wants(&full);
+            let archive_name = looks_like_archive(&name);
+            if want == Want::Skip && !archive_name {
+                continue;
+            }
+            if f.size() > self.limits.max_member && !archive_name {
+                self.notice(
+                    full,
+                    format!("{} bytes, over the member cap: skipped", f.size()),
+                );
+                continue;
+            }
+            let budget = self.budget.clone();
+            self.stream(
+                &mut Budget {
+                    inner: &mut f,
+                    left: budget,
+                },
+                &full,
+                depth + 1,
+                false,
+            );
+        }
+        if !top {
+            self.visitor.unit_end(path);
+        }
+        Ok(())
+    }
+
+    /// A plain member: kept when its name matters or its content is a dump.
+    fn member(&mut self, r: &mut dyn Read, path: &str) {
+        let want = self.visitor.wants(path);
+        if want == Want::Skip {
+            return;
+        }
+        let mut data = Vec::new();
+        // Unknown names are only sniffed when small.
+        let cap = if want == Want::Sniff {
+            self.limits.max_member.min(4 << 20)
+        } else {
+            self.limits.max_member
+        };
+        match r.take(cap + 1).read_to_end(&mut data) {
+            Ok(_) if data.len() as u64 > cap && want == Want::Sniff => {}
+            Ok(_) if data.len() as u64 > cap => {
+                self.notice(
+                    path.into(),
+                    format!("over the {cap} byte member cap: skipped"),
+                );
+            }
+            Ok(_) => self.visitor.entry(Entry {
+                path: path.to_string(),
+                data,
+            }),
+            Err(e) => {
+                // Keep what was read (a truncated archive's last member).
+                self.notice(path.into(), format!("read stopped: {e}"));
+                if !data.is_empty() {
+                    self.visitor.entry(Entry {
+                        path: path.to_string(),
+                        data,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Reads up to `n` bytes to recognise the stream, then gives them back in
+/// front of the rest (decoders and pipes return short reads).
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
+    let mut head = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match r.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(got);
+    let copy = head.clone();
+    Ok((copy, io::Cursor::new(head).chain(r)))
+}
+
+fn looks_like_archive(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        ".tar", ".tgz", ".txz", ".tbz", ".tbz2", ".gz", ".xz", ".bz2", ".zst", ".zip", ".tzst",
+    ]
+    .iter()
+    .any(|s| n.ends_with(s))
+}
+
+fn strip_compression_suffix(path: &str) -> String {
+    for s in [".gz", ".xz", ".bz2", ".zst", ".zstd"] {
+        if let Some(p) = path.strip_suffix(s) {
+            return p.to_string();
+        }
+    }
+    path.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(clean_member_name("./a/b"), Some("a/b".into()));
+        assert_eq!(clean_member_name("/etc/passwd"), Some("etc/passwd".into()));
+        assert_eq!(clean_member_name("a/../../b"), None);
+        assert_eq!(clean_member_name("./"), None);
+    }
+
+    #[test]
+    fn magics() {
+        assert_eq!(magic(&[0x1f, 0x8b, 8]), Magic::Gzip);
+        assert_eq!(magic(b"\xfd7zXZ\0rest"), Magic::Xz);
+        assert_eq!(magic(b"BZh91AY"), Magic::Bzip2);
+        assert_eq!(magic(b"PK\x03\x04"), Magic::Zip);
+        assert_eq!(magic(b"default via 10.0.0.1"), Magic::Other);
+    }
+}

@@ -1,0 +1,596 @@
+//! Host discovery across collector layouts and archive formats: which hosts
+//! are found, which files feed each dump, what is missing, and that hostile
+//! members yield notices while every other host is still found.
+
+use asymroute_offline::capture::{self, Collector, HostCapture, Limits};
+use asymroute_offline::grammar::{DumpKind, Family};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn gt(p: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar-tests");
+    std::fs::read_to_string(root.join(p)).unwrap()
+}
+
+struct Texts {
+    addr: String,
+    addr_o: String,
+    rule: String,
+    rule6: String,
+    route: String,
+    route6: String,
+}
+
+fn texts() -> Texts {
+    Texts {
+        addr: gt("ip-addr/local-iproute2-6.1__multi-eni-policy.txt"),
+        addr_o: gt("ip-addr-oneline/local-iproute2-6.1__multi-eni-policy.txt"),
+        rule: gt("ip-rule/local-iproute2-6.1__multi-eni-policy.txt"),
+        rule6: gt("ip6-rule/local-iproute2-6.1__multi-eni-policy.txt"),
+        route: gt("ip-route/local-iproute2-6.1__multi-eni-policy_table-all.txt"),
+        route6: gt("ip6-route/local-iproute2-6.1__multi-eni-policy_table-all.txt"),
+    }
+}
+
+/// The fleet as (relative path, bytes).
+fn fleet() -> Vec<(String, Vec<u8>)> {
+    let t = texts();
+    let mut f: Vec<(String, String)> = Vec::new();
+    let sos = "sos/sosreport-web01-123-2024-05-02-abcdefg";
+    let net = format!("{sos}/sos_commands/networking");
+    f.push((format!("{net}/ip_-d_address"), t.addr.clone()));
+    f.push((format!("{net}/ip_-o_addr"), t.addr_o.clone()));
+    f.push((format!("{net}/ip_-4_rule_list"), t.rule.clone()));
+    f.push((format!("{net}/ip_-6_rule_list"), t.rule6.clone()));
+    f.push((format!("{net}/ip_route_show_table_all"), t.route.clone()));
+    f.push((
+        format!("{net}/ip_-6_route_show_table_all"),
+        t.route6.clone(),
+    ));
+    f.push((
+        format!("{net}/ip_-s_-d_link"),
+        "garbage that must not be read\n".into(),
+    ));
+    f.push((
+        format!("{net}/namespaces/blue/ip_netns_exec_blue_ip_-d_address_show"),
+        t.addr.clone(),
+    ));
+    f.push((
+        format!("{net}/namespaces/blue/ip_netns_exec_blue_ip_route_show_table_all"),
+        t.route.clone(),
+    ));
+    f.push((
+        format!("{sos}/sos_commands/host/hostname"),
+        "web01\n".into(),
+    ));
+    f.push((
+        format!("{sos}/etc/hosts"),
+        "127.0.0.1 localhost\n10.0.0.1 gw\n".into(),
+    ));
+    f.push((format!("{sos}/version.txt"), "sosreport: 4.5\n".into()));
+
+    let run = "ec2rl/2017-07-13T18_57_02.072742";
+    f.push((
+        format!("{run}/mod_out/run/ifconfig.log"),
+        format!(
+            "I will collect ip addr show output from this alami2 box.\n{}\n",
+            t.addr
+        ),
+    ));
+    f.push((
+        format!("{run}/mod_out/run/iproute.log"),
+        format!(
+            "I will collect ip route show table all output from this alami2 box.\n{}{}\n",
+            t.route, t.route6
+        ),
+    ));
+    f.push((
+        format!("{run}/mod_out/run/asymmetricroute.log"),
+        "I will look for asymmetric routing problems on this alami2 box.\nNo duplicate subnets found.\n[SUCCESS] No duplicate subnets found.\n".into(),
+    ));
+    f.push((
+        format!("{run}/Main.log"),
+        "2017-07-13T18:57:02UTC https://aws.amazon.com/?InstanceID=i-0abc123def&Version=1.1.7\n"
+            .into(),
+    ));
+
+    let scc = "scc_db01_240502_1200";
+    let mut nt = String::new();
+    for (cmd, out) in [
+        ("/usr/sbin/ip addr", t.addr.as_str()),
+        (
+            "/usr/sbin/ip route",
+            "default via 10.0.1.1 dev eth0\n10.0.1.0/24 dev eth0 proto kernel scope link src 10.0.1.10\n",
+        ),
+        (
+            "/usr/sbin/ip -6 route",
+            "2001:db8:1::/64 dev eth0 proto kernel metric 256 pref medium\n",
+        ),
+        ("/usr/bin/hostname", "db01\n"),
+        (
+            "/usr/sbin/ip route show table local",
+            "local 10.0.1.10 dev eth0 proto kernel scope host src 10.0.1.10\n",
+        ),
+        (
+            "/usr/sbin/ip route show table eni0",
+            "default via 10.0.1.1 dev eth0\n",
+        ),
+        ("/usr/sbin/ip route show table cache", ""),
+        ("/usr/sbin/ip rule show", t.rule.as_str()),
+    ] {
+        nt.push_str(&format!(
+            "#==[ Command ]======================================#\n# {cmd}\n{out}\n"
+        ));
+    }
+    f.push((format!("{scc}/network.txt"), nt));
+    f.push((
+        format!("{scc}/basic-environment.txt"),
+        "#==[ Command ]===#\n# /bin/uname -a\nLinux\n".into(),
+    ));
+
+    let ins = "insights-web02-20240502120000";
+    f.push((format!("{ins}/insights_commands/ip_addr"), t.addr.clone()));
+    f.push((
+        format!("{ins}/insights_commands/ip_route_show_table_all"),
+        t.route.clone(),
+    ));
+    f.push((
+        format!("{ins}/insights_commands/hostname_-f"),
+        "web02.example.com\n".into(),
+    ));
+
+    f.push(("eks/networking/iprule.txt".into(), t.rule.clone()));
+    f.push(("eks/networking/iproute.txt".into(), t.route.clone()));
+    f.push((
+        "eks/networking/ifconfig.txt".into(),
+        "eth0: flags=4163<UP>  mtu 9001\n".into(),
+    ));
+    f.push((
+        "eks/system/instance-id.txt".into(),
+        "i-0eks0000000000001\n".into(),
+    ));
+
+    f.push(("plain/h1/ip_addr.txt".into(), t.addr.clone()));
+    f.push(("plain/h1/ip_rule.txt".into(), t.rule.clone()));
+    f.push(("plain/h1/ip-route.txt".into(), t.route.clone()));
+    f.push(("plain/h1/notes.md".into(), "# notes\nsome text\n".into()));
+    f.push(("plain/h3/routes".into(), t.route.clone()));
+    f.push(("plain/h3/addresses".into(), t.addr.clone()));
+
+    f.push((
+        "transcripts/h2.log".into(),
+        format!(
+            "[root@h2 ~]# ip addr show\n{}[root@h2 ~]# ip -6 rule\n{}[root@h2 ~]# ip route show table all\n{}[root@h2 ~]# uptime\n 10:00 up 3 days\n",
+            t.addr, t.rule6, t.route
+        ),
+    ));
+    f.into_iter().map(|(p, s)| (p, s.into_bytes())).collect()
+}
+
+fn write_dir(root: &Path, files: &[(String, Vec<u8>)]) {
+    for (p, b) in files {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b).unwrap();
+    }
+}
+
+fn scan(path: &Path) -> (BTreeMap<String, HostCapture>, Vec<capture::Notice>) {
+    let mut hosts = BTreeMap::new();
+    let notices = capture::scan(path, Limits::default(), |h| {
+        assert!(hosts.insert(h.id.clone(), h).is_none(), "host found twice");
+    })
+    .unwrap();
+    (hosts, notices)
+}
+
+fn feeds(h: &HostCapture) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .feeds()
+        .iter()
+        .map(|(k, f, n)| {
+            let fam = match f {
+                Some(Family::Inet) => "4",
+                Some(Family::Inet6) => "6",
+                None => "*",
+            };
+            format!("{}/{fam} <- {}", k.as_str(), n.rsplit('/').next().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The expectations, with host ids relative to `prefix`.
+fn check_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
+    let id = |s: &str| format!("{prefix}{s}");
+    let names: Vec<&String> = hosts.keys().collect();
+    let want = [
+        "ec2rl/2017-07-13T18_57_02.072742",
+        "eks",
+        "insights-web02-20240502120000",
+        "plain/h1",
+        "plain/h3",
+        "scc_db01_240502_1200",
+        "sos/sosreport-web01-123-2024-05-02-abcdefg",
+        "sos/sosreport-web01-123-2024-05-02-abcdefg/netns:blue",
+        "transcripts/h2.log",
+    ]
+    .map(id);
+    assert_eq!(names, want.iter().collect::<Vec<_>>(), "hosts found");
+
+    let sos = &hosts[&id("sos/sosreport-web01-123-2024-05-02-abcdefg")];
+    assert_eq!(sos.collector, Collector::Sos);
+    assert_eq!(sos.hostname.as_deref(), Some("web01"));
+    assert_eq!(
+        feeds(sos),
+        [
+            "ip-addr/* <- ip_-d_address",
+            "ip-route/* <- ip_route_show_table_all",
+            "ip-route/6 <- ip_-6_route_show_table_all",
+            "ip-rule/4 <- ip_-4_rule_list",
+            "ip-rule/6 <- ip_-6_rule_list",
+        ]
+    );
+    assert!(sos.missing.is_empty(), "{:?}", sos.missing);
+    let ns = &hosts[&id("sos/sosreport-web01-123-2024-05-02-abcdefg/netns:blue")];
+    assert_eq!(feeds(ns).len(), 2);
+
+    let ec2 = &hosts[&id("ec2rl/2017-07-13T18_57_02.072742")];
+    assert_eq!(ec2.collector, Collector::Ec2rl);
+    assert_eq!(ec2.instance_id.as_deref(), Some("i-0abc123def"));
+    assert_eq!(
+        feeds(ec2),
+        ["ip-addr/* <- ifconfig.log", "ip-route/* <- iproute.log"]
+    );
+    assert!(ec2.missing.iter().any(|m| m.starts_with("ip rule")));
+    assert!(ec2.ec2rl_log.is_some());
+
+    let scc = &hosts[&id("scc_db01_240502_1200")];
+    assert_eq!(scc.collector, Collector::Supportconfig);
+    assert_eq!(scc.hostname.as_deref(), Some("db01"));
+    let scc_feeds = feeds(scc);
+    assert_eq!(scc_feeds.len(), 6, "{scc_feeds:?}");
+    let tables: Vec<String> = scc
+        .inputs
+        .iter()
+        .filter(|i| i.kind == DumpKind::IpRoute)
+        .map(|i| format!("{:?}/{:?}", i.ctx.family, i.ctx.table))
+        .collect();
+    assert!(
+        tables.contains(&"None/Some(Name(\"eni0\"))".to_string()),
+        "{tables:?}"
+    );
+    assert!(scc.missing.iter().any(|m| m.starts_with("ip -6 rule")));
+    assert!(
+        scc.missing
+            .iter()
+            .any(|m| m.starts_with("ip route show table eni1 ")),
+        "{:?}",
+        scc.missing
+    );
+
+    let ins = &hosts[&id("insights-web02-20240502120000")];
+    assert_eq!(ins.collector, Collector::Insights);
+    assert_eq!(ins.hostname.as_deref(), Some("web02.example.com"));
+    assert_eq!(feeds(ins).len(), 2);
+
+    let eks = &hosts[&id("eks")];
+    assert_eq!(eks.collector, Collector::Eks);
+    assert_eq!(eks.instance_id.as_deref(), Some("i-0eks0000000000001"));
+    assert!(eks.missing.iter().any(|m| m.starts_with("ip addr")));
+
+    let h1 = &hosts[&id("plain/h1")];
+    assert_eq!(h1.collector, Collector::Plain);
+    assert_eq!(
+        feeds(h1),
+        [
+            "ip-addr/* <- ip_addr.txt",
+            "ip-route/* <- ip-route.txt",
+            "ip-rule/* <- ip_rule.txt"
+        ]
+    );
+    let h3 = &hosts[&id("plain/h3")];
+    assert_eq!(
+        feeds(h3),
+        ["ip-addr/* <- addresses", "ip-route/* <- routes"]
+    );
+
+    let h2 = &hosts[&id("transcripts/h2.log")];
+    assert_eq!(h2.collector, Collector::Transcript);
+    assert_eq!(feeds(h2).len(), 3, "{:?}", feeds(h2));
+    // Sections keep the file's line numbers.
+    let rule6 = h2
+        .inputs
+        .iter()
+        .find(|i| i.kind == DumpKind::IpRule)
+        .unwrap();
+    let first = rule6.text.lines().position(|l| !l.is_empty()).unwrap();
+    assert!(
+        rule6
+            .text
+            .lines()
+            .nth(first)
+            .unwrap()
+            .contains("ip -6 rule")
+    );
+    assert!(first > 5);
+}
+
+#[test]
+fn directory_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), &fleet());
+    let (hosts, _) = scan(dir.path());
+    // Ids are relative to the bundle root.
+    check_fleet(&hosts, "");
+}
+
+fn tar_bytes(files: &[(String, Vec<u8>)], top: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let name = if top.is_empty() {
+            p.clone()
+        } else {
+            format!("{top}/{p}")
+        };
+        b.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gz(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+fn write_file(dir: &Path, name: &str, b: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, b).unwrap();
+    p
+}
+
+#[test]
+fn tar_and_tar_gz() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tar_bytes(&fleet(), "fleet");
+    let p = write_file(dir.path(), "fleet.tar", &t);
+    check_fleet(&scan(&p).0, "fleet.tar/fleet/");
+    // By content, not by name.
+    let p = write_file(dir.path(), "fleet.bin", &gz(&t));
+    check_fleet(&scan(&p).0, "fleet.bin/fleet/");
+}
+
+#[test]
+fn nested_archives() {
+    // A fleet tarball of per-host tarballs, and an ec2rl .tgz with a sosreport inside.
+    let files = fleet();
+    let sos: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter_map(|(p, b)| p.strip_prefix("sos/").map(|r| (r.to_string(), b.clone())))
+        .collect();
+    let ec2: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter_map(|(p, b)| p.strip_prefix("ec2rl/").map(|r| (r.to_string(), b.clone())))
+        .filter(|(p, _)| !p.contains("ifconfig") && !p.contains("iproute"))
+        .collect();
+    let sos_tgz = gz(&tar_bytes(&sos, ""));
+    let mut ec2 = ec2;
+    ec2.push((
+        "2017-07-13T18_57_02.072742/gathered_out/sosreport/sosreport-web01-123-2024-05-02-abcdefg.tar.gz".into(),
+        sos_tgz.clone(),
+    ));
+    let ec2_tgz = gz(&tar_bytes(&ec2, ""));
+    let fleet_tar = tar_bytes(
+        &[
+            (
+                "i-0abc/ec2rl-2017-07-13T18_57_02.072742.tgz".to_string(),
+                ec2_tgz,
+            ),
+            ("web01/sosreport-web01.tar.gz".to_string(), sos_tgz),
+        ],
+        "",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "fleet.tar.gz", &gz(&fleet_tar));
+    let (hosts, notices) = scan(&p);
+    let ids: Vec<&String> = hosts.keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "fleet.tar.gz/i-0abc/ec2rl-2017-07-13T18_57_02.072742.tgz/2017-07-13T18_57_02.072742",
+            "fleet.tar.gz/i-0abc/ec2rl-2017-07-13T18_57_02.072742.tgz/2017-07-13T18_57_02.072742/netns:blue",
+            "fleet.tar.gz/web01/sosreport-web01.tar.gz/sosreport-web01-123-2024-05-02-abcdefg",
+            "fleet.tar.gz/web01/sosreport-web01.tar.gz/sosreport-web01-123-2024-05-02-abcdefg/netns:blue",
+        ],
+        "{notices:?}"
+    );
+    // The ec2rl run took its dumps from the sosreport it gathered.
+    let run = hosts.values().next().unwrap();
+    assert_eq!(run.collector, Collector::Ec2rl);
+    assert_eq!(run.instance_id.as_deref(), Some("i-0abc123def"));
+    assert!(
+        run.inputs.iter().any(|i| i.kind == DumpKind::IpRule),
+        "{:?}",
+        run.feeds()
+    );
+    assert!(run.ec2rl_log.is_some());
+}
+
+#[test]
+fn hostile_members() {
+    let mut files = fleet();
+    files.retain(|(p, _)| p.starts_with("plain/"));
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data) in &files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append_data(&mut h, p, data.as_slice()).unwrap();
+    }
+    // A symlink, a device, a hard link, a `..` name.
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "plain/h4/ip_route.txt", "/etc/shadow")
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Char);
+    h.set_size(0);
+    h.set_cksum();
+    b.append_data(&mut h, "plain/h4/ip_addr.txt", &[][..])
+        .unwrap();
+    let mut raw = tar::Header::new_old();
+    {
+        let name = b"plain/../../evil/ip_rule.txt";
+        raw.as_old_mut().name[..name.len()].copy_from_slice(name);
+    }
+    raw.set_size(5);
+    raw.set_cksum();
+    b.append(&raw, &b"0:\tx\n"[..]).unwrap();
+    let t = b.into_inner().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "hostile.tar", &t);
+    let (hosts, notices) = scan(&p);
+    assert!(
+        hosts.contains_key("hostile.tar/plain/h1"),
+        "{:?}",
+        hosts.keys()
+    );
+    assert!(hosts.contains_key("hostile.tar/plain/h3"));
+    let all: Vec<String> = notices
+        .iter()
+        .chain(hosts.values().flat_map(|h| &h.notices))
+        .map(|n| format!("{}: {}", n.file, n.message))
+        .collect();
+    for want in [
+        "link member not followed",
+        "not a regular file",
+        "climbs out",
+    ] {
+        assert!(
+            all.iter().any(|n| n.contains(want)),
+            "no `{want}` notice in {all:?}"
+        );
+    }
+
+    // Truncated and corrupt archives: what was read is kept, the rest reported.
+    let full = gz(&tar_bytes(&fleet(), "fleet"));
+    let cut = &full[..full.len() * 2 / 3];
+    let p = write_file(dir.path(), "cut.tar.gz", cut);
+    let (hosts, notices) = scan(&p);
+    assert!(!hosts.is_empty(), "hosts before the cut are found");
+    assert!(
+        notices
+            .iter()
+            .chain(hosts.values().flat_map(|h| &h.notices))
+            .any(|n| n.message.contains("stopped")),
+        "{notices:?}"
+    );
+    let mut bad = full.clone();
+    let mid = bad.len() / 2;
+    for b in &mut bad[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let p = write_file(dir.path(), "corrupt.tar.gz", &bad);
+    let (_, _) = scan(&p); // must not panic
+}
+
+#[test]
+fn archive_bomb_is_capped() {
+    // 256 MiB of zeros in one member compresses to ~250 KiB.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    let size = 256u64 << 20;
+    h.set_size(size);
+    h.set_cksum();
+    struct Zeros(u64);
+    impl std::io::Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = (buf.len() as u64).min(self.0) as usize;
+            buf[..n].fill(0);
+            self.0 -= n as u64;
+            Ok(n)
+        }
+    }
+    b.append_data(&mut h, "h/ip_route.txt", Zeros(size))
+        .unwrap();
+    e.write_all(&b.into_inner().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "bomb.tar.gz", &e.finish().unwrap());
+    let limits = Limits {
+        max_total: 32 << 20,
+        ..Limits::default()
+    };
+    let mut n = 0;
+    let notices = capture::scan(&p, limits, |_| n += 1).unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|x| x.message.contains("limit") || x.message.contains("cap")),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn every_archive_format() {
+    let mut files = fleet();
+    files.retain(|(p, _)| p.starts_with("plain/") || p.starts_with("eks/"));
+    let t = tar_bytes(&files, "f");
+    let xz = {
+        let mut w =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::default()).unwrap();
+        w.write_all(&t).unwrap();
+        w.finish().unwrap()
+    };
+    let bz = {
+        let mut w = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        w.write_all(&t).unwrap();
+        w.finish().unwrap()
+    };
+    let zst =
+        ruzstd::encoding::compress_to_vec(&t[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let zip = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (p, b) in &files {
+            w.start_file(format!("f/{p}"), opts).unwrap();
+            w.write_all(b).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("a.tar.xz", xz),
+        ("a.tar.bz2", bz),
+        ("a.tar.zst", zst),
+        ("a.zip", zip),
+        ("a.tgz", gz(&t)),
+    ] {
+        let p = write_file(dir.path(), name, &bytes);
+        let (hosts, notices) = scan(&p);
+        let ids: Vec<String> = hosts.keys().cloned().collect();
+        assert_eq!(
+            ids,
+            [
+                format!("{name}/f/eks"),
+                format!("{name}/f/plain/h1"),
+                format!("{name}/f/plain/h3")
+            ],
+            "{name}: {notices:?}"
+        );
+        assert_eq!(
+            hosts[&format!("{name}/f/plain/h1")].inputs.len(),
+            3,
+            "{name}"
+        );
+    }
+}
