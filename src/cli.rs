@@ -9,15 +9,25 @@ use std::path::PathBuf;
     name = "asymroute-offline",
     version,
     about = "Offline asymmetric-routing verdicts from captured ip addr / ip rule / ip route dumps",
-    after_help = "Examples:\n  asymroute-offline parse sos_commands/networking/ip_-4_rule_list --json\n  asymroute-offline parse --kind ip-route ip_route.txt"
+    long_about = "Reads support bundles (ec2rl, sosreport, supportconfig, Insights, EKS, plain per-host \
+folders, transcripts; directories or tar/gz/xz/bz2/zst/zip archives, nested) and tells, per host, \
+whether replies leave through a different interface than requests came in on — offline, as the \
+Linux kernel would route. It never touches a live network.",
+    after_help = "Examples:\n  asymroute-offline ./bundle/\n  asymroute-offline fleet-2026-11.tar.xz --format json > report.json\n  asymroute-offline ./tickets/1234/ --format markdown --explain\n  asymroute-offline route-get ./bundle/web-3 --from 172.16.1.16 --to 8.8.8.8\n  asymroute-offline parse sos_commands/networking/ip_-4_rule_list --json\n\nExit status: 0 all hosts ok; 1 some host asymmetric or no-route; 2 usage or I/O error, nothing analysed; 3 no findings but some hosts incomplete or in error.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Scan bundles and report a verdict per host (the default command).
+    Scan(ScanArgs),
     /// Parse one captured dump and print its records and diagnostics.
     ///
     /// Exit 0 when every line parsed, 3 when it parsed with diagnostics (or the
@@ -28,6 +38,67 @@ pub enum Command {
     /// Exit 0 when a route was found, 1 when the kernel would answer with an
     /// error (unreachable, prohibit, …), 2 on usage or I/O errors.
     RouteGet(RouteGetArgs),
+    /// Print shell completions or the man page.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// `man`, or a shell: bash, zsh, fish, elvish, powershell.
+    pub what: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScanArgs {
+    /// Bundles: directories, archives (.tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst, .zip), or `-` for an archive on stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = crate::report::Format::Table)]
+    pub format: crate::report::Format,
+    /// Per-host detail: endpoints, leaked ranges with the deciding rule and route lines, fixes.
+    #[arg(long)]
+    pub explain: bool,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show only hosts that are not a complete `ok`.
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+    /// Treat links matching GLOB as internal (peer space: their own prefixes). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub internal: Vec<String>,
+    /// Treat links matching GLOB as uplinks, overriding the internal heuristic. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub uplink: Vec<String>,
+    /// Worker threads (default: the number of cores).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Analyse only shard K of N (1-based, by a hash of the host id), to fan out over machines.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// No progress bar and no notes on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// How deep archives nested in archives are opened.
+    #[arg(long, default_value_t = 4)]
+    pub max_depth: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Only {
+    Problems,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N")?;
+    let k: u64 = k.parse().map_err(|_| "K is not a number")?;
+    let n: u64 = n.parse().map_err(|_| "N is not a number")?;
+    if n == 0 || k == 0 || k > n {
+        return Err("need 1 <= K <= N".into());
+    }
+    Ok((k, n))
 }
 
 #[derive(Debug, clap::Args)]

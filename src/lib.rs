@@ -11,3 +11,5 @@ pub mod cmd;
 pub mod exit;
 pub mod grammar;
 pub mod model;
+pub mod report;
+pub mod verdict;

@@ -104,7 +104,7 @@ impl AddrInfo {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Host {
     pub sources: Vec<Source>,
     pub links: Vec<LinkInfo>,

@@ -1,0 +1,180 @@
+//! `asymroute-offline [scan] PATH…`: the main job. The bundle is read on
+//! this thread (streaming, front to back); hosts go to worker threads as
+//! soon as their archive or folder is read, through a bounded queue so
+//! memory stays flat; reports are written by one thread as hosts finish.
+
+use crate::capture::{self, HostCapture, Limits, Notice};
+use crate::cli::{Only, ScanArgs};
+use crate::exit::Exit;
+use crate::report::{self, Options, Summary};
+use crate::verdict::{LinkClass, host};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+/// Resolved settings (fd's split of raw options from what the run uses).
+struct Settings {
+    class: LinkClass,
+    jobs: usize,
+    shard: Option<(u64, u64)>,
+    limits: Limits,
+    progress: bool,
+}
+
+/// FNV-1a: stable across runs and machines, unlike the std hasher.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// The report file must not land inside a bundle being read.
+fn inside(output: &Path, inputs: &[PathBuf]) -> Option<PathBuf> {
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let out = parent.canonicalize().ok()?;
+    inputs
+        .iter()
+        .filter(|i| i.is_dir())
+        .filter_map(|i| i.canonicalize().ok())
+        .find(|i| out.starts_with(i))
+}
+
+pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
+    let mut class = LinkClass::default();
+    class.internal.extend(a.internal.iter().cloned());
+    class.uplink = a.uplink.clone();
+    let s = Settings {
+        class,
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1),
+        shard: a.shard,
+        limits: Limits {
+            max_depth: a.max_depth,
+            ..Limits::default()
+        },
+        progress: !a.quiet && std::io::stderr().is_terminal(),
+    };
+    let mut sink: Box<dyn Write + Send> = match &a.output {
+        Some(p) if p.as_os_str() != "-" => {
+            if let Some(b) = inside(p, &a.paths) {
+                eprintln!(
+                    "asymroute-offline: refusing to write {} inside the bundle {}",
+                    p.display(),
+                    b.display()
+                );
+                return Ok(Exit::Error);
+            }
+            Box::new(std::io::BufWriter::new(std::fs::File::create(p)?))
+        }
+        _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let width = terminal_width().filter(|w| *w > 100).unwrap_or(100);
+    let opts = Options {
+        explain: a.explain,
+        only_problems: a.only == Some(Only::Problems),
+        width,
+    };
+    let mut rep = report::reporter(a.format, opts);
+    let pb = s.progress.then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} hosts analysed {msg}")
+                .expect("template"),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    });
+
+    let (work_tx, work_rx) = mpsc::sync_channel::<HostCapture>(s.jobs * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (res_tx, res_rx) = mpsc::channel::<host::HostReport>();
+    let mut notices: Vec<Notice> = Vec::new();
+    let mut read_errors = 0usize;
+    let (summary, write_result) = std::thread::scope(|scope| {
+        for _ in 0..s.jobs {
+            let rx = Arc::clone(&work_rx);
+            let tx = res_tx.clone();
+            let class = &s.class;
+            scope.spawn(move || {
+                loop {
+                    let next = rx.lock().ok().and_then(|r| r.recv().ok());
+                    let Some(cap) = next else { break };
+                    if tx.send(host::analyse(cap, class)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+        let writer = scope.spawn(|| {
+            let mut summary = Summary::default();
+            let mut result = Ok(());
+            for h in res_rx {
+                summary.add(&h);
+                if let Some(pb) = &pb {
+                    pb.inc(1);
+                }
+                if result.is_ok() {
+                    result = rep.host(&mut sink, h);
+                }
+            }
+            (summary, result, rep, sink)
+        });
+        for path in &a.paths {
+            let r = capture::scan(path, s.limits.clone(), |cap| {
+                if let Some((k, n)) = s.shard
+                    && fnv(&cap.id) % n != k - 1
+                {
+                    return;
+                }
+                let _ = work_tx.send(cap);
+            });
+            match r {
+                Ok(n) => notices.extend(n),
+                Err(e) => {
+                    read_errors += 1;
+                    eprintln!("asymroute-offline: {}: {e}", path.display());
+                }
+            }
+        }
+        drop(work_tx);
+        let (summary, result, mut rep, mut sink) = writer.join().expect("report writer");
+        let result = result
+            .and_then(|_| rep.finish(&mut sink, &summary, &notices))
+            .and_then(|_| sink.flush());
+        (summary, result)
+    });
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    write_result?;
+    if !a.quiet {
+        for n in &notices {
+            eprintln!("asymroute-offline: {}: {}", n.file, n.message);
+        }
+    }
+    Ok(if summary.hosts == 0 {
+        if read_errors == 0 {
+            eprintln!("asymroute-offline: no host captures found");
+        }
+        Exit::Error
+    } else if summary.asymmetric + summary.no_route > 0 {
+        Exit::Findings
+    } else if summary.incomplete + summary.error > 0 {
+        Exit::Incomplete
+    } else {
+        Exit::Clean
+    })
+}
+
+fn terminal_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}

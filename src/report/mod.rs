@@ -1,0 +1,205 @@
+//! Reports: one module per output format behind `Reporter` (hyperfine's
+//! exporters). Hosts arrive as they finish; formats that need the whole set
+//! (sorted tables, one JSON document) buffer, NDJSON streams.
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+pub mod ndjson;
+pub mod table;
+
+use crate::capture::Notice;
+use crate::verdict::Verdict;
+use crate::verdict::host::HostReport;
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+    Markdown,
+    Csv,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub explain: bool,
+    pub only_problems: bool,
+    /// Table width cap (the terminal's, when wider than 100).
+    pub width: u16,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub hosts: usize,
+    pub ok: usize,
+    pub asymmetric: usize,
+    pub no_route: usize,
+    pub error: usize,
+    pub incomplete: usize,
+}
+
+impl Summary {
+    pub fn add(&mut self, h: &HostReport) {
+        self.hosts += 1;
+        match h.verdict {
+            Verdict::Ok => self.ok += 1,
+            Verdict::Asymmetric => self.asymmetric += 1,
+            Verdict::NoRoute => self.no_route += 1,
+            Verdict::Error => self.error += 1,
+        }
+        if h.is_incomplete() {
+            self.incomplete += 1;
+        }
+    }
+}
+
+pub trait Reporter: Send {
+    /// A host finished (in completion order).
+    fn host(&mut self, out: &mut dyn Write, h: HostReport) -> io::Result<()>;
+    /// All hosts are in; `notices` belong to no host.
+    fn finish(
+        &mut self,
+        out: &mut dyn Write,
+        summary: &Summary,
+        notices: &[Notice],
+    ) -> io::Result<()>;
+}
+
+pub fn reporter(f: Format, o: Options) -> Box<dyn Reporter + Send> {
+    match f {
+        Format::Table => Box::new(table::Table::new(o)),
+        Format::Json => Box::new(json::Json::default()),
+        Format::Ndjson => Box::new(ndjson::Ndjson),
+        Format::Markdown => Box::new(markdown::Markdown::new(o)),
+        Format::Csv => Box::new(csv::Csv::default()),
+    }
+}
+
+/// Hosts in a stable order: by host id.
+pub fn sort(hosts: &mut [HostReport]) {
+    hosts.sort_by(|a, b| a.host.cmp(&b.host));
+}
+
+/// The ec2rl column: what it would say, and what it said when logged.
+pub fn ec2rl_cell(h: &HostReport) -> String {
+    let mut s = match h.ec2rl.status {
+        Some(st) => st.to_string(),
+        None => "n/a".to_string(),
+    };
+    if let Some(l) = &h.ec2rl.logged {
+        let st = if l.starts_with("[FAILURE]") {
+            "FAILURE"
+        } else {
+            "SUCCESS"
+        };
+        s.push_str(&format!(" (logged {st})"));
+    }
+    s
+}
+
+/// The per-host detail of `--explain` and the Markdown sections, as text lines.
+pub fn explain_lines(h: &HostReport) -> Vec<String> {
+    let mut v = Vec::new();
+    let id = match (&h.hostname, &h.instance_id) {
+        (Some(n), Some(i)) => format!(" ({n}, {i})"),
+        (Some(n), None) | (None, Some(n)) => format!(" ({n})"),
+        _ => String::new(),
+    };
+    v.push(format!(
+        "{}{id}: {} [{}]",
+        h.host,
+        h.verdict_label(),
+        h.collector
+    ));
+    for r in &h.incomplete {
+        v.push(format!("  incomplete: {r}"));
+    }
+    v.push(format!("  ec2rl would say: {}", h.ec2rl.message));
+    if let Some(l) = &h.ec2rl.logged {
+        v.push(format!("  ec2rl said:      {l}"));
+    }
+    for e in &h.endpoints {
+        let sec = if e.secondary { " secondary" } else { "" };
+        let internal = if e.internal { " internal" } else { "" };
+        let verdict = e.verdict.map_or_else(
+            || format!("not analysed ({})", e.state),
+            |v| v.as_str().to_string(),
+        );
+        v.push(format!(
+            "  {}/{} on {}{sec}{internal}: {verdict}",
+            e.address, e.prefixlen, e.interface
+        ));
+        for l in &e.leaks {
+            let scope = serde_json::to_value(l.scope)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let via = l.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+            let hash = if l.hash_dependent {
+                " (multipath: some flows)"
+            } else {
+                ""
+            };
+            v.push(format!(
+                "    {scope}: {} -> {}{via}{hash}",
+                l.summary, l.egress
+            ));
+            if let Some(r) = &l.rule {
+                v.push(format!(
+                    "      rule  {}:{}: {}",
+                    r.file,
+                    r.line,
+                    r.text.replace('\t', " ")
+                ));
+            }
+            if let Some(r) = &l.route {
+                v.push(format!(
+                    "      route {}:{}: {}",
+                    r.file,
+                    r.line,
+                    r.text.lines().next().unwrap_or("").trim()
+                ));
+            }
+        }
+        for n in &e.no_route {
+            v.push(format!("    no route: {} ({})", n.summary, n.error));
+            if let Some(r) = &n.route {
+                v.push(format!(
+                    "      route {}:{}: {}",
+                    r.file,
+                    r.line,
+                    r.text.lines().next().unwrap_or("").trim()
+                ));
+            }
+        }
+        for c in &e.conditional {
+            v.push(format!(
+                "    conditional rule {}:{}: {}",
+                c.file,
+                c.line,
+                c.text.replace('\t', " ")
+            ));
+        }
+    }
+    if !h.fix.is_empty() {
+        v.push("  fix:".into());
+        for f in &h.fix {
+            for c in &f.commands {
+                v.push(format!("    {c}"));
+            }
+            for n in &f.notes {
+                v.push(format!("    # {n}"));
+            }
+        }
+        if !h.fix_unverified.is_empty() {
+            v.push(format!(
+                "    # still asymmetric after the fix in the model: {}",
+                h.fix_unverified.join(", ")
+            ));
+        }
+    }
+    v
+}

@@ -1,0 +1,73 @@
+//! `--format table`: one row per host, sorted, at most 100 columns unless the
+//! terminal is wider; `--explain` adds each host's detail below.
+
+use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, sort};
+use crate::capture::Notice;
+use crate::verdict::Verdict;
+use crate::verdict::host::HostReport;
+use comfy_table::{ContentArrangement, presets};
+use std::io::{self, Write};
+
+pub struct Table {
+    o: Options,
+    hosts: Vec<HostReport>,
+}
+
+impl Table {
+    pub fn new(o: Options) -> Self {
+        Table {
+            o,
+            hosts: Vec::new(),
+        }
+    }
+}
+
+impl Reporter for Table {
+    fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
+        if !self.o.only_problems || h.verdict != Verdict::Ok || h.is_incomplete() {
+            self.hosts.push(h);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
+        sort(&mut self.hosts);
+        let mut t = comfy_table::Table::new();
+        t.load_style(presets::UTF8_FULL_CONDENSED)
+            .force_no_tty()
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(self.o.width)
+            .set_header(["host", "collector", "verdict", "ec2rl", "reason"]);
+        for h in &self.hosts {
+            let name = match &h.hostname {
+                Some(n) if !h.host.contains(n.as_str()) => format!("{} ({n})", h.host),
+                _ => h.host.clone(),
+            };
+            t.add_row([
+                name,
+                h.collector.to_string(),
+                h.verdict_label(),
+                ec2rl_cell(h),
+                h.reason.clone(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+        writeln!(
+            out,
+            "{} host(s): {} ok, {} asymmetric, {} no-route, {} error; {} incomplete",
+            s.hosts, s.ok, s.asymmetric, s.no_route, s.error, s.incomplete
+        )?;
+        if self.o.explain {
+            for h in &self.hosts {
+                writeln!(out)?;
+                for l in explain_lines(h) {
+                    writeln!(out, "{l}")?;
+                }
+            }
+        }
+        for n in notices {
+            writeln!(out, "note: {}: {}", n.file, n.message)?;
+        }
+        Ok(())
+    }
+}

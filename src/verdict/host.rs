@@ -1,0 +1,340 @@
+//! One host's report: its captures through the model to endpoint verdicts,
+//! what made it incomplete, the ec2rl-equivalent, fixes (checked by applying
+//! them to the model), and every diagnostic with its file.
+
+use super::ec2rl::{self, Ec2rl};
+use super::fix::{self, Fix};
+use super::{Endpoint, LinkClass, Verdict, endpoints, host_verdict};
+use crate::capture::{Collector, HostCapture};
+use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
+use crate::model::{AddrInfo, Host, LinkInfo, Origin, fam_idx};
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileDiagnostic {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRef {
+    pub dump: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub hostname: Option<String>,
+    pub instance_id: Option<String>,
+    pub collector: &'static str,
+    pub verdict: Verdict,
+    /// Why the verdict rests on assumptions or partial data (empty: complete).
+    pub incomplete: Vec<String>,
+    /// One line for the table.
+    pub reason: String,
+    pub endpoints: Vec<Endpoint>,
+    pub ec2rl: Ec2rl,
+    pub fix: Vec<Fix>,
+    /// Endpoints still asymmetric once the fix is applied to the model
+    /// (empty when the fix was verified).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix_unverified: Vec<String>,
+    pub files: Vec<FileRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub diagnostics: Vec<FileDiagnostic>,
+}
+
+impl HostReport {
+    pub fn is_incomplete(&self) -> bool {
+        !self.incomplete.is_empty()
+    }
+
+    /// `asymmetric`, or `asymmetric (incomplete)`.
+    pub fn verdict_label(&self) -> String {
+        if self.is_incomplete() && self.verdict != Verdict::Error {
+            format!("{} (incomplete)", self.verdict.as_str())
+        } else {
+            self.verdict.as_str().to_string()
+        }
+    }
+}
+
+/// Without `ip addr` (EKS), the local table still names every address and
+/// its device, and main's `proto kernel` routes give the prefix lengths.
+fn infer_addresses(host: &mut Host) -> bool {
+    let mut found = Vec::new();
+    for fam in [Family::Inet, Family::Inet6] {
+        let fi = fam_idx(fam);
+        let Some(local) = host.tables[fi].get(&Table::Id(Table::LOCAL)) else {
+            continue;
+        };
+        let main = host.tables[fi].get(&Table::Id(Table::MAIN));
+        for e in &local.routes {
+            let r = &e.route;
+            let full = if fam == Family::Inet { 32 } else { 128 };
+            if r.kind != RouteType::Local
+                || r.dst.prefix_len() != full
+                || r.dst.addr().is_loopback()
+            {
+                continue;
+            }
+            let Some(dev) = r.dev.clone().filter(|d| d != "lo") else {
+                continue;
+            };
+            let a = r.dst.addr();
+            let plen = main
+                .into_iter()
+                .flat_map(|m| &m.routes)
+                .filter(|m| {
+                    m.route.dev.as_deref() == Some(dev.as_str())
+                        && m.route.gateway.is_none()
+                        && m.route.dst.contains(&a)
+                })
+                .map(|m| m.route.dst.prefix_len())
+                .max()
+                .unwrap_or(full);
+            let text = format!(
+                "{} {a}/{plen} scope global {dev}",
+                if fam == Family::Inet { "inet" } else { "inet6" }
+            );
+            let d = crate::grammar::parse(
+                &format!("1: {dev}: <UP,LOWER_UP> mtu 1500\n    {text}\n"),
+                DumpKind::IpAddr,
+                &Default::default(),
+            );
+            if let Some(addr) = d.links().first().and_then(|l| l.addrs.first()).cloned() {
+                found.push(AddrInfo {
+                    link: dev.clone(),
+                    addr,
+                    origin: e.origin,
+                });
+                if host.link(&dev).is_none() {
+                    host.links.push(LinkInfo {
+                        name: dev,
+                        index: None,
+                        up: true,
+                        carrier: true,
+                        loopback: false,
+                        flags_known: false,
+                        master: None,
+                        group: 0,
+                        vrf_table: None,
+                    });
+                }
+            }
+        }
+    }
+    let any = !found.is_empty();
+    host.addrs.extend(found);
+    any
+}
+
+pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
+    let ec2rl_log = cap.ec2rl_log.as_ref().map(|(_, t)| t.clone());
+    let files: Vec<FileRef> = cap
+        .inputs
+        .iter()
+        .map(|i| FileRef {
+            dump: i.kind.as_str(),
+            family: i.ctx.family,
+            table: i.ctx.table.as_ref().map(|t| t.to_string()),
+            file: i.name.clone(),
+        })
+        .collect();
+    let mut incomplete: Vec<String> = Vec::new();
+    let mut diagnostics: Vec<FileDiagnostic> = cap
+        .notices
+        .iter()
+        .map(|n| FileDiagnostic {
+            file: n.file.clone(),
+            line: 0,
+            column: 0,
+            severity: Severity::Error,
+            message: n.message.clone(),
+        })
+        .collect();
+    for n in &cap.notices {
+        incomplete.push(format!("{}: {}", n.file, n.message));
+    }
+    let mut host = Host::build(cap.inputs, &HashMap::new());
+    for s in &host.sources {
+        let errors = s
+            .dump
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        if errors > 0 {
+            incomplete.push(format!("{}: {errors} line(s) not parsed", s.name));
+        }
+        if let Some(f) = &s.dump.failed {
+            incomplete.push(format!(
+                "{}:{}: the command failed: {}",
+                s.name, f.line, f.text
+            ));
+        }
+        for d in &s.dump.diagnostics {
+            diagnostics.push(FileDiagnostic {
+                file: s.name.clone(),
+                line: d.line,
+                column: d.column,
+                severity: d.severity,
+                message: match &d.expected {
+                    Some(e) => format!("{} (expected {e}): `{}`", d.message, d.text),
+                    None => format!("{}: `{}`", d.message, d.text),
+                },
+            });
+        }
+    }
+    let have_any_routes = host.have_routes.iter().any(|x| *x);
+    if !host.have_addrs && have_any_routes && infer_addresses(&mut host) {
+        incomplete.push(
+            "ip addr not collected: addresses inferred from the local table, links assumed up"
+                .into(),
+        );
+    }
+    let eps = endpoints(&host, class);
+    let fams_used: Vec<Family> = [Family::Inet, Family::Inet6]
+        .into_iter()
+        .filter(|f| eps.iter().any(|e| e.family == *f && e.verdict.is_some()))
+        .collect();
+    for a in &host.assumptions {
+        let v6 = a.contains("IPv6") || a.contains("ip -6");
+        let fam = if v6 { Family::Inet6 } else { Family::Inet };
+        if fams_used.contains(&fam) {
+            incomplete.push(a.clone());
+        }
+    }
+    for m in &cap.missing {
+        // Rule and address gaps are told above, in terms of what was assumed.
+        if m.starts_with("ip route show table") {
+            incomplete.push(format!("not collected: {m}"));
+        }
+    }
+    for fam in [Family::Inet, Family::Inet6] {
+        let unanalysed = eps
+            .iter()
+            .any(|e| e.family == fam && e.state == "up" && e.verdict.is_none());
+        if unanalysed {
+            incomplete.push(format!(
+                "{} routes not collected: {} endpoints not analysed",
+                if fam == Family::Inet { "IPv4" } else { "IPv6" },
+                if fam == Family::Inet { "IPv4" } else { "IPv6" }
+            ));
+        }
+    }
+    let mut notes = cap.notes.clone();
+    if cap.collector == Collector::Insights && have_any_routes {
+        incomplete.push("Insights may have filtered ip_route_show_table_all".into());
+        notes.retain(|n| !n.starts_with("insights-core may filter"));
+    }
+    let analysed = eps.iter().any(|e| e.verdict.is_some());
+    let verdict = if !analysed && (!have_any_routes || eps.is_empty()) {
+        Verdict::Error
+    } else {
+        host_verdict(&eps)
+    };
+    let ec2rl = ec2rl::equivalent(&host, ec2rl_log.as_deref());
+    let fixes = fix::fixes(&host, &eps);
+    let fix_unverified = fix::verify(&host, &fixes, class);
+    let reason = reason(&eps, verdict, &host, &cap.missing);
+    let _ = Origin::ASSUMED;
+    HostReport {
+        host: cap.id,
+        hostname: cap.hostname,
+        instance_id: cap.instance_id,
+        collector: cap.collector.as_str(),
+        verdict,
+        incomplete,
+        reason,
+        endpoints: eps,
+        ec2rl,
+        fix: fixes,
+        fix_unverified,
+        files,
+        notes,
+        diagnostics,
+    }
+}
+
+fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
+    match verdict {
+        Verdict::Error => {
+            if host.sources.is_empty() {
+                "no ip addr / ip rule / ip route dump found".into()
+            } else if !host.have_routes.iter().any(|x| *x) {
+                format!("no routes: {}", missing.join(", "))
+            } else {
+                "no endpoint found (no global address on an up link)".into()
+            }
+        }
+        Verdict::Ok => {
+            let n = eps.iter().filter(|e| e.verdict.is_some()).count();
+            format!("{n} endpoint(s) symmetric")
+        }
+        Verdict::Asymmetric => {
+            let bad: Vec<&Endpoint> = eps
+                .iter()
+                .filter(|e| e.verdict == Some(Verdict::Asymmetric))
+                .collect();
+            let e = bad[0];
+            let mut scopes: Vec<&str> = Vec::new();
+            let mut egress: Vec<&str> = Vec::new();
+            for l in &e.leaks {
+                let s = match l.scope {
+                    super::Scope::SameSubnet => "same-subnet",
+                    super::Scope::CrossSubnet => "cross-subnet",
+                    super::Scope::OffLink => "off-link",
+                };
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+                if !egress.contains(&l.egress.as_str()) {
+                    egress.push(&l.egress);
+                }
+            }
+            let more = if bad.len() > 1 {
+                format!("; +{} more", bad.len() - 1)
+            } else {
+                String::new()
+            };
+            format!(
+                "{} ({}) replies leave via {} [{}]{more}",
+                e.address,
+                e.interface,
+                egress.join(","),
+                scopes.join(",")
+            )
+        }
+        Verdict::NoRoute => {
+            let bad: Vec<&Endpoint> = eps
+                .iter()
+                .filter(|e| e.verdict == Some(Verdict::NoRoute))
+                .collect();
+            let e = bad[0];
+            let n = &e.no_route[0];
+            let more = if bad.len() > 1 {
+                format!("; +{} more", bad.len() - 1)
+            } else {
+                String::new()
+            };
+            format!(
+                "{} ({}): {} to {}{more}",
+                e.address,
+                e.interface,
+                n.error,
+                n.destinations.first().map(String::as_str).unwrap_or("?")
+            )
+        }
+    }
+}
