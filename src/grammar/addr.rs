@@ -378,6 +378,14 @@ impl AddrParser {
                 );
                 continue;
             }
+            // `ADDR/LEN metric N` (IFA_RT_PRIORITY).
+            if t == "metric"
+                && let Some(a) = link.addrs.last_mut()
+            {
+                let v = value!(toks, sink, line, t, "a number");
+                a.metric = Some(check!(sink, line, v, lex::u32_tok(v)));
+                continue;
+            }
             if toks.peek() == Some("peer") || t.contains('/') {
                 let (local, peer, len) = if toks.peek() == Some("peer") {
                     toks.next();
@@ -533,6 +541,11 @@ fn l2(
                 link.broadcast = Some(value!(toks, sink, line, kw, "an address").into())
             }
             "permaddr" => link.permaddr = Some(value!(toks, sink, line, kw, "an address").into()),
+            // ` protodown on ` and `protodown_reason <R1,R2>` (v5.10+).
+            "protodown" | "protodown_reason" => {
+                let v = value!(toks, sink, line, kw, "a value");
+                link.details.push(format!("{kw} {v}"));
+            }
             "link-netnsid" => {
                 link.link_netnsid = Some(value!(toks, sink, line, kw, "an id").into())
             }

@@ -57,11 +57,175 @@ fn objects(text: &str) -> (Vec<(usize, usize)>, Option<usize>) {
     (out, if depth != 0 { Some(b.len()) } else { None })
 }
 
+/// A JSON value that keeps object keys in order, duplicates included.
+/// `ip -j route` prints an `encap`'s own keys (`id`, `src`, `dst`, `ttl`,
+/// `tos`, …) flat in the route or nexthop object, right after `"encap"`, so
+/// a route with `encap ip` has two `dst` keys; a plain map keeps the wrong one.
+enum Ordered {
+    Plain(Value),
+    Array(Vec<Ordered>),
+    Object(Vec<(String, Ordered)>),
+}
+
+/// Keys printed after an `encap` block (print_route, print_rta_multipath):
+/// they end it.
+const AFTER_ENCAP: &[&str] = &[
+    "gateway",
+    "via",
+    "dev",
+    "weight",
+    "protocol",
+    "scope",
+    "prefsrc",
+    "metric",
+    "flags",
+    "mark",
+    "flow",
+    "uid",
+    "expires",
+    "error",
+    "metrics",
+    "pref",
+    "ttl-propogate",
+    "nh_info",
+    "nexthops",
+];
+
+impl Ordered {
+    /// To a plain value: the first of duplicate keys wins, and an encap block
+    /// becomes one `"encap"` string spelled as the text format prints it
+    /// (`ip id 10 src 0.0.0.0 dst 10.0.1.99 ttl 8 tos 0`).
+    fn fold(self) -> Value {
+        match self {
+            Ordered::Plain(v) => v,
+            Ordered::Array(a) => Value::Array(a.into_iter().map(Ordered::fold).collect()),
+            Ordered::Object(pairs) => {
+                let mut map = Map::new();
+                let mut it = pairs.into_iter().peekable();
+                while let Some((k, v)) = it.next() {
+                    if k != "encap" {
+                        map.entry(k).or_insert_with(|| v.fold());
+                        continue;
+                    }
+                    let mut words = vec![encap_word(v.fold())];
+                    let mut seen: Vec<String> = Vec::new();
+                    while let Some((ek, ev)) = it.next_if(|(ek, _)| {
+                        !AFTER_ENCAP.contains(&ek.as_str()) && !seen.contains(ek)
+                    }) {
+                        match ev.fold() {
+                            Value::Bool(false) => {}
+                            Value::Bool(true) | Value::Null => words.push(ek.clone()),
+                            ev => {
+                                words.push(ek.clone());
+                                words.push(encap_word(ev));
+                            }
+                        }
+                        seen.push(ek);
+                    }
+                    map.entry("encap")
+                        .or_insert_with(|| Value::String(words.join(" ")));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+/// An encap value as text: arrays as `N [ a b ]` (seg6 `segs`).
+fn encap_word(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Array(a) => {
+            let items: Vec<String> = a.into_iter().map(encap_word).collect();
+            format!("{} [ {} ]", items.len(), items.join(" "))
+        }
+        v => v.to_string(),
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::from(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::from(n)))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::from(n)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::String(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::String(s)))
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Plain(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Ordered::Array(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut v = Vec::new();
+                while let Some(e) = m.next_entry()? {
+                    v.push(e);
+                }
+                Ok(Ordered::Object(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 fn line_col(text: &str, off: usize) -> (u32, u32) {
-    let before = &text[..off.min(text.len())];
+    let mut off = off.min(text.len());
+    while !text.is_char_boundary(off) {
+        off -= 1;
+    }
+    let before = &text[..off];
     let line = before.matches('\n').count() as u32 + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
     (line, col)
+}
+
+/// The byte offset in `span` of a serde_json error. serde_json counts lines
+/// from 1 and columns in bytes from 1, and reports a bad newline as column 0
+/// of the line it ends.
+fn error_offset(span: &str, err: &serde_json::Error) -> usize {
+    let line_start = match err.line() {
+        0 | 1 => 0,
+        l => span
+            .match_indices('\n')
+            .nth(l - 2)
+            .map_or(span.len(), |(i, _)| i + 1),
+    };
+    match err.column() {
+        0 => line_start.saturating_sub(1),
+        c => (line_start + c - 1).min(span.len()),
+    }
 }
 
 pub struct JsonOut {
@@ -148,14 +312,19 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
     let (spans, bad) = objects(text);
     for (s, e) in spans {
         let (line, col) = line_col(text, s);
-        let map = match serde_json::from_str::<Value>(&text[s..e]) {
+        let parsed = if kind == DumpKind::IpRoute {
+            serde_json::from_str::<Ordered>(&text[s..e]).map(Ordered::fold)
+        } else {
+            serde_json::from_str::<Value>(&text[s..e])
+        };
+        let map = match parsed {
             Ok(Value::Object(m)) => m,
             Ok(_) => continue,
             Err(err) => {
-                let (l, c) = (err.line() as u32, err.column() as u32);
+                let (line, column) = line_col(text, s + error_offset(&text[s..e], &err));
                 out.diagnostics.push(Diagnostic {
-                    line: line + l - 1,
-                    column: if l == 1 { col + c - 1 } else { c },
+                    line,
+                    column,
                     severity: Severity::Error,
                     message: format!("bad JSON: {err}"),
                     text: String::new(),
@@ -190,7 +359,9 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
         }
     }
     if let Some(off) = bad {
-        let (line, column) = line_col(text, off);
+        // Unbalanced at the end: point after the last character, not at the
+        // empty line that follows a final newline.
+        let (line, column) = line_col(text, off.min(text.trim_end().len()));
         out.diagnostics.push(Diagnostic {
             line,
             column,
@@ -541,6 +712,61 @@ fn gateway(o: &mut Obj<'_>) -> Result<Option<std::net::IpAddr>, String> {
     Ok(None)
 }
 
+/// `"flow": {"from": "3", "to": "4"}` → `3/4`; no `from` → `4` (`realm 4`).
+fn flow(v: Value) -> Option<String> {
+    let Value::Object(fl) = v else { return None };
+    let g = |k: &str| {
+        fl.get(k)
+            .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+    };
+    match (g("from"), g("to")) {
+        (Some(f), Some(t)) => Some(format!("{f}/{t}")),
+        (None, Some(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// Route metrics in RTAX order (print_rta_metrics).
+const METRICS: &[&str] = &[
+    "mtu",
+    "window",
+    "rtt",
+    "rttvar",
+    "ssthresh",
+    "cwnd",
+    "advmss",
+    "reordering",
+    "hoplimit",
+    "initcwnd",
+    "features",
+    "rto_min",
+    "initrwnd",
+    "quickack",
+    "congctl",
+    "fastopen_no_cookie",
+];
+
+/// One JSON metric, named and valued as the text format prints it: JSON says
+/// `"congestion": "cubic"` for `congctl cubic`, `"ecn": null` for
+/// `features ecn`, and times as bare milliseconds (`rtt 12ms`, `rtt 1.5s`).
+fn metric(k: &str, v: &Value, lock: bool) -> RouteMetric {
+    let text = v.as_str().map_or(v.to_string(), str::to_string);
+    let (name, value) = match (k, v.as_u64()) {
+        ("congestion", _) => ("congctl", text),
+        ("ecn", _) => ("features", "ecn".to_string()),
+        ("rtt" | "rttvar" | "rto_min", Some(ms)) if ms >= 1000 => {
+            (k, format!("{}s", ms as f64 / 1e3))
+        }
+        ("rtt" | "rttvar" | "rto_min", Some(ms)) => (k, format!("{ms}ms")),
+        _ => (k, text),
+    };
+    RouteMetric {
+        name: name.to_string(),
+        lock,
+        value,
+    }
+}
+
 fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
     let kind = o
         .str("type")
@@ -599,7 +825,7 @@ fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
         metrics: Vec::new(),
         iif: o.str("iif"),
         pref,
-        encap: o.take("encap").map(|v| v.to_string()),
+        encap: o.str("encap"),
         nexthops: Vec::new(),
         nh_info: o.take("nh_info").map(|v| v.to_string()),
         cache: o.take("cache").map(|v| v.to_string()),
@@ -612,17 +838,7 @@ fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
     }
-    if let Some(Value::Object(fl)) = o.take("flow") {
-        let g = |k: &str| {
-            fl.get(k)
-                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-        };
-        r.realms = match (g("from"), g("to")) {
-            (Some(f), Some(t)) => Some(format!("{f}/{t}")),
-            (None, Some(t)) => Some(t),
-            _ => None,
-        };
-    }
+    r.realms = o.take("flow").and_then(flow);
     if let Some(Value::Array(ms)) = o.take("metrics") {
         for m in ms {
             if let Value::Object(m) = m {
@@ -636,14 +852,17 @@ fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
                     })
                     .unwrap_or_default();
                 for (k, v) in m.iter().filter(|(k, _)| *k != "lock") {
-                    r.metrics.push(RouteMetric {
-                        name: k.clone(),
-                        lock: locked.contains(k),
-                        value: v.as_str().map_or(v.to_string(), str::to_string),
-                    });
+                    r.metrics.push(metric(k, v, locked.contains(k)));
                 }
             }
         }
+        // The object's key order is lost: back to RTAX order, as text prints.
+        r.metrics.sort_by_key(|m| {
+            METRICS
+                .iter()
+                .position(|n| *n == m.name)
+                .unwrap_or(METRICS.len())
+        });
     }
     if let Some(Value::Array(nhs)) = o.take("nexthops") {
         for nh in nhs {
@@ -669,9 +888,10 @@ fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
                 weight: no.u32("weight"),
                 flags: Vec::new(),
                 realms: None,
-                encap: no.take("encap").map(|v| v.to_string()),
+                encap: no.str("encap"),
                 unknown: Vec::new(),
             };
+            n.realms = no.take("flow").and_then(flow);
             if let Some(Value::Array(f)) = no.take("flags") {
                 n.flags = f
                     .iter()

@@ -241,11 +241,39 @@ macro_rules! check {
     };
 }
 
-/// Reads `encap TYPE …` up to the next route keyword.
+/// Reads `encap TYPE …`. `ip`/`ip6` print their own `src`, `dst`, `tos`,
+/// `ttl`… (print_encap_ip), each once, so those are read as the encap's
+/// key/value pairs; `seg6local` may hold `table`/`iif`/`oif`; other types run
+/// up to the next route keyword.
 fn encap<'a>(toks: &mut Tokens<'a>) -> String {
-    let mut words = Vec::new();
+    let Some(kind) = toks.next() else {
+        return String::new();
+    };
+    let mut words = vec![kind];
+    if matches!(kind, "ip" | "ip6") {
+        let mut seen = Vec::new();
+        while let Some(w) = toks.peek() {
+            if seen.contains(&w) {
+                break;
+            }
+            match w {
+                "id" | "src" | "dst" | "ttl" | "tos" | "hoplimit" | "tc" => {
+                    toks.next();
+                    words.push(w);
+                    words.extend(toks.next());
+                }
+                "key" | "csum" | "seq" => {
+                    toks.next();
+                    words.push(w);
+                }
+                _ => break,
+            }
+            seen.push(w);
+        }
+        return words.join(" ");
+    }
     while let Some(w) = toks.peek() {
-        if !words.is_empty() && ends_encap(w) {
+        if ends_encap(w) && !(kind == "seg6local" && w == "table") {
             break;
         }
         words.push(w);
