@@ -84,6 +84,17 @@ pub struct ScanArgs {
     /// How deep archives nested in archives are opened.
     #[arg(long, default_value_t = 4)]
     pub max_depth: u32,
+    /// Stop after a stage and print only a count (for benchmarks).
+    #[arg(long, value_enum, hide = true)]
+    pub stop_after: Option<Stage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    /// Read the bundle and find hosts.
+    Capture,
+    /// … and parse every dump into the host model.
+    Parse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -594,3 +594,35 @@ fn every_archive_format() {
         );
     }
 }
+
+#[test]
+fn runs_released_early_keep_their_gathered_sosreport() {
+    // Two ec2rl runs side by side in one tarball: the first run is complete
+    // (and released) before the archive ends; it must still absorb the
+    // sosreport nested in its gathered_out/.
+    let files = fleet();
+    let sos: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter_map(|(p, b)| p.strip_prefix("sos/").map(|r| (r.to_string(), b.clone())))
+        .filter(|(p, _)| !p.contains("namespaces"))
+        .collect();
+    let sos_tgz = gz(&tar_bytes(&sos, ""));
+    let mut members = Vec::new();
+    for run in ["runA", "runB"] {
+        members.push((format!("{run}/Main.log"), b"x https://x/?InstanceID=i-0123456789abcdef0&V=1\n".to_vec()));
+        members.push((format!("{run}/gathered_out/sosreport/sosreport-web01.tar.gz"), sos_tgz.clone()));
+        members.push((
+            format!("{run}/mod_out/run/asymmetricroute.log"),
+            b"[SUCCESS] No duplicate subnets found.\n".to_vec(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "runs.tar", &tar_bytes(&members, ""));
+    let (hosts, notices) = scan(&p);
+    let ids: Vec<&String> = hosts.keys().collect();
+    assert_eq!(ids, ["runs.tar/runA", "runs.tar/runB"], "{notices:?}");
+    for h in hosts.values() {
+        assert_eq!(h.collector, Collector::Ec2rl);
+        assert!(h.inputs.iter().any(|i| i.kind == DumpKind::IpRule), "{}: {:?}", h.id, h.feeds());
+    }
+}

@@ -132,12 +132,25 @@ fn is_identity_file(path: &str) -> bool {
     )
 }
 
-/// An open unit (an archive, the top-level input): its path, kept members,
-/// notices, and the top-level folder of the members seen last.
-type Unit = (String, Vec<Entry>, Vec<Notice>, Option<String>);
+/// A kept member with what it is to which host.
+struct Member {
+    entry: Entry,
+    root: String,
+    collector: Collector,
+    role: Role,
+}
+
+/// An open unit (an archive, the top-level input): its kept members, the
+/// notices about its files, and the host roots already released.
+struct Unit {
+    members: Vec<Member>,
+    notices: Vec<Notice>,
+    released: std::collections::HashSet<String>,
+}
 
 /// The visitor: decides what to keep, and groups kept members into hosts
-/// whenever an archive (or the top-level input) has been read.
+/// as soon as the walk has left a host's root (walks are sorted and tar
+/// members come folder by folder), or its archive ends.
 pub struct Grouper<F: FnMut(HostCapture)> {
     units: Vec<Unit>,
     /// Hosts nested in an ec2rl run's `gathered_out/`, held for their run.
@@ -189,72 +202,75 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
     }
 
     fn entry(&mut self, e: Entry) {
-        // Members of a folder arrive together (sorted walks, tar order): once
-        // the walk has left a top-level folder, its hosts are complete.
-        let top = self.units.last().and_then(|u| top_folder(&u.0, &e.path));
-        let changed = self
-            .units
-            .last()
-            .is_some_and(|u| u.3.is_some() && top.is_some() && u.3 != top);
-        if changed {
-            self.flush_unit(false);
+        // What does not belong to any host is dropped at once.
+        let Some((root, collector, role)) = role_of(&e.path, &e.data) else {
+            return;
+        };
+        let Some(u) = self.units.last_mut() else { return };
+        // Hosts whose root the walk has left are complete: release them.
+        let done: Vec<String> = u
+            .members
+            .iter()
+            .map(|m| &m.root)
+            .filter(|r| **r != root && !r.is_empty() && !e.path.starts_with(&format!("{r}/")))
+            .cloned()
+            .collect();
+        if u.released.contains(&root) {
+            u.notices.push(Notice {
+                file: e.path.clone(),
+                message: format!("files of host {root} are not together in the archive: it is reported in parts"),
+            });
         }
-        if let Some(u) = self.units.last_mut() {
-            if top.is_some() {
-                u.3 = top;
-            }
-            u.1.push(e);
+        u.members.push(Member { entry: e, root, collector, role });
+        if !done.is_empty() {
+            self.release(&done);
         }
     }
 
     fn notice(&mut self, n: Notice) {
         match self.units.last_mut() {
-            Some(u) => u.2.push(n),
+            Some(u) => u.notices.push(n),
             None => self.notices.push(n),
         }
     }
 
-    fn unit_start(&mut self, path: &str) {
-        self.units
-            .push((path.to_string(), Vec::new(), Vec::new(), None));
+    fn unit_start(&mut self, _path: &str) {
+        self.units.push(Unit {
+            members: Vec::new(),
+            notices: Vec::new(),
+            released: Default::default(),
+        });
     }
 
     fn unit_end(&mut self, _path: &str) {
-        self.flush_unit(true);
+        let Some(u) = self.units.pop() else { return };
+        let held = std::mem::take(&mut self.held);
+        self.emit_group(u.members, u.notices, held);
     }
 }
 
-/// The first folder of `path` below the unit, if the member sits in one.
-fn top_folder(unit: &str, path: &str) -> Option<String> {
-    let rel = if unit.is_empty() {
-        path
-    } else {
-        path.strip_prefix(unit)?.strip_prefix('/')?
-    };
-    rel.split_once('/').map(|(t, _)| t.to_string())
-}
-
 impl<F: FnMut(HostCapture)> Grouper<F> {
-    /// Groups and emits what the innermost unit holds; `end` closes it.
-    fn flush_unit(&mut self, end: bool) {
-        let (entries, notices) = if end {
-            let Some((_, e, n, _)) = self.units.pop() else {
-                return;
-            };
-            (e, n)
-        } else {
-            let Some(u) = self.units.last_mut() else {
-                return;
-            };
-            // Notices of files still to come in this unit stay with it.
-            (std::mem::take(&mut u.1), Vec::new())
-        };
-        let held = if end {
-            std::mem::take(&mut self.held)
-        } else {
-            Vec::new()
-        };
-        let (hosts, stray) = group(entries, notices, held);
+    /// Groups and emits the members of the given roots of the innermost unit.
+    fn release(&mut self, roots: &[String]) {
+        let Some(u) = self.units.last_mut() else { return };
+        let (out, keep): (Vec<Member>, Vec<Member>) =
+            std::mem::take(&mut u.members).into_iter().partition(|m| roots.contains(&m.root));
+        u.members = keep;
+        let (notices, keep_n): (Vec<Notice>, Vec<Notice>) = std::mem::take(&mut u.notices)
+            .into_iter()
+            .partition(|n| roots.iter().any(|r| n.file.starts_with(&format!("{r}/"))));
+        u.notices = keep_n;
+        u.released.extend(roots.iter().cloned());
+        // A released ec2rl run takes the sosreport it gathered with it.
+        let (held, keep_h): (Vec<HostCapture>, Vec<HostCapture>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| roots.iter().any(|r| h.id.starts_with(&format!("{r}/gathered_out/"))));
+        self.held = keep_h;
+        self.emit_group(out, notices, held);
+    }
+
+    fn emit_group(&mut self, members: Vec<Member>, notices: Vec<Notice>, held: Vec<HostCapture>) {
+        let (hosts, stray) = group(members, notices, held);
         for n in stray {
             self.notice(n);
         }
@@ -476,7 +492,13 @@ fn first_command(text: &str) -> Option<lines::Command> {
 /// Two or more `ip` commands of different output in one file.
 fn is_transcript(text: &str) -> bool {
     let mut kinds = 0;
-    for l in text.lines() {
+    // Only a line with a prompt character before an `ip` word can be one
+    // (dump lines start with digits, addresses or type words).
+    let maybe_prompt = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with(['#', '$', '[', '%', '>', '/']) || t.starts_with("ip ") || t.contains("$ ") || t.contains("# ")
+    };
+    for l in text.lines().filter(|l| maybe_prompt(l)) {
         if let lines::Class::Command(c) = lines::classify(l)
             && c.kind.is_some()
         {
@@ -593,15 +615,13 @@ fn is_prompt(t: &str) -> bool {
 
 /// Groups one unit's members into hosts.
 fn group(
-    entries: Vec<Entry>,
+    members: Vec<Member>,
     notices: Vec<Notice>,
     held: Vec<HostCapture>,
 ) -> (Vec<HostCapture>, Vec<Notice>) {
     let mut by_root: BTreeMap<String, Vec<(Entry, Collector, Role)>> = BTreeMap::new();
-    for e in entries {
-        if let Some((root, coll, role)) = role_of(&e.path, &e.data) {
-            by_root.entry(root).or_default().push((e, coll, role));
-        }
+    for m in members {
+        by_root.entry(m.root).or_default().push((m.entry, m.collector, m.role));
     }
     // A lone identity file (etc/hostname of an unrelated tree) is no host.
     by_root.retain(|_, v| {

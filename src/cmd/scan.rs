@@ -42,7 +42,68 @@ fn inside(output: &Path, inputs: &[PathBuf]) -> Option<PathBuf> {
         .find(|i| out.starts_with(i))
 }
 
+/// Benchmark stages: the same reading and worker pipeline, cut short.
+fn run_stage(
+    a: &ScanArgs,
+    stage: crate::cli::Stage,
+    jobs: usize,
+    limits: Limits,
+) -> std::io::Result<Exit> {
+    let (tx, rx) = mpsc::sync_channel::<HostCapture>(jobs * 2);
+    let rx = Arc::new(Mutex::new(rx));
+    let hosts = std::sync::atomic::AtomicUsize::new(0);
+    let items = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let rx = Arc::clone(&rx);
+            let (hosts, items) = (&hosts, &items);
+            scope.spawn(move || {
+                while let Some(cap) = rx.lock().ok().and_then(|r| r.recv().ok()) {
+                    hosts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if stage == crate::cli::Stage::Parse {
+                        let h = crate::model::Host::build(
+                            cap.inputs,
+                            &std::collections::HashMap::new(),
+                        );
+                        let n: usize = h.sources.iter().map(|s| s.dump.len()).sum();
+                        items.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        for p in &a.paths {
+            if let Err(e) = capture::scan(p, limits.clone(), |c| {
+                let _ = tx.send(c);
+            }) {
+                eprintln!("asymroute-offline: {}: {e}", p.display());
+            }
+        }
+        drop(tx);
+    });
+    eprintln!(
+        "{} hosts, {} records",
+        hosts.into_inner(),
+        items.into_inner()
+    );
+    Ok(Exit::Clean)
+}
+
 pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
+    if let Some(stage) = a.stop_after {
+        let jobs = a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        return run_stage(
+            a,
+            stage,
+            jobs,
+            Limits {
+                max_depth: a.max_depth,
+                ..Limits::default()
+            },
+        );
+    }
     let mut class = LinkClass::default();
     class.internal.extend(a.internal.iter().cloned());
     class.uplink = a.uplink.clone();

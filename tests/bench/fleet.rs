@@ -1,0 +1,176 @@
+//! Fleet benchmark (issue 4): a generated fleet of plain host folders (real
+//! captures, renumbered per host) as a folder, a .tar.gz, a .tar.xz and a
+//! .tar.zst. For each: wall time and peak RSS of discovery (`--stop-after
+//! capture`) and discovery+parse (`--stop-after parse`), against the floor
+//! of reading the same bytes (`cat`, `tar -xzOf`, `xz -dc`, `zstd -dc`).
+//!
+//!     cargo bench --bench fleet                  # 10,000 hosts
+//!     FLEET_HOSTS=2500,5000,10000 cargo bench --bench fleet   # memory vs size
+//!
+//! Needs GNU time (/usr/bin/time), tar, gzip, xz and zstd.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus(p: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("grammar-tests")
+            .join(p),
+    )
+    .expect("corpus file")
+}
+
+/// Writes `n` host folders, each the multi-ENI capture renumbered.
+fn generate(dir: &Path, n: usize) {
+    let addr = corpus("ip-addr/local-iproute2-6.1__multi-eni-policy.txt");
+    let rule = corpus("ip-rule/local-iproute2-6.1__multi-eni-policy.txt");
+    let route = corpus("ip-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
+    let route6 = corpus("ip6-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
+    for i in 0..n {
+        let (a, b) = (i / 250 % 250, i % 250);
+        let renum = |s: &str| {
+            s.replace("10.0.1.", &format!("10.{a}.{b}."))
+                .replace("10.0.2.", &format!("10.{}.{b}.", (a + 1) % 250))
+                .replace("2001:db8:1::", &format!("2001:db8:{i:x}::"))
+        };
+        let h = dir.join(format!("host-{i:05}"));
+        std::fs::create_dir_all(&h).unwrap();
+        std::fs::write(h.join("ip_addr.txt"), renum(&addr)).unwrap();
+        std::fs::write(h.join("ip_rule.txt"), renum(&rule)).unwrap();
+        std::fs::write(h.join("ip_route.txt"), renum(&route)).unwrap();
+        std::fs::write(h.join("ip6_route.txt"), renum(&route6)).unwrap();
+    }
+}
+
+fn sh(cmd: &str) {
+    let st = Command::new("sh").arg("-c").arg(cmd).status().expect("sh");
+    assert!(st.success(), "failed: {cmd}");
+}
+
+/// (wall seconds, peak RSS KiB) of a shell command, best of `runs`.
+fn measure(cmd: &str, runs: usize) -> (f64, u64) {
+    let mut best = (f64::MAX, 0);
+    for _ in 0..runs {
+        let out = Command::new("/usr/bin/time")
+            .args([
+                "-f",
+                "%e %M",
+                "sh",
+                "-c",
+                &format!("{cmd} >/dev/null 2>/dev/null"),
+            ])
+            .output()
+            .expect("/usr/bin/time");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or("");
+        let mut it = last.split_whitespace();
+        let wall: f64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+        let rss: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if wall < best.0 {
+            best = (wall, rss);
+        }
+    }
+    best
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fleet");
+    let sizes: Vec<usize> = std::env::var("FLEET_HOSTS")
+        .unwrap_or_else(|_| "10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    println!(
+        "| hosts | input | MB | floor s | capture s | capture+parse s (1 job) | capture+parse s (all jobs) | ratio (1 job / floor) | peak RSS MiB (parse, 1 job) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for &n in &sizes {
+        let base = root.join(format!("{n}"));
+        let dir = base.join("fleet");
+        if !dir.join(format!("host-{:05}", n - 1)).exists() {
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&dir).unwrap();
+            generate(&dir, n);
+            let d = base.display();
+            sh(&format!("tar -C {d} -cf {d}/fleet.tar fleet"));
+            sh(&format!("gzip -6 -c {d}/fleet.tar > {d}/fleet.tar.gz"));
+            sh(&format!("xz -6 -T1 -c {d}/fleet.tar > {d}/fleet.tar.xz"));
+            sh(&format!("zstd -q -3 -c {d}/fleet.tar > {d}/fleet.tar.zst"));
+        }
+        let d = base.display();
+        let inputs = [
+            (
+                "folder",
+                format!("{d}/fleet"),
+                format!("find {d}/fleet -type f -print0 | xargs -0 cat"),
+            ),
+            (
+                "tar",
+                format!("{d}/fleet.tar"),
+                format!("cat {d}/fleet.tar"),
+            ),
+            (
+                "tar.gz",
+                format!("{d}/fleet.tar.gz"),
+                format!("tar -xzOf {d}/fleet.tar.gz"),
+            ),
+            (
+                "tar.xz",
+                format!("{d}/fleet.tar.xz"),
+                format!("xz -dc {d}/fleet.tar.xz"),
+            ),
+            (
+                "tar.zst",
+                format!("{d}/fleet.tar.zst"),
+                format!("zstd -dc {d}/fleet.tar.zst"),
+            ),
+        ];
+        for (name, path, floor_cmd) in inputs {
+            let bytes = if name == "folder" {
+                walk_size(Path::new(&path))
+            } else {
+                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+            };
+            let (floor, _) = measure(&floor_cmd, runs);
+            let (cap, _) = measure(
+                &format!("{bin} scan {path} -q -j1 --stop-after capture"),
+                runs,
+            );
+            let (p1, rss1) = measure(
+                &format!("{bin} scan {path} -q -j1 --stop-after parse"),
+                runs,
+            );
+            let (pn, _) = measure(&format!("{bin} scan {path} -q --stop-after parse"), runs);
+            println!(
+                "| {n} | {name} | {:.1} | {floor:.2} | {cap:.2} | {p1:.2} | {pn:.2} | {:.2} | {:.1} |",
+                bytes as f64 / 1e6,
+                p1 / floor.max(0.01),
+                rss1 as f64 / 1024.0
+            );
+        }
+    }
+}
+
+fn walk_size(p: &Path) -> u64 {
+    let mut t = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let m = e.metadata().unwrap();
+            t += if m.is_dir() {
+                walk_size(&e.path())
+            } else {
+                m.len()
+            };
+        }
+    }
+    t
+}
