@@ -281,8 +281,12 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 continue;
             }
             if ft.is_symlink() {
-                // A link may point outside the bundle: never followed.
-                if self.visitor.wants(&rel) == Want::Keep {
+                // A link may point outside the bundle: never followed. One
+                // that stays inside (sos's root `hostname`, `ip_addr`, …)
+                // names a file read on its own: nothing is lost.
+                let inside = std::fs::read_link(ent.path())
+                    .is_ok_and(|t| link_stays_inside(&rel, &t.to_string_lossy(), false));
+                if !inside && self.visitor.wants(&rel) == Want::Keep {
                     self.notice(rel, "symbolic link not followed".into());
                 }
                 continue;
@@ -303,6 +307,24 @@ impl<'v, V: Visitor> Reader<'v, V> {
             };
             self.budget.set(self.limits.max_total);
             self.stream(&mut f, &rel, 0, false);
+        }
+    }
+
+    /// A member's clean name and its full path in the bundle; `None` (and a
+    /// notice) for names that climb out of the archive.
+    fn member_name(&mut self, archive: &str, raw: &str) -> Option<(String, String)> {
+        match clean_member_name(raw) {
+            Some(name) => {
+                let full = join(archive, &name);
+                Some((name, full))
+            }
+            None => {
+                self.notice(
+                    join(archive, raw),
+                    "member name climbs out of the archive (`..`): skipped".into(),
+                );
+                None
+            }
         }
     }
 
@@ -413,14 +435,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
             for ent in ar.entries()? {
                 let mut ent = ent?;
                 let raw = String::from_utf8_lossy(&ent.path_bytes()).to_string();
-                let Some(name) = clean_member_name(&raw) else {
-                    self.notice(
-                        join(path, &raw),
-                        "member name climbs out of the archive (`..`): skipped".into(),
-                    );
+                let Some((name, full)) = self.member_name(path, &raw) else {
                     continue;
                 };
-                let full = join(path, &name);
                 let kind = ent.header().entry_type();
                 if kind.is_dir()
                     || kind.is_pax_global_extensions()
@@ -429,7 +446,10 @@ impl<'v, V: Visitor> Reader<'v, V> {
                     continue;
                 }
                 if kind.is_symlink() || kind.is_hard_link() {
-                    if self.visitor.wants(&full) == Want::Keep {
+                    let inside = ent.link_name_bytes().is_some_and(|t| {
+                        link_stays_inside(&name, &String::from_utf8_lossy(&t), kind.is_hard_link())
+                    });
+                    if !inside && self.visitor.wants(&full) == Want::Keep {
                         self.notice(full, "link member not followed".into());
                     }
                     continue;
@@ -489,14 +509,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
             .collect();
         names.sort_by(|a, b| a.1.cmp(&b.1));
         for (i, raw) in names {
-            let Some(name) = clean_member_name(&raw) else {
-                self.notice(
-                    join(path, &raw),
-                    "member name climbs out of the archive (`..`): skipped".into(),
-                );
+            let Some((name, full)) = self.member_name(path, &raw) else {
                 continue;
             };
-            let full = join(path, &name);
             let mut f = match z.by_index(i) {
                 Ok(f) => f,
                 Err(e) => {
@@ -599,6 +614,35 @@ fn peek<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
     Ok((copy, io::Cursor::new(head).chain(r)))
 }
 
+/// Whether a link at `path` (relative to its bundle or archive) names a
+/// file inside it: a relative target that never climbs above the root. A
+/// hard link's target is relative to the archive root, a symlink's to its
+/// own folder.
+fn link_stays_inside(path: &str, target: &str, from_root: bool) -> bool {
+    if target.is_empty() || target.starts_with('/') || target.contains('\\') {
+        return false;
+    }
+    let mut parts: Vec<&str> = if from_root {
+        Vec::new()
+    } else {
+        let mut p: Vec<&str> = path.split('/').collect();
+        p.pop();
+        p
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return false;
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    !parts.is_empty()
+}
+
 fn looks_like_archive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
@@ -627,6 +671,20 @@ mod tests {
         assert_eq!(clean_member_name("/etc/passwd"), Some("etc/passwd".into()));
         assert_eq!(clean_member_name("a/../../b"), None);
         assert_eq!(clean_member_name("./"), None);
+    }
+
+    #[test]
+    fn links() {
+        assert!(link_stays_inside(
+            "sos/hostname",
+            "sos_commands/host/hostname",
+            false
+        ));
+        assert!(link_stays_inside("a/b/c", "../d", false));
+        assert!(!link_stays_inside("a/b", "../../etc/shadow", false));
+        assert!(!link_stays_inside("a/b", "/etc/shadow", false));
+        assert!(link_stays_inside("a/b", "a/c", true));
+        assert!(!link_stays_inside("a/b", "../c", true));
     }
 
     #[test]

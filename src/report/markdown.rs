@@ -27,7 +27,7 @@ fn cell(s: &str) -> String {
 
 impl Reporter for Markdown {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        if !self.o.only_problems || h.verdict != Verdict::Ok || h.is_incomplete() {
+        if self.o.keeps(&h) {
             self.hosts.push(h);
         }
         Ok(())

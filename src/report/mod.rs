@@ -31,6 +31,13 @@ pub struct Options {
     pub width: u16,
 }
 
+impl Options {
+    /// `--only problems` keeps hosts that are not a complete `ok`.
+    pub fn keeps(&self, h: &HostReport) -> bool {
+        !self.only_problems || h.verdict != Verdict::Ok || h.is_incomplete()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub hosts: usize,

@@ -3,7 +3,6 @@
 
 use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, sort};
 use crate::capture::Notice;
-use crate::verdict::Verdict;
 use crate::verdict::host::HostReport;
 use comfy_table::{ContentArrangement, presets};
 use std::io::{self, Write};
@@ -24,7 +23,7 @@ impl Table {
 
 impl Reporter for Table {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        if !self.o.only_problems || h.verdict != Verdict::Ok || h.is_incomplete() {
+        if self.o.keeps(&h) {
             self.hosts.push(h);
         }
         Ok(())
