@@ -609,8 +609,14 @@ fn runs_released_early_keep_their_gathered_sosreport() {
     let sos_tgz = gz(&tar_bytes(&sos, ""));
     let mut members = Vec::new();
     for run in ["runA", "runB"] {
-        members.push((format!("{run}/Main.log"), b"x https://x/?InstanceID=i-0123456789abcdef0&V=1\n".to_vec()));
-        members.push((format!("{run}/gathered_out/sosreport/sosreport-web01.tar.gz"), sos_tgz.clone()));
+        members.push((
+            format!("{run}/Main.log"),
+            b"x https://x/?InstanceID=i-0123456789abcdef0&V=1\n".to_vec(),
+        ));
+        members.push((
+            format!("{run}/gathered_out/sosreport/sosreport-web01.tar.gz"),
+            sos_tgz.clone(),
+        ));
         members.push((
             format!("{run}/mod_out/run/asymmetricroute.log"),
             b"[SUCCESS] No duplicate subnets found.\n".to_vec(),
@@ -623,6 +629,11 @@ fn runs_released_early_keep_their_gathered_sosreport() {
     assert_eq!(ids, ["runs.tar/runA", "runs.tar/runB"], "{notices:?}");
     for h in hosts.values() {
         assert_eq!(h.collector, Collector::Ec2rl);
-        assert!(h.inputs.iter().any(|i| i.kind == DumpKind::IpRule), "{}: {:?}", h.id, h.feeds());
+        assert!(
+            h.inputs.iter().any(|i| i.kind == DumpKind::IpRule),
+            "{}: {:?}",
+            h.id,
+            h.feeds()
+        );
     }
 }

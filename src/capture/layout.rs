@@ -206,7 +206,9 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         let Some((root, collector, role)) = role_of(&e.path, &e.data) else {
             return;
         };
-        let Some(u) = self.units.last_mut() else { return };
+        let Some(u) = self.units.last_mut() else {
+            return;
+        };
         // Hosts whose root the walk has left are complete: release them.
         let done: Vec<String> = u
             .members
@@ -218,10 +220,17 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         if u.released.contains(&root) {
             u.notices.push(Notice {
                 file: e.path.clone(),
-                message: format!("files of host {root} are not together in the archive: it is reported in parts"),
+                message: format!(
+                    "files of host {root} are not together in the archive: it is reported in parts"
+                ),
             });
         }
-        u.members.push(Member { entry: e, root, collector, role });
+        u.members.push(Member {
+            entry: e,
+            root,
+            collector,
+            role,
+        });
         if !done.is_empty() {
             self.release(&done);
         }
@@ -252,9 +261,12 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
 impl<F: FnMut(HostCapture)> Grouper<F> {
     /// Groups and emits the members of the given roots of the innermost unit.
     fn release(&mut self, roots: &[String]) {
-        let Some(u) = self.units.last_mut() else { return };
-        let (out, keep): (Vec<Member>, Vec<Member>) =
-            std::mem::take(&mut u.members).into_iter().partition(|m| roots.contains(&m.root));
+        let Some(u) = self.units.last_mut() else {
+            return;
+        };
+        let (out, keep): (Vec<Member>, Vec<Member>) = std::mem::take(&mut u.members)
+            .into_iter()
+            .partition(|m| roots.contains(&m.root));
         u.members = keep;
         let (notices, keep_n): (Vec<Notice>, Vec<Notice>) = std::mem::take(&mut u.notices)
             .into_iter()
@@ -262,9 +274,12 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         u.notices = keep_n;
         u.released.extend(roots.iter().cloned());
         // A released ec2rl run takes the sosreport it gathered with it.
-        let (held, keep_h): (Vec<HostCapture>, Vec<HostCapture>) = std::mem::take(&mut self.held)
-            .into_iter()
-            .partition(|h| roots.iter().any(|r| h.id.starts_with(&format!("{r}/gathered_out/"))));
+        let (held, keep_h): (Vec<HostCapture>, Vec<HostCapture>) =
+            std::mem::take(&mut self.held).into_iter().partition(|h| {
+                roots
+                    .iter()
+                    .any(|r| h.id.starts_with(&format!("{r}/gathered_out/")))
+            });
         self.held = keep_h;
         self.emit_group(out, notices, held);
     }
@@ -496,7 +511,10 @@ fn is_transcript(text: &str) -> bool {
     // (dump lines start with digits, addresses or type words).
     let maybe_prompt = |l: &str| {
         let t = l.trim_start();
-        t.starts_with(['#', '$', '[', '%', '>', '/']) || t.starts_with("ip ") || t.contains("$ ") || t.contains("# ")
+        t.starts_with(['#', '$', '[', '%', '>', '/'])
+            || t.starts_with("ip ")
+            || t.contains("$ ")
+            || t.contains("# ")
     };
     for l in text.lines().filter(|l| maybe_prompt(l)) {
         if let lines::Class::Command(c) = lines::classify(l)
@@ -621,7 +639,10 @@ fn group(
 ) -> (Vec<HostCapture>, Vec<Notice>) {
     let mut by_root: BTreeMap<String, Vec<(Entry, Collector, Role)>> = BTreeMap::new();
     for m in members {
-        by_root.entry(m.root).or_default().push((m.entry, m.collector, m.role));
+        by_root
+            .entry(m.root)
+            .or_default()
+            .push((m.entry, m.collector, m.role));
     }
     // A lone identity file (etc/hostname of an unrelated tree) is no host.
     by_root.retain(|_, v| {

@@ -200,15 +200,46 @@ impl<'de> serde::Deserialize<'de> for Ordered {
     }
 }
 
-fn line_col(text: &str, off: usize) -> (u32, u32) {
-    let mut off = off.min(text.len());
-    while !text.is_char_boundary(off) {
-        off -= 1;
+/// Lines and columns of increasing offsets into one text, counted in one
+/// pass over it: `ip -j` prints every object on one line, so counting from
+/// the start for each object would be quadratic.
+struct LineCursor<'a> {
+    text: &'a str,
+    off: usize,
+    line: u32,
+    col: u32,
+}
+
+impl<'a> LineCursor<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCursor {
+            text,
+            off: 0,
+            line: 1,
+            col: 1,
+        }
     }
-    let before = &text[..off];
-    let line = before.matches('\n').count() as u32 + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-    (line, col)
+
+    /// 1-based line and column (in characters) of the byte offset `off`.
+    fn at(&mut self, off: usize) -> (u32, u32) {
+        let mut off = off.min(self.text.len());
+        while !self.text.is_char_boundary(off) {
+            off -= 1;
+        }
+        if off < self.off {
+            *self = LineCursor::new(self.text);
+        }
+        let seg = &self.text[self.off..off];
+        match seg.rfind('\n') {
+            Some(i) => {
+                self.line += seg.bytes().filter(|&b| b == b'\n').count() as u32;
+                self.col = seg[i + 1..].chars().count() as u32 + 1;
+            }
+            None => self.col += seg.chars().count() as u32,
+        }
+        self.off = off;
+        (self.line, self.col)
+    }
 }
 
 /// The byte offset in `span` of a serde_json error. serde_json counts lines
@@ -310,8 +341,9 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
         diagnostics: Vec::new(),
     };
     let (spans, bad) = objects(text);
+    let mut cursor = LineCursor::new(text);
     for (s, e) in spans {
-        let (line, col) = line_col(text, s);
+        let (line, col) = cursor.at(s);
         let parsed = if kind == DumpKind::IpRoute {
             serde_json::from_str::<Ordered>(&text[s..e]).map(Ordered::fold)
         } else {
@@ -321,7 +353,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
             Ok(Value::Object(m)) => m,
             Ok(_) => continue,
             Err(err) => {
-                let (line, column) = line_col(text, s + error_offset(&text[s..e], &err));
+                let (line, column) = cursor.at(s + error_offset(&text[s..e], &err));
                 out.diagnostics.push(Diagnostic {
                     line,
                     column,
@@ -361,7 +393,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
     if let Some(off) = bad {
         // Unbalanced at the end: point after the last character, not at the
         // empty line that follows a final newline.
-        let (line, column) = line_col(text, off.min(text.trim_end().len()));
+        let (line, column) = cursor.at(off.min(text.trim_end().len()));
         out.diagnostics.push(Diagnostic {
             line,
             column,
@@ -916,4 +948,33 @@ fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
     .finish(&mut unknown);
     r.unknown = unknown;
     Some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineCursor;
+
+    #[test]
+    fn cursor_matches_counting_from_the_start() {
+        let text = "[{\"a\": 1},\n {\"é\": 2}, {}\r\n\n  {\"b\": \"ü\"}]\n";
+        let naive = |off: usize| {
+            let before = &text[..off];
+            let line = before.matches('\n').count() as u32 + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+            (line, col)
+        };
+        let offs: Vec<usize> = (0..=text.len())
+            .filter(|&o| text.is_char_boundary(o))
+            .collect();
+        let mut c = LineCursor::new(text);
+        for &o in &offs {
+            assert_eq!(c.at(o), naive(o), "at {o}");
+        }
+        // Backwards, and from the middle of a character.
+        for &o in offs.iter().rev() {
+            assert_eq!(c.at(o), naive(o), "at {o}");
+        }
+        let e = text.find('é').unwrap();
+        assert_eq!(c.at(e + 1), naive(e));
+    }
 }

@@ -77,16 +77,107 @@ pub fn whole<'a, O>(
         .map_err(|_| Expected(what))
 }
 
+/// The common case of [`addr`] and [`prefix`], without nom or the general
+/// address parser: a dotted quad as `ip` prints it (no leading zeros), with
+/// an optional `/LEN` of at most 32. `None` for anything else, which the
+/// general path then reads; it accepts a superset of these and agrees on them.
+fn fast_v4(tok: &str) -> Option<(Ipv4Addr, Option<u8>)> {
+    let b = tok.as_bytes();
+    let mut i = 0;
+    let mut octets = [0u8; 4];
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i < b.len() && i - start < 3 && b[i].is_ascii_digit() {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        if i == start || v > 255 || (i - start > 1 && b[start] == b'0') {
+            return None;
+        }
+        *o = v as u8;
+    }
+    let len = match &b[i..] {
+        [] => None,
+        [b'/', d] if d.is_ascii_digit() => Some(d - b'0'),
+        [b'/', d, e] if (b'1'..=b'3').contains(d) && e.is_ascii_digit() => {
+            Some((d - b'0') * 10 + (e - b'0'))
+        }
+        _ => return None,
+    };
+    if len.is_some_and(|l| l > 32) {
+        return None;
+    }
+    Some((Ipv4Addr::from(octets), len))
+}
+
+fn is_addr_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
 pub fn addr(tok: &str) -> Result<IpAddr, Expected> {
-    whole(tok, ip_addr, "an IPv4 or IPv6 address")
+    if let Some((a, None)) = fast_v4(tok) {
+        return Ok(IpAddr::V4(a));
+    }
+    // What `whole(tok, ip_addr, …)` reads, without nom's char-by-char scan.
+    if !tok.is_empty() && tok.bytes().all(is_addr_byte) {
+        return tok
+            .parse::<IpAddr>()
+            .map_err(|_| Expected("an IPv4 or IPv6 address"));
+    }
+    Err(Expected("an IPv4 or IPv6 address"))
 }
 
 pub fn prefix(tok: &str, family: Option<Family>) -> Result<IpNet, Expected> {
-    whole(
-        tok,
-        |i| prefix_with(i, family),
-        "an address or ADDR/LEN prefix",
-    )
+    if let Some((a, len)) = fast_v4(tok)
+        && let Ok(n) = Ipv4Net::new(a, len.unwrap_or(32))
+    {
+        return Ok(IpNet::V4(n));
+    }
+    prefix_bytes(tok, family).ok_or(Expected("an address or ADDR/LEN prefix"))
+}
+
+/// What `whole(tok, |i| prefix_with(i, family), …)` reads, over bytes: the
+/// longest run of address characters (or the `0` of `0/LEN`) as an address,
+/// then optionally `/` and digits that fit a `u8`, then nothing.
+fn prefix_bytes(tok: &str, family: Option<Family>) -> Option<IpNet> {
+    let (addr, rest) = if tok.starts_with("0/") {
+        let zero = match family {
+            Some(Family::Inet6) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        (zero, &tok[1..])
+    } else {
+        let end = tok
+            .bytes()
+            .position(|b| !is_addr_byte(b))
+            .unwrap_or(tok.len());
+        if end == 0 {
+            return None;
+        }
+        // Address characters are ASCII, so `end` is a character boundary.
+        (tok[..end].parse::<IpAddr>().ok()?, &tok[end..])
+    };
+    let len = match rest.strip_prefix('/') {
+        None if rest.is_empty() => match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        },
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => {
+            d.parse::<u8>().ok()?
+        }
+        _ => return None,
+    };
+    match addr {
+        IpAddr::V4(a) => Ipv4Net::new(a, len).map(IpNet::V4).ok(),
+        IpAddr::V6(a) => Ipv6Net::new(a, len).map(IpNet::V6).ok(),
+    }
 }
 
 /// `default`/`all`/`any` → the zero prefix of the family, else a prefix.
@@ -102,7 +193,11 @@ pub fn dst(tok: &str, family: Option<Family>) -> Result<IpNet, Expected> {
 }
 
 pub fn u32_tok(tok: &str) -> Result<u32, Expected> {
-    whole(tok, u32_dec, "a decimal number")
+    // `whole(tok, u32_dec, …)`: ASCII digits only (`parse` alone takes `+`).
+    if !tok.is_empty() && tok.bytes().all(|b| b.is_ascii_digit()) {
+        return tok.parse::<u32>().map_err(|_| Expected("a decimal number"));
+    }
+    Err(Expected("a decimal number"))
 }
 
 pub fn u64_tok(tok: &str) -> Result<u64, Expected> {
@@ -157,13 +252,15 @@ impl<'a> Tokens<'a> {
         Tokens { rest: s }
     }
 
+    #[inline]
     pub fn peek(&self) -> Option<&'a str> {
         self.clone().next()
     }
 
     /// The unread remainder, without leading blanks.
+    #[inline]
     pub fn rest(&self) -> &'a str {
-        self.rest.trim_start_matches([' ', '\t'])
+        skip_blanks(self.rest)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,16 +271,31 @@ impl<'a> Tokens<'a> {
 impl<'a> Iterator for Tokens<'a> {
     type Item = &'a str;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let s = self.rest.trim_start_matches([' ', '\t']);
+        let s = skip_blanks(self.rest);
         if s.is_empty() {
             self.rest = s;
             return None;
         }
-        let end = s.find([' ', '\t']).unwrap_or(s.len());
+        let end = s
+            .bytes()
+            .position(|b| b == b' ' || b == b'\t')
+            .unwrap_or(s.len());
+        // SP and TAB are ASCII, so `end` is a character boundary.
         self.rest = &s[end..];
         Some(&s[..end])
     }
+}
+
+/// `s` without leading SP/TAB (a byte loop: the hottest code of every grammar).
+#[inline]
+fn skip_blanks(s: &str) -> &str {
+    let n = s
+        .bytes()
+        .position(|b| b != b' ' && b != b'\t')
+        .unwrap_or(s.len());
+    &s[n..]
 }
 
 #[cfg(test)]
@@ -209,6 +321,69 @@ mod tests {
         assert!(prefix("10.0.0.0/33", None).is_err());
         assert!(prefix("10.0.0.0/", None).is_err());
         assert!(prefix("eth0", None).is_err());
+    }
+
+    #[test]
+    fn fast_v4_agrees_with_the_general_path() {
+        let general = |t: &str| whole(t, |i| prefix_with(i, None), "");
+        for t in [
+            "0.0.0.0",
+            "0.0.0.0/0",
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "255.255.255.255/32",
+            "192.168.100.2",
+            "1.2.3.4/9",
+            "1.2.3.4/10",
+            "1.2.3.4/33",
+            "1.2.3.4/40",
+            "1.2.3.4/08",
+            "1.2.3.4/",
+            "1.2.3.4/1/",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.0",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4a",
+            "1.2.3.1234",
+            "1..2.3",
+            "1.2.3.4 ",
+            "0/24",
+            "1.2.3.4/3x",
+            "1.2.3.4/032",
+            "::ffff:1.2.3.4",
+        ] {
+            assert_eq!(prefix(t, None).ok(), general(t).ok(), "{t}");
+            assert_eq!(addr(t).ok(), whole(t, ip_addr, "").ok(), "{t}");
+        }
+        // Every octet and length.
+        for n in 0..=300u32 {
+            for t in [
+                format!("{n}.1.2.3"),
+                format!("1.2.3.{n}"),
+                format!("1.2.3.4/{n}"),
+            ] {
+                assert_eq!(prefix(&t, None).ok(), general(&t).ok(), "{t}");
+                assert_eq!(addr(&t).ok(), whole(&t, ip_addr, "").ok(), "{t}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The byte paths read exactly what the nom grammars read.
+        #[test]
+        fn byte_paths_agree_with_nom(
+            t in "(0/|::|[0-9a-fA-F]{0,4}|[.:/]|[0-9]{1,3}|ffff|%| |x|é){0,10}",
+            v6 in proptest::bool::ANY,
+        ) {
+            let fam = v6.then_some(Family::Inet6);
+            let nom_prefix = whole(&t, |i| prefix_with(i, fam), "x").ok();
+            proptest::prop_assert_eq!(prefix(&t, fam).ok(), nom_prefix);
+            proptest::prop_assert_eq!(addr(&t).ok(), whole(&t, ip_addr, "x").ok());
+            proptest::prop_assert_eq!(u32_tok(&t).ok(), whole(&t, u32_dec, "x").ok());
+        }
     }
 
     #[test]

@@ -78,6 +78,10 @@ fn glue_at(s: &str) -> Option<usize> {
 }
 
 fn memchr_backslash(b: &[u8]) -> Option<usize> {
+    // Most lines hold none: `contains` is core's word-at-a-time memchr.
+    if !b.contains(&b'\\') {
+        return None;
+    }
     b.iter().position(|&c| c == b'\\')
 }
 
@@ -170,7 +174,8 @@ pub fn classify(text: &str) -> Class {
                 Class::Failure
             } else if t.starts_with("I will collect ") || t.starts_with("I will look for ") {
                 Class::Noise
-            } else if let Some(cmd) = Command::from_prompt(t) {
+            } else if let Some(cmd) = t.contains("ip").then(|| Command::from_prompt(t)).flatten() {
+                // (A command names `ip`: most content lines are out at once.)
                 Class::Command(cmd)
             } else {
                 Class::Content
@@ -204,19 +209,17 @@ fn is_failure(t: &str) -> bool {
         return true;
     }
     // `bash: ip: command not found`, `/bin/sh: 1: ip: not found`, `sudo: ip: …`
-    if let Some((head, _)) = t.split_once(": ")
-        && (!head.contains(' ') || head.ends_with(": 1"))
-    {
-        const TAILS: &[&str] = &[
-            "command not found",
-            ": not found",
-            "No such file or directory",
-            "Permission denied",
-            "Operation not permitted",
-        ];
-        return TAILS.iter().any(|s| t.ends_with(s));
-    }
-    false
+    // (the tails first: they rule out most lines without a scan).
+    const TAILS: &[&str] = &[
+        "command not found",
+        ": not found",
+        "No such file or directory",
+        "Permission denied",
+        "Operation not permitted",
+    ];
+    TAILS.iter().any(|s| t.ends_with(s))
+        && t.split_once(": ")
+            .is_some_and(|(head, _)| !head.contains(' ') || head.ends_with(": 1"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

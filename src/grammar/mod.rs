@@ -167,7 +167,11 @@ fn is_json(text: &str) -> bool {
 }
 
 fn detect_json(text: &str) -> Option<DumpKind> {
-    let head = &text[..text.len().min(4096)];
+    let mut end = text.len().min(4096);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
     if head.contains("\"ifname\"") || head.contains("\"addr_info\"") || head.contains("\"ifindex\"")
     {
         Some(DumpKind::IpAddr)
@@ -247,6 +251,14 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
     let mut links = addr::AddrParser::default();
     let mut rules = Vec::new();
     let mut routes: Vec<Route> = Vec::new();
+    // A route or rule takes a line at least: room for one per line saves
+    // growing (copying) a vector of large records as it fills.
+    let lines_upper = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    match kind {
+        DumpKind::IpRoute => routes.reserve(lines_upper),
+        DumpKind::IpRule => rules.reserve(lines_upper),
+        DumpKind::IpAddr => {}
+    }
     // Lines of another command's output in a transcript: (command, first, count).
     let mut foreign: Option<(String, u32, u32)> = None;
     let flush_foreign = |f: &mut Option<(String, u32, u32)>, sink: &mut diag::Sink| {
@@ -365,6 +377,13 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
         }
     }
     flush_foreign(&mut foreign, &mut sink);
+    // Give back what other lines (noise, continuations) did not use.
+    if routes.capacity() > 2 * routes.len() {
+        routes.shrink_to_fit();
+    }
+    if rules.capacity() > 2 * rules.len() {
+        rules.shrink_to_fit();
+    }
     Dump {
         kind,
         format,
@@ -376,5 +395,22 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
         failed,
         commands,
         diagnostics: sink.diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_json_does_not_split_a_character() {
+        // A multi-byte character across the 4096-byte look-ahead.
+        let mut t = String::from("[{\"dst\":\"");
+        while t.len() < 4095 {
+            t.push('a');
+        }
+        t.push('é');
+        t.push_str("\"}]");
+        assert_eq!(detect(&t), Some(DumpKind::IpRoute));
     }
 }

@@ -13,12 +13,20 @@ impl Display for Rule {
         if self.not {
             f.write_str("not ")?;
         }
+        // `ip rule` prints a host prefix without its length.
+        let host = |n: &ipnet::IpNet| {
+            if n.prefix_len() == n.max_prefix_len() {
+                n.addr().to_string()
+            } else {
+                n.to_string()
+            }
+        };
         match &self.from {
-            Some(n) => write!(f, "from {n}")?,
+            Some(n) => write!(f, "from {}", host(n))?,
             None => f.write_str("from all")?,
         }
         if let Some(n) = &self.to {
-            write!(f, " to {n}")?;
+            write!(f, " to {}", host(n))?;
         }
         if let Some(t) = &self.tos {
             write!(f, " tos {t}")?;

@@ -317,7 +317,13 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Route> 
     }
     let dst_tok = first;
     // The family of `default` and `0/LEN` comes from what follows.
-    let family_hint = ctx.family.or_else(|| guess_family(toks.clone()));
+    // Only those take a family: looking ahead for any other would read the
+    // line twice.
+    let needs_family = matches!(dst_tok, "default" | "all" | "any") || dst_tok.starts_with("0/");
+    let family_hint = match ctx.family {
+        None if needs_family => guess_family(toks.clone()),
+        f => f,
+    };
     let dst = match lex::dst(dst_tok, family_hint) {
         Ok(d) => d,
         Err(Expected(what)) => {

@@ -1,15 +1,31 @@
-//! The kernel's route lookup, offline (docs: kernel-semantics.md): the IPv4
-//! source check, the policy-rule walk (selectors, `not`, goto/nop, suppress,
-//! fall-through on no match and `throw`), longest prefix → TOS → metric
-//! inside a table, route types and their errors, multipath and source choice.
+//! The kernel's route lookup, offline (docs: kernel-semantics.md), checked
+//! against live kernels by `tests/kernel_diff.rs`. It follows the kernel's
+//! own functions, which are named where they are mirrored:
+//!
+//! * IPv4 output: `ip_route_output_key_hash_rcu` (source check, multicast and
+//!   broadcast shortcuts, the oif on-link fallback), `fib_select_path`,
+//!   `__mkroute_output` (type override, loopback-source check).
+//! * IPv4 input (`iif`): `ip_route_input_slow` (martians, broadcast and local
+//!   input, `fib_validate_source`'s reverse lookup).
+//! * IPv6 output and input: `ip6_route_output_flags`, `ip6_route_input_lookup`,
+//!   `ip6_pol_route` / `rt6_select` (per-node scoring by device and router
+//!   preference, strict interface matching), source-specific subtrees.
+//! * Rules: `fib_rules_lookup`, `fib4_rule_*`, `fib6_rule_*`.
+//! * Inside a table: longest prefix → TOS → metric (`fib_table_lookup`).
+//! * Source selection: `inet_select_addr`, `ipv6_dev_get_saddr` (RFC 6724).
+//!
+//! What a dump cannot tell is assumed at its default: `rp_filter=0`,
+//! forwarding on, `accept_local=0`, `ignore_routes_with_linkdown=0`, no
+//! neighbour entries, `use_tempaddr=0`, the default address-label table.
 
 use super::{Host, RouteEntry, RuleEntry, fam_idx};
 use crate::grammar::{Family, RouteType, RuleAction, Table};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// A flow as `ip route get` takes it. `iif` absent or `lo` is a locally
-/// generated packet (an output lookup); another `iif` is a forwarded one.
+/// A flow as `ip route get` takes it. Without `iif` it is a locally
+/// generated packet (an output lookup); with one — `lo` included, as
+/// `ip route get … iif lo` does — it is a received packet (an input lookup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flow {
     pub dst: IpAddr,
@@ -18,6 +34,8 @@ pub struct Flow {
     pub oif: Option<String>,
     pub mark: u32,
     pub tos: u8,
+    /// The socket's uid (output lookups only: a received packet has no
+    /// socket and the kernel uses uid 0 for it).
     pub uid: u32,
     pub ipproto: Option<u8>,
     pub sport: Option<u16>,
@@ -50,7 +68,12 @@ impl Flow {
     }
 
     fn is_output(&self) -> bool {
-        self.iif.as_deref().is_none_or(|i| i == "lo")
+        self.iif.is_none()
+    }
+
+    /// The source the kernel sees: `0.0.0.0` / `::` is "no source".
+    fn saddr(&self) -> Option<IpAddr> {
+        self.src.filter(|s| !s.is_unspecified())
     }
 }
 
@@ -111,6 +134,10 @@ pub struct NextHopChoice {
     pub gateway: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
+    /// The packet's source when the flow hashes to this nexthop (with no
+    /// source given, each nexthop selects its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,15 +152,20 @@ pub struct Hit {
     pub src: Option<IpAddr>,
     /// The route's `src` attribute.
     pub prefsrc: Option<IpAddr>,
-    /// Every live nexthop when there is more than one.
+    /// Every nexthop the flow may take when there is more than one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<NextHopChoice>,
-    /// The egress depends on a flow hash (multipath, IPv6 routers of equal
-    /// metric): `dev`/`gateway` are the first candidate only.
+    /// The egress depends on a flow hash (multipath): `dev`/`gateway`/`src`
+    /// are the first candidate only.
     pub hash_dependent: bool,
     /// No route matched but an `oif` was given: the kernel assumes on-link.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub onlink_assumed: bool,
+    /// With some flow hashes the kernel answers this error instead (a
+    /// received packet whose source the reverse lookup refuses for some
+    /// nexthops' devices only). `nexthops` lists the ones that pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_error: Option<KernelError>,
 }
 
 /// A reference to a route: its table and index in the host model.
@@ -184,19 +216,64 @@ impl Lookup {
     }
 }
 
-fn zero(f: Family) -> IpAddr {
-    match f {
-        Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+// ----------------------------------------------------------------- internals
+
+const SCOPE_UNIVERSE: u8 = 0;
+const SCOPE_LINK: u8 = 253;
+const SCOPE_HOST: u8 = 254;
+
+/// The kernel's `flowi` for one FIB lookup.
+#[derive(Clone)]
+struct Fl<'a> {
+    fam: Family,
+    dst: IpAddr,
+    /// `None`: 0.0.0.0 / `::` (IPv6: RT6_LOOKUP_F_HAS_SADDR unset).
+    src: Option<IpAddr>,
+    /// `lo` for locally generated packets (LOOPBACK_IFINDEX).
+    iif: &'a str,
+    oif: Option<&'a str>,
+    mark: u32,
+    tos: u8,
+    uid: u32,
+    ipproto: Option<u8>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    /// IPv6: the device `rt6_select` scores routes against (the oif of an
+    /// output lookup, the iif of an input one).
+    score_dev: Option<&'a str>,
+    /// IPv6: RT6_LOOKUP_F_IFACE, only routes via `score_dev` qualify.
+    strict: bool,
+}
+
+/// A FIB result: the route, its usable nexthops (empty: single path) and
+/// where the walk found it.
+struct Res {
+    table: Table,
+    route: usize,
+    live: Vec<usize>,
+}
+
+/// What the rule walk records besides the result.
+#[derive(Default)]
+struct Walk {
+    rule: Option<usize>,
+    table: Option<Table>,
+    route: Option<RouteRef>,
+    trace: Vec<(usize, Step)>,
+    conditional: Vec<usize>,
+}
+
+impl Walk {
+    fn finish(self, result: Result<Hit, KernelError>) -> Lookup {
+        Lookup {
+            result,
+            rule: self.rule,
+            table: self.table,
+            route: self.route,
+            trace: self.trace,
+            conditional: self.conditional,
+        }
     }
-}
-
-fn is_lbcast(a: IpAddr) -> bool {
-    a == IpAddr::V4(Ipv4Addr::BROADCAST)
-}
-
-fn is_zeronet(a: IpAddr) -> bool {
-    matches!(a, IpAddr::V4(v) if v.octets()[0] == 0)
 }
 
 /// Outcome of one table lookup.
@@ -205,6 +282,144 @@ enum TableResult {
     Throw,
     Reject(usize, KernelError),
     Found(usize, Vec<usize>),
+}
+
+fn is_lbcast(a: IpAddr) -> bool {
+    a == IpAddr::V4(Ipv4Addr::BROADCAST)
+}
+
+/// ipv4_is_zeronet: 0.0.0.0/8.
+fn is_zeronet(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v) if v.octets()[0] == 0)
+}
+
+fn is_loopback4(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v) if v.is_loopback())
+}
+
+/// ipv4_is_local_multicast: 224.0.0.0/24.
+fn is_local_multicast(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v) if v.octets()[0] == 224 && v.octets()[1] == 0 && v.octets()[2] == 0)
+}
+
+/// rt6_need_strict: multicast, link-local and loopback destinations are
+/// only routed by routes through the flow's interface.
+fn need_strict6(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V6(v) => v.is_multicast() || is_link_local(a) || v.is_loopback(),
+        IpAddr::V4(_) => false,
+    }
+}
+
+pub fn is_link_local(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => v.is_link_local(),
+        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+fn common_prefix(a: IpAddr, b: IpAddr) -> u32 {
+    match (a, b) {
+        (IpAddr::V6(x), IpAddr::V6(y)) => (u128::from(x) ^ u128::from(y)).leading_zeros(),
+        (IpAddr::V4(x), IpAddr::V4(y)) => (u32::from(x) ^ u32::from(y)).leading_zeros(),
+        _ => 0,
+    }
+}
+
+/// IPV6_DECODE_PREF of a route's `pref`: low 1, medium 2, high 3.
+fn pref_rank(p: Option<&str>) -> i32 {
+    match p {
+        Some("high") => 3,
+        Some("low") => 1,
+        _ => 2,
+    }
+}
+
+/// `__ipv6_addr_src_scope(__ipv6_addr_type(a))`: -1 for `::`, 2 for
+/// link-local and `::1`, 5 site-local, 14 global (ULA included), the
+/// multicast scope field, 0 for reserved space.
+fn v6_scope(a: Ipv6Addr) -> i32 {
+    let s = a.segments();
+    let st = u32::from(s[0]) << 16 | u32::from(s[1]);
+    if st & 0xe000_0000 != 0 && st & 0xe000_0000 != 0xe000_0000 {
+        return 14;
+    }
+    if st & 0xff00_0000 == 0xff00_0000 {
+        return i32::from(s[0] & 0xf);
+    }
+    if st & 0xffc0_0000 == 0xfe80_0000 {
+        return 2;
+    }
+    if st & 0xffc0_0000 == 0xfec0_0000 {
+        return 5;
+    }
+    if st & 0xfe00_0000 == 0xfc00_0000 {
+        return 14;
+    }
+    let v = u128::from(a);
+    if v >> 64 == 0 {
+        if (v >> 32) as u32 == 0 {
+            return match v as u32 {
+                0 => -1,
+                1 => 2,
+                _ => 14,
+            };
+        }
+        if (v >> 32) as u32 == 0xffff {
+            return 14;
+        }
+    }
+    0
+}
+
+/// The default IPv6 address-label table (net/ipv6/addrlabel.c, RFC 6724).
+fn v6_label(a: Ipv6Addr) -> u32 {
+    let v = u128::from(a);
+    let in_net = |net: u128, plen: u32| plen == 0 || (v ^ net) >> (128 - plen) == 0;
+    let table: [(u128, u32, u32); 10] = [
+        (1, 128, 0),
+        (0, 96, 3),
+        (0xffff_0000_0000, 96, 4),
+        (0x2001_0010u128 << 96, 28, 7),
+        (0x2001_0000u128 << 96, 32, 6),
+        (0x2002u128 << 112, 16, 2),
+        (0x3ffeu128 << 112, 16, 12),
+        (0xfec0u128 << 112, 10, 11),
+        (0xfc00u128 << 112, 7, 5),
+        (0, 0, 1),
+    ];
+    table
+        .iter()
+        .filter(|(n, p, _)| in_net(*n, *p))
+        .max_by_key(|(_, p, _)| *p)
+        .map_or(1, |(_, _, l)| *l)
+}
+
+fn route_scope(r: &crate::grammar::Route) -> u8 {
+    r.scope
+        .as_ref()
+        .and_then(|s| s.number())
+        .map_or(SCOPE_UNIVERSE, |n| n.min(255) as u8)
+}
+
+fn addr_scope(a: &super::AddrInfo) -> u8 {
+    a.addr
+        .scope
+        .as_ref()
+        .and_then(|s| s.number())
+        .map_or(SCOPE_UNIVERSE, |n| n.min(255) as u8)
+}
+
+/// The device and gateway of nexthop `nh` of a route (`None`: the route's own).
+fn nh_of(r: &crate::grammar::Route, nh: Option<usize>) -> (Option<&str>, Option<IpAddr>) {
+    match nh.and_then(|i| r.nexthops.get(i)) {
+        Some(n) => (n.dev.as_deref(), n.gateway),
+        None => (r.dev.as_deref(), r.gateway),
+    }
+}
+
+fn is_dead(flags: &[String]) -> bool {
+    flags.iter().any(|f| f == "dead")
 }
 
 impl Host {
@@ -216,18 +431,65 @@ impl Host {
         {
             return Lookup::err(KernelError::Inval);
         }
-        if flow.is_output() {
-            self.output(flow, fam)
-        } else {
-            self.input(flow, fam)
+        match (fam, flow.is_output()) {
+            (Family::Inet, true) => self.output4(flow),
+            (Family::Inet, false) => self.input4(flow),
+            (Family::Inet6, true) => self.output6(flow),
+            (Family::Inet6, false) => self.input6(flow),
         }
     }
 
-    fn output(&self, flow: &Flow, fam: Family) -> Lookup {
+    fn fl<'a>(&self, flow: &'a Flow, iif: &'a str, oif: Option<&'a str>) -> Fl<'a> {
+        Fl {
+            fam: flow.family(),
+            dst: flow.dst,
+            src: flow.saddr(),
+            iif,
+            oif,
+            mark: flow.mark,
+            tos: flow.tos,
+            // A received packet has no socket: sock_net_uid(net, NULL) = 0.
+            uid: if flow.is_output() { flow.uid } else { 0 },
+            ipproto: flow.ipproto,
+            sport: flow.sport,
+            dport: flow.dport,
+            score_dev: None,
+            strict: false,
+        }
+    }
+
+    fn hit_of(kind: RouteType, dev: String, gateway: Option<IpAddr>, src: Option<IpAddr>) -> Hit {
+        Hit {
+            kind,
+            dev,
+            gateway,
+            src,
+            prefsrc: None,
+            nexthops: Vec::new(),
+            hash_dependent: false,
+            onlink_assumed: false,
+            hash_error: None,
+        }
+    }
+
+    /// The VRF master of a device, if it is enslaved to one.
+    fn vrf_master(&self, dev: &str) -> Option<&str> {
+        self.link(dev)
+            .and_then(|l| l.master.as_deref())
+            .filter(|m| self.link(m).is_some_and(|x| x.vrf_table.is_some()))
+    }
+
+    fn is_loopback_dev(&self, dev: &str) -> bool {
+        dev == "lo" || self.link(dev).is_some_and(|l| l.loopback)
+    }
+
+    // ------------------------------------------------------------ IPv4 output
+
+    /// ip_route_output_key_hash_rcu.
+    fn output4(&self, flow: &Flow) -> Lookup {
         let dst = flow.dst;
-        if fam == Family::Inet
-            && let Some(s) = flow.src
-        {
+        let mut src = flow.saddr();
+        if let Some(s) = src {
             if s.is_multicast() || is_lbcast(s) || is_zeronet(s) {
                 return Lookup::err(KernelError::Inval);
             }
@@ -236,14 +498,14 @@ impl Host {
                 let Some(dev) = self.local_dev(s) else {
                     return Lookup::err(KernelError::NetUnreach);
                 };
-                return self.direct(
+                return self.mkroute_output4(
                     flow,
+                    Walk::default(),
+                    RouteType::Unicast,
                     dev,
-                    if dst.is_multicast() {
-                        RouteType::Multicast
-                    } else {
-                        RouteType::Broadcast
-                    },
+                    None,
+                    s,
+                    None,
                 );
             }
             if self.local_dev(s).is_none() {
@@ -257,126 +519,577 @@ impl Host {
             if !link.up {
                 return Lookup::err(KernelError::NetUnreach);
             }
-            if fam == Family::Inet && (is_lbcast(dst) || is_local_multicast(dst)) {
-                let kind = if is_lbcast(dst) {
-                    RouteType::Broadcast
-                } else {
-                    RouteType::Multicast
-                };
-                return self.direct(flow, oif.clone(), kind);
+            if is_local_multicast(dst) || is_lbcast(dst) || flow.ipproto == Some(2) {
+                let s = src.or_else(|| self.inet_select_addr(oif, None, SCOPE_LINK));
+                return self.mkroute_output4(
+                    flow,
+                    Walk::default(),
+                    RouteType::Unicast,
+                    oif.clone(),
+                    None,
+                    s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                    None,
+                );
+            }
+            if src.is_none() {
+                if dst.is_multicast() {
+                    src = self.inet_select_addr(oif, None, SCOPE_UNIVERSE);
+                } else if dst.is_unspecified() {
+                    src = self.inet_select_addr(oif, None, SCOPE_HOST);
+                }
             }
         }
-        if dst.is_unspecified() && fam == Family::Inet {
-            let mut l = self.direct(flow, "lo".into(), RouteType::Local);
+        if dst.is_unspecified() {
+            let s = src.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            let mut h = Self::hit_of(RouteType::Local, "lo".into(), None, Some(s));
+            h.prefsrc = None;
+            return Walk::default().finish(Ok(h));
+        }
+        let mut fl = self.fl(flow, "lo", flow.oif.as_deref());
+        fl.src = src;
+        let mut walk = Walk::default();
+        let res = match self.fib_lookup(&fl, &mut walk) {
+            Ok(r) => r,
+            Err(e) => {
+                let Some(oif) = &flow.oif else {
+                    return walk.finish(Err(e));
+                };
+                // "Apparently, routing tables are wrong. Assume, that the
+                // destination is on link." Any error, even a prohibit rule.
+                let s = src.or_else(|| self.inet_select_addr(oif, None, SCOPE_LINK));
+                let mut l = self.mkroute_output4(
+                    flow,
+                    Walk {
+                        trace: walk.trace,
+                        conditional: walk.conditional,
+                        ..Walk::default()
+                    },
+                    RouteType::Unicast,
+                    oif.clone(),
+                    None,
+                    s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                    None,
+                );
+                if let Ok(h) = &mut l.result {
+                    h.onlink_assumed = true;
+                }
+                return l;
+            }
+        };
+        let t = self
+            .table(Family::Inet, &res.table)
+            .expect("table of a result");
+        let e = &t.routes[res.route];
+        let r = &e.route;
+        if r.kind == RouteType::Local {
+            let s = src.or(r.prefsrc).unwrap_or(dst);
+            let dev = r
+                .dev
+                .as_deref()
+                .and_then(|d| self.vrf_master(d))
+                .unwrap_or("lo")
+                .to_string();
+            let mut l = self.mkroute_output4(
+                flow,
+                walk,
+                RouteType::Local,
+                dev,
+                None,
+                s,
+                Some(r.dst.prefix_len()),
+            );
             if let Ok(h) = &mut l.result {
-                h.src = Some(flow.src.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+                h.prefsrc = r.prefsrc;
             }
             return l;
         }
-        let mut l = self.walk(flow, fam, "lo");
-        match &mut l.result {
-            Err(_) if flow.oif.is_some() => {
-                // "Apparently, routing tables are wrong. Assume, that the
-                // destination is on link." (ip_route_output_key_hash_rcu)
-                let dev = flow.oif.clone().unwrap_or_default();
-                let src = flow.src.or_else(|| self.select_src(&dev, None, dst));
-                l.result = Ok(Hit {
-                    kind: RouteType::Unicast,
-                    dev,
-                    gateway: None,
-                    src,
-                    prefsrc: None,
-                    nexthops: Vec::new(),
-                    hash_dependent: false,
-                    onlink_assumed: true,
-                });
-                l.rule = None;
-                l.table = None;
-                l.route = None;
-            }
-            Ok(h) => {
-                if fam == Family::Inet && h.kind == RouteType::Unicast {
-                    if dst.is_multicast() {
-                        h.kind = RouteType::Multicast;
-                    } else if is_lbcast(dst) {
-                        h.kind = RouteType::Broadcast;
-                    }
+        // fib_select_path: a multipath route is hashed when no oif is given.
+        // fib_select_multipath (v6.15+) scores nexthops: +2 when its own
+        // source (nh_saddr) is the flow's, +1 when the hash falls in its
+        // range; so with a source some nexthop owns, only those can win,
+        // else the hash decides among all. Equal-metric defaults
+        // (fib_select_default) keep the first alias when no neighbour is known.
+        let scope = route_scope(r);
+        let nh_src = |i: Option<usize>| -> Option<IpAddr> {
+            r.prefsrc.or_else(|| {
+                let (dev, gw) = nh_of(r, i);
+                self.inet_select_addr(dev.unwrap_or("lo"), gw, scope)
+            })
+        };
+        let mut cands: Vec<usize> = res.live.clone();
+        if flow.oif.is_none() && cands.len() > 1 {
+            if let Some(s) = src {
+                let own: Vec<usize> = cands
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let (dev, gw) = nh_of(r, Some(i));
+                        self.inet_select_addr(dev.unwrap_or("lo"), gw, scope) == Some(s)
+                    })
+                    .collect();
+                if !own.is_empty() {
+                    cands = own;
                 }
             }
-            Err(_) => {}
+        } else {
+            cands.truncate(1);
+        }
+        let first = cands.first().copied();
+        let s = src.or_else(|| nh_src(first));
+        let dev = nh_of(r, first).0;
+        let gw = self.rt_gw4(r, first);
+        let mut l = self.mkroute_output4(
+            flow,
+            walk,
+            r.kind.clone(),
+            dev.unwrap_or("lo").to_string(),
+            gw,
+            s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            Some(r.dst.prefix_len()),
+        );
+        if let Ok(h) = &mut l.result {
+            h.prefsrc = r.prefsrc;
+            if cands.len() > 1 {
+                h.hash_dependent = true;
+                h.nexthops = cands
+                    .iter()
+                    .map(|&i| {
+                        let n = &r.nexthops[i];
+                        // A broadcast or multicast keeps a gateway only as
+                        // mkroute_output4 decided for the first candidate.
+                        let keep = h.kind == RouteType::Unicast || h.gateway.is_some();
+                        NextHopChoice {
+                            dev: n.dev.clone().unwrap_or_default(),
+                            gateway: self.rt_gw4(r, Some(i)).filter(|_| keep),
+                            weight: n.weight,
+                            src: src.or_else(|| nh_src(Some(i))),
+                        }
+                    })
+                    .collect();
+            }
         }
         l
     }
 
-    fn input(&self, flow: &Flow, fam: Family) -> Lookup {
+    /// __mkroute_output: the loopback-source check, the type the
+    /// destination forces and the nexthop a multicast/broadcast keeps.
+    /// `fib_plen` is the matched route's prefix length (`None`: no FIB result).
+    #[allow(clippy::too_many_arguments)]
+    fn mkroute_output4(
+        &self,
+        flow: &Flow,
+        walk: Walk,
+        kind: RouteType,
+        dev: String,
+        gateway: Option<IpAddr>,
+        src: IpAddr,
+        fib_plen: Option<u8>,
+    ) -> Lookup {
+        let dst = flow.dst;
+        if is_loopback4(src)
+            && !self.is_loopback_dev(&dev)
+            && self.link(&dev).is_none_or(|l| l.vrf_table.is_none())
+        {
+            return walk.finish(Err(KernelError::Inval));
+        }
+        let (kind, gateway) = if is_lbcast(dst) {
+            (RouteType::Broadcast, None)
+        } else if dst.is_multicast() {
+            // "If multicast route do not exist use default one, but do not
+            // gateway in this case."
+            (
+                RouteType::Multicast,
+                gateway.filter(|_| fib_plen.is_some_and(|p| p >= 4)),
+            )
+        } else if is_zeronet(dst) {
+            return walk.finish(Err(KernelError::Inval));
+        } else if kind == RouteType::Broadcast {
+            (kind, None)
+        } else {
+            (kind, gateway)
+        };
+        let src = (!src.is_unspecified()).then_some(src);
+        walk.finish(Ok(Self::hit_of(kind, dev, gateway, src)))
+    }
+
+    // ------------------------------------------------------------- IPv4 input
+
+    /// ip_route_input_slow (and ip_route_input_rcu's multicast branch).
+    fn input4(&self, flow: &Flow) -> Lookup {
         let iif = flow.iif.as_deref().unwrap_or("lo");
         let Some(link) = self.link(iif) else {
             return Lookup::err(KernelError::NoDev);
         };
-        if !link.up {
-            return Lookup::err(KernelError::NetUnreach);
-        }
-        if fam == Family::Inet {
-            let s = flow.src.unwrap_or(zero(fam));
-            if is_lbcast(flow.dst) {
-                return self.direct(flow, iif.into(), RouteType::Broadcast);
+        let dst = flow.dst;
+        let src = flow.saddr();
+        let s = src.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let inval = || Lookup::err(KernelError::Inval);
+        if dst.is_multicast() {
+            // Only groups the device joined are received; every up IPv4
+            // device is in 224.0.0.1 (all-hosts), other groups need a socket.
+            let ours = dst == IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1)) && link.up;
+            if !ours || s.is_multicast() || is_lbcast(s) || is_loopback4(s) {
+                return inval();
             }
-            if s.is_multicast() || is_lbcast(s) || is_zeronet(s) || is_zeronet(flow.dst) {
-                return Lookup::err(KernelError::Inval);
+            if src.is_some() && !self.validate_source(flow, iif, s, None, None) {
+                return inval();
             }
-            // A packet from one of our own addresses is a martian.
-            if self.local_dev(s).is_some() {
-                return Lookup::err(KernelError::Inval);
-            }
-        }
-        self.walk(flow, fam, iif)
-    }
-
-    /// A result built without the FIB (multicast/broadcast shortcuts).
-    fn direct(&self, flow: &Flow, dev: String, kind: RouteType) -> Lookup {
-        let src = flow.src.or_else(|| self.select_src(&dev, None, flow.dst));
-        Lookup {
-            result: Ok(Hit {
-                kind,
-                dev,
-                gateway: None,
+            return Walk::default().finish(Ok(Self::hit_of(
+                RouteType::Multicast,
+                "lo".into(),
+                None,
                 src,
-                prefsrc: None,
-                nexthops: Vec::new(),
-                hash_dependent: false,
-                onlink_assumed: false,
-            }),
-            rule: None,
-            table: None,
-            route: None,
-            trace: Vec::new(),
-            conditional: Vec::new(),
+            )));
+        }
+        if s.is_multicast() || is_lbcast(s) {
+            return inval();
+        }
+        let brd_input = |walk: Walk| -> Lookup {
+            if src.is_some() && !self.validate_source(flow, iif, s, None, None) {
+                return walk.finish(Err(KernelError::Inval));
+            }
+            let dev = self.vrf_master(iif).unwrap_or("lo").to_string();
+            walk.finish(Ok(Self::hit_of(RouteType::Broadcast, dev, None, src)))
+        };
+        if is_lbcast(dst) || (src.is_none() && dst.is_unspecified()) {
+            return brd_input(Walk::default());
+        }
+        if is_zeronet(s) || is_zeronet(dst) {
+            return inval();
+        }
+        // route_localnet=0: loopback addresses never arrive from outside.
+        if is_loopback4(dst) || is_loopback4(s) {
+            return inval();
+        }
+        let fl = self.fl(flow, iif, None);
+        let mut walk = Walk::default();
+        let res = match self.fib_lookup(&fl, &mut walk) {
+            Ok(r) => r,
+            // Forwarding is assumed on (else every miss is EHOSTUNREACH).
+            Err(e) => return walk.finish(Err(e)),
+        };
+        let t = self
+            .table(Family::Inet, &res.table)
+            .expect("table of a result");
+        let r = &t.routes[res.route].route;
+        match r.kind {
+            RouteType::Broadcast => return brd_input(walk),
+            RouteType::Local => {
+                if !self.validate_source(flow, iif, s, Some(dst), None) {
+                    return walk.finish(Err(KernelError::Inval));
+                }
+                let dev = r
+                    .dev
+                    .as_deref()
+                    .and_then(|d| self.vrf_master(d))
+                    .unwrap_or("lo")
+                    .to_string();
+                let mut h = Self::hit_of(RouteType::Local, dev, None, src);
+                h.prefsrc = r.prefsrc;
+                return walk.finish(Ok(h));
+            }
+            RouteType::Unicast => {}
+            _ => return walk.finish(Err(KernelError::Inval)),
+        }
+        // ip_mkroute_input: a multipath route is hashed (no source
+        // preference), then the source is validated against the chosen
+        // nexthop's device — which may pass for one nexthop and not another.
+        let all: Vec<Option<usize>> = if res.live.is_empty() {
+            vec![None]
+        } else {
+            res.live.iter().map(|&i| Some(i)).collect()
+        };
+        let ok: Vec<Option<usize>> = all
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let dev = nh_of(r, i).0.unwrap_or("lo");
+                self.validate_source(flow, iif, s, Some(dst), Some(dev))
+            })
+            .collect();
+        let Some(&first) = ok.first() else {
+            return walk.finish(Err(KernelError::Inval));
+        };
+        let dev = nh_of(r, first).0.unwrap_or("lo");
+        let mut h = Self::hit_of(
+            RouteType::Unicast,
+            dev.to_string(),
+            self.rt_gw4(r, first),
+            src,
+        );
+        h.prefsrc = r.prefsrc;
+        if all.len() > 1 {
+            h.hash_dependent = true;
+            let live: Vec<usize> = ok.iter().flatten().copied().collect();
+            h.nexthops = self.choices(r, &live, |_| src);
+            for (c, &i) in h.nexthops.iter_mut().zip(&live) {
+                c.gateway = self.rt_gw4(r, Some(i));
+            }
+            if ok.len() < all.len() {
+                h.hash_error = Some(KernelError::Inval);
+            }
+        }
+        walk.finish(Ok(h))
+    }
+
+    /// fib_validate_source with rp_filter=0 and accept_local=0: is a received
+    /// packet's source acceptable? Without custom rules or local routes the
+    /// kernel only refuses its own addresses; otherwise (and always when the
+    /// packet would leave by the interface it came in on, as send_redirects
+    /// is on) it looks the source up in reverse, and refuses it when that
+    /// finds a local, broadcast or other non-unicast route.
+    fn validate_source(
+        &self,
+        flow: &Flow,
+        iif: &str,
+        src: IpAddr,
+        dst: Option<IpAddr>,
+        oif: Option<&str>,
+    ) -> bool {
+        let flags = &self.fib;
+        if oif != Some(iif) && !flags.custom_rules[0] && !flags.custom_local4 {
+            return !self.is_local_addr(src);
+        }
+        let mut fl = self.fl(flow, oif.unwrap_or("lo"), None);
+        fl.dst = src;
+        fl.src = dst.filter(|d| !d.is_unspecified());
+        fl.mark = 0;
+        fl.uid = 0;
+        if flags.l4_rules4 {
+            fl.sport = flow.dport;
+            fl.dport = flow.sport;
+        } else {
+            fl.ipproto = None;
+            fl.sport = None;
+            fl.dport = None;
+        }
+        let mut walk = Walk::default();
+        match self.fib_lookup(&fl, &mut walk) {
+            Err(_) => true,
+            Ok(res) => self
+                .table(Family::Inet, &res.table)
+                .is_some_and(|t| t.routes[res.route].route.kind == RouteType::Unicast),
         }
     }
 
-    /// `__ip_dev_find`: the device owning a local address, falling back to
-    /// the local table (loopback subnets, AnyIP `local` routes).
-    fn local_dev(&self, a: IpAddr) -> Option<String> {
-        if let Some(l) = self.addr_link(a) {
-            return Some(l.to_string());
+    // ------------------------------------------------------------------ IPv6
+
+    /// ip6_route_output_flags: no source check, no on-link fallback; an oif
+    /// with no source (or a multicast/link-local/loopback destination)
+    /// makes the interface strict, else it only scores.
+    fn output6(&self, flow: &Flow) -> Lookup {
+        if let Some(oif) = &flow.oif
+            && self.link(oif).is_none()
+        {
+            return Lookup::err(KernelError::NoDev);
         }
-        let t = self.table(Family::of(&a), &Table::Id(Table::LOCAL))?;
-        for (_, idxs) in t.candidates(a) {
-            if let Some(&i) = idxs.first() {
-                let r = &t.routes[i].route;
-                if r.kind == RouteType::Local {
-                    return r.dev.clone().or(Some("lo".into()));
-                }
-                return None;
+        let mut fl = self.fl(flow, "lo", flow.oif.as_deref());
+        fl.score_dev = flow.oif.as_deref();
+        fl.strict = need_strict6(flow.dst) || (flow.oif.is_some() && fl.src.is_none());
+        self.finish6(flow, fl)
+    }
+
+    /// ip6_route_input_lookup: the iif scores routes (strict for
+    /// multicast/link-local/loopback destinations).
+    fn input6(&self, flow: &Flow) -> Lookup {
+        let iif = flow.iif.as_deref().unwrap_or("lo");
+        if self.link(iif).is_none() {
+            return Lookup::err(KernelError::NoDev);
+        }
+        let mut fl = self.fl(flow, iif, None);
+        fl.score_dev = Some(iif);
+        fl.strict = need_strict6(flow.dst);
+        self.finish6(flow, fl)
+    }
+
+    fn finish6(&self, flow: &Flow, fl: Fl<'_>) -> Lookup {
+        let mut walk = Walk::default();
+        let res = match self.fib_lookup(&fl, &mut walk) {
+            Ok(r) => r,
+            Err(e) => return walk.finish(Err(e)),
+        };
+        let t = self
+            .table(Family::Inet6, &res.table)
+            .expect("table of a result");
+        let r = &t.routes[res.route].route;
+        let first = res.live.first().copied();
+        let (dev, gw) = nh_of(r, first);
+        let dev = dev.unwrap_or("lo");
+        let output = flow.is_output();
+        // ip6_route_get_saddr: the route's src, else RFC 6724 selection with
+        // the route's nexthop device (the real device even for local routes).
+        let sel = |dev: &str| -> Option<IpAddr> {
+            if !output {
+                return flow.src;
+            }
+            flow.saddr()
+                .or(r.prefsrc)
+                .or_else(|| self.ipv6_saddr(Some(dev), flow.dst))
+        };
+        let (kind_dev, gateway) = match r.kind {
+            // ip6_rt_get_dev_rcu: local and anycast go through loopback (or the VRF).
+            RouteType::Local | RouteType::Anycast => {
+                (self.vrf_master(dev).unwrap_or("lo").to_string(), None)
+            }
+            _ => (dev.to_string(), gw),
+        };
+        let mut h = Self::hit_of(r.kind.clone(), kind_dev, gateway, sel(dev));
+        h.prefsrc = r.prefsrc;
+        if res.live.len() > 1 {
+            h.hash_dependent = true;
+            h.nexthops = self.choices(r, &res.live, |i| sel(nh_of(r, Some(i)).0.unwrap_or("lo")));
+        }
+        walk.finish(Ok(h))
+    }
+
+    fn choices(
+        &self,
+        r: &crate::grammar::Route,
+        live: &[usize],
+        src: impl Fn(usize) -> Option<IpAddr>,
+    ) -> Vec<NextHopChoice> {
+        live.iter()
+            .filter_map(|&i| r.nexthops.get(i).map(|n| (i, n)))
+            .map(|(i, n)| NextHopChoice {
+                dev: n.dev.clone().unwrap_or_default(),
+                gateway: n.gateway,
+                weight: n.weight,
+                src: src(i),
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------- the walk
+
+    /// The gateway an IPv4 nexthop really uses (rt_set_nexthop keeps it only
+    /// for a link-scope nexthop). fib_check_nh_v4_gw resolves the gateway
+    /// with the nexthop's device as oif: a gateway that is an address of
+    /// that very device hits its `local` route, the nexthop gets host scope
+    /// and packets go out directly (`onlink` nexthops keep link scope).
+    fn rt_gw4(&self, r: &crate::grammar::Route, nh: Option<usize>) -> Option<IpAddr> {
+        let (gw, flags) = match nh.and_then(|i| r.nexthops.get(i)) {
+            Some(n) => (n.gateway, &n.flags),
+            None => (r.gateway, &r.flags),
+        };
+        let dev = nh_of(r, nh).0;
+        let onlink = flags.iter().any(|f| f == "onlink");
+        gw.filter(|g| {
+            onlink
+                || !g.is_ipv4()
+                || !self
+                    .addrs
+                    .iter()
+                    .any(|a| a.addr.local == *g && Some(a.link.as_str()) == dev)
+        })
+    }
+
+    /// `__ip_dev_find`: the device owning a local address (the address
+    /// hash lists the newest first: with one address on several devices,
+    /// the last in the dump is the best guess), falling back to the local
+    /// table (loopback subnets, AnyIP `local` routes).
+    fn local_dev(&self, a: IpAddr) -> Option<String> {
+        if let Some(x) = self.addrs.iter().rev().find(|x| x.addr.local == a) {
+            return Some(x.link.clone());
+        }
+        let flow = Flow::to(a);
+        let fl = self.fl(&flow, "lo", None);
+        let local = Table::Id(Table::LOCAL);
+        // Without custom IPv4 rules the local table is the merged trie, so a
+        // `local` route in main (AnyIP) makes its addresses local too.
+        let (t, res) = if a.is_ipv4() && !self.fib.custom_rules[0] {
+            self.local_main4(&fl)
+        } else {
+            let t = self.table(Family::of(&a), &local)?;
+            (local, self.table_lookup(t, &fl))
+        };
+        match res {
+            TableResult::Found(i, _) => {
+                let r = &self.table(Family::of(&a), &t)?.routes[i].route;
+                (r.kind == RouteType::Local).then(|| r.dev.clone().unwrap_or_else(|| "lo".into()))
+            }
+            _ => None,
+        }
+    }
+
+    /// fib_lookup / fib6_rule_lookup.
+    fn fib_lookup(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res, KernelError> {
+        if fl.fam == Family::Inet && !self.fib.custom_rules[0] {
+            return self.merged_lookup4(fl, w);
+        }
+        self.walk(fl, w)
+    }
+
+    /// Without custom IPv4 rules the kernel keeps `local` merged into `main`
+    /// (one trie: longest prefix across both, local's aliases first at
+    /// equal prefixes), then asks `default`.
+    fn merged_lookup4(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res, KernelError> {
+        let rule_of = |t: &Table| {
+            self.rules[0]
+                .iter()
+                .position(|r| r.table.as_ref() == Some(t) && r.rule.action == RuleAction::Lookup)
+        };
+        let mut done = |table: &Table, ri: usize, r: Result<Vec<usize>, KernelError>| {
+            let rule = rule_of(table);
+            if let Some(i) = rule {
+                w.trace.push((i, Step::Decided));
+            }
+            w.rule = rule;
+            w.table = Some(table.clone());
+            w.route = Some(RouteRef {
+                table: table.clone(),
+                index: ri,
+            });
+            r.map(|live| Res {
+                table: table.clone(),
+                route: ri,
+                live,
+            })
+        };
+        match self.local_main4(fl) {
+            (t, TableResult::Reject(i, e)) => return done(&t, i, Err(e)),
+            (t, TableResult::Found(i, live)) => return done(&t, i, Ok(live)),
+            _ => {}
+        }
+        let dflt = Table::Id(Table::DEFAULT);
+        if let Some(t) = self.table(Family::Inet, &dflt) {
+            match self.table_lookup(t, fl) {
+                TableResult::Reject(i, e) => return done(&dflt, i, Err(e)),
+                TableResult::Found(i, live) => return done(&dflt, i, Ok(live)),
+                _ => {}
             }
         }
-        None
+        Err(KernelError::NetUnreach)
+    }
+
+    /// One fib_table_lookup of the merged local+main trie: the longest
+    /// prefix across both, `local`'s aliases first at equal prefixes.
+    fn local_main4(&self, fl: &Fl<'_>) -> (Table, TableResult) {
+        let local = Table::Id(Table::LOCAL);
+        let main = Table::main();
+        let tables: Vec<(&Table, &super::FibTable)> = [&local, &main]
+            .into_iter()
+            .filter_map(|t| self.table(Family::Inet, t).map(|x| (t, x)))
+            .collect();
+        let mut plens: Vec<u8> = tables
+            .iter()
+            .flat_map(|(_, t)| t.plens().iter().copied())
+            .collect();
+        plens.sort_unstable_by(|a, b| b.cmp(a));
+        plens.dedup();
+        for p in plens {
+            for (tid, t) in &tables {
+                match self.aliases4(t, t.aliases(fl.dst, p), fl) {
+                    TableResult::NoMatch => {}
+                    other => return ((*tid).clone(), other),
+                }
+            }
+        }
+        (main, TableResult::NoMatch)
     }
 
     /// Walks the policy rules (fib_rules_lookup).
-    fn walk(&self, flow: &Flow, fam: Family, iif: &str) -> Lookup {
-        let rules = &self.rules[fam_idx(fam)];
-        let mut l = Lookup::err(KernelError::NetUnreach);
+    fn walk(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res, KernelError> {
+        let rules = &self.rules[fam_idx(fl.fam)];
         let mut i = 0;
         let mut hops = 0;
         while i < rules.len() {
@@ -385,9 +1098,9 @@ impl Host {
                 break;
             }
             let re = &rules[i];
-            let (matched, conditional) = self.rule_matches(re, flow, iif);
+            let (matched, conditional) = self.rule_matches(re, fl);
             if conditional {
-                l.conditional.push(i);
+                w.conditional.push(i);
             }
             if !matched {
                 i += 1;
@@ -403,121 +1116,110 @@ impl Host {
                     });
                     match target {
                         Some(t) => {
-                            l.trace.push((i, Step::Goto));
+                            w.trace.push((i, Step::Goto));
                             i = t;
                         }
                         None => {
-                            l.trace.push((i, Step::UnresolvedGoto));
+                            w.trace.push((i, Step::UnresolvedGoto));
                             i += 1;
                         }
                     }
                     continue;
                 }
                 RuleAction::Nop => {
-                    l.trace.push((i, Step::Nop));
+                    w.trace.push((i, Step::Nop));
                     i += 1;
                     continue;
                 }
                 RuleAction::Lookup => {}
                 other => {
-                    l.trace.push((i, Step::Decided));
-                    l.rule = Some(i);
-                    l.result = Err(match other {
+                    w.trace.push((i, Step::Decided));
+                    w.rule = Some(i);
+                    return Err(match other {
                         RuleAction::Unreachable => KernelError::NetUnreach,
                         RuleAction::Prohibit => KernelError::Access,
                         _ => KernelError::Inval,
                     });
-                    return l;
                 }
             }
-            let Some(table) = self.rule_table(re, flow) else {
-                l.trace.push((i, Step::NoRoute));
+            let Some(table) = self.rule_table(re, fl) else {
+                w.trace.push((i, Step::NoRoute));
                 i += 1;
                 continue;
             };
-            let res = match self.table(fam, &table) {
-                Some(t) => self.table_lookup(t, flow, fam),
+            let res = match self.table(fl.fam, &table) {
+                Some(t) => self.table_lookup(t, fl),
                 None => TableResult::NoMatch,
             };
             match res {
-                TableResult::NoMatch => {
-                    l.trace.push((i, Step::NoRoute));
-                }
-                TableResult::Throw => {
-                    l.trace.push((i, Step::Throw));
-                }
+                TableResult::NoMatch => w.trace.push((i, Step::NoRoute)),
+                TableResult::Throw => w.trace.push((i, Step::Throw)),
                 TableResult::Reject(ri, e) => {
-                    l.trace.push((i, Step::Decided));
-                    l.rule = Some(i);
-                    l.route = Some(RouteRef {
+                    w.trace.push((i, Step::Decided));
+                    w.rule = Some(i);
+                    w.route = Some(RouteRef {
                         table: table.clone(),
                         index: ri,
                     });
-                    l.table = Some(table);
-                    l.result = Err(e);
-                    return l;
+                    w.table = Some(table);
+                    return Err(e);
                 }
                 TableResult::Found(ri, live) => {
-                    let t = self.table(fam, &table).expect("table exists");
-                    let entry = &t.routes[ri];
-                    if self.suppressed(re, entry, &live) {
-                        l.trace.push((i, Step::Suppressed));
+                    let t = self.table(fl.fam, &table).expect("table exists");
+                    if self.suppressed(re, &t.routes[ri], &live) {
+                        w.trace.push((i, Step::Suppressed));
                         i += 1;
                         continue;
                     }
-                    // IPv6 `from` rules with no source: the source the kernel
-                    // would pick must match the rule (fib6_rule_saddr).
-                    let hit = self.hit(entry, &live, flow, fam);
-                    if fam == Family::Inet6
-                        && flow.src.is_none()
-                        && let Some(from) = r.from
-                        && !hit.src.is_some_and(|s| from.contains(&s))
-                    {
-                        l.trace.push((i, Step::NoRoute));
-                        i += 1;
-                        continue;
-                    }
-                    l.trace.push((i, Step::Decided));
-                    l.rule = Some(i);
-                    l.route = Some(RouteRef {
+                    w.trace.push((i, Step::Decided));
+                    w.rule = Some(i);
+                    w.route = Some(RouteRef {
                         table: table.clone(),
                         index: ri,
                     });
-                    l.table = Some(table);
-                    l.result = Ok(hit);
-                    return l;
+                    w.table = Some(table.clone());
+                    return Ok(Res {
+                        table,
+                        route: ri,
+                        live,
+                    });
                 }
             }
             i += 1;
         }
-        l
+        Err(KernelError::NetUnreach)
     }
 
     /// (matches, depends on selectors a reply's dumps cannot settle).
-    fn rule_matches(&self, re: &RuleEntry, flow: &Flow, iif: &str) -> (bool, bool) {
+    fn rule_matches(&self, re: &RuleEntry, fl: &Fl<'_>) -> (bool, bool) {
         let r = &re.rule;
-        let fam = flow.family();
         let base = (|| {
             if let Some(i) = &r.iif
-                && (i.detached || !self.dev_matches(&i.name, iif))
+                && (i.detached || !self.dev_matches(&i.name, fl.iif))
             {
                 return false;
             }
             if let Some(from) = &r.from {
-                match flow.src {
-                    Some(s) if !from.contains(&s) => {
-                        return false;
+                match fl.src {
+                    Some(s) if !from.contains(&s) => return false,
+                    Some(_) => {}
+                    // IPv4 compares saddr 0 as a number. IPv6 without a
+                    // source matches only `from all`: fib6_rule_match defers
+                    // the check only for FIB_RULE_FIND_SADDR rules, which
+                    // iproute2 never creates.
+                    None => {
+                        let zero_ok = match fl.fam {
+                            Family::Inet => from.contains(&IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                            Family::Inet6 => from.prefix_len() == 0,
+                        };
+                        if !zero_ok {
+                            return false;
+                        }
                     }
-                    // IPv4: saddr 0 compared as a number; IPv6: settled after
-                    // the table lookup (fib6_rule_saddr).
-                    None if fam == Family::Inet && !from.contains(&zero(fam)) => {
-                        return false;
-                    }
-                    _ => {}
                 }
             }
             if let Some(to) = &r.to
-                && !to.contains(&flow.dst)
+                && !to.contains(&fl.dst)
             {
                 return false;
             }
@@ -535,36 +1237,30 @@ impl Host {
         let cond = (|| {
             if let Some(m) = r.fwmark {
                 let mask = r.fwmask.unwrap_or(u32::MAX);
-                if (m ^ flow.mark) & mask != 0 {
+                if (m ^ fl.mark) & mask != 0 {
                     return false;
                 }
             }
             if let Some(o) = &r.oif {
-                match &flow.oif {
+                match fl.oif {
                     Some(f) if !o.detached && self.dev_matches(&o.name, f) => {}
                     _ => return false,
                 }
             }
             if let Some((a, b)) = r.uidrange
-                && (flow.uid < a || flow.uid > b)
+                && (fl.uid < a || fl.uid > b)
             {
                 return false;
             }
-            if let Some(t) = &r.tos {
-                match re.tos {
-                    Some(v) if v == flow.tos => {}
-                    _ => {
-                        let _ = t;
-                        return false;
-                    }
-                }
+            if r.tos.is_some() && re.tos != Some(fl.tos) {
+                return false;
             }
             if let Some(p) = &r.ipproto
-                && flow.ipproto != ipproto_number(p)
+                && fl.ipproto != ipproto_number(p)
             {
                 return false;
             }
-            for (range, port) in [(&r.sport, flow.sport), (&r.dport, flow.dport)] {
+            for (range, port) in [(&r.sport, fl.sport), (&r.dport, fl.dport)] {
                 if let Some(pr) = range {
                     let p = port.unwrap_or(0) as u32;
                     let ok = match pr.mask {
@@ -579,7 +1275,7 @@ impl Host {
             if r.tun_id.is_some() {
                 return false;
             }
-            if r.l3mdev && self.flow_vrf(flow).is_none() {
+            if r.l3mdev && self.flow_vrf(fl).is_none() {
                 return false;
             }
             true
@@ -590,29 +1286,20 @@ impl Host {
 
     /// A rule's device selector matches the device or its VRF master.
     fn dev_matches(&self, rule_dev: &str, dev: &str) -> bool {
-        rule_dev == dev
-            || self
-                .link(dev)
-                .and_then(|l| l.master.as_deref())
-                .is_some_and(|m| {
-                    m == rule_dev && self.link(m).is_some_and(|x| x.vrf_table.is_some())
-                })
+        rule_dev == dev || self.vrf_master(dev) == Some(rule_dev)
     }
 
     /// The VRF (l3mdev) table of the flow's oif or iif.
-    fn flow_vrf(&self, flow: &Flow) -> Option<u32> {
-        let dev = flow
-            .oif
-            .as_deref()
-            .or(flow.iif.as_deref().filter(|i| *i != "lo"))?;
+    fn flow_vrf(&self, fl: &Fl<'_>) -> Option<u32> {
+        let dev = fl.oif.or((fl.iif != "lo").then_some(fl.iif))?;
         let l = self.link(dev)?;
         l.vrf_table
             .or_else(|| self.link(l.master.as_deref()?)?.vrf_table)
     }
 
-    fn rule_table(&self, re: &RuleEntry, flow: &Flow) -> Option<Table> {
+    fn rule_table(&self, re: &RuleEntry, fl: &Fl<'_>) -> Option<Table> {
         if re.rule.l3mdev {
-            return self.flow_vrf(flow).map(Table::Id);
+            return self.flow_vrf(fl).map(Table::Id);
         }
         re.table.clone()
     }
@@ -631,10 +1318,13 @@ impl Host {
             } else {
                 g.parse().unwrap_or(u32::MAX)
             };
-            let dev = match live.first() {
-                Some(&i) => entry.route.nexthops.get(i).and_then(|n| n.dev.as_deref()),
-                None => entry.route.dev.as_deref(),
+            // IPv4 looks at nexthop 0's device, IPv6 at the chosen one's.
+            let nh = if entry.route.family == Family::Inet {
+                (!entry.route.nexthops.is_empty()).then_some(0)
+            } else {
+                live.first().copied()
             };
+            let dev = nh_of(&entry.route, nh).0;
             if dev
                 .and_then(|d| self.link(d))
                 .is_some_and(|l| l.group == group)
@@ -645,239 +1335,305 @@ impl Host {
         false
     }
 
-    /// Longest prefix → TOS → metric (fib_table_lookup / fib6_table_lookup).
-    fn table_lookup(&self, t: &super::FibTable, flow: &Flow, fam: Family) -> TableResult {
-        for (_, idxs) in t.candidates(flow.dst) {
-            let mut best: Option<(usize, Vec<usize>)> = None;
-            for &i in idxs {
-                let e = &t.routes[i];
-                let r = &e.route;
-                if e.tos != 0 && e.tos != flow.tos {
-                    continue;
-                }
-                if fam == Family::Inet6 {
-                    // Source-specific routes (subtrees): the source must fall in `from`.
-                    if let Some(from) = r.from
-                        && from.prefix_len() > 0
-                        && !flow.src.is_some_and(|s| from.contains(&s))
-                    {
-                        continue;
+    fn table_lookup(&self, t: &super::FibTable, fl: &Fl<'_>) -> TableResult {
+        match fl.fam {
+            Family::Inet => {
+                for &p in t.plens() {
+                    match self.aliases4(t, t.aliases(fl.dst, p), fl) {
+                        TableResult::NoMatch => {}
+                        other => return other,
                     }
                 }
-                if r.kind == RouteType::Throw {
-                    if best.is_none() {
-                        return TableResult::Throw;
-                    }
-                    continue;
-                }
-                if let Some(err) = KernelError::of_route_type(&r.kind) {
-                    if best.is_none() {
-                        return TableResult::Reject(i, err);
-                    }
-                    continue;
-                }
-                let Some(live) = self.live_nexthops(e, flow) else {
-                    continue;
-                };
-                match &best {
-                    None => best = Some((i, live)),
-                    Some((b, _)) if fam == Family::Inet6 => {
-                        // A more specific `from` wins, then metric, then router preference.
-                        let rb = &t.routes[*b].route;
-                        let key = |x: &crate::grammar::Route| {
-                            (
-                                std::cmp::Reverse(x.from.map_or(0, |f| f.prefix_len())),
-                                x.metric.unwrap_or(1024),
-                                std::cmp::Reverse(pref_rank(x.pref.as_deref())),
-                            )
-                        };
-                        if key(r) < key(rb) {
-                            best = Some((i, live));
-                        }
-                    }
-                    Some(_) => {}
-                }
-                if fam == Family::Inet {
-                    break;
-                }
+                TableResult::NoMatch
             }
-            if let Some((i, live)) = best {
+            Family::Inet6 => self.table_lookup6(t, fl),
+        }
+    }
+
+    /// fib_table_lookup over one prefix's aliases (sorted TOS, metric): TOS
+    /// must match (0 matches any), an error type answers at once, a route
+    /// answers when one of its nexthops is usable (not dead, on the oif).
+    fn aliases4(&self, t: &super::FibTable, idxs: &[usize], fl: &Fl<'_>) -> TableResult {
+        for &i in idxs {
+            let e = &t.routes[i];
+            if e.tos != 0 && e.tos != fl.tos {
+                continue;
+            }
+            let r = &e.route;
+            if r.kind == RouteType::Throw {
+                return TableResult::Throw;
+            }
+            if let Some(err) = KernelError::of_route_type(&r.kind) {
+                return TableResult::Reject(i, err);
+            }
+            if r.nexthops.is_empty() {
+                if is_dead(&r.flags) {
+                    continue;
+                }
+                if let Some(o) = fl.oif
+                    && r.dev.as_deref() != Some(o)
+                {
+                    continue;
+                }
+                return TableResult::Found(i, Vec::new());
+            }
+            let live: Vec<usize> = r
+                .nexthops
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| !is_dead(&n.flags))
+                .filter(|(_, n)| fl.oif.is_none_or(|o| n.dev.as_deref() == Some(o)))
+                .map(|(i, _)| i)
+                .collect();
+            if !live.is_empty() {
                 return TableResult::Found(i, live);
             }
         }
         TableResult::NoMatch
     }
 
-    /// Usable nexthops of a route: `dead` ones are skipped, `linkdown` ones
-    /// kept (ignore_routes_with_linkdown=0), and with an `oif` only those on it.
-    /// `None` when none is usable. An empty vector means a single-path route.
-    fn live_nexthops(&self, e: &RouteEntry, flow: &Flow) -> Option<Vec<usize>> {
-        let r = &e.route;
-        if r.nexthops.is_empty() {
-            if r.flags.iter().any(|f| f == "dead") {
-                return None;
+    /// fib6_table_lookup: the nodes to try, then rt6_select on each.
+    fn table_lookup6(&self, t: &super::FibTable, fl: &Fl<'_>) -> TableResult {
+        for node in self.nodes6(t, fl) {
+            if let Some((i, live)) = self.rt6_select(t, &node, fl) {
+                let r = &t.routes[i].route;
+                if r.kind == RouteType::Throw {
+                    return TableResult::Throw;
+                }
+                if let Some(err) = KernelError::of_route_type(&r.kind) {
+                    return TableResult::Reject(i, err);
+                }
+                return TableResult::Found(i, live);
             }
-            if let Some(o) = &flow.oif
-                && r.dev.as_deref() != Some(o.as_str())
-                && !matches!(r.kind, RouteType::Local | RouteType::Broadcast)
-            {
-                return None;
-            }
-            return Some(Vec::new());
         }
-        let live: Vec<usize> = r
-            .nexthops
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| !n.flags.iter().any(|f| f == "dead"))
-            .filter(|(_, n)| {
-                flow.oif
-                    .as_ref()
-                    .is_none_or(|o| n.dev.as_deref() == Some(o.as_str()))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        (!live.is_empty()).then_some(live)
+        TableResult::NoMatch
     }
 
-    fn hit(&self, e: &RouteEntry, live: &[usize], flow: &Flow, fam: Family) -> Hit {
-        let r = &e.route;
-        let mut nexthops: Vec<NextHopChoice> = live
-            .iter()
-            .filter_map(|&i| r.nexthops.get(i))
-            .map(|n| NextHopChoice {
-                dev: n.dev.clone().unwrap_or_default(),
-                gateway: n.gateway,
-                weight: n.weight,
-            })
-            .collect();
-        let (dev, gateway) = match nexthops.first() {
-            Some(n) => (n.dev.clone(), n.gateway),
-            None => (r.dev.clone().unwrap_or_else(|| "lo".into()), r.gateway),
-        };
-        let hash_dependent = nexthops.len() > 1 && flow.oif.is_none();
-        if nexthops.len() <= 1 {
-            nexthops.clear();
-        }
-        let (dev, gateway) = match r.kind {
-            // Local destinations are delivered through loopback (or the VRF).
-            RouteType::Local => {
-                let master = self
-                    .link(&dev)
-                    .and_then(|l| l.master.as_deref())
-                    .filter(|m| self.link(m).is_some_and(|x| x.vrf_table.is_some()));
-                (master.unwrap_or("lo").to_string(), None)
+    /// The fib6 nodes a lookup visits, each as its routes in list order.
+    /// Routes with a `from` live in a subtree under their destination node.
+    /// fib6_node_lookup skips a destination node whose subtree has no
+    /// prefix holding the source — even the node's own routes without
+    /// `from` [verified], unless it is the default route's (the table
+    /// root) — but once a node was found, backtracking
+    /// (fib6_backtrack) visits the subtree's shorter source prefixes and
+    /// then the destination node's own routes.
+    fn nodes6(&self, t: &super::FibTable, fl: &Fl<'_>) -> Vec<Vec<usize>> {
+        let src = fl.src.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        let mut out = Vec::new();
+        let mut started = false;
+        for &p in t.plens() {
+            let idxs = t.aliases(fl.dst, p);
+            if idxs.is_empty() {
+                continue;
             }
-            _ => (dev, gateway),
-        };
-        let src = if flow.is_output() {
-            flow.src.or(r.prefsrc).or_else(|| match r.kind {
-                RouteType::Local => Some(flow.dst),
-                _ => self.select_src(&dev, gateway, flow.dst),
-            })
-        } else {
-            flow.src
-        };
-        let _ = fam;
-        Hit {
-            kind: r.kind.clone(),
-            dev,
-            gateway,
-            src,
-            prefsrc: r.prefsrc,
-            nexthops,
-            hash_dependent,
-            onlink_assumed: false,
-        }
-    }
-
-    /// inet_select_addr / a simplified RFC 6724: a primary address on the
-    /// device in the gateway's (or destination's) subnet, else the first
-    /// primary one there, else a global one elsewhere.
-    pub fn select_src(&self, dev: &str, gateway: Option<IpAddr>, dst: IpAddr) -> Option<IpAddr> {
-        let fam = Family::of(&dst);
-        let target = gateway.unwrap_or(dst);
-        let usable = |a: &&super::AddrInfo| {
-            a.addr.family == fam
-                && !a.secondary()
-                && !a.addr.has_flag("tentative")
-                && !a.addr.has_flag("dadfailed")
-        };
-        let on_dev: Vec<&super::AddrInfo> = self
-            .addrs
-            .iter()
-            .filter(|a| a.link == dev)
-            .filter(usable)
-            .collect();
-        let in_subnet = |a: &&&super::AddrInfo| {
-            ipnet::IpNet::new(a.addr.local, a.addr.prefixlen).is_ok_and(|n| n.contains(&target))
-        };
-        if fam == Family::Inet6 {
-            let global = |a: &&&super::AddrInfo| !is_link_local(a.addr.local);
-            let want_ll = is_link_local(dst);
-            let mut cands: Vec<&&super::AddrInfo> = on_dev
+            let from = |i: usize| t.routes[i].route.from.filter(|f| f.prefix_len() > 0);
+            let own: Vec<usize> = idxs
                 .iter()
-                .filter(|a| {
-                    if want_ll {
-                        is_link_local(a.addr.local)
-                    } else {
-                        global(a)
-                    }
-                })
+                .copied()
+                .filter(|&i| from(i).is_none())
                 .collect();
-            cands.sort_by_key(|a| {
-                (
-                    a.addr.has_flag("deprecated"),
-                    std::cmp::Reverse(common_prefix(a.addr.local, dst)),
-                )
-            });
-            if let Some(a) = cands.first() {
+            let mut subs: Vec<ipnet::IpNet> = idxs.iter().filter_map(|&i| from(i)).collect();
+            let has_subtree = !subs.is_empty();
+            subs.retain(|f| f.contains(&src));
+            subs.sort_by_key(|f| std::cmp::Reverse(f.prefix_len()));
+            subs.dedup();
+            // The table root is where fib6_node_lookup lands when nothing
+            // matched: its own routes are always tried.
+            if !started && has_subtree && subs.is_empty() && p != 0 {
+                continue;
+            }
+            for f in subs {
+                out.push(
+                    idxs.iter()
+                        .copied()
+                        .filter(|&i| from(i) == Some(f))
+                        .collect(),
+                );
+            }
+            if !own.is_empty() {
+                out.push(own);
+            }
+            started = true;
+        }
+        out
+    }
+
+    /// rt6_select / find_rr_leaf: among one node's routes (metric order),
+    /// the first metric group is scored — router preference, then the
+    /// nexthop being on `score_dev` (required when strict) — and the first
+    /// best wins; when none qualifies, all later routes are scored together.
+    /// Returns the route and its candidate nexthops (ECMP siblings).
+    fn rt6_select(
+        &self,
+        t: &super::FibTable,
+        node: &[usize],
+        fl: &Fl<'_>,
+    ) -> Option<(usize, Vec<usize>)> {
+        let score = |r: &crate::grammar::Route, nh: Option<usize>| -> Option<i32> {
+            let flags = match nh.and_then(|i| r.nexthops.get(i)) {
+                Some(n) => &n.flags,
+                None => &r.flags,
+            };
+            if is_dead(flags) {
+                return None;
+            }
+            let dev = nh_of(r, nh).0.unwrap_or("lo");
+            let on_dev = fl.score_dev.is_none_or(|d| d == dev);
+            if !on_dev && fl.strict {
+                return None;
+            }
+            Some((i32::from(on_dev) * 2) | (pref_rank(r.pref.as_deref()) << 2))
+        };
+        // (route, nexthop) entries in list order; siblings are adjacent.
+        let entries: Vec<(usize, Option<usize>)> = node
+            .iter()
+            .flat_map(|&i| {
+                let n = t.routes[i].route.nexthops.len();
+                if n == 0 {
+                    vec![(i, None)]
+                } else {
+                    (0..n).map(|k| (i, Some(k))).collect()
+                }
+            })
+            .collect();
+        let first_metric = t.routes[*node.first()?].metric();
+        let cont = entries
+            .iter()
+            .position(|(i, _)| t.routes[*i].metric() != first_metric)
+            .unwrap_or(entries.len());
+        let best = |es: &[(usize, Option<usize>)]| -> Option<(usize, Option<usize>)> {
+            let mut best: Option<((usize, Option<usize>), i32)> = None;
+            for &(i, nh) in es {
+                if let Some(m) = score(&t.routes[i].route, nh)
+                    && best.is_none_or(|(_, b)| m > b)
+                {
+                    best = Some(((i, nh), m));
+                }
+            }
+            best.map(|(e, _)| e)
+        };
+        let (i, nh) = best(&entries[..cont]).or_else(|| best(&entries[cont..]))?;
+        let r = &t.routes[i].route;
+        let Some(chosen) = nh else {
+            return Some((i, Vec::new()));
+        };
+        // fib6_select_path: the hash may pick any live sibling; when strict,
+        // only those on the device.
+        let mut live: Vec<usize> = vec![chosen];
+        live.extend(
+            (0..r.nexthops.len())
+                .filter(|&k| k != chosen)
+                .filter(|&k| score(r, Some(k)).is_some()),
+        );
+        Some((i, live))
+    }
+
+    // ------------------------------------------------------ source selection
+
+    /// inet_select_addr: the first primary address on `dev` whose scope
+    /// fits, preferring one in the gateway's subnet (no gateway: the first
+    /// one); else the first fitting primary address of any device in
+    /// device order (loopback first), link-scope ones excluded.
+    fn inet_select_addr(&self, dev: &str, gw: Option<IpAddr>, scope: u8) -> Option<IpAddr> {
+        let fits = |a: &super::AddrInfo| {
+            a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(SCOPE_HOST) <= scope
+        };
+        let mut first = None;
+        for a in self.addrs.iter().filter(|a| a.link == dev && fits(a)) {
+            let subnet_of = |g: IpAddr| {
+                let base = a.addr.peer.unwrap_or(a.addr.local);
+                ipnet::IpNet::new(base, a.addr.prefixlen).is_ok_and(|n| n.contains(&g))
+            };
+            if gw.is_none_or(subnet_of) {
                 return Some(a.addr.local);
             }
-        } else {
-            if let Some(a) = on_dev.iter().find(in_subnet) {
-                return Some(a.addr.local);
+            first.get_or_insert(a.addr.local);
+        }
+        if first.is_some() {
+            return first;
+        }
+        let in_dev_select = |d: &str| {
+            self.addrs
+                .iter()
+                .filter(|a| a.link == d && a.addr.local.is_ipv4() && !a.secondary())
+                .find(|a| addr_scope(a) != SCOPE_LINK && addr_scope(a) <= scope)
+                .map(|a| a.addr.local)
+        };
+        let master = self.vrf_master(dev);
+        if let Some(m) = master
+            && let Some(a) = in_dev_select(m)
+        {
+            return Some(a);
+        }
+        self.links
+            .iter()
+            .filter(|l| self.vrf_master(&l.name) == master)
+            .find_map(|l| in_dev_select(&l.name))
+    }
+
+    /// ipv6_dev_get_saddr (RFC 6724): for a multicast, link-local or
+    /// unspecified destination only the outgoing device's addresses are
+    /// candidates, else every device's; the rules are compared in order —
+    /// same address, appropriate scope, not deprecated, on the outgoing
+    /// device, matching label, not temporary, longest matching prefix — and
+    /// the first best candidate wins.
+    fn ipv6_saddr(&self, dst_dev: Option<&str>, daddr: IpAddr) -> Option<IpAddr> {
+        let IpAddr::V6(d) = daddr else {
+            return None;
+        };
+        let dscope = v6_scope(d);
+        let use_oif = dst_dev.is_some() && (d.is_multicast() || dscope <= 2);
+        let dlabel = v6_label(d);
+        let mut best: Option<(IpAddr, [i64; 8])> = None;
+        for link in &self.links {
+            if use_oif && Some(link.name.as_str()) != dst_dev {
+                continue;
             }
-            if let Some(a) = on_dev.first() {
-                return Some(a.addr.local);
+            for a in self.addrs.iter().filter(|a| a.link == link.name) {
+                let IpAddr::V6(c) = a.addr.local else {
+                    continue;
+                };
+                let tentative = a.addr.has_flag("tentative") && !a.addr.has_flag("optimistic");
+                if tentative
+                    || a.addr.has_flag("dadfailed")
+                    || c.is_unspecified()
+                    || c.is_multicast()
+                {
+                    continue;
+                }
+                let cs = v6_scope(c);
+                let special = c.is_loopback()
+                    || (u128::from(c) >> 32) == 0
+                    || (u128::from(c) >> 32) == 0xffff;
+                let key = [
+                    i64::from(c == d),
+                    i64::from(if cs >= dscope { -cs } else { cs - 128 }),
+                    i64::from(
+                        special
+                            || !(a.addr.has_flag("deprecated") || a.addr.has_flag("optimistic")),
+                    ),
+                    i64::from(dst_dev.is_none_or(|x| x == link.name)),
+                    i64::from(v6_label(c) == dlabel),
+                    i64::from(!a.addr.has_flag("temporary")),
+                    i64::from(common_prefix(a.addr.local, daddr).min(u32::from(a.addr.prefixlen))),
+                    i64::from(!a.addr.has_flag("optimistic")),
+                ];
+                if best.as_ref().is_none_or(|(_, b)| key > *b) {
+                    best = Some((a.addr.local, key));
+                }
             }
         }
-        self.addrs
-            .iter()
-            .filter(usable)
-            .find(|a| {
-                !self.link(&a.link).is_some_and(|l| l.loopback)
-                    && !is_link_local(a.addr.local)
-                    && a.addr.scope.as_ref().is_none_or(|s| s.number() == Some(0))
-            })
-            .map(|a| a.addr.local)
+        best.map(|(a, _)| a)
     }
-}
 
-fn is_local_multicast(a: IpAddr) -> bool {
-    matches!(a, IpAddr::V4(v) if v.octets()[0] == 224 && v.octets()[1] == 0 && v.octets()[2] == 0)
-}
-
-pub fn is_link_local(a: IpAddr) -> bool {
-    match a {
-        IpAddr::V4(v) => v.is_link_local(),
-        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
-    }
-}
-
-fn common_prefix(a: IpAddr, b: IpAddr) -> u32 {
-    match (a, b) {
-        (IpAddr::V6(x), IpAddr::V6(y)) => (u128::from(x) ^ u128::from(y)).leading_zeros(),
-        (IpAddr::V4(x), IpAddr::V4(y)) => (u32::from(x) ^ u32::from(y)).leading_zeros(),
-        _ => 0,
-    }
-}
-
-fn pref_rank(p: Option<&str>) -> u8 {
-    match p {
-        Some("high") => 2,
-        Some("low") => 0,
-        _ => 1,
+    /// The source the kernel picks for a destination leaving by `dev` via
+    /// `gateway` (no route `src`): `inet_select_addr` for IPv4 (global
+    /// scope), RFC 6724 for IPv6.
+    pub fn select_src(&self, dev: &str, gateway: Option<IpAddr>, dst: IpAddr) -> Option<IpAddr> {
+        match dst {
+            IpAddr::V4(_) => self.inet_select_addr(dev, gateway, SCOPE_UNIVERSE),
+            IpAddr::V6(_) => self.ipv6_saddr(Some(dev), dst),
+        }
     }
 }
 

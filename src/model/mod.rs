@@ -117,6 +117,23 @@ pub struct Host {
     pub have_rules: [bool; 2],
     pub have_routes: [bool; 2],
     pub have_addrs: bool,
+    /// Facts about the whole FIB the kernel keeps as flags.
+    pub fib: FibFlags,
+}
+
+/// Per-namespace FIB flags the kernel derives from what was configured,
+/// rebuilt from the dumps.
+#[derive(Debug, Default, Clone)]
+pub struct FibFlags {
+    /// fib_has_custom_rules: the rule list is not the kernel's default one.
+    /// Without custom IPv4 rules `local` is merged into `main`, and
+    /// fib_validate_source only rejects the host's own addresses.
+    pub custom_rules: [bool; 2],
+    /// fib_has_custom_local_routes: some IPv4 `local` route was added by
+    /// hand (not `proto kernel`).
+    pub custom_local4: bool,
+    /// fib_rules_require_fldissect: some IPv4 rule selects on ipproto/ports.
+    pub l4_rules4: bool,
 }
 
 pub fn fam_idx(f: Family) -> usize {
@@ -330,6 +347,110 @@ impl Host {
             for t in self.tables[fi].values_mut() {
                 t.finish();
             }
+            let default: &[(u32, u32)] = if fi == 0 {
+                &[
+                    (0, Table::LOCAL),
+                    (32766, Table::MAIN),
+                    (32767, Table::DEFAULT),
+                ]
+            } else {
+                &[(0, Table::LOCAL), (32766, Table::MAIN)]
+            };
+            let rules = &self.rules[fi];
+            self.fib.custom_rules[fi] = rules.len() != default.len()
+                || rules.iter().zip(default).any(|(r, &(prio, table))| {
+                    r.rule.priority != prio
+                        || r.table != Some(Table::Id(table))
+                        || !is_plain_lookup(&r.rule)
+                });
+        }
+        self.infer_admin_down();
+        let ifgroup_rules = self
+            .rules
+            .iter()
+            .flatten()
+            .any(|r| r.rule.suppress_ifgroup.is_some());
+        if ifgroup_rules && self.links.iter().any(|l| !l.flags_known) {
+            self.assumptions.push(
+                "link groups not captured (`ip -o addr`): suppress_ifgroup rules take every link as group 0"
+                    .into(),
+            );
+        }
+        self.fib.l4_rules4 = self.rules[0]
+            .iter()
+            .any(|r| r.rule.ipproto.is_some() || r.rule.sport.is_some() || r.rule.dport.is_some());
+        self.fib.custom_local4 = self.tables[0].values().any(|t| {
+            t.routes.iter().any(|e| {
+                e.route.kind == RouteType::Local
+                    && !e.origin.is_assumed()
+                    && e.route.protocol != Some(grammar::RouteProtocol::Kernel)
+            })
+        });
+    }
+
+    /// `ip -o addr` prints no link flags. A link that is admin-up and holds
+    /// a primary IPv4 address with a prefix route (not /32, not
+    /// `noprefixroute`) always has that `proto kernel` route in some table;
+    /// when the IPv4 route dump lists no non-local route through the link
+    /// at all, the kernel removed them: the link is admin-down. So is a
+    /// link with a `dead` nexthop.
+    fn infer_admin_down(&mut self) {
+        let mut down = Vec::new();
+        for (li, l) in self.links.iter().enumerate() {
+            if l.flags_known || l.loopback {
+                continue;
+            }
+            // fib_add_ifaddr gives an up link's primary address a prefix
+            // route (unless /32 or noprefixroute) and, below /31, a subnet
+            // `broadcast` route in table local.
+            let captured_local = self.tables[0]
+                .get(&Table::Id(Table::LOCAL))
+                .is_some_and(|t| t.routes.iter().any(|e| !e.origin.is_assumed()));
+            let has_prefix_addr = self.have_routes[0]
+                && self.addrs.iter().any(|a| {
+                    a.link == l.name
+                        && a.addr.local.is_ipv4()
+                        && !a.secondary()
+                        && a.addr.peer.is_none()
+                        && ((a.addr.prefixlen < 32 && !a.addr.has_flag("noprefixroute"))
+                            || (a.addr.prefixlen < 31 && captured_local))
+                });
+            // Multipath nexthops through a down link stay, flagged `dead`.
+            let live_on = |d: &Option<String>, flags: &[String]| {
+                d.as_deref() == Some(l.name.as_str()) && !flags.iter().any(|f| f == "dead")
+            };
+            let routed = self.tables[0].values().any(|t| {
+                t.routes.iter().any(|e| {
+                    let r = &e.route;
+                    r.kind != RouteType::Local
+                        && !e.origin.is_assumed()
+                        && (live_on(&r.dev, &r.flags)
+                            || r.nexthops.iter().any(|n| live_on(&n.dev, &n.flags)))
+                })
+            });
+            // fib_sync_down_dev flags nexthops `dead` only when their
+            // device goes admin-down (carrier loss only sets `linkdown`).
+            let dead_on = |d: &Option<String>, flags: &[String]| {
+                d.as_deref() == Some(l.name.as_str()) && flags.iter().any(|f| f == "dead")
+            };
+            let has_dead = self.tables.iter().flat_map(|t| t.values()).any(|t| {
+                t.routes.iter().any(|e| {
+                    let r = &e.route;
+                    dead_on(&r.dev, &r.flags)
+                        || r.nexthops.iter().any(|n| dead_on(&n.dev, &n.flags))
+                })
+            });
+            if (has_prefix_addr && !routed) || has_dead {
+                down.push(li);
+            }
+        }
+        for li in down {
+            let l = &mut self.links[li];
+            l.up = false;
+            self.assumptions.push(format!(
+                "{}: link flags not captured; admin-down assumed (no live route through it)",
+                l.name
+            ));
         }
     }
 
@@ -428,6 +549,26 @@ impl Host {
     pub fn table(&self, fam: Family, t: &Table) -> Option<&FibTable> {
         self.tables[fam_idx(fam)].get(t)
     }
+}
+
+/// A rule that only says `from all lookup T` (the shape of the defaults).
+fn is_plain_lookup(r: &Rule) -> bool {
+    r.action == RuleAction::Lookup
+        && !r.not
+        && r.from.is_none_or(|f| f.prefix_len() == 0)
+        && r.to.is_none_or(|f| f.prefix_len() == 0)
+        && r.tos.is_none()
+        && r.fwmark.is_none()
+        && r.iif.is_none()
+        && r.oif.is_none()
+        && !r.l3mdev
+        && r.uidrange.is_none()
+        && r.ipproto.is_none()
+        && r.sport.is_none()
+        && r.dport.is_none()
+        && r.tun_id.is_none()
+        && r.suppress_prefixlength.is_none()
+        && r.suppress_ifgroup.is_none()
 }
 
 /// Parses one synthesised route line.

@@ -75,6 +75,18 @@ impl FibTable {
             .filter_map(move |&p| self.index.get(&(p, key(dst, p))).map(|v| (p, v.as_slice())))
     }
 
+    /// Prefix lengths present, longest first.
+    pub fn plens(&self) -> &[u8] {
+        &self.plens
+    }
+
+    /// The aliases of one prefix (`dst` masked to `plen`), in kernel list order.
+    pub fn aliases(&self, dst: IpAddr, plen: u8) -> &[usize] {
+        self.index
+            .get(&(plen, key(dst, plen)))
+            .map_or(&[][..], |v| v.as_slice())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }

@@ -5,7 +5,7 @@
 //! tables and priorities, e.g. amazon-ec2-net-utils' 10000 + device number).
 //! `verify` applies them to a copy of the model and re-runs the analysis.
 
-use super::{Endpoint, LinkClass, Verdict, endpoints};
+use super::{Endpoint, LinkClass, Verdict, endpoints, space};
 use crate::grammar::{self, Ctx, DumpKind, Family, RuleAction, Table};
 use crate::model::{Host, Origin, RouteEntry, RuleEntry, fam_idx};
 use std::net::IpAddr;
@@ -86,6 +86,69 @@ fn gateway_on(host: &Host, fam: Family, dev: &str) -> Option<IpAddr> {
     best.map(|(_, g)| g)
 }
 
+/// Whether `table` already holds a unicast route to `dst` out of `dev` via `gw`.
+fn has_route(
+    host: &Host,
+    fam: Family,
+    table: u32,
+    dst: ipnet::IpNet,
+    dev: &str,
+    gw: Option<IpAddr>,
+) -> bool {
+    host.table(fam, &Table::Id(table)).is_some_and(|t| {
+        t.routes.iter().any(|e| {
+            let r = &e.route;
+            r.dst == dst
+                && r.dev.as_deref() == Some(dev)
+                && r.gateway == gw
+                && r.nexthops.is_empty()
+                && matches!(r.kind, crate::grammar::RouteType::Unicast)
+        })
+    })
+}
+
+/// Whether a plain `from ADDR lookup TABLE` rule already exists at `prio` or
+/// before it (it only lacked routes in its table).
+fn has_rule(host: &Host, fam: Family, addr: IpAddr, table: u32, prio: u32) -> bool {
+    let full = if fam == Family::Inet { 32 } else { 128 };
+    host.rules[fam_idx(fam)].iter().any(|r| {
+        let x = &r.rule;
+        x.action == RuleAction::Lookup
+            && !x.not
+            && x.priority <= prio
+            && r.table == Some(Table::Id(table))
+            && x.from
+                .is_some_and(|f| f.addr() == addr && f.prefix_len() == full)
+            && x.to.is_none()
+            && x.tos.is_none()
+            && x.fwmark.is_none()
+            && x.iif.is_none()
+            && x.oif.is_none()
+            && !x.l3mdev
+            && x.uidrange.is_none()
+            && x.ipproto.is_none()
+            && x.sport.is_none()
+            && x.dport.is_none()
+            && x.tun_id.is_none()
+            && x.suppress_prefixlength.is_none()
+            && x.suppress_ifgroup.is_none()
+    })
+}
+
+/// Whether some table sends everything out of `dev` without a gateway.
+fn direct_default_on(host: &Host, fam: Family, dev: &str) -> bool {
+    host.tables[fam_idx(fam)].values().any(|t| {
+        t.routes.iter().any(|e| {
+            let r = &e.route;
+            r.dst.prefix_len() == 0
+                && r.gateway.is_none()
+                && r.nexthops.is_empty()
+                && r.dev.as_deref() == Some(dev)
+                && matches!(r.kind, crate::grammar::RouteType::Unicast)
+        })
+    })
+}
+
 /// The commands, one `Fix` per (link, family) with asymmetric endpoints.
 pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
     let mut out = Vec::new();
@@ -98,6 +161,9 @@ pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
             groups.push((e.interface.clone(), e.family));
         }
     }
+    // Tables this fix creates, so two links never share one (eth0 and wg0
+    // have the same device number).
+    let mut created: Vec<(Family, u32)> = Vec::new();
     for (dev, fam) in groups {
         let ip = if fam == Family::Inet { "ip" } else { "ip -6" };
         let conv = conventions(host, fam);
@@ -114,11 +180,13 @@ pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
                     .map(|(l, t, _)| t.saturating_sub(dev_number(host, l)))
                     .unwrap_or(10000);
                 let mut t = offset + n;
-                while host.tables[fam_idx(fam)].contains_key(&Table::Id(t))
-                    && !conv.iter().any(|c| c.1 == t)
+                while (host.tables[fam_idx(fam)].contains_key(&Table::Id(t))
+                    && !conv.iter().any(|c| c.1 == t))
+                    || created.contains(&(fam, t))
                 {
                     t += 1;
                 }
+                created.push((fam, t));
                 t
             });
         let leaks_deciders: Vec<u32> = eps
@@ -142,10 +210,19 @@ pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
         }
         let gw = gateway_on(host, fam, &dev);
         let mut cmds = Vec::new();
+        let default = ipnet::IpNet::new(space::addr(fam, 0), 0).expect("default prefix");
         match gw {
+            // What the table already holds is not added again (`File exists`).
+            Some(g) if has_route(host, fam, table, default, &dev, Some(g)) => {}
             Some(g) => cmds.push(format!(
                 "{ip} route add default via {g} dev {dev} table {table}"
             )),
+            // A tunnel routes without a gateway (`default dev wg0`).
+            None if direct_default_on(host, fam, &dev) => {
+                if !has_route(host, fam, table, default, &dev, None) {
+                    cmds.push(format!("{ip} route add default dev {dev} table {table}"))
+                }
+            }
             None => {
                 notes.push(format!("no gateway on {dev} in the dumps: replace GATEWAY with the router of its subnet"));
                 cmds.push(format!(
@@ -171,12 +248,17 @@ pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
             }
         }
         for (p, src) in &prefixes {
-            cmds.push(format!(
-                "{ip} route add {p} dev {dev} proto kernel scope link src {src} table {table}"
-            ));
+            if !has_route(host, fam, table, *p, &dev, None) {
+                cmds.push(format!(
+                    "{ip} route add {p} dev {dev} proto kernel scope link src {src} table {table}"
+                ));
+            }
         }
         for e in eps.iter().filter(|e| {
-            e.interface == dev && e.family == fam && e.verdict == Some(Verdict::Asymmetric)
+            e.interface == dev
+                && e.family == fam
+                && e.verdict == Some(Verdict::Asymmetric)
+                && !has_rule(host, fam, e.address, table, prio)
         }) {
             cmds.push(format!(
                 "{ip} rule add from {} lookup {table} priority {prio}",
@@ -238,6 +320,9 @@ pub fn apply(host: &Host, fixes: &[Fix]) -> Host {
                             origin: Origin::ASSUMED,
                         },
                     );
+                    // The rule list is no longer the kernel's default one:
+                    // IPv4 `local` and `main` stop being merged.
+                    h.fib.custom_rules[fi] = true;
                 }
             }
         }

@@ -167,6 +167,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         incomplete.push(format!("{}: {}", n.file, n.message));
     }
     let mut host = Host::build(cap.inputs, &HashMap::new());
+    let mut absent: Vec<String> = Vec::new();
     for s in &host.sources {
         let errors = s
             .dump
@@ -178,10 +179,22 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             incomplete.push(format!("{}: {errors} line(s) not parsed", s.name));
         }
         if let Some(f) = &s.dump.failed {
-            incomplete.push(format!(
-                "{}:{}: the command failed: {}",
-                s.name, f.line, f.text
-            ));
+            // `ip route show table T` of a table that holds no route: the
+            // kernel says so with an error, but the dump is complete.
+            let no_table = s.kind == DumpKind::IpRoute
+                && s.dump.routes().is_empty()
+                && f.text.contains("FIB table does not exist");
+            if no_table {
+                absent.push(format!(
+                    "{}:{}: {} (the table is empty)",
+                    s.name, f.line, f.text
+                ));
+            } else {
+                incomplete.push(format!(
+                    "{}:{}: the command failed: {}",
+                    s.name, f.line, f.text
+                ));
+            }
         }
         for d in &s.dump.diagnostics {
             diagnostics.push(FileDiagnostic {
@@ -234,6 +247,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         }
     }
     let mut notes = cap.notes.clone();
+    notes.extend(absent);
     if cap.collector == Collector::Insights && have_any_routes {
         incomplete.push("Insights may have filtered ip_route_show_table_all".into());
         notes.retain(|n| !n.starts_with("insights-core may filter"));

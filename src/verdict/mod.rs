@@ -40,9 +40,11 @@ impl Verdict {
 pub enum Scope {
     /// The destination is in the endpoint link's own connected prefix.
     SameSubnet,
-    /// The destination is on another link (its connected prefix, or a direct route).
+    /// The destination is on another link (its connected prefix, or a
+    /// direct route to a prefix).
     CrossSubnet,
-    /// The destination is reached through a gateway on another link.
+    /// The destination is reached through a gateway on another link, or
+    /// through a direct default route (a tunnel such as wg-quick's wg0).
     OffLink,
 }
 
@@ -307,6 +309,13 @@ fn analyse(
         .filter(|(l, _)| *l == ep.interface)
         .map(|(_, n)| Range::of(n))
         .collect();
+    // The prefixes of internal links (container bridges): requests from
+    // there arrive on that link, so they are no other endpoint's peers.
+    let internal: Vec<Range> = conn
+        .iter()
+        .filter(|(l, _)| *l != ep.interface && class.is_internal(l))
+        .map(|(_, n)| Range::of(n))
+        .collect();
     let mut pieces: Vec<(Range, Outcome)> = Vec::new();
     let mut conditional: Vec<usize> = Vec::new();
     for (i, &start) in pts.iter().enumerate() {
@@ -316,6 +325,8 @@ fn analyse(
             own.iter().any(|r| r.contains(start))
         } else {
             !never.iter().any(|r| r.contains(start))
+                && (own.iter().any(|r| r.contains(start))
+                    || !internal.iter().any(|r| r.contains(start)))
         };
         let outcome = if !in_space {
             Outcome::Skip
@@ -352,9 +363,17 @@ fn analyse(
                                     .find(|n| n.dev == *other)
                                     .and_then(|n| n.gateway)
                             };
+                            // A direct route to a prefix puts it on the other
+                            // link; a direct *default* (`default dev wg0`, a
+                            // tunnel) reaches what lies beyond it: off-link.
+                            let direct_prefix = gateway.is_none()
+                                && route
+                                    .as_ref()
+                                    .and_then(|(t, i)| host.table(fam, t)?.routes.get(*i))
+                                    .is_none_or(|e| e.route.dst.prefix_len() > 0);
                             let scope = if own.iter().any(|r| r.contains(start)) {
                                 Scope::SameSubnet
-                            } else if gateway.is_none()
+                            } else if direct_prefix
                                 || conn.iter().any(|(_, n)| Range::of(n).contains(start))
                             {
                                 Scope::CrossSubnet
@@ -379,7 +398,6 @@ fn analyse(
             _ => pieces.push((piece, outcome)),
         }
     }
-    let _ = class;
     // Group pieces by outcome for the report. Destinations outside the peer
     // space (the host's own addresses, broadcasts, multicast) between two
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.

@@ -1,0 +1,566 @@
+//! The command line on the sample fleet: every output format and its exit
+//! status, `--output` (never inside the bundle), `--only problems`,
+//! `--explain`, `--shard`, a bundle on stdin, the `parse` / `route-get` /
+//! `generate` subcommands, and usage errors. JSON and NDJSON are validated
+//! against `tests/report.schema.json`; the table and Markdown of the samples
+//! are snapshots (`tests/snapshots/`, review changes with `cargo insta`).
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+const HOSTS: usize = 10;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn samples() -> PathBuf {
+    root().join("samples")
+}
+
+/// The tool, run from the repository root (report paths are then relative).
+fn tool() -> assert_cmd::Command {
+    let mut c = cargo_bin_cmd!("asymroute-offline");
+    c.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS");
+    c
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+fn schema() -> Value {
+    let text = std::fs::read_to_string(root().join("tests/report.schema.json")).expect("schema");
+    serde_json::from_str(&text).expect("the schema is JSON")
+}
+
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("a valid JSON Schema")
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+fn json_report(args: &[&str]) -> (Value, i32) {
+    let o = tool()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    (doc, o.status.code().unwrap_or(-1))
+}
+
+fn host_ids(doc: &Value) -> Vec<String> {
+    doc["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| h["host"].as_str().expect("host id").to_string())
+        .collect()
+}
+
+/// Copies a directory tree (files only; the samples' sos root symlinks are
+/// left out, as an extracting tool may do).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ft = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if ft.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A bundle of the complete `ok` hosts: the supportconfig folder and the
+/// ec2rl upload (with its gathered sosreport) taken out of the fleet tarball.
+fn ok_bundle() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &samples().join("scc_netutils-same_240502_1015"),
+        &dir.path().join("scc_netutils-same_240502_1015"),
+    );
+    let f = std::fs::File::open(samples().join("fleet.tar.gz")).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let mut found = false;
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().to_string();
+        if name.starts_with("i-0c0ffee0d0c4e2a19/") && name.ends_with(".tgz") {
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            let p = dir.path().join(&name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+            found = true;
+        }
+    }
+    assert!(found, "the ec2rl upload is in the fleet tarball");
+    dir
+}
+
+// ---------------------------------------------------------------- formats
+
+#[test]
+fn json_matches_the_schema_and_exits_1_on_findings() {
+    let (doc, code) = json_report(&["samples/"]);
+    assert_eq!(code, 1, "asymmetric hosts are findings");
+    assert_valid(&validator(&schema()), &doc, "--format json");
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["summary"]["hosts"], HOSTS);
+    assert_eq!(doc["summary"]["ok"], 3);
+    assert_eq!(doc["summary"]["asymmetric"], 7);
+    assert_eq!(doc["summary"]["incomplete"], 3);
+    let ids = host_ids(&doc);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "hosts sorted by id");
+}
+
+#[test]
+fn the_schema_rejects_what_is_not_a_report() {
+    let v = validator(&schema());
+    let (doc, _) = json_report(&["samples/"]);
+    let mut bad = doc.clone();
+    bad["hosts"][0]["verdict"] = "fine".into();
+    assert!(!v.is_valid(&bad), "an unknown verdict");
+    let mut bad = doc.clone();
+    bad["hosts"][0].as_object_mut().unwrap().remove("endpoints");
+    assert!(!v.is_valid(&bad), "a host without endpoints");
+    let mut bad = doc;
+    bad["schema"] = 2.into();
+    assert!(!v.is_valid(&bad), "another schema version");
+}
+
+#[test]
+fn ndjson_streams_schema_valid_hosts_then_a_summary() {
+    let o = tool()
+        .args(["samples/", "--format", "ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    // A host line is the JSON document's host object, tagged.
+    let s = schema();
+    let host_schema = serde_json::json!({
+        "$schema": s["$schema"],
+        "$defs": s["$defs"],
+        "allOf": [{ "$ref": "#/$defs/host" }],
+        "properties": { "type": { "const": "host" }, "schema": { "const": 1 } },
+        "required": ["type", "schema"]
+    });
+    let hv = validator(&host_schema);
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON value per line"))
+        .collect();
+    let hosts: Vec<&Value> = lines.iter().filter(|l| l["type"] == "host").collect();
+    assert_eq!(hosts.len(), HOSTS);
+    for h in &hosts {
+        assert_valid(&hv, h, "an ndjson host line");
+    }
+    let last = lines.last().expect("lines");
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["hosts"], HOSTS);
+    assert_eq!(last["asymmetric"], 7);
+}
+
+#[test]
+fn csv_has_a_header_and_a_row_per_host() {
+    let o = tool()
+        .args(["samples/", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason"
+        )
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), HOSTS);
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("netutils-split,,,plain,asymmetric,,SUCCESS,")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with(
+            "ec2rl/2024-05-02T10_15_42.123456,,i-0d1ff5b0e7c0a0002,ec2rl,asymmetric,ip rule not collected"
+        )),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn table_of_the_samples() {
+    let o = tool().arg("samples/").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 100),
+        "rows wider than 100 columns:\n{out}"
+    );
+    insta::assert_snapshot!("table", out);
+}
+
+#[test]
+fn markdown_of_the_samples() {
+    let o = tool()
+        .args(["samples/", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.starts_with("| host | collector | verdict | ec2rl | reason |\n|---|"));
+    insta::assert_snapshot!("markdown", out);
+}
+
+#[test]
+fn explain_shows_endpoints_leaks_and_fixes() {
+    let o = tool()
+        .args(["samples/netutils-split", "--explain"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for want in [
+        "netutils-split: asymmetric [plain]",
+        "ec2rl would say: [SUCCESS] No duplicate subnets found.",
+        "10.0.1.10/24 on eth0: asymmetric",
+        "cross-subnet: 10.0.2.0/24",
+        // A host folder given directly: its files are named from inside it.
+        "rule  ip_rule.txt:",
+        "route ip_route.txt:",
+        "10.0.2.20/24 on eth1: ok",
+        "fix:",
+        "ip rule add from 10.0.1.10 lookup",
+    ] {
+        assert!(out.contains(want), "no `{want}` in:\n{out}");
+    }
+    // The wg-quick host: the fwmark rule is shown as conditional.
+    let o = tool()
+        .args(["samples/fleet.tar.gz", "--explain"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("conditional rule") && stdout(&o).contains("fwmark 0xca6c"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+// ---------------------------------------------------------------- exit status
+
+#[test]
+fn exit_0_when_every_host_is_ok() {
+    let b = ok_bundle();
+    let o = tool().arg(b.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("2 host(s): 2 ok, 0 asymmetric, 0 no-route, 0 error; 0 incomplete")
+    );
+}
+
+#[test]
+fn exit_3_when_no_findings_but_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &samples().join("insights-single-homed-20240502101542"),
+        &dir.path().join("insights-single-homed-20240502101542"),
+    );
+    let b = ok_bundle();
+    copy_tree(b.path(), dir.path());
+    let o = tool().arg(dir.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ok (incomplete)"));
+}
+
+#[test]
+fn exit_2_for_a_missing_path() {
+    let o = tool().arg("samples/no-such-bundle").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-bundle"));
+}
+
+#[test]
+fn exit_2_for_usage_errors() {
+    for args in [
+        &["samples/", "--format", "yaml"][..],
+        &["samples/", "--shard", "3/2"],
+        &["samples/", "--shard", "0/2"],
+        &["samples/", "--no-such-flag"],
+        &["samples/", "--only", "everything"],
+        &[],
+        &["route-get", "samples/netutils-split"],
+        &["route-get", "samples/netutils-split", "--to", "not-an-ip"],
+    ] {
+        let o = tool().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(!o.stderr.is_empty(), "{args:?}: says why");
+    }
+}
+
+// ---------------------------------------------------------------- options
+
+#[test]
+fn output_writes_the_file_and_never_inside_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let o = tool()
+        .args(["samples/", "--format", "json", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty(), "nothing on stdout with --output");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(host_ids(&doc).len(), HOSTS);
+
+    // Inside the bundle being read: refused, nothing written.
+    let bundle = ok_bundle();
+    let inside = bundle
+        .path()
+        .join("scc_netutils-same_240502_1015/report.txt");
+    let o = tool()
+        .arg(bundle.path())
+        .arg("--output")
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing"));
+    assert!(!inside.exists());
+}
+
+#[test]
+fn only_problems_leaves_out_complete_ok_hosts() {
+    let (all, _) = json_report(&["samples/"]);
+    let o = tool()
+        .args(["samples/", "--only", "problems"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for h in all["hosts"].as_array().unwrap() {
+        let complete_ok =
+            h["verdict"] == "ok" && h["incomplete"].as_array().is_some_and(|v| v.is_empty());
+        // The table wraps long ids: look for the id's first 18 characters.
+        let id: String = h["host"].as_str().unwrap().chars().take(18).collect();
+        assert_eq!(
+            out.contains(&id),
+            !complete_ok,
+            "{id}: listed iff not a complete ok\n{out}"
+        );
+    }
+    let md = tool()
+        .args(["samples/", "--only", "problems", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = stdout(&md);
+    assert!(!md.contains("| scc_netutils-same_240502_1015 |"), "{md}");
+    assert!(md.contains("| netutils-split |"), "{md}");
+}
+
+#[test]
+fn shards_cover_every_host_exactly_once() {
+    let (all, _) = json_report(&["samples/"]);
+    let all: BTreeSet<String> = host_ids(&all).into_iter().collect();
+    let (one, _) = json_report(&["samples/", "--shard", "1/2"]);
+    let (two, _) = json_report(&["samples/", "--shard", "2/2"]);
+    let (one, two) = (host_ids(&one), host_ids(&two));
+    assert!(!one.is_empty() && !two.is_empty(), "both shards get hosts");
+    let mut both: Vec<String> = one.iter().chain(&two).cloned().collect();
+    both.sort();
+    let n = both.len();
+    both.dedup();
+    assert_eq!(n, both.len(), "a host in both shards");
+    assert_eq!(both.into_iter().collect::<BTreeSet<_>>(), all);
+    // Deterministic: the same split every run.
+    let (again, _) = json_report(&["samples/", "--shard", "1/2"]);
+    assert_eq!(host_ids(&again), one);
+}
+
+#[test]
+fn a_tarball_on_stdin() {
+    let o = tool()
+        .args(["-", "--format", "json"])
+        .pipe_stdin(samples().join("fleet.tar.gz"))
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids = host_ids(&doc);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(
+        ids.iter()
+            .any(|i| i.ends_with("/secondary-ips.tgz/secondary-ips")),
+        "{ids:?}"
+    );
+    let (file, _) = json_report(&["samples/fleet.tar.gz"]);
+    let verdicts = |d: &Value| -> Vec<(String, String)> {
+        d["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let id = h["host"].as_str().unwrap();
+                let tail = id.split_once('/').map_or(id, |(_, t)| t).to_string();
+                (tail, h["verdict"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&doc), verdicts(&file), "stdin and file agree");
+}
+
+// ---------------------------------------------------------------- subcommands
+
+#[test]
+fn parse_prints_records_and_json() {
+    let o = tool()
+        .args(["parse", "samples/netutils-split/ip_rule.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with("10001:\tfrom 10.0.2.20") && l.ends_with("lookup 10001")),
+        "{}",
+        stdout(&o)
+    );
+    let o = tool()
+        .args([
+            "parse",
+            "samples/sosreport-samesub-2024-05-02-hxkqzpa/sos_commands/networking/ip_-d_address",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["kind"], "ip-addr");
+    assert!(doc["diagnostics"].as_array().is_some_and(|d| d.is_empty()));
+    // Not a dump: exit 2.
+    let o = tool()
+        .args(["parse", "samples/README.md"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn route_get_answers_as_the_kernel_did() {
+    // Checked in the namespace by make-samples.sh: `ip route get 10.0.2.5
+    // from 10.0.1.10` leaves by eth1 (main's connected route).
+    let o = tool()
+        .args([
+            "route-get",
+            "samples/netutils-split",
+            "--from",
+            "10.0.1.10",
+            "--to",
+            "10.0.2.5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.starts_with("10.0.2.5 from 10.0.1.10 dev eth1"), "{out}");
+    let o = tool()
+        .args([
+            "route-get",
+            "samples/netutils-split",
+            "--from",
+            "10.0.2.20",
+            "--to",
+            "8.8.8.8",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc.to_string().contains("eth1"), "{doc}");
+    assert!(doc.to_string().contains("10001"), "{doc}");
+}
+
+#[test]
+fn generate_man_and_bash() {
+    let o = tool().args(["generate", "man"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let man = stdout(&o);
+    assert!(
+        man.contains(".TH") && man.contains("asymroute-offline"),
+        "{man}"
+    );
+    let o = tool().args(["generate", "bash"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let bash = stdout(&o);
+    assert!(
+        bash.contains("complete") && bash.contains("--format"),
+        "{bash}"
+    );
+    let o = tool().args(["generate", "tcsh"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn help_and_version() {
+    let o = tool().arg("--help").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    for w in ["--format", "--explain", "--shard", "Exit status"] {
+        assert!(help.contains(w), "--help lacks {w}");
+    }
+    let o = tool().arg("--version").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("asymroute-offline "));
+}
+
+/// The README's example is what the tool prints for the samples today.
+#[test]
+fn the_readme_example_is_current() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let example: Vec<&str> = readme
+        .split("\n## Example\n")
+        .nth(1)
+        .expect("an Example section")
+        .lines()
+        .skip_while(|l| !l.starts_with("    ┌"))
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| &l[4..])
+        .collect();
+    let o = tool().arg("samples/").output().unwrap();
+    let out = stdout(&o);
+    let now: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        example, now,
+        "README.md's example differs from `asymroute-offline samples/`: paste the new output"
+    );
+    assert!(readme.starts_with("# asymroute-offline\n\n    cargo run --release -- samples/ "));
+}

@@ -1,0 +1,77 @@
+//! Offline replay of live-kernel answers (no root needed): every folder under
+//! `tests/kernel-cases/` holds one host's dumps as captured from a network
+//! namespace by `tests/kernel_diff.rs` (ip_addr.txt, ip_rule.txt,
+//! ip6_rule.txt, ip_route.txt, ip6_route.txt) and a `cases.json` listing
+//! flows with the kernel's `ip route get` answer. Each flow is looked up with
+//! `Host::lookup` and compared field by field as the differential test does.
+//! Most folders are disagreements the differential test found (their
+//! `note` says what the model used to answer); the rest are agreeing hosts
+//! kept as a fixed corpus.
+
+#[path = "support/kernel.rs"]
+mod kernel;
+
+use kernel::CaseFile;
+use std::path::{Path, PathBuf};
+
+fn case_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel-cases");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/kernel-cases")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("cases.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn kernel_cases_replay() {
+    let dirs = case_dirs();
+    assert!(!dirs.is_empty(), "no cases under tests/kernel-cases");
+    let mut failures = Vec::new();
+    let mut compared = [0usize; 2];
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let host = kernel::load_host(dir);
+        let diags = kernel::diagnostics(&host);
+        assert!(diags.is_empty(), "{name}: parse diagnostics: {diags:#?}");
+        let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
+        let cf: CaseFile =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}/cases.json: {e}"));
+        assert!(!cf.cases.is_empty(), "{name}: no cases");
+        for c in &cf.cases {
+            if c.flow.incomparable().is_some() {
+                continue;
+            }
+            let l = host.lookup(&c.flow.flow());
+            if kernel::undecidable(&host, &c.flow, &l).is_some() {
+                continue;
+            }
+            compared[usize::from(c.flow.dst.is_ipv6())] += 1;
+            if let Err(what) = kernel::compare(&c.flow, &l, &c.kernel) {
+                failures.push(format!(
+                    "{name}: `ip {}`: {what}{}",
+                    c.flow.command(),
+                    c.note
+                        .as_deref()
+                        .map(|n| format!(" (found as: {n})"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "kernel_cases: {} hosts, {} IPv4 + {} IPv6 flows replayed",
+        dirs.len(),
+        compared[0],
+        compared[1]
+    );
+    assert!(
+        failures.is_empty(),
+        "{} flow(s) disagree with the recorded kernel answers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

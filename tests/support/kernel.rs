@@ -1,0 +1,559 @@
+//! Shared by the kernel-differential tests: network-namespace helpers (a
+//! drop guard that deletes the namespaces and their private `/etc/netns`
+//! folder even on panic, `ip` in a namespace, a skip check), the flow and
+//! answer records of `tests/kernel-cases/*/cases.json`, and the field-by-field
+//! comparison of the kernel's `ip route get` with `Host::lookup`.
+//!
+//! Included with `#[path]` by `kernel_diff.rs` and `kernel_cases.rs`; each uses
+//! a part, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use asymroute_offline::capture;
+use asymroute_offline::grammar::RouteType;
+use asymroute_offline::model::{Flow, Host, Lookup};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Namespace names this test creates start with this, then the creating
+/// process id (so a crashed run's leftovers can be recognised and removed
+/// without touching a concurrent run's namespaces).
+pub const NS_PREFIX: &str = "aro-kd-";
+
+/// Why namespace tests cannot run here, or `None` when they can.
+pub fn skip_reason() -> Option<String> {
+    match Command::new("id").arg("-u").output() {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).trim() == "0" => {}
+        Ok(_) => return Some("not running as root".into()),
+        Err(e) => return Some(format!("cannot run `id -u`: {e}")),
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(_) => return Some("`ip -V` failed".into()),
+        Err(e) => return Some(format!("`ip` (iproute2) not found: {e}")),
+    }
+    let probe = format!("{NS_PREFIX}{}-probe", std::process::id());
+    let out = Command::new("ip").args(["netns", "add", &probe]).output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let _ = Command::new("ip").args(["netns", "del", &probe]).output();
+            None
+        }
+        Ok(o) => Some(format!(
+            "`ip netns add` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("`ip netns add` could not run: {e}")),
+    }
+}
+
+/// Whether `ip link add … type vrf` works (the kernel has the vrf module).
+pub fn vrf_supported() -> bool {
+    let name = format!("{NS_PREFIX}{}-vrfprobe", std::process::id());
+    if !Command::new("ip")
+        .args(["netns", "add", &name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return false;
+    }
+    let ok = Command::new("ip")
+        .args([
+            "-n", &name, "link", "add", "vrfprobe", "type", "vrf", "table", "999",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    ok
+}
+
+/// Removes namespaces (and their /etc/netns folders) left by earlier runs of
+/// this test whose process is gone. Only `aro-kd-<pid>-…` names are touched.
+pub fn sweep_stale() {
+    let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{name}"));
+    }
+}
+
+/// A namespace for the host under test plus a peer namespace holding the
+/// far ends of its veth links. Both, and `/etc/netns/<name>`, are removed on
+/// drop.
+pub struct Ns {
+    pub name: String,
+    pub peer: String,
+}
+
+impl Ns {
+    /// Creates `aro-kd-<pid>-<n>` and its peer `aro-kd-<pid>-<n>-p`.
+    pub fn create(n: usize) -> Result<Ns, String> {
+        let name = format!("{NS_PREFIX}{}-{n}", std::process::id());
+        let ns = Ns {
+            peer: format!("{name}-p"),
+            name,
+        };
+        for n in [&ns.name, &ns.peer] {
+            let o = run(Command::new("ip").args(["netns", "add", n]))?;
+            if !o.status.success() {
+                return Err(format!(
+                    "ip netns add {n}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
+        }
+        Ok(ns)
+    }
+
+    /// Private `/etc/iproute2` for the namespace: `ip netns exec` bind-mounts
+    /// `/etc/netns/<ns>/iproute2` over `/etc/iproute2`. The system's files
+    /// are copied (so protocol and scope names print as usual) and
+    /// `rt_tables` gets the extra names; `/etc/iproute2` itself is untouched.
+    pub fn write_rt_tables(&self, extra: &[(u32, String)]) -> std::io::Result<()> {
+        let dir = PathBuf::from(format!("/etc/netns/{}/iproute2", self.name));
+        std::fs::create_dir_all(&dir)?;
+        if let Ok(rd) = std::fs::read_dir("/etc/iproute2") {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_file() && e.file_name() != "rt_tables" {
+                    let _ = std::fs::copy(&p, dir.join(e.file_name()));
+                }
+            }
+        }
+        let mut t = String::from("255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n");
+        for (id, name) in extra {
+            t.push_str(&format!("{id}\t{name}\n"));
+        }
+        std::fs::write(dir.join("rt_tables"), t)
+    }
+
+    /// `ip netns exec <ns> <argv…>`.
+    pub fn exec(&self, argv: &[&str]) -> Result<Output, String> {
+        run(Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(argv))
+    }
+
+    /// `ip netns exec <ns> sh -c <script>`.
+    pub fn sh(&self, script: &str) -> Result<Output, String> {
+        self.exec(&["sh", "-c", script])
+    }
+
+    /// Runs `ip [opts] -force -batch -` in the namespace (or its peer) and
+    /// returns, per input line, the command's stdout or its error text.
+    pub fn batch(
+        &self,
+        peer: bool,
+        opts: &[&str],
+        lines: &[String],
+    ) -> Result<Vec<BatchResult>, String> {
+        let ns = if peer { &self.peer } else { &self.name };
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, "ip"])
+            .args(opts)
+            .args(["-force", "-batch", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("ip -batch: {e}"))?;
+        let mut input = String::new();
+        for l in lines {
+            debug_assert!(!l.contains('\n'));
+            input.push_str(l);
+            input.push('\n');
+        }
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("ip -batch: {e}"))?;
+        let _ = writer.join();
+        Ok(split_batch(
+            lines.len(),
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+        ))
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        for n in [&self.name, &self.peer] {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<Output, String> {
+    cmd.output().map_err(|e| format!("{cmd:?}: {e}"))
+}
+
+/// One `-batch` line's outcome.
+#[derive(Debug, Clone)]
+pub enum BatchResult {
+    Ok(String),
+    Err(String),
+}
+
+/// `ip -force -batch`: each failing line N leaves its message(s) then
+/// `Command failed -:N` on stderr; each succeeding `-j route get` prints one
+/// line of JSON on stdout. Successes are matched to the lines that did not
+/// fail, in order.
+fn split_batch(n: usize, stdout: &str, stderr: &str) -> Vec<BatchResult> {
+    let mut errs: HashMap<usize, String> = HashMap::new();
+    let mut pending: Vec<&str> = Vec::new();
+    for l in stderr.lines() {
+        if let Some(num) = l.strip_prefix("Command failed -:") {
+            if let Ok(k) = num.trim().parse::<usize>() {
+                errs.insert(k, pending.join("\n"));
+            }
+            pending.clear();
+        } else if !l.trim().is_empty() {
+            pending.push(l);
+        }
+    }
+    let mut outs = stdout.lines().filter(|l| !l.trim().is_empty());
+    (1..=n)
+        .map(|k| match errs.remove(&k) {
+            Some(e) => BatchResult::Err(e),
+            None => BatchResult::Ok(outs.next().unwrap_or("").to_string()),
+        })
+        .collect()
+}
+
+/// A flow as stored in cases.json and as `ip route get` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowSpec {
+    pub dst: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iif: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oif: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// `ipproto tcp dport N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_dport: Option<u16>,
+}
+
+impl FlowSpec {
+    pub fn to(dst: IpAddr) -> FlowSpec {
+        FlowSpec {
+            dst,
+            src: None,
+            iif: None,
+            oif: None,
+            mark: None,
+            tos: None,
+            uid: None,
+            tcp_dport: None,
+        }
+    }
+
+    /// The `ip -batch` line.
+    pub fn command(&self) -> String {
+        let mut s = format!("route get to {}", self.dst);
+        if let Some(a) = self.src {
+            s.push_str(&format!(" from {a}"));
+        }
+        if let Some(i) = &self.iif {
+            s.push_str(&format!(" iif {i}"));
+        }
+        if let Some(o) = &self.oif {
+            s.push_str(&format!(" oif {o}"));
+        }
+        if let Some(m) = self.mark {
+            s.push_str(&format!(" mark {m:#x}"));
+        }
+        if let Some(t) = self.tos {
+            s.push_str(&format!(" tos {t:#04x}"));
+        }
+        match self.uid {
+            Some(u) => s.push_str(&format!(" uid {u}")),
+            // IPv6 `route get … iif` without `uid` looks up with INVALID_UID
+            // (inet6_rtm_getroute); a really received packet has uid 0.
+            None if self.iif.is_some() && self.dst.is_ipv6() => s.push_str(" uid 0"),
+            None => {}
+        }
+        if let Some(p) = self.tcp_dport {
+            s.push_str(&format!(" ipproto tcp dport {p}"));
+        }
+        s
+    }
+
+    pub fn flow(&self) -> Flow {
+        let mut f = Flow::to(self.dst);
+        f.src = self.src;
+        f.iif = self.iif.clone();
+        f.oif = self.oif.clone();
+        f.mark = self.mark.unwrap_or(0);
+        f.tos = self.tos.unwrap_or(0);
+        f.uid = self.uid.unwrap_or(0);
+        if let Some(p) = self.tcp_dport {
+            f.ipproto = Some(6);
+            f.dport = Some(p);
+        }
+        f
+    }
+
+    pub fn is_output(&self) -> bool {
+        self.iif.is_none()
+    }
+
+    /// Flows whose kernel answer is not a routing answer, so never compared:
+    /// IPv6 `route get` of a multicast destination with `iif` fails in
+    /// rt6_fill_node with EMSGSIZE ("Message too long"): it asks the
+    /// multicast routing table (ip6mr_get_route), which a host lacks.
+    pub fn incomparable(&self) -> Option<&'static str> {
+        match self.dst {
+            IpAddr::V6(d) if d.is_multicast() && self.iif.is_some() => {
+                Some("IPv6 multicast destination with iif")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The kernel's answer, reduced to what is compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefsrc: Option<IpAddr>,
+    /// Informational only (kernel-semantics.md §2: never compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+}
+
+impl Answer {
+    /// From one `-batch` outcome of `ip -j route get`.
+    pub fn from_batch(r: &BatchResult) -> Answer {
+        let mut a = Answer {
+            error: None,
+            kind: None,
+            dev: None,
+            gateway: None,
+            prefsrc: None,
+            table: None,
+        };
+        match r {
+            BatchResult::Err(e) => {
+                // "RTNETLINK answers: Network is unreachable" → the errno text.
+                let msg = e
+                    .lines()
+                    .find_map(|l| l.strip_prefix("RTNETLINK answers: "))
+                    .unwrap_or(e.lines().next().unwrap_or(""));
+                a.error = Some(msg.trim().to_string());
+            }
+            BatchResult::Ok(json) => {
+                let v: serde_json::Value = match serde_json::from_str(json) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        a.error = Some(format!("unparsable output {json:?}: {e}"));
+                        return a;
+                    }
+                };
+                let o = &v[0];
+                let s = |k: &str| o.get(k).and_then(|x| x.as_str()).map(str::to_string);
+                a.kind = Some(s("type").unwrap_or_else(|| "unicast".into()));
+                a.dev = s("dev");
+                a.gateway = s("gateway")
+                    .or_else(|| {
+                        o.get("via")
+                            .and_then(|v| v.get("host"))
+                            .and_then(|h| h.as_str())
+                            .map(str::to_string)
+                    })
+                    .and_then(|g| g.parse().ok());
+                a.prefsrc = s("prefsrc").and_then(|g| g.parse().ok());
+                a.table = s("table");
+            }
+        }
+        a
+    }
+}
+
+/// One stored flow with the kernel's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Case {
+    pub flow: FlowSpec,
+    pub kernel: Answer,
+    /// What the disagreement was, for cases kept as regressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseFile {
+    pub description: String,
+    pub cases: Vec<Case>,
+}
+
+/// Writes a cases.json with one case per line (compact, diff-friendly).
+pub fn write_cases(path: &Path, cf: &CaseFile) -> std::io::Result<()> {
+    let mut out = format!(
+        "{{\"description\": {},\n\"cases\": [\n",
+        serde_json::to_string(&cf.description)?
+    );
+    for (i, c) in cf.cases.iter().enumerate() {
+        out.push_str(&serde_json::to_string(c)?);
+        out.push_str(if i + 1 < cf.cases.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("]}\n");
+    std::fs::write(path, out)
+}
+
+/// Compares the offline lookup with the kernel's answer, field by field.
+/// `Err` says which field differs.
+pub fn compare(flow: &FlowSpec, l: &Lookup, k: &Answer) -> Result<(), String> {
+    match (&l.result, &k.error) {
+        (Err(e), Some(ke)) => {
+            if e.message() == ke {
+                Ok(())
+            } else {
+                Err(format!("error: offline {:?}, kernel {ke:?}", e.message()))
+            }
+        }
+        (Err(e), None) => Err(format!(
+            "offline error {:?}, kernel {} dev {:?} via {:?}",
+            e.message(),
+            k.kind.as_deref().unwrap_or("?"),
+            k.dev,
+            k.gateway
+        )),
+        (Ok(h), Some(ke)) if h.hash_error.is_some_and(|e| e.message() == ke) => Ok(()),
+        (Ok(h), Some(ke)) => Err(format!(
+            "offline {} dev {} via {:?}, kernel error {ke:?}",
+            h.kind, h.dev, h.gateway
+        )),
+        (Ok(h), None) => {
+            let mut bad = Vec::new();
+            let kind = k.kind.as_deref().unwrap_or("unicast");
+            if h.kind.as_str() != kind && !(h.kind == RouteType::Unicast && kind == "unicast") {
+                bad.push(format!("type: offline {}, kernel {kind}", h.kind));
+            }
+            // Multipath: the kernel's nexthop must be one of the offline
+            // ones, and its source the one offline gives that nexthop.
+            let nh = h
+                .nexthops
+                .iter()
+                .find(|n| Some(n.dev.as_str()) == k.dev.as_deref() && n.gateway == k.gateway)
+                .filter(|_| h.hash_dependent);
+            let chosen_src = nh.map_or(h.src, |n| n.src);
+            if nh.is_none() {
+                if Some(h.dev.as_str()) != k.dev.as_deref() {
+                    bad.push(format!("dev: offline {}, kernel {:?}", h.dev, k.dev));
+                }
+                if h.gateway != k.gateway {
+                    bad.push(format!(
+                        "gateway: offline {:?}, kernel {:?}",
+                        h.gateway, k.gateway
+                    ));
+                }
+                if h.hash_dependent {
+                    bad.push(format!(
+                        "kernel nexthop not among offline nexthops {:?}",
+                        h.nexthops
+                    ));
+                }
+            }
+            if flow.src.is_none() && flow.is_output() && chosen_src != k.prefsrc {
+                bad.push(format!(
+                    "prefsrc: offline {:?}, kernel {:?}",
+                    chosen_src, k.prefsrc
+                ));
+            }
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(bad.join("; "))
+            }
+        }
+    }
+}
+
+/// Lookups the dumps cannot settle, so not compared (the reason is
+/// returned):
+/// * an IPv6 rule with `suppress_ifgroup` looks at the device of the ECMP
+///   sibling the flow hash picked (fib6_rule_suppress), so when a multipath
+///   route's nexthops are on links of different groups the hash decides
+///   whether the walk goes on (IPv4 always looks at nexthop 0, as the model);
+/// * `ip -o addr` prints no link group, so a `suppress_ifgroup` rule cannot
+///   be evaluated from such a capture.
+pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str> {
+    let fi = usize::from(flow.dst.is_ipv6());
+    let walked_suppress = l
+        .trace
+        .iter()
+        .any(|(i, _)| h.rules[fi][*i].rule.suppress_ifgroup.is_some());
+    if !walked_suppress {
+        return None;
+    }
+    if h.links.iter().any(|l| !l.flags_known) {
+        return Some("suppress_ifgroup without captured link groups");
+    }
+    let group = |d: &Option<String>| d.as_deref().and_then(|d| h.link(d)).map(|l| l.group);
+    let mixed = h.tables[1].values().any(|t| {
+        t.routes.iter().any(|e| {
+            let g: Vec<_> = e.route.nexthops.iter().map(|n| group(&n.dev)).collect();
+            g.windows(2).any(|w| w[0] != w[1])
+        })
+    });
+    (fi == 1 && mixed).then_some("IPv6 suppress_ifgroup over a multipath route across groups")
+}
+
+/// Loads a plain host folder (skipping `cases.json` and the `setup.txt`
+/// that says how the namespace was built) and builds the model.
+pub fn load_host(dir: &Path) -> Host {
+    let (inputs, notes) = capture::load_plain_host(dir).expect("read host folder");
+    assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
+    let inputs = inputs
+        .into_iter()
+        .filter(|i| i.name != "cases.json" && i.name != "setup.txt")
+        .collect();
+    Host::build(inputs, &HashMap::new())
+}
+
+/// Every parse diagnostic of the host's dumps, as `file:line: message`.
+pub fn diagnostics(h: &Host) -> Vec<String> {
+    h.sources
+        .iter()
+        .flat_map(|s| {
+            s.dump
+                .diagnostics
+                .iter()
+                .map(move |d| format!("{}:{}: {} `{}`", s.name, d.line, d.message, d.text))
+        })
+        .collect()
+}
