@@ -44,8 +44,11 @@
 
 #[path = "support/kernel.rs"]
 mod kernel;
+#[path = "support/verdicts.rs"]
+mod verdicts;
 
 use asymroute_offline::model::Host;
+use asymroute_offline::verdict::{self, LinkClass};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use kernel::{Answer, BatchResult, Case, CaseFile, FlowSpec, Ns};
 use std::collections::{BTreeSet, HashSet};
@@ -90,6 +93,8 @@ struct Size {
     plain: usize,
     /// Flows with a selector (mark, tos, iif, oif, uid, ipproto).
     extra: usize,
+    /// Verdict checks per endpoint (support/verdicts.rs).
+    verdicts: verdicts::Limits,
 }
 
 fn size() -> (Size, &'static str) {
@@ -99,6 +104,7 @@ fn size() -> (Size, &'static str) {
                 hosts: 1000,
                 plain: 1500,
                 extra: 800,
+                verdicts: verdicts::Limits { cidrs: 64, ok: 64 },
             },
             "large",
         ),
@@ -107,6 +113,7 @@ fn size() -> (Size, &'static str) {
                 hosts: 200,
                 plain: 260,
                 extra: 140,
+                verdicts: verdicts::Limits { cidrs: 6, ok: 16 },
             },
             "default",
         ),
@@ -285,6 +292,17 @@ const NAMES: [&[&str]; 4] = [
     &["wan0", "lan0", "dmz0", "mgmt0", "lan1", "lan2"],
 ];
 
+/// Container-style names: links the verdicts take as internal (their peer
+/// space is their own prefixes; DESIGN.md "Verdicts").
+const INTERNAL_NAMES: &[&str] = &[
+    "eth0",
+    "docker0",
+    "eth1",
+    "br-4f2a9c1d07e5",
+    "veth3a9c2b1",
+    "virbr0",
+];
+
 fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
     let mut s = Script {
         links: Vec::new(),
@@ -310,6 +328,13 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
         "generic"
     };
     let names = NAMES[r.below(4) as usize];
+    // Some hosts get container-style names, decided by a stream of their
+    // own so that every other host stays as this seed always built it.
+    let names = if Rng(r.0 ^ 0x1a7e_c0de).chance(0.15) {
+        INTERNAL_NAMES
+    } else {
+        names
+    };
     let n_links = r.range(2, 4) as usize + usize::from(r.chance(0.5)) + usize::from(r.chance(0.4));
     let n_links = n_links.min(names.len());
     let mut used = Used(HashSet::new());
@@ -1202,6 +1227,12 @@ struct Counts {
     skipped: [usize; 2],
     setup_failures: usize,
     setup_commands: usize,
+    /// Verdicts against the kernel, and what disagreed.
+    verdicts: verdicts::Counts,
+    verdict_bad: Vec<String>,
+    /// Hosts whose other-format dumps gave the same verdicts as the text ones.
+    verdict_variants: usize,
+    verdict_time: std::time::Duration,
 }
 
 struct Disagreement {
@@ -1351,6 +1382,96 @@ fn run_host(
             all_cases.push(case);
         }
     }
+    // Verdicts against the kernel: for every endpoint, replies (`route get
+    // D from A`, an unbound socket's) to samples of each reported leak and
+    // no-route range and of the rest of its peer space.
+    let tv = Instant::now();
+    let class = LinkClass::default();
+    let vhost = &hosts[0].1;
+    let eps = verdict::endpoints(vhost, &class);
+    for e in eps.iter().filter(|e| e.verdict.is_some()) {
+        counts.verdicts.endpoints[usize::from(e.address.is_ipv6())] += 1;
+    }
+    let vflows = verdicts::plan(vhost, &eps, &class, size.verdicts, &mut || r.next());
+    let lines: Vec<String> = vflows.iter().map(FlowSpec::command).collect();
+    let res = ns.batch(false, &["-j"], &lines)?;
+    let mut all_vcases: Vec<verdicts::VCase> = Vec::new();
+    let mut host_vbad: Vec<verdicts::VCase> = Vec::new();
+    for (f, br) in vflows.iter().zip(&res) {
+        let from = f.src.expect("verdict flows have a source");
+        let ep = eps
+            .iter()
+            .find(|e| e.address == from && e.verdict.is_some())
+            .expect("an endpoint");
+        let k = Answer::from_batch(br);
+        let j = verdicts::judge(vhost, ep, &class, f.dst, &k);
+        counts.verdicts.add(f.dst.is_ipv6(), &j);
+        let mut case = verdicts::VCase {
+            from,
+            interface: ep.interface.clone(),
+            dst: f.dst,
+            kernel: k,
+            note: None,
+        };
+        if let verdicts::Judged::Bad(kind, what) = &j {
+            counts.verdict_bad.push(format!(
+                "host {n} [{}] `ip {}` ({}): {what}",
+                ep.interface,
+                f.command(),
+                kind.as_str()
+            ));
+            case.note = Some(format!("{}: {what}", kind.as_str()));
+            host_vbad.push(case.clone());
+        }
+        all_vcases.push(case);
+    }
+    // The other format's dumps must give the same verdicts.
+    if let Some((vname, vh, _)) = hosts.get(1) {
+        let key = |e: &verdict::Endpoint| {
+            let leaks: Vec<_> = e
+                .leaks
+                .iter()
+                .map(|l| {
+                    (
+                        l.destinations.clone(),
+                        l.scope,
+                        l.egress.clone(),
+                        l.gateway,
+                        l.hash_dependent,
+                    )
+                })
+                .collect();
+            let nr: Vec<_> = e
+                .no_route
+                .iter()
+                .map(|x| (x.destinations.clone(), x.error))
+                .collect();
+            format!(
+                "{} {} {:?} {leaks:?} {nr:?}",
+                e.address, e.interface, e.verdict
+            )
+        };
+        let veps = verdict::endpoints(vh, &class);
+        let mut same = true;
+        for e in eps.iter().filter(|e| e.verdict.is_some()) {
+            let other = veps
+                .iter()
+                .find(|x| x.address == e.address && x.interface == e.interface);
+            if other.map(key) != Some(key(e)) {
+                same = false;
+                counts.verdict_bad.push(format!(
+                    "host {n} [{vname}]: endpoint {} on {}: text dumps give {}, {vname} dumps {}",
+                    e.address,
+                    e.interface,
+                    key(e),
+                    other.map_or("nothing".to_string(), key)
+                ));
+            }
+        }
+        counts.verdict_variants += usize::from(same);
+    }
+    counts.verdict_time += tv.elapsed();
+
     // The state must not have moved while we asked (DAD, carrier, probes).
     let tmp = hdir.join("after");
     capture(&ns, &tmp, &PLAIN)?;
@@ -1376,7 +1497,7 @@ fn run_host(
         .iter()
         .map(|(v, _, d)| (v.to_string(), read_dir_text(d)))
         .collect();
-    let save = |dir: &Path, cases: &[Case], what: &str| {
+    let save = |dir: &Path, cases: &[Case], vcases: &[verdicts::VCase], what: &str| {
         for (v, dumps) in &formats {
             let dir = if v == "text" {
                 dir.to_path_buf()
@@ -1388,21 +1509,31 @@ fn run_host(
                 let _ = std::fs::write(dir.join(f), t);
             }
             let _ = std::fs::write(dir.join("setup.txt"), &setup_txt);
-            let cf = CaseFile {
-                description: format!(
-                    "{what}: host {n} of seed {seed:#x} ({} scenario, `{v}` dumps), captured from a live kernel",
-                    script.scenario
-                ),
-                cases: cases.to_vec(),
-            };
-            let _ = kernel::write_cases(&dir.join("cases.json"), &cf);
+            let description = format!(
+                "{what}: host {n} of seed {seed:#x} ({} scenario, `{v}` dumps), captured from a live kernel",
+                script.scenario
+            );
+            if !cases.is_empty() {
+                let cf = CaseFile {
+                    description: description.clone(),
+                    cases: cases.to_vec(),
+                };
+                let _ = kernel::write_cases(&dir.join("cases.json"), &cf);
+            }
+            if !vcases.is_empty() {
+                let cf = verdicts::VCaseFile {
+                    description,
+                    cases: vcases.to_vec(),
+                };
+                let _ = verdicts::write_vcases(&dir.join("verdicts.json"), &cf);
+            }
         }
     };
-    if !host_bad.is_empty() {
+    if !host_bad.is_empty() || !host_vbad.is_empty() {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("kernel-diff")
             .join(format!("{seed:x}-{n}"));
-        save(&dir, &host_bad, "disagreements");
+        save(&dir, &host_bad, &host_vbad, "disagreements");
         eprintln!(
             "kernel_diff: host {n}: disagreements saved in {}",
             dir.display()
@@ -1412,6 +1543,7 @@ fn run_host(
         save(
             &Path::new(&d).join(format!("{seed:x}-{n}")),
             &all_cases,
+            &all_vcases,
             "agreeing corpus",
         );
     }
@@ -1472,6 +1604,20 @@ fn kernel_differential() {
         counts.setup_failures,
         t0.elapsed().as_secs_f64()
     );
+    eprintln!(
+        "kernel_diff verdicts: {} checks against the kernel ({}); \
+         {} of {} hosts with other-format dumps gave the same verdicts; {:.1} s",
+        counts.verdicts.total(),
+        counts.verdicts,
+        counts.verdict_variants,
+        (0..size.hosts)
+            .filter(|&n| only.is_none_or(|o| o == n) && variant(n).is_some())
+            .count(),
+        counts.verdict_time.as_secs_f64()
+    );
+    for d in counts.verdict_bad.iter().take(60) {
+        eprintln!("  {d}");
+    }
     for d in bad.iter().take(60) {
         eprintln!(
             "  host {} [{}] `ip {}`: {} (kernel: {:?})",
@@ -1491,5 +1637,10 @@ fn kernel_differential() {
         bad.is_empty(),
         "{} disagreement(s) between the kernel and the offline model (first ones above)",
         bad.len()
+    );
+    assert!(
+        counts.verdict_bad.is_empty(),
+        "{} verdict disagreement(s) (first ones above)",
+        counts.verdict_bad.len()
     );
 }

@@ -140,6 +140,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         only_problems: a.only == Some(Only::Problems),
         width,
     };
+    let keep = opts.clone();
     let mut rep = report::reporter(a.format, opts);
     let pb = s.progress.then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -180,7 +181,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                 if let Some(pb) = &pb {
                     pb.inc(1);
                 }
-                if result.is_ok() {
+                if result.is_ok() && keep.keeps(&h) {
                     result = rep.host(&mut sink, h);
                 }
             }

@@ -27,9 +27,7 @@ fn cell(s: &str) -> String {
 
 impl Reporter for Markdown {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        if self.o.keeps(&h) {
-            self.hosts.push(h);
-        }
+        self.hosts.push(h);
         Ok(())
     }
 

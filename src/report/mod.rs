@@ -38,6 +38,24 @@ impl Options {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_hosts() {
+        use super::short_host;
+        assert_eq!(short_host("a/b", 10), "a/b");
+        assert_eq!(
+            short_host("fleet.tar.gz/x/y/sosreport-web01", 30),
+            "fleet.tar.gz/…/sosreport-web01"
+        );
+        assert_eq!(
+            short_host("ec2rl/2024-05-02T10_15_42.123456", 31),
+            "…/2024-05-02T10_15_42.123456"
+        );
+        assert_eq!(short_host("abcdefghijkl", 6), "…/ijkl");
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub hosts: usize,
@@ -92,19 +110,51 @@ pub fn sort(hosts: &mut [HostReport]) {
 
 /// The ec2rl column: what it would say, and what it said when logged.
 pub fn ec2rl_cell(h: &HostReport) -> String {
-    let mut s = match h.ec2rl.status {
-        Some(st) => st.to_string(),
-        None => "n/a".to_string(),
-    };
-    if let Some(l) = &h.ec2rl.logged {
-        let st = if l.starts_with("[FAILURE]") {
-            "FAILURE"
-        } else {
-            "SUCCESS"
-        };
-        s.push_str(&format!(" (logged {st})"));
+    let would = h.ec2rl.status.unwrap_or("n/a");
+    match &h.ec2rl.logged {
+        None => would.to_string(),
+        Some(l) => {
+            let said = if l.starts_with("[FAILURE]") {
+                "FAILURE"
+            } else {
+                "SUCCESS"
+            };
+            if said == would {
+                format!("{would} (logged)")
+            } else {
+                format!("{would}, logged {said}")
+            }
+        }
     }
-    s
+}
+
+/// A host id short enough for a table cell: long archive paths keep their
+/// first and last parts (`fleet.tar.gz/…/sosreport-web01-…`); the full id is
+/// in JSON, CSV and `--explain`.
+pub fn short_host(id: &str, max: usize) -> String {
+    if id.chars().count() <= max {
+        return id.to_string();
+    }
+    let parts: Vec<&str> = id.split('/').collect();
+    let last = parts.last().copied().unwrap_or(id);
+    let first = parts.first().copied().unwrap_or("");
+    let candidate = match parts.len() {
+        0 | 1 => last.to_string(),
+        2 => format!("…/{last}"),
+        _ => format!("{first}/…/{last}"),
+    };
+    if candidate.chars().count() <= max {
+        return candidate;
+    }
+    let tail: String = last
+        .chars()
+        .rev()
+        .take(max.saturating_sub(2))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…/{tail}")
 }
 
 /// The per-host detail of `--explain` and the Markdown sections, as text lines.

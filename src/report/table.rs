@@ -1,7 +1,7 @@
 //! `--format table`: one row per host, sorted, at most 100 columns unless the
 //! terminal is wider; `--explain` adds each host's detail below.
 
-use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, sort};
+use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, short_host, sort};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
 use comfy_table::{ContentArrangement, presets};
@@ -23,9 +23,7 @@ impl Table {
 
 impl Reporter for Table {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        if self.o.keeps(&h) {
-            self.hosts.push(h);
-        }
+        self.hosts.push(h);
         Ok(())
     }
 
@@ -37,15 +35,23 @@ impl Reporter for Table {
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(self.o.width)
             .set_header(["host", "collector", "verdict", "ec2rl", "reason"]);
+        // The host names the row: give it room before the reason wraps.
+        let host_width = (self.o.width / 3).min(40);
+        if let Some(c) = t.column_mut(0) {
+            c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+                comfy_table::Width::Fixed(host_width),
+            ));
+        }
         for h in &self.hosts {
+            let short = short_host(&h.host, host_width.saturating_sub(2) as usize);
             let name = match &h.hostname {
-                Some(n) if !h.host.contains(n.as_str()) => format!("{} ({n})", h.host),
-                _ => h.host.clone(),
+                Some(n) if !h.host.contains(n.as_str()) => format!("{short}\n({n})"),
+                _ => short,
             };
             t.add_row([
                 name,
                 h.collector.to_string(),
-                h.verdict_label(),
+                h.verdict_label().replace(" (", "\n("),
                 ec2rl_cell(h),
                 h.reason.clone(),
             ]);

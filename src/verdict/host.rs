@@ -323,11 +323,11 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                 String::new()
             };
             format!(
-                "{} ({}) replies leave via {} [{}]{more}",
+                "{} on {} → {} ({}){more}",
                 e.address,
                 e.interface,
                 egress.join(","),
-                scopes.join(",")
+                scopes.join(", ")
             )
         }
         Verdict::NoRoute => {
@@ -343,7 +343,7 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                 String::new()
             };
             format!(
-                "{} ({}): {} to {}{more}",
+                "{} on {}: {} to {}{more}",
                 e.address,
                 e.interface,
                 n.error,
