@@ -1390,7 +1390,7 @@ fn run_host(
     let vhost = &hosts[0].1;
     let eps = verdict::endpoints(vhost, &class);
     for e in eps.iter().filter(|e| e.verdict.is_some()) {
-        counts.verdicts.endpoints[usize::from(e.address.is_ipv6())] += 1;
+        counts.verdicts.endpoint(e);
     }
     let vflows = verdicts::plan(vhost, &eps, &class, size.verdicts, &mut || r.next());
     let lines: Vec<String> = vflows.iter().map(FlowSpec::command).collect();

@@ -4,8 +4,8 @@
 //! answer records of `tests/kernel-cases/*/cases.json`, and the field-by-field
 //! comparison of the kernel's `ip route get` with `Host::lookup`.
 //!
-//! Included with `#[path]` by `kernel_diff.rs` and `kernel_cases.rs`; each uses
-//! a part, hence the `dead_code` allowance.
+//! Included with `#[path]` by `kernel_diff.rs`, `kernel_cases.rs` and
+//! `kernel_verdicts.rs`; each uses a part, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use asymroute_offline::capture;
@@ -533,14 +533,15 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
     (fi == 1 && mixed).then_some("IPv6 suppress_ifgroup over a multipath route across groups")
 }
 
-/// Loads a plain host folder (skipping `cases.json` and the `setup.txt`
-/// that says how the namespace was built) and builds the model.
+/// Loads a plain host folder (skipping `cases.json`, `verdicts.json` and
+/// the `setup.txt` that says how the namespace was built) and builds the
+/// model.
 pub fn load_host(dir: &Path) -> Host {
     let (inputs, notes) = capture::load_plain_host(dir).expect("read host folder");
     assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
     let inputs = inputs
         .into_iter()
-        .filter(|i| i.name != "cases.json" && i.name != "setup.txt")
+        .filter(|i| !["cases.json", "verdicts.json", "setup.txt"].contains(&i.name.as_str()))
         .collect();
     Host::build(inputs, &HashMap::new())
 }

@@ -541,8 +541,12 @@ pub fn endpoint<'a>(eps: &'a [Endpoint], from: IpAddr, interface: &str) -> Optio
 pub struct Counts {
     pub checked: [[usize; 3]; 2],
     pub skipped: [usize; 2],
+    /// Why not judged, both families.
+    pub skipped_by: std::collections::BTreeMap<&'static str, usize>,
     pub bad: [usize; 2],
     pub endpoints: [usize; 2],
+    /// Of which on internal links (own prefixes only).
+    pub internal: [usize; 2],
 }
 
 impl Counts {
@@ -550,12 +554,22 @@ impl Counts {
         let f = usize::from(v6);
         match j {
             Judged::Checked(k) => self.checked[f][k.idx()] += 1,
-            Judged::Skipped(_) => self.skipped[f] += 1,
+            Judged::Skipped(why) => {
+                self.skipped[f] += 1;
+                *self.skipped_by.entry(why).or_default() += 1;
+            }
             Judged::Bad(k, _) => {
                 self.checked[f][k.idx()] += 1;
                 self.bad[f] += 1;
             }
         }
+    }
+
+    /// Counts an endpoint with a verdict.
+    pub fn endpoint(&mut self, e: &Endpoint) {
+        let f = usize::from(e.address.is_ipv6());
+        self.endpoints[f] += 1;
+        self.internal[f] += usize::from(e.internal);
     }
 
     pub fn total(&self) -> usize {
@@ -569,7 +583,11 @@ impl std::fmt::Display for Counts {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{fam}: {} endpoints, ", self.endpoints[i])?;
+            write!(
+                f,
+                "{fam}: {} endpoints ({} internal), ",
+                self.endpoints[i], self.internal[i]
+            )?;
             for k in Kind::ALL {
                 write!(f, "{} {}, ", self.checked[i][k.idx()], k.as_str())?;
             }
@@ -578,6 +596,9 @@ impl std::fmt::Display for Counts {
                 "{} not judged, {} disagreeing",
                 self.skipped[i], self.bad[i]
             )?;
+        }
+        if !self.skipped_by.is_empty() {
+            write!(f, "; not judged: {:?}", self.skipped_by)?;
         }
         Ok(())
     }
