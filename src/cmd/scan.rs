@@ -12,6 +12,10 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
+/// Hosts waiting per worker: enough that reader and workers rarely wait on
+/// each other, few enough that memory stays bounded (a host is ~10–100 KB).
+const QUEUE_PER_JOB: usize = 32;
+
 /// Resolved settings (fd's split of raw options from what the run uses).
 struct Settings {
     class: LinkClass,
@@ -49,7 +53,7 @@ fn run_stage(
     jobs: usize,
     limits: Limits,
 ) -> std::io::Result<Exit> {
-    let (tx, rx) = mpsc::sync_channel::<HostCapture>(jobs * 2);
+    let (tx, rx) = mpsc::sync_channel::<HostCapture>(jobs * QUEUE_PER_JOB);
     let rx = Arc::new(Mutex::new(rx));
     let hosts = std::sync::atomic::AtomicUsize::new(0);
     let items = std::sync::atomic::AtomicUsize::new(0);
@@ -152,7 +156,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         pb
     });
 
-    let (work_tx, work_rx) = mpsc::sync_channel::<HostCapture>(s.jobs * 2);
+    let (work_tx, work_rx) = mpsc::sync_channel::<HostCapture>(s.jobs * QUEUE_PER_JOB);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (res_tx, res_rx) = mpsc::channel::<host::HostReport>();
     let mut notices: Vec<Notice> = Vec::new();
