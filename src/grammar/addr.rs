@@ -207,36 +207,6 @@ pub struct AddrParser {
     open: bool,
 }
 
-macro_rules! value {
-    ($toks:expr, $sink:expr, $line:expr, $kw:expr, $what:expr) => {
-        match $toks.next() {
-            Some(v) => v,
-            None => {
-                $sink.push(
-                    $line,
-                    $kw,
-                    Severity::Error,
-                    format!("`{}` without a value", $kw),
-                    Some($what),
-                );
-                return None;
-            }
-        }
-    };
-}
-
-macro_rules! check {
-    ($sink:expr, $line:expr, $tok:expr, $res:expr) => {
-        match $res {
-            Ok(v) => v,
-            Err(Expected(what)) => {
-                $sink.push($line, $tok, Severity::Error, "bad value", Some(what));
-                return None;
-            }
-        }
-    };
-}
-
 /// Continuation lines that lost their indentation in a paste are still
 /// recognised by their first word.
 pub fn is_continuation_word(text: &str) -> bool {

@@ -2,6 +2,8 @@
 //! with every line accounted for (parsed, recognised as collector noise or a
 //! command failure, or reported as a located diagnostic).
 
+#[macro_use]
+mod macros;
 pub mod addr;
 pub mod diag;
 pub mod json;

@@ -211,36 +211,6 @@ impl Route {
     }
 }
 
-macro_rules! value {
-    ($toks:expr, $sink:expr, $line:expr, $kw:expr, $what:expr) => {
-        match $toks.next() {
-            Some(v) => v,
-            None => {
-                $sink.push(
-                    $line,
-                    $kw,
-                    Severity::Error,
-                    format!("`{}` without a value", $kw),
-                    Some($what),
-                );
-                return None;
-            }
-        }
-    };
-}
-
-macro_rules! check {
-    ($sink:expr, $line:expr, $tok:expr, $res:expr) => {
-        match $res {
-            Ok(v) => v,
-            Err(Expected(what)) => {
-                $sink.push($line, $tok, Severity::Error, "bad value", Some(what));
-                return None;
-            }
-        }
-    };
-}
-
 /// Reads `encap TYPE …`. `ip`/`ip6` print their own `src`, `dst`, `tos`,
 /// `ttl`… (print_encap_ip), each once, so those are read as the encap's
 /// key/value pairs; `seg6local` may hold `table`/`iif`/`oif`; other types run

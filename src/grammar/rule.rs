@@ -202,69 +202,42 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
     let mut toks = Tokens::new(&text[colon + 1..]);
     let fam = ctx.family;
 
-    macro_rules! value {
-        ($kw:expr, $what:expr) => {
-            match toks.next() {
-                Some(v) => v,
-                None => {
-                    sink.push(
-                        line,
-                        $kw,
-                        Severity::Error,
-                        format!("`{}` without a value", $kw),
-                        Some($what),
-                    );
-                    return None;
-                }
-            }
-        };
-    }
-    macro_rules! check {
-        ($tok:expr, $res:expr) => {
-            match $res {
-                Ok(v) => v,
-                Err(Expected(what)) => {
-                    sink.push(line, $tok, Severity::Error, "bad value", Some(what));
-                    return None;
-                }
-            }
-        };
-    }
-
     while let Some(kw) = toks.next() {
         match kw {
             "not" => rule.not = true,
             "from" => {
-                let v = value!(kw, "all or a prefix");
+                let v = value!(toks, sink, line, kw, "all or a prefix");
                 if v != "all" {
-                    rule.from = Some(check!(v, lex::prefix(v, fam)));
+                    rule.from = Some(check!(sink, line, v, lex::prefix(v, fam)));
                 }
             }
             "to" => {
-                let v = value!(kw, "a prefix");
-                let mut net = check!(v, lex::prefix(v, fam));
+                let v = value!(toks, sink, line, kw, "a prefix");
+                let mut net = check!(sink, line, v, lex::prefix(v, fam));
                 // v4.17–4.18 printed `to 10.0.0.0 /24`.
                 if let Some(len) = toks.peek().and_then(|t| t.strip_prefix('/')) {
                     let t = toks.next().unwrap_or_default();
                     let joined = format!("{}/{len}", net.addr());
-                    net = check!(t, lex::prefix(&joined, fam));
+                    net = check!(sink, line, t, lex::prefix(&joined, fam));
                 }
                 rule.to = Some(net);
             }
-            "tos" | "dsfield" => rule.tos = Some(value!(kw, "a TOS value").to_string()),
+            "tos" | "dsfield" => {
+                rule.tos = Some(value!(toks, sink, line, kw, "a TOS value").to_string())
+            }
             "fwmark" => {
-                let v = value!(kw, "MARK[/MASK]");
+                let v = value!(toks, sink, line, kw, "MARK[/MASK]");
                 let (m, mask) = match v.split_once('/') {
                     Some((m, k)) => (m, Some(k)),
                     None => (v, None),
                 };
-                rule.fwmark = Some(check!(v, lex::hex_u32(m)));
+                rule.fwmark = Some(check!(sink, line, v, lex::hex_u32(m)));
                 if let Some(k) = mask {
-                    rule.fwmask = Some(check!(v, lex::hex_u32(k)));
+                    rule.fwmask = Some(check!(sink, line, v, lex::hex_u32(k)));
                 }
             }
             "iif" | "oif" => {
-                let name = value!(kw, "an interface name").to_string();
+                let name = value!(toks, sink, line, kw, "an interface name").to_string();
                 let detached = toks.peek() == Some("[detached]");
                 if detached {
                     toks.next();
@@ -277,7 +250,7 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
                 }
             }
             "lookup" | "table" => {
-                let v = value!(kw, "a table");
+                let v = value!(toks, sink, line, kw, "a table");
                 rule.action = RuleAction::Lookup;
                 if v == "[l3mdev-table]" {
                     rule.l3mdev = true;
@@ -292,13 +265,15 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
             }
             "l3mdev" => rule.l3mdev = true,
             "uidrange" => {
-                let v = value!(kw, "N-M");
-                rule.uidrange = Some(check!(v, lex::range_u32(v)));
+                let v = value!(toks, sink, line, kw, "N-M");
+                rule.uidrange = Some(check!(sink, line, v, lex::range_u32(v)));
             }
-            "ipproto" => rule.ipproto = Some(value!(kw, "a protocol").to_string()),
+            "ipproto" => {
+                rule.ipproto = Some(value!(toks, sink, line, kw, "a protocol").to_string())
+            }
             "sport" | "dport" => {
-                let v = value!(kw, "N, N-M or VALUE/MASK");
-                let p = Some(check!(v, ports(v)));
+                let v = value!(toks, sink, line, kw, "N, N-M or VALUE/MASK");
+                let p = Some(check!(sink, line, v, ports(v)));
                 if kw == "sport" {
                     rule.sport = p
                 } else {
@@ -306,24 +281,26 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
                 }
             }
             "tun_id" => {
-                let v = value!(kw, "a tunnel id");
-                rule.tun_id = Some(check!(v, lex::u64_tok(v)));
+                let v = value!(toks, sink, line, kw, "a tunnel id");
+                rule.tun_id = Some(check!(sink, line, v, lex::u64_tok(v)));
             }
             "suppress_prefixlength" => {
-                let v = value!(kw, "a prefix length");
-                rule.suppress_prefixlength = Some(check!(v, lex::u32_tok(v)));
+                let v = value!(toks, sink, line, kw, "a prefix length");
+                rule.suppress_prefixlength = Some(check!(sink, line, v, lex::u32_tok(v)));
             }
-            "suppress_ifgroup" => rule.suppress_ifgroup = Some(value!(kw, "a group").to_string()),
-            "realms" => rule.realms = Some(value!(kw, "FROM/TO").to_string()),
+            "suppress_ifgroup" => {
+                rule.suppress_ifgroup = Some(value!(toks, sink, line, kw, "a group").to_string())
+            }
+            "realms" => rule.realms = Some(value!(toks, sink, line, kw, "FROM/TO").to_string()),
             "goto" => {
-                let v = value!(kw, "a priority");
+                let v = value!(toks, sink, line, kw, "a priority");
                 rule.action = RuleAction::Goto;
                 let (num, unresolved) = match v.strip_suffix("unresolved") {
                     Some(n) => (n, true),
                     None => (v, false),
                 };
                 if num != "none" {
-                    rule.goto = Some(check!(v, lex::u32_tok(num)));
+                    rule.goto = Some(check!(sink, line, v, lex::u32_tok(num)));
                 }
                 rule.unresolved |= unresolved;
             }
@@ -335,15 +312,23 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
             "failed_policy" => rule.action = RuleAction::FailedPolicy,
             "masquerade" => rule.action = RuleAction::Nat,
             "map-to" | "nat" => {
-                let v = value!(kw, "an address");
+                let v = value!(toks, sink, line, kw, "an address");
                 rule.action = RuleAction::Nat;
-                rule.nat = Some(check!(v, lex::addr(v)));
+                rule.nat = Some(check!(sink, line, v, lex::addr(v)));
             }
             "proto" | "protocol" => {
-                rule.protocol = Some(RouteProtocol::parse(value!(kw, "a protocol")))
+                rule.protocol = Some(RouteProtocol::parse(value!(
+                    toks,
+                    sink,
+                    line,
+                    kw,
+                    "a protocol"
+                )))
             }
-            "dscp" => rule.dscp = Some(value!(kw, "a DSCP value").to_string()),
-            "flowlabel" => rule.flowlabel = Some(value!(kw, "a flow label").to_string()),
+            "dscp" => rule.dscp = Some(value!(toks, sink, line, kw, "a DSCP value").to_string()),
+            "flowlabel" => {
+                rule.flowlabel = Some(value!(toks, sink, line, kw, "a flow label").to_string())
+            }
             _ => {
                 sink.unknown_token(line, kw, "rule");
                 rule.unknown.push(kw.to_string());
