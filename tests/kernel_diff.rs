@@ -24,14 +24,29 @@
 //! (kernel-semantics.md §2). The dumps are captured again after the flows
 //! and must not have changed.
 //!
+//! Then verdicts (issue 5's proof; `support/verdicts.rs`): for every
+//! endpoint of `verdict::endpoints`, the kernel's `ip -j route get D from A`
+//! (a reply from an unbound socket) for the first, a middle and the last
+//! peer of each reported leak and no-route CIDR (and the middle of any
+//! internal link's prefix inside one), and for sampled destinations of the
+//! rest of its peer space, is judged against the verdict: the leak's egress
+//! and gateway (any nexthop device when hash-dependent), the no-route error,
+//! or the endpoint's own link. The dumps in another format must give the
+//! same verdicts. Verdict disagreements are saved as `verdicts.json` beside
+//! the dumps and replayed without root by `tests/kernel_verdicts.rs`. Some
+//! hosts have container-style link names (docker0, br-…, veth…: internal
+//! links), a point-to-point address, or wg-quick's rules, drawn from a
+//! random stream of their own so that the rest of each host is unchanged.
+//!
 //! Not compared (counted as "not comparable"; see `FlowSpec::incomparable`
 //! and `undecidable` in support/kernel.rs): IPv6 multicast destinations with
 //! `iif` (route get fails with EMSGSIZE asking the multicast routing table),
 //! `suppress_ifgroup` from `ip -o addr` dumps (no link groups) or over an
 //! IPv6 multipath route across groups (the hash decides).
 //!
-//! Size: the default run takes ~15–40 s; `ASYMROUTE_KERNEL_DIFF=large` runs
-//! 1000 hosts (~5 million comparisons, ~3–4 min); `ASYMROUTE_KERNEL_DIFF_SEED=N`
+//! Size: the default run takes ~15–40 s (of which ~5 s of verdicts, ~45,000
+//! checks); `ASYMROUTE_KERNEL_DIFF=large` runs 1000 hosts (~5 million
+//! comparisons and ~1 million verdict checks, ~5–6 min); `ASYMROUTE_KERNEL_DIFF_SEED=N`
 //! changes the seed, `ASYMROUTE_KERNEL_DIFF_HOST=N` runs one host;
 //! `ASYMROUTE_KERNEL_DIFF_SAVE=DIR` writes every host (dumps, setup script,
 //! cases.json with all flows) under DIR; disagreeing hosts are always
@@ -314,6 +329,10 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
         forwarding: !r.chance(0.2),
         scenario: "generic",
     };
+    // What verdicts need beyond the lookup (container-style names,
+    // point-to-point addresses, wg-quick's rules) is drawn from a stream of
+    // its own, so that the rest of every host stays as this seed built it.
+    let mut x = Rng(r.0 ^ 0x1a7e_c0de);
     let scenario = r.below(10);
     let ec2 = scenario < 2;
     let half = scenario == 2;
@@ -328,9 +347,8 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
         "generic"
     };
     let names = NAMES[r.below(4) as usize];
-    // Some hosts get container-style names, decided by a stream of their
-    // own so that every other host stays as this seed always built it.
-    let names = if Rng(r.0 ^ 0x1a7e_c0de).chance(0.15) {
+    // Some hosts get container-style names (internal links).
+    let names = if x.chance(0.15) {
         INTERNAL_NAMES
     } else {
         names
@@ -485,6 +503,24 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
         // An address on loopback (anycast service style).
         s.v4.push("addr add 203.0.113.99/32 dev lo".into());
         s.v4.push("addr add 2001:db8:ffff::99/128 dev lo".into());
+    }
+    if x.chance(0.12) {
+        // A point-to-point address: its connected prefix is the peer's.
+        let l = &links[x.below(links.len() as u64) as usize];
+        let k = x.below(250) + 1;
+        let (p4, p6) = if x.chance(0.5) {
+            ("/30", "/126")
+        } else {
+            ("", "")
+        };
+        s.v4.push(format!(
+            "addr add 100.64.{k}.1 peer 100.64.{k}.2{p4} dev {}",
+            l.name
+        ));
+        s.v4.push(format!(
+            "addr add 2001:db8:ee:{k:x}::1 peer 2001:db8:ee:{k:x}::2{p6} dev {} nodad",
+            l.name
+        ));
     }
 
     let gw_ok = |l: &Link| !l.down_at_end;
@@ -889,6 +925,18 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
         // No policy rule at all: IPv4 keeps `local` merged into `main`.
         s.v4.retain(|c| !c.starts_with("rule "));
         s.v6.retain(|c| !c.starts_with("rule "));
+    }
+    if !no_rules && x.chance(0.1) {
+        // wg-quick: a direct default in table 51820 through the tunnel link,
+        // taken by every packet without its mark; main still decides what
+        // it has more specific than a default. Priorities as wg-quick gets
+        // them: none given.
+        let l = &links[1 + x.below(links.len() as u64 - 1) as usize];
+        for (cmds, default) in [(&mut s.v4, "0.0.0.0/0"), (&mut s.v6, "::/0")] {
+            cmds.push(format!("route add {default} dev {} table 51820", l.name));
+            cmds.push("rule add not fwmark 0xca6c table 51820".into());
+            cmds.push("rule add table main suppress_prefixlength 0".into());
+        }
     }
     let _ = (n, gw_ok);
     s

@@ -225,7 +225,14 @@ fn route_quote(host: &Host, fam: Family, table: &Table, idx: usize) -> Option<Qu
 enum Outcome {
     /// Leaves by the endpoint's own link, by this route.
     Ok(Option<(Table, usize)>),
+    /// Not a peer, and too small or too special to matter: the host's own
+    /// and broadcast addresses, multicast, loopback. A range may span it.
     Skip,
+    /// Not a peer because it belongs to another endpoint: an internal link's
+    /// prefix (or, for an internal endpoint, anything outside its own).
+    /// Replies there leave their own way, so no range of this endpoint may
+    /// span it (the kernel would contradict the range's egress or error).
+    Foreign,
     Leak {
         scope: Scope,
         egress: String,
@@ -321,15 +328,17 @@ fn analyse(
     for (i, &start) in pts.iter().enumerate() {
         let end = pts.get(i + 1).copied().unwrap_or(top);
         let piece = Range { start, end };
-        let in_space = if ep.internal {
-            own.iter().any(|r| r.contains(start))
+        let is_never = never.iter().any(|r| r.contains(start));
+        let is_own = own.iter().any(|r| r.contains(start));
+        let foreign = if ep.internal {
+            !is_own
         } else {
-            !never.iter().any(|r| r.contains(start))
-                && (own.iter().any(|r| r.contains(start))
-                    || !internal.iter().any(|r| r.contains(start)))
+            !is_own && internal.iter().any(|r| r.contains(start))
         };
-        let outcome = if !in_space {
+        let outcome = if is_never {
             Outcome::Skip
+        } else if foreign {
+            Outcome::Foreign
         } else {
             let dst = space::addr(fam, start);
             let l = host.lookup(&Flow::to(dst).from(ep.address));
@@ -401,13 +410,15 @@ fn analyse(
     // Group pieces by outcome for the report. Destinations outside the peer
     // space (the host's own addresses, broadcasts, multicast) between two
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
+    // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
+    // does.
     let mut leaks: Vec<(Outcome, Vec<Range>)> = Vec::new();
     let mut last: Option<(usize, bool)> = None; // (group, only skips since)
     let pieces_all = pieces.clone();
     for (r, o) in pieces {
         match o {
             Outcome::Skip => continue,
-            Outcome::Ok(_) => {
+            Outcome::Ok(_) | Outcome::Foreign => {
                 last = None;
                 continue;
             }
@@ -647,6 +658,61 @@ pub fn host_verdict(eps: &[Endpoint]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An internal link's prefix is no peer of another endpoint, and
+    /// replies there leave by that link: no range of the other endpoint may
+    /// span it (kernel_diff's verdict phase found `0.0.0.0/0 except …` leaks
+    /// via eth0 that swallowed docker0's 172.17.0.0/16).
+    #[test]
+    fn ranges_do_not_span_internal_prefixes() {
+        use crate::grammar::{Ctx, DumpKind};
+        use crate::model::Input;
+        let input = |name: &str, kind, text: &str| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx::default(),
+        };
+        let addr = "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
+    inet 127.0.0.1/8 scope host lo
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP
+    inet 10.0.0.10/24 brd 10.0.0.255 scope global eth0
+3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP
+    inet 10.0.1.10/24 brd 10.0.1.255 scope global eth1
+4: docker0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP
+    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0
+";
+        let route = "\
+default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1
+";
+        let host = Host::build(
+            vec![
+                input("ip_addr.txt", DumpKind::IpAddr, addr),
+                input("ip_route.txt", DumpKind::IpRoute, route),
+            ],
+            &Default::default(),
+        );
+        let eps = endpoints(&host, &LinkClass::default());
+        let docker: ipnet::IpNet = "172.17.0.0/16".parse().unwrap();
+        let eth1 = eps.iter().find(|e| e.interface == "eth1").unwrap();
+        assert_eq!(eth1.verdict, Some(Verdict::Asymmetric));
+        for l in &eth1.leaks {
+            for d in &l.destinations {
+                let n: ipnet::IpNet = d.parse().unwrap();
+                assert!(
+                    !n.contains(&docker.network()) && !docker.contains(&n.network()),
+                    "{d} (leak via {}) spans docker0's prefix",
+                    l.egress
+                );
+            }
+        }
+        let docker0 = eps.iter().find(|e| e.interface == "docker0").unwrap();
+        assert_eq!(docker0.verdict, Some(Verdict::Ok));
+    }
 
     #[test]
     fn globs() {

@@ -164,6 +164,13 @@ impl PeerSpace {
         wanted && !never && !self.local.contains(&d)
     }
 
+    /// Whether a reported range speaks for `d`: anything but the never-peers
+    /// and the host's own addresses. A range may span those (a short CIDR
+    /// list), but not another link's prefix whose replies leave otherwise.
+    pub fn claimable(&self, d: IpAddr) -> bool {
+        !self.never.iter().any(|n| n.contains(&d)) && !self.local.contains(&d)
+    }
+
     /// The parts of the space that are not peers, to step around.
     fn holes(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
         self.never.iter().chain(&self.internal_links).map(bounds)
@@ -185,7 +192,7 @@ pub fn judge(host: &Host, ep: &Endpoint, class: &LinkClass, dst: IpAddr, k: &Ans
         return Judged::Skipped("endpoint takes no requests");
     }
     let space = PeerSpace::of(host, ep, class);
-    if !space.contains(dst) {
+    if !space.claimable(dst) {
         return Judged::Skipped("not a peer");
     }
     let leaks: Vec<usize> = (0..ep.leaks.len())
@@ -203,6 +210,7 @@ pub fn judge(host: &Host, ep: &Endpoint, class: &LinkClass, dst: IpAddr, k: &Ans
         })
         .collect();
     let kind = match (leaks.len(), nr.len()) {
+        (0, 0) if !space.contains(dst) => return Judged::Skipped("not a peer"),
         (0, 0) => Kind::Ok,
         (1, 0) => Kind::Leak,
         (0, 1) => Kind::NoRoute,
@@ -333,7 +341,9 @@ pub struct Limits {
     pub ok: usize,
 }
 
-/// First, middle and last peer of a block, stepping around non-peers.
+/// First, middle and last peer of a block, stepping around non-peers; and
+/// the middle of every internal link's prefix inside it (not peers, but the
+/// block claims them).
 fn block_samples(n: &IpNet, space: &PeerSpace) -> Vec<IpAddr> {
     let v6 = n.addr().is_ipv6();
     let (lo, hi) = bounds(n);
@@ -361,6 +371,14 @@ fn block_samples(n: &IpNet, space: &PeerSpace) -> Vec<IpAddr> {
         }
         out.push(l);
     }
+    for m in &space.internal_links {
+        let (s, e) = bounds(m);
+        let x = s + (e - s) / 2;
+        if x >= lo && x <= hi && space.claimable(addr(v6, x)) {
+            out.push(x);
+        }
+    }
+    out.sort_unstable();
     out.dedup();
     out.into_iter().map(|x| addr(v6, x)).collect()
 }
