@@ -637,3 +637,23 @@ fn runs_released_early_keep_their_gathered_sosreport() {
         );
     }
 }
+
+#[test]
+fn encrypted_bundles_are_reported() {
+    let mut files = fleet();
+    files.retain(|(p, _)| p.starts_with("plain/h1"));
+    files.push((
+        "secured-sosreport-web09-2024-05-02-abcdefg.tar.xz.gpg".into(),
+        vec![0x85, 0x02, 0x0c, 0x03, 1, 2, 3],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), &files);
+    let (hosts, notices) = scan(dir.path());
+    assert!(hosts.contains_key("plain/h1"));
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.file.ends_with(".gpg") && n.message.contains("encrypted")),
+        "{notices:?}"
+    );
+}

@@ -188,6 +188,14 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         {
             return Want::Keep;
         }
+        if lower.ends_with(".gpg") {
+            // `sos report --encrypt` output: say so rather than skip silently.
+            self.notice(Notice {
+                file: path.to_string(),
+                message: "encrypted (.gpg): cannot be read without its key".into(),
+            });
+            return Want::Skip;
+        }
         if path.split('/').any(|c| COLLECTOR_DIRS.contains(&c)) {
             return Want::Skip;
         }
