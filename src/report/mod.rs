@@ -157,6 +157,18 @@ pub fn short_host(id: &str, max: usize) -> String {
     format!("…/{tail}")
 }
 
+/// `PREFIX file:line: first line of the quote` (tabs as spaces).
+fn quoted(prefix: &str, q: &crate::verdict::Quote) -> String {
+    let first = q
+        .text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .replace('\t', " ");
+    format!("{prefix}{}:{}: {first}", q.file, q.line)
+}
+
 /// The per-host detail of `--explain` and the Markdown sections, as text lines.
 pub fn explain_lines(h: &HostReport) -> Vec<String> {
     let mut v = Vec::new();
@@ -204,41 +216,15 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
                 "    {scope}: {} -> {}{via}{hash}",
                 l.summary, l.egress
             ));
-            if let Some(r) = &l.rule {
-                v.push(format!(
-                    "      rule  {}:{}: {}",
-                    r.file,
-                    r.line,
-                    r.text.replace('\t', " ")
-                ));
-            }
-            if let Some(r) = &l.route {
-                v.push(format!(
-                    "      route {}:{}: {}",
-                    r.file,
-                    r.line,
-                    r.text.lines().next().unwrap_or("").trim()
-                ));
-            }
+            v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
+            v.extend(l.route.as_ref().map(|r| quoted("      route ", r)));
         }
         for n in &e.no_route {
             v.push(format!("    no route: {} ({})", n.summary, n.error));
-            if let Some(r) = &n.route {
-                v.push(format!(
-                    "      route {}:{}: {}",
-                    r.file,
-                    r.line,
-                    r.text.lines().next().unwrap_or("").trim()
-                ));
-            }
+            v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
         }
         for c in &e.conditional {
-            v.push(format!(
-                "    conditional rule {}:{}: {}",
-                c.file,
-                c.line,
-                c.text.replace('\t', " ")
-            ));
+            v.push(quoted("    conditional rule ", c));
         }
     }
     if !h.fix.is_empty() {
