@@ -12,18 +12,10 @@
 mod kernel;
 
 use kernel::CaseFile;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn case_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel-cases");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/kernel-cases")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("cases.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+    kernel::case_dirs(&["cases.json"])
 }
 
 #[test]

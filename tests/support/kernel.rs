@@ -420,18 +420,41 @@ pub struct CaseFile {
     pub cases: Vec<Case>,
 }
 
-/// Writes a cases.json with one case per line (compact, diff-friendly).
-pub fn write_cases(path: &Path, cf: &CaseFile) -> std::io::Result<()> {
+/// Writes `{"description": …, "cases": […]}` with one case per line
+/// (compact, diff-friendly): cases.json and verdicts.json alike.
+pub fn write_case_lines<T: Serialize>(
+    path: &Path,
+    description: &str,
+    cases: &[T],
+) -> std::io::Result<()> {
     let mut out = format!(
         "{{\"description\": {},\n\"cases\": [\n",
-        serde_json::to_string(&cf.description)?
+        serde_json::to_string(description)?
     );
-    for (i, c) in cf.cases.iter().enumerate() {
+    for (i, c) in cases.iter().enumerate() {
         out.push_str(&serde_json::to_string(c)?);
-        out.push_str(if i + 1 < cf.cases.len() { ",\n" } else { "\n" });
+        out.push_str(if i + 1 < cases.len() { ",\n" } else { "\n" });
     }
     out.push_str("]}\n");
     std::fs::write(path, out)
+}
+
+/// Writes a cases.json.
+pub fn write_cases(path: &Path, cf: &CaseFile) -> std::io::Result<()> {
+    write_case_lines(path, &cf.description, &cf.cases)
+}
+
+/// The folders of `tests/kernel-cases/` holding any of `files`, sorted.
+pub fn case_dirs(files: &[&str]) -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel-cases");
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/kernel-cases")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| files.iter().any(|f| p.join(f).is_file()))
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// Compares the offline lookup with the kernel's answer, field by field.

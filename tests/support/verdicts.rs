@@ -532,18 +532,9 @@ pub struct VCaseFile {
     pub cases: Vec<VCase>,
 }
 
-/// Writes a verdicts.json with one case per line.
+/// Writes a verdicts.json.
 pub fn write_vcases(path: &Path, cf: &VCaseFile) -> std::io::Result<()> {
-    let mut out = format!(
-        "{{\"description\": {},\n\"cases\": [\n",
-        serde_json::to_string(&cf.description)?
-    );
-    for (i, c) in cf.cases.iter().enumerate() {
-        out.push_str(&serde_json::to_string(c)?);
-        out.push_str(if i + 1 < cf.cases.len() { ",\n" } else { "\n" });
-    }
-    out.push_str("]}\n");
-    std::fs::write(path, out)
+    crate::kernel::write_case_lines(path, &cf.description, &cf.cases)
 }
 
 /// The endpoint a stored case names.
