@@ -524,7 +524,22 @@ fn is_transcript(text: &str) -> bool {
             || t.contains("$ ")
             || t.contains("# ")
     };
-    for l in text.lines().filter(|l| maybe_prompt(l)) {
+    // A command line holds the word `ip` (or `…/ip`) and a word after it:
+    // visit only the lines where `ip` is followed by white space, found
+    // with memchr's substring search, instead of splitting every line.
+    let bytes = text.as_bytes();
+    let mut next_line = 0;
+    for at in memchr::memmem::find_iter(bytes, b"ip") {
+        if at < next_line || !text[at + 2..].starts_with(char::is_whitespace) {
+            continue;
+        }
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        next_line = end;
+        let l = text[start..end].strip_suffix('\r').unwrap_or(&text[start..end]);
+        if !maybe_prompt(l) {
+            continue;
+        }
         if let lines::Class::Command(c) = lines::classify(l)
             && c.kind.is_some()
         {
