@@ -536,7 +536,9 @@ fn is_transcript(text: &str) -> bool {
         let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
         let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
         next_line = end;
-        let l = text[start..end].strip_suffix('\r').unwrap_or(&text[start..end]);
+        let l = text[start..end]
+            .strip_suffix('\r')
+            .unwrap_or(&text[start..end]);
         if !maybe_prompt(l) {
             continue;
         }
