@@ -149,39 +149,23 @@ impl<R: Read> Read for Budget<R> {
     }
 }
 
-/// A stream reader that runs several zstd frames back to back.
-struct ZstdFrames<R: Read> {
-    dec: Option<ruzstd::decoding::StreamingDecoder<BufReader<R>, ruzstd::decoding::FrameDecoder>>,
+/// An xz decoder (C liblzma, statically built): concatenated streams and
+/// stream padding are read through, as `xz -d` does. Corrupt or truncated
+/// input comes back as an `io::Error`. Chosen over pure-Rust `lzma-rust2` by
+/// measurement (tests/bench/DECODERS.md).
+fn xz_decoder<R: BufRead>(r: R) -> io::Result<liblzma::bufread::XzDecoder<R>> {
+    let stream =
+        liblzma::stream::Stream::new_stream_decoder(u64::MAX, liblzma::stream::CONCATENATED)?;
+    Ok(liblzma::bufread::XzDecoder::new_stream(r, stream))
 }
 
-impl<R: Read> ZstdFrames<R> {
-    fn new(r: R) -> io::Result<Self> {
-        let dec = ruzstd::decoding::StreamingDecoder::new(BufReader::new(r))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        Ok(ZstdFrames { dec: Some(dec) })
-    }
-}
-
-impl<R: Read> Read for ZstdFrames<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let Some(d) = self.dec.as_mut() else {
-                return Ok(0);
-            };
-            let n = d.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
-            }
-            // Frame done: another may follow.
-            let mut src = self.dec.take().map(|d| d.into_inner()).expect("decoder");
-            if src.fill_buf()?.is_empty() {
-                return Ok(0);
-            }
-            let next = ruzstd::decoding::StreamingDecoder::new(src)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            self.dec = Some(next);
-        }
-    }
+/// A zstd decoder (C libzstd, statically built) that runs concatenated
+/// frames back to back and skips skippable frames. Windows over 128 MiB
+/// (zstd's default decoder limit) are refused; corrupt or truncated input
+/// comes back as an `io::Error`. Chosen over pure-Rust `ruzstd` by
+/// measurement (tests/bench/DECODERS.md).
+fn zstd_decoder<'a, R: BufRead>(r: R) -> io::Result<zstd::stream::read::Decoder<'a, R>> {
+    zstd::stream::read::Decoder::with_buffer(r)
 }
 
 pub struct Reader<'v, V: Visitor> {
@@ -335,7 +319,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
     /// One file's bytes: an archive or compressed stream to open, or a
     /// member to keep (by name or content) or drop.
     fn stream(&mut self, r: &mut dyn Read, path: &str, depth: u32, top: bool) {
-        let (head, mut br) = match peek(BufReader::with_capacity(64 * 1024, r), 512) {
+        // No buffer yet: most members are plain files read whole, and a
+        // fresh 64 KiB buffer per member cost 3% of a fleet scan in memset.
+        let (head, peeked) = match peek(r, 512) {
             Ok(h) => h,
             Err(e) => {
                 self.notice(path.into(), format!("cannot read: {e}"));
@@ -353,6 +339,11 @@ impl<'v, V: Visitor> Reader<'v, V> {
             );
             return;
         }
+        if m == Magic::Other {
+            self.member(&mut { peeked }, path);
+            return;
+        }
+        let mut br = BufReader::with_capacity(64 * 1024, peeked);
         let budget = self.budget.clone();
         let dec_name = strip_compression_suffix(path);
         let result = match m {
@@ -360,15 +351,15 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 let mut d = flate2::read::MultiGzDecoder::new(br);
                 self.decompressed(&mut d, path, &dec_name, depth, budget, top)
             }
-            Magic::Xz => {
-                let mut d = lzma_rust2::XzReader::new(br, true);
-                self.decompressed(&mut d, path, &dec_name, depth, budget, top)
-            }
+            Magic::Xz => match xz_decoder(br) {
+                Ok(mut d) => self.decompressed(&mut d, path, &dec_name, depth, budget, top),
+                Err(e) => Err(e),
+            },
             Magic::Bzip2 => {
                 let mut d = bzip2::read::MultiBzDecoder::new(br);
                 self.decompressed(&mut d, path, &dec_name, depth, budget, top)
             }
-            Magic::Zstd => match ZstdFrames::new(br) {
+            Magic::Zstd => match zstd_decoder(br) {
                 Ok(mut z) => self.decompressed(&mut z, path, &dec_name, depth, budget, top),
                 Err(e) => Err(e),
             },
@@ -382,10 +373,8 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 top,
             ),
             Magic::Zip => self.zip(&mut br, path, depth, top),
-            Magic::Other => {
-                self.member(&mut br, path);
-                Ok(())
-            }
+            // Read above, unbuffered.
+            Magic::Other => Ok(()),
         };
         if let Err(e) = result {
             self.notice(path.into(), format!("archive read stopped: {e}"));

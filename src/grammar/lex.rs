@@ -127,11 +127,18 @@ pub fn addr(tok: &str) -> Result<IpAddr, Expected> {
     }
     // What `whole(tok, ip_addr, …)` reads, without nom's char-by-char scan.
     if !tok.is_empty() && tok.bytes().all(is_addr_byte) {
-        return tok
-            .parse::<IpAddr>()
-            .map_err(|_| Expected("an IPv4 or IPv6 address"));
+        return parse_ip(tok).ok_or(Expected("an IPv4 or IPv6 address"));
     }
     Err(Expected("an IPv4 or IPv6 address"))
+}
+
+/// `IpAddr::from_str` tries IPv4 first; a colon settles it is IPv6.
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    if s.contains(':') {
+        s.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        s.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+    }
 }
 
 pub fn prefix(tok: &str, family: Option<Family>) -> Result<IpNet, Expected> {
@@ -162,7 +169,7 @@ fn prefix_bytes(tok: &str, family: Option<Family>) -> Option<IpNet> {
             return None;
         }
         // Address characters are ASCII, so `end` is a character boundary.
-        (tok[..end].parse::<IpAddr>().ok()?, &tok[end..])
+        (parse_ip(&tok[..end])?, &tok[end..])
     };
     let len = match rest.strip_prefix('/') {
         None if rest.is_empty() => match addr {

@@ -78,11 +78,7 @@ fn glue_at(s: &str) -> Option<usize> {
 }
 
 fn memchr_backslash(b: &[u8]) -> Option<usize> {
-    // Most lines hold none: `contains` is core's word-at-a-time memchr.
-    if !b.contains(&b'\\') {
-        return None;
-    }
-    b.iter().position(|&c| c == b'\\')
+    memchr::memchr(b'\\', b)
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -95,7 +91,7 @@ impl<'a> Iterator for Lines<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match self.rest.find('\n') {
+        let (line, rest) = match memchr::memchr(b'\n', self.rest.as_bytes()) {
             Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
             None => (self.rest, ""),
         };

@@ -255,7 +255,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
     let mut routes: Vec<Route> = Vec::new();
     // A route or rule takes a line at least: room for one per line saves
     // growing (copying) a vector of large records as it fills.
-    let lines_upper = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let lines_upper = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
     match kind {
         DumpKind::IpRoute => routes.reserve(lines_upper),
         DumpKind::IpRule => rules.reserve(lines_upper),

@@ -6,13 +6,20 @@ use super::{Origin, RouteEntry};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// Seeded, so a crafted dump cannot make the index degrade, and several
+/// times faster than SipHash on these small keys (lookups dominate a scan).
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Debug, Default, Clone)]
 pub struct FibTable {
     pub routes: Vec<RouteEntry>,
     /// Prefix lengths present, longest first.
     plens: Vec<u8>,
-    /// (prefix length, masked destination) → route indexes in kernel list order.
-    index: HashMap<(u8, u128), Vec<usize>>,
+    /// Route indexes grouped by prefix, each group in kernel list order.
+    order: Vec<usize>,
+    /// (prefix length, masked destination) → its group in `order`; one
+    /// vector for all groups instead of one allocation per prefix.
+    index: HashMap<(u8, u128), (u32, u32), Hasher>,
 }
 
 /// The masked key of an address at a prefix length (IPv4 in the low 32 bits).
@@ -47,24 +54,34 @@ impl FibTable {
     /// Sorts each prefix's aliases as the kernel keeps them: IPv4 by TOS
     /// descending then metric ascending, IPv6 by metric; ties keep dump order.
     pub fn finish(&mut self) {
-        self.index.clear();
-        for (i, r) in self.routes.iter().enumerate() {
-            let d = r.route.dst;
-            self.index
-                .entry((d.prefix_len(), key(d.addr(), d.prefix_len())))
-                .or_default()
-                .push(i);
-        }
         let routes = &self.routes;
-        for v in self.index.values_mut() {
-            v.sort_by_key(|&i| {
-                let r = &routes[i];
-                (std::cmp::Reverse(r.tos), r.metric(), i)
-            });
+        let prefix = |i: usize| {
+            let d = routes[i].route.dst;
+            (d.prefix_len(), key(d.addr(), d.prefix_len()))
+        };
+        let mut order: Vec<usize> = (0..routes.len()).collect();
+        order.sort_by_key(|&i| {
+            let r = &routes[i];
+            (prefix(i), std::cmp::Reverse(r.tos), r.metric(), i)
+        });
+        let mut index = HashMap::with_capacity_and_hasher(order.len(), Hasher::default());
+        let mut plens: Vec<u8> = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let p = prefix(order[start]);
+            let len = order[start..]
+                .iter()
+                .take_while(|&&i| prefix(i) == p)
+                .count();
+            index.insert(p, (start as u32, len as u32));
+            if plens.last() != Some(&p.0) {
+                plens.push(p.0);
+            }
+            start += len;
         }
-        let mut plens: Vec<u8> = self.index.keys().map(|k| k.0).collect();
-        plens.sort_unstable_by(|a, b| b.cmp(a));
-        plens.dedup();
+        plens.reverse();
+        self.order = order;
+        self.index = index;
         self.plens = plens;
     }
 
@@ -72,7 +89,7 @@ impl FibTable {
     pub fn candidates(&self, dst: IpAddr) -> impl Iterator<Item = (u8, &[usize])> + '_ {
         self.plens
             .iter()
-            .filter_map(move |&p| self.index.get(&(p, key(dst, p))).map(|v| (p, v.as_slice())))
+            .filter_map(move |&p| self.group(p, key(dst, p)).map(|v| (p, v)))
     }
 
     /// Prefix lengths present, longest first.
@@ -82,9 +99,12 @@ impl FibTable {
 
     /// The aliases of one prefix (`dst` masked to `plen`), in kernel list order.
     pub fn aliases(&self, dst: IpAddr, plen: u8) -> &[usize] {
-        self.index
-            .get(&(plen, key(dst, plen)))
-            .map_or(&[][..], |v| v.as_slice())
+        self.group(plen, key(dst, plen)).unwrap_or(&[])
+    }
+
+    fn group(&self, plen: u8, key: u128) -> Option<&[usize]> {
+        let &(start, len) = self.index.get(&(plen, key))?;
+        self.order.get(start as usize..(start + len) as usize)
     }
 
     pub fn is_empty(&self) -> bool {
