@@ -89,10 +89,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "| hosts | input | MB | floor s | capture s | capture+parse s (1 job) | capture+parse s (all jobs) | ratio (1 job / floor) | peak RSS MiB (parse, 1 job) |"
+        "| hosts | input | MB | floor s | capture s (1 job) | capture+parse s (1 job) | capture+parse s ({jobs} jobs) | ratio ({jobs} jobs / floor) | peak RSS MiB (parse, {jobs} jobs) | full scan s ({jobs} jobs) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &n in &sizes {
         let base = root.join(format!("{n}"));
         let dir = base.join("fleet");
@@ -145,16 +146,17 @@ fn main() {
                 &format!("{bin} scan {path} -q -j1 --stop-after capture"),
                 runs,
             );
-            let (p1, rss1) = measure(
+            let (p1, _) = measure(
                 &format!("{bin} scan {path} -q -j1 --stop-after parse"),
                 runs,
             );
-            let (pn, _) = measure(&format!("{bin} scan {path} -q --stop-after parse"), runs);
+            let (pn, rssn) = measure(&format!("{bin} scan {path} -q --stop-after parse"), runs);
+            let (full, _) = measure(&format!("{bin} scan {path} -q -f ndjson"), runs.min(2));
             println!(
-                "| {n} | {name} | {:.1} | {floor:.2} | {cap:.2} | {p1:.2} | {pn:.2} | {:.2} | {:.1} |",
+                "| {n} | {name} | {:.1} | {floor:.2} | {cap:.2} | {p1:.2} | {pn:.2} | {:.2} | {:.1} | {full:.2} |",
                 bytes as f64 / 1e6,
-                p1 / floor.max(0.01),
-                rss1 as f64 / 1024.0
+                pn / floor.max(0.01),
+                rssn as f64 / 1024.0
             );
         }
     }

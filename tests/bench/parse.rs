@@ -20,6 +20,10 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The allocator the binary uses (src/main.rs), so the rows are what a scan gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Input {
     name: String,
     kind: DumpKind,
