@@ -24,19 +24,32 @@ pub fn scan(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| path.display().to_string());
-    let mut g = layout::Grouper::new(|mut h: HostCapture| {
-        // A host folder given directly is named after itself.
-        if h.id.is_empty() {
-            h.id = name.clone();
-        } else if let Some(rest) = h.id.strip_prefix("/") {
-            h.id = format!("{name}/{rest}");
-        }
-        emit(h)
-    });
-    {
-        let mut r = source::Reader::new(&mut g, limits);
-        r.read_path(path)?;
-    }
+    let mut g = layout::Grouper::new(|h| emit(named(&name, h)));
+    source::Reader::new(&mut g, limits).read_path(path)?;
     g.finish();
     Ok(std::mem::take(&mut g.notices))
+}
+
+/// `scan` of one file's bytes from a reader (an archive, a compressed
+/// stream or a single capture), called `name`.
+pub fn scan_reader(
+    r: &mut dyn std::io::Read,
+    name: &str,
+    limits: Limits,
+    mut emit: impl FnMut(HostCapture),
+) -> Vec<Notice> {
+    let mut g = layout::Grouper::new(|h| emit(named(name, h)));
+    source::Reader::new(&mut g, limits).read_stream(r, name);
+    g.finish();
+    std::mem::take(&mut g.notices)
+}
+
+/// A host folder given directly is named after itself.
+fn named(name: &str, mut h: HostCapture) -> HostCapture {
+    if h.id.is_empty() {
+        h.id = name.to_string();
+    } else if let Some(rest) = h.id.strip_prefix("/") {
+        h.id = format!("{name}/{rest}");
+    }
+    h
 }

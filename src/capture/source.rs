@@ -209,10 +209,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
     pub fn read_path(&mut self, path: &Path) -> io::Result<()> {
         self.budget.set(self.limits.max_total);
         if path.as_os_str() == "-" {
-            let stdin = io::stdin();
-            self.visitor.unit_start("-");
-            self.stream(&mut stdin.lock(), "-", 0, true);
-            self.visitor.unit_end("-");
+            self.read_stream(&mut io::stdin().lock(), "-");
             return Ok(());
         }
         let meta = std::fs::metadata(path)?;
@@ -231,6 +228,15 @@ impl<'v, V: Visitor> Reader<'v, V> {
             self.visitor.unit_end(&name);
         }
         Ok(())
+    }
+
+    /// Reads one file's bytes from any reader (stdin, or a fuzzer's input),
+    /// named `name` in notices and host ids.
+    pub fn read_stream(&mut self, r: &mut dyn Read, name: &str) {
+        self.budget.set(self.limits.max_total);
+        self.visitor.unit_start(name);
+        self.stream(r, name, 0, true);
+        self.visitor.unit_end(name);
     }
 
     fn walk(&mut self, root: &Path) {
