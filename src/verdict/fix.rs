@@ -3,9 +3,10 @@
 //! its default route and connected prefixes, and a `from A` rule ahead of
 //! whatever decides today — in the host's own conventions (existing per-link
 //! tables and priorities, e.g. amazon-ec2-net-utils' 10000 + device number).
-//! `verify` applies them to a copy of the model and re-runs the analysis.
+//! `verify` applies them to a copy of the model and re-runs the analysis
+//! (verdicts only) where they changed it.
 
-use super::{Endpoint, LinkClass, Verdict, endpoints, space};
+use super::{Endpoint, LinkClass, Verdict, asymmetric_endpoints, space};
 use crate::grammar::{self, Ctx, DumpKind, Family, RuleAction, Table};
 use crate::model::{Host, Origin, RouteEntry, RuleEntry, fam_idx};
 use std::net::IpAddr;
@@ -277,6 +278,11 @@ pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
 /// priority order (after existing rules of the same priority, as the kernel adds them).
 pub fn apply(host: &Host, fixes: &[Fix]) -> Host {
     let mut h = host.clone();
+    apply_to(&mut h, fixes);
+    h
+}
+
+fn apply_to(h: &mut Host, fixes: &[Fix]) {
     for f in fixes {
         for c in &f.commands {
             let six = c.starts_with("ip -6 ");
@@ -327,18 +333,61 @@ pub fn apply(host: &Host, fixes: &[Fix]) -> Host {
             }
         }
     }
-    h
 }
 
-/// Endpoints that the fixes leave asymmetric (empty when they work).
-pub fn verify(host: &Host, fixes: &[Fix], class: &LinkClass) -> Vec<String> {
+/// Endpoints that the fixes leave asymmetric (empty when they work), as
+/// `endpoints` on `apply`'s model would find them.
+///
+/// A lookup of one family reads only that family's rules, tables and FIB
+/// flags (and the shared links and addresses), and `apply` changes only
+/// the families its commands name: the others keep the verdicts in `eps`.
+/// The rest are re-analysed on a copy of the model without the captured
+/// texts (a lookup reads none), each only until its first leak.
+pub fn verify(host: &Host, eps: &[Endpoint], fixes: &[Fix], class: &LinkClass) -> Vec<String> {
     if fixes.is_empty() {
         return Vec::new();
     }
-    let fixed = apply(host, fixes);
-    endpoints(&fixed, class)
+    let touched: Vec<Family> = [Family::Inet, Family::Inet6]
         .into_iter()
-        .filter(|e| e.verdict == Some(Verdict::Asymmetric))
-        .map(|e| format!("{} on {}", e.address, e.interface))
-        .collect()
+        .filter(|&fam| {
+            fixes
+                .iter()
+                .flat_map(|f| &f.commands)
+                .any(|c| c.starts_with("ip -6 ") == (fam == Family::Inet6))
+        })
+        .collect();
+    let fixed = (!touched.is_empty()).then(|| {
+        let mut h = Host {
+            links: host.links.clone(),
+            addrs: host.addrs.clone(),
+            have_rules: host.have_rules,
+            have_routes: host.have_routes,
+            have_addrs: host.have_addrs,
+            fib: host.fib.clone(),
+            ..Host::default()
+        };
+        for &fam in &touched {
+            let fi = fam_idx(fam);
+            h.rules[fi] = host.rules[fi].clone();
+            h.tables[fi] = host.tables[fi].clone();
+        }
+        apply_to(&mut h, fixes);
+        h
+    });
+    let mut out = Vec::new();
+    for fam in [Family::Inet, Family::Inet6] {
+        match &fixed {
+            Some(h) if touched.contains(&fam) => out.extend(
+                asymmetric_endpoints(h, class, &[fam])
+                    .into_iter()
+                    .map(|(a, dev)| format!("{a} on {dev}")),
+            ),
+            _ => out.extend(
+                eps.iter()
+                    .filter(|e| e.family == fam && e.verdict == Some(Verdict::Asymmetric))
+                    .map(|e| format!("{} on {}", e.address, e.interface)),
+            ),
+        }
+    }
+    out
 }

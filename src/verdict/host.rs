@@ -260,7 +260,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     };
     let ec2rl = ec2rl::equivalent(&host, ec2rl_log.as_deref());
     let fixes = fix::fixes(&host, &eps);
-    let fix_unverified = fix::verify(&host, &fixes, class);
+    let fix_unverified = fix::verify(&host, &eps, &fixes, class);
     let reason = reason(&eps, verdict, &host, &cap.missing);
     let _ = Origin::ASSUMED;
     HostReport {

@@ -12,7 +12,8 @@ pub mod space;
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Flow, Host, KernelError, Origin, fam_idx, lookup::is_link_local};
 use serde::Serialize;
-use space::{Range, cidrs};
+use space::Range;
+use std::cell::OnceCell;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -214,10 +215,85 @@ pub fn rule_quote(host: &Host, fam: Family, i: usize) -> Quote {
     quote(host, r.origin, || r.rule.to_string())
 }
 
-fn route_quote(host: &Host, fam: Family, table: &Table, idx: usize) -> Option<Quote> {
-    let t = host.table(fam, table)?;
-    let e = &t.routes[idx];
-    Some(quote(host, e.origin, || e.route.to_string()))
+/// Quotes like `quote`, from an index of each file's line starts built on
+/// first use: `Host::quote` walks its file from the top for every quote,
+/// and a host quotes the same few rules and routes for every leak.
+struct Quoter<'h> {
+    host: &'h Host,
+    starts: Vec<OnceCell<Vec<usize>>>,
+}
+
+impl<'h> Quoter<'h> {
+    fn new(host: &'h Host) -> Self {
+        Quoter {
+            host,
+            starts: host.sources.iter().map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    /// `Host::quote`: the lines `str::lines` gives, each trimmed at its end.
+    fn text(&self, o: Origin) -> String {
+        let Some(s) = self.host.sources.get(o.source as usize) else {
+            return String::new();
+        };
+        let text = &s.text;
+        let starts = self.starts[o.source as usize].get_or_init(|| {
+            // `str::lines` yields no line after a final newline, none for "".
+            let mut v = Vec::with_capacity(text.len() / 40 + 1);
+            if !text.is_empty() {
+                v.push(0);
+            }
+            v.extend(
+                memchr::memchr_iter(b'\n', text.as_bytes())
+                    .map(|i| i + 1)
+                    .filter(|&i| i < text.len()),
+            );
+            v
+        });
+        let first = o.line.saturating_sub(1) as usize;
+        let count = (o.end_line.max(o.line) - o.line + 1) as usize;
+        let mut out = String::new();
+        for i in (first..starts.len()).take(count) {
+            if i > first {
+                out.push('\n');
+            }
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            // The slice keeps its `\n` (and `\r`): trim_end drops them too.
+            out.push_str(text[starts[i]..end].trim_end());
+        }
+        out
+    }
+
+    fn quote(&self, o: Origin, fallback: impl FnOnce() -> String) -> Quote {
+        if o.is_assumed() {
+            return Quote {
+                file: "assumed".into(),
+                line: 0,
+                text: fallback(),
+            };
+        }
+        Quote {
+            file: self
+                .host
+                .sources
+                .get(o.source as usize)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            line: o.line,
+            text: self.text(o),
+        }
+    }
+
+    fn rule(&self, fam: Family, i: usize) -> Quote {
+        let r = &self.host.rules[fam_idx(fam)][i];
+        self.quote(r.origin, || r.rule.to_string())
+    }
+
+    fn route(&self, fam: Family, table: &Table, idx: usize) -> Option<Quote> {
+        let t = self.host.table(fam, table)?;
+        let e = &t.routes[idx];
+        Some(self.quote(e.origin, || e.route.to_string()))
+    }
 }
 
 /// One piece's outcome, the key adjacent pieces merge on.
@@ -235,7 +311,9 @@ enum Outcome {
     Foreign,
     Leak {
         scope: Scope,
-        egress: String,
+        /// The egress device, as an index into the analysis' device names
+        /// (equal names, equal indexes: no string per piece).
+        egress: usize,
         gateway: Option<IpAddr>,
         hash: bool,
         rule: Option<usize>,
@@ -249,7 +327,7 @@ enum Outcome {
 }
 
 /// The connected prefixes of each link (from its addresses).
-fn connected(host: &Host, fam: Family) -> Vec<(String, ipnet::IpNet)> {
+fn connected(host: &Host, fam: Family) -> Vec<(&str, ipnet::IpNet)> {
     host.addrs
         .iter()
         .filter(|a| a.addr.family == fam)
@@ -258,13 +336,13 @@ fn connected(host: &Host, fam: Family) -> Vec<(String, ipnet::IpNet)> {
             let base = a.addr.peer.unwrap_or(a.addr.local);
             ipnet::IpNet::new(base, len)
                 .ok()
-                .map(|n| (a.link.clone(), n.trunc()))
+                .map(|n| (a.link.as_str(), n.trunc()))
         })
         .collect()
 }
 
 /// Every boundary where a lookup's answer can change.
-fn cut_points(host: &Host, fam: Family) -> Vec<u128> {
+fn cut_points(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]) -> Vec<u128> {
     let mut pts = vec![0u128];
     let mut add = |n: &ipnet::IpNet| {
         let r = Range::of(n);
@@ -281,8 +359,8 @@ fn cut_points(host: &Host, fam: Family) -> Vec<u128> {
             add(to);
         }
     }
-    for (_, n) in connected(host, fam) {
-        add(&n);
+    for (_, n) in conn {
+        add(n);
     }
     for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
         if let Ok(n) = ipnet::IpNet::new(a.addr.local, if fam == Family::Inet { 32 } else { 128 }) {
@@ -300,76 +378,137 @@ fn cut_points(host: &Host, fam: Family) -> Vec<u128> {
     pts
 }
 
-/// Analyses one endpoint over its whole peer space.
-fn analyse(
-    host: &Host,
-    ep: &mut Endpoint,
-    pts: &[u128],
-    conn: &[(String, ipnet::IpNet)],
-    class: &LinkClass,
-) {
-    let fam = ep.family;
-    let top = space::top(fam);
-    let never = never_peers(fam);
-    let own: Vec<Range> = conn
-        .iter()
-        .filter(|(l, _)| *l == ep.interface)
-        .map(|(_, n)| Range::of(n))
-        .collect();
-    // The prefixes of internal links (container bridges): requests from
-    // there arrive on that link, so they are no other endpoint's peers.
-    let internal: Vec<Range> = conn
-        .iter()
-        .filter(|(l, _)| *l != ep.interface && class.is_internal(l))
-        .map(|(_, n)| Range::of(n))
-        .collect();
-    let mut pieces: Vec<(Range, Outcome)> = Vec::new();
-    let mut conditional: Vec<usize> = Vec::new();
-    for (i, &start) in pts.iter().enumerate() {
-        let end = pts.get(i + 1).copied().unwrap_or(top);
-        let piece = Range { start, end };
-        let is_never = never.iter().any(|r| r.contains(start));
-        let is_own = own.iter().any(|r| r.contains(start));
-        let foreign = if ep.internal {
+/// What every endpoint of one family shares: the pieces' boundaries, the
+/// connected prefixes (and whether their link is internal), the never-peers.
+struct Space<'h> {
+    fam: Family,
+    pts: Vec<u128>,
+    conn: Vec<(&'h str, Range, bool)>,
+    never: Vec<Range>,
+}
+
+impl<'h> Space<'h> {
+    fn new(host: &'h Host, fam: Family, class: &LinkClass) -> Self {
+        let conn = connected(host, fam);
+        Space {
+            fam,
+            pts: cut_points(host, fam, &conn),
+            conn: conn
+                .iter()
+                .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
+                .collect(),
+            never: never_peers(fam),
+        }
+    }
+
+    /// The pieces, as (start, end).
+    fn pieces(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
+        let top = space::top(self.fam);
+        self.pts
+            .iter()
+            .enumerate()
+            .map(move |(i, &start)| (start, self.pts.get(i + 1).copied().unwrap_or(top)))
+    }
+}
+
+/// One endpoint's view of its family's space: its own link's prefixes, and
+/// the prefixes of internal links (container bridges): requests from there
+/// arrive on that link, so they are no other endpoint's peers.
+struct Peers {
+    own: Vec<Range>,
+    internal: Vec<Range>,
+    /// The endpoint is itself internal: anything outside its own prefixes
+    /// is foreign.
+    is_internal: bool,
+}
+
+impl Peers {
+    fn new(sp: &Space<'_>, ep: &Endpoint) -> Self {
+        Peers {
+            own: sp
+                .conn
+                .iter()
+                .filter(|(l, _, _)| *l == ep.interface)
+                .map(|(_, r, _)| *r)
+                .collect(),
+            internal: sp
+                .conn
+                .iter()
+                .filter(|(l, _, int)| *l != ep.interface && *int)
+                .map(|(_, r, _)| *r)
+                .collect(),
+            is_internal: ep.internal,
+        }
+    }
+
+    fn is_own(&self, x: u128) -> bool {
+        self.own.iter().any(|r| r.contains(x))
+    }
+
+    /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup.
+    fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
+        if sp.never.iter().any(|r| r.contains(x)) {
+            return Some(Outcome::Skip);
+        }
+        let is_own = self.is_own(x);
+        let foreign = if self.is_internal {
             !is_own
         } else {
-            !is_own && internal.iter().any(|r| r.contains(start))
+            !is_own && self.internal.iter().any(|r| r.contains(x))
         };
-        let outcome = if is_never {
-            Outcome::Skip
-        } else if foreign {
-            Outcome::Foreign
-        } else {
-            let dst = space::addr(fam, start);
-            let l = host.lookup(&Flow::to(dst).from(ep.address));
-            for &c in &l.conditional {
-                if !conditional.contains(&c) {
-                    conditional.push(c);
+        foreign.then_some(Outcome::Foreign)
+    }
+}
+
+/// The device the reply leaves by when it is not `iface`: the route's, or
+/// the first multipath nexthop's on another device.
+fn other_dev<'a>(h: &'a crate::model::Hit, iface: &str) -> Option<&'a str> {
+    if h.nexthops.is_empty() {
+        (h.dev != iface).then_some(h.dev.as_str())
+    } else {
+        h.nexthops
+            .iter()
+            .map(|n| n.dev.as_str())
+            .find(|d| *d != iface)
+    }
+}
+
+/// Analyses one endpoint over its whole peer space.
+fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
+    let fam = ep.family;
+    let peers = Peers::new(sp, ep);
+    let mut names: Vec<String> = Vec::new();
+    let mut pieces: Vec<(Range, Outcome)> = Vec::new();
+    let mut conditional: Vec<usize> = Vec::new();
+    for (start, end) in sp.pieces() {
+        let piece = Range { start, end };
+        let outcome = match peers.without_lookup(sp, start) {
+            Some(o) => o,
+            None => {
+                let dst = space::addr(fam, start);
+                let l = host.lookup(&Flow::to(dst).from(ep.address));
+                for &c in &l.conditional {
+                    if !conditional.contains(&c) {
+                        conditional.push(c);
+                    }
                 }
-            }
-            let route = l.route.as_ref().map(|r| (r.table.clone(), r.index));
-            match l.result {
-                Err(error) => Outcome::NoRoute {
-                    error,
-                    rule: l.rule,
-                    route,
-                },
-                Ok(h) if !matches!(h.kind, RouteType::Unicast) => Outcome::Skip,
-                Ok(h) => {
-                    let devs: Vec<&str> = if h.nexthops.is_empty() {
-                        vec![h.dev.as_str()]
-                    } else {
-                        h.nexthops.iter().map(|n| n.dev.as_str()).collect()
-                    };
-                    match devs.iter().find(|d| **d != ep.interface) {
-                        None => Outcome::Ok(route.clone()),
+                let route = l.route.map(|r| (r.table, r.index));
+                match l.result {
+                    Err(error) => Outcome::NoRoute {
+                        error,
+                        rule: l.rule,
+                        route,
+                    },
+                    Ok(h) if !matches!(h.kind, RouteType::Unicast) => Outcome::Skip,
+                    Ok(h) => match other_dev(&h, &ep.interface) {
+                        None => Outcome::Ok(route),
                         Some(other) => {
                             let gateway = if h.nexthops.is_empty() {
                                 h.gateway
                             } else {
                                 h.nexthops
                                     .iter()
-                                    .find(|n| n.dev == *other)
+                                    .find(|n| n.dev == other)
                                     .and_then(|n| n.gateway)
                             };
                             // A direct route to a prefix puts it on the other
@@ -380,25 +519,32 @@ fn analyse(
                                     .as_ref()
                                     .and_then(|(t, i)| host.table(fam, t)?.routes.get(*i))
                                     .is_none_or(|e| e.route.dst.prefix_len() > 0);
-                            let scope = if own.iter().any(|r| r.contains(start)) {
+                            let scope = if peers.is_own(start) {
                                 Scope::SameSubnet
                             } else if direct_prefix
-                                || conn.iter().any(|(_, n)| Range::of(n).contains(start))
+                                || sp.conn.iter().any(|(_, r, _)| r.contains(start))
                             {
                                 Scope::CrossSubnet
                             } else {
                                 Scope::OffLink
                             };
+                            let egress = match names.iter().position(|n| n == other) {
+                                Some(k) => k,
+                                None => {
+                                    names.push(other.to_string());
+                                    names.len() - 1
+                                }
+                            };
                             Outcome::Leak {
                                 scope,
-                                egress: other.to_string(),
+                                egress,
                                 gateway,
                                 hash: h.hash_dependent,
                                 rule: l.rule,
                                 route,
                             }
                         }
-                    }
+                    },
                 }
             }
         };
@@ -411,11 +557,10 @@ fn analyse(
     // space (the host's own addresses, broadcasts, multicast) between two
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
     // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
-    // does.
-    let mut leaks: Vec<(Outcome, Vec<Range>)> = Vec::new();
-    let mut last: Option<(usize, bool)> = None; // (group, only skips since)
-    let pieces_all = pieces.clone();
-    for (r, o) in pieces {
+    // does. Groups name their outcome by the index of its first piece.
+    let mut leaks: Vec<(usize, Vec<Range>)> = Vec::new();
+    let mut last: Option<usize> = None;
+    for (pi, (r, o)) in pieces.iter().enumerate() {
         match o {
             Outcome::Skip => continue,
             Outcome::Ok(_) | Outcome::Foreign => {
@@ -424,26 +569,31 @@ fn analyse(
             }
             _ => {}
         }
-        let g = match leaks.iter().position(|(x, _)| *x == o) {
+        let g = match leaks.iter().position(|(x, _)| pieces[*x].1 == *o) {
             Some(g) => g,
             None => {
-                leaks.push((o, Vec::new()));
+                leaks.push((pi, Vec::new()));
                 leaks.len() - 1
             }
         };
         match last {
-            Some((lg, _)) if lg == g => {
+            Some(lg) if lg == g => {
                 if let Some(prev) = leaks[g].1.last_mut() {
                     prev.end = r.end;
                 }
             }
-            _ => leaks[g].1.push(r),
+            _ => leaks[g].1.push(*r),
         }
-        last = Some((g, true));
+        last = Some(g);
     }
-    for (o, ranges) in leaks {
+    let route_dst = |t: &Table, i: usize| {
+        host.table(fam, t)
+            .map(|tb| Range::of(&tb.routes[i].route.dst))
+    };
+    for (pi, ranges) in leaks {
+        let o = &pieces[pi].1;
         let size: u128 = ranges.iter().map(|r| r.end - r.start).sum();
-        let route_range = match &o {
+        let route_range = match o {
             Outcome::Leak {
                 route: Some((t, i)),
                 ..
@@ -451,16 +601,10 @@ fn analyse(
             | Outcome::NoRoute {
                 route: Some((t, i)),
                 ..
-            } => host
-                .table(fam, t)
-                .map(|tb| Range::of(&tb.routes[*i].route.dst)),
+            } => route_dst(t, *i),
             _ => None,
         };
-        let (destinations, summary) =
-            describe(fam, &ranges, route_range, &pieces_all, &o, |t, i| {
-                host.table(fam, t)
-                    .map(|tb| Range::of(&tb.routes[i].route.dst))
-            });
+        let (destinations, summary) = describe(fam, &ranges, route_range, &pieces, o, route_dst);
         match o {
             Outcome::Leak {
                 scope,
@@ -472,20 +616,20 @@ fn analyse(
             } => ep.leaks.push(Leak {
                 destinations,
                 summary,
-                scope,
-                egress,
-                gateway,
-                hash_dependent: hash,
-                rule: rule.map(|i| rule_quote(host, fam, i)),
-                route: route.and_then(|(t, i)| route_quote(host, fam, &t, i)),
+                scope: *scope,
+                egress: names[*egress].clone(),
+                gateway: *gateway,
+                hash_dependent: *hash,
+                rule: rule.map(|i| q.rule(fam, i)),
+                route: route.as_ref().and_then(|(t, i)| q.route(fam, t, *i)),
                 size,
             }),
             Outcome::NoRoute { error, rule, route } => ep.no_route.push(NoRoute {
                 destinations,
                 summary,
                 error: error.message(),
-                rule: rule.map(|i| rule_quote(host, fam, i)),
-                route: route.and_then(|(t, i)| route_quote(host, fam, &t, i)),
+                rule: rule.map(|i| q.rule(fam, i)),
+                route: route.as_ref().and_then(|(t, i)| q.route(fam, t, *i)),
             }),
             _ => {}
         }
@@ -497,10 +641,7 @@ fn analyse(
             .then(a.scope.cmp(&b.scope))
             .then(a.egress.cmp(&b.egress))
     });
-    ep.conditional = conditional
-        .into_iter()
-        .map(|i| rule_quote(host, fam, i))
-        .collect();
+    ep.conditional = conditional.into_iter().map(|i| q.rule(fam, i)).collect();
     ep.verdict = Some(if !ep.leaks.is_empty() {
         Verdict::Asymmetric
     } else if !ep.no_route.is_empty() {
@@ -508,6 +649,39 @@ fn analyse(
     } else {
         Verdict::Ok
     });
+}
+
+/// Whether `analyse` would find `ep` asymmetric: it does exactly when some
+/// piece's reply leaves by another link, so the walk stops at the first
+/// such piece and builds no report text (`fix::verify` needs no more).
+fn has_leak(host: &Host, ep: &Endpoint, sp: &Space<'_>) -> bool {
+    let peers = Peers::new(sp, ep);
+    sp.pieces().any(|(start, _)| {
+        if peers.without_lookup(sp, start).is_some() {
+            return false;
+        }
+        let l = host.lookup(&Flow::to(space::addr(sp.fam, start)).from(ep.address));
+        matches!(&l.result, Ok(h) if matches!(h.kind, RouteType::Unicast)
+            && other_dev(h, &ep.interface).is_some())
+    })
+}
+
+/// `list`'s text for `n` items of which `shown` are the first (up to) six.
+fn list_text(shown: &[String], n: usize) -> String {
+    let mut s = shown.join(", ");
+    if n > 6 {
+        s.push_str(&format!(", … ({n} in all)"));
+    }
+    s
+}
+
+/// The CIDR text of each range's blocks.
+fn cidr_strings(fam: Family, ranges: &[Range]) -> Vec<String> {
+    ranges
+        .iter()
+        .flat_map(|r| space::blocks(fam, *r))
+        .map(|(s, p)| space::net_string(fam, s, p))
+        .collect()
 }
 
 /// The CIDR list of an outcome's ranges, and a short form relative to the
@@ -521,21 +695,9 @@ fn describe(
     o: &Outcome,
     route_dst: impl Fn(&Table, usize) -> Option<Range>,
 ) -> (Vec<String>, String) {
-    let exact: Vec<String> = ranges
-        .iter()
-        .flat_map(|r| cidrs(fam, *r))
-        .map(|n| n.to_string())
-        .collect();
-    let list = |v: &[String]| {
-        let shown: Vec<&str> = v.iter().take(6).map(String::as_str).collect();
-        let more = if v.len() > 6 {
-            format!(", … ({} in all)", v.len())
-        } else {
-            String::new()
-        };
-        format!("{}{more}", shown.join(", "))
-    };
+    let list = |v: &[String]| list_text(&v[..v.len().min(6)], v.len());
     let Some(pr) = route else {
+        let exact = cidr_strings(fam, ranges);
         let s = list(&exact);
         return (exact, s);
     };
@@ -581,9 +743,9 @@ fn describe(
         }
         open = true;
     }
-    let prefix = cidrs(fam, pr)
-        .first()
-        .map(|n| n.to_string())
+    let prefix = space::blocks(fam, pr)
+        .next()
+        .map(|(s, p)| space::net_string(fam, s, p))
         .unwrap_or_default();
     let covered = ranges
         .iter()
@@ -591,57 +753,104 @@ fn describe(
     if others.is_empty() && covered {
         return (vec![prefix.clone()], prefix);
     }
-    let except: Vec<String> = others
-        .iter()
-        .flat_map(|r| cidrs(fam, *r))
-        .map(|n| n.to_string())
+    let exact = cidr_strings(fam, ranges);
+    if !covered {
+        let s = list(&exact);
+        return (exact, s);
+    }
+    // Only the count of the exceptions and the first six are needed.
+    let mut except = others.iter().flat_map(|r| space::blocks(fam, *r));
+    let shown: Vec<String> = except
+        .by_ref()
+        .take(6)
+        .map(|(s, p)| space::net_string(fam, s, p))
         .collect();
-    let s = if covered && except.len() < exact.len() {
-        format!("{prefix} except {}", list(&except))
+    let n = shown.len() + except.count();
+    let s = if n < exact.len() {
+        format!("{prefix} except {}", list_text(&shown, n))
     } else {
         list(&exact)
     };
     (exact, s)
 }
 
+/// An endpoint for each global address on a non-loopback link, not yet
+/// analysed.
+fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Option<Endpoint> {
+    let link = host.link(&a.link);
+    if link.is_some_and(|l| l.loopback) || a.link == "lo" {
+        return None;
+    }
+    let global = a.addr.scope.as_ref().is_none_or(|s| s.number() == Some(0));
+    if !global || is_link_local(a.addr.local) || a.addr.local.is_loopback() {
+        return None;
+    }
+    let state = match link {
+        Some(l) if !l.up => "down",
+        Some(l) if !l.carrier => "no-carrier",
+        _ if a.addr.has_flag("tentative") || a.addr.has_flag("dadfailed") => "tentative",
+        _ => "up",
+    };
+    Some(Endpoint {
+        address: a.addr.local,
+        prefixlen: a.addr.prefixlen,
+        interface: a.link.clone(),
+        family: a.addr.family,
+        secondary: a.secondary(),
+        state,
+        internal: class.is_internal(&a.link),
+        verdict: None,
+        leaks: Vec::new(),
+        no_route: Vec::new(),
+        conditional: Vec::new(),
+    })
+}
+
 /// The endpoints of a host, analysed.
 pub fn endpoints(host: &Host, class: &LinkClass) -> Vec<Endpoint> {
+    let q = Quoter::new(host);
     let mut out = Vec::new();
     for fam in [Family::Inet, Family::Inet6] {
-        let pts = cut_points(host, fam);
-        let conn = connected(host, fam);
+        let mut sp: Option<Space<'_>> = None;
         for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
-            let link = host.link(&a.link);
-            if link.is_some_and(|l| l.loopback) || a.link == "lo" {
+            let Some(mut ep) = endpoint_of(host, a, class) else {
                 continue;
-            }
-            let global = a.addr.scope.as_ref().is_none_or(|s| s.number() == Some(0));
-            if !global || is_link_local(a.addr.local) || a.addr.local.is_loopback() {
-                continue;
-            }
-            let state = match link {
-                Some(l) if !l.up => "down",
-                Some(l) if !l.carrier => "no-carrier",
-                _ if a.addr.has_flag("tentative") || a.addr.has_flag("dadfailed") => "tentative",
-                _ => "up",
             };
-            let mut ep = Endpoint {
-                address: a.addr.local,
-                prefixlen: a.addr.prefixlen,
-                interface: a.link.clone(),
-                family: fam,
-                secondary: a.secondary(),
-                state,
-                internal: class.is_internal(&a.link),
-                verdict: None,
-                leaks: Vec::new(),
-                no_route: Vec::new(),
-                conditional: Vec::new(),
-            };
-            if state == "up" && host.have_routes[fam_idx(fam)] {
-                analyse(host, &mut ep, &pts, &conn, class);
+            if ep.state == "up" && host.have_routes[fam_idx(fam)] {
+                let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
+                analyse(host, &q, &mut ep, sp);
             }
             out.push(ep);
+        }
+    }
+    out
+}
+
+/// `endpoints(host, class)`'s asymmetric ones, found without their report:
+/// each endpoint's analysis stops at its first leak. `only` limits the
+/// families analysed (others give no endpoint).
+pub fn asymmetric_endpoints(
+    host: &Host,
+    class: &LinkClass,
+    only: &[Family],
+) -> Vec<(IpAddr, String)> {
+    let mut out = Vec::new();
+    for fam in [Family::Inet, Family::Inet6] {
+        if !only.contains(&fam) || !host.have_routes[fam_idx(fam)] {
+            continue;
+        }
+        let mut sp: Option<Space<'_>> = None;
+        for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
+            let Some(ep) = endpoint_of(host, a, class) else {
+                continue;
+            };
+            if ep.state != "up" {
+                continue;
+            }
+            let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
+            if has_leak(host, &ep, sp) {
+                out.push((ep.address, ep.interface));
+            }
         }
     }
     out
