@@ -21,6 +21,7 @@
 use super::{Host, RouteEntry, RuleEntry, fam_idx};
 use crate::grammar::{Family, RouteType, RuleAction, Table};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A flow as `ip route get` takes it. Without `iif` it is a locally
@@ -243,12 +244,43 @@ struct Fl<'a> {
     score_dev: Option<&'a str>,
     /// IPv6: RT6_LOOKUP_F_IFACE, only routes via `score_dev` qualify.
     strict: bool,
+    /// Record the rule walk's steps (`Lookup::trace`).
+    trace: bool,
+    /// The rules' selectors for this flow, settled but for `to`.
+    pre: Option<&'a [RuleSel]>,
 }
 
-/// A FIB result: the route, its usable nexthops (empty: single path) and
-/// where the walk found it.
-struct Res {
-    table: Table,
+/// A rule's selectors against a flow, all but `to` (the one that reads the
+/// destination).
+#[derive(Debug, Clone, Copy)]
+struct RuleSel {
+    /// `iif` and `from` match.
+    base: bool,
+    /// The selectors a reply's dumps cannot settle match.
+    cond: bool,
+    /// The rule has such selectors.
+    has_conditional: bool,
+}
+
+/// The rules as replies from one local address meet them, settled once
+/// for all their destinations (`Host::reply_rules`).
+#[derive(Debug, Clone)]
+pub struct ReplyRules {
+    src: IpAddr,
+    sel: Vec<RuleSel>,
+}
+
+/// How a lookup runs: with a trace or not, with the rules settled or not.
+#[derive(Clone, Copy)]
+struct Opts<'a> {
+    trace: bool,
+    pre: Option<&'a [RuleSel]>,
+}
+
+/// A FIB result: the table the walk found it in (held, not looked up
+/// again), the route, and its usable nexthops (empty: single path).
+struct Res<'h> {
+    fib: &'h super::FibTable,
     route: usize,
     live: Vec<usize>,
 }
@@ -264,6 +296,13 @@ struct Walk {
 }
 
 impl Walk {
+    /// Records what rule `i` did, when the lookup keeps a trace.
+    fn step(&mut self, fl: &Fl<'_>, i: usize, step: Step) {
+        if fl.trace {
+            self.trace.push((i, step));
+        }
+    }
+
     fn finish(self, result: Result<Hit, KernelError>) -> Lookup {
         Lookup {
             result,
@@ -425,6 +464,43 @@ fn is_dead(flags: &[String]) -> bool {
 impl Host {
     /// The kernel's route lookup for `flow`.
     pub fn lookup(&self, flow: &Flow) -> Lookup {
+        self.lookup_with(
+            flow,
+            Opts {
+                trace: true,
+                pre: None,
+            },
+        )
+    }
+
+    /// The rules as locally generated replies from `src` (no oif, mark,
+    /// uid, TOS or ports) meet them, but for their `to`: what
+    /// `lookup_reply` takes.
+    pub fn reply_rules(&self, src: IpAddr) -> ReplyRules {
+        let flow = Flow::to(src).from(src);
+        let fl = self.fl(&flow, "lo", None);
+        ReplyRules {
+            src,
+            sel: self.rules[fam_idx(fl.fam)]
+                .iter()
+                .map(|re| self.rule_sel(re, &fl))
+                .collect(),
+        }
+    }
+
+    /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
+    /// without the rule walk's steps (`trace` is left empty): the verdicts
+    /// look up every piece of the space for every endpoint.
+    pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
+        let flow = Flow::to(dst).from(rules.src);
+        let fam = flow.family();
+        let pre = (Family::of(&rules.src) == fam
+            && rules.sel.len() == self.rules[fam_idx(fam)].len())
+        .then_some(&rules.sel[..]);
+        self.lookup_with(&flow, Opts { trace: false, pre })
+    }
+
+    fn lookup_with(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         let fam = flow.family();
         if let Some(s) = flow.src
             && Family::of(&s) != fam
@@ -432,10 +508,10 @@ impl Host {
             return Lookup::err(KernelError::Inval);
         }
         match (fam, flow.is_output()) {
-            (Family::Inet, true) => self.output4(flow),
-            (Family::Inet, false) => self.input4(flow),
-            (Family::Inet6, true) => self.output6(flow),
-            (Family::Inet6, false) => self.input6(flow),
+            (Family::Inet, true) => self.output4(flow, opts),
+            (Family::Inet, false) => self.input4(flow, opts.trace),
+            (Family::Inet6, true) => self.output6(flow, opts),
+            (Family::Inet6, false) => self.input6(flow, opts.trace),
         }
     }
 
@@ -455,6 +531,8 @@ impl Host {
             dport: flow.dport,
             score_dev: None,
             strict: false,
+            trace: true,
+            pre: None,
         }
     }
 
@@ -486,7 +564,7 @@ impl Host {
     // ------------------------------------------------------------ IPv4 output
 
     /// ip_route_output_key_hash_rcu.
-    fn output4(&self, flow: &Flow) -> Lookup {
+    fn output4(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         let dst = flow.dst;
         let mut src = flow.saddr();
         if let Some(s) = src {
@@ -502,7 +580,7 @@ impl Host {
                     flow,
                     Walk::default(),
                     RouteType::Unicast,
-                    dev,
+                    dev.to_string(),
                     None,
                     s,
                     None,
@@ -547,6 +625,9 @@ impl Host {
         }
         let mut fl = self.fl(flow, "lo", flow.oif.as_deref());
         fl.src = src;
+        fl.trace = opts.trace;
+        // The settled rules hold for the flow's own source only.
+        fl.pre = opts.pre.filter(|_| src == flow.saddr());
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
@@ -576,9 +657,7 @@ impl Host {
                 return l;
             }
         };
-        let t = self
-            .table(Family::Inet, &res.table)
-            .expect("table of a result");
+        let t = res.fib;
         let e = &t.routes[res.route];
         let r = &e.route;
         if r.kind == RouteType::Local {
@@ -715,7 +794,7 @@ impl Host {
     // ------------------------------------------------------------- IPv4 input
 
     /// ip_route_input_slow (and ip_route_input_rcu's multicast branch).
-    fn input4(&self, flow: &Flow) -> Lookup {
+    fn input4(&self, flow: &Flow, trace: bool) -> Lookup {
         let iif = flow.iif.as_deref().unwrap_or("lo");
         let Some(link) = self.link(iif) else {
             return Lookup::err(KernelError::NoDev);
@@ -761,17 +840,15 @@ impl Host {
         if is_loopback4(dst) || is_loopback4(s) {
             return inval();
         }
-        let fl = self.fl(flow, iif, None);
+        let mut fl = self.fl(flow, iif, None);
+        fl.trace = trace;
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
             // Forwarding is assumed on (else every miss is EHOSTUNREACH).
             Err(e) => return walk.finish(Err(e)),
         };
-        let t = self
-            .table(Family::Inet, &res.table)
-            .expect("table of a result");
-        let r = &t.routes[res.route].route;
+        let r = &res.fib.routes[res.route].route;
         match r.kind {
             RouteType::Broadcast => return brd_input(walk),
             RouteType::Local => {
@@ -851,6 +928,8 @@ impl Host {
             return !self.is_local_addr(src);
         }
         let mut fl = self.fl(flow, oif.unwrap_or("lo"), None);
+        // The reverse lookup's walk is not reported.
+        fl.trace = false;
         fl.dst = src;
         fl.src = dst.filter(|d| !d.is_unspecified());
         fl.mark = 0;
@@ -866,9 +945,7 @@ impl Host {
         let mut walk = Walk::default();
         match self.fib_lookup(&fl, &mut walk) {
             Err(_) => true,
-            Ok(res) => self
-                .table(Family::Inet, &res.table)
-                .is_some_and(|t| t.routes[res.route].route.kind == RouteType::Unicast),
+            Ok(res) => res.fib.routes[res.route].route.kind == RouteType::Unicast,
         }
     }
 
@@ -877,13 +954,15 @@ impl Host {
     /// ip6_route_output_flags: no source check, no on-link fallback; an oif
     /// with no source (or a multicast/link-local/loopback destination)
     /// makes the interface strict, else it only scores.
-    fn output6(&self, flow: &Flow) -> Lookup {
+    fn output6(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         if let Some(oif) = &flow.oif
             && self.link(oif).is_none()
         {
             return Lookup::err(KernelError::NoDev);
         }
         let mut fl = self.fl(flow, "lo", flow.oif.as_deref());
+        fl.trace = opts.trace;
+        fl.pre = opts.pre;
         fl.score_dev = flow.oif.as_deref();
         fl.strict = need_strict6(flow.dst) || (flow.oif.is_some() && fl.src.is_none());
         self.finish6(flow, fl)
@@ -891,12 +970,13 @@ impl Host {
 
     /// ip6_route_input_lookup: the iif scores routes (strict for
     /// multicast/link-local/loopback destinations).
-    fn input6(&self, flow: &Flow) -> Lookup {
+    fn input6(&self, flow: &Flow, trace: bool) -> Lookup {
         let iif = flow.iif.as_deref().unwrap_or("lo");
         if self.link(iif).is_none() {
             return Lookup::err(KernelError::NoDev);
         }
         let mut fl = self.fl(flow, iif, None);
+        fl.trace = trace;
         fl.score_dev = Some(iif);
         fl.strict = need_strict6(flow.dst);
         self.finish6(flow, fl)
@@ -908,10 +988,7 @@ impl Host {
             Ok(r) => r,
             Err(e) => return walk.finish(Err(e)),
         };
-        let t = self
-            .table(Family::Inet6, &res.table)
-            .expect("table of a result");
-        let r = &t.routes[res.route].route;
+        let r = &res.fib.routes[res.route].route;
         let first = res.live.first().copied();
         let (dev, gw) = nh_of(r, first);
         let dev = dev.unwrap_or("lo");
@@ -987,32 +1064,32 @@ impl Host {
     /// hash lists the newest first: with one address on several devices,
     /// the last in the dump is the best guess), falling back to the local
     /// table (loopback subnets, AnyIP `local` routes).
-    fn local_dev(&self, a: IpAddr) -> Option<String> {
+    fn local_dev(&self, a: IpAddr) -> Option<&str> {
         if let Some(x) = self.addrs.iter().rev().find(|x| x.addr.local == a) {
-            return Some(x.link.clone());
+            return Some(&x.link);
         }
         let flow = Flow::to(a);
         let fl = self.fl(&flow, "lo", None);
-        let local = Table::Id(Table::LOCAL);
         // Without custom IPv4 rules the local table is the merged trie, so a
         // `local` route in main (AnyIP) makes its addresses local too.
         let (t, res) = if a.is_ipv4() && !self.fib.custom_rules[0] {
-            self.local_main4(&fl)
+            let (_, t, res) = self.local_main4(&fl)?;
+            (t, res)
         } else {
-            let t = self.table(Family::of(&a), &local)?;
-            (local, self.table_lookup(t, &fl))
+            let t = self.table(Family::of(&a), &Table::Id(Table::LOCAL))?;
+            (t, self.table_lookup(t, &fl))
         };
         match res {
             TableResult::Found(i, _) => {
-                let r = &self.table(Family::of(&a), &t)?.routes[i].route;
-                (r.kind == RouteType::Local).then(|| r.dev.clone().unwrap_or_else(|| "lo".into()))
+                let r = &t.routes[i].route;
+                (r.kind == RouteType::Local).then(|| r.dev.as_deref().unwrap_or("lo"))
             }
             _ => None,
         }
     }
 
     /// fib_lookup / fib6_rule_lookup.
-    fn fib_lookup(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res, KernelError> {
+    fn fib_lookup(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res<'_>, KernelError> {
         if fl.fam == Family::Inet && !self.fib.custom_rules[0] {
             return self.merged_lookup4(fl, w);
         }
@@ -1022,39 +1099,39 @@ impl Host {
     /// Without custom IPv4 rules the kernel keeps `local` merged into `main`
     /// (one trie: longest prefix across both, local's aliases first at
     /// equal prefixes), then asks `default`.
-    fn merged_lookup4(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res, KernelError> {
+    fn merged_lookup4<'h>(&'h self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res<'h>, KernelError> {
         let rule_of = |t: &Table| {
             self.rules[0]
                 .iter()
                 .position(|r| r.table.as_ref() == Some(t) && r.rule.action == RuleAction::Lookup)
         };
-        let mut done = |table: &Table, ri: usize, r: Result<Vec<usize>, KernelError>| {
-            let rule = rule_of(table);
+        let mut done = |table: Table,
+                        fib: &'h super::FibTable,
+                        ri: usize,
+                        r: Result<Vec<usize>, KernelError>| {
+            let rule = rule_of(&table);
             if let Some(i) = rule {
-                w.trace.push((i, Step::Decided));
+                w.step(fl, i, Step::Decided);
             }
             w.rule = rule;
             w.table = Some(table.clone());
-            w.route = Some(RouteRef {
-                table: table.clone(),
-                index: ri,
-            });
+            w.route = Some(RouteRef { table, index: ri });
             r.map(|live| Res {
-                table: table.clone(),
+                fib,
                 route: ri,
                 live,
             })
         };
         match self.local_main4(fl) {
-            (t, TableResult::Reject(i, e)) => return done(&t, i, Err(e)),
-            (t, TableResult::Found(i, live)) => return done(&t, i, Ok(live)),
+            Some((t, fib, TableResult::Reject(i, e))) => return done(t, fib, i, Err(e)),
+            Some((t, fib, TableResult::Found(i, live))) => return done(t, fib, i, Ok(live)),
             _ => {}
         }
         let dflt = Table::Id(Table::DEFAULT);
         if let Some(t) = self.table(Family::Inet, &dflt) {
             match self.table_lookup(t, fl) {
-                TableResult::Reject(i, e) => return done(&dflt, i, Err(e)),
-                TableResult::Found(i, live) => return done(&dflt, i, Ok(live)),
+                TableResult::Reject(i, e) => return done(dflt, t, i, Err(e)),
+                TableResult::Found(i, live) => return done(dflt, t, i, Ok(live)),
                 _ => {}
             }
         }
@@ -1062,33 +1139,47 @@ impl Host {
     }
 
     /// One fib_table_lookup of the merged local+main trie: the longest
-    /// prefix across both, `local`'s aliases first at equal prefixes.
-    fn local_main4(&self, fl: &Fl<'_>) -> (Table, TableResult) {
-        let local = Table::Id(Table::LOCAL);
-        let main = Table::main();
-        let tables: Vec<(&Table, &super::FibTable)> = [&local, &main]
-            .into_iter()
-            .filter_map(|t| self.table(Family::Inet, t).map(|x| (t, x)))
-            .collect();
-        let mut plens: Vec<u8> = tables
-            .iter()
-            .flat_map(|(_, t)| t.plens().iter().copied())
-            .collect();
-        plens.sort_unstable_by(|a, b| b.cmp(a));
-        plens.dedup();
-        for p in plens {
-            for (tid, t) in &tables {
+    /// prefix across both, `local`'s aliases first at equal prefixes. The
+    /// two tables' prefix lengths (each longest first) are merged as they
+    /// are walked: no list is built per lookup.
+    fn local_main4(&self, fl: &Fl<'_>) -> Option<(Table, &super::FibTable, TableResult)> {
+        const LOCAL: Table = Table::Id(Table::LOCAL);
+        const MAIN: Table = Table::Id(Table::MAIN);
+        let local = self.table(Family::Inet, &LOCAL);
+        let main = self.table(Family::Inet, &MAIN);
+        let (mut lp, mut mp) = (
+            local.map_or(&[][..], |t| t.plens()),
+            main.map_or(&[][..], |t| t.plens()),
+        );
+        loop {
+            let p = match (lp.first(), mp.first()) {
+                (None, None) => break,
+                (Some(&a), None) => a,
+                (None, Some(&b)) => b,
+                (Some(&a), Some(&b)) => a.max(b),
+            };
+            // A table without this prefix length has no alias for it.
+            let in_local = lp.first() == Some(&p);
+            let in_main = mp.first() == Some(&p);
+            if in_local {
+                lp = &lp[1..];
+            }
+            if in_main {
+                mp = &mp[1..];
+            }
+            for (tid, t, has) in [(LOCAL, local, in_local), (MAIN, main, in_main)] {
+                let Some(t) = t.filter(|_| has) else { continue };
                 match self.aliases4(t, t.aliases(fl.dst, p), fl) {
                     TableResult::NoMatch => {}
-                    other => return ((*tid).clone(), other),
+                    other => return Some((tid, t, other)),
                 }
             }
         }
-        (main, TableResult::NoMatch)
+        None
     }
 
     /// Walks the policy rules (fib_rules_lookup).
-    fn walk(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res, KernelError> {
+    fn walk(&self, fl: &Fl<'_>, w: &mut Walk) -> Result<Res<'_>, KernelError> {
         let rules = &self.rules[fam_idx(fl.fam)];
         let mut i = 0;
         let mut hops = 0;
@@ -1098,7 +1189,10 @@ impl Host {
                 break;
             }
             let re = &rules[i];
-            let (matched, conditional) = self.rule_matches(re, fl);
+            let (matched, conditional) = match fl.pre {
+                Some(pre) => Self::rule_outcome(re, pre[i], fl.dst),
+                None => self.rule_matches(re, fl),
+            };
             if conditional {
                 w.conditional.push(i);
             }
@@ -1116,24 +1210,24 @@ impl Host {
                     });
                     match target {
                         Some(t) => {
-                            w.trace.push((i, Step::Goto));
+                            w.step(fl, i, Step::Goto);
                             i = t;
                         }
                         None => {
-                            w.trace.push((i, Step::UnresolvedGoto));
+                            w.step(fl, i, Step::UnresolvedGoto);
                             i += 1;
                         }
                     }
                     continue;
                 }
                 RuleAction::Nop => {
-                    w.trace.push((i, Step::Nop));
+                    w.step(fl, i, Step::Nop);
                     i += 1;
                     continue;
                 }
                 RuleAction::Lookup => {}
                 other => {
-                    w.trace.push((i, Step::Decided));
+                    w.step(fl, i, Step::Decided);
                     w.rule = Some(i);
                     return Err(match other {
                         RuleAction::Unreachable => KernelError::NetUnreach,
@@ -1143,20 +1237,22 @@ impl Host {
                 }
             }
             let Some(table) = self.rule_table(re, fl) else {
-                w.trace.push((i, Step::NoRoute));
+                w.step(fl, i, Step::NoRoute);
                 i += 1;
                 continue;
             };
-            let res = match self.table(fl.fam, &table) {
-                Some(t) => self.table_lookup(t, fl),
-                None => TableResult::NoMatch,
+            let Some(t) = self.table(fl.fam, &table) else {
+                w.step(fl, i, Step::NoRoute);
+                i += 1;
+                continue;
             };
-            match res {
-                TableResult::NoMatch => w.trace.push((i, Step::NoRoute)),
-                TableResult::Throw => w.trace.push((i, Step::Throw)),
+            match self.table_lookup(t, fl) {
+                TableResult::NoMatch => w.step(fl, i, Step::NoRoute),
+                TableResult::Throw => w.step(fl, i, Step::Throw),
                 TableResult::Reject(ri, e) => {
-                    w.trace.push((i, Step::Decided));
+                    w.step(fl, i, Step::Decided);
                     w.rule = Some(i);
+                    let table = table.into_owned();
                     w.route = Some(RouteRef {
                         table: table.clone(),
                         index: ri,
@@ -1165,21 +1261,21 @@ impl Host {
                     return Err(e);
                 }
                 TableResult::Found(ri, live) => {
-                    let t = self.table(fl.fam, &table).expect("table exists");
                     if self.suppressed(re, &t.routes[ri], &live) {
-                        w.trace.push((i, Step::Suppressed));
+                        w.step(fl, i, Step::Suppressed);
                         i += 1;
                         continue;
                     }
-                    w.trace.push((i, Step::Decided));
+                    w.step(fl, i, Step::Decided);
                     w.rule = Some(i);
+                    let table = table.into_owned();
                     w.route = Some(RouteRef {
                         table: table.clone(),
                         index: ri,
                     });
-                    w.table = Some(table.clone());
+                    w.table = Some(table);
                     return Ok(Res {
-                        table,
+                        fib: t,
                         route: ri,
                         live,
                     });
@@ -1190,8 +1286,35 @@ impl Host {
         Err(KernelError::NetUnreach)
     }
 
+    /// Whether rule `re` can match some reply the verdicts look up: an
+    /// output lookup from the local address `src` (no oif, mark, uid, TOS or
+    /// ports) to any destination — its `to` is taken to match, and a `not`
+    /// rule may match anything.
+    pub fn rule_may_match_reply(&self, re: &RuleEntry, src: IpAddr) -> bool {
+        if re.rule.not {
+            return true;
+        }
+        let dst = re.rule.to.map_or(src, |to| to.network());
+        let flow = Flow::to(dst).from(src);
+        let fl = self.fl(&flow, "lo", None);
+        self.rule_matches(re, &fl).0
+    }
+
     /// (matches, depends on selectors a reply's dumps cannot settle).
     fn rule_matches(&self, re: &RuleEntry, fl: &Fl<'_>) -> (bool, bool) {
+        Self::rule_outcome(re, self.rule_sel(re, fl), fl.dst)
+    }
+
+    /// `rule_matches` from the selectors settled without the destination
+    /// and the destination (the rule's `to`).
+    fn rule_outcome(re: &RuleEntry, sel: RuleSel, dst: IpAddr) -> (bool, bool) {
+        let base = sel.base && re.rule.to.is_none_or(|to| to.contains(&dst));
+        let m = base && sel.cond;
+        (m != re.rule.not, base && sel.has_conditional)
+    }
+
+    /// A rule's selectors against a flow, but for `to`.
+    fn rule_sel(&self, re: &RuleEntry, fl: &Fl<'_>) -> RuleSel {
         let r = &re.rule;
         let base = (|| {
             if let Some(i) = &r.iif
@@ -1217,11 +1340,6 @@ impl Host {
                         }
                     }
                 }
-            }
-            if let Some(to) = &r.to
-                && !to.contains(&fl.dst)
-            {
-                return false;
             }
             true
         })();
@@ -1280,8 +1398,11 @@ impl Host {
             }
             true
         })();
-        let m = base && cond;
-        (m != r.not, base && has_conditional)
+        RuleSel {
+            base,
+            cond,
+            has_conditional,
+        }
     }
 
     /// A rule's device selector matches the device or its VRF master.
@@ -1297,11 +1418,12 @@ impl Host {
             .or_else(|| self.link(l.master.as_deref()?)?.vrf_table)
     }
 
-    fn rule_table(&self, re: &RuleEntry, fl: &Fl<'_>) -> Option<Table> {
+    /// The table a rule looks up (borrowed: a walk consults many).
+    fn rule_table<'r>(&self, re: &'r RuleEntry, fl: &Fl<'_>) -> Option<Cow<'r, Table>> {
         if re.rule.l3mdev {
-            return self.flow_vrf(fl).map(Table::Id);
+            return self.flow_vrf(fl).map(|id| Cow::Owned(Table::Id(id)));
         }
-        re.table.clone()
+        re.table.as_ref().map(Cow::Borrowed)
     }
 
     /// fib4_rule_suppress / fib6_rule_suppress.
@@ -1392,24 +1514,33 @@ impl Host {
         TableResult::NoMatch
     }
 
-    /// fib6_table_lookup: the nodes to try, then rt6_select on each.
+    /// fib6_table_lookup: the nodes to try, then rt6_select on each, until
+    /// one selects a route.
     fn table_lookup6(&self, t: &super::FibTable, fl: &Fl<'_>) -> TableResult {
-        for node in self.nodes6(t, fl) {
-            if let Some((i, live)) = self.rt6_select(t, &node, fl) {
-                let r = &t.routes[i].route;
-                if r.kind == RouteType::Throw {
-                    return TableResult::Throw;
-                }
-                if let Some(err) = KernelError::of_route_type(&r.kind) {
-                    return TableResult::Reject(i, err);
-                }
-                return TableResult::Found(i, live);
-            }
-        }
-        TableResult::NoMatch
+        let mut found = None;
+        self.nodes6(t, fl, |node| {
+            found = self.select6(t, node, fl);
+            found.is_some()
+        });
+        found.unwrap_or(TableResult::NoMatch)
     }
 
-    /// The fib6 nodes a lookup visits, each as its routes in list order.
+    /// rt6_select on one node, and what its route answers.
+    fn select6(&self, t: &super::FibTable, node: &[usize], fl: &Fl<'_>) -> Option<TableResult> {
+        let (i, live) = self.rt6_select(t, node, fl)?;
+        let r = &t.routes[i].route;
+        if r.kind == RouteType::Throw {
+            return Some(TableResult::Throw);
+        }
+        if let Some(err) = KernelError::of_route_type(&r.kind) {
+            return Some(TableResult::Reject(i, err));
+        }
+        Some(TableResult::Found(i, live))
+    }
+
+    /// The fib6 nodes a lookup visits, each as its routes in list order,
+    /// given to `visit` in turn until it returns true (they are made as
+    /// they are visited: most lookups stop at the first).
     /// Routes with a `from` live in a subtree under their destination node.
     /// fib6_node_lookup skips a destination node whose subtree has no
     /// prefix holding the source — even the node's own routes without
@@ -1417,9 +1548,8 @@ impl Host {
     /// root) — but once a node was found, backtracking
     /// (fib6_backtrack) visits the subtree's shorter source prefixes and
     /// then the destination node's own routes.
-    fn nodes6(&self, t: &super::FibTable, fl: &Fl<'_>) -> Vec<Vec<usize>> {
+    fn nodes6(&self, t: &super::FibTable, fl: &Fl<'_>, mut visit: impl FnMut(&[usize]) -> bool) {
         let src = fl.src.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        let mut out = Vec::new();
         let mut started = false;
         for &p in t.plens() {
             let idxs = t.aliases(fl.dst, p);
@@ -1427,35 +1557,43 @@ impl Host {
                 continue;
             }
             let from = |i: usize| t.routes[i].route.from.filter(|f| f.prefix_len() > 0);
+            if idxs.iter().all(|&i| from(i).is_none()) {
+                // No subtree: the node is its own routes, all of them.
+                if visit(idxs) {
+                    return;
+                }
+                started = true;
+                continue;
+            }
             let own: Vec<usize> = idxs
                 .iter()
                 .copied()
                 .filter(|&i| from(i).is_none())
                 .collect();
             let mut subs: Vec<ipnet::IpNet> = idxs.iter().filter_map(|&i| from(i)).collect();
-            let has_subtree = !subs.is_empty();
             subs.retain(|f| f.contains(&src));
             subs.sort_by_key(|f| std::cmp::Reverse(f.prefix_len()));
             subs.dedup();
             // The table root is where fib6_node_lookup lands when nothing
             // matched: its own routes are always tried.
-            if !started && has_subtree && subs.is_empty() && p != 0 {
+            if !started && subs.is_empty() && p != 0 {
                 continue;
             }
             for f in subs {
-                out.push(
-                    idxs.iter()
-                        .copied()
-                        .filter(|&i| from(i) == Some(f))
-                        .collect(),
-                );
+                let node: Vec<usize> = idxs
+                    .iter()
+                    .copied()
+                    .filter(|&i| from(i) == Some(f))
+                    .collect();
+                if visit(&node) {
+                    return;
+                }
             }
-            if !own.is_empty() {
-                out.push(own);
+            if !own.is_empty() && visit(&own) {
+                return;
             }
             started = true;
         }
-        out
     }
 
     /// rt6_select / find_rr_leaf: among one node's routes (metric order),
@@ -1484,26 +1622,20 @@ impl Host {
             }
             Some((i32::from(on_dev) * 2) | (pref_rank(r.pref.as_deref()) << 2))
         };
-        // (route, nexthop) entries in list order; siblings are adjacent.
-        let entries: Vec<(usize, Option<usize>)> = node
-            .iter()
-            .flat_map(|&i| {
-                let n = t.routes[i].route.nexthops.len();
-                if n == 0 {
-                    vec![(i, None)]
-                } else {
-                    (0..n).map(|k| (i, Some(k))).collect()
-                }
-            })
-            .collect();
         let first_metric = t.routes[*node.first()?].metric();
-        let cont = entries
+        let cont = node
             .iter()
-            .position(|(i, _)| t.routes[*i].metric() != first_metric)
-            .unwrap_or(entries.len());
-        let best = |es: &[(usize, Option<usize>)]| -> Option<(usize, Option<usize>)> {
+            .position(|&i| t.routes[i].metric() != first_metric)
+            .unwrap_or(node.len());
+        let best = |routes: &[usize]| -> Option<(usize, Option<usize>)> {
             let mut best: Option<((usize, Option<usize>), i32)> = None;
-            for &(i, nh) in es {
+            // (route, nexthop) entries in list order; siblings are adjacent.
+            let entries = routes.iter().flat_map(|&i| {
+                let n = t.routes[i].route.nexthops.len();
+                let single = (n == 0).then_some((i, None));
+                single.into_iter().chain((0..n).map(move |k| (i, Some(k))))
+            });
+            for (i, nh) in entries {
                 if let Some(m) = score(&t.routes[i].route, nh)
                     && best.is_none_or(|(_, b)| m > b)
                 {
@@ -1512,7 +1644,7 @@ impl Host {
             }
             best.map(|(e, _)| e)
         };
-        let (i, nh) = best(&entries[..cont]).or_else(|| best(&entries[cont..]))?;
+        let (i, nh) = best(&node[..cont]).or_else(|| best(&node[cont..]))?;
         let r = &t.routes[i].route;
         let Some(chosen) = nh else {
             return Some((i, Vec::new()));

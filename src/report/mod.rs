@@ -97,7 +97,7 @@ pub fn reporter(f: Format, o: Options) -> Box<dyn Reporter + Send> {
     match f {
         Format::Table => Box::new(table::Table::new(o)),
         Format::Json => Box::new(json::Json::default()),
-        Format::Ndjson => Box::new(ndjson::Ndjson),
+        Format::Ndjson => Box::new(ndjson::Ndjson::default()),
         Format::Markdown => Box::new(markdown::Markdown::new(o)),
         Format::Csv => Box::new(csv::Csv::default()),
     }

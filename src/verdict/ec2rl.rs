@@ -8,6 +8,7 @@
 use crate::grammar::{DumpKind, Items};
 use crate::model::Host;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ec2rl {
@@ -32,8 +33,13 @@ fn grep_like(pat: &str, line: &str) -> bool {
     if p.is_empty() {
         return true;
     }
-    (0..l.len().saturating_sub(p.len() - 1))
-        .any(|i| p.iter().zip(&l[i..]).all(|(a, b)| *a == b'.' || a == b))
+    let starts = &l[..l.len().saturating_sub(p.len() - 1)];
+    let at = |i: usize| p.iter().zip(&l[i..]).all(|(a, b)| *a == b'.' || a == b);
+    match p[0] {
+        b'.' => (0..starts.len()).any(at),
+        // Only where the first byte matches (memchr finds those at once).
+        first => memchr::memchr_iter(first, starts).any(at),
+    }
 }
 
 /// awk's `/inet .+brd/`, `/inet .+ brd B/`: "inet " then anything, then the tail.
@@ -43,9 +49,14 @@ fn awk_match(line: &str, tail: &str) -> bool {
     };
     let rest = &line[i + 5..];
     // `.+` needs at least one character before the tail.
-    (1..=rest.len())
-        .filter(|&k| rest.is_char_boundary(k))
-        .any(|k| regex_at(tail, &rest[k..]))
+    let at = |k: usize| rest.is_char_boundary(k) && regex_at(tail, &rest[k..]);
+    match tail.as_bytes().first() {
+        None | Some(b'.') => (1..=rest.len()).any(at),
+        // Only where the first byte matches (memchr finds those at once).
+        Some(&first) => memchr::memchr_iter(first, rest.as_bytes())
+            .filter(|&k| k >= 1)
+            .any(at),
+    }
 }
 
 /// The regex `tail` (literals and `.`) matches at the start of `s`.
@@ -57,7 +68,7 @@ fn regex_at(tail: &str, s: &str) -> bool {
 
 /// The `ip addr show` lines ec2rl would have seen. `-o` captures are turned
 /// back into address lines; JSON captures are printed in the modern order.
-fn addr_lines(host: &Host) -> Option<Vec<String>> {
+fn addr_lines(host: &Host) -> Option<Vec<Cow<'_, str>>> {
     let src = host.sources.iter().find(|s| s.kind == DumpKind::IpAddr)?;
     if let (crate::grammar::Format::Json, Items::Links(links)) = (src.dump.format, &src.dump.items)
     {
@@ -83,7 +94,7 @@ fn addr_lines(host: &Host) -> Option<Vec<String>> {
                 if let Some(lb) = &a.label {
                     s.push_str(&format!(" {lb}"));
                 }
-                out.push(s);
+                out.push(Cow::Owned(s));
             }
         }
         return Some(out);
@@ -103,13 +114,13 @@ fn addr_lines(host: &Host) -> Option<Vec<String>> {
                 }
                 _ => seg,
             };
-            out.push(t.to_string());
+            out.push(Cow::Borrowed(t));
         }
     }
     Some(out)
 }
 
-fn rule_lines(host: &Host) -> Option<Vec<String>> {
+fn rule_lines(host: &Host) -> Option<Vec<&str>> {
     let srcs: Vec<_> = host
         .sources
         .iter()
@@ -124,11 +135,7 @@ fn rule_lines(host: &Host) -> Option<Vec<String>> {
     if srcs.is_empty() || !host.have_rules[0] {
         return None;
     }
-    Some(
-        srcs.iter()
-            .flat_map(|s| s.text.lines().map(str::to_string))
-            .collect(),
-    )
+    Some(srcs.iter().flat_map(|s| s.text.lines()).collect())
 }
 
 /// The verdict line ec2rl's `_parse_output` would keep from a log: the first
@@ -151,7 +158,11 @@ pub fn equivalent(host: &Host, logged: Option<&str>) -> Ec2rl {
             logged,
         };
     };
-    let primary: Vec<&String> = addr.iter().filter(|l| !l.contains("secondary")).collect();
+    let primary: Vec<&str> = addr
+        .iter()
+        .map(|l| l.as_ref())
+        .filter(|l| !l.contains("secondary"))
+        .collect();
     // Step 1: "duplicate broadcast" values, once per extra occurrence.
     let mut seen: Vec<(String, u32)> = Vec::new();
     let mut dupes: Vec<String> = Vec::new();
@@ -245,6 +256,52 @@ mod tests {
             " brd 10.0.0.15"
         ));
         assert!(!awk_match("    inet6 fe80::1/64 scope link", "brd"));
+    }
+
+    /// The memchr-led searches find what trying every position finds.
+    #[test]
+    fn searches_match_every_position() {
+        fn grep_slow(pat: &str, line: &str) -> bool {
+            let (p, l) = (pat.as_bytes(), line.as_bytes());
+            p.is_empty()
+                || (0..l.len().saturating_sub(p.len() - 1))
+                    .any(|i| p.iter().zip(&l[i..]).all(|(a, b)| *a == b'.' || a == b))
+        }
+        fn awk_slow(line: &str, tail: &str) -> bool {
+            let Some(i) = line.find("inet ") else {
+                return false;
+            };
+            let rest = &line[i + 5..];
+            (1..=rest.len())
+                .filter(|&k| rest.is_char_boundary(k))
+                .any(|k| regex_at(tail, &rest[k..]))
+        }
+        let alphabet = ['1', '0', '.', ' ', 'b', 'r', 'd', 'é', 'i', 'n', 'e', 't'];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut word = |n: usize| -> String {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect()
+        };
+        for i in 0..20000 {
+            let line = format!("{}inet {}", word(i % 5), word(i % 23));
+            let pat = word(i % 4);
+            assert_eq!(
+                grep_like(&pat, &line),
+                grep_slow(&pat, &line),
+                "{pat:?} {line:?}"
+            );
+            assert_eq!(
+                awk_match(&line, &pat),
+                awk_slow(&line, &pat),
+                "{pat:?} {line:?}"
+            );
+        }
     }
 
     #[test]

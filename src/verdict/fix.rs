@@ -6,8 +6,8 @@
 //! `verify` applies them to a copy of the model and re-runs the analysis
 //! (verdicts only) where they changed it.
 
-use super::{Endpoint, LinkClass, Verdict, asymmetric_endpoints, space};
-use crate::grammar::{self, Ctx, DumpKind, Family, RuleAction, Table};
+use super::{Endpoint, LinkClass, Space, Spaces, Verdict, has_leak, space};
+use crate::grammar::{self, Ctx, DumpKind, Family, RouteType, RuleAction, Table};
 use crate::model::{Host, Origin, RouteEntry, RuleEntry, fam_idx};
 use std::net::IpAddr;
 
@@ -282,7 +282,17 @@ pub fn apply(host: &Host, fixes: &[Fix]) -> Host {
     h
 }
 
-fn apply_to(h: &mut Host, fixes: &[Fix]) {
+/// What `apply_to` changed, per family: the tables that received routes,
+/// the prefixes added (routes, rule `to`s) and the rules inserted.
+#[derive(Default)]
+struct Applied {
+    tables: [Vec<Table>; 2],
+    prefixes: [Vec<ipnet::IpNet>; 2],
+    rules: [Vec<RuleEntry>; 2],
+}
+
+fn apply_to(h: &mut Host, fixes: &[Fix]) -> Applied {
+    let mut done = Applied::default();
     for f in fixes {
         for c in &f.commands {
             let six = c.starts_with("ip -6 ");
@@ -297,6 +307,7 @@ fn apply_to(h: &mut Host, fixes: &[Fix]) {
                 if let Some(route) = d.routes().first().cloned() {
                     let t = route.table.clone();
                     let fi = fam_idx(fam);
+                    done.prefixes[fi].push(route.dst);
                     h.tables[fi].entry(t.clone()).or_default().push(RouteEntry {
                         route,
                         origin: Origin::ASSUMED,
@@ -306,6 +317,7 @@ fn apply_to(h: &mut Host, fixes: &[Fix]) {
                         tb.finish();
                     }
                     h.have_routes[fi] = true;
+                    done.tables[fi].push(t);
                 }
             } else if let Some(r) = body.strip_prefix("rule add ") {
                 // `from A lookup T priority P` → `P: from A lookup T`
@@ -317,15 +329,15 @@ fn apply_to(h: &mut Host, fixes: &[Fix]) {
                         .iter()
                         .position(|x| x.rule.priority > rule.priority)
                         .unwrap_or(h.rules[fi].len());
-                    h.rules[fi].insert(
-                        pos,
-                        RuleEntry {
-                            table: rule.table.clone(),
-                            tos: None,
-                            rule,
-                            origin: Origin::ASSUMED,
-                        },
-                    );
+                    let entry = RuleEntry {
+                        table: rule.table.clone(),
+                        tos: None,
+                        rule,
+                        origin: Origin::ASSUMED,
+                    };
+                    done.prefixes[fi].extend(entry.rule.to);
+                    done.rules[fi].push(entry.clone());
+                    h.rules[fi].insert(pos, entry);
                     // The rule list is no longer the kernel's default one:
                     // IPv4 `local` and `main` stop being merged.
                     h.fib.custom_rules[fi] = true;
@@ -333,61 +345,248 @@ fn apply_to(h: &mut Host, fixes: &[Fix]) {
             }
         }
     }
+    done
+}
+
+/// Whether unmerging IPv4 `local` and `main` (the first custom rule) changes
+/// no lookup: the merged trie takes the longest prefix across both, the
+/// rule walk all of `local` first. They agree when no `main` route is more
+/// specific than a `local` route it overlaps, and `local` throws nothing
+/// (a throw there goes on to `main` in the walk, to `default` merged).
+fn merge_is_moot(h: &Host) -> bool {
+    let routes = |id: u32| {
+        h.table(Family::Inet, &Table::Id(id))
+            .map_or(&[][..], |t| &t.routes[..])
+    };
+    let (local, main) = (routes(Table::LOCAL), routes(Table::MAIN));
+    local.iter().all(|l| {
+        let (ld, lr) = (l.route.dst, space::Range::of(&l.route.dst));
+        l.route.kind != RouteType::Throw
+            && main.iter().all(|m| {
+                let mr = space::Range::of(&m.route.dst);
+                let overlap = mr.start < lr.end && lr.start < mr.end;
+                !overlap || m.route.dst.prefix_len() <= ld.prefix_len()
+            })
+    })
 }
 
 /// Endpoints that the fixes leave asymmetric (empty when they work), as
-/// `endpoints` on `apply`'s model would find them.
+/// `endpoints` on `apply`'s model would find them, in its order.
 ///
-/// A lookup of one family reads only that family's rules, tables and FIB
-/// flags (and the shared links and addresses), and `apply` changes only
-/// the families its commands name: the others keep the verdicts in `eps`.
-/// The rest are re-analysed on a copy of the model without the captured
-/// texts (a lookup reads none), each only until its first leak.
+/// Only what a fix can change is analysed again, on a copy of the model
+/// without the captured texts (a lookup reads none), and each endpoint only
+/// until its first leak. An endpoint keeps its verdict from `eps` when
+/// every lookup of its analysis is provably the same in the fixed model:
+/// - its family has no command (a lookup reads only its own family's
+///   rules, tables and FIB flags, besides the shared links and addresses);
+/// - or the pieces are the same, so are the FIB flags lookups read and the
+///   route presence (or unmerging `local` and `main` changes nothing), no
+///   inserted rule can match its replies (nor is one a `goto` target), and
+///   no rule that can match them looks up a table that got routes (without
+///   custom IPv4 rules: `local`, `main`, `default`).
 pub fn verify(host: &Host, eps: &[Endpoint], fixes: &[Fix], class: &LinkClass) -> Vec<String> {
+    verify_in(host, eps, fixes, class, &[None, None])
+}
+
+/// `verify`, given the spaces `endpoints` cut for `eps` (none: cut here).
+pub(crate) fn verify_in(
+    host: &Host,
+    eps: &[Endpoint],
+    fixes: &[Fix],
+    class: &LinkClass,
+    spaces: &Spaces<'_>,
+) -> Vec<String> {
     if fixes.is_empty() {
         return Vec::new();
     }
-    let touched: Vec<Family> = [Family::Inet, Family::Inet6]
+    let touched = |fam: Family| {
+        fixes
+            .iter()
+            .flat_map(|f| &f.commands)
+            .any(|c| c.starts_with("ip -6 ") == (fam == Family::Inet6))
+    };
+    let asymmetric = |fam: Family| {
+        eps.iter()
+            .filter(move |e| e.family == fam && e.verdict == Some(Verdict::Asymmetric))
+            .map(|e| format!("{} on {}", e.address, e.interface))
+    };
+    if !touched(Family::Inet) && !touched(Family::Inet6) {
+        return asymmetric(Family::Inet)
+            .chain(asymmetric(Family::Inet6))
+            .collect();
+    }
+    let mut fixed = Host {
+        links: host.links.clone(),
+        addrs: host.addrs.clone(),
+        have_rules: host.have_rules,
+        have_routes: host.have_routes,
+        have_addrs: host.have_addrs,
+        fib: host.fib.clone(),
+        ..Host::default()
+    };
+    for fam in [Family::Inet, Family::Inet6]
         .into_iter()
-        .filter(|&fam| {
-            fixes
-                .iter()
-                .flat_map(|f| &f.commands)
-                .any(|c| c.starts_with("ip -6 ") == (fam == Family::Inet6))
-        })
-        .collect();
-    let fixed = (!touched.is_empty()).then(|| {
-        let mut h = Host {
-            links: host.links.clone(),
-            addrs: host.addrs.clone(),
-            have_rules: host.have_rules,
-            have_routes: host.have_routes,
-            have_addrs: host.have_addrs,
-            fib: host.fib.clone(),
-            ..Host::default()
-        };
-        for &fam in &touched {
-            let fi = fam_idx(fam);
-            h.rules[fi] = host.rules[fi].clone();
-            h.tables[fi] = host.tables[fi].clone();
-        }
-        apply_to(&mut h, fixes);
-        h
-    });
+        .filter(|&f| touched(f))
+    {
+        let fi = fam_idx(fam);
+        fixed.rules[fi] = host.rules[fi].clone();
+        fixed.tables[fi] = host.tables[fi].clone();
+    }
+    let applied = apply_to(&mut fixed, fixes);
     let mut out = Vec::new();
     for fam in [Family::Inet, Family::Inet6] {
-        match &fixed {
-            Some(h) if touched.contains(&fam) => out.extend(
-                asymmetric_endpoints(h, class, &[fam])
-                    .into_iter()
-                    .map(|(a, dev)| format!("{a} on {dev}")),
-            ),
-            _ => out.extend(
-                eps.iter()
-                    .filter(|e| e.family == fam && e.verdict == Some(Verdict::Asymmetric))
-                    .map(|e| format!("{} on {}", e.address, e.interface)),
-            ),
+        let fi = fam_idx(fam);
+        let eps = eps.iter().filter(|e| e.family == fam);
+        let name = |e: &Endpoint| format!("{} on {}", e.address, e.interface);
+        if !touched(fam) {
+            out.extend(asymmetric(fam));
+            continue;
         }
+        let cut_here;
+        let orig = match &spaces[fi] {
+            Some(sp) => sp,
+            None => {
+                cut_here = Space::new(host, fam, class);
+                &cut_here
+            }
+        };
+        let prefixes = &applied.prefixes[fi];
+        // The fixed model's space: the same when the fix adds no prefix.
+        let same_space = orig.same_with(prefixes);
+        let mut fixed_space: Option<Space<'_>> = None;
+        let (tables, added) = (&applied.tables[fi], &applied.rules[fi]);
+        // Of the FIB flags a rule sets, IPv4 lookups read `custom_rules`
+        // (whether `local` and `main` are merged); IPv6 ones read none.
+        let same_flags = fam == Family::Inet6
+            || fixed.fib.custom_rules[fi] == host.fib.custom_rules[fi]
+            || merge_is_moot(&fixed);
+        let same_model = same_flags
+            && fixed.have_routes[fi] == host.have_routes[fi]
+            && !fixed.rules[fi].iter().any(|r| {
+                r.rule.action == RuleAction::Goto
+                    && added.iter().any(|a| r.rule.goto == Some(a.rule.priority))
+            })
+            && orig.same_pieces_with(prefixes);
+        // The tables a lookup from `src` may read that got routes.
+        let reads_changed = |src: IpAddr| {
+            if fam == Family::Inet && !host.fib.custom_rules[fi] {
+                return [Table::LOCAL, Table::MAIN, Table::DEFAULT]
+                    .iter()
+                    .any(|&t| tables.contains(&Table::Id(t)));
+            }
+            host.rules[fi].iter().any(|r| {
+                r.rule.action == RuleAction::Lookup
+                    && !r.rule.l3mdev
+                    && r.table.as_ref().is_some_and(|t| tables.contains(t))
+                    && host.rule_may_match_reply(r, src)
+            })
+        };
+        let unchanged = |e: &Endpoint| {
+            same_model
+                && !added
+                    .iter()
+                    .any(|r| fixed.rule_may_match_reply(r, e.address))
+                && !reads_changed(e.address)
+        };
+        out.extend(
+            eps.filter(|e| {
+                if e.state != "up" || !fixed.have_routes[fi] {
+                    false
+                } else if unchanged(e) {
+                    e.verdict == Some(Verdict::Asymmetric)
+                } else {
+                    let sp = match same_space {
+                        true => orig,
+                        false => fixed_space.get_or_insert_with(|| Space::new(&fixed, fam, class)),
+                    };
+                    has_leak(&fixed, e, sp)
+                }
+            })
+            .map(name),
+        );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Input;
+    use crate::verdict::testhosts::{Rng, random_host};
+
+    /// What `verify` must give: every endpoint of the whole fixed model.
+    fn full(host: &Host, fx: &[Fix], class: &LinkClass) -> Vec<String> {
+        if fx.is_empty() {
+            return Vec::new();
+        }
+        super::super::endpoints(&apply(host, fx), class)
+            .into_iter()
+            .filter(|e| e.verdict == Some(Verdict::Asymmetric))
+            .map(|e| format!("{} on {}", e.address, e.interface))
+            .collect()
+    }
+
+    /// `verify`'s shortcuts give what analysing the whole fixed model gives.
+    #[test]
+    fn verify_matches_full_reanalysis() {
+        let class = LinkClass::default();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut with_fixes = 0;
+        for _ in 0..5000 {
+            let host = random_host(&mut rng);
+            let (eps, spaces) = super::super::endpoints_spaces(&host, &class);
+            let fx = fixes(&host, &eps);
+            with_fixes += usize::from(!fx.is_empty());
+            let want = full(&host, &fx, &class);
+            assert_eq!(verify(&host, &eps, &fx, &class), want, "{fx:?}");
+            assert_eq!(verify_in(&host, &eps, &fx, &class, &spaces), want);
+        }
+        assert!(with_fixes > 1000, "{with_fixes} hosts with fixes");
+    }
+
+    /// eth1's /32 has no prefix route, so eth0's endpoint is fine and keeps
+    /// no fix; eth1's gets a rule, which unmerges `local` and `main`. Then
+    /// `local`'s throw goes on to `main` (192.168.0.0/16 via eth1) where the
+    /// merged trie went to `default` (no route): eth0's verdict changes.
+    #[test]
+    fn unmerging_local_and_main_is_seen() {
+        let text = |name: &str, kind, text: &str| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx {
+                family: Some(Family::Inet),
+                table: None,
+            },
+        };
+        let addr = "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
+    inet 127.0.0.1/8 scope host lo
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
+    inet 10.0.0.10/24 brd 10.0.0.255 scope global eth0
+3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
+    inet 10.1.0.10/32 scope global eth1
+";
+        let route = "\
+default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+192.168.0.0/16 via 10.1.0.1 dev eth1 onlink
+local 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10
+local 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10
+throw 192.168.0.0/16 table local
+";
+        let h = Host::build(
+            vec![
+                text("ip_addr.txt", DumpKind::IpAddr, addr),
+                text("ip_route.txt", DumpKind::IpRoute, route),
+            ],
+            &Default::default(),
+        );
+        let class = LinkClass::default();
+        let eps = super::super::endpoints(&h, &class);
+        let fx = fixes(&h, &eps);
+        let want = full(&h, &fx, &class);
+        assert!(want.iter().any(|e| e.ends_with(" on eth0")), "{want:?}");
+        assert_eq!(verify(&h, &eps, &fx, &class), want);
+    }
 }

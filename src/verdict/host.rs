@@ -4,7 +4,7 @@
 
 use super::ec2rl::{self, Ec2rl};
 use super::fix::{self, Fix};
-use super::{Endpoint, LinkClass, Verdict, endpoints, host_verdict};
+use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
 use crate::capture::{Collector, HostCapture};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, LinkInfo, Origin, fam_idx};
@@ -216,7 +216,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
                 .into(),
         );
     }
-    let eps = endpoints(&host, class);
+    let (eps, spaces) = endpoints_spaces(&host, class);
     let fams_used: Vec<Family> = [Family::Inet, Family::Inet6]
         .into_iter()
         .filter(|f| eps.iter().any(|e| e.family == *f && e.verdict.is_some()))
@@ -260,7 +260,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     };
     let ec2rl = ec2rl::equivalent(&host, ec2rl_log.as_deref());
     let fixes = fix::fixes(&host, &eps);
-    let fix_unverified = fix::verify(&host, &eps, &fixes, class);
+    let fix_unverified = fix::verify_in(&host, &eps, &fixes, class, &spaces);
     let reason = reason(&eps, verdict, &host, &cap.missing);
     let _ = Origin::ASSUMED;
     HostReport {

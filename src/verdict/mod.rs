@@ -8,9 +8,11 @@ pub mod ec2rl;
 pub mod fix;
 pub mod host;
 pub mod space;
+#[cfg(test)]
+mod testhosts;
 
 use crate::grammar::{Family, RouteType, Table};
-use crate::model::{Flow, Host, KernelError, Origin, fam_idx, lookup::is_link_local};
+use crate::model::{Host, KernelError, Origin, fam_idx, lookup::is_link_local};
 use serde::Serialize;
 use space::Range;
 use std::cell::OnceCell;
@@ -168,27 +170,26 @@ impl LinkClass {
 /// Destinations that are never peers: loopback, unspecified, link-local,
 /// multicast, limited broadcast, reserved, IPv4-mapped.
 fn never_peers(fam: Family) -> Vec<Range> {
-    let r = |s: &str| Range::of(&s.parse().expect("static prefix"));
-    match fam {
+    // 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4;
+    // ::/128, ::1/128, ::ffff:0:0/96, fe80::/10, ff00::/8 (as numbers: no
+    // text to parse for every host).
+    let blocks: [(u128, u8); 5] = match fam {
         Family::Inet => [
-            "0.0.0.0/8",
-            "127.0.0.0/8",
-            "169.254.0.0/16",
-            "224.0.0.0/4",
-            "240.0.0.0/4",
-        ]
-        .map(r)
-        .to_vec(),
+            (0, 8),
+            (127 << 24, 8),
+            (0xa9fe << 16, 16),
+            (0xe << 28, 4),
+            (0xf << 28, 4),
+        ],
         Family::Inet6 => [
-            "::/128",
-            "::1/128",
-            "::ffff:0:0/96",
-            "fe80::/10",
-            "ff00::/8",
-        ]
-        .map(r)
-        .to_vec(),
-    }
+            (0, 128),
+            (1, 128),
+            (0xffff << 32, 96),
+            (0xfe80 << 112, 10),
+            (0xff << 120, 8),
+        ],
+    };
+    blocks.map(|(s, p)| Range::block(fam, s, p)).to_vec()
 }
 
 fn quote(host: &Host, o: Origin, fallback: impl FnOnce() -> String) -> Quote {
@@ -221,6 +222,8 @@ pub fn rule_quote(host: &Host, fam: Family, i: usize) -> Quote {
 struct Quoter<'h> {
     host: &'h Host,
     starts: Vec<OnceCell<Vec<usize>>>,
+    /// Each rule's quote, once made (per family).
+    rules: [Vec<OnceCell<Quote>>; 2],
 }
 
 impl<'h> Quoter<'h> {
@@ -228,6 +231,10 @@ impl<'h> Quoter<'h> {
         Quoter {
             host,
             starts: host.sources.iter().map(|_| OnceCell::new()).collect(),
+            rules: host
+                .rules
+                .each_ref()
+                .map(|r| r.iter().map(|_| OnceCell::new()).collect()),
         }
     }
 
@@ -286,7 +293,9 @@ impl<'h> Quoter<'h> {
 
     fn rule(&self, fam: Family, i: usize) -> Quote {
         let r = &self.host.rules[fam_idx(fam)][i];
-        self.quote(r.origin, || r.rule.to_string())
+        self.rules[fam_idx(fam)][i]
+            .get_or_init(|| self.quote(r.origin, || r.rule.to_string()))
+            .clone()
     }
 
     fn route(&self, fam: Family, table: &Table, idx: usize) -> Option<Quote> {
@@ -341,58 +350,89 @@ fn connected(host: &Host, fam: Family) -> Vec<(&str, ipnet::IpNet)> {
         .collect()
 }
 
-/// Every boundary where a lookup's answer can change.
-fn cut_points(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]) -> Vec<u128> {
-    let mut pts = vec![0u128];
-    let mut add = |n: &ipnet::IpNet| {
-        let r = Range::of(n);
-        pts.push(r.start);
-        pts.push(r.end);
-    };
+/// The prefixes whose bounds are where a lookup's answer can change: every
+/// route's, every rule's `to`, the connected prefixes, the host's own
+/// addresses, the never-peers. Repeats included.
+fn cut_blocks(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]) -> Vec<Range> {
+    let mut blocks = Vec::new();
     for t in host.tables[fam_idx(fam)].values() {
-        for e in &t.routes {
-            add(&e.route.dst);
-        }
+        blocks.extend(t.routes.iter().map(|e| Range::of(&e.route.dst)));
     }
-    for r in &host.rules[fam_idx(fam)] {
-        if let Some(to) = &r.rule.to {
-            add(to);
-        }
-    }
-    for (_, n) in conn {
-        add(n);
-    }
-    for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
-        if let Ok(n) = ipnet::IpNet::new(a.addr.local, if fam == Family::Inet { 32 } else { 128 }) {
-            add(&n);
-        }
-    }
-    for r in never_peers(fam) {
-        pts.push(r.start);
-        pts.push(r.end);
-    }
-    let top = space::top(fam);
-    pts.retain(|&p| p < top);
-    pts.sort_unstable();
-    pts.dedup();
-    pts
+    blocks.extend(
+        host.rules[fam_idx(fam)]
+            .iter()
+            .filter_map(|r| r.rule.to.as_ref())
+            .map(Range::of),
+    );
+    blocks.extend(conn.iter().map(|(_, n)| Range::of(n)));
+    let full = if fam == Family::Inet { 32 } else { 128 };
+    blocks.extend(
+        host.addrs
+            .iter()
+            .filter(|a| a.addr.family == fam)
+            .filter_map(|a| ipnet::IpNet::new(a.addr.local, full).ok())
+            .map(|n| Range::of(&n)),
+    );
+    blocks.extend(never_peers(fam));
+    blocks
 }
 
 /// What every endpoint of one family shares: the pieces' boundaries, the
-/// connected prefixes (and whether their link is internal), the never-peers.
-struct Space<'h> {
+/// connected prefixes (and whether their link is internal), the never-peers,
+/// and which pieces are alike.
+pub(crate) struct Space<'h> {
     fam: Family,
     pts: Vec<u128>,
+    /// For each piece, its kind: the smallest prefix of `blocks` that holds
+    /// it (its index; `blocks.len()` when none does). Prefixes nest or are
+    /// disjoint, so the prefixes holding a piece are that one and those
+    /// around it; a lookup reads its destination only through the route
+    /// and rule prefixes holding it, and the rest of an outcome through the
+    /// connected and never-peer ones: pieces of one kind have one outcome,
+    /// looked up once (a /8 route around a /16 one makes two pieces of a
+    /// kind, before and after it; about half the lookups of a scan).
+    kind: Vec<u32>,
+    /// How many kinds there are (`blocks.len() + 1`).
+    kinds: usize,
+    /// The prefixes of `cut_blocks`, sorted (outer ones first), once each.
+    blocks: Vec<Range>,
     conn: Vec<(&'h str, Range, bool)>,
     never: Vec<Range>,
 }
 
 impl<'h> Space<'h> {
-    fn new(host: &'h Host, fam: Family, class: &LinkClass) -> Self {
+    pub(crate) fn new(host: &'h Host, fam: Family, class: &LinkClass) -> Self {
         let conn = connected(host, fam);
+        let top = space::top(fam);
+        let mut blocks = cut_blocks(host, fam, &conn);
+        let mut pts: Vec<u128> = std::iter::once(0)
+            .chain(blocks.iter().flat_map(|r| [r.start, r.end]))
+            .filter(|&p| p < top)
+            .collect();
+        pts.sort_unstable();
+        pts.dedup();
+        // Outer prefixes before the inner ones starting with them.
+        blocks.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        blocks.dedup();
+        let mut kind = Vec::with_capacity(pts.len());
+        let mut open: Vec<(u128, u32)> = Vec::new();
+        let mut next = 0;
+        for &x in &pts {
+            while open.last().is_some_and(|&(end, _)| end <= x) {
+                open.pop();
+            }
+            while let Some(b) = blocks.get(next).filter(|b| b.start <= x) {
+                open.push((b.end, next as u32));
+                next += 1;
+            }
+            kind.push(open.last().map_or(blocks.len() as u32, |&(_, k)| k));
+        }
         Space {
             fam,
-            pts: cut_points(host, fam, &conn),
+            pts,
+            kind,
+            kinds: blocks.len() + 1,
+            blocks,
             conn: conn
                 .iter()
                 .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
@@ -401,13 +441,36 @@ impl<'h> Space<'h> {
         }
     }
 
-    /// The pieces, as (start, end).
-    fn pieces(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
+    /// Whether adding these prefixes (routes, rule `to`s) to the model
+    /// leaves its pieces as they are: each bound of theirs bounds a piece.
+    pub(crate) fn same_pieces_with(&self, added: &[ipnet::IpNet]) -> bool {
         let top = space::top(self.fam);
-        self.pts
-            .iter()
-            .enumerate()
-            .map(move |(i, &start)| (start, self.pts.get(i + 1).copied().unwrap_or(top)))
+        added.iter().all(|n| {
+            let r = Range::of(n);
+            [r.start, r.end]
+                .iter()
+                .all(|&b| b >= top || self.pts.binary_search(&b).is_ok())
+        })
+    }
+
+    /// Whether adding these prefixes leaves the whole space as it is (each
+    /// is a prefix of it already): the fixed model's space is this one.
+    pub(crate) fn same_with(&self, added: &[ipnet::IpNet]) -> bool {
+        added.iter().all(|n| {
+            let r = Range::of(n);
+            self.blocks
+                .binary_search_by(|b| b.start.cmp(&r.start).then(r.end.cmp(&b.end)))
+                .is_ok()
+        })
+    }
+
+    /// The pieces, as (start, end, kind).
+    fn pieces(&self) -> impl Iterator<Item = (u128, u128, usize)> + '_ {
+        let top = space::top(self.fam);
+        self.pts.iter().enumerate().map(move |(i, &start)| {
+            let end = self.pts.get(i + 1).copied().unwrap_or(top);
+            (start, end, self.kind[i] as usize)
+        })
     }
 }
 
@@ -474,26 +537,43 @@ fn other_dev<'a>(h: &'a crate::model::Hit, iface: &str) -> Option<&'a str> {
 }
 
 /// Analyses one endpoint over its whole peer space.
-fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
+/// `memo`: look up one piece of each kind only (off: every piece, which
+/// the tests compare with).
+fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>, memo: bool) {
     let fam = ep.family;
     let peers = Peers::new(sp, ep);
     let mut names: Vec<String> = Vec::new();
-    let mut pieces: Vec<(Range, Outcome)> = Vec::new();
+    // Each distinct outcome once; pieces name theirs by index (equal
+    // outcomes, equal indexes): none is cloned per piece, pieces compare
+    // as numbers.
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut intern = |o: Outcome| match outcomes.iter().position(|x| *x == o) {
+        Some(k) => k,
+        None => {
+            outcomes.push(o);
+            outcomes.len() - 1
+        }
+    };
+    let mut pieces: Vec<(Range, usize)> = Vec::new();
     let mut conditional: Vec<usize> = Vec::new();
-    for (start, end) in sp.pieces() {
+    let rules = host.reply_rules(ep.address);
+    // The outcome of each kind of piece, once looked up.
+    let mut known: Vec<Option<usize>> = vec![None; sp.kinds];
+    for (start, end, kind) in sp.pieces() {
         let piece = Range { start, end };
         let outcome = match peers.without_lookup(sp, start) {
-            Some(o) => o,
+            Some(o) => intern(o),
+            None if memo && known[kind].is_some() => known[kind].expect("known"),
             None => {
                 let dst = space::addr(fam, start);
-                let l = host.lookup(&Flow::to(dst).from(ep.address));
+                let l = host.lookup_reply(&rules, dst);
                 for &c in &l.conditional {
                     if !conditional.contains(&c) {
                         conditional.push(c);
                     }
                 }
                 let route = l.route.map(|r| (r.table, r.index));
-                match l.result {
+                let o = match l.result {
                     Err(error) => Outcome::NoRoute {
                         error,
                         rule: l.rule,
@@ -545,7 +625,10 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
                             }
                         }
                     },
-                }
+                };
+                let o = intern(o);
+                known[kind] = Some(o);
+                o
             }
         };
         match pieces.last_mut() {
@@ -557,11 +640,11 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
     // space (the host's own addresses, broadcasts, multicast) between two
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
     // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
-    // does. Groups name their outcome by the index of its first piece.
+    // does.
     let mut leaks: Vec<(usize, Vec<Range>)> = Vec::new();
     let mut last: Option<usize> = None;
-    for (pi, (r, o)) in pieces.iter().enumerate() {
-        match o {
+    for &(r, o) in &pieces {
+        match outcomes[o] {
             Outcome::Skip => continue,
             Outcome::Ok(_) | Outcome::Foreign => {
                 last = None;
@@ -569,10 +652,10 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
             }
             _ => {}
         }
-        let g = match leaks.iter().position(|(x, _)| pieces[*x].1 == *o) {
+        let g = match leaks.iter().position(|(x, _)| *x == o) {
             Some(g) => g,
             None => {
-                leaks.push((pi, Vec::new()));
+                leaks.push((o, Vec::new()));
                 leaks.len() - 1
             }
         };
@@ -582,7 +665,7 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
                     prev.end = r.end;
                 }
             }
-            _ => leaks[g].1.push(*r),
+            _ => leaks[g].1.push(r),
         }
         last = Some(g);
     }
@@ -590,8 +673,8 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
         host.table(fam, t)
             .map(|tb| Range::of(&tb.routes[i].route.dst))
     };
-    for (pi, ranges) in leaks {
-        let o = &pieces[pi].1;
+    for (oi, ranges) in leaks {
+        let o = &outcomes[oi];
         let size: u128 = ranges.iter().map(|r| r.end - r.start).sum();
         let route_range = match o {
             Outcome::Leak {
@@ -604,7 +687,8 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
             } => route_dst(t, *i),
             _ => None,
         };
-        let (destinations, summary) = describe(fam, &ranges, route_range, &pieces, o, route_dst);
+        let (destinations, summary) =
+            describe(fam, &ranges, route_range, &pieces, &outcomes, oi, route_dst);
         match o {
             Outcome::Leak {
                 scope,
@@ -654,13 +738,16 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>) {
 /// Whether `analyse` would find `ep` asymmetric: it does exactly when some
 /// piece's reply leaves by another link, so the walk stops at the first
 /// such piece and builds no report text (`fix::verify` needs no more).
-fn has_leak(host: &Host, ep: &Endpoint, sp: &Space<'_>) -> bool {
+pub(crate) fn has_leak(host: &Host, ep: &Endpoint, sp: &Space<'_>) -> bool {
     let peers = Peers::new(sp, ep);
-    sp.pieces().any(|(start, _)| {
-        if peers.without_lookup(sp, start).is_some() {
+    let rules = host.reply_rules(ep.address);
+    // Kinds of pieces already looked up (and found no leak).
+    let mut seen = vec![false; sp.kinds];
+    sp.pieces().any(|(start, _, kind)| {
+        if peers.without_lookup(sp, start).is_some() || std::mem::replace(&mut seen[kind], true) {
             return false;
         }
-        let l = host.lookup(&Flow::to(space::addr(sp.fam, start)).from(ep.address));
+        let l = host.lookup_reply(&rules, space::addr(sp.fam, start));
         matches!(&l.result, Ok(h) if matches!(h.kind, RouteType::Unicast)
             && other_dev(h, &ep.interface).is_some())
     })
@@ -687,12 +774,14 @@ fn cidr_strings(fam: Family, ranges: &[Range]) -> Vec<String> {
 /// The CIDR list of an outcome's ranges, and a short form relative to the
 /// deciding route's prefix: the prefix itself when nothing of it with a
 /// different outcome remains, else `PREFIX except …` when that is shorter.
+/// `pieces` name their outcomes by index into `outcomes`; `o` is this one's.
 fn describe(
     fam: Family,
     ranges: &[Range],
     route: Option<Range>,
-    pieces: &[(Range, Outcome)],
-    o: &Outcome,
+    pieces: &[(Range, usize)],
+    outcomes: &[Outcome],
+    o: usize,
     route_dst: impl Fn(&Table, usize) -> Option<Range>,
 ) -> (Vec<String>, String) {
     let list = |v: &[String]| list_text(&v[..v.len().min(6)], v.len());
@@ -706,14 +795,14 @@ fn describe(
     // (a piece without a route by itself); runs absorb excluded pieces.
     let mut others: Vec<Range> = Vec::new();
     let mut open = false;
-    for (r, x) in pieces {
-        if r.end <= pr.start || r.start >= pr.end {
-            continue;
-        }
+    // The pieces are in order: those overlapping the prefix are a run.
+    let first = pieces.partition_point(|(r, _)| r.end <= pr.start);
+    for &(r, xi) in pieces[first..].iter().take_while(|(r, _)| r.start < pr.end) {
+        let x = &outcomes[xi];
         if matches!(x, Outcome::Skip) {
             continue;
         }
-        if x == o {
+        if xi == o {
             open = false;
             continue;
         }
@@ -808,52 +897,42 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
 
 /// The endpoints of a host, analysed.
 pub fn endpoints(host: &Host, class: &LinkClass) -> Vec<Endpoint> {
+    endpoints_with(host, class, true).0
+}
+
+/// Each family's space, when some endpoint was analysed in it.
+pub(crate) type Spaces<'h> = [Option<Space<'h>>; 2];
+
+/// `endpoints`, and the spaces it cut (`fix::verify_in` reuses them).
+pub(crate) fn endpoints_spaces<'h>(
+    host: &'h Host,
+    class: &LinkClass,
+) -> (Vec<Endpoint>, Spaces<'h>) {
+    endpoints_with(host, class, true)
+}
+
+fn endpoints_with<'h>(
+    host: &'h Host,
+    class: &LinkClass,
+    memo: bool,
+) -> (Vec<Endpoint>, Spaces<'h>) {
     let q = Quoter::new(host);
     let mut out = Vec::new();
+    let mut spaces: Spaces<'h> = [None, None];
     for fam in [Family::Inet, Family::Inet6] {
-        let mut sp: Option<Space<'_>> = None;
+        let sp = &mut spaces[fam_idx(fam)];
         for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
             let Some(mut ep) = endpoint_of(host, a, class) else {
                 continue;
             };
             if ep.state == "up" && host.have_routes[fam_idx(fam)] {
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
-                analyse(host, &q, &mut ep, sp);
+                analyse(host, &q, &mut ep, sp, memo);
             }
             out.push(ep);
         }
     }
-    out
-}
-
-/// `endpoints(host, class)`'s asymmetric ones, found without their report:
-/// each endpoint's analysis stops at its first leak. `only` limits the
-/// families analysed (others give no endpoint).
-pub fn asymmetric_endpoints(
-    host: &Host,
-    class: &LinkClass,
-    only: &[Family],
-) -> Vec<(IpAddr, String)> {
-    let mut out = Vec::new();
-    for fam in [Family::Inet, Family::Inet6] {
-        if !only.contains(&fam) || !host.have_routes[fam_idx(fam)] {
-            continue;
-        }
-        let mut sp: Option<Space<'_>> = None;
-        for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
-            let Some(ep) = endpoint_of(host, a, class) else {
-                continue;
-            };
-            if ep.state != "up" {
-                continue;
-            }
-            let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
-            if has_leak(host, &ep, sp) {
-                out.push((ep.address, ep.interface));
-            }
-        }
-    }
-    out
+    (out, spaces)
 }
 
 /// `asymmetric` if any endpoint is; else `no-route` if any is; else `ok`.
@@ -921,6 +1000,72 @@ default via 10.0.0.1 dev eth0
         }
         let docker0 = eps.iter().find(|e| e.interface == "docker0").unwrap();
         assert_eq!(docker0.verdict, Some(Verdict::Ok));
+    }
+
+    /// Pieces of one kind have one outcome: analysing one of each gives
+    /// what analysing them all gives.
+    #[test]
+    fn pieces_of_a_kind_share_outcomes() {
+        use testhosts::{Rng, random_host};
+        let class = LinkClass::default();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let h = random_host(&mut rng);
+            assert_eq!(
+                endpoints_with(&h, &class, true).0,
+                endpoints_with(&h, &class, false).0
+            );
+        }
+    }
+
+    /// `lookup_reply` is `lookup` of the reply flow, less the trace.
+    #[test]
+    fn reply_lookups_are_lookups() {
+        use crate::model::Flow;
+        use testhosts::{Rng, random_host};
+        let class = LinkClass::default();
+        let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+        for _ in 0..500 {
+            let h = random_host(&mut rng);
+            for fam in [Family::Inet, Family::Inet6] {
+                let sp = Space::new(&h, fam, &class);
+                for a in h.addrs.iter().filter(|a| a.addr.family == fam) {
+                    let rules = h.reply_rules(a.addr.local);
+                    for (start, _, _) in sp.pieces() {
+                        let dst = space::addr(fam, start);
+                        let mut want = h.lookup(&Flow::to(dst).from(a.addr.local));
+                        want.trace.clear();
+                        assert_eq!(
+                            h.lookup_reply(&rules, dst),
+                            want,
+                            "{dst} from {}",
+                            a.addr.local
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn never_peers_are_the_prefixes() {
+        let r = |s: &str| Range::of(&s.parse().unwrap());
+        let v4 = [
+            "0.0.0.0/8",
+            "127.0.0.0/8",
+            "169.254.0.0/16",
+            "224.0.0.0/4",
+            "240.0.0.0/4",
+        ];
+        let v6 = [
+            "::/128",
+            "::1/128",
+            "::ffff:0:0/96",
+            "fe80::/10",
+            "ff00::/8",
+        ];
+        assert_eq!(never_peers(Family::Inet), v4.map(r).to_vec());
+        assert_eq!(never_peers(Family::Inet6), v6.map(r).to_vec());
     }
 
     #[test]

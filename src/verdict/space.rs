@@ -46,8 +46,12 @@ impl Range {
             IpNet::V4(_) => Family::Inet,
             IpNet::V6(_) => Family::Inet6,
         };
-        let host_bits = bits(f) - n.prefix_len() as u32;
-        let start = num(n.network());
+        Range::block(f, num(n.network()), n.prefix_len())
+    }
+
+    /// The prefix `start/plen` (`start` its first address).
+    pub fn block(f: Family, start: u128, plen: u8) -> Range {
+        let host_bits = bits(f) - plen as u32;
         let size = if host_bits >= 128 {
             u128::MAX
         } else {
@@ -113,60 +117,64 @@ pub fn blocks(f: Family, r: Range) -> impl Iterator<Item = (u128, u8)> {
 }
 
 /// `IpNet`'s text (`10.0.0.0/8`, `2001:db8::/32`), byte for byte as its
-/// `Display` writes it, appended without the formatting machinery.
-pub fn push_net(out: &mut String, f: Family, start: u128, plen: u8) {
-    match f {
-        Family::Inet => push_v4(out, start as u32),
-        Family::Inet6 => push_v6(out, start),
-    }
-    out.push('/');
-    push_dec(out, plen as u32);
-}
-
-/// The text of a `(start, prefix length)` block.
+/// `Display` writes it, without the formatting machinery (a report holds
+/// thousands of these per host).
 pub fn net_string(f: Family, start: u128, plen: u8) -> String {
-    let mut s = String::with_capacity(if f == Family::Inet { 18 } else { 43 });
-    push_net(&mut s, f, start, plen);
+    let mut s = String::with_capacity(43);
+    match f {
+        Family::Inet => push_v4(&mut s, start as u32),
+        Family::Inet6 => push_v6(&mut s, start),
+    }
+    s.push('/');
+    push_dec(&mut s, plen);
     s
 }
 
-fn push_dec(out: &mut String, v: u32) {
+#[inline]
+fn push_dec(s: &mut String, v: u8) {
     if v >= 100 {
-        out.push(char::from(b'0' + (v / 100 % 10) as u8));
+        s.push(char::from(b'0' + v / 100));
     }
     if v >= 10 {
-        out.push(char::from(b'0' + (v / 10 % 10) as u8));
+        s.push(char::from(b'0' + v / 10 % 10));
     }
-    out.push(char::from(b'0' + (v % 10) as u8));
+    s.push(char::from(b'0' + v % 10));
 }
 
-fn push_v4(out: &mut String, a: u32) {
+fn push_v4(s: &mut String, a: u32) {
     for (i, o) in a.to_be_bytes().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            s.push('.');
         }
-        push_dec(out, o as u32);
+        push_dec(s, o);
     }
 }
 
-fn push_hex(out: &mut String, v: u16) {
+/// `{:x}`: lowercase, no leading zeros.
+#[inline]
+fn push_hex(s: &mut String, v: u16) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut started = false;
-    for shift in [12, 8, 4, 0] {
-        let d = (v >> shift) & 0xf;
-        if d != 0 || started || shift == 0 {
-            out.push(char::from(HEX[d as usize]));
-            started = true;
+    let digits = (19 - v.leading_zeros().min(15)) / 4;
+    for k in (0..digits).rev() {
+        s.push(char::from(HEX[(v >> (4 * k) & 0xf) as usize]));
+    }
+}
+
+fn push_groups(s: &mut String, gs: &[u16]) {
+    for (i, &g) in gs.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
         }
+        push_hex(s, g);
     }
 }
 
 /// std's `Ipv6Addr` text (RFC 5952): IPv4-mapped as `::ffff:a.b.c.d`, else
 /// the first longest run of two or more zero groups as `::`.
-fn push_v6(out: &mut String, a: u128) {
+fn push_v6(s: &mut String, a: u128) {
     if a >> 32 == 0xffff {
-        out.push_str("::ffff:");
-        push_v4(out, a as u32);
+        s.push_str("::ffff:");
+        push_v4(s, a as u32);
         return;
     }
     let seg: [u16; 8] = std::array::from_fn(|i| (a >> (112 - 16 * i)) as u16);
@@ -185,20 +193,12 @@ fn push_v6(out: &mut String, a: u128) {
             cur_len = 0;
         }
     }
-    let groups = |out: &mut String, gs: &[u16]| {
-        for (i, &g) in gs.iter().enumerate() {
-            if i > 0 {
-                out.push(':');
-            }
-            push_hex(out, g);
-        }
-    };
     if best_len > 1 {
-        groups(out, &seg[..best]);
-        out.push_str("::");
-        groups(out, &seg[best + best_len..]);
+        push_groups(s, &seg[..best]);
+        s.push_str("::");
+        push_groups(s, &seg[best + best_len..]);
     } else {
-        groups(out, &seg);
+        push_groups(s, &seg);
     }
 }
 

@@ -1,0 +1,295 @@
+//! Random hosts for the verdicts' equivalence tests (test builds only).
+
+use crate::grammar::{Ctx, DumpKind, Family};
+use crate::model::{Host, Input};
+use std::fmt::Write;
+
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+}
+
+/// A random host in dump text: three links with IPv4 (and some IPv6)
+/// addresses, default or custom rules (exact and subnet sources, `not`,
+/// `to`, `goto` aimed at the priorities fixes use, per-link tables as
+/// amazon-ec2-net-utils makes them), routes in main, the per-link tables
+/// and sometimes an explicit local table (AnyIP prefixes, throws,
+/// specific main routes inside local prefixes).
+pub(crate) fn random_host(rng: &mut Rng) -> Host {
+    let links = [
+        "eth0",
+        "eth1",
+        if rng.chance(30) { "docker0" } else { "eth2" },
+    ];
+    // A /32 address has no prefix route: its link's endpoints can be
+    // fine while another's are not (fixes then leave some untouched).
+    let plen: Vec<u8> = (0..3)
+        .map(|_| if rng.chance(30) { 32 } else { 24 })
+        .collect();
+    let mut addr = String::from(
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n",
+    );
+    let mut v4: Vec<(usize, String)> = Vec::new();
+    for (i, l) in links.iter().enumerate() {
+        let _ = writeln!(
+            addr,
+            "{}: {l}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP",
+            i + 2
+        );
+        for k in 0..1 + rng.below(2) {
+            let a = format!("10.{i}.0.{}", 10 + k);
+            let sec = if k > 0 { " secondary" } else { "" };
+            let brd = if plen[i] == 24 {
+                format!(" brd 10.{i}.0.255")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(addr, "    inet {a}/{}{brd} scope global{sec} {l}", plen[i]);
+            v4.push((i, a));
+        }
+        if rng.chance(50) {
+            let _ = writeln!(addr, "    inet6 2001:db8:{i}::10/64 scope global");
+        }
+    }
+    let pick_src = |rng: &mut Rng| -> String {
+        match rng.below(4) {
+            0 => "all".into(),
+            1 => format!("10.{}.0.0/24", rng.below(3)),
+            _ => v4[rng.below(v4.len() as u64) as usize].1.clone(),
+        }
+    };
+    let mut rule = String::new();
+    let custom = rng.chance(60);
+    if custom {
+        rule.push_str("0:\tfrom all lookup local\n");
+        let mut prios: Vec<u32> = (0..rng.below(7))
+            .map(|_| {
+                [9999, 10000, 10001, 10002, 10003, 100, 200, 300, 32000][rng.below(9) as usize]
+            })
+            .collect();
+        prios.sort();
+        for p in prios {
+            let from = pick_src(rng);
+            let not = if rng.chance(10) { "not " } else { "" };
+            let to = if rng.chance(20) {
+                format!(" to 172.16.{}.0/24", rng.below(2))
+            } else {
+                String::new()
+            };
+            let action = match rng.below(6) {
+                0 | 1 if p < 10000 => {
+                    format!(
+                        "goto {}",
+                        [10000, 10001, 10002, 10003, 32000][rng.below(5) as usize]
+                    )
+                }
+                1 => "lookup main".into(),
+                2 => "blackhole".into(),
+                _ => format!("lookup {}", 10000 + rng.below(4)),
+            };
+            // Selectors a reply's dumps cannot settle, now and then.
+            let sel = match rng.below(12) {
+                0 => " fwmark 0x1",
+                1 => " iif eth1",
+                2 => " iif lo",
+                3 => " oif eth0",
+                4 => " uidrange 0-2000",
+                5 => " ipproto tcp dport 443",
+                6 => " tos 0x10",
+                _ => "",
+            };
+            let _ = writeln!(rule, "{p}:\t{not}from {from}{to}{sel} {action}");
+        }
+        if rng.chance(20) {
+            rule.push_str("1000:\tfrom all lookup [l3mdev-table]\n");
+        }
+        rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    }
+    let mut route = String::new();
+    let gw_link = rng.below(3);
+    let _ = writeln!(
+        route,
+        "default via 10.{gw_link}.0.1 dev {} onlink",
+        links[gw_link as usize]
+    );
+    if rng.chance(30) {
+        let o = (gw_link + 1) % 3;
+        let _ = writeln!(
+            route,
+            "default via 10.{o}.0.1 dev {} metric 200 onlink",
+            links[o as usize]
+        );
+    }
+    for (i, l) in links.iter().enumerate() {
+        if plen[i] == 24 {
+            let _ = writeln!(
+                route,
+                "10.{i}.0.0/24 dev {l} proto kernel scope link src 10.{i}.0.10"
+            );
+        }
+        if rng.chance(40) {
+            let _ = writeln!(
+                route,
+                "default via 10.{i}.0.1 dev {l} table {} onlink",
+                10000 + i
+            );
+        }
+        if rng.chance(30) {
+            let _ = writeln!(route, "10.{i}.0.0/24 dev {l} table {}", 10000 + i);
+        }
+    }
+    let dsts = [
+        "172.16.0.0/24",
+        "172.16.1.0/24",
+        "10.9.0.0/24",
+        "10.9.0.0/16",
+        "10.9.0.1/32",
+        "192.168.0.0/16",
+        "192.168.1.0/24",
+    ];
+    for _ in 0..rng.below(5) {
+        let l = rng.below(3);
+        let dst = dsts[rng.below(dsts.len() as u64) as usize];
+        let table = match rng.below(5) {
+            0 => format!(" table {}", 10000 + rng.below(4)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            route,
+            "{dst} via 10.{l}.0.1 dev {}{table} onlink",
+            links[l as usize]
+        );
+    }
+    if rng.chance(50) {
+        for (i, a) in &v4 {
+            let _ = writeln!(
+                route,
+                "local {a} dev {} table local proto kernel scope host src {a}",
+                links[*i]
+            );
+        }
+        route.push_str(
+            "local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1\n",
+        );
+        if rng.chance(40) {
+            route.push_str("local 10.9.0.0/24 dev lo table local\n");
+        }
+        if rng.chance(30) {
+            let dst = ["192.168.0.0/16", "192.168.1.0/24", "10.9.0.0/16"][rng.below(3) as usize];
+            let _ = writeln!(route, "throw {dst} table local");
+        }
+        if rng.chance(20) {
+            // `main` more specific than `local` everywhere in its prefix.
+            let (a, b) = (rng.below(3) as usize, rng.below(3) as usize);
+            let _ = writeln!(
+                route,
+                "192.168.1.0/24 via 10.{a}.0.1 dev {} table local onlink",
+                links[a]
+            );
+            for half in ["192.168.1.0/25", "192.168.1.128/25"] {
+                let _ = writeln!(route, "{half} via 10.{b}.0.1 dev {} onlink", links[b]);
+            }
+        }
+        if rng.chance(30) {
+            let l = rng.below(3);
+            let dst = dsts[rng.below(dsts.len() as u64) as usize];
+            let _ = writeln!(
+                route,
+                "{dst} via 10.{l}.0.1 dev {} table local onlink",
+                links[l as usize]
+            );
+        }
+    }
+    if rng.chance(30) {
+        let (a, b) = (rng.below(3), rng.below(3));
+        let dst = ["10.70.0.0/16", "default table 10003", "172.16.0.0/24"][rng.below(3) as usize];
+        let _ = writeln!(
+            route,
+            "{dst}\n\tnexthop via 10.{a}.0.1 dev {} weight 1 onlink\n\tnexthop via 10.{b}.0.1 dev {} weight 2 onlink",
+            links[a as usize], links[b as usize]
+        );
+    }
+    let mut route6 = String::new();
+    if rng.chance(70) {
+        for (i, l) in links.iter().enumerate() {
+            let _ = writeln!(route6, "2001:db8:{i}::/64 dev {l} metric 256");
+        }
+        let g = rng.below(3);
+        let _ = writeln!(
+            route6,
+            "default via 2001:db8:{g}::1 dev {} metric 1024",
+            links[g as usize]
+        );
+        if rng.chance(40) {
+            // A source-specific route (a subtree under its destination).
+            let (d, f) = (rng.below(3), rng.below(3));
+            let _ = writeln!(
+                route6,
+                "2001:db8:99::/48 from 2001:db8:{f}::/64 via 2001:db8:{d}::1 dev {} metric 1024",
+                links[d as usize]
+            );
+        }
+        if rng.chance(30) {
+            let _ = writeln!(
+                route6,
+                "2001:db8:99::/48 via 2001:db8:{g}::1 dev {} metric 1024",
+                links[g as usize]
+            );
+        }
+    }
+    let input = |name: &str, kind, fam: Option<Family>, text: String| Input {
+        name: name.into(),
+        text,
+        kind,
+        ctx: Ctx {
+            family: fam,
+            table: None,
+        },
+    };
+    let mut inputs = vec![
+        input("ip_addr.txt", DumpKind::IpAddr, None, addr),
+        input("ip_route.txt", DumpKind::IpRoute, Some(Family::Inet), route),
+    ];
+    if custom {
+        inputs.push(input(
+            "ip_rule.txt",
+            DumpKind::IpRule,
+            Some(Family::Inet),
+            rule,
+        ));
+    }
+    if !route6.is_empty() {
+        inputs.push(input(
+            "ip6_route.txt",
+            DumpKind::IpRoute,
+            Some(Family::Inet6),
+            route6,
+        ));
+    }
+    Host::build(inputs, &Default::default())
+}
+
+#[test]
+fn random_hosts_parse_cleanly() {
+    let mut rng = Rng(7);
+    for _ in 0..300 {
+        let h = random_host(&mut rng);
+        for s in &h.sources {
+            if let Some(d) = s.dump.diagnostics.first() {
+                panic!("{}: {} `{}`\n{}", s.name, d.message, d.text, s.text);
+            }
+        }
+    }
+}
