@@ -7,6 +7,12 @@
 //!     cargo bench --bench fleet                  # 10,000 hosts
 //!     FLEET_HOSTS=2500,5000,10000 cargo bench --bench fleet   # memory vs size
 //!
+//! The fleet above is all dumps: the worst case, where parsing is most of
+//! the work. Real bundles are mostly other files, so a second fleet
+//! (`FLEET_SOS_HOSTS`, default 300, 0 skips it) is a tarball of per-host
+//! sosreport `.tar.xz` files, each the same dumps plus ~1 MB of logs; its
+//! floor is reading the tarball and `xz -dc` of every inner archive.
+//!
 //! Needs GNU time (/usr/bin/time), tar, gzip, xz and zstd.
 
 use std::path::{Path, PathBuf};
@@ -41,6 +47,105 @@ fn generate(dir: &Path, n: usize) {
         std::fs::write(h.join("ip_route.txt"), renum(&route)).unwrap();
         std::fs::write(h.join("ip6_route.txt"), renum(&route6)).unwrap();
     }
+}
+
+/// Log-like filler: varied numbers and words, so it compresses about as
+/// well as real logs do (not 100x like repeated text).
+fn filler(seed: u64, bytes: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let words = [
+        "systemd[1]: Started",
+        "kernel: eth0: link up",
+        "NetworkManager[812]: <info> dhcp4 (eth1): state changed",
+        "sshd[2231]: Accepted publickey for ec2-user from",
+        "chronyd[611]: Selected source",
+        "kernel: nvme0n1: p1 p2",
+        "amazon-ssm-agent[1024]: INFO [ssm-agent-worker] checking",
+        "dhclient[905]: DHCPREQUEST on eth0 to",
+    ];
+    let mut s = String::with_capacity(bytes + 200);
+    while s.len() < bytes {
+        let r = next();
+        let _ = std::fmt::Write::write_fmt(
+            &mut s,
+            format_args!(
+                "Nov 24 {:02}:{:02}:{:02} ip-10-{}-{}-{} {} {}.{}.{}.{} port {} ({:x})\n",
+                r % 24,
+                (r >> 5) % 60,
+                (r >> 11) % 60,
+                (r >> 17) % 256,
+                (r >> 25) % 256,
+                (r >> 33) % 256,
+                words[(r >> 41) as usize % words.len()],
+                (r >> 44) % 256,
+                (r >> 52) % 256,
+                next() % 256,
+                next() % 256,
+                next() % 65536,
+                next() % 0x100_0000,
+            ),
+        );
+    }
+    s
+}
+
+/// Writes `n` sosreport `.tar.xz` files (the dumps under sos names, a
+/// hostname, ~1 MB of logs) into `dir/inner` and tars them into
+/// `dir/fleet-sos.tar`.
+fn generate_sos(dir: &Path, n: usize) {
+    let addr = corpus("ip-addr/local-iproute2-6.1__multi-eni-policy.txt");
+    let rule = corpus("ip-rule/local-iproute2-6.1__multi-eni-policy.txt");
+    let route = corpus("ip-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
+    let route6 = corpus("ip6-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
+    let stage = dir.join("stage");
+    let inner = dir.join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    for i in 0..n {
+        let (a, b) = (i / 250 % 250, i % 250);
+        let renum = |s: &str| {
+            s.replace("10.0.1.", &format!("10.{a}.{b}."))
+                .replace("10.0.2.", &format!("10.{}.{b}.", (a + 1) % 250))
+                .replace("2001:db8:1::", &format!("2001:db8:{i:x}::"))
+        };
+        let h = stage.join(format!("sosreport-host-{i:05}-2026-11-24-abcdef"));
+        let net = h.join("sos_commands/networking");
+        std::fs::create_dir_all(&net).unwrap();
+        std::fs::create_dir_all(h.join("sos_commands/host")).unwrap();
+        std::fs::create_dir_all(h.join("sos_commands/logs")).unwrap();
+        std::fs::create_dir_all(h.join("var/log")).unwrap();
+        std::fs::write(net.join("ip_-d_address"), renum(&addr)).unwrap();
+        std::fs::write(net.join("ip_-4_rule_list"), renum(&rule)).unwrap();
+        std::fs::write(net.join("ip_route_show_table_all"), renum(&route)).unwrap();
+        std::fs::write(net.join("ip_-6_route_show_table_all"), renum(&route6)).unwrap();
+        std::fs::write(
+            h.join("sos_commands/host/hostname"),
+            format!("host-{i:05}\n"),
+        )
+        .unwrap();
+        std::fs::write(h.join("var/log/messages"), filler(i as u64, 700_000)).unwrap();
+        std::fs::write(
+            h.join("sos_commands/logs/journalctl_--no-pager"),
+            filler(!(i as u64), 300_000),
+        )
+        .unwrap();
+    }
+    let (s, d) = (stage.display(), inner.display());
+    sh(&format!(
+        "cd {s} && ls | xargs -P{} -I{{}} sh -c 'tar -cf - {{}} | xz -2 -T1 > {d}/{{}}.tar.xz'",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    ));
+    let _ = std::fs::remove_dir_all(&stage);
+    sh(&format!(
+        "tar -C {} -cf {}/fleet-sos.tar inner",
+        dir.display(),
+        dir.display()
+    ));
 }
 
 fn sh(cmd: &str) {
@@ -136,30 +241,58 @@ fn main() {
             ),
         ];
         for (name, path, floor_cmd) in inputs {
-            let bytes = if name == "folder" {
-                walk_size(Path::new(&path))
-            } else {
-                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-            };
-            let (floor, _) = measure(&floor_cmd, runs);
-            let (cap, _) = measure(
-                &format!("{bin} scan {path} -q -j1 --stop-after capture"),
-                runs,
-            );
-            let (p1, _) = measure(
-                &format!("{bin} scan {path} -q -j1 --stop-after parse"),
-                runs,
-            );
-            let (pn, rssn) = measure(&format!("{bin} scan {path} -q --stop-after parse"), runs);
-            let (full, _) = measure(&format!("{bin} scan {path} -q -f ndjson"), runs.min(2));
-            println!(
-                "| {n} | {name} | {:.1} | {floor:.2} | {cap:.2} | {p1:.2} | {pn:.2} | {:.2} | {:.1} | {full:.2} |",
-                bytes as f64 / 1e6,
-                pn / floor.max(0.01),
-                rssn as f64 / 1024.0
-            );
+            row(bin, n, name, &path, &floor_cmd, runs);
         }
     }
+    let sos: usize = std::env::var("FLEET_SOS_HOSTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    if sos > 0 {
+        let base = root.join(format!("sos-{sos}"));
+        let tar = base.join("fleet-sos.tar");
+        if !tar.exists() {
+            let _ = std::fs::remove_dir_all(&base);
+            generate_sos(&base, sos);
+        }
+        let d = base.display();
+        row(
+            bin,
+            sos,
+            "tar of sos .tar.xz",
+            &tar.display().to_string(),
+            &format!(
+                "cat {d}/fleet-sos.tar >/dev/null && find {d}/inner -name '*.tar.xz' -print0 | xargs -0 xz -dc"
+            ),
+            runs,
+        );
+    }
+}
+
+/// Measures one input and prints its table row.
+fn row(bin: &str, n: usize, name: &str, path: &str, floor_cmd: &str, runs: usize) {
+    let bytes = if name == "folder" {
+        walk_size(Path::new(path))
+    } else {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    };
+    let (floor, _) = measure(floor_cmd, runs);
+    let (cap, _) = measure(
+        &format!("{bin} scan {path} -q -j1 --stop-after capture"),
+        runs,
+    );
+    let (p1, _) = measure(
+        &format!("{bin} scan {path} -q -j1 --stop-after parse"),
+        runs,
+    );
+    let (pn, rssn) = measure(&format!("{bin} scan {path} -q --stop-after parse"), runs);
+    let (full, _) = measure(&format!("{bin} scan {path} -q -f ndjson"), runs.min(2));
+    println!(
+        "| {n} | {name} | {:.1} | {floor:.2} | {cap:.2} | {p1:.2} | {pn:.2} | {:.2} | {:.1} | {full:.2} |",
+        bytes as f64 / 1e6,
+        pn / floor.max(0.01),
+        rssn as f64 / 1024.0
+    );
 }
 
 fn walk_size(p: &Path) -> u64 {
