@@ -499,18 +499,18 @@ fn hostile_members() {
         *b ^= 0x5a;
     }
     let p = write_file(dir.path(), "corrupt.tar.gz", &bad);
-    let (_, _) = scan(&p); // must not panic
+    let (hosts, notices) = scan(&p);
+    assert!(
+        notices
+            .iter()
+            .chain(hosts.values().flat_map(|h| &h.notices))
+            .any(|n| n.file.starts_with("corrupt.tar.gz")),
+        "the corrupt archive is named: {notices:?}"
+    );
 }
 
 #[test]
 fn archive_bomb_is_capped() {
-    // 256 MiB of zeros in one member compresses to ~250 KiB.
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    let size = 256u64 << 20;
-    h.set_size(size);
-    h.set_cksum();
     struct Zeros(u64);
     impl std::io::Read for Zeros {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -520,21 +520,82 @@ fn archive_bomb_is_capped() {
             Ok(n)
         }
     }
-    b.append_data(&mut h, "h/ip_route.txt", Zeros(size))
+    // A host, 256 MiB of zeros in one member (~250 KiB compressed), a host.
+    let mut files = fleet();
+    files.retain(|(p, _)| p.starts_with("plain/h1/") || p.starts_with("plain/h3/"));
+    let mut b = tar::Builder::new(Vec::new());
+    let add = |b: &mut tar::Builder<Vec<u8>>, prefix: &str| {
+        for (p, data) in files.iter().filter(|(p, _)| p.starts_with(prefix)) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            b.append_data(&mut h, p, data.as_slice()).unwrap();
+        }
+    };
+    add(&mut b, "plain/h1/");
+    let mut h = tar::Header::new_gnu();
+    let size = 256u64 << 20;
+    h.set_size(size);
+    h.set_cksum();
+    b.append_data(&mut h, "bomb/ip_route.txt", Zeros(size))
         .unwrap();
+    add(&mut b, "plain/h3/");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(&b.into_inner().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = write_file(dir.path(), "bomb.tar.gz", &e.finish().unwrap());
-    let limits = Limits {
-        max_total: 32 << 20,
-        ..Limits::default()
+    let bomb = e.finish().unwrap();
+    assert!(bomb.len() < 1 << 20);
+    write_file(dir.path(), "bomb.tar.gz", &bomb);
+    write_file(
+        dir.path(),
+        "good.tar.gz",
+        &gz(&tar_bytes(&fleet(), "fleet")),
+    );
+    let scan_with = |limits: Limits| {
+        let mut hosts = Vec::new();
+        let notices = capture::scan(dir.path(), limits, |h| hosts.push(h.id)).unwrap();
+        (hosts, notices)
     };
-    let mut n = 0;
-    let notices = capture::scan(&p, limits, |_| n += 1).unwrap();
+
+    // The member cap: the bomb is skipped, named, and the hosts on both
+    // sides of it are found.
+    let (hosts, notices) = scan_with(Limits::default());
+    for id in [
+        "bomb.tar.gz/plain/h1",
+        "bomb.tar.gz/plain/h3",
+        "good.tar.gz/fleet/plain/h1",
+    ] {
+        assert!(hosts.iter().any(|h| h == id), "{id} not in {hosts:?}");
+    }
     assert!(
         notices
             .iter()
-            .any(|x| x.message.contains("limit") || x.message.contains("cap")),
+            .any(|n| n.file == "bomb.tar.gz/bomb/ip_route.txt" && n.message.contains("member cap")),
+        "{notices:?}"
+    );
+
+    // The total cap: reading the bomb's archive stops there, named; the
+    // host before it and the other archive's hosts are still found.
+    let (hosts, notices) = scan_with(Limits {
+        max_total: 32 << 20,
+        ..Limits::default()
+    });
+    assert!(
+        hosts.iter().any(|h| h == "bomb.tar.gz/plain/h1"),
+        "{hosts:?}"
+    );
+    assert!(
+        hosts
+            .iter()
+            .filter(|h| h.starts_with("good.tar.gz/"))
+            .count()
+            >= 5,
+        "{hosts:?}"
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.file == "bomb.tar.gz" && n.message.contains("limit")),
         "{notices:?}"
     );
 }
@@ -656,4 +717,130 @@ fn encrypted_bundles_are_reported() {
             .any(|n| n.file.ends_with(".gpg") && n.message.contains("encrypted")),
         "{notices:?}"
     );
+}
+
+#[test]
+fn empty_dumps_and_unreadable_files_are_named() {
+    use asymroute_offline::verdict::{LinkClass, Verdict, host};
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = fleet();
+    files.retain(|(p, _)| p.starts_with("plain/") || p.starts_with("sos/"));
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), &files);
+    let t = texts();
+    let write = |p: &str, s: &str| {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, s).unwrap();
+    };
+    // An empty route dump, an empty (whitespace only) rule dump beside
+    // complete ones, and an unreadable route dump.
+    write("empty/r/ip_addr.txt", &t.addr);
+    write("empty/r/ip_route.txt", "");
+    write("empty/q/ip_addr.txt", &t.addr);
+    write("empty/q/ip_rule.txt", "\n  \n");
+    write("empty/q/ip_route.txt", &t.route);
+    write("locked/ip_addr.txt", &t.addr);
+    write("locked/ip_route.txt", &t.route);
+    let locked = dir.path().join("locked/ip_route.txt");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads through mode 000: then the tool runs as `nobody`.
+    let can_lock = std::fs::read(&locked).is_err();
+    if !can_lock {
+        unreadable_as_nobody(dir.path());
+    }
+
+    let (hosts, notices) = scan(dir.path());
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let class = LinkClass::default();
+    let reports: BTreeMap<String, host::HostReport> = hosts
+        .into_iter()
+        .map(|(id, h)| (id, host::analyse(h, &class)))
+        .collect();
+    for id in ["plain/h1", "plain/h3", "empty/r", "empty/q", "locked"] {
+        assert!(
+            reports.contains_key(id),
+            "{id} not reported: {:?}",
+            reports.keys()
+        );
+    }
+    assert!(reports.keys().any(|k| k.starts_with("sos/")));
+
+    let r = &reports["empty/r"];
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        r.reason.contains("empty/r/ip_route.txt empty"),
+        "{}",
+        r.reason
+    );
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.file == "empty/r/ip_route.txt")
+        .expect("a diagnostic for the empty file");
+    assert_eq!((d.line, d.column), (1, 1));
+    assert!(d.message.contains("empty"), "{}", d.message);
+
+    let q = &reports["empty/q"];
+    assert_ne!(q.verdict, Verdict::Error, "the routes are still analysed");
+    assert!(
+        q.incomplete
+            .iter()
+            .any(|i| i.starts_with("empty/q/ip_rule.txt: empty")),
+        "{:?}",
+        q.incomplete
+    );
+
+    if can_lock {
+        let all: Vec<String> = notices
+            .iter()
+            .map(|n| format!("{}: {}", n.file, n.message))
+            .collect();
+        let named = notices
+            .iter()
+            .map(|n| (n.file.clone(), n.message.clone()))
+            .chain(
+                reports["locked"]
+                    .diagnostics
+                    .iter()
+                    .map(|d| (d.file.clone(), d.message.clone())),
+            )
+            .any(|(f, m)| f.ends_with("locked/ip_route.txt") && m.contains("cannot read"));
+        assert!(named, "no `cannot read` naming the file: {all:?}");
+    }
+}
+
+/// The unreadable-file check for root: the binary run as `nobody` through
+/// `setpriv`, where that works.
+fn unreadable_as_nobody(bundle: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = Some(bundle);
+    while let Some(d) = p.filter(|d| d.starts_with(std::env::temp_dir())) {
+        let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
+        p = d.parent();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_asymroute-offline"))
+        .args(["-f", "json"])
+        .arg(bundle)
+        .output();
+    let out = match out {
+        Ok(o) if o.status.code().is_some_and(|c| c <= 3) => o,
+        other => {
+            eprintln!("unreadable-file check skipped: cannot run the tool as nobody ({other:?})");
+            return;
+        }
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let hosts = doc["hosts"].as_array().expect("hosts");
+    let host = |id: &str| hosts.iter().find(|h| h["host"] == id);
+    for id in ["plain/h1", "plain/h3", "empty/r", "empty/q"] {
+        assert!(host(id).is_some(), "{id} not reported as nobody");
+    }
+    let locked = host("locked").expect("the host with the unreadable file is reported");
+    let named = locked["diagnostics"].as_array().unwrap().iter().any(|d| {
+        d["file"] == "locked/ip_route.txt" && d["message"].as_str().unwrap().contains("cannot read")
+    });
+    assert!(named, "no `cannot read` naming the file: {locked}");
 }

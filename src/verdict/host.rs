@@ -178,6 +178,18 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         if errors > 0 {
             incomplete.push(format!("{}: {errors} line(s) not parsed", s.name));
         }
+        // A command always prints something (`ip rule` at least its three
+        // default rules): an empty file is a capture that went wrong.
+        if s.text.trim().is_empty() {
+            incomplete.push(format!("{}: empty: the dump holds no output", s.name));
+            diagnostics.push(FileDiagnostic {
+                file: s.name.clone(),
+                line: 1,
+                column: 1,
+                severity: Severity::Error,
+                message: format!("empty {} dump: no output captured", s.kind.as_str()),
+            });
+        }
         if let Some(f) = &s.dump.failed {
             // `ip route show table T` of a table that holds no route: the
             // kernel says so with an error, but the dump is complete.
@@ -240,7 +252,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             .any(|e| e.family == fam && e.state == "up" && e.verdict.is_none());
         if unanalysed {
             incomplete.push(format!(
-                "{} routes not collected: {} endpoints not analysed",
+                "no {} routes in the dumps: {} endpoints not analysed",
                 if fam == Family::Inet { "IPv4" } else { "IPv6" },
                 if fam == Family::Inet { "IPv4" } else { "IPv6" }
             ));
@@ -287,7 +299,30 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
             if host.sources.is_empty() {
                 "no ip addr / ip rule / ip route dump found".into()
             } else if !host.have_routes.iter().any(|x| *x) {
-                format!("no routes: {}", missing.join(", "))
+                let empty: Vec<&str> = host
+                    .sources
+                    .iter()
+                    .filter(|s| s.kind == DumpKind::IpRoute && s.text.trim().is_empty())
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let dumps: Vec<&str> = host
+                    .sources
+                    .iter()
+                    .filter(|s| s.kind == DumpKind::IpRoute)
+                    .map(|s| s.name.as_str())
+                    .collect();
+                if !empty.is_empty() {
+                    format!("no routes: {} empty", empty.join(", "))
+                } else if !dumps.is_empty() {
+                    format!("no routes in {}", dumps.join(", "))
+                } else {
+                    let m: Vec<&str> = missing
+                        .iter()
+                        .filter(|m| m.starts_with("ip route"))
+                        .map(String::as_str)
+                        .collect();
+                    format!("no routes: {} not collected", m.join(", "))
+                }
             } else {
                 "no endpoint found (no global address on an up link)".into()
             }
