@@ -2,6 +2,13 @@
 //! this thread (streaming, front to back); hosts go to worker threads as
 //! soon as their archive or folder is read, through a bounded queue so
 //! memory stays flat; reports are written by one thread as hosts finish.
+//!
+//! Plain scoped threads and a bounded channel rather than rayon: the reader
+//! is a callback-driven stream that must block when workers fall behind
+//! (that backpressure is what keeps peak memory flat), hosts are coarse
+//! independent jobs with nothing to split or steal, and results go to one
+//! writer in completion order. Rayon's `par_bridge` would need an iterator,
+//! that is this same channel's receiver: it would add a pool and nothing else.
 
 use crate::capture::{self, HostCapture, Limits, Notice};
 use crate::cli::{Only, ScanArgs};
