@@ -563,3 +563,43 @@ fn the_readme_example_is_current() {
     );
     assert!(readme.starts_with("# asymroute-offline\n\n    cargo run --release -- samples/ "));
 }
+
+#[test]
+fn the_same_machine_twice_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    for copy in ["first", "second"] {
+        copy_tree(
+            &samples().join("sosreport-samesub-2024-05-02-hxkqzpa"),
+            &dir.path().join(copy),
+        );
+    }
+    let out = tool()
+        .args(["-f", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&validator(&schema()), &doc, "report");
+    assert_eq!(doc["summary"]["hosts"], 2, "both rows are still reported");
+    let diags = doc["diagnostics"].as_array().unwrap();
+    let dup: Vec<&Value> = diags
+        .iter()
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate identity")
+        })
+        .collect();
+    assert_eq!(dup.len(), 1, "{diags:?}");
+    assert_eq!(dup[0]["file"], "first");
+    let msg = dup[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("hostname samesub") && msg.contains("second"),
+        "{msg}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duplicate identity"),
+        "told on stderr too"
+    );
+}

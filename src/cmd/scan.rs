@@ -228,9 +228,11 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         drop(res_tx);
         let writer = scope.spawn(|| {
             let mut summary = Summary::default();
+            let mut ids = report::identity::Identities::default();
             let mut result = Ok(());
             for h in res_rx.into_iter().flatten() {
                 summary.add(&h);
+                ids.add(&h);
                 if let Some(pb) = &pb {
                     pb.inc(1);
                 }
@@ -238,7 +240,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                     result = rep.host(&mut sink, h);
                 }
             }
-            (summary, result, rep, sink)
+            (summary, result, rep, sink, ids)
         });
         let mut batcher = Batcher::new(&work_tx);
         for path in &a.paths {
@@ -260,7 +262,8 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         }
         batcher.flush();
         drop(work_tx);
-        let (summary, result, mut rep, mut sink) = writer.join().expect("report writer");
+        let (summary, result, mut rep, mut sink, ids) = writer.join().expect("report writer");
+        notices.extend(ids.notices());
         let result = result
             .and_then(|_| rep.finish(&mut sink, &summary, &notices))
             .and_then(|_| sink.flush());

@@ -3,6 +3,7 @@
 //! (sorted tables, one JSON document) buffer, NDJSON streams.
 
 pub mod csv;
+pub mod identity;
 pub mod json;
 pub mod markdown;
 pub mod ndjson;
