@@ -300,6 +300,41 @@ fn exit_3_when_no_findings_but_incomplete() {
 }
 
 #[test]
+fn exit_3_when_an_input_or_archive_could_not_be_read() {
+    // Every host found is ok, but something in the bundle was not seen: a
+    // batch over a fleet must not take that run for a clean one.
+    let b = ok_bundle();
+    let full = std::fs::read(samples().join("fleet.tar.gz")).unwrap();
+    let cut = b.path().join("cut.tar.gz");
+    std::fs::write(&cut, &full[..full.len() / 3]).unwrap();
+    let missing = b.path().join("no-such-input");
+    for extra in [&cut, &missing] {
+        let bundle = b.path().join("scc_netutils-same_240502_1015");
+        let o = tool()
+            .args(["--format", "json"])
+            .arg(&bundle)
+            .arg(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{extra:?}: {}", stdout(&o));
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(doc["summary"]["ok"], 1, "{extra:?}");
+        let named = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
+            d["file"]
+                .as_str()
+                .unwrap()
+                .contains(extra.file_name().unwrap().to_str().unwrap())
+        });
+        assert!(named, "{extra:?} named in {}", doc["diagnostics"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(extra.file_name().unwrap().to_str().unwrap()),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn exit_2_for_a_missing_path() {
     let o = tool().arg("samples/no-such-bundle").output().unwrap();
     assert_eq!(o.status.code(), Some(2));

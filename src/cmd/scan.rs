@@ -210,7 +210,11 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (res_tx, res_rx) = mpsc::channel::<Vec<host::HostReport>>();
     let mut notices: Vec<Notice> = Vec::new();
-    let mut read_errors = 0usize;
+    // Inputs, members or files that could not be read: nothing says their
+    // hosts are fine, so a run without findings is then incomplete (3).
+    let mut unseen = 0usize;
+    // Inputs that could not be read at all: told at once, and in the report.
+    let mut failures: Vec<Notice> = Vec::new();
     let (summary, write_result) = std::thread::scope(|scope| {
         for _ in 0..s.jobs {
             let rx = Arc::clone(&work_rx);
@@ -218,7 +222,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             let class = &s.class;
             scope.spawn(move || {
                 while let Some(batch) = next_batch(&rx) {
-                    let reports = batch.into_iter().map(|c| host::analyse(c, class));
+                    let reports = batch.into_iter().map(|c| host::analyse_guarded(c, class));
                     if tx.send(reports.collect()).is_err() {
                         break;
                     }
@@ -244,28 +248,41 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         });
         let mut batcher = Batcher::new(&work_tx);
         for path in &a.paths {
-            let r = capture::scan(path, s.limits.clone(), |cap| {
-                if let Some((k, n)) = s.shard
-                    && fnv(&cap.id) % n != k - 1
-                {
-                    return;
+            // A reader bug loses the rest of this input, not the others.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                capture::scan(path, s.limits.clone(), |cap| {
+                    if let Some((k, n)) = s.shard
+                        && fnv(&cap.id) % n != k - 1
+                    {
+                        return;
+                    }
+                    batcher.push(cap);
+                })
+            }));
+            let failed = match r {
+                Ok(Ok(n)) => {
+                    unseen += n.len();
+                    notices.extend(n);
+                    continue;
                 }
-                batcher.push(cap);
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "internal error while reading (a bug, please report it): \
+                           the rest of this input was not read"
+                    .to_string(),
+            };
+            eprintln!("asymroute-offline: {}: {failed}", path.display());
+            failures.push(Notice {
+                file: path.display().to_string(),
+                message: failed,
             });
-            match r {
-                Ok(n) => notices.extend(n),
-                Err(e) => {
-                    read_errors += 1;
-                    eprintln!("asymroute-offline: {}: {e}", path.display());
-                }
-            }
         }
         batcher.flush();
         drop(work_tx);
         let (summary, result, mut rep, mut sink, ids) = writer.join().expect("report writer");
         notices.extend(ids.notices());
+        let told: Vec<Notice> = failures.iter().chain(&notices).cloned().collect();
         let result = result
-            .and_then(|_| rep.finish(&mut sink, &summary, &notices))
+            .and_then(|_| rep.finish(&mut sink, &summary, &told))
             .and_then(|_| sink.flush());
         (summary, result)
     });
@@ -279,13 +296,13 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         }
     }
     Ok(if summary.hosts == 0 {
-        if read_errors == 0 {
+        if failures.is_empty() {
             eprintln!("asymroute-offline: no host captures found");
         }
         Exit::Error
     } else if summary.asymmetric + summary.no_route > 0 {
         Exit::Findings
-    } else if summary.incomplete + summary.error > 0 {
+    } else if summary.incomplete + summary.error + unseen + failures.len() > 0 {
         Exit::Incomplete
     } else {
         Exit::Clean

@@ -139,10 +139,61 @@ fn infer_addresses(host: &mut Host) -> bool {
     any
 }
 
-pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
-    let ec2rl_log = cap.ec2rl_log.as_ref().map(|(_, t)| t.clone());
-    let files: Vec<FileRef> = cap
-        .inputs
+/// A bug in the analysis costs one host, not the fleet: a panic becomes an
+/// `error` row naming it (the panic hook has printed where), and the scan
+/// goes on with the next host.
+pub fn analyse_guarded(cap: HostCapture, class: &LinkClass) -> HostReport {
+    guarded(cap, |cap| analyse(cap, class))
+}
+
+fn guarded(cap: HostCapture, f: impl FnOnce(HostCapture) -> HostReport) -> HostReport {
+    let host = cap.id.clone();
+    let hostname = cap.hostname.clone();
+    let instance_id = cap.instance_id.clone();
+    let collector = cap.collector.as_str();
+    let files = file_refs(&cap);
+    let panic = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cap))) {
+        Ok(report) => return report,
+        Err(p) => p,
+    };
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    let message = format!(
+        "internal error while analysing this host (a bug, please report it with the host's files): {what}"
+    );
+    HostReport {
+        host: host.clone(),
+        hostname,
+        instance_id,
+        collector,
+        verdict: Verdict::Error,
+        incomplete: vec![message.clone()],
+        reason: format!("internal error: {what}"),
+        endpoints: Vec::new(),
+        ec2rl: ec2rl::Ec2rl {
+            status: None,
+            message: "not computed: the analysis failed".into(),
+            logged: None,
+        },
+        fix: Vec::new(),
+        fix_unverified: Vec::new(),
+        files,
+        notes: Vec::new(),
+        diagnostics: vec![FileDiagnostic {
+            file: host.clone(),
+            line: 0,
+            column: 0,
+            severity: Severity::Error,
+            message,
+        }],
+    }
+}
+
+fn file_refs(cap: &HostCapture) -> Vec<FileRef> {
+    cap.inputs
         .iter()
         .map(|i| FileRef {
             dump: i.kind.as_str(),
@@ -150,7 +201,12 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             table: i.ctx.table.as_ref().map(|t| t.to_string()),
             file: i.name.clone(),
         })
-        .collect();
+        .collect()
+}
+
+pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
+    let ec2rl_log = cap.ec2rl_log.as_ref().map(|(_, t)| t.clone());
+    let files = file_refs(&cap);
     let mut incomplete: Vec<String> = Vec::new();
     let mut diagnostics: Vec<FileDiagnostic> = cap
         .notices
@@ -385,5 +441,53 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                 n.destinations.first().map(String::as_str).unwrap_or("?")
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_costs_one_host_not_the_fleet() {
+        let cap = HostCapture {
+            id: "fleet.tar.gz/i-0abc".into(),
+            collector: Collector::Plain,
+            hostname: Some("web-1".into()),
+            instance_id: Some("i-0abc".into()),
+            inputs: Vec::new(),
+            missing: Vec::new(),
+            notes: Vec::new(),
+            notices: Vec::new(),
+            ec2rl_log: None,
+        };
+        let r = guarded(cap, |_| panic!("index out of bounds: the len is 3"));
+        assert_eq!(r.verdict, Verdict::Error);
+        assert_eq!(r.host, "fleet.tar.gz/i-0abc");
+        assert_eq!(r.instance_id.as_deref(), Some("i-0abc"));
+        assert_eq!(
+            r.reason,
+            "internal error: index out of bounds: the len is 3"
+        );
+        assert_eq!(r.diagnostics.len(), 1);
+        assert!(r.is_incomplete());
+        let r = guarded(
+            HostCapture {
+                id: "h".into(),
+                collector: Collector::Plain,
+                hostname: None,
+                instance_id: None,
+                inputs: Vec::new(),
+                missing: Vec::new(),
+                notes: Vec::new(),
+                notices: Vec::new(),
+                ec2rl_log: None,
+            },
+            |c| {
+                let n = c.id.len();
+                panic!("formatted {n}")
+            },
+        );
+        assert_eq!(r.reason, "internal error: formatted 1");
     }
 }
