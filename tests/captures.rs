@@ -657,6 +657,82 @@ fn every_archive_format() {
 }
 
 #[test]
+fn sos_collect_bundle() {
+    // `sos collect`: one .tar.xz holding each node's sosreport .tar.xz, their
+    // .md5 under checksums/, and the collector's own logs.
+    let xz = |b: &[u8]| {
+        let mut w =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::default()).unwrap();
+        w.write_all(b).unwrap();
+        w.finish().unwrap()
+    };
+    let node = |name: &str| {
+        let files: Vec<(String, Vec<u8>)> = fleet()
+            .into_iter()
+            .filter_map(|(p, b)| {
+                p.strip_prefix("sos/sosreport-web01-123-2024-05-02-abcdefg/")
+                    .filter(|r| !r.contains("namespaces/") && !r.ends_with("/hostname"))
+                    .map(|r| {
+                        (
+                            format!("sosreport-{name}-2024-05-02-abcdefg/{r}"),
+                            b.clone(),
+                        )
+                    })
+            })
+            .chain([(
+                format!("sosreport-{name}-2024-05-02-abcdefg/sos_commands/host/hostname"),
+                format!("{name}.example.com\n").into_bytes(),
+            )])
+            .collect();
+        xz(&tar_bytes(&files, ""))
+    };
+    let top = "sos-collector-case-2024-05-02-qwert";
+    let members: Vec<(String, Vec<u8>)> = ["node1", "node2"]
+        .iter()
+        .flat_map(|n| {
+            let report = format!("sosreport-{n}-2024-05-02-abcdefg.tar.xz");
+            [
+                (format!("{top}/{report}"), node(n)),
+                (
+                    format!("{top}/checksums/{report}.md5"),
+                    b"0123456789abcdef0123456789abcdef\n".to_vec(),
+                ),
+            ]
+        })
+        .chain([
+            (format!("{top}/logs/sos.log"), b"collect log\n".to_vec()),
+            (format!("{top}/logs/ui.log"), b"ui log\n".to_vec()),
+        ])
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(
+        dir.path(),
+        &format!("{top}.tar.xz"),
+        &xz(&tar_bytes(&members, "")),
+    );
+    let (hosts, notices) = scan(&p);
+    assert!(notices.is_empty(), "{notices:?}");
+    let ids: Vec<&String> = hosts.keys().collect();
+    let want: Vec<String> = ["node1", "node2"]
+        .iter()
+        .map(|n| {
+            format!(
+                "{top}.tar.xz/{top}/sosreport-{n}-2024-05-02-abcdefg.tar.xz/sosreport-{n}-2024-05-02-abcdefg"
+            )
+        })
+        .collect();
+    assert_eq!(ids, want.iter().collect::<Vec<_>>());
+    for (h, n) in hosts.values().zip(["node1", "node2"]) {
+        assert_eq!(h.collector, Collector::Sos);
+        assert_eq!(h.hostname.as_deref(), Some(&*format!("{n}.example.com")));
+        for k in [DumpKind::IpAddr, DumpKind::IpRule, DumpKind::IpRoute] {
+            assert!(h.inputs.iter().any(|i| i.kind == k), "{n}: {:?}", h.feeds());
+        }
+        assert!(h.missing.is_empty(), "{n}: {:?}", h.missing);
+    }
+}
+
+#[test]
 fn runs_released_early_keep_their_gathered_sosreport() {
     // Two ec2rl runs side by side in one tarball: the first run is complete
     // (and released) before the archive ends; it must still absorb the
