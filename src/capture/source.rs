@@ -10,6 +10,7 @@ use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::mpsc;
 
 /// A kept member: its path inside the bundle and its bytes.
 #[derive(Debug, Clone)]
@@ -168,6 +169,101 @@ fn zstd_decoder<'a, R: BufRead>(r: R) -> io::Result<zstd::stream::read::Decoder<
     zstd::stream::read::Decoder::with_buffer(r)
 }
 
+/// Decoded chunks in flight between the decoder thread and the reader:
+/// 4 × 256 KiB keeps both busy and memory flat.
+const AHEAD: usize = 4;
+const CHUNK: usize = 256 * 1024;
+
+/// The decoder thread: fills chunks (recycled from the reader) and sends
+/// them in order; an error is sent after the data decoded before it.
+fn decode_ahead<R: Read>(
+    m: Magic,
+    r: R,
+    tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
+    back: &mpsc::Receiver<Vec<u8>>,
+) {
+    let br = BufReader::with_capacity(64 * 1024, r);
+    let mut d: Box<dyn Read> = match m {
+        Magic::Gzip => Box::new(flate2::read::MultiGzDecoder::new(br)),
+        Magic::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(br)),
+        Magic::Xz => match xz_decoder(br) {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        },
+        Magic::Zstd => match zstd_decoder(br) {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        },
+        _ => return,
+    };
+    loop {
+        let mut buf = back.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+        buf.resize(CHUNK, 0);
+        let mut got = 0;
+        let mut failed = None;
+        while got < CHUNK {
+            match d.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        buf.truncate(got);
+        let end = got < CHUNK;
+        if got > 0 && tx.send(Ok(buf)).is_err() {
+            return;
+        }
+        if let Some(e) = failed {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if end {
+            return;
+        }
+    }
+}
+
+/// The reader's side of `decode_ahead`: a `Read` over the chunks.
+struct Ahead {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Ahead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(next)) => {
+                    let done = std::mem::replace(&mut self.cur, next);
+                    if done.capacity() > 0 {
+                        let _ = self.back.send(done);
+                    }
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The decoder is done.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 pub struct Reader<'v, V: Visitor> {
     pub limits: Limits,
     visitor: &'v mut V,
@@ -209,7 +305,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
     pub fn read_path(&mut self, path: &Path) -> io::Result<()> {
         self.budget.set(self.limits.max_total);
         if path.as_os_str() == "-" {
-            self.read_stream(&mut io::stdin().lock(), "-");
+            self.visitor.unit_start("-");
+            self.stream_file(io::stdin(), "-", true);
+            self.visitor.unit_end("-");
             return Ok(());
         }
         let meta = std::fs::metadata(path)?;
@@ -222,9 +320,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
             self.walk(path);
             self.visitor.unit_end("");
         } else {
-            let mut f = std::fs::File::open(path)?;
+            let f = std::fs::File::open(path)?;
             self.visitor.unit_start(&name);
-            self.stream(&mut f, &name, 0, true);
+            self.stream_file(f, &name, true);
             self.visitor.unit_end(&name);
         }
         Ok(())
@@ -288,7 +386,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 );
                 continue;
             }
-            let mut f = match std::fs::File::open(ent.path()) {
+            let f = match std::fs::File::open(ent.path()) {
                 Ok(f) => f,
                 Err(e) => {
                     self.notice(rel, format!("cannot read: {e}"));
@@ -296,7 +394,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 }
             };
             self.budget.set(self.limits.max_total);
-            self.stream(&mut f, &rel, 0, false);
+            self.stream_file(f, &rel, false);
         }
     }
 
@@ -320,6 +418,46 @@ impl<'v, V: Visitor> Reader<'v, V> {
 
     fn notice(&mut self, file: String, message: String) {
         self.visitor.notice(Notice { file, message });
+    }
+
+    /// A file of the bundle (or stdin). A compressed one is decoded on a
+    /// thread of its own, a chunk ahead of this one: walking the tar,
+    /// recognising layouts and grouping hosts then overlap with decoding
+    /// instead of adding to it (this thread is the one every host waits on).
+    fn stream_file(&mut self, f: impl Read + Send, path: &str, top: bool) {
+        let (head, peeked) = match peek(f, 512) {
+            Ok(h) => h,
+            Err(e) => {
+                self.notice(path.into(), format!("cannot read: {e}"));
+                return;
+            }
+        };
+        let m = magic(&head);
+        if !matches!(m, Magic::Gzip | Magic::Xz | Magic::Bzip2 | Magic::Zstd)
+            || self.limits.max_depth == 0
+        {
+            self.stream(&mut { peeked }, path, 0, top);
+            return;
+        }
+        let dec_name = strip_compression_suffix(path);
+        let budget = self.budget.clone();
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(AHEAD);
+            let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+            scope.spawn(move || decode_ahead(m, peeked, &tx, &back_rx));
+            let mut r = Ahead {
+                rx,
+                back: back_tx,
+                cur: Vec::new(),
+                pos: 0,
+            };
+            let result = self.decompressed(&mut r, path, &dec_name, 0, budget, top);
+            // Dropping the reader stops the decoder at its next chunk.
+            drop(r);
+            if let Err(e) = result {
+                self.notice(path.into(), format!("archive read stopped: {e}"));
+            }
+        });
     }
 
     /// One file's bytes: an archive or compressed stream to open, or a
