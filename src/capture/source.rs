@@ -169,6 +169,17 @@ fn zstd_decoder<'a, R: BufRead>(r: R) -> io::Result<zstd::stream::read::Decoder<
     zstd::stream::read::Decoder::with_buffer(r)
 }
 
+/// The decoder for a compressed stream of kind `m`.
+fn decoder<'a, R: BufRead + 'a>(m: Magic, br: R) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match m {
+        Magic::Gzip => Box::new(flate2::read::MultiGzDecoder::new(br)),
+        Magic::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(br)),
+        Magic::Xz => Box::new(xz_decoder(br)?),
+        Magic::Zstd => Box::new(zstd_decoder(br)?),
+        _ => return Err(io::Error::other("not a compressed stream")),
+    })
+}
+
 /// Decoded chunks in flight between the decoder thread and the reader:
 /// 4 × 256 KiB keeps both busy and memory flat.
 const AHEAD: usize = 4;
@@ -182,25 +193,12 @@ fn decode_ahead<R: Read>(
     tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
     back: &mpsc::Receiver<Vec<u8>>,
 ) {
-    let br = BufReader::with_capacity(64 * 1024, r);
-    let mut d: Box<dyn Read> = match m {
-        Magic::Gzip => Box::new(flate2::read::MultiGzDecoder::new(br)),
-        Magic::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(br)),
-        Magic::Xz => match xz_decoder(br) {
-            Ok(d) => Box::new(d),
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        },
-        Magic::Zstd => match zstd_decoder(br) {
-            Ok(d) => Box::new(d),
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        },
-        _ => return,
+    let mut d = match decoder(m, BufReader::with_capacity(64 * 1024, r)) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            return;
+        }
     };
     loop {
         let mut buf = back.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
@@ -491,20 +489,8 @@ impl<'v, V: Visitor> Reader<'v, V> {
         let budget = self.budget.clone();
         let dec_name = strip_compression_suffix(path);
         let result = match m {
-            Magic::Gzip => {
-                let mut d = flate2::read::MultiGzDecoder::new(br);
-                self.decompressed(&mut d, path, &dec_name, depth, budget, top)
-            }
-            Magic::Xz => match xz_decoder(br) {
+            Magic::Gzip | Magic::Xz | Magic::Bzip2 | Magic::Zstd => match decoder(m, br) {
                 Ok(mut d) => self.decompressed(&mut d, path, &dec_name, depth, budget, top),
-                Err(e) => Err(e),
-            },
-            Magic::Bzip2 => {
-                let mut d = bzip2::read::MultiBzDecoder::new(br);
-                self.decompressed(&mut d, path, &dec_name, depth, budget, top)
-            }
-            Magic::Zstd => match zstd_decoder(br) {
-                Ok(mut z) => self.decompressed(&mut z, path, &dec_name, depth, budget, top),
                 Err(e) => Err(e),
             },
             Magic::Tar => self.tar(
@@ -797,6 +783,87 @@ fn strip_compression_suffix(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything a decoder yields, then its error (if any), read directly
+    /// or through the decode-ahead thread.
+    fn drain(r: &mut dyn Read) -> (Vec<u8>, Option<String>) {
+        let mut out = Vec::new();
+        let mut buf = vec![0; 7000];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return (out, None),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_ahead_gives_the_same_bytes_and_error() {
+        use std::io::Write;
+        // Several chunks of text that does not compress to nothing.
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| {
+                format!(
+                    "10.{}.{}.0/24 dev eth{} proto kernel\n",
+                    i % 251,
+                    i % 241,
+                    i % 7
+                )
+                .into_bytes()
+            })
+            .collect();
+        assert!(text.len() > 4 * CHUNK * AHEAD);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        let gz = gz.finish().unwrap();
+        for cut in [gz.len(), gz.len() * 2 / 3, 30, 5] {
+            let input = &gz[..cut];
+            let direct = drain(&mut decoder(Magic::Gzip, BufReader::new(input)).unwrap());
+            let ahead = std::thread::scope(|scope| {
+                let (tx, rx) = mpsc::sync_channel(AHEAD);
+                let (back_tx, back_rx) = mpsc::channel();
+                scope.spawn(move || decode_ahead(Magic::Gzip, input, &tx, &back_rx));
+                drain(&mut Ahead {
+                    rx,
+                    back: back_tx,
+                    cur: Vec::new(),
+                    pos: 0,
+                })
+            });
+            assert_eq!(ahead.0.len(), direct.0.len(), "cut at {cut}");
+            assert!(ahead.0 == direct.0, "cut at {cut}: same bytes");
+            assert_eq!(ahead.1, direct.1, "cut at {cut}: same error");
+            assert_eq!(cut < gz.len(), ahead.1.is_some(), "cut at {cut}");
+            if cut == gz.len() {
+                assert!(ahead.0 == text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_reader_that_stops_early_stops_the_decoder() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&vec![b'x'; 64 * CHUNK]).unwrap();
+        let gz = gz.finish().unwrap();
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel(AHEAD);
+            let (back_tx, back_rx) = mpsc::channel();
+            let dec = scope.spawn(move || decode_ahead(Magic::Gzip, &gz[..], &tx, &back_rx));
+            let mut r = Ahead {
+                rx,
+                back: back_tx,
+                cur: Vec::new(),
+                pos: 0,
+            };
+            let mut one = [0u8; 10];
+            r.read_exact(&mut one).unwrap();
+            drop(r);
+            // Joins (the scope would hang otherwise) without decoding it all.
+            dec.join().unwrap();
+        });
+    }
 
     #[test]
     fn names() {
