@@ -657,6 +657,44 @@ fn every_archive_format() {
 }
 
 #[test]
+fn unsupported_formats_are_named() {
+    // 7-Zip, RAR, LZ4, lzip and compress(1) files, as folder files and as
+    // members: each named, not passed over as a file holding no dump.
+    let mut files = fleet();
+    files.retain(|(p, _)| p.starts_with("plain/"));
+    let odd: [(&str, &[u8], &str); 5] = [
+        ("h9.7z", b"7z\xbc\xaf\x27\x1c\x00\x04rest", "7-Zip archive"),
+        ("h9.rar", b"Rar!\x1a\x07\x01\x00rest", "RAR archive"),
+        ("h9.tar.lz4", b"\x04\x22\x4d\x18rest", "LZ4 stream"),
+        ("h9.tar.lz", b"LZIP\x01rest", "lzip stream"),
+        ("h9.tar.Z", b"\x1f\x9d\x90rest", "compress (.Z) stream"),
+    ];
+    for (name, bytes, _) in odd {
+        files.push((format!("plain/{name}"), bytes.to_vec()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(&dir.path().join("b"), &files);
+    let t = write_file(dir.path(), "b.tar", &tar_bytes(&files, ""));
+    for (bundle, prefix) in [(dir.path().join("b"), ""), (t, "b.tar/")] {
+        let (hosts, notices) = scan(&bundle);
+        assert!(
+            hosts.contains_key(&format!("{prefix}plain/h1")),
+            "{:?}",
+            hosts.keys()
+        );
+        for (name, _, what) in odd {
+            let file = format!("{prefix}plain/{name}");
+            assert!(
+                notices
+                    .iter()
+                    .any(|n| n.file == file && n.message.starts_with(what)),
+                "{file}: {notices:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn sos_collect_bundle() {
     // `sos collect`: one .tar.xz holding each node's sosreport .tar.xz, their
     // .md5 under checksums/, and the collector's own logs.

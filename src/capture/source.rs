@@ -103,6 +103,21 @@ pub fn magic(head: &[u8]) -> Magic {
     }
 }
 
+/// Archive and compression formats that are recognised but not read: said
+/// so, rather than passed over as a file that holds no dump.
+pub fn unsupported(head: &[u8]) -> Option<&'static str> {
+    [
+        (&b"7z\xbc\xaf\x27\x1c"[..], "7-Zip archive"),
+        (b"Rar!\x1a\x07", "RAR archive"),
+        (b"\x04\x22\x4d\x18", "LZ4 stream"),
+        (b"LZIP", "lzip stream"),
+        (b"\x1f\x9d", "compress (.Z) stream"),
+    ]
+    .into_iter()
+    .find(|(m, _)| head.starts_with(m))
+    .map(|(_, what)| what)
+}
+
 /// `ustar` magic, or a valid header checksum (v7 tar).
 fn is_tar_header(h: &[u8]) -> bool {
     if h.len() < 512 {
@@ -470,6 +485,13 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 return;
             }
         };
+        if let Some(what) = unsupported(&head) {
+            self.notice(
+                path.into(),
+                format!("{what}: not a format this tool reads; unpack it and scan the result"),
+            );
+            return;
+        }
         let m = magic(&head);
         if m != Magic::Other && depth >= self.limits.max_depth {
             self.notice(
