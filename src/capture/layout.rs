@@ -58,7 +58,7 @@ pub struct HostCapture {
 }
 
 impl HostCapture {
-    fn new(id: String, collector: Collector) -> Self {
+    pub fn new(id: String, collector: Collector) -> Self {
         HostCapture {
             id,
             collector,

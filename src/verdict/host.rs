@@ -450,17 +450,9 @@ mod tests {
 
     #[test]
     fn a_panic_costs_one_host_not_the_fleet() {
-        let cap = HostCapture {
-            id: "fleet.tar.gz/i-0abc".into(),
-            collector: Collector::Plain,
-            hostname: Some("web-1".into()),
-            instance_id: Some("i-0abc".into()),
-            inputs: Vec::new(),
-            missing: Vec::new(),
-            notes: Vec::new(),
-            notices: Vec::new(),
-            ec2rl_log: None,
-        };
+        let mut cap = HostCapture::new("fleet.tar.gz/i-0abc".into(), Collector::Plain);
+        cap.hostname = Some("web-1".into());
+        cap.instance_id = Some("i-0abc".into());
         let r = guarded(cap, |_| panic!("index out of bounds: the len is 3"));
         assert_eq!(r.verdict, Verdict::Error);
         assert_eq!(r.host, "fleet.tar.gz/i-0abc");
@@ -471,23 +463,10 @@ mod tests {
         );
         assert_eq!(r.diagnostics.len(), 1);
         assert!(r.is_incomplete());
-        let r = guarded(
-            HostCapture {
-                id: "h".into(),
-                collector: Collector::Plain,
-                hostname: None,
-                instance_id: None,
-                inputs: Vec::new(),
-                missing: Vec::new(),
-                notes: Vec::new(),
-                notices: Vec::new(),
-                ec2rl_log: None,
-            },
-            |c| {
-                let n = c.id.len();
-                panic!("formatted {n}")
-            },
-        );
+        let r = guarded(HostCapture::new("h".into(), Collector::Plain), |c| {
+            let n = c.id.len();
+            panic!("formatted {n}")
+        });
         assert_eq!(r.reason, "internal error: formatted 1");
     }
 }
