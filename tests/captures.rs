@@ -604,6 +604,18 @@ fn archive_bomb_is_capped() {
 fn every_archive_format() {
     let mut files = fleet();
     files.retain(|(p, _)| p.starts_with("plain/") || p.starts_with("eks/"));
+    // Incompressible filler, so that each compressed file is large enough
+    // to be decoded ahead on a thread of its own (and cut short below).
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let filler: Vec<u8> = (0..600_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    files.push(("zz/filler.bin".into(), filler));
     let t = tar_bytes(&files, "f");
     let xz = {
         let mut w =
@@ -653,6 +665,22 @@ fn every_archive_format() {
             3,
             "{name}"
         );
+        assert!(notices.is_empty(), "{name}: {notices:?}");
+        // Cut inside the filler: every host is found, and the cut is named.
+        if name != "a.zip" {
+            let cut = write_file(
+                dir.path(),
+                &format!("cut-{name}"),
+                &bytes[..bytes.len() * 3 / 4],
+            );
+            let (hosts, notices) = scan(&cut);
+            assert_eq!(hosts.len(), 3, "cut {name}: {notices:?}");
+            assert!(
+                notices.iter().any(|n| n.file == format!("cut-{name}")
+                    && n.message.starts_with("archive read stopped")),
+                "cut {name}: {notices:?}"
+            );
+        }
     }
 }
 

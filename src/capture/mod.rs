@@ -33,7 +33,7 @@ pub fn scan(
 /// `scan` of one file's bytes from a reader (an archive, a compressed
 /// stream or a single capture), called `name`.
 pub fn scan_reader(
-    r: &mut dyn std::io::Read,
+    r: impl std::io::Read + Send + source::SizeHint,
     name: &str,
     limits: Limits,
     mut emit: impl FnMut(HostCapture),

@@ -195,6 +195,35 @@ fn decoder<'a, R: BufRead + 'a>(m: Magic, br: R) -> io::Result<Box<dyn Read + 'a
     })
 }
 
+/// Compressed files smaller than this are not worth a decoder thread.
+const AHEAD_MIN: u64 = 256 * 1024;
+
+/// How many bytes a file holds, where that is known before reading it.
+pub trait SizeHint {
+    fn size_hint(&self) -> Option<u64>;
+}
+
+impl SizeHint for std::fs::File {
+    fn size_hint(&self) -> Option<u64> {
+        self.metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+}
+
+impl SizeHint for io::Stdin {
+    fn size_hint(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl SizeHint for &[u8] {
+    fn size_hint(&self) -> Option<u64> {
+        Some(self.len() as u64)
+    }
+}
+
 /// Decoded chunks in flight between the decoder thread and the reader:
 /// 4 × 256 KiB keeps both busy and memory flat.
 const AHEAD: usize = 4;
@@ -318,9 +347,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
     pub fn read_path(&mut self, path: &Path) -> io::Result<()> {
         self.budget.set(self.limits.max_total);
         if path.as_os_str() == "-" {
-            self.visitor.unit_start("-");
-            self.stream_file(io::stdin(), "-", true);
-            self.visitor.unit_end("-");
+            self.read_stream(io::stdin(), "-");
             return Ok(());
         }
         let meta = std::fs::metadata(path)?;
@@ -343,10 +370,10 @@ impl<'v, V: Visitor> Reader<'v, V> {
 
     /// Reads one file's bytes from any reader (stdin, or a fuzzer's input),
     /// named `name` in notices and host ids.
-    pub fn read_stream(&mut self, r: &mut dyn Read, name: &str) {
+    pub fn read_stream(&mut self, r: impl Read + Send + SizeHint, name: &str) {
         self.budget.set(self.limits.max_total);
         self.visitor.unit_start(name);
-        self.stream(r, name, 0, true);
+        self.stream_file(r, name, true);
         self.visitor.unit_end(name);
     }
 
@@ -437,7 +464,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
     /// thread of its own, a chunk ahead of this one: walking the tar,
     /// recognising layouts and grouping hosts then overlap with decoding
     /// instead of adding to it (this thread is the one every host waits on).
-    fn stream_file(&mut self, f: impl Read + Send, path: &str, top: bool) {
+    fn stream_file<F: Read + Send + Sized + SizeHint>(&mut self, f: F, path: &str, top: bool) {
         let (head, peeked) = match peek(f, 512) {
             Ok(h) => h,
             Err(e) => {
@@ -446,8 +473,15 @@ impl<'v, V: Visitor> Reader<'v, V> {
             }
         };
         let m = magic(&head);
+        // Small files are decoded in line: a thread per file would cost
+        // more than it saves in a folder of many small compressed dumps.
         if !matches!(m, Magic::Gzip | Magic::Xz | Magic::Bzip2 | Magic::Zstd)
             || self.limits.max_depth == 0
+            || peeked
+                .get_ref()
+                .1
+                .size_hint()
+                .is_some_and(|n| n < AHEAD_MIN)
         {
             self.stream(&mut { peeked }, path, 0, top);
             return;
