@@ -986,3 +986,55 @@ fn unreadable_as_nobody(bundle: &Path) {
     });
     assert!(named, "no `cannot read` naming the file: {locked}");
 }
+
+/// A stdin-like stream of unknown length: decoded ahead on a thread.
+struct Unknown<'a>(&'a [u8]);
+
+impl std::io::Read for Unknown<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl capture::source::SizeHint for Unknown<'_> {
+    fn size_hint(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[test]
+fn archive_fuzz_regressions() {
+    // Found by the archive fuzz target, which reads every input decoded in
+    // line and decoded ahead, and requires the same hosts and notices.
+    // error-after-member: a gzip whose deflate data breaks inside a host's
+    // member; the member's read fails, then the tar walk must see the same
+    // error again, not a clean end (decode-ahead's channel had closed).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+    let mut seen = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(f.unwrap().path()).unwrap();
+        let run = |ahead: bool| {
+            let mut ids = Vec::new();
+            let limits = capture::Limits::default();
+            let notices = if ahead {
+                capture::scan_reader(Unknown(&data), "bundle", limits, |h| ids.push(h.id))
+            } else {
+                capture::scan_reader(&data[..], "bundle", limits, |h| ids.push(h.id))
+            };
+            (ids, notices)
+        };
+        assert_eq!(run(false), run(true));
+        seen += 1;
+    }
+    assert!(seen >= 1);
+    let data = std::fs::read(dir.join("archive-error-after-member.tar.gz")).unwrap();
+    let notices =
+        capture::scan_reader(Unknown(&data), "bundle", capture::Limits::default(), |_| {});
+    assert_eq!(
+        notices,
+        [capture::Notice {
+            file: "bundle".into(),
+            message: "archive read stopped: incomplete deflate stream".into()
+        }]
+    );
+}

@@ -187,12 +187,43 @@ fn zstd_decoder<'a, R: BufRead>(r: R) -> io::Result<zstd::stream::read::Decoder<
 /// The decoder for a compressed stream of kind `m`.
 fn decoder<'a, R: BufRead + 'a>(m: Magic, br: R) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match m {
-        Magic::Gzip => Box::new(flate2::read::MultiGzDecoder::new(br)),
-        Magic::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(br)),
-        Magic::Xz => Box::new(xz_decoder(br)?),
-        Magic::Zstd => Box::new(zstd_decoder(br)?),
+        Magic::Gzip => Box::new(Sticky::new(flate2::read::MultiGzDecoder::new(br))),
+        Magic::Bzip2 => Box::new(Sticky::new(bzip2::read::MultiBzDecoder::new(br))),
+        Magic::Xz => Box::new(Sticky::new(xz_decoder(br)?)),
+        Magic::Zstd => Box::new(Sticky::new(zstd_decoder(br)?)),
         _ => return Err(io::Error::other("not a compressed stream")),
     })
+}
+
+/// A decoder that, once it has failed, fails on every later read with the
+/// same error. Decoders differ (flate2 repeats a deflate error but reads
+/// on after a bad header); a corrupt stream must not seem to end cleanly
+/// to the tar walk after one member's read has failed.
+struct Sticky<R> {
+    inner: R,
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl<R> Sticky<R> {
+    fn new(inner: R) -> Self {
+        Sticky {
+            inner,
+            failed: None,
+        }
+    }
+}
+
+impl<R: Read> Read for Sticky<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed = Some((e.kind(), e.to_string()));
+            }
+        })
+    }
 }
 
 /// Compressed files smaller than this are not worth a decoder thread.
@@ -281,11 +312,31 @@ struct Ahead {
     back: mpsc::Sender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
+    /// A decoder's error is returned again on every later read, as
+    /// `Sticky` does in line (found by the archive fuzz target: a member
+    /// read failed, then the tar walk took the closed channel for a short
+    /// file).
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl Ahead {
+    fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>, back: mpsc::Sender<Vec<u8>>) -> Self {
+        Ahead {
+            rx,
+            back,
+            cur: Vec::new(),
+            pos: 0,
+            failed: None,
+        }
+    }
 }
 
 impl Read for Ahead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
+            if let Some((kind, msg)) = &self.failed {
+                return Err(io::Error::new(*kind, msg.clone()));
+            }
             match self.rx.recv() {
                 Ok(Ok(next)) => {
                     let done = std::mem::replace(&mut self.cur, next);
@@ -294,7 +345,10 @@ impl Read for Ahead {
                     }
                     self.pos = 0;
                 }
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
                 // The decoder is done.
                 Err(_) => return Ok(0),
             }
@@ -492,12 +546,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
             let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(AHEAD);
             let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
             scope.spawn(move || decode_ahead(m, peeked, &tx, &back_rx));
-            let mut r = Ahead {
-                rx,
-                back: back_tx,
-                cur: Vec::new(),
-                pos: 0,
-            };
+            let mut r = Ahead::new(rx, back_tx);
             let result = self.decompressed(&mut r, path, &dec_name, 0, budget, top);
             // Dropping the reader stops the decoder at its next chunk.
             drop(r);
@@ -840,8 +889,9 @@ fn strip_compression_suffix(path: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Everything a decoder yields, then its error (if any), read directly
-    /// or through the decode-ahead thread.
+    /// Everything a decoder yields, then its error (if any) and what a
+    /// read after the error gives, read directly or through the
+    /// decode-ahead thread.
     fn drain(r: &mut dyn Read) -> (Vec<u8>, Option<String>) {
         let mut out = Vec::new();
         let mut buf = vec![0; 7000];
@@ -849,7 +899,10 @@ mod tests {
             match r.read(&mut buf) {
                 Ok(0) => return (out, None),
                 Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(e) => return (out, Some(e.to_string())),
+                Err(e) => {
+                    let again = r.read(&mut buf).map_err(|e| e.to_string());
+                    return (out, Some(format!("{e}, then {again:?}")));
+                }
             }
         }
     }
@@ -880,12 +933,7 @@ mod tests {
                 let (tx, rx) = mpsc::sync_channel(AHEAD);
                 let (back_tx, back_rx) = mpsc::channel();
                 scope.spawn(move || decode_ahead(Magic::Gzip, input, &tx, &back_rx));
-                drain(&mut Ahead {
-                    rx,
-                    back: back_tx,
-                    cur: Vec::new(),
-                    pos: 0,
-                })
+                drain(&mut Ahead::new(rx, back_tx))
             });
             assert_eq!(ahead.0.len(), direct.0.len(), "cut at {cut}");
             assert!(ahead.0 == direct.0, "cut at {cut}: same bytes");
@@ -907,12 +955,7 @@ mod tests {
             let (tx, rx) = mpsc::sync_channel(AHEAD);
             let (back_tx, back_rx) = mpsc::channel();
             let dec = scope.spawn(move || decode_ahead(Magic::Gzip, &gz[..], &tx, &back_rx));
-            let mut r = Ahead {
-                rx,
-                back: back_tx,
-                cur: Vec::new(),
-                pos: 0,
-            };
+            let mut r = Ahead::new(rx, back_tx);
             let mut one = [0u8; 10];
             r.read_exact(&mut one).unwrap();
             drop(r);
