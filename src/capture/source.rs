@@ -187,42 +187,68 @@ fn zstd_decoder<'a, R: BufRead>(r: R) -> io::Result<zstd::stream::read::Decoder<
 /// The decoder for a compressed stream of kind `m`.
 fn decoder<'a, R: BufRead + 'a>(m: Magic, br: R) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match m {
-        Magic::Gzip => Box::new(Sticky::new(flate2::read::MultiGzDecoder::new(br))),
-        Magic::Bzip2 => Box::new(Sticky::new(bzip2::read::MultiBzDecoder::new(br))),
-        Magic::Xz => Box::new(Sticky::new(xz_decoder(br)?)),
-        Magic::Zstd => Box::new(Sticky::new(zstd_decoder(br)?)),
+        Magic::Gzip => Box::new(Blocks::new(flate2::read::MultiGzDecoder::new(br))),
+        Magic::Bzip2 => Box::new(Blocks::new(bzip2::read::MultiBzDecoder::new(br))),
+        Magic::Xz => Box::new(Blocks::new(xz_decoder(br)?)),
+        Magic::Zstd => Box::new(Blocks::new(zstd_decoder(br)?)),
         _ => return Err(io::Error::other("not a compressed stream")),
     })
 }
 
-/// A decoder that, once it has failed, fails on every later read with the
-/// same error. Decoders differ (flate2 repeats a deflate error but reads
-/// on after a bad header); a corrupt stream must not seem to end cleanly
-/// to the tar walk after one member's read has failed.
-struct Sticky<R> {
+/// A decoder read in whole blocks, and that, once it has failed, fails on
+/// every later read with the same error. How much a decoder gives before
+/// a corrupt spot depends on the size of the reads it is asked for (bzip2
+/// drops a partly decoded read), and whether it repeats its error differs
+/// too (flate2 repeats a deflate error, reads on after a bad header). Asked
+/// the same way in line and on the decode-ahead thread, a corrupt stream
+/// yields the same bytes and the same error at the same place (the archive
+/// fuzz target compares the two).
+struct Blocks<R> {
     inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
     failed: Option<(io::ErrorKind, String)>,
 }
 
-impl<R> Sticky<R> {
+const BLOCK: usize = 64 * 1024;
+
+impl<R> Blocks<R> {
     fn new(inner: R) -> Self {
-        Sticky {
+        Blocks {
             inner,
+            buf: vec![0; BLOCK],
+            pos: 0,
+            len: 0,
             failed: None,
         }
     }
 }
 
-impl<R: Read> Read for Sticky<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some((kind, msg)) = &self.failed {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
-        self.inner.read(buf).inspect_err(|e| {
-            if e.kind() != io::ErrorKind::Interrupted {
-                self.failed = Some((e.kind(), e.to_string()));
+impl<R: Read> Read for Blocks<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.len {
+            if let Some((kind, msg)) = &self.failed {
+                return Err(io::Error::new(*kind, msg.clone()));
             }
-        })
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    (self.pos, self.len) = (0, n);
+                    if n == 0 {
+                        return Ok(0);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -313,7 +339,7 @@ struct Ahead {
     cur: Vec<u8>,
     pos: usize,
     /// A decoder's error is returned again on every later read, as
-    /// `Sticky` does in line (found by the archive fuzz target: a member
+    /// `Blocks` does in line (found by the archive fuzz target: a member
     /// read failed, then the tar walk took the closed channel for a short
     /// file).
     failed: Option<(io::ErrorKind, String)>,
@@ -626,14 +652,12 @@ impl<'v, V: Visitor> Reader<'v, V> {
         budget: Rc<Cell<u64>>,
         top: bool,
     ) -> io::Result<()> {
+        // Unbuffered: `r` is a decoder's `Blocks` or the decode-ahead chunks.
         let (head, mut br) = peek(
-            BufReader::with_capacity(
-                64 * 1024,
-                Budget {
-                    inner: r,
-                    left: budget,
-                },
-            ),
+            Budget {
+                inner: r,
+                left: budget,
+            },
             512,
         )?;
         match magic(&head) {
