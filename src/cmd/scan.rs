@@ -1,5 +1,6 @@
 //! `asymroute-offline [scan] PATH…`: the main job. The bundle is read on
-//! this thread (streaming, front to back); hosts go to worker threads as
+//! this thread (streaming, front to back; a large compressed file is decoded
+//! a chunk ahead on a helper thread, see `capture::source`); hosts go to worker threads as
 //! soon as their archive or folder is read, through a bounded queue so
 //! memory stays flat; reports are written by one thread as hosts finish.
 //!
