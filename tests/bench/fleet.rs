@@ -27,6 +27,14 @@ fn corpus(p: &str) -> String {
     .expect("corpus file")
 }
 
+/// The multi-ENI capture's addresses made unique to host `i`.
+fn renumber(s: &str, i: usize) -> String {
+    let (a, b) = (i / 250 % 250, i % 250);
+    s.replace("10.0.1.", &format!("10.{a}.{b}."))
+        .replace("10.0.2.", &format!("10.{}.{b}.", (a + 1) % 250))
+        .replace("2001:db8:1::", &format!("2001:db8:{i:x}::"))
+}
+
 /// Writes `n` host folders, each the multi-ENI capture renumbered.
 fn generate(dir: &Path, n: usize) {
     let addr = corpus("ip-addr/local-iproute2-6.1__multi-eni-policy.txt");
@@ -34,12 +42,7 @@ fn generate(dir: &Path, n: usize) {
     let route = corpus("ip-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
     let route6 = corpus("ip6-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
     for i in 0..n {
-        let (a, b) = (i / 250 % 250, i % 250);
-        let renum = |s: &str| {
-            s.replace("10.0.1.", &format!("10.{a}.{b}."))
-                .replace("10.0.2.", &format!("10.{}.{b}.", (a + 1) % 250))
-                .replace("2001:db8:1::", &format!("2001:db8:{i:x}::"))
-        };
+        let renum = |s: &str| renumber(s, i);
         let h = dir.join(format!("host-{i:05}"));
         std::fs::create_dir_all(&h).unwrap();
         std::fs::write(h.join("ip_addr.txt"), renum(&addr)).unwrap();
@@ -107,12 +110,7 @@ fn generate_sos(dir: &Path, n: usize) {
     let inner = dir.join("inner");
     std::fs::create_dir_all(&inner).unwrap();
     for i in 0..n {
-        let (a, b) = (i / 250 % 250, i % 250);
-        let renum = |s: &str| {
-            s.replace("10.0.1.", &format!("10.{a}.{b}."))
-                .replace("10.0.2.", &format!("10.{}.{b}.", (a + 1) % 250))
-                .replace("2001:db8:1::", &format!("2001:db8:{i:x}::"))
-        };
+        let renum = |s: &str| renumber(s, i);
         let h = stage.join(format!("sosreport-host-{i:05}-2026-11-24-abcdef"));
         let net = h.join("sos_commands/networking");
         std::fs::create_dir_all(&net).unwrap();
