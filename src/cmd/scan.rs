@@ -210,12 +210,13 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     let (work_tx, work_rx) = mpsc::sync_channel::<Vec<HostCapture>>(s.jobs * QUEUE_PER_JOB);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (res_tx, res_rx) = mpsc::channel::<Vec<host::HostReport>>();
+    // Archives, members or files of the bundle that could not be read, and
+    // inputs that could not be read at all (told at once): nothing says
+    // their hosts are fine, so a run without findings is then incomplete (3).
     let mut notices: Vec<Notice> = Vec::new();
-    // Inputs, members or files that could not be read: nothing says their
-    // hosts are fine, so a run without findings is then incomplete (3).
-    let mut unseen = 0usize;
-    // Inputs that could not be read at all: told at once, and in the report.
     let mut failures: Vec<Notice> = Vec::new();
+    // The same machine under several rows: worth telling, nothing unseen.
+    let mut duplicates: Vec<Notice> = Vec::new();
     let (summary, write_result) = std::thread::scope(|scope| {
         for _ in 0..s.jobs {
             let rx = Arc::clone(&work_rx);
@@ -262,7 +263,6 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             }));
             let failed = match r {
                 Ok(Ok(n)) => {
-                    unseen += n.len();
                     notices.extend(n);
                     continue;
                 }
@@ -280,8 +280,12 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         batcher.flush();
         drop(work_tx);
         let (summary, result, mut rep, mut sink, ids) = writer.join().expect("report writer");
-        notices.extend(ids.notices());
-        let told: Vec<Notice> = failures.iter().chain(&notices).cloned().collect();
+        duplicates = ids.notices();
+        let told: Vec<Notice> = [&failures, &notices, &duplicates]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
         let result = result
             .and_then(|_| rep.finish(&mut sink, &summary, &told))
             .and_then(|_| sink.flush());
@@ -292,7 +296,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     }
     write_result?;
     if !a.quiet {
-        for n in &notices {
+        for n in notices.iter().chain(&duplicates) {
             eprintln!("asymroute-offline: {}: {}", n.file, n.message);
         }
     }
@@ -303,7 +307,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         Exit::Error
     } else if summary.asymmetric + summary.no_route > 0 {
         Exit::Findings
-    } else if summary.incomplete + summary.error + unseen + failures.len() > 0 {
+    } else if summary.incomplete + summary.error + notices.len() + failures.len() > 0 {
         Exit::Incomplete
     } else {
         Exit::Clean
