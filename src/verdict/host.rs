@@ -7,7 +7,7 @@ use super::fix::{self, Fix};
 use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
 use crate::capture::{Collector, HostCapture};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
-use crate::model::{AddrInfo, Host, LinkInfo, Origin, fam_idx};
+use crate::model::{AddrInfo, Host, LinkInfo, fam_idx};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -330,7 +330,6 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     let fixes = fix::fixes(&host, &eps);
     let fix_unverified = fix::verify_in(&host, &eps, &fixes, class, &spaces);
     let reason = reason(&eps, verdict, &host, &cap.missing);
-    let _ = Origin::ASSUMED;
     HostReport {
         host: cap.id,
         hostname: cap.hostname,
