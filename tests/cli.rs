@@ -197,7 +197,7 @@ fn csv_has_a_header_and_a_row_per_host() {
     assert_eq!(
         lines.next(),
         Some(
-            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason"
+            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
         )
     );
     let rows: Vec<&str> = lines.collect();
@@ -235,7 +235,7 @@ fn markdown_of_the_samples() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.starts_with("| host | collector | verdict | ec2rl | reason |\n|---|"));
+    assert!(out.starts_with("| host | collector | verdict | fix | ec2rl | reason |\n|---|"));
     insta::assert_snapshot!("markdown", out);
 }
 
@@ -256,8 +256,10 @@ fn explain_shows_endpoints_leaks_and_fixes() {
         "rule  ip_rule.txt:",
         "route ip_route.txt:",
         "10.0.2.20/24 on eth1: ok",
-        "fix:",
+        "fix (verified):",
         "ip rule add from 10.0.1.10 lookup",
+        "undo (run in this order to take the fix back):",
+        "ip rule del from 10.0.1.10 lookup",
     ] {
         assert!(out.contains(want), "no `{want}` in:\n{out}");
     }

@@ -8,6 +8,7 @@
 
 use asymroute_offline::capture::{self, HostCapture, Limits};
 use asymroute_offline::model::Host;
+use asymroute_offline::verdict::fix::FixStatus;
 use asymroute_offline::verdict::host::{self, HostReport};
 use asymroute_offline::verdict::{LinkClass, Scope, Verdict, endpoints, fix};
 use std::collections::{BTreeMap, HashMap};
@@ -33,7 +34,8 @@ struct Expect {
     logged: Option<&'static str>,
     endpoints: &'static [Ep],
     /// The fix has no placeholder (every link's gateway is in the dumps).
-    fix_complete: bool,
+    /// How far the fix goes (`ipv6-two-links`' eth1 has no router in its dumps).
+    fix_status: FixStatus,
     /// A piece of a rule that must be reported as conditional.
     conditional: Option<&'static str>,
 }
@@ -57,7 +59,7 @@ fn expectations() -> Vec<Expect> {
                 ("172.31.16.10", Some(Ok), &[]),
                 ("172.31.16.20", Some(Asym), &[Same, Off]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::Verified,
             conditional: None,
         },
         Expect {
@@ -74,7 +76,7 @@ fn expectations() -> Vec<Expect> {
                 ("10.0.1.10", Some(Asym), &[Cross]),
                 ("10.0.2.20", Some(Asym), &[Cross, Off]),
             ],
-            fix_complete: false,
+            fix_status: FixStatus::Verified,
             conditional: None,
         },
         Expect {
@@ -93,7 +95,7 @@ fn expectations() -> Vec<Expect> {
                 ("172.31.32.20", Some(Ok), &[]),
                 ("172.31.32.30", Some(Ok), &[]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::NotNeeded,
             conditional: None,
         },
         Expect {
@@ -114,7 +116,7 @@ fn expectations() -> Vec<Expect> {
                 ("2001:db8:2::20", Some(Ok), &[]),
                 ("2001:db8:3::30", Some(Ok), &[]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::Verified,
             conditional: None,
         },
         Expect {
@@ -131,7 +133,7 @@ fn expectations() -> Vec<Expect> {
                 ("192.168.10.10", Some(Ok), &[]),
                 ("192.168.10.20", Some(Asym), &[Same, Off]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::Verified,
             conditional: None,
         },
         Expect {
@@ -145,7 +147,7 @@ fn expectations() -> Vec<Expect> {
             ec2rl: (Some("SUCCESS"), NO_DUP),
             logged: None,
             endpoints: &[("172.31.5.10", Some(Ok), &[])],
-            fix_complete: true,
+            fix_status: FixStatus::NotNeeded,
             conditional: None,
         },
         Expect {
@@ -163,7 +165,7 @@ fn expectations() -> Vec<Expect> {
                 ("2001:db8:a::10", Some(Asym), &[Cross]),
                 ("2001:db8:b::20", Some(Asym), &[Cross, Off]),
             ],
-            fix_complete: false,
+            fix_status: FixStatus::Partial,
             conditional: None,
         },
         Expect {
@@ -186,7 +188,7 @@ fn expectations() -> Vec<Expect> {
                 ("10.0.1.21", Some(Asym), &[Same, Off]),
                 ("10.0.1.22", Some(Asym), &[Same, Off]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::Verified,
             conditional: None,
         },
         Expect {
@@ -203,7 +205,7 @@ fn expectations() -> Vec<Expect> {
                 ("192.168.1.50", Some(Asym), &[Off]),
                 ("10.66.0.2", Some(Asym), &[Cross]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::Verified,
             conditional: Some("not from all fwmark 0xca6c lookup 51820"),
         },
         Expect {
@@ -220,7 +222,7 @@ fn expectations() -> Vec<Expect> {
                 ("172.31.40.10", Some(Ok), &[]),
                 ("172.17.0.1", Some(Ok), &[]),
             ],
-            fix_complete: true,
+            fix_status: FixStatus::NotNeeded,
             conditional: None,
         },
     ]
@@ -356,28 +358,34 @@ fn check(want: &Expect, got: &HostReport) -> Vec<String> {
     } else if got.endpoints.iter().any(|e| !e.conditional.is_empty()) {
         bad.push("unexpected conditional rules".into());
     }
-    // Fixes: one for every asymmetric host, verified unless a gateway is missing.
-    let placeholder = got
+    // Fixes: a status for every host, steps exactly when some are verified,
+    // never a placeholder.
+    if got.fix_status != want.fix_status {
+        bad.push(format!(
+            "fix status {:?} ({}), want {:?}",
+            got.fix_status, got.fix_reason, want.fix_status
+        ));
+    }
+    let with_steps = matches!(got.fix_status, FixStatus::Verified | FixStatus::Partial);
+    if with_steps == got.fix.is_empty() {
+        bad.push(format!("fix steps iff verified or partial: {:?}", got.fix));
+    }
+    if got
         .fix
         .iter()
-        .any(|f| f.commands.iter().any(|c| c.contains("GATEWAY")));
-    if (got.verdict == Verdict::Asymmetric) == got.fix.is_empty() {
-        bad.push(format!("fix present iff asymmetric: {:?}", got.fix));
+        .any(|f| f.commands.iter().any(|c| c.contains("GATEWAY")))
+    {
+        bad.push("a placeholder in a fix".into());
     }
-    eq(
-        &mut bad,
-        "fix complete (no GATEWAY placeholder)",
-        want.fix_complete.to_string(),
-        (!placeholder).to_string(),
-    );
-    if want.fix_complete && !got.fix_unverified.is_empty() {
+    let left_expected = matches!(got.fix_status, FixStatus::Partial | FixStatus::None);
+    if left_expected == got.fix_unverified.is_empty() {
         bad.push(format!(
-            "fix does not make it symmetric: {:?} still asymmetric",
+            "something is left asymmetric iff partial or none: {:?}",
             got.fix_unverified
         ));
     }
-    if placeholder && got.fix_unverified.is_empty() {
-        bad.push("a fix with a placeholder gateway cannot be verified".into());
+    if got.fix_reason.is_empty() {
+        bad.push("a fix status without its reason".into());
     }
     if !got.diagnostics.is_empty() {
         bad.push(format!("diagnostics: {:?}", got.diagnostics));
@@ -497,12 +505,11 @@ fn netutils_split_leaks_are_cross_subnet_only() {
     }
 }
 
-/// Applying each fix to the model — with a placeholder gateway replaced by
-/// the subnet's router — leaves no endpoint asymmetric.
+/// Applying each verified fix to the model leaves no endpoint asymmetric;
+/// a partial one leaves exactly the endpoints it names.
 #[test]
 fn fixes_applied_to_the_model_leave_nothing_asymmetric() {
     let class = LinkClass::default();
-    let routers = [("eth1", "10.0.2.1"), ("eth1", "fe80::1")];
     for cap in captures(&samples()) {
         let id = cap.id.clone();
         let inputs = cap.inputs.clone();
@@ -513,31 +520,16 @@ fn fixes_applied_to_the_model_leave_nothing_asymmetric() {
             continue;
         }
         let model = Host::build(inputs, &HashMap::new());
-        let eps = endpoints(&model, &class);
-        let mut fixes = fix::fixes(&model, &eps);
-        assert_eq!(fixes, report.fix, "{id}: the report's fix is the model's");
-        for f in &mut fixes {
-            for c in &mut f.commands {
-                if c.contains("GATEWAY") {
-                    let six = c.starts_with("ip -6");
-                    let gw = routers
-                        .iter()
-                        .find(|(d, g)| c.contains(&format!("dev {d} ")) && g.contains(':') == six)
-                        .map(|(_, g)| *g)
-                        .unwrap_or_else(|| panic!("{id}: no router for {c}"));
-                    *c = c.replace("GATEWAY", gw);
-                }
-            }
-        }
-        let fixed = fix::apply(&model, &fixes);
+        let ops: Vec<fix::Op> = report.fix.iter().flat_map(|f| f.ops.clone()).collect();
+        let fixed = fix::apply(&model, &ops).unwrap_or_else(|e| panic!("{id}: refused: {e}"));
         let left: Vec<String> = endpoints(&fixed, &class)
             .into_iter()
             .filter(|e| e.verdict == Some(Verdict::Asymmetric))
             .map(|e| format!("{} on {}", e.address, e.interface))
             .collect();
-        assert!(
-            left.is_empty(),
-            "{id}: still asymmetric after the fix: {left:?}"
+        assert_eq!(
+            left, report.fix_unverified,
+            "{id}: still asymmetric after the fix"
         );
     }
 }

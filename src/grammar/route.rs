@@ -175,7 +175,7 @@ fn ends_encap(w: &str) -> bool {
 }
 
 impl Route {
-    fn new(line: u32, family: Family, dst: IpNet, kind: RouteType, table: Table) -> Route {
+    pub fn new(line: u32, family: Family, dst: IpNet, kind: RouteType, table: Table) -> Route {
         Route {
             line,
             end_line: line,

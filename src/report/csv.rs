@@ -28,7 +28,7 @@ impl Reporter for Csv {
         sort(&mut self.hosts);
         writeln!(
             out,
-            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason"
+            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
         )?;
         for h in &self.hosts {
             let row = [
@@ -42,6 +42,8 @@ impl Reporter for Csv {
                 h.ec2rl.message.clone(),
                 h.ec2rl.logged.clone().unwrap_or_default(),
                 h.reason.clone(),
+                h.fix_status.as_str().to_string(),
+                h.fix_reason.clone(),
             ];
             writeln!(
                 out,

@@ -1,7 +1,7 @@
 //! `--format markdown`: the table, then a section per host that is not a
 //! complete `ok` — ready to paste into a ticket.
 
-use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, sort};
+use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, sort};
 use crate::capture::Notice;
 use crate::verdict::Verdict;
 use crate::verdict::host::HostReport;
@@ -33,15 +33,16 @@ impl Reporter for Markdown {
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         sort(&mut self.hosts);
-        writeln!(out, "| host | collector | verdict | ec2rl | reason |")?;
-        writeln!(out, "|---|---|---|---|---|")?;
+        writeln!(out, "| host | collector | verdict | fix | ec2rl | reason |")?;
+        writeln!(out, "|---|---|---|---|---|---|")?;
         for h in &self.hosts {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 cell(&h.host),
                 h.collector,
                 cell(&h.verdict_label()),
+                fix_cell(h),
                 cell(&ec2rl_cell(h)),
                 cell(&h.reason)
             )?;

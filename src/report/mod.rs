@@ -11,6 +11,7 @@ pub mod table;
 
 use crate::capture::Notice;
 use crate::verdict::Verdict;
+use crate::verdict::fix::FixStatus;
 use crate::verdict::host::HostReport;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -129,6 +130,14 @@ pub fn ec2rl_cell(h: &HostReport) -> String {
     }
 }
 
+/// The fix column: how far the advice goes (`-` when nothing leaks).
+pub fn fix_cell(h: &HostReport) -> &'static str {
+    match h.fix_status {
+        FixStatus::NotNeeded => "-",
+        s => s.as_str(),
+    }
+}
+
 /// A host id short enough for a table cell: long archive paths keep their
 /// first and last parts (`fleet.tar.gz/…/sosreport-web01-…`); the full id is
 /// in JSON, CSV and `--explain`.
@@ -228,21 +237,25 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
             v.push(quoted("    conditional rule ", c));
         }
     }
-    if !h.fix.is_empty() {
-        v.push("  fix:".into());
-        for f in &h.fix {
-            for c in &f.commands {
-                v.push(format!("    {c}"));
+    match h.fix_status {
+        FixStatus::NotNeeded => {}
+        FixStatus::None => v.push(format!("  fix: none: {}", h.fix_reason)),
+        s => {
+            v.push(format!("  fix ({}): {}", s.as_str(), h.fix_reason));
+            for f in &h.fix {
+                for c in &f.commands {
+                    v.push(format!("    {c}"));
+                }
+                for n in &f.notes {
+                    v.push(format!("    # {n}"));
+                }
             }
-            for n in &f.notes {
-                v.push(format!("    # {n}"));
+            v.push("  undo (run in this order to take the fix back):".into());
+            for f in h.fix.iter().rev() {
+                for c in &f.undo {
+                    v.push(format!("    {c}"));
+                }
             }
-        }
-        if !h.fix_unverified.is_empty() {
-            v.push(format!(
-                "    # still asymmetric after the fix in the model: {}",
-                h.fix_unverified.join(", ")
-            ));
         }
     }
     v

@@ -1,8 +1,9 @@
 //! `--format table`: one row per host, sorted, at most 100 columns unless the
 //! terminal is wider; `--explain` adds each host's detail below.
 
-use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, short_host, sort};
+use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, short_host, sort};
 use crate::capture::Notice;
+use crate::verdict::fix::FixStatus;
 use crate::verdict::host::HostReport;
 use comfy_table::{ContentArrangement, presets};
 use std::io::{self, Write};
@@ -19,6 +20,17 @@ impl Table {
             hosts: Vec::new(),
         }
     }
+}
+
+/// The verdict, then how far the fix goes (the table has no room for a
+/// column of its own).
+fn verdict_cell(h: &HostReport) -> String {
+    let mut s = h.verdict_label().replace(" (", "\n(");
+    if h.fix_status != FixStatus::NotNeeded {
+        s.push_str("\nfix: ");
+        s.push_str(fix_cell(h));
+    }
+    s
 }
 
 impl Reporter for Table {
@@ -51,7 +63,7 @@ impl Reporter for Table {
             t.add_row([
                 name,
                 h.collector.to_string(),
-                h.verdict_label().replace(" (", "\n("),
+                verdict_cell(h),
                 ec2rl_cell(h),
                 h.reason.clone(),
             ]);

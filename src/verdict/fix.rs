@@ -1,21 +1,586 @@
-//! Fixes: for each asymmetric endpoint, the `ip route` / `ip rule` commands
-//! that make its replies leave by its own link — a table per link holding
-//! its default route and connected prefixes, and a `from A` rule ahead of
-//! whatever decides today — in the host's own conventions (existing per-link
-//! tables and priorities, e.g. amazon-ec2-net-utils' 10000 + device number).
-//! `verify` applies them to a copy of the model and re-runs the analysis
-//! (verdicts only) where they changed it.
+//! Fix advice: for a host's asymmetric endpoints, a typed plan of `ip route`
+//! / `ip rule` operations that makes their replies leave by their own link
+//! and changes no other reply, proven on the model before it is printed.
+//!
+//! A plan, per link and family with asymmetric endpoints:
+//! - a table free on this host (in no dump, named by no rule), numbered by
+//!   the host's convention where it has one (amazon-ec2-net-utils' per-link
+//!   tables: offset + device number);
+//! - one `from A lookup T` rule per endpoint, at a free priority before
+//!   every rule that decides the endpoint's leaking replies;
+//! - in T, the fewest prefixes whose longest match gives each destination
+//!   what it needs: the endpoint's own link (directly inside its subnets,
+//!   else via the link's router) where replies leak today, `throw` (the rule
+//!   walk goes on as before) where they do not. A destination with no route
+//!   in T also goes on, so T holds only what must differ;
+//! - routes in an order the kernel accepts: the connected prefix holding
+//!   the gateway before the routes via it (`fib_check_nh` looks the gateway
+//!   up in the table), `onlink` where no prefix of the link holds it.
+//!
+//! The proof: the plan is applied to a copy of the model under the kernel's
+//! acceptance rules (`File exists`, gateway validation, deleting what is
+//! absent), then every endpoint of the families it touches is looked up
+//! over every piece of the destination space in both models: each leak must
+//! now leave by the endpoint's own link, every other answer (own link,
+//! container links, errors) must stay the same. Alternatives (one table per
+//! endpoint, earlier priorities) are tried before a link is given up; what
+//! is left is told as `partial` or `none`, with the reason.
 
-use super::{Endpoint, LinkClass, Space, Spaces, Verdict, has_leak, space};
-use crate::grammar::{self, Ctx, DumpKind, Family, RouteType, RuleAction, Table};
-use crate::model::{Host, Origin, RouteEntry, RuleEntry, fam_idx};
+use super::{Endpoint, LinkClass, Outcome, Peers, Space, Verdict, other_dev, space};
+use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
+use crate::model::lookup::ReplyRules;
+use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
+use serde::Serialize;
+use space::Range;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// How far the advice goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixStatus {
+    /// Every asymmetric endpoint is symmetric once `fix` is applied, and no
+    /// other reply changes (on the model, under the kernel's rules).
+    Verified,
+    /// `fix` repairs some endpoints; the reason says which are left and why.
+    Partial,
+    /// No safe fix: the reason says why.
+    None,
+    /// Nothing leaks.
+    NotNeeded,
+}
+
+impl FixStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixStatus::Verified => "verified",
+            FixStatus::Partial => "partial",
+            FixStatus::None => "none",
+            FixStatus::NotNeeded => "not-needed",
+        }
+    }
+}
+
+/// One operation on the routing state, as `ip` performs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    AddRoute(Route),
+    DelRoute(Route),
+    AddRule(Family, Rule),
+    DelRule(Family, Rule),
+}
+
+impl Op {
+    pub fn family(&self) -> Family {
+        match self {
+            Op::AddRoute(r) | Op::DelRoute(r) => r.family,
+            Op::AddRule(f, _) | Op::DelRule(f, _) => *f,
+        }
+    }
+
+    /// The operation that takes this one back.
+    pub fn undo(&self) -> Op {
+        match self {
+            Op::AddRoute(r) => Op::DelRoute(r.clone()),
+            Op::DelRoute(r) => Op::AddRoute(r.clone()),
+            Op::AddRule(f, r) => Op::DelRule(*f, r.clone()),
+            Op::DelRule(f, r) => Op::AddRule(*f, r.clone()),
+        }
+    }
+
+    /// The `ip` command line.
+    pub fn command(&self) -> String {
+        match self {
+            Op::AddRoute(r) => route_command("add", r),
+            Op::DelRoute(r) => route_command("del", r),
+            Op::AddRule(f, r) => rule_command("add", *f, r),
+            Op::DelRule(f, r) => rule_command("del", *f, r),
+        }
+    }
+}
+
+/// One step of a fix: the commands for one link and family, run in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fix {
     pub commands: Vec<String>,
-    /// What the fix had to assume (a gateway, a table number).
+    /// What the step rests on (a platform convention, a new table).
     pub notes: Vec<String>,
+    /// Commands that remove exactly what `commands` added, in order.
+    pub undo: Vec<String>,
+    #[serde(skip)]
+    pub ops: Vec<Op>,
+}
+
+impl Fix {
+    fn new(ops: Vec<Op>, notes: Vec<String>) -> Fix {
+        Fix {
+            commands: ops.iter().map(Op::command).collect(),
+            undo: ops.iter().rev().map(|o| o.undo().command()).collect(),
+            notes,
+            ops,
+        }
+    }
+}
+
+/// Facts about the host's platform that the dumps do not hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Platform {
+    /// The bundle shows an EC2 instance (ec2rl, EKS, an instance id): the
+    /// IPv4 router of a subnet is its base address + 1.
+    pub ec2: bool,
+}
+
+/// A host's fix advice.
+#[derive(Debug, Clone)]
+pub struct Advice {
+    pub status: FixStatus,
+    pub reason: String,
+    /// Verified steps only.
+    pub steps: Vec<Fix>,
+    /// Endpoints still asymmetric once `steps` are applied.
+    pub unverified: Vec<String>,
+}
+
+fn ip(f: Family) -> &'static str {
+    match f {
+        Family::Inet => "ip",
+        Family::Inet6 => "ip -6",
+    }
+}
+
+/// The metric `ip route add` gives when none is named.
+fn default_metric(f: Family) -> u32 {
+    match f {
+        Family::Inet => 0,
+        Family::Inet6 => 1024,
+    }
+}
+
+fn metric(r: &Route) -> u32 {
+    r.metric.unwrap_or(default_metric(r.family))
+}
+
+fn table_word(t: &Table) -> String {
+    match t {
+        Table::Id(n) => n.to_string(),
+        Table::Name(s) => s.clone(),
+    }
+}
+
+fn is_onlink(flags: &[String]) -> bool {
+    flags.iter().any(|f| f == "onlink")
+}
+
+/// `ip route add|del …`: every attribute the route has, so that a deleted
+/// route is restored as it was and a delete names exactly one route.
+fn route_command(verb: &str, r: &Route) -> String {
+    let mut s = format!("{} route {verb} ", ip(r.family));
+    if r.kind != RouteType::Unicast {
+        s.push_str(r.kind.as_str());
+        s.push(' ');
+    }
+    if r.dst.prefix_len() == 0 {
+        s.push_str("default");
+    } else {
+        s.push_str(&r.dst.to_string());
+    }
+    if let Some(f) = &r.from {
+        s.push_str(&format!(" from {f}"));
+    }
+    if let Some(t) = &r.tos {
+        s.push_str(&format!(" tos {t}"));
+    }
+    if r.nexthops.is_empty() {
+        if let Some(g) = r.gateway {
+            s.push_str(&format!(" via {g}"));
+        }
+        if let Some(d) = &r.dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if is_onlink(&r.flags) {
+            s.push_str(" onlink");
+        }
+    }
+    if let Some(p) = &r.protocol {
+        s.push_str(&format!(" proto {p}"));
+    }
+    // `ip` gives a unicast IPv4 route without a gateway link scope, others
+    // global; IPv6 has no route scopes. Only another scope is named.
+    if r.family == Family::Inet
+        && let Some(sc) = &r.scope
+    {
+        let implied = match (&r.kind, r.gateway.is_some() || !r.nexthops.is_empty()) {
+            (RouteType::Unicast, false) => RtScope::Link,
+            (RouteType::Local, _) => RtScope::Host,
+            (RouteType::Broadcast | RouteType::Multicast | RouteType::Anycast, _) => RtScope::Link,
+            _ => RtScope::Universe,
+        };
+        if *sc != implied {
+            s.push_str(&format!(" scope {sc}"));
+        }
+    }
+    if metric(r) != default_metric(r.family) {
+        s.push_str(&format!(" metric {}", metric(r)));
+    }
+    if let Some(p) = r.prefsrc {
+        s.push_str(&format!(" src {p}"));
+    }
+    for m in &r.metrics {
+        s.push_str(&format!(
+            " {}{} {}",
+            m.name,
+            if m.lock { " lock" } else { "" },
+            m.value
+        ));
+    }
+    if let Some(p) = &r.pref {
+        s.push_str(&format!(" pref {p}"));
+    }
+    for n in &r.nexthops {
+        s.push_str(" nexthop");
+        if let Some(g) = n.gateway {
+            s.push_str(&format!(" via {g}"));
+        }
+        if let Some(d) = &n.dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if let Some(w) = n.weight {
+            s.push_str(&format!(" weight {w}"));
+        }
+        if is_onlink(&n.flags) {
+            s.push_str(" onlink");
+        }
+    }
+    s.push_str(&format!(" table {}", table_word(&r.table)));
+    s
+}
+
+/// `ip rule add|del from A lookup T priority P` (the selectors this module
+/// writes and deletes).
+fn rule_command(verb: &str, f: Family, r: &Rule) -> String {
+    let host = |n: &ipnet::IpNet| {
+        if n.prefix_len() == n.max_prefix_len() {
+            n.addr().to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    let mut s = format!("{} rule {verb}", ip(f));
+    if r.not {
+        s.push_str(" not");
+    }
+    match &r.from {
+        Some(n) => s.push_str(&format!(" from {}", host(n))),
+        None => s.push_str(" from all"),
+    }
+    if let Some(n) = &r.to {
+        s.push_str(&format!(" to {}", host(n)));
+    }
+    if let Some(t) = &r.table {
+        s.push_str(&format!(" lookup {}", table_word(t)));
+    }
+    s.push_str(&format!(" priority {}", r.priority));
+    s
+}
+
+// ------------------------------------------------------- kernel acceptance
+
+const EEXIST: &str = "RTNETLINK answers: File exists";
+
+/// Whether two rules are the same to `ip rule add` (`rule_exists`).
+fn same_rule(a: &Rule, b: &Rule) -> bool {
+    let norm = |r: &Rule| {
+        let mut r = r.clone();
+        r.line = 0;
+        r.family = None;
+        r.unknown.clear();
+        // The kernel ignores `not` when it compares rules.
+        r.not = false;
+        r
+    };
+    norm(a) == norm(b)
+}
+
+/// The route `ip route add` would find as the same key: IPv4 (prefix, TOS,
+/// metric), IPv6 (prefix, source prefix, metric).
+fn same_key(a: &Route, b: &Route) -> bool {
+    a.dst.trunc() == b.dst.trunc()
+        && metric(a) == metric(b)
+        && match a.family {
+            Family::Inet => a.tos.as_deref().unwrap_or("0") == b.tos.as_deref().unwrap_or("0"),
+            Family::Inet6 => a.from == b.from,
+        }
+}
+
+/// `fib_check_nh` on a gateway without `onlink`: a route of link scope out
+/// of the route's device must hold it. Only the route's own table is
+/// credited (the kernel may also find one by a full lookup, which plans
+/// never rely on); IPv6 link-local gateways need only the device.
+fn gateway_valid(h: &Host, r: &Route, g: IpAddr) -> bool {
+    if let IpAddr::V6(v6) = g
+        && (v6.segments()[0] & 0xffc0) == 0xfe80
+    {
+        return true;
+    }
+    h.table(r.family, &r.table).is_some_and(|t| {
+        t.routes.iter().any(|e| {
+            let x = &e.route;
+            x.kind == RouteType::Unicast
+                && x.gateway.is_none()
+                && x.nexthops.is_empty()
+                && x.dev == r.dev
+                && x.dst.contains(&g)
+        })
+    })
+}
+
+fn rebuild(routes: Vec<RouteEntry>) -> FibTable {
+    let mut t = FibTable::default();
+    for r in routes {
+        t.push(r);
+    }
+    t.finish();
+    t
+}
+
+/// Applies one operation to the model as the kernel would, or says what the
+/// kernel answers when it refuses it.
+pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
+    let fi = fam_idx(op.family());
+    match op {
+        Op::AddRoute(r) => {
+            let devs = r
+                .dev
+                .iter()
+                .chain(r.nexthops.iter().filter_map(|n| n.dev.as_ref()));
+            for d in devs {
+                if h.link(d).is_none() {
+                    return Err(format!("Cannot find device \"{d}\""));
+                }
+            }
+            if h.table(r.family, &r.table)
+                .is_some_and(|t| t.routes.iter().any(|e| same_key(&e.route, r)))
+            {
+                return Err(EEXIST.into());
+            }
+            if let Some(g) = r.gateway
+                && !is_onlink(&r.flags)
+                && !gateway_valid(h, r, g)
+            {
+                return Err("Error: Nexthop has invalid gateway.".into());
+            }
+            let t = h.tables[fi].entry(r.table.clone()).or_default();
+            let mut routes = std::mem::take(&mut t.routes);
+            routes.push(RouteEntry {
+                route: r.clone(),
+                origin: Origin::ASSUMED,
+                tos: 0,
+            });
+            *t = rebuild(routes);
+            h.have_routes[fi] = true;
+        }
+        Op::DelRoute(r) => {
+            let Some(t) = h.tables[fi].get_mut(&r.table) else {
+                return Err("RTNETLINK answers: No such process".into());
+            };
+            let pos = t.routes.iter().position(|e| {
+                let x = &e.route;
+                same_key(x, r)
+                    && x.kind == r.kind
+                    && (r.gateway.is_none() || x.gateway == r.gateway)
+                    && (r.dev.is_none() || x.dev == r.dev)
+            });
+            let Some(pos) = pos else {
+                return Err("RTNETLINK answers: No such process".into());
+            };
+            let mut routes = std::mem::take(&mut t.routes);
+            routes.remove(pos);
+            *t = rebuild(routes);
+        }
+        Op::AddRule(_, r) => {
+            if h.rules[fi].iter().any(|x| same_rule(&x.rule, r)) {
+                return Err(EEXIST.into());
+            }
+            // A rule goes after those of its priority (`fib_nl_newrule`).
+            let pos = h.rules[fi]
+                .iter()
+                .position(|x| x.rule.priority > r.priority)
+                .unwrap_or(h.rules[fi].len());
+            h.rules[fi].insert(
+                pos,
+                RuleEntry {
+                    table: r.table.clone(),
+                    tos: None,
+                    rule: r.clone(),
+                    origin: Origin::ASSUMED,
+                },
+            );
+            // The rule list is no longer the kernel's default one: IPv4
+            // `local` and `main` stop being merged.
+            h.fib.custom_rules[fi] = true;
+        }
+        Op::DelRule(_, r) => {
+            let Some(pos) = h.rules[fi].iter().position(|x| same_rule(&x.rule, r)) else {
+                return Err("RTNETLINK answers: No such file or directory".into());
+            };
+            h.rules[fi].remove(pos);
+            h.fib.custom_rules[fi] = true;
+        }
+    }
+    Ok(())
+}
+
+/// The model after `ops`, or the first refused command and the kernel's answer.
+pub fn apply(host: &Host, ops: &[Op]) -> Result<Host, String> {
+    let mut h = Host {
+        links: host.links.clone(),
+        addrs: host.addrs.clone(),
+        rules: host.rules.clone(),
+        tables: host.tables.clone(),
+        have_rules: host.have_rules,
+        have_routes: host.have_routes,
+        have_addrs: host.have_addrs,
+        fib: host.fib.clone(),
+        ..Host::default()
+    };
+    for op in ops {
+        apply_op(&mut h, op).map_err(|e| format!("`{}`: {e}", op.command()))?;
+    }
+    Ok(h)
+}
+
+// ----------------------------------------------------------------- judging
+
+/// One reply lookup's answer, as the comparison needs it: the route type
+/// and every (device, gateway) it may leave by, or the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Route(RouteType, Vec<(String, Option<IpAddr>)>),
+    Error(KernelError),
+}
+
+impl Answer {
+    fn of(h: &Host, rules: &ReplyRules, dst: IpAddr) -> Answer {
+        match h.lookup_reply(rules, dst).result {
+            Err(e) => Answer::Error(e),
+            Ok(hit) => {
+                let mut legs: Vec<(String, Option<IpAddr>)> = if hit.nexthops.is_empty() {
+                    vec![(hit.dev, hit.gateway)]
+                } else {
+                    hit.nexthops
+                        .into_iter()
+                        .map(|n| (n.dev, n.gateway))
+                        .collect()
+                };
+                legs.sort();
+                legs.dedup();
+                Answer::Route(hit.kind, legs)
+            }
+        }
+    }
+
+    /// A unicast reply that may leave by another link than `iface`.
+    fn leaks(&self, iface: &str) -> bool {
+        matches!(self, Answer::Route(RouteType::Unicast, legs) if legs.iter().any(|(d, _)| d != iface))
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Answer::Error(e) => e.message().to_string(),
+            Answer::Route(k, legs) => {
+                let l: Vec<String> = legs
+                    .iter()
+                    .map(|(d, g)| match g {
+                        Some(g) => format!("via {g} dev {d}"),
+                        None => format!("dev {d}"),
+                    })
+                    .collect();
+                match k {
+                    RouteType::Unicast => l.join(", "),
+                    k => format!("{k} {}", l.join(", ")),
+                }
+            }
+        }
+    }
+}
+
+/// What a plan does to the endpoints, against the model before it.
+#[derive(Debug, Default)]
+struct Judged {
+    /// Endpoints some of whose leaks remain (or become drops), with one example.
+    still: Vec<(String, String)>,
+    /// Replies that were not leaks and changed: one line each, by endpoint.
+    changed: Vec<String>,
+}
+
+fn ep_name(e: &Endpoint) -> String {
+    format!("{} on {}", e.address, e.interface)
+}
+
+/// Compares every analysed endpoint's replies in the families `ops` touch,
+/// piece by piece of the space cut for both models.
+fn judge(before: &Host, after: &Host, eps: &[Endpoint], class: &LinkClass, ops: &[Op]) -> Judged {
+    let mut out = Judged::default();
+    for fam in [Family::Inet, Family::Inet6] {
+        if !ops.iter().any(|o| o.family() == fam) {
+            continue;
+        }
+        let sp = Space::union(before, after, fam, class);
+        for e in eps
+            .iter()
+            .filter(|e| e.family == fam && e.verdict.is_some())
+        {
+            let peers = Peers::new(&sp, e);
+            let (rb, ra) = (before.reply_rules(e.address), after.reply_rules(e.address));
+            let mut seen = vec![false; sp.kinds];
+            let mut still: Option<String> = None;
+            let mut changed: Option<String> = None;
+            for (start, _, kind) in sp.pieces() {
+                let pre = peers.without_lookup(&sp, start);
+                if matches!(pre, Some(Outcome::Skip)) || std::mem::replace(&mut seen[kind], true) {
+                    continue;
+                }
+                let dst = space::addr(fam, start);
+                let (b, a) = (Answer::of(before, &rb, dst), Answer::of(after, &ra, dst));
+                if pre.is_none() && b.leaks(&e.interface) {
+                    let fixed = matches!(&a, Answer::Route(RouteType::Unicast, _))
+                        && !a.leaks(&e.interface);
+                    if !fixed && still.is_none() {
+                        still = Some(format!("to {dst}: {}", a.text()));
+                    }
+                } else if a != b && changed.is_none() {
+                    changed = Some(format!(
+                        "replies from {} to {dst} would change: {} → {}",
+                        ep_name(e),
+                        b.text(),
+                        a.text()
+                    ));
+                }
+            }
+            if let Some(s) = still {
+                out.still.push((ep_name(e), s));
+            }
+            out.changed.extend(changed);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- planning
+
+/// What a destination may get in the fix table: the labels it accepts.
+const THROW: u8 = 1;
+const DIRECT: u8 = 2;
+const VIA: u8 = 4;
+const ANY: u8 = THROW | DIRECT | VIA;
+
+/// How replies leave by a link: its router, or straight out (a tunnel).
+#[derive(Debug, Clone, PartialEq)]
+struct Gateway {
+    /// `None`: `default dev wg0`, a link without routers.
+    addr: Option<IpAddr>,
+    onlink: bool,
+    note: Option<String>,
 }
 
 /// The device number in `eth1`, `ens6`, `enp0s3` (last digits), else the index.
@@ -59,534 +624,969 @@ fn conventions(host: &Host, fam: Family) -> Vec<(String, u32, u32)> {
         .collect()
 }
 
-fn gateway_on(host: &Host, fam: Family, dev: &str) -> Option<IpAddr> {
-    let mut best: Option<(u8, IpAddr)> = None;
+/// Table ids in use on the host: in a dump (either family), named by a
+/// rule, or a VRF's.
+fn used_tables(host: &Host) -> BTreeSet<u32> {
+    let mut used: BTreeSet<u32> = [0, Table::DEFAULT, Table::MAIN, Table::LOCAL].into();
+    for fi in 0..2 {
+        used.extend(host.tables[fi].keys().filter_map(Table::id));
+        used.extend(
+            host.rules[fi]
+                .iter()
+                .filter_map(|r| r.table.as_ref().and_then(Table::id)),
+        );
+    }
+    used.extend(host.links.iter().filter_map(|l| l.vrf_table));
+    used
+}
+
+/// A free table for `dev`: the host's per-link numbering where it has one
+/// (else amazon-ec2-net-utils' 10000 + device number on EC2), else the next
+/// id above those in use.
+fn pick_table(
+    host: &Host,
+    fam: Family,
+    dev: &str,
+    platform: Platform,
+    taken: &BTreeSet<u32>,
+) -> u32 {
+    let free = |t: u32| !taken.contains(&t);
+    let n = dev_number(host, dev);
+    let conv = conventions(host, fam);
+    let hint = match conv.first() {
+        Some((l, t, _)) => t
+            .checked_sub(dev_number(host, l))
+            .and_then(|o| o.checked_add(n)),
+        None if platform.ec2 => Some(10000 + n),
+        None => None,
+    };
+    if let Some(t) = hint.filter(|&t| free(t) && t > 0 && t < u32::MAX) {
+        return t;
+    }
+    let above = taken
+        .iter()
+        .copied()
+        .filter(|t| ![0, Table::DEFAULT, Table::MAIN, Table::LOCAL].contains(t))
+        .max()
+        .map_or(100, |m| m.saturating_add(1));
+    (above..u32::MAX).find(|&t| free(t)).unwrap_or(above)
+}
+
+/// The router replies from `dev` should use: one the dumps show on that
+/// link (a default route's first), else one another link uses inside this
+/// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
+/// router (IPv4 subnet base + 1).
+fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Option<Gateway> {
+    let own_nets: Vec<ipnet::IpNet> = host
+        .addrs
+        .iter()
+        .filter(|a| a.link == dev && a.addr.family == fam)
+        .filter_map(|a| {
+            ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
+        })
+        .map(|n| n.trunc())
+        .collect();
+    let in_own = |g: IpAddr| {
+        own_nets
+            .iter()
+            .any(|n| n.contains(&g) && n.prefix_len() < n.max_prefix_len())
+    };
+    let link_local = |g: IpAddr| matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80);
+    // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
+    let mut best: Option<(u32, IpAddr, bool)> = None;
+    let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
+        if !host.is_local_addr(g) && best.is_none_or(|(b, _, _)| rank < b) {
+            best = Some((rank, g, onlink));
+        }
+    };
     for t in host.tables[fam_idx(fam)].values() {
         for e in &t.routes {
             let r = &e.route;
-            let hops: Vec<(Option<&str>, Option<IpAddr>)> = if r.nexthops.is_empty() {
-                vec![(r.dev.as_deref(), r.gateway)]
+            if r.kind != RouteType::Unicast {
+                continue;
+            }
+            let legs: Vec<(Option<&str>, Option<IpAddr>, bool)> = if r.nexthops.is_empty() {
+                vec![(r.dev.as_deref(), r.gateway, is_onlink(&r.flags))]
             } else {
                 r.nexthops
                     .iter()
-                    .map(|n| (n.dev.as_deref(), n.gateway))
+                    .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)))
                     .collect()
             };
-            for (d, g) in hops {
-                if d == Some(dev)
-                    && let Some(g) = g
-                {
-                    let rank = r.dst.prefix_len();
-                    if best.is_none_or(|(b, _)| rank < b) {
-                        best = Some((rank, g));
-                    }
+            for (d, g, onlink) in legs {
+                let Some(g) = g else { continue };
+                let plen = u32::from(r.dst.prefix_len());
+                if d == Some(dev) {
+                    offer(plen, g, onlink || !(in_own(g) || link_local(g)));
+                } else if in_own(g) && !link_local(g) {
+                    offer(1000 + plen, g, false);
                 }
             }
         }
     }
-    best.map(|(_, g)| g)
-}
-
-/// Whether `table` already holds a unicast route to `dst` out of `dev` via `gw`.
-fn has_route(
-    host: &Host,
-    fam: Family,
-    table: u32,
-    dst: ipnet::IpNet,
-    dev: &str,
-    gw: Option<IpAddr>,
-) -> bool {
-    host.table(fam, &Table::Id(table)).is_some_and(|t| {
-        t.routes.iter().any(|e| {
-            let r = &e.route;
-            r.dst == dst
-                && r.dev.as_deref() == Some(dev)
-                && r.gateway == gw
-                && r.nexthops.is_empty()
-                && matches!(r.kind, crate::grammar::RouteType::Unicast)
-        })
-    })
-}
-
-/// Whether a plain `from ADDR lookup TABLE` rule already exists at `prio` or
-/// before it (it only lacked routes in its table).
-fn has_rule(host: &Host, fam: Family, addr: IpAddr, table: u32, prio: u32) -> bool {
-    let full = if fam == Family::Inet { 32 } else { 128 };
-    host.rules[fam_idx(fam)].iter().any(|r| {
-        let x = &r.rule;
-        x.action == RuleAction::Lookup
-            && !x.not
-            && x.priority <= prio
-            && r.table == Some(Table::Id(table))
-            && x.from
-                .is_some_and(|f| f.addr() == addr && f.prefix_len() == full)
-            && x.to.is_none()
-            && x.tos.is_none()
-            && x.fwmark.is_none()
-            && x.iif.is_none()
-            && x.oif.is_none()
-            && !x.l3mdev
-            && x.uidrange.is_none()
-            && x.ipproto.is_none()
-            && x.sport.is_none()
-            && x.dport.is_none()
-            && x.tun_id.is_none()
-            && x.suppress_prefixlength.is_none()
-            && x.suppress_ifgroup.is_none()
-    })
-}
-
-/// Whether some table sends everything out of `dev` without a gateway.
-fn direct_default_on(host: &Host, fam: Family, dev: &str) -> bool {
-    host.tables[fam_idx(fam)].values().any(|t| {
+    if let Some((_, g, onlink)) = best {
+        return Some(Gateway {
+            addr: Some(g),
+            onlink,
+            note: None,
+        });
+    }
+    let direct_default = host.tables[fam_idx(fam)].values().any(|t| {
         t.routes.iter().any(|e| {
             let r = &e.route;
             r.dst.prefix_len() == 0
+                && r.kind == RouteType::Unicast
                 && r.gateway.is_none()
                 && r.nexthops.is_empty()
                 && r.dev.as_deref() == Some(dev)
-                && matches!(r.kind, crate::grammar::RouteType::Unicast)
         })
-    })
-}
-
-/// The commands, one `Fix` per (link, family) with asymmetric endpoints.
-pub fn fixes(host: &Host, eps: &[Endpoint]) -> Vec<Fix> {
-    let mut out = Vec::new();
-    let mut groups: Vec<(String, Family)> = Vec::new();
-    for e in eps
-        .iter()
-        .filter(|e| e.verdict == Some(Verdict::Asymmetric))
-    {
-        if !groups.contains(&(e.interface.clone(), e.family)) {
-            groups.push((e.interface.clone(), e.family));
-        }
-    }
-    // Tables this fix creates, so two links never share one (eth0 and wg0
-    // have the same device number).
-    let mut created: Vec<(Family, u32)> = Vec::new();
-    for (dev, fam) in groups {
-        let ip = if fam == Family::Inet { "ip" } else { "ip -6" };
-        let conv = conventions(host, fam);
-        let mut notes = Vec::new();
-        let n = dev_number(host, &dev);
-        // Table: the link's existing one, else the host's offset + device number.
-        let table = conv
-            .iter()
-            .find(|(l, _, _)| *l == dev)
-            .map(|c| c.1)
-            .unwrap_or_else(|| {
-                let offset = conv
-                    .first()
-                    .map(|(l, t, _)| t.saturating_sub(dev_number(host, l)))
-                    .unwrap_or(10000);
-                let mut t = offset + n;
-                while (host.tables[fam_idx(fam)].contains_key(&Table::Id(t))
-                    && !conv.iter().any(|c| c.1 == t))
-                    || created.contains(&(fam, t))
-                {
-                    t += 1;
-                }
-                created.push((fam, t));
-                t
-            });
-        let leaks_deciders: Vec<u32> = eps
-            .iter()
-            .filter(|e| e.interface == dev && e.family == fam)
-            .flat_map(|e| &e.leaks)
-            .filter_map(|l| l.rule.as_ref())
-            .filter_map(|q| q.text.split(':').next().and_then(|p| p.trim().parse().ok()))
-            .filter(|&p: &u32| p > 0)
-            .collect();
-        let mut prio = conv
-            .iter()
-            .find(|(l, _, _)| *l == dev)
-            .map(|c| c.2)
-            .or_else(|| conv.iter().map(|c| c.2).min())
-            .unwrap_or(10000 + n);
-        if let Some(&m) = leaks_deciders.iter().min()
-            && prio >= m
-        {
-            prio = m.saturating_sub(1).max(1);
-        }
-        let gw = gateway_on(host, fam, &dev);
-        let mut cmds = Vec::new();
-        let default = ipnet::IpNet::new(space::addr(fam, 0), 0).expect("default prefix");
-        match gw {
-            // What the table already holds is not added again (`File exists`).
-            Some(g) if has_route(host, fam, table, default, &dev, Some(g)) => {}
-            Some(g) => cmds.push(format!(
-                "{ip} route add default via {g} dev {dev} table {table}"
-            )),
-            // A tunnel routes without a gateway (`default dev wg0`).
-            None if direct_default_on(host, fam, &dev) => {
-                if !has_route(host, fam, table, default, &dev, None) {
-                    cmds.push(format!("{ip} route add default dev {dev} table {table}"))
-                }
-            }
-            None => {
-                notes.push(format!("no gateway on {dev} in the dumps: replace GATEWAY with the router of its subnet"));
-                cmds.push(format!(
-                    "{ip} route add default via GATEWAY dev {dev} table {table}"
-                ));
-            }
-        }
-        let mut prefixes: Vec<(ipnet::IpNet, IpAddr)> = Vec::new();
-        for a in host
-            .addrs
-            .iter()
-            .filter(|a| a.link == dev && a.addr.family == fam && !a.secondary())
-        {
-            if let Ok(net) =
-                ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen)
-            {
-                let net = net.trunc();
-                if !prefixes.iter().any(|(p, _)| *p == net)
-                    && net.prefix_len() < if fam == Family::Inet { 32 } else { 128 }
-                {
-                    prefixes.push((net, a.addr.local));
-                }
-            }
-        }
-        for (p, src) in &prefixes {
-            if !has_route(host, fam, table, *p, &dev, None) {
-                cmds.push(format!(
-                    "{ip} route add {p} dev {dev} proto kernel scope link src {src} table {table}"
-                ));
-            }
-        }
-        for e in eps.iter().filter(|e| {
-            e.interface == dev
-                && e.family == fam
-                && e.verdict == Some(Verdict::Asymmetric)
-                && !has_rule(host, fam, e.address, table, prio)
-        }) {
-            cmds.push(format!(
-                "{ip} rule add from {} lookup {table} priority {prio}",
-                e.address
-            ));
-        }
-        out.push(Fix {
-            commands: cmds,
-            notes,
+    });
+    if direct_default {
+        return Some(Gateway {
+            addr: None,
+            onlink: false,
+            note: None,
         });
     }
+    if platform.ec2 && fam == Family::Inet {
+        let net = own_nets
+            .iter()
+            .filter(|n| n.prefix_len() <= 28)
+            .min_by_key(|n| n.prefix_len())?;
+        let IpAddr::V4(base) = net.network() else {
+            return None;
+        };
+        let g = IpAddr::V4((u32::from(base) + 1).into());
+        return Some(Gateway {
+            addr: Some(g),
+            onlink: false,
+            note: Some(format!(
+                "{g} is the VPC router of {net} by the platform's convention (EC2: subnet base + 1); the dumps show no router on {dev}"
+            )),
+        });
+    }
+    None
+}
+
+/// The labels each piece of `sp` accepts for endpoint `e`'s replies, and
+/// the priority of the first rule that decides a leak (the fix's rule
+/// must come before it).
+fn wants(host: &Host, sp: &Space<'_>, e: &Endpoint, gw: Option<&Gateway>) -> (Vec<u8>, u32) {
+    let peers = Peers::new(sp, e);
+    let rules = host.reply_rules(e.address);
+    let fi = fam_idx(e.family);
+    let mut known: Vec<Option<u8>> = vec![None; sp.kinds];
+    let mut first_decider = u32::MAX;
+    let mut out = Vec::new();
+    for (start, _, kind) in sp.pieces() {
+        let m = match peers.without_lookup(sp, start) {
+            Some(Outcome::Skip) => ANY,
+            Some(_) => THROW,
+            None => match known[kind] {
+                Some(m) => m,
+                None => {
+                    let l = host.lookup_reply(&rules, space::addr(e.family, start));
+                    let m = match &l.result {
+                        Err(_) => THROW,
+                        // Local and broadcast answers come from `local`,
+                        // whose rule (priority 0) precedes the fix's.
+                        Ok(h) if h.kind != RouteType::Unicast => {
+                            if l.table == Some(Table::Id(Table::LOCAL)) {
+                                ANY
+                            } else {
+                                THROW
+                            }
+                        }
+                        Ok(h) if other_dev(h, &e.interface).is_some() => {
+                            let p = l.rule.map_or(32766, |i| host.rules[fi][i].rule.priority);
+                            first_decider = first_decider.min(p);
+                            if peers.is_own(start) { DIRECT } else { VIA }
+                        }
+                        Ok(h) => {
+                            let single = h.nexthops.is_empty();
+                            let mut m = THROW;
+                            if single && h.gateway.is_none() {
+                                m |= DIRECT;
+                            }
+                            if single && gw.is_some_and(|g| g.addr == h.gateway) {
+                                m |= VIA;
+                            }
+                            m
+                        }
+                    };
+                    known[kind] = Some(m);
+                    m
+                }
+            },
+        };
+        out.push(m);
+    }
+    (out, first_decider)
+}
+
+/// The fewest (prefix, label) entries whose longest match gives every
+/// piece a label it accepts, no entry meaning THROW (the walk goes on);
+/// `forced`: a prefix that must resolve to a DIRECT entry (the connected
+/// prefix the gateway check needs). `None` when some piece accepts nothing.
+///
+/// A dynamic programme over the prefix trie: at each prefix, either no
+/// entry (its parent's label carries on) or one of the three labels, then
+/// the same question for both halves. Only prefixes that hold a bound
+/// between pieces are split, so the work is the number of bounds times
+/// the address width.
+fn entries(
+    fam: Family,
+    segs: &[(u128, u128, u8)],
+    forced: Option<(u128, u8)>,
+) -> Option<Vec<(u128, u8, u8)>> {
+    if segs.iter().any(|s| s.2 == 0) {
+        return None;
+    }
+    let mut dp = Dp {
+        fam,
+        segs,
+        forced,
+        memo: std::collections::HashMap::new(),
+    };
+    dp.cost(0, 0, THROW);
+    let mut out = Vec::new();
+    dp.collect(0, 0, THROW, &mut out);
+    Some(out)
+}
+
+fn pick(mask: u8) -> u8 {
+    [VIA, DIRECT, THROW]
+        .into_iter()
+        .find(|l| mask & l != 0)
+        .unwrap_or(THROW)
+}
+
+struct Dp<'a> {
+    fam: Family,
+    segs: &'a [(u128, u128, u8)],
+    forced: Option<(u128, u8)>,
+    /// (prefix start, length, inherited label) → (entries needed below and
+    /// at it, the label of its own entry or 0, whether it is split).
+    memo: std::collections::HashMap<(u128, u8, u8), (u32, u8, bool)>,
+}
+
+impl Dp<'_> {
+    fn cost(&mut self, s: u128, plen: u8, inh: u8) -> u32 {
+        if let Some(&(c, _, _)) = self.memo.get(&(s, plen, inh)) {
+            return c;
+        }
+        let node = Range::block(self.fam, s, plen);
+        let first = self.segs.partition_point(|x| x.1 <= node.start);
+        let (mut mask, mut count) = (ANY, 0);
+        for x in self.segs[first..].iter().take_while(|x| x.0 < node.end) {
+            mask &= x.2;
+            count += 1;
+        }
+        let is_forced = self.forced == Some((s, plen));
+        let holds_forced = self
+            .forced
+            .is_some_and(|(fs, fp)| fp > plen && node.contains(fs));
+        let bits = space::bits(self.fam) as u8;
+        let whole = (count <= 1 && !is_forced && !holds_forced) || plen >= bits;
+        let res = if whole {
+            if mask & inh != 0 {
+                (0, 0, false)
+            } else {
+                (1, pick(mask), false)
+            }
+        } else {
+            let half = 1u128 << (bits - plen - 1);
+            let opts: &[u8] = match (is_forced, inh == DIRECT) {
+                (true, true) => &[0],
+                (true, false) => &[DIRECT],
+                _ => &[0, VIA, DIRECT, THROW],
+            };
+            let mut best = (u32::MAX, 0, true);
+            for &ch in opts.iter().filter(|&&c| c != inh) {
+                let ni = if ch == 0 { inh } else { ch };
+                // Resolved at this prefix: no need to look below.
+                if ch != 0 && mask & ch != 0 && !holds_forced && !is_forced {
+                    if 1 < best.0 {
+                        best = (1, ch, false);
+                    }
+                    continue;
+                }
+                let c = u32::from(ch != 0)
+                    + self.cost(s, plen + 1, ni)
+                    + self.cost(s + half, plen + 1, ni);
+                if c < best.0 {
+                    best = (c, ch, true);
+                }
+            }
+            if mask & inh != 0 && !is_forced && !holds_forced {
+                best = (0, 0, false);
+            }
+            best
+        };
+        self.memo.insert((s, plen, inh), res);
+        res.0
+    }
+
+    fn collect(&self, s: u128, plen: u8, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
+        let Some(&(_, ch, split)) = self.memo.get(&(s, plen, inh)) else {
+            return;
+        };
+        if ch != 0 {
+            out.push((s, plen, ch));
+        }
+        if split {
+            let ni = if ch == 0 { inh } else { ch };
+            let half = 1u128 << (space::bits(self.fam) as u8 - plen - 1);
+            self.collect(s, plen + 1, ni, out);
+            self.collect(s + half, plen + 1, ni, out);
+        }
+    }
+}
+
+fn net(fam: Family, start: u128, plen: u8) -> ipnet::IpNet {
+    ipnet::IpNet::new(space::addr(fam, start), plen).expect("valid prefix")
+}
+
+/// The routes of a fix table for `dev`, in an order the kernel accepts.
+fn table_ops(
+    host: &Host,
+    fam: Family,
+    dev: &str,
+    table: u32,
+    gw: Option<&Gateway>,
+    ents: &[(u128, u8, u8)],
+) -> Vec<Op> {
+    let _ = host;
+    let mk = |start: u128, plen: u8, kind: RouteType| {
+        let mut r = Route::new(0, fam, net(fam, start, plen), kind, Table::Id(table));
+        if fam == Family::Inet6 {
+            r.metric = Some(default_metric(fam));
+        }
+        r
+    };
+    let mut direct = Vec::new();
+    let mut via = Vec::new();
+    let mut throw = Vec::new();
+    for &(s, p, l) in ents {
+        match l {
+            DIRECT => {
+                let mut r = mk(s, p, RouteType::Unicast);
+                r.dev = Some(dev.to_string());
+                if fam == Family::Inet {
+                    r.scope = Some(RtScope::Link);
+                }
+                direct.push((p, r));
+            }
+            VIA => {
+                let mut r = mk(s, p, RouteType::Unicast);
+                r.dev = Some(dev.to_string());
+                match gw.and_then(|g| g.addr) {
+                    Some(g) => {
+                        r.gateway = Some(g);
+                        if gw.is_some_and(|g| g.onlink) {
+                            r.flags.push("onlink".into());
+                        }
+                    }
+                    None if fam == Family::Inet => r.scope = Some(RtScope::Link),
+                    None => {}
+                }
+                via.push((p, r));
+            }
+            _ => throw.push((p, mk(s, p, RouteType::Throw))),
+        }
+    }
+    for v in [&mut direct, &mut via, &mut throw] {
+        v.sort_by_key(|(p, _)| *p);
+    }
+    direct
+        .into_iter()
+        .chain(via)
+        .chain(throw)
+        .map(|(_, r)| Op::AddRoute(r))
+        .collect()
+}
+
+/// Free priorities for `e`'s rule, best first: just before the first rule
+/// that decides one of its leaks, then before each earlier rule its
+/// replies may meet (a `goto` over the first, a `to` rule).
+fn priorities(host: &Host, e: &Endpoint, first_decider: u32, taken: &BTreeSet<u32>) -> Vec<u32> {
+    let fi = fam_idx(e.family);
+    let below = |p: u32| (1..p).rev().find(|q| !taken.contains(q));
+    let mut out: Vec<u32> = below(first_decider).into_iter().collect();
+    let mut earlier: Vec<u32> = host.rules[fi]
+        .iter()
+        .filter(|r| r.rule.priority > 0 && r.rule.priority < first_decider)
+        .filter(|r| host.rule_may_match_reply(r, e.address))
+        .map(|r| r.rule.priority)
+        .collect();
+    earlier.sort_unstable_by(|a, b| b.cmp(a));
+    for p in earlier {
+        if let Some(q) = below(p)
+            && !out.contains(&q)
+        {
+            out.push(q);
+        }
+        if out.len() >= 4 {
+            break;
+        }
+    }
     out
 }
 
-/// Applies fixes to a copy of the model: routes into their tables, rules in
-/// priority order (after existing rules of the same priority, as the kernel adds them).
-pub fn apply(host: &Host, fixes: &[Fix]) -> Host {
-    let mut h = host.clone();
-    apply_to(&mut h, fixes);
-    h
+fn fam_name(f: Family) -> &'static str {
+    match f {
+        Family::Inet => "IPv4",
+        Family::Inet6 => "IPv6",
+    }
 }
 
-/// What `apply_to` changed, per family: the tables that received routes,
-/// the prefixes added (routes, rule `to`s) and the rules inserted.
-#[derive(Default)]
-struct Applied {
-    tables: [Vec<Table>; 2],
-    prefixes: [Vec<ipnet::IpNet>; 2],
-    rules: [Vec<RuleEntry>; 2],
+/// A candidate step for some endpoints of one link: its operations.
+struct Candidate {
+    ops: Vec<Op>,
+    notes: Vec<String>,
 }
 
-fn apply_to(h: &mut Host, fixes: &[Fix]) -> Applied {
-    let mut done = Applied::default();
-    for f in fixes {
-        for c in &f.commands {
-            let six = c.starts_with("ip -6 ");
-            let fam = if six { Family::Inet6 } else { Family::Inet };
-            let body = c.trim_start_matches("ip -6 ").trim_start_matches("ip ");
-            let ctx = Ctx {
-                family: Some(fam),
-                table: None,
-            };
-            if let Some(r) = body.strip_prefix("route add ") {
-                let d = grammar::parse(r, DumpKind::IpRoute, &ctx);
-                if let Some(route) = d.routes().first().cloned() {
-                    let t = route.table.clone();
-                    let fi = fam_idx(fam);
-                    done.prefixes[fi].push(route.dst);
-                    h.tables[fi].entry(t.clone()).or_default().push(RouteEntry {
-                        route,
-                        origin: Origin::ASSUMED,
-                        tos: 0,
-                    });
-                    if let Some(tb) = h.tables[fi].get_mut(&t) {
-                        tb.finish();
-                    }
-                    h.have_routes[fi] = true;
-                    done.tables[fi].push(t);
-                }
-            } else if let Some(r) = body.strip_prefix("rule add ") {
-                // `from A lookup T priority P` → `P: from A lookup T`
-                let (sel, prio) = r.rsplit_once(" priority ").unwrap_or((r, "0"));
-                let d = grammar::parse(&format!("{prio}:\t{sel}"), DumpKind::IpRule, &ctx);
-                if let Some(rule) = d.rules().first().cloned() {
-                    let fi = fam_idx(fam);
-                    let pos = h.rules[fi]
+/// Builds the step for endpoints `group` (all on `dev`, one family) sharing
+/// one new table, each rule at its `level`-th priority candidate.
+// The planner's state travels as arguments: one call, one step.
+#[allow(clippy::too_many_arguments)]
+fn candidate(
+    host: &Host,
+    sp: &Space<'_>,
+    eps: &[Endpoint],
+    group: &[usize],
+    gw: Option<&Gateway>,
+    platform: Platform,
+    level: usize,
+    tables_taken: &BTreeSet<u32>,
+    prios_taken: &BTreeSet<u32>,
+) -> Result<Candidate, String> {
+    let e0 = &eps[group[0]];
+    let (fam, dev) = (e0.family, e0.interface.as_str());
+    let mut acc: Option<Vec<u8>> = None;
+    let mut deciders = Vec::new();
+    for &i in group {
+        let (w, d) = wants(host, sp, &eps[i], gw);
+        deciders.push(d);
+        acc = Some(match acc {
+            None => w,
+            Some(a) => a.into_iter().zip(w).map(|(x, y)| x & y).collect(),
+        });
+    }
+    let acc = acc.unwrap_or_default();
+    let mut segs: Vec<(u128, u128, u8)> = Vec::new();
+    for ((start, end, _), m) in sp.pieces().zip(acc) {
+        match segs.last_mut() {
+            Some(l) if l.2 == m && l.1 == start => l.1 = end,
+            _ => segs.push((start, end, m)),
+        }
+    }
+    if segs.iter().any(|s| s.2 == 0) {
+        return Err("its endpoints' replies need different tables".into());
+    }
+    let needs_router = segs.iter().any(|s| s.2 == VIA);
+    if needs_router && gw.is_none() {
+        return Err(format!(
+            "no router for {dev} in the dumps (no route via a gateway on {dev} or inside its subnet)"
+        ));
+    }
+    // The connected prefix holding the gateway goes in first, for the
+    // kernel's gateway check.
+    let forced = gw
+        .filter(|g| needs_router && !g.onlink)
+        .and_then(|g| g.addr)
+        .filter(|g| !matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80))
+        .and_then(|g| {
+            host.addrs
+                .iter()
+                .filter(|a| a.link == dev && a.addr.family == fam)
+                .filter_map(|a| {
+                    ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
+                })
+                .map(|n| n.trunc())
+                .filter(|n| n.contains(&g))
+                .max_by_key(|n| n.prefix_len())
+        })
+        .map(|n| (space::num(n.network()), n.prefix_len()));
+    let ents = entries(fam, &segs, forced).ok_or("its endpoints' replies need different tables")?;
+    let table = pick_table(host, fam, dev, platform, tables_taken);
+    let mut ops = table_ops(host, fam, dev, table, gw, &ents);
+    let mut taken = prios_taken.clone();
+    for (k, &i) in group.iter().enumerate() {
+        let e = &eps[i];
+        let cands = priorities(host, e, deciders[k], &taken);
+        let Some(&p) = cands
+            .get(level)
+            .or(if level == 0 { None } else { cands.last() })
+        else {
+            return Err(format!(
+                "no free rule priority before the rule that decides the replies of {}",
+                ep_name(e)
+            ));
+        };
+        taken.insert(p);
+        let mut r = Rule::new(0, p);
+        r.family = Some(fam);
+        r.from = ipnet::IpNet::new(e.address, if fam == Family::Inet { 32 } else { 128 }).ok();
+        r.action = RuleAction::Lookup;
+        r.table = Some(Table::Id(table));
+        ops.push(Op::AddRule(fam, r));
+    }
+    let mut notes = Vec::new();
+    if let Some(n) = gw.and_then(|g| g.note.clone()) {
+        notes.push(n);
+    }
+    notes.push(format!(
+        "table {table} is new (free on this host); the rule(s) come before priority {}, which decides these replies today",
+        deciders.iter().min().copied().unwrap_or(32766)
+    ));
+    Ok(Candidate { ops, notes })
+}
+
+/// A plain `from PREFIX lookup N` rule: no other selector.
+fn plain_from(r: &Rule) -> bool {
+    r.action == RuleAction::Lookup
+        && !r.not
+        && r.from.is_some()
+        && r.to.is_none()
+        && r.tos.is_none()
+        && r.fwmark.is_none()
+        && r.iif.is_none()
+        && r.oif.is_none()
+        && !r.l3mdev
+        && r.uidrange.is_none()
+        && r.ipproto.is_none()
+        && r.sport.is_none()
+        && r.dport.is_none()
+        && r.tun_id.is_none()
+        && r.suppress_prefixlength.is_none()
+        && r.suppress_ifgroup.is_none()
+        && r.dscp.is_none()
+        && r.flowlabel.is_none()
+}
+
+/// The endpoint's own table and its rule's priority: a plain `from …
+/// lookup N` rule holding its address, N a numbered table that every rule
+/// naming it gives to addresses of the endpoint's link only.
+fn own_table(host: &Host, e: &Endpoint) -> Option<(u32, u32)> {
+    let rules = &host.rules[fam_idx(e.family)];
+    let r = rules
+        .iter()
+        .find(|r| plain_from(&r.rule) && r.rule.from.is_some_and(|f| f.contains(&e.address)))?;
+    let n = r.table.as_ref()?.id()?;
+    if [Table::MAIN, Table::LOCAL, Table::DEFAULT, Table::UNSPEC].contains(&n) {
+        return None;
+    }
+    let only_this_link = rules
+        .iter()
+        .filter(|x| x.table.as_ref().and_then(Table::id) == Some(n))
+        .all(|x| {
+            plain_from(&x.rule)
+                && x.rule.from.is_some_and(|f| {
+                    host.addrs
                         .iter()
-                        .position(|x| x.rule.priority > rule.priority)
-                        .unwrap_or(h.rules[fi].len());
-                    let entry = RuleEntry {
-                        table: rule.table.clone(),
-                        tos: None,
-                        rule,
-                        origin: Origin::ASSUMED,
-                    };
-                    done.prefixes[fi].extend(entry.rule.to);
-                    done.rules[fi].push(entry.clone());
-                    h.rules[fi].insert(pos, entry);
-                    // The rule list is no longer the kernel's default one:
-                    // IPv4 `local` and `main` stop being merged.
-                    h.fib.custom_rules[fi] = true;
+                        .filter(|a| f.contains(&a.addr.local))
+                        .all(|a| a.link == e.interface)
+                })
+        });
+    only_this_link.then_some((n, r.rule.priority))
+}
+
+/// The route of `gw` for `dst` in `table` (or straight out of `dev`).
+fn via_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str, gw: &Gateway) -> Route {
+    let mut r = Route::new(0, fam, dst, RouteType::Unicast, Table::Id(table));
+    r.dev = Some(dev.to_string());
+    match gw.addr {
+        Some(g) => {
+            r.gateway = Some(g);
+            if gw.onlink {
+                r.flags.push("onlink".into());
+            }
+        }
+        None if fam == Family::Inet => r.scope = Some(RtScope::Link),
+        None => {}
+    }
+    if fam == Family::Inet6 {
+        r.metric = Some(default_metric(fam));
+    }
+    r
+}
+
+fn direct_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str) -> Route {
+    let mut r = Route::new(0, fam, dst, RouteType::Unicast, Table::Id(table));
+    r.dev = Some(dev.to_string());
+    match fam {
+        Family::Inet => r.scope = Some(RtScope::Link),
+        Family::Inet6 => r.metric = Some(default_metric(fam)),
+    }
+    r
+}
+
+/// Repairs the endpoints' own table (amazon-ec2-net-utils' per-link one):
+/// each route there that sends their replies out of another link is
+/// replaced by one via their own link, a `throw` that lets them fall to
+/// another table is deleted, a missing default is added. Only when their
+/// own rule is what decides every leak.
+fn repair(
+    host: &Host,
+    sp: &Space<'_>,
+    eps: &[Endpoint],
+    group: &[usize],
+    gw: Option<&Gateway>,
+) -> Option<Candidate> {
+    let e0 = &eps[group[0]];
+    let (fam, dev) = (e0.family, e0.interface.as_str());
+    let fi = fam_idx(fam);
+    let (n, prio) = own_table(host, e0)?;
+    if group
+        .iter()
+        .any(|&i| own_table(host, &eps[i]).map(|x| x.0) != Some(n))
+    {
+        return None;
+    }
+    let table = host.table(fam, &Table::Id(n));
+    let own_nets: Vec<ipnet::IpNet> = host
+        .addrs
+        .iter()
+        .filter(|a| a.link == dev && a.addr.family == fam)
+        .filter_map(|a| {
+            ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
+        })
+        .map(|x| x.trunc())
+        .filter(|x| x.prefix_len() < x.max_prefix_len())
+        .collect();
+    let mut culprits: Vec<usize> = Vec::new();
+    let (mut missing_via, mut missing_direct) = (false, false);
+    for &i in group {
+        let e = &eps[i];
+        let peers = Peers::new(sp, e);
+        let rules = host.reply_rules(e.address);
+        let mut seen = vec![false; sp.kinds];
+        for (start, _, kind) in sp.pieces() {
+            if peers.without_lookup(sp, start).is_some() || std::mem::replace(&mut seen[kind], true)
+            {
+                continue;
+            }
+            let dst = space::addr(fam, start);
+            let l = host.lookup_reply(&rules, dst);
+            let Ok(h) = &l.result else { continue };
+            if h.kind != RouteType::Unicast || other_dev(h, dev).is_none() {
+                continue;
+            }
+            // Decided before the own rule: repairing its table cannot help.
+            if l.rule
+                .is_none_or(|r| host.rules[fi][r].rule.priority < prio)
+            {
+                return None;
+            }
+            let hit = table.and_then(|t| {
+                t.candidates(dst)
+                    .next()
+                    .and_then(|(_, a)| a.first().copied())
+            });
+            match hit.map(|k| (k, &table.expect("a hit's table").routes[k].route)) {
+                Some((k, r)) if r.kind == RouteType::Throw => culprits.push(k),
+                Some((k, r)) if r.kind == RouteType::Unicast && r.tos.is_none() => {
+                    let other = r.dev.as_deref().is_some_and(|d| d != dev)
+                        || r.nexthops.iter().any(|x| x.dev.as_deref() != Some(dev));
+                    if !other {
+                        return None;
+                    }
+                    culprits.push(k);
                 }
+                Some(_) => return None,
+                None if peers.is_own(start) => missing_direct = true,
+                None => missing_via = true,
             }
         }
     }
-    done
-}
-
-/// Whether unmerging IPv4 `local` and `main` (the first custom rule) changes
-/// no lookup: the merged trie takes the longest prefix across both, the
-/// rule walk all of `local` first. They agree when no `main` route is more
-/// specific than a `local` route it overlaps, and `local` throws nothing
-/// (a throw there goes on to `main` in the walk, to `default` merged).
-fn merge_is_moot(h: &Host) -> bool {
-    let routes = |id: u32| {
-        h.table(Family::Inet, &Table::Id(id))
-            .map_or(&[][..], |t| &t.routes[..])
+    culprits.sort_unstable();
+    culprits.dedup();
+    let t_routes: &[RouteEntry] = table.map_or(&[], |t| &t.routes);
+    let mut dels = Vec::new();
+    let mut directs: Vec<Route> = Vec::new();
+    let mut vias: Vec<Route> = Vec::new();
+    for &k in &culprits {
+        let r = &t_routes[k].route;
+        dels.push(Op::DelRoute(r.clone()));
+        if r.kind == RouteType::Unicast {
+            let mut x = if own_nets
+                .iter()
+                .any(|o| o.contains(&r.dst.network()) && o.prefix_len() <= r.dst.prefix_len())
+            {
+                direct_route(fam, r.dst, n, dev)
+            } else {
+                via_route(fam, r.dst, n, dev, gw?)
+            };
+            x.metric = r.metric.or(x.metric);
+            vias.push(x);
+        }
+    }
+    let has_key = |x: &Route| {
+        t_routes
+            .iter()
+            .enumerate()
+            .any(|(k, e)| !culprits.contains(&k) && same_key(&e.route, x))
     };
-    let (local, main) = (routes(Table::LOCAL), routes(Table::MAIN));
-    local.iter().all(|l| {
-        let (ld, lr) = (l.route.dst, space::Range::of(&l.route.dst));
-        l.route.kind != RouteType::Throw
-            && main.iter().all(|m| {
-                let mr = space::Range::of(&m.route.dst);
-                let overlap = mr.start < lr.end && lr.start < mr.end;
-                !overlap || m.route.dst.prefix_len() <= ld.prefix_len()
-            })
-    })
+    if missing_direct {
+        for o in &own_nets {
+            let x = direct_route(fam, *o, n, dev);
+            if !has_key(&x) {
+                directs.push(x);
+            }
+        }
+    }
+    if missing_via {
+        let dflt = ipnet::IpNet::new(space::addr(fam, 0), 0).expect("default prefix");
+        let x = via_route(fam, dflt, n, dev, gw?);
+        if has_key(&x) || vias.iter().any(|v| same_key(v, &x)) {
+            return None;
+        }
+        vias.push(x);
+    }
+    // The gateway check looks the gateway up in this table.
+    if let Some(g) = gw.filter(|g| !g.onlink).and_then(|g| g.addr)
+        && vias.iter().any(|v| v.gateway.is_some())
+        && !matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
+    {
+        let held = t_routes.iter().enumerate().any(|(k, e)| {
+            let x = &e.route;
+            !culprits.contains(&k)
+                && x.kind == RouteType::Unicast
+                && x.gateway.is_none()
+                && x.nexthops.is_empty()
+                && x.dev.as_deref() == Some(dev)
+                && x.dst.contains(&g)
+        }) || directs.iter().any(|d| d.dst.contains(&g));
+        if !held {
+            let o = own_nets
+                .iter()
+                .filter(|o| o.contains(&g))
+                .max_by_key(|o| o.prefix_len())?;
+            let x = direct_route(fam, *o, n, dev);
+            if has_key(&x) {
+                return None;
+            }
+            directs.push(x);
+        }
+    }
+    if dels.is_empty() && directs.is_empty() && vias.is_empty() {
+        return None;
+    }
+    let ops: Vec<Op> = dels
+        .into_iter()
+        .chain(directs.into_iter().map(Op::AddRoute))
+        .chain(vias.into_iter().map(Op::AddRoute))
+        .collect();
+    let mut notes = Vec::new();
+    if let Some(x) = gw.and_then(|g| g.note.clone()) {
+        notes.push(x);
+    }
+    notes.push(format!(
+        "table {n} is {dev}'s own (its rule at priority {prio}); what sends its replies out of another link there is replaced"
+    ));
+    Some(Candidate { ops, notes })
 }
 
-/// Endpoints that the fixes leave asymmetric (empty when they work), as
-/// `endpoints` on `apply`'s model would find them, in its order.
-///
-/// Only what a fix can change is analysed again, on a copy of the model
-/// without the captured texts (a lookup reads none), and each endpoint only
-/// until its first leak. An endpoint keeps its verdict from `eps` when
-/// every lookup of its analysis is provably the same in the fixed model:
-/// - its family has no command (a lookup reads only its own family's
-///   rules, tables and FIB flags, besides the shared links and addresses);
-/// - or the pieces are the same, so are the FIB flags lookups read and the
-///   route presence (or unmerging `local` and `main` changes nothing), no
-///   inserted rule can match its replies (nor is one a `goto` target), and
-///   no rule that can match them looks up a table that got routes (without
-///   custom IPv4 rules: `local`, `main`, `default`).
-pub fn verify(host: &Host, eps: &[Endpoint], fixes: &[Fix], class: &LinkClass) -> Vec<String> {
-    verify_in(host, eps, fixes, class, &[None, None])
-}
-
-/// `verify`, given the spaces `endpoints` cut for `eps` (none: cut here).
-pub(crate) fn verify_in(
+/// Whether `all` (the plan so far and a new step) applies and leaves the
+/// endpoints `members` symmetric without changing any other reply.
+fn check(
     host: &Host,
     eps: &[Endpoint],
-    fixes: &[Fix],
     class: &LinkClass,
-    spaces: &Spaces<'_>,
-) -> Vec<String> {
-    if fixes.is_empty() {
-        return Vec::new();
+    all: &[Op],
+    members: &[usize],
+) -> Result<(), String> {
+    let after = apply(host, all).map_err(|e| format!("the kernel would refuse {e}"))?;
+    let j = judge(host, &after, eps, class, all);
+    if let Some(c) = j.changed.first() {
+        return Err(c.clone());
     }
-    let touched = |fam: Family| {
-        fixes
-            .iter()
-            .flat_map(|f| &f.commands)
-            .any(|c| c.starts_with("ip -6 ") == (fam == Family::Inet6))
-    };
-    let asymmetric = |fam: Family| {
-        eps.iter()
-            .filter(move |e| e.family == fam && e.verdict == Some(Verdict::Asymmetric))
-            .map(|e| format!("{} on {}", e.address, e.interface))
-    };
-    if !touched(Family::Inet) && !touched(Family::Inet6) {
-        return asymmetric(Family::Inet)
-            .chain(asymmetric(Family::Inet6))
-            .collect();
+    let mine: Vec<String> = members.iter().map(|&i| ep_name(&eps[i])).collect();
+    match j.still.iter().find(|(n, _)| mine.contains(n)) {
+        Some((n, s)) => Err(format!("{n} would still leak {s}")),
+        None => Ok(()),
     }
-    let mut fixed = Host {
-        links: host.links.clone(),
-        addrs: host.addrs.clone(),
-        have_rules: host.have_rules,
-        have_routes: host.have_routes,
-        have_addrs: host.have_addrs,
-        fib: host.fib.clone(),
-        ..Host::default()
-    };
-    for fam in [Family::Inet, Family::Inet6]
-        .into_iter()
-        .filter(|&f| touched(f))
-    {
-        let fi = fam_idx(fam);
-        fixed.rules[fi] = host.rules[fi].clone();
-        fixed.tables[fi] = host.tables[fi].clone();
-    }
-    let applied = apply_to(&mut fixed, fixes);
-    let mut out = Vec::new();
-    for fam in [Family::Inet, Family::Inet6] {
-        let fi = fam_idx(fam);
-        let eps = eps.iter().filter(|e| e.family == fam);
-        let name = |e: &Endpoint| format!("{} on {}", e.address, e.interface);
-        if !touched(fam) {
-            out.extend(asymmetric(fam));
+}
+
+/// Fix advice for a host whose endpoints are `eps` (`endpoints` of `host`).
+pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platform) -> Advice {
+    // Groups: (link, family) with asymmetric endpoints, in endpoint order.
+    let mut groups: Vec<(String, Family, Vec<usize>)> = Vec::new();
+    for (i, e) in eps.iter().enumerate() {
+        if e.verdict != Some(Verdict::Asymmetric) {
             continue;
         }
-        let cut_here;
-        let orig = match &spaces[fi] {
-            Some(sp) => sp,
-            None => {
-                cut_here = Space::new(host, fam, class);
-                &cut_here
-            }
-        };
-        let prefixes = &applied.prefixes[fi];
-        // The fixed model's space: the same when the fix adds no prefix.
-        let same_space = orig.same_with(prefixes);
-        let mut fixed_space: Option<Space<'_>> = None;
-        let (tables, added) = (&applied.tables[fi], &applied.rules[fi]);
-        // Of the FIB flags a rule sets, IPv4 lookups read `custom_rules`
-        // (whether `local` and `main` are merged); IPv6 ones read none.
-        let same_flags = fam == Family::Inet6
-            || fixed.fib.custom_rules[fi] == host.fib.custom_rules[fi]
-            || merge_is_moot(&fixed);
-        let same_model = same_flags
-            && fixed.have_routes[fi] == host.have_routes[fi]
-            && !fixed.rules[fi].iter().any(|r| {
-                r.rule.action == RuleAction::Goto
-                    && added.iter().any(|a| r.rule.goto == Some(a.rule.priority))
-            })
-            && orig.same_pieces_with(prefixes);
-        // The tables a lookup from `src` may read that got routes.
-        let reads_changed = |src: IpAddr| {
-            if fam == Family::Inet && !host.fib.custom_rules[fi] {
-                return [Table::LOCAL, Table::MAIN, Table::DEFAULT]
-                    .iter()
-                    .any(|&t| tables.contains(&Table::Id(t)));
-            }
-            host.rules[fi].iter().any(|r| {
-                r.rule.action == RuleAction::Lookup
-                    && !r.rule.l3mdev
-                    && r.table.as_ref().is_some_and(|t| tables.contains(t))
-                    && host.rule_may_match_reply(r, src)
-            })
-        };
-        let unchanged = |e: &Endpoint| {
-            same_model
-                && !added
-                    .iter()
-                    .any(|r| fixed.rule_may_match_reply(r, e.address))
-                && !reads_changed(e.address)
-        };
-        out.extend(
-            eps.filter(|e| {
-                if e.state != "up" || !fixed.have_routes[fi] {
-                    false
-                } else if unchanged(e) {
-                    e.verdict == Some(Verdict::Asymmetric)
-                } else {
-                    let sp = match same_space {
-                        true => orig,
-                        false => fixed_space.get_or_insert_with(|| Space::new(&fixed, fam, class)),
-                    };
-                    has_leak(&fixed, e, sp)
-                }
-            })
-            .map(name),
-        );
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == e.interface && g.1 == e.family)
+        {
+            Some(g) => g.2.push(i),
+            None => groups.push((e.interface.clone(), e.family, vec![i])),
+        }
     }
-    out
+    if groups.is_empty() {
+        return Advice {
+            status: FixStatus::NotNeeded,
+            reason: "no endpoint's replies leave by another link".into(),
+            steps: Vec::new(),
+            unverified: Vec::new(),
+        };
+    }
+    let spaces = [Family::Inet, Family::Inet6].map(|f| {
+        groups
+            .iter()
+            .any(|g| g.1 == f)
+            .then(|| Space::new(host, f, class))
+    });
+    let mut tables_taken = used_tables(host);
+    let mut prios_taken: [BTreeSet<u32>; 2] = host
+        .rules
+        .each_ref()
+        .map(|rs| rs.iter().map(|r| r.rule.priority).collect());
+    let mut steps: Vec<Fix> = Vec::new();
+    let mut accepted: Vec<Op> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for (dev, fam, members) in &groups {
+        let fi = fam_idx(*fam);
+        let sp = spaces[fi].as_ref().expect("space of a group's family");
+        let gw = pick_gateway(host, *fam, dev, platform);
+        let mut why: Option<String> = None;
+        let mut done = false;
+        // One table for the link's endpoints, else one per endpoint; rules
+        // at the latest free priority, then earlier ones.
+        let shapes: Vec<Vec<Vec<usize>>> = if members.len() > 1 {
+            vec![
+                vec![members.clone()],
+                members.iter().map(|&i| vec![i]).collect(),
+            ]
+        } else {
+            vec![vec![members.clone()]]
+        };
+        // The endpoints' own table repaired, when it is what decides.
+        if let Some(c) = repair(host, sp, eps, members, gw.as_ref()) {
+            let all: Vec<Op> = accepted.iter().chain(&c.ops).cloned().collect();
+            match check(host, eps, class, &all, members) {
+                Ok(()) => {
+                    accepted = all;
+                    steps.push(Fix::new(c.ops, c.notes));
+                    continue;
+                }
+                Err(e) => why = Some(e),
+            }
+        }
+        'attempts: for level in 0..3 {
+            for shape in &shapes {
+                let mut ops = Vec::new();
+                let mut notes = Vec::new();
+                let mut t_taken = tables_taken.clone();
+                let mut p_taken = prios_taken[fi].clone();
+                let mut ok = true;
+                for part in shape {
+                    match candidate(
+                        host,
+                        sp,
+                        eps,
+                        part,
+                        gw.as_ref(),
+                        platform,
+                        level,
+                        &t_taken,
+                        &p_taken,
+                    ) {
+                        Ok(c) => {
+                            for o in &c.ops {
+                                match o {
+                                    Op::AddRoute(r) => {
+                                        t_taken.extend(r.table.id());
+                                    }
+                                    Op::AddRule(_, r) => {
+                                        p_taken.insert(r.priority);
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            ops.extend(c.ops);
+                            for n in c.notes {
+                                if !notes.contains(&n) {
+                                    notes.push(n);
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            why.get_or_insert(e);
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if !ok {
+                    continue;
+                }
+                let all: Vec<Op> = accepted.iter().chain(&ops).cloned().collect();
+                if let Err(e) = check(host, eps, class, &all, members) {
+                    why = Some(e);
+                    continue;
+                }
+                tables_taken = t_taken;
+                prios_taken[fi] = p_taken;
+                accepted = all;
+                steps.push(Fix::new(ops, notes));
+                done = true;
+                break 'attempts;
+            }
+        }
+        if !done {
+            failures.push(format!(
+                "{dev} ({}): {}",
+                fam_name(*fam),
+                why.unwrap_or_else(|| "no candidate fix".into())
+            ));
+        }
+    }
+    let asym: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.2.iter().map(|&i| ep_name(&eps[i])))
+        .collect();
+    let unverified: Vec<String> = if steps.is_empty() {
+        asym.clone()
+    } else {
+        match apply(host, &accepted) {
+            Ok(after) => judge(host, &after, eps, class, &accepted)
+                .still
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+            Err(_) => asym.clone(),
+        }
+    };
+    let (status, reason) = if failures.is_empty() && unverified.is_empty() {
+        (
+            FixStatus::Verified,
+            format!(
+                "{} asymmetric endpoint(s) symmetric once applied, no other reply changed (checked on the model under the kernel's rules for ip route/rule add)",
+                asym.len()
+            ),
+        )
+    } else if steps.is_empty() {
+        (FixStatus::None, failures.join("; "))
+    } else {
+        (
+            FixStatus::Partial,
+            format!(
+                "left asymmetric: {}; {}",
+                unverified.join(", "),
+                failures.join("; ")
+            ),
+        )
+    };
+    Advice {
+        status,
+        reason,
+        steps,
+        unverified,
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Input;
-    use crate::verdict::testhosts::{Rng, random_host};
-
-    /// What `verify` must give: every endpoint of the whole fixed model.
-    fn full(host: &Host, fx: &[Fix], class: &LinkClass) -> Vec<String> {
-        if fx.is_empty() {
-            return Vec::new();
-        }
-        super::super::endpoints(&apply(host, fx), class)
-            .into_iter()
-            .filter(|e| e.verdict == Some(Verdict::Asymmetric))
-            .map(|e| format!("{} on {}", e.address, e.interface))
-            .collect()
-    }
-
-    /// `verify`'s shortcuts give what analysing the whole fixed model gives.
-    #[test]
-    fn verify_matches_full_reanalysis() {
-        let class = LinkClass::default();
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let mut with_fixes = 0;
-        for _ in 0..5000 {
-            let host = random_host(&mut rng);
-            let (eps, spaces) = super::super::endpoints_spaces(&host, &class);
-            let fx = fixes(&host, &eps);
-            with_fixes += usize::from(!fx.is_empty());
-            let want = full(&host, &fx, &class);
-            assert_eq!(verify(&host, &eps, &fx, &class), want, "{fx:?}");
-            assert_eq!(verify_in(&host, &eps, &fx, &class, &spaces), want);
-        }
-        assert!(with_fixes > 1000, "{with_fixes} hosts with fixes");
-    }
-
-    /// eth1's /32 has no prefix route, so eth0's endpoint is fine and keeps
-    /// no fix; eth1's gets a rule, which unmerges `local` and `main`. Then
-    /// `local`'s throw goes on to `main` (192.168.0.0/16 via eth1) where the
-    /// merged trie went to `default` (no route): eth0's verdict changes.
-    #[test]
-    fn unmerging_local_and_main_is_seen() {
-        let text = |name: &str, kind, text: &str| Input {
-            name: name.into(),
-            text: text.into(),
-            kind,
-            ctx: Ctx {
-                family: Some(Family::Inet),
-                table: None,
-            },
-        };
-        let addr = "\
-1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
-    inet 127.0.0.1/8 scope host lo
-2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
-    inet 10.0.0.10/24 brd 10.0.0.255 scope global eth0
-3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP
-    inet 10.1.0.10/32 scope global eth1
-";
-        let route = "\
-default via 10.0.0.1 dev eth0
-10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
-192.168.0.0/16 via 10.1.0.1 dev eth1 onlink
-local 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10
-local 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10
-throw 192.168.0.0/16 table local
-";
-        let h = Host::build(
-            vec![
-                text("ip_addr.txt", DumpKind::IpAddr, addr),
-                text("ip_route.txt", DumpKind::IpRoute, route),
-            ],
-            &Default::default(),
-        );
-        let class = LinkClass::default();
-        let eps = super::super::endpoints(&h, &class);
-        let fx = fixes(&h, &eps);
-        let want = full(&h, &fx, &class);
-        assert!(want.iter().any(|e| e.ends_with(" on eth0")), "{want:?}");
-        assert_eq!(verify(&h, &eps, &fx, &class), want);
-    }
-}
+mod tests;

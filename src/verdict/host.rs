@@ -3,8 +3,8 @@
 //! them to the model), and every diagnostic with its file.
 
 use super::ec2rl::{self, Ec2rl};
-use super::fix::{self, Fix};
-use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
+use super::fix::{self, Fix, FixStatus};
+use super::{Endpoint, LinkClass, Verdict, endpoints, host_verdict};
 use crate::capture::{Collector, HostCapture};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, LinkInfo, fam_idx};
@@ -43,8 +43,12 @@ pub struct HostReport {
     pub reason: String,
     pub endpoints: Vec<Endpoint>,
     pub ec2rl: Ec2rl,
+    /// The verified steps of the fix, to run in order (see `fix_status`).
     pub fix: Vec<Fix>,
-    /// Endpoints still asymmetric once the fix is applied to the model
+    pub fix_status: FixStatus,
+    /// Why the fix is as it is: what was checked, or what is left and why.
+    pub fix_reason: String,
+    /// Endpoints still asymmetric once `fix` is applied to the model
     /// (empty when the fix was verified).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fix_unverified: Vec<String>,
@@ -179,6 +183,8 @@ fn guarded(cap: HostCapture, f: impl FnOnce(HostCapture) -> HostReport) -> HostR
             logged: None,
         },
         fix: Vec::new(),
+        fix_status: FixStatus::None,
+        fix_reason: "not computed: the analysis failed".into(),
         fix_unverified: Vec::new(),
         files,
         notes: Vec::new(),
@@ -284,7 +290,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
                 .into(),
         );
     }
-    let (eps, spaces) = endpoints_spaces(&host, class);
+    let eps = endpoints(&host, class);
     let fams_used: Vec<Family> = [Family::Inet, Family::Inet6]
         .into_iter()
         .filter(|f| eps.iter().any(|e| e.family == *f && e.verdict.is_some()))
@@ -327,8 +333,14 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         host_verdict(&eps)
     };
     let ec2rl = ec2rl::equivalent(&host, ec2rl_log.as_deref());
-    let fixes = fix::fixes(&host, &eps);
-    let fix_unverified = fix::verify_in(&host, &eps, &fixes, class, &spaces);
+    let platform = fix::Platform {
+        ec2: matches!(cap.collector, Collector::Ec2rl | Collector::Eks)
+            || cap
+                .instance_id
+                .as_deref()
+                .is_some_and(|i| i.starts_with("i-")),
+    };
+    let advice = fix::advise(&host, &eps, class, platform);
     let reason = reason(&eps, verdict, &host, &cap.missing);
     HostReport {
         host: cap.id,
@@ -340,8 +352,10 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         reason,
         endpoints: eps,
         ec2rl,
-        fix: fixes,
-        fix_unverified,
+        fix: advice.steps,
+        fix_status: advice.status,
+        fix_reason: advice.reason,
+        fix_unverified: advice.unverified,
         files,
         notes,
         diagnostics,

@@ -394,17 +394,29 @@ pub(crate) struct Space<'h> {
     kind: Vec<u32>,
     /// How many kinds there are (`blocks.len() + 1`).
     kinds: usize,
-    /// The prefixes of `cut_blocks`, sorted (outer ones first), once each.
-    blocks: Vec<Range>,
     conn: Vec<(&'h str, Range, bool)>,
     never: Vec<Range>,
 }
 
 impl<'h> Space<'h> {
     pub(crate) fn new(host: &'h Host, fam: Family, class: &LinkClass) -> Self {
+        Self::cut(host, fam, class, None)
+    }
+
+    /// The space cut for `host` and `other` at once (the same links and
+    /// addresses, other rules and routes): within one piece both models
+    /// answer every lookup alike (`fix` compares them piece by piece).
+    pub(crate) fn union(host: &'h Host, other: &Host, fam: Family, class: &LinkClass) -> Self {
+        Self::cut(host, fam, class, Some(other))
+    }
+
+    fn cut(host: &'h Host, fam: Family, class: &LinkClass, other: Option<&Host>) -> Self {
         let conn = connected(host, fam);
         let top = space::top(fam);
         let mut blocks = cut_blocks(host, fam, &conn);
+        if let Some(o) = other {
+            blocks.extend(cut_blocks(o, fam, &conn));
+        }
         let mut pts: Vec<u128> = std::iter::once(0)
             .chain(blocks.iter().flat_map(|r| [r.start, r.end]))
             .filter(|&p| p < top)
@@ -432,36 +444,12 @@ impl<'h> Space<'h> {
             pts,
             kind,
             kinds: blocks.len() + 1,
-            blocks,
             conn: conn
                 .iter()
                 .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
                 .collect(),
             never: never_peers(fam),
         }
-    }
-
-    /// Whether adding these prefixes (routes, rule `to`s) to the model
-    /// leaves its pieces as they are: each bound of theirs bounds a piece.
-    pub(crate) fn same_pieces_with(&self, added: &[ipnet::IpNet]) -> bool {
-        let top = space::top(self.fam);
-        added.iter().all(|n| {
-            let r = Range::of(n);
-            [r.start, r.end]
-                .iter()
-                .all(|&b| b >= top || self.pts.binary_search(&b).is_ok())
-        })
-    }
-
-    /// Whether adding these prefixes leaves the whole space as it is (each
-    /// is a prefix of it already): the fixed model's space is this one.
-    pub(crate) fn same_with(&self, added: &[ipnet::IpNet]) -> bool {
-        added.iter().all(|n| {
-            let r = Range::of(n);
-            self.blocks
-                .binary_search_by(|b| b.start.cmp(&r.start).then(r.end.cmp(&b.end)))
-                .is_ok()
-        })
     }
 
     /// The pieces, as (start, end, kind).
@@ -735,24 +723,6 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>, memo:
     });
 }
 
-/// Whether `analyse` would find `ep` asymmetric: it does exactly when some
-/// piece's reply leaves by another link, so the walk stops at the first
-/// such piece and builds no report text (`fix::verify` needs no more).
-pub(crate) fn has_leak(host: &Host, ep: &Endpoint, sp: &Space<'_>) -> bool {
-    let peers = Peers::new(sp, ep);
-    let rules = host.reply_rules(ep.address);
-    // Kinds of pieces already looked up (and found no leak).
-    let mut seen = vec![false; sp.kinds];
-    sp.pieces().any(|(start, _, kind)| {
-        if peers.without_lookup(sp, start).is_some() || std::mem::replace(&mut seen[kind], true) {
-            return false;
-        }
-        let l = host.lookup_reply(&rules, space::addr(sp.fam, start));
-        matches!(&l.result, Ok(h) if matches!(h.kind, RouteType::Unicast)
-            && other_dev(h, &ep.interface).is_some())
-    })
-}
-
 /// `list`'s text for `n` items of which `shown` are the first (up to) six.
 fn list_text(shown: &[String], n: usize) -> String {
     let mut s = shown.join(", ");
@@ -902,14 +872,6 @@ pub fn endpoints(host: &Host, class: &LinkClass) -> Vec<Endpoint> {
 
 /// Each family's space, when some endpoint was analysed in it.
 pub(crate) type Spaces<'h> = [Option<Space<'h>>; 2];
-
-/// `endpoints`, and the spaces it cut (`fix::verify_in` reuses them).
-pub(crate) fn endpoints_spaces<'h>(
-    host: &'h Host,
-    class: &LinkClass,
-) -> (Vec<Endpoint>, Spaces<'h>) {
-    endpoints_with(host, class, true)
-}
 
 fn endpoints_with<'h>(
     host: &'h Host,

@@ -1,0 +1,512 @@
+//! The fix's failure classes, one test each (issue 11), and properties over
+//! random hosts: verified plans apply, leave nothing asymmetric and change
+//! no other endpoint's verdict; undo restores the model.
+
+use super::*;
+use crate::grammar::{Ctx, DumpKind};
+use crate::model::Input;
+use crate::verdict::endpoints;
+use crate::verdict::testhosts::{Rng, random_host};
+
+const LO: &str = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n";
+
+fn link(i: u32, name: &str, addrs: &[&str]) -> String {
+    let mut s = format!("{i}: {name}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n");
+    for a in addrs {
+        // `ip addr` names the link after IPv4 addresses only.
+        if a.contains(':') {
+            s.push_str(&format!("    inet6 {a} scope global nodad\n"));
+        } else {
+            s.push_str(&format!("    inet {a} scope global {name}\n"));
+        }
+    }
+    s
+}
+
+/// A host from `ip addr`, `ip rule`, `ip route show table all` texts (and
+/// the IPv6 ones when given).
+fn host(addr: &str, rule: &str, route: &str, rule6: &str, route6: &str) -> Host {
+    let input = |name: &str, kind, text: &str, fam: Option<Family>| Input {
+        name: name.into(),
+        text: text.into(),
+        kind,
+        ctx: Ctx {
+            family: fam,
+            table: None,
+        },
+    };
+    let mut inputs = vec![input(
+        "ip_addr.txt",
+        DumpKind::IpAddr,
+        &format!("{LO}{addr}"),
+        None,
+    )];
+    if !rule.is_empty() {
+        inputs.push(input(
+            "ip_rule.txt",
+            DumpKind::IpRule,
+            rule,
+            Some(Family::Inet),
+        ));
+    }
+    if !route.is_empty() {
+        inputs.push(input(
+            "ip_route.txt",
+            DumpKind::IpRoute,
+            route,
+            Some(Family::Inet),
+        ));
+    }
+    if !route6.is_empty() {
+        inputs.push(input(
+            "ip6_rule.txt",
+            DumpKind::IpRule,
+            rule6,
+            Some(Family::Inet6),
+        ));
+        inputs.push(input(
+            "ip6_route.txt",
+            DumpKind::IpRoute,
+            route6,
+            Some(Family::Inet6),
+        ));
+    }
+    let h = Host::build(inputs, &Default::default());
+    for s in &h.sources {
+        assert!(
+            s.dump.diagnostics.is_empty(),
+            "{}: {:?}",
+            s.name,
+            s.dump.diagnostics
+        );
+    }
+    h
+}
+
+const RULES: &str =
+    "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n";
+
+fn advise_on(h: &Host, ec2: bool) -> (Vec<Endpoint>, Advice) {
+    let class = LinkClass::default();
+    let eps = endpoints(h, &class);
+    let a = advise(h, &eps, &class, Platform { ec2 });
+    (eps, a)
+}
+
+fn commands(a: &Advice) -> Vec<String> {
+    a.steps.iter().flat_map(|s| s.commands.clone()).collect()
+}
+
+fn ops(a: &Advice) -> Vec<Op> {
+    a.steps.iter().flat_map(|s| s.ops.clone()).collect()
+}
+
+/// The verdicts of the fixed model: nothing asymmetric, and every other
+/// endpoint as it was (its verdict, no-route ranges and leaks).
+fn assert_fixed(h: &Host, eps: &[Endpoint], a: &Advice) {
+    assert_eq!(
+        a.status,
+        FixStatus::Verified,
+        "{}: {:#?}",
+        a.reason,
+        commands(a)
+    );
+    let fixed = apply(h, &ops(a)).expect("the plan applies");
+    let after = endpoints(&fixed, &LinkClass::default());
+    for (b, x) in eps.iter().zip(&after) {
+        assert_eq!(b.address, x.address);
+        // Quotes differ (the fixed model holds no texts): compare ranges.
+        let drops = |e: &Endpoint| {
+            e.no_route
+                .iter()
+                .map(|n| (n.destinations.clone(), n.error))
+                .collect::<Vec<_>>()
+        };
+        assert!(x.leaks.is_empty(), "{} still {:?}", b.address, x.leaks);
+        assert_eq!(drops(b), drops(x), "{} no-route changed", b.address);
+        if b.verdict != Some(Verdict::Asymmetric) {
+            assert_eq!(b.verdict, x.verdict, "{} changed", b.address);
+        }
+    }
+}
+
+/// Class 1: the fix table is in no dump and named by no rule — not the
+/// link's own net-utils table, not wg-quick's 51820, not tailscale's 52,
+/// not the convention's 10000 when a fwmark rule already uses it.
+#[test]
+fn the_fix_table_is_free_on_the_host() {
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.1.10/24 brd 10.0.1.255"]),
+    ]
+    .concat();
+    let rule = "0:\tfrom all lookup local
+100:\tfrom all fwmark 0x1 lookup 10000
+5270:\tfrom all lookup 52
+32764:\tfrom all lookup main suppress_prefixlength 0
+32765:\tnot from all fwmark 0xca6c lookup 51820
+32765:\tfrom 10.0.1.10 lookup 10001
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+";
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+default via 10.0.1.1 dev eth1 table 10001
+10.0.1.0/24 dev eth1 table 10001
+100.100.100.100 via 10.0.0.1 dev eth0 table 52
+192.168.50.0/24 via 10.0.0.1 dev eth0 table 51820
+";
+    let h = host(&addr, rule, route, "", "");
+    let used = used_tables(&h);
+    let (eps, a) = advise_on(&h, true);
+    assert_fixed(&h, &eps, &a);
+    for op in ops(&a) {
+        let t = match &op {
+            Op::AddRoute(r) | Op::DelRoute(r) => r.table.id(),
+            Op::AddRule(_, r) | Op::DelRule(_, r) => r.table.as_ref().and_then(Table::id),
+        };
+        let t = t.expect("a numbered table");
+        assert!(
+            !used.contains(&t),
+            "{} uses table {t}, in use",
+            op.command()
+        );
+    }
+    // A table that holds a route is refused by the kernel's rule as well.
+    let mut m = h.clone();
+    let mut r = Route::new(
+        0,
+        Family::Inet,
+        "0.0.0.0/0".parse().unwrap(),
+        RouteType::Unicast,
+        Table::Id(10001),
+    );
+    r.gateway = Some("10.0.1.254".parse().unwrap());
+    r.dev = Some("eth1".into());
+    assert_eq!(apply_op(&mut m, &Op::AddRoute(r)), Err(EEXIST.into()));
+}
+
+/// Class 2: the router of a link comes from the dumps (another link in the
+/// same subnet routes via it), else on EC2 the VPC router (base + 1, with a
+/// note), else there is no fix — never a placeholder.
+#[test]
+fn the_router_comes_from_the_dumps_or_the_platform() {
+    let same = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.0.20/24 brd 10.0.0.255"]),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.0.0/24 dev eth1 proto kernel scope link src 10.0.0.20
+";
+    let h = host(&same, RULES, route, "", "");
+    let (eps, a) = advise_on(&h, false);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    assert!(
+        c.iter()
+            .any(|c| c.starts_with("ip route add default via 10.0.0.1 dev eth1 table ")),
+        "{c:#?}"
+    );
+
+    let split = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.1.10/24 brd 10.0.1.255"]),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+";
+    let h = host(&split, RULES, route, "", "");
+    let (eps, a) = advise_on(&h, true);
+    assert_fixed(&h, &eps, &a);
+    assert!(
+        commands(&a)
+            .iter()
+            .any(|c| c.starts_with("ip route add default via 10.0.1.1 dev eth1 table "))
+    );
+    assert!(
+        a.steps
+            .iter()
+            .flat_map(|s| &s.notes)
+            .any(|n| n.contains("platform's convention")),
+        "{:#?}",
+        a.steps
+    );
+    // Not EC2: no router known for eth1, and no placeholder; eth0's
+    // cross-subnet leak is still fixed (via its own router).
+    let (_, a) = advise_on(&h, false);
+    assert_eq!(a.status, FixStatus::Partial, "{}", a.reason);
+    assert!(
+        commands(&a).iter().all(|c| !c.contains("eth1")),
+        "{:#?}",
+        commands(&a)
+    );
+    assert!(a.reason.contains("no router for eth1"), "{}", a.reason);
+    assert_eq!(a.unverified, vec!["10.0.1.10 on eth1".to_string()]);
+}
+
+/// Class 3: the connected prefix goes in before a route via the gateway
+/// (the kernel looks the gateway up); a gateway outside the link's
+/// prefixes is `onlink`.
+#[test]
+fn routes_come_in_an_order_the_kernel_accepts() {
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.0.20/24 brd 10.0.0.255"]),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.0.0/24 dev eth1 proto kernel scope link src 10.0.0.20
+";
+    let h = host(&addr, RULES, route, "", "");
+    let (_, a) = advise_on(&h, false);
+    let c = commands(&a);
+    let conn = c
+        .iter()
+        .position(|c| c.starts_with("ip route add 10.0.0.0/24 dev eth1 table "));
+    let dflt = c
+        .iter()
+        .position(|c| c.starts_with("ip route add default via 10.0.0.1 dev eth1 table "));
+    assert!(conn.is_some() && conn < dflt, "{c:#?}");
+    // The other order is refused, as the kernel refuses it.
+    let mut m = h.clone();
+    let default_op = ops(&a)
+        .into_iter()
+        .find(|o| o.command().contains("default via"))
+        .unwrap();
+    let err = apply_op(&mut m, &default_op).unwrap_err();
+    assert!(err.contains("Nexthop has invalid gateway"), "{err}");
+
+    // eth1 holds a /32: its router is reached `onlink`, as the dumps show.
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.9.10/32"]),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+default via 10.0.9.1 dev eth1 onlink metric 100
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+";
+    let h = host(&addr, RULES, route, "", "");
+    let (eps, a) = advise_on(&h, false);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    assert!(
+        c.iter()
+            .any(|c| c.starts_with("ip route add default via 10.0.9.1 dev eth1 onlink table ")),
+        "{c:#?}"
+    );
+}
+
+/// Class 4: the rule takes a free priority before the deciding rule; a
+/// `goto` over it makes the plan fail on the model, and the next candidate
+/// (before the `goto`) is taken. A duplicate rule is refused.
+#[test]
+fn the_rule_comes_before_what_decides_and_shares_no_priority() {
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.1.10/24 brd 10.0.1.255"]),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+default via 10.0.0.1 dev eth0 table 300
+default via 10.0.0.1 dev eth0 table 200
+";
+    let rule = "0:\tfrom all lookup local
+32764:\tfrom 10.0.0.10 lookup 300
+32765:\tfrom all lookup 200
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+";
+    let h = host(&addr, rule, route, "", "");
+    let (eps, a) = advise_on(&h, true);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    assert!(
+        c.iter()
+            .any(|c| c.starts_with("ip rule add from 10.0.1.10 lookup ")
+                && c.ends_with(" priority 32763")),
+        "{c:#?}"
+    );
+
+    let rule = "0:\tfrom all lookup local
+100:\tfrom all goto 32765
+32765:\tfrom all lookup 200
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+";
+    let h = host(&addr, rule, route, "", "");
+    let (eps, a) = advise_on(&h, true);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    assert!(
+        c.iter()
+            .any(|c| c.starts_with("ip rule add from 10.0.1.10 lookup ")
+                && c.ends_with(" priority 99")),
+        "{c:#?}"
+    );
+
+    let mut m = h.clone();
+    let rule_op = ops(&a)
+        .into_iter()
+        .find(|o| matches!(o, Op::AddRule(..)))
+        .unwrap();
+    apply_op(&mut m, &rule_op).unwrap();
+    assert_eq!(apply_op(&mut m, &rule_op), Err(EEXIST.into()));
+}
+
+/// Class 5: the culprit is in the endpoint's own table — a default via
+/// another link, a `throw` that lets replies fall to main: the plan
+/// replaces or deletes it; an `unreachable` there stays as it is.
+#[test]
+fn a_culprit_in_the_endpoints_own_table_is_replaced() {
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &["10.0.1.10/24 brd 10.0.1.255"]),
+    ]
+    .concat();
+    let rule = "0:\tfrom all lookup local
+32765:\tfrom 10.0.1.10 lookup 10001
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+";
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+default via 10.0.0.1 dev eth0 table 10001
+10.0.1.0/24 dev eth1 table 10001
+unreachable 10.8.0.0/16 table 10001
+";
+    let h = host(&addr, rule, route, "", "");
+    let (eps, a) = advise_on(&h, true);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    assert!(
+        c.contains(&"ip route del default via 10.0.0.1 dev eth0 table 10001".to_string()),
+        "{c:#?}"
+    );
+    assert!(
+        c.contains(&"ip route add default via 10.0.1.1 dev eth1 table 10001".to_string()),
+        "{c:#?}"
+    );
+    assert!(!c.iter().any(|c| c.contains("10.8.0.0/16")), "{c:#?}");
+
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+10.9.0.0/16 via 10.0.0.1 dev eth0
+default via 10.0.1.1 dev eth1 table 10001
+10.0.1.0/24 dev eth1 table 10001
+throw 10.9.0.0/16 table 10001
+";
+    let h = host(&addr, rule, route, "", "");
+    let (eps, a) = advise_on(&h, false);
+    assert_fixed(&h, &eps, &a);
+    let step = a
+        .steps
+        .iter()
+        .find(|s| s.commands.iter().any(|c| c.contains("table 10001")))
+        .expect("a step for eth1");
+    assert_eq!(
+        step.commands,
+        vec!["ip route del throw 10.9.0.0/16 table 10001".to_string()]
+    );
+    assert_eq!(
+        step.undo,
+        vec!["ip route add throw 10.9.0.0/16 table 10001".to_string()]
+    );
+}
+
+/// Class 6: IPv6 uses the router the dumps show (link-local, with its
+/// device), pins no `src` and adds nothing as `proto kernel`.
+#[test]
+fn ipv6_fixes_use_the_links_router() {
+    let addr = [
+        link(2, "eth0", &["2001:db8:a::10/64"]),
+        link(3, "eth1", &["2001:db8:b::20/64"]),
+    ]
+    .concat();
+    let rule6 = "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n";
+    let route6 = "2001:db8:a::/64 dev eth0 proto kernel metric 256 pref medium
+2001:db8:b::/64 dev eth1 proto kernel metric 256 pref medium
+fe80::/64 dev eth0 proto kernel metric 256 pref medium
+fe80::/64 dev eth1 proto kernel metric 256 pref medium
+default via fe80::1 dev eth0 proto ra metric 1024 pref medium
+default via fe80::2 dev eth1 proto ra metric 2048 pref medium
+";
+    let h = host(&addr, RULES, "", rule6, route6);
+    let (eps, a) = advise_on(&h, false);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    assert!(
+        c.iter()
+            .any(|c| c.starts_with("ip -6 route add default via fe80::2 dev eth1 table ")),
+        "{c:#?}"
+    );
+    assert!(
+        c.iter()
+            .all(|c| !c.contains(" src ") && !c.contains("proto kernel")),
+        "{c:#?}"
+    );
+}
+
+/// A host with nothing leaking needs no fix; every asymmetric one gets a
+/// status with its reason. Verified plans apply, leave nothing asymmetric
+/// and no other verdict changed; undo gives the model back.
+#[test]
+fn random_hosts_get_sound_advice() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let (mut asym, mut verified) = (0, 0);
+    for _ in 0..800 {
+        let h = random_host(&mut rng);
+        let eps = endpoints(&h, &class);
+        let a = advise(&h, &eps, &class, Platform::default());
+        let any = eps.iter().any(|e| e.verdict == Some(Verdict::Asymmetric));
+        assert_eq!(any, a.status != FixStatus::NotNeeded, "{}", a.reason);
+        assert!(!a.reason.is_empty());
+        if !any {
+            continue;
+        }
+        asym += 1;
+        if a.status == FixStatus::Verified {
+            verified += 1;
+            assert_fixed(&h, &eps, &a);
+        }
+        if a.status == FixStatus::Partial || a.status == FixStatus::Verified {
+            let all = ops(&a);
+            let fixed = apply(&h, &all).expect("applies");
+            let undo: Vec<Op> = all.iter().rev().map(Op::undo).collect();
+            let back = apply(&fixed, &undo).expect("undo applies");
+            for fi in 0..2 {
+                let rules = |x: &Host| {
+                    x.rules[fi]
+                        .iter()
+                        .map(|r| r.rule.to_string())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(rules(&h), rules(&back));
+                let routes = |x: &Host| {
+                    let mut v: Vec<String> = x.tables[fi]
+                        .values()
+                        .flat_map(|t| t.routes.iter().map(|e| e.route.to_string()))
+                        .collect();
+                    v.sort();
+                    v
+                };
+                assert_eq!(routes(&h), routes(&back));
+            }
+        }
+    }
+    // These hosts often show no router for a link (a fix is then honestly
+    // `none`); the realistic rate is measured in namespaces
+    // (tests/kernel_fixes.rs).
+    assert!(asym > 250 && verified > 150, "{verified}/{asym} verified");
+}
