@@ -38,6 +38,17 @@ pub enum Command {
     /// Exit 0 when a route was found, 1 when the kernel would answer with an
     /// error (unreachable, prohibit, …), 2 on usage or I/O errors.
     RouteGet(RouteGetArgs),
+    /// Print one host's verified fix as a shell script with its rollback.
+    ///
+    /// The script applies the `ip rule` / `ip route` commands (`sh fix.sh`)
+    /// or takes them back (`sh fix.sh undo`). They change the running
+    /// kernel only: a reboot or a network restart loses them.
+    ///
+    /// Exit 0 when the fix is verified (or nothing leaks), 3 when it is
+    /// partial (the script holds the verified steps and says what is left),
+    /// 1 when there is no safe fix (the reason on stderr), 2 on usage or I/O
+    /// errors (no host, or several matching --host).
+    Fix(FixArgs),
     /// Print shell completions or the man page.
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -110,6 +121,23 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         return Err("need 1 <= K <= N".into());
     }
     Ok((k, n))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FixArgs {
+    /// A bundle, as `scan` takes it (directory, archive, or `-`).
+    pub path: PathBuf,
+    /// The host: its id (the path in the bundle), hostname or instance id,
+    /// or a glob (`*` matches any run) on any of them. Needed when the
+    /// bundle holds more than one host.
+    #[arg(long, value_name = "ID")]
+    pub host: Option<String>,
+    /// Treat links matching GLOB as internal. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub internal: Vec<String>,
+    /// Treat links matching GLOB as uplinks. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub uplink: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

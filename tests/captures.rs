@@ -155,6 +155,10 @@ fn fleet() -> Vec<(String, Vec<u8>)> {
     f.push(("plain/h1/ip_rule.txt".into(), t.rule.clone()));
     f.push(("plain/h1/ip-route.txt".into(), t.route.clone()));
     f.push(("plain/h1/notes.md".into(), "# notes\nsome text\n".into()));
+    f.push((
+        "plain/h1/instance-id".into(),
+        "i-0abc1234def567890\n".into(),
+    ));
     f.push(("plain/h3/routes".into(), t.route.clone()));
     f.push(("plain/h3/addresses".into(), t.addr.clone()));
 
@@ -291,6 +295,8 @@ fn check_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
             "ip-rule/* <- ip_rule.txt"
         ]
     );
+    // The IMDS instance id saved beside the dumps marks an EC2 instance.
+    assert_eq!(h1.instance_id.as_deref(), Some("i-0abc1234def567890"));
     let h3 = &hosts[&id("plain/h3")];
     assert_eq!(
         feeds(h3),

@@ -128,7 +128,7 @@ fn is_identity_file(path: &str) -> bool {
     let b = basename(path);
     matches!(
         b,
-        "hostname" | "hostname_-f" | "HOSTNAME" | "instance-id.txt" | "Main.log"
+        "hostname" | "hostname_-f" | "HOSTNAME" | "instance-id.txt" | "instance-id" | "Main.log"
     )
 }
 
@@ -441,6 +441,14 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
     }
     if b == "hostname" {
         return Some((dirname(path).to_string(), Collector::Plain, Role::Hostname));
+    }
+    // The instance id as IMDS gives it (`curl …/meta-data/instance-id > instance-id`).
+    if matches!(b, "instance-id" | "instance-id.txt") {
+        return Some((
+            dirname(path).to_string(),
+            Collector::Plain,
+            Role::InstanceId,
+        ));
     }
     let (text, _) = grammar::decode(data);
     if let Some((k, mut c)) = classify_name(b) {

@@ -1,5 +1,6 @@
 //! Subcommands: each resolves its raw clap arguments into settings and runs.
 
+pub mod fix;
 pub mod parse;
 pub mod route_get;
 pub mod scan;
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> std::io::Result<Exit> {
         Some(Command::Scan(args)) => scan::run(&args),
         Some(Command::Parse(args)) => parse::run(&args),
         Some(Command::RouteGet(args)) => route_get::run(&args),
+        Some(Command::Fix(args)) => fix::run(&args),
         Some(Command::Generate(args)) => generate(&args.what),
     }
 }

@@ -92,6 +92,10 @@ pub struct LinkInfo {
     /// The table of a VRF device (`-d`: `vrf table N`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vrf_table: Option<u32>,
+    /// `POINTOPOINT` or `NOARP` (a tunnel: wg0, tailscale0, tun0): packets
+    /// go straight out of it, no neighbour is resolved.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub point_to_point: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -280,6 +284,7 @@ impl Host {
                 Some(g) => g.parse().unwrap_or(u32::MAX),
             },
             vrf_table,
+            point_to_point: l.has_flag("POINTOPOINT") || l.has_flag("NOARP"),
         };
         match pos {
             Some(i) if !self.links[i].flags_known || info.flags_known => {

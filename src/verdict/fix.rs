@@ -692,6 +692,17 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
             .any(|n| n.contains(&g) && n.prefix_len() < n.max_prefix_len())
     };
     let link_local = |g: IpAddr| matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80);
+    let shares_subnet = |other: &str| {
+        host.addrs.iter().any(|a| {
+            a.link == other
+                && a.addr.family == fam
+                && !link_local(a.addr.local)
+                && ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen)
+                    .is_ok_and(|n| {
+                        own_nets.contains(&n.trunc()) && n.prefix_len() < n.max_prefix_len()
+                    })
+        })
+    };
     // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
     let mut best: Option<(u32, IpAddr, bool)> = None;
     let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
@@ -720,6 +731,10 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
                     offer(plen, g, onlink || !(in_own(g) || link_local(g)));
                 } else if in_own(g) && !link_local(g) {
                     offer(1000 + plen, g, false);
+                } else if link_local(g) && d.is_some_and(|d| shares_subnet(d)) {
+                    // A link-local router of a link in the same subnet is
+                    // on the same segment: this link reaches it too.
+                    offer(2000 + plen, g, false);
                 }
             }
         }
@@ -746,6 +761,15 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
             addr: None,
             onlink: false,
             note: None,
+        });
+    }
+    if host.link(dev).is_some_and(|l| l.point_to_point) {
+        return Some(Gateway {
+            addr: None,
+            onlink: false,
+            note: Some(format!(
+                "{dev} is point-to-point (POINTOPOINT/NOARP): replies go straight into it"
+            )),
         });
     }
     if platform.ec2 && fam == Family::Inet {
@@ -1409,8 +1433,21 @@ fn check(
     }
 }
 
+/// amazon-ec2-net-utils' layout: a `from ADDR lookup 10000 + N` rule for
+/// an address of device N (an EC2 instance, whatever the collector).
+fn netutils(host: &Host) -> bool {
+    [Family::Inet, Family::Inet6].into_iter().any(|f| {
+        conventions(host, f)
+            .iter()
+            .any(|(l, t, _)| *t == 10000 + dev_number(host, l))
+    })
+}
+
 /// Fix advice for a host whose endpoints are `eps` (`endpoints` of `host`).
 pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platform) -> Advice {
+    let platform = Platform {
+        ec2: platform.ec2 || netutils(host),
+    };
     // Groups: (link, family) with asymmetric endpoints, in endpoint order.
     let mut groups: Vec<(String, Family, Vec<usize>)> = Vec::new();
     for (i, e) in eps.iter().enumerate() {
@@ -1548,17 +1585,24 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
         .iter()
         .flat_map(|g| g.2.iter().map(|&i| ep_name(&eps[i])))
         .collect();
-    let unverified: Vec<String> = if steps.is_empty() {
-        asym.clone()
-    } else {
-        match apply(host, &accepted) {
-            Ok(after) => judge(host, &after, eps, class, &accepted)
+    // What the accepted steps leave: the judged families' leaks, and every
+    // asymmetric endpoint of a family no step touches.
+    let unverified: Vec<String> = match apply(host, &accepted) {
+        Ok(after) if !accepted.is_empty() => {
+            let still: Vec<String> = judge(host, &after, eps, class, &accepted)
                 .still
                 .into_iter()
                 .map(|(n, _)| n)
-                .collect(),
-            Err(_) => asym.clone(),
+                .collect();
+            let touched = |f: Family| accepted.iter().any(|o| o.family() == f);
+            groups
+                .iter()
+                .flat_map(|g| g.2.iter().map(|&i| &eps[i]))
+                .filter(|e| !touched(e.family) || still.contains(&ep_name(e)))
+                .map(ep_name)
+                .collect()
         }
+        _ => asym.clone(),
     };
     let (status, reason) = if failures.is_empty() && unverified.is_empty() {
         (

@@ -133,6 +133,7 @@ fn infer_addresses(host: &mut Host) -> bool {
                         master: None,
                         group: 0,
                         vrf_table: None,
+                        point_to_point: false,
                     });
                 }
             }
