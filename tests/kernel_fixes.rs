@@ -405,6 +405,11 @@ impl Gen<'_> {
             self.veth(dev);
         }
     }
+    /// A tunnel's stand-in (wg0, tailscale0): NOARP, as real tunnels are
+    /// (`<POINTOPOINT,NOARP,…>`), so routes straight into it need no router.
+    fn noarp(&mut self, dev: &str) {
+        self.s.links.push(format!("link set dev {dev} arp off"));
+    }
     fn bridge_with_member(&mut self, dev: &str) {
         self.s.links.push(format!("link add {dev} type bridge"));
         let member = format!("veth{:07x}", self.r.below(1 << 28));
@@ -698,6 +703,7 @@ fn generate(seed: u64, n: usize, dummy_ok: bool) -> Spec {
                 g.veth("wg0");
                 detail.push("veth".into());
             }
+            g.noarp("wg0");
             let w = Ipv4Addr::new(10, 66, g.r.below(256) as u8, g.r.range(2, 250) as u8);
             let plen = if g.r.chance(0.5) { 32 } else { 24 };
             g.addr4("wg0", w, plen);
@@ -717,6 +723,7 @@ fn generate(seed: u64, n: usize, dummy_ok: bool) -> Spec {
             let ls = g.uplinks(0, count, false, v6);
             g.main_default(&ls[0], v6);
             g.dummy("tailscale0");
+            g.noarp("tailscale0");
             let me = Ipv4Addr::new(100, 64 + g.r.below(64) as u8, g.r.below(256) as u8, g.r.range(1, 254) as u8);
             g.addr4("tailscale0", me, 32);
             for (p, what) in [

@@ -731,7 +731,7 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
                     offer(plen, g, onlink || !(in_own(g) || link_local(g)));
                 } else if in_own(g) && !link_local(g) {
                     offer(1000 + plen, g, false);
-                } else if link_local(g) && d.is_some_and(|d| shares_subnet(d)) {
+                } else if link_local(g) && d.is_some_and(&shares_subnet) {
                     // A link-local router of a link in the same subnet is
                     // on the same segment: this link reaches it too.
                     offer(2000 + plen, g, false);
