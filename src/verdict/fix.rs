@@ -504,66 +504,170 @@ impl Answer {
     }
 }
 
-/// What a plan does to the endpoints, against the model before it.
-#[derive(Debug, Default)]
-struct Judged {
-    /// Endpoints some of whose leaks remain (or become drops), with one example.
-    still: Vec<(String, String)>,
-    /// Replies that were not leaks and changed: one line each, by endpoint.
-    changed: Vec<String>,
-}
-
 fn ep_name(e: &Endpoint) -> String {
     format!("{} on {}", e.address, e.interface)
 }
 
-/// Compares every analysed endpoint's replies in the families `ops` touch,
-/// piece by piece of the space cut for both models.
-fn judge(before: &Host, after: &Host, eps: &[Endpoint], class: &LinkClass, ops: &[Op]) -> Judged {
-    let mut out = Judged::default();
-    for fam in [Family::Inet, Family::Inet6] {
-        if !ops.iter().any(|o| o.family() == fam) {
+/// Whether `ops` can change any reply of `e`: a rule added or deleted may
+/// match its replies (or is a `goto`'s target), a table that got or lost
+/// routes is looked up by a rule its replies may meet (without custom
+/// rules: `local`, `main`, `default`), or the first rule unmerged IPv4
+/// `local` and `main`. Otherwise every lookup of `e` is the same in both.
+fn affected(before: &Host, after: &Host, e: &Endpoint, ops: &[Op]) -> bool {
+    let fam = e.family;
+    let fi = fam_idx(fam);
+    if before.fib.custom_rules[fi] != after.fib.custom_rules[fi] {
+        return true;
+    }
+    let mut tables: Vec<&Table> = Vec::new();
+    for op in ops.iter().filter(|o| o.family() == fam) {
+        match op {
+            Op::AddRoute(r) | Op::DelRoute(r) => tables.push(&r.table),
+            Op::AddRule(_, r) | Op::DelRule(_, r) => {
+                let goto_target = |h: &Host| {
+                    h.rules[fi].iter().any(|x| {
+                        x.rule.action == RuleAction::Goto && x.rule.goto == Some(r.priority)
+                    })
+                };
+                let entry = RuleEntry {
+                    table: r.table.clone(),
+                    tos: None,
+                    rule: r.clone(),
+                    origin: Origin::ASSUMED,
+                };
+                if goto_target(before)
+                    || goto_target(after)
+                    || before.rule_may_match_reply(&entry, e.address)
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    if tables.is_empty() {
+        return false;
+    }
+    if fam == Family::Inet && !before.fib.custom_rules[fi] {
+        return true;
+    }
+    [before, after].iter().any(|h| {
+        h.rules[fi].iter().any(|r| {
+            r.rule.action == RuleAction::Lookup
+                && (r.rule.l3mdev || r.table.as_ref().is_some_and(|t| tables.contains(&t)))
+                && h.rule_may_match_reply(r, e.address)
+        })
+    })
+}
+
+/// What the accepted plan does to one endpoint, against the host as
+/// captured: a leak left (with an example), a reply that was fine and
+/// changed (the first one).
+#[derive(Debug, Clone, Default)]
+struct EpState {
+    still: Option<String>,
+    changed: Option<String>,
+}
+
+/// Compares endpoint `e`'s replies in `before` and `after`, piece by piece
+/// of `sp` (cut for both).
+fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpState {
+    let peers = Peers::new(sp, e);
+    let (rb, ra) = (before.reply_rules(e.address), after.reply_rules(e.address));
+    let mut seen = vec![false; sp.kinds];
+    let mut out = EpState::default();
+    for (start, _, kind) in sp.pieces() {
+        let pre = peers.without_lookup(sp, start);
+        if matches!(pre, Some(Outcome::Skip)) || std::mem::replace(&mut seen[kind], true) {
             continue;
         }
-        let sp = Space::union(before, after, fam, class);
-        for e in eps
-            .iter()
-            .filter(|e| e.family == fam && e.verdict.is_some())
-        {
-            let peers = Peers::new(&sp, e);
-            let (rb, ra) = (before.reply_rules(e.address), after.reply_rules(e.address));
-            let mut seen = vec![false; sp.kinds];
-            let mut still: Option<String> = None;
-            let mut changed: Option<String> = None;
-            for (start, _, kind) in sp.pieces() {
-                let pre = peers.without_lookup(&sp, start);
-                if matches!(pre, Some(Outcome::Skip)) || std::mem::replace(&mut seen[kind], true) {
-                    continue;
-                }
-                let dst = space::addr(fam, start);
-                let (b, a) = (Answer::of(before, &rb, dst), Answer::of(after, &ra, dst));
-                if pre.is_none() && b.leaks(&e.interface) {
-                    let fixed = matches!(&a, Answer::Route(RouteType::Unicast, _))
-                        && !a.leaks(&e.interface);
-                    if !fixed && still.is_none() {
-                        still = Some(format!("to {dst}: {}", a.text()));
-                    }
-                } else if a != b && changed.is_none() {
-                    changed = Some(format!(
-                        "replies from {} to {dst} would change: {} → {}",
-                        ep_name(e),
-                        b.text(),
-                        a.text()
-                    ));
-                }
+        let dst = space::addr(sp.fam, start);
+        let (b, a) = (Answer::of(before, &rb, dst), Answer::of(after, &ra, dst));
+        if pre.is_none() && b.leaks(&e.interface) {
+            let fixed =
+                matches!(&a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface);
+            if !fixed && out.still.is_none() {
+                out.still = Some(format!("to {dst}: {}", a.text()));
             }
-            if let Some(s) = still {
-                out.still.push((ep_name(e), s));
-            }
-            out.changed.extend(changed);
+        } else if a != b && out.changed.is_none() {
+            out.changed = Some(format!(
+                "replies from {} to {dst} would change: {} → {}",
+                ep_name(e),
+                b.text(),
+                a.text()
+            ));
         }
     }
     out
+}
+
+/// The plan accepted so far: its operations, the model after them, and
+/// what they do to each endpoint.
+#[derive(Clone)]
+struct Plan {
+    ops: Vec<Op>,
+    model: Host,
+    state: Vec<EpState>,
+}
+
+impl Plan {
+    fn new(host: &Host, eps: &[Endpoint]) -> Plan {
+        Plan {
+            ops: Vec::new(),
+            model: apply(host, &[]).expect("no operation to refuse"),
+            state: eps
+                .iter()
+                .map(|e| EpState {
+                    still: (e.verdict == Some(Verdict::Asymmetric)).then(|| "(untouched)".into()),
+                    changed: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The plan with `step` added, when the kernel would take its commands,
+    /// it leaves the endpoints `members` symmetric and changes no other
+    /// reply. Only endpoints the step can affect are looked at again.
+    fn with(
+        &self,
+        host: &Host,
+        eps: &[Endpoint],
+        class: &LinkClass,
+        step: &[Op],
+        members: &[usize],
+    ) -> Result<Plan, String> {
+        let mut model = self.model.clone();
+        for op in step {
+            apply_op(&mut model, op)
+                .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?;
+        }
+        let mut state = self.state.clone();
+        for fam in [Family::Inet, Family::Inet6] {
+            if !step.iter().any(|o| o.family() == fam) {
+                continue;
+            }
+            let mut sp: Option<Space<'_>> = None;
+            for (i, e) in eps.iter().enumerate() {
+                if e.family != fam || e.verdict.is_none() || !affected(&self.model, &model, e, step)
+                {
+                    continue;
+                }
+                let sp = sp.get_or_insert_with(|| Space::union(host, &model, fam, class));
+                state[i] = judge_ep(host, &model, sp, e);
+            }
+        }
+        if let Some(c) = state.iter().find_map(|s| s.changed.clone()) {
+            return Err(c);
+        }
+        if let Some((i, s)) = members
+            .iter()
+            .find_map(|&i| state[i].still.as_ref().map(|s| (i, s)))
+        {
+            return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
+        }
+        let mut ops = self.ops.clone();
+        ops.extend_from_slice(step);
+        Ok(Plan { ops, model, state })
+    }
 }
 
 // ---------------------------------------------------------------- planning
@@ -870,11 +974,11 @@ fn entries(
         fam,
         segs,
         forced,
-        memo: std::collections::HashMap::new(),
+        nodes: Vec::with_capacity(segs.len() * 2 * space::bits(fam) as usize),
     };
-    dp.cost(0, 0, THROW);
+    let root = dp.node(0, 0);
     let mut out = Vec::new();
-    dp.collect(0, 0, THROW, &mut out);
+    dp.collect(root, THROW, &mut out);
     Some(out)
 }
 
@@ -885,41 +989,75 @@ fn pick(mask: u8) -> u8 {
         .unwrap_or(THROW)
 }
 
+/// A label's slot in a node's per-inherited-label arrays.
+fn slot(l: u8) -> usize {
+    match l {
+        THROW => 0,
+        DIRECT => 1,
+        _ => 2,
+    }
+}
+
+const LABELS: [u8; 3] = [THROW, DIRECT, VIA];
+
+/// A prefix of the trie, solved for each label it may inherit.
+struct Node {
+    s: u128,
+    plen: u8,
+    kids: Option<(usize, usize)>,
+    /// Entries needed at and below it, its own entry's label (0: none)
+    /// and whether its halves need entries of their own.
+    cost: [u32; 3],
+    choice: [u8; 3],
+    split: [bool; 3],
+}
+
 struct Dp<'a> {
     fam: Family,
     segs: &'a [(u128, u128, u8)],
     forced: Option<(u128, u8)>,
-    /// (prefix start, length, inherited label) → (entries needed below and
-    /// at it, the label of its own entry or 0, whether it is split).
-    memo: std::collections::HashMap<(u128, u8, u8), (u32, u8, bool)>,
+    nodes: Vec<Node>,
 }
 
 impl Dp<'_> {
-    fn cost(&mut self, s: u128, plen: u8, inh: u8) -> u32 {
-        if let Some(&(c, _, _)) = self.memo.get(&(s, plen, inh)) {
-            return c;
-        }
-        let node = Range::block(self.fam, s, plen);
-        let first = self.segs.partition_point(|x| x.1 <= node.start);
+    /// Solves the prefix `s/plen` for every inherited label (bottom-up:
+    /// each prefix once, no memo).
+    fn node(&mut self, s: u128, plen: u8) -> usize {
+        let range = Range::block(self.fam, s, plen);
+        let first = self.segs.partition_point(|x| x.1 <= range.start);
         let (mut mask, mut count) = (ANY, 0);
-        for x in self.segs[first..].iter().take_while(|x| x.0 < node.end) {
+        for x in self.segs[first..].iter().take_while(|x| x.0 < range.end) {
             mask &= x.2;
             count += 1;
         }
         let is_forced = self.forced == Some((s, plen));
         let holds_forced = self
             .forced
-            .is_some_and(|(fs, fp)| fp > plen && node.contains(fs));
+            .is_some_and(|(fs, fp)| fp > plen && range.contains(fs));
         let bits = space::bits(self.fam) as u8;
-        let whole = (count <= 1 && !is_forced && !holds_forced) || plen >= bits;
-        let res = if whole {
-            if mask & inh != 0 {
-                (0, 0, false)
-            } else {
-                (1, pick(mask), false)
+        let mut n = Node {
+            s,
+            plen,
+            kids: None,
+            cost: [0; 3],
+            choice: [0; 3],
+            split: [false; 3],
+        };
+        if (count <= 1 && !is_forced && !holds_forced) || plen >= bits {
+            for inh in LABELS {
+                if mask & inh == 0 {
+                    n.cost[slot(inh)] = 1;
+                    n.choice[slot(inh)] = pick(mask);
+                }
             }
-        } else {
-            let half = 1u128 << (bits - plen - 1);
+            self.nodes.push(n);
+            return self.nodes.len() - 1;
+        }
+        let half = 1u128 << (bits - plen - 1);
+        let a = self.node(s, plen + 1);
+        let b = self.node(s + half, plen + 1);
+        let below = |nodes: &[Node], l: u8| nodes[a].cost[slot(l)] + nodes[b].cost[slot(l)];
+        for inh in LABELS {
             let opts: &[u8] = match (is_forced, inh == DIRECT) {
                 (true, true) => &[0],
                 (true, false) => &[DIRECT],
@@ -927,42 +1065,40 @@ impl Dp<'_> {
             };
             let mut best = (u32::MAX, 0, true);
             for &ch in opts.iter().filter(|&&c| c != inh) {
-                let ni = if ch == 0 { inh } else { ch };
-                // Resolved at this prefix: no need to look below.
-                if ch != 0 && mask & ch != 0 && !holds_forced && !is_forced {
-                    if 1 < best.0 {
-                        best = (1, ch, false);
+                let c = if ch == 0 {
+                    if mask & inh != 0 && !holds_forced && !is_forced {
+                        (0, 0, false)
+                    } else {
+                        (below(&self.nodes, inh), 0, true)
                     }
-                    continue;
-                }
-                let c = u32::from(ch != 0)
-                    + self.cost(s, plen + 1, ni)
-                    + self.cost(s + half, plen + 1, ni);
-                if c < best.0 {
-                    best = (c, ch, true);
+                } else if mask & ch != 0 && !holds_forced && !is_forced {
+                    (1, ch, false)
+                } else {
+                    (1 + below(&self.nodes, ch), ch, true)
+                };
+                if c.0 < best.0 {
+                    best = c;
                 }
             }
-            if mask & inh != 0 && !is_forced && !holds_forced {
-                best = (0, 0, false);
-            }
-            best
-        };
-        self.memo.insert((s, plen, inh), res);
-        res.0
+            n.cost[slot(inh)] = best.0;
+            n.choice[slot(inh)] = best.1;
+            n.split[slot(inh)] = best.2;
+        }
+        n.kids = Some((a, b));
+        self.nodes.push(n);
+        self.nodes.len() - 1
     }
 
-    fn collect(&self, s: u128, plen: u8, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
-        let Some(&(_, ch, split)) = self.memo.get(&(s, plen, inh)) else {
-            return;
-        };
+    fn collect(&self, i: usize, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
+        let n = &self.nodes[i];
+        let ch = n.choice[slot(inh)];
         if ch != 0 {
-            out.push((s, plen, ch));
+            out.push((n.s, n.plen, ch));
         }
-        if split {
+        if let (true, Some((a, b))) = (n.split[slot(inh)], n.kids) {
             let ni = if ch == 0 { inh } else { ch };
-            let half = 1u128 << (space::bits(self.fam) as u8 - plen - 1);
-            self.collect(s, plen + 1, ni, out);
-            self.collect(s + half, plen + 1, ni, out);
+            self.collect(a, ni, out);
+            self.collect(b, ni, out);
         }
     }
 }
@@ -1072,19 +1208,22 @@ struct Candidate {
 
 /// Builds the step for endpoints `group` (all on `dev`, one family) sharing
 /// one new table, each rule at its `level`-th priority candidate.
-// The planner's state travels as arguments: one call, one step.
-#[allow(clippy::too_many_arguments)]
-fn candidate(
+/// The routes of one fix table for endpoints `group` (all on one link and
+/// family) and where each one's rule must go: what every attempt at their
+/// step shares, whatever priority and table it takes.
+struct Layout {
+    ents: Vec<(u128, u8, u8)>,
+    /// Per endpoint of the group, the first rule that decides a leak.
+    deciders: Vec<u32>,
+}
+
+fn layout(
     host: &Host,
     sp: &Space<'_>,
     eps: &[Endpoint],
     group: &[usize],
     gw: Option<&Gateway>,
-    platform: Platform,
-    level: usize,
-    tables_taken: &BTreeSet<u32>,
-    prios_taken: &BTreeSet<u32>,
-) -> Result<Candidate, String> {
+) -> Result<Layout, String> {
     let e0 = &eps[group[0]];
     let (fam, dev) = (e0.family, e0.interface.as_str());
     let mut acc: Option<Vec<u8>> = None;
@@ -1098,13 +1237,24 @@ fn candidate(
         });
     }
     let acc = acc.unwrap_or_default();
+    // Runs of one mask; a don't-care run joins its neighbour (never-peers
+    // and the host's own addresses then cut nothing).
     let mut segs: Vec<(u128, u128, u8)> = Vec::new();
     for ((start, end, _), m) in sp.pieces().zip(acc) {
         match segs.last_mut() {
-            Some(l) if l.2 == m && l.1 == start => l.1 = end,
+            Some(l) if l.2 == m || m == ANY => l.1 = end,
+            Some(l) if l.2 == ANY => *l = (l.0, end, m),
             _ => segs.push((start, end, m)),
         }
     }
+    // A merged run may now meet one of its own mask.
+    segs.dedup_by(|b, a| {
+        let same = a.2 == b.2;
+        if same {
+            a.1 = b.1;
+        }
+        same
+    });
     if segs.iter().any(|s| s.2 == 0) {
         return Err("its endpoints' replies need different tables".into());
     }
@@ -1133,8 +1283,29 @@ fn candidate(
         })
         .map(|n| (space::num(n.network()), n.prefix_len()));
     let ents = entries(fam, &segs, forced).ok_or("its endpoints' replies need different tables")?;
+    Ok(Layout { ents, deciders })
+}
+
+/// The step for endpoints `group` sharing one new table laid out as `lay`,
+/// each rule at its `level`-th priority candidate.
+// The planner's state travels as arguments: one call, one step.
+#[allow(clippy::too_many_arguments)]
+fn candidate(
+    host: &Host,
+    eps: &[Endpoint],
+    group: &[usize],
+    lay: &Layout,
+    gw: Option<&Gateway>,
+    platform: Platform,
+    level: usize,
+    tables_taken: &BTreeSet<u32>,
+    prios_taken: &BTreeSet<u32>,
+) -> Result<Candidate, String> {
+    let e0 = &eps[group[0]];
+    let (fam, dev) = (e0.family, e0.interface.as_str());
+    let (ents, deciders) = (&lay.ents, &lay.deciders);
     let table = pick_table(host, fam, dev, platform, tables_taken);
-    let mut ops = table_ops(host, fam, dev, table, gw, &ents);
+    let mut ops = table_ops(host, fam, dev, table, gw, ents);
     let mut taken = prios_taken.clone();
     for (k, &i) in group.iter().enumerate() {
         let e = &eps[i];
@@ -1412,27 +1583,6 @@ fn repair(
     Some(Candidate { ops, notes })
 }
 
-/// Whether `all` (the plan so far and a new step) applies and leaves the
-/// endpoints `members` symmetric without changing any other reply.
-fn check(
-    host: &Host,
-    eps: &[Endpoint],
-    class: &LinkClass,
-    all: &[Op],
-    members: &[usize],
-) -> Result<(), String> {
-    let after = apply(host, all).map_err(|e| format!("the kernel would refuse {e}"))?;
-    let j = judge(host, &after, eps, class, all);
-    if let Some(c) = j.changed.first() {
-        return Err(c.clone());
-    }
-    let mine: Vec<String> = members.iter().map(|&i| ep_name(&eps[i])).collect();
-    match j.still.iter().find(|(n, _)| mine.contains(n)) {
-        Some((n, s)) => Err(format!("{n} would still leak {s}")),
-        None => Ok(()),
-    }
-}
-
 /// amazon-ec2-net-utils' layout: a `from ADDR lookup 10000 + N` rule for
 /// an address of device N (an EC2 instance, whatever the collector).
 fn netutils(host: &Host) -> bool {
@@ -1482,7 +1632,7 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
         .each_ref()
         .map(|rs| rs.iter().map(|r| r.rule.priority).collect());
     let mut steps: Vec<Fix> = Vec::new();
-    let mut accepted: Vec<Op> = Vec::new();
+    let mut plan = Plan::new(host, eps);
     let mut failures: Vec<String> = Vec::new();
     for (dev, fam, members) in &groups {
         let fi = fam_idx(*fam);
@@ -1502,16 +1652,17 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
         };
         // The endpoints' own table repaired, when it is what decides.
         if let Some(c) = repair(host, sp, eps, members, gw.as_ref()) {
-            let all: Vec<Op> = accepted.iter().chain(&c.ops).cloned().collect();
-            match check(host, eps, class, &all, members) {
-                Ok(()) => {
-                    accepted = all;
+            match plan.with(host, eps, class, &c.ops, members) {
+                Ok(p) => {
+                    plan = p;
                     steps.push(Fix::new(c.ops, c.notes));
                     continue;
                 }
                 Err(e) => why = Some(e),
             }
         }
+        // Each part's table layout, made once for all its attempts.
+        let mut layouts: Vec<(Vec<usize>, Result<Layout, String>)> = Vec::new();
         'attempts: for level in 0..3 {
             for shape in &shapes {
                 let mut ops = Vec::new();
@@ -1520,17 +1671,28 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
                 let mut p_taken = prios_taken[fi].clone();
                 let mut ok = true;
                 for part in shape {
-                    match candidate(
-                        host,
-                        sp,
-                        eps,
-                        part,
-                        gw.as_ref(),
-                        platform,
-                        level,
-                        &t_taken,
-                        &p_taken,
-                    ) {
+                    let k = match layouts.iter().position(|(g, _)| g == part) {
+                        Some(k) => k,
+                        None => {
+                            layouts.push((part.clone(), layout(host, sp, eps, part, gw.as_ref())));
+                            layouts.len() - 1
+                        }
+                    };
+                    let made = match &layouts[k].1 {
+                        Ok(lay) => candidate(
+                            host,
+                            eps,
+                            part,
+                            lay,
+                            gw.as_ref(),
+                            platform,
+                            level,
+                            &t_taken,
+                            &p_taken,
+                        ),
+                        Err(e) => Err(e.clone()),
+                    };
+                    match made {
                         Ok(c) => {
                             for o in &c.ops {
                                 match o {
@@ -1560,14 +1722,15 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
                 if !ok {
                     continue;
                 }
-                let all: Vec<Op> = accepted.iter().chain(&ops).cloned().collect();
-                if let Err(e) = check(host, eps, class, &all, members) {
-                    why = Some(e);
-                    continue;
+                match plan.with(host, eps, class, &ops, members) {
+                    Ok(p) => plan = p,
+                    Err(e) => {
+                        why = Some(e);
+                        continue;
+                    }
                 }
                 tables_taken = t_taken;
                 prios_taken[fi] = p_taken;
-                accepted = all;
                 steps.push(Fix::new(ops, notes));
                 done = true;
                 break 'attempts;
@@ -1585,25 +1748,14 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
         .iter()
         .flat_map(|g| g.2.iter().map(|&i| ep_name(&eps[i])))
         .collect();
-    // What the accepted steps leave: the judged families' leaks, and every
-    // asymmetric endpoint of a family no step touches.
-    let unverified: Vec<String> = match apply(host, &accepted) {
-        Ok(after) if !accepted.is_empty() => {
-            let still: Vec<String> = judge(host, &after, eps, class, &accepted)
-                .still
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect();
-            let touched = |f: Family| accepted.iter().any(|o| o.family() == f);
-            groups
-                .iter()
-                .flat_map(|g| g.2.iter().map(|&i| &eps[i]))
-                .filter(|e| !touched(e.family) || still.contains(&ep_name(e)))
-                .map(ep_name)
-                .collect()
-        }
-        _ => asym.clone(),
-    };
+    // What the accepted steps leave leaking (in a family no step touches:
+    // every asymmetric endpoint).
+    let unverified: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.2.iter())
+        .filter(|&&i| plan.state[i].still.is_some())
+        .map(|&i| ep_name(&eps[i]))
+        .collect();
     let (status, reason) = if failures.is_empty() && unverified.is_empty() {
         (
             FixStatus::Verified,

@@ -510,3 +510,46 @@ fn random_hosts_get_sound_advice() {
     // (tests/kernel_fixes.rs).
     assert!(asym > 250 && verified > 150, "{verified}/{asym} verified");
 }
+
+/// The plan's shortcut (endpoints a step cannot affect keep their state)
+/// gives what judging every endpoint against the fixed model gives.
+#[test]
+fn skipping_unaffected_endpoints_changes_nothing() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut judged = 0;
+    for _ in 0..400 {
+        let h = random_host(&mut rng);
+        let eps = endpoints(&h, &class);
+        let a = advise(&h, &eps, &class, Platform { ec2: true });
+        if a.steps.is_empty() {
+            continue;
+        }
+        // Step by step, as `advise` accepted them.
+        let mut plan = Plan::new(&h, &eps);
+        for s in &a.steps {
+            plan = plan.with(&h, &eps, &class, &s.ops, &[]).expect("accepted");
+        }
+        let fixed = apply(&h, &ops(&a)).expect("applies");
+        for fam in [Family::Inet, Family::Inet6] {
+            let sp = Space::union(&h, &fixed, fam, &class);
+            for (i, e) in eps.iter().enumerate() {
+                if e.family != fam || e.verdict.is_none() {
+                    continue;
+                }
+                let full = judge_ep(&h, &fixed, &sp, e);
+                assert_eq!(full.changed, None, "{}", e.address);
+                assert_eq!(
+                    full.still.is_some(),
+                    plan.state[i].still.is_some(),
+                    "{}: {:?} / {:?}",
+                    e.address,
+                    full.still,
+                    plan.state[i].still
+                );
+                judged += 1;
+            }
+        }
+    }
+    assert!(judged > 500, "{judged} endpoints judged");
+}
