@@ -640,3 +640,123 @@ fn the_same_machine_twice_is_flagged() {
         "told on stderr too"
     );
 }
+
+/// `fix`: one host's verified fix as a script (apply, then `undo`) holding
+/// exactly the report's commands; a partial one exits 3 with its verified
+/// steps; no safe fix exits 1 and prints no command; a missing or
+/// ambiguous `--host` lists the candidates.
+#[test]
+fn fix_prints_one_hosts_script_with_its_rollback() {
+    let o = tool()
+        .args(["fix", "samples/", "--host", "*samesub*"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let script = stdout(&o);
+    let o = tool()
+        .args([
+            "samples/sosreport-samesub-2024-05-02-hxkqzpa",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let h = &report["hosts"][0];
+    assert_eq!(h["fix_status"], "verified");
+    let lines = |key: &str| -> Vec<String> {
+        h["fix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f[key].as_array().unwrap().clone())
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    };
+    let body = |name: &str| -> Vec<String> {
+        script
+            .split(&format!("\n{name}() {{\n"))
+            .nth(1)
+            .unwrap()
+            .split("\n}\n")
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("ip "))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(body("apply"), lines("commands"));
+    assert_eq!(body("undo"), lines("undo"));
+    assert!(script.starts_with("#!/bin/sh\n"));
+    assert!(script.contains("running kernel only"), "{script}");
+    let check = std::process::Command::new("sh")
+        .args(["-n", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(check.success(), "the script does not parse:\n{script}");
+
+    // Partial: the verified steps, exit 3, what is left on stderr.
+    let o = tool()
+        .args(["fix", "samples/", "--host", "ipv6-two-links.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stdout(&o).contains("ip -6 rule add from 2001:db8:a::10 lookup"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("left asymmetric: 2001:db8:b::20 on eth1"));
+
+    // No router for eth1 on a host not shown to be on EC2: no fix at all.
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("diffsub");
+    std::fs::create_dir(&h).unwrap();
+    std::fs::write(
+        h.join("ip_addr.txt"),
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n\
+         2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n    inet 10.0.0.10/24 brd 10.0.0.255 scope global eth0\n\
+         3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n    inet 10.0.1.10/24 brd 10.0.1.255 scope global eth1\n",
+    )
+    .unwrap();
+    // eth1's prefix route is gone (NetworkManager's `noprefixroute`): its
+    // replies all leave by eth0, and nothing shows eth1's router.
+    std::fs::write(
+        h.join("ip_route.txt"),
+        "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("ip_rule.txt"),
+        "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+    )
+    .unwrap();
+    let o = tool().arg("fix").arg(&h).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no router for eth1"));
+    // With its instance id (EC2), the VPC router is known: verified.
+    std::fs::write(h.join("instance-id"), "i-0123456789abcdef0\n").unwrap();
+    let o = tool().arg("fix").arg(&h).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout(&o).contains("default via 10.0.1.1 dev eth1 table"));
+
+    // Several hosts and no --host, or a --host that matches none.
+    for args in [
+        &["fix", "samples/"][..],
+        &["fix", "samples/", "--host", "nosuch"],
+    ] {
+        let o = tool().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("  netutils-split"), "{err}");
+    }
+}
