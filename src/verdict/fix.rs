@@ -334,6 +334,44 @@ fn gateway_valid(h: &Host, r: &Route, g: IpAddr) -> bool {
     })
 }
 
+/// What `ip route add` answers about a route's gateway (docs/kernel-acceptance.md §2).
+fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), String> {
+    let dev_up = r
+        .dev
+        .as_deref()
+        .and_then(|d| h.link(d))
+        .is_some_and(|l| l.up);
+    match (r.family, is_onlink(&r.flags)) {
+        (Family::Inet, true) if !dev_up => Err("Error: Nexthop device is not up.".into()),
+        (Family::Inet, true) => Ok(()),
+        (Family::Inet, false) if gateway_valid(h, r, g) => Ok(()),
+        (Family::Inet, false) => Err("Error: Nexthop has invalid gateway.".into()),
+        (Family::Inet6, _) if h.is_local_addr(g) => {
+            Err("Error: Gateway can not be a local address.".into())
+        }
+        (Family::Inet6, true) => {
+            // `onlink`: main's route to the gateway (its longest match)
+            // must not be a unicast one on another device.
+            let elsewhere = h
+                .table(Family::Inet6, &Table::Id(Table::MAIN))
+                .is_some_and(|t| {
+                    t.routes
+                        .iter()
+                        .filter(|e| e.route.dst.contains(&g))
+                        .max_by_key(|e| e.route.dst.prefix_len())
+                        .is_some_and(|e| e.route.kind == RouteType::Unicast && e.route.dev != r.dev)
+                });
+            if elsewhere {
+                Err("Error: Nexthop has invalid gateway or device mismatch.".into())
+            } else {
+                Ok(())
+            }
+        }
+        (Family::Inet6, false) if gateway_valid(h, r, g) => Ok(()),
+        (Family::Inet6, false) => Err("RTNETLINK answers: No route to host".into()),
+    }
+}
+
 fn rebuild(routes: Vec<RouteEntry>) -> FibTable {
     let mut t = FibTable::default();
     for r in routes {
@@ -363,11 +401,8 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             {
                 return Err(EEXIST.into());
             }
-            if let Some(g) = r.gateway
-                && !is_onlink(&r.flags)
-                && !gateway_valid(h, r, g)
-            {
-                return Err("Error: Nexthop has invalid gateway.".into());
+            if let Some(g) = r.gateway {
+                gateway_accepted(h, r, g)?;
             }
             let t = h.tables[fi].entry(r.table.clone()).or_default();
             let mut routes = std::mem::take(&mut t.routes);
@@ -513,32 +548,29 @@ fn ep_name(e: &Endpoint) -> String {
 /// routes is looked up by a rule its replies may meet (without custom
 /// rules: `local`, `main`, `default`), or the first rule unmerged IPv4
 /// `local` and `main`. Otherwise every lookup of `e` is the same in both.
-fn affected(before: &Host, after: &Host, e: &Endpoint, ops: &[Op]) -> bool {
+fn affected(fib_before: &crate::model::FibFlags, after: &Host, e: &Endpoint, ops: &[Op]) -> bool {
     let fam = e.family;
     let fi = fam_idx(fam);
-    if before.fib.custom_rules[fi] != after.fib.custom_rules[fi] {
+    if fib_before.custom_rules[fi] != after.fib.custom_rules[fi] {
         return true;
     }
     let mut tables: Vec<&Table> = Vec::new();
     for op in ops.iter().filter(|o| o.family() == fam) {
         match op {
             Op::AddRoute(r) | Op::DelRoute(r) => tables.push(&r.table),
+            // A rule this module adds or deletes is never a `goto`; one
+            // deleted may have read a changed table: it is matched here.
             Op::AddRule(_, r) | Op::DelRule(_, r) => {
-                let goto_target = |h: &Host| {
-                    h.rules[fi].iter().any(|x| {
-                        x.rule.action == RuleAction::Goto && x.rule.goto == Some(r.priority)
-                    })
-                };
+                let goto_target = after.rules[fi]
+                    .iter()
+                    .any(|x| x.rule.action == RuleAction::Goto && x.rule.goto == Some(r.priority));
                 let entry = RuleEntry {
                     table: r.table.clone(),
                     tos: None,
                     rule: r.clone(),
                     origin: Origin::ASSUMED,
                 };
-                if goto_target(before)
-                    || goto_target(after)
-                    || before.rule_may_match_reply(&entry, e.address)
-                {
+                if goto_target || after.rule_may_match_reply(&entry, e.address) {
                     return true;
                 }
             }
@@ -547,15 +579,13 @@ fn affected(before: &Host, after: &Host, e: &Endpoint, ops: &[Op]) -> bool {
     if tables.is_empty() {
         return false;
     }
-    if fam == Family::Inet && !before.fib.custom_rules[fi] {
+    if fam == Family::Inet && !fib_before.custom_rules[fi] {
         return true;
     }
-    [before, after].iter().any(|h| {
-        h.rules[fi].iter().any(|r| {
-            r.rule.action == RuleAction::Lookup
-                && (r.rule.l3mdev || r.table.as_ref().is_some_and(|t| tables.contains(&t)))
-                && h.rule_may_match_reply(r, e.address)
-        })
+    after.rules[fi].iter().any(|r| {
+        r.rule.action == RuleAction::Lookup
+            && (r.rule.l3mdev || r.table.as_ref().is_some_and(|t| tables.contains(&t)))
+            && after.rule_may_match_reply(r, e.address)
     })
 }
 
@@ -624,22 +654,82 @@ impl Plan {
         }
     }
 
-    /// The plan with `step` added, when the kernel would take its commands,
-    /// it leaves the endpoints `members` symmetric and changes no other
-    /// reply. Only endpoints the step can affect are looked at again.
-    fn with(
-        &self,
+    /// Adds `step` to the plan when the kernel would take its commands, it
+    /// leaves the endpoints `members` symmetric and changes no other reply;
+    /// otherwise leaves the plan as it was and says why. Only endpoints the
+    /// step can affect are looked at again; only what it touches is saved
+    /// to roll back (a clone of the whole model per attempt cost a tenth of
+    /// a fleet scan).
+    fn try_step(
+        &mut self,
         host: &Host,
         eps: &[Endpoint],
         class: &LinkClass,
         step: &[Op],
         members: &[usize],
-    ) -> Result<Plan, String> {
-        let mut model = self.model.clone();
+    ) -> Result<(), String> {
+        let m = &mut self.model;
+        let saved_fib = (m.fib.clone(), m.have_routes);
+        let mut saved_tables: Vec<(usize, Table, Option<FibTable>)> = Vec::new();
+        let mut saved_rules: Vec<(usize, Vec<RuleEntry>)> = Vec::new();
         for op in step {
-            apply_op(&mut model, op)
+            let fi = fam_idx(op.family());
+            match op {
+                Op::AddRoute(r) | Op::DelRoute(r) => {
+                    if !saved_tables
+                        .iter()
+                        .any(|(f, t, _)| *f == fi && *t == r.table)
+                    {
+                        saved_tables.push((
+                            fi,
+                            r.table.clone(),
+                            m.tables[fi].get(&r.table).cloned(),
+                        ));
+                    }
+                }
+                Op::AddRule(..) | Op::DelRule(..) => {
+                    if !saved_rules.iter().any(|(f, _)| *f == fi) {
+                        saved_rules.push((fi, m.rules[fi].clone()));
+                    }
+                }
+            }
+        }
+        let verdict = self.judge_step(host, eps, class, step, members, &saved_fib.0);
+        if verdict.is_err() {
+            let m = &mut self.model;
+            for (fi, t, old) in saved_tables {
+                match old {
+                    Some(x) => {
+                        m.tables[fi].insert(t, x);
+                    }
+                    None => {
+                        m.tables[fi].remove(&t);
+                    }
+                }
+            }
+            for (fi, r) in saved_rules {
+                m.rules[fi] = r;
+            }
+            (m.fib, m.have_routes) = saved_fib;
+        }
+        verdict
+    }
+
+    /// Applies `step` to the model and judges it (`try_step`).
+    fn judge_step(
+        &mut self,
+        host: &Host,
+        eps: &[Endpoint],
+        class: &LinkClass,
+        step: &[Op],
+        members: &[usize],
+        fib_before: &crate::model::FibFlags,
+    ) -> Result<(), String> {
+        for op in step {
+            apply_op(&mut self.model, op)
                 .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?;
         }
+        let model = &self.model;
         let mut state = self.state.clone();
         for fam in [Family::Inet, Family::Inet6] {
             if !step.iter().any(|o| o.family() == fam) {
@@ -647,12 +737,11 @@ impl Plan {
             }
             let mut sp: Option<Space<'_>> = None;
             for (i, e) in eps.iter().enumerate() {
-                if e.family != fam || e.verdict.is_none() || !affected(&self.model, &model, e, step)
-                {
+                if e.family != fam || e.verdict.is_none() || !affected(fib_before, model, e, step) {
                     continue;
                 }
-                let sp = sp.get_or_insert_with(|| Space::union(host, &model, fam, class));
-                state[i] = judge_ep(host, &model, sp, e);
+                let sp = sp.get_or_insert_with(|| Space::union(host, model, fam, class));
+                state[i] = judge_ep(host, model, sp, e);
             }
         }
         if let Some(c) = state.iter().find_map(|s| s.changed.clone()) {
@@ -664,9 +753,9 @@ impl Plan {
         {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
-        let mut ops = self.ops.clone();
-        ops.extend_from_slice(step);
-        Ok(Plan { ops, model, state })
+        self.state = state;
+        self.ops.extend_from_slice(step);
+        Ok(())
     }
 }
 
@@ -1652,9 +1741,8 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
         };
         // The endpoints' own table repaired, when it is what decides.
         if let Some(c) = repair(host, sp, eps, members, gw.as_ref()) {
-            match plan.with(host, eps, class, &c.ops, members) {
-                Ok(p) => {
-                    plan = p;
+            match plan.try_step(host, eps, class, &c.ops, members) {
+                Ok(()) => {
                     steps.push(Fix::new(c.ops, c.notes));
                     continue;
                 }
@@ -1722,8 +1810,8 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
                 if !ok {
                     continue;
                 }
-                match plan.with(host, eps, class, &ops, members) {
-                    Ok(p) => plan = p,
+                match plan.try_step(host, eps, class, &ops, members) {
+                    Ok(()) => {}
                     Err(e) => {
                         why = Some(e);
                         continue;

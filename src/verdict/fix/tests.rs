@@ -528,7 +528,8 @@ fn skipping_unaffected_endpoints_changes_nothing() {
         // Step by step, as `advise` accepted them.
         let mut plan = Plan::new(&h, &eps);
         for s in &a.steps {
-            plan = plan.with(&h, &eps, &class, &s.ops, &[]).expect("accepted");
+            plan.try_step(&h, &eps, &class, &s.ops, &[])
+                .expect("accepted");
         }
         let fixed = apply(&h, &ops(&a)).expect("applies");
         for fam in [Family::Inet, Family::Inet6] {
