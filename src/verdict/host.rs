@@ -339,7 +339,11 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             || cap
                 .instance_id
                 .as_deref()
-                .is_some_and(|i| i.starts_with("i-")),
+                .is_some_and(|i| i.starts_with("i-"))
+            || cap
+                .hostname
+                .as_deref()
+                .is_some_and(|n| ec2_hostname(n, &host)),
     };
     let advice = fix::advise(&host, &eps, class, platform);
     let reason = reason(&eps, verdict, &host, &cap.missing);
@@ -361,6 +365,23 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         notes,
         diagnostics,
     }
+}
+
+/// An EC2 instance's DHCP hostname: `ip-10-0-1-10.ec2.internal`,
+/// `ip-172-31-16-10.us-west-2.compute.internal`, or the bare
+/// `ip-10-0-1-10` naming one of the host's own addresses.
+fn ec2_hostname(name: &str, host: &Host) -> bool {
+    let (first, domain) = name.split_once('.').unwrap_or((name, ""));
+    let Some(dashed) = first.strip_prefix("ip-") else {
+        return false;
+    };
+    if domain == "ec2.internal" || domain.ends_with(".compute.internal") {
+        return true;
+    }
+    dashed
+        .replace('-', ".")
+        .parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|a| host.is_local_addr(a.into()))
 }
 
 fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
@@ -461,6 +482,29 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ec2_hostnames() {
+        let host = Host::build(
+            vec![crate::model::Input {
+                name: "ip_addr.txt".into(),
+                text: "2: eth0: <UP,LOWER_UP> mtu 9001\n    inet 10.0.1.10/24 scope global eth0\n"
+                    .into(),
+                kind: DumpKind::IpAddr,
+                ctx: Default::default(),
+            }],
+            &HashMap::new(),
+        );
+        assert!(ec2_hostname("ip-10-0-1-10", &host));
+        assert!(ec2_hostname(
+            "ip-172-31-16-10.us-west-2.compute.internal",
+            &host
+        ));
+        assert!(ec2_hostname("ip-10-9-9-9.ec2.internal", &host));
+        assert!(!ec2_hostname("ip-10-9-9-9", &host));
+        assert!(!ec2_hostname("web-1.example.com", &host));
+        assert!(!ec2_hostname("ip-10-0-1-10x", &host));
+    }
 
     #[test]
     fn a_panic_costs_one_host_not_the_fleet() {
