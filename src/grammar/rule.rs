@@ -112,6 +112,25 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// No selector but `from` and `to`: a rule that holds for every packet
+    /// of its addresses, whatever its marks, uid, ports, TOS or devices.
+    pub fn selects_addresses_only(&self) -> bool {
+        self.tos.is_none()
+            && self.fwmark.is_none()
+            && self.iif.is_none()
+            && self.oif.is_none()
+            && !self.l3mdev
+            && self.uidrange.is_none()
+            && self.ipproto.is_none()
+            && self.sport.is_none()
+            && self.dport.is_none()
+            && self.tun_id.is_none()
+            && self.suppress_prefixlength.is_none()
+            && self.suppress_ifgroup.is_none()
+            && self.dscp.is_none()
+            && self.flowlabel.is_none()
+    }
+
     pub fn new(line: u32, priority: u32) -> Rule {
         Rule {
             line,

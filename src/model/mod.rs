@@ -571,18 +571,7 @@ fn is_plain_lookup(r: &Rule) -> bool {
         && !r.not
         && r.from.is_none_or(|f| f.prefix_len() == 0)
         && r.to.is_none_or(|f| f.prefix_len() == 0)
-        && r.tos.is_none()
-        && r.fwmark.is_none()
-        && r.iif.is_none()
-        && r.oif.is_none()
-        && !r.l3mdev
-        && r.uidrange.is_none()
-        && r.ipproto.is_none()
-        && r.sport.is_none()
-        && r.dport.is_none()
-        && r.tun_id.is_none()
-        && r.suppress_prefixlength.is_none()
-        && r.suppress_ifgroup.is_none()
+        && r.selects_addresses_only()
 }
 
 /// Parses one synthesised route line.

@@ -312,14 +312,17 @@ fn same_key(a: &Route, b: &Route) -> bool {
         }
 }
 
+/// An IPv6 link-local address (fe80::/10): a gateway that needs only its device.
+fn v6_link_local(g: IpAddr) -> bool {
+    matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
+}
+
 /// `fib_check_nh` on a gateway without `onlink`: a route of link scope out
 /// of the route's device must hold it. Only the route's own table is
 /// credited (the kernel may also find one by a full lookup, which plans
 /// never rely on); IPv6 link-local gateways need only the device.
 fn gateway_valid(h: &Host, r: &Route, g: IpAddr) -> bool {
-    if let IpAddr::V6(v6) = g
-        && (v6.segments()[0] & 0xffc0) == 0xfe80
-    {
+    if v6_link_local(g) {
         return true;
     }
     h.table(r.family, &r.table).is_some_and(|t| {
@@ -865,26 +868,32 @@ fn pick_table(
     (above..u32::MAX).find(|&t| free(t)).unwrap_or(above)
 }
 
-/// The router replies from `dev` should use: one the dumps show on that
-/// link (a default route's first), else one another link uses inside this
-/// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
-/// router (IPv4 subnet base + 1).
-fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Option<Gateway> {
-    let own_nets: Vec<ipnet::IpNet> = host
-        .addrs
+/// The prefixes of `dev`'s addresses in `fam` (its connected subnets),
+/// without host prefixes.
+fn own_nets(host: &Host, fam: Family, dev: &str) -> Vec<ipnet::IpNet> {
+    host.addrs
         .iter()
         .filter(|a| a.link == dev && a.addr.family == fam)
         .filter_map(|a| {
             ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
         })
         .map(|n| n.trunc())
-        .collect();
+        .filter(|n| n.prefix_len() < n.max_prefix_len())
+        .collect()
+}
+
+/// The router replies from `dev` should use: one the dumps show on that
+/// link (a default route's first), else one another link uses inside this
+/// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
+/// router (IPv4 subnet base + 1).
+fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Option<Gateway> {
+    let own_nets = own_nets(host, fam, dev);
     let in_own = |g: IpAddr| {
         own_nets
             .iter()
             .any(|n| n.contains(&g) && n.prefix_len() < n.max_prefix_len())
     };
-    let link_local = |g: IpAddr| matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80);
+    let link_local = |g: IpAddr| v6_link_local(g);
     let shares_subnet = |other: &str| {
         host.addrs.iter().any(|a| {
             a.link == other
@@ -1358,15 +1367,10 @@ fn layout(
     let forced = gw
         .filter(|g| needs_router && !g.onlink)
         .and_then(|g| g.addr)
-        .filter(|g| !matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80))
+        .filter(|&g| !v6_link_local(g))
         .and_then(|g| {
-            host.addrs
-                .iter()
-                .filter(|a| a.link == dev && a.addr.family == fam)
-                .filter_map(|a| {
-                    ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
-                })
-                .map(|n| n.trunc())
+            own_nets(host, fam, dev)
+                .into_iter()
                 .filter(|n| n.contains(&g))
                 .max_by_key(|n| n.prefix_len())
         })
@@ -1433,20 +1437,7 @@ fn plain_from(r: &Rule) -> bool {
         && !r.not
         && r.from.is_some()
         && r.to.is_none()
-        && r.tos.is_none()
-        && r.fwmark.is_none()
-        && r.iif.is_none()
-        && r.oif.is_none()
-        && !r.l3mdev
-        && r.uidrange.is_none()
-        && r.ipproto.is_none()
-        && r.sport.is_none()
-        && r.dport.is_none()
-        && r.tun_id.is_none()
-        && r.suppress_prefixlength.is_none()
-        && r.suppress_ifgroup.is_none()
-        && r.dscp.is_none()
-        && r.flowlabel.is_none()
+        && r.selects_addresses_only()
 }
 
 /// The endpoint's own table and its rule's priority: a plain `from …
@@ -1529,16 +1520,7 @@ fn repair(
         return None;
     }
     let table = host.table(fam, &Table::Id(n));
-    let own_nets: Vec<ipnet::IpNet> = host
-        .addrs
-        .iter()
-        .filter(|a| a.link == dev && a.addr.family == fam)
-        .filter_map(|a| {
-            ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
-        })
-        .map(|x| x.trunc())
-        .filter(|x| x.prefix_len() < x.max_prefix_len())
-        .collect();
+    let own_nets = own_nets(host, fam, dev);
     let mut culprits: Vec<usize> = Vec::new();
     let (mut missing_via, mut missing_direct) = (false, false);
     for &i in group {
@@ -1631,7 +1613,7 @@ fn repair(
     // The gateway check looks the gateway up in this table.
     if let Some(g) = gw.filter(|g| !g.onlink).and_then(|g| g.addr)
         && vias.iter().any(|v| v.gateway.is_some())
-        && !matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
+        && !v6_link_local(g)
     {
         let held = t_routes.iter().enumerate().any(|(k, e)| {
             let x = &e.route;
