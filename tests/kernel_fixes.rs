@@ -52,7 +52,19 @@
 //! command, any undo failure or mismatch, any setup command refused. Each
 //! failing host is saved under `target/tmp/kernel-fixes/failed/<host>` (the
 //! dumps, `setup.sh` to rebuild the namespace, `report.json` with the tool's
-//! JSON for it, `applied.txt`, `failures.txt`) to become an offline case.
+//! JSON for it, `applied.txt`, `failures.txt`, and, when its fix was
+//! applied, `fix.json` with every probe) to become an offline case.
+//!
+//! `ASYMROUTE_KERNEL_FIXES_SAVE=DIR` keeps every `verified` host as an
+//! offline case (`kernel_fix_cases.rs` replays them without root against
+//! the model): `DIR/<host>/` gets the dumps exactly as the tool read them
+//! (`hostname`, `instance-id` when there is one) and `fix.json`: the seed,
+//! the host number, the fix status, every step's commands (steps in order)
+//! and undo (last step first), and per probe `{from, interface, dst,
+//! before, after}` with the kernel's answers (`error`, or `type`, `dev`,
+//! `gateway`), one per line (at most 40 per endpoint: one of each
+//! distinct (before, after) pair, the rest spread evenly;
+//! `ASYMROUTE_KERNEL_FIXES_SAVE_PROBES=N` changes the 40, 0 keeps all).
 //!
 //! Size: ~60 hosts by default (a few seconds); `ASYMROUTE_KERNEL_FIXES=large`
 //! runs 400; `ASYMROUTE_KERNEL_FIXES_SEED=N` changes the seed,
@@ -63,8 +75,11 @@
 //! `partial` host and prints how it fared (never a failure). Without root, `ip`,
 //! or network namespaces the test prints `skipped: …` and passes.
 
+#[path = "support/kernel.rs"]
+mod kernel;
+
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -1056,12 +1071,17 @@ fn destinations(eps: &[Ep], routes4: &str, routes6: &str) -> BTreeSet<IpAddr> {
     out
 }
 
-/// The kernel's answer to one `route get`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The kernel's answer to one `route get` (serialized as
+/// `support/kernel.rs`'s `Answer` reads it, for `fix.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 struct Answer {
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
     kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     dev: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     gateway: Option<IpAddr>,
 }
 
@@ -1541,17 +1561,21 @@ struct Counts {
     failed_hosts: Vec<String>,
     /// kind → [hosts, verified, verified and fixed, failed].
     by_kind: BTreeMap<String, [usize; 4]>,
+    /// `ASYMROUTE_KERNEL_FIXES_SAVE`: hosts and probes written.
+    saved: usize,
+    saved_probes: usize,
 }
 
 /// Applies a verified host's fix, judges it, undoes it; returns the
-/// failure lines (empty: the host passed).
+/// failure lines (empty: the host passed) and the answers to the probes
+/// with the fix applied.
 fn check_fix(
     b: &Built,
     h: &RHost,
     new_engine: bool,
     c: &mut Counts,
     applied: &mut String,
-) -> Result<Vec<String>, String> {
+) -> Result<(Vec<String>, Vec<Answer>), String> {
     let mut fails = Vec::new();
     for (si, step) in h.fix.iter().enumerate() {
         for cmd in &step.commands {
@@ -1627,7 +1651,144 @@ fn check_fix(
             fails.extend(differ);
         }
     }
-    Ok(fails)
+    Ok((fails, after))
+}
+
+/// At most this many probes per endpoint in a `fix.json` under
+/// `ASYMROUTE_KERNEL_FIXES_SAVE` (`ASYMROUTE_KERNEL_FIXES_SAVE_PROBES`, 0:
+/// all; a failed host keeps them all).
+fn save_probes() -> Option<usize> {
+    match std::env::var("ASYMROUTE_KERNEL_FIXES_SAVE_PROBES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => Some(40),
+    }
+}
+
+/// The host's dumps as the tool read them, `hostname` and `instance-id`
+/// (when there is one) included.
+fn copy_dumps(b: &Built, dir: &Path) -> std::io::Result<()> {
+    for f in DUMPS
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(["hostname", "instance-id"])
+    {
+        let from = b.dir.join(f);
+        if from.is_file() {
+            std::fs::copy(&from, dir.join(f))?;
+        }
+    }
+    Ok(())
+}
+
+/// The probes a `fix.json` keeps, in probe order: all of them (`cap`
+/// `None`), else per endpoint at most `cap`: the first probe of each
+/// distinct (before, after) pair, then the others spread evenly.
+fn keep_probes(b: &Built, after: &[Answer], cap: Option<usize>) -> Vec<usize> {
+    let mut keep = Vec::new();
+    for ep in 0..b.eps.len() {
+        let idx: Vec<usize> = (0..b.probes.len())
+            .filter(|&i| b.probes[i].ep == ep)
+            .collect();
+        let cap = match cap {
+            Some(cap) if idx.len() > cap => cap,
+            _ => {
+                keep.extend(idx);
+                continue;
+            }
+        };
+        let mut chosen = BTreeSet::new();
+        let mut pairs: Vec<(&Answer, &Answer)> = Vec::new();
+        for &i in &idx {
+            let pair = (&b.before[i], &after[i]);
+            if chosen.len() < cap && !pairs.contains(&pair) {
+                pairs.push(pair);
+                chosen.insert(i);
+            }
+        }
+        let rest: Vec<usize> = idx.into_iter().filter(|i| !chosen.contains(i)).collect();
+        let free = cap - chosen.len();
+        for k in 0..free {
+            chosen.insert(rest[k * rest.len() / free]);
+        }
+        keep.extend(chosen);
+    }
+    keep.sort_unstable();
+    keep
+}
+
+/// Writes `dir/fix.json` (see the module doc); returns the probes written.
+fn write_fix_json(
+    dir: &Path,
+    b: &Built,
+    seed: u64,
+    h: &RHost,
+    after: &[Answer],
+    cap: Option<usize>,
+) -> std::io::Result<usize> {
+    let cases: Vec<kernel::FixCase<&Answer>> = keep_probes(b, after, cap)
+        .into_iter()
+        .map(|i| {
+            let p = &b.probes[i];
+            let e = &b.eps[p.ep];
+            kernel::FixCase {
+                from: e.addr,
+                interface: e.dev.clone(),
+                dst: p.dst,
+                before: &b.before[i],
+                after: &after[i],
+            }
+        })
+        .collect();
+    let commands: Vec<&String> = h.fix.iter().flat_map(|s| &s.commands).collect();
+    let undo: Vec<&String> = h
+        .fix
+        .iter()
+        .rev()
+        .flat_map(|s| s.undo.iter().flatten())
+        .collect();
+    let description = format!(
+        "kernel_fixes host {} of seed {seed:#x} ({}): the printed fix applied in its namespace; \
+         the kernel's `ip -j route get DST from FROM` before and after it ({} of {} probes)",
+        b.n,
+        b.spec.kind,
+        cases.len(),
+        b.probes.len()
+    );
+    kernel::write_case_file(
+        &dir.join("fix.json"),
+        &[
+            ("description", Value::from(description)),
+            ("seed", Value::from(seed)),
+            ("host", Value::from(b.n)),
+            ("fix_status", Value::from(h.status())),
+            ("commands", serde_json::to_value(&commands)?),
+            ("undo", serde_json::to_value(&undo)?),
+        ],
+        &cases,
+    )?;
+    Ok(cases.len())
+}
+
+/// `ASYMROUTE_KERNEL_FIXES_SAVE`: `base/<host>/` with the dumps and
+/// `fix.json`; returns the folder and the probes written.
+fn save_case(
+    base: &Path,
+    b: &Built,
+    seed: u64,
+    h: &RHost,
+    after: &[Answer],
+) -> Result<(PathBuf, usize), String> {
+    let dir = base.join(&b.spec.name);
+    let err = |e: std::io::Error| format!("{}: {e}", dir.display());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    copy_dumps(b, &dir).map_err(err)?;
+    let n = write_fix_json(&dir, b, seed, h, after, save_probes()).map_err(err)?;
+    Ok((dir, n))
 }
 
 fn save_failed(
@@ -1635,16 +1796,17 @@ fn save_failed(
     b: &Built,
     seed: u64,
     raw: Option<&Value>,
+    fix: Option<(&RHost, &[Answer])>,
     applied: &str,
     fails: &[String],
 ) -> PathBuf {
     let dir = base.join(&b.spec.name);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
-    for (f, _) in DUMPS {
-        let _ = std::fs::copy(b.dir.join(f), dir.join(f));
+    let _ = copy_dumps(b, &dir);
+    if let Some((h, after)) = fix {
+        let _ = write_fix_json(&dir, b, seed, h, after, None);
     }
-    let _ = std::fs::copy(b.dir.join("hostname"), dir.join("hostname"));
     let _ = std::fs::write(dir.join("setup.sh"), b.spec.script(seed, b.n));
     if let Some(v) = raw {
         let _ = std::fs::write(
@@ -1680,6 +1842,7 @@ fn run_chunk(
     examples: &mut Vec<String>,
 ) {
     let all = std::env::var_os("ASYMROUTE_KERNEL_FIXES_ALL").is_some();
+    let save = std::env::var_os("ASYMROUTE_KERNEL_FIXES_SAVE").map(PathBuf::from);
     let mut built = Vec::new();
     for &n in hosts {
         match build(n, seed, run) {
@@ -1728,6 +1891,8 @@ fn run_chunk(
         let leaks_before = judge(&b.eps, &b.probes, &b.before, &b.before).leaks_before;
         let fixed_so_far = c.fixed;
         let mut verified_here = false;
+        // The verified fix as applied, and the answers with it.
+        let mut fixed_as: Option<(RHost, Vec<Answer>)> = None;
         // (set once the report is read)
         c.asym_kernel += usize::from(leaks_before > 0);
         match raw.map(|v| serde_json::from_value::<RHost>(v.clone())) {
@@ -1741,7 +1906,10 @@ fn run_chunk(
                 *c.status.entry(status.clone()).or_default() += 1;
                 match status.as_str() {
                     "verified" => match check_fix(b, &h, h.fix_status.is_some(), c, &mut applied) {
-                        Ok(f) => fails.extend(f),
+                        Ok((f, after)) => {
+                            fails.extend(f);
+                            fixed_as = Some((h, after));
+                        }
                         Err(e) => fails.push(format!("harness: {e}")),
                     },
                     "not-needed" => {
@@ -1762,7 +1930,7 @@ fn run_chunk(
                             let mut pc = Counts::default();
                             let mut applied = String::new();
                             match check_fix(b, &h, h.fix_status.is_some(), &mut pc, &mut applied) {
-                                Ok(f) => {
+                                Ok((f, _)) => {
                                     c.partial_applied += 1;
                                     c.partial_fixed += pc.fixed;
                                     c.partial_refused += pc.refused;
@@ -1778,13 +1946,23 @@ fn run_chunk(
                 }
             }
         }
+        if let (Some(save), Some((h, after))) = (&save, &fixed_as) {
+            match save_case(save, b, seed, h, after) {
+                Ok((_, n)) => {
+                    c.saved += 1;
+                    c.saved_probes += n;
+                }
+                Err(e) => fails.push(format!("harness: ASYMROUTE_KERNEL_FIXES_SAVE: {e}")),
+            }
+        }
         let k = c.by_kind.entry(b.spec.kind.clone()).or_default();
         k[0] += 1;
         k[1] += usize::from(verified_here);
         k[2] += usize::from(c.fixed > fixed_so_far);
         k[3] += usize::from(!fails.is_empty());
         if !fails.is_empty() {
-            let dir = save_failed(failed, b, seed, raw, &applied, &fails);
+            let fix = fixed_as.as_ref().map(|(h, a)| (h, a.as_slice()));
+            let dir = save_failed(failed, b, seed, raw, fix, &applied, &fails);
             c.failed_hosts.push(b.spec.name.clone());
             if examples.len() < 40 {
                 examples.push(format!(
@@ -1873,6 +2051,14 @@ fn kernel_fixes() {
         c.not_needed_but_leaks,
         t0.elapsed().as_secs_f64()
     );
+    if let Some(dir) = std::env::var_os("ASYMROUTE_KERNEL_FIXES_SAVE") {
+        eprintln!(
+            "  ASYMROUTE_KERNEL_FIXES_SAVE: {} verified host(s), {} probe(s) saved under {}",
+            c.saved,
+            c.saved_probes,
+            Path::new(&dir).display()
+        );
+    }
     eprintln!("  by kind (hosts / verified / fixed as given / failed):");
     for (kind, [h, v, f, x]) in &c.by_kind {
         eprintln!("    {kind:<14} {h:>4} {v:>4} {f:>4} {x:>4}");

@@ -1,11 +1,14 @@
 //! Shared by the kernel-differential tests: network-namespace helpers (a
 //! drop guard that deletes the namespaces and their private `/etc/netns`
 //! folder even on panic, `ip` in a namespace, a skip check), the flow and
-//! answer records of `tests/kernel-cases/*/cases.json`, and the field-by-field
-//! comparison of the kernel's `ip route get` with `Host::lookup`.
+//! answer records of `tests/kernel-cases/*/cases.json` and of
+//! `tests/fix-cases/*/fix.json`, and the field-by-field comparison of the
+//! kernel's `ip route get` with `Host::lookup`.
 //!
-//! Included with `#[path]` by `kernel_diff.rs`, `kernel_cases.rs` and
-//! `kernel_verdicts.rs`; each uses a part, hence the `dead_code` allowance.
+//! Included with `#[path]` by `kernel_diff.rs`, `kernel_cases.rs`,
+//! `kernel_verdicts.rs`, `kernel_fixes.rs` (the fix.json writer and records
+//! only: it has namespace helpers of its own) and `kernel_fix_cases.rs`;
+//! each uses a part, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use asymroute_offline::capture;
@@ -427,16 +430,64 @@ pub fn write_case_lines<T: Serialize>(
     description: &str,
     cases: &[T],
 ) -> std::io::Result<()> {
-    let mut out = format!(
-        "{{\"description\": {},\n\"cases\": [\n",
-        serde_json::to_string(description)?
-    );
+    write_case_file(
+        path,
+        &[("description", serde_json::to_value(description)?)],
+        cases,
+    )
+}
+
+/// Writes `{"k1": v1, …, "cases": […]}`: each header field on a line of its
+/// own, in the order given, then one case per line (fix.json).
+pub fn write_case_file<T: Serialize>(
+    path: &Path,
+    header: &[(&str, serde_json::Value)],
+    cases: &[T],
+) -> std::io::Result<()> {
+    let mut out = String::from("{");
+    for (k, v) in header {
+        out.push_str(&serde_json::to_string(k)?);
+        out.push_str(": ");
+        out.push_str(&serde_json::to_string(v)?);
+        out.push_str(",\n");
+    }
+    out.push_str("\"cases\": [\n");
     for (i, c) in cases.iter().enumerate() {
         out.push_str(&serde_json::to_string(c)?);
         out.push_str(if i + 1 < cases.len() { ",\n" } else { "\n" });
     }
     out.push_str("]}\n");
     std::fs::write(path, out)
+}
+
+/// One probe of a `tests/fix-cases/*/fix.json` (`kernel_fixes.rs` writes
+/// them, `kernel_fix_cases.rs` replays them): the kernel's answer to
+/// `ip -j route get DST from FROM` before and after the host's fix was
+/// applied in its namespace. `A` is the answer as written (the harness's
+/// own type) or read (`Answer`): `error`, or `type`, `dev`, `gateway` (a
+/// gateway equal to the destination is left out: the same neighbour).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixCase<A> {
+    pub from: IpAddr,
+    /// The endpoint's link.
+    pub interface: String,
+    pub dst: IpAddr,
+    pub before: A,
+    pub after: A,
+}
+
+/// A fix.json: the host's verified advice as the tool printed it (every
+/// step's commands, steps in order; every step's undo, last step first: the
+/// order that takes the whole fix back) and the probes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FixFile {
+    pub description: String,
+    pub seed: u64,
+    pub host: usize,
+    pub fix_status: String,
+    pub commands: Vec<String>,
+    pub undo: Vec<String>,
+    pub cases: Vec<FixCase<Answer>>,
 }
 
 /// Writes a cases.json.
@@ -446,9 +497,15 @@ pub fn write_cases(path: &Path, cf: &CaseFile) -> std::io::Result<()> {
 
 /// The folders of `tests/kernel-cases/` holding any of `files`, sorted.
 pub fn case_dirs(files: &[&str]) -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel-cases");
+    case_dirs_in("tests/kernel-cases", files)
+}
+
+/// The folders of `root` (relative to the crate) holding any of `files`,
+/// sorted.
+pub fn case_dirs_in(root: &str, files: &[&str]) -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(root);
     let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/kernel-cases")
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .flatten()
         .map(|e| e.path())
         .filter(|p| files.iter().any(|f| p.join(f).is_file()))
