@@ -31,8 +31,9 @@
 //! connected subnet and of every prefix routed in any table, and every
 //! gateway (an internal link's endpoint, docker0's, only its own prefixes).
 //!
-//! A host whose `fix_status` is `verified` then gets the printed commands, one
-//! by one in step order (`ip -n NS …`); refused ones are counted with their
+//! A host whose `fix_status` is `verified` or `partial` then gets the printed
+//! commands (a partial fix prints only its verified steps), one by one in step
+//! order (`ip -n NS …`); refused ones are counted with their
 //! error. The same probes are asked again and judged (`judge`): the host is
 //! FIXED when every probe that left by another link now leaves by the
 //! endpoint's own link, and a REGRESSION is any probe that was fine and
@@ -41,7 +42,9 @@
 //! (unreachable, prohibit, blackhole) must stay exactly the same; "Network is
 //! unreachable" (nothing matched) may only stay or become the own link. Then
 //! every step's `undo` runs, in reverse step order, and the rule and route
-//! dumps must equal the ones captured first.
+//! dumps must equal the ones captured first. For a partial host, a probe of
+//! an endpoint the report names in `fix_unverified` may stay a leak; every
+//! other failure counts as for a verified host.
 //!
 //! Until the new fix engine lands the report has no `fix_status` / `undo`: a
 //! missing `fix_status` reads as `verified` when the host has a non-empty `fix`
@@ -71,8 +74,7 @@
 //! `ASYMROUTE_KERNEL_FIXES_HOST=N` runs host N only,
 //! `ASYMROUTE_KERNEL_FIXES_BIN=PATH` runs another build of the tool,
 //! `ASYMROUTE_KERNEL_FIXES_KEEP=1` keeps the run folder,
-//! `ASYMROUTE_KERNEL_FIXES_ALL=1` also applies (and undoes) the fix of every
-//! `partial` host and prints how it fared (never a failure). Without root, `ip`,
+//! Without root, `ip`,
 //! or network namespaces the test prints `skipped: …` and passes.
 
 #[path = "support/kernel.rs"]
@@ -1365,6 +1367,17 @@ impl RHost {
             "partial".into()
         }
     }
+    /// The endpoints the report says its fix leaves asymmetric (`A on I`).
+    fn unverified(&self) -> Vec<String> {
+        match &self.fix_unverified {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn reason(&self) -> String {
         if let Some(r) = &self.fix_reason {
             return r.clone();
@@ -1551,7 +1564,7 @@ struct Counts {
     not_needed_but_leaks: usize,
     /// status → reason shape → (hosts, first host).
     reasons: BTreeMap<String, BTreeMap<String, (usize, String)>>,
-    /// `ASYMROUTE_KERNEL_FIXES_ALL`: partial hosts' fixes applied anyway.
+    /// Partial hosts whose verified steps were applied.
     partial_applied: usize,
     partial_fixed: usize,
     partial_refused: usize,
@@ -1841,7 +1854,6 @@ fn run_chunk(
     c: &mut Counts,
     examples: &mut Vec<String>,
 ) {
-    let all = std::env::var_os("ASYMROUTE_KERNEL_FIXES_ALL").is_some();
     let save = std::env::var_os("ASYMROUTE_KERNEL_FIXES_SAVE").map(PathBuf::from);
     let mut built = Vec::new();
     for &n in hosts {
@@ -1925,19 +1937,42 @@ fn run_chunk(
                             .entry(shape(&h.reason()))
                             .or_insert((0, b.spec.name.clone()));
                         e.0 += 1;
-                        if all && !h.fix.is_empty() {
-                            // Diagnostic only: how the unverified advice fares.
+                        if !h.fix.is_empty() {
+                            // A partial fix prints its verified steps: they
+                            // must apply, fix every endpoint they do not
+                            // name as left, change nothing else, and undo.
                             let mut pc = Counts::default();
-                            let mut applied = String::new();
                             match check_fix(b, &h, h.fix_status.is_some(), &mut pc, &mut applied) {
                                 Ok((f, _)) => {
                                     c.partial_applied += 1;
-                                    c.partial_fixed += pc.fixed;
                                     c.partial_refused += pc.refused;
                                     c.partial_regression_hosts += pc.regression_hosts;
-                                    if let Some(r) = f.iter().find(|f| f.starts_with("refused")) {
-                                        c.partial_refusals.insert(shape(r));
+                                    c.commands += pc.commands;
+                                    c.refused += pc.refused;
+                                    c.regressions += pc.regressions;
+                                    c.undo_failed += pc.undo_failed;
+                                    c.undo_mismatch += pc.undo_mismatch;
+                                    let left = h.unverified();
+                                    for l in f {
+                                        let of_left =
+                                            l.strip_prefix("not fixed: from ").is_some_and(|r| {
+                                                let mut w = r.split_whitespace();
+                                                let (a, d) = (
+                                                    w.next().unwrap_or(""),
+                                                    w.next().unwrap_or(""),
+                                                );
+                                                let d =
+                                                    d.trim_start_matches('(').trim_end_matches(')');
+                                                left.contains(&format!("{a} on {d}"))
+                                            });
+                                        if !of_left {
+                                            if let Some(r) = l.strip_prefix("refused") {
+                                                c.partial_refusals.insert(shape(r));
+                                            }
+                                            fails.push(format!("partial: {l}"));
+                                        }
                                     }
+                                    c.partial_fixed += usize::from(fails.is_empty());
                                 }
                                 Err(e) => fails.push(format!("harness: {e}")),
                             }
@@ -2020,7 +2055,6 @@ fn kernel_fixes() {
     } else {
         let _ = std::fs::remove_dir_all(&run);
     }
-    let all = std::env::var_os("ASYMROUTE_KERNEL_FIXES_ALL").is_some();
     let verified = c.status.get("verified").copied().unwrap_or(0);
     let needing = c.hosts - c.status.get("not-needed").copied().unwrap_or(0);
     eprintln!(
@@ -2063,15 +2097,13 @@ fn kernel_fixes() {
     for (kind, [h, v, f, x]) in &c.by_kind {
         eprintln!("    {kind:<14} {h:>4} {v:>4} {f:>4} {x:>4}");
     }
-    if all {
-        eprintln!(
-            "  ASYMROUTE_KERNEL_FIXES_ALL: partial fixes applied anyway on {} host(s): {} fixed, \
-             {} command(s) refused, {} host(s) with regressions (not failures)",
-            c.partial_applied, c.partial_fixed, c.partial_refused, c.partial_regression_hosts
-        );
-        for r in &c.partial_refusals {
-            eprintln!("    {r}");
-        }
+    eprintln!(
+        "  partial fixes (their verified steps) applied on {} host(s): {} as the report says \
+         (every endpoint fixed but those it names as left), {} command(s) refused, {} host(s) with regressions",
+        c.partial_applied, c.partial_fixed, c.partial_refused, c.partial_regression_hosts
+    );
+    for r in &c.partial_refusals {
+        eprintln!("    {r}");
     }
     for (status, reasons) in &c.reasons {
         eprintln!("  {status}: {} distinct reason(s)", reasons.len());
