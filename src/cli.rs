@@ -142,9 +142,14 @@ pub struct FixArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RouteGetArgs {
-    /// One host's captures: a folder holding ip_addr.txt, ip_rule.txt,
-    /// ip_route.txt, ip6_rule.txt, ip6_route.txt (any subset).
-    pub host: PathBuf,
+    /// A bundle, as `scan` takes it (a host folder of any collector layout,
+    /// a fleet, an archive, or `-`).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The host: its id (the path in the bundle), hostname or instance id,
+    /// or a glob on any of them. Needed when the bundle holds more than one.
+    #[arg(long, value_name = "ID")]
+    pub host: Option<String>,
     /// Destination address.
     #[arg(long)]
     pub to: std::net::IpAddr,

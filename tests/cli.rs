@@ -760,3 +760,77 @@ fn fix_prints_one_hosts_script_with_its_rollback() {
         assert!(err.contains("  netutils-split"), "{err}");
     }
 }
+
+/// `route-get` reads every layout `scan` reads and picks one host with
+/// `--host`: for every sample host, each endpoint's first leak answers by
+/// the link the scan reported, and an `ok` endpoint's public reply by its own.
+#[test]
+fn route_get_answers_from_the_scans_model_on_every_layout() {
+    let o = tool()
+        .args(["samples/", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let mut asked = 0;
+    for h in report["hosts"].as_array().unwrap() {
+        let id = h["host"].as_str().unwrap();
+        for e in h["endpoints"].as_array().unwrap() {
+            let (addr, want, dst) = match e["leaks"].as_array().and_then(|l| l.first()) {
+                Some(l) => {
+                    let d = l["destinations"][0].as_str().unwrap();
+                    let net: ipnet::IpNet = d.parse().unwrap();
+                    (
+                        e["address"].as_str().unwrap(),
+                        l["egress"].as_str().unwrap(),
+                        net.network(),
+                    )
+                }
+                None => continue,
+            };
+            let o = tool()
+                .args([
+                    "route-get",
+                    "samples/",
+                    "--host",
+                    id,
+                    "--json",
+                    "--from",
+                    addr,
+                ])
+                .arg("--to")
+                .arg(dst.to_string())
+                .output()
+                .unwrap();
+            let a: Value = serde_json::from_str(&stdout(&o))
+                .unwrap_or_else(|e| panic!("{id}: {e}: {}", String::from_utf8_lossy(&o.stderr)));
+            assert_eq!(a["dev"], want, "{id}: from {addr} to {dst}: {a}");
+            asked += 1;
+        }
+    }
+    assert!(asked >= 8, "{asked} lookups");
+    // One host of a fleet tarball, by hostname glob.
+    let o = tool()
+        .args([
+            "route-get",
+            "samples/fleet.tar.gz",
+            "--host",
+            "*wg-quick*",
+            "--to",
+            "8.8.8.8",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A fleet without --host: the candidates, exit 2.
+    let o = tool()
+        .args(["route-get", "samples/", "--to", "8.8.8.8"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("name one with --host"));
+}

@@ -1,28 +1,12 @@
 //! `asymroute-offline fix PATH [--host ID]`: one host's verified fix as a
 //! shell script that applies it or, with `undo`, takes it back.
 
-use crate::capture::{self, HostCapture, Limits};
 use crate::cli::FixArgs;
 use crate::exit::Exit;
+use crate::verdict::LinkClass;
 use crate::verdict::fix::FixStatus;
 use crate::verdict::host::{self, HostReport};
-use crate::verdict::{LinkClass, glob};
 use std::io::Write;
-
-/// Whether `pat` names the host: its id, hostname or instance id, exactly
-/// or as a glob; a bare name also matches the id's last path component.
-fn matches(pat: &str, c: &HostCapture) -> bool {
-    let last = c.id.rsplit('/').next().unwrap_or(&c.id);
-    [
-        Some(c.id.as_str()),
-        Some(last),
-        c.hostname.as_deref(),
-        c.instance_id.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|n| glob(pat, n))
-}
 
 /// Text for a one-line shell comment.
 fn comment(s: &str) -> String {
@@ -93,54 +77,11 @@ pub fn run(a: &FixArgs) -> std::io::Result<Exit> {
     let mut class = LinkClass::default();
     class.internal.extend(a.internal.iter().cloned());
     class.uplink = a.uplink.clone();
-    let mut chosen: Vec<HostCapture> = Vec::new();
-    let mut all: Vec<String> = Vec::new();
-    let scanned = capture::scan(&a.path, Limits::default(), |c| {
-        all.push(c.id.clone());
-        let keep = match &a.host {
-            Some(p) => matches(p, &c),
-            None => true,
-        };
-        // Only two are ever needed: one to fix, one to say it is ambiguous.
-        if keep && chosen.len() < 2 {
-            chosen.push(c);
-        } else if keep {
-            chosen.push(HostCapture::new(c.id.clone(), c.collector));
-        }
-    });
-    if let Err(e) = scanned {
-        eprintln!("asymroute-offline: {}: {e}", a.path.display());
-        return Ok(Exit::Error);
-    }
-    let list = |ids: &[String]| {
-        let mut s: Vec<String> = ids.iter().take(20).map(|i| format!("  {i}")).collect();
-        if ids.len() > 20 {
-            s.push(format!("  … ({} in all)", ids.len()));
-        }
-        s.join("\n")
+    let cap = match super::one_host(&a.path, a.host.as_deref(), "fix") {
+        Ok(c) => c,
+        Err(e) => return Ok(e),
     };
-    if chosen.len() != 1 {
-        let what = match (&a.host, chosen.is_empty()) {
-            (_, true) if all.is_empty() => {
-                eprintln!(
-                    "asymroute-offline: fix: no host captures found in {}",
-                    a.path.display()
-                );
-                return Ok(Exit::Error);
-            }
-            (Some(p), true) => format!("no host matches --host {p}; the hosts are:"),
-            (Some(p), false) => format!("--host {p} matches several hosts; name one of:"),
-            (None, _) => "the bundle holds several hosts; name one with --host:".into(),
-        };
-        let ids: Vec<String> = if chosen.is_empty() {
-            all
-        } else {
-            chosen.iter().map(|c| c.id.clone()).collect()
-        };
-        eprintln!("asymroute-offline: fix: {what}\n{}", list(&ids));
-        return Ok(Exit::Error);
-    }
-    let r = host::analyse(chosen.remove(0), &class);
+    let r = host::analyse(cap, &class);
     let mut out = std::io::stdout().lock();
     match r.fix_status {
         FixStatus::None => {

@@ -1,12 +1,10 @@
 //! `asymroute-offline route-get HOST --to DST …`: one lookup, `ip route get`'s way.
 
-use crate::capture;
 use crate::cli::RouteGetArgs;
 use crate::exit::Exit;
 use crate::grammar::Family;
 use crate::model::{Flow, Host, Lookup, lookup::ipproto_number};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write;
 
 #[derive(Serialize)]
@@ -72,24 +70,28 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    let (inputs, notes) = match capture::load_plain_host(&args.host) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("asymroute-offline: {}: {e}", args.host.display());
-            return Ok(Exit::Error);
-        }
+    let cap = match super::one_host(&args.path, args.host.as_deref(), "route-get") {
+        Ok(c) => c,
+        Err(e) => return Ok(e),
     };
-    for n in notes {
-        eprintln!("asymroute-offline: {n}");
+    for n in &cap.notices {
+        eprintln!("asymroute-offline: {}: {}", n.file, n.message);
     }
-    if inputs.is_empty() {
+    if cap.inputs.is_empty() {
         eprintln!(
             "asymroute-offline: {}: no ip addr / ip rule / ip route dumps found",
-            args.host.display()
+            cap.id
         );
         return Ok(Exit::Error);
     }
-    let host = Host::build(inputs, &HashMap::new());
+    // The model the scan builds for this host (EKS addresses inferred).
+    let (host, inferred) = crate::verdict::host::model(cap.inputs);
+    if inferred {
+        eprintln!(
+            "asymroute-offline: {}: ip addr not collected: addresses inferred from the local table",
+            cap.id
+        );
+    }
     for s in &host.sources {
         for d in &s.dump.diagnostics {
             eprintln!("{}:{d}", s.name);

@@ -144,6 +144,16 @@ fn infer_addresses(host: &mut Host) -> bool {
     any
 }
 
+/// The host model as the scan builds it from a capture's dumps: addresses
+/// are inferred from the local table when `ip addr` was not collected
+/// (EKS); the flag says they were. `route-get` answers from this model too.
+pub fn model(inputs: Vec<crate::model::Input>) -> (Host, bool) {
+    let mut host = Host::build(inputs, &HashMap::new());
+    let have_any_routes = host.have_routes.iter().any(|x| *x);
+    let inferred = !host.have_addrs && have_any_routes && infer_addresses(&mut host);
+    (host, inferred)
+}
+
 /// A bug in the analysis costs one host, not the fleet: a panic becomes an
 /// `error` row naming it (the panic hook has printed where), and the scan
 /// goes on with the next host.
@@ -229,7 +239,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     for n in &cap.notices {
         incomplete.push(format!("{}: {}", n.file, n.message));
     }
-    let mut host = Host::build(cap.inputs, &HashMap::new());
+    let (host, inferred) = model(cap.inputs);
     let mut absent: Vec<String> = Vec::new();
     for s in &host.sources {
         let errors = s
@@ -285,7 +295,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         }
     }
     let have_any_routes = host.have_routes.iter().any(|x| *x);
-    if !host.have_addrs && have_any_routes && infer_addresses(&mut host) {
+    if inferred {
         incomplete.push(
             "ip addr not collected: addresses inferred from the local table, links assumed up"
                 .into(),
