@@ -834,3 +834,78 @@ fn route_get_answers_from_the_scans_model_on_every_layout() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("name one with --host"));
 }
+
+/// Bad paths and outputs: nothing analysed prints no report and leaves an
+/// existing `-o` file as it was; an unwritable `-o` is named; a file that
+/// holds no capture says what was looked for.
+#[test]
+fn bad_paths_and_outputs_are_named_and_replace_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.txt");
+    std::fs::write(&report, "yesterday's report\n").unwrap();
+    let o = tool()
+        .arg("/nonexistent-bundle")
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        "yesterday's report\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "a temporary file left"
+    );
+    let o = tool().arg("/nonexistent-bundle").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+
+    for (out, what) in [
+        (dir.path().to_path_buf(), "it is a directory"),
+        (
+            dir.path().join("no/such/dir/x.json"),
+            "No such file or directory",
+        ),
+    ] {
+        let o = tool()
+            .args(["samples/netutils-split", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("cannot write the report to {}", out.display()))
+                && err.contains(what),
+            "{err}"
+        );
+    }
+
+    let not_a_bundle = dir.path().join("passwd");
+    std::fs::write(&not_a_bundle, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let o = tool().arg(&not_a_bundle).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("looked for ip addr / ip rule / ip route dumps"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A run that analyses hosts replaces the report, through its temporary file.
+    let o = tool()
+        .args(["samples/netutils-split", "-o"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("netutils-split")
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}

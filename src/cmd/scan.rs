@@ -175,6 +175,9 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         },
         progress: !a.quiet && std::io::stderr().is_terminal(),
     };
+    // `-o FILE` is written to a temporary file beside it, renamed over it
+    // only when some host was analysed: a failed run never replaces a report.
+    let mut out_file: Option<Output> = None;
     let mut sink: Box<dyn Write + Send> = match &a.output {
         Some(p) if p.as_os_str() != "-" => {
             if let Some(b) = inside(p, &a.paths) {
@@ -185,7 +188,19 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                 );
                 return Ok(Exit::Error);
             }
-            Box::new(std::io::BufWriter::new(std::fs::File::create(p)?))
+            match Output::create(p) {
+                Ok((o, f)) => {
+                    out_file = Some(o);
+                    Box::new(std::io::BufWriter::new(f))
+                }
+                Err(e) => {
+                    eprintln!(
+                        "asymroute-offline: cannot write the report to {}: {e}",
+                        p.display()
+                    );
+                    return Ok(Exit::Error);
+                }
+            }
         }
         _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
@@ -286,13 +301,28 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             .flatten()
             .cloned()
             .collect();
+        // Nothing analysed: no empty report (the reason goes to stderr).
         let result = result
-            .and_then(|_| rep.finish(&mut sink, &summary, &told))
+            .and_then(|_| match summary.hosts {
+                0 => Ok(()),
+                _ => rep.finish(&mut sink, &summary, &told),
+            })
             .and_then(|_| sink.flush());
+        drop(sink);
         (summary, result)
     });
     if let Some(pb) = pb {
         pb.finish_and_clear();
+    }
+    if let Some(o) = out_file {
+        let done = write_result.is_ok() && summary.hosts > 0;
+        if let Err(e) = o.finish(done) {
+            eprintln!(
+                "asymroute-offline: cannot write the report to {}: {e}",
+                o_display(&a.output)
+            );
+            return Ok(Exit::Error);
+        }
     }
     write_result?;
     if !a.quiet {
@@ -302,7 +332,16 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     }
     Ok(if summary.hosts == 0 {
         if failures.is_empty() {
-            eprintln!("asymroute-offline: no host captures found");
+            let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!(
+                "asymroute-offline: no host captures found in {}: looked for ip addr / ip rule / ip route \
+                 dumps (sosreport, ec2rl, supportconfig, Insights, EKS, plain folders, transcripts) in \
+                 folders and archives",
+                paths.join(", ")
+            );
+        }
+        if a.output.as_ref().is_some_and(|p| p.as_os_str() != "-") {
+            eprintln!("asymroute-offline: nothing analysed: the report file was left as it was");
         }
         Exit::Error
     } else if summary.asymmetric + summary.no_route > 0 {
@@ -312,6 +351,50 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     } else {
         Exit::Clean
     })
+}
+
+fn o_display(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map_or_else(String::new, |p| p.display().to_string())
+}
+
+/// A report file written through a temporary file in its own folder.
+struct Output {
+    path: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Output {
+    fn create(path: &Path) -> std::io::Result<(Output, std::fs::File)> {
+        if path.is_dir() {
+            return Err(std::io::Error::other("it is a directory"));
+        }
+        let name = path
+            .file_name()
+            .ok_or_else(|| std::io::Error::other("no file name"))?
+            .to_string_lossy();
+        let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        Ok((
+            Output {
+                path: path.to_path_buf(),
+                tmp,
+            },
+            f,
+        ))
+    }
+
+    /// Renames the temporary file over the report, or removes it.
+    fn finish(&self, keep: bool) -> std::io::Result<()> {
+        if keep {
+            std::fs::rename(&self.tmp, &self.path)
+        } else {
+            std::fs::remove_file(&self.tmp)
+        }
+    }
 }
 
 fn terminal_width() -> Option<u16> {
