@@ -219,7 +219,9 @@ fn route_command(verb: &str, r: &Route) -> String {
             s.push_str(&format!(" scope {sc}"));
         }
     }
-    if metric(r) != default_metric(r.family) {
+    // An IPv6 delete without a metric takes the lowest-metric route of the
+    // prefix (the kernel's connected one, say): name it always.
+    if metric(r) != default_metric(r.family) || (verb == "del" && r.family == Family::Inet6) {
         s.push_str(&format!(" metric {}", metric(r)));
     }
     if let Some(p) = r.prefsrc {
@@ -287,20 +289,6 @@ fn rule_command(verb: &str, f: Family, r: &Rule) -> String {
 
 const EEXIST: &str = "RTNETLINK answers: File exists";
 
-/// Whether two rules are the same to `ip rule add` (`rule_exists`).
-fn same_rule(a: &Rule, b: &Rule) -> bool {
-    let norm = |r: &Rule| {
-        let mut r = r.clone();
-        r.line = 0;
-        r.family = None;
-        r.unknown.clear();
-        // The kernel ignores `not` when it compares rules.
-        r.not = false;
-        r
-    };
-    norm(a) == norm(b)
-}
-
 /// The route `ip route add` would find as the same key: IPv4 (prefix, TOS,
 /// metric), IPv6 (prefix, source prefix, metric).
 fn same_key(a: &Route, b: &Route) -> bool {
@@ -317,62 +305,192 @@ fn v6_link_local(g: IpAddr) -> bool {
     matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
 }
 
-/// `fib_check_nh` on a gateway without `onlink`: a route of link scope out
-/// of the route's device must hold it. Only the route's own table is
-/// credited (the kernel may also find one by a full lookup, which plans
-/// never rely on); IPv6 link-local gateways need only the device.
+/// `fib_check_nh` / `ip6_route_check_nh` on a gateway without `onlink`:
+/// the route's own table must answer the gateway with a route without a
+/// gateway out of the route's device — IPv4: any of link or host scope
+/// (the lookup passes over the others); IPv6: its best match (longest
+/// prefix, then lowest metric). The kernel may also find one by a full
+/// lookup, which plans never rely on (and IPv4 `main` is only ever looked
+/// up that way: without a rule for it, nothing is credited).
 fn gateway_valid(h: &Host, r: &Route, g: IpAddr) -> bool {
-    if v6_link_local(g) {
-        return true;
+    let fi = fam_idx(r.family);
+    if r.family == Family::Inet
+        && r.table == Table::Id(Table::MAIN)
+        && !h.rules[fi]
+            .iter()
+            .any(|x| x.rule.action == RuleAction::Lookup && x.table == Some(Table::Id(Table::MAIN)))
+    {
+        return false;
     }
     h.table(r.family, &r.table).is_some_and(|t| {
-        t.routes.iter().any(|e| {
-            let x = &e.route;
-            x.kind == RouteType::Unicast
-                && x.gateway.is_none()
-                && x.nexthops.is_empty()
-                && x.dev == r.dev
-                && x.dst.contains(&g)
-        })
+        holds_gateway(
+            t.routes.iter().map(|e| &e.route),
+            r.family,
+            r.dev.as_deref(),
+            g,
+        )
     })
 }
 
+/// Whether a table of these routes answers gateway `g` with a route without
+/// a gateway out of `dev` (`gateway_valid`'s test of one table).
+fn holds_gateway<'a>(
+    routes: impl Iterator<Item = &'a Route>,
+    fam: Family,
+    dev: Option<&str>,
+    g: IpAddr,
+) -> bool {
+    let direct = |x: &Route| {
+        x.kind == RouteType::Unicast
+            && x.gateway.is_none()
+            && x.nexthops.is_empty()
+            && x.dev.as_deref() == dev
+    };
+    let mut holding = routes.filter(|x| x.dst.contains(&g));
+    match fam {
+        Family::Inet => holding
+            .any(|x| direct(x) && matches!(x.scope, Some(RtScope::Link) | Some(RtScope::Host))),
+        // The best match: longest prefix, then lowest metric (the kernel
+        // may prefer the flow's oif among equals; not credited).
+        Family::Inet6 => holding
+            .filter(|x| x.kind != RouteType::Throw)
+            .min_by_key(|x| (std::cmp::Reverse(x.dst.prefix_len()), metric(x)))
+            .is_some_and(direct),
+    }
+}
+
+/// Whether `g` is a broadcast, network-wide broadcast or multicast IPv4
+/// address of the host (what `inet_addr_type` calls not unicast).
+fn v4_not_unicast(h: &Host, g: IpAddr) -> bool {
+    let IpAddr::V4(v) = g else { return false };
+    v.is_multicast()
+        || v.is_broadcast()
+        || h.addrs.iter().any(|a| a.addr.broadcast == Some(g))
+        || h.table(Family::Inet, &Table::Id(Table::LOCAL))
+            .is_some_and(|t| {
+                t.routes.iter().any(|e| {
+                    matches!(e.route.kind, RouteType::Broadcast | RouteType::Multicast)
+                        && e.route.dst.contains(&g)
+                })
+            })
+}
+
 /// What `ip route add` answers about a route's gateway (docs/kernel-acceptance.md §2).
+const INVALID_GW: &str = "Error: Nexthop has invalid gateway.";
+const NO_ROUTE_GW: &str = "RTNETLINK answers: No route to host";
+const MISMATCH_GW: &str = "Error: Nexthop has invalid gateway or device mismatch.";
+
 fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), String> {
+    const INVALID: &str = INVALID_GW;
     let dev_up = r
         .dev
         .as_deref()
         .and_then(|d| h.link(d))
         .is_some_and(|l| l.up);
-    match (r.family, is_onlink(&r.flags)) {
-        (Family::Inet, true) if !dev_up => Err("Error: Nexthop device is not up.".into()),
-        (Family::Inet, true) => Ok(()),
-        (Family::Inet, false) if gateway_valid(h, r, g) => Ok(()),
-        (Family::Inet, false) => Err("Error: Nexthop has invalid gateway.".into()),
-        (Family::Inet6, _) if h.is_local_addr(g) => {
+    let onlink = is_onlink(&r.flags);
+    match r.family {
+        Family::Inet if v4_not_unicast(h, g) => Err(INVALID.into()),
+        _ if onlink && r.dev.is_none() => Err("Error: Nexthop device required for onlink.".into()),
+        Family::Inet if onlink && !dev_up => Err("Error: Nexthop device is not up.".into()),
+        // An onlink gateway must be a unicast address: not the host's own.
+        Family::Inet if onlink && h.is_local_addr(g) => Err(INVALID.into()),
+        Family::Inet if onlink => Ok(()),
+        Family::Inet if gateway_valid(h, r, g) => Ok(()),
+        Family::Inet => Err(INVALID.into()),
+        Family::Inet6 if v6_link_local(g) && r.dev.is_none() => {
+            Err("Error: Egress device not specified.".into())
+        }
+        // A link-local address is the host's own only on its device.
+        Family::Inet6
+            if h.addrs.iter().any(|a| {
+                a.addr.local == g
+                    && (!v6_link_local(g) || r.dev.as_deref() == Some(a.link.as_str()))
+            }) =>
+        {
             Err("Error: Gateway can not be a local address.".into())
         }
-        (Family::Inet6, true) => {
-            // `onlink`: main's route to the gateway (its longest match)
-            // must not be a unicast one on another device.
+        // Link-local gateways need their device only.
+        Family::Inet6 if v6_link_local(g) => Ok(()),
+        Family::Inet6 if onlink => {
+            // Main's best match for the gateway, the default route aside,
+            // must not be a unicast route on another device.
             let elsewhere = h
                 .table(Family::Inet6, &Table::Id(Table::MAIN))
-                .is_some_and(|t| {
+                .and_then(|t| {
                     t.routes
                         .iter()
-                        .filter(|e| e.route.dst.contains(&g))
-                        .max_by_key(|e| e.route.dst.prefix_len())
-                        .is_some_and(|e| e.route.kind == RouteType::Unicast && e.route.dev != r.dev)
+                        .filter(|e| e.route.dst.prefix_len() > 0 && e.route.dst.contains(&g))
+                        .min_by_key(|e| {
+                            (
+                                std::cmp::Reverse(e.route.dst.prefix_len()),
+                                metric(&e.route),
+                            )
+                        })
+                })
+                .is_some_and(|e| {
+                    !matches!(
+                        e.route.kind,
+                        RouteType::Unreachable
+                            | RouteType::Prohibit
+                            | RouteType::BlackHole
+                            | RouteType::Throw
+                    ) && (e.route.kind != RouteType::Unicast || e.route.dev != r.dev)
                 });
             if elsewhere {
-                Err("Error: Nexthop has invalid gateway or device mismatch.".into())
+                Err(MISMATCH_GW.into())
             } else {
                 Ok(())
             }
         }
-        (Family::Inet6, false) if gateway_valid(h, r, g) => Ok(()),
-        (Family::Inet6, false) => Err("RTNETLINK answers: No route to host".into()),
+        Family::Inet6 if gateway_valid(h, r, g) => Ok(()),
+        Family::Inet6 => Err(NO_ROUTE_GW.into()),
     }
+}
+
+/// Whether an existing rule is what `ip rule add|del` of `new` names
+/// (`rule_exists` / `rule_find`): every selector `new` gives must match,
+/// one it does not give matches anything; `not` is not compared. A rule
+/// the kernel made (`proto kernel`) is not one a user adds (but deletes).
+fn rule_named(existing: &Rule, new: &Rule, adding: bool) -> bool {
+    fn given<T: PartialEq>(n: &Option<T>, e: &Option<T>) -> bool {
+        n.is_none() || n == e
+    }
+    let x = existing;
+    // The kernel's own default rules, as a plain `ip rule` prints them.
+    let kernel_default = x.protocol.is_none()
+        && !x.not
+        && x.from.is_none()
+        && x.to.is_none()
+        && x.selects_addresses_only()
+        && matches!(
+            (x.priority, &x.table),
+            (0, Some(Table::Id(Table::LOCAL)))
+                | (32766, Some(Table::Id(Table::MAIN)))
+                | (32767, Some(Table::Id(Table::DEFAULT)))
+        );
+    !(adding && kernel_default)
+        && existing.priority == new.priority
+        && x.action == new.action
+        && !matches!(x.protocol, Some(crate::grammar::RouteProtocol::Kernel))
+        && given(&new.from, &x.from)
+        && given(&new.to, &x.to)
+        && given(&new.tos, &x.tos)
+        && given(&new.fwmark, &x.fwmark)
+        && given(
+            &new.iif.as_ref().map(|i| &i.name),
+            &x.iif.as_ref().map(|i| &i.name),
+        )
+        && given(
+            &new.oif.as_ref().map(|i| &i.name),
+            &x.oif.as_ref().map(|i| &i.name),
+        )
+        && given(&new.uidrange, &x.uidrange)
+        && given(&new.ipproto, &x.ipproto)
+        && given(&new.sport, &x.sport)
+        && given(&new.dport, &x.dport)
+        && given(&new.table, &x.table)
+        && given(&new.goto, &x.goto)
+        && (!new.l3mdev || x.l3mdev)
 }
 
 fn rebuild(routes: Vec<RouteEntry>) -> FibTable {
@@ -399,14 +517,22 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
                     return Err(format!("Cannot find device \"{d}\""));
                 }
             }
+            // The kernel checks the nexthop before the key; where the model
+            // refuses a gateway only for want of a route it credits (the
+            // kernel may find one by a full lookup), the key decides first.
+            let nexthop = r.gateway.map_or(Ok(()), |g| gateway_accepted(h, r, g));
+            let conservative = matches!(&nexthop, Err(e) if e == INVALID_GW || e == NO_ROUTE_GW || e == MISMATCH_GW)
+                && r.gateway
+                    .is_some_and(|g| !v4_not_unicast(h, g) && !h.is_local_addr(g));
+            if !conservative {
+                nexthop.clone()?;
+            }
             if h.table(r.family, &r.table)
                 .is_some_and(|t| t.routes.iter().any(|e| same_key(&e.route, r)))
             {
                 return Err(EEXIST.into());
             }
-            if let Some(g) = r.gateway {
-                gateway_accepted(h, r, g)?;
-            }
+            nexthop?;
             let t = h.tables[fi].entry(r.table.clone()).or_default();
             let mut routes = std::mem::take(&mut t.routes);
             routes.push(RouteEntry {
@@ -421,13 +547,30 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             let Some(t) = h.tables[fi].get_mut(&r.table) else {
                 return Err("RTNETLINK answers: No such process".into());
             };
-            let pos = t.routes.iter().position(|e| {
-                let x = &e.route;
-                same_key(x, r)
-                    && x.kind == r.kind
-                    && (r.gateway.is_none() || x.gateway == r.gateway)
-                    && (r.dev.is_none() || x.dev == r.dev)
-            });
+            // Every attribute given must match; no metric (IPv4: also 0)
+            // matches any, the lowest first; IPv6 ignores the type.
+            let mut cands: Vec<usize> = (0..t.routes.len())
+                .filter(|&i| {
+                    let x = &t.routes[i].route;
+                    // IPv6 deletes always name the metric (`route_command`).
+                    let any_metric = r.family == Family::Inet && r.metric.unwrap_or(0) == 0;
+                    x.dst.trunc() == r.dst.trunc()
+                        && (any_metric || metric(x) == metric(r))
+                        && match r.family {
+                            Family::Inet => {
+                                x.tos.as_deref().unwrap_or("0") == r.tos.as_deref().unwrap_or("0")
+                                    && x.kind == r.kind
+                            }
+                            Family::Inet6 => x.from == r.from,
+                        }
+                        && (r.gateway.is_none() || x.gateway == r.gateway)
+                        && (r.dev.is_none() || x.dev == r.dev)
+                        && (r.prefsrc.is_none() || x.prefsrc == r.prefsrc)
+                        && (r.protocol.is_none() || x.protocol == r.protocol)
+                })
+                .collect();
+            cands.sort_by_key(|&i| metric(&t.routes[i].route));
+            let pos = cands.first().copied();
             let Some(pos) = pos else {
                 return Err("RTNETLINK answers: No such process".into());
             };
@@ -436,7 +579,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             *t = rebuild(routes);
         }
         Op::AddRule(_, r) => {
-            if h.rules[fi].iter().any(|x| same_rule(&x.rule, r)) {
+            if h.rules[fi].iter().any(|x| rule_named(&x.rule, r, true)) {
                 return Err(EEXIST.into());
             }
             // A rule goes after those of its priority (`fib_nl_newrule`).
@@ -444,12 +587,16 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
                 .iter()
                 .position(|x| x.rule.priority > r.priority)
                 .unwrap_or(h.rules[fi].len());
+            // A user's rule, not one of the kernel's defaults (`rule_named`).
+            let mut rule = r.clone();
+            rule.protocol
+                .get_or_insert(crate::grammar::RouteProtocol::Boot);
             h.rules[fi].insert(
                 pos,
                 RuleEntry {
                     table: r.table.clone(),
                     tos: None,
-                    rule: r.clone(),
+                    rule,
                     origin: Origin::ASSUMED,
                 },
             );
@@ -458,7 +605,10 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             h.fib.custom_rules[fi] = true;
         }
         Op::DelRule(_, r) => {
-            let Some(pos) = h.rules[fi].iter().position(|x| same_rule(&x.rule, r)) else {
+            let Some(pos) = h.rules[fi]
+                .iter()
+                .position(|x| rule_named(&x.rule, r, false))
+            else {
                 return Err("RTNETLINK answers: No such file or directory".into());
             };
             h.rules[fi].remove(pos);
@@ -1615,15 +1765,15 @@ fn repair(
         && vias.iter().any(|v| v.gateway.is_some())
         && !v6_link_local(g)
     {
-        let held = t_routes.iter().enumerate().any(|(k, e)| {
-            let x = &e.route;
-            !culprits.contains(&k)
-                && x.kind == RouteType::Unicast
-                && x.gateway.is_none()
-                && x.nexthops.is_empty()
-                && x.dev.as_deref() == Some(dev)
-                && x.dst.contains(&g)
-        }) || directs.iter().any(|d| d.dst.contains(&g));
+        // What the table holds once the culprits are gone and the direct
+        // routes are in, as the kernel's check sees it.
+        let after = t_routes
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !culprits.contains(k))
+            .map(|(_, e)| &e.route)
+            .chain(&directs);
+        let held = holds_gateway(after, fam, Some(dev), g);
         if !held {
             let o = own_nets
                 .iter()

@@ -153,7 +153,7 @@ fn the_fix_table_is_free_on_the_host() {
 10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
 10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
 default via 10.0.1.1 dev eth1 table 10001
-10.0.1.0/24 dev eth1 table 10001
+10.0.1.0/24 dev eth1 table 10001 scope link
 100.100.100.100 via 10.0.0.1 dev eth0 table 52
 192.168.50.0/24 via 10.0.0.1 dev eth0 table 51820
 ";
@@ -381,7 +381,7 @@ fn a_culprit_in_the_endpoints_own_table_is_replaced() {
 10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
 10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
 default via 10.0.0.1 dev eth0 table 10001
-10.0.1.0/24 dev eth1 table 10001
+10.0.1.0/24 dev eth1 table 10001 scope link
 unreachable 10.8.0.0/16 table 10001
 ";
     let h = host(&addr, rule, route, "", "");
@@ -403,7 +403,7 @@ unreachable 10.8.0.0/16 table 10001
 10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
 10.9.0.0/16 via 10.0.0.1 dev eth0
 default via 10.0.1.1 dev eth1 table 10001
-10.0.1.0/24 dev eth1 table 10001
+10.0.1.0/24 dev eth1 table 10001 scope link
 throw 10.9.0.0/16 table 10001
 ";
     let h = host(&addr, rule, route, "", "");
