@@ -80,7 +80,10 @@
 #[path = "support/kernel.rs"]
 mod kernel;
 
+#[path = "support/rng.rs"]
+mod rng;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use rng::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -293,28 +296,6 @@ fn split_batch(n: usize, stdout: &str, stderr: &str) -> Vec<Batch> {
 }
 
 // ---------------------------------------------------------------- generator
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
 
 const KINDS: [&str; 11] = [
     "samesub",

@@ -26,51 +26,32 @@ fn link(i: u32, name: &str, addrs: &[&str]) -> String {
 /// A host from `ip addr`, `ip rule`, `ip route show table all` texts (and
 /// the IPv6 ones when given).
 fn host(addr: &str, rule: &str, route: &str, rule6: &str, route6: &str) -> Host {
-    let input = |name: &str, kind, text: &str, fam: Option<Family>| Input {
-        name: name.into(),
-        text: text.into(),
-        kind,
-        ctx: Ctx {
-            family: fam,
-            table: None,
-        },
-    };
-    let mut inputs = vec![input(
-        "ip_addr.txt",
-        DumpKind::IpAddr,
-        &format!("{LO}{addr}"),
-        None,
-    )];
-    if !rule.is_empty() {
-        inputs.push(input(
-            "ip_rule.txt",
-            DumpKind::IpRule,
-            rule,
-            Some(Family::Inet),
-        ));
-    }
-    if !route.is_empty() {
-        inputs.push(input(
-            "ip_route.txt",
-            DumpKind::IpRoute,
-            route,
-            Some(Family::Inet),
-        ));
-    }
-    if !route6.is_empty() {
-        inputs.push(input(
-            "ip6_rule.txt",
-            DumpKind::IpRule,
-            rule6,
-            Some(Family::Inet6),
-        ));
-        inputs.push(input(
+    let addr = format!("{LO}{addr}");
+    let dumps = [
+        ("ip_addr.txt", DumpKind::IpAddr, addr.as_str(), None),
+        ("ip_rule.txt", DumpKind::IpRule, rule, Some(Family::Inet)),
+        ("ip_route.txt", DumpKind::IpRoute, route, Some(Family::Inet)),
+        ("ip6_rule.txt", DumpKind::IpRule, rule6, Some(Family::Inet6)),
+        (
             "ip6_route.txt",
             DumpKind::IpRoute,
             route6,
             Some(Family::Inet6),
-        ));
-    }
+        ),
+    ];
+    let inputs = dumps
+        .into_iter()
+        .filter(|d| !d.2.is_empty())
+        .map(|(name, kind, text, family)| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx {
+                family,
+                table: None,
+            },
+        })
+        .collect();
     let h = Host::build(inputs, &Default::default());
     for s in &h.sources {
         assert!(
