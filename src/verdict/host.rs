@@ -394,6 +394,35 @@ fn ec2_hostname(name: &str, host: &Host) -> bool {
         .is_ok_and(|a| host.is_local_addr(a.into()))
 }
 
+/// `a, b, c` and, past `max`, `+N more`.
+fn bounded(items: &[&str], max: usize) -> String {
+    let mut s = items[..items.len().min(max)].join(", ");
+    if items.len() > max {
+        s.push_str(&format!(" +{} more", items.len() - max));
+    }
+    s
+}
+
+/// `; +N more endpoints` when the row stands for more than the one shown.
+fn more_endpoints(n: usize) -> String {
+    match n {
+        0 | 1 => String::new(),
+        2 => "; +1 more endpoint".into(),
+        n => format!("; +{} more endpoints", n - 1),
+    }
+}
+
+/// The kernel's error for a dropped reply, as what dropped it.
+fn plain_error(kernel: &str) -> &str {
+    match kernel {
+        "Permission denied" => "prohibit route",
+        "No route to host" => "unreachable route",
+        "Invalid argument" => "blackhole",
+        "Network is unreachable" => "no route",
+        other => other,
+    }
+}
+
 fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
     match verdict {
         Verdict::Error => {
@@ -437,7 +466,18 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                 .iter()
                 .filter(|e| e.verdict == Some(Verdict::Asymmetric))
                 .collect();
-            let e = bad[0];
+            // Lead with the endpoint whose biggest leak covers the most of
+            // its family's space (all default-route traffic first).
+            let share = |e: &Endpoint| {
+                let top = super::space::top(e.family) as f64;
+                e.leaks.first().map_or(0.0, |l| l.size as f64 / top)
+            };
+            // The first of the biggest (ties keep the report's order).
+            let e = bad
+                .iter()
+                .copied()
+                .reduce(|best, x| if share(x) > share(best) { x } else { best })
+                .expect("an asymmetric endpoint");
             let mut scopes: Vec<&str> = Vec::new();
             let mut egress: Vec<&str> = Vec::new();
             for l in &e.leaks {
@@ -453,17 +493,13 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                     egress.push(&l.egress);
                 }
             }
-            let more = if bad.len() > 1 {
-                format!("; +{} more", bad.len() - 1)
-            } else {
-                String::new()
-            };
             format!(
-                "{} on {} → {} ({}){more}",
+                "{} on {} → {} ({}){}",
                 e.address,
                 e.interface,
-                egress.join(","),
-                scopes.join(", ")
+                bounded(&egress, 3),
+                scopes.join(", "),
+                more_endpoints(bad.len())
             )
         }
         Verdict::NoRoute => {
@@ -473,17 +509,13 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                 .collect();
             let e = bad[0];
             let n = &e.no_route[0];
-            let more = if bad.len() > 1 {
-                format!("; +{} more", bad.len() - 1)
-            } else {
-                String::new()
-            };
             format!(
-                "{} on {}: {} to {}{more}",
+                "{} on {}: {} to {}{}",
                 e.address,
                 e.interface,
-                n.error,
-                n.destinations.first().map(String::as_str).unwrap_or("?")
+                plain_error(n.error),
+                n.destinations.first().map(String::as_str).unwrap_or("?"),
+                more_endpoints(bad.len())
             )
         }
     }
@@ -492,6 +524,18 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_words() {
+        assert_eq!(bounded(&["eth1", "eth2"], 3), "eth1, eth2");
+        assert_eq!(bounded(&["a", "b", "c", "d", "e"], 3), "a, b, c +2 more");
+        assert_eq!(more_endpoints(1), "");
+        assert_eq!(more_endpoints(2), "; +1 more endpoint");
+        assert_eq!(more_endpoints(5), "; +4 more endpoints");
+        assert_eq!(plain_error("Permission denied"), "prohibit route");
+        assert_eq!(plain_error("No route to host"), "unreachable route");
+        assert_eq!(plain_error("Invalid argument"), "blackhole");
+    }
 
     #[test]
     fn ec2_hostnames() {
