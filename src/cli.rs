@@ -65,9 +65,10 @@ pub struct ScanArgs {
     /// Bundles: directories, archives (.tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst, .zip), or `-` for an archive on stdin.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = crate::report::Format::Table)]
-    pub format: crate::report::Format,
+    /// Output format [default: from the --output file's extension (.json, .ndjson/.jsonl,
+    /// .md, .csv), else table].
+    #[arg(short, long, value_enum)]
+    pub format: Option<crate::report::Format>,
     /// Per-host detail: endpoints, leaked ranges with the deciding rule and route lines, fixes.
     #[arg(long)]
     pub explain: bool,

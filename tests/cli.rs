@@ -909,3 +909,40 @@ fn bad_paths_and_outputs_are_named_and_replace_nothing() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
+
+/// `-o FILE` without `-f` writes the format its extension names; `--explain`
+/// with csv says it adds nothing there.
+#[test]
+fn the_output_extension_names_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, check) in [
+        ("r.json", "\"schema\": 1"),
+        ("r.ndjson", "{\"type\":\"host\""),
+        ("r.md", "| host | collector | verdict | fix |"),
+        ("r.csv", "host,hostname,instance_id,"),
+        ("r.txt", "┌"),
+    ] {
+        let out = dir.path().join(name);
+        let o = tool()
+            .args(["samples/netutils-split", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains(check), "{name}: {text}");
+    }
+    // An explicit -f wins over the extension.
+    let out = dir.path().join("forced.json");
+    tool()
+        .args(["samples/netutils-split", "-f", "csv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("host,"));
+    let o = tool()
+        .args(["samples/netutils-split", "-f", "csv", "--explain"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--explain adds nothing to csv"));
+}

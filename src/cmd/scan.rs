@@ -211,7 +211,13 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         width,
     };
     let keep = opts.clone();
-    let mut rep = report::reporter(a.format, opts);
+    let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
+    if a.explain && format == report::Format::Csv && !a.quiet {
+        eprintln!(
+            "asymroute-offline: --explain adds nothing to csv (one row per host): use json or markdown for the detail"
+        );
+    }
+    let mut rep = report::reporter(format, opts);
     let pb = s.progress.then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(
@@ -351,6 +357,20 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     } else {
         Exit::Clean
     })
+}
+
+/// The format an `--output` file's extension names; table otherwise.
+fn format_of(output: Option<&Path>) -> report::Format {
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("json") => report::Format::Json,
+        Some("ndjson" | "jsonl") => report::Format::Ndjson,
+        Some("md" | "markdown") => report::Format::Markdown,
+        Some("csv") => report::Format::Csv,
+        _ => report::Format::Table,
+    }
 }
 
 fn o_display(p: &Option<PathBuf>) -> String {
