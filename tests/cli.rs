@@ -946,3 +946,38 @@ fn the_output_extension_names_the_format() {
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("--explain adds nothing to csv"));
 }
+
+/// On a terminal (a pseudo-terminal from `script`, where stdout and stderr
+/// are the same tty) the progress spinner is cleared before the report's
+/// first byte, and is not drawn at all when NDJSON streams to it.
+#[test]
+fn the_spinner_never_lands_in_the_report() {
+    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    let run = |args: &str| -> Option<String> {
+        let o = std::process::Command::new("script")
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let Some(table) = run("samples/") else {
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return;
+    };
+    let start = table.find('┌').expect("a table");
+    let before = &table[..start];
+    if let Some(last) = before.rfind("hosts analysed") {
+        assert!(
+            before[last..].contains("\r\u{1b}[2K"),
+            "the spinner is not cleared before the table: {before:?}"
+        );
+    }
+    let ndjson = run("samples/ -f ndjson").unwrap();
+    assert!(!ndjson.contains("hosts analysed"), "{ndjson}");
+    for line in ndjson.lines().filter(|l| !l.trim().is_empty()) {
+        let line = line.trim_end_matches('\r');
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    }
+}

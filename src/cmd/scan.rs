@@ -162,6 +162,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     let mut class = LinkClass::default();
     class.internal.extend(a.internal.iter().cloned());
     class.uplink = a.uplink.clone();
+    let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
     let s = Settings {
         class,
         jobs: a
@@ -173,7 +174,13 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             max_depth: a.max_depth,
             ..Limits::default()
         },
-        progress: !a.quiet && std::io::stderr().is_terminal(),
+        // The spinner shares the terminal with a report streamed to it
+        // (NDJSON) only by interleaving: not drawn then.
+        progress: !a.quiet
+            && std::io::stderr().is_terminal()
+            && !(std::io::stdout().is_terminal()
+                && a.output.is_none()
+                && format == report::Format::Ndjson),
     };
     // `-o FILE` is written to a temporary file beside it, renamed over it
     // only when some host was analysed: a failed run never replaces a report.
@@ -211,7 +218,6 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         width,
     };
     let keep = opts.clone();
-    let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
     if a.explain && format == report::Format::Csv && !a.quiet {
         eprintln!(
             "asymroute-offline: --explain adds nothing to csv (one row per host): use json or markdown for the detail"
@@ -301,6 +307,10 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         batcher.flush();
         drop(work_tx);
         let (summary, result, mut rep, mut sink, ids) = writer.join().expect("report writer");
+        // The spinner goes before the report's first byte.
+        if let Some(pb) = &pb {
+            pb.finish_and_clear();
+        }
         duplicates = ids.notices();
         let told: Vec<Notice> = [&failures, &notices, &duplicates]
             .into_iter()
