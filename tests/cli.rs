@@ -981,3 +981,31 @@ fn the_spinner_never_lands_in_the_report() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     }
 }
+
+/// The table fits the terminal it is printed on (its real width, not only
+/// `COLUMNS`): no line wider at 60, 80 or 120 columns.
+#[test]
+fn the_table_fits_the_terminal() {
+    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    for cols in [60, 80, 120] {
+        let o = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("stty rows 50 cols {cols}; {bin} samples/ 2>/dev/null"),
+                "/dev/null",
+            ])
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .env_remove("COLUMNS")
+            .output();
+        let Ok(o) = o else {
+            eprintln!("skipped: no `script` to make a pseudo-terminal");
+            return;
+        };
+        let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+        assert!(out.contains("host(s)"), "{cols}: {out}");
+        for l in out.lines() {
+            assert!(l.chars().count() <= cols, "{cols} columns: {l:?}");
+        }
+    }
+}

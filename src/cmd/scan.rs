@@ -211,7 +211,9 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         }
         _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let width = terminal_width().filter(|w| *w > 100).unwrap_or(100);
+    // The terminal's width, narrow ones included; 100 columns into files
+    // and pipes.
+    let width = terminal_width().unwrap_or(100).max(40);
     let opts = Options {
         explain: a.explain,
         only_problems: a.only == Some(Only::Problems),
@@ -427,9 +429,14 @@ impl Output {
     }
 }
 
+/// The width of the terminal stdout is (`COLUMNS` first, when set), or
+/// `None` when stdout is not a terminal.
 fn terminal_width() -> Option<u16> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0))
 }

@@ -41,14 +41,28 @@ impl Reporter for Table {
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         sort(&mut self.hosts);
+        // Narrow terminals drop the columns a support engineer needs least
+        // (the collector, then ec2rl's view) before words are split.
+        let width = self.o.width;
+        let show_collector = width >= 90;
+        let show_ec2rl = width >= 70;
+        let mut header = vec!["host"];
+        if show_collector {
+            header.push("collector");
+        }
+        header.push("verdict");
+        if show_ec2rl {
+            header.push("ec2rl");
+        }
+        header.push("reason");
         let mut t = comfy_table::Table::new();
         t.load_style(presets::UTF8_FULL_CONDENSED)
             .force_no_tty()
             .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(self.o.width)
-            .set_header(["host", "collector", "verdict", "ec2rl", "reason"]);
+            .set_width(width)
+            .set_header(header);
         // The host names the row: give it room before the reason wraps.
-        let host_width = (self.o.width / 3).min(40);
+        let host_width = (width / 3).min(40);
         if let Some(c) = t.column_mut(0) {
             c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
                 comfy_table::Width::Fixed(host_width),
@@ -60,20 +74,26 @@ impl Reporter for Table {
                 Some(n) if !h.host.contains(n.as_str()) => format!("{short}\n({n})"),
                 _ => short,
             };
-            t.add_row([
-                name,
-                h.collector.to_string(),
-                verdict_cell(h),
-                ec2rl_cell(h),
-                h.reason.clone(),
-            ]);
+            let mut row = vec![name];
+            if show_collector {
+                row.push(h.collector.to_string());
+            }
+            row.push(verdict_cell(h));
+            if show_ec2rl {
+                row.push(ec2rl_cell(h));
+            }
+            row.push(h.reason.clone());
+            t.add_row(row);
         }
         writeln!(out, "{t}")?;
-        writeln!(
-            out,
+        let mut summary = format!(
             "{} host(s): {} ok, {} asymmetric, {} no-route, {} error; {} incomplete",
             s.hosts, s.ok, s.asymmetric, s.no_route, s.error, s.incomplete
-        )?;
+        );
+        if summary.chars().count() > width as usize {
+            summary = summary.replace("; ", "\n");
+        }
+        writeln!(out, "{summary}")?;
         if self.o.explain {
             for h in &self.hosts {
                 writeln!(out)?;
