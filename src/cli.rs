@@ -93,6 +93,9 @@ pub struct ScanArgs {
     /// No progress bar and no notes on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Colour the table's verdicts: on terminals (auto, unless NO_COLOR is set), always, or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
     /// How deep archives nested in archives are opened.
     #[arg(long, default_value_t = 4)]
     pub max_depth: u32,
@@ -107,6 +110,13 @@ pub enum Stage {
     Capture,
     /// … and parse every dump into the host model.
     Parse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1009,3 +1009,47 @@ fn the_table_fits_the_terminal() {
         }
     }
 }
+
+/// Colour: `--color always` colours the verdicts, `never` and files do
+/// not; on a terminal (auto) NO_COLOR turns it off.
+#[test]
+fn verdicts_are_coloured_on_request_and_on_terminals() {
+    let esc = |o: &std::process::Output| o.stdout.contains(&0x1b);
+    let o = tool()
+        .args(["samples/", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(esc(&o));
+    assert!(stdout(&o).contains("\u{1b}[38;5;9m"), "asymmetric in red");
+    let o = tool()
+        .args(["samples/", "--color", "never"])
+        .output()
+        .unwrap();
+    assert!(!esc(&o));
+    let o = tool().arg("samples/").output().unwrap();
+    assert!(!esc(&o), "auto into a pipe: no colour");
+    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    let tty = |no_color: Option<&str>| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &format!("{bin} samples/ 2>/dev/null"), "/dev/null"])
+            .current_dir(root())
+            .env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        c.output().ok().map(|o| o.stdout)
+    };
+    let Some(coloured) = tty(None) else {
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return;
+    };
+    assert!(
+        coloured.windows(5).any(|w| w == b"\x1b[38;"),
+        "auto on a terminal"
+    );
+    let plain = tty(Some("1")).unwrap();
+    assert!(
+        !plain.windows(5).any(|w| w == b"\x1b[38;"),
+        "NO_COLOR on a terminal"
+    );
+}

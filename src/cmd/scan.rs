@@ -12,7 +12,7 @@
 //! that is this same channel's receiver: it would add a pool and nothing else.
 
 use crate::capture::{self, HostCapture, Limits, Notice};
-use crate::cli::{Only, ScanArgs};
+use crate::cli::{ColorChoice, Only, ScanArgs};
 use crate::exit::Exit;
 use crate::report::{self, Options, Summary};
 use crate::verdict::{LinkClass, host};
@@ -214,10 +214,22 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     // The terminal's width, narrow ones included; 100 columns into files
     // and pipes.
     let width = terminal_width().unwrap_or(100).max(40);
+    // https://no-color.org: a non-empty NO_COLOR turns colour off unless asked for.
+    let color = match a.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && a.output.as_ref().is_none_or(|p| p.as_os_str() == "-")
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    };
     let opts = Options {
         explain: a.explain,
         only_problems: a.only == Some(Only::Problems),
         width,
+        color,
     };
     let keep = opts.clone();
     if a.explain && format == report::Format::Csv && !a.quiet {

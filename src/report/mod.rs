@@ -29,8 +29,10 @@ pub enum Format {
 pub struct Options {
     pub explain: bool,
     pub only_problems: bool,
-    /// Table width cap (the terminal's, when wider than 100).
+    /// Table width: the terminal's, 100 into files and pipes.
     pub width: u16,
+    /// Colour verdicts (a terminal, or `--color always`).
+    pub color: bool,
 }
 
 impl Options {

@@ -3,9 +3,10 @@
 
 use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, short_host, sort};
 use crate::capture::Notice;
+use crate::verdict::Verdict;
 use crate::verdict::fix::FixStatus;
 use crate::verdict::host::HostReport;
-use comfy_table::{ContentArrangement, presets};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, presets};
 use std::io::{self, Write};
 
 pub struct Table {
@@ -19,6 +20,16 @@ impl Table {
             o,
             hosts: Vec::new(),
         }
+    }
+}
+
+/// Broken first: asymmetric red, no-route yellow, error magenta, ok green.
+fn verdict_color(v: Verdict) -> Color {
+    match v {
+        Verdict::Asymmetric => Color::Red,
+        Verdict::NoRoute => Color::Yellow,
+        Verdict::Error => Color::Magenta,
+        Verdict::Ok => Color::Green,
     }
 }
 
@@ -61,6 +72,12 @@ impl Reporter for Table {
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(width)
             .set_header(header);
+        if self.o.color {
+            t.enforce_styling();
+            // crossterm drops colours under NO_COLOR by itself; the choice
+            // was made already (`--color`, NO_COLOR, the terminal).
+            crossterm::style::force_color_output(true);
+        }
         // The host names the row: give it room before the reason wraps.
         let host_width = (width / 3).min(40);
         if let Some(c) = t.column_mut(0) {
@@ -74,15 +91,22 @@ impl Reporter for Table {
                 Some(n) if !h.host.contains(n.as_str()) => format!("{short}\n({n})"),
                 _ => short,
             };
-            let mut row = vec![name];
+            let mut row = vec![Cell::new(name)];
             if show_collector {
-                row.push(h.collector.to_string());
+                row.push(Cell::new(h.collector));
             }
-            row.push(verdict_cell(h));
+            let mut verdict = Cell::new(verdict_cell(h));
+            if self.o.color {
+                verdict = verdict.fg(verdict_color(h.verdict));
+                if h.verdict != Verdict::Ok {
+                    verdict = verdict.add_attribute(Attribute::Bold);
+                }
+            }
+            row.push(verdict);
             if show_ec2rl {
-                row.push(ec2rl_cell(h));
+                row.push(Cell::new(ec2rl_cell(h)));
             }
-            row.push(h.reason.clone());
+            row.push(Cell::new(&h.reason));
             t.add_row(row);
         }
         writeln!(out, "{t}")?;
