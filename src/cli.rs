@@ -50,7 +50,8 @@ pub enum Command {
     /// errors (no host, or several matching --host).
     Fix(FixArgs),
     /// Print shell completions or the man page.
-    #[command(hide = true)]
+    ///
+    /// `generate man > asymroute-offline.1`; `generate bash > /etc/bash_completion.d/asymroute-offline`.
     Generate(GenerateArgs),
 }
 

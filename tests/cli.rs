@@ -1053,3 +1053,26 @@ fn verdicts_are_coloured_on_request_and_on_terminals() {
         "NO_COLOR on a terminal"
     );
 }
+
+/// `generate`: listed in the help, one man page with an EXIT STATUS section
+/// and no links to pages that do not exist, and no panic on a closed pipe.
+#[test]
+fn man_page_and_completions() {
+    let help = stdout(&tool().arg("--help").output().unwrap());
+    assert!(help.contains("generate"), "{help}");
+    let man = stdout(&tool().args(["generate", "man"]).output().unwrap());
+    assert!(man.contains(".SH \"EXIT STATUS\""), "{man}");
+    assert!(man.contains(".SH \"COMMAND FIX\""));
+    assert!(
+        !man.contains("asymroute-offline-"),
+        "links to a page not generated"
+    );
+    assert!(!man.contains(".SH EXTRA"));
+    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    let o = std::process::Command::new("sh")
+        .args(["-c", &format!("{bin} generate zsh | head -c 1 >/dev/null")])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+}

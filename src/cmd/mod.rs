@@ -22,26 +22,80 @@ pub fn run(cli: Cli) -> std::io::Result<Exit> {
     }
 }
 
-/// Completions and the man page, from the clap definition.
+/// Completions and the man page, from the clap definition. Both are made
+/// in memory and written at once: a closed pipe (`| head`) ends the run
+/// quietly instead of panicking inside the generator.
 fn generate(what: &str) -> std::io::Result<Exit> {
     use clap::CommandFactory;
+    use std::io::Write;
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout();
+    let mut out: Vec<u8> = Vec::new();
     if what == "man" {
-        clap_mangen::Man::new(cmd).render(&mut out)?;
-        return Ok(Exit::Clean);
+        man_page(&cmd, &mut out)?;
+    } else {
+        let shell: clap_complete::Shell = match what.parse() {
+            Ok(s) => s,
+            Err(_) => {
+                eprintln!(
+                    "asymroute-offline: generate: expected man, bash, zsh, fish, elvish or powershell"
+                );
+                return Ok(Exit::Error);
+            }
+        };
+        clap_complete::generate(shell, &mut cmd, "asymroute-offline", &mut out);
     }
-    let shell: clap_complete::Shell = match what.parse() {
-        Ok(s) => s,
-        Err(_) => {
-            eprintln!(
-                "asymroute-offline: generate: expected man, bash, zsh, fish, elvish or powershell"
-            );
-            return Ok(Exit::Error);
-        }
-    };
-    clap_complete::generate(shell, &mut cmd, "asymroute-offline", &mut out);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&out)?;
+    stdout.flush()?;
     Ok(Exit::Clean)
+}
+
+/// One man page for the whole tool: the scan's options, then a section
+/// per command (no page of its own to point to), examples and the exit
+/// status in sections of their own.
+fn man_page(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = sub.get_name();
+        let sub = sub.clone().bin_name(format!("asymroute-offline {name}"));
+        let page = clap_mangen::Man::new(sub);
+        let mut part = Vec::new();
+        page.render_synopsis_section(&mut part)?;
+        page.render_description_section(&mut part)?;
+        page.render_options_section(&mut part)?;
+        let text = String::from_utf8_lossy(&part)
+            .replacen(
+                ".SH SYNOPSIS",
+                &format!(".SH \"COMMAND {}\"", name.to_uppercase()),
+                1,
+            )
+            .replace(".SH DESCRIPTION", ".SS Description")
+            .replace(".SH OPTIONS", ".SS Options");
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(
+        b".SH EXAMPLES\n\
+.nf\n\
+asymroute-offline ./bundle/\n\
+asymroute-offline fleet.tar.xz -o report.json\n\
+asymroute-offline ./tickets/1234/ --format markdown --explain\n\
+asymroute-offline fix ./bundle/ --host web-3 > fix.sh\n\
+asymroute-offline route-get ./bundle/ --host web-3 --from 172.16.1.16 --to 8.8.8.8\n\
+asymroute-offline parse sos_commands/networking/ip_-4_rule_list --json\n\
+.fi\n\
+.SH \"EXIT STATUS\"\n\
+.TP\n0\nEvery host ok and complete.\n\
+.TP\n1\nSome host asymmetric or no-route (route-get: the kernel would answer an error; fix: no safe fix).\n\
+.TP\n2\nUsage or I/O error: nothing analysed.\n\
+.TP\n3\nNo findings, but some host incomplete or in error, or some input unreadable (fix: a partial fix).\n",
+    );
+    man.render_version_section(out)?;
+    Ok(())
 }
 
 /// Whether `pat` names the host: its id, hostname or instance id, exactly
