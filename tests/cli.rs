@@ -598,7 +598,7 @@ fn the_readme_example_is_current() {
         example, now,
         "README.md's example differs from `asymroute-offline samples/`: paste the new output"
     );
-    assert!(readme.starts_with("# asymroute-offline\n\n    cargo run --release -- samples/ "));
+    assert!(readme.starts_with("# asymroute-offline\n\n    cargo run -- samples/ "));
 }
 
 #[test]
