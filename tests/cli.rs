@@ -1076,3 +1076,43 @@ fn man_page_and_completions() {
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
 }
+
+/// `route-get --json` locates its rule and route as the scan does (`file`,
+/// `line`) and lists only the assumptions of the lookup's family.
+#[test]
+fn route_get_json_matches_the_scans_shapes() {
+    let o = tool()
+        .args([
+            "route-get",
+            "samples/ec2rl",
+            "--from",
+            "10.0.2.20",
+            "--to",
+            "8.8.8.8",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let a: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(a["route"]["line"], 2, "{a}");
+    assert!(
+        a["route"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("mod_out/run/iproute.log")
+    );
+    assert_eq!(a["rule"]["file"], "assumed");
+    let assumed: Vec<&str> = a["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!assumed.is_empty());
+    assert!(
+        assumed
+            .iter()
+            .all(|s| !s.contains("IPv6") && !s.contains("ip -6")),
+        "{assumed:?}"
+    );
+}

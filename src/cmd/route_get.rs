@@ -9,8 +9,39 @@ use std::io::Write;
 
 #[derive(Serialize)]
 struct Located {
+    /// The captured file, or `assumed` for a fact the model supplied.
     file: String,
+    /// Its first line (0 when assumed), as the scan's quotes give it.
+    line: u32,
     text: String,
+}
+
+impl Located {
+    fn of(h: &Host, o: crate::model::Origin, assumed: impl FnOnce() -> String) -> Located {
+        if o.is_assumed() {
+            return Located {
+                file: "assumed".into(),
+                line: 0,
+                text: assumed(),
+            };
+        }
+        Located {
+            file: h
+                .sources
+                .get(o.source as usize)
+                .map_or_else(|| "?".into(), |s| s.name.clone()),
+            line: o.line,
+            text: h.quote(o),
+        }
+    }
+
+    /// `file:line` (just `assumed` for what the model supplied).
+    fn at(&self) -> String {
+        match self.line {
+            0 => self.file.clone(),
+            n => format!("{}:{n}", self.file),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -31,7 +62,7 @@ struct Output<'a> {
     route: Option<Located>,
     conditional_rules: Vec<Located>,
     error: Option<&'static str>,
-    assumptions: &'a [String],
+    assumptions: Vec<&'a str>,
 }
 
 pub fn flow_of(args: &RouteGetArgs) -> Result<Flow, String> {
@@ -52,14 +83,7 @@ pub fn flow_of(args: &RouteGetArgs) -> Result<Flow, String> {
 
 fn rule_loc(h: &Host, fam: Family, i: usize) -> Located {
     let r = &h.rules[crate::model::fam_idx(fam)][i];
-    Located {
-        file: h.locate(r.origin),
-        text: if r.origin.is_assumed() {
-            r.rule.to_string()
-        } else {
-            h.quote(r.origin)
-        },
-    }
+    Located::of(h, r.origin, || r.rule.to_string())
 }
 
 pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
@@ -102,16 +126,18 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
     let route_loc = l.route.as_ref().and_then(|r| {
         let t = host.table(fam, &r.table)?;
         let o = t.origin(r.index);
-        Some(Located {
-            file: host.locate(o),
-            text: if o.is_assumed() {
-                t.routes[r.index].route.to_string()
-            } else {
-                host.quote(o)
-            },
-        })
+        Some(Located::of(&host, o, || {
+            t.routes[r.index].route.to_string()
+        }))
     });
     let rule = l.rule.map(|i| rule_loc(&host, fam, i));
+    // What the model assumed about this lookup's family only.
+    let assumptions: Vec<&str> = host
+        .assumptions
+        .iter()
+        .map(String::as_str)
+        .filter(|a| (a.contains("IPv6") || a.contains("ip -6")) == (fam == Family::Inet6))
+        .collect();
     let mut out = std::io::stdout().lock();
     let hit = l.result.as_ref().ok();
     if args.json {
@@ -135,7 +161,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
                 .map(|&i| rule_loc(&host, fam, i))
                 .collect(),
             error: l.result.as_ref().err().map(|e| e.message()),
-            assumptions: &host.assumptions,
+            assumptions: assumptions.clone(),
         };
         serde_json::to_writer_pretty(&mut out, &o)?;
         writeln!(out)?;
@@ -186,12 +212,12 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
             Err(e) => writeln!(out, "{}: {e}", flow.dst)?,
         }
         if let Some(r) = &rule {
-            writeln!(out, "    rule   {}: {}", r.file, r.text.replace('\t', " "))?;
+            writeln!(out, "    rule   {}: {}", r.at(), r.text.replace('\t', " "))?;
         }
         if let Some(r) = &route_loc {
             for (i, t) in r.text.lines().enumerate() {
                 let lead = if i == 0 {
-                    format!("    route  {}: ", r.file)
+                    format!("    route  {}: ", r.at())
                 } else {
                     "           ".into()
                 };
@@ -203,11 +229,11 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
             writeln!(
                 out,
                 "    conditional rule {}: {}",
-                r.file,
+                r.at(),
                 r.text.replace('\t', " ")
             )?;
         }
-        for a in &host.assumptions {
+        for a in &assumptions {
             writeln!(out, "    assumed: {a}")?;
         }
     }

@@ -225,7 +225,7 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
                 ""
             };
             v.push(format!(
-                "    {scope}: {} -> {}{via}{hash}",
+                "    {scope}: {} → {}{via}{hash}",
                 l.summary, l.egress
             ));
             v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
