@@ -21,6 +21,21 @@ impl Markdown {
     }
 }
 
+/// Markdown's punctuation escaped: a host name is text, not markup.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~'
+        ) {
+            out.push('\\');
+        }
+        out.push(if c == '\n' { ' ' } else { c });
+    }
+    out
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -39,7 +54,7 @@ impl Reporter for Markdown {
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                cell(&h.host),
+                text(&h.host),
                 h.collector,
                 cell(&h.verdict_label()),
                 fix_cell(h),
@@ -56,7 +71,7 @@ impl Reporter for Markdown {
             if h.verdict == Verdict::Ok && !h.is_incomplete() && !self.o.explain {
                 continue;
             }
-            writeln!(out, "\n### {}\n\n```", h.host)?;
+            writeln!(out, "\n### {}\n\n```", text(&h.host))?;
             for l in explain_lines(h) {
                 writeln!(out, "{l}")?;
             }
