@@ -100,17 +100,28 @@ pub struct ScanArgs {
     /// How deep archives nested in archives are opened.
     #[arg(long, default_value_t = 4)]
     pub max_depth: u32,
-    /// Stop after a stage and print only a count (for benchmarks).
-    #[arg(long, value_enum, hide = true)]
-    pub stop_after: Option<Stage>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Benchmarks stop a scan after a stage (`ASYMROUTE_STOP_AFTER=capture|parse`):
+/// an environment knob, not an option, so completions and `--help` offer it
+/// to no one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Read the bundle and find hosts.
     Capture,
     /// … and parse every dump into the host model.
     Parse,
+}
+
+impl Stage {
+    /// `ASYMROUTE_STOP_AFTER`, when set to a stage.
+    pub fn from_env() -> Option<Stage> {
+        match std::env::var("ASYMROUTE_STOP_AFTER").ok()?.as_str() {
+            "capture" => Some(Stage::Capture),
+            "parse" => Some(Stage::Parse),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

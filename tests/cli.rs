@@ -1135,3 +1135,21 @@ fn route_get_json_matches_the_scans_shapes() {
         "{assumed:?}"
     );
 }
+
+/// Completions offer no hidden benchmark knob (it is an environment
+/// variable, ASYMROUTE_STOP_AFTER, that still stops a scan early).
+#[test]
+fn completions_offer_only_real_options() {
+    for sh in ["bash", "zsh", "fish"] {
+        let c = stdout(&tool().args(["generate", sh]).output().unwrap());
+        assert!(!c.contains("stop-after"), "{sh}");
+        assert!(c.contains("color"), "{sh}");
+    }
+    let o = tool()
+        .args(["samples/", "-q"])
+        .env("ASYMROUTE_STOP_AFTER", "parse")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hosts,"));
+}

@@ -144,7 +144,7 @@ fn run_stage(
 }
 
 pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
-    if let Some(stage) = a.stop_after {
+    if let Some(stage) = crate::cli::Stage::from_env() {
         let jobs = a
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))

@@ -1,7 +1,7 @@
 //! Fleet benchmark (issue 4): a generated fleet of plain host folders (real
 //! captures, renumbered per host) as a folder, a .tar.gz, a .tar.xz and a
-//! .tar.zst. For each: wall time and peak RSS of discovery (`--stop-after
-//! capture`) and discovery+parse (`--stop-after parse`), against the floor
+//! .tar.zst. For each: wall time and peak RSS of discovery (`ASYMROUTE_STOP_AFTER=
+//! capture`) and discovery+parse (`ASYMROUTE_STOP_AFTER=parse`), against the floor
 //! of reading the same bytes (`cat`, `tar -xzOf`, `xz -dc`, `zstd -dc`).
 //!
 //!     cargo bench --bench fleet                  # 10,000 hosts
@@ -276,14 +276,17 @@ fn row(bin: &str, n: usize, name: &str, path: &str, floor_cmd: &str, runs: usize
     };
     let (floor, _) = measure(floor_cmd, runs);
     let (cap, _) = measure(
-        &format!("{bin} scan {path} -q -j1 --stop-after capture"),
+        &format!("ASYMROUTE_STOP_AFTER=capture {bin} scan {path} -q -j1"),
         runs,
     );
     let (p1, _) = measure(
-        &format!("{bin} scan {path} -q -j1 --stop-after parse"),
+        &format!("ASYMROUTE_STOP_AFTER=parse {bin} scan {path} -q -j1"),
         runs,
     );
-    let (pn, rssn) = measure(&format!("{bin} scan {path} -q --stop-after parse"), runs);
+    let (pn, rssn) = measure(
+        &format!("ASYMROUTE_STOP_AFTER=parse {bin} scan {path} -q"),
+        runs,
+    );
     let (full, _) = measure(&format!("{bin} scan {path} -q -f ndjson"), runs.min(2));
     println!(
         "| {n} | {name} | {:.1} | {floor:.2} | {cap:.2} | {p1:.2} | {pn:.2} | {:.2} | {:.1} | {full:.2} |",
