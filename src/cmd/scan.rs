@@ -163,6 +163,8 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     class.internal.extend(a.internal.iter().cloned());
     class.uplink = a.uplink.clone();
     let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
+    // `-o -` is standard output.
+    let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
     let s = Settings {
         class,
         jobs: a
@@ -179,14 +181,14 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         progress: !a.quiet
             && std::io::stderr().is_terminal()
             && !(std::io::stdout().is_terminal()
-                && a.output.is_none()
+                && to_file.is_none()
                 && format == report::Format::Ndjson),
     };
     // `-o FILE` is written to a temporary file beside it, renamed over it
     // only when some host was analysed: a failed run never replaces a report.
     let mut out_file: Option<Output> = None;
-    let mut sink: Box<dyn Write + Send> = match &a.output {
-        Some(p) if p.as_os_str() != "-" => {
+    let mut sink: Box<dyn Write + Send> = match to_file {
+        Some(p) => {
             if let Some(b) = inside(p, &a.paths) {
                 eprintln!(
                     "asymroute-offline: refusing to write {} inside the bundle {}",
@@ -209,7 +211,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                 }
             }
         }
-        _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     // The terminal's width, narrow ones included; 100 columns into files
     // and pipes.
@@ -220,7 +222,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             std::io::stdout().is_terminal()
-                && a.output.as_ref().is_none_or(|p| p.as_os_str() == "-")
+                && to_file.is_none()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::env::var("TERM").map_or(true, |t| t != "dumb")
         }
@@ -341,15 +343,12 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         drop(sink);
         (summary, result)
     });
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
     if let Some(o) = out_file {
         let done = write_result.is_ok() && summary.hosts > 0;
         if let Err(e) = o.finish(done) {
             eprintln!(
                 "asymroute-offline: cannot write the report to {}: {e}",
-                o_display(&a.output)
+                o.path.display()
             );
             return Ok(Exit::Error);
         }
@@ -370,7 +369,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                 paths.join(", ")
             );
         }
-        if a.output.as_ref().is_some_and(|p| p.as_os_str() != "-") {
+        if to_file.is_some() {
             eprintln!("asymroute-offline: nothing analysed: the report file was left as it was");
         }
         Exit::Error
@@ -395,11 +394,6 @@ fn format_of(output: Option<&Path>) -> report::Format {
         Some("csv") => report::Format::Csv,
         _ => report::Format::Table,
     }
-}
-
-fn o_display(p: &Option<PathBuf>) -> String {
-    p.as_ref()
-        .map_or_else(String::new, |p| p.display().to_string())
 }
 
 /// A report file written through a temporary file in its own folder.

@@ -26,9 +26,9 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::{Endpoint, LinkClass, Outcome, Peers, Space, Verdict, other_dev, space};
+use super::{Endpoint, LinkClass, Outcome, Peers, Space, Spaces, Verdict, other_dev, space};
 use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
-use crate::model::lookup::ReplyRules;
+use crate::model::lookup::{ReplyRules, is_link_local};
 use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
 use serde::Serialize;
 use space::Range;
@@ -302,7 +302,7 @@ fn same_key(a: &Route, b: &Route) -> bool {
 
 /// An IPv6 link-local address (fe80::/10): a gateway that needs only its device.
 fn v6_link_local(g: IpAddr) -> bool {
-    matches!(g, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
+    g.is_ipv6() && is_link_local(g)
 }
 
 /// `fib_check_nh` / `ip6_route_check_nh` on a gateway without `onlink`:
@@ -375,13 +375,20 @@ fn v4_not_unicast(h: &Host, g: IpAddr) -> bool {
             })
 }
 
-/// What `ip route add` answers about a route's gateway (docs/kernel-acceptance.md §2).
-const INVALID_GW: &str = "Error: Nexthop has invalid gateway.";
-const NO_ROUTE_GW: &str = "RTNETLINK answers: No route to host";
-const MISMATCH_GW: &str = "Error: Nexthop has invalid gateway or device mismatch.";
+/// Why `ip route add` refuses a route's gateway, and whether the model is
+/// sure of it: a refusal for want of a route it credits is only
+/// `Unproven` (the kernel may find one by a full lookup), so a duplicate
+/// key is answered first (`apply_op`).
+enum GatewayRefusal {
+    Certain(&'static str),
+    Unproven(&'static str),
+}
 
-fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), String> {
-    const INVALID: &str = INVALID_GW;
+const INVALID: &str = "Error: Nexthop has invalid gateway.";
+
+/// What `ip route add` answers about a route's gateway (docs/kernel-acceptance.md §2).
+fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), GatewayRefusal> {
+    use GatewayRefusal::{Certain, Unproven};
     let dev_up = r
         .dev
         .as_deref()
@@ -389,16 +396,18 @@ fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), String> {
         .is_some_and(|l| l.up);
     let onlink = is_onlink(&r.flags);
     match r.family {
-        Family::Inet if v4_not_unicast(h, g) => Err(INVALID.into()),
-        _ if onlink && r.dev.is_none() => Err("Error: Nexthop device required for onlink.".into()),
-        Family::Inet if onlink && !dev_up => Err("Error: Nexthop device is not up.".into()),
+        Family::Inet if v4_not_unicast(h, g) => Err(Certain(INVALID)),
+        _ if onlink && r.dev.is_none() => {
+            Err(Certain("Error: Nexthop device required for onlink."))
+        }
+        Family::Inet if onlink && !dev_up => Err(Certain("Error: Nexthop device is not up.")),
         // An onlink gateway must be a unicast address: not the host's own.
-        Family::Inet if onlink && h.is_local_addr(g) => Err(INVALID.into()),
+        Family::Inet if onlink && h.is_local_addr(g) => Err(Certain(INVALID)),
         Family::Inet if onlink => Ok(()),
         Family::Inet if gateway_valid(h, r, g) => Ok(()),
-        Family::Inet => Err(INVALID.into()),
+        Family::Inet => Err(Unproven(INVALID)),
         Family::Inet6 if v6_link_local(g) && r.dev.is_none() => {
-            Err("Error: Egress device not specified.".into())
+            Err(Certain("Error: Egress device not specified."))
         }
         // A link-local address is the host's own only on its device.
         Family::Inet6
@@ -407,7 +416,7 @@ fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), String> {
                     && (!v6_link_local(g) || r.dev.as_deref() == Some(a.link.as_str()))
             }) =>
         {
-            Err("Error: Gateway can not be a local address.".into())
+            Err(Certain("Error: Gateway can not be a local address."))
         }
         // Link-local gateways need their device only.
         Family::Inet6 if v6_link_local(g) => Ok(()),
@@ -437,13 +446,15 @@ fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), String> {
                     ) && (e.route.kind != RouteType::Unicast || e.route.dev != r.dev)
                 });
             if elsewhere {
-                Err(MISMATCH_GW.into())
+                Err(Unproven(
+                    "Error: Nexthop has invalid gateway or device mismatch.",
+                ))
             } else {
                 Ok(())
             }
         }
         Family::Inet6 if gateway_valid(h, r, g) => Ok(()),
-        Family::Inet6 => Err(NO_ROUTE_GW.into()),
+        Family::Inet6 => Err(Unproven("RTNETLINK answers: No route to host")),
     }
 }
 
@@ -493,15 +504,6 @@ fn rule_named(existing: &Rule, new: &Rule, adding: bool) -> bool {
         && (!new.l3mdev || x.l3mdev)
 }
 
-fn rebuild(routes: Vec<RouteEntry>) -> FibTable {
-    let mut t = FibTable::default();
-    for r in routes {
-        t.push(r);
-    }
-    t.finish();
-    t
-}
-
 /// Applies one operation to the model as the kernel would, or says what the
 /// kernel answers when it refuses it.
 pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
@@ -520,27 +522,26 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             // The kernel checks the nexthop before the key; where the model
             // refuses a gateway only for want of a route it credits (the
             // kernel may find one by a full lookup), the key decides first.
-            let nexthop = r.gateway.map_or(Ok(()), |g| gateway_accepted(h, r, g));
-            let conservative = matches!(&nexthop, Err(e) if e == INVALID_GW || e == NO_ROUTE_GW || e == MISMATCH_GW)
-                && r.gateway
-                    .is_some_and(|g| !v4_not_unicast(h, g) && !h.is_local_addr(g));
-            if !conservative {
-                nexthop.clone()?;
-            }
+            let unproven = match r.gateway.map(|g| gateway_accepted(h, r, g)) {
+                Some(Err(GatewayRefusal::Certain(e))) => return Err(e.into()),
+                Some(Err(GatewayRefusal::Unproven(e))) => Some(e),
+                _ => None,
+            };
             if h.table(r.family, &r.table)
                 .is_some_and(|t| t.routes.iter().any(|e| same_key(&e.route, r)))
             {
                 return Err(EEXIST.into());
             }
-            nexthop?;
+            if let Some(e) = unproven {
+                return Err(e.into());
+            }
             let t = h.tables[fi].entry(r.table.clone()).or_default();
-            let mut routes = std::mem::take(&mut t.routes);
-            routes.push(RouteEntry {
+            t.push(RouteEntry {
                 route: r.clone(),
                 origin: Origin::ASSUMED,
                 tos: 0,
             });
-            *t = rebuild(routes);
+            t.finish();
             h.have_routes[fi] = true;
         }
         Op::DelRoute(r) => {
@@ -549,7 +550,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             };
             // Every attribute given must match; no metric (IPv4: also 0)
             // matches any, the lowest first; IPv6 ignores the type.
-            let mut cands: Vec<usize> = (0..t.routes.len())
+            let pos = (0..t.routes.len())
                 .filter(|&i| {
                     let x = &t.routes[i].route;
                     // IPv6 deletes always name the metric (`route_command`).
@@ -568,15 +569,12 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
                         && (r.prefsrc.is_none() || x.prefsrc == r.prefsrc)
                         && (r.protocol.is_none() || x.protocol == r.protocol)
                 })
-                .collect();
-            cands.sort_by_key(|&i| metric(&t.routes[i].route));
-            let pos = cands.first().copied();
+                .min_by_key(|&i| metric(&t.routes[i].route));
             let Some(pos) = pos else {
                 return Err("RTNETLINK answers: No such process".into());
             };
-            let mut routes = std::mem::take(&mut t.routes);
-            routes.remove(pos);
-            *t = rebuild(routes);
+            t.routes.remove(pos);
+            t.finish();
         }
         Op::AddRule(_, r) => {
             if h.rules[fi].iter().any(|x| rule_named(&x.rule, r, true)) {
@@ -783,11 +781,9 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
     out
 }
 
-/// The plan accepted so far: its operations, the model after them, and
-/// what they do to each endpoint.
-#[derive(Clone)]
+/// The plan accepted so far: the model after its steps, and what they do
+/// to each endpoint.
 struct Plan {
-    ops: Vec<Op>,
     model: Host,
     state: Vec<EpState>,
 }
@@ -795,7 +791,6 @@ struct Plan {
 impl Plan {
     fn new(host: &Host, eps: &[Endpoint]) -> Plan {
         Plan {
-            ops: Vec::new(),
             model: apply(host, &[]).expect("no operation to refuse"),
             state: eps
                 .iter()
@@ -907,7 +902,6 @@ impl Plan {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
         self.state = state;
-        self.ops.extend_from_slice(step);
         Ok(())
     }
 }
@@ -1037,23 +1031,15 @@ fn own_nets(host: &Host, fam: Family, dev: &str) -> Vec<ipnet::IpNet> {
 /// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
 /// router (IPv4 subnet base + 1).
 fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Option<Gateway> {
-    let own_nets = own_nets(host, fam, dev);
-    let in_own = |g: IpAddr| {
-        own_nets
-            .iter()
-            .any(|n| n.contains(&g) && n.prefix_len() < n.max_prefix_len())
-    };
-    let link_local = |g: IpAddr| v6_link_local(g);
+    let mine = own_nets(host, fam, dev);
+    let in_own = |g: IpAddr| mine.iter().any(|n| n.contains(&g));
+    let link_local = v6_link_local;
+    // Another link with a global subnet of this one's (fe80::/64 is every
+    // link's and says nothing).
     let shares_subnet = |other: &str| {
-        host.addrs.iter().any(|a| {
-            a.link == other
-                && a.addr.family == fam
-                && !link_local(a.addr.local)
-                && ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen)
-                    .is_ok_and(|n| {
-                        own_nets.contains(&n.trunc()) && n.prefix_len() < n.max_prefix_len()
-                    })
-        })
+        own_nets(host, fam, other)
+            .iter()
+            .any(|n| !link_local(n.network()) && mine.contains(n))
     };
     // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
     let mut best: Option<(u32, IpAddr, bool)> = None;
@@ -1125,7 +1111,7 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
         });
     }
     if platform.ec2 && fam == Family::Inet {
-        let net = own_nets
+        let net = mine
             .iter()
             .filter(|n| n.prefix_len() <= 28)
             .min_by_key(|n| n.prefix_len())?;
@@ -1355,62 +1341,44 @@ fn net(fam: Family, start: u128, plen: u8) -> ipnet::IpNet {
     ipnet::IpNet::new(space::addr(fam, start), plen).expect("valid prefix")
 }
 
-/// The routes of a fix table for `dev`, in an order the kernel accepts.
+/// The routes of a fix table for `dev`, in an order the kernel accepts:
+/// direct ones (the gateway's prefix among them) before those via the
+/// router, each kind shortest prefix first.
 fn table_ops(
-    host: &Host,
     fam: Family,
     dev: &str,
     table: u32,
     gw: Option<&Gateway>,
     ents: &[(u128, u8, u8)],
 ) -> Vec<Op> {
-    let _ = host;
-    let mk = |start: u128, plen: u8, kind: RouteType| {
-        let mut r = Route::new(0, fam, net(fam, start, plen), kind, Table::Id(table));
-        if fam == Family::Inet6 {
-            r.metric = Some(default_metric(fam));
-        }
-        r
-    };
-    let mut direct = Vec::new();
-    let mut via = Vec::new();
-    let mut throw = Vec::new();
-    for &(s, p, l) in ents {
-        match l {
-            DIRECT => {
-                let mut r = mk(s, p, RouteType::Unicast);
-                r.dev = Some(dev.to_string());
-                if fam == Family::Inet {
-                    r.scope = Some(RtScope::Link);
-                }
-                direct.push((p, r));
-            }
-            VIA => {
-                let mut r = mk(s, p, RouteType::Unicast);
-                r.dev = Some(dev.to_string());
-                match gw.and_then(|g| g.addr) {
-                    Some(g) => {
-                        r.gateway = Some(g);
-                        if gw.is_some_and(|g| g.onlink) {
-                            r.flags.push("onlink".into());
-                        }
+    let mut routes: Vec<(u8, u8, Route)> = ents
+        .iter()
+        .map(|&(s, p, l)| {
+            let dst = net(fam, s, p);
+            let r = match (l, gw) {
+                (DIRECT, _) => direct_route(fam, dst, table, dev),
+                // Entries via the router exist only where it is known.
+                (VIA, Some(g)) => via_route(fam, dst, table, dev, g),
+                _ => {
+                    let mut r = Route::new(0, fam, dst, RouteType::Throw, Table::Id(table));
+                    if fam == Family::Inet6 {
+                        r.metric = Some(default_metric(fam));
                     }
-                    None if fam == Family::Inet => r.scope = Some(RtScope::Link),
-                    None => {}
+                    r
                 }
-                via.push((p, r));
-            }
-            _ => throw.push((p, mk(s, p, RouteType::Throw))),
-        }
-    }
-    for v in [&mut direct, &mut via, &mut throw] {
-        v.sort_by_key(|(p, _)| *p);
-    }
-    direct
+            };
+            let rank = match l {
+                DIRECT => 0,
+                VIA => 1,
+                _ => 2,
+            };
+            (rank, p, r)
+        })
+        .collect();
+    routes.sort_by_key(|(rank, p, _)| (*rank, *p));
+    routes
         .into_iter()
-        .chain(via)
-        .chain(throw)
-        .map(|(_, r)| Op::AddRoute(r))
+        .map(|(_, _, r)| Op::AddRoute(r))
         .collect()
 }
 
@@ -1454,8 +1422,6 @@ struct Candidate {
     notes: Vec<String>,
 }
 
-/// Builds the step for endpoints `group` (all on `dev`, one family) sharing
-/// one new table, each rule at its `level`-th priority candidate.
 /// The routes of one fix table for endpoints `group` (all on one link and
 /// family) and where each one's rule must go: what every attempt at their
 /// step shares, whatever priority and table it takes.
@@ -1548,7 +1514,7 @@ fn candidate(
     let (fam, dev) = (e0.family, e0.interface.as_str());
     let (ents, deciders) = (&lay.ents, &lay.deciders);
     let table = pick_table(host, fam, dev, platform, tables_taken);
-    let mut ops = table_ops(host, fam, dev, table, gw, ents);
+    let mut ops = table_ops(fam, dev, table, gw, ents);
     let mut taken = prios_taken.clone();
     for (k, &i) in group.iter().enumerate() {
         let e = &eps[i];
@@ -1816,6 +1782,17 @@ fn netutils(host: &Host) -> bool {
 
 /// Fix advice for a host whose endpoints are `eps` (`endpoints` of `host`).
 pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platform) -> Advice {
+    advise_in(host, eps, class, platform, &[None, None])
+}
+
+/// `advise`, given the spaces `endpoints` cut for `eps` (none: cut here).
+pub(crate) fn advise_in(
+    host: &Host,
+    eps: &[Endpoint],
+    class: &LinkClass,
+    platform: Platform,
+    spaces: &Spaces<'_>,
+) -> Advice {
     let platform = Platform {
         ec2: platform.ec2 || netutils(host),
     };
@@ -1841,10 +1818,8 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
             unverified: Vec::new(),
         };
     }
-    let spaces = [Family::Inet, Family::Inet6].map(|f| {
-        groups
-            .iter()
-            .any(|g| g.1 == f)
+    let cut = [Family::Inet, Family::Inet6].map(|f| {
+        (spaces[fam_idx(f)].is_none() && groups.iter().any(|g| g.1 == f))
             .then(|| Space::new(host, f, class))
     });
     let mut tables_taken = used_tables(host);
@@ -1857,7 +1832,10 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
     let mut failures: Vec<String> = Vec::new();
     for (dev, fam, members) in &groups {
         let fi = fam_idx(*fam);
-        let sp = spaces[fi].as_ref().expect("space of a group's family");
+        let sp = spaces[fi]
+            .as_ref()
+            .or(cut[fi].as_ref())
+            .expect("space of a group's family");
         let gw = pick_gateway(host, *fam, dev, platform);
         let mut why: Option<String> = None;
         let mut done = false;
@@ -1964,10 +1942,7 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
             ));
         }
     }
-    let asym: Vec<String> = groups
-        .iter()
-        .flat_map(|g| g.2.iter().map(|&i| ep_name(&eps[i])))
-        .collect();
+    let asym: usize = groups.iter().map(|g| g.2.len()).sum();
     // What the accepted steps leave leaking (in a family no step touches:
     // every asymmetric endpoint).
     let unverified: Vec<String> = groups
@@ -1981,7 +1956,7 @@ pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platfo
             FixStatus::Verified,
             format!(
                 "{} asymmetric endpoint(s) symmetric once applied, no other reply changed (checked on the model under the kernel's rules for ip route/rule add)",
-                asym.len()
+                asym
             ),
         )
     } else if steps.is_empty() {

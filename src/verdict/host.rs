@@ -4,7 +4,7 @@
 
 use super::ec2rl::{self, Ec2rl};
 use super::fix::{self, Fix, FixStatus};
-use super::{Endpoint, LinkClass, Verdict, endpoints, host_verdict};
+use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
 use crate::capture::{Collector, HostCapture};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, LinkInfo, fam_idx};
@@ -301,7 +301,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
                 .into(),
         );
     }
-    let eps = endpoints(&host, class);
+    let (eps, spaces) = endpoints_spaces(&host, class);
     let fams_used: Vec<Family> = [Family::Inet, Family::Inet6]
         .into_iter()
         .filter(|f| eps.iter().any(|e| e.family == *f && e.verdict.is_some()))
@@ -355,7 +355,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
                 .as_deref()
                 .is_some_and(|n| ec2_hostname(n, &host)),
     };
-    let advice = fix::advise(&host, &eps, class, platform);
+    let advice = fix::advise_in(&host, &eps, class, platform, &spaces);
     let reason = reason(&eps, verdict, &host, &cap.missing);
     HostReport {
         host: cap.id,

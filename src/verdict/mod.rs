@@ -873,6 +873,14 @@ pub fn endpoints(host: &Host, class: &LinkClass) -> Vec<Endpoint> {
 /// Each family's space, when some endpoint was analysed in it.
 pub(crate) type Spaces<'h> = [Option<Space<'h>>; 2];
 
+/// `endpoints`, and the spaces it cut (`fix::advise_in` reuses them).
+pub(crate) fn endpoints_spaces<'h>(
+    host: &'h Host,
+    class: &LinkClass,
+) -> (Vec<Endpoint>, Spaces<'h>) {
+    endpoints_with(host, class, true)
+}
+
 fn endpoints_with<'h>(
     host: &'h Host,
     class: &LinkClass,
