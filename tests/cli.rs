@@ -957,6 +957,23 @@ fn pty_available() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("pty-ok"))
 }
 
+/// What a shell line prints on a pseudo-terminal (`script`), run in the
+/// repository with `BIN` the tool, `NO_COLOR` as given (unset: `None`) and
+/// no `COLUMNS`.
+fn on_pty(line: &str, no_color: Option<&str>) -> String {
+    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line.replace("BIN", bin), "/dev/null"])
+        .current_dir(root())
+        .env_remove("COLUMNS")
+        .env_remove("NO_COLOR");
+    if let Some(v) = no_color {
+        c.env("NO_COLOR", v);
+    }
+    let o = c.output().expect("script runs");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// On a terminal (a pseudo-terminal from `script`, where stdout and stderr
 /// are the same tty) the progress spinner is cleared before the report's
 /// first byte, and is not drawn at all when NDJSON streams to it.
@@ -966,20 +983,7 @@ fn the_spinner_never_lands_in_the_report() {
         eprintln!("skipped: no pseudo-terminal (`script`)");
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
-    let run = |args: &str| -> Option<String> {
-        let o = std::process::Command::new("script")
-            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
-            .current_dir(root())
-            .env("NO_COLOR", "1")
-            .output()
-            .ok()?;
-        Some(String::from_utf8_lossy(&o.stdout).into_owned())
-    };
-    let Some(table) = run("samples/") else {
-        eprintln!("skipped: no `script` to make a pseudo-terminal");
-        return;
-    };
+    let table = on_pty("BIN samples/", Some("1"));
     let start = table.find('┌').expect("a table");
     let before = &table[..start];
     if let Some(last) = before.rfind("hosts analysed") {
@@ -988,7 +992,7 @@ fn the_spinner_never_lands_in_the_report() {
             "the spinner is not cleared before the table: {before:?}"
         );
     }
-    let ndjson = run("samples/ -f ndjson").unwrap();
+    let ndjson = on_pty("BIN samples/ -f ndjson", Some("1"));
     assert!(!ndjson.contains("hosts analysed"), "{ndjson}");
     for line in ndjson.lines().filter(|l| !l.trim().is_empty()) {
         let line = line.trim_end_matches('\r');
@@ -1004,23 +1008,12 @@ fn the_table_fits_the_terminal() {
         eprintln!("skipped: no pseudo-terminal (`script`)");
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
     for cols in [60, 80, 120] {
-        let o = std::process::Command::new("script")
-            .args([
-                "-qec",
-                &format!("stty rows 50 cols {cols}; {bin} samples/ 2>/dev/null"),
-                "/dev/null",
-            ])
-            .current_dir(root())
-            .env("NO_COLOR", "1")
-            .env_remove("COLUMNS")
-            .output();
-        let Ok(o) = o else {
-            eprintln!("skipped: no `script` to make a pseudo-terminal");
-            return;
-        };
-        let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+        let out = on_pty(
+            &format!("stty rows 50 cols {cols}; BIN samples/ 2>/dev/null"),
+            Some("1"),
+        )
+        .replace('\r', "");
         assert!(out.contains("host(s)"), "{cols}: {out}");
         for l in out.lines() {
             assert!(l.chars().count() <= cols, "{cols} columns: {l:?}");
@@ -1046,31 +1039,14 @@ fn verdicts_are_coloured_on_request_and_on_terminals() {
     assert!(!esc(&o));
     let o = tool().arg("samples/").output().unwrap();
     assert!(!esc(&o), "auto into a pipe: no colour");
-    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
-    let tty = |no_color: Option<&str>| {
-        let mut c = std::process::Command::new("script");
-        c.args(["-qec", &format!("{bin} samples/ 2>/dev/null"), "/dev/null"])
-            .current_dir(root())
-            .env_remove("NO_COLOR");
-        if let Some(v) = no_color {
-            c.env("NO_COLOR", v);
-        }
-        c.output().ok().map(|o| o.stdout)
-    };
     if !pty_available() {
         eprintln!("skipped: no pseudo-terminal (`script`)");
         return;
     }
-    let coloured = tty(None).expect("script runs");
-    assert!(
-        coloured.windows(5).any(|w| w == b"\x1b[38;"),
-        "auto on a terminal"
-    );
-    let plain = tty(Some("1")).unwrap();
-    assert!(
-        !plain.windows(5).any(|w| w == b"\x1b[38;"),
-        "NO_COLOR on a terminal"
-    );
+    let coloured = on_pty("BIN samples/ 2>/dev/null", None);
+    assert!(coloured.contains("\u{1b}[38;"), "auto on a terminal");
+    let plain = on_pty("BIN samples/ 2>/dev/null", Some("1"));
+    assert!(!plain.contains("\u{1b}[38;"), "NO_COLOR on a terminal");
 }
 
 /// `generate`: listed in the help, one man page with an EXIT STATUS section

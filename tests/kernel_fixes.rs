@@ -263,34 +263,15 @@ impl Drop for Ns {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Batch {
-    Ok(String),
-    Err(String),
-}
+use kernel::BatchResult as Batch;
 
-/// `ip -force -batch`: a failing line N leaves its message(s) then `Command
-/// failed -:N` on stderr; a succeeding `-j route get` prints one line of JSON
-/// (commands that print nothing leave nothing to match, which is fine: they
-/// are only checked for errors).
+/// `kernel::split_batch`, with a failing line's messages on one line.
 fn split_batch(n: usize, stdout: &str, stderr: &str) -> Vec<Batch> {
-    let mut errs: HashMap<usize, String> = HashMap::new();
-    let mut pending: Vec<&str> = Vec::new();
-    for l in stderr.lines() {
-        if let Some(num) = l.strip_prefix("Command failed -:") {
-            if let Ok(k) = num.trim().parse::<usize>() {
-                errs.insert(k, pending.join(" / "));
-            }
-            pending.clear();
-        } else if !l.trim().is_empty() {
-            pending.push(l);
-        }
-    }
-    let mut outs = stdout.lines().filter(|l| !l.trim().is_empty());
-    (1..=n)
-        .map(|k| match errs.remove(&k) {
-            Some(e) => Batch::Err(e),
-            None => Batch::Ok(outs.next().unwrap_or("").to_string()),
+    kernel::split_batch(n, stdout, stderr)
+        .into_iter()
+        .map(|b| match b {
+            Batch::Err(e) => Batch::Err(e.replace('\n', " / ")),
+            ok => ok,
         })
         .collect()
 }
@@ -899,30 +880,12 @@ struct Ep {
     internal: bool,
 }
 
-/// The tool's default internal (container) link patterns.
-const INTERNAL: [&str; 15] = [
-    "docker*",
-    "br-*",
-    "virbr*",
-    "cni*",
-    "cali*",
-    "flannel*",
-    "veth*",
-    "vxlan.calico",
-    "kube-*",
-    "lxcbr*",
-    "lxdbr*",
-    "podman*",
-    "cilium_*",
-    "weave*",
-    "vethwe*",
-];
-
+/// Whether the tool counts `dev` as internal (a container link), by its
+/// default patterns: the judge must use the tool's own definition.
 fn internal(dev: &str) -> bool {
-    INTERNAL.iter().any(|p| match p.strip_suffix('*') {
-        Some(head) => dev.starts_with(head),
-        None => dev == *p,
-    })
+    static CLASS: std::sync::OnceLock<asymroute_offline::verdict::LinkClass> =
+        std::sync::OnceLock::new();
+    CLASS.get_or_init(Default::default).is_internal(dev)
 }
 
 fn endpoints(addr_json: &str) -> Vec<Ep> {

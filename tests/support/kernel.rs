@@ -220,7 +220,7 @@ pub enum BatchResult {
 /// `Command failed -:N` on stderr; each succeeding `-j route get` prints one
 /// line of JSON on stdout. Successes are matched to the lines that did not
 /// fail, in order.
-fn split_batch(n: usize, stdout: &str, stderr: &str) -> Vec<BatchResult> {
+pub fn split_batch(n: usize, stdout: &str, stderr: &str) -> Vec<BatchResult> {
     let mut errs: HashMap<usize, String> = HashMap::new();
     let mut pending: Vec<&str> = Vec::new();
     for l in stderr.lines() {
