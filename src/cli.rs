@@ -100,6 +100,10 @@ pub struct ScanArgs {
     /// How deep archives nested in archives are opened.
     #[arg(long, default_value_t = 4)]
     pub max_depth: u32,
+    /// Give up on a host after SECS seconds of analysis: it is reported as an error naming the
+    /// limit, and the rest of the fleet is analysed (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub host_timeout: f64,
 }
 
 /// Benchmarks stop a scan after a stage (`ASYMROUTE_STOP_AFTER=capture|parse`):

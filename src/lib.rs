@@ -5,6 +5,7 @@
 //!
 //! Pipeline: capture → grammar → model → verdict → report.
 
+pub mod budget;
 pub mod capture;
 pub mod cli;
 pub mod cmd;

@@ -1129,3 +1129,82 @@ fn completions_offer_only_real_options() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stderr).contains("hosts,"));
 }
+
+/// A host over the per-host time budget becomes an `error` row naming the
+/// limit; the other hosts of the fleet are analysed as usual.
+#[test]
+fn host_timeout_turns_a_slow_host_into_an_error_row() {
+    let dir = ok_bundle();
+    let big = dir.path().join("big-router");
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::write(
+        big.join("ip_addr.txt"),
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n\
+         2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.0.0.2/24 brd 10.0.0.255 scope global eth0\n\
+         3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.1.0.2/24 brd 10.1.0.255 scope global eth1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        big.join("ip_rule.txt"),
+        "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+    )
+    .unwrap();
+    // Enough routes that the analysis looks up far more pieces than the
+    // budget's clock is read after (1024 lookups).
+    let mut routes = String::from(
+        "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n10.1.0.0/24 dev eth1 proto kernel scope link src 10.1.0.2\n",
+    );
+    for i in 0..8000u32 {
+        let gw = if i % 2 == 0 {
+            "10.0.0.1 dev eth0"
+        } else {
+            "10.1.0.1 dev eth1"
+        };
+        routes.push_str(&format!(
+            "{}.{}.{}.0/24 via {gw} proto bgp metric 20\n",
+            20 + i / 65536,
+            (i / 256) % 256,
+            i % 256
+        ));
+    }
+    std::fs::write(big.join("ip_route.txt"), routes).unwrap();
+    let out = tool()
+        .args(["--format", "json", "--host-timeout", "0.000001"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let hosts = doc["hosts"].as_array().unwrap();
+    let big = hosts.iter().find(|h| h["host"] == "big-router").unwrap();
+    assert_eq!(big["verdict"], "error");
+    assert!(
+        big["reason"]
+            .as_str()
+            .unwrap()
+            .contains("per-host time limit"),
+        "{}",
+        big["reason"]
+    );
+    assert!(
+        hosts
+            .iter()
+            .filter(|h| h["host"] != "big-router")
+            .all(|h| h["verdict"] != "error"),
+        "the small hosts are analysed"
+    );
+    // Without the limit the same host is analysed.
+    let out = tool()
+        .args(["--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let big = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "big-router")
+        .unwrap()
+        .clone();
+    assert_eq!(big["verdict"], "asymmetric");
+}

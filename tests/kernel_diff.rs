@@ -1408,7 +1408,7 @@ fn run_host(
     let tv = Instant::now();
     let class = LinkClass::default();
     let vhost = &hosts[0].1;
-    let eps = verdict::endpoints(vhost, &class);
+    let eps = verdict::expanded(&verdict::endpoints(vhost, &class));
     for e in eps.iter().filter(|e| e.verdict.is_some()) {
         counts.verdicts.endpoint(e);
     }
@@ -1471,7 +1471,7 @@ fn run_host(
                 e.address, e.interface, e.verdict
             )
         };
-        let veps = verdict::endpoints(vh, &class);
+        let veps = verdict::expanded(&verdict::endpoints(vh, &class));
         let mut same = true;
         for e in eps.iter().filter(|e| e.verdict.is_some()) {
             let other = veps

@@ -52,7 +52,7 @@ fn load(dir: &Path) -> HostCases {
     let host = kernel::load_host(dir);
     let diags = kernel::diagnostics(&host);
     assert!(diags.is_empty(), "{name}: parse diagnostics: {diags:#?}");
-    let eps = verdict::endpoints(&host, &LinkClass::default());
+    let eps = verdict::expanded(&verdict::endpoints(&host, &LinkClass::default()));
     let mut cases = Vec::new();
     if let Ok(text) = std::fs::read_to_string(dir.join("verdicts.json")) {
         let cf: VCaseFile =
@@ -250,6 +250,7 @@ fn judge_catches_wrong_verdicts() {
                     let mut m = ep.clone();
                     m.leaks.push(Leak {
                         destinations: vec![ipnet::IpNet::from(c.dst).to_string()],
+                        destinations_omitted: 0,
                         summary: String::new(),
                         scope: Scope::OffLink,
                         egress: "nowhere0".into(),
@@ -257,6 +258,7 @@ fn judge_catches_wrong_verdicts() {
                         hash_dependent: false,
                         rule: None,
                         route: None,
+                        routes: 0,
                         size: 1,
                     });
                     tally("fake leak added", caught(&m), ctx.clone());

@@ -74,6 +74,8 @@ struct Settings {
     shard: Option<(u64, u64)>,
     limits: Limits,
     progress: bool,
+    /// The per-host time budget (`--host-timeout`).
+    host_timeout: Option<std::time::Duration>,
 }
 
 /// FNV-1a: stable across runs and machines, unlike the std hasher.
@@ -172,6 +174,9 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1),
         shard: a.shard,
+        host_timeout: (a.host_timeout > 0.0)
+            .then(|| std::time::Duration::try_from_secs_f64(a.host_timeout).ok())
+            .flatten(),
         limits: Limits {
             max_depth: a.max_depth,
             ..Limits::default()
@@ -265,9 +270,12 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             let rx = Arc::clone(&work_rx);
             let tx = res_tx.clone();
             let class = &s.class;
+            let limit = s.host_timeout;
             scope.spawn(move || {
                 while let Some(batch) = next_batch(&rx) {
-                    let reports = batch.into_iter().map(|c| host::analyse_guarded(c, class));
+                    let reports = batch
+                        .into_iter()
+                        .map(|c| host::analyse_within(c, class, limit));
                     if tx.send(reports.collect()).is_err() {
                         break;
                     }

@@ -22,6 +22,7 @@ use super::{Host, RouteEntry, RuleEntry, fam_idx};
 use crate::grammar::{Family, RouteType, RuleAction, Table};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A flow as `ip route get` takes it. Without `iif` it is a locally
@@ -248,12 +249,16 @@ struct Fl<'a> {
     trace: bool,
     /// The rules' selectors for this flow, settled but for `to`.
     pre: Option<&'a [RuleSel]>,
+    /// With `pre`: the only rules that can match this destination, in
+    /// order (the walk skips the rest: an EKS node's 30,000 `from POD`
+    /// rules never match a reply from the node's own address).
+    cands: Option<&'a [u32]>,
 }
 
 /// A rule's selectors against a flow, all but `to` (the one that reads the
 /// destination).
-#[derive(Debug, Clone, Copy)]
-struct RuleSel {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleSel {
     /// `iif` and `from` match.
     base: bool,
     /// The selectors a reply's dumps cannot settle match.
@@ -268,6 +273,20 @@ struct RuleSel {
 pub struct ReplyRules {
     src: IpAddr,
     sel: Vec<RuleSel>,
+    /// Rules that match whatever the destination (or may: `not` rules).
+    always: Vec<u32>,
+    /// Rules that match only inside their `to`, by `to`'s prefix length
+    /// and masked address.
+    by_to: HashMap<(u8, u128), Vec<u32>>,
+    to_plens: Vec<u8>,
+}
+
+impl ReplyRules {
+    /// How the rules meet the source: replies from two sources with equal
+    /// keys get equal answers from the rules for every destination.
+    pub fn key(&self) -> Vec<RuleSel> {
+        self.sel.clone()
+    }
 }
 
 /// How a lookup runs: with a trace or not, with the rules settled or not.
@@ -275,6 +294,7 @@ pub struct ReplyRules {
 struct Opts<'a> {
     trace: bool,
     pre: Option<&'a [RuleSel]>,
+    cands: Option<&'a [u32]>,
 }
 
 /// A FIB result: the table the walk found it in (held, not looked up
@@ -469,6 +489,7 @@ impl Host {
             Opts {
                 trace: true,
                 pre: None,
+                cands: None,
             },
         )
     }
@@ -479,25 +500,71 @@ impl Host {
     pub fn reply_rules(&self, src: IpAddr) -> ReplyRules {
         let flow = Flow::to(src).from(src);
         let fl = self.fl(&flow, "lo", None);
+        let rules = &self.rules[fam_idx(fl.fam)];
+        let sel: Vec<RuleSel> = rules.iter().map(|re| self.rule_sel(re, &fl)).collect();
+        let mut always = Vec::new();
+        let mut by_to: HashMap<(u8, u128), Vec<u32>> = HashMap::new();
+        for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {
+            // rule_outcome: without its base a rule matches only if `not`.
+            match (re.rule.not, s.base, re.rule.to) {
+                (true, _, _) | (false, true, None) => always.push(i as u32),
+                (false, true, Some(to)) => by_to
+                    .entry((
+                        to.prefix_len(),
+                        super::table::key(to.network(), to.prefix_len()),
+                    ))
+                    .or_default()
+                    .push(i as u32),
+                (false, false, _) => {}
+            }
+        }
+        let mut to_plens: Vec<u8> = by_to.keys().map(|k| k.0).collect();
+        to_plens.sort_unstable();
+        to_plens.dedup();
         ReplyRules {
             src,
-            sel: self.rules[fam_idx(fl.fam)]
-                .iter()
-                .map(|re| self.rule_sel(re, &fl))
-                .collect(),
+            sel,
+            always,
+            by_to,
+            to_plens,
         }
+    }
+
+    /// The rules of `rules` that can match a reply to `dst`, in order.
+    fn reply_candidates(rules: &ReplyRules, dst: IpAddr) -> Vec<u32> {
+        let mut out = rules.always.clone();
+        let before = out.len();
+        for &p in &rules.to_plens {
+            if let Some(v) = rules.by_to.get(&(p, super::table::key(dst, p))) {
+                out.extend_from_slice(v);
+            }
+        }
+        if out.len() > before {
+            out.sort_unstable();
+        }
+        out
     }
 
     /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
     /// without the rule walk's steps (`trace` is left empty): the verdicts
     /// look up every piece of the space for every endpoint.
     pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
+        // Every analysis is made of these: the per-host time budget.
+        crate::budget::check();
         let flow = Flow::to(dst).from(rules.src);
         let fam = flow.family();
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
         .then_some(&rules.sel[..]);
-        self.lookup_with(&flow, Opts { trace: false, pre })
+        let cands = pre.map(|_| Self::reply_candidates(rules, dst));
+        self.lookup_with(
+            &flow,
+            Opts {
+                trace: false,
+                pre,
+                cands: cands.as_deref(),
+            },
+        )
     }
 
     fn lookup_with(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
@@ -533,6 +600,7 @@ impl Host {
             strict: false,
             trace: true,
             pre: None,
+            cands: None,
         }
     }
 
@@ -628,6 +696,7 @@ impl Host {
         fl.trace = opts.trace;
         // The settled rules hold for the flow's own source only.
         fl.pre = opts.pre.filter(|_| src == flow.saddr());
+        fl.cands = opts.cands.filter(|_| fl.pre.is_some());
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
@@ -963,6 +1032,7 @@ impl Host {
         let mut fl = self.fl(flow, "lo", flow.oif.as_deref());
         fl.trace = opts.trace;
         fl.pre = opts.pre;
+        fl.cands = opts.cands;
         fl.score_dev = flow.oif.as_deref();
         fl.strict = need_strict6(flow.dst) || (flow.oif.is_some() && fl.src.is_none());
         self.finish6(flow, fl)
@@ -1051,12 +1121,7 @@ impl Host {
         let dev = nh_of(r, nh).0;
         let onlink = flags.iter().any(|f| f == "onlink");
         gw.filter(|g| {
-            onlink
-                || !g.is_ipv4()
-                || !self
-                    .addrs
-                    .iter()
-                    .any(|a| a.addr.local == *g && Some(a.link.as_str()) == dev)
+            onlink || !g.is_ipv4() || !self.addrs_of(*g).any(|a| Some(a.link.as_str()) == dev)
         })
     }
 
@@ -1065,7 +1130,7 @@ impl Host {
     /// the last in the dump is the best guess), falling back to the local
     /// table (loopback subnets, AnyIP `local` routes).
     fn local_dev(&self, a: IpAddr) -> Option<&str> {
-        if let Some(x) = self.addrs.iter().rev().find(|x| x.addr.local == a) {
+        if let Some(x) = self.addrs_of(a).next_back() {
             return Some(&x.link);
         }
         let flow = Flow::to(a);
@@ -1183,7 +1248,17 @@ impl Host {
         let rules = &self.rules[fam_idx(fl.fam)];
         let mut i = 0;
         let mut hops = 0;
-        while i < rules.len() {
+        loop {
+            // The next rule at or after `i` that can match (all of them
+            // without settled selectors).
+            i = match fl.cands {
+                Some(c) => match c.get(c.partition_point(|&x| (x as usize) < i)) {
+                    Some(&x) => x as usize,
+                    None => break,
+                },
+                None if i < rules.len() => i,
+                None => break,
+            };
             hops += 1;
             if hops > rules.len() * 2 + 8 {
                 break;

@@ -127,6 +127,21 @@ pub struct Host {
     pub have_addrs: bool,
     /// Facts about the whole FIB the kernel keeps as flags.
     pub fib: FibFlags,
+    /// Addresses and links by key, built on first use (`Host::index`).
+    pub(crate) index: std::sync::OnceLock<Index>,
+}
+
+/// The host's addresses by address and links by name: every lookup asks
+/// which device owns its source, and a host may have 10,000 addresses.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Index {
+    /// What it was built from (a host changed since is scanned instead).
+    addrs_len: usize,
+    links_len: usize,
+    /// Each address's entries in `addrs`, in order.
+    by_addr: HashMap<IpAddr, Vec<u32>>,
+    /// Each link name's first entry in `links`.
+    by_link: HashMap<String, u32>,
 }
 
 /// Per-namespace FIB flags the kernel derives from what was configured,
@@ -516,20 +531,58 @@ impl Host {
         self.tables[fi].insert(Table::Id(Table::LOCAL), t);
     }
 
+    /// The index of addresses and links, unless they changed since it
+    /// was built.
+    pub(crate) fn index(&self) -> Option<&Index> {
+        let ix = self.index.get_or_init(|| {
+            let mut by_addr: HashMap<IpAddr, Vec<u32>> = HashMap::new();
+            for (i, a) in self.addrs.iter().enumerate() {
+                by_addr.entry(a.addr.local).or_default().push(i as u32);
+            }
+            let mut by_link = HashMap::new();
+            for (i, l) in self.links.iter().enumerate() {
+                by_link.entry(l.name.clone()).or_insert(i as u32);
+            }
+            Index {
+                addrs_len: self.addrs.len(),
+                links_len: self.links.len(),
+                by_addr,
+                by_link,
+            }
+        });
+        (ix.addrs_len == self.addrs.len() && ix.links_len == self.links.len()).then_some(ix)
+    }
+
+    /// The entries of `addrs` holding address `a`, in order.
+    pub(crate) fn addrs_of(&self, a: IpAddr) -> impl DoubleEndedIterator<Item = &AddrInfo> {
+        let (indexed, scan) = match self.index() {
+            Some(ix) => (ix.by_addr.get(&a).map(Vec::as_slice), None),
+            None => (
+                None,
+                Some(self.addrs.iter().filter(move |x| x.addr.local == a)),
+            ),
+        };
+        indexed
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.addrs[i as usize])
+            .chain(scan.into_iter().flatten())
+    }
+
     pub fn link(&self, name: &str) -> Option<&LinkInfo> {
-        self.links.iter().find(|l| l.name == name)
+        match self.index() {
+            Some(ix) => ix.by_link.get(name).map(|&i| &self.links[i as usize]),
+            None => self.links.iter().find(|l| l.name == name),
+        }
     }
 
     /// Is `a` one of the host's addresses (on any link, up or down)?
     pub fn is_local_addr(&self, a: IpAddr) -> bool {
-        self.addrs.iter().any(|x| x.addr.local == a)
+        self.addrs_of(a).next().is_some()
     }
 
     pub fn addr_link(&self, a: IpAddr) -> Option<&str> {
-        self.addrs
-            .iter()
-            .find(|x| x.addr.local == a)
-            .map(|x| x.link.as_str())
+        self.addrs_of(a).next().map(|x| x.link.as_str())
     }
 
     /// `file:line` of a fact, or `assumed`.

@@ -209,8 +209,12 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
             || format!("not analysed ({})", e.state),
             |v| v.as_str().to_string(),
         );
+        let same = e
+            .same_as
+            .map(|a| format!(" (as {a}: same link and rules)"))
+            .unwrap_or_default();
         v.push(format!(
-            "  {}/{} on {}{sec}{internal}: {verdict}",
+            "  {}/{} on {}{sec}{internal}: {verdict}{same}",
             e.address, e.prefixlen, e.interface
         ));
         for l in &e.leaks {

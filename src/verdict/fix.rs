@@ -665,9 +665,11 @@ impl Answer {
         }
     }
 
-    /// A unicast reply that may leave by another link than `iface`.
-    fn leaks(&self, iface: &str) -> bool {
-        matches!(self, Answer::Route(RouteType::Unicast, legs) if legs.iter().any(|(d, _)| d != iface))
+    /// A unicast reply that may leave by another link than `iface` (not
+    /// straight into a container link: `other_dev`).
+    fn leaks(&self, iface: &str, sp: &Space<'_>) -> bool {
+        matches!(self, Answer::Route(RouteType::Unicast, legs)
+            if legs.iter().any(|(d, g)| d != iface && !sp.delivered_to_container(iface, d, *g)))
     }
 
     fn text(&self) -> String {
@@ -763,9 +765,9 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
         }
         let dst = space::addr(sp.fam, start);
         let (b, a) = (Answer::of(before, &rb, dst), Answer::of(after, &ra, dst));
-        if pre.is_none() && b.leaks(&e.interface) {
+        if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
-                matches!(&a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface);
+                matches!(&a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
             if !fixed && out.still.is_none() {
                 out.still = Some(format!("to {dst}: {}", a.text()));
             }
@@ -1159,10 +1161,17 @@ fn wants(host: &Host, sp: &Space<'_>, e: &Endpoint, gw: Option<&Gateway>) -> (Ve
                                 THROW
                             }
                         }
-                        Ok(h) if other_dev(h, &e.interface).is_some() => {
+                        Ok(h) if other_dev(h, &e.interface, sp).is_some() => {
                             let p = l.rule.map_or(32766, |i| host.rules[fi][i].rule.priority);
                             first_decider = first_decider.min(p);
                             if peers.is_own(start) { DIRECT } else { VIA }
+                        }
+                        // Straight into a container link: it stays so.
+                        Ok(h)
+                            if h.dev != e.interface
+                                || h.nexthops.iter().any(|n| n.dev != e.interface) =>
+                        {
+                            THROW
                         }
                         Ok(h) => {
                             let single = h.nexthops.is_empty();
@@ -1652,7 +1661,7 @@ fn repair(
             let dst = space::addr(fam, start);
             let l = host.lookup_reply(&rules, dst);
             let Ok(h) = &l.result else { continue };
-            if h.kind != RouteType::Unicast || other_dev(h, dev).is_none() {
+            if h.kind != RouteType::Unicast || other_dev(h, dev, sp).is_none() {
                 continue;
             }
             // Decided before the own rule: repairing its table cannot help.

@@ -10,6 +10,7 @@ use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, LinkInfo, fam_idx};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileDiagnostic {
@@ -158,27 +159,55 @@ pub fn model(inputs: Vec<crate::model::Input>) -> (Host, bool) {
 /// `error` row naming it (the panic hook has printed where), and the scan
 /// goes on with the next host.
 pub fn analyse_guarded(cap: HostCapture, class: &LinkClass) -> HostReport {
-    guarded(cap, |cap| analyse(cap, class))
+    guarded(cap, None, |cap| analyse(cap, class))
 }
 
-fn guarded(cap: HostCapture, f: impl FnOnce(HostCapture) -> HostReport) -> HostReport {
+/// `analyse_guarded` within a time budget: past `limit` the host becomes an
+/// `error` row naming the limit.
+pub fn analyse_within(cap: HostCapture, class: &LinkClass, limit: Option<Duration>) -> HostReport {
+    guarded(cap, limit, |cap| analyse(cap, class))
+}
+
+fn guarded(
+    cap: HostCapture,
+    limit: Option<Duration>,
+    f: impl FnOnce(HostCapture) -> HostReport,
+) -> HostReport {
     let host = cap.id.clone();
     let hostname = cap.hostname.clone();
     let instance_id = cap.instance_id.clone();
     let collector = cap.collector.as_str();
     let files = file_refs(&cap);
-    let panic = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cap))) {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _budget = crate::budget::start(limit);
+        f(cap)
+    }));
+    let panic = match run {
         Ok(report) => return report,
         Err(p) => p,
     };
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    let message = format!(
-        "internal error while analysing this host (a bug, please report it with the host's files): {what}"
-    );
+    let (what, message) = match panic.downcast_ref::<crate::budget::Exceeded>() {
+        Some(e) => {
+            let what = format!(
+                "analysis stopped after the per-host time limit of {} s (--host-timeout)",
+                e.0.as_secs_f64()
+            );
+            (what.clone(), format!("{what}: the host was not analysed"))
+        }
+        None => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            (
+                format!("internal error: {what}"),
+                format!(
+                    "internal error while analysing this host (a bug, please report it with the host's files): {what}"
+                ),
+            )
+        }
+    };
     HostReport {
         host: host.clone(),
         hostname,
@@ -186,7 +215,7 @@ fn guarded(cap: HostCapture, f: impl FnOnce(HostCapture) -> HostReport) -> HostR
         collector,
         verdict: Verdict::Error,
         incomplete: vec![message.clone()],
-        reason: format!("internal error: {what}"),
+        reason: what,
         endpoints: Vec::new(),
         ec2rl: ec2rl::Ec2rl {
             status: None,
@@ -565,7 +594,7 @@ mod tests {
         let mut cap = HostCapture::new("fleet.tar.gz/i-0abc".into(), Collector::Plain);
         cap.hostname = Some("web-1".into());
         cap.instance_id = Some("i-0abc".into());
-        let r = guarded(cap, |_| panic!("index out of bounds: the len is 3"));
+        let r = guarded(cap, None, |_| panic!("index out of bounds: the len is 3"));
         assert_eq!(r.verdict, Verdict::Error);
         assert_eq!(r.host, "fleet.tar.gz/i-0abc");
         assert_eq!(r.instance_id.as_deref(), Some("i-0abc"));
@@ -575,7 +604,7 @@ mod tests {
         );
         assert_eq!(r.diagnostics.len(), 1);
         assert!(r.is_incomplete());
-        let r = guarded(HostCapture::new("h".into(), Collector::Plain), |c| {
+        let r = guarded(HostCapture::new("h".into(), Collector::Plain), None, |c| {
             let n = c.id.len();
             panic!("formatted {n}")
         });

@@ -62,8 +62,12 @@ pub struct Quote {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Leak {
     /// Collapsed CIDR ranges (local and multicast destinations inside the
-    /// deciding route's prefix are not peers and may be included).
+    /// deciding route's prefix are not peers and may be included): the
+    /// first `MAX_DESTINATIONS`.
     pub destinations: Vec<String>,
+    /// How many CIDR blocks `destinations` leaves out.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub destinations_omitted: u64,
     /// The same set, said briefly: `0.0.0.0/0 except 10.0.0.0/8, …`.
     pub summary: String,
     pub scope: Scope,
@@ -73,18 +77,28 @@ pub struct Leak {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hash_dependent: bool,
     pub rule: Option<Quote>,
+    /// The deciding route (the widest, when several routes decide).
     pub route: Option<Quote>,
+    /// How many routes decide these destinations.
+    pub routes: usize,
     #[serde(skip)]
     pub size: u128,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NoRoute {
     pub destinations: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub destinations_omitted: u64,
     pub summary: String,
     pub error: &'static str,
     pub rule: Option<Quote>,
     pub route: Option<Quote>,
+    pub routes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,6 +114,11 @@ pub struct Endpoint {
     pub internal: bool,
     /// `None` when the address takes no requests.
     pub verdict: Option<Verdict>,
+    /// An earlier endpoint on the same link whose replies route exactly as
+    /// this one's (the rules meet both addresses alike): its leaks, routes
+    /// and conditional rules are this one's too, and are not repeated here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<IpAddr>,
     pub leaks: Vec<Leak>,
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
@@ -132,6 +151,12 @@ impl Default for LinkClass {
                 "cilium_*",
                 "weave*",
                 "vethwe*",
+                // AWS VPC CNI pods' host veths, Cilium's, Calico's IPIP
+                // tunnel, NodeLocal DNSCache.
+                "eni*",
+                "lxc*",
+                "tunl0",
+                "nodelocaldns",
             ]
             .map(String::from)
             .to_vec(),
@@ -297,19 +322,15 @@ impl<'h> Quoter<'h> {
             .get_or_init(|| self.quote(r.origin, || r.rule.to_string()))
             .clone()
     }
-
-    fn route(&self, fam: Family, table: &Table, idx: usize) -> Option<Quote> {
-        let t = self.host.table(fam, table)?;
-        let e = &t.routes[idx];
-        Some(self.quote(e.origin, || e.route.to_string()))
-    }
 }
 
-/// One piece's outcome, the key adjacent pieces merge on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A piece's outcome for one endpoint, by what the report shows: equal
+/// outcomes form one leak entry whatever route decided each piece (a BGP
+/// table's routes via one gateway are one leak, not one per route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Outcome {
-    /// Leaves by the endpoint's own link, by this route.
-    Ok(Option<(Table, usize)>),
+    /// Leaves by the endpoint's own link.
+    Ok,
     /// Not a peer, and too small or too special to matter: the host's own
     /// and broadcast addresses, multicast, loopback. A range may span it.
     Skip,
@@ -320,19 +341,167 @@ enum Outcome {
     Foreign,
     Leak {
         scope: Scope,
-        /// The egress device, as an index into the analysis' device names
-        /// (equal names, equal indexes: no string per piece).
-        egress: usize,
+        /// The egress device, as an index into the family's device names.
+        egress: u32,
         gateway: Option<IpAddr>,
         hash: bool,
-        rule: Option<usize>,
-        route: Option<(Table, usize)>,
+        rule: Option<u32>,
+        /// The deciding route's table, as an index into `Memo::tables`.
+        table: Option<u32>,
     },
     NoRoute {
         error: KernelError,
-        rule: Option<usize>,
-        route: Option<(Table, usize)>,
+        rule: Option<u32>,
+        table: Option<u32>,
     },
+}
+
+/// A route of the model: (index into `Memo::tables`, index in that table).
+type RouteKey = (u32, u32);
+
+/// One reply lookup's answer, as much of it as a verdict reads. It does not
+/// depend on the endpoint, only on how the rules meet its address.
+#[derive(Debug)]
+struct Raw {
+    answer: RawAnswer,
+    rule: Option<u32>,
+    route: Option<RouteKey>,
+    /// The route is a direct route to a prefix (not a default): a leak by
+    /// it is cross-subnet.
+    direct_prefix: bool,
+    /// Rules reached whose selectors the dumps cannot settle.
+    conditional: Box<[u32]>,
+}
+
+#[derive(Debug)]
+enum RawAnswer {
+    /// Local, broadcast, multicast: not a reply that leaves.
+    NotUnicast,
+    Err(KernelError),
+    Hit {
+        dev: u32,
+        gateway: Option<IpAddr>,
+        /// Every nexthop (device, gateway) of a multipath route.
+        nexthops: Box<[(u32, Option<IpAddr>)]>,
+        hash: bool,
+    },
+}
+
+/// The lookups one family's endpoints share: endpoints whose addresses meet
+/// the rules alike get the same answer for every destination, so each kind
+/// of piece is looked up once per such group, not once per endpoint (a
+/// host with 10,000 addresses has a handful of groups).
+#[derive(Default)]
+struct Memo {
+    names: Vec<String>,
+    name_idx: std::collections::HashMap<String, u32>,
+    internal: Vec<Option<bool>>,
+    tables: Vec<Table>,
+    /// Per group of endpoints (keyed by `ReplyRules::key`): the answer of
+    /// each kind of piece (`u32::MAX` until looked up) into `raws`.
+    groups: std::collections::HashMap<GroupKey, usize>,
+    lookups: Vec<(Vec<u32>, Vec<Raw>)>,
+}
+
+/// Whether device `i` of `names` is a container link (cached per device
+/// in `cache`).
+fn is_internal_dev(
+    cache: &mut Vec<Option<bool>>,
+    names: &[String],
+    i: u32,
+    class: &LinkClass,
+) -> bool {
+    let i = i as usize;
+    if cache.len() <= i {
+        cache.resize(i + 1, None);
+    }
+    *cache[i].get_or_insert_with(|| class.is_internal(&names[i]))
+}
+
+/// How an endpoint's address meets the rules (and, where IPv6 routes are
+/// source-specific, the address itself).
+type GroupKey = (Vec<crate::model::lookup::RuleSel>, Option<IpAddr>);
+
+impl Memo {
+    fn name(&mut self, n: &str) -> u32 {
+        if let Some(&i) = self.name_idx.get(n) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(n.to_string());
+        self.name_idx.insert(n.to_string(), i);
+        i
+    }
+
+    fn table(&mut self, t: &Table) -> u32 {
+        match self.tables.iter().position(|x| x == t) {
+            Some(i) => i as u32,
+            None => {
+                self.tables.push(t.clone());
+                (self.tables.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The raw answer for a piece of `kind` starting at `start`, looked up
+    /// once per group.
+    fn raw(
+        &mut self,
+        host: &Host,
+        fam: Family,
+        g: usize,
+        rules: &crate::model::lookup::ReplyRules,
+        kind: usize,
+        start: u128,
+    ) -> u32 {
+        let k = self.lookups[g].0[kind];
+        if k != u32::MAX {
+            return k;
+        }
+        let l = host.lookup_reply(rules, space::addr(fam, start));
+        let route = l
+            .route
+            .as_ref()
+            .map(|r| (self.table(&r.table), r.index as u32));
+        let answer = match &l.result {
+            Err(e) => RawAnswer::Err(*e),
+            Ok(h) if !matches!(h.kind, RouteType::Unicast) => RawAnswer::NotUnicast,
+            Ok(h) => RawAnswer::Hit {
+                dev: self.name(&h.dev),
+                gateway: h.gateway,
+                nexthops: h
+                    .nexthops
+                    .iter()
+                    .map(|n| (self.name(&n.dev), n.gateway))
+                    .collect(),
+                hash: h.hash_dependent,
+            },
+        };
+        let direct_prefix = match &answer {
+            RawAnswer::Hit {
+                gateway, nexthops, ..
+            } => {
+                gateway.is_none()
+                    && nexthops.is_empty()
+                    && l.route
+                        .as_ref()
+                        .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index))
+                        .is_none_or(|e| e.route.dst.prefix_len() > 0)
+            }
+            _ => false,
+        };
+        let (known, raws) = &mut self.lookups[g];
+        raws.push(Raw {
+            answer,
+            rule: l.rule.map(|i| i as u32),
+            route,
+            direct_prefix,
+            conditional: l.conditional.iter().map(|&i| i as u32).collect(),
+        });
+        let id = (raws.len() - 1) as u32;
+        known[kind] = id;
+        id
+    }
 }
 
 /// The connected prefixes of each link (from its addresses).
@@ -377,6 +546,29 @@ fn cut_blocks(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]) -> Vec<Ra
     blocks
 }
 
+/// Sorted, merged ranges: membership by binary search.
+#[derive(Debug, Default, Clone)]
+struct RangeSet(Vec<Range>);
+
+impl RangeSet {
+    fn new(mut v: Vec<Range>) -> Self {
+        v.sort_unstable();
+        let mut out: Vec<Range> = Vec::with_capacity(v.len());
+        for r in v {
+            match out.last_mut() {
+                Some(l) if r.start <= l.end => l.end = l.end.max(r.end),
+                _ => out.push(r),
+            }
+        }
+        RangeSet(out)
+    }
+
+    fn contains(&self, x: u128) -> bool {
+        let i = self.0.partition_point(|r| r.end <= x);
+        self.0.get(i).is_some_and(|r| r.contains(x))
+    }
+}
+
 /// What every endpoint of one family shares: the pieces' boundaries, the
 /// connected prefixes (and whether their link is internal), the never-peers,
 /// and which pieces are alike.
@@ -394,8 +586,15 @@ pub(crate) struct Space<'h> {
     kind: Vec<u32>,
     /// How many kinds there are (`blocks.len() + 1`).
     kinds: usize,
-    conn: Vec<(&'h str, Range, bool)>,
-    never: Vec<Range>,
+    /// Every connected prefix, merged.
+    any_conn: RangeSet,
+    /// Each link's connected prefixes, merged.
+    link_conn: std::collections::HashMap<&'h str, RangeSet>,
+    /// The connected prefixes of internal links, with their link.
+    internal: Vec<(&'h str, Range)>,
+    never: RangeSet,
+    /// The host's container links, addressed or not.
+    internal_devs: std::collections::HashSet<&'h str>,
 }
 
 impl<'h> Space<'h> {
@@ -439,17 +638,50 @@ impl<'h> Space<'h> {
             }
             kind.push(open.last().map_or(blocks.len() as u32, |&(_, k)| k));
         }
+        let conn: Vec<(&'h str, Range, bool)> = conn
+            .iter()
+            .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
+            .collect();
+        let mut by_link: std::collections::HashMap<&'h str, Vec<Range>> = Default::default();
+        for &(l, r, _) in &conn {
+            by_link.entry(l).or_default().push(r);
+        }
         Space {
             fam,
             pts,
             kind,
             kinds: blocks.len() + 1,
-            conn: conn
-                .iter()
-                .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
+            any_conn: RangeSet::new(conn.iter().map(|c| c.1).collect()),
+            link_conn: by_link
+                .into_iter()
+                .map(|(l, v)| (l, RangeSet::new(v)))
                 .collect(),
-            never: never_peers(fam),
+            internal: conn
+                .iter()
+                .filter(|c| c.2)
+                .map(|&(l, r, _)| (l, r))
+                .collect(),
+            never: RangeSet::new(never_peers(fam)),
+            internal_devs: host
+                .links
+                .iter()
+                .map(|l| l.name.as_str())
+                .filter(|n| class.is_internal(n))
+                .collect(),
         }
+    }
+
+    /// A reply from an address on `iface` that leaves by `dev` via `gw`
+    /// goes straight into a container link from outside the containers:
+    /// delivered on the host (a container link's own replies to another
+    /// one are a leak like any other).
+    pub(crate) fn delivered_to_container(
+        &self,
+        iface: &str,
+        dev: &str,
+        gw: Option<IpAddr>,
+    ) -> bool {
+        gw.is_none() && self.internal_devs.contains(dev) && !self.internal_devs.contains(iface)
     }
 
     /// The pieces, as (start, end, kind).
@@ -466,8 +698,8 @@ impl<'h> Space<'h> {
 /// the prefixes of internal links (container bridges): requests from there
 /// arrive on that link, so they are no other endpoint's peers.
 struct Peers {
-    own: Vec<Range>,
-    internal: Vec<Range>,
+    own: RangeSet,
+    internal: RangeSet,
     /// The endpoint is itself internal: anything outside its own prefixes
     /// is foreign.
     is_internal: bool,
@@ -477,151 +709,182 @@ impl Peers {
     fn new(sp: &Space<'_>, ep: &Endpoint) -> Self {
         Peers {
             own: sp
-                .conn
-                .iter()
-                .filter(|(l, _, _)| *l == ep.interface)
-                .map(|(_, r, _)| *r)
-                .collect(),
-            internal: sp
-                .conn
-                .iter()
-                .filter(|(l, _, int)| *l != ep.interface && *int)
-                .map(|(_, r, _)| *r)
-                .collect(),
+                .link_conn
+                .get(ep.interface.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            internal: RangeSet::new(
+                sp.internal
+                    .iter()
+                    .filter(|(l, _)| *l != ep.interface)
+                    .map(|&(_, r)| r)
+                    .collect(),
+            ),
             is_internal: ep.internal,
         }
     }
 
     fn is_own(&self, x: u128) -> bool {
-        self.own.iter().any(|r| r.contains(x))
+        self.own.contains(x)
     }
 
     /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup.
     fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
-        if sp.never.iter().any(|r| r.contains(x)) {
+        if sp.never.contains(x) {
             return Some(Outcome::Skip);
         }
         let is_own = self.is_own(x);
         let foreign = if self.is_internal {
             !is_own
         } else {
-            !is_own && self.internal.iter().any(|r| r.contains(x))
+            !is_own && self.internal.contains(x)
         };
         foreign.then_some(Outcome::Foreign)
     }
 }
 
 /// The device the reply leaves by when it is not `iface`: the route's, or
-/// the first multipath nexthop's on another device.
-fn other_dev<'a>(h: &'a crate::model::Hit, iface: &str) -> Option<&'a str> {
+/// the first multipath nexthop's on another device. A leg straight into a
+/// container link (no gateway: a pod's /32 to its veth) is delivered on the
+/// host, not a leak.
+fn other_dev<'a>(h: &'a crate::model::Hit, iface: &str, sp: &Space<'_>) -> Option<&'a str> {
+    let leaks =
+        |d: &str, gw: Option<IpAddr>| d != iface && !sp.delivered_to_container(iface, d, gw);
     if h.nexthops.is_empty() {
-        (h.dev != iface).then_some(h.dev.as_str())
+        leaks(&h.dev, h.gateway).then_some(h.dev.as_str())
     } else {
         h.nexthops
             .iter()
+            .find(|n| leaks(&n.dev, n.gateway))
             .map(|n| n.dev.as_str())
-            .find(|d| *d != iface)
     }
 }
+
+/// At most this many CIDR blocks are listed per leak; the rest are counted
+/// (`destinations_omitted`): a BGP table's leak would list every route.
+pub const MAX_DESTINATIONS: usize = 4096;
 
 /// Analyses one endpoint over its whole peer space.
 /// `memo`: look up one piece of each kind only (off: every piece, which
 /// the tests compare with).
-fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>, memo: bool) {
+#[allow(clippy::too_many_arguments)]
+fn analyse(
+    host: &Host,
+    class: &LinkClass,
+    q: &Quoter<'_>,
+    ep: &mut Endpoint,
+    sp: &Space<'_>,
+    m: &mut Memo,
+    g: usize,
+    rules: &crate::model::lookup::ReplyRules,
+    memo: bool,
+) {
     let fam = ep.family;
     let peers = Peers::new(sp, ep);
-    let mut names: Vec<String> = Vec::new();
+    let iface = m.name(&ep.interface);
     // Each distinct outcome once; pieces name theirs by index (equal
-    // outcomes, equal indexes): none is cloned per piece, pieces compare
-    // as numbers.
+    // outcomes, equal indexes): pieces compare as numbers.
     let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut intern = |o: Outcome| match outcomes.iter().position(|x| *x == o) {
-        Some(k) => k,
-        None => {
+    let mut index: std::collections::HashMap<Outcome, u32> = Default::default();
+    let mut intern = |o: Outcome| -> u32 {
+        *index.entry(o).or_insert_with(|| {
             outcomes.push(o);
-            outcomes.len() - 1
-        }
+            (outcomes.len() - 1) as u32
+        })
     };
-    let mut pieces: Vec<(Range, usize)> = Vec::new();
-    let mut conditional: Vec<usize> = Vec::new();
-    let rules = host.reply_rules(ep.address);
-    // The outcome of each kind of piece, once looked up.
-    let mut known: Vec<Option<usize>> = vec![None; sp.kinds];
+    let (skip, foreign) = (intern(Outcome::Skip), intern(Outcome::Foreign));
+    // (range, outcome, deciding route): adjacent pieces with the same
+    // outcome and route are one.
+    let mut pieces: Vec<(Range, u32, Option<RouteKey>)> = Vec::new();
+    let mut conditional: Vec<u32> = Vec::new();
+    let mut cond_seen: Vec<bool> = Vec::new();
     for (start, end, kind) in sp.pieces() {
         let piece = Range { start, end };
-        let outcome = match peers.without_lookup(sp, start) {
-            Some(o) => intern(o),
-            None if memo && known[kind].is_some() => known[kind].expect("known"),
+        let (outcome, route) = match peers.without_lookup(sp, start) {
+            Some(Outcome::Skip) => (skip, None),
+            Some(_) => (foreign, None),
             None => {
-                let dst = space::addr(fam, start);
-                let l = host.lookup_reply(&rules, dst);
-                for &c in &l.conditional {
-                    if !conditional.contains(&c) {
-                        conditional.push(c);
+                let rid = if memo {
+                    m.raw(host, fam, g, rules, kind, start)
+                } else {
+                    // Every piece looked up: a kind of its own.
+                    m.lookups[g].0[kind] = u32::MAX;
+                    m.raw(host, fam, g, rules, kind, start)
+                };
+                let raw = &m.lookups[g].1[rid as usize];
+                for &c in &raw.conditional {
+                    let c = c as usize;
+                    if cond_seen.len() <= c {
+                        cond_seen.resize(c + 1, false);
+                    }
+                    if !std::mem::replace(&mut cond_seen[c], true) {
+                        conditional.push(c as u32);
                     }
                 }
-                let route = l.route.map(|r| (r.table, r.index));
-                let o = match l.result {
-                    Err(error) => Outcome::NoRoute {
-                        error,
-                        rule: l.rule,
-                        route,
+                let table = raw.route.map(|r| r.0);
+                let o = match &raw.answer {
+                    RawAnswer::Err(error) => Outcome::NoRoute {
+                        error: *error,
+                        rule: raw.rule,
+                        table,
                     },
-                    Ok(h) if !matches!(h.kind, RouteType::Unicast) => Outcome::Skip,
-                    Ok(h) => match other_dev(&h, &ep.interface) {
-                        None => Outcome::Ok(route),
-                        Some(other) => {
-                            let gateway = if h.nexthops.is_empty() {
-                                h.gateway
-                            } else {
-                                h.nexthops
-                                    .iter()
-                                    .find(|n| n.dev == other)
-                                    .and_then(|n| n.gateway)
-                            };
-                            // A direct route to a prefix puts it on the other
-                            // link; a direct *default* (`default dev wg0`, a
-                            // tunnel) reaches what lies beyond it: off-link.
-                            let direct_prefix = gateway.is_none()
-                                && route
-                                    .as_ref()
-                                    .and_then(|(t, i)| host.table(fam, t)?.routes.get(*i))
-                                    .is_none_or(|e| e.route.dst.prefix_len() > 0);
-                            let scope = if peers.is_own(start) {
-                                Scope::SameSubnet
-                            } else if direct_prefix
-                                || sp.conn.iter().any(|(_, r, _)| r.contains(start))
-                            {
-                                Scope::CrossSubnet
-                            } else {
-                                Scope::OffLink
-                            };
-                            let egress = match names.iter().position(|n| n == other) {
-                                Some(k) => k,
-                                None => {
-                                    names.push(other.to_string());
-                                    names.len() - 1
+                    RawAnswer::NotUnicast => Outcome::Skip,
+                    RawAnswer::Hit {
+                        dev,
+                        gateway,
+                        nexthops,
+                        hash,
+                    } => {
+                        let legs: &[(u32, Option<IpAddr>)] = if nexthops.is_empty() {
+                            &[(*dev, *gateway)]
+                        } else {
+                            nexthops
+                        };
+                        // Straight into a container link (addressed or not:
+                        // a VPC CNI pod's /32 to its `eni…` veth): delivered
+                        // on the host, not a peer of this link (`other_dev`).
+                        let mut into_container = false;
+                        let other = legs.iter().copied().find(|&(d, gw)| {
+                            let c = d != iface
+                                && gw.is_none()
+                                && !ep.internal
+                                && is_internal_dev(&mut m.internal, &m.names, d, class);
+                            into_container |= c;
+                            d != iface && !c
+                        });
+                        match other {
+                            None if into_container => Outcome::Foreign,
+                            None => Outcome::Ok,
+                            Some((egress, gateway)) => {
+                                // A direct route to a prefix puts it on the
+                                // other link; a direct *default* (`default
+                                // dev wg0`, a tunnel) reaches what lies
+                                // beyond it: off-link.
+                                let scope = if peers.is_own(start) {
+                                    Scope::SameSubnet
+                                } else if raw.direct_prefix || sp.any_conn.contains(start) {
+                                    Scope::CrossSubnet
+                                } else {
+                                    Scope::OffLink
+                                };
+                                Outcome::Leak {
+                                    scope,
+                                    egress,
+                                    gateway,
+                                    hash: *hash,
+                                    rule: raw.rule,
+                                    table,
                                 }
-                            };
-                            Outcome::Leak {
-                                scope,
-                                egress,
-                                gateway,
-                                hash: h.hash_dependent,
-                                rule: l.rule,
-                                route,
                             }
                         }
-                    },
+                    }
                 };
-                let o = intern(o);
-                known[kind] = Some(o);
-                o
+                (intern(o), raw.route)
             }
         };
         match pieces.last_mut() {
-            Some((r, o)) if *o == outcome && r.end == start => r.end = end,
-            _ => pieces.push((piece, outcome)),
+            Some((r, o, rt)) if *o == outcome && *rt == route && r.end == start => r.end = end,
+            _ => pieces.push((piece, outcome, route)),
         }
     }
     // Group pieces by outcome for the report. Destinations outside the peer
@@ -629,54 +892,89 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>, memo:
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
     // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
     // does.
-    let mut leaks: Vec<(usize, Vec<Range>)> = Vec::new();
-    let mut last: Option<usize> = None;
-    for &(r, o) in &pieces {
-        match outcomes[o] {
+    struct Group {
+        outcome: u32,
+        ranges: Vec<Range>,
+        /// The deciding routes, repeats included (counted at the end).
+        routes: Vec<RouteKey>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut group_of: Vec<u32> = vec![u32::MAX; outcomes.len()];
+    let mut last: Option<u32> = None;
+    for &(r, o, route) in &pieces {
+        match outcomes[o as usize] {
             Outcome::Skip => continue,
-            Outcome::Ok(_) | Outcome::Foreign => {
+            Outcome::Ok | Outcome::Foreign => {
                 last = None;
                 continue;
             }
             _ => {}
         }
-        let g = match leaks.iter().position(|(x, _)| *x == o) {
-            Some(g) => g,
-            None => {
-                leaks.push((o, Vec::new()));
-                leaks.len() - 1
+        let gi = match group_of[o as usize] {
+            u32::MAX => {
+                groups.push(Group {
+                    outcome: o,
+                    ranges: Vec::new(),
+                    routes: Vec::new(),
+                });
+                group_of[o as usize] = (groups.len() - 1) as u32;
+                (groups.len() - 1) as u32
             }
+            gi => gi,
         };
+        let grp = &mut groups[gi as usize];
+        if grp.routes.last() != route.as_ref() {
+            grp.routes.extend(route);
+        }
         match last {
-            Some(lg) if lg == g => {
-                if let Some(prev) = leaks[g].1.last_mut() {
+            Some(lg) if lg == gi => {
+                if let Some(prev) = grp.ranges.last_mut() {
                     prev.end = r.end;
                 }
             }
-            _ => leaks[g].1.push(r),
+            _ => grp.ranges.push(r),
         }
-        last = Some(g);
+        last = Some(gi);
     }
-    let route_dst = |t: &Table, i: usize| {
-        host.table(fam, t)
-            .map(|tb| Range::of(&tb.routes[i].route.dst))
+    let route_of = |k: RouteKey| -> Option<&crate::model::RouteEntry> {
+        host.table(fam, &m.tables[k.0 as usize])?
+            .routes
+            .get(k.1 as usize)
     };
-    for (oi, ranges) in leaks {
-        let o = &outcomes[oi];
-        let size: u128 = ranges.iter().map(|r| r.end - r.start).sum();
-        let route_range = match o {
-            Outcome::Leak {
-                route: Some((t, i)),
-                ..
-            }
-            | Outcome::NoRoute {
-                route: Some((t, i)),
-                ..
-            } => route_dst(t, *i),
-            _ => None,
+    let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
+    for mut grp in groups {
+        let o = outcomes[grp.outcome as usize];
+        let size: u128 = grp.ranges.iter().map(|r| r.end - r.start).sum();
+        grp.routes.sort_unstable();
+        grp.routes.dedup();
+        // The route quoted for the leak: the one with the widest prefix
+        // (the default route over the more specific ones).
+        let main_route = grp
+            .routes
+            .iter()
+            .copied()
+            .filter_map(|k| route_dst(k).map(|r| (k, r)))
+            .max_by(|a, b| {
+                (a.1.end - a.1.start)
+                    .cmp(&(b.1.end - b.1.start))
+                    .then(b.0.cmp(&a.0))
+            });
+        let (destinations, omitted, summary) = describe(
+            fam,
+            &grp.ranges,
+            main_route.map(|x| x.1),
+            &pieces,
+            &outcomes,
+            grp.outcome,
+            route_dst,
+        );
+        let quote_route = |k: Option<(RouteKey, Range)>| {
+            k.and_then(|(k, _)| {
+                let e = route_of(k)?;
+                Some(q.quote(e.origin, || e.route.to_string()))
+            })
         };
-        let (destinations, summary) =
-            describe(fam, &ranges, route_range, &pieces, &outcomes, oi, route_dst);
+        let routes = grp.routes.len();
         match o {
             Outcome::Leak {
                 scope,
@@ -684,24 +982,28 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>, memo:
                 gateway,
                 hash,
                 rule,
-                route,
+                ..
             } => ep.leaks.push(Leak {
                 destinations,
+                destinations_omitted: omitted,
                 summary,
-                scope: *scope,
-                egress: names[*egress].clone(),
-                gateway: *gateway,
-                hash_dependent: *hash,
-                rule: rule.map(|i| q.rule(fam, i)),
-                route: route.as_ref().and_then(|(t, i)| q.route(fam, t, *i)),
+                scope,
+                egress: m.names[egress as usize].clone(),
+                gateway,
+                hash_dependent: hash,
+                rule: rule.map(|i| q.rule(fam, i as usize)),
+                route: quote_route(main_route),
+                routes,
                 size,
             }),
-            Outcome::NoRoute { error, rule, route } => ep.no_route.push(NoRoute {
+            Outcome::NoRoute { error, rule, .. } => ep.no_route.push(NoRoute {
                 destinations,
+                destinations_omitted: omitted,
                 summary,
                 error: error.message(),
-                rule: rule.map(|i| q.rule(fam, i)),
-                route: route.as_ref().and_then(|(t, i)| q.route(fam, t, *i)),
+                rule: rule.map(|i| q.rule(fam, i as usize)),
+                route: quote_route(main_route),
+                routes,
             }),
             _ => {}
         }
@@ -713,7 +1015,10 @@ fn analyse(host: &Host, q: &Quoter<'_>, ep: &mut Endpoint, sp: &Space<'_>, memo:
             .then(a.scope.cmp(&b.scope))
             .then(a.egress.cmp(&b.egress))
     });
-    ep.conditional = conditional.into_iter().map(|i| q.rule(fam, i)).collect();
+    ep.conditional = conditional
+        .into_iter()
+        .map(|i| q.rule(fam, i as usize))
+        .collect();
     ep.verdict = Some(if !ep.leaks.is_empty() {
         Verdict::Asymmetric
     } else if !ep.no_route.is_empty() {
@@ -732,33 +1037,37 @@ fn list_text(shown: &[String], n: usize) -> String {
     s
 }
 
-/// The CIDR text of each range's blocks.
-fn cidr_strings(fam: Family, ranges: &[Range]) -> Vec<String> {
-    ranges
-        .iter()
-        .flat_map(|r| space::blocks(fam, *r))
+/// The CIDR text of each range's blocks: the first `MAX_DESTINATIONS`, and
+/// how many more there are.
+fn cidr_strings(fam: Family, ranges: &[Range]) -> (Vec<String>, u64) {
+    let mut blocks = ranges.iter().flat_map(|r| space::blocks(fam, *r));
+    let shown: Vec<String> = blocks
+        .by_ref()
+        .take(MAX_DESTINATIONS)
         .map(|(s, p)| space::net_string(fam, s, p))
-        .collect()
+        .collect();
+    (shown, blocks.count() as u64)
 }
 
-/// The CIDR list of an outcome's ranges, and a short form relative to the
-/// deciding route's prefix: the prefix itself when nothing of it with a
-/// different outcome remains, else `PREFIX except …` when that is shorter.
+/// The CIDR list of an outcome's ranges (bounded: the first ones and a
+/// count of the rest), and a short form relative to the widest deciding
+/// route's prefix: the prefix itself when nothing of it with a different
+/// outcome remains, else `PREFIX except …` when that is shorter.
 /// `pieces` name their outcomes by index into `outcomes`; `o` is this one's.
 fn describe(
     fam: Family,
     ranges: &[Range],
     route: Option<Range>,
-    pieces: &[(Range, usize)],
+    pieces: &[(Range, u32, Option<RouteKey>)],
     outcomes: &[Outcome],
-    o: usize,
-    route_dst: impl Fn(&Table, usize) -> Option<Range>,
-) -> (Vec<String>, String) {
-    let list = |v: &[String]| list_text(&v[..v.len().min(6)], v.len());
+    o: u32,
+    route_dst: impl Fn(RouteKey) -> Option<Range>,
+) -> (Vec<String>, u64, String) {
+    let list = |v: &[String], n: usize| list_text(&v[..v.len().min(6)], n);
     let Some(pr) = route else {
-        let exact = cidr_strings(fam, ranges);
-        let s = list(&exact);
-        return (exact, s);
+        let (exact, more) = cidr_strings(fam, ranges);
+        let s = list(&exact, exact.len() + more as usize);
+        return (exact, more, s);
     };
     // Pieces inside the route's prefix with another (real) outcome.
     // Other outcomes inside the prefix, named by their own routes' prefixes
@@ -766,28 +1075,19 @@ fn describe(
     let mut others: Vec<Range> = Vec::new();
     let mut open = false;
     // The pieces are in order: those overlapping the prefix are a run.
-    let first = pieces.partition_point(|(r, _)| r.end <= pr.start);
-    for &(r, xi) in pieces[first..].iter().take_while(|(r, _)| r.start < pr.end) {
-        let x = &outcomes[xi];
-        if matches!(x, Outcome::Skip) {
+    let first = pieces.partition_point(|(r, _, _)| r.end <= pr.start);
+    for &(r, xi, route) in pieces[first..]
+        .iter()
+        .take_while(|(r, _, _)| r.start < pr.end)
+    {
+        if matches!(outcomes[xi as usize], Outcome::Skip) {
             continue;
         }
         if xi == o {
             open = false;
             continue;
         }
-        let own = match x {
-            Outcome::Ok(Some((t, i)))
-            | Outcome::Leak {
-                route: Some((t, i)),
-                ..
-            }
-            | Outcome::NoRoute {
-                route: Some((t, i)),
-                ..
-            } => route_dst(t, *i),
-            _ => None,
-        };
+        let own = route.and_then(&route_dst);
         let r = match own {
             Some(rr) if rr.start >= pr.start && rr.end <= pr.end && rr != pr => rr,
             _ => Range {
@@ -810,12 +1110,13 @@ fn describe(
         .iter()
         .all(|r| r.start >= pr.start && r.end <= pr.end);
     if others.is_empty() && covered {
-        return (vec![prefix.clone()], prefix);
+        return (vec![prefix.clone()], 0, prefix);
     }
-    let exact = cidr_strings(fam, ranges);
+    let (exact, more) = cidr_strings(fam, ranges);
+    let total = exact.len() + more as usize;
     if !covered {
-        let s = list(&exact);
-        return (exact, s);
+        let s = list(&exact, total);
+        return (exact, more, s);
     }
     // Only the count of the exceptions and the first six are needed.
     let mut except = others.iter().flat_map(|r| space::blocks(fam, *r));
@@ -825,12 +1126,12 @@ fn describe(
         .map(|(s, p)| space::net_string(fam, s, p))
         .collect();
     let n = shown.len() + except.count();
-    let s = if n < exact.len() {
+    let s = if n < total {
         format!("{prefix} except {}", list_text(&shown, n))
     } else {
-        list(&exact)
+        list(&exact, total)
     };
-    (exact, s)
+    (exact, more, s)
 }
 
 /// An endpoint for each global address on a non-loopback link, not yet
@@ -859,6 +1160,7 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         state,
         internal: class.is_internal(&a.link),
         verdict: None,
+        same_as: None,
         leaks: Vec::new(),
         no_route: Vec::new(),
         conditional: Vec::new(),
@@ -891,18 +1193,76 @@ fn endpoints_with<'h>(
     let mut spaces: Spaces<'h> = [None, None];
     for fam in [Family::Inet, Family::Inet6] {
         let sp = &mut spaces[fam_idx(fam)];
+        let mut m = Memo::default();
+        // IPv6 routes with a source prefix make the answer depend on the
+        // address itself, not only on how the rules meet it.
+        let src_routes = fam == Family::Inet6
+            && host.tables[1].values().any(|t| {
+                t.routes
+                    .iter()
+                    .any(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
+            });
+        // IPv4 multipath prefers the nexthops whose own source (a primary
+        // address) is the reply's: a primary address answers for itself.
+        let multipath4 = fam == Family::Inet
+            && host.tables[0]
+                .values()
+                .any(|t| t.routes.iter().any(|e| e.route.nexthops.len() > 1));
+        // (group, link, internal) → the endpoint analysed first.
+        let mut first: std::collections::HashMap<(usize, String, bool), usize> = Default::default();
         for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
             let Some(mut ep) = endpoint_of(host, a, class) else {
                 continue;
             };
             if ep.state == "up" && host.have_routes[fam_idx(fam)] {
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
-                analyse(host, &q, &mut ep, sp, memo);
+                let rules = host.reply_rules(ep.address);
+                let special = src_routes
+                    || (multipath4 && !ep.secondary)
+                    || sp.never.contains(space::num(ep.address));
+                let key = (rules.key(), special.then_some(ep.address));
+                let n = m.groups.len();
+                let g = *m.groups.entry(key).or_insert(n);
+                if g == m.lookups.len() {
+                    m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
+                }
+                match first.get(&(g, ep.interface.clone(), ep.internal)) {
+                    Some(&i) if memo => {
+                        let e: &Endpoint = &out[i];
+                        ep.verdict = e.verdict;
+                        ep.same_as = Some(e.address);
+                    }
+                    _ => {
+                        analyse(host, class, &q, &mut ep, sp, &mut m, g, &rules, memo);
+                        first.insert((g, ep.interface.clone(), ep.internal), out.len());
+                    }
+                }
             }
             out.push(ep);
         }
     }
     (out, spaces)
+}
+
+/// `eps` with each `same_as` endpoint given its twin's leaks, no-route
+/// ranges and conditional rules in full (and `same_as` cleared): what each
+/// endpoint's own analysis would have said.
+pub fn expanded(eps: &[Endpoint]) -> Vec<Endpoint> {
+    eps.iter()
+        .map(|e| {
+            let mut x = e.clone();
+            if let Some(twin) = e.same_as.and_then(|a| {
+                eps.iter()
+                    .find(|t| t.address == a && t.same_as.is_none() && t.interface == e.interface)
+            }) {
+                x.leaks = twin.leaks.clone();
+                x.no_route = twin.no_route.clone();
+                x.conditional = twin.conditional.clone();
+                x.same_as = None;
+            }
+            x
+        })
+        .collect()
 }
 
 /// `asymmetric` if any endpoint is; else `no-route` if any is; else `ok`.
@@ -982,7 +1342,7 @@ default via 10.0.0.1 dev eth0
         for _ in 0..3000 {
             let h = random_host(&mut rng);
             assert_eq!(
-                endpoints_with(&h, &class, true).0,
+                expanded(&endpoints_with(&h, &class, true).0),
                 endpoints_with(&h, &class, false).0
             );
         }

@@ -253,6 +253,22 @@ pub fn judge(host: &Host, ep: &Endpoint, class: &LinkClass, dst: IpAddr, k: &Ans
         ),
     };
     let bad = |what: String| Judged::Bad(kind, format!("{what}; {}", kernel_says()));
+    // Straight into a container link (no gateway) from outside the
+    // containers: delivered on the host, a destination of no peer (a VPC CNI
+    // pod's /32 inside the ENI's own subnet).
+    if k.error.is_none()
+        && k.gateway.is_none()
+        && !ep.internal
+        && kdev != ep.interface
+        && class.is_internal(kdev)
+    {
+        return match kind {
+            Kind::Ok => Judged::Skipped("into a container link"),
+            _ => bad(format!(
+                "{dst} reported, but delivered into container link {kdev}"
+            )),
+        };
+    }
     match kind {
         Kind::Ok => {
             if k.error.is_some() || kdev != ep.interface {

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds the large hosts of the scale benchmark (tests/bench/hosts.rs) in
+# network namespaces and writes each one's real iproute2 dumps into a plain
+# host folder:
+#
+#   tests/bench/big-hosts.sh OUT KIND SIZE
+#
+#   bgp N       a router with N IPv4 routes (and N/5 IPv6) learnt from 3
+#               gateways on 3 links (proto bgp), plus a default route
+#   rules N     an EKS node with the AWS VPC CNI: 4 ENIs with their own
+#               tables, N/2 pods (/32 routes to eni* links) and N rules
+#               (`to POD lookup main` and `from POD lookup ENI`)
+#   addrs N     N addresses on N/20 links (20 per link, 5 subnets per link)
+#
+# Namespaces are named aro-bh-*; an EXIT trap deletes the one this run made.
+# Nothing is sent: links are veth pairs into a peer namespace, nothing pings.
+set -euo pipefail
+out=$1 kind=$2 n=$3
+ns=aro-bh-$kind-$$
+cleanup() { ip netns del "$ns" 2>/dev/null || true; ip netns del "$ns-p" 2>/dev/null || true; }
+trap cleanup EXIT
+ip netns add "$ns"
+# Links are veth pairs whose other ends live in a peer namespace (this
+# kernel may lack the dummy driver); the peer ends are up (carrier) with
+# IPv6 off there, and no address.
+ip netns add "$ns-p"
+ip netns exec "$ns-p" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+peers_up() { ip -n "$ns-p" -br link | awk '$1 != "lo" {sub(/@.*/, "", $1); print "link set " $1 " up"}' | ip -n "$ns-p" -batch -; }
+x() { ip -n "$ns" "$@"; }
+batch=$(mktemp)
+trap 'cleanup; rm -f "$batch"' EXIT
+x link set lo up
+sysctl_ns() { ip netns exec "$ns" sysctl -qw "$@"; }
+sysctl_ns net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+
+case $kind in
+bgp)
+  for i in 0 1 2; do
+    x link add eth$i type veth peer name p$i netns "$ns-p"
+    x addr add 10.$i.0.2/24 dev eth$i
+    x addr add 2001:db8:$i::2/64 dev eth$i nodad
+    x link set eth$i up
+  done
+  x route add default via 10.0.0.1 dev eth0 proto static
+  x -6 route add default via 2001:db8:0::1 dev eth0 proto static
+  # Prefixes as a BGP table has them: mostly /24s, some shorter, nested;
+  # deterministic (an LCG); duplicates are replaced.
+  awk -v n="$n" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
+  BEGIN {
+    s = 12345
+    for (k = 0; k < n; k++) {
+      r = rnd(100)
+      plen = r < 55 ? 24 : r < 70 ? 23 : r < 80 ? 22 : r < 90 ? 17 + rnd(5) : 8 + rnd(9)
+      a = 11 + rnd(212); if (a == 127) a = 128
+      ip = a * 16777216 + rnd(256) * 65536 + rnd(256) * 256
+      m = 2 ^ (32 - plen); ip = int(ip / m) * m
+      g = rnd(3)
+      printf "route replace %d.%d.%d.%d/%d via 10.%d.0.1 dev eth%d proto bgp metric 20\n",
+        int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, plen, g, g
+    }
+    for (k = 0; k < n / 5; k++) {
+      plen = 29 + rnd(20)
+      a = 8192 + rnd(4096); b = rnd(65536); c = rnd(65536)
+      if (plen <= 32) { m = 2 ^ (32 - plen); b = int(b / m) * m; c = 0 } else { m = 2 ^ (48 - plen); c = int(c / m) * m }
+      g = rnd(3)
+      printf "route replace %x:%x:%x::/%d via 2001:db8:%d::1 dev eth%d proto bgp metric 20\n", a, b, c, plen, g, g
+    }
+  }' > "$batch"
+  x -batch "$batch"
+  ;;
+rules)
+  for i in 0 1 2 3; do
+    x link add eth$i type veth peer name p$i netns "$ns-p"
+    x addr add 10.$i.0.$((10 + i))/16 dev eth$i
+    x link set eth$i up
+  done
+  x route add default via 10.0.0.1 dev eth0
+  pods=$((n / 2)) links=$(( (n / 2 + 149) / 150 ))
+  for ((l = 0; l < links; l++)); do printf 'link add eni%011x type veth peer name q%d netns %s\nlink set eni%011x up\n' "$l" "$l" "$ns-p" "$l"; done > "$batch"
+  x -batch "$batch"
+  for i in 1 2 3; do
+    x route add 10.$i.0.0/16 dev eth$i table $((i + 1)) scope link
+    x route add default via 10.$i.0.1 dev eth$i table $((i + 1))
+  done
+  : > "$batch"
+  for ((p = 0; p < pods; p++)); do
+    e=$((1 + p % 3)); h=$((256 + p / 3))
+    a=10.$e.$((h / 256)).$((h % 256))
+    printf 'route add %s dev eni%011x scope link\nrule add to %s lookup main prio 512\nrule add from %s lookup %d prio 1536\n' \
+      "$a" $((p / 150)) "$a" "$a" $((e + 1)) >> "$batch"
+  done
+  x -batch "$batch"
+  ;;
+addrs)
+  links=$((n / 20))
+  : > "$batch"
+  for ((l = 0; l < links; l++)); do
+    printf 'link add dum%d type veth peer name p%d netns %s\nlink set dum%d up\n' "$l" "$l" "$ns-p" "$l" >> "$batch"
+    for ((k = 0; k < 20; k++)); do
+      # 5 subnets per link, 4 addresses each (the first primary).
+      printf 'addr add 10.%d.%d.%d/24 dev dum%d\n' $((l / 50)) $(( (l % 50) * 5 + k / 4)) $((10 + k % 4)) "$l" >> "$batch"
+    done
+  done
+  x -batch "$batch"
+  x route add default via 10.0.0.1 dev dum0
+  ;;
+*) echo "unknown kind $kind" >&2; exit 2 ;;
+esac
+
+peers_up
+mkdir -p "$out"
+x addr > "$out/ip_addr.txt"
+x rule > "$out/ip_rule.txt"
+x -6 rule > "$out/ip6_rule.txt"
+x -4 route show table all > "$out/ip_route.txt"
+x -6 route show table all > "$out/ip6_route.txt"
