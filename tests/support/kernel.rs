@@ -614,8 +614,8 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
 }
 
 /// Loads a plain host folder (skipping `cases.json`, `verdicts.json` and
-/// the `setup.txt` that says how the namespace was built) and builds the
-/// model.
+/// the `setup.txt` that says how the namespace was built) with its kernel
+/// files (`sysctl.txt`, `uname`) and builds the model.
 pub fn load_host(dir: &Path) -> Host {
     let (inputs, notes) = capture::load_plain_host(dir).expect("read host folder");
     assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
@@ -623,7 +623,10 @@ pub fn load_host(dir: &Path) -> Host {
         .into_iter()
         .filter(|i| !["cases.json", "verdicts.json", "setup.txt"].contains(&i.name.as_str()))
         .collect();
-    Host::build(inputs, &HashMap::new())
+    // The folder's `uname` / `sysctl` files, where a case needs them.
+    let (system, notes) = capture::load_plain_system(dir).expect("read host folder");
+    assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
+    Host::build_with(inputs, &HashMap::new(), &system)
 }
 
 /// Every parse diagnostic of the host's dumps, as `file:line: message`.
