@@ -327,9 +327,14 @@ fn is_lbcast(a: IpAddr) -> bool {
     a == IpAddr::V4(Ipv4Addr::BROADCAST)
 }
 
-/// ipv4_is_zeronet: 0.0.0.0/8.
-fn is_zeronet(a: IpAddr) -> bool {
-    matches!(a, IpAddr::V4(v) if v.octets()[0] == 0)
+/// ipv4_is_zeronet on the host's kernel: 0.0.0.0/8 before Linux 5.3,
+/// 0.0.0.0 alone since (`KernelVersion::zeronet_routable`).
+fn is_zeronet(kernel: super::KernelVersion, a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) if kernel.zeronet_routable() => v.is_unspecified(),
+        IpAddr::V4(v) => v.octets()[0] == 0,
+        IpAddr::V6(_) => false,
+    }
 }
 
 fn is_loopback4(a: IpAddr) -> bool {
@@ -568,7 +573,7 @@ impl Host {
         let dst = flow.dst;
         let mut src = flow.saddr();
         if let Some(s) = src {
-            if s.is_multicast() || is_lbcast(s) || is_zeronet(s) {
+            if s.is_multicast() || is_lbcast(s) || is_zeronet(self.kernel, s) {
                 return Lookup::err(KernelError::Inval);
             }
             if flow.oif.is_none() && (dst.is_multicast() || is_lbcast(dst)) {
@@ -780,7 +785,7 @@ impl Host {
                 RouteType::Multicast,
                 gateway.filter(|_| fib_plen.is_some_and(|p| p >= 4)),
             )
-        } else if is_zeronet(dst) {
+        } else if is_zeronet(self.kernel, dst) {
             return walk.finish(Err(KernelError::Inval));
         } else if kind == RouteType::Broadcast {
             (kind, None)
@@ -833,7 +838,7 @@ impl Host {
         if is_lbcast(dst) || (src.is_none() && dst.is_unspecified()) {
             return brd_input(Walk::default());
         }
-        if is_zeronet(s) || is_zeronet(dst) {
+        if is_zeronet(self.kernel, s) || is_zeronet(self.kernel, dst) {
             return inval();
         }
         // route_localnet=0: loopback addresses never arrive from outside.
