@@ -545,6 +545,41 @@ fn route_get_answers_as_the_kernel_did() {
     assert!(doc.to_string().contains("10001"), "{doc}");
 }
 
+/// `route-get` answers from the bundle's sysctls and kernel version
+/// (`sysctl.txt`, `uname` of a plain folder), and says what it assumed
+/// where they are missing.
+#[test]
+fn route_get_reads_sysctls_and_kernel_version() {
+    let get = |case: &str, args: &[&str]| -> Value {
+        let dir = format!("tests/kernel-cases/{case}");
+        let o = tool()
+            .args(["route-get", &dir, "--host", case, "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let assumed = |v: &Value, what: &str| {
+        v["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains(what))
+    };
+    // route_localnet=1 on eth1 (sysctl.txt): 127/8 arrives on eth1.
+    let flow = ["--to", "10.0.0.2", "--from", "127.5.5.9", "--iif", "eth1"];
+    let v = get("handmade-v4-route-localnet-dev", &flow);
+    assert_eq!(v["type"], "local", "{v}");
+    assert!(!assumed(&v, "sysctls not collected"), "{v}");
+    let v = get("handmade-v4-route-localnet-off", &flow);
+    assert_eq!(v["error"], "Invalid argument", "{v}");
+    // 0.0.0.0/8 on the kernel named by `uname` (6.18); no sysctls there.
+    let v = get("handmade-v4-zeronet-routable", &["--to", "0.9.1.1"]);
+    assert_eq!(v["gateway"], "10.0.0.7", "{v}");
+    assert!(!assumed(&v, "kernel version not collected"), "{v}");
+    assert!(assumed(&v, "sysctls not collected"), "{v}");
+}
+
 #[test]
 fn generate_man_and_bash() {
     let o = tool().args(["generate", "man"]).output().unwrap();

@@ -14,6 +14,8 @@
 //! * Inside a table: longest prefix → TOS → metric (`fib_table_lookup`).
 //! * Source selection: `inet_select_addr`, `ipv6_dev_get_saddr` (RFC 6724).
 //!
+//! Sysctls are the host's where the bundle kept them (`route_localnet`),
+//! else the kernel's defaults; 0.0.0.0/8 follows the host's kernel version.
 //! What a dump cannot tell is assumed at its default: `rp_filter=0`,
 //! forwarding on, `accept_local=0`, `ignore_routes_with_linkdown=0`, no
 //! neighbour entries, `use_tempaddr=0`, the default address-label table.
@@ -770,9 +772,12 @@ impl Host {
         fib_plen: Option<u8>,
     ) -> Lookup {
         let dst = flow.dst;
+        // route_localnet on the outgoing device (or `all`) lets a 127/8
+        // source leave by it.
         if is_loopback4(src)
             && !self.is_loopback_dev(&dev)
             && self.link(&dev).is_none_or(|l| l.vrf_table.is_none())
+            && !self.sysctls.route_localnet(&dev)
         {
             return walk.finish(Err(KernelError::Inval));
         }
@@ -812,7 +817,9 @@ impl Host {
             // Only groups the device joined are received; every up IPv4
             // device is in 224.0.0.1 (all-hosts), other groups need a socket.
             let ours = dst == IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1)) && link.up;
-            if !ours || s.is_multicast() || is_lbcast(s) || is_loopback4(s) {
+            // ip_mc_validate_source: a 127/8 source needs route_localnet.
+            let loopback = is_loopback4(s) && !self.sysctls.route_localnet(iif);
+            if !ours || s.is_multicast() || is_lbcast(s) || loopback {
                 return inval();
             }
             if src.is_some() && !self.validate_source(flow, iif, s, None, None) {
@@ -841,8 +848,9 @@ impl Host {
         if is_zeronet(self.kernel, s) || is_zeronet(self.kernel, dst) {
             return inval();
         }
-        // route_localnet=0: loopback addresses never arrive from outside.
-        if is_loopback4(dst) || is_loopback4(s) {
+        // Loopback addresses arrive from outside only where the receiving
+        // device (or `all`) has route_localnet=1.
+        if (is_loopback4(dst) || is_loopback4(s)) && !self.sysctls.route_localnet(iif) {
             return inval();
         }
         let mut fl = self.fl(flow, iif, None);
