@@ -580,6 +580,46 @@ fn route_get_reads_sysctls_and_kernel_version() {
     assert!(assumed(&v, "sysctls not collected"), "{v}");
 }
 
+/// `route-get` takes the protocol as `ip route get` does: UDP for IPv4
+/// unless `--ipproto` says otherwise (so `ipproto udp` rules match), none
+/// for IPv6, and refuses what the kernel refuses.
+#[test]
+fn route_get_protocol_as_ip_route_get() {
+    let case = "handmade-ipproto-default-udp";
+    let dir = format!("tests/kernel-cases/{case}");
+    let run = |args: &[&str]| {
+        tool()
+            .args(["route-get", &dir, "--host", case])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = stdout(&run(&["--to", "8.8.8.8"]));
+    assert!(
+        out.starts_with("8.8.8.8 via 192.168.5.1 dev eth1 table 100"),
+        "{out}"
+    );
+    let out = stdout(&run(&["--to", "8.8.8.8", "--ipproto", "tcp"]));
+    assert!(
+        out.starts_with("8.8.8.8 via 172.16.0.1 dev eth2 table 101"),
+        "{out}"
+    );
+    let out = stdout(&run(&["--to", "2001:db8:9::9"]));
+    assert!(
+        out.starts_with("2001:db8:9::9 via 2001:db8:1::1 dev eth0"),
+        "{out}"
+    );
+    let o = run(&["--to", "8.8.8.8", "--ipproto", "gre"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Unsupported ip proto"),
+        "{o:?}"
+    );
+    let o = run(&["--to", "8.8.8.8", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ipproto"], 17, "{v}");
+}
+
 #[test]
 fn generate_man_and_bash() {
     let o = tool().args(["generate", "man"]).output().unwrap();
