@@ -620,6 +620,59 @@ fn route_get_protocol_as_ip_route_get() {
     assert_eq!(v["ipproto"], 17, "{v}");
 }
 
+/// A `dscp` (or `flowlabel`) rule holds only for flows of that DSCP: it is
+/// no longer applied to every reply (every destination leaking to eth1 by
+/// table 100) but listed as a conditional rule, as `fwmark` or `ipproto`
+/// rules are.
+#[test]
+fn dscp_rules_are_conditional_not_every_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "ip_addr.txt",
+            "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000\n    inet 10.0.0.2/24 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000\n    inet 192.168.5.2/24 scope global eth1\n",
+        ),
+        (
+            "ip_rule.txt",
+            "0:\tfrom all lookup local\n100:\tfrom all lookup 100 dscp 10\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+        ),
+        (
+            "ip_route.txt",
+            "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n192.168.5.0/24 dev eth1 proto kernel scope link src 192.168.5.2\ndefault via 192.168.5.1 dev eth1 table 100\nlocal 10.0.0.2 dev eth0 table local proto kernel scope host src 10.0.0.2\nlocal 192.168.5.2 dev eth1 table local proto kernel scope host src 192.168.5.2\n",
+        ),
+    ];
+    for (n, t) in files {
+        std::fs::write(dir.path().join(n), t).unwrap();
+    }
+    let path = dir.path().to_string_lossy().to_string();
+    let (doc, _) = json_report(&["scan", &path]);
+    let eps = doc["hosts"][0]["endpoints"].as_array().unwrap();
+    let eth0 = eps
+        .iter()
+        .find(|e| e["address"] == "10.0.0.2")
+        .expect("eth0's endpoint");
+    // Its only leak is the real one (main's route to eth1's subnet), not
+    // every destination by the dscp rule's table.
+    let leaks = eth0["leaks"].to_string();
+    assert!(
+        !leaks.contains("dscp") && !leaks.contains("0.0.0.0/0"),
+        "{eth0}"
+    );
+    let cond = eth0["conditional"].to_string();
+    assert!(cond.contains("dscp 10"), "{eth0}");
+    // `route-get` with the DSCP's TOS byte takes the rule; without, not.
+    let get = |tos: &[&str]| {
+        let o = tool()
+            .args(["route-get", &path, "--to", "8.8.8.8", "--from", "10.0.0.2"])
+            .args(tos)
+            .output()
+            .unwrap();
+        stdout(&o)
+    };
+    assert!(get(&[]).contains("dev eth0"));
+    assert!(get(&["--tos", "0x28"]).contains("dev eth1 table 100"));
+}
+
 #[test]
 fn generate_man_and_bash() {
     let o = tool().args(["generate", "man"]).output().unwrap();

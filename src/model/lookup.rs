@@ -21,7 +21,7 @@
 //! neighbour entries, `use_tempaddr=0`, the default address-label table.
 
 use super::{Host, RouteEntry, RuleEntry, fam_idx};
-use crate::grammar::{Family, RouteType, RuleAction, Table};
+use crate::grammar::{Family, RouteType, RuleAction, Selector, Table};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -1356,61 +1356,51 @@ impl Host {
             }
             true
         })();
-        let has_conditional = r.fwmark.is_some()
-            || r.uidrange.is_some()
-            || r.ipproto.is_some()
-            || r.sport.is_some()
-            || r.dport.is_some()
-            || r.oif.is_some()
-            || r.tos.is_some()
-            || r.tun_id.is_some()
-            || r.l3mdev;
-        let cond = (|| {
-            if let Some(m) = r.fwmark {
+        let has_conditional = r.selectors().any(Selector::conditional);
+        // Every selector of `Selector::ALL`; the match is exhaustive, so a
+        // new selector must be decided here.
+        let cond = r.selectors().all(|s| match s {
+            // With `from`, in `base`.
+            Selector::Iif => true,
+            Selector::Fwmark => {
                 let mask = r.fwmask.unwrap_or(u32::MAX);
-                if (m ^ fl.mark) & mask != 0 {
-                    return false;
-                }
+                r.fwmark.is_some_and(|m| (m ^ fl.mark) & mask == 0)
             }
-            if let Some(o) = &r.oif {
-                match fl.oif {
-                    Some(f) if !o.detached && self.dev_matches(&o.name, f) => {}
-                    _ => return false,
-                }
-            }
-            if let Some((a, b)) = r.uidrange
-                && (fl.uid < a || fl.uid > b)
-            {
-                return false;
-            }
-            if r.tos.is_some() && re.tos != Some(fl.tos) {
-                return false;
-            }
-            if let Some(p) = &r.ipproto
-                && fl.ipproto != ipproto_number(p)
-            {
-                return false;
-            }
-            for (range, port) in [(&r.sport, fl.sport), (&r.dport, fl.dport)] {
-                if let Some(pr) = range {
+            Selector::Oif => match (&r.oif, fl.oif) {
+                (Some(o), Some(f)) => !o.detached && self.dev_matches(&o.name, f),
+                _ => false,
+            },
+            Selector::Uidrange => r.uidrange.is_some_and(|(a, b)| fl.uid >= a && fl.uid <= b),
+            Selector::Tos => re.tos == Some(fl.tos),
+            Selector::Ipproto => r
+                .ipproto
+                .as_deref()
+                .is_some_and(|p| fl.ipproto == ipproto_number(p)),
+            Selector::Sport | Selector::Dport => {
+                let (range, port) = if s == Selector::Sport {
+                    (&r.sport, fl.sport)
+                } else {
+                    (&r.dport, fl.dport)
+                };
+                range.is_some_and(|pr| {
                     let p = port.unwrap_or(0) as u32;
-                    let ok = match pr.mask {
+                    match pr.mask {
                         Some(m) => (p & m) == (pr.start & m),
                         None => p >= pr.start && p <= pr.end,
-                    };
-                    if !ok {
-                        return false;
                     }
-                }
+                })
             }
-            if r.tun_id.is_some() {
-                return false;
-            }
-            if r.l3mdev && self.flow_vrf(fl).is_none() {
-                return false;
-            }
-            true
-        })();
+            // A flow from a tunnel's metadata: never a lookup's.
+            Selector::TunId => false,
+            Selector::L3mdev => self.flow_vrf(fl).is_some(),
+            // fib4_rule_match / fib6_rule_match: the flow's DSCP (its TOS
+            // byte without the ECN bits) under the rule's mask.
+            Selector::Dscp => r
+                .dscp_value()
+                .is_some_and(|(v, m)| (v ^ (fl.tos >> 2)) & m == 0),
+            // IPv6 only: `ip route get` and a reply carry flow label 0.
+            Selector::Flowlabel => r.flowlabel_value().is_some_and(|(v, m)| v & m == 0),
+        });
         RuleSel {
             base,
             cond,
