@@ -90,7 +90,7 @@ fn zeronet_martian_before_5_3() {
             kernel: Some((v, "uname".into())),
             ..System::default()
         };
-        let host = Host::build_with(inputs.clone(), &Default::default(), &system);
+        let host = Host::build_with(inputs.clone(), &Default::default(), system);
         assert_eq!(host.kernel, v);
         let mut zeronet = 0;
         for c in &cf.cases {

@@ -130,7 +130,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
         return Ok(Exit::Error);
     }
     // The model the scan builds for this host (EKS addresses inferred).
-    let (host, inferred) = crate::verdict::host::model(cap.inputs, &cap.system);
+    let (host, inferred) = crate::verdict::host::model(cap.inputs, cap.system);
     if inferred {
         eprintln!(
             "asymroute-offline: {}: ip addr not collected: addresses inferred from the local table",

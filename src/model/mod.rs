@@ -193,7 +193,7 @@ impl Host {
     /// Parses and assembles a host from its dumps, with no kernel version
     /// or sysctls known (`build_with`).
     pub fn build(inputs: Vec<Input>, table_names: &HashMap<String, u32>) -> Host {
-        Host::build_with(inputs, table_names, &System::default())
+        Host::build_with(inputs, table_names, System::default())
     }
 
     /// Parses and assembles a host from its dumps and what the bundle says
@@ -202,7 +202,7 @@ impl Host {
     pub fn build_with(
         inputs: Vec<Input>,
         table_names: &HashMap<String, u32>,
-        system: &System,
+        system: System,
     ) -> Host {
         let mut h = Host::default();
         h.set_system(system);
@@ -289,9 +289,9 @@ impl Host {
 
     /// Takes the kernel version and sysctls; what is missing is assumed at
     /// the current kernel and its defaults, and said.
-    fn set_system(&mut self, system: &System) {
-        match &system.kernel {
-            Some((v, _)) => self.kernel = *v,
+    fn set_system(&mut self, system: System) {
+        match system.kernel {
+            Some((v, _)) => self.kernel = v,
             None => {
                 self.kernel = KernelVersion::CURRENT;
                 self.system_assumptions.push(format!(
@@ -300,7 +300,7 @@ impl Host {
                 ));
             }
         }
-        self.sysctls = system.sysctls.clone();
+        self.sysctls = system.sysctls;
         if self.sysctls.is_empty() {
             self.system_assumptions.push(
                 "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0)"

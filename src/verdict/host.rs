@@ -147,7 +147,7 @@ fn infer_addresses(host: &mut Host) -> bool {
 /// The host model as the scan builds it from a capture's dumps: addresses
 /// are inferred from the local table when `ip addr` was not collected
 /// (EKS); the flag says they were. `route-get` answers from this model too.
-pub fn model(inputs: Vec<crate::model::Input>, system: &crate::model::System) -> (Host, bool) {
+pub fn model(inputs: Vec<crate::model::Input>, system: crate::model::System) -> (Host, bool) {
     let mut host = Host::build_with(inputs, &HashMap::new(), system);
     let have_any_routes = host.have_routes.iter().any(|x| *x);
     let inferred = !host.have_addrs && have_any_routes && infer_addresses(&mut host);
@@ -239,7 +239,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     for n in &cap.notices {
         incomplete.push(format!("{}: {}", n.file, n.message));
     }
-    let (host, inferred) = model(cap.inputs, &cap.system);
+    let (host, inferred) = model(cap.inputs, cap.system);
     let mut absent: Vec<String> = Vec::new();
     for s in &host.sources {
         let errors = s

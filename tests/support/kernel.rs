@@ -638,7 +638,7 @@ pub fn load_host(dir: &Path) -> Host {
     // The folder's `uname` / `sysctl` files, where a case needs them.
     let (system, notes) = capture::load_plain_system(dir).expect("read host folder");
     assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
-    Host::build_with(inputs, &HashMap::new(), &system)
+    Host::build_with(inputs, &HashMap::new(), system)
 }
 
 /// Every parse diagnostic of the host's dumps, as `file:line: message`.
