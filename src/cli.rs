@@ -198,7 +198,8 @@ pub struct RouteGetArgs {
     /// Socket owner uid (default 0, as `ip route get` run by root).
     #[arg(long)]
     pub uid: Option<u32>,
-    /// L4 protocol (tcp, udp, icmp or a number).
+    /// L4 protocol: tcp, udp, icmp (IPv4) or ipv6-icmp (IPv6), by name or
+    /// number. Default as `ip route get`: UDP for IPv4, none for IPv6.
     #[arg(long)]
     pub ipproto: Option<String>,
     #[arg(long)]

@@ -1046,3 +1046,236 @@ fn archive_fuzz_regressions() {
         }]
     );
 }
+
+/// Each collector's kernel files: where the kernel version (`uname`) and
+/// the sysctls (`sysctl -a`, `/proc/sys/net`) are kept, read into the
+/// host's typed `System`; hosts without them have none (the model then
+/// assumes the current kernel and its defaults, and says so).
+fn system_fleet() -> Vec<(String, Vec<u8>)> {
+    let t = texts();
+    let sysctl = "net.ipv4.conf.all.route_localnet = 0\nnet.ipv4.conf.eth1.route_localnet = 1\nkernel.pid_max = 4194304\n";
+    let mut f: Vec<(String, String)> = Vec::new();
+    let sos = "sosreport-k-2024-05-02-abcdefg";
+    let net = format!("{sos}/sos_commands/networking");
+    f.push((format!("{net}/ip_-d_address"), t.addr.clone()));
+    f.push((format!("{net}/ip_route_show_table_all"), t.route.clone()));
+    f.push((
+        format!("{net}/namespaces/blue/ip_netns_exec_blue_ip_route_show_table_all"),
+        t.route.clone(),
+    ));
+    f.push((
+        format!("{sos}/sos_commands/kernel/uname_-a"),
+        "Linux k 4.18.0-513.5.1.el8_9.x86_64 #1 SMP Fri Sep 29 05:21:10 EDT 2023 x86_64 x86_64 x86_64 GNU/Linux\n".into(),
+    ));
+    f.push((
+        format!("{sos}/sos_commands/kernel/sysctl_-a"),
+        format!("{sysctl}sysctl: permission denied on key 'fs.protected_regular'\n"),
+    ));
+    f.push((
+        format!("{sos}/proc/sys/net/ipv4/conf/eth0.100/route_localnet"),
+        "1\n".into(),
+    ));
+
+    let scc = "scc_k2_240502_1200";
+    f.push((
+        format!("{scc}/network.txt"),
+        format!(
+            "#==[ Command ]======================================#\n# /usr/sbin/ip addr\n{}\n",
+            t.addr
+        ),
+    ));
+    f.push((
+        format!("{scc}/network-blue.txt"),
+        format!(
+            "#==[ Command ]======================================#\n# /usr/sbin/ip netns exec blue ip addr\n{}\n",
+            t.addr
+        ),
+    ));
+    f.push((
+        format!("{scc}/basic-environment.txt"),
+        "#==[ Command ]======================================#\n# /bin/date\nThu May  2 12:00:00 UTC 2024\n\n#==[ Command ]======================================#\n# /bin/uname -a\nLinux k2 5.14.21-150500.55.19-default #1 SMP PREEMPT_DYNAMIC Mon Aug 28 06:06:21 UTC 2023 (6fda8d1) x86_64 x86_64 x86_64 GNU/Linux\n\n".into(),
+    ));
+    f.push((
+        format!("{scc}/env.txt"),
+        format!(
+            "#==[ Configuration File ]===========================#\n# /etc/sysctl.conf\nnet.ipv4.conf.all.route_localnet = 1\n\n#==[ Command ]======================================#\n# /sbin/sysctl -a\n{sysctl}\n"
+        ),
+    ));
+
+    let ins = "insights-k3-20240502120000";
+    f.push((format!("{ins}/insights_commands/ip_addr"), t.addr.clone()));
+    f.push((
+        format!("{ins}/insights_commands/uname_-a"),
+        "Linux k3 3.10.0-1160.el7.x86_64 #1 SMP Tue Aug 18 14:50:17 EDT 2020 x86_64 x86_64 x86_64 GNU/Linux\n".into(),
+    ));
+    f.push((format!("{ins}/insights_commands/sysctl_-a"), sysctl.into()));
+
+    f.push(("eks/networking/iproute.txt".into(), t.route.clone()));
+    f.push((
+        "eks/kernel/uname.txt".into(),
+        "Linux ip-10-0-0-1.ec2.internal 5.10.219-208.866.amzn2.x86_64 #1 SMP Tue Jun 18 14:00:06 UTC 2024 x86_64 x86_64 x86_64 GNU/Linux\n".into(),
+    ));
+    f.push(("eks/sysctls/sysctl_all.txt".into(), sysctl.into()));
+
+    let run = "ec2rl/2017-07-13T18_57_02.072742";
+    f.push((
+        format!("{run}/mod_out/run/iproute.log"),
+        format!(
+            "I will collect ip route show table all output from this alami2 box.\n{}\n",
+            t.route
+        ),
+    ));
+    f.push((
+        format!("{run}/mod_out/run/kernelversion.log"),
+        "I will collect uname -r output from this alami2 box.\n4.14.336-257.562.amzn2.x86_64\n"
+            .into(),
+    ));
+    f.push((
+        format!("{run}/mod_out/run/sysctl.log"),
+        format!("I will collect sysctl -a output from this alami2 box.\n{sysctl}"),
+    ));
+
+    f.push(("plain/a/ip_addr.txt".into(), t.addr.clone()));
+    f.push(("plain/a/uname-a.txt".into(), "5.2.0-1-amd64\n".into()));
+    f.push((
+        "plain/a/sysctl.txt".into(),
+        format!("{sysctl}not a sysctl line\n"),
+    ));
+    f.push(("plain/b/ip_route.txt".into(), t.route.clone()));
+    f.push(("plain/b/uname".into(), "garbage\n".into()));
+    f.push(("plain/c/ip_route.txt".into(), t.route.clone()));
+    f.push(("plain/c/sysctl_-a".into(), sysctl.into()));
+    f.into_iter().map(|(p, s)| (p, s.into_bytes())).collect()
+}
+
+fn check_system_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
+    use asymroute_offline::model::KernelVersion;
+    let h = |s: &str| &hosts[&format!("{prefix}{s}")];
+    let kernel = |s: &str| h(s).system.kernel.as_ref().map(|k| k.0);
+    let localnet = |s: &str, dev: &str| h(s).system.sysctls.route_localnet(dev);
+    let v = KernelVersion::new;
+
+    let sos = "sosreport-k-2024-05-02-abcdefg";
+    assert_eq!(h(sos).collector, Collector::Sos);
+    assert_eq!(kernel(sos), Some(v(4, 18, 0)));
+    assert!(localnet(sos, "eth1") && !localnet(sos, "eth0"));
+    assert!(localnet(sos, "eth0.100"), "from proc/sys/net");
+    assert_eq!(h(sos).system.sysctls.get("kernel.pid_max"), None);
+    assert!(
+        h(sos)
+            .notes
+            .iter()
+            .any(|n| n.contains("sysctl_-a: 1 line(s)")),
+        "{:?}",
+        h(sos).notes
+    );
+    // A namespace runs its host's kernel; its sysctls are not collected.
+    let ns = &format!("{sos}/netns:blue");
+    assert_eq!(kernel(ns), Some(v(4, 18, 0)));
+    assert!(h(ns).system.sysctls.is_empty());
+
+    let scc = "scc_k2_240502_1200";
+    assert_eq!(h(scc).collector, Collector::Supportconfig);
+    assert_eq!(kernel(scc), Some(v(5, 14, 21)));
+    assert!(localnet(scc, "eth1"));
+    assert!(
+        !localnet(scc, "eth0"),
+        "/etc/sysctl.conf is configuration, not the live value"
+    );
+    assert_eq!(kernel(&format!("{scc}/netns:blue")), Some(v(5, 14, 21)));
+
+    let ins = "insights-k3-20240502120000";
+    assert_eq!(h(ins).collector, Collector::Insights);
+    assert_eq!(kernel(ins), Some(v(3, 10, 0)));
+    assert!(localnet(ins, "eth1"));
+
+    assert_eq!(h("eks").collector, Collector::Eks);
+    assert_eq!(kernel("eks"), Some(v(5, 10, 219)));
+    assert!(localnet("eks", "eth1"));
+
+    let run = "ec2rl/2017-07-13T18_57_02.072742";
+    assert_eq!(h(run).collector, Collector::Ec2rl);
+    assert_eq!(kernel(run), Some(v(4, 14, 336)));
+    assert!(localnet(run, "eth1"));
+    assert!(
+        !h(run).notes.iter().any(|n| n.contains("sysctl.log")),
+        "the module banner is no bad line: {:?}",
+        h(run).notes
+    );
+
+    assert_eq!(h("plain/a").collector, Collector::Plain);
+    assert_eq!(kernel("plain/a"), Some(v(5, 2, 0)));
+    assert!(localnet("plain/a", "eth1"));
+    assert!(
+        h("plain/a")
+            .notes
+            .iter()
+            .any(|n| n.contains("not a sysctl line"))
+    );
+    assert_eq!(kernel("plain/b"), None);
+    assert!(
+        h("plain/b")
+            .notes
+            .iter()
+            .any(|n| n.contains("no kernel release"))
+    );
+    assert!(h("plain/b").system.sysctls.is_empty());
+    assert_eq!(kernel("plain/c"), None);
+    assert!(localnet("plain/c", "eth1"));
+    // Kernel files alone make no host, and feed no dump.
+    for cap in hosts.values() {
+        assert!(
+            feeds(cap)
+                .iter()
+                .all(|f| !f.contains("uname") && !f.contains("sysctl"))
+        );
+    }
+}
+
+#[test]
+fn kernel_version_and_sysctls_per_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), &system_fleet());
+    let (hosts, _) = scan(dir.path());
+    assert_eq!(hosts.len(), 10, "{:?}", hosts.keys().collect::<Vec<_>>());
+    check_system_fleet(&hosts, "");
+    // The same from a .tar.gz, member order as written.
+    let p = write_file(
+        dir.path(),
+        "fleet.tgz",
+        &gz(&tar_bytes(&system_fleet(), "f")),
+    );
+    check_system_fleet(&scan(&p).0, "fleet.tgz/f/");
+}
+
+/// A plain host folder read directly (as the kernel-case replays do).
+#[test]
+fn plain_folder_system_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(
+        dir.path(),
+        &[
+            (
+                "uname_-a".into(),
+                b"Linux h 5.4.0-42-generic #46 SMP\n".to_vec(),
+            ),
+            (
+                "sysctl-a.txt".into(),
+                b"net.ipv4.conf.all.route_localnet = 1\n\xff\xfe bad\n".to_vec(),
+            ),
+            (
+                "ip_route.txt".into(),
+                b"default via 10.0.0.1 dev eth0\n".to_vec(),
+            ),
+        ],
+    );
+    let (sys, notes) = capture::load_plain_system(dir.path()).unwrap();
+    assert_eq!(
+        sys.kernel.map(|k| k.0),
+        Some(asymroute_offline::model::KernelVersion::new(5, 4, 0))
+    );
+    assert!(sys.sysctls.route_localnet("eth0"));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let (inputs, _) = capture::load_plain_host(dir.path()).unwrap();
+    assert_eq!(inputs.len(), 1, "kernel files are no dumps");
+}

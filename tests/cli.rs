@@ -545,6 +545,134 @@ fn route_get_answers_as_the_kernel_did() {
     assert!(doc.to_string().contains("10001"), "{doc}");
 }
 
+/// `route-get` answers from the bundle's sysctls and kernel version
+/// (`sysctl.txt`, `uname` of a plain folder), and says what it assumed
+/// where they are missing.
+#[test]
+fn route_get_reads_sysctls_and_kernel_version() {
+    let get = |case: &str, args: &[&str]| -> Value {
+        let dir = format!("tests/kernel-cases/{case}");
+        let o = tool()
+            .args(["route-get", &dir, "--host", case, "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let assumed = |v: &Value, what: &str| {
+        v["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains(what))
+    };
+    // route_localnet=1 on eth1 (sysctl.txt): 127/8 arrives on eth1.
+    let flow = ["--to", "10.0.0.2", "--from", "127.5.5.9", "--iif", "eth1"];
+    let v = get("handmade-v4-route-localnet-dev", &flow);
+    assert_eq!(v["type"], "local", "{v}");
+    assert!(!assumed(&v, "sysctls not collected"), "{v}");
+    let v = get("handmade-v4-route-localnet-off", &flow);
+    assert_eq!(v["error"], "Invalid argument", "{v}");
+    // 0.0.0.0/8 on the kernel named by `uname` (6.18); no sysctls there.
+    let v = get("handmade-v4-zeronet-routable", &["--to", "0.9.1.1"]);
+    assert_eq!(v["gateway"], "10.0.0.7", "{v}");
+    assert!(!assumed(&v, "kernel version not collected"), "{v}");
+    assert!(assumed(&v, "sysctls not collected"), "{v}");
+}
+
+/// `route-get` takes the protocol as `ip route get` does: UDP for IPv4
+/// unless `--ipproto` says otherwise (so `ipproto udp` rules match), none
+/// for IPv6, and refuses what the kernel refuses.
+#[test]
+fn route_get_protocol_as_ip_route_get() {
+    let case = "handmade-ipproto-default-udp";
+    let dir = format!("tests/kernel-cases/{case}");
+    let run = |args: &[&str]| {
+        tool()
+            .args(["route-get", &dir, "--host", case])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = stdout(&run(&["--to", "8.8.8.8"]));
+    assert!(
+        out.starts_with("8.8.8.8 via 192.168.5.1 dev eth1 table 100"),
+        "{out}"
+    );
+    let out = stdout(&run(&["--to", "8.8.8.8", "--ipproto", "tcp"]));
+    assert!(
+        out.starts_with("8.8.8.8 via 172.16.0.1 dev eth2 table 101"),
+        "{out}"
+    );
+    let out = stdout(&run(&["--to", "2001:db8:9::9"]));
+    assert!(
+        out.starts_with("2001:db8:9::9 via 2001:db8:1::1 dev eth0"),
+        "{out}"
+    );
+    let o = run(&["--to", "8.8.8.8", "--ipproto", "gre"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Unsupported ip proto"),
+        "{o:?}"
+    );
+    let o = run(&["--to", "8.8.8.8", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ipproto"], 17, "{v}");
+}
+
+/// A `dscp` (or `flowlabel`) rule holds only for flows of that DSCP: it is
+/// no longer applied to every reply (every destination leaking to eth1 by
+/// table 100) but listed as a conditional rule, as `fwmark` or `ipproto`
+/// rules are.
+#[test]
+fn dscp_rules_are_conditional_not_every_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "ip_addr.txt",
+            "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000\n    inet 10.0.0.2/24 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000\n    inet 192.168.5.2/24 scope global eth1\n",
+        ),
+        (
+            "ip_rule.txt",
+            "0:\tfrom all lookup local\n100:\tfrom all lookup 100 dscp 10\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+        ),
+        (
+            "ip_route.txt",
+            "default via 10.0.0.1 dev eth0\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n192.168.5.0/24 dev eth1 proto kernel scope link src 192.168.5.2\ndefault via 192.168.5.1 dev eth1 table 100\nlocal 10.0.0.2 dev eth0 table local proto kernel scope host src 10.0.0.2\nlocal 192.168.5.2 dev eth1 table local proto kernel scope host src 192.168.5.2\n",
+        ),
+    ];
+    for (n, t) in files {
+        std::fs::write(dir.path().join(n), t).unwrap();
+    }
+    let path = dir.path().to_string_lossy().to_string();
+    let (doc, _) = json_report(&["scan", &path]);
+    let eps = doc["hosts"][0]["endpoints"].as_array().unwrap();
+    let eth0 = eps
+        .iter()
+        .find(|e| e["address"] == "10.0.0.2")
+        .expect("eth0's endpoint");
+    // Its only leak is the real one (main's route to eth1's subnet), not
+    // every destination by the dscp rule's table.
+    let leaks = eth0["leaks"].to_string();
+    assert!(
+        !leaks.contains("dscp") && !leaks.contains("0.0.0.0/0"),
+        "{eth0}"
+    );
+    let cond = eth0["conditional"].to_string();
+    assert!(cond.contains("dscp 10"), "{eth0}");
+    // `route-get` with the DSCP's TOS byte takes the rule; without, not.
+    let get = |tos: &[&str]| {
+        let o = tool()
+            .args(["route-get", &path, "--to", "8.8.8.8", "--from", "10.0.0.2"])
+            .args(tos)
+            .output()
+            .unwrap();
+        stdout(&o)
+    };
+    assert!(get(&[]).contains("dev eth0"));
+    assert!(get(&["--tos", "0x28"]).contains("dev eth1 table 100"));
+}
+
 #[test]
 fn generate_man_and_bash() {
     let o = tool().args(["generate", "man"]).output().unwrap();

@@ -67,3 +67,56 @@ fn kernel_cases_replay() {
         failures.join("\n")
     );
 }
+
+/// Before Linux 5.3 (commit 96125bf9985a), `ipv4_is_zeronet()` took all of
+/// 0.0.0.0/8 as martian: the same host read as an older kernel refuses
+/// every 0/8 source or destination the 6.18 kernel routed (from the kernel
+/// source; no such kernel runs here).
+#[test]
+fn zeronet_martian_before_5_3() {
+    use asymroute_offline::model::{Host, KernelVersion, System};
+    let dir = kernel::case_dirs(&["cases.json"])
+        .into_iter()
+        .find(|d| d.ends_with("handmade-v4-zeronet-routable"))
+        .expect("the 0/8 case folder");
+    let (inputs, _) = asymroute_offline::capture::load_plain_host(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
+    let cf: CaseFile = serde_json::from_str(&text).unwrap();
+    for (v, routable) in [
+        (KernelVersion::new(5, 2, 21), false),
+        (KernelVersion::new(5, 3, 0), true),
+    ] {
+        let system = System {
+            kernel: Some((v, "uname".into())),
+            ..System::default()
+        };
+        let host = Host::build_with(inputs.clone(), &Default::default(), system);
+        assert_eq!(host.kernel, v);
+        let mut zeronet = 0;
+        for c in &cf.cases {
+            let zero = |a: std::net::IpAddr| match a {
+                std::net::IpAddr::V4(v) => v.octets()[0] == 0 && !v.is_unspecified(),
+                _ => false,
+            };
+            if !(zero(c.flow.dst) || c.flow.src.is_some_and(zero)) {
+                continue;
+            }
+            zeronet += 1;
+            let l = host.lookup(&c.flow.flow());
+            if routable {
+                assert!(
+                    kernel::compare(&c.flow, &l, &c.kernel).is_ok(),
+                    "{v}: {c:?}"
+                );
+            } else {
+                assert_eq!(
+                    l.result.err().map(|e| e.message()),
+                    Some("Invalid argument"),
+                    "{v}: `ip {}`",
+                    c.flow.command()
+                );
+            }
+        }
+        assert!(zeronet >= 10, "{zeronet}");
+    }
+}

@@ -4,10 +4,10 @@
 //! beside `system/instance-id.txt`, supportconfig `network.txt`), then plain
 //! folders by file name, then files by content (dumps, transcripts).
 
-use super::plain::classify_name;
+use super::plain::{SystemFile, classify_name, classify_system_name};
 use super::source::{Entry, Notice, Visitor, Want};
 use crate::grammar::{self, Ctx, DumpKind, Family, Table, TableSel, lines};
-use crate::model::Input;
+use crate::model::{Input, System};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -55,6 +55,8 @@ pub struct HostCapture {
     pub notices: Vec<Notice>,
     /// ec2rl's own `asymmetricroute.log`: (path, text).
     pub ec2rl_log: Option<(String, String)>,
+    /// The kernel version and sysctls the collector kept.
+    pub system: System,
 }
 
 impl HostCapture {
@@ -69,6 +71,7 @@ impl HostCapture {
             notes: Vec::new(),
             notices: Vec::new(),
             ec2rl_log: None,
+            system: System::default(),
         }
     }
 
@@ -124,6 +127,18 @@ fn dirname(p: &str) -> &str {
     p.rfind('/').map_or("", |i| &p[..i])
 }
 
+/// A file that tells of the host's kernel (version, sysctls) in some
+/// collector's layout.
+fn is_system_file(path: &str) -> bool {
+    let b = basename(path);
+    classify_system_name(b).is_some()
+        || matches!(
+            b,
+            "kernelversion.log" | "sysctl.log" | "basic-environment.txt" | "env.txt"
+        )
+        || path.contains("proc/sys/net/")
+}
+
 fn is_identity_file(path: &str) -> bool {
     let b = basename(path);
     matches!(
@@ -155,6 +170,10 @@ pub struct Grouper<F: FnMut(HostCapture)> {
     units: Vec<Unit>,
     /// Hosts nested in an ec2rl run's `gathered_out/`, held for their run.
     held: Vec<HostCapture>,
+    /// Kernel versions read so far, by host root: a captured network
+    /// namespace runs its host's kernel (its sysctls are its own, and not
+    /// collected).
+    kernels: Vec<(String, crate::model::KernelVersion, String)>,
     emit: F,
     pub notices: Vec<Notice>,
 }
@@ -164,6 +183,7 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         Grouper {
             units: Vec::new(),
             held: Vec::new(),
+            kernels: Vec::new(),
             emit,
             notices: Vec::new(),
         }
@@ -182,6 +202,7 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         let lower = b.to_ascii_lowercase();
         if classify_name(b).is_some()
             || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")
+            || is_system_file(path)
             || is_identity_file(path)
             || lower == "network.txt"
             || (lower.starts_with("network-") && lower.ends_with(".txt"))
@@ -214,6 +235,16 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         let Some((root, collector, role)) = role_of(&e.path, &e.data) else {
             return;
         };
+        if matches!(
+            role,
+            Role::System(SystemFile::Uname) | Role::SupportconfigEnv
+        ) {
+            let mut sys = System::default();
+            read_system(&mut sys, &role, &e.path, &grammar::decode(&e.data).0);
+            if let Some((v, _)) = sys.kernel {
+                self.kernels.push((root.clone(), v, e.path.clone()));
+            }
+        }
         let Some(u) = self.units.last_mut() else {
             return;
         };
@@ -298,7 +329,13 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
             self.notice(n);
         }
         let nested = !self.units.is_empty();
-        for h in hosts {
+        for mut h in hosts {
+            if h.system.kernel.is_none()
+                && let Some((parent, _)) = h.id.split_once("/netns:")
+                && let Some((_, v, path)) = self.kernels.iter().find(|k| k.0 == parent)
+            {
+                h.system.kernel = Some((*v, path.clone()));
+            }
             if nested && h.id.contains("/gathered_out/") {
                 self.held.push(h);
             } else {
@@ -319,6 +356,13 @@ enum Role {
     InstanceId,
     Ec2rlMain,
     Ec2rlLog,
+    /// `uname -a` / `uname -r` output, or `sysctl -a` output.
+    System(SystemFile),
+    /// One `/proc/sys/net/…` file (its path is the key).
+    ProcSys,
+    /// A supportconfig file of command blocks holding `uname -a`
+    /// (basic-environment.txt) or `sysctl -a` (env.txt).
+    SupportconfigEnv,
 }
 
 fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
@@ -358,8 +402,18 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
             ["host", "hostname"] | ["general", "hostname"] => {
                 return Some((root, Collector::Sos, Role::Hostname));
             }
+            ["kernel", "uname_-a"] => {
+                return Some((root, Collector::Sos, Role::System(SystemFile::Uname)));
+            }
+            ["kernel", "sysctl_-a"] => {
+                return Some((root, Collector::Sos, Role::System(SystemFile::Sysctl)));
+            }
             _ => return None,
         }
+    }
+    // A collector's copy of /proc/sys/net (sos): the tree's root is the host.
+    if let Some(i) = comps.windows(3).position(|w| w == ["proc", "sys", "net"]) {
+        return Some((comps[..i].join("/"), Collector::Plain, Role::ProcSys));
     }
     if let Some(i) = pos("mod_out") {
         let root = comps[..i].join("/");
@@ -376,6 +430,10 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
                     Role::Dump(DumpKind::IpRoute, Ctx::default()),
                 )),
                 "asymmetricroute.log" => Some((root, Collector::Ec2rl, Role::Ec2rlLog)),
+                "kernelversion.log" => {
+                    Some((root, Collector::Ec2rl, Role::System(SystemFile::Uname)))
+                }
+                "sysctl.log" => Some((root, Collector::Ec2rl, Role::System(SystemFile::Sysctl))),
                 _ => None,
             };
         }
@@ -398,6 +456,12 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
                 Role::Dump(DumpKind::IpRoute, Ctx::default()),
             )),
             "hostname_-f" | "hostname" => Some((root, Collector::Insights, Role::Hostname)),
+            "uname_-a" | "uname" => {
+                Some((root, Collector::Insights, Role::System(SystemFile::Uname)))
+            }
+            "sysctl_-a" | "sysctl" => {
+                Some((root, Collector::Insights, Role::System(SystemFile::Sysctl)))
+            }
             _ => None,
         };
     }
@@ -410,6 +474,26 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
             DumpKind::IpRoute
         };
         return Some((root, Collector::Eks, Role::Dump(kind, Ctx::default())));
+    }
+    // EKS log collector: `kernel/uname.txt` (uname -a), `sysctls/sysctl_all.txt`;
+    // a `system/uname*.txt` as some versions name it. Labelled plain: they
+    // do not make a tree an EKS bundle.
+    let eks_system = match (parent, b) {
+        (Some("kernel"), "uname.txt") => Some(SystemFile::Uname),
+        (Some("system"), n) if n.starts_with("uname") && n.ends_with(".txt") => {
+            Some(SystemFile::Uname)
+        }
+        (Some("sysctls"), n) if n.starts_with("sysctl") && n.ends_with(".txt") => {
+            Some(SystemFile::Sysctl)
+        }
+        _ => None,
+    };
+    if let Some(k) = eks_system {
+        return Some((
+            comps[..comps.len() - 2].join("/"),
+            Collector::Plain,
+            Role::System(k),
+        ));
     }
     if parent == Some("system") && b == "instance-id.txt" {
         return Some((
@@ -438,6 +522,18 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
             None => dir,
         };
         return Some((root, Collector::Supportconfig, Role::Sections));
+    }
+    if matches!(lower.as_str(), "basic-environment.txt" | "env.txt")
+        && data.windows(4).take(1 << 20).any(|w| w == b"#==[")
+    {
+        return Some((
+            dirname(path).to_string(),
+            Collector::Plain,
+            Role::SupportconfigEnv,
+        ));
+    }
+    if let Some(k) = classify_system_name(b) {
+        return Some((dirname(path).to_string(), Collector::Plain, Role::System(k)));
     }
     if b == "hostname" {
         return Some((dirname(path).to_string(), Collector::Plain, Role::Hostname));
@@ -738,6 +834,13 @@ fn merge_ec2rl(run: &mut HostCapture, sos: HostCapture) {
     ));
     run.inputs = sos.inputs;
     run.missing = sos.missing;
+    if sos.system.kernel.is_some() {
+        run.system.kernel = sos.system.kernel;
+    }
+    if !sos.system.sysctls.is_empty() {
+        run.system.sysctls = sos.system.sysctls;
+        run.system.sysctl_files = sos.system.sysctl_files;
+    }
     run.hostname = sos.hostname.or(run.hostname.take());
     run.notices.extend(sos.notices);
     run.notes.extend(sos.notes);
@@ -796,6 +899,10 @@ fn assemble(root: String, members: Vec<(Entry, Collector, Role)>) -> HostCapture
                 }
             }
             Role::Ec2rlLog => h.ec2rl_log = Some((e.path.clone(), text.into_owned())),
+            Role::System(_) | Role::ProcSys | Role::SupportconfigEnv => {
+                h.notes
+                    .extend(read_system(&mut h.system, &role, &e.path, &text));
+            }
         }
     }
     // One file per dump: the collector's preferred one; per-table route dumps add up.
@@ -840,6 +947,62 @@ fn assemble(root: String, members: Vec<(Entry, Collector, Role)>) -> HostCapture
             .push("insights-core may filter ip_route_show_table_all: routes can be missing".into());
     }
     h
+}
+
+/// Reads a kernel file (by its role) into `sys`; returns notes on what
+/// could not be read.
+fn read_system(sys: &mut System, role: &Role, path: &str, text: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    match role {
+        Role::System(SystemFile::Uname) if !sys.add_uname(path, text) => {
+            notes.push(format!("{path}: no kernel release found"));
+        }
+        Role::System(SystemFile::Sysctl) => notes.extend(sys.add_sysctl_text(path, text)),
+        Role::ProcSys => sys.add_proc_file(path, text),
+        Role::SupportconfigEnv => {
+            for (cmd, out) in command_blocks(text) {
+                let mut w = cmd.split_whitespace();
+                let prog = w.next().map(basename);
+                let args: Vec<&str> = w.collect();
+                match (prog, args.as_slice()) {
+                    (Some("uname"), ["-a"] | ["-r"]) => {
+                        sys.add_uname(path, &out);
+                    }
+                    (Some("sysctl"), ["-a"]) => notes.extend(sys.add_sysctl_text(path, &out)),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    notes
+}
+
+/// supportconfig's command blocks: `#==[ Command ]===…#`, then
+/// `# /path/cmd args`, then the output up to the next `#==[` header.
+/// Yields (command, output).
+fn command_blocks(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(l) = lines.next() {
+        if !l.trim_start().starts_with("#==[ Command ]") {
+            continue;
+        }
+        let Some(cmd) = lines.next().and_then(|c| c.trim().strip_prefix('#')) else {
+            continue;
+        };
+        let mut body = String::new();
+        while let Some(n) = lines.peek() {
+            if n.trim_start().starts_with("#==[") {
+                break;
+            }
+            body.push_str(n);
+            body.push('\n');
+            lines.next();
+        }
+        out.push((cmd.trim().to_string(), body));
+    }
+    out
 }
 
 fn supportconfig_hostname(text: &str) -> Option<String> {

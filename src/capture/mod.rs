@@ -7,7 +7,7 @@ pub mod plain;
 pub mod source;
 
 pub use layout::{Collector, HostCapture};
-pub use plain::load_plain_host;
+pub use plain::{load_plain_host, load_plain_system};
 pub use source::{Limits, Notice};
 
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! `ip_route_show_table_10001`), else from the content.
 
 use crate::grammar::{self, Ctx, DumpKind, Family, Table};
-use crate::model::Input;
+use crate::model::{Input, System};
 use std::path::Path;
 
 /// Files larger than this are not dumps (and would cost memory).
@@ -50,6 +50,76 @@ pub fn classify_name(name: &str) -> Option<(DumpKind, Ctx)> {
     Some((kind, Ctx { family, table }))
 }
 
+/// A file that tells of the host's kernel rather than its routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemFile {
+    /// `uname -a` or `uname -r` output.
+    Uname,
+    /// `sysctl -a` output (`key = value`).
+    Sysctl,
+}
+
+/// The kernel files a plain folder may hold, by name: `uname`,
+/// `uname_-a`, `uname-a.txt` …; `sysctl_-a`, `sysctl.txt`,
+/// `sysctl-a.txt` …
+pub fn classify_system_name(name: &str) -> Option<SystemFile> {
+    let b = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let stem = b.strip_suffix(".txt").unwrap_or(&b);
+    match stem {
+        "uname" | "uname_-a" | "uname-a" | "uname_a" | "uname_-r" | "uname-r" => {
+            Some(SystemFile::Uname)
+        }
+        "sysctl" | "sysctl_-a" | "sysctl-a" | "sysctl_a" | "sysctl_all" | "sysctl-all" => {
+            Some(SystemFile::Sysctl)
+        }
+        _ => None,
+    }
+}
+
+/// Reads a plain host folder's kernel files (`uname`, `sysctl -a`): the
+/// kernel version and sysctls, and notes on what could not be read.
+pub fn load_plain_system(dir: &Path) -> std::io::Result<(System, Vec<String>)> {
+    let mut sys = System::default();
+    let mut notes = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Some(kind) = classify_system_name(&name) else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if !meta.is_file() || meta.len() > MAX_DUMP_BYTES {
+            continue;
+        }
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                notes.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let (text, _) = grammar::decode(&bytes);
+        match kind {
+            SystemFile::Uname => {
+                if !sys.add_uname(&name, &text) {
+                    notes.push(format!("{name}: no kernel release found"));
+                }
+            }
+            SystemFile::Sysctl => notes.extend(sys.add_sysctl_text(&name, &text)),
+        }
+    }
+    Ok((sys, notes))
+}
+
 /// Reads one plain host folder into model inputs (sorted by file name).
 pub fn load_plain_host(dir: &Path) -> std::io::Result<(Vec<Input>, Vec<String>)> {
     let mut inputs = Vec::new();
@@ -85,6 +155,9 @@ pub fn load_plain_host(dir: &Path) -> std::io::Result<(Vec<Input>, Vec<String>)>
             }
         };
         let (text, _) = grammar::decode(&bytes);
+        if classify_system_name(&name).is_some() {
+            continue;
+        }
         let (kind, ctx) = match classify_name(&name) {
             Some(k) => k,
             None => match grammar::detect(&text) {
@@ -134,6 +207,8 @@ mod tests {
         assert_eq!(k("iprule.txt"), Some((DumpKind::IpRule, None, None)));
         assert_eq!(k("ip_-d_address"), Some((DumpKind::IpAddr, None, None)));
         assert_eq!(k("notes.txt"), None);
+        assert_eq!(k("sysctl_-a"), None);
+        assert_eq!(k("uname-a.txt"), None);
         assert_eq!(k("hostname"), None);
     }
 }

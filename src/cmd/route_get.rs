@@ -50,6 +50,8 @@ struct Output<'a> {
     src: Option<std::net::IpAddr>,
     iif: Option<&'a str>,
     oif: Option<&'a str>,
+    /// The protocol looked up with (IPv4: UDP unless told; IPv6: none).
+    ipproto: Option<u8>,
     #[serde(rename = "type")]
     kind: Option<String>,
     dev: Option<&'a str>,
@@ -73,12 +75,31 @@ pub fn flow_of(args: &RouteGetArgs) -> Result<Flow, String> {
     f.mark = args.mark.unwrap_or(0);
     f.tos = args.tos.unwrap_or(0) as u8;
     f.uid = args.uid.unwrap_or(0);
-    if let Some(p) = &args.ipproto {
-        f.ipproto = Some(ipproto_number(p).ok_or_else(|| format!("unknown --ipproto {p}"))?);
-    }
+    f.ipproto = flow_ipproto(args.ipproto.as_deref(), args.to.is_ipv6())?;
     f.sport = args.sport;
     f.dport = args.dport;
     Ok(f)
+}
+
+/// The protocol `ip route get` looks the flow up with. Without `ipproto`,
+/// RTM_GETROUTE builds an IPv4 flow as UDP (inet_rtm_getroute) and an
+/// IPv6 one with protocol 0 (inet6_rtm_getroute), so `ipproto udp` rules
+/// match a plain IPv4 `ip route get`. With one, the kernel takes TCP, UDP
+/// and ICMP (IPv4) or ICMPv6 (IPv6) only, and answers `Unsupported ip
+/// proto` to the rest (rtm_getroute_parse_ip_proto). Checked on 6.18.
+pub fn flow_ipproto(p: Option<&str>, v6: bool) -> Result<Option<u8>, String> {
+    let Some(p) = p else {
+        return Ok((!v6).then_some(17));
+    };
+    let n = ipproto_number(p).ok_or_else(|| format!("unknown --ipproto {p}"))?;
+    let accepted = matches!(n, 6 | 17) || (n == 1 && !v6) || (n == 58 && v6);
+    if !accepted {
+        return Err(format!(
+            "--ipproto {p}: Unsupported ip proto (as the kernel answers `ip route get`: tcp, udp and {} only)",
+            if v6 { "ipv6-icmp" } else { "icmp" }
+        ));
+    }
+    Ok(Some(n))
 }
 
 fn rule_loc(h: &Host, fam: Family, i: usize) -> Located {
@@ -109,7 +130,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
         return Ok(Exit::Error);
     }
     // The model the scan builds for this host (EKS addresses inferred).
-    let (host, inferred) = crate::verdict::host::model(cap.inputs);
+    let (host, inferred) = crate::verdict::host::model(cap.inputs, cap.system);
     if inferred {
         eprintln!(
             "asymroute-offline: {}: ip addr not collected: addresses inferred from the local table",
@@ -146,6 +167,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
             src: hit.and_then(|h| h.src).or(flow.src),
             iif: flow.iif.as_deref(),
             oif: flow.oif.as_deref(),
+            ipproto: flow.ipproto,
             kind: hit.map(|h| h.kind.to_string()),
             dev: hit.map(|h| h.dev.as_str()),
             gateway: hit.and_then(|h| h.gateway),
@@ -243,4 +265,33 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
     } else {
         Exit::Findings
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_ipproto;
+
+    #[test]
+    fn ip_route_get_protocols() {
+        // Defaults: IPv4 UDP, IPv6 none.
+        assert_eq!(flow_ipproto(None, false), Ok(Some(17)));
+        assert_eq!(flow_ipproto(None, true), Ok(None));
+        assert_eq!(flow_ipproto(Some("tcp"), false), Ok(Some(6)));
+        assert_eq!(flow_ipproto(Some("17"), true), Ok(Some(17)));
+        assert_eq!(flow_ipproto(Some("icmp"), false), Ok(Some(1)));
+        assert_eq!(flow_ipproto(Some("ipv6-icmp"), true), Ok(Some(58)));
+        // What the kernel refuses ("Unsupported ip proto", checked on 6.18).
+        for (p, v6) in [
+            ("icmp", true),
+            ("ipv6-icmp", false),
+            ("gre", false),
+            ("sctp", false),
+            ("igmp", false),
+            ("0", false),
+        ] {
+            let e = flow_ipproto(Some(p), v6).unwrap_err();
+            assert!(e.contains("Unsupported ip proto"), "{p}: {e}");
+        }
+        assert!(flow_ipproto(Some("nonsense"), false).is_err());
+    }
 }

@@ -694,7 +694,11 @@ fn rule(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Rule> {
     }
     r.protocol = o.str("protocol").map(|p| RouteProtocol::parse(&p));
     r.dscp = o.str("dscp");
-    r.flowlabel = o.str("flowlabel");
+    // `ip -j rule` prints the mask apart (always: the full one too).
+    r.flowlabel = match (o.str("flowlabel"), o.str("flowlabel_mask")) {
+        (Some(l), Some(m)) if m != "0xfffff" => Some(format!("{l}/{m}")),
+        (l, _) => l,
+    };
     r.family = r
         .from
         .map(|n| Family::of(&n.addr()))

@@ -19,7 +19,7 @@ pub use diag::{Diagnostic, Severity};
 pub use lines::{Command, DumpKind, TableSel};
 pub use names::{Family, RouteProtocol, RouteType, Scope, Table};
 pub use route::{NextHop, Route};
-pub use rule::{Rule, RuleAction};
+pub use rule::{Rule, RuleAction, Selector};
 
 use lines::{Class, Lines};
 use serde::Serialize;

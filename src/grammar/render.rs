@@ -4,7 +4,7 @@
 use super::addr::{Address, Link};
 use super::names::RouteType;
 use super::route::Route;
-use super::rule::{Rule, RuleAction};
+use super::rule::{Rule, RuleAction, Selector};
 use std::fmt::{self, Display, Write};
 
 impl Display for Rule {
@@ -28,36 +28,23 @@ impl Display for Rule {
         if let Some(n) = &self.to {
             write!(f, " to {}", host(n))?;
         }
-        if let Some(t) = &self.tos {
-            write!(f, " tos {t}")?;
-        }
-        if let Some(m) = self.fwmark {
-            write!(f, " fwmark {m:#x}")?;
-            if let Some(k) = self.fwmask {
-                write!(f, "/{k:#x}")?;
+        // Every selector (`Selector::ALL`, in `ip rule`'s order): `l3mdev`
+        // is said by the action, `dscp` and `flowlabel` come last.
+        let late = [Selector::Dscp, Selector::Flowlabel];
+        for s in self.selectors() {
+            if s == Selector::L3mdev || late.contains(&s) {
+                continue;
             }
-        }
-        for (kw, i) in [("iif", &self.iif), ("oif", &self.oif)] {
-            if let Some(i) = i {
-                write!(f, " {kw} {}", i.name)?;
-                if i.detached {
-                    f.write_str(" [detached]")?;
-                }
+            if let Some(t) = self.selector_text(s) {
+                write!(f, " {t}")?;
             }
-        }
-        if let Some((a, b)) = self.uidrange {
-            write!(f, " uidrange {a}-{b}")?;
-        }
-        if let Some(p) = &self.ipproto {
-            write!(f, " ipproto {p}")?;
-        }
-        for (kw, p) in [("sport", &self.sport), ("dport", &self.dport)] {
-            if let Some(p) = p {
-                match p.mask {
-                    Some(m) => write!(f, " {kw} {:#x}/{m:#x}", p.start)?,
-                    None if p.start == p.end => write!(f, " {kw} {}", p.start)?,
-                    None => write!(f, " {kw} {}-{}", p.start, p.end)?,
-                }
+            let detached = match s {
+                Selector::Iif => self.iif.as_ref().is_some_and(|i| i.detached),
+                Selector::Oif => self.oif.as_ref().is_some_and(|i| i.detached),
+                _ => false,
+            };
+            if detached {
+                f.write_str(" [detached]")?;
             }
         }
         match &self.action {
@@ -91,6 +78,11 @@ impl Display for Rule {
         }
         if let Some(p) = &self.protocol {
             write!(f, " proto {p}")?;
+        }
+        for s in late {
+            if let Some(t) = self.selector_text(s) {
+                write!(f, " {t}")?;
+            }
         }
         Ok(())
     }

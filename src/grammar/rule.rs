@@ -111,24 +111,199 @@ pub struct Rule {
     pub unknown: Vec<String>,
 }
 
+/// The selectors a rule can carry besides `from`, `to` and `not`: the one
+/// list that the grammar (`Rule::has`, which names every field of `Rule`),
+/// the lookup (its match is exhaustive over this enum), the
+/// conditional-rule report (`conditional`), the renderer
+/// (`Rule::selector_text`) and the fix (`rule_named` compares them all)
+/// go through, so that a selector is supported everywhere or nowhere.
+/// In the order `ip rule` prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Selector {
+    Tos,
+    Fwmark,
+    Iif,
+    Oif,
+    /// `lookup [l3mdev-table]`: selects flows bound to a VRF.
+    L3mdev,
+    Uidrange,
+    Ipproto,
+    Sport,
+    Dport,
+    TunId,
+    /// FRA_DSCP (Linux 6.13+, iproute2 6.13+), optionally with a mask
+    /// (FRA_DSCP_MASK, 6.15+): the flow's DSCP (its TOS byte >> 2).
+    Dscp,
+    /// FRA_FLOWLABEL with its mask (IPv6 only, Linux 6.14+, iproute2 6.14+):
+    /// the flow's IPv6 flow label.
+    Flowlabel,
+}
+
+impl Selector {
+    pub const ALL: [Selector; 12] = [
+        Selector::Tos,
+        Selector::Fwmark,
+        Selector::Iif,
+        Selector::Oif,
+        Selector::L3mdev,
+        Selector::Uidrange,
+        Selector::Ipproto,
+        Selector::Sport,
+        Selector::Dport,
+        Selector::TunId,
+        Selector::Dscp,
+        Selector::Flowlabel,
+    ];
+
+    /// Whether a reply's lookup cannot settle the selector from the dumps:
+    /// a reply's mark, uid, protocol, ports, TOS/DSCP, flow label, tunnel
+    /// id, socket device or VRF binding are in no dump. Such rules are
+    /// reported as conditional. `iif` is the flow's own (a reply's is
+    /// `lo`).
+    pub fn conditional(self) -> bool {
+        !matches!(self, Selector::Iif)
+    }
+}
+
+/// A DSCP as `ip rule` prints it: a number (decimal or hex) or a
+/// per-hop-behaviour name (`CS0`…`CS7`, `AF11`…`AF43`, `EF`).
+fn dscp_number(s: &str) -> Option<u8> {
+    let u = s.to_ascii_uppercase();
+    let v = if let Some(n) = u.strip_prefix("CS") {
+        n.parse::<u8>().ok().filter(|n| *n <= 7)? * 8
+    } else if let Some(n) = u.strip_prefix("AF") {
+        let b = n.as_bytes();
+        if b.len() != 2 || !(b'1'..=b'4').contains(&b[0]) || !(b'1'..=b'3').contains(&b[1]) {
+            return None;
+        }
+        (b[0] - b'0') * 8 + (b[1] - b'0') * 2
+    } else if u == "EF" {
+        46
+    } else {
+        lex::hex_u32(s).ok().and_then(|v| u8::try_from(v).ok())?
+    };
+    (v < 64).then_some(v)
+}
+
 impl Rule {
-    /// No selector but `from` and `to`: a rule that holds for every packet
-    /// of its addresses, whatever its marks, uid, ports, TOS or devices.
+    /// Whether the rule has the selector. Every field of `Rule` is named
+    /// here (no `..`): a new field does not compile until it is said to be
+    /// a selector or not.
+    pub fn has(&self, s: Selector) -> bool {
+        let Rule {
+            line: _,
+            family: _,
+            priority: _,
+            not: _,
+            from: _,
+            to: _,
+            tos,
+            fwmark,
+            fwmask: _,
+            iif,
+            oif,
+            l3mdev,
+            uidrange,
+            ipproto,
+            sport,
+            dport,
+            tun_id,
+            action: _,
+            table: _,
+            goto: _,
+            unresolved: _,
+            suppress_prefixlength: _,
+            suppress_ifgroup: _,
+            realms: _,
+            nat: _,
+            protocol: _,
+            dscp,
+            flowlabel,
+            unknown: _,
+        } = self;
+        match s {
+            Selector::Tos => tos.is_some(),
+            Selector::Fwmark => fwmark.is_some(),
+            Selector::Iif => iif.is_some(),
+            Selector::Oif => oif.is_some(),
+            Selector::L3mdev => *l3mdev,
+            Selector::Uidrange => uidrange.is_some(),
+            Selector::Ipproto => ipproto.is_some(),
+            Selector::Sport => sport.is_some(),
+            Selector::Dport => dport.is_some(),
+            Selector::TunId => tun_id.is_some(),
+            Selector::Dscp => dscp.is_some(),
+            Selector::Flowlabel => flowlabel.is_some(),
+        }
+    }
+
+    /// The selectors the rule has, in `ip rule`'s order.
+    pub fn selectors(&self) -> impl Iterator<Item = Selector> + '_ {
+        Selector::ALL.into_iter().filter(|s| self.has(*s))
+    }
+
+    /// A selector as `ip rule` prints it (`fwmark 0x1/0xff`, `iif eth0`,
+    /// `dport 53`, `dscp 10`); `None` when the rule lacks it. A detached
+    /// device's `[detached]` mark and `l3mdev`'s `lookup [l3mdev-table]`
+    /// are the renderer's.
+    pub fn selector_text(&self, s: Selector) -> Option<String> {
+        if !self.has(s) {
+            return None;
+        }
+        let port = |kw: &str, p: &Option<PortRange>| {
+            p.map(|p| match p.mask {
+                Some(m) => format!("{kw} {:#x}/{m:#x}", p.start),
+                None if p.start == p.end => format!("{kw} {}", p.start),
+                None => format!("{kw} {}-{}", p.start, p.end),
+            })
+        };
+        match s {
+            Selector::Tos => self.tos.as_ref().map(|t| format!("tos {t}")),
+            Selector::Fwmark => self.fwmark.map(|m| match self.fwmask {
+                Some(k) => format!("fwmark {m:#x}/{k:#x}"),
+                None => format!("fwmark {m:#x}"),
+            }),
+            Selector::Iif => self.iif.as_ref().map(|i| format!("iif {}", i.name)),
+            Selector::Oif => self.oif.as_ref().map(|i| format!("oif {}", i.name)),
+            Selector::L3mdev => Some("l3mdev".into()),
+            Selector::Uidrange => self.uidrange.map(|(a, b)| format!("uidrange {a}-{b}")),
+            Selector::Ipproto => self.ipproto.as_ref().map(|p| format!("ipproto {p}")),
+            Selector::Sport => port("sport", &self.sport),
+            Selector::Dport => port("dport", &self.dport),
+            Selector::TunId => self.tun_id.map(|t| format!("tun_id {t}")),
+            Selector::Dscp => self.dscp.as_ref().map(|d| format!("dscp {d}")),
+            Selector::Flowlabel => self.flowlabel.as_ref().map(|f| format!("flowlabel {f}")),
+        }
+    }
+
+    /// The `dscp` selector as (value, mask); `None` when absent or not
+    /// readable (a name `ip` took from a local rt_dsfield file).
+    pub fn dscp_value(&self) -> Option<(u8, u8)> {
+        let d = self.dscp.as_deref()?;
+        match d.split_once('/') {
+            Some((v, m)) => Some((dscp_number(v)?, dscp_number(m)?)),
+            None => Some((dscp_number(d)?, 0x3f)),
+        }
+    }
+
+    /// The `flowlabel` selector as (label, mask): `0x12345` (mask
+    /// 0xfffff) or `0x12345/0xff000`; `None` when absent or unreadable.
+    pub fn flowlabel_value(&self) -> Option<(u32, u32)> {
+        let f = self.flowlabel.as_deref()?;
+        let (v, m) = match f.split_once('/') {
+            Some((v, m)) => (lex::hex_u32(v).ok()?, lex::hex_u32(m).ok()?),
+            None => (lex::hex_u32(f).ok()?, 0xfffff),
+        };
+        Some((v, m))
+    }
+
+    /// No selector but `from` and `to`, no suppressor: a rule that holds
+    /// for every packet of its addresses, whatever its marks, uid, ports,
+    /// TOS or devices.
     pub fn selects_addresses_only(&self) -> bool {
-        self.tos.is_none()
-            && self.fwmark.is_none()
-            && self.iif.is_none()
-            && self.oif.is_none()
-            && !self.l3mdev
-            && self.uidrange.is_none()
-            && self.ipproto.is_none()
-            && self.sport.is_none()
-            && self.dport.is_none()
-            && self.tun_id.is_none()
+        self.selectors().next().is_none()
             && self.suppress_prefixlength.is_none()
             && self.suppress_ifgroup.is_none()
-            && self.dscp.is_none()
-            && self.flowlabel.is_none()
     }
 
     pub fn new(line: u32, priority: u32) -> Rule {
@@ -360,4 +535,80 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
         .or(rule.to.map(|n| Family::of(&n.addr())))
         .or(ctx.family);
     Some(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(text: &str) -> Rule {
+        let d = crate::grammar::parse(text, crate::grammar::DumpKind::IpRule, &Ctx::default());
+        assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
+        d.rules()[0].clone()
+    }
+
+    #[test]
+    fn dscp_and_flowlabel_selectors() {
+        let r = rule("100:\tfrom all lookup 100 dscp 10\n");
+        assert_eq!(r.dscp_value(), Some((10, 0x3f)));
+        assert!(r.has(Selector::Dscp) && !r.selects_addresses_only());
+        assert_eq!(r.selectors().collect::<Vec<_>>(), vec![Selector::Dscp]);
+        assert_eq!(r.to_string(), "100:\tfrom all lookup 100 dscp 10");
+        assert_eq!(
+            rule("1: from all lookup 1 dscp AF11\n").dscp_value(),
+            Some((10, 0x3f))
+        );
+        assert_eq!(
+            rule("1: from all lookup 1 dscp EF\n").dscp_value(),
+            Some((46, 0x3f))
+        );
+        assert_eq!(
+            rule("1: from all lookup 1 dscp CS1\n").dscp_value(),
+            Some((8, 0x3f))
+        );
+        assert_eq!(
+            rule("1: from all lookup 1 dscp 0x30/0x30\n").dscp_value(),
+            Some((0x30, 0x30))
+        );
+        // Unreadable (a local rt_dsfield name): a selector still, no value.
+        let r = rule("1: from all lookup 1 dscp gold\n");
+        assert!(r.has(Selector::Dscp) && r.dscp_value().is_none());
+        assert_eq!(rule("1: from all lookup 1 dscp 64\n").dscp_value(), None);
+
+        let r = rule("200:\tfrom all lookup 100 flowlabel 0x12345\n");
+        assert_eq!(r.flowlabel_value(), Some((0x12345, 0xfffff)));
+        assert_eq!(
+            rule("300: from all lookup 102 flowlabel 0/0xff000\n").flowlabel_value(),
+            Some((0, 0xff000))
+        );
+        assert!(
+            rule("3: from all lookup 1 flowlabel x\n")
+                .flowlabel_value()
+                .is_none()
+        );
+        // `ip -j rule` prints the mask apart.
+        let j = rule(
+            r#"[{"priority":200,"src":"all","table":"100","flowlabel":"0x12345","flowlabel_mask":"0xff000"},{"priority":201,"src":"all","table":"100","flowlabel":"0x12345","flowlabel_mask":"0xfffff"}]"#,
+        );
+        assert_eq!(j.flowlabel_value(), Some((0x12345, 0xff000)));
+    }
+
+    #[test]
+    fn one_selector_list_renders_and_compares() {
+        let text = "102:\tfrom 10.0.0.0/8 to 10.1.0.0/16 tos 0x10 fwmark 0x1/0xff iif eth0 [detached] oif eth1 uidrange 0-100 ipproto udp sport 1-2 dport 0x35/0xffff tun_id 7 lookup 5 proto static dscp 10 flowlabel 0x1/0xff";
+        let r = rule(&format!("{text}\n"));
+        let all: Vec<Selector> = r.selectors().collect();
+        let mut want = Selector::ALL.to_vec();
+        want.retain(|s| *s != Selector::L3mdev);
+        assert_eq!(all, want);
+        assert_eq!(r.to_string(), text);
+        assert_eq!(r.selector_text(Selector::Iif).as_deref(), Some("iif eth0"));
+        let l = rule("5:\tfrom all lookup [l3mdev-table]\n");
+        assert_eq!(l.selectors().collect::<Vec<_>>(), vec![Selector::L3mdev]);
+        assert!(
+            Selector::ALL
+                .iter()
+                .all(|s| s.conditional() == (*s != Selector::Iif))
+        );
+    }
 }

@@ -14,12 +14,14 @@
 //! * Inside a table: longest prefix → TOS → metric (`fib_table_lookup`).
 //! * Source selection: `inet_select_addr`, `ipv6_dev_get_saddr` (RFC 6724).
 //!
+//! Sysctls are the host's where the bundle kept them (`route_localnet`),
+//! else the kernel's defaults; 0.0.0.0/8 follows the host's kernel version.
 //! What a dump cannot tell is assumed at its default: `rp_filter=0`,
 //! forwarding on, `accept_local=0`, `ignore_routes_with_linkdown=0`, no
 //! neighbour entries, `use_tempaddr=0`, the default address-label table.
 
 use super::{Host, RouteEntry, RuleEntry, fam_idx};
-use crate::grammar::{Family, RouteType, RuleAction, Table};
+use crate::grammar::{Family, RouteType, RuleAction, Selector, Table};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -347,9 +349,14 @@ fn is_lbcast(a: IpAddr) -> bool {
     a == IpAddr::V4(Ipv4Addr::BROADCAST)
 }
 
-/// ipv4_is_zeronet: 0.0.0.0/8.
-fn is_zeronet(a: IpAddr) -> bool {
-    matches!(a, IpAddr::V4(v) if v.octets()[0] == 0)
+/// ipv4_is_zeronet on the host's kernel: 0.0.0.0/8 before Linux 5.3,
+/// 0.0.0.0 alone since (`KernelVersion::zeronet_routable`).
+fn is_zeronet(kernel: super::KernelVersion, a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) if kernel.zeronet_routable() => v.is_unspecified(),
+        IpAddr::V4(v) => v.octets()[0] == 0,
+        IpAddr::V6(_) => false,
+    }
 }
 
 fn is_loopback4(a: IpAddr) -> bool {
@@ -636,7 +643,7 @@ impl Host {
         let dst = flow.dst;
         let mut src = flow.saddr();
         if let Some(s) = src {
-            if s.is_multicast() || is_lbcast(s) || is_zeronet(s) {
+            if s.is_multicast() || is_lbcast(s) || is_zeronet(self.kernel, s) {
                 return Lookup::err(KernelError::Inval);
             }
             if flow.oif.is_none() && (dst.is_multicast() || is_lbcast(dst)) {
@@ -834,9 +841,12 @@ impl Host {
         fib_plen: Option<u8>,
     ) -> Lookup {
         let dst = flow.dst;
+        // route_localnet on the outgoing device (or `all`) lets a 127/8
+        // source leave by it.
         if is_loopback4(src)
             && !self.is_loopback_dev(&dev)
             && self.link(&dev).is_none_or(|l| l.vrf_table.is_none())
+            && !self.sysctls.route_localnet(&dev)
         {
             return walk.finish(Err(KernelError::Inval));
         }
@@ -849,7 +859,7 @@ impl Host {
                 RouteType::Multicast,
                 gateway.filter(|_| fib_plen.is_some_and(|p| p >= 4)),
             )
-        } else if is_zeronet(dst) {
+        } else if is_zeronet(self.kernel, dst) {
             return walk.finish(Err(KernelError::Inval));
         } else if kind == RouteType::Broadcast {
             (kind, None)
@@ -876,7 +886,9 @@ impl Host {
             // Only groups the device joined are received; every up IPv4
             // device is in 224.0.0.1 (all-hosts), other groups need a socket.
             let ours = dst == IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1)) && link.up;
-            if !ours || s.is_multicast() || is_lbcast(s) || is_loopback4(s) {
+            // ip_mc_validate_source: a 127/8 source needs route_localnet.
+            let loopback = is_loopback4(s) && !self.sysctls.route_localnet(iif);
+            if !ours || s.is_multicast() || is_lbcast(s) || loopback {
                 return inval();
             }
             if src.is_some() && !self.validate_source(flow, iif, s, None, None) {
@@ -902,11 +914,12 @@ impl Host {
         if is_lbcast(dst) || (src.is_none() && dst.is_unspecified()) {
             return brd_input(Walk::default());
         }
-        if is_zeronet(s) || is_zeronet(dst) {
+        if is_zeronet(self.kernel, s) || is_zeronet(self.kernel, dst) {
             return inval();
         }
-        // route_localnet=0: loopback addresses never arrive from outside.
-        if is_loopback4(dst) || is_loopback4(s) {
+        // Loopback addresses arrive from outside only where the receiving
+        // device (or `all`) has route_localnet=1.
+        if (is_loopback4(dst) || is_loopback4(s)) && !self.sysctls.route_localnet(iif) {
             return inval();
         }
         let mut fl = self.fl(flow, iif, None);
@@ -1418,61 +1431,51 @@ impl Host {
             }
             true
         })();
-        let has_conditional = r.fwmark.is_some()
-            || r.uidrange.is_some()
-            || r.ipproto.is_some()
-            || r.sport.is_some()
-            || r.dport.is_some()
-            || r.oif.is_some()
-            || r.tos.is_some()
-            || r.tun_id.is_some()
-            || r.l3mdev;
-        let cond = (|| {
-            if let Some(m) = r.fwmark {
+        let has_conditional = r.selectors().any(Selector::conditional);
+        // Every selector of `Selector::ALL`; the match is exhaustive, so a
+        // new selector must be decided here.
+        let cond = r.selectors().all(|s| match s {
+            // With `from`, in `base`.
+            Selector::Iif => true,
+            Selector::Fwmark => {
                 let mask = r.fwmask.unwrap_or(u32::MAX);
-                if (m ^ fl.mark) & mask != 0 {
-                    return false;
-                }
+                r.fwmark.is_some_and(|m| (m ^ fl.mark) & mask == 0)
             }
-            if let Some(o) = &r.oif {
-                match fl.oif {
-                    Some(f) if !o.detached && self.dev_matches(&o.name, f) => {}
-                    _ => return false,
-                }
-            }
-            if let Some((a, b)) = r.uidrange
-                && (fl.uid < a || fl.uid > b)
-            {
-                return false;
-            }
-            if r.tos.is_some() && re.tos != Some(fl.tos) {
-                return false;
-            }
-            if let Some(p) = &r.ipproto
-                && fl.ipproto != ipproto_number(p)
-            {
-                return false;
-            }
-            for (range, port) in [(&r.sport, fl.sport), (&r.dport, fl.dport)] {
-                if let Some(pr) = range {
+            Selector::Oif => match (&r.oif, fl.oif) {
+                (Some(o), Some(f)) => !o.detached && self.dev_matches(&o.name, f),
+                _ => false,
+            },
+            Selector::Uidrange => r.uidrange.is_some_and(|(a, b)| fl.uid >= a && fl.uid <= b),
+            Selector::Tos => re.tos == Some(fl.tos),
+            Selector::Ipproto => r
+                .ipproto
+                .as_deref()
+                .is_some_and(|p| fl.ipproto == ipproto_number(p)),
+            Selector::Sport | Selector::Dport => {
+                let (range, port) = if s == Selector::Sport {
+                    (&r.sport, fl.sport)
+                } else {
+                    (&r.dport, fl.dport)
+                };
+                range.is_some_and(|pr| {
                     let p = port.unwrap_or(0) as u32;
-                    let ok = match pr.mask {
+                    match pr.mask {
                         Some(m) => (p & m) == (pr.start & m),
                         None => p >= pr.start && p <= pr.end,
-                    };
-                    if !ok {
-                        return false;
                     }
-                }
+                })
             }
-            if r.tun_id.is_some() {
-                return false;
-            }
-            if r.l3mdev && self.flow_vrf(fl).is_none() {
-                return false;
-            }
-            true
-        })();
+            // A flow from a tunnel's metadata: never a lookup's.
+            Selector::TunId => false,
+            Selector::L3mdev => self.flow_vrf(fl).is_some(),
+            // fib4_rule_match / fib6_rule_match: the flow's DSCP (its TOS
+            // byte without the ECN bits) under the rule's mask.
+            Selector::Dscp => r
+                .dscp_value()
+                .is_some_and(|(v, m)| (v ^ (fl.tos >> 2)) & m == 0),
+            // IPv6 only: `ip route get` and a reply carry flow label 0.
+            Selector::Flowlabel => r.flowlabel_value().is_some_and(|(v, m)| v & m == 0),
+        });
         RuleSel {
             base,
             cond,

@@ -3,9 +3,11 @@
 //! kernel's route lookup over them (`lookup`).
 
 pub mod lookup;
+pub mod system;
 pub mod table;
 
 pub use lookup::{Flow, Hit, KernelError, Lookup};
+pub use system::{KernelVersion, Sysctls, System};
 pub use table::FibTable;
 
 use crate::grammar::{
@@ -127,6 +129,17 @@ pub struct Host {
     pub have_addrs: bool,
     /// Facts about the whole FIB the kernel keeps as flags.
     pub fib: FibFlags,
+    /// The kernel version the lookup mirrors: the bundle's, else
+    /// `KernelVersion::CURRENT`.
+    pub kernel: KernelVersion,
+    /// The host's `net.` sysctls (empty when none were collected: the
+    /// kernel's defaults apply).
+    pub sysctls: Sysctls,
+    /// The assumptions made for a kernel version or sysctls the bundle
+    /// lacks (they are in `assumptions` too). They are told, but make no
+    /// verdict incomplete: they bear on rare addresses only (0.0.0.0/8,
+    /// 127/8 on links).
+    pub system_assumptions: Vec<String>,
     /// Addresses and links by key, built on first use (`Host::index`).
     pub(crate) index: std::sync::OnceLock<Index>,
 }
@@ -192,10 +205,22 @@ fn parse_tos(s: &str) -> Option<u8> {
 }
 
 impl Host {
-    /// Parses and assembles a host from its dumps. Never fails: what is
-    /// missing becomes an assumption, what is unparsed a diagnostic.
+    /// Parses and assembles a host from its dumps, with no kernel version
+    /// or sysctls known (`build_with`).
     pub fn build(inputs: Vec<Input>, table_names: &HashMap<String, u32>) -> Host {
+        Host::build_with(inputs, table_names, System::default())
+    }
+
+    /// Parses and assembles a host from its dumps and what the bundle says
+    /// of its kernel. Never fails: what is missing becomes an assumption,
+    /// what is unparsed a diagnostic.
+    pub fn build_with(
+        inputs: Vec<Input>,
+        table_names: &HashMap<String, u32>,
+        system: System,
+    ) -> Host {
         let mut h = Host::default();
+        h.set_system(system);
         // An `ip -6 route` dump supersedes the IPv6 half of a mixed `table all`.
         let v6_route_dump = inputs
             .iter()
@@ -275,6 +300,30 @@ impl Host {
         }
         h.complete();
         h
+    }
+
+    /// Takes the kernel version and sysctls; what is missing is assumed at
+    /// the current kernel and its defaults, and said.
+    fn set_system(&mut self, system: System) {
+        match system.kernel {
+            Some((v, _)) => self.kernel = v,
+            None => {
+                self.kernel = KernelVersion::CURRENT;
+                self.system_assumptions.push(format!(
+                    "kernel version not collected (uname): Linux {} assumed",
+                    KernelVersion::CURRENT
+                ));
+            }
+        }
+        self.sysctls = system.sysctls;
+        if self.sysctls.is_empty() {
+            self.system_assumptions.push(
+                "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0)"
+                    .into(),
+            );
+        }
+        self.assumptions
+            .extend(self.system_assumptions.iter().cloned());
     }
 
     fn add_link(&mut self, l: &Link, source: u32) {

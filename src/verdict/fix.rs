@@ -485,23 +485,12 @@ fn rule_named(existing: &Rule, new: &Rule, adding: bool) -> bool {
         && !matches!(x.protocol, Some(crate::grammar::RouteProtocol::Kernel))
         && given(&new.from, &x.from)
         && given(&new.to, &x.to)
-        && given(&new.tos, &x.tos)
-        && given(&new.fwmark, &x.fwmark)
-        && given(
-            &new.iif.as_ref().map(|i| &i.name),
-            &x.iif.as_ref().map(|i| &i.name),
-        )
-        && given(
-            &new.oif.as_ref().map(|i| &i.name),
-            &x.oif.as_ref().map(|i| &i.name),
-        )
-        && given(&new.uidrange, &x.uidrange)
-        && given(&new.ipproto, &x.ipproto)
-        && given(&new.sport, &x.sport)
-        && given(&new.dport, &x.dport)
+        // Every selector (`Selector::ALL`), as `ip rule` prints it.
+        && new
+            .selectors()
+            .all(|sel| new.selector_text(sel) == x.selector_text(sel))
         && given(&new.table, &x.table)
         && given(&new.goto, &x.goto)
-        && (!new.l3mdev || x.l3mdev)
 }
 
 /// Applies one operation to the model as the kernel would, or says what the
@@ -627,6 +616,8 @@ pub fn apply(host: &Host, ops: &[Op]) -> Result<Host, String> {
         have_routes: host.have_routes,
         have_addrs: host.have_addrs,
         fib: host.fib.clone(),
+        kernel: host.kernel,
+        sysctls: host.sysctls.clone(),
         ..Host::default()
     };
     for op in ops {

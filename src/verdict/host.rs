@@ -148,8 +148,8 @@ fn infer_addresses(host: &mut Host) -> bool {
 /// The host model as the scan builds it from a capture's dumps: addresses
 /// are inferred from the local table when `ip addr` was not collected
 /// (EKS); the flag says they were. `route-get` answers from this model too.
-pub fn model(inputs: Vec<crate::model::Input>) -> (Host, bool) {
-    let mut host = Host::build(inputs, &HashMap::new());
+pub fn model(inputs: Vec<crate::model::Input>, system: crate::model::System) -> (Host, bool) {
+    let mut host = Host::build_with(inputs, &HashMap::new(), system);
     let have_any_routes = host.have_routes.iter().any(|x| *x);
     let inferred = !host.have_addrs && have_any_routes && infer_addresses(&mut host);
     (host, inferred)
@@ -268,7 +268,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     for n in &cap.notices {
         incomplete.push(format!("{}: {}", n.file, n.message));
     }
-    let (host, inferred) = model(cap.inputs);
+    let (host, inferred) = model(cap.inputs, cap.system);
     let mut absent: Vec<String> = Vec::new();
     for s in &host.sources {
         let errors = s
@@ -335,7 +335,14 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         .into_iter()
         .filter(|f| eps.iter().any(|e| e.family == *f && e.verdict.is_some()))
         .collect();
+    let mut notes = cap.notes.clone();
     for a in &host.assumptions {
+        // The kernel version and sysctls assumed are told, not held
+        // against the verdict (they bear on rare addresses only).
+        if host.system_assumptions.contains(a) {
+            notes.push(a.clone());
+            continue;
+        }
         let v6 = a.contains("IPv6") || a.contains("ip -6");
         let fam = if v6 { Family::Inet6 } else { Family::Inet };
         if fams_used.contains(&fam) {
@@ -360,7 +367,6 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             ));
         }
     }
-    let mut notes = cap.notes.clone();
     notes.extend(absent);
     if cap.collector == Collector::Insights && have_any_routes {
         incomplete.push("Insights may have filtered ip_route_show_table_all".into());

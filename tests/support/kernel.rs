@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 use asymroute_offline::capture;
+use asymroute_offline::cmd::route_get;
 use asymroute_offline::grammar::RouteType;
 use asymroute_offline::model::{Flow, Host, Lookup};
 use serde::{Deserialize, Serialize};
@@ -261,6 +262,10 @@ pub struct FlowSpec {
     /// `ipproto tcp dport N`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_dport: Option<u16>,
+    /// `ipproto P` (without `tcp_dport`): `tcp`, `udp`, `icmp`,
+    /// `ipv6-icmp`. Absent: the kernel's default (IPv4 UDP, IPv6 none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipproto: Option<String>,
 }
 
 impl FlowSpec {
@@ -274,6 +279,7 @@ impl FlowSpec {
             tos: None,
             uid: None,
             tcp_dport: None,
+            ipproto: None,
         }
     }
 
@@ -304,6 +310,8 @@ impl FlowSpec {
         }
         if let Some(p) = self.tcp_dport {
             s.push_str(&format!(" ipproto tcp dport {p}"));
+        } else if let Some(p) = &self.ipproto {
+            s.push_str(&format!(" ipproto {p}"));
         }
         s
     }
@@ -316,6 +324,10 @@ impl FlowSpec {
         f.mark = self.mark.unwrap_or(0);
         f.tos = self.tos.unwrap_or(0);
         f.uid = self.uid.unwrap_or(0);
+        // As `route-get` and `ip route get` take it: IPv4 is UDP unless
+        // told otherwise, IPv6 protocol 0.
+        f.ipproto = route_get::flow_ipproto(self.ipproto.as_deref(), self.dst.is_ipv6())
+            .unwrap_or_else(|e| panic!("{}: {e}", self.command()));
         if let Some(p) = self.tcp_dport {
             f.ipproto = Some(6);
             f.dport = Some(p);
@@ -614,8 +626,8 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
 }
 
 /// Loads a plain host folder (skipping `cases.json`, `verdicts.json` and
-/// the `setup.txt` that says how the namespace was built) and builds the
-/// model.
+/// the `setup.txt` that says how the namespace was built) with its kernel
+/// files (`sysctl.txt`, `uname`) and builds the model.
 pub fn load_host(dir: &Path) -> Host {
     let (inputs, notes) = capture::load_plain_host(dir).expect("read host folder");
     assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
@@ -623,7 +635,10 @@ pub fn load_host(dir: &Path) -> Host {
         .into_iter()
         .filter(|i| !["cases.json", "verdicts.json", "setup.txt"].contains(&i.name.as_str()))
         .collect();
-    Host::build(inputs, &HashMap::new())
+    // The folder's `uname` / `sysctl` files, where a case needs them.
+    let (system, notes) = capture::load_plain_system(dir).expect("read host folder");
+    assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
+    Host::build_with(inputs, &HashMap::new(), system)
 }
 
 /// Every parse diagnostic of the host's dumps, as `file:line: message`.

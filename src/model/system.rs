@@ -1,0 +1,454 @@
+//! The kernel a host runs and how it is tuned: its version (from `uname`)
+//! and its `net.` sysctls (from `sysctl -a` or `/proc/sys/net` files), read
+//! from the bundle by the capture layer and handed to the model typed.
+//!
+//! Every behaviour of the lookup that depends on the kernel's version is a
+//! method of [`KernelVersion`], in one list below, with the kernel commit
+//! that changed it. Every sysctl the lookup reads is a method of
+//! [`Sysctls`] that says how the kernel combines `all` and the device.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// `major.minor.patch` of a Linux kernel release (`uname -r`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct KernelVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl KernelVersion {
+    pub const fn new(major: u32, minor: u32, patch: u32) -> KernelVersion {
+        KernelVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// The kernel the model mirrors when the bundle does not say which one
+    /// the host runs: the one its behaviour was checked against in network
+    /// namespaces (docs/kernel-semantics.md).
+    pub const CURRENT: KernelVersion = KernelVersion::new(6, 18, 0);
+
+    /// A release as `uname -r` prints it: `5.14.0-362.24.1.el9_3.x86_64`,
+    /// `6.8.0-1009-aws`, `4.4`, `2.6.32-754.el6.x86_64`. At least
+    /// `major.minor`; `None` for anything else.
+    pub fn parse_release(s: &str) -> Option<KernelVersion> {
+        let s = s.trim();
+        let head: &str = s
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap_or("");
+        let mut parts = head.split('.');
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        let patch: u32 = match parts.next() {
+            None | Some("") => 0,
+            Some(p) => p.parse().ok()?,
+        };
+        // Linux 1.x to today's 6.x; a larger "major" is not a release.
+        if !(1..=99).contains(&major) || minor > 999 || patch > 9999 {
+            return None;
+        }
+        // The rest must be a release's suffix (`-…`, `+`, `_…`), not a word.
+        let rest = &s[head.len()..];
+        if !(rest.is_empty() || rest.starts_with(['-', '+', '_', '~'])) {
+            return None;
+        }
+        Some(KernelVersion::new(major, minor, patch))
+    }
+
+    /// The release in `uname -a` (`Linux HOST RELEASE #1 SMP …`) or
+    /// `uname -r` output; other lines (a collector's banner, a command
+    /// header) are passed over. `None` when no line holds one.
+    pub fn from_uname(text: &str) -> Option<KernelVersion> {
+        for l in text.lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let candidate = match w.as_slice() {
+                ["Linux", _host, rel, ..] => Some(*rel),
+                [rel] => Some(*rel),
+                _ => None,
+            };
+            if let Some(v) = candidate.and_then(KernelVersion::parse_release) {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    // ------------------------------------------------------------------
+    // Version-dependent kernel behaviour: one method per rule, newest first.
+    // ------------------------------------------------------------------
+
+    /// Whether 0.0.0.0/8 (but 0.0.0.0 itself) is an ordinary address range:
+    /// since Linux 5.3, commit 96125bf9985a ("Allow 0.0.0.0/8 as a valid
+    /// address range"), `ipv4_is_zeronet()` tests `addr == 0` only, so the
+    /// martian checks of `ip_route_output_key_hash_rcu` (source),
+    /// `__mkroute_output` (destination) and `ip_route_input_slow` (source
+    /// and destination) refuse 0.0.0.0 alone. Before, they refused the /8.
+    pub fn zeronet_routable(self) -> bool {
+        self >= KernelVersion::new(5, 3, 0)
+    }
+}
+
+impl Default for KernelVersion {
+    fn default() -> KernelVersion {
+        KernelVersion::CURRENT
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// A sysctl key in `sysctl -a`'s dotted form, or `None` when it is not a
+/// `net.` key (only those are kept). A `/proc/sys` path
+/// (`net/ipv4/conf/eth0.100/rp_filter`, with or without `/proc/sys/`) is
+/// turned into the dotted form the way `sysctl` prints it: a dot inside a
+/// component (a VLAN device's name) becomes `/`
+/// (`net.ipv4.conf.eth0/100.rp_filter`).
+pub fn normalise_key(key: &str) -> Option<String> {
+    let k = key.trim();
+    let k = k
+        .strip_prefix("/proc/sys/")
+        .or_else(|| k.strip_prefix("proc/sys/"))
+        .unwrap_or(k);
+    if k.starts_with("net/") {
+        let comps: Vec<String> = k
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(|c| c.replace('.', "/"))
+            .collect();
+        return Some(comps.join("."));
+    }
+    (k.starts_with("net.") && k.len() > 4).then(|| k.to_string())
+}
+
+/// A line of a sysctl file that is not `key = value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based.
+    pub line: usize,
+    pub text: String,
+}
+
+/// The `net.` sysctls of a host: key (dotted) → value as printed (several
+/// fields stay as one string, e.g. `4096\t131072\t6291456`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Sysctls {
+    values: BTreeMap<String, String>,
+}
+
+impl Sysctls {
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Sets a key (any form `normalise_key` takes); non-`net.` keys are
+    /// dropped. A later value replaces an earlier one.
+    pub fn insert(&mut self, key: &str, value: &str) {
+        if let Some(k) = normalise_key(key) {
+            self.values.insert(k, value.trim().to_string());
+        }
+    }
+
+    /// Adds another set; its values win.
+    pub fn extend(&mut self, other: Sysctls) {
+        self.values.extend(other.values);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// An integer sysctl (`None`: absent or not a number).
+    pub fn get_int(&self, key: &str) -> Option<i64> {
+        self.get(key).and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Reads `sysctl -a` output (`key = value`; `key=value` too). Blank
+    /// lines and comments (`#`, `;`) are skipped; a line that is no
+    /// `key = value` (a `sysctl: …` error, a collector's banner) is
+    /// returned as a bad line. Non-`net.` keys are dropped. Never fails.
+    pub fn parse(text: &str) -> (Sysctls, Vec<BadLine>) {
+        let mut s = Sysctls::default();
+        let mut bad = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let l = raw.trim();
+            if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+                continue;
+            }
+            let ok = l.split_once('=').and_then(|(k, v)| {
+                let k = k.trim();
+                let valid = !k.is_empty()
+                    && !k.contains(char::is_whitespace)
+                    && !k.starts_with("sysctl:")
+                    && k.contains(['.', '/']);
+                valid.then_some((k, v))
+            });
+            match ok {
+                Some((k, v)) => s.insert(k, v),
+                None => bad.push(BadLine {
+                    line: i + 1,
+                    text: l.chars().take(120).collect(),
+                }),
+            }
+        }
+        (s, bad)
+    }
+
+    /// `net.ipv4.conf.<dev>.<name>` for a device (`sysctl` writes a dot of
+    /// the device's name as `/`); a device the dump does not list takes
+    /// `default`, as a device created later would.
+    fn conf4(&self, dev: &str, name: &str) -> Option<i64> {
+        let dev = dev.replace('.', "/");
+        self.get_int(&format!("net.ipv4.conf.{dev}.{name}"))
+            .or_else(|| self.get_int(&format!("net.ipv4.conf.default.{name}")))
+    }
+
+    /// IN_DEV_ORCONF: `all` or the device's own setting is on.
+    fn conf4_or(&self, dev: &str, name: &str) -> bool {
+        self.get_int(&format!("net.ipv4.conf.all.{name}"))
+            .is_some_and(|v| v != 0)
+            || self.conf4(dev, name).is_some_and(|v| v != 0)
+    }
+
+    /// `route_localnet` for a device (IN_DEV_ROUTE_LOCALNET /
+    /// IN_DEV_NET_ROUTE_LOCALNET: `all` or the device). Input checks the
+    /// receiving device, output the device the route leaves by (checked in
+    /// namespaces on 6.18). Default 0: 127/8 never crosses a
+    /// non-loopback link.
+    pub fn route_localnet(&self, dev: &str) -> bool {
+        self.conf4_or(dev, "route_localnet")
+    }
+}
+
+/// What the bundle says about the host's kernel, with where it was read.
+#[derive(Debug, Clone, Default)]
+pub struct System {
+    /// The kernel version and the file that told it.
+    pub kernel: Option<(KernelVersion, String)>,
+    /// The `net.` sysctls (empty: none collected).
+    pub sysctls: Sysctls,
+    /// The files the sysctls came from.
+    pub sysctl_files: Vec<String>,
+}
+
+impl System {
+    /// Reads a `uname -a` / `uname -r` text; the first version found wins.
+    /// `false` when the text holds none.
+    pub fn add_uname(&mut self, file: &str, text: &str) -> bool {
+        match KernelVersion::from_uname(text) {
+            Some(v) => {
+                if self.kernel.is_none() {
+                    self.kernel = Some((v, file.to_string()));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reads a `sysctl -a` text; returns a note on its bad lines, if any.
+    pub fn add_sysctl_text(&mut self, file: &str, text: &str) -> Option<String> {
+        let (s, mut bad) = Sysctls::parse(text);
+        // ec2rl's module banner ("I will collect sysctl -a output from …").
+        if bad
+            .first()
+            .is_some_and(|b| b.line == 1 && b.text.starts_with("I will "))
+        {
+            bad.remove(0);
+        }
+        if !s.is_empty() {
+            self.sysctls.extend(s);
+            self.sysctl_files.push(file.to_string());
+        }
+        let first = bad.first()?;
+        Some(format!(
+            "{file}: {} line(s) not `key = value`, skipped (line {}: `{}`)",
+            bad.len(),
+            first.line,
+            first.text
+        ))
+    }
+
+    /// Reads one `…/proc/sys/net/…` file of a collector's tree: the path
+    /// from `net/` on is the key, the content the value.
+    pub fn add_proc_file(&mut self, path: &str, text: &str) {
+        let Some(at) = path.find("proc/sys/net/") else {
+            return;
+        };
+        let value = text.trim();
+        if value.is_empty() || value.contains('\n') {
+            return;
+        }
+        self.sysctls.insert(&path[at..], value);
+        let dir = &path[..at + "proc/sys/net".len()];
+        if !self.sysctl_files.iter().any(|f| f == dir) {
+            self.sysctl_files.push(dir.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases() {
+        let v = |s| KernelVersion::parse_release(s);
+        assert_eq!(
+            v("5.14.0-362.24.1.el9_3.x86_64"),
+            Some(KernelVersion::new(5, 14, 0))
+        );
+        assert_eq!(v("6.8.0-1009-aws"), Some(KernelVersion::new(6, 8, 0)));
+        assert_eq!(v("4.4"), Some(KernelVersion::new(4, 4, 0)));
+        assert_eq!(
+            v("2.6.32-754.el6.x86_64"),
+            Some(KernelVersion::new(2, 6, 32))
+        );
+        assert_eq!(v("6.18.44-fc-v1252"), Some(KernelVersion::new(6, 18, 44)));
+        assert_eq!(v("5.3+"), Some(KernelVersion::new(5, 3, 0)));
+        for bad in [
+            "", "Linux", "5", "x5.1", "5.x", "1000.1.1", "0.1", "5.4abc", "#1",
+        ] {
+            assert_eq!(v(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn uname_texts() {
+        let u = KernelVersion::from_uname;
+        assert_eq!(
+            u(
+                "Linux ip-10-0-1-10.ec2.internal 5.10.219-208.866.amzn2.x86_64 #1 SMP Tue Jun 18 14:00:06 UTC 2024 x86_64 x86_64 x86_64 GNU/Linux\n"
+            ),
+            Some(KernelVersion::new(5, 10, 219))
+        );
+        assert_eq!(
+            u(
+                "I will collect uname -r output from this alami2 box.\n4.14.336-257.562.amzn2.x86_64\n"
+            ),
+            Some(KernelVersion::new(4, 14, 336))
+        );
+        assert_eq!(
+            u("3.10.0-1160.el7.x86_64"),
+            Some(KernelVersion::new(3, 10, 0))
+        );
+        assert_eq!(u(""), None);
+        assert_eq!(u("uname: command not found\n"), None);
+        assert_eq!(u("\u{0}\u{fffd}garbage 1.2.3 x\n"), None);
+    }
+
+    #[test]
+    fn version_rules() {
+        assert!(KernelVersion::CURRENT.zeronet_routable());
+        assert!(KernelVersion::new(5, 3, 0).zeronet_routable());
+        assert!(!KernelVersion::new(5, 2, 21).zeronet_routable());
+        assert!(!KernelVersion::new(4, 19, 0).zeronet_routable());
+        assert!(!KernelVersion::new(3, 10, 0).zeronet_routable());
+    }
+
+    #[test]
+    fn keys() {
+        let k = normalise_key;
+        assert_eq!(
+            k("net.ipv4.conf.all.rp_filter").as_deref(),
+            Some("net.ipv4.conf.all.rp_filter")
+        );
+        assert_eq!(
+            k("/proc/sys/net/ipv4/conf/eth0.100/rp_filter").as_deref(),
+            Some("net.ipv4.conf.eth0/100.rp_filter")
+        );
+        assert_eq!(
+            k("net/ipv4/conf/eth0/route_localnet").as_deref(),
+            Some("net.ipv4.conf.eth0.route_localnet")
+        );
+        assert_eq!(k("kernel.pid_max"), None);
+        assert_eq!(k("net."), None);
+        assert_eq!(k(""), None);
+    }
+
+    #[test]
+    fn sysctl_file_with_bad_lines() {
+        let text = "\
+abi.vsyscall32 = 1
+net.ipv4.conf.all.route_localnet = 0
+net.ipv4.conf.eth1.route_localnet = 1
+sysctl: reading key \"net.ipv6.conf.all.stable_secret\"
+net.ipv4.tcp_rmem = 4096\t131072\t6291456
+# a comment
+
+net.ipv4.conf.eth0/100.rp_filter=2
+this line is not a sysctl
+= 5
+net.core.somaxconn =
+kernel.hostname = a=b
+\u{fffd}\u{0}
+";
+        let (s, bad) = Sysctls::parse(text);
+        assert_eq!(s.get_int("net.ipv4.conf.eth1.route_localnet"), Some(1));
+        assert_eq!(s.get("net.ipv4.tcp_rmem"), Some("4096\t131072\t6291456"));
+        assert_eq!(s.get_int("net.ipv4.conf.eth0/100.rp_filter"), Some(2));
+        assert_eq!(s.get("net.core.somaxconn"), Some(""));
+        assert_eq!(s.get_int("net.core.somaxconn"), None);
+        assert_eq!(s.get("abi.vsyscall32"), None, "only net. keys are kept");
+        assert_eq!(s.get("kernel.hostname"), None);
+        let lines: Vec<usize> = bad.iter().map(|b| b.line).collect();
+        assert_eq!(lines, vec![4, 9, 10, 13]);
+        assert!(s.route_localnet("eth1"));
+        assert!(!s.route_localnet("eth0"));
+        assert!(
+            !s.route_localnet("eth9"),
+            "absent device: default (absent: 0)"
+        );
+    }
+
+    #[test]
+    fn route_localnet_all_or_device() {
+        let mut s = Sysctls::default();
+        assert!(!s.route_localnet("eth0"), "kernel default 0");
+        s.insert("net.ipv4.conf.all.route_localnet", "1");
+        assert!(s.route_localnet("eth0"));
+        let mut s = Sysctls::default();
+        s.insert("net/ipv4/conf/eth0.100/route_localnet", "1");
+        assert!(s.route_localnet("eth0.100"));
+        assert!(!s.route_localnet("eth0"));
+        s.insert("net.ipv4.conf.default.route_localnet", "1");
+        assert!(
+            s.route_localnet("veth9"),
+            "a device not listed takes default"
+        );
+    }
+
+    #[test]
+    fn system_notes() {
+        let mut sys = System::default();
+        let note = sys.add_sysctl_text(
+            "mod_out/run/sysctl.log",
+            "I will collect sysctl -a output from this alami2 box.\nnet.ipv4.ip_forward = 1\n",
+        );
+        assert_eq!(note, None, "the ec2rl banner is no bad line");
+        let note = sys.add_sysctl_text(
+            "sysctl.txt",
+            "garbage\nnet.ipv4.conf.all.route_localnet = 1\n",
+        );
+        assert!(note.is_some_and(|n| n.contains("1 line(s)") && n.contains("garbage")));
+        assert_eq!(
+            sys.sysctl_files,
+            vec!["mod_out/run/sysctl.log", "sysctl.txt"]
+        );
+        assert!(sys.add_uname("uname", "Linux h 5.2.1-1 #1 SMP\n"));
+        assert!(!sys.add_uname("x", "nothing"));
+        assert_eq!(sys.kernel.map(|k| k.0), Some(KernelVersion::new(5, 2, 1)));
+    }
+}
