@@ -269,6 +269,14 @@ pub struct RuleSel {
     has_conditional: bool,
 }
 
+impl RuleSel {
+    /// The rule's `iif` and `from` match: it may match some destination
+    /// (a `not` rule may match whatever this says).
+    pub fn base(&self) -> bool {
+        self.base
+    }
+}
+
 /// The rules as replies from one local address meet them, settled once
 /// for all their destinations (`Host::reply_rules`).
 #[derive(Debug, Clone)]

@@ -28,6 +28,7 @@
 
 use super::{Endpoint, LinkClass, Outcome, Peers, Space, Spaces, Verdict, other_dev, space};
 use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
+use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
 use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
 use serde::Serialize;
@@ -742,11 +743,119 @@ struct EpState {
     changed: Option<String>,
 }
 
+/// Reply answers shared while judging one step: endpoints whose rules
+/// behave alike (the same rules, but for their `from`, match their replies
+/// in the same way) get the same answer for every destination, so each
+/// kind of piece is looked up once per such group and model, not once per
+/// endpoint (a link with 20 addresses gets 20 `from A lookup T` rules).
+struct Judge<'a, 'h> {
+    models: [&'a Host; 2],
+    sp: &'a Space<'h>,
+    /// Each model's rules by behaviour (rules equal but for `from` share
+    /// a class).
+    class: [Vec<u32>; 2],
+    /// Per model: (walk key, the answer of each kind into `answers`).
+    slots: [Vec<(JudgeKey, Vec<u32>)>; 2],
+    answers: Vec<Answer>,
+    /// The reply's source matters beyond the rules (IPv6 source routes,
+    /// IPv4 multipath's preferred source): no sharing by key alone.
+    by_address: bool,
+}
+
+type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
+
+impl<'a, 'h> Judge<'a, 'h> {
+    fn new(before: &'a Host, after: &'a Host, sp: &'a Space<'h>) -> Self {
+        let fi = fam_idx(sp.fam);
+        let classes = |h: &Host| {
+            let mut seen: std::collections::HashMap<String, u32> = Default::default();
+            h.rules[fi]
+                .iter()
+                .map(|re| {
+                    let mut r = re.rule.clone();
+                    r.from = None;
+                    r.line = 0;
+                    let k = format!("{r:?} {:?} {:?}", re.table, re.tos);
+                    let n = seen.len() as u32;
+                    *seen.entry(k).or_insert(n)
+                })
+                .collect::<Vec<u32>>()
+        };
+        let src_specific = |h: &Host| {
+            h.tables[fi].values().any(|t| {
+                t.routes.iter().any(|e| {
+                    e.route.nexthops.len() > 1 || e.route.from.is_some_and(|f| f.prefix_len() > 0)
+                })
+            })
+        };
+        Judge {
+            models: [before, after],
+            sp,
+            class: [classes(before), classes(after)],
+            slots: [Vec::new(), Vec::new()],
+            answers: Vec::new(),
+            by_address: src_specific(before) || src_specific(after),
+        }
+    }
+
+    /// The slot of replies from `e` under `rules` in model `m`.
+    fn slot(&mut self, m: usize, rules: &ReplyRules, e: &Endpoint) -> usize {
+        let fi = fam_idx(self.sp.fam);
+        let key: JudgeKey = (
+            rules
+                .key()
+                .into_iter()
+                .enumerate()
+                .filter(|(i, s)| s.base() || self.models[m].rules[fi][*i].rule.not)
+                .map(|(i, s)| (self.class[m][i], s))
+                .collect(),
+            self.by_address.then_some(e.address),
+        );
+        match self.slots[m].iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.slots[m].push((key, vec![u32::MAX; self.sp.kinds]));
+                self.slots[m].len() - 1
+            }
+        }
+    }
+
+    /// The answer of model `m` for a piece of `kind` starting at `dst`.
+    fn answer(
+        &mut self,
+        m: usize,
+        slot: usize,
+        rules: &ReplyRules,
+        kind: usize,
+        dst: IpAddr,
+    ) -> u32 {
+        let k = self.slots[m][slot].1[kind];
+        if k != u32::MAX {
+            return k;
+        }
+        self.answers.push(Answer::of(self.models[m], rules, dst));
+        let k = (self.answers.len() - 1) as u32;
+        self.slots[m][slot].1[kind] = k;
+        k
+    }
+}
+
 /// Compares endpoint `e`'s replies in `before` and `after`, piece by piece
 /// of `sp` (cut for both).
+#[cfg(test)]
 fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpState {
+    judge_ep_in(&mut Judge::new(before, after, sp), e)
+}
+
+/// `judge_ep` with the answers shared through `j`.
+fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
+    let sp = j.sp;
     let peers = Peers::new(sp, e);
-    let (rb, ra) = (before.reply_rules(e.address), after.reply_rules(e.address));
+    let (rb, ra) = (
+        j.models[0].reply_rules(e.address),
+        j.models[1].reply_rules(e.address),
+    );
+    let (sb, sa) = (j.slot(0, &rb, e), j.slot(1, &ra, e));
     let mut seen = vec![false; sp.kinds];
     let mut out = EpState::default();
     for (start, _, kind) in sp.pieces() {
@@ -755,20 +864,27 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
             continue;
         }
         let dst = space::addr(sp.fam, start);
-        let (b, a) = (Answer::of(before, &rb, dst), Answer::of(after, &ra, dst));
+        let (bi, ai) = (
+            j.answer(0, sb, &rb, kind, dst),
+            j.answer(1, sa, &ra, kind, dst),
+        );
+        let (b, a) = (&j.answers[bi as usize], &j.answers[ai as usize]);
         if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
-                matches!(&a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
+                matches!(a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
             if !fixed && out.still.is_none() {
                 out.still = Some(format!("to {dst}: {}", a.text()));
             }
-        } else if a != b && out.changed.is_none() {
+        } else if bi != ai && a != b && out.changed.is_none() {
             out.changed = Some(format!(
                 "replies from {} to {dst} would change: {} → {}",
                 ep_name(e),
                 b.text(),
                 a.text()
             ));
+        }
+        if out.still.is_some() && out.changed.is_some() {
+            break;
         }
     }
     out
@@ -876,13 +992,19 @@ impl Plan {
             if !step.iter().any(|o| o.family() == fam) {
                 continue;
             }
-            let mut sp: Option<Space<'_>> = None;
-            for (i, e) in eps.iter().enumerate() {
-                if e.family != fam || e.verdict.is_none() || !affected(fib_before, model, e, step) {
-                    continue;
-                }
-                let sp = sp.get_or_insert_with(|| Space::union(host, model, fam, class));
-                state[i] = judge_ep(host, model, sp, e);
+            let judged: Vec<usize> = (0..eps.len())
+                .filter(|&i| {
+                    let e = &eps[i];
+                    e.family == fam && e.verdict.is_some() && affected(fib_before, model, e, step)
+                })
+                .collect();
+            if judged.is_empty() {
+                continue;
+            }
+            let sp = Space::union(host, model, fam, class);
+            let mut judge = Judge::new(host, model, &sp);
+            for i in judged {
+                state[i] = judge_ep_in(&mut judge, &eps[i]);
             }
         }
         if let Some(c) = state.iter().find_map(|s| s.changed.clone()) {
@@ -1416,6 +1538,16 @@ fn fam_name(f: Family) -> &'static str {
     }
 }
 
+/// `e` is the twin (`same_as`) of another endpoint of `group`: in the host
+/// as captured their replies route alike.
+fn is_twin_in(eps: &[Endpoint], group: &[usize], e: &Endpoint) -> bool {
+    e.same_as.is_some_and(|a| {
+        group
+            .iter()
+            .any(|&j| eps[j].address == a && eps[j].interface == e.interface)
+    })
+}
+
 /// A candidate step for some endpoints of one link: its operations.
 struct Candidate {
     ops: Vec<Op>,
@@ -1442,8 +1574,19 @@ fn layout(
     let (fam, dev) = (e0.family, e0.interface.as_str());
     let mut acc: Option<Vec<u8>> = None;
     let mut deciders = Vec::new();
+    let mut done: Vec<(IpAddr, u32)> = Vec::new();
     for &i in group {
+        // A twin wants what its first wants (and has its decider).
+        if let Some(d) = eps[i]
+            .same_as
+            .filter(|_| is_twin_in(eps, group, &eps[i]))
+            .and_then(|a| done.iter().find(|x| x.0 == a))
+        {
+            deciders.push(d.1);
+            continue;
+        }
         let (w, d) = wants(host, sp, &eps[i], gw);
+        done.push((eps[i].address, d));
         deciders.push(d);
         acc = Some(match acc {
             None => w,
@@ -1641,6 +1784,10 @@ fn repair(
     let (mut missing_via, mut missing_direct) = (false, false);
     for &i in group {
         let e = &eps[i];
+        // A twin's replies are its first's: nothing new to find.
+        if is_twin_in(eps, group, e) {
+            continue;
+        }
         let peers = Peers::new(sp, e);
         let rules = host.reply_rules(e.address);
         let mut seen = vec![false; sp.kinds];
