@@ -1081,7 +1081,7 @@ fn probe(h: &Host, v6: bool, r: &mut Rng) -> Probe {
     let mut marks = BTreeSet::new();
     let mut toses = BTreeSet::from([0x10u8]);
     for t in &h.tables[usize::from(v6)] {
-        for e in &t.1.routes {
+        for e in t.1.routes.iter() {
             let rt = &e.route;
             edges(rt.dst, &mut dsts);
             if rt.dst.prefix_len() > 0 {

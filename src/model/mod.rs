@@ -264,11 +264,28 @@ impl Host {
                         Items::Routes(v) => std::mem::take(v),
                         _ => Vec::new(),
                     };
-                    for mut route in routes {
-                        if route.family == Family::Inet6
+                    // Each table's room made once, exactly: a full BGP
+                    // table grown by doubling would hold ~1.5× its records
+                    // while the parsed ones are still alive.
+                    // IPv6 routes in an IPv4 dump are skipped when an IPv6
+                    // dump is there.
+                    let skipped = |r: &Route| {
+                        r.family == Family::Inet6
                             && v6_route_dump
                             && input.ctx.family != Some(Family::Inet6)
-                        {
+                    };
+                    let mut counts: BTreeMap<(usize, &Table), usize> = BTreeMap::new();
+                    for r in routes.iter().filter(|r| !skipped(r)) {
+                        *counts.entry((fam_idx(r.family), &r.table)).or_default() += 1;
+                    }
+                    for ((fi, t), n) in counts {
+                        h.tables[fi]
+                            .entry(normalize_table(t, table_names))
+                            .or_default()
+                            .reserve(n);
+                    }
+                    for mut route in routes {
+                        if skipped(&route) {
                             continue;
                         }
                         let fi = fam_idx(route.family);

@@ -5,22 +5,29 @@
 use super::{Origin, RouteEntry};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Seeded, so a crafted dump cannot make the index degrade, and several
 /// times faster than SipHash on these small keys (lookups dominate a scan).
 type Hasher = foldhash::fast::RandomState;
 
+/// Shared, not copied, by clones: the fix advice works on a copy of the
+/// model whose tables it changes one at a time (a full BGP table is
+/// ~500 MiB of records), so a clone shares each table until it changes.
 #[derive(Debug, Default, Clone)]
 pub struct FibTable {
-    pub routes: Vec<RouteEntry>,
+    pub routes: Arc<Vec<RouteEntry>>,
     /// Prefix lengths present, longest first.
     plens: Vec<u8>,
     /// Route indexes grouped by prefix, each group in kernel list order.
-    order: Vec<usize>,
+    order: Arc<Vec<usize>>,
     /// (prefix length, masked destination) → its group in `order`; one
     /// vector for all groups instead of one allocation per prefix.
-    index: HashMap<(u8, u128), (u32, u32), Hasher>,
+    index: Arc<PrefixIndex>,
 }
+
+/// (prefix length, masked destination) → (first, count) in `order`.
+type PrefixIndex = HashMap<(u8, u128), (u32, u32), Hasher>;
 
 /// The masked key of an address at a prefix length (IPv4 in the low 32 bits).
 pub fn key(addr: IpAddr, plen: u8) -> u128 {
@@ -48,7 +55,17 @@ pub fn key(addr: IpAddr, plen: u8) -> u128 {
 
 impl FibTable {
     pub fn push(&mut self, r: RouteEntry) {
-        self.routes.push(r);
+        Arc::make_mut(&mut self.routes).push(r);
+    }
+
+    /// Room for `n` more routes.
+    pub fn reserve(&mut self, n: usize) {
+        Arc::make_mut(&mut self.routes).reserve_exact(n);
+    }
+
+    /// Removes route `i` (`finish` must follow).
+    pub fn remove(&mut self, i: usize) -> RouteEntry {
+        Arc::make_mut(&mut self.routes).remove(i)
     }
 
     /// Sorts each prefix's aliases as the kernel keeps them: IPv4 by TOS
@@ -80,8 +97,8 @@ impl FibTable {
             start += len;
         }
         plens.reverse();
-        self.order = order;
-        self.index = index;
+        self.order = Arc::new(order);
+        self.index = Arc::new(index);
         self.plens = plens;
     }
 

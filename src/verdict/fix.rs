@@ -563,7 +563,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             let Some(pos) = pos else {
                 return Err("RTNETLINK answers: No such process".into());
             };
-            t.routes.remove(pos);
+            t.remove(pos);
             t.finish();
         }
         Op::AddRule(_, r) => {
@@ -1164,7 +1164,7 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
         }
     };
     for t in host.tables[fam_idx(fam)].values() {
-        for e in &t.routes {
+        for e in t.routes.iter() {
             let r = &e.route;
             if r.kind != RouteType::Unicast {
                 continue;

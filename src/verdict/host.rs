@@ -84,7 +84,7 @@ fn infer_addresses(host: &mut Host) -> bool {
             continue;
         };
         let main = host.tables[fi].get(&Table::Id(Table::MAIN));
-        for e in &local.routes {
+        for e in local.routes.iter() {
             let r = &e.route;
             let full = if fam == Family::Inet { 32 } else { 128 };
             if r.kind != RouteType::Local
@@ -99,7 +99,7 @@ fn infer_addresses(host: &mut Host) -> bool {
             let a = r.dst.addr();
             let plen = main
                 .into_iter()
-                .flat_map(|m| &m.routes)
+                .flat_map(|m| m.routes.iter())
                 .filter(|m| {
                     m.route.dev.as_deref() == Some(dev.as_str())
                         && m.route.gateway.is_none()

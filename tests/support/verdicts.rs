@@ -426,7 +426,7 @@ fn candidates(host: &Host, v6: bool, rnd: &mut dyn FnMut() -> u64) -> Vec<IpAddr
         }
     };
     for t in host.tables[usize::from(v6)].values() {
-        for e in &t.routes {
+        for e in t.routes.iter() {
             edges(&e.route.dst);
         }
     }
@@ -439,7 +439,7 @@ fn candidates(host: &Host, v6: bool, rnd: &mut dyn FnMut() -> u64) -> Vec<IpAddr
         edges(&n);
     }
     for t in host.tables[usize::from(v6)].values() {
-        for e in &t.routes {
+        for e in t.routes.iter() {
             let rt = &e.route;
             out.extend(rt.gateway.iter().copied());
             out.extend(rt.nexthops.iter().filter_map(|n| n.gateway));
