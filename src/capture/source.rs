@@ -30,8 +30,11 @@ pub struct Notice {
 
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest member kept in memory.
+    /// Largest member kept in memory, but for dumps.
     pub max_member: u64,
+    /// Largest known dump kept (`Want::Keep`): a router's full BGP table
+    /// is ~72 MB of `ip route` text, ~1M routes; 1 GiB is ~14M routes.
+    pub max_dump: u64,
     /// Largest nested zip buffered (zip needs random access).
     pub max_zip: u64,
     /// Decompressed bytes read from one top-level input, at most.
@@ -40,10 +43,36 @@ pub struct Limits {
     pub max_depth: u32,
 }
 
+impl Limits {
+    /// The most bytes of a member kept for `want`: a known dump may be as
+    /// large as a full routing table; unknown names are sniffed when small.
+    pub fn cap(&self, want: Want) -> u64 {
+        match want {
+            Want::Keep => self.max_dump.max(self.max_member),
+            Want::Sniff => self.max_member.min(4 << 20),
+            Want::Skip => self.max_member,
+        }
+    }
+
+    /// What is said of a member of `size` bytes over its cap.
+    fn over(&self, want: Want, size: u64) -> String {
+        let cap = self.cap(want);
+        match want {
+            Want::Keep => format!(
+                "{size} bytes, over the {} MiB a dump may have (about {} million routes): not read, so this host is analysed without it",
+                cap >> 20,
+                cap / 75 / 1_000_000
+            ),
+            _ => format!("{size} bytes, over the {cap} byte member cap: skipped"),
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_member: 64 << 20,
+            max_dump: 1 << 30,
             max_zip: 512 << 20,
             max_total: 64 << 30,
             max_depth: 4,
@@ -714,14 +743,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 if want == Want::Skip && !archive_name {
                     continue;
                 }
-                if size > self.limits.max_member && !archive_name {
-                    self.notice(
-                        full,
-                        format!(
-                            "{size} bytes, over the {} byte member cap: skipped",
-                            self.limits.max_member
-                        ),
-                    );
+                if size > self.limits.cap(want) && !archive_name {
+                    let msg = self.limits.over(want, size);
+                    self.notice(full, msg);
                     continue;
                 }
                 self.stream(&mut ent, &full, depth + 1, false, Some(size));
@@ -778,11 +802,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
             if want == Want::Skip && !archive_name {
                 continue;
             }
-            if f.size() > self.limits.max_member && !archive_name {
-                self.notice(
-                    full,
-                    format!("{} bytes, over the member cap: skipped", f.size()),
-                );
+            if f.size() > self.limits.cap(want) && !archive_name {
+                let msg = self.limits.over(want, f.size());
+                self.notice(full, msg);
                 continue;
             }
             let budget = self.budget.clone();
@@ -811,21 +833,15 @@ impl<'v, V: Visitor> Reader<'v, V> {
             return;
         }
         // Unknown names are only sniffed when small.
-        let cap = if want == Want::Sniff {
-            self.limits.max_member.min(4 << 20)
-        } else {
-            self.limits.max_member
-        };
+        let cap = self.limits.cap(want);
         // One allocation of the announced size (growing cost 5% of
         // discovery); never more than the cap, whatever a header claims.
         let mut data = Vec::with_capacity(size.unwrap_or(0).min(cap) as usize);
         match r.take(cap + 1).read_to_end(&mut data) {
             Ok(_) if data.len() as u64 > cap && want == Want::Sniff => {}
             Ok(_) if data.len() as u64 > cap => {
-                self.notice(
-                    path.into(),
-                    format!("over the {cap} byte member cap: skipped"),
-                );
+                let msg = self.limits.over(want, data.len() as u64);
+                self.notice(path.into(), msg);
             }
             Ok(_) => self.visitor.entry(Entry {
                 path: path.to_string(),
