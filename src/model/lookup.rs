@@ -287,7 +287,7 @@ pub struct ReplyRules {
     always: Vec<u32>,
     /// Rules that match only inside their `to`, by `to`'s prefix length
     /// and masked address.
-    by_to: HashMap<(u8, u128), Vec<u32>>,
+    by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState>,
     to_plens: Vec<u8>,
 }
 
@@ -518,7 +518,7 @@ impl Host {
         let rules = &self.rules[fam_idx(fl.fam)];
         let sel: Vec<RuleSel> = rules.iter().map(|re| self.rule_sel(re, &fl)).collect();
         let mut always = Vec::new();
-        let mut by_to: HashMap<(u8, u128), Vec<u32>> = HashMap::new();
+        let mut by_to: HashMap<(u8, u128), Vec<u32>, _> = HashMap::default();
         for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {
             // rule_outcome: without its base a rule matches only if `not`.
             match (re.rule.not, s.base, re.rule.to) {

@@ -152,9 +152,9 @@ pub(crate) struct Index {
     addrs_len: usize,
     links_len: usize,
     /// Each address's entries in `addrs`, in order.
-    by_addr: HashMap<IpAddr, Vec<u32>>,
+    by_addr: HashMap<IpAddr, Vec<u32>, foldhash::fast::RandomState>,
     /// Each link name's first entry in `links`.
-    by_link: HashMap<String, u32>,
+    by_link: HashMap<String, u32, foldhash::fast::RandomState>,
 }
 
 /// Per-namespace FIB flags the kernel derives from what was configured,
@@ -601,11 +601,11 @@ impl Host {
     /// was built.
     pub(crate) fn index(&self) -> Option<&Index> {
         let ix = self.index.get_or_init(|| {
-            let mut by_addr: HashMap<IpAddr, Vec<u32>> = HashMap::new();
+            let mut by_addr: HashMap<IpAddr, Vec<u32>, _> = HashMap::default();
             for (i, a) in self.addrs.iter().enumerate() {
                 by_addr.entry(a.addr.local).or_default().push(i as u32);
             }
-            let mut by_link = HashMap::new();
+            let mut by_link: HashMap<String, u32, _> = HashMap::default();
             for (i, l) in self.links.iter().enumerate() {
                 by_link.entry(l.name.clone()).or_insert(i as u32);
             }

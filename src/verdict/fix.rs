@@ -768,7 +768,7 @@ impl<'a, 'h> Judge<'a, 'h> {
     fn new(before: &'a Host, after: &'a Host, sp: &'a Space<'h>) -> Self {
         let fi = fam_idx(sp.fam);
         let classes = |h: &Host| {
-            let mut seen: std::collections::HashMap<String, u32> = Default::default();
+            let mut seen: super::FastMap<String, u32> = Default::default();
             h.rules[fi]
                 .iter()
                 .map(|re| {

@@ -16,6 +16,11 @@ use crate::model::{Host, KernelError, Origin, fam_idx, lookup::is_link_local};
 use serde::Serialize;
 use space::Range;
 use std::cell::OnceCell;
+
+/// Hash maps keyed by small values on the per-host path: foldhash, not
+/// SipHash (which was 4% of a fleet scan).
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -394,12 +399,12 @@ enum RawAnswer {
 #[derive(Default)]
 struct Memo {
     names: Vec<String>,
-    name_idx: std::collections::HashMap<String, u32>,
+    name_idx: FastMap<String, u32>,
     internal: Vec<Option<bool>>,
     tables: Vec<Table>,
     /// Per group of endpoints (keyed by `ReplyRules::key`): the answer of
     /// each kind of piece (`u32::MAX` until looked up) into `raws`.
-    groups: std::collections::HashMap<GroupKey, usize>,
+    groups: FastMap<GroupKey, usize>,
     lookups: Vec<(Vec<u32>, Vec<Raw>)>,
 }
 
@@ -589,12 +594,12 @@ pub(crate) struct Space<'h> {
     /// Every connected prefix, merged.
     any_conn: RangeSet,
     /// Each link's connected prefixes, merged.
-    link_conn: std::collections::HashMap<&'h str, RangeSet>,
+    link_conn: FastMap<&'h str, RangeSet>,
     /// The connected prefixes of internal links, with their link.
     internal: Vec<(&'h str, Range)>,
     never: RangeSet,
     /// The host's container links, addressed or not.
-    internal_devs: std::collections::HashSet<&'h str>,
+    internal_devs: FastSet<&'h str>,
 }
 
 impl<'h> Space<'h> {
@@ -642,7 +647,7 @@ impl<'h> Space<'h> {
             .iter()
             .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
             .collect();
-        let mut by_link: std::collections::HashMap<&'h str, Vec<Range>> = Default::default();
+        let mut by_link: FastMap<&'h str, Vec<Range>> = Default::default();
         for &(l, r, _) in &conn {
             by_link.entry(l).or_default().push(r);
         }
@@ -785,7 +790,7 @@ fn analyse(
     // Each distinct outcome once; pieces name theirs by index (equal
     // outcomes, equal indexes): pieces compare as numbers.
     let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut index: std::collections::HashMap<Outcome, u32> = Default::default();
+    let mut index: FastMap<Outcome, u32> = Default::default();
     let mut intern = |o: Outcome| -> u32 {
         *index.entry(o).or_insert_with(|| {
             outcomes.push(o);
@@ -1209,7 +1214,7 @@ fn endpoints_with<'h>(
                 .values()
                 .any(|t| t.routes.iter().any(|e| e.route.nexthops.len() > 1));
         // (group, link, internal) → the endpoint analysed first.
-        let mut first: std::collections::HashMap<(usize, String, bool), usize> = Default::default();
+        let mut first: FastMap<(usize, String, bool), usize> = Default::default();
         for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
             let Some(mut ep) = endpoint_of(host, a, class) else {
                 continue;
