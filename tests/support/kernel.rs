@@ -266,6 +266,12 @@ pub struct FlowSpec {
     /// `ipv6-icmp`. Absent: the kernel's default (IPv4 UDP, IPv6 none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipproto: Option<String>,
+    /// `sport N` / `dport N` (with `ipproto`): flow keys a multipath hash
+    /// under `fib_multipath_hash_policy=1` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sport: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dport: Option<u16>,
 }
 
 impl FlowSpec {
@@ -280,6 +286,8 @@ impl FlowSpec {
             uid: None,
             tcp_dport: None,
             ipproto: None,
+            sport: None,
+            dport: None,
         }
     }
 
@@ -313,6 +321,12 @@ impl FlowSpec {
         } else if let Some(p) = &self.ipproto {
             s.push_str(&format!(" ipproto {p}"));
         }
+        if let Some(p) = self.sport {
+            s.push_str(&format!(" sport {p}"));
+        }
+        if let Some(p) = self.dport {
+            s.push_str(&format!(" dport {p}"));
+        }
         s
     }
 
@@ -328,6 +342,8 @@ impl FlowSpec {
         // told otherwise, IPv6 protocol 0.
         f.ipproto = route_get::flow_ipproto(self.ipproto.as_deref(), self.dst.is_ipv6())
             .unwrap_or_else(|e| panic!("{}: {e}", self.command()));
+        f.sport = self.sport;
+        f.dport = self.dport;
         if let Some(p) = self.tcp_dport {
             f.ipproto = Some(6);
             f.dport = Some(p);
