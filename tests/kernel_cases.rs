@@ -84,6 +84,10 @@ fn kernel_cases_replay() {
 fn multipath_legs_are_the_kernels() {
     const MIN_FLOWS: usize = 40;
     type Leg = (String, Option<std::net::IpAddr>);
+    /// (flow but destination and ports, route, offline legs).
+    type Key = (String, String, Vec<Leg>);
+    /// The legs the kernel took, and over how many flows.
+    type Seen = (std::collections::BTreeSet<Leg>, usize);
     let mut checked = 0;
     let mut failures = Vec::new();
     for dir in case_dirs() {
@@ -91,11 +95,7 @@ fn multipath_legs_are_the_kernels() {
         let host = kernel::load_host(&dir);
         let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
         let cf: CaseFile = serde_json::from_str(&text).unwrap();
-        // (flow but dst and ports, route, offline legs) → kernel legs, flows
-        let mut groups: std::collections::BTreeMap<
-            (String, String, Vec<Leg>),
-            (std::collections::BTreeSet<Leg>, usize),
-        > = Default::default();
+        let mut groups: std::collections::BTreeMap<Key, Seen> = Default::default();
         for c in &cf.cases {
             if c.flow.incomparable().is_some() || c.kernel.error.is_some() {
                 continue;
