@@ -268,6 +268,7 @@ fn judge_catches_wrong_verdicts() {
                         egress: "nowhere0".into(),
                         gateway: None,
                         hash_dependent: false,
+                        legs: Vec::new(),
                         rule: None,
                         route: None,
                         routes: 0,
@@ -296,4 +297,92 @@ fn judge_catches_wrong_verdicts() {
         "wrong verdicts the judge let pass:\n{}",
         missed.join("\n")
     );
+}
+
+/// Multipath replies (handmade-mp-legs-* captured from 6.18): an IPv4
+/// primary address leaves by its own leg of a classic multipath route
+/// (fib_select_multipath's source preference), so no hash-dependent leak;
+/// a secondary address, an address on a third link, any IPv6 address and
+/// any address behind a nexthop-object group (no preference) have one,
+/// naming both legs.
+#[test]
+fn multipath_endpoint_verdicts() {
+    let legs4 = ["eth0 via 10.0.0.1", "eth1 via 10.0.1.1"];
+    let legs6 = ["eth0 via 2001:db8::1", "eth1 via 2001:db8:1::1"];
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "handmade-mp-legs-classic",
+            &[
+                "10.0.0.11",
+                "10.0.2.10",
+                "2001:db8::10",
+                "2001:db8::11",
+                "2001:db8:1::10",
+                "2001:db8:2::10",
+            ],
+            &["10.0.0.10", "10.0.1.10"],
+        ),
+        (
+            "handmade-mp-legs-policy1",
+            &["10.0.0.11", "10.0.2.10", "2001:db8::10", "2001:db8:2::10"],
+            &["10.0.0.10", "10.0.1.10"],
+        ),
+        (
+            "handmade-mp-legs-nhgroup",
+            &[
+                "10.0.0.10",
+                "10.0.0.11",
+                "10.0.1.10",
+                "10.0.2.10",
+                "2001:db8::10",
+                "2001:db8:1::10",
+            ],
+            &[],
+        ),
+    ];
+    let dirs = case_dirs();
+    for (case, hashed, own_leg) in cases {
+        let dir = dirs.iter().find(|d| d.ends_with(case)).expect(case);
+        let host = kernel::load_host(dir);
+        let eps = verdict::expanded(&verdict::endpoints(&host, &LinkClass::default()));
+        let ep = |a: &str| {
+            let a: IpAddr = a.parse().unwrap();
+            eps.iter()
+                .find(|e| e.address == a)
+                .unwrap_or_else(|| panic!("{case}: {a}"))
+        };
+        for a in *hashed {
+            let e = ep(a);
+            let l = e
+                .leaks
+                .iter()
+                .find(|l| {
+                    l.hash_dependent
+                        && (l.summary.starts_with("0.0.0.0/0") || l.summary.starts_with("::/0"))
+                })
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{case}: {a}: no hash-dependent default leak: {:#?}",
+                        e.leaks
+                    )
+                });
+            assert_eq!(e.verdict, Some(verdict::Verdict::Asymmetric), "{case}: {a}");
+            let named: Vec<String> = l
+                .legs
+                .iter()
+                .map(|g| format!("{} via {}", g.dev, g.gateway.unwrap()))
+                .collect();
+            let want = if e.address.is_ipv6() { legs6 } else { legs4 };
+            assert_eq!(named, want, "{case}: {a}");
+            assert_ne!(l.egress, e.interface, "{case}: {a}");
+        }
+        for a in *own_leg {
+            let e = ep(a);
+            assert!(
+                e.leaks.iter().all(|l| !l.hash_dependent),
+                "{case}: {a}: the kernel always takes its own leg: {:#?}",
+                e.leaks
+            );
+        }
+    }
 }

@@ -768,9 +768,14 @@ impl Host {
         }
         // fib_select_path: a multipath route is hashed when no oif is given.
         // fib_select_multipath (v6.15+) scores nexthops: +2 when its own
-        // source (nh_saddr) is the flow's, +1 when the hash falls in its
+        // source (nh_saddr, inet_select_addr on its device, never the
+        // route's `src`) is the flow's, +1 when the hash falls in its
         // range; so with a source some nexthop owns, only those can win,
-        // else the hash decides among all. Equal-metric defaults
+        // else the hash decides among all [verified on 6.18: a primary
+        // address always leaves by its own leg; a secondary address, or
+        // one on a third device, by either]. A nexthop-object route
+        // (`nhid`) is hashed by nexthop_path_fib_result before any scoring:
+        // no source preference at all [verified]. Equal-metric defaults
         // (fib_select_default) keep the first alias when no neighbour is known.
         let scope = route_scope(r);
         let nh_src = |i: Option<usize>| -> Option<IpAddr> {
@@ -781,7 +786,7 @@ impl Host {
         };
         let mut cands: Vec<usize> = res.live.clone();
         if flow.oif.is_none() && cands.len() > 1 {
-            if let Some(s) = src {
+            if let Some(s) = src.filter(|_| r.nhid.is_none()) {
                 let own: Vec<usize> = cands
                     .iter()
                     .copied()
@@ -1101,11 +1106,25 @@ impl Host {
             }
             _ => (dev.to_string(), gw),
         };
-        let mut h = Self::hit_of(r.kind.clone(), kind_dev, gateway, sel(dev));
+        // A nexthop-object route selects its source on the device of the
+        // group's first member whatever leg the hash takes
+        // (fib6_info_nh_dev → nexthop_fib6_nh: entry 0) [verified].
+        let group_dev = r
+            .nhid
+            .and_then(|_| r.nexthops.first())
+            .and_then(|n| n.dev.as_deref());
+        let mut h = Self::hit_of(
+            r.kind.clone(),
+            kind_dev,
+            gateway,
+            sel(group_dev.unwrap_or(dev)),
+        );
         h.prefsrc = r.prefsrc;
         if res.live.len() > 1 {
             h.hash_dependent = true;
-            h.nexthops = self.choices(r, &res.live, |i| sel(nh_of(r, Some(i)).0.unwrap_or("lo")));
+            h.nexthops = self.choices(r, &res.live, |i| {
+                sel(group_dev.unwrap_or_else(|| nh_of(r, Some(i)).0.unwrap_or("lo")))
+            });
         }
         walk.finish(Ok(h))
     }
@@ -1736,13 +1755,18 @@ impl Host {
             return Some((i, Vec::new()));
         };
         // fib6_select_path: the hash may pick any live sibling; when strict,
-        // only those on the device.
+        // only those on the device. A nexthop-object group qualifies by any
+        // member (rt6_nh_find_match), then nexthop_path_fib6_result hashes
+        // over every member: the oif or iif no longer counts [verified:
+        // `oif eth1` leaves by the eth0 member for some flows].
         let mut live: Vec<usize> = vec![chosen];
-        live.extend(
-            (0..r.nexthops.len())
-                .filter(|&k| k != chosen)
-                .filter(|&k| score(r, Some(k)).is_some()),
-        );
+        live.extend((0..r.nexthops.len()).filter(|&k| k != chosen).filter(|&k| {
+            if r.nhid.is_some() {
+                !is_dead(&r.nexthops[k].flags)
+            } else {
+                score(r, Some(k)).is_some()
+            }
+        }));
         Some((i, live))
     }
 

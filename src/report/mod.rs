@@ -224,9 +224,17 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
                 .unwrap_or_default();
             let via = l.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
             let hash = if l.hash_dependent {
-                " (multipath: some flows)"
+                let legs: Vec<String> = l
+                    .legs
+                    .iter()
+                    .map(|g| match g.gateway {
+                        Some(gw) => format!("{} via {gw}", g.dev),
+                        None => g.dev.clone(),
+                    })
+                    .collect();
+                format!(" (multipath: some flows; legs {})", legs.join(", "))
             } else {
-                ""
+                String::new()
             };
             v.push(format!(
                 "    {scope}: {} → {}{via}{hash}",

@@ -81,6 +81,11 @@ pub struct Leak {
     /// Some flows leave by another nexthop of a multipath route.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hash_dependent: bool,
+    /// With `hash_dependent`: every leg the kernel may hash a reply to, the
+    /// endpoint's own link included (`egress`/`gateway` name the first
+    /// leg elsewhere).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub legs: Vec<Leg>,
     pub rule: Option<Quote>,
     /// The deciding route (the widest, when several routes decide).
     pub route: Option<Quote>,
@@ -88,6 +93,13 @@ pub struct Leak {
     pub routes: usize,
     #[serde(skip)]
     pub size: u128,
+}
+
+/// One nexthop of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leg {
+    pub dev: String,
+    pub gateway: Option<IpAddr>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -350,6 +362,8 @@ enum Outcome {
         egress: u32,
         gateway: Option<IpAddr>,
         hash: bool,
+        /// With `hash`: the legs, as an index into `Memo::legs`.
+        legs: u32,
         rule: Option<u32>,
         /// The deciding route's table, as an index into `Memo::tables`.
         table: Option<u32>,
@@ -360,6 +374,9 @@ enum Outcome {
         table: Option<u32>,
     },
 }
+
+/// A multipath leg: (device index, gateway).
+type LegKey = (u32, Option<IpAddr>);
 
 /// A route of the model: (index into `Memo::tables`, index in that table).
 type RouteKey = (u32, u32);
@@ -402,6 +419,9 @@ struct Memo {
     name_idx: FastMap<String, u32>,
     internal: Vec<Option<bool>>,
     tables: Vec<Table>,
+    /// The leg lists of hash-dependent leaks (device index, gateway), each
+    /// once.
+    legs: Vec<Box<[LegKey]>>,
     /// Per group of endpoints (keyed by `ReplyRules::key`): the answer of
     /// each kind of piece (`u32::MAX` until looked up) into `raws`.
     groups: FastMap<GroupKey, usize>,
@@ -436,6 +456,16 @@ impl Memo {
         self.names.push(n.to_string());
         self.name_idx.insert(n.to_string(), i);
         i
+    }
+
+    fn legs(&mut self, l: &[LegKey]) -> u32 {
+        match self.legs.iter().position(|x| **x == *l) {
+            Some(i) => i as u32,
+            None => {
+                self.legs.push(l.into());
+                (self.legs.len() - 1) as u32
+            }
+        }
     }
 
     fn table(&mut self, t: &Table) -> u32 {
@@ -827,7 +857,8 @@ fn analyse(
                     }
                 }
                 let table = raw.route.map(|r| r.0);
-                let o = match &raw.answer {
+                let mut pending_legs: Option<Vec<LegKey>> = None;
+                let mut o = match &raw.answer {
                     RawAnswer::Err(error) => Outcome::NoRoute {
                         error: *error,
                         rule: raw.rule,
@@ -861,6 +892,9 @@ fn analyse(
                             None if into_container => Outcome::Foreign,
                             None => Outcome::Ok,
                             Some((egress, gateway)) => {
+                                if *hash {
+                                    pending_legs = Some(legs.to_vec());
+                                }
                                 // A direct route to a prefix puts it on the
                                 // other link; a direct *default* (`default
                                 // dev wg0`, a tunnel) reaches what lies
@@ -877,6 +911,7 @@ fn analyse(
                                     egress,
                                     gateway,
                                     hash: *hash,
+                                    legs: u32::MAX,
                                     rule: raw.rule,
                                     table,
                                 }
@@ -884,7 +919,11 @@ fn analyse(
                         }
                     }
                 };
-                (intern(o), raw.route)
+                let route = raw.route;
+                if let (Outcome::Leak { legs, .. }, Some(l)) = (&mut o, pending_legs) {
+                    *legs = m.legs(&l);
+                }
+                (intern(o), route)
             }
         };
         match pieces.last_mut() {
@@ -986,6 +1025,7 @@ fn analyse(
                 egress,
                 gateway,
                 hash,
+                legs,
                 rule,
                 ..
             } => ep.leaks.push(Leak {
@@ -996,6 +1036,16 @@ fn analyse(
                 egress: m.names[egress as usize].clone(),
                 gateway,
                 hash_dependent: hash,
+                legs: m
+                    .legs
+                    .get(legs as usize)
+                    .into_iter()
+                    .flat_map(|l| l.iter())
+                    .map(|&(d, gateway)| Leg {
+                        dev: m.names[d as usize].clone(),
+                        gateway,
+                    })
+                    .collect(),
                 rule: rule.map(|i| q.rule(fam, i as usize)),
                 route: quote_route(main_route),
                 routes,

@@ -214,10 +214,13 @@ pub(crate) fn random_host(rng: &mut Rng) -> Host {
     }
     if rng.chance(30) {
         let (a, b) = (rng.below(3), rng.below(3));
-        let dst = ["10.70.0.0/16", "default table 10003", "172.16.0.0/24"][rng.below(3) as usize];
+        let dst = ["10.70.0.0/16", "default", "172.16.0.0/24"][rng.below(3) as usize];
+        let table = if dst == "default" { " table 10003" } else { "" };
+        // A nexthop-object group hashes with no source preference.
+        let nhid = if rng.chance(50) { " nhid 40" } else { "" };
         let _ = writeln!(
             route,
-            "{dst}\n\tnexthop via 10.{a}.0.1 dev {} weight 1 onlink\n\tnexthop via 10.{b}.0.1 dev {} weight 2 onlink",
+            "{dst}{nhid}{table}\n\tnexthop via 10.{a}.0.1 dev {} weight 1 onlink\n\tnexthop via 10.{b}.0.1 dev {} weight 2 onlink",
             links[a as usize], links[b as usize]
         );
     }

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Builds a fresh namespace pair aro-fid-<n>/-p from a spec, captures its
 dumps and the kernel's `ip -j route get` answers into a kernel-case folder
-(tests/kernel-cases/handmade-*; see tests/netns/README.md). Run as root.
+(tests/kernel-cases/handmade-*; see tests/netns/README.md). Run as root; ARO_NS_PREFIX replaces the namespace prefix.
 spec: {"name", "description", "setup": [ip commands run in the host ns ("ip ..." or "sysctl ...")],
        "sysctl_keys": [regex], "flows": [{"flow": FlowSpec, "note": str?}]}"""
 import json, re, subprocess, sys, os
 spec = json.load(open(sys.argv[1])); out = sys.argv[2]
-ns = "aro-fid-" + spec["name"][:20]; peer = ns + "-p"
+ns = os.environ.get("ARO_NS_PREFIX", "aro-fid-") + spec["name"][:20]; peer = ns + "-p"
 def sh(cmd, check=True):
     r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
     if check and r.returncode != 0:
@@ -42,6 +42,8 @@ try:
         if ":" in f["dst"] and "iif" in f and "uid" not in f: cmd += " uid 0"
         if "ipproto" in f: cmd += f" ipproto {f['ipproto']}"
         if "tcp_dport" in f: cmd += f" ipproto tcp dport {f['tcp_dport']}"
+        if "sport" in f: cmd += f" sport {f['sport']}"
+        if "dport" in f: cmd += f" dport {f['dport']}"
         r = sh(f"ip -n {ns} -j {cmd}", check=False)
         ans = {}
         if r.returncode != 0:

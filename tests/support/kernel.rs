@@ -266,6 +266,12 @@ pub struct FlowSpec {
     /// `ipv6-icmp`. Absent: the kernel's default (IPv4 UDP, IPv6 none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipproto: Option<String>,
+    /// `sport N` / `dport N` (with `ipproto`): flow keys a multipath hash
+    /// under `fib_multipath_hash_policy=1` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sport: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dport: Option<u16>,
 }
 
 impl FlowSpec {
@@ -280,6 +286,8 @@ impl FlowSpec {
             uid: None,
             tcp_dport: None,
             ipproto: None,
+            sport: None,
+            dport: None,
         }
     }
 
@@ -313,6 +321,12 @@ impl FlowSpec {
         } else if let Some(p) = &self.ipproto {
             s.push_str(&format!(" ipproto {p}"));
         }
+        if let Some(p) = self.sport {
+            s.push_str(&format!(" sport {p}"));
+        }
+        if let Some(p) = self.dport {
+            s.push_str(&format!(" dport {p}"));
+        }
         s
     }
 
@@ -328,6 +342,8 @@ impl FlowSpec {
         // told otherwise, IPv6 protocol 0.
         f.ipproto = route_get::flow_ipproto(self.ipproto.as_deref(), self.dst.is_ipv6())
             .unwrap_or_else(|e| panic!("{}: {e}", self.command()));
+        f.sport = self.sport;
+        f.dport = self.dport;
         if let Some(p) = self.tcp_dport {
             f.ipproto = Some(6);
             f.dport = Some(p);
@@ -623,6 +639,56 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
         })
     });
     (fi == 1 && mixed).then_some("IPv6 suppress_ifgroup over a multipath route across groups")
+}
+
+/// The source `ip route get` reports for an IPv6 nexthop-object route
+/// cannot be read from the dumps when the leg the kernel took is a
+/// nexthop object other nhid routes share: the per-CPU route cached on the
+/// fib6_nh (rt6_get_pcpu_route, keyed by the nexthop alone) keeps `from`
+/// = the route whose lookup made it first, and ip6_route_get_saddr selects
+/// the source on that route's first member's device (its table is the one
+/// reported, too) [verified on 6.18: table 100's lookups answer `table
+/// main` and main's source after a main lookup took the shared member].
+/// The dumps do not say which member objects two groups share; legs equal
+/// in device and gateway are taken as one object.
+pub fn shared_nexthop_prefsrc(h: &Host, flow: &FlowSpec, l: &Lookup, k: &Answer) -> bool {
+    if !flow.dst.is_ipv6() || flow.src.is_some() || !flow.is_output() {
+        return false;
+    }
+    let Some(r) = l.route.as_ref() else {
+        return false;
+    };
+    let Some(route) = h
+        .table(asymroute_offline::grammar::Family::Inet6, &r.table)
+        .and_then(|t| t.routes.get(r.index))
+        .map(|e| &e.route)
+    else {
+        return false;
+    };
+    if route.nhid.is_none() {
+        return false;
+    }
+    let first = |r: &asymroute_offline::grammar::Route| {
+        r.nexthops.first().map_or(r.dev.clone(), |n| n.dev.clone())
+    };
+    let legs = |r: &asymroute_offline::grammar::Route| -> Vec<(Option<String>, Option<IpAddr>)> {
+        if r.nexthops.is_empty() {
+            vec![(r.dev.clone(), r.gateway)]
+        } else {
+            r.nexthops
+                .iter()
+                .map(|n| (n.dev.clone(), n.gateway))
+                .collect()
+        }
+    };
+    let taken = (k.dev.clone(), k.gateway);
+    h.tables[1].values().any(|t| {
+        t.routes.iter().any(|e| {
+            e.route.nhid.is_some()
+                && first(&e.route) != first(route)
+                && legs(&e.route).contains(&taken)
+        })
+    })
 }
 
 /// Loads a plain host folder (skipping `cases.json`, `verdicts.json` and
