@@ -21,7 +21,7 @@
 //! and the chosen source when none was given. For a multipath route the
 //! kernel's nexthop must be one of the offline ones (and its source the one
 //! offline gives that nexthop). The `table` field is never compared
-//! (kernel-semantics.md §2). The dumps are captured again after the flows
+//! (docs/kernel-semantics.md, "The walk"). The dumps are captured again after the flows
 //! and must not have changed.
 //!
 //! Then verdicts (issue 5's proof; `support/verdicts.rs`): for every

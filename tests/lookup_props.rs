@@ -5,7 +5,7 @@
 //! (from/to, `not`, fwmark with mask, tos, lookup, suppress_prefixlength,
 //! goto, nop, blackhole/unreachable/prohibit). The reference scans every
 //! route linearly — longest prefix, then TOS (IPv4), then metric, then dump
-//! order — and walks the rules as kernel-semantics.md §2 says. It does not
+//! order — and walks the rules as docs/kernel-semantics.md ("The walk") says. It does not
 //! cover what the live differential test (`kernel_diff.rs`) checks against
 //! the kernel: oif/iif, multipath, source selection, martians.
 //!

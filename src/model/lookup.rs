@@ -1,4 +1,4 @@
-//! The kernel's route lookup, offline (docs: kernel-semantics.md), checked
+//! The kernel's route lookup, offline (docs/kernel-semantics.md), checked
 //! against live kernels by `tests/kernel_diff.rs`. It follows the kernel's
 //! own functions, which are named where they are mirrored:
 //!

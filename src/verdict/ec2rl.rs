@@ -1,5 +1,5 @@
 //! What ec2rl's `asymmetricroute` module would print for these dumps, by its
-//! exact text logic, bugs included (bundles-and-peers.md §3): `awk` field 4
+//! exact text logic, bugs included (the module's shell pipeline, mirrored line by line below): `awk` field 4
 //! taken as the broadcast, duplicates printed once per extra occurrence, the
 //! unmatched counter never reset, unanchored regex greps of IPs and `brd`,
 //! secondaries and IPv6 ignored. And what it did print, when the bundle has

@@ -382,7 +382,7 @@ pub struct Answer {
     pub gateway: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefsrc: Option<IpAddr>,
-    /// Informational only (kernel-semantics.md §2: never compared).
+    /// Informational only (docs/kernel-semantics.md: never compared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
 }
