@@ -1336,3 +1336,49 @@ fn host_timeout_turns_a_slow_host_into_an_error_row() {
         .clone();
     assert_eq!(big["verdict"], "asymmetric");
 }
+
+/// `--explain` quotes what decided a no-route range: the rule, and the
+/// `throw` route that sent the walk on to `Network is unreachable`.
+#[test]
+fn explain_quotes_the_throw_behind_a_no_route_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("thrower");
+    std::fs::create_dir_all(&h).unwrap();
+    std::fs::write(
+        h.join("ip_addr.txt"),
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n\
+         2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.0.0.2/24 brd 10.0.0.255 scope global eth0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("ip_rule.txt"),
+        "0:\tfrom all lookup local\n100:\tfrom all lookup 100\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("ip_route.txt"),
+        "throw 8.0.0.0/8 table 100\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.2\n",
+    )
+    .unwrap();
+    let out = tool()
+        .args(["--explain", "--color", "never"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    // Where nothing matched at all, it says so.
+    assert!(
+        text.contains("no rule's table has a route for these"),
+        "{text}"
+    );
+    let at = text
+        .find("no route: 8.0.0.0/8 (Network is unreachable)")
+        .unwrap_or_else(|| panic!("{text}"));
+    let after = &text[at..];
+    assert!(
+        after.contains("ip_rule.txt:2: 100:")
+            && after.contains("from all lookup 100")
+            && after.contains("ip_route.txt:1: throw 8.0.0.0/8 table 100"),
+        "{text}"
+    );
+}

@@ -323,6 +323,9 @@ struct Walk {
     route: Option<RouteRef>,
     trace: Vec<(usize, Step)>,
     conditional: Vec<usize>,
+    /// The last `throw` met (rule, table, route): when no later rule
+    /// decides, it is what sent the walk to `Network is unreachable`.
+    thrown: Option<(usize, Table, usize)>,
 }
 
 impl Walk {
@@ -348,7 +351,8 @@ impl Walk {
 /// Outcome of one table lookup.
 enum TableResult {
     NoMatch,
-    Throw,
+    /// A `throw` route (its index) sends the walk on.
+    Throw(usize),
     Reject(usize, KernelError),
     Found(usize, Vec<usize>),
 }
@@ -1363,7 +1367,10 @@ impl Host {
             };
             match self.table_lookup(t, fl) {
                 TableResult::NoMatch => w.step(fl, i, Step::NoRoute),
-                TableResult::Throw => w.step(fl, i, Step::Throw),
+                TableResult::Throw(ri) => {
+                    w.step(fl, i, Step::Throw);
+                    w.thrown = Some((i, table.into_owned(), ri));
+                }
                 TableResult::Reject(ri, e) => {
                     w.step(fl, i, Step::Decided);
                     w.rule = Some(i);
@@ -1397,6 +1404,14 @@ impl Host {
                 }
             }
             i += 1;
+        }
+        if let Some((i, table, ri)) = w.thrown.take() {
+            w.rule = Some(i);
+            w.route = Some(RouteRef {
+                table: table.clone(),
+                index: ri,
+            });
+            w.table = Some(table);
         }
         Err(KernelError::NetUnreach)
     }
@@ -1588,7 +1603,7 @@ impl Host {
             }
             let r = &e.route;
             if r.kind == RouteType::Throw {
-                return TableResult::Throw;
+                return TableResult::Throw(i);
             }
             if let Some(err) = KernelError::of_route_type(&r.kind) {
                 return TableResult::Reject(i, err);
@@ -1635,7 +1650,7 @@ impl Host {
         let (i, live) = self.rt6_select(t, node, fl)?;
         let r = &t.routes[i].route;
         if r.kind == RouteType::Throw {
-            return Some(TableResult::Throw);
+            return Some(TableResult::Throw(i));
         }
         if let Some(err) = KernelError::of_route_type(&r.kind) {
             return Some(TableResult::Reject(i, err));

@@ -245,7 +245,14 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
         }
         for n in &e.no_route {
             v.push(format!("    no route: {} ({})", n.summary, n.error));
+            v.extend(n.rule.as_ref().map(|r| quoted("      rule  ", r)));
             v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
+            if n.rule.is_none()
+                && n.route.is_none()
+                && n.error == crate::model::KernelError::NetUnreach.message()
+            {
+                v.push("      (no rule's table has a route for these)".into());
+            }
         }
         for c in &e.conditional {
             v.push(quoted("    conditional rule ", c));
