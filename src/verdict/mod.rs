@@ -66,9 +66,9 @@ pub struct Quote {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Leak {
-    /// Collapsed CIDR ranges (local and multicast destinations inside the
-    /// deciding route's prefix are not peers and may be included): the
-    /// first `MAX_DESTINATIONS`.
+    /// Collapsed CIDR ranges: the first `MAX_DESTINATIONS`. The host's own
+    /// and broadcast addresses inside a range may be included; never-peers
+    /// (loopback, link-local, multicast, 0.0.0.0/8, 240/4) are not.
     pub destinations: Vec<String>,
     /// How many CIDR blocks `destinations` leaves out.
     #[serde(skip_serializing_if = "is_zero")]
@@ -348,9 +348,13 @@ impl<'h> Quoter<'h> {
 enum Outcome {
     /// Leaves by the endpoint's own link.
     Ok,
-    /// Not a peer, and too small or too special to matter: the host's own
-    /// and broadcast addresses, multicast, loopback. A range may span it.
+    /// Not a peer, and too small to matter: the host's own and broadcast
+    /// addresses (a local or broadcast answer). A range may span it.
     Skip,
+    /// A never-peer range (loopback, link-local, multicast, 0.0.0.0/8,
+    /// 240/4, …): no range of destinations spans it, and summaries pass
+    /// over it.
+    Never,
     /// Not a peer because it belongs to another endpoint: an internal link's
     /// prefix (or, for an internal endpoint, anything outside its own).
     /// Replies there leave their own way, so no range of this endpoint may
@@ -827,7 +831,7 @@ fn analyse(
             (outcomes.len() - 1) as u32
         })
     };
-    let (skip, foreign) = (intern(Outcome::Skip), intern(Outcome::Foreign));
+    let (never, foreign) = (intern(Outcome::Never), intern(Outcome::Foreign));
     // (range, outcome, deciding route): adjacent pieces with the same
     // outcome and route are one.
     let mut pieces: Vec<(Range, u32, Option<RouteKey>)> = Vec::new();
@@ -836,7 +840,8 @@ fn analyse(
     for (start, end, kind) in sp.pieces() {
         let piece = Range { start, end };
         let (outcome, route) = match peers.without_lookup(sp, start) {
-            Some(Outcome::Skip) => (skip, None),
+            // `without_lookup`'s Skip is a never-peer.
+            Some(Outcome::Skip) => (never, None),
             Some(_) => (foreign, None),
             None => {
                 let rid = if memo {
@@ -948,7 +953,7 @@ fn analyse(
     for &(r, o, route) in &pieces {
         match outcomes[o as usize] {
             Outcome::Skip => continue,
-            Outcome::Ok | Outcome::Foreign => {
+            Outcome::Ok | Outcome::Foreign | Outcome::Never => {
                 last = None;
                 continue;
             }
@@ -1135,7 +1140,7 @@ fn describe(
         .iter()
         .take_while(|(r, _, _)| r.start < pr.end)
     {
-        if matches!(outcomes[xi as usize], Outcome::Skip) {
+        if matches!(outcomes[xi as usize], Outcome::Skip | Outcome::Never) {
             continue;
         }
         if xi == o {
@@ -1164,10 +1169,11 @@ fn describe(
     let covered = ranges
         .iter()
         .all(|r| r.start >= pr.start && r.end <= pr.end);
-    if others.is_empty() && covered {
-        return (vec![prefix.clone()], 0, prefix);
-    }
     let (exact, more) = cidr_strings(fam, ranges);
+    if others.is_empty() && covered {
+        // The summary names the route's prefix; the list holds its peers.
+        return (exact, more, prefix);
+    }
     let total = exact.len() + more as usize;
     if !covered {
         let s = list(&exact, total);
@@ -1430,6 +1436,38 @@ default via 10.0.0.1 dev eth0
                 }
             }
         }
+    }
+
+    /// Leak and no-route lists name peers only: no CIDR of theirs overlaps
+    /// a never-peer range (127/8, 224/4, fe80::/10, …), while the host's own
+    /// addresses may sit inside one.
+    #[test]
+    fn destination_lists_hold_no_never_peers() {
+        use testhosts::{Rng, random_host};
+        let class = LinkClass::default();
+        let mut rng = Rng(0x5eed_0000_0127_0008);
+        let mut lists = 0;
+        for _ in 0..500 {
+            let h = random_host(&mut rng);
+            for e in endpoints(&h, &class) {
+                let never = never_peers(e.family);
+                let dests = e
+                    .leaks
+                    .iter()
+                    .flat_map(|l| &l.destinations)
+                    .chain(e.no_route.iter().flat_map(|n| &n.destinations));
+                for d in dests {
+                    lists += 1;
+                    let r = Range::of(&d.parse::<ipnet::IpNet>().expect("a CIDR"));
+                    assert!(
+                        never.iter().all(|n| r.end <= n.start || r.start >= n.end),
+                        "{} lists {d}",
+                        e.address
+                    );
+                }
+            }
+        }
+        assert!(lists > 1000, "only {lists} destinations checked");
     }
 
     #[test]
