@@ -1382,3 +1382,65 @@ fn explain_quotes_the_throw_behind_a_no_route_range() {
         "{text}"
     );
 }
+
+/// Rules on `ipproto` make replies of one protocol leave differently: the
+/// verdict evaluates replies per protocol a rule names (kernel answers in
+/// tests/protocol-host/README.md), says which protocols a leak is for, and
+/// plans no fix it could only check without a protocol.
+#[test]
+fn verdicts_per_reply_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&root().join("tests/protocol-host"), &dir.path().join("h"));
+    let (doc, code) = json_report(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_valid(&validator(&schema()), &doc, "protocol host");
+    let h = &doc["hosts"][0];
+    let ep = |a: &str| {
+        h["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["address"] == a)
+            .unwrap()
+            .clone()
+    };
+    // 10.0.0.2 on eth0: UDP replies to everything leave eth1 (table 200).
+    let e0 = ep("10.0.0.2");
+    assert_eq!(e0["verdict"], "asymmetric");
+    let udp = e0["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["summary"].as_str().unwrap().starts_with("0.0.0.0/0"))
+        .unwrap();
+    assert_eq!(udp["egress"], "eth1");
+    assert_eq!(udp["protocols"], serde_json::json!(["udp"]));
+    assert!(
+        udp["rule"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("ipproto udp")
+    );
+    // 10.0.1.2 on eth1: UDP replies stay, every other protocol's leave eth0.
+    let e1 = ep("10.0.1.2");
+    assert_eq!(e1["verdict"], "asymmetric");
+    assert_eq!(e1["protocols"], serde_json::json!(["other"]));
+    assert!(
+        e1["leaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["egress"] == "eth0" && l["protocols"] == serde_json::json!(["other"]))
+    );
+    // The ipproto rule is settled per protocol, not conditional.
+    assert!(e0["conditional"].as_array().unwrap().is_empty());
+    assert_eq!(h["fix_status"], "none");
+    assert!(
+        h["fix_reason"]
+            .as_str()
+            .unwrap()
+            .contains("some IP protocols only"),
+        "{}",
+        h["fix_reason"]
+    );
+}

@@ -272,6 +272,7 @@ fn judge_catches_wrong_verdicts() {
                         rule: None,
                         route: None,
                         routes: 0,
+                        protocols: None,
                         size: 1,
                     });
                     tally("fake leak added", caught(&m), ctx.clone());

@@ -517,10 +517,30 @@ impl Host {
     /// uid, TOS or ports) meet them, but for their `to`: what
     /// `lookup_reply` takes.
     pub fn reply_rules(&self, src: IpAddr) -> ReplyRules {
-        let flow = Flow::to(src).from(src);
+        self.reply_rules_proto(src, None)
+    }
+
+    /// `reply_rules` for replies of IP protocol `proto` (a TCP, UDP or
+    /// ICMP socket's): `ipproto` selectors are then settled, not
+    /// conditional. `None`: a protocol that no rule names.
+    pub fn reply_rules_proto(&self, src: IpAddr, proto: Option<u8>) -> ReplyRules {
+        let mut flow = Flow::to(src).from(src);
+        flow.ipproto = proto;
         let fl = self.fl(&flow, "lo", None);
         let rules = &self.rules[fam_idx(fl.fam)];
-        let sel: Vec<RuleSel> = rules.iter().map(|re| self.rule_sel(re, &fl)).collect();
+        let sel: Vec<RuleSel> = rules
+            .iter()
+            .map(|re| {
+                let mut s = self.rule_sel(re, &fl);
+                if proto.is_some() {
+                    s.has_conditional = re
+                        .rule
+                        .selectors()
+                        .any(|x| x.conditional() && x != Selector::Ipproto);
+                }
+                s
+            })
+            .collect();
         let mut always = Vec::new();
         let mut by_to: HashMap<(u8, u128), Vec<u32>, _> = HashMap::default();
         for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {

@@ -237,14 +237,21 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
                 String::new()
             };
             v.push(format!(
-                "    {scope}: {} → {}{via}{hash}",
-                l.summary, l.egress
+                "    {scope}: {} → {}{via}{hash}{}",
+                l.summary,
+                l.egress,
+                protocols_text(l.protocols.as_deref())
             ));
             v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
             v.extend(l.route.as_ref().map(|r| quoted("      route ", r)));
         }
         for n in &e.no_route {
-            v.push(format!("    no route: {} ({})", n.summary, n.error));
+            v.push(format!(
+                "    no route: {} ({}){}",
+                n.summary,
+                n.error,
+                protocols_text(n.protocols.as_deref())
+            ));
             v.extend(n.rule.as_ref().map(|r| quoted("      rule  ", r)));
             v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
             if n.rule.is_none()
@@ -280,4 +287,26 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
         }
     }
     v
+}
+
+/// ` (UDP replies only)`: which reply protocols a leak is for, when not
+/// every protocol's (`other`: a protocol no `ipproto` rule names).
+pub fn protocols_text(p: Option<&[String]>) -> String {
+    let Some(p) = p else {
+        return String::new();
+    };
+    let named: Vec<String> = p
+        .iter()
+        .filter(|x| *x != "other")
+        .map(|x| x.to_uppercase())
+        .collect();
+    let other = p.iter().any(|x| x == "other");
+    match (named.is_empty(), other) {
+        (false, false) => format!(" ({} replies only)", named.join(", ")),
+        (true, _) => " (replies of protocols no ipproto rule names)".into(),
+        (false, true) => format!(
+            " ({} replies, and those of protocols no ipproto rule names)",
+            named.join(", ")
+        ),
+    }
 }

@@ -1945,8 +1945,19 @@ pub(crate) fn advise_in(
     };
     // Groups: (link, family) with asymmetric endpoints, in endpoint order.
     let mut groups: Vec<(String, Family, Vec<usize>)> = Vec::new();
+    // Endpoints that leak for some reply protocols only: the plan is
+    // checked on protocol-less replies, which would call them fixed.
+    let mut by_protocol: Vec<usize> = Vec::new();
     for (i, e) in eps.iter().enumerate() {
         if e.verdict != Some(Verdict::Asymmetric) {
+            continue;
+        }
+        let own = e
+            .same_as
+            .and_then(|a| eps.iter().find(|t| t.address == a && t.same_as.is_none()))
+            .unwrap_or(e);
+        if own.protocols.is_some() || own.leaks.iter().any(|l| l.protocols.is_some()) {
+            by_protocol.push(i);
             continue;
         }
         match groups
@@ -1957,7 +1968,7 @@ pub(crate) fn advise_in(
             None => groups.push((e.interface.clone(), e.family, vec![i])),
         }
     }
-    if groups.is_empty() {
+    if groups.is_empty() && by_protocol.is_empty() {
         return Advice {
             status: FixStatus::NotNeeded,
             reason: "no endpoint's replies leave by another link".into(),
@@ -2092,12 +2103,20 @@ pub(crate) fn advise_in(
     let asym: usize = groups.iter().map(|g| g.2.len()).sum();
     // What the accepted steps leave leaking (in a family no step touches:
     // every asymmetric endpoint).
-    let unverified: Vec<String> = groups
+    let mut unverified: Vec<String> = groups
         .iter()
         .flat_map(|g| g.2.iter())
         .filter(|&&i| plan.state[i].still.is_some())
         .map(|&i| ep_name(&eps[i]))
         .collect();
+    if !by_protocol.is_empty() {
+        let names: Vec<String> = by_protocol.iter().map(|&i| ep_name(&eps[i])).collect();
+        failures.push(format!(
+            "{}: replies leak for some IP protocols only (ipproto rules); no fix is planned for them (it would have to select on ipproto, and is not checked per protocol)",
+            names.join(", ")
+        ));
+        unverified.extend(names);
+    }
     let (status, reason) = if failures.is_empty() && unverified.is_empty() {
         (
             FixStatus::Verified,

@@ -528,8 +528,20 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
                     egress.push(&l.egress);
                 }
             }
+            // Asymmetric for some reply protocols only (ipproto rules).
+            let protos = match &e.protocols {
+                Some(p) if !p.iter().any(|x| x == "other") => format!(
+                    " for {} replies",
+                    p.iter()
+                        .map(|x| x.to_uppercase())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Some(_) => " for some protocols' replies".to_string(),
+                None => String::new(),
+            };
             format!(
-                "{} on {} → {} ({}){}",
+                "{} on {} → {} ({}){protos}{}",
                 e.address,
                 e.interface,
                 bounded(&egress, 3),

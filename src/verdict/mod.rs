@@ -91,6 +91,11 @@ pub struct Leak {
     pub route: Option<Quote>,
     /// How many routes decide these destinations.
     pub routes: usize,
+    /// The replies' IP protocols this leak is for, where rules on
+    /// `ipproto` make replies of some protocols leave differently
+    /// (`other`: a protocol no rule names); absent: every protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<String>>,
     #[serde(skip)]
     pub size: u128,
 }
@@ -116,6 +121,9 @@ pub struct NoRoute {
     pub rule: Option<Quote>,
     pub route: Option<Quote>,
     pub routes: usize,
+    /// As `Leak::protocols`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,6 +144,11 @@ pub struct Endpoint {
     /// and conditional rules are this one's too, and are not repeated here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub same_as: Option<IpAddr>,
+    /// Asymmetric for replies of these IP protocols only (rules on
+    /// `ipproto`; `other`: a protocol no rule names); absent: for every
+    /// protocol, or not asymmetric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<String>>,
     pub leaks: Vec<Leak>,
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
@@ -1054,6 +1067,7 @@ fn analyse(
                 rule: rule.map(|i| q.rule(fam, i as usize)),
                 route: quote_route(main_route),
                 routes,
+                protocols: None,
                 size,
             }),
             Outcome::NoRoute { error, rule, .. } => ep.no_route.push(NoRoute {
@@ -1064,6 +1078,7 @@ fn analyse(
                 rule: rule.map(|i| q.rule(fam, i as usize)),
                 route: quote_route(main_route),
                 routes,
+                protocols: None,
             }),
             _ => {}
         }
@@ -1222,6 +1237,7 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         internal: class.is_internal(&a.link),
         verdict: None,
         same_as: None,
+        protocols: None,
         leaks: Vec::new(),
         no_route: Vec::new(),
         conditional: Vec::new(),
@@ -1291,10 +1307,34 @@ fn endpoints_with<'h>(
                     Some(&i) if memo => {
                         let e: &Endpoint = &out[i];
                         ep.verdict = e.verdict;
+                        ep.protocols = e.protocols.clone();
                         ep.same_as = Some(e.address);
                     }
                     _ => {
                         analyse(host, class, &q, &mut ep, sp, &mut m, g, &rules, memo);
+                        let protos = named_protocols(host, fam, &rules);
+                        if !protos.is_empty() {
+                            // `other`: a protocol no rule names (255 is
+                            // reserved: no rule's), its ipproto rules settled.
+                            let mut passes = Vec::new();
+                            let others = [(255u8, "other".to_string())];
+                            for (p, name) in others.into_iter().chain(protos) {
+                                let rp = host.reply_rules_proto(ep.address, Some(p));
+                                let key = (rp.key(), special.then_some(ep.address));
+                                let n = m.groups.len();
+                                let gp = *m.groups.entry(key).or_insert(n);
+                                if gp == m.lookups.len() {
+                                    m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
+                                }
+                                let mut e = ep.clone();
+                                e.leaks.clear();
+                                e.no_route.clear();
+                                e.conditional.clear();
+                                analyse(host, class, &q, &mut e, sp, &mut m, gp, &rp, memo);
+                                passes.push((name, e));
+                            }
+                            merge_protocols(&mut ep, passes);
+                        }
                         first.insert((g, ep.interface.clone(), ep.internal), out.len());
                     }
                 }
@@ -1303,6 +1343,92 @@ fn endpoints_with<'h>(
         }
     }
     (out, spaces)
+}
+
+/// The IP protocols that rules which may match replies from the address
+/// of `rules` select on (`ipproto`), by number, with their names.
+fn named_protocols(
+    host: &Host,
+    fam: Family,
+    rules: &crate::model::lookup::ReplyRules,
+) -> Vec<(u8, String)> {
+    let mut out: Vec<(u8, String)> = Vec::new();
+    for (re, sel) in host.rules[fam_idx(fam)].iter().zip(rules.key()) {
+        let Some(p) = re.rule.ipproto.as_deref() else {
+            continue;
+        };
+        if !(sel.base() || re.rule.not) {
+            continue;
+        }
+        if let Some(n) = crate::model::lookup::ipproto_number(p)
+            && !out.iter().any(|x| x.0 == n)
+        {
+            out.push((n, p.to_string()));
+        }
+    }
+    out
+}
+
+/// One endpoint's analyses per reply protocol merged: a leak (or no-route
+/// range) found for every protocol is told once; one found for some only
+/// names them (`protocols`).
+fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
+    let n = passes.len();
+    let mut leaks: Vec<(Leak, Vec<String>)> = Vec::new();
+    let mut drops: Vec<(NoRoute, Vec<String>)> = Vec::new();
+    let mut conditional: Vec<Quote> = Vec::new();
+    let mut leaking: Vec<String> = Vec::new();
+    for (name, e) in passes {
+        if !e.leaks.is_empty() {
+            leaking.push(name.clone());
+        }
+        for l in e.leaks {
+            match leaks.iter_mut().find(|(x, _)| *x == l) {
+                Some((_, names)) => names.push(name.clone()),
+                None => leaks.push((l, vec![name.clone()])),
+            }
+        }
+        for d in e.no_route {
+            match drops.iter_mut().find(|(x, _)| *x == d) {
+                Some((_, names)) => names.push(name.clone()),
+                None => drops.push((d, vec![name.clone()])),
+            }
+        }
+        for c in e.conditional {
+            if !conditional.contains(&c) {
+                conditional.push(c);
+            }
+        }
+    }
+    ep.leaks = leaks
+        .into_iter()
+        .map(|(mut l, names)| {
+            l.protocols = (names.len() < n).then_some(names);
+            l
+        })
+        .collect();
+    ep.leaks.sort_by(|a, b| {
+        b.size
+            .cmp(&a.size)
+            .then(a.scope.cmp(&b.scope))
+            .then(a.egress.cmp(&b.egress))
+    });
+    ep.no_route = drops
+        .into_iter()
+        .map(|(mut d, names)| {
+            d.protocols = (names.len() < n).then_some(names);
+            d
+        })
+        .collect();
+    ep.conditional = conditional;
+    ep.protocols = (!leaking.is_empty() && leaking.len() < n).then_some(leaking);
+    ep.verdict = Some(if !ep.leaks.is_empty() {
+        Verdict::Asymmetric
+    } else if !ep.no_route.is_empty() {
+        Verdict::NoRoute
+    } else {
+        Verdict::Ok
+    });
 }
 
 /// `eps` with each `same_as` endpoint given its twin's leaks, no-route
@@ -1319,6 +1445,7 @@ pub fn expanded(eps: &[Endpoint]) -> Vec<Endpoint> {
                 x.leaks = twin.leaks.clone();
                 x.no_route = twin.no_route.clone();
                 x.conditional = twin.conditional.clone();
+                x.protocols = twin.protocols.clone();
                 x.same_as = None;
             }
             x
