@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleAction {
     /// FR_ACT_TO_TBL: `lookup TABLE`.
@@ -33,7 +33,7 @@ pub enum RuleAction {
 }
 
 /// An `iif`/`oif` selector; `detached` when the device does not exist (yet).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct RuleIface {
     pub name: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -41,7 +41,7 @@ pub struct RuleIface {
 }
 
 /// `sport`/`dport`: a range, or (v6.15+) a value under a mask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct PortRange {
     pub start: u32,
     pub end: u32,
@@ -49,7 +49,7 @@ pub struct PortRange {
     pub mask: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Rule {
     pub line: u32,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -520,6 +520,22 @@ impl Host {
         self.reply_rules_proto(src, None)
     }
 
+    /// Whether replies from `src` of IP protocol `proto` can meet a rule
+    /// on that protocol that other protocols' replies do not: one whose
+    /// other selectors hold for a reply (an `ipproto tcp dport 443` rule
+    /// never does: a reply's ports are unknown).
+    pub fn protocol_matters(&self, src: IpAddr, proto: u8) -> bool {
+        let mut flow = Flow::to(src).from(src);
+        flow.ipproto = Some(proto);
+        let fl = self.fl(&flow, "lo", None);
+        self.rules[fam_idx(fl.fam)].iter().any(|re| {
+            re.rule.ipproto.as_deref().and_then(ipproto_number) == Some(proto) && {
+                let s = self.rule_sel(re, &fl);
+                s.cond && (s.base || re.rule.not)
+            }
+        })
+    }
+
     /// `reply_rules` for replies of IP protocol `proto` (a TCP, UDP or
     /// ICMP socket's): `ipproto` selectors are then settled, not
     /// conditional. `None`: a protocol that no rule names.
@@ -569,8 +585,12 @@ impl Host {
         }
     }
 
-    /// The rules of `rules` that can match a reply to `dst`, in order.
-    fn reply_candidates(rules: &ReplyRules, dst: IpAddr) -> Vec<u32> {
+    /// The rules of `rules` that can match a reply to `dst`, in order
+    /// (borrowed when no rule has a `to`: most hosts, every lookup).
+    fn reply_candidates(rules: &ReplyRules, dst: IpAddr) -> Cow<'_, [u32]> {
+        if rules.to_plens.is_empty() {
+            return Cow::Borrowed(&rules.always);
+        }
         let mut out = rules.always.clone();
         let before = out.len();
         for &p in &rules.to_plens {
@@ -581,7 +601,7 @@ impl Host {
         if out.len() > before {
             out.sort_unstable();
         }
-        out
+        Cow::Owned(out)
     }
 
     /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,

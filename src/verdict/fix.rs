@@ -767,17 +767,19 @@ type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 impl<'a, 'h> Judge<'a, 'h> {
     fn new(before: &'a Host, after: &'a Host, sp: &'a Space<'h>) -> Self {
         let fi = fam_idx(sp.fam);
+        // Rules equal but for `from` (and where they were read) share a
+        // class; `Rule` derives Hash and Eq, so a new field counts at once.
         let classes = |h: &Host| {
-            let mut seen: super::FastMap<String, u32> = Default::default();
+            let mut seen: super::FastMap<(Rule, Option<Table>, Option<u8>), u32> =
+                Default::default();
             h.rules[fi]
                 .iter()
                 .map(|re| {
                     let mut r = re.rule.clone();
                     r.from = None;
                     r.line = 0;
-                    let k = format!("{r:?} {:?} {:?}", re.table, re.tos);
                     let n = seen.len() as u32;
-                    *seen.entry(k).or_insert(n)
+                    *seen.entry((r, re.table.clone(), re.tos)).or_insert(n)
                 })
                 .collect::<Vec<u32>>()
         };

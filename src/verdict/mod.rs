@@ -1312,7 +1312,14 @@ fn endpoints_with<'h>(
                     }
                     _ => {
                         analyse(host, class, &q, &mut ep, sp, &mut m, g, &rules, memo);
-                        let protos = named_protocols(host, fam, &rules);
+                        // Only the protocols whose replies meet the rules
+                        // otherwise than other protocols' need a pass (an
+                        // `ipproto tcp dport 443` rule never matches a reply
+                        // whose ports are unknown).
+                        let protos: Vec<(u8, String)> = named_protocols(host, fam, &rules)
+                            .into_iter()
+                            .filter(|(p, _)| host.protocol_matters(ep.address, *p))
+                            .collect();
                         if !protos.is_empty() {
                             // `other`: a protocol no rule names (255 is
                             // reserved: no rule's), its ipproto rules settled.
