@@ -7,6 +7,7 @@ pub mod identity;
 pub mod json;
 pub mod markdown;
 pub mod ndjson;
+pub mod spill;
 pub mod table;
 
 use crate::capture::Notice;
@@ -105,11 +106,6 @@ pub fn reporter(f: Format, o: Options) -> Box<dyn Reporter + Send> {
         Format::Markdown => Box::new(markdown::Markdown::new(o)),
         Format::Csv => Box::new(csv::Csv::default()),
     }
-}
-
-/// Hosts in a stable order: by host id.
-pub fn sort(hosts: &mut [HostReport]) {
-    hosts.sort_by(|a, b| a.host.cmp(&b.host));
 }
 
 /// The ec2rl column: what it would say, and what it said when logged.
