@@ -26,6 +26,10 @@ impl Reporter for Csv {
         self.rows.push(&h.host, line(&h).as_bytes(), b"")
     }
 
+    fn kept(&self) -> usize {
+        self.rows.kept()
+    }
+
     fn finish(&mut self, out: &mut dyn Write, _s: &Summary, _n: &[Notice]) -> io::Result<()> {
         writeln!(
             out,

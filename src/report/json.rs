@@ -69,6 +69,10 @@ impl Reporter for Json {
         self.rows.push(&h.host, &self.text, b"")
     }
 
+    fn kept(&self) -> usize {
+        self.rows.kept() + self.buf.capacity() + self.text.capacity()
+    }
+
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         let doc = Doc {
             schema: 1,

@@ -67,6 +67,10 @@ impl Reporter for Markdown {
         self.rows.push(&h.host, row.as_bytes(), section.as_bytes())
     }
 
+    fn kept(&self) -> usize {
+        self.rows.kept()
+    }
+
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         writeln!(out, "| host | collector | verdict | fix | ec2rl | reason |")?;
         writeln!(out, "|---|---|---|---|---|---|")?;

@@ -201,10 +201,12 @@ impl Rows {
         self.keys.is_empty()
     }
 
-    /// The memory the keys take (for tests: it must not grow with reports).
-    pub fn key_bytes(&self) -> usize {
+    /// The memory held: the keys (a [`Key`] and the host id per host) and
+    /// the text not yet in the file (under [`PENDING`] and one record).
+    pub fn kept(&self) -> usize {
         self.keys.capacity() * std::mem::size_of::<Key>()
             + self.keys.iter().map(|k| k.host.len()).sum::<usize>()
+            + self.spill.pending.capacity()
     }
 
     /// Calls `f` with `part` of every host's text, in host-id order

@@ -98,6 +98,10 @@ impl Reporter for Table {
         self.rows.push(&h.host, &self.buf, explain.as_bytes())
     }
 
+    fn kept(&self) -> usize {
+        self.rows.kept() + self.buf.capacity()
+    }
+
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         // Narrow terminals drop the columns a support engineer needs least
         // (the collector, then ec2rl's view) before words are split.
