@@ -140,7 +140,11 @@ impl Reporter for Table {
             t.add_row(row(r, color, verdict_at)?);
             Ok(())
         })?;
-        writeln!(out, "{t}")?;
+        // Line by line: the table's text is not joined into one string
+        // (comfy_table still lays out every row at once: see FLEET.md).
+        for line in t.lines() {
+            writeln!(out, "{line}")?;
+        }
         drop(t);
         let mut summary = format!(
             "{} host(s): {} ok, {} asymmetric, {} no-route, {} error; {} incomplete",
