@@ -1,6 +1,8 @@
 //! Reports: one module per output format behind `Reporter` (hyperfine's
-//! exporters). Hosts arrive as they finish; formats that need the whole set
-//! (sorted tables, one JSON document) buffer, NDJSON streams.
+//! exporters). Hosts arrive as they finish; NDJSON streams them, the sorted
+//! formats (table, CSV, Markdown, one JSON document) render each host as it
+//! arrives and keep only a key per host, the text waiting for the sort in a
+//! temporary file (`spill`).
 
 pub mod csv;
 pub mod identity;
