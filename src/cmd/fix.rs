@@ -82,7 +82,13 @@ pub fn run(a: &FixArgs) -> std::io::Result<Exit> {
         Err(e) => return Ok(e),
     };
     let r = host::analyse(cap, &class);
+    // The script is made whole, written at once and flushed here, so a
+    // closed pipe is an error returned (and ended quietly), not lost at exit.
     let mut out = std::io::stdout().lock();
+    let mut emit = |r: &HostReport| -> std::io::Result<()> {
+        out.write_all(script(r).as_bytes())?;
+        out.flush()
+    };
     match r.fix_status {
         FixStatus::None => {
             eprintln!(
@@ -92,15 +98,15 @@ pub fn run(a: &FixArgs) -> std::io::Result<Exit> {
             Ok(Exit::Findings)
         }
         FixStatus::NotNeeded => {
-            out.write_all(script(&r).as_bytes())?;
+            emit(&r)?;
             Ok(Exit::Clean)
         }
         FixStatus::Verified => {
-            out.write_all(script(&r).as_bytes())?;
+            emit(&r)?;
             Ok(Exit::Clean)
         }
         FixStatus::Partial => {
-            out.write_all(script(&r).as_bytes())?;
+            emit(&r)?;
             eprintln!(
                 "asymroute-offline: fix: {}: partial: {}",
                 r.host, r.fix_reason

@@ -159,7 +159,8 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
         .map(String::as_str)
         .filter(|a| (a.contains("IPv6") || a.contains("ip -6")) == (fam == Family::Inet6))
         .collect();
-    let mut out = std::io::stdout().lock();
+    // Buffered, flushed below (a closed pipe ends the run quietly).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let hit = l.result.as_ref().ok();
     if args.json {
         let o = Output {

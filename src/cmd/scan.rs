@@ -257,7 +257,10 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
 
     let (work_tx, work_rx) = mpsc::sync_channel::<Vec<HostCapture>>(s.jobs * QUEUE_PER_JOB);
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let (res_tx, res_rx) = mpsc::channel::<Vec<host::HostReport>>();
+    // Bounded: a writer slower than the workers (pretty JSON, a slow
+    // pipe) holds them back instead of queueing reports without end. One
+    // batch per worker in waiting keeps both busy.
+    let (res_tx, res_rx) = mpsc::sync_channel::<Vec<host::HostReport>>(s.jobs);
     // Archives, members or files of the bundle that could not be read, and
     // inputs that could not be read at all (told at once): nothing says
     // their hosts are fine, so a run without findings is then incomplete (3).

@@ -1,13 +1,16 @@
 //! `--format csv`: one row per host (RFC 4180 quoting).
 
-use super::{Reporter, Summary, sort};
+use super::spill::{Part, Rows};
+use super::{Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
 use std::io::{self, Write};
 
+/// Each host's line is made as it arrives; only the lines, in a
+/// temporary file, wait for the sort.
 #[derive(Default)]
 pub struct Csv {
-    hosts: Vec<HostReport>,
+    rows: Rows,
 }
 
 fn field(s: &str) -> String {
@@ -20,37 +23,39 @@ fn field(s: &str) -> String {
 
 impl Reporter for Csv {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        self.hosts.push(h);
-        Ok(())
+        self.rows.push(&h.host, line(&h).as_bytes(), b"")
+    }
+
+    fn kept(&self) -> usize {
+        self.rows.kept()
     }
 
     fn finish(&mut self, out: &mut dyn Write, _s: &Summary, _n: &[Notice]) -> io::Result<()> {
-        sort(&mut self.hosts);
         writeln!(
             out,
             "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
         )?;
-        for h in &self.hosts {
-            let row = [
-                h.host.clone(),
-                h.hostname.clone().unwrap_or_default(),
-                h.instance_id.clone().unwrap_or_default(),
-                h.collector.to_string(),
-                h.verdict.as_str().to_string(),
-                h.incomplete.join("; "),
-                h.ec2rl.status.unwrap_or("").to_string(),
-                h.ec2rl.message.clone(),
-                h.ec2rl.logged.clone().unwrap_or_default(),
-                h.reason.clone(),
-                h.fix_status.as_str().to_string(),
-                h.fix_reason.clone(),
-            ];
-            writeln!(
-                out,
-                "{}",
-                row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",")
-            )?;
-        }
-        Ok(())
+        self.rows.each(Part::Head, |l| out.write_all(l))
     }
+}
+
+/// A host's CSV line, with its newline.
+fn line(h: &HostReport) -> String {
+    let row = [
+        h.host.clone(),
+        h.hostname.clone().unwrap_or_default(),
+        h.instance_id.clone().unwrap_or_default(),
+        h.collector.to_string(),
+        h.verdict.as_str().to_string(),
+        h.incomplete.join("; "),
+        h.ec2rl.status.unwrap_or("").to_string(),
+        h.ec2rl.message.clone(),
+        h.ec2rl.logged.clone().unwrap_or_default(),
+        h.reason.clone(),
+        h.fix_status.as_str().to_string(),
+        h.fix_reason.clone(),
+    ];
+    let mut l = row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
+    l.push('\n');
+    l
 }

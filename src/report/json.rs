@@ -1,6 +1,12 @@
 //! `--format json`: one document, `"schema": 1`.
+//!
+//! The summary comes before the hosts, and hosts are sorted: the document
+//! can only be written at the end. Each host is serialised as it arrives,
+//! already indented as it stands in the document, into a temporary file
+//! ([`super::spill`]); the end writes the document around them.
 
-use super::{Reporter, Summary, sort};
+use super::spill::{Part, Rows};
+use super::{Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
 use serde::Serialize;
@@ -8,7 +14,10 @@ use std::io::{self, Write};
 
 #[derive(Default)]
 pub struct Json {
-    hosts: Vec<HostReport>,
+    rows: Rows,
+    /// The host being serialised, then indented into `text`.
+    buf: Vec<u8>,
+    text: Vec<u8>,
 }
 
 #[derive(Serialize)]
@@ -33,14 +42,38 @@ pub fn tool() -> impl Serialize {
     }
 }
 
+/// Where the hosts go in the document: serde_json writes an empty array
+/// as `[]`, and nothing else in the document before it can spell this
+/// (a summary of numbers, the tool's name and version).
+const HOSTS: &[u8] = b"\"hosts\": []";
+
+/// Indentation of an element of the top-level `hosts` array.
+const INDENT: &[u8] = b"    ";
+
 impl Reporter for Json {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        self.hosts.push(h);
-        Ok(())
+        self.buf.clear();
+        serde_json::to_writer_pretty(&mut self.buf, &h)?;
+        // Pretty JSON has newlines only between tokens (strings escape
+        // theirs): each line after the first is indented twice more, as
+        // serde_json does for an element of `hosts`.
+        self.text.clear();
+        self.text.extend_from_slice(INDENT);
+        for (i, line) in self.buf.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.text.push(b'\n');
+                self.text.extend_from_slice(INDENT);
+            }
+            self.text.extend_from_slice(line);
+        }
+        self.rows.push(&h.host, &self.text, b"")
+    }
+
+    fn kept(&self) -> usize {
+        self.rows.kept() + self.buf.capacity() + self.text.capacity()
     }
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
-        sort(&mut self.hosts);
         let doc = Doc {
             schema: 1,
             tool: Tool {
@@ -48,10 +81,27 @@ impl Reporter for Json {
                 version: env!("CARGO_PKG_VERSION"),
             },
             summary: s,
-            hosts: &self.hosts,
+            hosts: &[],
             diagnostics: notices,
         };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        let frame = serde_json::to_vec_pretty(&doc)?;
+        let at = frame
+            .windows(HOSTS.len())
+            .position(|w| w == HOSTS)
+            .ok_or_else(|| io::Error::other("json: no hosts array in the document"))?;
+        // `"hosts": [`, then as serde_json writes a non-empty array.
+        let open = at + HOSTS.len() - 1;
+        out.write_all(&frame[..open])?;
+        if !self.rows.is_empty() {
+            let mut first = true;
+            self.rows.each(Part::Head, |h| {
+                out.write_all(if first { b"\n" } else { b",\n" })?;
+                first = false;
+                out.write_all(h)
+            })?;
+            out.write_all(b"\n  ")?;
+        }
+        out.write_all(&frame[open..])?;
         writeln!(out)
     }
 }

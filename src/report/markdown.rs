@@ -1,22 +1,26 @@
 //! `--format markdown`: the table, then a section per host that is not a
 //! complete `ok` — ready to paste into a ticket.
 
-use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, sort};
+use super::spill::{Part, Rows};
+use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell};
 use crate::capture::Notice;
 use crate::verdict::Verdict;
 use crate::verdict::host::HostReport;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
+/// Each host's table line and section are rendered as it arrives and wait
+/// for the sort in a temporary file.
 pub struct Markdown {
     o: Options,
-    hosts: Vec<HostReport>,
+    rows: Rows,
 }
 
 impl Markdown {
     pub fn new(o: Options) -> Self {
         Markdown {
             o,
-            hosts: Vec::new(),
+            rows: Rows::default(),
         }
     }
 }
@@ -42,41 +46,41 @@ fn cell(s: &str) -> String {
 
 impl Reporter for Markdown {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        self.hosts.push(h);
-        Ok(())
+        let row = format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            text(&h.host),
+            h.collector,
+            cell(&h.verdict_label()),
+            fix_cell(&h),
+            cell(&ec2rl_cell(&h)),
+            cell(&h.reason)
+        );
+        let mut section = String::new();
+        if h.verdict != Verdict::Ok || h.is_incomplete() || self.o.explain {
+            let _ = write!(section, "\n### {}\n\n```\n", text(&h.host));
+            for l in explain_lines(&h) {
+                section.push_str(&l);
+                section.push('\n');
+            }
+            section.push_str("```\n");
+        }
+        self.rows.push(&h.host, row.as_bytes(), section.as_bytes())
+    }
+
+    fn kept(&self) -> usize {
+        self.rows.kept()
     }
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
-        sort(&mut self.hosts);
         writeln!(out, "| host | collector | verdict | fix | ec2rl | reason |")?;
         writeln!(out, "|---|---|---|---|---|---|")?;
-        for h in &self.hosts {
-            writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                text(&h.host),
-                h.collector,
-                cell(&h.verdict_label()),
-                fix_cell(h),
-                cell(&ec2rl_cell(h)),
-                cell(&h.reason)
-            )?;
-        }
+        self.rows.each(Part::Head, |r| out.write_all(r))?;
         writeln!(
             out,
             "\n{} host(s): {} ok, {} asymmetric, {} no-route, {} error; {} incomplete",
             s.hosts, s.ok, s.asymmetric, s.no_route, s.error, s.incomplete
         )?;
-        for h in &self.hosts {
-            if h.verdict == Verdict::Ok && !h.is_incomplete() && !self.o.explain {
-                continue;
-            }
-            writeln!(out, "\n### {}\n\n```", text(&h.host))?;
-            for l in explain_lines(h) {
-                writeln!(out, "{l}")?;
-            }
-            writeln!(out, "```")?;
-        }
+        self.rows.each(Part::Tail, |t| out.write_all(t))?;
         for n in notices {
             writeln!(out, "\n- note: `{}`: {}", n.file, n.message)?;
         }

@@ -1,12 +1,15 @@
 //! Reports: one module per output format behind `Reporter` (hyperfine's
-//! exporters). Hosts arrive as they finish; formats that need the whole set
-//! (sorted tables, one JSON document) buffer, NDJSON streams.
+//! exporters). Hosts arrive as they finish; NDJSON streams them, the sorted
+//! formats (table, CSV, Markdown, one JSON document) render each host as it
+//! arrives and keep only a key per host, the text waiting for the sort in a
+//! temporary file (`spill`).
 
 pub mod csv;
 pub mod identity;
 pub mod json;
 pub mod markdown;
 pub mod ndjson;
+pub mod spill;
 pub mod table;
 
 use crate::capture::Notice;
@@ -58,6 +61,54 @@ mod tests {
         );
         assert_eq!(short_host("abcdefghijkl", 6), "…/ijkl");
     }
+
+    /// What a sorted format keeps per host is a key (the id and where its
+    /// text lies in the temporary file), not the report: with every
+    /// report's detail made large, memory held stays the keys and at most
+    /// a MiB or two of text not yet written.
+    #[test]
+    fn formats_keep_a_key_per_host_not_the_report() {
+        use super::{Format, Options, reporter, spill::PENDING};
+        use crate::verdict::{LinkClass, host};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let mut caps = Vec::new();
+        crate::capture::scan(&root, crate::capture::Limits::default(), |c| caps.push(c)).unwrap();
+        let class = LinkClass::default();
+        let mut samples: Vec<_> = caps.into_iter().map(|c| host::analyse(c, &class)).collect();
+        assert!(samples.len() > 5);
+        // Reports of ~100 KB each: 20 MB for the 200 hosts below.
+        for h in &mut samples {
+            h.notes.push("x".repeat(100_000));
+            h.fix_reason.push_str(&"y".repeat(2_000));
+        }
+        let n = 200;
+        for f in [Format::Table, Format::Csv, Format::Json, Format::Markdown] {
+            let o = Options {
+                explain: true,
+                only_problems: false,
+                width: 100,
+                color: false,
+            };
+            let mut rep = reporter(f, o);
+            let mut ids = 0;
+            let mut sink = std::io::sink();
+            for i in 0..n {
+                let mut h = samples[i % samples.len()].clone();
+                h.host = format!("h{i:05}/{}", h.host);
+                ids += h.host.len();
+                rep.host(&mut sink, h).unwrap();
+            }
+            let kept = rep.kept();
+            // 40 bytes of key, the id, slack in the key vector, the text
+            // pending (under a MiB, and the largest record, ~100 KB for JSON)
+            // and the buffers of one host.
+            let bound = 2 * n * 40 + ids + 2 * PENDING + 4 * 130_000;
+            assert!(
+                kept <= bound,
+                "{f:?}: {kept} bytes kept for {n} hosts (bound {bound})"
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -88,6 +139,11 @@ impl Summary {
 pub trait Reporter: Send {
     /// A host finished (in completion order).
     fn host(&mut self, out: &mut dyn Write, h: HostReport) -> io::Result<()>;
+    /// Bytes of memory held for the end (keys and text not yet in the
+    /// temporary file): what grows with the fleet.
+    fn kept(&self) -> usize {
+        0
+    }
     /// All hosts are in; `notices` belong to no host.
     fn finish(
         &mut self,
@@ -105,11 +161,6 @@ pub fn reporter(f: Format, o: Options) -> Box<dyn Reporter + Send> {
         Format::Markdown => Box::new(markdown::Markdown::new(o)),
         Format::Csv => Box::new(csv::Csv::default()),
     }
-}
-
-/// Hosts in a stable order: by host id.
-pub fn sort(hosts: &mut [HostReport]) {
-    hosts.sort_by(|a, b| a.host.cmp(&b.host));
 }
 
 /// The ec2rl column: what it would say, and what it said when logged.

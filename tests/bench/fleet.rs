@@ -13,6 +13,17 @@
 //! sosreport `.tar.xz` files, each the same dumps plus ~1 MB of logs; its
 //! floor is reading the tarball and `xz -dc` of every inner archive.
 //!
+//! Peak memory per output format (issue 14): after the input rows, every
+//! format's full scan of `fleet.tar.zst` (`-f table|csv|json|markdown|ndjson`,
+//! stdout to /dev/null), wall seconds and peak RSS, for each fleet size:
+//!
+//!     FLEET_HOSTS=10000,100000 FLEET_SOS_HOSTS=0 FLEET_INPUTS=none cargo bench --bench fleet
+//!
+//! `FLEET_INPUTS` picks the input rows (`folder,tar,tar.gz,tar.xz,tar.zst`,
+//! default all, `none` for none; only the archives needed are made),
+//! `FLEET_FORMATS` the formats (default all five, `none` for none),
+//! `FLEET_BIN` another build of the binary (say, the one before a change).
+//!
 //! Needs GNU time (/usr/bin/time), tar, gzip, xz and zstd.
 
 use std::path::{Path, PathBuf};
@@ -181,7 +192,25 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_asymroute-offline");
+    let bin_env = std::env::var("FLEET_BIN").ok();
+    let bin = bin_env
+        .as_deref()
+        .unwrap_or(env!("CARGO_BIN_EXE_asymroute-offline"));
+    let list = |var: &str, all: &[&str]| -> Vec<String> {
+        match std::env::var(var) {
+            Ok(v) if v == "none" => Vec::new(),
+            Ok(v) if !v.is_empty() => v.split(',').map(|s| s.trim().to_string()).collect(),
+            _ => all.iter().map(|s| s.to_string()).collect(),
+        }
+    };
+    let wanted = list(
+        "FLEET_INPUTS",
+        &["folder", "tar", "tar.gz", "tar.xz", "tar.zst"],
+    );
+    let formats = list(
+        "FLEET_FORMATS",
+        &["table", "csv", "json", "markdown", "ndjson"],
+    );
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fleet");
     let sizes: Vec<usize> = std::env::var("FLEET_HOSTS")
         .unwrap_or_else(|_| "10000".into())
@@ -193,10 +222,13 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "| hosts | input | MB | floor s | capture s (1 job) | capture+parse s (1 job) | capture+parse s ({jobs} jobs) | ratio ({jobs} jobs / floor) | peak RSS MiB (parse, {jobs} jobs) | full scan s ({jobs} jobs) |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    if !wanted.is_empty() {
+        println!(
+            "| hosts | input | MB | floor s | capture s (1 job) | capture+parse s (1 job) | capture+parse s ({jobs} jobs) | ratio ({jobs} jobs / floor) | peak RSS MiB (parse, {jobs} jobs) | full scan s ({jobs} jobs) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+    }
+    let mut format_rows = Vec::new();
     for &n in &sizes {
         let base = root.join(format!("{n}"));
         let dir = base.join("fleet");
@@ -204,13 +236,32 @@ fn main() {
             let _ = std::fs::remove_dir_all(&base);
             std::fs::create_dir_all(&dir).unwrap();
             generate(&dir, n);
-            let d = base.display();
-            sh(&format!("tar -C {d} -cf {d}/fleet.tar fleet"));
-            sh(&format!("gzip -6 -c {d}/fleet.tar > {d}/fleet.tar.gz"));
-            sh(&format!("xz -6 -T1 -c {d}/fleet.tar > {d}/fleet.tar.xz"));
-            sh(&format!("zstd -q -3 -c {d}/fleet.tar > {d}/fleet.tar.zst"));
         }
         let d = base.display();
+        // Only the archives some row reads (xz of 100,000 hosts takes minutes).
+        let need = |ext: &str| {
+            wanted.iter().any(|w| w == ext) || (ext == "tar.zst" && !formats.is_empty())
+        };
+        let make = |ext: &str, cmd: String| {
+            if need(ext) && !base.join(format!("fleet.{ext}")).exists() {
+                if !base.join("fleet.tar").exists() {
+                    sh(&format!(
+                        "tar -C {d} -cf {d}/fleet.tar.part fleet && mv {d}/fleet.tar.part {d}/fleet.tar"
+                    ));
+                }
+                sh(&format!(
+                    "{cmd} > {d}/fleet.{ext}.part && mv {d}/fleet.{ext}.part {d}/fleet.{ext}"
+                ));
+            }
+        };
+        if need("tar") && !base.join("fleet.tar").exists() {
+            sh(&format!(
+                "tar -C {d} -cf {d}/fleet.tar.part fleet && mv {d}/fleet.tar.part {d}/fleet.tar"
+            ));
+        }
+        make("tar.gz", format!("gzip -6 -c {d}/fleet.tar"));
+        make("tar.xz", format!("xz -6 -T1 -c {d}/fleet.tar"));
+        make("tar.zst", format!("zstd -q -3 -c {d}/fleet.tar"));
         let inputs = [
             (
                 "folder",
@@ -239,7 +290,27 @@ fn main() {
             ),
         ];
         for (name, path, floor_cmd) in inputs {
-            row(bin, n, name, &path, &floor_cmd, runs);
+            if wanted.iter().any(|w| w == name) {
+                row(bin, n, name, &path, &floor_cmd, runs);
+            }
+        }
+        for f in &formats {
+            let (wall, rss) = measure(
+                &format!("{bin} scan {d}/fleet.tar.zst -q -f {f}"),
+                runs.min(2),
+            );
+            format_rows.push(format!(
+                "| {n} | {f} | {wall:.2} | {:.1} |",
+                rss as f64 / 1024.0
+            ));
+        }
+    }
+    if !format_rows.is_empty() {
+        println!();
+        println!("| hosts | format (full scan of fleet.tar.zst) | wall s | peak RSS MiB |");
+        println!("|---|---|---|---|");
+        for r in &format_rows {
+            println!("{r}");
         }
     }
     let sos: usize = std::env::var("FLEET_SOS_HOSTS")

@@ -1,0 +1,335 @@
+//! What a sorted format keeps per host while the fleet is scanned: a sort
+//! key (the host id) and where the host's rendered text lies in a
+//! temporary file. The text itself (a table row's cells, a CSV line, the
+//! host's JSON, the `--explain` detail) is written as the host arrives and
+//! read back in order at the end, so memory grows by one [`Key`] per host
+//! (40 bytes and the id), not by one `HostReport` (tens of KB).
+//!
+//! The file is made in the system's temporary folder (`TMPDIR`), never
+//! beside the bundle or the report, and unlinked as soon as it is open:
+//! nothing is left behind, even when the run is killed. Small runs never
+//! touch it: the first [`PENDING`] bytes stay in memory.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Text held in memory before it goes to the file.
+pub const PENDING: usize = 1 << 20;
+
+/// Append-only text, read back by position.
+pub struct Spill {
+    dir: PathBuf,
+    file: Option<File>,
+    /// Bytes already in the file; `pending` follows them.
+    on_disk: u64,
+    pending: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for Spill {
+    fn default() -> Self {
+        Spill::in_dir(std::env::temp_dir(), PENDING)
+    }
+}
+
+impl Spill {
+    /// A store that keeps up to `limit` bytes in memory, the rest in a
+    /// file in `dir`.
+    pub fn in_dir(dir: PathBuf, limit: usize) -> Self {
+        Spill {
+            dir,
+            file: None,
+            on_disk: 0,
+            pending: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Bytes stored so far: the position of the next byte pushed.
+    pub fn len(&self) -> u64 {
+        self.on_disk + self.pending.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn push(&mut self, b: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(b);
+        if self.pending.len() >= self.limit {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            self.file = Some(self.create()?);
+        }
+        if let Some(f) = &mut self.file {
+            f.write_all(&self.pending).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot write a temporary file in {}: {e}",
+                        self.dir.display()
+                    ),
+                )
+            })?;
+        }
+        self.on_disk += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn create(&self) -> io::Result<File> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = self.dir.join(format!(
+            "asymroute-offline-{}-{}.spill",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot make a temporary file in {} (set TMPDIR to a writable folder): {e}",
+                        self.dir.display()
+                    ),
+                )
+            })?;
+        // Open files outlive their name: the data stays until it is closed.
+        let _ = std::fs::remove_file(&path);
+        Ok(f)
+    }
+
+    /// The `len` bytes stored at `off`, into `buf` (replacing its content).
+    pub fn read(&mut self, off: u64, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        buf.resize(len, 0);
+        let end = off + len as u64;
+        if end > self.len() {
+            return Err(io::Error::other("temporary file: read past its end"));
+        }
+        // The part already in the file, then the part still in memory.
+        let from_disk = end.min(self.on_disk).saturating_sub(off) as usize;
+        if from_disk > 0 {
+            let f = self
+                .file
+                .as_mut()
+                .ok_or_else(|| io::Error::other("temporary file: missing"))?;
+            f.seek(SeekFrom::Start(off))?;
+            f.read_exact(&mut buf[..from_disk])?;
+            f.seek(SeekFrom::End(0))?;
+        }
+        if from_disk < len {
+            let start = (off + from_disk as u64 - self.on_disk) as usize;
+            buf[from_disk..].copy_from_slice(&self.pending[start..start + len - from_disk]);
+        }
+        Ok(())
+    }
+}
+
+/// One host of a sorted report: its id, and its text in the spill (a
+/// `head`, the row, then a `tail`, the detail printed after the table).
+#[derive(Debug)]
+pub struct Key {
+    host: Box<str>,
+    off: u64,
+    head: u32,
+    tail: u32,
+}
+
+/// The hosts of a sorted format: keys in memory, text in a [`Spill`].
+#[derive(Default)]
+pub struct Rows {
+    spill: Spill,
+    keys: Vec<Key>,
+    sorted: bool,
+}
+
+/// Which part of a host's text to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Head,
+    Tail,
+}
+
+fn len32(n: usize) -> io::Result<u32> {
+    u32::try_from(n).map_err(|_| io::Error::other("a host's report text is over 4 GiB"))
+}
+
+impl Rows {
+    pub fn with_spill(spill: Spill) -> Self {
+        Rows {
+            spill,
+            keys: Vec::new(),
+            sorted: false,
+        }
+    }
+
+    /// Stores a host's row (`head`) and detail (`tail`, may be empty).
+    pub fn push(&mut self, host: &str, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        let key = Key {
+            host: host.into(),
+            off: self.spill.len(),
+            head: len32(head.len())?,
+            tail: len32(tail.len())?,
+        };
+        self.spill.push(head)?;
+        self.spill.push(tail)?;
+        self.keys.push(key);
+        self.sorted = false;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The memory held: the keys (a [`Key`] and the host id per host) and
+    /// the text not yet in the file (under [`PENDING`] and one record).
+    pub fn kept(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<Key>()
+            + self.keys.iter().map(|k| k.host.len()).sum::<usize>()
+            + self.spill.pending.capacity()
+    }
+
+    /// Calls `f` with `part` of every host's text, in host-id order
+    /// (hosts with the same id in arrival order, as `report::sort` did).
+    pub fn each(
+        &mut self,
+        part: Part,
+        mut f: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.sorted {
+            self.keys.sort_by(|a, b| a.host.cmp(&b.host));
+            self.sorted = true;
+        }
+        let mut buf = Vec::new();
+        for k in &self.keys {
+            let (off, len) = match part {
+                Part::Head => (k.off, k.head),
+                Part::Tail => (k.off + k.head as u64, k.tail),
+            };
+            if len == 0 && part == Part::Tail {
+                continue;
+            }
+            self.spill.read(off, len as usize, &mut buf)?;
+            f(&buf)?;
+        }
+        Ok(())
+    }
+}
+
+/// Length-prefixed strings: a table row's cells in one record.
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// The next string [`put_str`] wrote, and the rest.
+pub fn take_str(b: &[u8]) -> io::Result<(&str, &[u8])> {
+    let bad = || io::Error::other("temporary file: a damaged record");
+    let n = u32::from_le_bytes(b.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let s = b.get(4..4 + n as usize).ok_or_else(bad)?;
+    let s = std::str::from_utf8(s).map_err(|_| bad())?;
+    Ok((s, &b[4 + n as usize..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_back_across_memory_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A 10-byte limit: most records go to the file.
+        let mut r = Rows::with_spill(Spill::in_dir(dir.path().to_path_buf(), 10));
+        for i in (0..50).rev() {
+            let tail = if i % 3 == 0 {
+                format!("tail {i}\n")
+            } else {
+                String::new()
+            };
+            r.push(
+                &format!("h{i:02}"),
+                format!("head {i}").as_bytes(),
+                tail.as_bytes(),
+            )
+            .unwrap();
+        }
+        let mut heads = Vec::new();
+        r.each(Part::Head, |b| {
+            heads.push(String::from_utf8(b.to_vec()).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        let want: Vec<String> = (0..50).map(|i| format!("head {i}")).collect();
+        assert_eq!(heads, want);
+        let mut tails = String::new();
+        r.each(Part::Tail, |b| {
+            tails.push_str(std::str::from_utf8(b).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        let want: String = (0..50)
+            .filter(|i| i % 3 == 0)
+            .map(|i| format!("tail {i}\n"))
+            .collect();
+        assert_eq!(tails, want);
+        // The file is unlinked at once: nothing is left in the folder.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn same_ids_keep_arrival_order() {
+        let mut r = Rows::default();
+        for (h, t) in [("b", "1"), ("a", "2"), ("b", "3"), ("a", "4")] {
+            r.push(h, t.as_bytes(), b"").unwrap();
+        }
+        let mut got = String::new();
+        r.each(Part::Head, |b| {
+            got.push_str(std::str::from_utf8(b).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, "2413");
+    }
+
+    #[test]
+    fn unwritable_folder_is_an_error_naming_it() {
+        let dir = PathBuf::from("/nonexistent/asymroute-spill-test");
+        let mut s = Spill::in_dir(dir, 4);
+        s.push(b"ab").unwrap();
+        let e = s.push(b"cdef").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("/nonexistent/asymroute-spill-test"), "{msg}");
+        assert!(msg.contains("TMPDIR"), "{msg}");
+    }
+
+    #[test]
+    fn strings_round_trip() {
+        let mut b = Vec::new();
+        put_str(&mut b, "héllo\nx");
+        put_str(&mut b, "");
+        let (a, rest) = take_str(&b).unwrap();
+        let (c, rest) = take_str(rest).unwrap();
+        assert_eq!((a, c, rest.len()), ("héllo\nx", "", 0));
+        assert!(take_str(&b[..3]).is_err());
+    }
+}
