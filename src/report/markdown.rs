@@ -72,7 +72,10 @@ impl Reporter for Markdown {
     }
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
-        writeln!(out, "| host | collector | verdict | fix | ec2rl | reason |")?;
+        writeln!(
+            out,
+            "| host | collector | verdict | fix | ec2rl would say | reason |"
+        )?;
         writeln!(out, "|---|---|---|---|---|---|")?;
         self.rows.each(Part::Head, |r| out.write_all(r))?;
         writeln!(

@@ -113,7 +113,9 @@ impl Reporter for Table {
         }
         header.push("verdict");
         if show_ec2rl {
-            header.push("ec2rl");
+            // What ec2rl's asymmetricroute module would print for these
+            // dumps (not this tool's verdict), on two lines to stay narrow.
+            header.push("ec2rl\nwould say");
         }
         header.push("reason");
         let mut t = comfy_table::Table::new();
