@@ -370,7 +370,12 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             eprintln!("asymroute-offline: {}: {}", n.file, n.message);
         }
     }
-    Ok(if summary.hosts == 0 {
+    let status = Exit::of_scan(
+        summary.hosts,
+        summary.asymmetric + summary.no_route,
+        summary.incomplete + summary.error + notices.len() + failures.len(),
+    );
+    if status == Exit::Error {
         if failures.is_empty() {
             let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
             eprintln!(
@@ -383,14 +388,8 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         if to_file.is_some() {
             eprintln!("asymroute-offline: nothing analysed: the report file was left as it was");
         }
-        Exit::Error
-    } else if summary.asymmetric + summary.no_route > 0 {
-        Exit::Findings
-    } else if summary.incomplete + summary.error + notices.len() + failures.len() > 0 {
-        Exit::Incomplete
-    } else {
-        Exit::Clean
-    })
+    }
+    Ok(status)
 }
 
 /// The format an `--output` file's extension names; table otherwise.
