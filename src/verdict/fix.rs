@@ -26,7 +26,9 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::{Endpoint, LinkClass, Outcome, Peers, Space, Spaces, Verdict, other_dev, space};
+use super::{
+    Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
+};
 use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
 use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
@@ -757,9 +759,9 @@ struct Judge<'a, 'h> {
     /// Per model: (walk key, the answer of each kind into `answers`).
     slots: [Vec<(JudgeKey, Vec<u32>)>; 2],
     answers: Vec<Answer>,
-    /// The reply's source matters beyond the rules (IPv6 source routes,
-    /// IPv4 multipath's preferred source): no sharing by key alone.
-    by_address: bool,
+    /// Where the reply's source matters beyond the rules (IPv6 source
+    /// routes, IPv4 multipath's preferred source).
+    by_address: SourceKeyed,
 }
 
 type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
@@ -783,20 +785,13 @@ impl<'a, 'h> Judge<'a, 'h> {
                 })
                 .collect::<Vec<u32>>()
         };
-        let src_specific = |h: &Host| {
-            h.tables[fi].values().any(|t| {
-                t.routes.iter().any(|e| {
-                    e.route.nexthops.len() > 1 || e.route.from.is_some_and(|f| f.prefix_len() > 0)
-                })
-            })
-        };
         Judge {
             models: [before, after],
             sp,
             class: [classes(before), classes(after)],
             slots: [Vec::new(), Vec::new()],
             answers: Vec::new(),
-            by_address: src_specific(before) || src_specific(after),
+            by_address: SourceKeyed::of(before, sp.fam).or(SourceKeyed::of(after, sp.fam)),
         }
     }
 
@@ -811,7 +806,7 @@ impl<'a, 'h> Judge<'a, 'h> {
                 .filter(|(i, s)| s.base() || self.models[m].rules[fi][*i].rule.not)
                 .map(|(i, s)| (self.class[m][i], s))
                 .collect(),
-            self.by_address.then_some(e.address),
+            self.by_address.keys(self.sp, e).then_some(e.address),
         );
         match self.slots[m].iter().position(|(k, _)| *k == key) {
             Some(i) => i,

@@ -1083,17 +1083,22 @@ fn analyse(
             _ => {}
         }
     }
-    // The biggest leaks first; ties by scope then egress, for stable reports.
+    ep.conditional = conditional
+        .into_iter()
+        .map(|i| q.rule(fam, i as usize))
+        .collect();
+    settle(ep);
+}
+
+/// Orders an analysed endpoint's leaks (the biggest first; ties by scope
+/// then egress, for stable reports) and sets its verdict from them.
+fn settle(ep: &mut Endpoint) {
     ep.leaks.sort_by(|a, b| {
         b.size
             .cmp(&a.size)
             .then(a.scope.cmp(&b.scope))
             .then(a.egress.cmp(&b.egress))
     });
-    ep.conditional = conditional
-        .into_iter()
-        .map(|i| q.rule(fam, i as usize))
-        .collect();
     ep.verdict = Some(if !ep.leaks.is_empty() {
         Verdict::Asymmetric
     } else if !ep.no_route.is_empty() {
@@ -1271,20 +1276,7 @@ fn endpoints_with<'h>(
     for fam in [Family::Inet, Family::Inet6] {
         let sp = &mut spaces[fam_idx(fam)];
         let mut m = Memo::default();
-        // IPv6 routes with a source prefix make the answer depend on the
-        // address itself, not only on how the rules meet it.
-        let src_routes = fam == Family::Inet6
-            && host.tables[1].values().any(|t| {
-                t.routes
-                    .iter()
-                    .any(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
-            });
-        // IPv4 multipath prefers the nexthops whose own source (a primary
-        // address) is the reply's: a primary address answers for itself.
-        let multipath4 = fam == Family::Inet
-            && host.tables[0]
-                .values()
-                .any(|t| t.routes.iter().any(|e| e.route.nexthops.len() > 1));
+        let by_source = SourceKeyed::of(host, fam);
         // (group, link, internal) → the endpoint analysed first.
         let mut first: FastMap<(usize, String, bool), usize> = Default::default();
         for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
@@ -1294,9 +1286,7 @@ fn endpoints_with<'h>(
             if ep.state == "up" && host.have_routes[fam_idx(fam)] {
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
                 let rules = host.reply_rules(ep.address);
-                let special = src_routes
-                    || (multipath4 && !ep.secondary)
-                    || sp.never.contains(space::num(ep.address));
+                let special = by_source.keys(sp, &ep);
                 let key = (rules.key(), special.then_some(ep.address));
                 let n = m.groups.len();
                 let g = *m.groups.entry(key).or_insert(n);
@@ -1414,12 +1404,6 @@ fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
             l
         })
         .collect();
-    ep.leaks.sort_by(|a, b| {
-        b.size
-            .cmp(&a.size)
-            .then(a.scope.cmp(&b.scope))
-            .then(a.egress.cmp(&b.egress))
-    });
     ep.no_route = drops
         .into_iter()
         .map(|(mut d, names)| {
@@ -1429,13 +1413,48 @@ fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
         .collect();
     ep.conditional = conditional;
     ep.protocols = (!leaking.is_empty() && leaking.len() < n).then_some(leaking);
-    ep.verdict = Some(if !ep.leaks.is_empty() {
-        Verdict::Asymmetric
-    } else if !ep.no_route.is_empty() {
-        Verdict::NoRoute
-    } else {
-        Verdict::Ok
-    });
+    settle(ep);
+}
+
+/// Where the answers to a reply depend on its source address itself, not
+/// only on how the rules meet it: then endpoints share no lookups.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SourceKeyed {
+    /// IPv6 routes with a source prefix (subtrees searched by source).
+    src_routes: bool,
+    /// IPv4 classic multipath prefers the nexthops whose own source (a
+    /// primary address) is the reply's.
+    multipath4: bool,
+}
+
+impl SourceKeyed {
+    pub(crate) fn of(host: &Host, fam: Family) -> Self {
+        let any = |f: &dyn Fn(&crate::grammar::Route) -> bool| {
+            host.tables[fam_idx(fam)]
+                .values()
+                .any(|t| t.routes.iter().any(|e| f(&e.route)))
+        };
+        SourceKeyed {
+            src_routes: fam == Family::Inet6
+                && any(&|r| r.from.is_some_and(|f| f.prefix_len() > 0)),
+            multipath4: fam == Family::Inet && any(&|r| r.nexthops.len() > 1),
+        }
+    }
+
+    /// Either model's dependence (a fix compares two).
+    pub(crate) fn or(self, o: SourceKeyed) -> Self {
+        SourceKeyed {
+            src_routes: self.src_routes || o.src_routes,
+            multipath4: self.multipath4 || o.multipath4,
+        }
+    }
+
+    /// Whether `ep`'s replies must be looked up for its own address.
+    pub(crate) fn keys(self, sp: &Space<'_>, ep: &Endpoint) -> bool {
+        self.src_routes
+            || (self.multipath4 && !ep.secondary)
+            || sp.never.contains(space::num(ep.address))
+    }
 }
 
 /// `eps` with each `same_as` endpoint given its twin's leaks, no-route
