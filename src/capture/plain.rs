@@ -147,6 +147,10 @@ pub fn load_plain_host(dir: &Path) -> std::io::Result<(Vec<Input>, Vec<String>)>
             ));
             continue;
         }
+        // Kernel files are `load_plain_system`'s: not read twice.
+        if classify_system_name(&name).is_some() {
+            continue;
+        }
         let bytes = match std::fs::read(&p) {
             Ok(b) => b,
             Err(e) => {
@@ -155,9 +159,6 @@ pub fn load_plain_host(dir: &Path) -> std::io::Result<(Vec<Input>, Vec<String>)>
             }
         };
         let (text, _) = grammar::decode(&bytes);
-        if classify_system_name(&name).is_some() {
-            continue;
-        }
         let (kind, ctx) = match classify_name(&name) {
             Some(k) => k,
             None => match grammar::detect(&text) {
