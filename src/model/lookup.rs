@@ -99,6 +99,10 @@ pub enum KernelError {
     /// ENODEV: an `oif` that does not exist.
     #[serde(rename = "No such device")]
     NoDev,
+    /// EXDEV: reverse-path filtering refused a received packet's source
+    /// (kernels before 6.13; since, `Inval`).
+    #[serde(rename = "Invalid cross-device link")]
+    XDev,
 }
 
 impl KernelError {
@@ -109,6 +113,7 @@ impl KernelError {
             KernelError::Access => "Permission denied",
             KernelError::Inval => "Invalid argument",
             KernelError::NoDev => "No such device",
+            KernelError::XDev => "Invalid cross-device link",
         }
     }
 
@@ -172,6 +177,71 @@ pub struct Hit {
     pub hash_error: Option<KernelError>,
 }
 
+/// Reverse-path filtering of a received packet's source, as the lookup
+/// applied it (only where the receiving device's rp_filter is on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceCheck {
+    /// The receiving device.
+    pub dev: String,
+    pub rp_filter: super::system::RpFilter,
+    pub passed: bool,
+    /// The reverse lookup's route: every device its nexthops use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reverse_devs: Vec<String>,
+    /// The reverse lookup found no route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_error: Option<KernelError>,
+}
+
+/// Why fib_validate_source refused a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// A martian: the host's own address, or a non-unicast reverse route.
+    Martian,
+    /// Reverse-path filtering (-EXDEV before 6.13).
+    Rpf,
+}
+
+/// fib_validate_source's answer, with the rp_filter check to report.
+#[derive(Debug, Clone)]
+struct Validated {
+    result: Result<(), Refused>,
+    check: Option<SourceCheck>,
+}
+
+impl Validated {
+    fn pass(check: Option<SourceCheck>) -> Validated {
+        Validated {
+            result: Ok(()),
+            check,
+        }
+    }
+
+    fn refuse(why: Refused, check: Option<SourceCheck>) -> Validated {
+        Validated {
+            result: Err(why),
+            check,
+        }
+    }
+
+    fn error(&self, kernel: super::KernelVersion) -> KernelError {
+        match self.result {
+            Err(Refused::Rpf) => kernel.rp_filter_error(),
+            _ => KernelError::Inval,
+        }
+    }
+
+    /// The lookup with this check: a refusal replaces its result with the
+    /// kernel's error.
+    fn apply(self, kernel: super::KernelVersion, mut l: Lookup) -> Lookup {
+        if self.result.is_err() {
+            l.result = Err(self.error(kernel));
+        }
+        l.source_check = self.check;
+        l
+    }
+}
+
 /// A reference to a route: its table and index in the host model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RouteRef {
@@ -205,6 +275,8 @@ pub struct Lookup {
     /// Rules reached whose match depends on facts the dumps cannot give for
     /// a reply (fwmark, uidrange, ipproto, ports, oif, tos, tun_id, l3mdev).
     pub conditional: Vec<usize>,
+    /// A received packet's reverse-path filtering (rp_filter on).
+    pub source_check: Option<SourceCheck>,
 }
 
 impl Lookup {
@@ -216,6 +288,7 @@ impl Lookup {
             route: None,
             trace: Vec::new(),
             conditional: Vec::new(),
+            source_check: None,
         }
     }
 }
@@ -344,6 +417,7 @@ impl Walk {
             route: self.route,
             trace: self.trace,
             conditional: self.conditional,
+            source_check: None,
         }
     }
 }
@@ -948,25 +1022,31 @@ impl Host {
             if !ours || s.is_multicast() || is_lbcast(s) || loopback {
                 return inval();
             }
-            if src.is_some() && !self.validate_source(flow, iif, s, None, None) {
-                return inval();
-            }
-            return Walk::default().finish(Ok(Self::hit_of(
+            let v = match src {
+                Some(_) => self.validate_source(flow, iif, s, None, None),
+                None => Validated::pass(None),
+            };
+            let l = Walk::default().finish(Ok(Self::hit_of(
                 RouteType::Multicast,
                 "lo".into(),
                 None,
                 src,
             )));
+            return v.apply(self.kernel, l);
         }
         if s.is_multicast() || is_lbcast(s) {
             return inval();
         }
         let brd_input = |walk: Walk| -> Lookup {
-            if src.is_some() && !self.validate_source(flow, iif, s, None, None) {
-                return walk.finish(Err(KernelError::Inval));
-            }
+            let v = match src {
+                Some(_) => self.validate_source(flow, iif, s, None, None),
+                None => Validated::pass(None),
+            };
             let dev = self.vrf_master(iif).unwrap_or("lo").to_string();
-            walk.finish(Ok(Self::hit_of(RouteType::Broadcast, dev, None, src)))
+            v.apply(
+                self.kernel,
+                walk.finish(Ok(Self::hit_of(RouteType::Broadcast, dev, None, src))),
+            )
         };
         if is_lbcast(dst) || (src.is_none() && dst.is_unspecified()) {
             return brd_input(Walk::default());
@@ -991,8 +1071,9 @@ impl Host {
         match r.kind {
             RouteType::Broadcast => return brd_input(walk),
             RouteType::Local => {
-                if !self.validate_source(flow, iif, s, Some(dst), None) {
-                    return walk.finish(Err(KernelError::Inval));
+                let v = self.validate_source(flow, iif, s, Some(dst), None);
+                if v.result.is_err() {
+                    return v.apply(self.kernel, walk.finish(Err(KernelError::Inval)));
                 }
                 let dev = r
                     .dev
@@ -1002,7 +1083,7 @@ impl Host {
                     .to_string();
                 let mut h = Self::hit_of(RouteType::Local, dev, None, src);
                 h.prefsrc = r.prefsrc;
-                return walk.finish(Ok(h));
+                return v.apply(self.kernel, walk.finish(Ok(h)));
             }
             RouteType::Unicast => {}
             _ => return walk.finish(Err(KernelError::Inval)),
@@ -1015,17 +1096,29 @@ impl Host {
         } else {
             res.live.iter().map(|&i| Some(i)).collect()
         };
-        let ok: Vec<Option<usize>> = all
+        let checks: Vec<(Option<usize>, Validated)> = all
             .iter()
-            .copied()
-            .filter(|&i| {
+            .map(|&i| {
                 let dev = nh_of(r, i).0.unwrap_or("lo");
-                self.validate_source(flow, iif, s, Some(dst), Some(dev))
+                (i, self.validate_source(flow, iif, s, Some(dst), Some(dev)))
             })
             .collect();
+        let ok: Vec<Option<usize>> = checks
+            .iter()
+            .filter(|c| c.1.result.is_ok())
+            .map(|c| c.0)
+            .collect();
+        // The first refusal explains an error; the first pass a success.
+        let refused = checks.iter().find(|c| c.1.result.is_err()).map(|c| &c.1);
         let Some(&first) = ok.first() else {
-            return walk.finish(Err(KernelError::Inval));
+            let v = refused.expect("every nexthop refused").clone();
+            return v.apply(self.kernel, walk.finish(Err(KernelError::Inval)));
         };
+        let passed = checks
+            .iter()
+            .find(|c| c.0 == first)
+            .map(|c| c.1.clone())
+            .expect("a passing nexthop");
         let dev = nh_of(r, first).0.unwrap_or("lo");
         let mut h = Self::hit_of(
             RouteType::Unicast,
@@ -1041,19 +1134,28 @@ impl Host {
             for (c, &i) in h.nexthops.iter_mut().zip(&live) {
                 c.gateway = self.rt_gw4(r, Some(i));
             }
-            if ok.len() < all.len() {
-                h.hash_error = Some(KernelError::Inval);
+            if let Some(v) = refused {
+                h.hash_error = Some(v.error(self.kernel));
             }
         }
-        walk.finish(Ok(h))
+        passed.apply(self.kernel, walk.finish(Ok(h)))
     }
 
-    /// fib_validate_source with rp_filter=0 and accept_local=0: is a received
-    /// packet's source acceptable? Without custom rules or local routes the
-    /// kernel only refuses its own addresses; otherwise (and always when the
-    /// packet would leave by the interface it came in on, as send_redirects
-    /// is on) it looks the source up in reverse, and refuses it when that
-    /// finds a local, broadcast or other non-unicast route.
+    /// fib_validate_source / __fib_validate_source: may a packet from
+    /// `src` to `dst`, received on `iif`, be accepted (forwarded out `oif`,
+    /// or delivered locally when `None`)?
+    ///
+    /// With rp_filter off on `iif` (the larger of `all` and its own), no
+    /// realms, and the packet not leaving by the device it came in on
+    /// (with `send_redirects` on), the kernel takes a short path:
+    /// `accept_local` accepts anything; without custom rules or local
+    /// routes only the host's own addresses are refused. Otherwise it looks
+    /// `src` up in reverse (daddr `src`, saddr `dst`, iif `oif` or lo, the
+    /// packet's mark only with `src_valid_mark`, ports swapped where rules
+    /// read them): no route passes unless rp_filter is on; a non-unicast
+    /// answer is a martian (a `local` one passes with `accept_local`); an
+    /// answer with any nexthop on `iif` passes; else strict mode (1)
+    /// refuses, and loose mode (2) and off pass.
     fn validate_source(
         &self,
         flow: &Flow,
@@ -1061,17 +1163,37 @@ impl Host {
         src: IpAddr,
         dst: Option<IpAddr>,
         oif: Option<&str>,
-    ) -> bool {
+    ) -> Validated {
         let flags = &self.fib;
-        if oif != Some(iif) && !flags.custom_rules[0] && !flags.custom_local4 {
-            return !self.is_local_addr(src);
+        let sys = &self.sysctls;
+        let rp = sys.rp_filter(iif);
+        let accept_local = sys.accept_local(iif);
+        let redirects = oif == Some(iif) && sys.send_redirects(iif);
+        if rp.mode == 0 && !flags.realms4 && !redirects {
+            if accept_local {
+                return Validated::pass(None);
+            }
+            // "With custom local routes in place, checking local addresses
+            // only will be too optimistic, with custom rules, checking
+            // local addresses only can be too strict."
+            if !flags.custom_rules[0] && !flags.custom_local4 {
+                return if self.is_local_addr(src) {
+                    Validated::refuse(Refused::Martian, None)
+                } else {
+                    Validated::pass(None)
+                };
+            }
         }
         let mut fl = self.fl(flow, oif.unwrap_or("lo"), None);
         // The reverse lookup's walk is not reported.
         fl.trace = false;
         fl.dst = src;
         fl.src = dst.filter(|d| !d.is_unspecified());
-        fl.mark = 0;
+        fl.mark = if sys.src_valid_mark(iif) {
+            flow.mark
+        } else {
+            0
+        };
         fl.uid = 0;
         if flags.l4_rules4 {
             fl.sport = flow.dport;
@@ -1081,11 +1203,47 @@ impl Host {
             fl.sport = None;
             fl.dport = None;
         }
+        let check = |passed: bool, reverse: Result<Vec<String>, KernelError>| {
+            (rp.mode != 0).then(|| SourceCheck {
+                dev: iif.to_string(),
+                rp_filter: rp.clone(),
+                passed,
+                reverse_devs: reverse.clone().unwrap_or_default(),
+                reverse_error: reverse.err(),
+            })
+        };
         let mut walk = Walk::default();
-        match self.fib_lookup(&fl, &mut walk) {
-            Err(_) => true,
-            Ok(res) => res.fib.routes[res.route].route.kind == RouteType::Unicast,
+        let res = match self.fib_lookup(&fl, &mut walk) {
+            Ok(r) => r,
+            // last_resort: only rp_filter refuses an unroutable source.
+            Err(e) if rp.mode != 0 => return Validated::refuse(Refused::Rpf, check(false, Err(e))),
+            Err(_) => return Validated::pass(None),
+        };
+        let r = &res.fib.routes[res.route].route;
+        match r.kind {
+            RouteType::Unicast => {}
+            RouteType::Local if accept_local => {}
+            _ => return Validated::refuse(Refused::Martian, None),
         }
+        // fib_info_nh_uses_dev: every nexthop counts, dead ones too.
+        let devs: Vec<String> = if r.nexthops.is_empty() {
+            r.dev.iter().cloned().collect()
+        } else {
+            r.nexthops.iter().filter_map(|n| n.dev.clone()).collect()
+        };
+        let dev_match = devs.iter().any(|d| d == iif)
+            || (r.kind == RouteType::Local && self.is_loopback_dev(iif));
+        if dev_match {
+            return Validated::pass(check(true, Ok(devs)));
+        }
+        let no_addr = !self
+            .addrs
+            .iter()
+            .any(|a| a.link == iif && a.addr.family == Family::Inet);
+        if (no_addr && rp.mode != 0) || rp.strict() {
+            return Validated::refuse(Refused::Rpf, check(false, Ok(devs)));
+        }
+        Validated::pass(check(true, Ok(devs)))
     }
 
     // ------------------------------------------------------------------ IPv6

@@ -170,6 +170,9 @@ pub struct FibFlags {
     pub custom_local4: bool,
     /// fib_rules_require_fldissect: some IPv4 rule selects on ipproto/ports.
     pub l4_rules4: bool,
+    /// fib_num_tclassid_users: some IPv4 route names a realm (then every
+    /// received packet's source is looked up in reverse).
+    pub realms4: bool,
 }
 
 pub fn fam_idx(f: Family) -> usize {
@@ -335,9 +338,26 @@ impl Host {
         self.sysctls = system.sysctls;
         if self.sysctls.is_empty() {
             self.system_assumptions.push(
-                "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0)"
+                "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0, accept_local=0, src_valid_mark=0)"
                     .into(),
             );
+        }
+        // Reverse-path filtering decides whether requests arrive at all:
+        // where the bundle lacks it, the distribution's default is assumed.
+        if !self.sysctls.has_setting("rp_filter") {
+            let distro = system.release.as_deref().and_then(system::distro_rp_filter);
+            let text = match distro {
+                Some((v, why)) => {
+                    self.sysctls
+                        .assume("net.ipv4.conf.default.rp_filter", &v.to_string());
+                    format!(
+                        "rp_filter not collected (sysctl -a): {v} assumed for every link ({why}; kernel {})",
+                        system.release.as_deref().unwrap_or("?")
+                    )
+                }
+                None => "rp_filter not collected (sysctl -a): 0 assumed, the kernel's default (distributions often set 1 or 2, under which requests from leaked ranges are dropped)".into(),
+            };
+            self.system_assumptions.push(text);
         }
         self.assumptions
             .extend(self.system_assumptions.iter().cloned());
@@ -479,6 +499,11 @@ impl Host {
                 e.route.kind == RouteType::Local
                     && !e.origin.is_assumed()
                     && e.route.protocol != Some(grammar::RouteProtocol::Kernel)
+            })
+        });
+        self.fib.realms4 = self.tables[0].values().any(|t| {
+            t.routes.iter().any(|e| {
+                e.route.realms.is_some() || e.route.nexthops.iter().any(|n| n.realms.is_some())
             })
         });
     }

@@ -65,6 +65,11 @@ impl KernelVersion {
     /// `uname -r` output; other lines (a collector's banner, a command
     /// header) are passed over. `None` when no line holds one.
     pub fn from_uname(text: &str) -> Option<KernelVersion> {
+        Self::release_in(text).map(|x| x.0)
+    }
+
+    /// `from_uname`, with the release's text.
+    pub fn release_in(text: &str) -> Option<(KernelVersion, &str)> {
         for l in text.lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
             let candidate = match w.as_slice() {
@@ -72,8 +77,10 @@ impl KernelVersion {
                 [rel] => Some(*rel),
                 _ => None,
             };
-            if let Some(v) = candidate.and_then(KernelVersion::parse_release) {
-                return Some(v);
+            if let Some(rel) = candidate
+                && let Some(v) = KernelVersion::parse_release(rel)
+            {
+                return Some((v, rel));
             }
         }
         None
@@ -91,6 +98,108 @@ impl KernelVersion {
     /// and destination) refuse 0.0.0.0 alone. Before, they refused the /8.
     pub fn zeronet_routable(self) -> bool {
         self >= KernelVersion::new(5, 3, 0)
+    }
+
+    /// The error a received packet gets when reverse-path filtering drops
+    /// it. Until 6.12 `fib_validate_source` returned -EXDEV and
+    /// `ip_route_input_slow` passed it on ("Invalid cross-device link");
+    /// Linux 6.13's drop-reason series ("net: ip: make fib_validate_source()
+    /// return drop reason" and its callers) turned every input-route
+    /// failure into -EINVAL, the martian's text [6.18: `Invalid argument`,
+    /// checked in namespaces].
+    pub fn rp_filter_error(self) -> super::KernelError {
+        if self >= KernelVersion::new(6, 13, 0) {
+            super::KernelError::Inval
+        } else {
+            super::KernelError::XDev
+        }
+    }
+}
+
+/// The reverse-path filter of a distribution's own sysctl.d files, for a
+/// bundle that did not keep the sysctls, told by the kernel release's
+/// suffix (`.el8`, `.amzn2`, `-aws`): systemd's `50-default.conf` set
+/// `net.ipv4.conf.{default,all}.rp_filter = 1` until v240 (2018) and 2
+/// (loose) since; Ubuntu's `10-network-security.conf` sets 2. `None`: a
+/// release this list does not know (the kernel's own default, 0, applies).
+pub fn distro_rp_filter(release: &str) -> Option<(i64, &'static str)> {
+    let r = release.to_ascii_lowercase();
+    let has = |tag: &str| {
+        r.match_indices(tag).any(|(i, _)| {
+            let after = r[i + tag.len()..].chars().next();
+            after.is_none_or(|c| !c.is_ascii_digit())
+        })
+    };
+    // systemd before v240: RHEL/CentOS 7 and 8 (systemd 219, 239),
+    // Amazon Linux 2 (219).
+    if has(".el7") || has(".el8") || has(".amzn2") {
+        return Some((
+            1,
+            "RHEL/CentOS 7-8 and Amazon Linux 2 set 1 (systemd's 50-default.conf before v240)",
+        ));
+    }
+    if has(".el9") || has(".el10") || has(".amzn2023") || r.contains(".fc") {
+        return Some((
+            2,
+            "RHEL 9+, Amazon Linux 2023 and Fedora set 2 (systemd's 50-default.conf since v240)",
+        ));
+    }
+    let ubuntu_flavour = [
+        "-generic",
+        "-aws",
+        "-azure",
+        "-gcp",
+        "-oracle",
+        "-kvm",
+        "-lowlatency",
+    ];
+    if ubuntu_flavour.iter().any(|f| r.ends_with(f)) {
+        return Some((2, "Ubuntu sets 2 (10-network-security.conf)"));
+    }
+    None
+}
+
+/// A device's reverse-path filter as the kernel reads it (IN_DEV_RPFILTER:
+/// the larger of `all` and the device's own value), with the key that
+/// decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RpFilter {
+    /// 0 off, 1 strict, anything larger loose.
+    pub mode: i64,
+    /// The key whose value is `mode` (`net.ipv4.conf.eth1.rp_filter`, or
+    /// `…default…` for a device the sysctls do not list, or `…all…`).
+    pub key: String,
+    /// Not in the bundle: a default (the distribution's, or the kernel's).
+    pub assumed: bool,
+}
+
+impl RpFilter {
+    pub fn strict(&self) -> bool {
+        self.mode == 1
+    }
+
+    pub fn mode_word(&self) -> &'static str {
+        match self.mode {
+            0 => "off",
+            1 => "strict",
+            _ => "loose",
+        }
+    }
+}
+
+impl fmt::Display for RpFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rp_filter={} ({}): {}",
+            self.mode,
+            self.mode_word(),
+            self.key
+        )?;
+        if self.assumed {
+            f.write_str(", assumed")?;
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +251,10 @@ pub struct BadLine {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Sysctls {
     values: BTreeMap<String, String>,
+    /// Defaults assumed for keys the bundle lacks (`Host` fills them in
+    /// from the distribution): read like the rest, told as assumed.
+    #[serde(skip)]
+    assumed: BTreeMap<String, String>,
 }
 
 impl Sysctls {
@@ -167,7 +280,29 @@ impl Sysctls {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str)
+        self.values
+            .get(key)
+            .or_else(|| self.assumed.get(key))
+            .map(String::as_str)
+    }
+
+    /// Assumes a value for a key the bundle does not have.
+    pub fn assume(&mut self, key: &str, value: &str) {
+        if let Some(k) = normalise_key(key)
+            && !self.values.contains_key(&k)
+        {
+            self.assumed.insert(k, value.trim().to_string());
+        }
+    }
+
+    fn is_assumed(&self, key: &str) -> bool {
+        !self.values.contains_key(key) && self.assumed.contains_key(key)
+    }
+
+    /// Whether any key ends in `.name` (the bundle kept that setting).
+    pub fn has_setting(&self, name: &str) -> bool {
+        let tail = format!(".{name}");
+        self.values.keys().any(|k| k.ends_with(&tail))
     }
 
     /// An integer sysctl (`None`: absent or not a number).
@@ -210,9 +345,61 @@ impl Sysctls {
     /// the device's name as `/`); a device the dump does not list takes
     /// `default`, as a device created later would.
     fn conf4(&self, dev: &str, name: &str) -> Option<i64> {
+        self.conf4_keyed(dev, name).map(|x| x.0)
+    }
+
+    /// `conf4` with the key it read.
+    fn conf4_keyed(&self, dev: &str, name: &str) -> Option<(i64, String)> {
         let dev = dev.replace('.', "/");
-        self.get_int(&format!("net.ipv4.conf.{dev}.{name}"))
-            .or_else(|| self.get_int(&format!("net.ipv4.conf.default.{name}")))
+        [dev.as_str(), "default"].into_iter().find_map(|d| {
+            let k = format!("net.ipv4.conf.{d}.{name}");
+            self.get_int(&k).map(|v| (v, k))
+        })
+    }
+
+    /// A device's reverse-path filter (IN_DEV_RPFILTER = IN_DEV_MAXCONF:
+    /// the larger of `all` and the device's; checked in namespaces on
+    /// 6.18 for every pair of 0, 1, 2). Absent keys are 0, the kernel's
+    /// default.
+    pub fn rp_filter(&self, dev: &str) -> RpFilter {
+        let all_key = "net.ipv4.conf.all.rp_filter".to_string();
+        let all = self.get_int(&all_key).map(|v| (v, all_key));
+        let own = self.conf4_keyed(dev, "rp_filter");
+        let (mode, key) = match (all, own) {
+            (Some(a), Some(d)) => {
+                if d.0 >= a.0 {
+                    d
+                } else {
+                    a
+                }
+            }
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => (0, format!("net.ipv4.conf.{dev}.rp_filter (absent: 0)")),
+        };
+        let assumed = self.is_assumed(&key);
+        RpFilter { mode, key, assumed }
+    }
+
+    /// `accept_local` (IN_DEV_ACCEPT_LOCAL: `all` or the device): a
+    /// received packet may carry one of the host's own addresses as source.
+    pub fn accept_local(&self, dev: &str) -> bool {
+        self.conf4_or(dev, "accept_local")
+    }
+
+    /// `src_valid_mark` (IN_DEV_SRC_VMARK: `all` or the device): the
+    /// reverse-path lookup uses the packet's mark.
+    pub fn src_valid_mark(&self, dev: &str) -> bool {
+        self.conf4_or(dev, "src_valid_mark")
+    }
+
+    /// `send_redirects` (IN_DEV_TX_REDIRECTS: `all` or the device; on by
+    /// default): a packet forwarded out the device it came in by is
+    /// checked by a reverse lookup even with rp_filter off.
+    pub fn send_redirects(&self, dev: &str) -> bool {
+        let set = |k: &str| self.get_int(k);
+        let all = set("net.ipv4.conf.all.send_redirects");
+        let own = self.conf4(dev, "send_redirects");
+        all.unwrap_or(1) != 0 || own.unwrap_or(1) != 0
     }
 
     /// IN_DEV_ORCONF: `all` or the device's own setting is on.
@@ -237,6 +424,9 @@ impl Sysctls {
 pub struct System {
     /// The kernel version and the file that told it.
     pub kernel: Option<(KernelVersion, String)>,
+    /// The release as printed (`5.10.219-208.866.amzn2.x86_64`): its
+    /// suffix tells the distribution.
+    pub release: Option<String>,
     /// The `net.` sysctls (empty: none collected).
     pub sysctls: Sysctls,
     /// The files the sysctls came from.
@@ -247,10 +437,11 @@ impl System {
     /// Reads a `uname -a` / `uname -r` text; the first version found wins.
     /// `false` when the text holds none.
     pub fn add_uname(&mut self, file: &str, text: &str) -> bool {
-        match KernelVersion::from_uname(text) {
-            Some(v) => {
+        match KernelVersion::release_in(text) {
+            Some((v, rel)) => {
                 if self.kernel.is_none() {
                     self.kernel = Some((v, file.to_string()));
+                    self.release = Some(rel.to_string());
                 }
                 true
             }
