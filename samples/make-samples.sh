@@ -108,12 +108,17 @@ uplink() { # host ifname mac — a veth whose peer sits in the LAN namespace
 
 # ---------------------------------------------------------------- hosts
 # 1. Classic EC2 mistake: a second ENI in the primary's subnet, no rules.
-#    NetworkManager style (RHEL): noprefixroute addresses, routes per NIC.
+#    NetworkManager style (RHEL): noprefixroute addresses, routes per NIC,
+#    and RHEL 8's strict reverse-path filter (systemd's 50-default.conf
+#    before v240): requests to eth1's address from off-link peers are
+#    dropped, since their replies would leave eth0.
 build_samesub() {
   local h=samesub
   newns $h
   uplink $h eth0 0a:5a:10:00:00:10
   uplink $h eth1 0a:5a:10:00:00:20
+  x $h sysctl -q -w net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 \
+    net.ipv4.conf.eth0.rp_filter=1 net.ipv4.conf.eth1.rp_filter=1 >/dev/null
   n $h addr add 172.31.16.10/20 brd + dev eth0 noprefixroute
   n $h addr add 172.31.16.20/20 brd + dev eth1 noprefixroute
   n $h route add 172.31.16.0/20 dev eth0 proto kernel scope link src 172.31.16.10 metric 100
@@ -554,6 +559,13 @@ rm -rf "$OUT"/sosreport-* "$OUT"/ec2rl "$OUT"/scc_* "$OUT"/insights-* "$OUT"/eks
   "$OUT"/netutils-split "$OUT"/multi-eni-policy "$OUT"/ipv6-two-links.txt "$OUT"/fleet.tar.gz
 
 layout_sos samesub "$OUT/sosreport-samesub-$DAY-hxkqzpa" samesub
+# sos's kernel plugin: `uname -a` (this machine's kernel, which answered
+# every lookup; the node name is the sample's) and `sysctl -a`, kept to the
+# namespace's IPv4 interface settings.
+x samesub uname -a | awk '{ $2 = "samesub"; print }' \
+  | mkf "$OUT/sosreport-samesub-$DAY-hxkqzpa/sos_commands/kernel/uname_-a"
+x samesub sysctl -a 2>/dev/null | grep -E '^net\.ipv4\.(conf\.[^.]+\.(rp_filter|accept_local|src_valid_mark|route_localnet|send_redirects)|ip_forward) ' \
+  | mkf "$OUT/sosreport-samesub-$DAY-hxkqzpa/sos_commands/kernel/sysctl_-a"
 layout_ec2rl diffsub "$OUT/ec2rl/$TS" i-0d1ff5b0e7c0a0002 alami2
 layout_scc netutils-same "$OUT/scc_netutils-same_240502_1015" netutils-same
 layout_plain netutils-split "$OUT/netutils-split"
@@ -637,6 +649,16 @@ for h in report["hosts"]:
                     got = egress(ns, e["address"], dst)
                     if got is not None and got != leak["egress"]:
                         complain(f"{hid}: from {e['address']} to {dst} the kernel says {got}, report {leak['egress']}")
+            # Impact: `ip route get A from P iif I` fails exactly where the
+        # report says reverse-path filtering drops requests from P.
+        if ":" not in e["address"]:
+            for rng in e["leaks"] + e["no_route"]:
+                dropped = rng["impact"] == "request-dropped"
+                for d in rng["destinations"][:8]:
+                    for peer in probes(d):
+                        r = ip(ns, "route", "get", e["address"], "from", peer, "iif", e["interface"])
+                        if (r.returncode != 0) != dropped:
+                            complain(f"{hid}: {e['address']} from {peer} iif {e['interface']}: kernel {(r.stdout or r.stderr).strip()}, report {rng['impact']}")
         if e["verdict"] == "ok" and not e["internal"]:
             for dst in PROBES:
                 if (":" in dst) != (":" in e["address"]):

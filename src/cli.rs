@@ -76,7 +76,7 @@ pub struct ScanArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Show only hosts that are not a complete `ok`.
+    /// Show only hosts that are not a complete `ok` (problems), or whose traffic is lost (broken).
     #[arg(long, value_enum)]
     pub only: Option<Only>,
     /// Treat links matching GLOB as internal (peer space: their own prefixes). Repeatable.
@@ -137,7 +137,11 @@ pub enum ColorChoice {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Only {
+    /// Hosts that are not a complete `ok`.
     Problems,
+    /// Hosts whose traffic is lost: a request dropped by reverse-path
+    /// filtering, a reply dropped by the platform or by a missing route.
+    Broken,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {

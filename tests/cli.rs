@@ -127,7 +127,7 @@ fn json_matches_the_schema_and_exits_1_on_findings() {
     let (doc, code) = json_report(&["samples/"]);
     assert_eq!(code, 1, "asymmetric hosts are findings");
     assert_valid(&validator(&schema()), &doc, "--format json");
-    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["schema"], 2);
     assert_eq!(doc["summary"]["hosts"], HOSTS);
     assert_eq!(doc["summary"]["ok"], 3);
     assert_eq!(doc["summary"]["asymmetric"], 7);
@@ -149,7 +149,7 @@ fn the_schema_rejects_what_is_not_a_report() {
     bad["hosts"][0].as_object_mut().unwrap().remove("endpoints");
     assert!(!v.is_valid(&bad), "a host without endpoints");
     let mut bad = doc;
-    bad["schema"] = 2.into();
+    bad["schema"] = 1.into();
     assert!(!v.is_valid(&bad), "another schema version");
 }
 
@@ -166,7 +166,7 @@ fn ndjson_streams_schema_valid_hosts_then_a_summary() {
         "$schema": s["$schema"],
         "$defs": s["$defs"],
         "allOf": [{ "$ref": "#/$defs/host" }],
-        "properties": { "type": { "const": "host" }, "schema": { "const": 1 } },
+        "properties": { "type": { "const": "host" }, "schema": { "const": 2 } },
         "required": ["type", "schema"]
     });
     let hv = validator(&host_schema);
@@ -197,19 +197,19 @@ fn csv_has_a_header_and_a_row_per_host() {
     assert_eq!(
         lines.next(),
         Some(
-            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
+            "host,hostname,instance_id,collector,verdict,impact,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
         )
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), HOSTS);
     assert!(
         rows.iter()
-            .any(|r| r.starts_with("netutils-split,,,plain,asymmetric,,SUCCESS,")),
+            .any(|r| r.starts_with("netutils-split,,,plain,asymmetric,reply-dropped,,SUCCESS,")),
         "{rows:#?}"
     );
     assert!(
         rows.iter().any(|r| r.starts_with(
-            "ec2rl/2024-05-02T10_15_42.123456,,i-0d1ff5b0e7c0a0002,ec2rl,asymmetric,ip rule not collected"
+            "ec2rl/2024-05-02T10_15_42.123456,,i-0d1ff5b0e7c0a0002,ec2rl,asymmetric,reply-dropped,ip rule not collected"
         )),
         "{rows:#?}"
     );
@@ -423,6 +423,57 @@ fn only_problems_leaves_out_complete_ok_hosts() {
     assert!(md.contains("| netutils-split |"), "{md}");
 }
 
+/// `--only broken` keeps the hosts whose traffic is lost, and every host
+/// it keeps leads its reason with what drops it.
+#[test]
+fn only_broken_keeps_hosts_that_lose_traffic() {
+    let (all, _) = json_report(&["samples/"]);
+    let (broken, code) = json_report(&["samples/", "--only", "broken"]);
+    assert_eq!(code, 1);
+    let want: BTreeSet<String> = all["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| {
+            matches!(
+                h["impact"].as_str(),
+                Some("request-dropped" | "reply-dropped")
+            )
+        })
+        .map(|h| h["host"].as_str().unwrap().to_string())
+        .collect();
+    let got: BTreeSet<String> = host_ids(&broken).into_iter().collect();
+    assert_eq!(got, want);
+    // The samples hold both kinds, and a degraded (delivered) host.
+    let impacts: BTreeSet<&str> = all["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["impact"].as_str())
+        .collect();
+    assert_eq!(
+        impacts,
+        BTreeSet::from(["delivered", "reply-dropped", "request-dropped"])
+    );
+    for h in broken["hosts"].as_array().unwrap() {
+        let r = h["reason"].as_str().unwrap();
+        assert!(r.starts_with("broken: "), "{r}");
+    }
+    let samesub = broken["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"].as_str().unwrap().contains("samesub"))
+        .expect("the RHEL host with strict rp_filter");
+    assert!(
+        samesub["reason"].as_str().unwrap().starts_with(
+            "broken: requests from 0.0.0.0/0 except 172.31.16.0/20 dropped by rp_filter=1 on eth1"
+        ),
+        "{}",
+        samesub["reason"]
+    );
+}
+
 #[test]
 fn shards_cover_every_host_exactly_once() {
     let (all, _) = json_report(&["samples/"]);
@@ -585,6 +636,70 @@ fn route_get_reads_sysctls_and_kernel_version() {
 /// `route-get` takes the protocol as `ip route get` does: UDP for IPv4
 /// unless `--ipproto` says otherwise (so `ipproto udp` rules match), none
 /// for IPv6, and refuses what the kernel refuses.
+/// `route-get --iif` says which rp_filter setting decided, as the kernel
+/// of the bundle answers (the sample's strict eth1, captured on 6.18).
+#[test]
+fn route_get_says_which_rp_filter_decided() {
+    let host = "samples/sosreport-samesub-2024-05-02-hxkqzpa";
+    let o = tool()
+        .args([
+            "route-get",
+            host,
+            "--to",
+            "172.31.16.20",
+            "--from",
+            "8.8.8.8",
+            "--iif",
+            "eth1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.starts_with("172.31.16.20: Invalid argument\n"), "{out}");
+    assert!(
+        out.contains("reverse-path filter rp_filter=1 on eth1 (strict; net.ipv4.conf.eth1.rp_filter = 1): dropped: replies to 8.8.8.8 leave by eth0, not eth1"),
+        "{out}"
+    );
+    let o = tool()
+        .args([
+            "route-get",
+            host,
+            "--to",
+            "172.31.16.20",
+            "--from",
+            "172.31.16.99",
+            "--iif",
+            "eth1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "same-subnet peers route by eth0 too"
+    );
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["source_check"]["passed"], false);
+    assert_eq!(v["source_check"]["reverse_devs"][0], "eth0");
+    let o = tool()
+        .args([
+            "route-get",
+            host,
+            "--to",
+            "172.31.16.10",
+            "--from",
+            "8.8.8.8",
+            "--iif",
+            "eth0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("passed: replies to 8.8.8.8 leave by eth0"));
+}
+
 #[test]
 fn route_get_protocol_as_ip_route_get() {
     let case = "handmade-ipproto-default-udp";
@@ -1046,7 +1161,7 @@ fn bad_paths_and_outputs_are_named_and_replace_nothing() {
 fn the_output_extension_names_the_format() {
     let dir = tempfile::tempdir().unwrap();
     for (name, check) in [
-        ("r.json", "\"schema\": 1"),
+        ("r.json", "\"schema\": 2"),
         ("r.ndjson", "{\"type\":\"host\""),
         ("r.md", "| host | collector | verdict | fix |"),
         ("r.csv", "host,hostname,instance_id,"),

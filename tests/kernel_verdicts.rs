@@ -273,7 +273,10 @@ fn judge_catches_wrong_verdicts() {
                         route: None,
                         routes: 0,
                         protocols: None,
+                        impact: asymroute_offline::verdict::Impact::Delivered,
+                        dropped_by: None,
                         size: 1,
+                        own_leg: false,
                     });
                     tally("fake leak added", caught(&m), ctx.clone());
                 }

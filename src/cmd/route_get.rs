@@ -64,6 +64,10 @@ struct Output<'a> {
     route: Option<Located>,
     conditional_rules: Vec<Located>,
     error: Option<&'static str>,
+    /// Reverse-path filtering of a received packet (`--iif`, rp_filter
+    /// on): the sysctl that decided, and the reverse lookup's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_check: Option<&'a crate::model::lookup::SourceCheck>,
     assumptions: Vec<&'a str>,
 }
 
@@ -184,6 +188,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
                 .map(|&i| rule_loc(&host, fam, i))
                 .collect(),
             error: l.result.as_ref().err().map(|e| e.message()),
+            source_check: l.source_check.as_ref(),
             assumptions: assumptions.clone(),
         };
         serde_json::to_writer_pretty(&mut out, &o)?;
@@ -247,6 +252,9 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
                 writeln!(out, "{lead}{}", t.trim_start())?;
             }
         }
+        if let Some(c) = &l.source_check {
+            writeln!(out, "    {}", source_check_text(c, flow.src))?;
+        }
         for &i in &l.conditional {
             let r = rule_loc(&host, fam, i);
             writeln!(
@@ -266,6 +274,29 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
     } else {
         Exit::Findings
     })
+}
+
+/// `reverse-path filter rp_filter=1 on eth1 (strict; …): dropped: replies
+/// to 8.8.8.8 leave by eth0`: which sysctl decided, and on what.
+fn source_check_text(
+    c: &crate::model::lookup::SourceCheck,
+    src: Option<std::net::IpAddr>,
+) -> String {
+    let to = src.map(|s| format!(" to {s}")).unwrap_or_default();
+    let what = match (&c.reverse_error, c.passed) {
+        (Some(e), _) => format!("no route back{to} ({e})"),
+        (None, true) => format!("replies{to} leave by {}", c.reverse_devs.join(", ")),
+        (None, false) => format!(
+            "replies{to} leave by {}, not {}",
+            c.reverse_devs.join(", "),
+            c.dev
+        ),
+    };
+    format!(
+        "reverse-path filter {}: {}: {what}",
+        c.rp_filter.on(&c.dev),
+        if c.passed { "passed" } else { "dropped" }
+    )
 }
 
 #[cfg(test)]

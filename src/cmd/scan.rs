@@ -235,6 +235,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     let opts = Options {
         explain: a.explain,
         only_problems: a.only == Some(Only::Problems),
+        only_broken: a.only == Some(Only::Broken),
         width,
         color,
     };

@@ -187,19 +187,31 @@ impl RpFilter {
     }
 }
 
-impl fmt::Display for RpFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "rp_filter={} ({}): {}",
+impl RpFilter {
+    /// `rp_filter=1 on eth1 (strict; net.ipv4.conf.eth1.rp_filter = 1)`.
+    pub fn on(&self, dev: &str) -> String {
+        let assumed = if self.assumed { "assumed: " } else { "" };
+        format!(
+            "rp_filter={} on {dev} ({}; {assumed}{} = {})",
             self.mode,
             self.mode_word(),
-            self.key
-        )?;
-        if self.assumed {
-            f.write_str(", assumed")?;
-        }
-        Ok(())
+            self.key,
+            self.mode
+        )
+    }
+}
+
+impl fmt::Display for RpFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let assumed = if self.assumed { "assumed: " } else { "" };
+        write!(
+            f,
+            "rp_filter={} ({}; {assumed}{} = {})",
+            self.mode,
+            self.mode_word(),
+            self.key,
+            self.mode
+        )
     }
 }
 

@@ -33,7 +33,7 @@ impl Reporter for Csv {
     fn finish(&mut self, out: &mut dyn Write, _s: &Summary, _n: &[Notice]) -> io::Result<()> {
         writeln!(
             out,
-            "host,hostname,instance_id,collector,verdict,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
+            "host,hostname,instance_id,collector,verdict,impact,incomplete,ec2rl_status,ec2rl_message,ec2rl_logged,reason,fix_status,fix_reason"
         )?;
         self.rows.each(Part::Head, |l| out.write_all(l))
     }
@@ -47,6 +47,7 @@ fn line(h: &HostReport) -> String {
         h.instance_id.clone().unwrap_or_default(),
         h.collector.to_string(),
         h.verdict.as_str().to_string(),
+        h.impact.map_or("", |i| i.as_str()).to_string(),
         h.incomplete.join("; "),
         h.ec2rl.status.unwrap_or("").to_string(),
         h.ec2rl.message.clone(),

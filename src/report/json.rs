@@ -1,4 +1,4 @@
-//! `--format json`: one document, `"schema": 1`.
+//! `--format json`: one document, `"schema": 2`.
 //!
 //! The summary comes before the hosts, and hosts are sorted: the document
 //! can only be written at the end. Each host is serialised as it arrives,
@@ -75,7 +75,7 @@ impl Reporter for Json {
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         let doc = Doc {
-            schema: 1,
+            schema: 2,
             tool: Tool {
                 name: env!("CARGO_PKG_NAME"),
                 version: env!("CARGO_PKG_VERSION"),

@@ -50,7 +50,10 @@ impl Reporter for Markdown {
             "| {} | {} | {} | {} | {} | {} |\n",
             text(&h.host),
             h.collector,
-            cell(&h.verdict_label()),
+            cell(&match h.impact_word() {
+                Some(w) => format!("{}, {w}", h.verdict_label()),
+                None => h.verdict_label(),
+            }),
             fix_cell(&h),
             cell(&ec2rl_cell(&h)),
             cell(&h.reason)

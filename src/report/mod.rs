@@ -32,6 +32,8 @@ pub enum Format {
 pub struct Options {
     pub explain: bool,
     pub only_problems: bool,
+    /// `--only broken`: hosts whose traffic is lost (a request or reply dropped).
+    pub only_broken: bool,
     /// Table width: the terminal's, 100 into files and pipes.
     pub width: u16,
     /// Colour verdicts (a terminal, or `--color always`).
@@ -41,6 +43,9 @@ pub struct Options {
 impl Options {
     /// `--only problems` keeps hosts that are not a complete `ok`.
     pub fn keeps(&self, h: &HostReport) -> bool {
+        if self.only_broken {
+            return h.impact.is_some_and(|i| i.is_broken());
+        }
         !self.only_problems || h.verdict != Verdict::Ok || h.is_incomplete()
     }
 }
@@ -86,6 +91,7 @@ mod tests {
             let o = Options {
                 explain: true,
                 only_problems: false,
+                only_broken: false,
                 width: 100,
                 color: false,
             };
@@ -249,6 +255,9 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
     for r in &h.incomplete {
         v.push(format!("  incomplete: {r}"));
     }
+    if let (Some(i), Some(w)) = (h.impact, h.impact_word()) {
+        v.push(format!("  impact: {w} ({})", i.as_str()));
+    }
     v.push(format!("  ec2rl would say: {}", h.ec2rl.message));
     if let Some(l) = &h.ec2rl.logged {
         v.push(format!("  ec2rl said:      {l}"));
@@ -293,6 +302,7 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
                 l.egress,
                 protocols_text(l.protocols.as_deref())
             ));
+            v.push(impact_line(l.impact, l.dropped_by.as_deref()));
             v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
             v.extend(l.route.as_ref().map(|r| quoted("      route ", r)));
         }
@@ -303,6 +313,7 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
                 n.error,
                 protocols_text(n.protocols.as_deref())
             ));
+            v.push(impact_line(n.impact, n.dropped_by.as_deref()));
             v.extend(n.rule.as_ref().map(|r| quoted("      rule  ", r)));
             v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
             if n.rule.is_none()
@@ -338,6 +349,14 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
         }
     }
     v
+}
+
+/// `      impact: request-dropped by rp_filter=1 (strict): … on eth1`.
+fn impact_line(i: crate::verdict::Impact, by: Option<&str>) -> String {
+    match by {
+        Some(b) => format!("      impact: {} by {b}", i.as_str()),
+        None => format!("      impact: {}", i.as_str()),
+    }
 }
 
 /// ` (UDP replies only)`: which reply protocols a leak is for, when not

@@ -32,7 +32,7 @@ impl Reporter for Ndjson {
         // tag's, its `{` turned into a `,`.
         let line = &mut self.line;
         line.clear();
-        line.extend_from_slice(br#"{"type":"host","schema":1"#);
+        line.extend_from_slice(br#"{"type":"host","schema":2"#);
         let start = line.len();
         serde_json::to_writer(&mut *line, &h)?;
         if line[start..] == *b"{}" {
@@ -52,7 +52,7 @@ impl Reporter for Ndjson {
                 &mut *out,
                 &Tagged {
                     kind: "diagnostic",
-                    schema: 1,
+                    schema: 2,
                     body: n,
                 },
             )?;
@@ -62,7 +62,7 @@ impl Reporter for Ndjson {
             &mut *out,
             &Tagged {
                 kind: "summary",
-                schema: 1,
+                schema: 2,
                 body: s,
             },
         )?;

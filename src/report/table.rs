@@ -61,6 +61,10 @@ fn verdict_color(v: Verdict) -> Color {
 /// column of its own).
 fn verdict_cell(h: &HostReport) -> String {
     let mut s = h.verdict_label().replace(" (", "\n(");
+    if let Some(w) = h.impact_word() {
+        s.push('\n');
+        s.push_str(w);
+    }
     if h.fix_status != FixStatus::NotNeeded {
         s.push_str("\nfix: ");
         s.push_str(fix_cell(h));

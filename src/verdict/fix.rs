@@ -1916,7 +1916,7 @@ fn repair(
 
 /// amazon-ec2-net-utils' layout: a `from ADDR lookup 10000 + N` rule for
 /// an address of device N (an EC2 instance, whatever the collector).
-fn netutils(host: &Host) -> bool {
+pub(crate) fn netutils(host: &Host) -> bool {
     [Family::Inet, Family::Inet6].into_iter().any(|f| {
         conventions(host, f)
             .iter()

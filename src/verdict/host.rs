@@ -4,6 +4,7 @@
 
 use super::ec2rl::{self, Ec2rl};
 use super::fix::{self, Fix, FixStatus};
+use super::impact::{self, Impact};
 use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
 use crate::capture::{Collector, HostCapture};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
@@ -38,6 +39,10 @@ pub struct HostReport {
     pub instance_id: Option<String>,
     pub collector: &'static str,
     pub verdict: Verdict,
+    /// The worst impact of its endpoints' leaks and no-route ranges
+    /// (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
     /// Why the verdict rests on assumptions or partial data (empty: complete).
     pub incomplete: Vec<String>,
     /// One line for the table.
@@ -62,6 +67,13 @@ pub struct HostReport {
 impl HostReport {
     pub fn is_incomplete(&self) -> bool {
         !self.incomplete.is_empty()
+    }
+
+    /// `broken` when traffic is lost (a request or reply dropped),
+    /// `degraded` when every leaked reply is delivered by another path.
+    pub fn impact_word(&self) -> Option<&'static str> {
+        self.impact
+            .map(|i| if i.is_broken() { "broken" } else { "degraded" })
     }
 
     /// `asymmetric`, or `asymmetric (incomplete)`.
@@ -214,6 +226,7 @@ fn guarded(
         instance_id,
         collector,
         verdict: Verdict::Error,
+        impact: None,
         incomplete: vec![message.clone()],
         reason: what,
         endpoints: Vec::new(),
@@ -388,8 +401,19 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             || cap
                 .hostname
                 .as_deref()
-                .is_some_and(|n| ec2_hostname(n, &host)),
+                .is_some_and(|n| ec2_hostname(n, &host))
+            || fix::netutils(&host),
     };
+    let mut eps = eps;
+    impact::assess(&host, &mut eps, class, platform);
+    let impact = impact::host_impact(&eps);
+    if eps.iter().any(|e| !e.leaks.is_empty()) {
+        notes.push(if platform.ec2 {
+            "EC2: the VPC's source/destination check is assumed on (its setting is not in the bundle): replies leaving an ENI with another ENI's address are dropped".into()
+        } else {
+            "platform not identified as a cloud instance (no ec2rl, EKS, instance id, EC2 hostname or ec2-net-utils): no network anti-spoofing check assumed; leaked replies are taken as delivered".into()
+        });
+    }
     let advice = fix::advise_in(&host, &eps, class, platform, &spaces);
     let reason = reason(&eps, verdict, &host, &cap.missing);
     HostReport {
@@ -398,6 +422,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         instance_id: cap.instance_id,
         collector: cap.collector.as_str(),
         verdict,
+        impact,
         incomplete,
         reason,
         endpoints: eps,
@@ -458,7 +483,74 @@ fn plain_error(kernel: &str) -> &str {
     }
 }
 
+/// `broken: …` for the worst range whose traffic is lost beyond the
+/// verdict's own words: requests dropped by reverse-path filtering, or
+/// replies the platform drops (a reply without a route is what `no-route`
+/// already says).
+fn broken_lead(eps: &[Endpoint]) -> Option<String> {
+    let mut best: Option<(Impact, u128, String)> = None;
+    let mut consider = |impact: Impact, size: u128, text: String| {
+        if best.as_ref().is_none_or(|b| (impact, size) > (b.0, b.1)) {
+            best = Some((impact, size, text));
+        }
+    };
+    for e in eps.iter().filter(|e| e.same_as.is_none()) {
+        let rp = |by: &Option<String>| {
+            by.as_deref()
+                .and_then(|b| b.split(" (").next())
+                .unwrap_or("rp_filter")
+                .to_string()
+        };
+        for l in &e.leaks {
+            match l.impact {
+                Impact::RequestDropped => consider(
+                    l.impact,
+                    l.size,
+                    format!(
+                        "broken: requests from {} dropped by {}",
+                        l.summary,
+                        rp(&l.dropped_by)
+                    ),
+                ),
+                Impact::ReplyDropped => consider(
+                    l.impact,
+                    l.size,
+                    format!(
+                        "broken: replies to {} dropped by the VPC ({}'s address leaves {})",
+                        l.summary, e.interface, l.egress
+                    ),
+                ),
+                Impact::Delivered => {}
+            }
+        }
+        for n in &e.no_route {
+            if n.impact == Impact::RequestDropped {
+                consider(
+                    n.impact,
+                    0,
+                    format!(
+                        "broken: requests from {} dropped by {}",
+                        n.summary,
+                        rp(&n.dropped_by)
+                    ),
+                );
+            }
+        }
+    }
+    best.map(|b| b.2)
+}
+
 fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
+    let plain = reason_plain(eps, verdict, host, missing);
+    match broken_lead(eps) {
+        Some(lead) if matches!(verdict, Verdict::Asymmetric | Verdict::NoRoute) => {
+            format!("{lead}; {plain}")
+        }
+        _ => plain,
+    }
+}
+
+fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
     match verdict {
         Verdict::Error => {
             if host.sources.is_empty() {

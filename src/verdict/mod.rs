@@ -7,12 +7,14 @@
 pub mod ec2rl;
 pub mod fix;
 pub mod host;
+pub mod impact;
 pub mod space;
 #[cfg(test)]
 mod testhosts;
 
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError, Origin, fam_idx, lookup::is_link_local};
+pub use impact::Impact;
 use serde::Serialize;
 use space::Range;
 use std::cell::OnceCell;
@@ -96,8 +98,18 @@ pub struct Leak {
     /// (`other`: a protocol no rule names); absent: every protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocols: Option<Vec<String>>,
+    /// What happens to the traffic (`impact::assess`).
+    pub impact: Impact,
+    /// What drops it, in words (`rp_filter=1 (strict): net.ipv4.conf.eth1.rp_filter`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<String>,
     #[serde(skip)]
     pub size: u128,
+    /// The deciding routes have a nexthop (live or dead) on the
+    /// endpoint's own link: reverse-path filtering accepts the request
+    /// (set only where the link's rp_filter is strict).
+    #[serde(skip)]
+    pub own_leg: bool,
 }
 
 /// One nexthop of a multipath route.
@@ -124,6 +136,11 @@ pub struct NoRoute {
     /// As `Leak::protocols`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocols: Option<Vec<String>>,
+    /// As `Leak::impact`: the request dropped by reverse-path filtering,
+    /// else the reply dropped by the host itself.
+    pub impact: Impact,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,6 +166,9 @@ pub struct Endpoint {
     /// protocol, or not asymmetric.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocols: Option<Vec<String>>,
+    /// The worst impact of its leaks and no-route ranges (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
     pub leaks: Vec<Leak>,
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
@@ -384,6 +404,8 @@ enum Outcome {
         rule: Option<u32>,
         /// The deciding route's table, as an index into `Memo::tables`.
         table: Option<u32>,
+        /// `Leak::own_leg`.
+        own_leg: bool,
     },
     NoRoute {
         error: KernelError,
@@ -834,6 +856,9 @@ fn analyse(
     let fam = ep.family;
     let peers = Peers::new(sp, ep);
     let iface = m.name(&ep.interface);
+    // Strict reverse-path filtering accepts a request whose reply route has
+    // any nexthop on the link, dead ones too (fib_info_nh_uses_dev).
+    let strict = fam == Family::Inet && host.sysctls.rp_filter(&ep.interface).strict();
     // Each distinct outcome once; pieces name theirs by index (equal
     // outcomes, equal indexes): pieces compare as numbers.
     let mut outcomes: Vec<Outcome> = Vec::new();
@@ -875,6 +900,20 @@ fn analyse(
                     }
                 }
                 let table = raw.route.map(|r| r.0);
+                let own_leg = strict
+                    && raw
+                        .route
+                        .and_then(|k| {
+                            host.table(fam, &m.tables[k.0 as usize])?
+                                .routes
+                                .get(k.1 as usize)
+                        })
+                        .is_some_and(|e| {
+                            e.route
+                                .nexthops
+                                .iter()
+                                .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
+                        });
                 let mut pending_legs: Option<Vec<LegKey>> = None;
                 let mut o = match &raw.answer {
                     RawAnswer::Err(error) => Outcome::NoRoute {
@@ -932,6 +971,7 @@ fn analyse(
                                     legs: u32::MAX,
                                     rule: raw.rule,
                                     table,
+                                    own_leg,
                                 }
                             }
                         }
@@ -1045,6 +1085,7 @@ fn analyse(
                 hash,
                 legs,
                 rule,
+                own_leg,
                 ..
             } => ep.leaks.push(Leak {
                 destinations,
@@ -1068,7 +1109,10 @@ fn analyse(
                 route: quote_route(main_route),
                 routes,
                 protocols: None,
+                impact: Impact::Delivered,
+                dropped_by: None,
                 size,
+                own_leg,
             }),
             Outcome::NoRoute { error, rule, .. } => ep.no_route.push(NoRoute {
                 destinations,
@@ -1079,6 +1123,8 @@ fn analyse(
                 route: quote_route(main_route),
                 routes,
                 protocols: None,
+                impact: Impact::ReplyDropped,
+                dropped_by: None,
             }),
             _ => {}
         }
@@ -1243,6 +1289,7 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         verdict: None,
         same_as: None,
         protocols: None,
+        impact: None,
         leaks: Vec::new(),
         no_route: Vec::new(),
         conditional: Vec::new(),
@@ -1472,6 +1519,7 @@ pub fn expanded(eps: &[Endpoint]) -> Vec<Endpoint> {
                 x.no_route = twin.no_route.clone();
                 x.conditional = twin.conditional.clone();
                 x.protocols = twin.protocols.clone();
+                x.impact = twin.impact;
                 x.same_as = None;
             }
             x
