@@ -699,7 +699,9 @@ pub fn load_host(dir: &Path) -> Host {
     assert!(notes.is_empty(), "{}: {notes:?}", dir.display());
     let inputs = inputs
         .into_iter()
-        .filter(|i| !["cases.json", "verdicts.json", "setup.txt"].contains(&i.name.as_str()))
+        .filter(|i| {
+            !["cases.json", "verdicts.json", "impacts.json", "setup.txt"].contains(&i.name.as_str())
+        })
         .collect();
     // The folder's `uname` / `sysctl` files, where a case needs them.
     let (system, notes) = capture::load_plain_system(dir).expect("read host folder");
