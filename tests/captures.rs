@@ -1085,6 +1085,11 @@ fn system_fleet() -> Vec<(String, Vec<u8>)> {
         format!("{sos}/proc/sys/net/ipv4/conf/eth0.100/route_localnet"),
         "1\n".into(),
     ));
+    // firewalld's IPv6_rpfilter (its default), as `nft -a list ruleset` shows it.
+    f.push((
+        format!("{sos}/sos_commands/nftables/nft_-a_list_ruleset"),
+        "table inet firewalld { # handle 1\n\tchain filter_PREROUTING { # handle 1\n\t\ttype filter hook prerouting priority filter + 10; policy accept;\n\t\tmeta nfproto ipv6 fib saddr . mark . iif oif missing drop # handle 6\n\t}\n}\n".into(),
+    ));
 
     let scc = "scc_k2_240502_1200";
     f.push((
@@ -1148,6 +1153,11 @@ fn system_fleet() -> Vec<(String, Vec<u8>)> {
     f.push(("plain/a/ip_addr.txt".into(), t.addr.clone()));
     f.push(("plain/a/uname-a.txt".into(), "5.2.0-1-amd64\n".into()));
     f.push((
+        "plain/a/ip6tables-save".into(),
+        "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m rpfilter --invert -j DROP\nCOMMIT\n"
+            .into(),
+    ));
+    f.push((
         "plain/a/sysctl.txt".into(),
         format!("{sysctl}not a sysctl line\n"),
     ));
@@ -1171,6 +1181,14 @@ fn check_system_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
     assert!(localnet(sos, "eth1") && !localnet(sos, "eth0"));
     assert!(localnet(sos, "eth0.100"), "from proc/sys/net");
     assert_eq!(h(sos).system.sysctls.get("kernel.pid_max"), None);
+    assert!(
+        h(sos)
+            .system
+            .ipv6_rpfilter
+            .as_deref()
+            .is_some_and(|f| f.ends_with("nftables/nft_-a_list_ruleset"))
+    );
+
     assert!(
         h(sos)
             .notes
@@ -1214,6 +1232,15 @@ fn check_system_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
     );
 
     assert_eq!(h("plain/a").collector, Collector::Plain);
+    assert!(
+        h("plain/a")
+            .system
+            .ipv6_rpfilter
+            .as_deref()
+            .is_some_and(|f| f.ends_with("plain/a/ip6tables-save"))
+    );
+    assert_eq!(h(scc).system.ipv6_rpfilter, None);
+    assert_eq!(h("plain/c").system.ipv6_rpfilter, None);
     assert_eq!(kernel("plain/a"), Some(v(5, 2, 0)));
     assert!(localnet("plain/a", "eth1"));
     assert!(
@@ -1234,11 +1261,10 @@ fn check_system_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
     assert!(localnet("plain/c", "eth1"));
     // Kernel files alone make no host, and feed no dump.
     for cap in hosts.values() {
-        assert!(
-            feeds(cap)
-                .iter()
-                .all(|f| !f.contains("uname") && !f.contains("sysctl"))
-        );
+        assert!(feeds(cap).iter().all(|f| !f.contains("uname")
+            && !f.contains("sysctl")
+            && !f.contains("nft_")
+            && !f.contains("ip6tables")));
     }
 }
 

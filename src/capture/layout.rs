@@ -384,6 +384,13 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
                     Role::Dump(k, c),
                 ));
             }
+            // sos's nftables and networking plugins: `nft -a list ruleset`,
+            // `ip6tables -t raw -nvL` (firewalld's IPv6_rpfilter lives there).
+            ["nftables", file] | ["networking", file]
+                if classify_system_name(file) == Some(SystemFile::Netfilter) =>
+            {
+                return Some((root, Collector::Sos, Role::System(SystemFile::Netfilter)));
+            }
             ["networking", file] => {
                 if let Some(after) = file.strip_prefix("ip_netns_exec_") {
                     // sos 3.x kept namespace files beside the others.
@@ -408,6 +415,7 @@ fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
             ["kernel", "sysctl_-a"] => {
                 return Some((root, Collector::Sos, Role::System(SystemFile::Sysctl)));
             }
+
             _ => return None,
         }
     }
@@ -958,6 +966,7 @@ fn read_system(sys: &mut System, role: &Role, path: &str, text: &str) -> Vec<Str
             notes.push(format!("{path}: no kernel release found"));
         }
         Role::System(SystemFile::Sysctl) => notes.extend(sys.add_sysctl_text(path, text)),
+        Role::System(SystemFile::Netfilter) => sys.add_netfilter(path, text),
         Role::ProcSys => sys.add_proc_file(path, text),
         Role::SupportconfigEnv => {
             for (cmd, out) in command_blocks(text) {

@@ -57,6 +57,9 @@ pub enum SystemFile {
     Uname,
     /// `sysctl -a` output (`key = value`).
     Sysctl,
+    /// A netfilter listing (`nft list ruleset`, `ip6tables -t raw -nvL`,
+    /// `ip6tables-save`): read only for an IPv6 reverse-path filter.
+    Netfilter,
 }
 
 /// The kernel files a plain folder may hold, by name: `uname`,
@@ -71,6 +74,9 @@ pub fn classify_system_name(name: &str) -> Option<SystemFile> {
         }
         "sysctl" | "sysctl_-a" | "sysctl-a" | "sysctl_a" | "sysctl_all" | "sysctl-all" => {
             Some(SystemFile::Sysctl)
+        }
+        s if s.starts_with("nft_") && s.contains("list_ruleset") || s.starts_with("ip6tables") => {
+            Some(SystemFile::Netfilter)
         }
         _ => None,
     }
@@ -115,6 +121,7 @@ pub fn load_plain_system(dir: &Path) -> std::io::Result<(System, Vec<String>)> {
                 }
             }
             SystemFile::Sysctl => notes.extend(sys.add_sysctl_text(&name, &text)),
+            SystemFile::Netfilter => sys.add_netfilter(&name, &text),
         }
     }
     Ok((sys, notes))

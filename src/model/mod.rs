@@ -342,6 +342,11 @@ impl Host {
                     .into(),
             );
         }
+        if let Some(f) = &system.ipv6_rpfilter {
+            self.system_assumptions.push(format!(
+                "netfilter's IPv6 reverse-path filter is loaded ({f}): it drops IPv6 requests whose replies would leave by another link; not modelled (IPv6 leaks are called delivered, they may be request-dropped)"
+            ));
+        }
         // Reverse-path filtering decides whether requests arrive at all:
         // where the bundle lacks it, the distribution's default is assumed.
         if !self.sysctls.has_setting("rp_filter") {

@@ -443,6 +443,9 @@ pub struct System {
     pub sysctls: Sysctls,
     /// The files the sysctls came from.
     pub sysctl_files: Vec<String>,
+    /// A netfilter listing that loads an IPv6 reverse-path filter (the
+    /// `rpfilter` match, nftables' `fib saddr … oif missing`): its file.
+    pub ipv6_rpfilter: Option<String>,
 }
 
 impl System {
@@ -482,6 +485,32 @@ impl System {
             first.line,
             first.text
         ))
+    }
+
+    /// Reads a netfilter listing: does it load an IPv6 reverse-path filter?
+    /// firewalld's `IPv6_rpfilter=yes` (its default) puts one in the raw
+    /// table (`rpfilter`) or in nftables (`fib saddr . iif oif missing
+    /// drop`, with `mark` since firewalld 1.0). A listing of IPv4 rules
+    /// alone (`ip6tables` file names aside) is not read as IPv6.
+    pub fn add_netfilter(&mut self, file: &str, text: &str) {
+        if self.ipv6_rpfilter.is_some() {
+            return;
+        }
+        let v6_file = file
+            .rsplit('/')
+            .next()
+            .is_some_and(|b| b.starts_with("ip6tables"));
+        let loaded = text.lines().any(|l| {
+            let l = l.trim();
+            let iptables = v6_file && l.contains("rpfilter") && !l.starts_with('#');
+            let nft = l.contains("fib saddr")
+                && l.contains("oif missing")
+                && (l.contains("ipv6") || l.contains("ip6"));
+            iptables || nft
+        });
+        if loaded {
+            self.ipv6_rpfilter = Some(file.to_string());
+        }
     }
 
     /// Reads one `…/proc/sys/net/…` file of a collector's tree: the path

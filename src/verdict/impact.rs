@@ -384,6 +384,37 @@ default proto static
     }
 
     #[test]
+    fn netfilter_ipv6_rpfilter_is_told_not_modelled() {
+        let mut sys = System::default();
+        // IPv4 only: iptables' rpfilter, an nft fib rule for ip.
+        sys.add_netfilter(
+            "iptables-save",
+            "-A PREROUTING -m rpfilter --invert -j DROP\n",
+        );
+        sys.add_netfilter(
+            "nft_list_ruleset",
+            "table ip raw {\n chain pre {\n  fib saddr . iif oif missing drop\n }\n}\n",
+        );
+        sys.add_netfilter(
+            "ip6tables-save",
+            "# -A PREROUTING -m rpfilter --invert -j DROP\n",
+        );
+        assert_eq!(sys.ipv6_rpfilter, None);
+        sys.add_netfilter(
+            "sos_commands/networking/ip6tables_-t_raw_-nvL",
+            "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)\n pkts bytes target prot opt in out source destination\n    0     0 DROP       all      *      *       ::/0  ::/0  rpfilter invert\n",
+        );
+        assert_eq!(
+            sys.ipv6_rpfilter.as_deref(),
+            Some("sos_commands/networking/ip6tables_-t_raw_-nvL")
+        );
+        let h = Host::build_with(Vec::new(), &Default::default(), sys);
+        assert!(h.assumptions.iter().any(|a| a.starts_with(
+            "netfilter's IPv6 reverse-path filter is loaded (sos_commands/networking/ip6tables_-t_raw_-nvL)"
+        )));
+    }
+
+    #[test]
     fn ipv6_has_no_fib_reverse_path_filter() {
         let addr = "\
 2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP
