@@ -13,7 +13,7 @@ use std::path::PathBuf;
 folders, transcripts; directories or tar/gz/xz/bz2/zst/zip archives, nested) and tells, per host, \
 whether replies leave through a different interface than requests came in on — offline, as the \
 Linux kernel would route. It never touches a live network.",
-    after_help = "Examples:\n  asymroute-offline ./bundle/\n  asymroute-offline fleet-2026-11.tar.xz --format json > report.json\n  asymroute-offline ./tickets/1234/ --format markdown --explain\n  asymroute-offline route-get ./bundle/web-3 --from 172.16.1.16 --to 8.8.8.8\n  asymroute-offline parse sos_commands/networking/ip_-4_rule_list --json\n\nExit status: 0 all hosts ok; 1 some host asymmetric or no-route; 2 usage or I/O error, nothing analysed; 3 no findings but some hosts incomplete or in error.",
+    after_help = "Examples:\n  asymroute-offline ./bundle/\n  asymroute-offline fleet-2026-11.tar.xz --format json > report.json\n  asymroute-offline ./tickets/1234/ --format markdown --explain\n  asymroute-offline route-get ./bundle/web-3 --from 172.16.1.16 --to 8.8.8.8\n  asymroute-offline parse sos_commands/networking/ip_-4_rule_list --json\n  asymroute-offline merge shard-*.ndjson --format markdown\n\nExit status: 0 all hosts ok; 1 some host asymmetric or no-route; 2 usage or I/O error, nothing analysed; 3 no findings but some hosts incomplete or in error.",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -49,10 +49,42 @@ pub enum Command {
     /// 1 when there is no safe fix (the reason on stderr), 2 on usage or I/O
     /// errors (no host, or several matching --host).
     Fix(FixArgs),
+    /// Merge NDJSON reports (`--shard K/N` runs) into one report.
+    ///
+    /// Reads each FILE (`-`: standard input) line by line, as `--format
+    /// ndjson` wrote it, and prints the whole fleet in any format, with its
+    /// summary and exit status (as `scan`'s). A shard whose summary line is
+    /// missing or counts other hosts than it holds is named: it was cut short.
+    Merge(MergeArgs),
     /// Print shell completions or the man page.
     ///
     /// `generate man > asymroute-offline.1`; `generate bash > /etc/bash_completion.d/asymroute-offline`.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// NDJSON reports of `scan --format ndjson` (`-` for standard input).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format [default: from the --output file's extension, else table].
+    #[arg(short, long, value_enum)]
+    pub format: Option<crate::report::Format>,
+    /// Per-host detail (table, markdown).
+    #[arg(long)]
+    pub explain: bool,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show only hosts that are not a complete `ok` (problems), or whose traffic is lost (broken).
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+    /// Colour the verdicts: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// No notices on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -823,6 +823,139 @@ fn help_and_version() {
     assert!(stdout(&o).starts_with("asymroute-offline "));
 }
 
+/// The README's array-job example, run as written: three shards of the
+/// samples merged give the report one scan gives, byte for byte; a shard
+/// cut short, merged twice, or of another schema is named and makes the
+/// run incomplete.
+#[test]
+fn shards_merge_into_the_fleet_report() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block: Vec<&str> = readme
+        .split("<!-- array-job -->\n```sh\n")
+        .nth(1)
+        .expect("the array-job block")
+        .split("\n```")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(block.len(), 2, "{block:?}");
+    let (task, merge) = (block[0], block[1]);
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_asymroute-offline"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let sh = |line: &str, k: usize| {
+        std::process::Command::new("sh")
+            .args(["-c", line])
+            .current_dir(root())
+            .env("PATH", &path)
+            .env("BUNDLES", "samples/")
+            .env("OUT", out.path())
+            .env("N", "3")
+            .env("K", k.to_string())
+            .output()
+            .unwrap()
+    };
+    for k in 1..=3 {
+        let o = sh(task, k);
+        assert!(o.status.success(), "task {k}: {o:?}");
+    }
+    let o = sh(merge, 0);
+    assert_eq!(o.status.code(), Some(1), "the fleet's findings: {o:?}");
+    let merged = std::fs::read(out.path().join("fleet.json")).unwrap();
+    let direct = tool()
+        .args(["samples/", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(merged).unwrap(),
+        stdout(&direct),
+        "merged shards differ from one scan"
+    );
+    let shards: Vec<std::path::PathBuf> = (1..=3)
+        .map(|k| out.path().join(format!("shard-{k}-of-3.ndjson")))
+        .collect();
+    // Every format from the shards is the scan's.
+    for f in ["table", "csv", "markdown"] {
+        let m = tool()
+            .arg("merge")
+            .args(&shards)
+            .args(["--format", f])
+            .output()
+            .unwrap();
+        let d = tool().args(["samples/", "--format", f]).output().unwrap();
+        assert_eq!(stdout(&m), stdout(&d), "{f}");
+    }
+    // A task that died: its shard lacks the summary line (and a host).
+    let text = std::fs::read_to_string(&shards[1]).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "shard 2 holds hosts: {text}");
+    lines.truncate(lines.len() - 2);
+    let cut = out.path().join("cut.ndjson");
+    std::fs::write(&cut, lines.join("\n") + "\n").unwrap();
+    let o = tool()
+        .arg("merge")
+        .args([&shards[0], &cut, &shards[2]])
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cut.ndjson: no summary line after"), "{err}");
+    // Merged twice: counted once, and said.
+    let o = tool()
+        .arg("merge")
+        .args([&shards[0], &shards[0]])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let once: Value = serde_json::from_slice(
+        &tool()
+            .arg("merge")
+            .arg(&shards[0])
+            .args(["-f", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(doc["summary"], once["summary"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is also in"));
+    // Another schema: named by file and line; nothing merged is an error.
+    let old = out.path().join("old.ndjson");
+    std::fs::write(&old, "{\"type\":\"summary\",\"schema\":1,\"hosts\":0}\n").unwrap();
+    let o = tool().arg("merge").arg(&old).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("old.ndjson:1: schema 1 where this version reads 2")
+    );
+    // Only shards with no findings but a cut one: incomplete (3).
+    let ok_only = out.path().join("ok.ndjson");
+    let ok_lines: Vec<String> = std::fs::read_to_string(&shards[0])
+        .unwrap()
+        .lines()
+        .chain(std::fs::read_to_string(&shards[1]).unwrap().lines())
+        .chain(std::fs::read_to_string(&shards[2]).unwrap().lines())
+        .filter(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["type"] == "host"
+                && v["verdict"] == "ok"
+                && v["incomplete"].as_array().is_some_and(|x| x.is_empty())
+        })
+        .map(str::to_string)
+        .collect();
+    assert!(!ok_lines.is_empty());
+    std::fs::write(&ok_only, ok_lines.join("\n") + "\n").unwrap();
+    let o = tool().arg("merge").arg(&ok_only).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "no summary line: incomplete");
+}
+
 /// The README's example is what the tool prints for the samples today.
 #[test]
 fn the_readme_example_is_current() {

@@ -21,6 +21,7 @@ mod kernel;
 mod verdicts;
 
 use asymroute_offline::model::Host;
+use asymroute_offline::model::KernelError;
 use asymroute_offline::verdict::{self, Endpoint, Leak, LinkClass, Scope};
 use kernel::{Answer, CaseFile};
 use std::net::IpAddr;
@@ -248,10 +249,10 @@ fn judge_catches_wrong_verdicts() {
                         })
                         .unwrap();
                     let mut m = ep.clone();
-                    m.no_route[i].error = if m.no_route[i].error == "Invalid argument" {
-                        "Permission denied"
+                    m.no_route[i].error = if m.no_route[i].error == KernelError::Inval {
+                        KernelError::Access
                     } else {
-                        "Invalid argument"
+                        KernelError::Inval
                     };
                     tally("no-route error changed", caught(&m), ctx.clone());
                     let mut m = ep.clone();

@@ -22,7 +22,7 @@ pub struct Entry {
 }
 
 /// A problem with one file of the bundle; the rest is still read.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     pub file: String,
     pub message: String,

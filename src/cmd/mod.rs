@@ -1,6 +1,7 @@
 //! Subcommands: each resolves its raw clap arguments into settings and runs.
 
 pub mod fix;
+pub mod merge;
 pub mod parse;
 pub mod route_get;
 pub mod scan;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> std::io::Result<Exit> {
         Some(Command::Parse(args)) => parse::run(&args),
         Some(Command::RouteGet(args)) => route_get::run(&args),
         Some(Command::Fix(args)) => fix::run(&args),
+        Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Generate(args)) => generate(&args.what),
     }
 }

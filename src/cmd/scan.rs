@@ -221,17 +221,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     // The terminal's width, narrow ones included; 100 columns into files
     // and pipes.
     let width = terminal_width().unwrap_or(100).max(40);
-    // https://no-color.org: a non-empty NO_COLOR turns colour off unless asked for.
-    let color = match a.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal()
-                && to_file.is_none()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        }
-    };
+    let color = color_on(a.color, to_file.is_some());
     let opts = Options {
         explain: a.explain,
         only_problems: a.only == Some(Only::Problems),
@@ -393,8 +383,23 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     Ok(status)
 }
 
+/// Whether verdicts are coloured. https://no-color.org: a non-empty
+/// NO_COLOR turns colour off unless asked for.
+pub(super) fn color_on(choice: ColorChoice, to_file: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && !to_file
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
 /// The format an `--output` file's extension names; table otherwise.
-fn format_of(output: Option<&Path>) -> report::Format {
+pub(super) fn format_of(output: Option<&Path>) -> report::Format {
     let ext = output
         .and_then(|p| p.extension())
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -408,13 +413,13 @@ fn format_of(output: Option<&Path>) -> report::Format {
 }
 
 /// A report file written through a temporary file in its own folder.
-struct Output {
-    path: PathBuf,
+pub(super) struct Output {
+    pub(super) path: PathBuf,
     tmp: PathBuf,
 }
 
 impl Output {
-    fn create(path: &Path) -> std::io::Result<(Output, std::fs::File)> {
+    pub(super) fn create(path: &Path) -> std::io::Result<(Output, std::fs::File)> {
         if path.is_dir() {
             return Err(std::io::Error::other("it is a directory"));
         }
@@ -437,7 +442,7 @@ impl Output {
     }
 
     /// Renames the temporary file over the report, or removes it.
-    fn finish(&self, keep: bool) -> std::io::Result<()> {
+    pub(super) fn finish(&self, keep: bool) -> std::io::Result<()> {
         if keep {
             std::fs::rename(&self.tmp, &self.path)
         } else {
@@ -448,7 +453,7 @@ impl Output {
 
 /// The width of the terminal stdout is (`COLUMNS` first, when set), or
 /// `None` when stdout is not a terminal.
-fn terminal_width() -> Option<u16> {
+pub(super) fn terminal_width() -> Option<u16> {
     if !std::io::stdout().is_terminal() {
         return None;
     }

@@ -218,7 +218,7 @@ fn is_failure(t: &str) -> bool {
             .is_some_and(|(head, _)| !head.contains(' ') || head.ends_with(": 1"))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DumpKind {
     IpAddr,

@@ -82,7 +82,7 @@ impl Flow {
 }
 
 /// The kernel's answer when there is no route, in its own words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub enum KernelError {
     /// ENETUNREACH: no rule or route matched, a rule `unreachable`, a non-local IPv4 source.
     #[serde(rename = "Network is unreachable")]

@@ -49,7 +49,7 @@ impl Reporter for Markdown {
         let row = format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             text(&h.host),
-            h.collector,
+            h.collector.as_str(),
             cell(&match h.impact_word() {
                 Some(w) => format!("{}, {w}", h.verdict_label()),
                 None => h.verdict_label(),

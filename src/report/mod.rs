@@ -171,7 +171,7 @@ pub fn reporter(f: Format, o: Options) -> Box<dyn Reporter + Send> {
 
 /// The ec2rl column: what it would say, and what it said when logged.
 pub fn ec2rl_cell(h: &HostReport) -> String {
-    let would = h.ec2rl.status.unwrap_or("n/a");
+    let would = h.ec2rl.status.map_or("n/a", |s| s.as_str());
     match &h.ec2rl.logged {
         None => would.to_string(),
         Some(l) => {
@@ -250,7 +250,7 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
         "{}{id}: {} [{}]",
         h.host,
         h.verdict_label(),
-        h.collector
+        h.collector.as_str()
     ));
     for r in &h.incomplete {
         v.push(format!("  incomplete: {r}"));
@@ -266,7 +266,7 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
         let sec = if e.secondary { " secondary" } else { "" };
         let internal = if e.internal { " internal" } else { "" };
         let verdict = e.verdict.map_or_else(
-            || format!("not analysed ({})", e.state),
+            || format!("not analysed ({})", e.state.as_str()),
             |v| v.as_str().to_string(),
         );
         let same = e
@@ -318,7 +318,7 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
             v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
             if n.rule.is_none()
                 && n.route.is_none()
-                && n.error == crate::model::KernelError::NetUnreach.message()
+                && n.error == crate::model::KernelError::NetUnreach
             {
                 v.push("      (no rule's table has a route for these)".into());
             }

@@ -85,7 +85,7 @@ impl Reporter for Table {
         b.push(VERDICTS.iter().position(|v| *v == h.verdict).unwrap_or(0) as u8);
         put_str(b, &name);
         if show_collector {
-            put_str(b, h.collector);
+            put_str(b, h.collector.as_str());
         }
         put_str(b, &verdict_cell(&h));
         if show_ec2rl {

@@ -7,13 +7,30 @@
 
 use crate::grammar::{DumpKind, Items};
 use crate::model::Host;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// ec2rl's verdict word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Ec2rlStatus {
+    Success,
+    Failure,
+}
+
+impl Ec2rlStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ec2rlStatus::Success => "SUCCESS",
+            Ec2rlStatus::Failure => "FAILURE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ec2rl {
     /// `SUCCESS`, `FAILURE`, or null when it cannot be computed.
-    pub status: Option<&'static str>,
+    pub status: Option<Ec2rlStatus>,
     /// The status line (or why there is none).
     pub message: String,
     /// The line ec2rl itself printed, from its `asymmetricroute.log`.
@@ -187,7 +204,7 @@ pub fn equivalent(host: &Host, logged: Option<&str>) -> Ec2rl {
     }
     if dupes.is_empty() {
         return Ec2rl {
-            status: Some("SUCCESS"),
+            status: Some(Ec2rlStatus::Success),
             message: NO_DUP.into(),
             logged,
         };
@@ -229,9 +246,9 @@ pub fn equivalent(host: &Host, logged: Option<&str>) -> Ec2rl {
         .unwrap_or(NO_DUP);
     Ec2rl {
         status: Some(if line.starts_with("[FAILURE]") {
-            "FAILURE"
+            Ec2rlStatus::Failure
         } else {
-            "SUCCESS"
+            Ec2rlStatus::Success
         }),
         message: line.into(),
         logged,

@@ -33,13 +33,13 @@ use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScop
 use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
 use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use space::Range;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// How far the advice goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FixStatus {
     /// Every asymmetric endpoint is symmetric once `fix` is applied, and no
@@ -103,7 +103,7 @@ impl Op {
 }
 
 /// One step of a fix: the commands for one link and family, run in order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
     pub commands: Vec<String>,
     /// What the step rests on (a platform convention, a new table).

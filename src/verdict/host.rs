@@ -8,12 +8,12 @@ use super::impact::{self, Impact};
 use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
 use crate::capture::{Collector, HostCapture};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
-use crate::model::{AddrInfo, Host, LinkInfo, fam_idx};
-use serde::Serialize;
+use crate::model::{AddrInfo, Host, KernelError, LinkInfo, fam_idx};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileDiagnostic {
     pub file: String,
     pub line: u32,
@@ -22,9 +22,9 @@ pub struct FileDiagnostic {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRef {
-    pub dump: &'static str,
+    pub dump: DumpKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub family: Option<Family>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,12 +32,12 @@ pub struct FileRef {
     pub file: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostReport {
     pub host: String,
     pub hostname: Option<String>,
     pub instance_id: Option<String>,
-    pub collector: &'static str,
+    pub collector: Collector,
     pub verdict: Verdict,
     /// The worst impact of its endpoints' leaks and no-route ranges
     /// (absent: none).
@@ -56,10 +56,10 @@ pub struct HostReport {
     pub fix_reason: String,
     /// Endpoints still asymmetric once `fix` is applied to the model
     /// (empty when the fix was verified).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fix_unverified: Vec<String>,
     pub files: Vec<FileRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub diagnostics: Vec<FileDiagnostic>,
 }
@@ -188,7 +188,7 @@ fn guarded(
     let host = cap.id.clone();
     let hostname = cap.hostname.clone();
     let instance_id = cap.instance_id.clone();
-    let collector = cap.collector.as_str();
+    let collector = cap.collector;
     let files = file_refs(&cap);
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _budget = crate::budget::start(limit);
@@ -255,7 +255,7 @@ fn file_refs(cap: &HostCapture) -> Vec<FileRef> {
     cap.inputs
         .iter()
         .map(|i| FileRef {
-            dump: i.kind.as_str(),
+            dump: i.kind,
             family: i.ctx.family,
             table: i.ctx.table.as_ref().map(|t| t.to_string()),
             file: i.name.clone(),
@@ -371,7 +371,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     for fam in [Family::Inet, Family::Inet6] {
         let unanalysed = eps
             .iter()
-            .any(|e| e.family == fam && e.state == "up" && e.verdict.is_none());
+            .any(|e| e.family == fam && e.state == super::EndpointState::Up && e.verdict.is_none());
         if unanalysed {
             incomplete.push(format!(
                 "no {} routes in the dumps: {} endpoints not analysed",
@@ -420,7 +420,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         host: cap.id,
         hostname: cap.hostname,
         instance_id: cap.instance_id,
-        collector: cap.collector.as_str(),
+        collector: cap.collector,
         verdict,
         impact,
         incomplete,
@@ -473,13 +473,13 @@ fn more_endpoints(n: usize) -> String {
 }
 
 /// The kernel's error for a dropped reply, as what dropped it.
-fn plain_error(kernel: &str) -> &str {
+fn plain_error(kernel: KernelError) -> &'static str {
     match kernel {
-        "Permission denied" => "prohibit route",
-        "No route to host" => "unreachable route",
-        "Invalid argument" => "blackhole",
-        "Network is unreachable" => "no route",
-        other => other,
+        KernelError::Access => "prohibit route",
+        KernelError::HostUnreach => "unreachable route",
+        KernelError::Inval => "blackhole",
+        KernelError::NetUnreach => "no route",
+        other => other.message(),
     }
 }
 
@@ -671,9 +671,9 @@ mod tests {
         assert_eq!(more_endpoints(1), "");
         assert_eq!(more_endpoints(2), "; +1 more endpoint");
         assert_eq!(more_endpoints(5), "; +4 more endpoints");
-        assert_eq!(plain_error("Permission denied"), "prohibit route");
-        assert_eq!(plain_error("No route to host"), "unreachable route");
-        assert_eq!(plain_error("Invalid argument"), "blackhole");
+        assert_eq!(plain_error(KernelError::Access), "prohibit route");
+        assert_eq!(plain_error(KernelError::HostUnreach), "unreachable route");
+        assert_eq!(plain_error(KernelError::Inval), "blackhole");
     }
 
     #[test]

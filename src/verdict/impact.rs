@@ -19,11 +19,11 @@
 use super::{Endpoint, LinkClass, Verdict};
 use crate::grammar::Family;
 use crate::model::Host;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happens to the traffic of a leaked or unroutable range, mildest
 /// first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Impact {
     /// The reply reaches the peer by another path: the connection works

@@ -15,7 +15,7 @@ mod testhosts;
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError, Origin, fam_idx, lookup::is_link_local};
 pub use impact::Impact;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use space::Range;
 use std::cell::OnceCell;
 
@@ -25,7 +25,7 @@ type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Ok,
@@ -45,7 +45,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
     /// The destination is in the endpoint link's own connected prefix.
@@ -59,21 +59,21 @@ pub enum Scope {
 }
 
 /// A captured line, verbatim, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     pub file: String,
     pub line: u32,
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leak {
     /// Collapsed CIDR ranges: the first `MAX_DESTINATIONS`. The host's own
     /// and broadcast addresses inside a range may be included; never-peers
     /// (loopback, link-local, multicast, 0.0.0.0/8, 240/4) are not.
     pub destinations: Vec<String>,
     /// How many CIDR blocks `destinations` leaves out.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub destinations_omitted: u64,
     /// The same set, said briefly: `0.0.0.0/0 except 10.0.0.0/8, …`.
     pub summary: String,
@@ -81,12 +81,12 @@ pub struct Leak {
     pub egress: String,
     pub gateway: Option<IpAddr>,
     /// Some flows leave by another nexthop of a multipath route.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hash_dependent: bool,
     /// With `hash_dependent`: every leg the kernel may hash a reply to, the
     /// endpoint's own link included (`egress`/`gateway` name the first
     /// leg elsewhere).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub legs: Vec<Leg>,
     pub rule: Option<Quote>,
     /// The deciding route (the widest, when several routes decide).
@@ -113,7 +113,7 @@ pub struct Leak {
 }
 
 /// One nexthop of a multipath route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leg {
     pub dev: String,
     pub gateway: Option<IpAddr>,
@@ -123,13 +123,13 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoRoute {
     pub destinations: Vec<String>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub destinations_omitted: u64,
     pub summary: String,
-    pub error: &'static str,
+    pub error: KernelError,
     pub rule: Option<Quote>,
     pub route: Option<Quote>,
     pub routes: usize,
@@ -143,15 +143,15 @@ pub struct NoRoute {
     pub dropped_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub address: IpAddr,
     pub prefixlen: u8,
     pub interface: String,
     pub family: Family,
     pub secondary: bool,
-    /// `up`, or why the address takes no requests (`down`, `no-carrier`, `tentative`).
-    pub state: &'static str,
+    /// `up`, or why the address takes no requests.
+    pub state: EndpointState,
     /// Container bridge or veth: its peer space is its own prefixes only.
     pub internal: bool,
     /// `None` when the address takes no requests.
@@ -173,6 +173,30 @@ pub struct Endpoint {
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
     pub conditional: Vec<Quote>,
+}
+
+/// Whether an address takes requests: `up`, or why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointState {
+    Up,
+    /// Its link is administratively down.
+    Down,
+    /// Its link has no carrier.
+    NoCarrier,
+    /// Duplicate address detection has not passed (`tentative`, `dadfailed`).
+    Tentative,
+}
+
+impl EndpointState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Up => "up",
+            EndpointState::Down => "down",
+            EndpointState::NoCarrier => "no-carrier",
+            EndpointState::Tentative => "tentative",
+        }
+    }
 }
 
 /// Which links count as internal (container bridges and veths).
@@ -1118,7 +1142,7 @@ fn analyse(
                 destinations,
                 destinations_omitted: omitted,
                 summary,
-                error: error.message(),
+                error,
                 rule: rule.map(|i| q.rule(fam, i as usize)),
                 route: quote_route(main_route),
                 routes,
@@ -1273,10 +1297,12 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         return None;
     }
     let state = match link {
-        Some(l) if !l.up => "down",
-        Some(l) if !l.carrier => "no-carrier",
-        _ if a.addr.has_flag("tentative") || a.addr.has_flag("dadfailed") => "tentative",
-        _ => "up",
+        Some(l) if !l.up => EndpointState::Down,
+        Some(l) if !l.carrier => EndpointState::NoCarrier,
+        _ if a.addr.has_flag("tentative") || a.addr.has_flag("dadfailed") => {
+            EndpointState::Tentative
+        }
+        _ => EndpointState::Up,
     };
     Some(Endpoint {
         address: a.addr.local,
@@ -1330,7 +1356,7 @@ fn endpoints_with<'h>(
             let Some(mut ep) = endpoint_of(host, a, class) else {
                 continue;
             };
-            if ep.state == "up" && host.have_routes[fam_idx(fam)] {
+            if ep.state == EndpointState::Up && host.have_routes[fam_idx(fam)] {
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
                 let rules = host.reply_rules(ep.address);
                 let special = by_source.keys(sp, &ep);

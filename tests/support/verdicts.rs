@@ -280,7 +280,7 @@ pub fn judge(host: &Host, ep: &Endpoint, class: &LinkClass, dst: IpAddr, k: &Ans
         }
         Kind::NoRoute => {
             let r = &ep.no_route[nr[0]];
-            if k.error.as_deref() != Some(r.error) {
+            if k.error.as_deref() != Some(r.error.message()) {
                 return bad(format!("{dst} reported no-route ({})", r.error));
             }
         }

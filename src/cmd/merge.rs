@@ -1,0 +1,305 @@
+//! `asymroute-offline merge SHARD.ndjson…`: the reports of `--shard K/N`
+//! runs (NDJSON, one host per line) as one fleet report in any format,
+//! with the whole fleet's summary and exit status.
+
+use super::scan::{Output, color_on, format_of, terminal_width};
+use crate::capture::Notice;
+use crate::cli::{MergeArgs, Only};
+use crate::exit::Exit;
+use crate::report::{self, Options, Summary};
+use crate::verdict::host::HostReport;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+/// The NDJSON schema this build reads (and writes).
+const SCHEMA: u64 = 2;
+
+/// A shard's `summary` line: how many hosts it says it wrote.
+#[derive(Deserialize)]
+struct ShardSummary {
+    hosts: usize,
+}
+
+/// What one shard file held.
+#[derive(Default)]
+struct Shard {
+    hosts: usize,
+    summary: Option<usize>,
+}
+
+/// Reads one shard, handing each host to `host`; problems with the shard
+/// (bad lines, another schema, a missing or contradicting summary) are
+/// returned as notices naming `file:line`.
+fn read_shard(
+    name: &str,
+    input: &mut dyn BufRead,
+    diagnostics: &mut Vec<Notice>,
+    host: &mut dyn FnMut(HostReport) -> std::io::Result<()>,
+) -> std::io::Result<Vec<Notice>> {
+    let mut problems = Vec::new();
+    let mut shard = Shard::default();
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
+        n += 1;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let at = format!("{name}:{n}");
+        let v: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(Notice {
+                    file: at,
+                    message: format!("not a JSON line ({e}): skipped"),
+                });
+                continue;
+            }
+        };
+        let schema = v.get("schema").and_then(|s| s.as_u64());
+        if schema != Some(SCHEMA) {
+            problems.push(Notice {
+                file: at,
+                message: format!(
+                    "schema {} where this version reads {SCHEMA}: skipped (merge with the version that wrote it)",
+                    schema.map_or_else(|| "missing".to_string(), |s| s.to_string())
+                ),
+            });
+            continue;
+        }
+        let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        match kind {
+            "host" => match serde_json::from_value::<HostReport>(v) {
+                Ok(h) => {
+                    shard.hosts += 1;
+                    host(h)?;
+                }
+                Err(e) => problems.push(Notice {
+                    file: at,
+                    message: format!("not a host report ({e}): skipped"),
+                }),
+            },
+            "diagnostic" => match serde_json::from_value::<Notice>(v) {
+                Ok(d) => diagnostics.push(d),
+                Err(e) => problems.push(Notice {
+                    file: at,
+                    message: format!("not a diagnostic ({e}): skipped"),
+                }),
+            },
+            "summary" => match serde_json::from_value::<ShardSummary>(v) {
+                Ok(s) => shard.summary = Some(s.hosts),
+                Err(e) => problems.push(Notice {
+                    file: at,
+                    message: format!("not a summary ({e})"),
+                }),
+            },
+            other => problems.push(Notice {
+                file: at,
+                message: format!("unknown line type {other:?}: skipped"),
+            }),
+        }
+    }
+    match shard.summary {
+        None => problems.push(Notice {
+            file: name.to_string(),
+            message: format!(
+                "no summary line after {} host(s): the shard was cut short (its run did not finish)",
+                shard.hosts
+            ),
+        }),
+        Some(s) if s != shard.hosts => problems.push(Notice {
+            file: name.to_string(),
+            message: format!(
+                "its summary counts {s} host(s) but it holds {}: the shard is incomplete",
+                shard.hosts
+            ),
+        }),
+        Some(_) => {}
+    }
+    Ok(problems)
+}
+
+pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
+    let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
+    let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
+    let mut out_file: Option<Output> = None;
+    let mut sink: Box<dyn Write + Send> = match to_file {
+        Some(p) => {
+            if a.files.iter().any(|f| same_file(f, p)) {
+                eprintln!(
+                    "asymroute-offline: refusing to write {} over one of the reports merged",
+                    p.display()
+                );
+                return Ok(Exit::Error);
+            }
+            match Output::create(p) {
+                Ok((o, f)) => {
+                    out_file = Some(o);
+                    Box::new(std::io::BufWriter::new(f))
+                }
+                Err(e) => {
+                    eprintln!(
+                        "asymroute-offline: cannot write the report to {}: {e}",
+                        p.display()
+                    );
+                    return Ok(Exit::Error);
+                }
+            }
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let opts = Options {
+        explain: a.explain,
+        only_problems: a.only == Some(Only::Problems),
+        only_broken: a.only == Some(Only::Broken),
+        width: terminal_width().unwrap_or(100).max(40),
+        color: color_on(a.color, to_file.is_some()),
+    };
+    let keep = opts.clone();
+    let mut rep = report::reporter(format, opts);
+    let mut summary = Summary::default();
+    let mut ids = report::identity::Identities::default();
+    // Host ids already merged, and from which file: a shard merged twice
+    // (or two runs over one bundle) would count its hosts twice.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut diagnostics: Vec<Notice> = Vec::new();
+    let mut problems: Vec<Notice> = Vec::new();
+    let mut failures = 0;
+    let mut result: std::io::Result<()> = Ok(());
+    for (fi, f) in a.files.iter().enumerate() {
+        let name = f.display().to_string();
+        let mut input: Box<dyn BufRead> = if f.as_os_str() == "-" {
+            Box::new(std::io::BufReader::new(std::io::stdin().lock()))
+        } else {
+            match std::fs::File::open(f) {
+                Ok(file) => Box::new(std::io::BufReader::new(file)),
+                Err(e) => {
+                    eprintln!("asymroute-offline: {name}: {e}");
+                    failures += 1;
+                    continue;
+                }
+            }
+        };
+        let mut each = |h: HostReport| -> std::io::Result<()> {
+            if let Some(&other) = seen.get(&h.host) {
+                problems.push(Notice {
+                    file: name.clone(),
+                    message: format!(
+                        "host {} is also in {}: counted once (the same shard merged twice?)",
+                        h.host,
+                        a.files[other].display()
+                    ),
+                });
+                return Ok(());
+            }
+            seen.insert(h.host.clone(), fi);
+            summary.add(&h);
+            ids.add(&h);
+            if result.is_ok() && keep.keeps(&h) {
+                result = rep.host(&mut sink, h);
+            }
+            Ok(())
+        };
+        match read_shard(&name, &mut *input, &mut diagnostics, &mut each) {
+            Ok(p) => problems.extend(p),
+            Err(e) => {
+                eprintln!("asymroute-offline: {name}: {e}");
+                failures += 1;
+            }
+        }
+    }
+    let told: Vec<Notice> = diagnostics
+        .iter()
+        .chain(&problems)
+        .chain(&ids.notices())
+        .cloned()
+        .collect();
+    let result = result
+        .and_then(|_| match summary.hosts {
+            0 => Ok(()),
+            _ => rep.finish(&mut sink, &summary, &told),
+        })
+        .and_then(|_| sink.flush());
+    drop(sink);
+    if let Some(o) = out_file
+        && let Err(e) = o.finish(result.is_ok() && summary.hosts > 0)
+    {
+        eprintln!(
+            "asymroute-offline: cannot write the report to {}: {e}",
+            o.path.display()
+        );
+        return Ok(Exit::Error);
+    }
+    result?;
+    if !a.quiet {
+        for n in &problems {
+            eprintln!("asymroute-offline: {}: {}", n.file, n.message);
+        }
+    }
+    let status = Exit::of_scan(
+        summary.hosts,
+        summary.asymmetric + summary.no_route,
+        summary.incomplete + summary.error + diagnostics.len() + problems.len() + failures,
+    );
+    if status == Exit::Error {
+        eprintln!("asymroute-offline: merge: no host report found in the files given");
+    }
+    Ok(status)
+}
+
+/// Whether two paths name one file (the output must not replace an input).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (usize, Vec<Notice>, Vec<Notice>) {
+        let mut n = 0;
+        let mut d = Vec::new();
+        let p = read_shard("s.ndjson", &mut text.as_bytes(), &mut d, &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        (n, d, p)
+    }
+
+    #[test]
+    fn shards_say_what_is_wrong_with_them() {
+        let (n, d, p) = read(
+            "{\"type\":\"diagnostic\",\"schema\":2,\"file\":\"a.tgz\",\"message\":\"bad\"}\n{\"type\":\"summary\",\"schema\":2,\"hosts\":0}\n",
+        );
+        assert_eq!((n, d.len(), p.len()), (0, 1, 0));
+        let (_, _, p) = read("");
+        assert!(p[0].message.starts_with("no summary line after 0 host(s)"));
+        let (_, _, p) = read("garbage\n{\"type\":\"summary\",\"schema\":1,\"hosts\":0}\n");
+        assert_eq!(p[0].file, "s.ndjson:1");
+        assert!(p[0].message.starts_with("not a JSON line"));
+        assert_eq!(p[1].file, "s.ndjson:2");
+        assert!(
+            p[1].message
+                .starts_with("schema 1 where this version reads 2")
+        );
+        let (_, _, p) = read(
+            "{\"type\":\"host\",\"schema\":2,\"host\":\"x\"}\n{\"type\":\"summary\",\"schema\":2,\"hosts\":1}\n",
+        );
+        assert!(p[0].message.starts_with("not a host report"), "{p:?}");
+        assert!(
+            p[1].message
+                .starts_with("its summary counts 1 host(s) but it holds 0")
+        );
+    }
+}
