@@ -1,0 +1,643 @@
+//! One endpoint's analysis: a reply lookup per kind of piece (shared by
+//! endpoints the rules meet alike), outcomes grouped into leaks and
+//! no-route ranges by what the report shows, and their text.
+
+use super::quote::Quoter;
+use super::space::{self, Range};
+use super::{
+    Endpoint, FastMap, Impact, Leak, Leg, LinkClass, NoRoute, Peers, Scope, Space, Verdict,
+};
+use crate::grammar::{Family, RouteType, Table};
+use crate::model::{Host, KernelError};
+use std::net::IpAddr;
+
+/// A piece's outcome for one endpoint, by what the report shows: equal
+/// outcomes form one leak entry whatever route decided each piece (a BGP
+/// table's routes via one gateway are one leak, not one per route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Outcome {
+    /// Leaves by the endpoint's own link.
+    Ok,
+    /// Not a peer, and too small to matter: the host's own and broadcast
+    /// addresses (a local or broadcast answer). A range may span it.
+    Skip,
+    /// A never-peer range (loopback, link-local, multicast, 0.0.0.0/8,
+    /// 240/4, …): no range of destinations spans it, and summaries pass
+    /// over it.
+    Never,
+    /// Not a peer because it belongs to another endpoint: an internal link's
+    /// prefix (or, for an internal endpoint, anything outside its own).
+    /// Replies there leave their own way, so no range of this endpoint may
+    /// span it (the kernel would contradict the range's egress or error).
+    Foreign,
+    Leak {
+        scope: Scope,
+        /// The egress device, as an index into the family's device names.
+        egress: u32,
+        gateway: Option<IpAddr>,
+        hash: bool,
+        /// With `hash`: the legs, as an index into `Memo::legs`.
+        legs: u32,
+        rule: Option<u32>,
+        /// The deciding route's table, as an index into `Memo::tables`.
+        table: Option<u32>,
+        /// `Leak::own_leg`.
+        own_leg: bool,
+    },
+    NoRoute {
+        error: KernelError,
+        rule: Option<u32>,
+        table: Option<u32>,
+    },
+}
+
+/// A multipath leg: (device index, gateway).
+pub(super) type LegKey = (u32, Option<IpAddr>);
+
+/// A route of the model: (index into `Memo::tables`, index in that table).
+pub(super) type RouteKey = (u32, u32);
+
+/// One reply lookup's answer, as much of it as a verdict reads. It does not
+/// depend on the endpoint, only on how the rules meet its address.
+#[derive(Debug)]
+pub(super) struct Raw {
+    pub(super) answer: RawAnswer,
+    pub(super) rule: Option<u32>,
+    pub(super) route: Option<RouteKey>,
+    /// The route is a direct route to a prefix (not a default): a leak by
+    /// it is cross-subnet.
+    pub(super) direct_prefix: bool,
+    /// Rules reached whose selectors the dumps cannot settle.
+    pub(super) conditional: Box<[u32]>,
+}
+
+#[derive(Debug)]
+pub(super) enum RawAnswer {
+    /// Local, broadcast, multicast: not a reply that leaves.
+    NotUnicast,
+    Err(KernelError),
+    Hit {
+        dev: u32,
+        gateway: Option<IpAddr>,
+        /// Every nexthop (device, gateway) of a multipath route.
+        nexthops: Box<[(u32, Option<IpAddr>)]>,
+        hash: bool,
+    },
+}
+
+/// The lookups one family's endpoints share: endpoints whose addresses meet
+/// the rules alike get the same answer for every destination, so each kind
+/// of piece is looked up once per such group, not once per endpoint (a
+/// host with 10,000 addresses has a handful of groups).
+#[derive(Default)]
+pub(super) struct Memo {
+    pub(super) names: Vec<String>,
+    pub(super) name_idx: FastMap<String, u32>,
+    pub(super) internal: Vec<Option<bool>>,
+    pub(super) tables: Vec<Table>,
+    /// The leg lists of hash-dependent leaks (device index, gateway), each
+    /// once.
+    pub(super) legs: Vec<Box<[LegKey]>>,
+    /// Per group of endpoints (keyed by `ReplyRules::key`): the answer of
+    /// each kind of piece (`u32::MAX` until looked up) into `raws`.
+    pub(super) groups: FastMap<GroupKey, usize>,
+    pub(super) lookups: Vec<(Vec<u32>, Vec<Raw>)>,
+}
+
+/// Whether device `i` of `names` is a container link (cached per device
+/// in `cache`).
+pub(super) fn is_internal_dev(
+    cache: &mut Vec<Option<bool>>,
+    names: &[String],
+    i: u32,
+    class: &LinkClass,
+) -> bool {
+    let i = i as usize;
+    if cache.len() <= i {
+        cache.resize(i + 1, None);
+    }
+    *cache[i].get_or_insert_with(|| class.is_internal(&names[i]))
+}
+
+/// How an endpoint's address meets the rules (and, where IPv6 routes are
+/// source-specific, the address itself).
+pub(super) type GroupKey = (Vec<crate::model::lookup::RuleSel>, Option<IpAddr>);
+
+impl Memo {
+    pub(super) fn name(&mut self, n: &str) -> u32 {
+        if let Some(&i) = self.name_idx.get(n) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(n.to_string());
+        self.name_idx.insert(n.to_string(), i);
+        i
+    }
+
+    pub(super) fn legs(&mut self, l: &[LegKey]) -> u32 {
+        match self.legs.iter().position(|x| **x == *l) {
+            Some(i) => i as u32,
+            None => {
+                self.legs.push(l.into());
+                (self.legs.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(super) fn table(&mut self, t: &Table) -> u32 {
+        match self.tables.iter().position(|x| x == t) {
+            Some(i) => i as u32,
+            None => {
+                self.tables.push(t.clone());
+                (self.tables.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The raw answer for a piece of `kind` starting at `start`, looked up
+    /// once per group.
+    pub(super) fn raw(
+        &mut self,
+        host: &Host,
+        fam: Family,
+        g: usize,
+        rules: &crate::model::lookup::ReplyRules,
+        kind: usize,
+        start: u128,
+    ) -> u32 {
+        let k = self.lookups[g].0[kind];
+        if k != u32::MAX {
+            return k;
+        }
+        let l = host.lookup_reply(rules, space::addr(fam, start));
+        let route = l
+            .route
+            .as_ref()
+            .map(|r| (self.table(&r.table), r.index as u32));
+        let answer = match &l.result {
+            Err(e) => RawAnswer::Err(*e),
+            Ok(h) if !matches!(h.kind, RouteType::Unicast) => RawAnswer::NotUnicast,
+            Ok(h) => RawAnswer::Hit {
+                dev: self.name(&h.dev),
+                gateway: h.gateway,
+                nexthops: h
+                    .nexthops
+                    .iter()
+                    .map(|n| (self.name(&n.dev), n.gateway))
+                    .collect(),
+                hash: h.hash_dependent,
+            },
+        };
+        let direct_prefix = match &answer {
+            RawAnswer::Hit {
+                gateway, nexthops, ..
+            } => {
+                gateway.is_none()
+                    && nexthops.is_empty()
+                    && l.route
+                        .as_ref()
+                        .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index))
+                        .is_none_or(|e| e.route.dst.prefix_len() > 0)
+            }
+            _ => false,
+        };
+        let (known, raws) = &mut self.lookups[g];
+        raws.push(Raw {
+            answer,
+            rule: l.rule.map(|i| i as u32),
+            route,
+            direct_prefix,
+            conditional: l.conditional.iter().map(|&i| i as u32).collect(),
+        });
+        let id = (raws.len() - 1) as u32;
+        known[kind] = id;
+        id
+    }
+}
+
+/// At most this many CIDR blocks are listed per leak; the rest are counted
+/// (`destinations_omitted`): a BGP table's leak would list every route.
+pub const MAX_DESTINATIONS: usize = 4096;
+
+/// Analyses one endpoint over its whole peer space.
+/// `memo`: look up one piece of each kind only (off: every piece, which
+/// the tests compare with).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn analyse(
+    host: &Host,
+    class: &LinkClass,
+    q: &Quoter<'_>,
+    ep: &mut Endpoint,
+    sp: &Space<'_>,
+    m: &mut Memo,
+    g: usize,
+    rules: &crate::model::lookup::ReplyRules,
+    memo: bool,
+) {
+    let fam = ep.family;
+    let peers = Peers::new(sp, ep);
+    let iface = m.name(&ep.interface);
+    // Strict reverse-path filtering accepts a request whose reply route has
+    // any nexthop on the link, dead ones too (fib_info_nh_uses_dev).
+    let strict = fam == Family::Inet && host.sysctls.rp_filter(&ep.interface).strict();
+    // Each distinct outcome once; pieces name theirs by index (equal
+    // outcomes, equal indexes): pieces compare as numbers.
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut index: FastMap<Outcome, u32> = Default::default();
+    let mut intern = |o: Outcome| -> u32 {
+        *index.entry(o).or_insert_with(|| {
+            outcomes.push(o);
+            (outcomes.len() - 1) as u32
+        })
+    };
+    let (never, foreign) = (intern(Outcome::Never), intern(Outcome::Foreign));
+    // (range, outcome, deciding route): adjacent pieces with the same
+    // outcome and route are one.
+    let mut pieces: Vec<(Range, u32, Option<RouteKey>)> = Vec::new();
+    let mut conditional: Vec<u32> = Vec::new();
+    let mut cond_seen: Vec<bool> = Vec::new();
+    for (start, end, kind) in sp.pieces() {
+        let piece = Range { start, end };
+        let (outcome, route) = match peers.without_lookup(sp, start) {
+            // `without_lookup`'s Skip is a never-peer.
+            Some(Outcome::Skip) => (never, None),
+            Some(_) => (foreign, None),
+            None => {
+                let rid = if memo {
+                    m.raw(host, fam, g, rules, kind, start)
+                } else {
+                    // Every piece looked up: a kind of its own.
+                    m.lookups[g].0[kind] = u32::MAX;
+                    m.raw(host, fam, g, rules, kind, start)
+                };
+                let raw = &m.lookups[g].1[rid as usize];
+                for &c in &raw.conditional {
+                    let c = c as usize;
+                    if cond_seen.len() <= c {
+                        cond_seen.resize(c + 1, false);
+                    }
+                    if !std::mem::replace(&mut cond_seen[c], true) {
+                        conditional.push(c as u32);
+                    }
+                }
+                let table = raw.route.map(|r| r.0);
+                let own_leg = strict
+                    && raw
+                        .route
+                        .and_then(|k| {
+                            host.table(fam, &m.tables[k.0 as usize])?
+                                .routes
+                                .get(k.1 as usize)
+                        })
+                        .is_some_and(|e| {
+                            e.route
+                                .nexthops
+                                .iter()
+                                .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
+                        });
+                let mut pending_legs: Option<Vec<LegKey>> = None;
+                let mut o = match &raw.answer {
+                    RawAnswer::Err(error) => Outcome::NoRoute {
+                        error: *error,
+                        rule: raw.rule,
+                        table,
+                    },
+                    RawAnswer::NotUnicast => Outcome::Skip,
+                    RawAnswer::Hit {
+                        dev,
+                        gateway,
+                        nexthops,
+                        hash,
+                    } => {
+                        let legs: &[(u32, Option<IpAddr>)] = if nexthops.is_empty() {
+                            &[(*dev, *gateway)]
+                        } else {
+                            nexthops
+                        };
+                        // Straight into a container link (addressed or not:
+                        // a VPC CNI pod's /32 to its `eni…` veth): delivered
+                        // on the host, not a peer of this link (`other_dev`).
+                        let mut into_container = false;
+                        let other = legs.iter().copied().find(|&(d, gw)| {
+                            let c = d != iface
+                                && gw.is_none()
+                                && !ep.internal
+                                && is_internal_dev(&mut m.internal, &m.names, d, class);
+                            into_container |= c;
+                            d != iface && !c
+                        });
+                        match other {
+                            None if into_container => Outcome::Foreign,
+                            None => Outcome::Ok,
+                            Some((egress, gateway)) => {
+                                if *hash {
+                                    pending_legs = Some(legs.to_vec());
+                                }
+                                // A direct route to a prefix puts it on the
+                                // other link; a direct *default* (`default
+                                // dev wg0`, a tunnel) reaches what lies
+                                // beyond it: off-link.
+                                let scope = if peers.is_own(start) {
+                                    Scope::SameSubnet
+                                } else if raw.direct_prefix || sp.any_conn.contains(start) {
+                                    Scope::CrossSubnet
+                                } else {
+                                    Scope::OffLink
+                                };
+                                Outcome::Leak {
+                                    scope,
+                                    egress,
+                                    gateway,
+                                    hash: *hash,
+                                    legs: u32::MAX,
+                                    rule: raw.rule,
+                                    table,
+                                    own_leg,
+                                }
+                            }
+                        }
+                    }
+                };
+                let route = raw.route;
+                if let (Outcome::Leak { legs, .. }, Some(l)) = (&mut o, pending_legs) {
+                    *legs = m.legs(&l);
+                }
+                (intern(o), route)
+            }
+        };
+        match pieces.last_mut() {
+            Some((r, o, rt)) if *o == outcome && *rt == route && r.end == start => r.end = end,
+            _ => pieces.push((piece, outcome, route)),
+        }
+    }
+    // Group pieces by outcome for the report. Destinations outside the peer
+    // space (the host's own addresses, broadcasts, multicast) between two
+    // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
+    // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
+    // does.
+    struct Group {
+        outcome: u32,
+        ranges: Vec<Range>,
+        /// The deciding routes, repeats included (counted at the end).
+        routes: Vec<RouteKey>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut group_of: Vec<u32> = vec![u32::MAX; outcomes.len()];
+    let mut last: Option<u32> = None;
+    for &(r, o, route) in &pieces {
+        match outcomes[o as usize] {
+            Outcome::Skip => continue,
+            Outcome::Ok | Outcome::Foreign | Outcome::Never => {
+                last = None;
+                continue;
+            }
+            _ => {}
+        }
+        let gi = match group_of[o as usize] {
+            u32::MAX => {
+                groups.push(Group {
+                    outcome: o,
+                    ranges: Vec::new(),
+                    routes: Vec::new(),
+                });
+                group_of[o as usize] = (groups.len() - 1) as u32;
+                (groups.len() - 1) as u32
+            }
+            gi => gi,
+        };
+        let grp = &mut groups[gi as usize];
+        if grp.routes.last() != route.as_ref() {
+            grp.routes.extend(route);
+        }
+        match last {
+            Some(lg) if lg == gi => {
+                if let Some(prev) = grp.ranges.last_mut() {
+                    prev.end = r.end;
+                }
+            }
+            _ => grp.ranges.push(r),
+        }
+        last = Some(gi);
+    }
+    let route_of = |k: RouteKey| -> Option<&crate::model::RouteEntry> {
+        host.table(fam, &m.tables[k.0 as usize])?
+            .routes
+            .get(k.1 as usize)
+    };
+    let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
+    for mut grp in groups {
+        let o = outcomes[grp.outcome as usize];
+        let size: u128 = grp.ranges.iter().map(|r| r.end - r.start).sum();
+        grp.routes.sort_unstable();
+        grp.routes.dedup();
+        // The route quoted for the leak: the one with the widest prefix
+        // (the default route over the more specific ones).
+        let main_route = grp
+            .routes
+            .iter()
+            .copied()
+            .filter_map(|k| route_dst(k).map(|r| (k, r)))
+            .max_by(|a, b| {
+                (a.1.end - a.1.start)
+                    .cmp(&(b.1.end - b.1.start))
+                    .then(b.0.cmp(&a.0))
+            });
+        let (destinations, omitted, summary) = describe(
+            fam,
+            &grp.ranges,
+            main_route.map(|x| x.1),
+            &pieces,
+            &outcomes,
+            grp.outcome,
+            route_dst,
+        );
+        let quote_route = |k: Option<(RouteKey, Range)>| {
+            k.and_then(|(k, _)| {
+                let e = route_of(k)?;
+                Some(q.quote(e.origin, || e.route.to_string()))
+            })
+        };
+        let routes = grp.routes.len();
+        match o {
+            Outcome::Leak {
+                scope,
+                egress,
+                gateway,
+                hash,
+                legs,
+                rule,
+                own_leg,
+                ..
+            } => ep.leaks.push(Leak {
+                destinations,
+                destinations_omitted: omitted,
+                summary,
+                scope,
+                egress: m.names[egress as usize].clone(),
+                gateway,
+                hash_dependent: hash,
+                legs: m
+                    .legs
+                    .get(legs as usize)
+                    .into_iter()
+                    .flat_map(|l| l.iter())
+                    .map(|&(d, gateway)| Leg {
+                        dev: m.names[d as usize].clone(),
+                        gateway,
+                    })
+                    .collect(),
+                rule: rule.map(|i| q.rule(fam, i as usize)),
+                route: quote_route(main_route),
+                routes,
+                protocols: None,
+                impact: Impact::Delivered,
+                dropped_by: None,
+                size,
+                own_leg,
+            }),
+            Outcome::NoRoute { error, rule, .. } => ep.no_route.push(NoRoute {
+                destinations,
+                destinations_omitted: omitted,
+                summary,
+                error,
+                rule: rule.map(|i| q.rule(fam, i as usize)),
+                route: quote_route(main_route),
+                routes,
+                protocols: None,
+                impact: Impact::ReplyDropped,
+                dropped_by: None,
+            }),
+            _ => {}
+        }
+    }
+    ep.conditional = conditional
+        .into_iter()
+        .map(|i| q.rule(fam, i as usize))
+        .collect();
+    settle(ep);
+}
+
+/// Orders an analysed endpoint's leaks (the biggest first; ties by scope
+/// then egress, for stable reports) and sets its verdict from them.
+pub(super) fn settle(ep: &mut Endpoint) {
+    ep.leaks.sort_by(|a, b| {
+        b.size
+            .cmp(&a.size)
+            .then(a.scope.cmp(&b.scope))
+            .then(a.egress.cmp(&b.egress))
+    });
+    ep.verdict = Some(if !ep.leaks.is_empty() {
+        Verdict::Asymmetric
+    } else if !ep.no_route.is_empty() {
+        Verdict::NoRoute
+    } else {
+        Verdict::Ok
+    });
+}
+
+/// `list`'s text for `n` items of which `shown` are the first (up to) six.
+pub(super) fn list_text(shown: &[String], n: usize) -> String {
+    let mut s = shown.join(", ");
+    if n > 6 {
+        s.push_str(&format!(", … ({n} in all)"));
+    }
+    s
+}
+
+/// The CIDR text of each range's blocks: the first `MAX_DESTINATIONS`, and
+/// how many more there are.
+pub(super) fn cidr_strings(fam: Family, ranges: &[Range]) -> (Vec<String>, u64) {
+    let mut blocks = ranges.iter().flat_map(|r| space::blocks(fam, *r));
+    let shown: Vec<String> = blocks
+        .by_ref()
+        .take(MAX_DESTINATIONS)
+        .map(|(s, p)| space::net_string(fam, s, p))
+        .collect();
+    (shown, blocks.count() as u64)
+}
+
+/// The CIDR list of an outcome's ranges (bounded: the first ones and a
+/// count of the rest), and a short form relative to the widest deciding
+/// route's prefix: the prefix itself when nothing of it with a different
+/// outcome remains, else `PREFIX except …` when that is shorter.
+/// `pieces` name their outcomes by index into `outcomes`; `o` is this one's.
+pub(super) fn describe(
+    fam: Family,
+    ranges: &[Range],
+    route: Option<Range>,
+    pieces: &[(Range, u32, Option<RouteKey>)],
+    outcomes: &[Outcome],
+    o: u32,
+    route_dst: impl Fn(RouteKey) -> Option<Range>,
+) -> (Vec<String>, u64, String) {
+    let list = |v: &[String], n: usize| list_text(&v[..v.len().min(6)], n);
+    let Some(pr) = route else {
+        let (exact, more) = cidr_strings(fam, ranges);
+        let s = list(&exact, exact.len() + more as usize);
+        return (exact, more, s);
+    };
+    // Pieces inside the route's prefix with another (real) outcome.
+    // Other outcomes inside the prefix, named by their own routes' prefixes
+    // (a piece without a route by itself); runs absorb excluded pieces.
+    let mut others: Vec<Range> = Vec::new();
+    let mut open = false;
+    // The pieces are in order: those overlapping the prefix are a run.
+    let first = pieces.partition_point(|(r, _, _)| r.end <= pr.start);
+    for &(r, xi, route) in pieces[first..]
+        .iter()
+        .take_while(|(r, _, _)| r.start < pr.end)
+    {
+        if matches!(outcomes[xi as usize], Outcome::Skip | Outcome::Never) {
+            continue;
+        }
+        if xi == o {
+            open = false;
+            continue;
+        }
+        let own = route.and_then(&route_dst);
+        let r = match own {
+            Some(rr) if rr.start >= pr.start && rr.end <= pr.end && rr != pr => rr,
+            _ => Range {
+                start: r.start.max(pr.start),
+                end: r.end.min(pr.end),
+            },
+        };
+        match others.last_mut() {
+            Some(l) if l.start <= r.start && l.end >= r.end => {}
+            Some(l) if open || l.end >= r.start => l.end = l.end.max(r.end),
+            _ => others.push(r),
+        }
+        open = true;
+    }
+    let prefix = space::blocks(fam, pr)
+        .next()
+        .map(|(s, p)| space::net_string(fam, s, p))
+        .unwrap_or_default();
+    let covered = ranges
+        .iter()
+        .all(|r| r.start >= pr.start && r.end <= pr.end);
+    let (exact, more) = cidr_strings(fam, ranges);
+    if others.is_empty() && covered {
+        // The summary names the route's prefix; the list holds its peers.
+        return (exact, more, prefix);
+    }
+    let total = exact.len() + more as usize;
+    if !covered {
+        let s = list(&exact, total);
+        return (exact, more, s);
+    }
+    // Only the count of the exceptions and the first six are needed.
+    let mut except = others.iter().flat_map(|r| space::blocks(fam, *r));
+    let shown: Vec<String> = except
+        .by_ref()
+        .take(6)
+        .map(|(s, p)| space::net_string(fam, s, p))
+        .collect();
+    let n = shown.len() + except.count();
+    let s = if n < total {
+        format!("{prefix} except {}", list_text(&shown, n))
+    } else {
+        list(&exact, total)
+    };
+    (exact, more, s)
+}

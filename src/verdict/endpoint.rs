@@ -1,0 +1,182 @@
+//! What the verdicts report: endpoints, their leaks and no-route ranges,
+//! with the captured lines that decide them (the JSON schema's shapes).
+
+use super::Impact;
+use crate::grammar::Family;
+use crate::model::KernelError;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Ok,
+    NoRoute,
+    Asymmetric,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Asymmetric => "asymmetric",
+            Verdict::NoRoute => "no-route",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// The destination is in the endpoint link's own connected prefix.
+    SameSubnet,
+    /// The destination is on another link (its connected prefix, or a
+    /// direct route to a prefix).
+    CrossSubnet,
+    /// The destination is reached through a gateway on another link, or
+    /// through a direct default route (a tunnel such as wg-quick's wg0).
+    OffLink,
+}
+
+/// A captured line, verbatim, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub file: String,
+    pub line: u32,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leak {
+    /// Collapsed CIDR ranges: the first `MAX_DESTINATIONS`. The host's own
+    /// and broadcast addresses inside a range may be included; never-peers
+    /// (loopback, link-local, multicast, 0.0.0.0/8, 240/4) are not.
+    pub destinations: Vec<String>,
+    /// How many CIDR blocks `destinations` leaves out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub destinations_omitted: u64,
+    /// The same set, said briefly: `0.0.0.0/0 except 10.0.0.0/8, …`.
+    pub summary: String,
+    pub scope: Scope,
+    pub egress: String,
+    pub gateway: Option<IpAddr>,
+    /// Some flows leave by another nexthop of a multipath route.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hash_dependent: bool,
+    /// With `hash_dependent`: every leg the kernel may hash a reply to, the
+    /// endpoint's own link included (`egress`/`gateway` name the first
+    /// leg elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub legs: Vec<Leg>,
+    pub rule: Option<Quote>,
+    /// The deciding route (the widest, when several routes decide).
+    pub route: Option<Quote>,
+    /// How many routes decide these destinations.
+    pub routes: usize,
+    /// The replies' IP protocols this leak is for, where rules on
+    /// `ipproto` make replies of some protocols leave differently
+    /// (`other`: a protocol no rule names); absent: every protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<String>>,
+    /// What happens to the traffic (`impact::assess`).
+    pub impact: Impact,
+    /// What drops it, in words (`rp_filter=1 (strict): net.ipv4.conf.eth1.rp_filter`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<String>,
+    #[serde(skip)]
+    pub size: u128,
+    /// The deciding routes have a nexthop (live or dead) on the
+    /// endpoint's own link: reverse-path filtering accepts the request
+    /// (set only where the link's rp_filter is strict).
+    #[serde(skip)]
+    pub own_leg: bool,
+}
+
+/// One nexthop of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leg {
+    pub dev: String,
+    pub gateway: Option<IpAddr>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoRoute {
+    pub destinations: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub destinations_omitted: u64,
+    pub summary: String,
+    pub error: KernelError,
+    pub rule: Option<Quote>,
+    pub route: Option<Quote>,
+    pub routes: usize,
+    /// As `Leak::protocols`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<String>>,
+    /// As `Leak::impact`: the request dropped by reverse-path filtering,
+    /// else the reply dropped by the host itself.
+    pub impact: Impact,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub address: IpAddr,
+    pub prefixlen: u8,
+    pub interface: String,
+    pub family: Family,
+    pub secondary: bool,
+    /// `up`, or why the address takes no requests.
+    pub state: EndpointState,
+    /// Container bridge or veth: its peer space is its own prefixes only.
+    pub internal: bool,
+    /// `None` when the address takes no requests.
+    pub verdict: Option<Verdict>,
+    /// An earlier endpoint on the same link whose replies route exactly as
+    /// this one's (the rules meet both addresses alike): its leaks, routes
+    /// and conditional rules are this one's too, and are not repeated here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<IpAddr>,
+    /// Asymmetric for replies of these IP protocols only (rules on
+    /// `ipproto`; `other`: a protocol no rule names); absent: for every
+    /// protocol, or not asymmetric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<String>>,
+    /// The worst impact of its leaks and no-route ranges (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
+    pub leaks: Vec<Leak>,
+    pub no_route: Vec<NoRoute>,
+    /// Rules whose selectors the dumps cannot settle for a reply.
+    pub conditional: Vec<Quote>,
+}
+
+/// Whether an address takes requests: `up`, or why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointState {
+    Up,
+    /// Its link is administratively down.
+    Down,
+    /// Its link has no carrier.
+    NoCarrier,
+    /// Duplicate address detection has not passed (`tentative`, `dadfailed`).
+    Tentative,
+}
+
+impl EndpointState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Up => "up",
+            EndpointState::Down => "down",
+            EndpointState::NoCarrier => "no-carrier",
+            EndpointState::Tentative => "tentative",
+        }
+    }
+}

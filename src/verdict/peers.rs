@@ -1,0 +1,298 @@
+//! The address space a family's endpoints share, cut into pieces at every
+//! prefix that can change a lookup's answer, and each endpoint's peers in it.
+
+use super::space::{self, Range};
+use super::{Endpoint, FastMap, FastSet, LinkClass, Outcome};
+use crate::grammar::Family;
+use crate::model::{Host, fam_idx};
+use std::net::IpAddr;
+
+/// Destinations that are never peers: loopback, unspecified, link-local,
+/// multicast, limited broadcast, reserved, IPv4-mapped.
+pub(super) fn never_peers(fam: Family) -> Vec<Range> {
+    // 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4;
+    // ::/128, ::1/128, ::ffff:0:0/96, fe80::/10, ff00::/8 (as numbers: no
+    // text to parse for every host).
+    let blocks: [(u128, u8); 5] = match fam {
+        Family::Inet => [
+            (0, 8),
+            (127 << 24, 8),
+            (0xa9fe << 16, 16),
+            (0xe << 28, 4),
+            (0xf << 28, 4),
+        ],
+        Family::Inet6 => [
+            (0, 128),
+            (1, 128),
+            (0xffff << 32, 96),
+            (0xfe80 << 112, 10),
+            (0xff << 120, 8),
+        ],
+    };
+    blocks.map(|(s, p)| Range::block(fam, s, p)).to_vec()
+}
+
+/// The connected prefixes of each link (from its addresses).
+pub(super) fn connected(host: &Host, fam: Family) -> Vec<(&str, ipnet::IpNet)> {
+    host.addrs
+        .iter()
+        .filter(|a| a.addr.family == fam)
+        .filter_map(|a| {
+            let len = a.addr.prefixlen;
+            let base = a.addr.peer.unwrap_or(a.addr.local);
+            ipnet::IpNet::new(base, len)
+                .ok()
+                .map(|n| (a.link.as_str(), n.trunc()))
+        })
+        .collect()
+}
+
+/// The prefixes whose bounds are where a lookup's answer can change: every
+/// route's, every rule's `to`, the connected prefixes, the host's own
+/// addresses, the never-peers. Repeats included.
+pub(super) fn cut_blocks(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]) -> Vec<Range> {
+    let mut blocks = Vec::new();
+    for t in host.tables[fam_idx(fam)].values() {
+        blocks.extend(t.routes.iter().map(|e| Range::of(&e.route.dst)));
+    }
+    blocks.extend(
+        host.rules[fam_idx(fam)]
+            .iter()
+            .filter_map(|r| r.rule.to.as_ref())
+            .map(Range::of),
+    );
+    blocks.extend(conn.iter().map(|(_, n)| Range::of(n)));
+    let full = if fam == Family::Inet { 32 } else { 128 };
+    blocks.extend(
+        host.addrs
+            .iter()
+            .filter(|a| a.addr.family == fam)
+            .filter_map(|a| ipnet::IpNet::new(a.addr.local, full).ok())
+            .map(|n| Range::of(&n)),
+    );
+    blocks.extend(never_peers(fam));
+    blocks
+}
+
+/// Sorted, merged ranges: membership by binary search.
+#[derive(Debug, Default, Clone)]
+pub(super) struct RangeSet(Vec<Range>);
+
+impl RangeSet {
+    pub(super) fn new(mut v: Vec<Range>) -> Self {
+        v.sort_unstable();
+        let mut out: Vec<Range> = Vec::with_capacity(v.len());
+        for r in v {
+            match out.last_mut() {
+                Some(l) if r.start <= l.end => l.end = l.end.max(r.end),
+                _ => out.push(r),
+            }
+        }
+        RangeSet(out)
+    }
+
+    pub(super) fn contains(&self, x: u128) -> bool {
+        let i = self.0.partition_point(|r| r.end <= x);
+        self.0.get(i).is_some_and(|r| r.contains(x))
+    }
+}
+
+/// What every endpoint of one family shares: the pieces' boundaries, the
+/// connected prefixes (and whether their link is internal), the never-peers,
+/// and which pieces are alike.
+pub(crate) struct Space<'h> {
+    pub(super) fam: Family,
+    pub(super) pts: Vec<u128>,
+    /// For each piece, its kind: the smallest prefix of `blocks` that holds
+    /// it (its index; `blocks.len()` when none does). Prefixes nest or are
+    /// disjoint, so the prefixes holding a piece are that one and those
+    /// around it; a lookup reads its destination only through the route
+    /// and rule prefixes holding it, and the rest of an outcome through the
+    /// connected and never-peer ones: pieces of one kind have one outcome,
+    /// looked up once (a /8 route around a /16 one makes two pieces of a
+    /// kind, before and after it; about half the lookups of a scan).
+    pub(super) kind: Vec<u32>,
+    /// How many kinds there are (`blocks.len() + 1`).
+    pub(super) kinds: usize,
+    /// Every connected prefix, merged.
+    pub(super) any_conn: RangeSet,
+    /// Each link's connected prefixes, merged.
+    pub(super) link_conn: FastMap<&'h str, RangeSet>,
+    /// The connected prefixes of internal links, with their link.
+    pub(super) internal: Vec<(&'h str, Range)>,
+    pub(super) never: RangeSet,
+    /// The host's container links, addressed or not.
+    pub(super) internal_devs: FastSet<&'h str>,
+}
+
+impl<'h> Space<'h> {
+    pub(crate) fn new(host: &'h Host, fam: Family, class: &LinkClass) -> Self {
+        Self::cut(host, fam, class, None)
+    }
+
+    /// The space cut for `host` and `other` at once (the same links and
+    /// addresses, other rules and routes): within one piece both models
+    /// answer every lookup alike (`fix` compares them piece by piece).
+    pub(crate) fn union(host: &'h Host, other: &Host, fam: Family, class: &LinkClass) -> Self {
+        Self::cut(host, fam, class, Some(other))
+    }
+
+    pub(super) fn cut(
+        host: &'h Host,
+        fam: Family,
+        class: &LinkClass,
+        other: Option<&Host>,
+    ) -> Self {
+        let conn = connected(host, fam);
+        let top = space::top(fam);
+        let mut blocks = cut_blocks(host, fam, &conn);
+        if let Some(o) = other {
+            blocks.extend(cut_blocks(o, fam, &conn));
+        }
+        let mut pts: Vec<u128> = std::iter::once(0)
+            .chain(blocks.iter().flat_map(|r| [r.start, r.end]))
+            .filter(|&p| p < top)
+            .collect();
+        pts.sort_unstable();
+        pts.dedup();
+        // Outer prefixes before the inner ones starting with them.
+        blocks.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        blocks.dedup();
+        let mut kind = Vec::with_capacity(pts.len());
+        let mut open: Vec<(u128, u32)> = Vec::new();
+        let mut next = 0;
+        for &x in &pts {
+            while open.last().is_some_and(|&(end, _)| end <= x) {
+                open.pop();
+            }
+            while let Some(b) = blocks.get(next).filter(|b| b.start <= x) {
+                open.push((b.end, next as u32));
+                next += 1;
+            }
+            kind.push(open.last().map_or(blocks.len() as u32, |&(_, k)| k));
+        }
+        let conn: Vec<(&'h str, Range, bool)> = conn
+            .iter()
+            .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
+            .collect();
+        let mut by_link: FastMap<&'h str, Vec<Range>> = Default::default();
+        for &(l, r, _) in &conn {
+            by_link.entry(l).or_default().push(r);
+        }
+        Space {
+            fam,
+            pts,
+            kind,
+            kinds: blocks.len() + 1,
+            any_conn: RangeSet::new(conn.iter().map(|c| c.1).collect()),
+            link_conn: by_link
+                .into_iter()
+                .map(|(l, v)| (l, RangeSet::new(v)))
+                .collect(),
+            internal: conn
+                .iter()
+                .filter(|c| c.2)
+                .map(|&(l, r, _)| (l, r))
+                .collect(),
+            never: RangeSet::new(never_peers(fam)),
+            internal_devs: host
+                .links
+                .iter()
+                .map(|l| l.name.as_str())
+                .filter(|n| class.is_internal(n))
+                .collect(),
+        }
+    }
+
+    /// A reply from an address on `iface` that leaves by `dev` via `gw`
+    /// goes straight into a container link from outside the containers:
+    /// delivered on the host (a container link's own replies to another
+    /// one are a leak like any other).
+    pub(crate) fn delivered_to_container(
+        &self,
+        iface: &str,
+        dev: &str,
+        gw: Option<IpAddr>,
+    ) -> bool {
+        gw.is_none() && self.internal_devs.contains(dev) && !self.internal_devs.contains(iface)
+    }
+
+    /// The pieces, as (start, end, kind).
+    pub(super) fn pieces(&self) -> impl Iterator<Item = (u128, u128, usize)> + '_ {
+        let top = space::top(self.fam);
+        self.pts.iter().enumerate().map(move |(i, &start)| {
+            let end = self.pts.get(i + 1).copied().unwrap_or(top);
+            (start, end, self.kind[i] as usize)
+        })
+    }
+}
+
+/// One endpoint's view of its family's space: its own link's prefixes, and
+/// the prefixes of internal links (container bridges): requests from there
+/// arrive on that link, so they are no other endpoint's peers.
+pub(super) struct Peers {
+    pub(super) own: RangeSet,
+    pub(super) internal: RangeSet,
+    /// The endpoint is itself internal: anything outside its own prefixes
+    /// is foreign.
+    pub(super) is_internal: bool,
+}
+
+impl Peers {
+    pub(super) fn new(sp: &Space<'_>, ep: &Endpoint) -> Self {
+        Peers {
+            own: sp
+                .link_conn
+                .get(ep.interface.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            internal: RangeSet::new(
+                sp.internal
+                    .iter()
+                    .filter(|(l, _)| *l != ep.interface)
+                    .map(|&(_, r)| r)
+                    .collect(),
+            ),
+            is_internal: ep.internal,
+        }
+    }
+
+    pub(super) fn is_own(&self, x: u128) -> bool {
+        self.own.contains(x)
+    }
+
+    /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup.
+    pub(super) fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
+        if sp.never.contains(x) {
+            return Some(Outcome::Skip);
+        }
+        let is_own = self.is_own(x);
+        let foreign = if self.is_internal {
+            !is_own
+        } else {
+            !is_own && self.internal.contains(x)
+        };
+        foreign.then_some(Outcome::Foreign)
+    }
+}
+
+/// The device the reply leaves by when it is not `iface`: the route's, or
+/// the first multipath nexthop's on another device. A leg straight into a
+/// container link (no gateway: a pod's /32 to its veth) is delivered on the
+/// host, not a leak.
+pub(super) fn other_dev<'a>(
+    h: &'a crate::model::Hit,
+    iface: &str,
+    sp: &Space<'_>,
+) -> Option<&'a str> {
+    let leaks =
+        |d: &str, gw: Option<IpAddr>| d != iface && !sp.delivered_to_container(iface, d, gw);
+    if h.nexthops.is_empty() {
+        leaks(&h.dev, h.gateway).then_some(h.dev.as_str())
+    } else {
+        h.nexthops
+            .iter()
+            .find(|n| leaks(&n.dev, n.gateway))
+            .map(|n| n.dev.as_str())
+    }
+}
