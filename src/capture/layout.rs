@@ -48,7 +48,7 @@ pub struct HostCapture {
     pub instance_id: Option<String>,
     pub inputs: Vec<Input>,
     /// Dumps the collector did not capture (missing, never empty).
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
     /// Other facts worth telling (filtered files, ignored duplicates).
     pub notes: Vec<String>,
     /// Problems reading this host's files.
@@ -1028,8 +1028,55 @@ fn supportconfig_hostname(text: &str) -> Option<String> {
     None
 }
 
-/// What the host's collector did not capture, in words.
-fn missing(h: &HostCapture) -> Vec<String> {
+/// A dump the host's collector did not capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// `ip addr`, `ip rule` / `ip -6 rule` (by family), or every `ip route`
+    /// dump; with why the collector lacks it, where it is its way.
+    Dump {
+        kind: DumpKind,
+        family: Option<Family>,
+        why: &'static str,
+    },
+    /// A table a rule names that was never dumped (supportconfig dumps
+    /// the tables its loop over `ip rule`'s 5th field finds).
+    Table { table: Table, rule: u32 },
+}
+
+impl Missing {
+    /// A route dump (all routes, or one table's).
+    pub fn is_routes(&self) -> bool {
+        matches!(
+            self,
+            Missing::Dump {
+                kind: DumpKind::IpRoute,
+                ..
+            } | Missing::Table { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Dump { kind, family, why } => {
+                let cmd = match (kind, family) {
+                    (DumpKind::IpAddr, _) => "ip addr",
+                    (DumpKind::IpRule, Some(Family::Inet6)) => "ip -6 rule",
+                    (DumpKind::IpRule, _) => "ip rule",
+                    (DumpKind::IpRoute, _) => "ip route",
+                };
+                write!(f, "{cmd}{why}")
+            }
+            Missing::Table { table, rule } => {
+                write!(f, "ip route show table {table} (named by rule {rule})")
+            }
+        }
+    }
+}
+
+/// What the host's collector did not capture.
+fn missing(h: &HostCapture) -> Vec<Missing> {
     let has = |k: DumpKind, f: Option<Family>| {
         h.inputs.iter().any(|i| {
             i.kind == k
@@ -1051,17 +1098,18 @@ fn missing(h: &HostCapture) -> Vec<String> {
         _ => "",
     };
     let mut m = Vec::new();
+    let dump = |kind, family, why| Missing::Dump { kind, family, why };
     if !has(DumpKind::IpAddr, None) {
-        m.push(format!("ip addr{by}"));
+        m.push(dump(DumpKind::IpAddr, None, by));
     }
     if !rule(Family::Inet) {
-        m.push(format!("ip rule{by}"));
+        m.push(dump(DumpKind::IpRule, Some(Family::Inet), by));
     }
     if !rule(Family::Inet6) {
-        m.push(format!("ip -6 rule{by}"));
+        m.push(dump(DumpKind::IpRule, Some(Family::Inet6), by));
     }
     if !has(DumpKind::IpRoute, None) {
-        m.push("ip route".into());
+        m.push(dump(DumpKind::IpRoute, None, ""));
     }
     if h.collector == Collector::Supportconfig {
         // Tables named by rules but never dumped (supportconfig's 5th-field loop).
@@ -1076,14 +1124,14 @@ fn missing(h: &HostCapture) -> Vec<String> {
             for r in d.rules() {
                 if let Some(t) = &r.table {
                     let builtin = matches!(t, Table::Id(Table::MAIN));
-                    if !builtin && !dumped.contains(t) {
-                        let s = format!("ip route show table {t} (named by rule {})", r.priority);
-                        if !m
-                            .iter()
-                            .any(|x| x.starts_with(&format!("ip route show table {t} ")))
-                        {
-                            m.push(s);
-                        }
+                    let told = m
+                        .iter()
+                        .any(|x| matches!(x, Missing::Table { table, .. } if table == t));
+                    if !builtin && !dumped.contains(t) && !told {
+                        m.push(Missing::Table {
+                            table: t.clone(),
+                            rule: r.priority,
+                        });
                     }
                 }
             }

@@ -6,7 +6,7 @@ pub mod layout;
 pub mod plain;
 pub mod source;
 
-pub use layout::{Collector, HostCapture};
+pub use layout::{Collector, HostCapture, Missing};
 pub use plain::{load_plain_host, load_plain_system};
 pub use source::{Limits, Notice};
 

@@ -160,8 +160,8 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
     let assumptions: Vec<&str> = host
         .assumptions
         .iter()
-        .map(String::as_str)
-        .filter(|a| (a.contains("IPv6") || a.contains("ip -6")) == (fam == Family::Inet6))
+        .filter(|a| a.family.is_none_or(|f| f == fam))
+        .map(|a| a.text.as_str())
         .collect();
     // Buffered, flushed below (a closed pipe ends the run quietly).
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -121,8 +121,8 @@ pub struct Host {
     pub addrs: Vec<AddrInfo>,
     pub rules: [Vec<RuleEntry>; 2],
     pub tables: [BTreeMap<Table, FibTable>; 2],
-    /// Facts the model had to assume, in words, for the report.
-    pub assumptions: Vec<String>,
+    /// Facts the model had to assume, for the report.
+    pub assumptions: Vec<Assumption>,
     /// Which dumps were present, per family.
     pub have_rules: [bool; 2],
     pub have_routes: [bool; 2],
@@ -135,13 +135,23 @@ pub struct Host {
     /// The host's `net.` sysctls (empty when none were collected: the
     /// kernel's defaults apply).
     pub sysctls: Sysctls,
-    /// The assumptions made for a kernel version or sysctls the bundle
-    /// lacks (they are in `assumptions` too). They are told, but make no
-    /// verdict incomplete: they bear on rare addresses only (0.0.0.0/8,
-    /// 127/8 on links).
-    pub system_assumptions: Vec<String>,
     /// Addresses and links by key, built on first use (`Host::index`).
     pub(crate) index: std::sync::OnceLock<Index>,
+}
+
+/// A fact the model assumed because the bundle lacks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assumption {
+    /// The family whose lookups it bears on (`None`: both).
+    pub family: Option<Family>,
+    /// The kernel version, a sysctl or a loaded filter: told, but no verdict
+    /// is incomplete for it (it bears on rare addresses, or on the impact).
+    pub system: bool,
+    pub text: String,
+}
+
+fn fam_of(fi: usize) -> Family {
+    if fi == 0 { Family::Inet } else { Family::Inet6 }
 }
 
 /// The host's addresses by address and links by name: every lookup asks
@@ -329,7 +339,7 @@ impl Host {
             Some((v, _)) => self.kernel = v,
             None => {
                 self.kernel = KernelVersion::CURRENT;
-                self.system_assumptions.push(format!(
+                self.assume_system(format!(
                     "kernel version not collected (uname): Linux {} assumed",
                     KernelVersion::CURRENT
                 ));
@@ -337,13 +347,13 @@ impl Host {
         }
         self.sysctls = system.sysctls;
         if self.sysctls.is_empty() {
-            self.system_assumptions.push(
+            self.assume_system(
                 "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0, accept_local=0, src_valid_mark=0)"
                     .into(),
             );
         }
         if let Some(f) = &system.ipv6_rpfilter {
-            self.system_assumptions.push(format!(
+            self.assume_system(format!(
                 "netfilter's IPv6 reverse-path filter is loaded ({f}): it drops IPv6 requests whose replies would leave by another link; not modelled (IPv6 leaks are called delivered, they may be request-dropped)"
             ));
         }
@@ -362,10 +372,24 @@ impl Host {
                 }
                 None => "rp_filter not collected (sysctl -a): 0 assumed, the kernel's default (distributions often set 1 or 2, under which requests from leaked ranges are dropped)".into(),
             };
-            self.system_assumptions.push(text);
+            self.assume_system(text);
         }
-        self.assumptions
-            .extend(self.system_assumptions.iter().cloned());
+    }
+
+    fn assume(&mut self, family: Option<Family>, text: String) {
+        self.assumptions.push(Assumption {
+            family,
+            system: false,
+            text,
+        });
+    }
+
+    fn assume_system(&mut self, text: String) {
+        self.assumptions.push(Assumption {
+            family: None,
+            system: true,
+            text,
+        });
     }
 
     fn add_link(&mut self, l: &Link, source: u32) {
@@ -437,9 +461,10 @@ impl Host {
         ] {
             if !self.have_rules[fi] {
                 let cmd = if fi == 0 { "ip rule" } else { "ip -6 rule" };
-                self.assumptions.push(format!(
-                    "{cmd} not collected: the kernel's default {fam} rules assumed"
-                ));
+                self.assume(
+                    Some(fam_of(fi)),
+                    format!("{cmd} not collected: the kernel's default {fam} rules assumed"),
+                );
                 for &(prio, table) in defaults {
                     let mut r = Rule::new(0, prio);
                     r.action = RuleAction::Lookup;
@@ -459,9 +484,10 @@ impl Host {
                 .get(&Table::Id(Table::LOCAL))
                 .is_some_and(|t| !t.is_empty());
             if self.have_routes[fi] && !has_local && self.have_addrs {
-                self.assumptions.push(format!(
-                    "{fam} local table not in the route dump: rebuilt from the addresses"
-                ));
+                self.assume(
+                    Some(fam_of(fi)),
+                    format!("{fam} local table not in the route dump: rebuilt from the addresses"),
+                );
                 self.rebuild_local(fi);
             }
             for t in self.tables[fi].values_mut() {
@@ -491,7 +517,8 @@ impl Host {
             .flatten()
             .any(|r| r.rule.suppress_ifgroup.is_some());
         if ifgroup_rules && self.links.iter().any(|l| !l.flags_known) {
-            self.assumptions.push(
+            self.assume(
+                None,
                 "link groups not captured (`ip -o addr`): suppress_ifgroup rules take every link as group 0"
                     .into(),
             );
@@ -572,10 +599,11 @@ impl Host {
         for li in down {
             let l = &mut self.links[li];
             l.up = false;
-            self.assumptions.push(format!(
+            let text = format!(
                 "{}: link flags not captured; admin-down assumed (no live route through it)",
                 l.name
-            ));
+            );
+            self.assume(None, text);
         }
     }
 

@@ -6,7 +6,7 @@ use super::ec2rl::{self, Ec2rl};
 use super::fix::{self, Fix, FixStatus};
 use super::impact::{self, Impact};
 use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
-use crate::capture::{Collector, HostCapture};
+use crate::capture::{Collector, HostCapture, Missing};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, KernelError, LinkInfo, fam_idx};
 use serde::{Deserialize, Serialize};
@@ -352,19 +352,21 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     for a in &host.assumptions {
         // The kernel version and sysctls assumed are told, not held
         // against the verdict (they bear on rare addresses only).
-        if host.system_assumptions.contains(a) {
-            notes.push(a.clone());
+        if a.system {
+            notes.push(a.text.clone());
             continue;
         }
-        let v6 = a.contains("IPv6") || a.contains("ip -6");
-        let fam = if v6 { Family::Inet6 } else { Family::Inet };
-        if fams_used.contains(&fam) {
-            incomplete.push(a.clone());
+        let used = match a.family {
+            Some(f) => fams_used.contains(&f),
+            None => !fams_used.is_empty(),
+        };
+        if used {
+            incomplete.push(a.text.clone());
         }
     }
     for m in &cap.missing {
         // Rule and address gaps are told above, in terms of what was assumed.
-        if m.starts_with("ip route show table") {
+        if matches!(m, Missing::Table { .. }) {
             incomplete.push(format!("not collected: {m}"));
         }
     }
@@ -540,7 +542,7 @@ fn broken_lead(eps: &[Endpoint]) -> Option<String> {
     best.map(|b| b.2)
 }
 
-fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
+fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Missing]) -> String {
     let plain = reason_plain(eps, verdict, host, missing);
     match broken_lead(eps) {
         Some(lead) if matches!(verdict, Verdict::Asymmetric | Verdict::NoRoute) => {
@@ -550,7 +552,7 @@ fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -
     }
 }
 
-fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[String]) -> String {
+fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Missing]) -> String {
     match verdict {
         Verdict::Error => {
             if host.sources.is_empty() {
@@ -573,10 +575,10 @@ fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Stri
                 } else if !dumps.is_empty() {
                     format!("no routes in {}", dumps.join(", "))
                 } else {
-                    let m: Vec<&str> = missing
+                    let m: Vec<String> = missing
                         .iter()
-                        .filter(|m| m.starts_with("ip route"))
-                        .map(String::as_str)
+                        .filter(|m| m.is_routes())
+                        .map(|m| m.to_string())
                         .collect();
                     format!("no routes: {} not collected", m.join(", "))
                 }

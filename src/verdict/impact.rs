@@ -351,7 +351,7 @@ default proto static
         assert!(
             h.assumptions
                 .iter()
-                .any(|a| a.contains("rp_filter not collected") && a.contains("1 assumed"))
+                .any(|a| a.text.contains("rp_filter not collected") && a.text.contains("1 assumed"))
         );
         assert_eq!(
             ep(&assessed(&h, false), "10.0.1.10").impact,
@@ -364,7 +364,7 @@ default proto static
         assert!(
             h.assumptions
                 .iter()
-                .any(|a| a.contains("0 assumed, the kernel's default"))
+                .any(|a| a.text.contains("0 assumed, the kernel's default"))
         );
         // Collected sysctls without rp_filter: still assumed, and said.
         let h = host(
@@ -380,7 +380,7 @@ default proto static
             Some("4.18.0-513.el8.x86_64"),
         );
         assert_eq!(h.sysctls.rp_filter("eth1").mode, 0);
-        assert!(!h.assumptions.iter().any(|a| a.contains("rp_filter")));
+        assert!(!h.assumptions.iter().any(|a| a.text.contains("rp_filter")));
     }
 
     #[test]
@@ -409,7 +409,7 @@ default proto static
             Some("sos_commands/networking/ip6tables_-t_raw_-nvL")
         );
         let h = Host::build_with(Vec::new(), &Default::default(), sys);
-        assert!(h.assumptions.iter().any(|a| a.starts_with(
+        assert!(h.assumptions.iter().any(|a| a.text.starts_with(
             "netfilter's IPv6 reverse-path filter is loaded (sos_commands/networking/ip6tables_-t_raw_-nvL)"
         )));
     }
