@@ -610,22 +610,18 @@ impl Host {
     /// The local table as the kernel fills it from addresses.
     fn rebuild_local(&mut self, fi: usize) {
         let mut t = FibTable::default();
+        let fam = if fi == 0 { Family::Inet } else { Family::Inet6 };
         let mut add = |kind: RouteType, dst: ipnet::IpNet, dev: &str, src: Option<IpAddr>| {
-            let fam = if fi == 0 { Family::Inet } else { Family::Inet6 };
-            let text = match kind {
-                RouteType::Local => format!("local {dst} dev {dev}"),
-                _ => format!("{kind} {dst} dev {dev}"),
-            };
-            let line = lines_ctx(&text, fam);
-            if let Some(mut r) = line {
-                r.prefsrc = src;
-                r.table = Table::Id(Table::LOCAL);
-                t.push(RouteEntry {
-                    route: r,
-                    origin: Origin::ASSUMED,
-                    tos: 0,
-                });
-            }
+            // What the kernel adds for an address (fib_add_ifaddr), made
+            // as the record the grammar gives for `local DST dev DEV`.
+            let mut r = Route::new(0, fam, dst, kind, Table::Id(Table::LOCAL));
+            r.dev = Some(dev.to_string());
+            r.prefsrc = src;
+            t.push(RouteEntry {
+                route: r,
+                origin: Origin::ASSUMED,
+                tos: 0,
+            });
         };
         for a in &self.addrs {
             let local = a.addr.local;
@@ -749,14 +745,4 @@ fn is_plain_lookup(r: &Rule) -> bool {
         && r.from.is_none_or(|f| f.prefix_len() == 0)
         && r.to.is_none_or(|f| f.prefix_len() == 0)
         && r.selects_addresses_only()
-}
-
-/// Parses one synthesised route line.
-fn lines_ctx(text: &str, fam: Family) -> Option<Route> {
-    let ctx = Ctx {
-        family: Some(fam),
-        table: None,
-    };
-    let d = grammar::parse(text, DumpKind::IpRoute, &ctx);
-    d.routes().first().cloned()
 }
