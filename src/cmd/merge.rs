@@ -2,7 +2,7 @@
 //! runs (NDJSON, one host per line) as one fleet report in any format,
 //! with the whole fleet's summary and exit status.
 
-use super::scan::{Output, color_on, format_of, terminal_width};
+use super::scan::{close_report, color_on, format_of, open_report, terminal_width};
 use crate::capture::Notice;
 use crate::cli::{MergeArgs, Only};
 use crate::exit::Exit;
@@ -129,31 +129,17 @@ fn read_shard(
 pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
     let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
     let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
-    let mut out_file: Option<Output> = None;
-    let mut sink: Box<dyn Write + Send> = match to_file {
-        Some(p) => {
-            if a.files.iter().any(|f| same_file(f, p)) {
-                eprintln!(
-                    "asymroute-offline: refusing to write {} over one of the reports merged",
-                    p.display()
-                );
-                return Ok(Exit::Error);
-            }
-            match Output::create(p) {
-                Ok((o, f)) => {
-                    out_file = Some(o);
-                    Box::new(std::io::BufWriter::new(f))
-                }
-                Err(e) => {
-                    eprintln!(
-                        "asymroute-offline: cannot write the report to {}: {e}",
-                        p.display()
-                    );
-                    return Ok(Exit::Error);
-                }
-            }
-        }
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    if let Some(p) = to_file
+        && a.files.iter().any(|f| same_file(f, p))
+    {
+        eprintln!(
+            "asymroute-offline: refusing to write {} over one of the reports merged",
+            p.display()
+        );
+        return Ok(Exit::Error);
+    }
+    let Some((out_file, mut sink)) = open_report(to_file) else {
+        return Ok(Exit::Error);
     };
     let opts = Options {
         explain: a.explain,
@@ -228,13 +214,7 @@ pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
         })
         .and_then(|_| sink.flush());
     drop(sink);
-    if let Some(o) = out_file
-        && let Err(e) = o.finish(result.is_ok() && summary.hosts > 0)
-    {
-        eprintln!(
-            "asymroute-offline: cannot write the report to {}: {e}",
-            o.path.display()
-        );
+    if !close_report(out_file, result.is_ok() && summary.hosts > 0) {
         return Ok(Exit::Error);
     }
     result?;

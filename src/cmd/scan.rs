@@ -191,32 +191,18 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     };
     // `-o FILE` is written to a temporary file beside it, renamed over it
     // only when some host was analysed: a failed run never replaces a report.
-    let mut out_file: Option<Output> = None;
-    let mut sink: Box<dyn Write + Send> = match to_file {
-        Some(p) => {
-            if let Some(b) = inside(p, &a.paths) {
-                eprintln!(
-                    "asymroute-offline: refusing to write {} inside the bundle {}",
-                    p.display(),
-                    b.display()
-                );
-                return Ok(Exit::Error);
-            }
-            match Output::create(p) {
-                Ok((o, f)) => {
-                    out_file = Some(o);
-                    Box::new(std::io::BufWriter::new(f))
-                }
-                Err(e) => {
-                    eprintln!(
-                        "asymroute-offline: cannot write the report to {}: {e}",
-                        p.display()
-                    );
-                    return Ok(Exit::Error);
-                }
-            }
-        }
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    if let Some(p) = to_file
+        && let Some(b) = inside(p, &a.paths)
+    {
+        eprintln!(
+            "asymroute-offline: refusing to write {} inside the bundle {}",
+            p.display(),
+            b.display()
+        );
+        return Ok(Exit::Error);
+    }
+    let Some((out_file, mut sink)) = open_report(to_file) else {
+        return Ok(Exit::Error);
     };
     // The terminal's width, narrow ones included; 100 columns into files
     // and pipes.
@@ -345,15 +331,8 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         drop(sink);
         (summary, result)
     });
-    if let Some(o) = out_file {
-        let done = write_result.is_ok() && summary.hosts > 0;
-        if let Err(e) = o.finish(done) {
-            eprintln!(
-                "asymroute-offline: cannot write the report to {}: {e}",
-                o.path.display()
-            );
-            return Ok(Exit::Error);
-        }
+    if !close_report(out_file, write_result.is_ok() && summary.hosts > 0) {
+        return Ok(Exit::Error);
     }
     write_result?;
     if !a.quiet {
@@ -412,14 +391,51 @@ pub(super) fn format_of(output: Option<&Path>) -> report::Format {
     }
 }
 
+/// Where the report goes: `-o FILE` through a temporary file beside it
+/// (`close_report` renames it over FILE, or removes it), else standard
+/// output. `None` when FILE cannot be written (said on stderr).
+pub(super) fn open_report(
+    to_file: Option<&Path>,
+) -> Option<(Option<Output>, Box<dyn Write + Send>)> {
+    let Some(p) = to_file else {
+        return Some((None, Box::new(std::io::BufWriter::new(std::io::stdout()))));
+    };
+    match Output::create(p) {
+        Ok((o, f)) => Some((Some(o), Box::new(std::io::BufWriter::new(f)))),
+        Err(e) => {
+            eprintln!(
+                "asymroute-offline: cannot write the report to {}: {e}",
+                p.display()
+            );
+            None
+        }
+    }
+}
+
+/// Puts the report in place when `done` (else leaves FILE as it was);
+/// `false` when that failed (said on stderr).
+pub(super) fn close_report(out: Option<Output>, done: bool) -> bool {
+    let Some(o) = out else { return true };
+    match o.finish(done) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "asymroute-offline: cannot write the report to {}: {e}",
+                o.path.display()
+            );
+            false
+        }
+    }
+}
+
 /// A report file written through a temporary file in its own folder.
 pub(super) struct Output {
-    pub(super) path: PathBuf,
+    path: PathBuf,
     tmp: PathBuf,
 }
 
 impl Output {
-    pub(super) fn create(path: &Path) -> std::io::Result<(Output, std::fs::File)> {
+    fn create(path: &Path) -> std::io::Result<(Output, std::fs::File)> {
         if path.is_dir() {
             return Err(std::io::Error::other("it is a directory"));
         }
@@ -442,7 +458,7 @@ impl Output {
     }
 
     /// Renames the temporary file over the report, or removes it.
-    pub(super) fn finish(&self, keep: bool) -> std::io::Result<()> {
+    fn finish(&self, keep: bool) -> std::io::Result<()> {
         if keep {
             std::fs::rename(&self.tmp, &self.path)
         } else {
