@@ -172,7 +172,9 @@ fn split_peer(s: &str) -> (&str, Option<&str>) {
     }
 }
 
-const IFA_FLAGS: &[&str] = &[
+/// The address flags iproute2 prints (`print_ifa_flags`), by the names
+/// `-j` uses for its keys too.
+pub(crate) const IFA_FLAGS: &[&str] = &[
     "secondary",
     "temporary",
     "nodad",

@@ -512,22 +512,9 @@ fn link(o: &mut Obj<'_>) -> Option<Link> {
     Some(l)
 }
 
-const ADDR_FLAG_KEYS: &[&str] = &[
-    "secondary",
-    "temporary",
-    "nodad",
-    "optimistic",
-    "dadfailed",
-    "home",
-    "deprecated",
-    "tentative",
-    "dynamic",
-    "mngtmpaddr",
-    "noprefixroute",
-    "autojoin",
-    "stable-privacy",
-    "permanent",
-];
+/// `ip -j addr` writes each address flag as a key of its own: the flags
+/// the text dump prints.
+const ADDR_FLAG_KEYS: &[&str] = super::addr::IFA_FLAGS;
 
 fn address(o: &mut Obj<'_>) -> Option<Address> {
     let family = match o.str("family").as_deref() {
