@@ -30,6 +30,7 @@ impl SizeHint for Unknown<'_> {
 fn limits() -> Limits {
     Limits {
         max_member: 1 << 20,
+        max_dump: 2 << 20,
         max_zip: 4 << 20,
         max_total: 16 << 20,
         max_depth: 4,
