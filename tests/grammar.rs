@@ -6,74 +6,16 @@
 //! When `../shared/corpus` is beside the checkout, every file in it must be
 //! here too, byte for byte.
 
-use asymroute_offline::grammar::{self, Ctx, DumpKind, Family, Table};
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use asymroute_offline::grammar;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-fn kind_of(dir: &str) -> Option<(DumpKind, Option<Family>)> {
-    let fam = dir.starts_with("ip6-").then_some(Family::Inet6);
-    let d = dir.replace("ip6-", "ip-");
-    let kind = if d.starts_with("ip-addr") {
-        DumpKind::IpAddr
-    } else if d.starts_with("ip-rule") {
-        DumpKind::IpRule
-    } else if d.starts_with("ip-route") {
-        DumpKind::IpRoute
-    } else {
-        return None;
-    };
-    Some((kind, fam))
-}
-
-fn is_input(p: &Path) -> bool {
-    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    p.is_file() && !n.ends_with(".golden.json") && !n.ends_with(".ctx") && !n.ends_with(".md")
-}
-
-fn cases(root: &Path) -> Vec<(PathBuf, DumpKind, Option<Family>)> {
-    let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(root) else {
-        return out;
-    };
-    let mut dirs: Vec<_> = dirs
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for d in dirs {
-        let name = d.file_name().unwrap().to_string_lossy().to_string();
-        let Some((kind, fam)) = kind_of(&name) else {
-            continue;
-        };
-        let mut files: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| is_input(p))
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|f| (f, kind, fam)));
-    }
-    out
-}
-
-fn render(path: &Path, kind: DumpKind, fam: Option<Family>) -> (String, usize) {
-    let bytes = std::fs::read(path).unwrap();
-    let mut ctx = Ctx {
-        family: fam,
-        table: None,
-    };
-    if let Ok(c) = std::fs::read_to_string(format!("{}.ctx", path.display())) {
-        for l in c.lines() {
-            match l.split_once('=') {
-                Some(("family", "inet6")) => ctx.family = Some(Family::Inet6),
-                Some(("family", "inet")) => ctx.family = Some(Family::Inet),
-                Some(("table", t)) => ctx.table = Some(Table::parse(t.trim())),
-                _ => {}
-            }
-        }
-    }
+fn render(c: &corpus::Case) -> (String, usize) {
+    let bytes = std::fs::read(&c.path).unwrap();
+    let (kind, ctx) = (c.kind, c.ctx.clone());
     let (text, enc) = grammar::decode(&bytes);
     let mut dump = grammar::parse(&text, kind, &ctx);
     if let Some(d) = enc {
@@ -106,12 +48,12 @@ fn main() -> ExitCode {
         println!("test {name} ... FAILED\n{why}");
         failed += 1;
     };
-    for (path, kind, fam) in cases(&root) {
-        let name = path.strip_prefix(&root).unwrap().display().to_string();
+    for c in corpus::cases_in(&root) {
+        let (path, name) = (&c.path, c.name.clone());
         if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
             continue;
         }
-        let (got, ndiag) = render(&path, kind, fam);
+        let (got, ndiag) = render(&c);
         let golden = PathBuf::from(format!("{}.golden.json", path.display()));
         let bad = path
             .file_name()
@@ -161,10 +103,11 @@ fn main() -> ExitCode {
         }
     }
     // The shared corpus must be covered byte for byte.
-    let corpus = manifest.join("../shared/corpus");
-    if corpus.is_dir() && filter.is_none() {
-        for (path, _, _) in cases(&corpus) {
-            let rel = path.strip_prefix(&corpus).unwrap();
+    let shared = manifest.join("../shared/corpus");
+    if shared.is_dir() && filter.is_none() {
+        for c in corpus::cases_in(&shared) {
+            let path = c.path;
+            let rel = path.strip_prefix(&shared).unwrap();
             let mine = root.join(rel);
             let name = format!("corpus-coverage/{}", rel.display());
             match std::fs::read(&mine) {

@@ -11,10 +11,15 @@
 //!
 //! `PROPTEST_CASES=N` scales every property (default: a few seconds in debug).
 
-use asymroute_offline::grammar::{self, Ctx, Dump, DumpKind, Family, Items, Table};
+#[path = "support/corpus.rs"]
+mod corpus;
+#[path = "support/invariants.rs"]
+mod invariants;
+
+use asymroute_offline::grammar::{self, Ctx, Dump, DumpKind, Family, Table};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 const KINDS: [DumpKind; 3] = [DumpKind::IpAddr, DumpKind::IpRule, DumpKind::IpRoute];
@@ -54,96 +59,11 @@ fn config(default_cases: u32) -> ProptestConfig {
 
 /// Physical lines of a text, as the line layer numbers them (at least 1, so
 /// an empty input may still carry a diagnostic at 1:1).
-fn line_count(text: &str) -> u32 {
-    let n = text.bytes().filter(|&b| b == b'\n').count() + usize::from(!text.ends_with('\n'));
-    n.max(1) as u32
-}
+use invariants::line_count;
 
-/// Every line number a dump carries, with what carries it.
-fn item_lines(dump: &Dump) -> Vec<(&'static str, u32)> {
-    let mut v = Vec::new();
-    match &dump.items {
-        Items::Links(links) => {
-            for l in links {
-                v.push(("link", l.line));
-                for a in &l.addrs {
-                    v.push(("address", a.line));
-                }
-            }
-        }
-        Items::Rules(rules) => v.extend(rules.iter().map(|r| ("rule", r.line))),
-        Items::Routes(routes) => {
-            for r in routes {
-                v.push(("route", r.line));
-                v.push(("route end", r.end_line));
-                for n in &r.nexthops {
-                    v.push(("nexthop", n.line));
-                }
-            }
-        }
-    }
-    if let Some(f) = &dump.failed {
-        v.push(("failure", f.line));
-    }
-    v
-}
-
-/// The invariants every parse result keeps.
+/// The invariants every parse result keeps (`support/invariants.rs`).
 fn check_dump(text: &str, kind: DumpKind, ctx: &Ctx, dump: &Dump) -> Result<(), TestCaseError> {
-    let n = line_count(text);
-    prop_assert_eq!(dump.kind, kind);
-    // Characters per physical line, counted once (inputs carry many diagnostics).
-    let widths: Vec<usize> = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).chars().count())
-        .collect();
-    for d in &dump.diagnostics {
-        prop_assert!(
-            (1..=n).contains(&d.line),
-            "diagnostic line {} outside 1..={}: {}",
-            d.line,
-            n,
-            d
-        );
-        prop_assert!(d.column >= 1, "diagnostic column {} < 1: {}", d.column, d);
-        // At most just past the line's last character.
-        let width = widths[d.line as usize - 1];
-        prop_assert!(
-            d.column as usize <= width + 1,
-            "diagnostic column {} past the end of its line ({} chars): {}",
-            d.column,
-            width,
-            d
-        );
-    }
-    for (what, line) in item_lines(dump) {
-        prop_assert!(
-            (1..=n).contains(&line),
-            "{} line {} outside 1..={}",
-            what,
-            line,
-            n
-        );
-    }
-    if let Items::Routes(routes) = &dump.items {
-        for r in routes {
-            prop_assert!(r.line <= r.end_line, "route ends before it starts");
-        }
-    }
-    // Deterministic.
-    let again = grammar::parse(text, kind, ctx);
-    prop_assert!(&again == dump, "second parse differs");
-    // The views of a dump never panic either.
-    let _ = serde_json::to_string(dump).expect("a dump serialises");
-    match &dump.items {
-        Items::Links(v) => v.iter().for_each(|l| {
-            let _ = l.to_string();
-            l.addrs.iter().for_each(|a| drop(a.to_string()));
-        }),
-        Items::Rules(v) => v.iter().for_each(|r| drop(r.to_string())),
-        Items::Routes(v) => v.iter().for_each(|r| drop(r.to_string())),
-    }
-    Ok(())
+    invariants::check_dump(text, kind, ctx, dump).map_err(TestCaseError::fail)
 }
 
 /// decode → detect → parse with every kind and context, checking each.
@@ -174,31 +94,13 @@ fn check_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
 fn corpus() -> &'static [(PathBuf, Vec<u8>)] {
     static C: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
     C.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar-tests");
-        let mut out = Vec::new();
-        let mut dirs: Vec<_> = std::fs::read_dir(&root)
-            .expect("grammar-tests/")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
+        let out: Vec<(PathBuf, Vec<u8>)> = corpus::cases()
+            .into_iter()
+            .map(|c| {
+                let b = std::fs::read(&c.path).unwrap();
+                (c.path, b)
+            })
             .collect();
-        dirs.sort();
-        for d in dirs {
-            let mut files: Vec<_> = std::fs::read_dir(&d)
-                .unwrap()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    p.is_file() && !n.ends_with(".golden.json") && !n.ends_with(".ctx")
-                })
-                .collect();
-            files.sort();
-            for f in files {
-                let b = std::fs::read(&f).unwrap();
-                out.push((f, b));
-            }
-        }
         assert!(out.len() > 10, "grammar-tests/ inputs not found");
         out
     })

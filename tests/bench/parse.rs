@@ -17,7 +17,9 @@
 use asymroute_offline::grammar::{self, Ctx, DumpKind, lines};
 use serde_json::Value;
 use std::hint::black_box;
-use std::path::Path;
+#[path = "../support/corpus.rs"]
+mod corpus;
+
 use std::time::{Duration, Instant};
 
 /// The allocator the binary uses (src/main.rs), so the rows are what a scan gets.
@@ -31,55 +33,18 @@ struct Input {
     bytes: Vec<u8>,
 }
 
-fn kind_of(dir: &str) -> Option<DumpKind> {
-    let d = dir.replace("ip6-", "ip-");
-    if d.starts_with("ip-addr") {
-        Some(DumpKind::IpAddr)
-    } else if d.starts_with("ip-rule") {
-        Some(DumpKind::IpRule)
-    } else if d.starts_with("ip-route") {
-        Some(DumpKind::IpRoute)
-    } else {
-        None
-    }
-}
-
-/// Every capture under grammar-tests/ (not the goldens).
+/// Every capture under grammar-tests/ (not the goldens), each with the
+/// context its folder and `.ctx` give.
 fn corpus() -> Vec<Input> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar-tests");
-    let mut out = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .expect("grammar-tests/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for d in dirs {
-        let dname = d.file_name().unwrap().to_string_lossy().to_string();
-        let Some(kind) = kind_of(&dname) else {
-            continue;
-        };
-        let mut files: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                p.is_file() && !n.ends_with(".golden.json") && !n.ends_with(".ctx")
-            })
-            .collect();
-        files.sort();
-        for f in files {
-            out.push(Input {
-                name: format!("{dname}/{}", f.file_name().unwrap().to_string_lossy()),
-                kind,
-                ctx: Ctx::default(),
-                bytes: std::fs::read(&f).unwrap(),
-            });
-        }
-    }
-    out
+    corpus::cases()
+        .into_iter()
+        .map(|c| Input {
+            bytes: std::fs::read(&c.path).unwrap(),
+            name: c.name,
+            kind: c.kind,
+            ctx: c.ctx,
+        })
+        .collect()
 }
 
 fn is_json(i: &Input) -> bool {
