@@ -4,45 +4,9 @@ use crate::cli::RouteGetArgs;
 use crate::exit::Exit;
 use crate::grammar::Family;
 use crate::model::{Flow, Host, Lookup, lookup::ipproto_number};
+use crate::verdict::Quote;
 use serde::Serialize;
 use std::io::Write;
-
-#[derive(Serialize)]
-struct Located {
-    /// The captured file, or `assumed` for a fact the model supplied.
-    file: String,
-    /// Its first line (0 when assumed), as the scan's quotes give it.
-    line: u32,
-    text: String,
-}
-
-impl Located {
-    fn of(h: &Host, o: crate::model::Origin, assumed: impl FnOnce() -> String) -> Located {
-        if o.is_assumed() {
-            return Located {
-                file: "assumed".into(),
-                line: 0,
-                text: assumed(),
-            };
-        }
-        Located {
-            file: h
-                .sources
-                .get(o.source as usize)
-                .map_or_else(|| "?".into(), |s| s.name.clone()),
-            line: o.line,
-            text: h.quote(o),
-        }
-    }
-
-    /// `file:line` (just `assumed` for what the model supplied).
-    fn at(&self) -> String {
-        match self.line {
-            0 => self.file.clone(),
-            n => format!("{}:{n}", self.file),
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct Output<'a> {
@@ -60,9 +24,9 @@ struct Output<'a> {
     table: Option<String>,
     nexthops: Vec<&'a crate::model::lookup::NextHopChoice>,
     hash_dependent: bool,
-    rule: Option<Located>,
-    route: Option<Located>,
-    conditional_rules: Vec<Located>,
+    rule: Option<Quote>,
+    route: Option<Quote>,
+    conditional_rules: Vec<Quote>,
     error: Option<&'static str>,
     /// Reverse-path filtering of a received packet (`--iif`, rp_filter
     /// on): the sysctl that decided, and the reverse lookup's answer.
@@ -106,9 +70,9 @@ pub fn flow_ipproto(p: Option<&str>, v6: bool) -> Result<Option<u8>, String> {
     Ok(Some(n))
 }
 
-fn rule_loc(h: &Host, fam: Family, i: usize) -> Located {
+fn rule_loc(h: &Host, fam: Family, i: usize) -> Quote {
     let r = &h.rules[crate::model::fam_idx(fam)][i];
-    Located::of(h, r.origin, || r.rule.to_string())
+    Quote::of(h, r.origin, || r.rule.to_string())
 }
 
 pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
@@ -151,9 +115,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
     let route_loc = l.route.as_ref().and_then(|r| {
         let t = host.table(fam, &r.table)?;
         let o = t.origin(r.index);
-        Some(Located::of(&host, o, || {
-            t.routes[r.index].route.to_string()
-        }))
+        Some(Quote::of(&host, o, || t.routes[r.index].route.to_string()))
     });
     let rule = l.rule.map(|i| rule_loc(&host, fam, i));
     // What the model assumed about this lookup's family only.

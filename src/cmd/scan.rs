@@ -145,50 +145,45 @@ fn run_stage(
     Ok(Exit::Clean)
 }
 
-pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
-    if let Some(stage) = crate::cli::Stage::from_env() {
-        let jobs = a
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1);
-        return run_stage(
-            a,
-            stage,
-            jobs,
-            Limits {
+impl Settings {
+    /// The run's settings from the raw options, resolved once.
+    fn from_args(a: &ScanArgs, format: report::Format, to_file: bool) -> Settings {
+        let mut class = LinkClass::default();
+        class.internal.extend(a.internal.iter().cloned());
+        class.uplink = a.uplink.clone();
+        Settings {
+            class,
+            jobs: a
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .max(1),
+            shard: a.shard,
+            host_timeout: (a.host_timeout > 0.0)
+                .then(|| std::time::Duration::try_from_secs_f64(a.host_timeout).ok())
+                .flatten(),
+            limits: Limits {
                 max_depth: a.max_depth,
                 ..Limits::default()
             },
-        );
+            // The spinner shares the terminal with a report streamed to it
+            // (NDJSON) only by interleaving: not drawn then.
+            progress: !a.quiet
+                && std::io::stderr().is_terminal()
+                && !(std::io::stdout().is_terminal()
+                    && !to_file
+                    && format == report::Format::Ndjson),
+        }
     }
-    let mut class = LinkClass::default();
-    class.internal.extend(a.internal.iter().cloned());
-    class.uplink = a.uplink.clone();
+}
+
+pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
     // `-o -` is standard output.
     let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
-    let s = Settings {
-        class,
-        jobs: a
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1),
-        shard: a.shard,
-        host_timeout: (a.host_timeout > 0.0)
-            .then(|| std::time::Duration::try_from_secs_f64(a.host_timeout).ok())
-            .flatten(),
-        limits: Limits {
-            max_depth: a.max_depth,
-            ..Limits::default()
-        },
-        // The spinner shares the terminal with a report streamed to it
-        // (NDJSON) only by interleaving: not drawn then.
-        progress: !a.quiet
-            && std::io::stderr().is_terminal()
-            && !(std::io::stdout().is_terminal()
-                && to_file.is_none()
-                && format == report::Format::Ndjson),
-    };
+    let s = Settings::from_args(a, format, to_file.is_some());
+    if let Some(stage) = crate::cli::Stage::from_env() {
+        return run_stage(a, stage, s.jobs, s.limits.clone());
+    }
     // `-o FILE` is written to a temporary file beside it, renamed over it
     // only when some host was analysed: a failed run never replaces a report.
     if let Some(p) = to_file

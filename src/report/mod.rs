@@ -235,7 +235,7 @@ fn quoted(prefix: &str, q: &crate::verdict::Quote) -> String {
         .unwrap_or("")
         .trim()
         .replace('\t', " ");
-    format!("{prefix}{}:{}: {first}", q.file, q.line)
+    format!("{prefix}{}: {first}", q.at())
 }
 
 /// The per-host detail of `--explain` and the Markdown sections, as text lines.

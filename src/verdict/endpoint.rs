@@ -48,6 +48,55 @@ pub struct Quote {
     pub text: String,
 }
 
+impl Quote {
+    /// A captured fact's line(s), with its file and first line; what the
+    /// model supplied is quoted as `assumed` (line 0) with `assumed()`'s
+    /// text.
+    pub fn of(
+        host: &crate::model::Host,
+        o: crate::model::Origin,
+        assumed: impl FnOnce() -> String,
+    ) -> Quote {
+        let mut q = Quote::of_located(host, o, assumed);
+        if !o.is_assumed() {
+            q.text = host.quote(o);
+        }
+        q
+    }
+
+    /// `of` without the captured text (the caller reads it its way).
+    pub(super) fn of_located(
+        host: &crate::model::Host,
+        o: crate::model::Origin,
+        assumed: impl FnOnce() -> String,
+    ) -> Quote {
+        if o.is_assumed() {
+            return Quote {
+                file: "assumed".into(),
+                line: 0,
+                text: assumed(),
+            };
+        }
+        Quote {
+            file: host
+                .sources
+                .get(o.source as usize)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            line: o.line,
+            text: String::new(),
+        }
+    }
+
+    /// `file:line`, or just `assumed` for what the model supplied.
+    pub fn at(&self) -> String {
+        match self.line {
+            0 => self.file.clone(),
+            n => format!("{}:{n}", self.file),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leak {
     /// Collapsed CIDR ranges: the first `MAX_DESTINATIONS`. The host's own

@@ -61,24 +61,13 @@ impl<'h> Quoter<'h> {
         out
     }
 
+    /// `Quote::of`, with the text read through the index.
     pub(super) fn quote(&self, o: Origin, fallback: impl FnOnce() -> String) -> Quote {
-        if o.is_assumed() {
-            return Quote {
-                file: "assumed".into(),
-                line: 0,
-                text: fallback(),
-            };
+        let mut q = Quote::of_located(self.host, o, fallback);
+        if !o.is_assumed() {
+            q.text = self.text(o);
         }
-        Quote {
-            file: self
-                .host
-                .sources
-                .get(o.source as usize)
-                .map(|s| s.name.clone())
-                .unwrap_or_default(),
-            line: o.line,
-            text: self.text(o),
-        }
+        q
     }
 
     pub(super) fn rule(&self, fam: Family, i: usize) -> Quote {
