@@ -447,18 +447,8 @@ impl Host {
 
     /// Fills what the dumps lack with what the kernel would have, and says so.
     fn complete(&mut self) {
-        for (fi, fam, defaults) in [
-            (
-                0,
-                "IPv4",
-                &[
-                    (0u32, Table::LOCAL),
-                    (32766, Table::MAIN),
-                    (32767, Table::DEFAULT),
-                ][..],
-            ),
-            (1, "IPv6", &[(0u32, Table::LOCAL), (32766, Table::MAIN)][..]),
-        ] {
+        for (fi, fam) in [(0, "IPv4"), (1, "IPv6")] {
+            let defaults = DEFAULT_RULES[fi];
             if !self.have_rules[fi] {
                 let cmd = if fi == 0 { "ip rule" } else { "ip -6 rule" };
                 self.assume(
@@ -493,15 +483,7 @@ impl Host {
             for t in self.tables[fi].values_mut() {
                 t.finish();
             }
-            let default: &[(u32, u32)] = if fi == 0 {
-                &[
-                    (0, Table::LOCAL),
-                    (32766, Table::MAIN),
-                    (32767, Table::DEFAULT),
-                ]
-            } else {
-                &[(0, Table::LOCAL), (32766, Table::MAIN)]
-            };
+            let default = DEFAULT_RULES[fi];
             let rules = &self.rules[fi];
             self.fib.custom_rules[fi] = rules.len() != default.len()
                 || rules.iter().zip(default).any(|(r, &(prio, table))| {
@@ -737,6 +719,18 @@ impl Host {
         self.tables[fam_idx(fam)].get(t)
     }
 }
+
+/// The kernel's rules of a new namespace, per family (priority, table):
+/// what a host without `ip rule` is assumed to have, and what makes the
+/// rules "custom" when they differ (fib_has_custom_rules).
+const DEFAULT_RULES: [&[(u32, u32)]; 2] = [
+    &[
+        (0, Table::LOCAL),
+        (32766, Table::MAIN),
+        (32767, Table::DEFAULT),
+    ],
+    &[(0, Table::LOCAL), (32766, Table::MAIN)],
+];
 
 /// A rule that only says `from all lookup T` (the shape of the defaults).
 fn is_plain_lookup(r: &Rule) -> bool {
