@@ -308,8 +308,12 @@ impl Obj<'_> {
     fn flag(&mut self, k: &str) -> bool {
         matches!(self.take(k), Some(Value::Null | Value::Bool(true)))
     }
-    fn finish(self, unknown: &mut Vec<String>) {
-        for k in self.map.keys() {
+    /// The keys nothing read, each told as a warning and returned (the
+    /// record keeps them as-is).
+    fn leftovers(&mut self) -> Vec<String> {
+        let map = std::mem::take(&mut self.map);
+        let mut unknown = Vec::new();
+        for k in map.keys() {
             unknown.push(k.clone());
             self.diags.push(Diagnostic {
                 line: self.line,
@@ -320,6 +324,7 @@ impl Obj<'_> {
                 expected: None,
             });
         }
+        unknown
     }
     fn error(&mut self, msg: &str, text: String) {
         self.diags.push(Diagnostic {
@@ -496,19 +501,7 @@ fn link(o: &mut Obj<'_>) -> Option<Link> {
             }
         }
     }
-    let mut unknown = Vec::new();
-    let line = o.line;
-    let col = o.col;
-    let diags = &mut *o.diags;
-    Obj {
-        map: std::mem::take(&mut o.map),
-        line,
-        col,
-        diags,
-        what: "link",
-    }
-    .finish(&mut unknown);
-    l.unknown = unknown;
+    l.unknown = o.leftovers();
     Some(l)
 }
 
@@ -561,17 +554,7 @@ fn address(o: &mut Obj<'_>) -> Option<Address> {
     if let Some(v) = o.str("flags") {
         a.flags.push(format!("flags:{v}"));
     }
-    let mut unknown = Vec::new();
-    let (line, col, what) = (o.line, o.col, o.what);
-    Obj {
-        map: std::mem::take(&mut o.map),
-        line,
-        col,
-        diags: &mut *o.diags,
-        what,
-    }
-    .finish(&mut unknown);
-    a.unknown = unknown;
+    a.unknown = o.leftovers();
     Some(a)
 }
 
@@ -691,17 +674,7 @@ fn rule(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Rule> {
         .map(|n| Family::of(&n.addr()))
         .or(r.to.map(|n| Family::of(&n.addr())))
         .or(ctx.family);
-    let mut unknown = Vec::new();
-    let (line, col, what) = (o.line, o.col, o.what);
-    Obj {
-        map: std::mem::take(&mut o.map),
-        line,
-        col,
-        diags: &mut *o.diags,
-        what,
-    }
-    .finish(&mut unknown);
-    r.unknown = unknown;
+    r.unknown = o.leftovers();
     Some(r)
 }
 
@@ -921,23 +894,11 @@ fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
                     .filter_map(|v| v.as_str().map(str::to_string))
                     .collect();
             }
-            let mut unknown = Vec::new();
-            no.finish(&mut unknown);
-            n.unknown = unknown;
+            n.unknown = no.leftovers();
             r.nexthops.push(n);
         }
     }
-    let mut unknown = Vec::new();
-    let (line, col, what) = (o.line, o.col, o.what);
-    Obj {
-        map: std::mem::take(&mut o.map),
-        line,
-        col,
-        diags: &mut *o.diags,
-        what,
-    }
-    .finish(&mut unknown);
-    r.unknown = unknown;
+    r.unknown = o.leftovers();
     Some(r)
 }
 
