@@ -72,6 +72,28 @@ pub struct Address {
 }
 
 impl Address {
+    /// An address as the line gives its core (`inet LOCAL[ peer PEER]/LEN`),
+    /// every attribute after it yet unset.
+    pub fn new(line: u32, local: IpAddr, peer: Option<IpAddr>, prefixlen: u8) -> Address {
+        Address {
+            line,
+            family: Family::of(&local),
+            local,
+            peer,
+            prefixlen,
+            metric: None,
+            broadcast: None,
+            anycast: None,
+            scope: None,
+            flags: Vec::new(),
+            label: None,
+            proto: None,
+            valid_lft: None,
+            preferred_lft: None,
+            unknown: Vec::new(),
+        }
+    }
+
     pub fn has_flag(&self, f: &str) -> bool {
         self.flags.iter().any(|x| x == f)
     }
@@ -369,23 +391,7 @@ impl AddrParser {
                     let net = check!(sink, line, t, lex::prefix(t, None));
                     (net.addr(), None, net.prefix_len())
                 };
-                link.addrs.push(Address {
-                    line: line.no,
-                    family: Family::of(&local),
-                    local,
-                    peer,
-                    prefixlen: len,
-                    metric: None,
-                    broadcast: None,
-                    anycast: None,
-                    scope: None,
-                    flags: Vec::new(),
-                    label: None,
-                    proto: None,
-                    valid_lft: None,
-                    preferred_lft: None,
-                    unknown: Vec::new(),
-                });
+                link.addrs.push(Address::new(line.no, local, peer, len));
             } else if t.contains(':') && link.address.is_none() {
                 link.address = Some(t.to_string());
             } else {
@@ -572,23 +578,8 @@ fn address(fam: &str, mut toks: Tokens<'_>, line: &Line<'_>, sink: &mut Sink) ->
         );
         return None;
     }
-    let mut a = Address {
-        line: line.no,
-        family,
-        local,
-        peer,
-        prefixlen,
-        metric: None,
-        broadcast: None,
-        anycast: None,
-        scope: None,
-        flags: Vec::new(),
-        label: None,
-        proto: None,
-        valid_lft: None,
-        preferred_lft: None,
-        unknown: Vec::new(),
-    };
+    let mut a = Address::new(line.no, local, peer, prefixlen);
+    a.family = family;
     while let Some(kw) = toks.next() {
         match kw {
             "metric" => {

@@ -529,23 +529,16 @@ fn address(o: &mut Obj<'_>) -> Option<Address> {
     let prefixlen = o
         .u32("prefixlen")
         .unwrap_or(if family == Family::Inet { 32 } else { 128 }) as u8;
-    let mut a = Address {
-        line: o.line,
-        family,
-        local,
-        peer,
-        prefixlen,
-        metric: o.u32("metric"),
-        broadcast: o.str("broadcast").and_then(|s| lex::addr(&s).ok()),
-        anycast: o.str("anycast").and_then(|s| lex::addr(&s).ok()),
-        scope: o.str("scope").map(|s| Scope::parse(&s)),
-        flags: Vec::new(),
-        label: o.str("label"),
-        proto: o.str("protocol"),
-        valid_lft: o.u64("valid_life_time").map(life),
-        preferred_lft: o.u64("preferred_life_time").map(life),
-        unknown: Vec::new(),
-    };
+    let mut a = Address::new(o.line, local, peer, prefixlen);
+    a.family = family;
+    a.metric = o.u32("metric");
+    a.broadcast = o.str("broadcast").and_then(|s| lex::addr(&s).ok());
+    a.anycast = o.str("anycast").and_then(|s| lex::addr(&s).ok());
+    a.scope = o.str("scope").map(|s| Scope::parse(&s));
+    a.label = o.str("label");
+    a.proto = o.str("protocol");
+    a.valid_lft = o.u64("valid_life_time").map(life);
+    a.preferred_lft = o.u64("preferred_life_time").map(life);
     for f in ADDR_FLAG_KEYS {
         if o.flag(f) {
             a.flags.push(f.to_string());

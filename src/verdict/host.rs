@@ -120,35 +120,28 @@ fn infer_addresses(host: &mut Host) -> bool {
                 .map(|m| m.route.dst.prefix_len())
                 .max()
                 .unwrap_or(full);
-            let text = format!(
-                "{} {a}/{plen} scope global {dev}",
-                if fam == Family::Inet { "inet" } else { "inet6" }
-            );
-            let d = crate::grammar::parse(
-                &format!("1: {dev}: <UP,LOWER_UP> mtu 1500\n    {text}\n"),
-                DumpKind::IpAddr,
-                &Default::default(),
-            );
-            if let Some(addr) = d.links().first().and_then(|l| l.addrs.first()).cloned() {
-                found.push(AddrInfo {
-                    link: dev.clone(),
-                    addr,
-                    origin: e.origin,
+            // As `ip addr` would print it: `inet A/LEN scope global DEV`.
+            let mut addr = crate::grammar::Address::new(0, a, None, plen);
+            addr.scope = Some(crate::grammar::Scope::parse("global"));
+            addr.label = Some(dev.clone());
+            found.push(AddrInfo {
+                link: dev.clone(),
+                addr,
+                origin: e.origin,
+            });
+            if host.link(&dev).is_none() {
+                host.links.push(LinkInfo {
+                    name: dev,
+                    index: None,
+                    up: true,
+                    carrier: true,
+                    loopback: false,
+                    flags_known: false,
+                    master: None,
+                    group: 0,
+                    vrf_table: None,
+                    point_to_point: false,
                 });
-                if host.link(&dev).is_none() {
-                    host.links.push(LinkInfo {
-                        name: dev,
-                        index: None,
-                        up: true,
-                        carrier: true,
-                        loopback: false,
-                        flags_known: false,
-                        master: None,
-                        group: 0,
-                        vrf_table: None,
-                        point_to_point: false,
-                    });
-                }
             }
         }
     }
