@@ -69,7 +69,7 @@ pub struct MergeArgs {
     pub files: Vec<PathBuf>,
     /// Output format [default: from the --output file's extension, else table].
     #[arg(short, long, value_enum)]
-    pub format: Option<crate::report::Format>,
+    pub format: Option<FormatArg>,
     /// Per-host detail (table, markdown).
     #[arg(long)]
     pub explain: bool,
@@ -101,7 +101,7 @@ pub struct ScanArgs {
     /// Output format [default: from the --output file's extension (.json, .ndjson/.jsonl,
     /// .md, .csv), else table].
     #[arg(short, long, value_enum)]
-    pub format: Option<crate::report::Format>,
+    pub format: Option<FormatArg>,
     /// Per-host detail: endpoints, leaked ranges with the deciding rule and route lines, fixes.
     #[arg(long)]
     pub explain: bool,
@@ -165,6 +165,29 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `--format`: the report formats, as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Ndjson,
+    Markdown,
+    Csv,
+}
+
+impl From<FormatArg> for asymroute_offline::report::Format {
+    fn from(f: FormatArg) -> Self {
+        use asymroute_offline::report::Format;
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Csv => Format::Csv,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,13 +3,12 @@
 //! different interface than requests came in on — offline, as the kernel
 //! would route.
 //!
-//! Pipeline: capture → grammar → model → verdict → report.
+//! Pipeline: capture → grammar → model → verdict → report. The command
+//! line (clap's types, subcommands, exit statuses) is the binary's
+//! (`src/main.rs`: `cli`, `cmd`, `exit`), not this library's API.
 
 pub mod budget;
 pub mod capture;
-pub mod cli;
-pub mod cmd;
-pub mod exit;
 pub mod grammar;
 pub mod model;
 pub mod report;

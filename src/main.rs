@@ -1,8 +1,12 @@
 //! Thin main: parse arguments, run, map the outcome to an exit status.
 //! A broken pipe (`| head`) is not an error.
 
-use asymroute_offline::{cli, cmd, exit::Exit};
+mod cli;
+mod cmd;
+mod exit;
+
 use clap::Parser;
+use exit::Exit;
 use std::process::ExitCode;
 
 /// Parsing builds and drops millions of small records per fleet; glibc's

@@ -3,9 +3,9 @@
 
 use crate::cli::FixArgs;
 use crate::exit::Exit;
-use crate::verdict::LinkClass;
-use crate::verdict::fix::FixStatus;
-use crate::verdict::host::{self, HostReport};
+use asymroute_offline::verdict::LinkClass;
+use asymroute_offline::verdict::fix::FixStatus;
+use asymroute_offline::verdict::host::{self, HostReport};
 use std::io::Write;
 
 /// Text for a one-line shell comment.

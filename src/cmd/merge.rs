@@ -3,11 +3,11 @@
 //! with the whole fleet's summary and exit status.
 
 use super::scan::{close_report, color_on, format_of, open_report, terminal_width};
-use crate::capture::Notice;
 use crate::cli::{MergeArgs, Only};
 use crate::exit::Exit;
-use crate::report::{self, Options, Summary};
-use crate::verdict::host::HostReport;
+use asymroute_offline::capture::Notice;
+use asymroute_offline::report::{self, Options, Summary};
+use asymroute_offline::verdict::host::HostReport;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -127,7 +127,10 @@ fn read_shard(
 }
 
 pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
-    let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
+    let format = a
+        .format
+        .map(Into::into)
+        .unwrap_or_else(|| format_of(a.output.as_deref()));
     let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
     if let Some(p) = to_file
         && a.files.iter().any(|f| same_file(f, p))

@@ -6,10 +6,10 @@ pub mod parse;
 pub mod route_get;
 pub mod scan;
 
-use crate::capture::{self, HostCapture, Limits};
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
-use crate::verdict::glob;
+use asymroute_offline::capture::{self, HostCapture, Limits};
+use asymroute_offline::verdict::glob;
 use std::path::Path;
 
 pub fn run(cli: Cli) -> std::io::Result<Exit> {

@@ -2,7 +2,7 @@
 
 use crate::cli::{FamilyArg, KindArg, ParseArgs};
 use crate::exit::Exit;
-use crate::grammar::{self, Ctx, Diagnostic, DumpKind, Family, Items, Table};
+use asymroute_offline::grammar::{self, Ctx, Diagnostic, DumpKind, Family, Items, Table};
 use serde::Serialize;
 use std::io::{Read, Write};
 

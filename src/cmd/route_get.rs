@@ -2,9 +2,9 @@
 
 use crate::cli::RouteGetArgs;
 use crate::exit::Exit;
-use crate::grammar::Family;
-use crate::model::{Flow, Host, Lookup, lookup::ipproto_number};
-use crate::verdict::Quote;
+use asymroute_offline::grammar::Family;
+use asymroute_offline::model::{Flow, Host, Lookup, lookup::get_route_ipproto};
+use asymroute_offline::verdict::Quote;
 use serde::Serialize;
 use std::io::Write;
 
@@ -22,7 +22,7 @@ struct Output<'a> {
     gateway: Option<std::net::IpAddr>,
     prefsrc: Option<std::net::IpAddr>,
     table: Option<String>,
-    nexthops: Vec<&'a crate::model::lookup::NextHopChoice>,
+    nexthops: Vec<&'a asymroute_offline::model::lookup::NextHopChoice>,
     hash_dependent: bool,
     rule: Option<Quote>,
     route: Option<Quote>,
@@ -31,7 +31,7 @@ struct Output<'a> {
     /// Reverse-path filtering of a received packet (`--iif`, rp_filter
     /// on): the sysctl that decided, and the reverse lookup's answer.
     #[serde(skip_serializing_if = "Option::is_none")]
-    source_check: Option<&'a crate::model::lookup::SourceCheck>,
+    source_check: Option<&'a asymroute_offline::model::lookup::SourceCheck>,
     assumptions: Vec<&'a str>,
 }
 
@@ -43,35 +43,15 @@ pub fn flow_of(args: &RouteGetArgs) -> Result<Flow, String> {
     f.mark = args.mark.unwrap_or(0);
     f.tos = args.tos.unwrap_or(0) as u8;
     f.uid = args.uid.unwrap_or(0);
-    f.ipproto = flow_ipproto(args.ipproto.as_deref(), args.to.is_ipv6())?;
+    f.ipproto = get_route_ipproto(args.ipproto.as_deref(), args.to.is_ipv6())?;
     f.sport = args.sport;
     f.dport = args.dport;
     Ok(f)
 }
 
 /// The protocol `ip route get` looks the flow up with. Without `ipproto`,
-/// RTM_GETROUTE builds an IPv4 flow as UDP (inet_rtm_getroute) and an
-/// IPv6 one with protocol 0 (inet6_rtm_getroute), so `ipproto udp` rules
-/// match a plain IPv4 `ip route get`. With one, the kernel takes TCP, UDP
-/// and ICMP (IPv4) or ICMPv6 (IPv6) only, and answers `Unsupported ip
-/// proto` to the rest (rtm_getroute_parse_ip_proto). Checked on 6.18.
-pub fn flow_ipproto(p: Option<&str>, v6: bool) -> Result<Option<u8>, String> {
-    let Some(p) = p else {
-        return Ok((!v6).then_some(17));
-    };
-    let n = ipproto_number(p).ok_or_else(|| format!("unknown --ipproto {p}"))?;
-    let accepted = matches!(n, 6 | 17) || (n == 1 && !v6) || (n == 58 && v6);
-    if !accepted {
-        return Err(format!(
-            "--ipproto {p}: Unsupported ip proto (as the kernel answers `ip route get`: tcp, udp and {} only)",
-            if v6 { "ipv6-icmp" } else { "icmp" }
-        ));
-    }
-    Ok(Some(n))
-}
-
 fn rule_loc(h: &Host, fam: Family, i: usize) -> Quote {
-    let r = &h.rules[crate::model::fam_idx(fam)][i];
+    let r = &h.rules[asymroute_offline::model::fam_idx(fam)][i];
     Quote::of(h, r.origin, || r.rule.to_string())
 }
 
@@ -98,7 +78,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
         return Ok(Exit::Error);
     }
     // The model the scan builds for this host (EKS addresses inferred).
-    let (host, inferred) = crate::verdict::host::model(cap.inputs, cap.system);
+    let (host, inferred) = asymroute_offline::verdict::host::model(cap.inputs, cap.system);
     if inferred {
         eprintln!(
             "asymroute-offline: {}: ip addr not collected: addresses inferred from the local table",
@@ -159,7 +139,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
         match &l.result {
             Ok(h) => {
                 let mut line = String::new();
-                if h.kind != crate::grammar::RouteType::Unicast {
+                if h.kind != asymroute_offline::grammar::RouteType::Unicast {
                     line.push_str(&format!("{} ", h.kind));
                 }
                 line.push_str(&flow.dst.to_string());
@@ -241,7 +221,7 @@ pub fn run(args: &RouteGetArgs) -> std::io::Result<Exit> {
 /// `reverse-path filter rp_filter=1 on eth1 (strict; …): dropped: replies
 /// to 8.8.8.8 leave by eth0`: which sysctl decided, and on what.
 fn source_check_text(
-    c: &crate::model::lookup::SourceCheck,
+    c: &asymroute_offline::model::lookup::SourceCheck,
     src: Option<std::net::IpAddr>,
 ) -> String {
     let to = src.map(|s| format!(" to {s}")).unwrap_or_default();
@@ -263,17 +243,17 @@ fn source_check_text(
 
 #[cfg(test)]
 mod tests {
-    use super::flow_ipproto;
+    use asymroute_offline::model::lookup::get_route_ipproto;
 
     #[test]
     fn ip_route_get_protocols() {
         // Defaults: IPv4 UDP, IPv6 none.
-        assert_eq!(flow_ipproto(None, false), Ok(Some(17)));
-        assert_eq!(flow_ipproto(None, true), Ok(None));
-        assert_eq!(flow_ipproto(Some("tcp"), false), Ok(Some(6)));
-        assert_eq!(flow_ipproto(Some("17"), true), Ok(Some(17)));
-        assert_eq!(flow_ipproto(Some("icmp"), false), Ok(Some(1)));
-        assert_eq!(flow_ipproto(Some("ipv6-icmp"), true), Ok(Some(58)));
+        assert_eq!(get_route_ipproto(None, false), Ok(Some(17)));
+        assert_eq!(get_route_ipproto(None, true), Ok(None));
+        assert_eq!(get_route_ipproto(Some("tcp"), false), Ok(Some(6)));
+        assert_eq!(get_route_ipproto(Some("17"), true), Ok(Some(17)));
+        assert_eq!(get_route_ipproto(Some("icmp"), false), Ok(Some(1)));
+        assert_eq!(get_route_ipproto(Some("ipv6-icmp"), true), Ok(Some(58)));
         // What the kernel refuses ("Unsupported ip proto", checked on 6.18).
         for (p, v6) in [
             ("icmp", true),
@@ -283,9 +263,9 @@ mod tests {
             ("igmp", false),
             ("0", false),
         ] {
-            let e = flow_ipproto(Some(p), v6).unwrap_err();
+            let e = get_route_ipproto(Some(p), v6).unwrap_err();
             assert!(e.contains("Unsupported ip proto"), "{p}: {e}");
         }
-        assert!(flow_ipproto(Some("nonsense"), false).is_err());
+        assert!(get_route_ipproto(Some("nonsense"), false).is_err());
     }
 }

@@ -11,11 +11,11 @@
 //! writer in completion order. Rayon's `par_bridge` would need an iterator,
 //! that is this same channel's receiver: it would add a pool and nothing else.
 
-use crate::capture::{self, HostCapture, Limits, Notice};
 use crate::cli::{ColorChoice, Only, ScanArgs};
 use crate::exit::Exit;
-use crate::report::{self, Options, Summary};
-use crate::verdict::{LinkClass, host};
+use asymroute_offline::capture::{self, HostCapture, Limits, Notice};
+use asymroute_offline::report::{self, Options, Summary};
+use asymroute_offline::verdict::{LinkClass, host};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -118,7 +118,7 @@ fn run_stage(
                 for cap in std::iter::from_fn(|| next_batch(&rx)).flatten() {
                     hosts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if stage == crate::cli::Stage::Parse {
-                        let h = crate::model::Host::build(
+                        let h = asymroute_offline::model::Host::build(
                             cap.inputs,
                             &std::collections::HashMap::new(),
                         );
@@ -177,7 +177,10 @@ impl Settings {
 }
 
 pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
-    let format = a.format.unwrap_or_else(|| format_of(a.output.as_deref()));
+    let format = a
+        .format
+        .map(Into::into)
+        .unwrap_or_else(|| format_of(a.output.as_deref()));
     // `-o -` is standard output.
     let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
     let s = Settings::from_args(a, format, to_file.is_some());

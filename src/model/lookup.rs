@@ -2093,6 +2093,26 @@ impl Host {
 }
 
 /// `ipproto` words as /etc/protocols names them.
+/// RTM_GETROUTE builds an IPv4 flow as UDP (inet_rtm_getroute) and an
+/// IPv6 one with protocol 0 (inet6_rtm_getroute), so `ipproto udp` rules
+/// match a plain IPv4 `ip route get`. With one, the kernel takes TCP, UDP
+/// and ICMP (IPv4) or ICMPv6 (IPv6) only, and answers `Unsupported ip
+/// proto` to the rest (rtm_getroute_parse_ip_proto). Checked on 6.18.
+pub fn get_route_ipproto(p: Option<&str>, v6: bool) -> Result<Option<u8>, String> {
+    let Some(p) = p else {
+        return Ok((!v6).then_some(17));
+    };
+    let n = ipproto_number(p).ok_or_else(|| format!("unknown --ipproto {p}"))?;
+    let accepted = matches!(n, 6 | 17) || (n == 1 && !v6) || (n == 58 && v6);
+    if !accepted {
+        return Err(format!(
+            "--ipproto {p}: Unsupported ip proto (as the kernel answers `ip route get`: tcp, udp and {} only)",
+            if v6 { "ipv6-icmp" } else { "icmp" }
+        ));
+    }
+    Ok(Some(n))
+}
+
 pub fn ipproto_number(p: &str) -> Option<u8> {
     Some(match p {
         "icmp" => 1,

@@ -12,7 +12,6 @@
 #![allow(dead_code)]
 
 use asymroute_offline::capture;
-use asymroute_offline::cmd::route_get;
 use asymroute_offline::grammar::RouteType;
 use asymroute_offline::model::{Flow, Host, Lookup};
 use serde::{Deserialize, Serialize};
@@ -340,8 +339,11 @@ impl FlowSpec {
         f.uid = self.uid.unwrap_or(0);
         // As `route-get` and `ip route get` take it: IPv4 is UDP unless
         // told otherwise, IPv6 protocol 0.
-        f.ipproto = route_get::flow_ipproto(self.ipproto.as_deref(), self.dst.is_ipv6())
-            .unwrap_or_else(|e| panic!("{}: {e}", self.command()));
+        f.ipproto = asymroute_offline::model::lookup::get_route_ipproto(
+            self.ipproto.as_deref(),
+            self.dst.is_ipv6(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", self.command()));
         f.sport = self.sport;
         f.dport = self.dport;
         if let Some(p) = self.tcp_dport {
