@@ -1988,10 +1988,19 @@ impl Host {
     /// inet_select_addr: the first primary address on `dev` whose scope
     /// fits, preferring one in the gateway's subnet (no gateway: the first
     /// one); else the first fitting primary address of any device in
-    /// device order (loopback first), link-scope ones excluded.
+    /// device order (loopback first), link-scope ones excluded. With
+    /// `route_localnet` on `dev` (all or its own) its host-scope addresses
+    /// (127.0.0.1 on lo) count as link scope there (localnet_scope) [6.18:
+    /// `ip route get X oif lo` answers `src 127.0.0.1` with
+    /// lo.route_localnet=1].
     fn inet_select_addr(&self, dev: &str, gw: Option<IpAddr>, scope: u8) -> Option<IpAddr> {
+        let localnet_scope = if self.sysctls.route_localnet(dev) {
+            SCOPE_LINK
+        } else {
+            SCOPE_HOST
+        };
         let fits = |a: &super::AddrInfo| {
-            a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(SCOPE_HOST) <= scope
+            a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(localnet_scope) <= scope
         };
         let mut first = None;
         for a in self.addrs.iter().filter(|a| a.link == dev && fits(a)) {
