@@ -12,6 +12,19 @@
 //! weights, `onlink`, metrics, TOS, equal-metric defaults by `append`, IPv6
 //! ECMP and source-specific routes; forwarding on (80 %) or off.
 //!
+//! IPv4 reverse-path sysctls (`rp_sysctls`, from a random stream of their
+//! own so that the rest of each host is what its seed always built): for 7
+//! hosts in 10, `net.ipv4.conf.{all,default,<dev>}.rp_filter` from 0, 1, 2
+//! (`default` before the links are created, so that they take it; `all` and
+//! the devices' own values once they exist), and sometimes `accept_local`,
+//! `src_valid_mark` (more often where fwmark rules exist), `send_redirects`
+//! off and `route_localnet`, each for `all`, `default` or some devices; the
+//! other hosts keep `rp_filter` 0. `sysctl -a` (the `net.ipv4.conf.*`
+//! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`,
+//! `route_localnet` keys and `net.ipv4.ip_forward`) and `uname -r` are
+//! captured beside the dumps as `sysctl.txt` and `uname`, which the model
+//! reads (`kernel::load_host`), and saved with them.
+//!
 //! Their `ip addr` / `ip rule` / `ip -6 rule` / `ip route show table all` /
 //! `ip -6 route show table all` are captured into a plain host folder (and,
 //! for 3 hosts in 4, the same dumps as `-o`, `-d` or `-j`), the offline
@@ -23,6 +36,20 @@
 //! offline gives that nexthop). The `table` field is never compared
 //! (docs/kernel-semantics.md, "The walk"). The dumps are captured again after the flows
 //! and must not have changed.
+//!
+//! Received packets (`iif`, forwarding hosts only: with forwarding off the
+//! kernel answers EHOSTUNREACH for every destination not local, which the
+//! model does not mirror): besides the selector flows' neighbours, each
+//! forwarding host gets IPv4 probes for reverse-path filtering
+//! (`rp_flows`): each link in turn as `iif`, with a source from the link's
+//! own subnets (its peer's range), another link's, off-link space, a prefix
+//! under an `unreachable`/`blackhole`/`prohibit`/`throw` route, another
+//! route's prefix, the host's own addresses, a subnet's broadcast, 127/8
+//! or 0.0.0.0; to one of the host's own addresses (local delivery) or any
+//! probed destination (forwarded); with the packet's mark where fwmark
+//! rules exist and ports where rules read them. Their answers — delivered,
+//! forwarded, or refused with the error (rp_filter's `Invalid argument`
+//! since 6.13, martians, no route) — are compared like the others.
 //!
 //! Then verdicts (issue 5's proof; `support/verdicts.rs`): for every
 //! endpoint of `verdict::endpoints`, the kernel's `ip -j route get D from A`
@@ -42,11 +69,16 @@
 //! and `undecidable` in support/kernel.rs): IPv6 multicast destinations with
 //! `iif` (route get fails with EMSGSIZE asking the multicast routing table),
 //! `suppress_ifgroup` from `ip -o addr` dumps (no link groups) or over an
-//! IPv6 multipath route across groups (the hash decides).
+//! IPv6 multipath route across groups (the hash decides); an IPv4 route via
+//! one of the host's own addresses on its device in a non-main table that
+//! also routes that address on-link (whether the gateway is kept depends on
+//! which route was added first; no dump tells).
 //!
-//! Size: the default run takes ~15–40 s (of which ~5 s of verdicts, ~45,000
-//! checks); `ASYMROUTE_KERNEL_DIFF=large` runs 1000 hosts (~5 million
-//! comparisons and ~1 million verdict checks, ~5–6 min); `ASYMROUTE_KERNEL_DIFF_SEED=N`
+//! Size: the default run (200 hosts) takes ~50–70 s for ~310,000
+//! comparisons, ~43,000 of them IPv4 `iif` flows (~33,000 reverse-path
+//! probes), and ~7 s of verdicts (~57,000 checks); `ASYMROUTE_KERNEL_DIFF=large`
+//! runs 1000 hosts (~5.7 million comparisons, ~860,000 IPv4 `iif`, and ~1.6
+//! million verdict checks, ~7–8 min); `ASYMROUTE_KERNEL_DIFF_SEED=N`
 //! changes the seed, `ASYMROUTE_KERNEL_DIFF_HOST=N` runs one host;
 //! `ASYMROUTE_KERNEL_DIFF_SAVE=DIR` writes every host (dumps, setup script,
 //! cases.json with all flows) under DIR; disagreeing hosts are always
