@@ -618,7 +618,8 @@ pub fn compare(flow: &FlowSpec, l: &Lookup, k: &Answer) -> Result<(), String> {
 ///   route's nexthops are on links of different groups the hash decides
 ///   whether the walk goes on (IPv4 always looks at nexthop 0, as the model);
 /// * `ip -o addr` prints no link group, so a `suppress_ifgroup` rule cannot
-///   be evaluated from such a capture;
+///   be evaluated from such a capture (for a received IPv4 packet, any such
+///   rule: the reverse-path lookup's walk is not reported);
 /// * an IPv4 route whose gateway is the host's own address on the leg's
 ///   device, in a table other than main that also holds a unicast route of
 ///   link (or host) scope to that address through the device: when the
@@ -638,6 +639,17 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
         .trace
         .iter()
         .any(|(i, _)| h.rules[fi][*i].rule.suppress_ifgroup.is_some());
+    // A received IPv4 packet's source is looked up in reverse
+    // (fib_validate_source), whose walk the lookup does not report: any
+    // `suppress_ifgroup` rule may be on it.
+    let reverse_suppress = fi == 0
+        && flow.iif.is_some()
+        && h.rules[0]
+            .iter()
+            .any(|re| re.rule.suppress_ifgroup.is_some());
+    if reverse_suppress && h.links.iter().any(|l| !l.flags_known) {
+        return Some("suppress_ifgroup in the reverse-path lookup without captured link groups");
+    }
     if !walked_suppress {
         return None;
     }
