@@ -1,7 +1,8 @@
 //! Offline replay of live-kernel answers (no root needed): every folder under
 //! `tests/kernel-cases/` holds one host's dumps as captured from a network
 //! namespace by `tests/kernel_diff.rs` (ip_addr.txt, ip_rule.txt,
-//! ip6_rule.txt, ip_route.txt, ip6_route.txt) and a `cases.json` listing
+//! ip6_rule.txt, ip_route.txt, ip6_route.txt; and, in the folders captured since it sets
+//! reverse-path sysctls, `sysctl.txt` and `uname`) and a `cases.json` listing
 //! flows with the kernel's `ip route get` answer. Each flow is looked up with
 //! `Host::lookup` and compared field by field as the differential test does.
 //! Most folders are disagreements the differential test found (their

@@ -12,6 +12,19 @@
 //! weights, `onlink`, metrics, TOS, equal-metric defaults by `append`, IPv6
 //! ECMP and source-specific routes; forwarding on (80 %) or off.
 //!
+//! IPv4 reverse-path sysctls (`rp_sysctls`, from a random stream of their
+//! own so that the rest of each host is what its seed always built): for 7
+//! hosts in 10, `net.ipv4.conf.{all,default,<dev>}.rp_filter` from 0, 1, 2
+//! (`default` before the links are created, so that they take it; `all` and
+//! the devices' own values once they exist), and sometimes `accept_local`,
+//! `src_valid_mark` (more often where fwmark rules exist), `send_redirects`
+//! off and `route_localnet`, each for `all`, `default` or some devices; the
+//! other hosts keep `rp_filter` 0. `sysctl -a` (the `net.ipv4.conf.*`
+//! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`,
+//! `route_localnet` keys and `net.ipv4.ip_forward`) and `uname -r` are
+//! captured beside the dumps as `sysctl.txt` and `uname`, which the model
+//! reads (`kernel::load_host`), and saved with them.
+//!
 //! Their `ip addr` / `ip rule` / `ip -6 rule` / `ip route show table all` /
 //! `ip -6 route show table all` are captured into a plain host folder (and,
 //! for 3 hosts in 4, the same dumps as `-o`, `-d` or `-j`), the offline
@@ -23,6 +36,20 @@
 //! offline gives that nexthop). The `table` field is never compared
 //! (docs/kernel-semantics.md, "The walk"). The dumps are captured again after the flows
 //! and must not have changed.
+//!
+//! Received packets (`iif`, forwarding hosts only: with forwarding off the
+//! kernel answers EHOSTUNREACH for every destination not local, which the
+//! model does not mirror): besides the selector flows' neighbours, each
+//! forwarding host gets IPv4 probes for reverse-path filtering
+//! (`rp_flows`): each link in turn as `iif`, with a source from the link's
+//! own subnets (its peer's range), another link's, off-link space, a prefix
+//! under an `unreachable`/`blackhole`/`prohibit`/`throw` route, another
+//! route's prefix, the host's own addresses, a subnet's broadcast, 127/8
+//! or 0.0.0.0; to one of the host's own addresses (local delivery) or any
+//! probed destination (forwarded); with the packet's mark where fwmark
+//! rules exist and ports where rules read them. Their answers — delivered,
+//! forwarded, or refused with the error (rp_filter's `Invalid argument`
+//! since 6.13, martians, no route) — are compared like the others.
 //!
 //! Then verdicts (issue 5's proof; `support/verdicts.rs`): for every
 //! endpoint of `verdict::endpoints`, the kernel's `ip -j route get D from A`
@@ -41,12 +68,19 @@
 //! Not compared (counted as "not comparable"; see `FlowSpec::incomparable`
 //! and `undecidable` in support/kernel.rs): IPv6 multicast destinations with
 //! `iif` (route get fails with EMSGSIZE asking the multicast routing table),
-//! `suppress_ifgroup` from `ip -o addr` dumps (no link groups) or over an
-//! IPv6 multipath route across groups (the hash decides).
+//! `suppress_ifgroup` from `ip -o addr` dumps (no link groups; for IPv4
+//! `iif` flows any such rule, as the reverse-path lookup may walk it; and
+//! the verdicts of such dumps are not compared with the text ones) or over an
+//! IPv6 multipath route across groups (the hash decides); an IPv4 route via
+//! one of the host's own addresses on its device in a non-main table that
+//! also routes that address on-link (whether the gateway is kept depends on
+//! which route was added first; no dump tells).
 //!
-//! Size: the default run takes ~15–40 s (of which ~5 s of verdicts, ~45,000
-//! checks); `ASYMROUTE_KERNEL_DIFF=large` runs 1000 hosts (~5 million
-//! comparisons and ~1 million verdict checks, ~5–6 min); `ASYMROUTE_KERNEL_DIFF_SEED=N`
+//! Size: the default run (200 hosts) takes ~50–70 s for ~310,000
+//! comparisons, ~42,000 of them IPv4 `iif` flows (~32,000 reverse-path
+//! probes), and ~7 s of verdicts (~57,000 checks); `ASYMROUTE_KERNEL_DIFF=large`
+//! runs 1000 hosts (~5.7 million comparisons, ~850,000 IPv4 `iif`, and ~1.6
+//! million verdict checks, ~7–8 min); `ASYMROUTE_KERNEL_DIFF_SEED=N`
 //! changes the seed, `ASYMROUTE_KERNEL_DIFF_HOST=N` runs one host;
 //! `ASYMROUTE_KERNEL_DIFF_SAVE=DIR` writes every host (dumps, setup script,
 //! cases.json with all flows) under DIR; disagreeing hosts are always
@@ -64,6 +98,7 @@ mod verdicts;
 
 #[path = "support/rng.rs"]
 mod rng;
+use asymroute_offline::grammar::RouteType;
 use asymroute_offline::model::Host;
 use asymroute_offline::verdict::{self, LinkClass};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -80,6 +115,9 @@ struct Size {
     plain: usize,
     /// Flows with a selector (mark, tos, iif, oif, uid, ipproto).
     extra: usize,
+    /// IPv4 input flows (`iif`) per forwarding host, for reverse-path
+    /// filtering (`rp_flows`).
+    rp: usize,
     /// Verdict checks per endpoint (support/verdicts.rs).
     verdicts: verdicts::Limits,
 }
@@ -91,6 +129,7 @@ fn size() -> (Size, &'static str) {
                 hosts: 1000,
                 plain: 1500,
                 extra: 800,
+                rp: 400,
                 verdicts: verdicts::Limits { cidrs: 64, ok: 64 },
             },
             "large",
@@ -100,6 +139,7 @@ fn size() -> (Size, &'static str) {
                 hosts: 200,
                 plain: 260,
                 extra: 140,
+                rp: 120,
                 verdicts: verdicts::Limits { cidrs: 6, ok: 16 },
             },
             "default",
@@ -914,7 +954,75 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
     s
 }
 
+/// A host's IPv4 reverse-path sysctls (`sysctl -w` in its namespace).
+struct RpSysctls {
+    /// Before any link exists: `default` values, which the links created
+    /// after take as their own.
+    before: Vec<String>,
+    /// Once the links exist: `all` and per-device values.
+    after: Vec<String>,
+}
+
+/// Random reverse-path sysctls for 7 hosts in 10 (the rest keep the
+/// kernel's defaults with `rp_filter` 0): `all`, `default` and each
+/// device's `rp_filter` from 0, 1, 2; sometimes `accept_local`,
+/// `src_valid_mark` (more often where fwmark rules exist), `send_redirects`
+/// off, `route_localnet`, each for `all`, `default` or some devices. Drawn
+/// from a stream of their own (`y`) so that every host is otherwise the one
+/// its seed always built.
+fn rp_sysctls(y: &mut Rng, devs: &[String], fwmark: bool) -> RpSysctls {
+    let mut s = RpSysctls {
+        before: Vec::new(),
+        after: Vec::new(),
+    };
+    if !y.chance(0.7) {
+        return s;
+    }
+    let w = |k: &str, name: &str, v: u8| format!("sysctl -q -w net.ipv4.conf.{k}.{name}={v}");
+    let modes = [0u8, 1, 2];
+    s.before
+        .push(w("default", "rp_filter", *y.pick(&[0u8, 1, 1, 2, 2])));
+    s.after
+        .push(w("all", "rp_filter", *y.pick(&[0u8, 0, 1, 2])));
+    for d in devs {
+        if y.chance(0.6) {
+            s.after.push(w(d, "rp_filter", *y.pick(&modes)));
+        }
+    }
+    // A flag for `all`, `default` (before the links) or some devices.
+    let flag = |y: &mut Rng, s: &mut RpSysctls, name: &str, v: u8| match y.below(3) {
+        0 => s.after.push(w("all", name, v)),
+        1 => s.before.push(w("default", name, v)),
+        _ => {
+            for d in devs {
+                if y.chance(0.5) {
+                    s.after.push(w(d, name, v));
+                }
+            }
+        }
+    };
+    if y.chance(0.25) {
+        flag(y, &mut s, "accept_local", 1);
+    }
+    if y.chance(if fwmark { 0.5 } else { 0.2 }) {
+        flag(y, &mut s, "src_valid_mark", 1);
+    }
+    if y.chance(0.25) {
+        // IN_DEV_TX_REDIRECTS is `all` or the device: off only where both are.
+        s.after.push(w("all", "send_redirects", 0));
+        flag(y, &mut s, "send_redirects", 0);
+    }
+    if y.chance(0.08) {
+        flag(y, &mut s, "route_localnet", 1);
+    }
+    s
+}
+
 // ---------------------------------------------------------------- capture
+
+/// The sysctls the model reads for received packets, as `sysctl -a` prints
+/// them (saved as `sysctl.txt`).
+const SYSCTL_CAPTURE: &str = "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(conf\\.[^.]+\\.(rp_filter|accept_local|src_valid_mark|send_redirects|route_localnet)|ip_forward) '";
 
 const PLAIN: [(&str, &str); 5] = [
     ("ip_addr.txt", "ip addr"),
@@ -1236,6 +1344,156 @@ fn flows(p: &Probe, r: &mut Rng, size: &Size, forwarding: bool) -> Vec<FlowSpec>
     out
 }
 
+/// An address inside `n` (its network address for a /32), `k` from its
+/// start, clamped into the prefix.
+fn inside4(n: Ipv4Net, k: u32) -> IpAddr {
+    let size = 1u64 << (32 - n.prefix_len());
+    let off = if size <= 2 {
+        0
+    } else {
+        (k as u64 % (size - 2)) + 1
+    };
+    IpAddr::V4(Ipv4Addr::from(u32::from(n.network()) + off as u32))
+}
+
+/// IPv4 input flows for reverse-path filtering (forwarding hosts only:
+/// with forwarding off every non-local destination answers EHOSTUNREACH,
+/// which the model does not mirror): for each link in turn as `iif`, a
+/// source from the link's own subnets (its peer's range), another link's
+/// subnets, off-link space, a prefix under an `unreachable`, `blackhole`,
+/// `prohibit` or `throw` route, a route's destination range, the host's own
+/// addresses, a subnet's broadcast or a loopback address; to one of the
+/// host's own addresses (delivered locally) or to any probed destination
+/// (forwarded, or refused); with the packet's mark where fwmark rules
+/// exist (the reverse lookup uses it with `src_valid_mark`) and swapped
+/// ports where rules read them. Drawn from `y`, after the other flows.
+fn rp_flows(h: &Host, p: &Probe, y: &mut Rng, n: usize) -> Vec<FlowSpec> {
+    let own: Vec<(String, Ipv4Net)> = h
+        .addrs
+        .iter()
+        .filter_map(|a| match a.addr.local {
+            IpAddr::V4(ip) => {
+                let plen = if a.addr.peer.is_some() {
+                    32
+                } else {
+                    a.addr.prefixlen
+                };
+                Some((a.link.clone(), Ipv4Net::new(ip, plen).ok()?.trunc()))
+            }
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let own_ips: Vec<IpAddr> = h
+        .addrs
+        .iter()
+        .map(|a| a.addr.local)
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    let dsts: Vec<IpAddr> = p.dsts.iter().copied().filter(IpAddr::is_ipv4).collect();
+    let neigh: Vec<IpAddr> = p
+        .neigh
+        .iter()
+        .map(|x| x.1)
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    let iifs: Vec<String> = h
+        .links
+        .iter()
+        .filter(|l| !l.loopback)
+        .map(|l| l.name.clone())
+        .collect();
+    if iifs.is_empty() || own_ips.is_empty() || dsts.is_empty() {
+        return Vec::new();
+    }
+    // Route destinations, by kind: refusing ones, and any.
+    let mut refusing: Vec<Ipv4Net> = Vec::new();
+    let mut routed: Vec<Ipv4Net> = Vec::new();
+    for t in h.tables[0].values() {
+        for e in t.routes.iter() {
+            let IpNet::V4(d) = e.route.dst else { continue };
+            if d.prefix_len() == 0 {
+                continue;
+            }
+            match e.route.kind {
+                RouteType::Unreachable
+                | RouteType::BlackHole
+                | RouteType::Prohibit
+                | RouteType::Throw => refusing.push(d),
+                _ => routed.push(d),
+            }
+        }
+    }
+    let off_link: [&str; 6] = [
+        "198.51.100.200",
+        "192.0.2.77",
+        "203.0.113.9",
+        "100.64.3.3",
+        "8.8.8.8",
+        "172.31.255.1",
+    ];
+    let l4 = h.fib.l4_rules4;
+    let mut out = Vec::with_capacity(n);
+    for k in 0..n {
+        let iif = iifs[k % iifs.len()].clone();
+        let mine: Vec<Ipv4Net> = own.iter().filter(|(l, _)| *l == iif).map(|x| x.1).collect();
+        let others: Vec<Ipv4Net> = own
+            .iter()
+            .filter(|(l, _)| *l != iif && l != "lo")
+            .map(|x| x.1)
+            .collect();
+        let rand = |y: &mut Rng| y.next() as u32;
+        let src: IpAddr = match y.below(16) {
+            0..=4 if !mine.is_empty() => {
+                let n = *y.pick(&mine);
+                inside4(n, rand(y))
+            }
+            5..=6 if !others.is_empty() => {
+                let n = *y.pick(&others);
+                inside4(n, rand(y))
+            }
+            7..=8 => y.pick(&off_link).parse().unwrap(),
+            9..=10 if !refusing.is_empty() => {
+                let n = *y.pick(&refusing);
+                inside4(n, rand(y))
+            }
+            11 if !routed.is_empty() => {
+                let n = *y.pick(&routed);
+                inside4(n, rand(y))
+            }
+            12..=13 => *y.pick(&own_ips),
+            14 if !mine.is_empty() => IpAddr::V4(y.pick(&mine).broadcast()),
+            15 => *y.pick(&[
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+                IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)),
+                IpAddr::V4(Ipv4Addr::new(127, 1, 2, 3)),
+            ]),
+            // A neighbour of any link (as the selector flows take).
+            _ if !neigh.is_empty() => *y.pick(&neigh),
+            _ => *y.pick(&own_ips),
+        };
+        let dst = if y.chance(0.4) {
+            *y.pick(&own_ips)
+        } else {
+            *y.pick(&dsts)
+        };
+        let mut f = FlowSpec::to(dst);
+        f.src = Some(src);
+        f.iif = Some(iif);
+        if !p.marks.is_empty() && y.chance(0.35) {
+            f.mark = Some(*y.pick(&p.marks));
+        }
+        if l4 && y.chance(0.3) {
+            // Ports swapped in the reverse lookup: a reply's source port
+            // is the dport a rule may select.
+            f.ipproto = Some("tcp".into());
+            f.sport = Some(*y.pick(&[443u16, 53, 8080, 8443]));
+            f.dport = Some(*y.pick(&[443u16, 40000, 8500]));
+        }
+        out.push(f);
+    }
+    out
+}
+
 // ---------------------------------------------------------------- driver
 
 #[derive(Default)]
@@ -1247,11 +1505,24 @@ struct Counts {
     skipped: [usize; 2],
     setup_failures: usize,
     setup_commands: usize,
+    /// Hosts given reverse-path sysctls; IPv4 `iif` flows compared (of
+    /// them `rp_flows`' own) and how many the kernel refused.
+    rp_hosts: usize,
+    iif4: usize,
+    iif4_rp: usize,
+    iif4_refused: usize,
+    /// The kernel's answers to those, by error or type.
+    iif4_answers: std::collections::BTreeMap<String, usize>,
+    /// Of those, offline reverse-path checks (rp_filter on): refused, passed.
+    iif4_rp_checks: [usize; 2],
     /// Verdicts against the kernel, and what disagreed.
     verdicts: verdicts::Counts,
     verdict_bad: Vec<String>,
     /// Hosts whose other-format dumps gave the same verdicts as the text ones.
     verdict_variants: usize,
+    /// Hosts whose other-format dumps cannot tell (`suppress_ifgroup`
+    /// rules and `ip -o addr`: no link groups).
+    verdict_variants_undecidable: usize,
     verdict_time: std::time::Duration,
 }
 
@@ -1273,7 +1544,18 @@ fn run_host(
     bad: &mut Vec<Disagreement>,
 ) -> Result<(), String> {
     let mut r = Rng(seed ^ (n as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
+    // Reverse-path sysctls and their flows: a stream of their own.
+    let mut y = Rng(r.0 ^ 0x7e5e_f11e_0005_c0de);
     let script = generate(&mut r, n, vrf);
+    let mut devs: Vec<String> = vec!["lo".into()];
+    devs.extend(script.links.iter().filter_map(|l| {
+        l.strip_prefix("link add ")
+            .and_then(|x| x.split_whitespace().next())
+            .map(str::to_string)
+    }));
+    let fwmark = script.v4.iter().any(|c| c.contains("fwmark"));
+    let rps = rp_sysctls(&mut y, &devs, fwmark);
+    counts.rp_hosts += usize::from(!rps.before.is_empty());
     let ns = Ns::create(n)?;
     ns.write_rt_tables(&script.names)
         .map_err(|e| e.to_string())?;
@@ -1289,6 +1571,22 @@ fn run_host(
     if !o.status.success() {
         return Err(format!("sysctl: {}", String::from_utf8_lossy(&o.stderr)));
     }
+    let sysctl_w = |lines: &[String]| -> Result<(), String> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let o = ns.sh(&format!("set -e; {}", lines.join("; ")))?;
+        if !o.status.success() {
+            return Err(format!(
+                "host {n}: {}: {}",
+                lines.join("; "),
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(())
+    };
+    // `default` before the links: they take it as their own.
+    sysctl_w(&rps.before)?;
     let links: Vec<String> = script
         .links
         .iter()
@@ -1314,6 +1612,8 @@ fn run_host(
         Ok(())
     };
     setup(&ns, false, &[], &links)?;
+    // `all` and the devices' own values once they exist.
+    sysctl_w(&rps.after)?;
     let peer_init = vec!["link set lo up".to_string()];
     setup(&ns, true, &[], &peer_init)?;
     setup(&ns, true, &[], &script.peers_up)?;
@@ -1326,6 +1626,28 @@ fn run_host(
     let hdir = work.join(format!("host-{n}"));
     let text_dir = hdir.join("text");
     capture(&ns, &text_dir, &PLAIN)?;
+    // The kernel files the model reads (`kernel::load_host`): the IPv4
+    // reverse-path sysctls and the release.
+    let o = ns.sh(SYSCTL_CAPTURE)?;
+    if !o.status.success() || o.stdout.is_empty() {
+        return Err(format!(
+            "host {n}: sysctl -a: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    let kfiles: Vec<(String, String)> = vec![
+        (
+            "sysctl.txt".into(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+        ),
+        (
+            "uname".into(),
+            String::from_utf8_lossy(&ns.sh("uname -r")?.stdout).to_string(),
+        ),
+    ];
+    for (f, t) in &kfiles {
+        std::fs::write(text_dir.join(f), t).map_err(|e| e.to_string())?;
+    }
     let mut hosts: Vec<(&'static str, Host, PathBuf)> = Vec::new();
     let h = kernel::load_host(&text_dir);
     let diags = kernel::diagnostics(&h);
@@ -1339,6 +1661,9 @@ fn run_host(
     if let Some((vname, cmds)) = variant(n) {
         let vdir = hdir.join(vname);
         capture(&ns, &vdir, &cmds)?;
+        for (f, t) in &kfiles {
+            std::fs::write(vdir.join(f), t).map_err(|e| e.to_string())?;
+        }
         let vh = kernel::load_host(&vdir);
         let diags = kernel::diagnostics(&vh);
         if !diags.is_empty() {
@@ -1356,10 +1681,14 @@ fn run_host(
     for v6 in [false, true] {
         let fi = usize::from(v6);
         let p = probe(&hosts[0].1, v6, &mut r);
-        let fl = flows(&p, &mut r, size, script.forwarding);
+        let mut fl = flows(&p, &mut r, size, script.forwarding);
+        let first_rp = fl.len();
+        if !v6 && script.forwarding {
+            fl.extend(rp_flows(&hosts[0].1, &p, &mut y, size.rp));
+        }
         let lines: Vec<String> = fl.iter().map(FlowSpec::command).collect();
         let res = ns.batch(false, &["-j"], &lines)?;
-        for (f, br) in fl.iter().zip(&res) {
+        for (i, (f, br)) in fl.iter().zip(&res).enumerate() {
             if f.incomparable().is_some() {
                 counts.skipped[fi] += 1;
                 continue;
@@ -1379,6 +1708,16 @@ fn run_host(
                     counts.multipath[fi] += 1;
                 }
                 counts.compared[fi] += 1;
+                if !v6 && f.iif.is_some() {
+                    counts.iif4 += 1;
+                    counts.iif4_rp += usize::from(i >= first_rp);
+                    counts.iif4_refused += usize::from(k.error.is_some());
+                    let what = k.error.clone().or(k.kind.clone()).unwrap_or_default();
+                    *counts.iif4_answers.entry(what).or_default() += 1;
+                    if let Some(c) = &l.source_check {
+                        counts.iif4_rp_checks[usize::from(c.passed)] += 1;
+                    }
+                }
                 counts.by_variant.entry(vname.to_string()).or_default()[fi] += 1;
                 if let Err(what) = kernel::compare(f, &l, &k) {
                     note.get_or_insert_with(|| format!("{vname}: {what}"));
@@ -1445,7 +1784,18 @@ fn run_host(
         }
         all_vcases.push(case);
     }
-    // The other format's dumps must give the same verdicts.
+    // The other format's dumps must give the same verdicts, unless they
+    // cannot tell: `ip -o addr` prints no link group, so a
+    // `suppress_ifgroup` rule is undecidable from such dumps
+    // (`kernel::undecidable`); a host whose verdicts then differ is counted
+    // as not comparable.
+    let groups_unknown = |h: &Host| {
+        h.links.iter().any(|l| !l.flags_known)
+            && h.rules
+                .iter()
+                .flatten()
+                .any(|re| re.rule.suppress_ifgroup.is_some())
+    };
     if let Some((vname, vh, _)) = hosts.get(1) {
         let key = |e: &verdict::Endpoint| {
             let leaks: Vec<_> = e
@@ -1473,13 +1823,14 @@ fn run_host(
         };
         let veps = verdict::expanded(&verdict::endpoints(vh, &class));
         let mut same = true;
+        let mut differ = Vec::new();
         for e in eps.iter().filter(|e| e.verdict.is_some()) {
             let other = veps
                 .iter()
                 .find(|x| x.address == e.address && x.interface == e.interface);
             if other.map(key) != Some(key(e)) {
                 same = false;
-                counts.verdict_bad.push(format!(
+                differ.push(format!(
                     "host {n} [{vname}]: endpoint {} on {}: text dumps give {}, {vname} dumps {}",
                     e.address,
                     e.interface,
@@ -1488,7 +1839,13 @@ fn run_host(
                 ));
             }
         }
-        counts.verdict_variants += usize::from(same);
+        if same {
+            counts.verdict_variants += 1;
+        } else if groups_unknown(vh) {
+            counts.verdict_variants_undecidable += 1;
+        } else {
+            counts.verdict_bad.extend(differ);
+        }
     }
     counts.verdict_time += tv.elapsed();
 
@@ -1505,11 +1862,20 @@ fn run_host(
     }
     drop(ns);
 
+    let sys_lines = |c: &str, l: &[String]| {
+        if l.is_empty() {
+            String::new()
+        } else {
+            format!("# {c}\n{}\n", l.join("\n"))
+        }
+    };
     let setup_txt = format!(
-        "# host {n}, seed {seed:#x}, scenario {}, forwarding {}\n{}\n",
+        "# host {n}, seed {seed:#x}, scenario {}, forwarding {}\n{}{}\n{}",
         script.scenario,
         script.forwarding,
-        log.join("\n")
+        sys_lines("before the links:", &rps.before),
+        log.join("\n"),
+        sys_lines("once the links exist (after `link add`):", &rps.after),
     );
     // The dumps of every format captured: `text`, and the variant if any
     // (saved beside, as `<dir>-<variant>`).
@@ -1525,7 +1891,7 @@ fn run_host(
                 PathBuf::from(format!("{}-{v}", dir.display()))
             };
             let _ = std::fs::create_dir_all(&dir);
-            for (f, t) in dumps {
+            for (f, t) in dumps.iter().chain(&kfiles) {
                 let _ = std::fs::write(dir.join(f), t);
             }
             let _ = std::fs::write(dir.join("setup.txt"), &setup_txt);
@@ -1625,14 +1991,29 @@ fn kernel_differential() {
         t0.elapsed().as_secs_f64()
     );
     eprintln!(
+        "kernel_diff reverse path: {} hosts with rp sysctls; {} IPv4 iif comparisons \
+         ({} of them reverse-path probes), {} refused by the kernel, {} / {} refused / passed \
+         by rp_filter offline; answers {:?}",
+        counts.rp_hosts,
+        counts.iif4,
+        counts.iif4_rp,
+        counts.iif4_refused,
+        counts.iif4_rp_checks[0],
+        counts.iif4_rp_checks[1],
+        counts.iif4_answers
+    );
+    eprintln!(
         "kernel_diff verdicts: {} checks against the kernel ({}); \
-         {} of {} hosts with other-format dumps gave the same verdicts; {:.1} s",
+         {} of {} hosts with other-format dumps gave the same verdicts ({} not comparable: \
+         suppress_ifgroup without link groups); {:.1} s",
         counts.verdicts.total(),
         counts.verdicts,
         counts.verdict_variants,
         (0..size.hosts)
             .filter(|&n| only.is_none_or(|o| o == n) && variant(n).is_some())
-            .count(),
+            .count()
+            - counts.verdict_variants_undecidable,
+        counts.verdict_variants_undecidable,
         counts.verdict_time.as_secs_f64()
     );
     for d in counts.verdict_bad.iter().take(60) {

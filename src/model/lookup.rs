@@ -172,7 +172,8 @@ pub struct Hit {
     pub onlink_assumed: bool,
     /// With some flow hashes the kernel answers this error instead (a
     /// received packet whose source the reverse lookup refuses for some
-    /// nexthops' devices only). `nexthops` lists the ones that pass.
+    /// nexthops' devices only; a 127/8 source that only some nexthops'
+    /// devices take, by route_localnet). `nexthops` lists the ones that pass.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_error: Option<KernelError>,
 }
@@ -920,6 +921,27 @@ impl Host {
         } else {
             cands.truncate(1);
         }
+        // __mkroute_output refuses a 127/8 source on a device without
+        // route_localnet: where only some candidates' devices have it, the
+        // hash decides between those legs and the error [6.18: `from
+        // 127.0.0.1` over eth0 + eth3 with eth3.route_localnet=1 answers
+        // `dev eth3`].
+        let mut refused_some = false;
+        if cands.len() > 1 {
+            let pass: Vec<usize> = cands
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let s = src.or_else(|| nh_src(Some(i)));
+                    let dev = nh_of(r, Some(i)).0.unwrap_or("lo");
+                    !s.is_some_and(|s| self.loopback_src_refused(s, dev))
+                })
+                .collect();
+            if !pass.is_empty() && pass.len() < cands.len() {
+                cands = pass;
+                refused_some = true;
+            }
+        }
         let first = cands.first().copied();
         let s = src.or_else(|| nh_src(first));
         let dev = nh_of(r, first).0;
@@ -935,7 +957,10 @@ impl Host {
         );
         if let Ok(h) = &mut l.result {
             h.prefsrc = r.prefsrc;
-            if cands.len() > 1 {
+            if refused_some {
+                h.hash_error = Some(KernelError::Inval);
+            }
+            if cands.len() > 1 || refused_some {
                 h.hash_dependent = true;
                 h.nexthops = cands
                     .iter()
@@ -957,6 +982,16 @@ impl Host {
         l
     }
 
+    /// __mkroute_output's loopback-source check: a 127/8 source leaves only
+    /// by a loopback or VRF device, or one with route_localnet (its own or
+    /// `all`).
+    fn loopback_src_refused(&self, src: IpAddr, dev: &str) -> bool {
+        is_loopback4(src)
+            && !self.is_loopback_dev(dev)
+            && self.link(dev).is_none_or(|l| l.vrf_table.is_none())
+            && !self.sysctls.route_localnet(dev)
+    }
+
     /// __mkroute_output: the loopback-source check, the type the
     /// destination forces and the nexthop a multicast/broadcast keeps.
     /// `fib_plen` is the matched route's prefix length (`None`: no FIB result).
@@ -972,13 +1007,7 @@ impl Host {
         fib_plen: Option<u8>,
     ) -> Lookup {
         let dst = flow.dst;
-        // route_localnet on the outgoing device (or `all`) lets a 127/8
-        // source leave by it.
-        if is_loopback4(src)
-            && !self.is_loopback_dev(&dev)
-            && self.link(&dev).is_none_or(|l| l.vrf_table.is_none())
-            && !self.sysctls.route_localnet(&dev)
-        {
+        if self.loopback_src_refused(src, &dev) {
             return walk.finish(Err(KernelError::Inval));
         }
         let (kind, gateway) = if is_lbcast(dst) {
@@ -1988,10 +2017,19 @@ impl Host {
     /// inet_select_addr: the first primary address on `dev` whose scope
     /// fits, preferring one in the gateway's subnet (no gateway: the first
     /// one); else the first fitting primary address of any device in
-    /// device order (loopback first), link-scope ones excluded.
+    /// device order (loopback first), link-scope ones excluded. With
+    /// `route_localnet` on `dev` (all or its own) its host-scope addresses
+    /// (127.0.0.1 on lo) count as link scope there (localnet_scope) [6.18:
+    /// `ip route get X oif lo` answers `src 127.0.0.1` with
+    /// lo.route_localnet=1].
     fn inet_select_addr(&self, dev: &str, gw: Option<IpAddr>, scope: u8) -> Option<IpAddr> {
+        let localnet_scope = if self.sysctls.route_localnet(dev) {
+            SCOPE_LINK
+        } else {
+            SCOPE_HOST
+        };
         let fits = |a: &super::AddrInfo| {
-            a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(SCOPE_HOST) <= scope
+            a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(localnet_scope) <= scope
         };
         let mut first = None;
         for a in self.addrs.iter().filter(|a| a.link == dev && fits(a)) {

@@ -620,13 +620,38 @@ pub fn compare(flow: &FlowSpec, l: &Lookup, k: &Answer) -> Result<(), String> {
 ///   route's nexthops are on links of different groups the hash decides
 ///   whether the walk goes on (IPv4 always looks at nexthop 0, as the model);
 /// * `ip -o addr` prints no link group, so a `suppress_ifgroup` rule cannot
-///   be evaluated from such a capture.
+///   be evaluated from such a capture (for a received IPv4 packet, any such
+///   rule: the reverse-path lookup's walk is not reported);
+/// * an IPv4 route whose gateway is the host's own address on the leg's
+///   device, in a table other than main that also holds a unicast route of
+///   link (or host) scope to that address through the device: when the
+///   route was added, fib_check_nh_v4_gw resolved the gateway in that table
+///   if such a route was already there (the nexthop gets scope link and
+///   keeps its gateway), else through the rules, where the local table
+///   makes it scope host and `ip route get` shows no gateway. Which came
+///   first is not in any dump (`ip route`, `-d` and `-j` print the same)
+///   [verified on 6.18: `default via A` added before `A/29 dev eth1 scope
+///   link` answers without `via`, a route via A added after with it].
 pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str> {
+    if own_gateway_order(h, flow, l) {
+        return Some("own-address gateway resolved in its table or the local one: insertion order");
+    }
     let fi = usize::from(flow.dst.is_ipv6());
     let walked_suppress = l
         .trace
         .iter()
         .any(|(i, _)| h.rules[fi][*i].rule.suppress_ifgroup.is_some());
+    // A received IPv4 packet's source is looked up in reverse
+    // (fib_validate_source), whose walk the lookup does not report: any
+    // `suppress_ifgroup` rule may be on it.
+    let reverse_suppress = fi == 0
+        && flow.iif.is_some()
+        && h.rules[0]
+            .iter()
+            .any(|re| re.rule.suppress_ifgroup.is_some());
+    if reverse_suppress && h.links.iter().any(|l| !l.flags_known) {
+        return Some("suppress_ifgroup in the reverse-path lookup without captured link groups");
+    }
     if !walked_suppress {
         return None;
     }
@@ -641,6 +666,57 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
         })
     });
     (fi == 1 && mixed).then_some("IPv6 suppress_ifgroup over a multipath route across groups")
+}
+
+/// `undecidable`'s own-address gateway: the lookup's route has a leg whose
+/// gateway (not `onlink`) is an address of the leg's device, and its table
+/// (not main) holds a unicast route of link or host scope covering the
+/// gateway through that device.
+fn own_gateway_order(h: &Host, flow: &FlowSpec, l: &Lookup) -> bool {
+    use asymroute_offline::grammar::{Family, Route, Table};
+    if flow.dst.is_ipv6() {
+        return false;
+    }
+    let Some(rr) = l.route.as_ref() else {
+        return false;
+    };
+    if rr.table == Table::main() {
+        return false;
+    }
+    let Some(t) = h.table(Family::Inet, &rr.table) else {
+        return false;
+    };
+    let Some(route) = t.routes.get(rr.index).map(|e| &e.route) else {
+        return false;
+    };
+    let legs: Vec<(Option<&str>, Option<IpAddr>, &[String])> = if route.nexthops.is_empty() {
+        vec![(route.dev.as_deref(), route.gateway, &route.flags)]
+    } else {
+        route
+            .nexthops
+            .iter()
+            .map(|n| (n.dev.as_deref(), n.gateway, n.flags.as_slice()))
+            .collect()
+    };
+    let scope = |r: &Route| r.scope.as_ref().and_then(|s| s.number()).unwrap_or(0);
+    legs.iter().any(|(dev, gw, flags)| {
+        let (Some(dev), Some(gw)) = (dev, gw) else {
+            return false;
+        };
+        let own = h
+            .addrs
+            .iter()
+            .any(|a| a.link == *dev && a.addr.local == *gw);
+        own && !flags.iter().any(|f| f == "onlink")
+            && t.routes.iter().any(|e| {
+                let r = &e.route;
+                r.kind == RouteType::Unicast
+                    && r.dst.contains(gw)
+                    && scope(r) >= 253
+                    && (r.dev.as_deref() == Some(*dev)
+                        || r.nexthops.iter().any(|n| n.dev.as_deref() == Some(*dev)))
+            })
+    })
 }
 
 /// The source `ip route get` reports for an IPv6 nexthop-object route
