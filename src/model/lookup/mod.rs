@@ -1,0 +1,763 @@
+//! The kernel's route lookup, offline (docs/kernel-semantics.md), checked
+//! against live kernels by `tests/kernel_diff.rs`. It follows the kernel's
+//! own functions, which are named where they are mirrored:
+//!
+//! * IPv4 output: `ip_route_output_key_hash_rcu` (source check, multicast and
+//!   broadcast shortcuts, the oif on-link fallback), `fib_select_path`,
+//!   `__mkroute_output` (type override, loopback-source check).
+//! * IPv4 input (`iif`): `ip_route_input_slow` (martians, broadcast and local
+//!   input, `fib_validate_source`'s reverse lookup).
+//! * IPv6 output and input: `ip6_route_output_flags`, `ip6_route_input_lookup`,
+//!   `ip6_pol_route` / `rt6_select` (per-node scoring by device and router
+//!   preference, strict interface matching), source-specific subtrees.
+//! * Rules: `fib_rules_lookup`, `fib4_rule_*`, `fib6_rule_*`.
+//! * Inside a table: longest prefix → TOS → metric (`fib_table_lookup`).
+//! * Source selection: `inet_select_addr`, `ipv6_dev_get_saddr` (RFC 6724).
+//!
+//! Sysctls are the host's where the bundle kept them (`route_localnet`,
+//! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`), else
+//! the defaults `Host` assumed and said; 0.0.0.0/8 and the reverse-path
+//! error follow the host's kernel version. What a dump cannot tell is
+//! assumed at its default: forwarding on, `ignore_routes_with_linkdown=0`,
+//! no neighbour entries, `use_tempaddr=0`, the default address-label table.
+//!
+//! This file holds the types and the entry points (`Host::lookup`,
+//! `lookup_reply`); `ipv4.rs` and `ipv6.rs` the per-family routes, `walk.rs`
+//! the rule walk and table lookups, `source.rs` source selection.
+
+mod ipv4;
+mod ipv6;
+mod source;
+mod walk;
+
+use super::{Host, RouteEntry, RuleEntry, fam_idx};
+use crate::grammar::{Family, RouteType, RuleAction, Selector, Table};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A flow as `ip route get` takes it. Without `iif` it is a locally
+/// generated packet (an output lookup); with one — `lo` included, as
+/// `ip route get … iif lo` does — it is a received packet (an input lookup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flow {
+    pub dst: IpAddr,
+    pub src: Option<IpAddr>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub mark: u32,
+    pub tos: u8,
+    /// The socket's uid (output lookups only: a received packet has no
+    /// socket and the kernel uses uid 0 for it).
+    pub uid: u32,
+    pub ipproto: Option<u8>,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+}
+
+impl Flow {
+    pub fn to(dst: IpAddr) -> Flow {
+        Flow {
+            dst,
+            src: None,
+            iif: None,
+            oif: None,
+            mark: 0,
+            tos: 0,
+            uid: 0,
+            ipproto: None,
+            sport: None,
+            dport: None,
+        }
+    }
+
+    pub fn from(mut self, src: IpAddr) -> Flow {
+        self.src = Some(src);
+        self
+    }
+
+    pub fn family(&self) -> Family {
+        Family::of(&self.dst)
+    }
+
+    fn is_output(&self) -> bool {
+        self.iif.is_none()
+    }
+
+    /// The source the kernel sees: `0.0.0.0` / `::` is "no source".
+    fn saddr(&self) -> Option<IpAddr> {
+        self.src.filter(|s| !s.is_unspecified())
+    }
+}
+
+/// The kernel's answer when there is no route, in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub enum KernelError {
+    /// ENETUNREACH: no rule or route matched, a rule `unreachable`, a non-local IPv4 source.
+    #[serde(rename = "Network is unreachable")]
+    NetUnreach,
+    /// EHOSTUNREACH: an `unreachable` route.
+    #[serde(rename = "No route to host")]
+    HostUnreach,
+    /// EACCES: `prohibit`.
+    #[serde(rename = "Permission denied")]
+    Access,
+    /// EINVAL: `blackhole`, martians.
+    #[serde(rename = "Invalid argument")]
+    Inval,
+    /// ENODEV: an `oif` that does not exist.
+    #[serde(rename = "No such device")]
+    NoDev,
+    /// EXDEV: reverse-path filtering refused a received packet's source
+    /// (kernels before 6.13; since, `Inval`).
+    #[serde(rename = "Invalid cross-device link")]
+    XDev,
+}
+
+impl KernelError {
+    pub fn message(self) -> &'static str {
+        match self {
+            KernelError::NetUnreach => "Network is unreachable",
+            KernelError::HostUnreach => "No route to host",
+            KernelError::Access => "Permission denied",
+            KernelError::Inval => "Invalid argument",
+            KernelError::NoDev => "No such device",
+            KernelError::XDev => "Invalid cross-device link",
+        }
+    }
+
+    fn of_route_type(t: &RouteType) -> Option<KernelError> {
+        match t {
+            RouteType::Unreachable => Some(KernelError::HostUnreach),
+            RouteType::Prohibit => Some(KernelError::Access),
+            RouteType::BlackHole | RouteType::Nat | RouteType::ExternalResolve => {
+                Some(KernelError::Inval)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// One live nexthop of the chosen route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextHopChoice {
+    pub dev: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// The packet's source when the flow hashes to this nexthop (with no
+    /// source given, each nexthop selects its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    #[serde(rename = "type")]
+    pub kind: RouteType,
+    /// The egress device (`lo` for local destinations).
+    pub dev: String,
+    pub gateway: Option<IpAddr>,
+    /// The packet's source: the flow's, else the route's `src`, else the
+    /// address the kernel would select on the egress device.
+    pub src: Option<IpAddr>,
+    /// The route's `src` attribute.
+    pub prefsrc: Option<IpAddr>,
+    /// Every nexthop the flow may take when there is more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<NextHopChoice>,
+    /// The egress depends on a flow hash (multipath): `dev`/`gateway`/`src`
+    /// are the first candidate only.
+    pub hash_dependent: bool,
+    /// No route matched but an `oif` was given: the kernel assumes on-link.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub onlink_assumed: bool,
+    /// With some flow hashes the kernel answers this error instead (a
+    /// received packet whose source the reverse lookup refuses for some
+    /// nexthops' devices only; a 127/8 source that only some nexthops'
+    /// devices take, by route_localnet). `nexthops` lists the ones that pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_error: Option<KernelError>,
+}
+
+/// Reverse-path filtering of a received packet's source, as the lookup
+/// applied it (only where the receiving device's rp_filter is on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceCheck {
+    /// The receiving device.
+    pub dev: String,
+    pub rp_filter: super::system::RpFilter,
+    pub passed: bool,
+    /// The reverse lookup's route: every device its nexthops use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reverse_devs: Vec<String>,
+    /// The reverse lookup found no route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_error: Option<KernelError>,
+}
+
+/// A reference to a route: its table and index in the host model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteRef {
+    pub table: Table,
+    pub index: usize,
+}
+
+/// What a rule did during the walk, for explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Its table had no route (or was empty/missing): the walk went on.
+    NoRoute,
+    Throw,
+    Suppressed,
+    Nop,
+    UnresolvedGoto,
+    Goto,
+    Decided,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lookup {
+    pub result: Result<Hit, KernelError>,
+    /// The deciding rule (index into `host.rules[family]`).
+    pub rule: Option<usize>,
+    pub table: Option<Table>,
+    pub route: Option<RouteRef>,
+    /// Rules that matched, in walk order, with what they did.
+    pub trace: Vec<(usize, Step)>,
+    /// Rules reached whose match depends on facts the dumps cannot give for
+    /// a reply (fwmark, uidrange, ipproto, ports, oif, tos, tun_id, l3mdev).
+    pub conditional: Vec<usize>,
+    /// A received packet's reverse-path filtering (rp_filter on).
+    pub source_check: Option<SourceCheck>,
+}
+
+impl Lookup {
+    fn err(e: KernelError) -> Lookup {
+        Lookup {
+            result: Err(e),
+            rule: None,
+            table: None,
+            route: None,
+            trace: Vec::new(),
+            conditional: Vec::new(),
+            source_check: None,
+        }
+    }
+}
+
+// ----------------------------------------------------------------- internals
+
+const SCOPE_UNIVERSE: u8 = 0;
+const SCOPE_LINK: u8 = 253;
+const SCOPE_HOST: u8 = 254;
+
+/// The kernel's `flowi` for one FIB lookup.
+#[derive(Clone)]
+struct Flowi<'a> {
+    fam: Family,
+    dst: IpAddr,
+    /// `None`: 0.0.0.0 / `::` (IPv6: RT6_LOOKUP_F_HAS_SADDR unset).
+    src: Option<IpAddr>,
+    /// `lo` for locally generated packets (LOOPBACK_IFINDEX).
+    iif: &'a str,
+    oif: Option<&'a str>,
+    mark: u32,
+    tos: u8,
+    uid: u32,
+    ipproto: Option<u8>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    /// IPv6: the device `rt6_select` scores routes against (the oif of an
+    /// output lookup, the iif of an input one).
+    score_dev: Option<&'a str>,
+    /// IPv6: RT6_LOOKUP_F_IFACE, only routes via `score_dev` qualify.
+    strict: bool,
+    /// Record the rule walk's steps (`Lookup::trace`).
+    trace: bool,
+    /// The rules' selectors for this flow, settled but for `to`.
+    pre: Option<&'a [RuleSel]>,
+    /// With `pre`: the only rules that can match this destination, in
+    /// order (the walk skips the rest: an EKS node's 30,000 `from POD`
+    /// rules never match a reply from the node's own address).
+    cands: Option<&'a [u32]>,
+}
+
+/// A rule's selectors against a flow, all but `to` (the one that reads the
+/// destination).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleSel {
+    /// `iif` and `from` match.
+    base: bool,
+    /// The selectors a reply's dumps cannot settle match.
+    cond: bool,
+    /// The rule has such selectors.
+    has_conditional: bool,
+}
+
+impl RuleSel {
+    /// The rule's `iif` and `from` match: it may match some destination
+    /// (a `not` rule may match whatever this says).
+    pub fn base(&self) -> bool {
+        self.base
+    }
+}
+
+/// The rules as replies from one local address meet them, settled once
+/// for all their destinations (`Host::reply_rules`).
+#[derive(Debug, Clone)]
+pub struct ReplyRules {
+    src: IpAddr,
+    sel: Vec<RuleSel>,
+    /// Rules that match whatever the destination (or may: `not` rules).
+    always: Vec<u32>,
+    /// Rules that match only inside their `to`, by `to`'s prefix length
+    /// and masked address.
+    by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState>,
+    to_plens: Vec<u8>,
+}
+
+impl ReplyRules {
+    /// How the rules meet the source: replies from two sources with equal
+    /// keys get equal answers from the rules for every destination.
+    pub fn key(&self) -> Vec<RuleSel> {
+        self.sel.clone()
+    }
+}
+
+/// How a lookup runs: with a trace or not, with the rules settled or not.
+#[derive(Clone, Copy)]
+struct Opts<'a> {
+    trace: bool,
+    pre: Option<&'a [RuleSel]>,
+    cands: Option<&'a [u32]>,
+}
+
+/// A FIB result: the table the walk found it in (held, not looked up
+/// again), the route, and its usable nexthops (empty: single path).
+struct FibResult<'h> {
+    fib: &'h super::FibTable,
+    route: usize,
+    live: Vec<usize>,
+}
+
+/// What the rule walk records besides the result.
+#[derive(Default)]
+struct Walk {
+    rule: Option<usize>,
+    table: Option<Table>,
+    route: Option<RouteRef>,
+    trace: Vec<(usize, Step)>,
+    conditional: Vec<usize>,
+    /// The last `throw` met (rule, table, route): when no later rule
+    /// decides, it is what sent the walk to `Network is unreachable`.
+    thrown: Option<(usize, Table, usize)>,
+}
+
+impl Walk {
+    /// Records what rule `i` did, when the lookup keeps a trace.
+    fn step(&mut self, fl: &Flowi<'_>, i: usize, step: Step) {
+        if fl.trace {
+            self.trace.push((i, step));
+        }
+    }
+
+    fn finish(self, result: Result<Hit, KernelError>) -> Lookup {
+        Lookup {
+            result,
+            rule: self.rule,
+            table: self.table,
+            route: self.route,
+            trace: self.trace,
+            conditional: self.conditional,
+            source_check: None,
+        }
+    }
+}
+
+/// Outcome of one table lookup.
+enum TableResult {
+    NoMatch,
+    /// A `throw` route (its index) sends the walk on.
+    Throw(usize),
+    Reject(usize, KernelError),
+    Found(usize, Vec<usize>),
+}
+
+fn is_lbcast(a: IpAddr) -> bool {
+    a == IpAddr::V4(Ipv4Addr::BROADCAST)
+}
+
+/// ipv4_is_zeronet on the host's kernel: 0.0.0.0/8 before Linux 5.3,
+/// 0.0.0.0 alone since (`KernelVersion::zeronet_routable`).
+fn is_zeronet(kernel: super::KernelVersion, a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) if kernel.zeronet_routable() => v.is_unspecified(),
+        IpAddr::V4(v) => v.octets()[0] == 0,
+        IpAddr::V6(_) => false,
+    }
+}
+
+fn is_loopback4(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v) if v.is_loopback())
+}
+
+/// ipv4_is_local_multicast: 224.0.0.0/24.
+fn is_local_multicast(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v) if v.octets()[0] == 224 && v.octets()[1] == 0 && v.octets()[2] == 0)
+}
+
+/// rt6_need_strict: multicast, link-local and loopback destinations are
+/// only routed by routes through the flow's interface.
+fn need_strict6(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V6(v) => v.is_multicast() || is_link_local(a) || v.is_loopback(),
+        IpAddr::V4(_) => false,
+    }
+}
+
+pub fn is_link_local(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => v.is_link_local(),
+        IpAddr::V6(v) => (v.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+fn common_prefix(a: IpAddr, b: IpAddr) -> u32 {
+    match (a, b) {
+        (IpAddr::V6(x), IpAddr::V6(y)) => (u128::from(x) ^ u128::from(y)).leading_zeros(),
+        (IpAddr::V4(x), IpAddr::V4(y)) => (u32::from(x) ^ u32::from(y)).leading_zeros(),
+        _ => 0,
+    }
+}
+
+/// IPV6_DECODE_PREF of a route's `pref`: low 1, medium 2, high 3.
+fn pref_rank(p: Option<&str>) -> i32 {
+    match p {
+        Some("high") => 3,
+        Some("low") => 1,
+        _ => 2,
+    }
+}
+
+/// `__ipv6_addr_src_scope(__ipv6_addr_type(a))`: -1 for `::`, 2 for
+/// link-local and `::1`, 5 site-local, 14 global (ULA included), the
+/// multicast scope field, 0 for reserved space.
+fn v6_scope(a: Ipv6Addr) -> i32 {
+    let s = a.segments();
+    let st = u32::from(s[0]) << 16 | u32::from(s[1]);
+    if st & 0xe000_0000 != 0 && st & 0xe000_0000 != 0xe000_0000 {
+        return 14;
+    }
+    if st & 0xff00_0000 == 0xff00_0000 {
+        return i32::from(s[0] & 0xf);
+    }
+    if st & 0xffc0_0000 == 0xfe80_0000 {
+        return 2;
+    }
+    if st & 0xffc0_0000 == 0xfec0_0000 {
+        return 5;
+    }
+    if st & 0xfe00_0000 == 0xfc00_0000 {
+        return 14;
+    }
+    let v = u128::from(a);
+    if v >> 64 == 0 {
+        if (v >> 32) as u32 == 0 {
+            return match v as u32 {
+                0 => -1,
+                1 => 2,
+                _ => 14,
+            };
+        }
+        if (v >> 32) as u32 == 0xffff {
+            return 14;
+        }
+    }
+    0
+}
+
+/// The default IPv6 address-label table (net/ipv6/addrlabel.c, RFC 6724).
+fn v6_label(a: Ipv6Addr) -> u32 {
+    let v = u128::from(a);
+    let in_net = |net: u128, plen: u32| plen == 0 || (v ^ net) >> (128 - plen) == 0;
+    let table: [(u128, u32, u32); 10] = [
+        (1, 128, 0),
+        (0, 96, 3),
+        (0xffff_0000_0000, 96, 4),
+        (0x2001_0010u128 << 96, 28, 7),
+        (0x2001_0000u128 << 96, 32, 6),
+        (0x2002u128 << 112, 16, 2),
+        (0x3ffeu128 << 112, 16, 12),
+        (0xfec0u128 << 112, 10, 11),
+        (0xfc00u128 << 112, 7, 5),
+        (0, 0, 1),
+    ];
+    table
+        .iter()
+        .filter(|(n, p, _)| in_net(*n, *p))
+        .max_by_key(|(_, p, _)| *p)
+        .map_or(1, |(_, _, l)| *l)
+}
+
+fn route_scope(r: &crate::grammar::Route) -> u8 {
+    r.scope
+        .as_ref()
+        .and_then(|s| s.number())
+        .map_or(SCOPE_UNIVERSE, |n| n.min(255) as u8)
+}
+
+fn addr_scope(a: &super::AddrInfo) -> u8 {
+    a.addr
+        .scope
+        .as_ref()
+        .and_then(|s| s.number())
+        .map_or(SCOPE_UNIVERSE, |n| n.min(255) as u8)
+}
+
+/// The device and gateway of nexthop `nh` of a route (`None`: the route's own).
+fn nh_of(r: &crate::grammar::Route, nh: Option<usize>) -> (Option<&str>, Option<IpAddr>) {
+    match nh.and_then(|i| r.nexthops.get(i)) {
+        Some(n) => (n.dev.as_deref(), n.gateway),
+        None => (r.dev.as_deref(), r.gateway),
+    }
+}
+
+fn is_dead(flags: &[String]) -> bool {
+    flags.iter().any(|f| f == "dead")
+}
+
+impl Host {
+    /// The kernel's route lookup for `flow`.
+    pub fn lookup(&self, flow: &Flow) -> Lookup {
+        self.lookup_with(
+            flow,
+            Opts {
+                trace: true,
+                pre: None,
+                cands: None,
+            },
+        )
+    }
+
+    /// The rules as locally generated replies from `src` (no oif, mark,
+    /// uid, TOS or ports) meet them, but for their `to`: what
+    /// `lookup_reply` takes.
+    pub fn reply_rules(&self, src: IpAddr) -> ReplyRules {
+        self.reply_rules_proto(src, None)
+    }
+
+    /// Whether replies from `src` of IP protocol `proto` can meet a rule
+    /// on that protocol that other protocols' replies do not: one whose
+    /// other selectors hold for a reply (an `ipproto tcp dport 443` rule
+    /// never does: a reply's ports are unknown).
+    pub fn protocol_matters(&self, src: IpAddr, proto: u8) -> bool {
+        let mut flow = Flow::to(src).from(src);
+        flow.ipproto = Some(proto);
+        let fl = self.fl(&flow, "lo", None);
+        self.rules[fam_idx(fl.fam)].iter().any(|re| {
+            re.rule.ipproto.as_deref().and_then(ipproto_number) == Some(proto) && {
+                let s = self.rule_sel(re, &fl);
+                s.cond && (s.base || re.rule.not)
+            }
+        })
+    }
+
+    /// `reply_rules` for replies of IP protocol `proto` (a TCP, UDP or
+    /// ICMP socket's): `ipproto` selectors are then settled, not
+    /// conditional. `None`: a protocol that no rule names.
+    pub fn reply_rules_proto(&self, src: IpAddr, proto: Option<u8>) -> ReplyRules {
+        let mut flow = Flow::to(src).from(src);
+        flow.ipproto = proto;
+        let fl = self.fl(&flow, "lo", None);
+        let rules = &self.rules[fam_idx(fl.fam)];
+        let sel: Vec<RuleSel> = rules
+            .iter()
+            .map(|re| {
+                let mut s = self.rule_sel(re, &fl);
+                if proto.is_some() {
+                    s.has_conditional = re
+                        .rule
+                        .selectors()
+                        .any(|x| x.conditional() && x != Selector::Ipproto);
+                }
+                s
+            })
+            .collect();
+        let mut always = Vec::new();
+        let mut by_to: HashMap<(u8, u128), Vec<u32>, _> = HashMap::default();
+        for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {
+            // rule_outcome: without its base a rule matches only if `not`.
+            match (re.rule.not, s.base, re.rule.to) {
+                (true, _, _) | (false, true, None) => always.push(i as u32),
+                (false, true, Some(to)) => by_to
+                    .entry((
+                        to.prefix_len(),
+                        super::table::key(to.network(), to.prefix_len()),
+                    ))
+                    .or_default()
+                    .push(i as u32),
+                (false, false, _) => {}
+            }
+        }
+        let mut to_plens: Vec<u8> = by_to.keys().map(|k| k.0).collect();
+        to_plens.sort_unstable();
+        to_plens.dedup();
+        ReplyRules {
+            src,
+            sel,
+            always,
+            by_to,
+            to_plens,
+        }
+    }
+
+    /// The rules of `rules` that can match a reply to `dst`, in order
+    /// (borrowed when no rule has a `to`: most hosts, every lookup).
+    fn reply_candidates(rules: &ReplyRules, dst: IpAddr) -> Cow<'_, [u32]> {
+        if rules.to_plens.is_empty() {
+            return Cow::Borrowed(&rules.always);
+        }
+        let mut out = rules.always.clone();
+        let before = out.len();
+        for &p in &rules.to_plens {
+            if let Some(v) = rules.by_to.get(&(p, super::table::key(dst, p))) {
+                out.extend_from_slice(v);
+            }
+        }
+        if out.len() > before {
+            out.sort_unstable();
+        }
+        Cow::Owned(out)
+    }
+
+    /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
+    /// without the rule walk's steps (`trace` is left empty): the verdicts
+    /// look up every piece of the space for every endpoint.
+    pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
+        // Every analysis is made of these: the per-host time budget.
+        crate::budget::check();
+        let flow = Flow::to(dst).from(rules.src);
+        let fam = flow.family();
+        let pre = (Family::of(&rules.src) == fam
+            && rules.sel.len() == self.rules[fam_idx(fam)].len())
+        .then_some(&rules.sel[..]);
+        let cands = pre.map(|_| Self::reply_candidates(rules, dst));
+        self.lookup_with(
+            &flow,
+            Opts {
+                trace: false,
+                pre,
+                cands: cands.as_deref(),
+            },
+        )
+    }
+
+    fn lookup_with(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
+        let fam = flow.family();
+        if let Some(s) = flow.src
+            && Family::of(&s) != fam
+        {
+            return Lookup::err(KernelError::Inval);
+        }
+        match (fam, flow.is_output()) {
+            (Family::Inet, true) => self.output4(flow, opts),
+            (Family::Inet, false) => self.input4(flow, opts.trace),
+            (Family::Inet6, true) => self.output6(flow, opts),
+            (Family::Inet6, false) => self.input6(flow, opts.trace),
+        }
+    }
+
+    fn fl<'a>(&self, flow: &'a Flow, iif: &'a str, oif: Option<&'a str>) -> Flowi<'a> {
+        Flowi {
+            fam: flow.family(),
+            dst: flow.dst,
+            src: flow.saddr(),
+            iif,
+            oif,
+            mark: flow.mark,
+            tos: flow.tos,
+            // A received packet has no socket: sock_net_uid(net, NULL) = 0.
+            uid: if flow.is_output() { flow.uid } else { 0 },
+            ipproto: flow.ipproto,
+            sport: flow.sport,
+            dport: flow.dport,
+            score_dev: None,
+            strict: false,
+            trace: true,
+            pre: None,
+            cands: None,
+        }
+    }
+
+    fn hit_of(kind: RouteType, dev: String, gateway: Option<IpAddr>, src: Option<IpAddr>) -> Hit {
+        Hit {
+            kind,
+            dev,
+            gateway,
+            src,
+            prefsrc: None,
+            nexthops: Vec::new(),
+            hash_dependent: false,
+            onlink_assumed: false,
+            hash_error: None,
+        }
+    }
+
+    /// The VRF master of a device, if it is enslaved to one.
+    fn vrf_master(&self, dev: &str) -> Option<&str> {
+        self.link(dev)
+            .and_then(|l| l.master.as_deref())
+            .filter(|m| self.link(m).is_some_and(|x| x.vrf_table.is_some()))
+    }
+
+    fn is_loopback_dev(&self, dev: &str) -> bool {
+        dev == "lo" || self.link(dev).is_some_and(|l| l.loopback)
+    }
+}
+
+/// RTM_GETROUTE builds an IPv4 flow as UDP (inet_rtm_getroute) and an
+/// IPv6 one with protocol 0 (inet6_rtm_getroute), so `ipproto udp` rules
+/// match a plain IPv4 `ip route get`. With one, the kernel takes TCP, UDP
+/// and ICMP (IPv4) or ICMPv6 (IPv6) only, and answers `Unsupported ip
+/// proto` to the rest (rtm_getroute_parse_ip_proto). Checked on 6.18.
+pub fn get_route_ipproto(p: Option<&str>, v6: bool) -> Result<Option<u8>, String> {
+    let Some(p) = p else {
+        return Ok((!v6).then_some(17));
+    };
+    let n = ipproto_number(p).ok_or_else(|| format!("unknown --ipproto {p}"))?;
+    let accepted = matches!(n, 6 | 17) || (n == 1 && !v6) || (n == 58 && v6);
+    if !accepted {
+        return Err(format!(
+            "--ipproto {p}: Unsupported ip proto (as the kernel answers `ip route get`: tcp, udp and {} only)",
+            if v6 { "ipv6-icmp" } else { "icmp" }
+        ));
+    }
+    Ok(Some(n))
+}
+
+/// `ipproto` words as /etc/protocols names them.
+pub fn ipproto_number(p: &str) -> Option<u8> {
+    Some(match p {
+        "icmp" => 1,
+        "igmp" => 2,
+        "tcp" => 6,
+        "udp" => 17,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "ipv6-icmp" | "icmpv6" => 58,
+        "sctp" => 132,
+        "udplite" => 136,
+        n => return n.strip_prefix("ipproto-").unwrap_or(n).parse().ok(),
+    })
+}

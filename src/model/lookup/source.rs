@@ -1,0 +1,126 @@
+//! Source address selection: `inet_select_addr` (IPv4) and
+//! `ipv6_dev_get_saddr` (IPv6, RFC 6724).
+
+use super::*;
+
+impl Host {
+    /// inet_select_addr: the first primary address on `dev` whose scope
+    /// fits, preferring one in the gateway's subnet (no gateway: the first
+    /// one); else the first fitting primary address of any device in
+    /// device order (loopback first), link-scope ones excluded. With
+    /// `route_localnet` on `dev` (all or its own) its host-scope addresses
+    /// (127.0.0.1 on lo) count as link scope there (localnet_scope) [6.18:
+    /// `ip route get X oif lo` answers `src 127.0.0.1` with
+    /// lo.route_localnet=1].
+    pub(super) fn inet_select_addr(
+        &self,
+        dev: &str,
+        gw: Option<IpAddr>,
+        scope: u8,
+    ) -> Option<IpAddr> {
+        let localnet_scope = if self.sysctls.route_localnet(dev) {
+            SCOPE_LINK
+        } else {
+            SCOPE_HOST
+        };
+        let fits = |a: &crate::model::AddrInfo| {
+            a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(localnet_scope) <= scope
+        };
+        let mut first = None;
+        for a in self.addrs.iter().filter(|a| a.link == dev && fits(a)) {
+            let subnet_of = |g: IpAddr| {
+                let base = a.addr.peer.unwrap_or(a.addr.local);
+                ipnet::IpNet::new(base, a.addr.prefixlen).is_ok_and(|n| n.contains(&g))
+            };
+            if gw.is_none_or(subnet_of) {
+                return Some(a.addr.local);
+            }
+            first.get_or_insert(a.addr.local);
+        }
+        if first.is_some() {
+            return first;
+        }
+        let in_dev_select = |d: &str| {
+            self.addrs
+                .iter()
+                .filter(|a| a.link == d && a.addr.local.is_ipv4() && !a.secondary())
+                .find(|a| addr_scope(a) != SCOPE_LINK && addr_scope(a) <= scope)
+                .map(|a| a.addr.local)
+        };
+        let master = self.vrf_master(dev);
+        if let Some(m) = master
+            && let Some(a) = in_dev_select(m)
+        {
+            return Some(a);
+        }
+        self.links
+            .iter()
+            .filter(|l| self.vrf_master(&l.name) == master)
+            .find_map(|l| in_dev_select(&l.name))
+    }
+
+    /// ipv6_dev_get_saddr (RFC 6724): for a multicast, link-local or
+    /// unspecified destination only the outgoing device's addresses are
+    /// candidates, else every device's; the rules are compared in order —
+    /// same address, appropriate scope, not deprecated, on the outgoing
+    /// device, matching label, not temporary, longest matching prefix — and
+    /// the first best candidate wins.
+    pub(super) fn ipv6_saddr(&self, dst_dev: Option<&str>, daddr: IpAddr) -> Option<IpAddr> {
+        let IpAddr::V6(d) = daddr else {
+            return None;
+        };
+        let dscope = v6_scope(d);
+        let use_oif = dst_dev.is_some() && (d.is_multicast() || dscope <= 2);
+        let dlabel = v6_label(d);
+        let mut best: Option<(IpAddr, [i64; 8])> = None;
+        for link in &self.links {
+            if use_oif && Some(link.name.as_str()) != dst_dev {
+                continue;
+            }
+            for a in self.addrs.iter().filter(|a| a.link == link.name) {
+                let IpAddr::V6(c) = a.addr.local else {
+                    continue;
+                };
+                let tentative = a.addr.has_flag("tentative") && !a.addr.has_flag("optimistic");
+                if tentative
+                    || a.addr.has_flag("dadfailed")
+                    || c.is_unspecified()
+                    || c.is_multicast()
+                {
+                    continue;
+                }
+                let cs = v6_scope(c);
+                let special = c.is_loopback()
+                    || (u128::from(c) >> 32) == 0
+                    || (u128::from(c) >> 32) == 0xffff;
+                let key = [
+                    i64::from(c == d),
+                    i64::from(if cs >= dscope { -cs } else { cs - 128 }),
+                    i64::from(
+                        special
+                            || !(a.addr.has_flag("deprecated") || a.addr.has_flag("optimistic")),
+                    ),
+                    i64::from(dst_dev.is_none_or(|x| x == link.name)),
+                    i64::from(v6_label(c) == dlabel),
+                    i64::from(!a.addr.has_flag("temporary")),
+                    i64::from(common_prefix(a.addr.local, daddr).min(u32::from(a.addr.prefixlen))),
+                    i64::from(!a.addr.has_flag("optimistic")),
+                ];
+                if best.as_ref().is_none_or(|(_, b)| key > *b) {
+                    best = Some((a.addr.local, key));
+                }
+            }
+        }
+        best.map(|(a, _)| a)
+    }
+
+    /// The source the kernel picks for a destination leaving by `dev` via
+    /// `gateway` (no route `src`): `inet_select_addr` for IPv4 (global
+    /// scope), RFC 6724 for IPv6.
+    pub fn select_src(&self, dev: &str, gateway: Option<IpAddr>, dst: IpAddr) -> Option<IpAddr> {
+        match dst {
+            IpAddr::V4(_) => self.inet_select_addr(dev, gateway, SCOPE_UNIVERSE),
+            IpAddr::V6(_) => self.ipv6_saddr(Some(dev), dst),
+        }
+    }
+}
