@@ -2,7 +2,9 @@
 //! `ip route` dumps and where they came from. `source` streams directories
 //! and (nested) archives; `layout` recognises collectors and assembles hosts.
 
+mod decode;
 pub mod layout;
+mod magic;
 pub mod plain;
 pub mod source;
 
