@@ -6,7 +6,9 @@ mod decode;
 pub mod layout;
 mod magic;
 pub mod plain;
+mod roles;
 pub mod source;
+mod transcript;
 
 pub use layout::{Collector, HostCapture, Missing};
 pub use plain::{load_plain_host, load_plain_system};
