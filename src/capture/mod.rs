@@ -2,9 +2,13 @@
 //! `ip route` dumps and where they came from. `source` streams directories
 //! and (nested) archives; `layout` recognises collectors and assembles hosts.
 
+mod decode;
 pub mod layout;
+mod magic;
 pub mod plain;
+mod roles;
 pub mod source;
+mod transcript;
 
 pub use layout::{Collector, HostCapture, Missing};
 pub use plain::{load_plain_host, load_plain_system};

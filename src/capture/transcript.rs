@@ -1,0 +1,160 @@
+//! Files by content: transcripts of several `ip` commands (a shell session,
+//! supportconfig's network.txt) cut into one input per command, and dumps
+//! recognised without a telling name. Apart from `roles`, which asks these
+//! only when a path alone does not say what a file is.
+
+use crate::grammar::{self, Ctx, DumpKind, TableSel, lines};
+use crate::model::Input;
+
+pub(super) fn first_command(text: &str) -> Option<lines::Command> {
+    text.lines()
+        .take(20)
+        .find_map(|l| match lines::classify(l) {
+            lines::Class::Command(c) => Some(c),
+            _ => None,
+        })
+}
+
+/// Two or more `ip` commands of different output in one file.
+pub(super) fn is_transcript(text: &str) -> bool {
+    let mut kinds = 0;
+    // Only a line with a prompt character before an `ip` word can be one
+    // (dump lines start with digits, addresses or type words).
+    let maybe_prompt = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with(['#', '$', '[', '%', '>', '/'])
+            || t.starts_with("ip ")
+            || t.contains("$ ")
+            || t.contains("# ")
+    };
+    // A command line holds the word `ip` (or `…/ip`) and a word after it:
+    // visit only the lines where `ip` is followed by white space, found
+    // with memchr's substring search, instead of splitting every line.
+    let bytes = text.as_bytes();
+    let mut next_line = 0;
+    for at in memchr::memmem::find_iter(bytes, b"ip") {
+        if at < next_line || !text[at + 2..].starts_with(char::is_whitespace) {
+            continue;
+        }
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        next_line = end;
+        let l = text[start..end]
+            .strip_suffix('\r')
+            .unwrap_or(&text[start..end]);
+        if !maybe_prompt(l) {
+            continue;
+        }
+        if let lines::Class::Command(c) = lines::classify(l)
+            && c.kind.is_some()
+        {
+            kinds += 1;
+            if kinds >= 2 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// An unknown file is a dump only if it reads as one: a few records, no
+/// errors, and the marks a real dump has (devices, gateways, link lines).
+pub(super) fn sniff(text: &str) -> Option<DumpKind> {
+    let kind = grammar::detect(text)?;
+    let head: String = text.lines().take(80).collect::<Vec<_>>().join("\n");
+    let d = grammar::parse(&head, kind, &Ctx::default());
+    if d.is_empty() || d.diagnostics.len() * 4 > d.len() {
+        return None;
+    }
+    let real = match kind {
+        DumpKind::IpAddr => d
+            .links()
+            .iter()
+            .any(|l| l.flags.is_some() || !l.addrs.is_empty()),
+        DumpKind::IpRule => true,
+        DumpKind::IpRoute => d
+            .routes()
+            .iter()
+            .any(|r| r.dev.is_some() || r.gateway.is_some() || !r.nexthops.is_empty()),
+    };
+    real.then_some(kind)
+}
+
+/// Splits a multi-command file into one input per `ip` command section.
+/// Other lines are blanked, so line numbers stay those of the file.
+pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
+    let mut out: Vec<(usize, usize, lines::Command)> = Vec::new();
+    let lines_v: Vec<&str> = text.split('\n').collect();
+    let mut current: Option<(usize, lines::Command)> = None;
+    for (i, l) in lines_v.iter().enumerate() {
+        let t = l.trim_end_matches('\r');
+        let boundary = t.starts_with("#==[") || is_prompt(t);
+        if !boundary {
+            continue;
+        }
+        if let Some((s, c)) = current.take() {
+            out.push((s, i, c));
+        }
+        if let lines::Class::Command(c) = lines::classify(t)
+            && c.kind.is_some()
+            && c.table != Some(TableSel::Cache)
+            && !c.json
+        {
+            current = Some((i, c));
+        }
+    }
+    if let Some((s, c)) = current.take() {
+        out.push((s, lines_v.len(), c));
+    }
+    out.into_iter()
+        .map(|(s, e, c)| {
+            let mut masked = String::with_capacity(text.len());
+            for (i, l) in lines_v.iter().enumerate() {
+                if i >= s && i < e {
+                    masked.push_str(l);
+                }
+                if i + 1 < lines_v.len() {
+                    masked.push('\n');
+                }
+            }
+            let table = match &c.table {
+                Some(TableSel::One(t)) => Some(t.clone()),
+                _ => None,
+            };
+            let input = Input {
+                name: format!("{name}:{}", s + 1),
+                text: masked,
+                kind: c.kind.unwrap_or(DumpKind::IpRoute),
+                ctx: Ctx {
+                    family: c.family,
+                    table,
+                },
+            };
+            (input, c)
+        })
+        .collect()
+}
+
+/// A shell prompt line or a supportconfig command header: `$ cmd`,
+/// `# /usr/sbin/ip addr`, `[root@h ~]# cmd`, `user@h:~$ cmd`.
+fn is_prompt(t: &str) -> bool {
+    if matches!(lines::classify(t), lines::Class::Command(_)) {
+        return true;
+    }
+    let s = t.trim_start();
+    let s = if s.starts_with('[') {
+        s.find(']').map_or(s, |i| &s[i + 1..])
+    } else {
+        s
+    };
+    let mut w = s.split_whitespace();
+    let Some(head) = w.next() else { return false };
+    let prompt_head = head == "$"
+        || head.ends_with('$') && head.contains('@')
+        || head.ends_with('#') && head.len() <= 2;
+    prompt_head
+        && w.next().is_some_and(|c| {
+            c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b))
+        })
+}

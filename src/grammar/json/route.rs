@@ -1,0 +1,216 @@
+//! `ip -j route` objects (their `encap` already folded by `Ordered`), with
+//! nexthops and metrics, mapped key by key onto the records the text
+//! grammar (`grammar::route`) builds.
+
+use super::Obj;
+use crate::grammar::Ctx;
+use crate::grammar::lex;
+use crate::grammar::names::{Family, RouteProtocol, RouteType, Scope, Table};
+use crate::grammar::route::{NextHop, Route, RouteMetric};
+use serde_json::Value;
+
+fn gateway(o: &mut Obj<'_>) -> Result<Option<std::net::IpAddr>, String> {
+    if let Some(g) = o.str("gateway") {
+        return lex::addr(&g).map(Some).map_err(|_| g);
+    }
+    if let Some(Value::Object(v)) = o.take("via")
+        && let Some(h) = v.get("host").and_then(Value::as_str)
+    {
+        return lex::addr(h).map(Some).map_err(|_| h.to_string());
+    }
+    Ok(None)
+}
+
+/// `"flow": {"from": "3", "to": "4"}` → `3/4`; no `from` → `4` (`realm 4`).
+fn flow(v: Value) -> Option<String> {
+    let Value::Object(fl) = v else { return None };
+    let g = |k: &str| {
+        fl.get(k)
+            .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+    };
+    match (g("from"), g("to")) {
+        (Some(f), Some(t)) => Some(format!("{f}/{t}")),
+        (None, Some(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// Route metrics in RTAX order (print_rta_metrics).
+const METRICS: &[&str] = &[
+    "mtu",
+    "window",
+    "rtt",
+    "rttvar",
+    "ssthresh",
+    "cwnd",
+    "advmss",
+    "reordering",
+    "hoplimit",
+    "initcwnd",
+    "features",
+    "rto_min",
+    "initrwnd",
+    "quickack",
+    "congctl",
+    "fastopen_no_cookie",
+];
+
+/// One JSON metric, named and valued as the text format prints it: JSON says
+/// `"congestion": "cubic"` for `congctl cubic`, `"ecn": null` for
+/// `features ecn`, and times as bare milliseconds (`rtt 12ms`, `rtt 1.5s`).
+fn metric(k: &str, v: &Value, lock: bool) -> RouteMetric {
+    let text = v.as_str().map_or(v.to_string(), str::to_string);
+    let (name, value) = match (k, v.as_u64()) {
+        ("congestion", _) => ("congctl", text),
+        ("ecn", _) => ("features", "ecn".to_string()),
+        ("rtt" | "rttvar" | "rto_min", Some(ms)) if ms >= 1000 => {
+            (k, format!("{}s", ms as f64 / 1e3))
+        }
+        ("rtt" | "rttvar" | "rto_min", Some(ms)) => (k, format!("{ms}ms")),
+        _ => (k, text),
+    };
+    RouteMetric {
+        name: name.to_string(),
+        lock,
+        value,
+    }
+}
+
+pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
+    let kind = o
+        .str("type")
+        .map_or(RouteType::Unicast, |t| RouteType::parse(&t));
+    let dst_s = o.str("dst").unwrap_or_else(|| "default".into());
+    let gw = match gateway(o) {
+        Ok(g) => g,
+        Err(t) => {
+            o.error("bad gateway", t);
+            return None;
+        }
+    };
+    let prefsrc = o.str("prefsrc").and_then(|s| lex::addr(&s).ok());
+    let from_s = o.str("from");
+    let pref = o.str("pref");
+    let fam = ctx.family.or_else(|| {
+        gw.or(prefsrc)
+            .map(|a| Family::of(&a))
+            .or(from_s
+                .as_ref()
+                .and_then(|f| lex::prefix(f, None).ok())
+                .map(|n| Family::of(&n.addr())))
+            .or(pref.as_ref().map(|_| Family::Inet6))
+    });
+    let Ok(dst) = lex::dst(&dst_s, fam) else {
+        o.error("bad route destination", dst_s);
+        return None;
+    };
+    let table = o
+        .str("table")
+        .map(|t| Table::parse(&t))
+        .or_else(|| ctx.table.clone())
+        .unwrap_or_else(Table::main);
+    let mut r = Route {
+        line: o.line,
+        end_line: o.line,
+        family: Family::of(&dst.addr()),
+        kind,
+        dst,
+        table,
+        from: from_s.and_then(|f| lex::dst(&f, fam).ok()),
+        nhid: o.u32("nhid"),
+        tos: o.str("tos").or_else(|| o.str("dsfield")),
+        gateway: gw,
+        dev: o.str("dev"),
+        protocol: o.str("protocol").map(|p| RouteProtocol::parse(&p)),
+        scope: o.str("scope").map(|s| Scope::parse(&s)),
+        prefsrc,
+        metric: o.u32("metric"),
+        flags: Vec::new(),
+        mark: o.u32("mark"),
+        realms: None,
+        uid: o.u32("uid"),
+        expires: o.u64("expires"),
+        error: o.i64("error"),
+        metrics: Vec::new(),
+        iif: o.str("iif"),
+        pref,
+        encap: o.str("encap"),
+        nexthops: Vec::new(),
+        nh_info: o.take("nh_info").map(|v| v.to_string()),
+        cache: o.take("cache").map(|v| v.to_string()),
+        deleted: o.flag("deleted"),
+        unknown: Vec::new(),
+    };
+    if let Some(Value::Array(f)) = o.take("flags") {
+        r.flags = f
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+    }
+    r.realms = o.take("flow").and_then(flow);
+    if let Some(Value::Array(ms)) = o.take("metrics") {
+        for m in ms {
+            if let Value::Object(m) = m {
+                let locked: Vec<String> = m
+                    .get("lock")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (k, v) in m.iter().filter(|(k, _)| *k != "lock") {
+                    r.metrics.push(metric(k, v, locked.contains(k)));
+                }
+            }
+        }
+        // The object's key order is lost: back to RTAX order, as text prints.
+        r.metrics.sort_by_key(|m| {
+            METRICS
+                .iter()
+                .position(|n| *n == m.name)
+                .unwrap_or(METRICS.len())
+        });
+    }
+    if let Some(Value::Array(nhs)) = o.take("nexthops") {
+        for nh in nhs {
+            let Value::Object(m) = nh else { continue };
+            let mut no = Obj {
+                map: m,
+                line: o.line,
+                col: o.col,
+                diags: &mut *o.diags,
+                what: "nexthop",
+            };
+            let gateway = match gateway(&mut no) {
+                Ok(g) => g,
+                Err(t) => {
+                    no.error("bad nexthop gateway", t);
+                    None
+                }
+            };
+            let mut n = NextHop {
+                line: o.line,
+                gateway,
+                dev: no.str("dev"),
+                weight: no.u32("weight"),
+                flags: Vec::new(),
+                realms: None,
+                encap: no.str("encap"),
+                unknown: Vec::new(),
+            };
+            n.realms = no.take("flow").and_then(flow);
+            if let Some(Value::Array(f)) = no.take("flags") {
+                n.flags = f
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect();
+            }
+            n.unknown = no.leftovers();
+            r.nexthops.push(n);
+        }
+    }
+    r.unknown = o.leftovers();
+    Some(r)
+}
