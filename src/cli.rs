@@ -67,37 +67,16 @@ pub struct MergeArgs {
     /// NDJSON reports of `scan --format ndjson` (`-` for standard input).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output format [default: from the --output file's extension, else table].
-    #[arg(short, long, value_enum)]
-    pub format: Option<FormatArg>,
-    /// Per-host detail (table, markdown).
-    #[arg(long)]
-    pub explain: bool,
-    /// Write the report to FILE instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Show only hosts that are not a complete `ok` (problems), or whose traffic is lost (broken).
-    #[arg(long, value_enum)]
-    pub only: Option<Only>,
-    /// Colour the verdicts: auto (on a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// No notices on stderr.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct GenerateArgs {
-    /// `man`, or a shell: bash, zsh, fish, elvish, powershell.
-    pub what: String,
-}
-
+/// How the report is written: `scan`'s and `merge`'s shared options.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ScanArgs {
-    /// Bundles: directories, archives (.tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst, .zip), or `-` for an archive on stdin.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+pub struct ReportArgs {
     /// Output format [default: from the --output file's extension (.json, .ndjson/.jsonl,
     /// .md, .csv), else table].
     #[arg(short, long, value_enum)]
@@ -111,6 +90,24 @@ pub struct ScanArgs {
     /// Show only hosts that are not a complete `ok` (problems), or whose traffic is lost (broken).
     #[arg(long, value_enum)]
     pub only: Option<Only>,
+    /// Colour the table's verdicts: on terminals (auto, unless NO_COLOR is set), always, or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// `man`, or a shell: bash, zsh, fish, elvish, powershell.
+    pub what: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScanArgs {
+    /// Bundles: directories, archives (.tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst, .zip), or `-` for an archive on stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Treat links matching GLOB as internal (peer space: their own prefixes). Repeatable.
     #[arg(long, value_name = "GLOB")]
     pub internal: Vec<String>,
@@ -126,9 +123,6 @@ pub struct ScanArgs {
     /// No progress bar and no notes on stderr.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Colour the table's verdicts: on terminals (auto, unless NO_COLOR is set), always, or never.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
     /// How deep archives nested in archives are opened.
     #[arg(long, default_value_t = 4)]
     pub max_depth: u32,

@@ -2,15 +2,15 @@
 //! runs (NDJSON, one host per line) as one fleet report in any format,
 //! with the whole fleet's summary and exit status.
 
-use super::scan::{close_report, color_on, format_of, open_report, terminal_width};
-use crate::cli::{MergeArgs, Only};
+use super::scan::{close_report, finish_report, open_report, report_settings};
+use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use asymroute_offline::capture::Notice;
-use asymroute_offline::report::{self, Options, Summary};
+use asymroute_offline::report::{self, Summary};
 use asymroute_offline::verdict::host::HostReport;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::Path;
 
 /// The NDJSON schema this build reads (and writes).
@@ -127,11 +127,7 @@ fn read_shard(
 }
 
 pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
-    let format = a
-        .format
-        .map(Into::into)
-        .unwrap_or_else(|| format_of(a.output.as_deref()));
-    let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
+    let (format, to_file, opts) = report_settings(&a.report);
     if let Some(p) = to_file
         && a.files.iter().any(|f| same_file(f, p))
     {
@@ -143,13 +139,6 @@ pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
     }
     let Some((out_file, mut sink)) = open_report(to_file) else {
         return Ok(Exit::Error);
-    };
-    let opts = Options {
-        explain: a.explain,
-        only_problems: a.only == Some(Only::Problems),
-        only_broken: a.only == Some(Only::Broken),
-        width: terminal_width().unwrap_or(100).max(40),
-        color: color_on(a.color, to_file.is_some()),
     };
     let keep = opts.clone();
     let mut rep = report::reporter(format, opts);
@@ -210,12 +199,7 @@ pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
         .chain(&ids.notices())
         .cloned()
         .collect();
-    let result = result
-        .and_then(|_| match summary.hosts {
-            0 => Ok(()),
-            _ => rep.finish(&mut sink, &summary, &told),
-        })
-        .and_then(|_| sink.flush());
+    let result = finish_report(&mut rep, &mut sink, &summary, &told, result);
     drop(sink);
     if !close_report(out_file, result.is_ok() && summary.hosts > 0) {
         return Ok(Exit::Error);

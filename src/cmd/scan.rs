@@ -11,7 +11,7 @@
 //! writer in completion order. Rayon's `par_bridge` would need an iterator,
 //! that is this same channel's receiver: it would add a pool and nothing else.
 
-use crate::cli::{ColorChoice, Only, ScanArgs};
+use crate::cli::{ColorChoice, Only, ReportArgs, ScanArgs};
 use crate::exit::Exit;
 use asymroute_offline::capture::{self, HostCapture, Limits, Notice};
 use asymroute_offline::report::{self, Options, Summary};
@@ -176,13 +176,46 @@ impl Settings {
     }
 }
 
-pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
-    let format = a
+/// The report's settings from `--format`, `-o`, `--explain`, `--only` and
+/// `--color`, resolved once (scan and merge alike): the format, the file
+/// (`None`: standard output, `-o -` too) and the reporters' options.
+pub(super) fn report_settings(r: &ReportArgs) -> (report::Format, Option<&Path>, Options) {
+    let format = r
         .format
         .map(Into::into)
-        .unwrap_or_else(|| format_of(a.output.as_deref()));
-    // `-o -` is standard output.
-    let to_file = a.output.as_deref().filter(|p| p.as_os_str() != "-");
+        .unwrap_or_else(|| format_of(r.output.as_deref()));
+    let to_file = r.output.as_deref().filter(|p| p.as_os_str() != "-");
+    let opts = Options {
+        explain: r.explain,
+        only_problems: r.only == Some(Only::Problems),
+        only_broken: r.only == Some(Only::Broken),
+        // The terminal's width, narrow ones included; 100 columns into
+        // files and pipes.
+        width: terminal_width().unwrap_or(100).max(40),
+        color: color_on(r.color, to_file.is_some()),
+    };
+    (format, to_file, opts)
+}
+
+/// The report's end: the reporter's closing text (none when nothing was
+/// analysed: the reason goes to stderr), then the flush.
+pub(super) fn finish_report(
+    rep: &mut Box<dyn report::Reporter + Send>,
+    sink: &mut Box<dyn Write + Send>,
+    summary: &Summary,
+    told: &[Notice],
+    result: std::io::Result<()>,
+) -> std::io::Result<()> {
+    result
+        .and_then(|_| match summary.hosts {
+            0 => Ok(()),
+            _ => rep.finish(sink, summary, told),
+        })
+        .and_then(|_| sink.flush())
+}
+
+pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
+    let (format, to_file, opts) = report_settings(&a.report);
     let s = Settings::from_args(a, format, to_file.is_some());
     if let Some(stage) = crate::cli::Stage::from_env() {
         return run_stage(a, stage, s.jobs, s.limits.clone());
@@ -202,19 +235,8 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     let Some((out_file, mut sink)) = open_report(to_file) else {
         return Ok(Exit::Error);
     };
-    // The terminal's width, narrow ones included; 100 columns into files
-    // and pipes.
-    let width = terminal_width().unwrap_or(100).max(40);
-    let color = color_on(a.color, to_file.is_some());
-    let opts = Options {
-        explain: a.explain,
-        only_problems: a.only == Some(Only::Problems),
-        only_broken: a.only == Some(Only::Broken),
-        width,
-        color,
-    };
     let keep = opts.clone();
-    if a.explain && format == report::Format::Csv && !a.quiet {
+    if a.report.explain && format == report::Format::Csv && !a.quiet {
         eprintln!(
             "asymroute-offline: --explain adds nothing to csv (one row per host): use json or markdown for the detail"
         );
@@ -319,13 +341,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             .flatten()
             .cloned()
             .collect();
-        // Nothing analysed: no empty report (the reason goes to stderr).
-        let result = result
-            .and_then(|_| match summary.hosts {
-                0 => Ok(()),
-                _ => rep.finish(&mut sink, &summary, &told),
-            })
-            .and_then(|_| sink.flush());
+        let result = finish_report(&mut rep, &mut sink, &summary, &told, result);
         drop(sink);
         (summary, result)
     });

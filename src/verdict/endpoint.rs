@@ -131,7 +131,7 @@ pub struct Leak {
     pub protocols: Option<Vec<String>>,
     /// What happens to the traffic (`impact::assess`).
     pub impact: Impact,
-    /// What drops it, in words (`rp_filter=1 (strict): net.ipv4.conf.eth1.rp_filter`).
+    /// What drops it, in words (`rp_filter=1 on eth1 (strict; net.ipv4.conf.eth1.rp_filter = 1)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_by: Option<String>,
     #[serde(skip)]
