@@ -482,7 +482,7 @@ fn plain_error(kernel: KernelError) -> &'static str {
 /// verdict's own words: requests dropped by reverse-path filtering, or
 /// replies the platform drops (a reply without a route is what `no-route`
 /// already says).
-fn broken_lead(eps: &[Endpoint]) -> Option<String> {
+fn broken_lead(eps: &[Endpoint], host: &Host) -> Option<String> {
     let mut best: Option<(Impact, u128, String)> = None;
     let mut consider = |impact: Impact, size: u128, text: String| {
         if best.as_ref().is_none_or(|b| (impact, size) > (b.0, b.1)) {
@@ -490,22 +490,17 @@ fn broken_lead(eps: &[Endpoint]) -> Option<String> {
         }
     };
     for e in eps.iter().filter(|e| e.same_as.is_none()) {
-        let rp = |by: &Option<String>| {
-            by.as_deref()
-                .and_then(|b| b.split(" (").next())
-                .unwrap_or("rp_filter")
-                .to_string()
+        // The setting that dropped them, briefly (`dropped_by` has its key).
+        let rp = || {
+            let mode = host.sysctls.rp_filter(&e.interface).mode;
+            format!("rp_filter={mode} on {}", e.interface)
         };
         for l in &e.leaks {
             match l.impact {
                 Impact::RequestDropped => consider(
                     l.impact,
                     l.size,
-                    format!(
-                        "broken: requests from {} dropped by {}",
-                        l.summary,
-                        rp(&l.dropped_by)
-                    ),
+                    format!("broken: requests from {} dropped by {}", l.summary, rp()),
                 ),
                 Impact::ReplyDropped => consider(
                     l.impact,
@@ -523,11 +518,7 @@ fn broken_lead(eps: &[Endpoint]) -> Option<String> {
                 consider(
                     n.impact,
                     0,
-                    format!(
-                        "broken: requests from {} dropped by {}",
-                        n.summary,
-                        rp(&n.dropped_by)
-                    ),
+                    format!("broken: requests from {} dropped by {}", n.summary, rp()),
                 );
             }
         }
@@ -537,7 +528,7 @@ fn broken_lead(eps: &[Endpoint]) -> Option<String> {
 
 fn reason(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Missing]) -> String {
     let plain = reason_plain(eps, verdict, host, missing);
-    match broken_lead(eps) {
+    match broken_lead(eps, host) {
         Some(lead) if matches!(verdict, Verdict::Asymmetric | Verdict::NoRoute) => {
             format!("{lead}; {plain}")
         }

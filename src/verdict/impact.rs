@@ -130,13 +130,9 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
             .max();
     }
     // Twins: the same link and rules, so the same fate.
-    for i in 0..eps.len() {
-        if let Some(a) = eps[i].same_as {
-            let iface = eps[i].interface.clone();
-            eps[i].impact = eps
-                .iter()
-                .find(|t| t.address == a && t.same_as.is_none() && t.interface == iface)
-                .and_then(|t| t.impact);
+    for (i, t) in super::twins(eps).into_iter().enumerate() {
+        if eps[i].same_as.is_some() {
+            eps[i].impact = t.and_then(|t| eps[t].impact);
         }
     }
 }

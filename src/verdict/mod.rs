@@ -281,13 +281,12 @@ impl SourceKeyed {
 /// ranges and conditional rules in full (and `same_as` cleared): what each
 /// endpoint's own analysis would have said.
 pub fn expanded(eps: &[Endpoint]) -> Vec<Endpoint> {
+    let twin = twins(eps);
     eps.iter()
-        .map(|e| {
+        .zip(twin)
+        .map(|(e, t)| {
             let mut x = e.clone();
-            if let Some(twin) = e.same_as.and_then(|a| {
-                eps.iter()
-                    .find(|t| t.address == a && t.same_as.is_none() && t.interface == e.interface)
-            }) {
+            if let Some(twin) = t.map(|i| &eps[i]) {
                 x.leaks = twin.leaks.clone();
                 x.no_route = twin.no_route.clone();
                 x.conditional = twin.conditional.clone();
@@ -296,6 +295,24 @@ pub fn expanded(eps: &[Endpoint]) -> Vec<Endpoint> {
                 x.same_as = None;
             }
             x
+        })
+        .collect()
+}
+
+/// For each endpoint, the index of the one its `same_as` names (the same
+/// address on the same link, analysed itself): looked up in a map, as a
+/// host may have 10,000 twins.
+pub(crate) fn twins(eps: &[Endpoint]) -> Vec<Option<usize>> {
+    let analysed: FastMap<(std::net::IpAddr, &str), usize> = eps
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.same_as.is_none())
+        .map(|(i, e)| ((e.address, e.interface.as_str()), i))
+        .collect();
+    eps.iter()
+        .map(|e| {
+            e.same_as
+                .and_then(|a| analysed.get(&(a, e.interface.as_str())).copied())
         })
         .collect()
 }
