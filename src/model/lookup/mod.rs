@@ -371,6 +371,17 @@ impl Walk {
         }
     }
 
+    /// Rule `i` decided with route `route` of `table`.
+    fn decided(&mut self, fl: &Flowi<'_>, i: usize, table: Table, route: usize) {
+        self.step(fl, i, Step::Decided);
+        self.rule = Some(i);
+        self.route = Some(RouteRef {
+            table: table.clone(),
+            index: route,
+        });
+        self.table = Some(table);
+    }
+
     fn finish(self, result: Result<Hit, KernelError>) -> Lookup {
         Lookup {
             result,

@@ -236,14 +236,7 @@ impl Host {
                     w.thrown = Some((i, table.into_owned(), ri));
                 }
                 TableResult::Reject(ri, e) => {
-                    w.step(fl, i, Step::Decided);
-                    w.rule = Some(i);
-                    let table = table.into_owned();
-                    w.route = Some(RouteRef {
-                        table: table.clone(),
-                        index: ri,
-                    });
-                    w.table = Some(table);
+                    w.decided(fl, i, table.into_owned(), ri);
                     return Err(e);
                 }
                 TableResult::Found(ri, live) => {
@@ -252,14 +245,7 @@ impl Host {
                         i += 1;
                         continue;
                     }
-                    w.step(fl, i, Step::Decided);
-                    w.rule = Some(i);
-                    let table = table.into_owned();
-                    w.route = Some(RouteRef {
-                        table: table.clone(),
-                        index: ri,
-                    });
-                    w.table = Some(table);
+                    w.decided(fl, i, table.into_owned(), ri);
                     return Ok(FibResult {
                         fib: t,
                         route: ri,
