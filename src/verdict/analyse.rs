@@ -281,20 +281,23 @@ pub(super) fn analyse(
                     }
                 }
                 let table = raw.route.map(|r| r.0);
-                let own_leg = strict
-                    && raw
-                        .route
-                        .and_then(|k| {
-                            host.table(fam, &m.tables[k.0 as usize])?
-                                .routes
-                                .get(k.1 as usize)
-                        })
-                        .is_some_and(|e| {
-                            e.route
-                                .nexthops
-                                .iter()
-                                .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
-                        });
+                // Only leaks need it (a table lookup per piece otherwise).
+                let own_leg = || {
+                    strict
+                        && raw
+                            .route
+                            .and_then(|k| {
+                                host.table(fam, &m.tables[k.0 as usize])?
+                                    .routes
+                                    .get(k.1 as usize)
+                            })
+                            .is_some_and(|e| {
+                                e.route
+                                    .nexthops
+                                    .iter()
+                                    .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
+                            })
+                };
                 let mut pending_legs: Option<Vec<LegKey>> = None;
                 let mut o = match &raw.answer {
                     RawAnswer::Err(error) => Outcome::NoRoute {
@@ -352,7 +355,7 @@ pub(super) fn analyse(
                                     legs: u32::MAX,
                                     rule: raw.rule,
                                     table,
-                                    own_leg,
+                                    own_leg: own_leg(),
                                 }
                             }
                         }
