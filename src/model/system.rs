@@ -201,20 +201,6 @@ impl RpFilter {
     }
 }
 
-impl fmt::Display for RpFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let assumed = if self.assumed { "assumed: " } else { "" };
-        write!(
-            f,
-            "rp_filter={} ({}; {assumed}{} = {})",
-            self.mode,
-            self.mode_word(),
-            self.key,
-            self.mode
-        )
-    }
-}
-
 impl Default for KernelVersion {
     fn default() -> KernelVersion {
         KernelVersion::CURRENT
