@@ -18,10 +18,11 @@
 //! (`default` before the links are created, so that they take it; `all` and
 //! the devices' own values once they exist), and sometimes `accept_local`,
 //! `src_valid_mark` (more often where fwmark rules exist), `send_redirects`
-//! off and `route_localnet`, each for `all`, `default` or some devices; the
+//! off and `route_localnet`, each for `all`, `default` or some devices, and
+//! `forwarding` set otherwise than `ip_forward` on some devices; the
 //! other hosts keep `rp_filter` 0. `sysctl -a` (the `net.ipv4.conf.*`
 //! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`,
-//! `route_localnet` keys and `net.ipv4.ip_forward`) and `uname -r` are
+//! `route_localnet`, `forwarding` keys and `net.ipv4.ip_forward`) and `uname -r` are
 //! captured beside the dumps as `sysctl.txt` and `uname`, which the model
 //! reads (`kernel::load_host`), and saved with them.
 //!
@@ -37,10 +38,10 @@
 //! (docs/kernel-semantics.md, "The walk"). The dumps are captured again after the flows
 //! and must not have changed.
 //!
-//! Received packets (`iif`, forwarding hosts only: with forwarding off the
-//! kernel answers EHOSTUNREACH for every destination not local, which the
-//! model does not mirror): besides the selector flows' neighbours, each
-//! forwarding host gets IPv4 probes for reverse-path filtering
+//! Received packets (`iif`): besides the selector flows' neighbours (on
+//! forwarding hosts), each host gets IPv4 probes for reverse-path filtering
+//! and forwarding (a device that does not forward answers EHOSTUNREACH to
+//! every destination neither local nor broadcast)
 //! (`rp_flows`): each link in turn as `iif`, with a source from the link's
 //! own subnets (its peer's range), another link's, off-link space, a prefix
 //! under an `unreachable`/`blackhole`/`prohibit`/`throw` route, another
@@ -1015,6 +1016,16 @@ fn rp_sysctls(y: &mut Rng, devs: &[String], fwmark: bool) -> RpSysctls {
     if y.chance(0.08) {
         flag(y, &mut s, "route_localnet", 1);
     }
+    // Some devices forwarding otherwise than `ip_forward` set them
+    // (IN_DEV_FORWARD is the receiving device's own value).
+    if y.chance(0.2) {
+        for d in devs.iter().filter(|d| *d != "lo") {
+            if y.chance(0.5) {
+                let v = u8::from(y.chance(0.5));
+                s.after.push(w(d, "forwarding", v));
+            }
+        }
+    }
     s
 }
 
@@ -1022,7 +1033,7 @@ fn rp_sysctls(y: &mut Rng, devs: &[String], fwmark: bool) -> RpSysctls {
 
 /// The sysctls the model reads for received packets, as `sysctl -a` prints
 /// them (saved as `sysctl.txt`).
-const SYSCTL_CAPTURE: &str = "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(conf\\.[^.]+\\.(rp_filter|accept_local|src_valid_mark|send_redirects|route_localnet)|ip_forward) '";
+const SYSCTL_CAPTURE: &str = "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(conf\\.[^.]+\\.(rp_filter|accept_local|src_valid_mark|send_redirects|route_localnet|forwarding)|ip_forward) '";
 
 const PLAIN: [(&str, &str); 5] = [
     ("ip_addr.txt", "ip addr"),
@@ -1356,9 +1367,9 @@ fn inside4(n: Ipv4Net, k: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(u32::from(n.network()) + off as u32))
 }
 
-/// IPv4 input flows for reverse-path filtering (forwarding hosts only:
-/// with forwarding off every non-local destination answers EHOSTUNREACH,
-/// which the model does not mirror): for each link in turn as `iif`, a
+/// IPv4 input flows for reverse-path filtering and forwarding (a device
+/// that does not forward answers EHOSTUNREACH to every non-local
+/// destination): for each link in turn as `iif`, a
 /// source from the link's own subnets (its peer's range), another link's
 /// subnets, off-link space, a prefix under an `unreachable`, `blackhole`,
 /// `prohibit` or `throw` route, a route's destination range, the host's own
@@ -1683,7 +1694,9 @@ fn run_host(
         let p = probe(&hosts[0].1, v6, &mut r);
         let mut fl = flows(&p, &mut r, size, script.forwarding);
         let first_rp = fl.len();
-        if !v6 && script.forwarding {
+        // Every host: one that does not forward answers EHOSTUNREACH to
+        // what is neither local nor broadcast.
+        if !v6 {
             fl.extend(rp_flows(&hosts[0].1, &p, &mut y, size.rp));
         }
         let lines: Vec<String> = fl.iter().map(FlowSpec::command).collect();

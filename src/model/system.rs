@@ -407,6 +407,20 @@ impl Sysctls {
             || self.conf4(dev, name).is_some_and(|v| v != 0)
     }
 
+    /// Whether a device forwards IPv4 (IN_DEV_FORWARD: the device's own
+    /// `forwarding`, which writing `ip_forward` or `all.forwarding` sets on
+    /// every device; `default` for a device the sysctls do not list), with
+    /// the key read. `None`: the bundle does not say.
+    pub fn forwarding(&self, dev: &str) -> Option<(bool, String)> {
+        self.conf4_keyed(dev, "forwarding")
+            .or_else(|| {
+                ["net.ipv4.conf.all.forwarding", "net.ipv4.ip_forward"]
+                    .into_iter()
+                    .find_map(|k| self.get_int(k).map(|v| (v, k.to_string())))
+            })
+            .map(|(v, k)| (v != 0, k))
+    }
+
     /// `route_localnet` for a device (IN_DEV_ROUTE_LOCALNET /
     /// IN_DEV_NET_ROUTE_LOCALNET: `all` or the device). Input checks the
     /// receiving device, output the device the route leaves by (checked in

@@ -277,55 +277,29 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
             "  {}/{} on {}{sec}{internal}: {verdict}{same}",
             e.address, e.prefixlen, e.interface
         ));
-        for l in &e.leaks {
-            let scope = serde_json::to_value(l.scope)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let via = l.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-            let hash = if l.hash_dependent {
-                let legs: Vec<String> = l
-                    .legs
-                    .iter()
-                    .map(|g| match g.gateway {
-                        Some(gw) => format!("{} via {gw}", g.dev),
-                        None => g.dev.clone(),
-                    })
-                    .collect();
-                format!(" (multipath: some flows; legs {})", legs.join(", "))
-            } else {
-                String::new()
-            };
-            v.push(format!(
-                "    {scope}: {} → {}{via}{hash}{}",
-                l.summary,
-                l.egress,
-                protocols_text(l.protocols.as_deref())
-            ));
-            v.push(impact_line(l.impact, l.dropped_by.as_deref()));
-            v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
-            v.extend(l.route.as_ref().map(|r| quoted("      route ", r)));
-        }
-        for n in &e.no_route {
-            v.push(format!(
-                "    no route: {} ({}){}",
-                n.summary,
-                n.error,
-                protocols_text(n.protocols.as_deref())
-            ));
-            v.push(impact_line(n.impact, n.dropped_by.as_deref()));
-            v.extend(n.rule.as_ref().map(|r| quoted("      rule  ", r)));
-            v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
-            if n.rule.is_none()
-                && n.route.is_none()
-                && n.error == crate::model::KernelError::NetUnreach
-            {
-                v.push("      (no rule's table has a route for these)".into());
-            }
-        }
-        for c in &e.conditional {
-            v.push(quoted("    conditional rule ", c));
-        }
+        ranges_lines(&mut v, &e.leaks, &e.no_route, &e.conditional);
+    }
+    for p in &h.pods {
+        let how = match p.bound_by {
+            crate::verdict::pods::PodBinding::Rule => "by its rule",
+            crate::verdict::pods::PodBinding::Subnet => "by subnet",
+        };
+        let table = p
+            .table
+            .as_ref()
+            .map(|t| format!(", table {t}"))
+            .unwrap_or_default();
+        let more = if p.addresses.len() > 1 { ", …" } else { "" };
+        v.push(format!(
+            "  pods {}{more} ({} pod(s)) of {} ({how}{table}; veth {}): {}",
+            p.addresses.first().map(String::as_str).unwrap_or("?"),
+            p.pods,
+            p.uplink,
+            p.veth,
+            p.verdict.as_str()
+        ));
+        v.extend(p.rule.as_ref().map(|r| quoted("    pod rule ", r)));
+        ranges_lines(&mut v, &p.leaks, &p.no_route, &p.conditional);
     }
     match h.fix_status {
         FixStatus::NotNeeded => {}
@@ -349,6 +323,63 @@ pub fn explain_lines(h: &HostReport) -> Vec<String> {
         }
     }
     v
+}
+
+/// The lines of one endpoint's (or pod group's) leaks, no-route ranges
+/// and conditional rules.
+fn ranges_lines(
+    v: &mut Vec<String>,
+    leaks: &[crate::verdict::Leak],
+    no_route: &[crate::verdict::NoRoute],
+    conditional: &[crate::verdict::Quote],
+) {
+    for l in leaks {
+        let scope = serde_json::to_value(l.scope)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let via = l.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+        let hash = if l.hash_dependent {
+            let legs: Vec<String> = l
+                .legs
+                .iter()
+                .map(|g| match g.gateway {
+                    Some(gw) => format!("{} via {gw}", g.dev),
+                    None => g.dev.clone(),
+                })
+                .collect();
+            format!(" (multipath: some flows; legs {})", legs.join(", "))
+        } else {
+            String::new()
+        };
+        v.push(format!(
+            "    {scope}: {} → {}{via}{hash}{}",
+            l.summary,
+            l.egress,
+            protocols_text(l.protocols.as_deref())
+        ));
+        v.push(impact_line(l.impact, l.dropped_by.as_deref()));
+        v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
+        v.extend(l.route.as_ref().map(|r| quoted("      route ", r)));
+    }
+    for n in no_route {
+        v.push(format!(
+            "    no route: {} ({}){}",
+            n.summary,
+            n.error,
+            protocols_text(n.protocols.as_deref())
+        ));
+        v.push(impact_line(n.impact, n.dropped_by.as_deref()));
+        v.extend(n.rule.as_ref().map(|r| quoted("      rule  ", r)));
+        v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
+        if n.rule.is_none() && n.route.is_none() && n.error == crate::model::KernelError::NetUnreach
+        {
+            v.push("      (no rule's table has a route for these)".into());
+        }
+    }
+    for c in conditional {
+        v.push(quoted("    conditional rule ", c));
+    }
 }
 
 /// `      impact: request-dropped by rp_filter=1 (strict): … on eth1`.

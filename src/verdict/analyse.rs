@@ -233,9 +233,13 @@ pub(super) fn analyse(
     g: usize,
     rules: &crate::model::lookup::ReplyRules,
     memo: bool,
+    foreign: Option<&super::peers::RangeSet>,
 ) {
     let fam = ep.family;
-    let peers = Peers::new(sp, ep);
+    let mut peers = Peers::new(sp, ep);
+    if let Some(f) = foreign {
+        peers.add_foreign(f);
+    }
     let iface = m.name(&ep.interface);
     // Strict reverse-path filtering accepts a request whose reply route has
     // any nexthop on the link, dead ones too (fib_info_nh_uses_dev).

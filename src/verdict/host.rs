@@ -48,6 +48,10 @@ pub struct HostReport {
     /// One line for the table.
     pub reason: String,
     pub endpoints: Vec<Endpoint>,
+    /// Pods routed into container links, as forwarded endpoints, grouped
+    /// (`verdict::pods`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<super::pods::PodGroup>,
     pub ec2rl: Ec2rl,
     /// The verified steps of the fix, to run in order (see `fix_status`).
     pub fix: Vec<Fix>,
@@ -223,6 +227,7 @@ fn guarded(
         incomplete: vec![message.clone()],
         reason: what,
         endpoints: Vec::new(),
+        pods: Vec::new(),
         ec2rl: ec2rl::Ec2rl {
             status: None,
             message: "not computed: the analysis failed".into(),
@@ -401,8 +406,16 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     };
     let mut eps = eps;
     impact::assess(&host, &mut eps, class, platform);
-    let impact = impact::host_impact(&eps);
-    if eps.iter().any(|e| !e.leaks.is_empty()) {
+    let pods = super::pods::pods(&host, class, platform);
+    notes.extend(pods.notes);
+    let pods = pods.groups;
+    let impact = impact::host_impact(&eps).max(pods.iter().filter_map(|p| p.impact).max());
+    let ep_verdict = verdict;
+    let verdict = match verdict {
+        Verdict::Error => verdict,
+        v => v.max(pods.iter().map(|p| p.verdict).max().unwrap_or(Verdict::Ok)),
+    };
+    if eps.iter().any(|e| !e.leaks.is_empty()) || pods.iter().any(|p| !p.leaks.is_empty()) {
         notes.push(if platform.ec2 {
             "EC2: the VPC's source/destination check is assumed on (its setting is not in the bundle): replies leaving an ENI with another ENI's address are dropped".into()
         } else {
@@ -410,7 +423,13 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         });
     }
     let advice = fix::advise_in(&host, &eps, class, platform, &spaces);
-    let reason = reason(&eps, verdict, &host, &cap.missing);
+    let mut advice = advice;
+    super::pods::fix_status(&pods, &mut advice);
+    let reason = super::pods::reason(
+        reason(&eps, ep_verdict, &host, &cap.missing),
+        ep_verdict,
+        &pods,
+    );
     HostReport {
         host: cap.id,
         hostname: cap.hostname,
@@ -421,6 +440,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         incomplete,
         reason,
         endpoints: eps,
+        pods,
         ec2rl,
         fix: advice.steps,
         fix_status: advice.status,

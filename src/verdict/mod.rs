@@ -12,6 +12,7 @@ pub mod host;
 pub mod impact;
 mod links;
 mod peers;
+pub mod pods;
 mod quote;
 pub mod space;
 #[cfg(test)]
@@ -121,7 +122,7 @@ fn endpoints_with<'h>(
                         ep.same_as = Some(e.address);
                     }
                     _ => {
-                        analyse(host, class, &q, &mut ep, sp, &mut m, g, &rules, memo);
+                        analyse(host, class, &q, &mut ep, sp, &mut m, g, &rules, memo, None);
                         // Only the protocols whose replies meet the rules
                         // otherwise than other protocols' need a pass (an
                         // `ipproto tcp dport 443` rule never matches a reply
@@ -147,7 +148,7 @@ fn endpoints_with<'h>(
                                 e.leaks.clear();
                                 e.no_route.clear();
                                 e.conditional.clear();
-                                analyse(host, class, &q, &mut e, sp, &mut m, gp, &rp, memo);
+                                analyse(host, class, &q, &mut e, sp, &mut m, gp, &rp, memo, None);
                                 passes.push((name, e));
                             }
                             merge_protocols(&mut ep, passes);

@@ -257,6 +257,13 @@ impl Peers {
         }
     }
 
+    /// Makes `extra` foreign too (a pod's: the other pods).
+    pub(super) fn add_foreign(&mut self, extra: &RangeSet) {
+        let mut all = self.internal.0.clone();
+        all.extend_from_slice(&extra.0);
+        self.internal = RangeSet::new(all);
+    }
+
     pub(super) fn is_own(&self, x: u128) -> bool {
         self.own.contains(x)
     }

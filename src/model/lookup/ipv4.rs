@@ -322,7 +322,7 @@ impl Host {
     // ------------------------------------------------------------- IPv4 input
 
     /// ip_route_input_slow (and ip_route_input_rcu's multicast branch).
-    pub(super) fn input4(&self, flow: &Flow, trace: bool) -> Lookup {
+    pub(super) fn input4(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         let iif = flow.iif.as_deref().unwrap_or("lo");
         let Some(link) = self.link(iif) else {
             return Lookup::err(KernelError::NoDev);
@@ -378,16 +378,27 @@ impl Host {
             return inval();
         }
         let mut fl = self.fl(flow, iif, None);
-        fl.trace = trace;
+        fl.trace = opts.trace;
+        fl.pre = opts.pre;
+        fl.cands = opts.cands.filter(|_| fl.pre.is_some());
+        // IN_DEV_FORWARD: a device that does not forward answers
+        // EHOSTUNREACH to what is neither local nor broadcast, a failed
+        // lookup included. Unknown: assumed on (said by `Host::build`).
+        let forwards = self.sysctls.forwarding(iif).is_none_or(|f| f.0);
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
-            // Forwarding is assumed on (else every miss is EHOSTUNREACH).
+            Err(_) if !forwards => return walk.finish(Err(KernelError::HostUnreach)),
             Err(e) => return walk.finish(Err(e)),
         };
         let r = &res.fib.routes[res.route].route;
         match r.kind {
             RouteType::Broadcast => return brd_input(walk),
+            RouteType::Local => {}
+            _ if !forwards => return walk.finish(Err(KernelError::HostUnreach)),
+            _ => {}
+        }
+        match r.kind {
             RouteType::Local => {
                 let v = self.validate_source(flow, iif, s, Some(dst), None);
                 if v.result.is_err() {

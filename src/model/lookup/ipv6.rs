@@ -25,13 +25,15 @@ impl Host {
 
     /// ip6_route_input_lookup: the iif scores routes (strict for
     /// multicast/link-local/loopback destinations).
-    pub(super) fn input6(&self, flow: &Flow, trace: bool) -> Lookup {
+    pub(super) fn input6(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         let iif = flow.iif.as_deref().unwrap_or("lo");
         if self.link(iif).is_none() {
             return Lookup::err(KernelError::NoDev);
         }
         let mut fl = self.fl(flow, iif, None);
-        fl.trace = trace;
+        fl.trace = opts.trace;
+        fl.pre = opts.pre;
+        fl.cands = opts.cands;
         fl.score_dev = Some(iif);
         fl.strict = need_strict6(flow.dst);
         self.finish6(flow, fl)

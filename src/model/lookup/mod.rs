@@ -317,6 +317,8 @@ impl RuleSel {
 #[derive(Debug, Clone)]
 pub struct ReplyRules {
     src: IpAddr,
+    /// Forwarded replies (a pod's): the device they arrive by.
+    iif: Option<String>,
     sel: Vec<RuleSel>,
     /// Rules that match whatever the destination (or may: `not` rules).
     always: Vec<u32>,
@@ -333,6 +335,19 @@ impl ReplyRules {
         self.sel.clone()
     }
 }
+
+/// The rules indexed for many forwarded sources (a node's pods, each with
+/// its own `from POD lookup N` rule): rules whose `from` is one address, by
+/// that address; the others in order; and each rule's class (rules equal
+/// but for `from` share one).
+pub struct SourceIndex {
+    exact: HashMap<IpAddr, Vec<u32>, foldhash::fast::RandomState>,
+    rest: Vec<u32>,
+    class: Vec<u32>,
+}
+
+/// How a source's replies meet the rules, by rule class (`Host::forward_key`).
+pub type ForwardKey = Vec<(u32, RuleSel)>;
 
 /// How a lookup runs: with a trace or not, with the rules settled or not.
 #[derive(Clone, Copy)]
@@ -587,9 +602,21 @@ impl Host {
     /// ICMP socket's): `ipproto` selectors are then settled, not
     /// conditional. `None`: a protocol that no rule names.
     pub fn reply_rules_proto(&self, src: IpAddr, proto: Option<u8>) -> ReplyRules {
+        self.rules_for(src, None, proto)
+    }
+
+    /// The rules as replies from `src` that arrive by `iif` to be
+    /// forwarded (a pod's, by its veth) meet them: what `lookup_forward`
+    /// takes.
+    pub fn forward_rules(&self, src: IpAddr, iif: &str) -> ReplyRules {
+        self.rules_for(src, Some(iif), None)
+    }
+
+    fn rules_for(&self, src: IpAddr, iif: Option<&str>, proto: Option<u8>) -> ReplyRules {
         let mut flow = Flow::to(src).from(src);
         flow.ipproto = proto;
-        let fl = self.fl(&flow, "lo", None);
+        flow.iif = iif.map(str::to_string);
+        let fl = self.fl(&flow, iif.unwrap_or("lo"), None);
         let rules = &self.rules[fam_idx(fl.fam)];
         let sel: Vec<RuleSel> = rules
             .iter()
@@ -625,11 +652,61 @@ impl Host {
         to_plens.dedup();
         ReplyRules {
             src,
+            iif: iif.map(str::to_string),
             sel,
             always,
             by_to,
             to_plens,
         }
+    }
+
+    /// The rules of family `fam` indexed by source (`forward_key`).
+    pub fn source_index(&self, fam: Family) -> SourceIndex {
+        let full = if fam == Family::Inet { 32 } else { 128 };
+        let mut exact: HashMap<IpAddr, Vec<u32>, _> = HashMap::default();
+        let mut rest = Vec::new();
+        let mut seen: HashMap<(crate::grammar::Rule, Option<Table>, Option<u8>), u32, _> =
+            HashMap::<_, _, foldhash::fast::RandomState>::default();
+        let mut class = Vec::new();
+        for (i, re) in self.rules[fam_idx(fam)].iter().enumerate() {
+            match re.rule.from {
+                Some(f) if f.prefix_len() == full && !re.rule.not => {
+                    exact.entry(f.addr()).or_default().push(i as u32)
+                }
+                _ => rest.push(i as u32),
+            }
+            let mut r = re.rule.clone();
+            r.from = None;
+            r.line = 0;
+            let n = seen.len() as u32;
+            class.push(*seen.entry((r, re.table.clone(), re.tos)).or_insert(n));
+        }
+        SourceIndex { exact, rest, class }
+    }
+
+    /// How replies from `src` arriving by `iif` meet the rules, by rule
+    /// class: two sources with equal keys (and `iif`s alike) get the same
+    /// answer for every destination, whatever address their own `from`
+    /// rules name. Reads only the rules that can match `src`: a node with
+    /// 15,000 pods has 15,000 `from POD` rules.
+    pub fn forward_key(&self, idx: &SourceIndex, src: IpAddr, iif: &str) -> ForwardKey {
+        let mut flow = Flow::to(src).from(src);
+        flow.iif = Some(iif.to_string());
+        let fl = self.fl(&flow, iif, None);
+        let rules = &self.rules[fam_idx(fl.fam)];
+        let mut cands: Vec<u32> = idx.rest.clone();
+        if let Some(v) = idx.exact.get(&src) {
+            cands.extend_from_slice(v);
+            cands.sort_unstable();
+        }
+        cands
+            .into_iter()
+            .filter_map(|i| {
+                let re = &rules[i as usize];
+                let s = self.rule_sel(re, &fl);
+                (s.base || re.rule.not).then(|| (idx.class[i as usize], s))
+            })
+            .collect()
     }
 
     /// The rules of `rules` that can match a reply to `dst`, in order
@@ -651,13 +728,20 @@ impl Host {
         Cow::Owned(out)
     }
 
+    /// `lookup(&Flow::to(dst).from(src).iif(iif))` for `rules =
+    /// forward_rules(src, iif)`: a forwarded reply, without the trace.
+    pub fn lookup_forward(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
+        self.lookup_reply(rules, dst)
+    }
+
     /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
     /// without the rule walk's steps (`trace` is left empty): the verdicts
     /// look up every piece of the space for every endpoint.
     pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
         // Every analysis is made of these: the per-host time budget.
         crate::budget::check();
-        let flow = Flow::to(dst).from(rules.src);
+        let mut flow = Flow::to(dst).from(rules.src);
+        flow.iif = rules.iif.clone();
         let fam = flow.family();
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
@@ -682,9 +766,9 @@ impl Host {
         }
         match (fam, flow.is_output()) {
             (Family::Inet, true) => self.output4(flow, opts),
-            (Family::Inet, false) => self.input4(flow, opts.trace),
+            (Family::Inet, false) => self.input4(flow, opts),
             (Family::Inet6, true) => self.output6(flow, opts),
-            (Family::Inet6, false) => self.input6(flow, opts.trace),
+            (Family::Inet6, false) => self.input6(flow, opts),
         }
     }
 

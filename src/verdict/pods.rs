@@ -1,0 +1,484 @@
+//! Pods as forwarded endpoints (docs/verdicts.md, "Pods"). A pod whose
+//! address the host routes straight into a container link (the AWS VPC
+//! CNI's `POD dev eni… scope link`, Cilium's `lxc…`) receives its requests
+//! by an uplink — the ENI that holds the pod's address — and its replies
+//! arrive by the veth to be forwarded: they must leave by that uplink, or
+//! the VPC drops them. The uplink is the one the pod's `from POD lookup N`
+//! rule names (the device of table N's default route), else the uplink
+//! whose subnet holds the pod's address (the VPC CNI writes no rule for
+//! pods on the primary ENI).
+//!
+//! Each reply is looked up as the kernel forwards it (`ip route get DST
+//! from POD iif VETH`): pods whose rules meet their replies alike (the
+//! same rules but for their `from`, `Host::forward_key`) share one
+//! analysis, and are reported as one group of collapsed ranges, not one
+//! line per pod. Other pods, the host's own addresses, container links'
+//! prefixes and never-peers are not a pod's peers.
+
+use super::analyse::{Memo, analyse};
+use super::peers::{RangeSet, Space};
+use super::quote::Quoter;
+use super::space::{self, Range};
+use super::{Endpoint, EndpointState, FastMap, Impact, Leak, LinkClass, NoRoute, Quote, Verdict};
+use crate::grammar::{Family, RouteType, RuleAction, Table};
+use crate::model::{Host, fam_idx};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// How a pod's uplink was told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PodBinding {
+    /// Its `from POD lookup N` rule: the device of table N's default route
+    /// (or of N's other routes when the default is gone).
+    Rule,
+    /// No such rule: the uplink whose subnet holds the pod's address.
+    Subnet,
+}
+
+/// Pods that share an uplink and an analysis: one line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodGroup {
+    pub family: Family,
+    /// How many pods.
+    pub pods: usize,
+    /// Their addresses, collapsed into CIDR blocks (the first
+    /// `MAX_DESTINATIONS`).
+    pub addresses: Vec<String>,
+    /// The link their requests arrive by, and their replies must leave by.
+    pub uplink: String,
+    pub bound_by: PodBinding,
+    /// The table their `from POD lookup N` rules name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// One pod's `from POD lookup N` rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Quote>,
+    /// The host veth of that pod (replies arrive by it).
+    pub veth: String,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
+    pub leaks: Vec<Leak>,
+    pub no_route: Vec<NoRoute>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditional: Vec<Quote>,
+}
+
+/// A pod: its address and the container link its route names.
+struct Pod<'h> {
+    addr: IpAddr,
+    veth: &'h str,
+}
+
+/// The pods of family `fam`: full-length unicast routes of the main table
+/// without a gateway into a container link, to an address that is not
+/// the host's own.
+fn find<'h>(host: &'h Host, fam: Family, class: &LinkClass) -> Vec<Pod<'h>> {
+    let full = if fam == Family::Inet { 32 } else { 128 };
+    let Some(main) = host.table(fam, &Table::Id(Table::MAIN)) else {
+        return Vec::new();
+    };
+    let mut seen: super::FastSet<IpAddr> = Default::default();
+    let mut out = Vec::new();
+    for e in main.routes.iter() {
+        let r = &e.route;
+        let (Some(dev), None) = (r.dev.as_deref(), r.gateway) else {
+            continue;
+        };
+        if r.dst.prefix_len() != full
+            || r.kind != RouteType::Unicast
+            || !r.nexthops.is_empty()
+            || !class.is_internal(dev)
+            || host.is_local_addr(r.dst.addr())
+            || !seen.insert(r.dst.addr())
+        {
+            continue;
+        }
+        out.push(Pod {
+            addr: r.dst.addr(),
+            veth: dev,
+        });
+    }
+    out
+}
+
+/// The uplinks: up, non-loopback, not container links, with an address of
+/// the family.
+fn uplinks<'h>(host: &'h Host, fam: Family, class: &LinkClass) -> Vec<(&'h str, Range)> {
+    super::peers::connected(host, fam)
+        .into_iter()
+        .filter(|(l, _)| !class.is_internal(l) && host.link(l).is_none_or(|x| !x.loopback && x.up))
+        .map(|(l, n)| (l, Range::of(&n)))
+        .collect()
+}
+
+/// The device a table's routes leave by: its default route's, else its
+/// other routes' (the VPC CNI's `GW dev ethN scope link`), if they agree.
+fn table_dev<'h>(host: &'h Host, fam: Family, t: &Table, class: &LinkClass) -> Option<&'h str> {
+    let fib = host.table(fam, t)?;
+    let dev_of = |e: &'h crate::model::RouteEntry| -> Option<&'h str> {
+        let r = &e.route;
+        r.dev
+            .as_deref()
+            .or_else(|| r.nexthops.first().and_then(|n| n.dev.as_deref()))
+            .filter(|d| !class.is_internal(d) && *d != "lo")
+    };
+    let unicast = || {
+        fib.routes
+            .iter()
+            .filter(|e| e.route.kind == RouteType::Unicast)
+    };
+    if let Some(d) = unicast()
+        .filter(|e| e.route.dst.prefix_len() == 0)
+        .find_map(dev_of)
+    {
+        return Some(d);
+    }
+    let mut devs = unicast().filter_map(dev_of);
+    let first = devs.next()?;
+    devs.all(|d| d == first).then_some(first)
+}
+
+/// One pod's binding: (uplink, how, table, the rule's index).
+type Binding<'h> = (&'h str, PodBinding, Option<Table>, Option<usize>);
+
+fn bind<'h>(
+    host: &'h Host,
+    fam: Family,
+    class: &LinkClass,
+    ups: &[(&'h str, Range)],
+    from_rules: &FastMap<IpAddr, usize>,
+    pod: &Pod<'_>,
+) -> Option<Binding<'h>> {
+    if let Some(&i) = from_rules.get(&pod.addr) {
+        let re = &host.rules[fam_idx(fam)][i];
+        if let Some(t) = &re.table
+            && let Some(d) = table_dev(host, fam, t, class)
+        {
+            return Some((d, PodBinding::Rule, Some(t.clone()), Some(i)));
+        }
+    }
+    let x = space::num(pod.addr);
+    let holding: Vec<&'h str> = ups
+        .iter()
+        .filter(|(_, r)| r.contains(x))
+        .map(|(l, _)| *l)
+        .collect();
+    let main_dev = table_dev(host, fam, &Table::Id(Table::MAIN), class);
+    let up = match holding.as_slice() {
+        [] => return None,
+        [one] => *one,
+        // Several uplinks in one subnet: the VPC CNI binds a pod without
+        // a rule to the primary ENI, where main's default leaves.
+        many => main_dev.filter(|d| many.contains(d)).unwrap_or(many[0]),
+    };
+    let (t, i) = match from_rules.get(&pod.addr) {
+        Some(&i) => (host.rules[fam_idx(fam)][i].table.clone(), Some(i)),
+        None => (None, None),
+    };
+    Some((up, PodBinding::Subnet, t, i))
+}
+
+/// What the pods of a host say: their groups, and notes.
+#[derive(Default)]
+pub struct Pods {
+    pub groups: Vec<PodGroup>,
+    pub notes: Vec<String>,
+}
+
+/// The pods of `host`, analysed.
+pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> Pods {
+    let mut out = Pods::default();
+    let q = Quoter::new(host);
+    for fam in [Family::Inet, Family::Inet6] {
+        if !host.have_routes[fam_idx(fam)] {
+            continue;
+        }
+        let found = find(host, fam, class);
+        if found.is_empty() {
+            continue;
+        }
+        let full = space::bits(fam) as u8;
+        // Each pod's first `from POD lookup N` rule.
+        let mut from_rules: FastMap<IpAddr, usize> = Default::default();
+        for (i, re) in host.rules[fam_idx(fam)].iter().enumerate() {
+            if let (Some(f), RuleAction::Lookup, false) =
+                (re.rule.from, &re.rule.action, re.rule.not)
+                && f.prefix_len() == full
+            {
+                from_rules.entry(f.addr()).or_insert(i);
+            }
+        }
+        let ups = uplinks(host, fam, class);
+        let idx = host.source_index(fam);
+        let sp = Space::new(host, fam, class);
+        // Other pods are no pod's peers (pod to pod stays on the host).
+        let others = RangeSet::new(
+            found
+                .iter()
+                .map(|p| Range::block(fam, space::num(p.addr), full))
+                .collect(),
+        );
+        type Key<'h> = (
+            &'h str,
+            PodBinding,
+            Option<Table>,
+            crate::model::lookup::ForwardKey,
+            Vec<Option<i64>>,
+            Option<IpAddr>,
+        );
+        let mut groups: FastMap<Key<'_>, usize> = Default::default();
+        // Per group: its pods, its representative and binding.
+        let mut members: Vec<(Vec<u128>, usize, Binding<'_>)> = Vec::new();
+        let mut unbound = 0usize;
+        let src_routes = fam == Family::Inet6
+            && host.tables[fam_idx(fam)].values().any(|t| {
+                t.routes
+                    .iter()
+                    .any(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
+            });
+        for (pi, p) in found.iter().enumerate() {
+            let Some(b) = bind(host, fam, class, &ups, &from_rules, p) else {
+                unbound += 1;
+                continue;
+            };
+            // The veth's settings that a forwarded reply meets.
+            let s = &host.sysctls;
+            let conf = vec![
+                s.forwarding(p.veth).map(|f| i64::from(f.0)),
+                Some(s.rp_filter(p.veth).mode),
+                Some(i64::from(s.accept_local(p.veth))),
+                Some(i64::from(s.src_valid_mark(p.veth))),
+                Some(i64::from(s.send_redirects(p.veth))),
+                Some(i64::from(s.route_localnet(p.veth))),
+            ];
+            let key: Key<'_> = (
+                b.0,
+                b.1,
+                b.2.clone(),
+                host.forward_key(&idx, p.addr, p.veth),
+                conf,
+                src_routes.then_some(p.addr),
+            );
+            let n = members.len();
+            let g = *groups.entry(key).or_insert(n);
+            if g == n {
+                members.push((Vec::new(), pi, b));
+            }
+            members[g].0.push(space::num(p.addr));
+        }
+        if unbound > 0 {
+            out.notes.push(format!(
+                "{unbound} {} pod address(es) routed into container links lie in no uplink's subnet and have no `from POD lookup N` rule: no uplink to hold their replies to, not analysed",
+                if fam == Family::Inet { "IPv4" } else { "IPv6" }
+            ));
+        }
+        // An uplink that does not forward refuses every request to its pods
+        // (EHOSTUNREACH): not an asymmetry, but said.
+        let mut per_uplink: FastMap<&str, usize> = Default::default();
+        for (addrs, _, b) in &members {
+            *per_uplink.entry(b.0).or_default() += addrs.len();
+        }
+        let mut ups_told: Vec<(&str, usize)> = per_uplink.into_iter().collect();
+        ups_told.sort_unstable();
+        for (u, n) in ups_told {
+            if let Some((false, key)) = host.sysctls.forwarding(u) {
+                out.notes.push(format!(
+                    "{u} does not forward ({key} = 0): requests to its {n} pod(s) are refused"
+                ));
+            }
+        }
+        let mut m = Memo::default();
+        for (addrs, rep, b) in members {
+            let p = &found[rep];
+            let (uplink, bound_by, table, rule) = b;
+            let mut ep = Endpoint {
+                address: p.addr,
+                prefixlen: full,
+                interface: uplink.to_string(),
+                family: fam,
+                secondary: false,
+                state: EndpointState::Up,
+                internal: false,
+                verdict: None,
+                same_as: None,
+                protocols: None,
+                impact: None,
+                leaks: Vec::new(),
+                no_route: Vec::new(),
+                conditional: Vec::new(),
+            };
+            let rules = host.forward_rules(p.addr, p.veth);
+            let g = m.lookups.len();
+            m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
+            analyse(
+                host,
+                class,
+                &q,
+                &mut ep,
+                &sp,
+                &mut m,
+                g,
+                &rules,
+                true,
+                Some(&others),
+            );
+            super::impact::assess(host, std::slice::from_mut(&mut ep), class, platform);
+            // The veth does not forward: the request reached the pod, its
+            // replies are refused (EHOSTUNREACH).
+            if let Some((false, key)) = host.sysctls.forwarding(p.veth) {
+                for n in &mut ep.no_route {
+                    if n.impact != Impact::RequestDropped {
+                        n.impact = Impact::ReplyDropped;
+                        n.dropped_by = Some(format!("the host: {key} = 0 (forwarding off)"));
+                    }
+                }
+            }
+            let ranges = collapse(fam, addrs);
+            out.groups.push(PodGroup {
+                family: fam,
+                pods: ranges.1,
+                addresses: ranges.0,
+                uplink: uplink.to_string(),
+                bound_by,
+                table: table.map(|t| t.to_string()),
+                rule: rule.map(|i| q.rule(fam, i)),
+                veth: p.veth.to_string(),
+                verdict: ep.verdict.unwrap_or(Verdict::Ok),
+                impact: ep.impact,
+                leaks: ep.leaks,
+                no_route: ep.no_route,
+                conditional: ep.conditional,
+            });
+        }
+    }
+    out.groups.sort_by(|a, b| {
+        b.verdict
+            .cmp(&a.verdict)
+            .then(fam_idx(a.family).cmp(&fam_idx(b.family)))
+            .then(a.uplink.cmp(&b.uplink))
+            .then(a.addresses.first().cmp(&b.addresses.first()))
+    });
+    out
+}
+
+/// Pod addresses as CIDR blocks (at most `MAX_DESTINATIONS` listed), and
+/// how many pods.
+fn collapse(fam: Family, mut addrs: Vec<u128>) -> (Vec<String>, usize) {
+    addrs.sort_unstable();
+    addrs.dedup();
+    let n = addrs.len();
+    let mut ranges: Vec<Range> = Vec::new();
+    for a in addrs {
+        match ranges.last_mut() {
+            Some(r) if r.end == a => r.end = a + 1,
+            _ => ranges.push(Range {
+                start: a,
+                end: a + 1,
+            }),
+        }
+    }
+    let mut out = Vec::new();
+    for r in ranges {
+        for (s, p) in space::blocks(fam, r) {
+            if out.len() == super::MAX_DESTINATIONS {
+                return (out, n);
+            }
+            out.push(space::net_string(fam, s, p));
+        }
+    }
+    (out, n)
+}
+
+/// The host's reason with its pods' worst group told: after the
+/// endpoints' when they have a problem of their own, else first.
+pub fn reason(endpoints: String, ep_verdict: Verdict, pods: &[PodGroup]) -> String {
+    let bad: Vec<&PodGroup> = pods.iter().filter(|p| p.verdict != Verdict::Ok).collect();
+    let Some(p) = bad.first() else {
+        return endpoints;
+    };
+    let first = p.addresses.first().map(String::as_str).unwrap_or("?");
+    let addrs = if p.addresses.len() > 1 {
+        format!("{first}, …")
+    } else {
+        first.to_string()
+    };
+    let table = p
+        .table
+        .as_ref()
+        .map(|t| format!(", table {t}"))
+        .unwrap_or_default();
+    let what = match p.leaks.first() {
+        Some(l) => {
+            let mut egress: Vec<&str> = Vec::new();
+            for l in &p.leaks {
+                if !egress.contains(&l.egress.as_str()) {
+                    egress.push(&l.egress);
+                }
+            }
+            format!("→ {}", egress.join(", "))
+                + &match l.impact {
+                    Impact::ReplyDropped => " (replies dropped by the VPC)".to_string(),
+                    Impact::RequestDropped => " (requests dropped by rp_filter)".to_string(),
+                    Impact::Delivered => String::new(),
+                }
+        }
+        None => match p.no_route.first() {
+            Some(n) => format!(
+                ": {} to {}",
+                n.error,
+                n.destinations.first().map(String::as_str).unwrap_or("?")
+            ),
+            None => String::new(),
+        },
+    };
+    let more: usize = bad.iter().skip(1).map(|p| p.pods).sum();
+    let more = match more {
+        0 => String::new(),
+        n => format!("; +{n} more pod(s)"),
+    };
+    let broken = if p.impact.is_some_and(Impact::is_broken) {
+        "broken: "
+    } else {
+        ""
+    };
+    let text = format!(
+        "{broken}{} pod(s) of {} ({addrs}{table}) {what}{more}",
+        p.pods, p.uplink
+    );
+    if ep_verdict == Verdict::Ok {
+        format!("{text}; {endpoints}")
+    } else {
+        format!("{endpoints}; {text}")
+    }
+}
+
+/// The fix does not touch pods: a host whose pods leak is not fixed by it.
+pub fn fix_status(pods: &[PodGroup], advice: &mut super::fix::Advice) {
+    use super::fix::FixStatus;
+    let bad: Vec<&PodGroup> = pods.iter().filter(|p| p.verdict != Verdict::Ok).collect();
+    if bad.is_empty() {
+        return;
+    }
+    let n: usize = bad.iter().map(|p| p.pods).sum();
+    let what = format!(
+        "{n} pod(s) still leak: the fix plans the host's own addresses only, not the pods' `from POD lookup N` rules and tables (the CNI writes those)"
+    );
+    advice.status = match advice.status {
+        FixStatus::NotNeeded | FixStatus::None => FixStatus::None,
+        FixStatus::Verified | FixStatus::Partial => FixStatus::Partial,
+    };
+    if advice.reason.is_empty() {
+        advice.reason = what;
+    } else {
+        advice.reason = format!("{}; {what}", advice.reason);
+    }
+    for p in bad {
+        advice.unverified.push(format!(
+            "pods {} of {}",
+            p.addresses.first().map(String::as_str).unwrap_or("?"),
+            p.uplink
+        ));
+    }
+}
