@@ -1737,3 +1737,45 @@ fn verdicts_per_reply_protocol() {
         h["fix_reason"]
     );
 }
+
+/// A VPC CNI node captured in a namespace (`tests/kernel-cases/`, from
+/// `kernel_pods.rs`): its pods are reported in groups, schema-valid, in
+/// the reason and `--explain`, and they survive a merge of NDJSON shards.
+#[test]
+fn vpc_cni_pods_are_reported_in_every_format() {
+    let case = "tests/kernel-cases/pods-vpc-cni-13";
+    let (doc, code) = json_report(&[case]);
+    assert_eq!(code, 1);
+    assert_valid(&validator(&schema()), &doc, "pods host");
+    let h = &doc["hosts"][0];
+    let pods = h["pods"].as_array().expect("pod groups");
+    assert!(pods.len() >= 2, "{pods:?}");
+    let bad: Vec<&Value> = pods
+        .iter()
+        .filter(|p| p["verdict"] == "asymmetric")
+        .collect();
+    assert!(!bad.is_empty());
+    for p in &bad {
+        assert!(p["leaks"][0]["egress"] != p["uplink"], "{p}");
+    }
+    let reason = h["reason"].as_str().unwrap();
+    assert!(reason.contains(" pod(s) of eth"), "{reason}");
+    assert!(
+        ["partial", "none"].contains(&h["fix_status"].as_str().unwrap()),
+        "pods are not fixed: {}",
+        h["fix_status"]
+    );
+    let o = tool().args([case, "--explain"]).output().unwrap();
+    assert!(stdout(&o).contains("  pods 10.1."), "{}", stdout(&o));
+    let nd = tempfile::NamedTempFile::new().unwrap();
+    let o = tool().args([case, "-f", "ndjson"]).output().unwrap();
+    std::fs::write(nd.path(), &o.stdout).unwrap();
+    let m = tool()
+        .arg("merge")
+        .arg(nd.path())
+        .args(["-f", "json"])
+        .output()
+        .unwrap();
+    let d = tool().args([case, "-f", "json"]).output().unwrap();
+    assert_eq!(stdout(&m), stdout(&d), "merged pods differ");
+}

@@ -289,6 +289,15 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
                 ));
             }
         }
+        if fam == Family::Inet
+            && !members.is_empty()
+            && !host.sysctls.has_setting("forwarding")
+            && host.sysctls.get("net.ipv4.ip_forward").is_none()
+        {
+            out.notes.push(
+                "forwarding not collected (sysctl -a): assumed on for the pods' veths and uplinks (a node that routes pods forwards)".into(),
+            );
+        }
         let mut m = Memo::default();
         for (addrs, rep, b) in members {
             let p = &found[rep];
@@ -325,15 +334,16 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
                 Some(&others),
             );
             super::impact::assess(host, std::slice::from_mut(&mut ep), class, platform);
-            // The veth does not forward: the request reached the pod, its
-            // replies are refused (EHOSTUNREACH).
+            // The veth does not forward: every reply is refused
+            // (EHOSTUNREACH) whatever the routes; whether rp_filter on the
+            // uplink drops a request first is not assessed (it would take
+            // the routes the refusal hides).
             if let Some((false, key)) = host.sysctls.forwarding(p.veth) {
                 for n in &mut ep.no_route {
-                    if n.impact != Impact::RequestDropped {
-                        n.impact = Impact::ReplyDropped;
-                        n.dropped_by = Some(format!("the host: {key} = 0 (forwarding off)"));
-                    }
+                    n.impact = Impact::ReplyDropped;
+                    n.dropped_by = Some(format!("the host: {key} = 0 (forwarding off)"));
                 }
+                ep.impact = ep.no_route.iter().map(|n| n.impact).max();
             }
             let ranges = collapse(fam, addrs);
             out.groups.push(PodGroup {
@@ -480,5 +490,191 @@ pub fn fix_status(pods: &[PodGroup], advice: &mut super::fix::Advice) {
             p.addresses.first().map(String::as_str).unwrap_or("?"),
             p.uplink
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::{Ctx, DumpKind};
+    use crate::model::Input;
+
+    fn host(rules: &str, routes: &str, sysctl: &str) -> Host {
+        let input = |name: &str, kind, text: &str| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx::default(),
+        };
+        let mut addr = String::from(
+            "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN
+    inet 127.0.0.1/8 scope host lo
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP
+    inet 10.1.1.10/24 brd 10.1.1.255 scope global eth0
+3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP
+    inet 10.1.2.20/24 brd 10.1.2.255 scope global eth1
+",
+        );
+        for i in 0..8 {
+            addr.push_str(&format!(
+                "{}: eni{i:04}@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc noqueue state UP\n",
+                i + 4
+            ));
+        }
+        let mut h = Host::build(
+            vec![
+                input("ip_addr.txt", DumpKind::IpAddr, &addr),
+                input("ip_rule.txt", DumpKind::IpRule, rules),
+                input("ip_route.txt", DumpKind::IpRoute, routes),
+            ],
+            &Default::default(),
+        );
+        let (s, _) = crate::model::system::Sysctls::parse(sysctl);
+        h.sysctls.extend(s);
+        h
+    }
+
+    /// Pods 10.1.2.60–63 on eth1 (table 2), 10.1.1.50 on eth0 (no rule).
+    fn routes(table2_default: bool) -> String {
+        let mut r = String::from(
+            "\
+default via 10.1.1.1 dev eth0
+10.1.1.0/24 dev eth0 proto kernel scope link src 10.1.1.10
+10.1.1.50 dev eni0000 scope link
+10.1.2.60 dev eni0001 scope link
+10.1.2.61 dev eni0002 scope link
+10.1.2.62 dev eni0003 scope link
+10.1.2.63 dev eni0004 scope link
+10.1.2.1 dev eth1 table 2 scope link
+",
+        );
+        if table2_default {
+            r.push_str("default via 10.1.2.1 dev eth1 table 2\n");
+        }
+        r
+    }
+
+    fn rules(from: &[&str]) -> String {
+        let mut r = String::from("0:\tfrom all lookup local\n");
+        for p in [
+            "10.1.1.50",
+            "10.1.2.60",
+            "10.1.2.61",
+            "10.1.2.62",
+            "10.1.2.63",
+        ] {
+            r.push_str(&format!("512:\tfrom all to {p} lookup main\n"));
+        }
+        for p in from {
+            r.push_str(&format!("1536:\tfrom {p} lookup 2\n"));
+        }
+        r.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+        r
+    }
+
+    fn analysed(h: &Host) -> Pods {
+        pods(
+            h,
+            &LinkClass::default(),
+            super::super::fix::Platform { ec2: true },
+        )
+    }
+
+    #[test]
+    fn bound_pods_are_grouped_and_ok() {
+        let all = ["10.1.2.60", "10.1.2.61", "10.1.2.62", "10.1.2.63"];
+        let h = host(&rules(&all), &routes(true), "");
+        let p = analysed(&h);
+        assert_eq!(p.groups.len(), 2, "{:?}", p.groups);
+        let eth1 = p.groups.iter().find(|g| g.uplink == "eth1").unwrap();
+        assert_eq!(eth1.pods, 4);
+        assert_eq!(eth1.addresses, ["10.1.2.60/30"]);
+        assert_eq!(eth1.bound_by, PodBinding::Rule);
+        assert_eq!(eth1.table.as_deref(), Some("2"));
+        assert_eq!(eth1.verdict, Verdict::Ok);
+        let eth0 = p.groups.iter().find(|g| g.uplink == "eth0").unwrap();
+        assert_eq!(eth0.bound_by, PodBinding::Subnet);
+        assert_eq!(eth0.verdict, Verdict::Ok);
+    }
+
+    #[test]
+    fn a_table_without_its_default_leaks_its_pods() {
+        let all = ["10.1.2.60", "10.1.2.61", "10.1.2.62", "10.1.2.63"];
+        let h = host(&rules(&all), &routes(false), "");
+        let p = analysed(&h);
+        let eth1 = p.groups.iter().find(|g| g.uplink == "eth1").unwrap();
+        assert_eq!(eth1.verdict, Verdict::Asymmetric);
+        assert_eq!(eth1.pods, 4);
+        let l = &eth1.leaks[0];
+        assert_eq!(l.egress, "eth0");
+        assert_eq!(l.impact, Impact::ReplyDropped);
+        assert!(l.summary.starts_with("0.0.0.0/0 except"), "{}", l.summary);
+    }
+
+    #[test]
+    fn a_missing_rule_leaks_one_pod() {
+        let h = host(
+            &rules(&["10.1.2.60", "10.1.2.61", "10.1.2.63"]),
+            &routes(true),
+            "",
+        );
+        let p = analysed(&h);
+        let bad: Vec<&PodGroup> = p
+            .groups
+            .iter()
+            .filter(|g| g.verdict == Verdict::Asymmetric)
+            .collect();
+        assert_eq!(bad.len(), 1, "{:?}", p.groups);
+        assert_eq!(bad[0].addresses, ["10.1.2.62/32"]);
+        assert_eq!(bad[0].uplink, "eth1");
+        assert_eq!(bad[0].bound_by, PodBinding::Subnet);
+        assert_eq!(bad[0].leaks[0].egress, "eth0");
+        // The three bound pods stay one group: their rules differ in `from` only.
+        let ok = p
+            .groups
+            .iter()
+            .find(|g| g.uplink == "eth1" && g.verdict == Verdict::Ok);
+        assert_eq!(ok.map(|g| g.pods), Some(3));
+    }
+
+    #[test]
+    fn a_veth_that_does_not_forward_refuses_replies() {
+        let all = ["10.1.2.60", "10.1.2.61", "10.1.2.62", "10.1.2.63"];
+        let h = host(
+            &rules(&all),
+            &routes(true),
+            "net.ipv4.ip_forward = 1\nnet.ipv4.conf.eni0002.forwarding = 0\n",
+        );
+        let p = analysed(&h);
+        let off = p
+            .groups
+            .iter()
+            .find(|g| g.addresses == ["10.1.2.61/32"])
+            .expect("the pod behind eni0002 alone");
+        assert_eq!(off.verdict, Verdict::NoRoute);
+        let n = &off.no_route[0];
+        assert_eq!(n.error, crate::model::KernelError::HostUnreach);
+        assert_eq!(n.impact, Impact::ReplyDropped);
+        assert!(n.dropped_by.as_deref().unwrap().contains("forwarding"));
+    }
+
+    #[test]
+    fn pods_outside_every_subnet_without_a_rule_are_told() {
+        let r = routes(true) + "192.168.7.7 dev eni0005 scope link\n";
+        let h = host(&rules(&["10.1.2.60"]), &r, "");
+        let p = analysed(&h);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.starts_with("1 IPv4 pod address(es)")),
+            "{:?}",
+            p.notes
+        );
+        assert!(
+            !p.groups
+                .iter()
+                .any(|g| g.addresses.iter().any(|a| a.starts_with("192.168.")))
+        );
     }
 }

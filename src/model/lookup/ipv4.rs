@@ -383,7 +383,7 @@ impl Host {
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
         // IN_DEV_FORWARD: a device that does not forward answers
         // EHOSTUNREACH to what is neither local nor broadcast, a failed
-        // lookup included. Unknown: assumed on (said by `Host::build`).
+        // lookup included. Unknown: assumed on (the pods' notes say so).
         let forwards = self.sysctls.forwarding(iif).is_none_or(|f| f.0);
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {

@@ -15,10 +15,11 @@
 //! * Source selection: `inet_select_addr`, `ipv6_dev_get_saddr` (RFC 6724).
 //!
 //! Sysctls are the host's where the bundle kept them (`route_localnet`,
-//! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`), else
-//! the defaults `Host` assumed and said; 0.0.0.0/8 and the reverse-path
-//! error follow the host's kernel version. What a dump cannot tell is
-//! assumed at its default: forwarding on, `ignore_routes_with_linkdown=0`,
+//! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`,
+//! `forwarding`), else the defaults `Host` assumed and said (forwarding
+//! unknown is taken as on); 0.0.0.0/8 and the reverse-path error follow
+//! the host's kernel version. What a dump cannot tell is assumed at its
+//! default: `ignore_routes_with_linkdown=0`,
 //! no neighbour entries, `use_tempaddr=0`, the default address-label table.
 //!
 //! This file holds the types and the entry points (`Host::lookup`,
@@ -673,6 +674,10 @@ impl Host {
                 Some(f) if f.prefix_len() == full && !re.rule.not => {
                     exact.entry(f.addr()).or_default().push(i as u32)
                 }
+                // A rule reading neither the source nor the iif meets every
+                // pod alike (their flows differ in nothing else): not in
+                // any key (an EKS node's 15,000 `to POD` rules).
+                None if re.rule.iif.is_none() => {}
                 _ => rest.push(i as u32),
             }
             let mut r = re.rule.clone();
@@ -684,10 +689,10 @@ impl Host {
         SourceIndex { exact, rest, class }
     }
 
-    /// How replies from `src` arriving by `iif` meet the rules, by rule
-    /// class: two sources with equal keys (and `iif`s alike) get the same
-    /// answer for every destination, whatever address their own `from`
-    /// rules name. Reads only the rules that can match `src`: a node with
+    /// How replies from `src` arriving by `iif` meet the rules that read
+    /// the source or the iif, by rule class: two sources with equal keys
+    /// (and `iif`s alike) get the same answer for every destination,
+    /// whatever address their own `from` rules name. Reads only the rules that can match `src`: a node with
     /// 15,000 pods has 15,000 `from POD` rules.
     pub fn forward_key(&self, idx: &SourceIndex, src: IpAddr, iif: &str) -> ForwardKey {
         let mut flow = Flow::to(src).from(src);
