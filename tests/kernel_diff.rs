@@ -18,7 +18,9 @@
 //! (`default` before the links are created, so that they take it; `all` and
 //! the devices' own values once they exist), and sometimes `accept_local`,
 //! `src_valid_mark` (more often where fwmark rules exist), `send_redirects`
-//! off and `route_localnet`, each for `all`, `default` or some devices, and
+//! off and `route_localnet`, each for `all`, `default` or some devices (and
+//! 127/8 `scope global` addresses on some links, most with their own
+//! `route_localnet`: endpoints of the verdict phase), and
 //! `forwarding` set otherwise than `ip_forward` on some devices; the
 //! other hosts keep `rp_filter` 0. `sysctl -a` (the `net.ipv4.conf.*`
 //! `rp_filter`, `accept_local`, `src_valid_mark`, `send_redirects`,
@@ -181,6 +183,9 @@ struct Script {
     names: Vec<(u32, String)>,
     /// Hosts with forwarding on get `iif` flows.
     forwarding: bool,
+    /// Links given `route_localnet=1` (a 127/8 address of theirs is an
+    /// endpoint).
+    localnet: Vec<String>,
     scenario: &'static str,
 }
 
@@ -340,6 +345,7 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
         last: Vec::new(),
         names: Vec::new(),
         forwarding: !r.chance(0.2),
+        localnet: Vec::new(),
         scenario: "generic",
     };
     // What verdicts need beyond the lookup (container-style names,
@@ -534,6 +540,19 @@ fn generate(r: &mut Rng, n: usize, vrf: bool) -> Script {
             "addr add 2001:db8:ee:{k:x}::1 peer 2001:db8:ee:{k:x}::2{p6} dev {} nodad",
             l.name
         ));
+    }
+    if x.chance(0.12) {
+        // A 127/8 address on a link (scope global: 127/8 defaults to host),
+        // an endpoint where the link's route_localnet is on.
+        let l = &links[x.below(links.len() as u64) as usize];
+        let k = x.below(250) + 1;
+        s.v4.push(format!(
+            "addr add 127.9.{k}.1/24 scope global dev {}",
+            l.name
+        ));
+        if x.chance(0.8) {
+            s.localnet.push(l.name.clone());
+        }
     }
 
     let gw_ok = |l: &Link| !l.down_at_end;
@@ -1624,7 +1643,14 @@ fn run_host(
     };
     setup(&ns, false, &[], &links)?;
     // `all` and the devices' own values once they exist.
-    sysctl_w(&rps.after)?;
+    let mut after = rps.after.clone();
+    after.extend(
+        script
+            .localnet
+            .iter()
+            .map(|l| format!("sysctl -q -w net.ipv4.conf.{l}.route_localnet=1")),
+    );
+    sysctl_w(&after)?;
     let peer_init = vec!["link set lo up".to_string()];
     setup(&ns, true, &[], &peer_init)?;
     setup(&ns, true, &[], &script.peers_up)?;

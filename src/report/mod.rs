@@ -364,9 +364,14 @@ fn ranges_lines(
     }
     for n in no_route {
         v.push(format!(
-            "    no route: {} ({}){}",
+            "    no route: {} ({}){}{}",
             n.summary,
             n.error,
+            if n.hash_dependent {
+                " (some flows: a multipath leg refuses them)"
+            } else {
+                ""
+            },
             protocols_text(n.protocols.as_deref())
         ));
         v.push(impact_line(n.impact, n.dropped_by.as_deref()));

@@ -48,6 +48,8 @@ pub(super) enum Outcome {
         error: KernelError,
         rule: Option<u32>,
         table: Option<u32>,
+        /// Some flows only: a multipath leg refuses them (`NoRoute::hash_dependent`).
+        hash: bool,
     },
 }
 
@@ -82,6 +84,9 @@ pub(super) enum RawAnswer {
         /// Every nexthop (device, gateway) of a multipath route.
         nexthops: Box<[(u32, Option<IpAddr>)]>,
         hash: bool,
+        /// What the legs the kernel may hash to but that refuse the flow
+        /// answer (a 127/8 source over a leg without route_localnet).
+        refused: Option<KernelError>,
     },
 }
 
@@ -186,6 +191,7 @@ impl Memo {
                     .map(|n| (self.name(&n.dev), n.gateway))
                     .collect(),
                 hash: h.hash_dependent,
+                refused: h.hash_error,
             },
         };
         let direct_prefix = match &answer {
@@ -308,6 +314,18 @@ pub(super) fn analyse(
                         error: *error,
                         rule: raw.rule,
                         table,
+                        hash: false,
+                    },
+                    // Some flows are refused: what the report must say
+                    // first (the others' legs are named by the lookup).
+                    RawAnswer::Hit {
+                        refused: Some(error),
+                        ..
+                    } => Outcome::NoRoute {
+                        error: *error,
+                        rule: raw.rule,
+                        table,
+                        hash: true,
                     },
                     RawAnswer::NotUnicast => Outcome::Skip,
                     RawAnswer::Hit {
@@ -315,6 +333,7 @@ pub(super) fn analyse(
                         gateway,
                         nexthops,
                         hash,
+                        refused: None,
                     } => {
                         let legs: &[(u32, Option<IpAddr>)] = if nexthops.is_empty() {
                             &[(*dev, *gateway)]
@@ -502,11 +521,14 @@ pub(super) fn analyse(
                 size,
                 own_leg,
             }),
-            Outcome::NoRoute { error, rule, .. } => ep.no_route.push(NoRoute {
+            Outcome::NoRoute {
+                error, rule, hash, ..
+            } => ep.no_route.push(NoRoute {
                 destinations,
                 destinations_omitted: omitted,
                 summary,
                 error,
+                hash_dependent: hash,
                 rule: rule.map(|i| q.rule(fam, i as usize)),
                 route: quote_route(main_route),
                 routes,
@@ -594,8 +616,15 @@ pub(super) fn describe(
         .iter()
         .take_while(|(r, _, _)| r.start < pr.end)
     {
-        if matches!(outcomes[xi as usize], Outcome::Skip | Outcome::Never) {
-            continue;
+        match outcomes[xi as usize] {
+            Outcome::Skip => continue,
+            // A never-peer range ends a run: exceptions on both sides of
+            // 127/8 are two, not one spanning it.
+            Outcome::Never => {
+                open = false;
+                continue;
+            }
+            _ => {}
         }
         if xi == o {
             open = false;

@@ -161,6 +161,11 @@ pub struct NoRoute {
     pub destinations_omitted: u64,
     pub summary: String,
     pub error: KernelError,
+    /// Some flows only: the route is multipath and a leg the kernel may
+    /// hash a reply to refuses it (a 127/8 source over a leg without
+    /// route_localnet); the others leave by the route's other legs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hash_dependent: bool,
     pub rule: Option<Quote>,
     pub route: Option<Quote>,
     pub routes: usize,

@@ -41,7 +41,10 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         return None;
     }
     let global = a.addr.scope.as_ref().is_none_or(|s| s.number() == Some(0));
-    if !global || is_link_local(a.addr.local) || a.addr.local.is_loopback() {
+    // A 127/8 address on a link takes requests from that link only where
+    // route_localnet lets 127/8 cross it (`Peers::localnet`).
+    let localnet = is_localnet(host, a);
+    if !global || is_link_local(a.addr.local) || (a.addr.local.is_loopback() && !localnet) {
         return None;
     }
     let state = match link {
@@ -68,6 +71,16 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         no_route: Vec::new(),
         conditional: Vec::new(),
     })
+}
+
+/// An IPv4 127/8 address on a non-loopback link whose `route_localnet`
+/// (its own or `all`) is on: the link carries 127/8, so the address is an
+/// endpoint and its own prefix holds peers.
+pub(crate) fn is_localnet(host: &Host, a: &crate::model::AddrInfo) -> bool {
+    matches!(a.addr.local, std::net::IpAddr::V4(v) if v.is_loopback())
+        && a.link != "lo"
+        && host.link(&a.link).is_none_or(|l| !l.loopback)
+        && host.sysctls.route_localnet(&a.link)
 }
 
 /// The endpoints of a host, analysed.

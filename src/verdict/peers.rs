@@ -236,6 +236,9 @@ pub(super) struct Peers {
     /// The endpoint is itself internal: anything outside its own prefixes
     /// is foreign.
     pub(super) is_internal: bool,
+    /// A 127/8 endpoint on a link with route_localnet: its own prefix is
+    /// peers, though 127/8 is a never-peer for everyone else.
+    pub(super) localnet: bool,
 }
 
 impl Peers {
@@ -254,6 +257,7 @@ impl Peers {
                     .collect(),
             ),
             is_internal: ep.internal,
+            localnet: matches!(ep.address, IpAddr::V4(v) if v.is_loopback()),
         }
     }
 
@@ -270,10 +274,10 @@ impl Peers {
 
     /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup.
     pub(super) fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
-        if sp.never.contains(x) {
+        let is_own = self.is_own(x);
+        if sp.never.contains(x) && !(self.localnet && is_own) {
             return Some(Outcome::Skip);
         }
-        let is_own = self.is_own(x);
         let foreign = if self.is_internal {
             !is_own
         } else {
