@@ -181,8 +181,9 @@ const CHUNK: usize = 512;
 /// cell) as comfy_table lays it out with `ContentArrangement::Dynamic`,
 /// without holding every row: the column widths come from
 /// [`layout::arrange`] (a pass over the rows per trial width it asks), then
-/// rows are laid out `chunk_rows` ([`CHUNK`]) at a time by comfy_table with each column
-/// fixed at its width; the chunks' own top and bottom borders are dropped.
+/// rows are laid out `chunk_rows` ([`CHUNK`]) at a time by comfy_table with
+/// each column fixed at its width; the chunks' own top and bottom borders
+/// are dropped.
 fn write_table(
     out: &mut dyn Write,
     rows: &mut Rows,
@@ -277,7 +278,8 @@ fn fixed_table(shape: Shape) -> comfy_table::Table {
     t
 }
 
-/// Fixes each column at its content width (its padding on top).
+/// Fixes each column at its content width (its padding on top; no width
+/// saturates: the arrangement keeps them under the table's, a u16).
 fn fix_widths(t: &mut comfy_table::Table, widths: &[u16]) {
     for (i, w) in widths.iter().enumerate() {
         if let Some(c) = t.column_mut(i) {
