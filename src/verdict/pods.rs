@@ -151,20 +151,28 @@ fn bind<'h>(
     from_rules: &FastMap<IpAddr, usize>,
     pod: &Pod<'_>,
 ) -> Option<Binding<'h>> {
-    if let Some(&i) = from_rules.get(&pod.addr) {
-        let re = &host.rules[fam_idx(fam)][i];
-        if let Some(t) = &re.table
-            && let Some(d) = table_dev(host, fam, t, class)
-        {
-            return Some((d, PodBinding::Rule, Some(t.clone()), Some(i)));
-        }
-    }
     let x = space::num(pod.addr);
     let holding: Vec<&'h str> = ups
         .iter()
         .filter(|(_, r)| r.contains(x))
         .map(|(l, _)| *l)
         .collect();
+    if let Some(&i) = from_rules.get(&pod.addr) {
+        let re = &host.rules[fam_idx(fam)][i];
+        if let Some(t) = &re.table
+            && let Some(d) = table_dev(host, fam, t, class)
+        {
+            // One uplink alone holds the address (the VPC gives a pod an
+            // address of its ENI's subnet): a rule naming another's table
+            // is the fault, not the binding.
+            match holding.as_slice() {
+                [one] if *one != d => {
+                    return Some((one, PodBinding::Subnet, Some(t.clone()), Some(i)));
+                }
+                _ => return Some((d, PodBinding::Rule, Some(t.clone()), Some(i))),
+            }
+        }
+    }
     let main_dev = table_dev(host, fam, &Table::Id(Table::MAIN), class);
     let up = match holding.as_slice() {
         [] => return None,
