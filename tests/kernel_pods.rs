@@ -34,9 +34,10 @@ mod kernel;
 #[path = "support/rng.rs"]
 mod rng;
 
+use asymroute_offline::capture::{self, Limits};
 use asymroute_offline::model::Host;
 use asymroute_offline::verdict::pods::{self, PodGroup};
-use asymroute_offline::verdict::{Impact, LinkClass, impact};
+use asymroute_offline::verdict::{Impact, LinkClass, fix, host, impact};
 use ipnet::IpNet;
 use kernel::{Answer, FlowSpec, Ns};
 use rng::Rng;
@@ -47,6 +48,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default)]
 struct Counts {
+    /// Hosts whose report's fix touched pods, applied in the namespace.
+    fixed_hosts: usize,
+    /// Pod replies that leaked or were refused before the fix and leave by
+    /// their uplink after it, in the kernel.
+    fixed_replies: usize,
+    /// Reply probes asked again after the fix.
+    after_probes: usize,
     hosts: usize,
     pods: usize,
     replies: usize,
@@ -428,6 +436,67 @@ fn run_host(
             note,
         });
     }
+    // The report's fix, as a support engineer would run it, then the
+    // replies asked again: the kernel must answer as the model with the
+    // fix applied, whose pod verdicts `plan_fix` checked.
+    let mut caps = Vec::new();
+    capture::scan(dir, Limits::default(), |c| caps.push(c)).map_err(|e| e.to_string())?;
+    let report = host::analyse(caps.remove(0), &LinkClass::default());
+    let pod_steps = report.fix.iter().any(|f| {
+        f.notes
+            .iter()
+            .any(|n| n.contains("pod(s) get the VPC CNI's layout back"))
+    });
+    if pod_steps {
+        counts.fixed_hosts += 1;
+        let lines: Vec<String> = report
+            .fix
+            .iter()
+            .flat_map(|f| &f.commands)
+            .map(|c| c.strip_prefix("ip ").unwrap_or(c).to_string())
+            .collect();
+        for (l, res) in lines.iter().zip(ns.batch(false, &[], &lines)?) {
+            if let kernel::BatchResult::Err(e) = res {
+                bad = true;
+                counts
+                    .bad
+                    .push(format!("host {n}: fix: ip {l}: refused: {e}"));
+            }
+        }
+        let ops: Vec<fix::Op> = report.fix.iter().flat_map(|f| f.ops.clone()).collect();
+        let after = fix::apply(&host, &ops).map_err(|e| format!("fix on the model: {e}"))?;
+        let after_groups = analysed(&after);
+        let replies: Vec<&FlowSpec> = flows
+            .iter()
+            .filter(|f| f.iif.as_deref().is_some_and(|i| i.starts_with("eni")))
+            .collect();
+        let lines: Vec<String> = replies.iter().map(|f| f.command()).collect();
+        let again = ns.batch(false, &["-j"], &lines)?;
+        for ((f, res), before) in replies.iter().zip(&again).zip(
+            flows
+                .iter()
+                .zip(&answers)
+                .filter(|(f, _)| f.iif.as_deref().is_some_and(|i| i.starts_with("eni")))
+                .map(|(_, r)| Answer::from_batch(r)),
+        ) {
+            let k = Answer::from_batch(res);
+            counts.after_probes += 1;
+            let mut c = Counts::default();
+            if let Err(e) = judge(&after, &after_groups, f, &k, &mut c) {
+                bad = true;
+                counts
+                    .bad
+                    .push(format!("host {n}: after the fix: ip {}: {e}", f.command()));
+            }
+            let up = group_of(&after_groups, f.src.unwrap()).map(|g| g.uplink.as_str());
+            if (before.error.is_some() || before.dev.as_deref() != up)
+                && k.error.is_none()
+                && k.dev.as_deref() == up
+            {
+                counts.fixed_replies += 1;
+            }
+        }
+    }
     let save = std::env::var_os("ASYMROUTE_KERNEL_PODS_SAVE").map(PathBuf::from);
     let to = match (&save, bad) {
         (_, true) => Some(failed.to_path_buf()),
@@ -487,7 +556,7 @@ fn pod_verdicts_agree_with_the_kernel() {
     }
     let _ = std::fs::remove_dir_all(&run);
     eprintln!(
-        "kernel_pods: {} hosts, {} pods, {} reply probes ({} leaked, {} refused), {} request probes ({} dropped by the kernel, {} martians), {} disagreements",
+        "kernel_pods: {} hosts, {} pods, {} reply probes ({} leaked, {} refused), {} request probes ({} dropped by the kernel, {} martians); fix applied on {} hosts, {} replies asked again, {} of them repaired; {} disagreements",
         counts.hosts,
         counts.pods,
         counts.replies,
@@ -496,9 +565,16 @@ fn pod_verdicts_agree_with_the_kernel() {
         counts.requests,
         counts.dropped,
         counts.martian,
+        counts.fixed_hosts,
+        counts.after_probes,
+        counts.fixed_replies,
         counts.bad.len()
     );
     assert!(counts.replies > 300, "too few probes: {counts:?}");
+    assert!(
+        counts.fixed_replies > 20,
+        "too few repaired replies: {counts:?}"
+    );
     assert!(
         counts.leaked > 20,
         "too few leaks to mean anything: {counts:?}"

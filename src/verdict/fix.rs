@@ -115,7 +115,7 @@ pub struct Fix {
 }
 
 impl Fix {
-    fn new(ops: Vec<Op>, notes: Vec<String>) -> Fix {
+    pub(crate) fn new(ops: Vec<Op>, notes: Vec<String>) -> Fix {
         Fix {
             commands: ops.iter().map(Op::command).collect(),
             undo: ops.iter().rev().map(|o| o.undo().command()).collect(),
@@ -290,7 +290,7 @@ fn rule_command(verb: &str, f: Family, r: &Rule) -> String {
 
 // ------------------------------------------------------- kernel acceptance
 
-const EEXIST: &str = "RTNETLINK answers: File exists";
+pub(crate) const EEXIST: &str = "RTNETLINK answers: File exists";
 
 /// The route `ip route add` would find as the same key: IPv4 (prefix, TOS,
 /// metric), IPv6 (prefix, source prefix, metric).

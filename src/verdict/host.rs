@@ -406,9 +406,8 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     };
     let mut eps = eps;
     impact::assess(&host, &mut eps, class, platform);
-    let pods = super::pods::pods(&host, class, platform);
-    notes.extend(pods.notes);
-    let pods = pods.groups;
+    let mut pod_report = super::pods::pods(&host, class, platform);
+    let pods = pod_report.groups.clone();
     let impact = impact::host_impact(&eps).max(pods.iter().filter_map(|p| p.impact).max());
     let ep_verdict = verdict;
     let verdict = match verdict {
@@ -424,7 +423,8 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     }
     let advice = fix::advise_in(&host, &eps, class, platform, &spaces);
     let mut advice = advice;
-    super::pods::fix_status(&pods, &mut advice);
+    super::pods::plan_fix(&host, class, platform, &mut pod_report, &mut advice);
+    notes.extend(pod_report.notes);
     let reason = super::pods::reason(
         reason(&eps, ep_verdict, &host, &cap.missing),
         ep_verdict,

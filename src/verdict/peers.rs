@@ -239,6 +239,8 @@ pub(super) struct Peers {
     /// A 127/8 endpoint on a link with route_localnet: its own prefix is
     /// peers, though 127/8 is a never-peer for everyone else.
     pub(super) localnet: bool,
+    /// Foreign whatever else holds (`add_foreign`).
+    pub(super) foreign: RangeSet,
 }
 
 impl Peers {
@@ -258,14 +260,14 @@ impl Peers {
             ),
             is_internal: ep.internal,
             localnet: matches!(ep.address, IpAddr::V4(v) if v.is_loopback()),
+            foreign: RangeSet::default(),
         }
     }
 
-    /// Makes `extra` foreign too (a pod's: the other pods).
+    /// Makes `extra` foreign, own prefixes included (a pod's: the other
+    /// pods, inside its uplink's subnet).
     pub(super) fn add_foreign(&mut self, extra: &RangeSet) {
-        let mut all = self.internal.0.clone();
-        all.extend_from_slice(&extra.0);
-        self.internal = RangeSet::new(all);
+        self.foreign = extra.clone();
     }
 
     pub(super) fn is_own(&self, x: u128) -> bool {
@@ -277,6 +279,9 @@ impl Peers {
         let is_own = self.is_own(x);
         if sp.never.contains(x) && !(self.localnet && is_own) {
             return Some(Outcome::Skip);
+        }
+        if self.foreign.contains(x) {
+            return Some(Outcome::Foreign);
         }
         let foreign = if self.is_internal {
             !is_own

@@ -188,11 +188,23 @@ fn bind<'h>(
     Some((up, PodBinding::Subnet, t, i))
 }
 
-/// What the pods of a host say: their groups, and notes.
+/// What the pods of a host say: their groups, notes, and the repairs of
+/// the groups that leak (not yet verified: `plan_fix`).
 #[derive(Default)]
 pub struct Pods {
     pub groups: Vec<PodGroup>,
     pub notes: Vec<String>,
+    pub(crate) repairs: Vec<Repair>,
+}
+
+/// The operations that would give a leaking group's pods the CNI's
+/// layout: their uplink's table with its default, and each pod's `from POD
+/// lookup N` rule naming that table.
+pub(crate) struct Repair {
+    pods: Vec<IpAddr>,
+    what: String,
+    ops: Vec<super::fix::Op>,
+    notes: Vec<String>,
 }
 
 /// The pods of `host`, analysed.
@@ -353,6 +365,34 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
                 }
                 ep.impact = ep.no_route.iter().map(|n| n.impact).max();
             }
+            if ep.verdict != Some(Verdict::Ok) && fam == Family::Inet {
+                let pods: Vec<IpAddr> = addrs.iter().map(|&a| space::addr(fam, a)).collect();
+                let what = format!(
+                    "pods {}{} of {uplink}",
+                    p.addr,
+                    if pods.len() > 1 { " …" } else { "" }
+                );
+                match repair(
+                    host,
+                    fam,
+                    class,
+                    platform,
+                    uplink,
+                    table.as_ref(),
+                    &from_rules,
+                    &pods,
+                ) {
+                    Ok((ops, notes)) => out.repairs.push(Repair {
+                        pods,
+                        what,
+                        ops,
+                        notes,
+                    }),
+                    Err(why) => out
+                        .notes
+                        .push(format!("no fix planned for the {what}: {why}")),
+                }
+            }
             let ranges = collapse(fam, addrs);
             out.groups.push(PodGroup {
                 family: fam,
@@ -472,33 +512,236 @@ pub fn reason(endpoints: String, ep_verdict: Verdict, pods: &[PodGroup]) -> Stri
     }
 }
 
-/// The fix does not touch pods: a host whose pods leak is not fixed by it.
-pub fn fix_status(pods: &[PodGroup], advice: &mut super::fix::Advice) {
-    use super::fix::FixStatus;
-    let bad: Vec<&PodGroup> = pods.iter().filter(|p| p.verdict != Verdict::Ok).collect();
+/// The repair of one leaking group: its uplink's table (the one its rule
+/// names when that leaves by the uplink, else the lowest numbered table
+/// whose routes leave by it), the table's default where missing (via the
+/// gateway of its `GW dev UPLINK scope link` route, or on EC2 the subnet's
+/// router), and each pod's `from POD lookup N` rule, replacing one that
+/// names another table.
+#[allow(clippy::too_many_arguments)]
+fn repair(
+    host: &Host,
+    fam: Family,
+    class: &LinkClass,
+    platform: super::fix::Platform,
+    uplink: &str,
+    table: Option<&Table>,
+    from_rules: &FastMap<IpAddr, usize>,
+    pods: &[IpAddr],
+) -> Result<(Vec<super::fix::Op>, Vec<String>), String> {
+    use super::fix::Op;
+    use crate::grammar::{Route, Rule};
+    let fi = fam_idx(fam);
+    let main = Table::Id(Table::MAIN);
+    if table_dev(host, fam, &main, class) == Some(uplink) {
+        return Err(format!(
+            "{uplink} is where main's default leaves (the primary ENI): its pods need no rule, and what sends their replies elsewhere is main's, shared with the host"
+        ));
+    }
+    let numbered = |t: &Table| {
+        t.id().is_some_and(|n| {
+            ![Table::MAIN, Table::LOCAL, Table::DEFAULT, Table::UNSPEC].contains(&n)
+        })
+    };
+    let t = match table.filter(|t| numbered(t) && table_dev(host, fam, t, class) == Some(uplink)) {
+        Some(t) => t.clone(),
+        None => host.tables[fi]
+            .keys()
+            .filter(|t| numbered(t) && table_dev(host, fam, t, class) == Some(uplink))
+            .min_by_key(|t| t.id())
+            .cloned()
+            .ok_or_else(|| format!("no table's routes leave by {uplink}"))?,
+    };
+    let mut ops = Vec::new();
+    let mut notes = Vec::new();
+    let fib = host.table(fam, &t);
+    let has_default = fib.is_some_and(|f| {
+        f.routes
+            .iter()
+            .any(|e| e.route.dst.prefix_len() == 0 && e.route.kind == RouteType::Unicast)
+    });
+    if !has_default {
+        let full = space::bits(fam) as u8;
+        let gw = fib
+            .and_then(|f| {
+                f.routes.iter().find(|e| {
+                    let r = &e.route;
+                    r.dst.prefix_len() == full
+                        && r.gateway.is_none()
+                        && r.dev.as_deref() == Some(uplink)
+                        && r.kind == RouteType::Unicast
+                })
+            })
+            .map(|e| e.route.dst.addr());
+        let gw = match gw {
+            Some(g) => g,
+            None if platform.ec2 => {
+                let net = super::peers::connected(host, fam)
+                    .into_iter()
+                    .find(|(l, _)| *l == uplink)
+                    .map(|(_, n)| n)
+                    .ok_or_else(|| format!("{uplink} has no address"))?;
+                notes.push(format!(
+                    "the VPC's router of {net} is its base address + 1 (EC2's convention)"
+                ));
+                space::addr(fam, space::num(net.network()) + 1)
+            }
+            None => return Err(format!("table {t} has no default and names no gateway")),
+        };
+        let dst = ipnet::IpNet::new(space::addr(fam, 0), 0).map_err(|e| e.to_string())?;
+        let mut r = Route::new(0, fam, dst, RouteType::Unicast, t.clone());
+        r.dev = Some(uplink.to_string());
+        r.gateway = Some(gw);
+        ops.push(Op::AddRoute(r));
+    }
+    // The priority the CNI gives these rules: that of the rules already
+    // naming the table, else 1536.
+    let rules = &host.rules[fi];
+    let prio = rules
+        .iter()
+        .find(|re| re.table.as_ref() == Some(&t) && re.rule.from.is_some())
+        .map_or(1536, |re| re.rule.priority);
+    let full = space::bits(fam) as u8;
+    for &p in pods {
+        let existing = from_rules.get(&p).map(|&i| &rules[i]);
+        if existing.is_some_and(|re| re.table.as_ref() == Some(&t)) {
+            continue;
+        }
+        if let Some(re) = existing {
+            ops.push(Op::DelRule(fam, re.rule.clone()));
+        }
+        let mut r = Rule::new(0, existing.map_or(prio, |re| re.rule.priority));
+        r.family = Some(fam);
+        r.from = ipnet::IpNet::new(p, full).ok();
+        r.action = RuleAction::Lookup;
+        r.table = Some(t.clone());
+        ops.push(Op::AddRule(fam, r));
+    }
+    Ok((ops, notes))
+}
+
+/// The pods' part of the fix: each leaking group's repair, applied after
+/// the endpoints' steps on a copy of the model, is kept when its pods are
+/// then symmetric, no pod that was fine leaks, and no endpoint's replies
+/// change. A host whose pods still leak is not fixed.
+pub fn plan_fix(
+    host: &Host,
+    class: &LinkClass,
+    platform: super::fix::Platform,
+    pods: &mut Pods,
+    advice: &mut super::fix::Advice,
+) {
+    use super::fix::{FixStatus, apply_op};
+    let bad: Vec<&PodGroup> = pods
+        .groups
+        .iter()
+        .filter(|p| p.verdict != Verdict::Ok)
+        .collect();
     if bad.is_empty() {
         return;
     }
-    let n: usize = bad.iter().map(|p| p.pods).sum();
-    let what = format!(
-        "{n} pod(s) still leak: the fix plans the host's own addresses only, not the pods' `from POD lookup N` rules and tables (the CNI writes those)"
-    );
-    advice.status = match advice.status {
-        FixStatus::NotNeeded | FixStatus::None => FixStatus::None,
-        FixStatus::Verified | FixStatus::Partial => FixStatus::Partial,
+    let bad_pods: usize = bad.iter().map(|p| p.pods).sum();
+    let mut model = host.clone();
+    let endpoint_ops = advice.steps.iter().flat_map(|f| &f.ops);
+    let base_ok = endpoint_ops
+        .map(|op| apply_op(&mut model, op))
+        .all(|r| r.is_ok());
+    let ok_pods = |p: &Pods| -> super::FastSet<IpAddr> {
+        let mut set = super::FastSet::default();
+        for g in p.groups.iter().filter(|g| g.verdict == Verdict::Ok) {
+            for a in &g.addresses {
+                if let Ok(n) = a.parse::<ipnet::IpNet>() {
+                    for x in n.hosts().chain(std::iter::once(n.addr())) {
+                        set.insert(x);
+                    }
+                }
+            }
+        }
+        set
     };
-    if advice.reason.is_empty() {
-        advice.reason = what;
+    let mut fixed = 0usize;
+    if base_ok {
+        let eps_before = super::endpoints(&model, class);
+        let mut ok_before = ok_pods(&pods_of(&model, class, platform));
+        for r in std::mem::take(&mut pods.repairs) {
+            let mut m = model.clone();
+            // A table's default restored for an earlier group of the same
+            // uplink is there already: not added twice.
+            let mut ops = Vec::new();
+            let mut refused = None;
+            for op in r.ops {
+                match apply_op(&mut m, &op) {
+                    Ok(()) => ops.push(op),
+                    Err(e)
+                        if matches!(op, super::fix::Op::AddRoute(_)) && e == super::fix::EEXIST => {
+                    }
+                    Err(e) => {
+                        refused = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = refused {
+                pods.notes.push(format!(
+                    "no fix for the {}: the kernel would refuse it ({e})",
+                    r.what
+                ));
+                continue;
+            }
+            let ok_after = ok_pods(&pods_of(&m, class, platform));
+            let repaired = r.pods.iter().all(|p| ok_after.contains(p));
+            let kept = ok_before.iter().all(|p| ok_after.contains(p));
+            if !(repaired && kept && super::endpoints(&m, class) == eps_before) {
+                pods.notes.push(format!(
+                    "no fix for the {}: restoring their rules and table did not make them symmetric on the model, or changed other replies",
+                    r.what
+                ));
+                continue;
+            }
+            fixed += r.pods.len();
+            let mut notes = r.notes;
+            notes.push(format!(
+                "{} pod(s) get the VPC CNI's layout back: their replies leave by their ENI (the CNI rewrites these when a pod starts)",
+                r.pods.len()
+            ));
+            advice.steps.push(super::fix::Fix::new(ops, notes));
+            model = m;
+            ok_before = ok_after;
+        }
+    }
+    let left = bad_pods.saturating_sub(fixed);
+    let what = if left == 0 {
+        format!(
+            "{fixed} leaking pod(s) symmetric once applied, no other reply changed (checked on the model)"
+        )
     } else {
-        advice.reason = format!("{}; {what}", advice.reason);
+        format!("{left} pod(s) still leak (see the notes); {fixed} fixed")
+    };
+    advice.status = match (advice.status, left == 0) {
+        (FixStatus::NotNeeded | FixStatus::Verified, true) => FixStatus::Verified,
+        (FixStatus::Partial, _) => FixStatus::Partial,
+        (_, _) if !advice.steps.is_empty() => FixStatus::Partial,
+        _ => FixStatus::None,
+    };
+    advice.reason = if advice.reason.is_empty() || bad_pods == 0 {
+        what
+    } else {
+        format!("{}; {what}", advice.reason)
+    };
+    if left > 0 {
+        for p in bad {
+            advice.unverified.push(format!(
+                "pods {} of {}",
+                p.addresses.first().map(String::as_str).unwrap_or("?"),
+                p.uplink
+            ));
+        }
     }
-    for p in bad {
-        advice.unverified.push(format!(
-            "pods {} of {}",
-            p.addresses.first().map(String::as_str).unwrap_or("?"),
-            p.uplink
-        ));
-    }
+}
+
+/// `pods` of a model copy, for judging a repair.
+fn pods_of(h: &Host, class: &LinkClass, platform: super::fix::Platform) -> Pods {
+    pods(h, class, platform)
 }
 
 #[cfg(test)]

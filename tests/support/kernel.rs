@@ -778,7 +778,14 @@ pub fn load_host(dir: &Path) -> Host {
     let inputs = inputs
         .into_iter()
         .filter(|i| {
-            !["cases.json", "verdicts.json", "impacts.json", "setup.txt"].contains(&i.name.as_str())
+            ![
+                "cases.json",
+                "verdicts.json",
+                "impacts.json",
+                "pods.json",
+                "setup.txt",
+            ]
+            .contains(&i.name.as_str())
         })
         .collect();
     // The folder's `uname` / `sysctl` files, where a case needs them.
