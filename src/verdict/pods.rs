@@ -699,6 +699,12 @@ pub fn plan_fix(
                 continue;
             }
             fixed += r.pods.len();
+            // An earlier group's step (its table's default) repaired these too.
+            if ops.is_empty() {
+                model = m;
+                ok_before = ok_after;
+                continue;
+            }
             let mut notes = r.notes;
             notes.push(format!(
                 "{} pod(s) get the VPC CNI's layout back: their replies leave by their ENI (the CNI rewrites these when a pod starts)",
