@@ -28,7 +28,7 @@
 
 use super::decode::{AHEAD, Ahead, CHUNK, Left};
 use super::layout::{Grouper, HostCapture, Placed, classify, want_of};
-use super::source::{Entry, Limits, Notice, Reader, Visitor, Want, looks_like_archive};
+use super::source::{Entry, Limits, Notice, Reader, Visitor, Walked, Want, looks_like_archive};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -58,10 +58,8 @@ enum Msg {
 
 /// Work for a reader thread.
 enum Work {
-    /// Entries of one folder's listing (files, links, errors), in order.
-    Entries(Arc<Path>, Vec<Result<walkdir::DirEntry, walkdir::Error>>),
-    /// A folder, walked whole, sorted, as the whole walk would.
-    Subtree(Arc<Path>, PathBuf),
+    /// Consecutive pieces of the walk of the folder given.
+    Walk(Arc<Path>, Vec<Piece>),
     /// A member of the top-level archive: its bytes, in chunks.
     Member {
         path: String,
@@ -70,6 +68,27 @@ enum Work {
         data: Receiver<io::Result<Vec<u8>>>,
         left: Left,
     },
+}
+
+/// A piece of a folder's walk.
+enum Piece {
+    /// An entry of a folder's listing: a file, a link, an error.
+    Entry(Walked),
+    /// A folder, walked whole, sorted, as the whole walk would.
+    Folder(PathBuf),
+}
+
+impl Piece {
+    /// About how much reading it is, in small files: one hand-over per
+    /// small file would cost more than reading it, and too few pieces
+    /// would leave readers idle.
+    fn weight(&self) -> usize {
+        match self {
+            Piece::Entry(Walked::Entry(p, _)) if looks_like_archive(&p.to_string_lossy()) => 16,
+            Piece::Entry(_) => 1,
+            Piece::Folder(_) => 16,
+        }
+    }
 }
 
 struct Job {
@@ -81,9 +100,9 @@ struct Job {
 const SLICE: usize = 256 * 1024;
 /// Records per slice, at most (notices, members dropped unread).
 const SLICE_EVENTS: usize = 1024;
-/// Files of a folder listed together go to one reader in groups of this
-/// many: one hand-over per file would cost more than reading a small one.
-const FILES_PER_JOB: usize = 64;
+/// Pieces of a walk go to a reader in groups of this weight (`Piece::weight`):
+/// 64 small files, or 4 folders or archives.
+const WALK_JOB: usize = 64;
 /// Members of the top-level archive this large, or named like archives,
 /// are read on a reader thread; smaller ones on the listing thread.
 const MEMBER_AWAY: u64 = 1 << 20;
@@ -300,54 +319,82 @@ fn hand(rec: &mut Recorder<Lister>, work: Work) -> bool {
 }
 
 /// Lists `dir` (sorted, as the whole walk would) and hands its entries
-/// out: files in groups (a likely archive alone), folders whole, or listed
-/// in turn where there are too few of them to keep the readers busy.
+/// out, in groups: files, and folders whole, or listed in turn where there
+/// are too few of them to keep the readers busy.
 fn expand(rec: &mut Recorder<Lister>, root: &Arc<Path>, dir: &Path, level: u32) {
-    let mut ents: Vec<_> = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-        .max_depth(1)
-        .into_iter()
-        .collect();
-    // The folder itself comes first, as in the whole walk (where it is
-    // skipped); anything else there (an error) is kept in place.
-    if matches!(ents.first(), Some(Ok(d)) if d.depth() == 0) {
-        let _ = ents.remove(0);
-    }
-    let is_dir = |e: &Result<walkdir::DirEntry, walkdir::Error>| matches!(e, Ok(d) if d.file_type().is_dir());
+    let ents = list(dir);
+    let is_dir = |e: &Walked| matches!(e, Walked::Entry(_, ft) if ft.is_dir());
     let folders = ents.iter().filter(|e| is_dir(e)).count();
     let split = level < 3 && folders < 4 * rec.out.threads;
-    let mut files = Vec::new();
+    let mut group = Vec::new();
+    let mut weight = 0;
     for ent in ents {
         if rec.stopped {
             return;
         }
-        let archive = matches!(&ent, Ok(d) if looks_like_archive(&d.file_name().to_string_lossy()));
-        if (is_dir(&ent) || archive) && !files.is_empty() {
-            hand(rec, Work::Entries(root.clone(), std::mem::take(&mut files)));
-        }
-        match ent {
-            Ok(d) if d.file_type().is_dir() => {
+        let piece = match ent {
+            Walked::Entry(path, ft) if ft.is_dir() => {
                 if split {
-                    expand(rec, root, d.path(), level + 1);
-                } else {
-                    hand(rec, Work::Subtree(root.clone(), d.into_path()));
+                    if !group.is_empty() {
+                        hand(rec, Work::Walk(root.clone(), std::mem::take(&mut group)));
+                        weight = 0;
+                    }
+                    expand(rec, root, &path, level + 1);
+                    continue;
                 }
+                Piece::Folder(path)
             }
-            ent if archive => {
-                hand(rec, Work::Entries(root.clone(), vec![ent]));
-            }
-            ent => {
-                files.push(ent);
-                if files.len() >= FILES_PER_JOB {
-                    hand(rec, Work::Entries(root.clone(), std::mem::take(&mut files)));
-                }
-            }
+            ent => Piece::Entry(ent),
+        };
+        weight += piece.weight();
+        group.push(piece);
+        if weight >= WALK_JOB {
+            hand(rec, Work::Walk(root.clone(), std::mem::take(&mut group)));
+            weight = 0;
         }
     }
-    if !files.is_empty() {
-        hand(rec, Work::Entries(root.clone(), files));
+    if !group.is_empty() {
+        hand(rec, Work::Walk(root.clone(), group));
     }
+}
+
+/// One folder's entries as walkdir lists them in a sorted walk, without
+/// opening the folders among them (walkdir opens and reads every folder it
+/// meets, even past its `max_depth`): errors first, then by file name;
+/// errors worded as walkdir words them.
+fn list(dir: &Path) -> Vec<Walked> {
+    let io = |p: &Path, e: io::Error| {
+        let what = format!("IO error for operation on {}: {e}", p.display());
+        Walked::Error(Some(p.to_path_buf()), what)
+    };
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => return vec![io(dir, e)],
+    };
+    let mut ents: Vec<Walked> = rd
+        .map(|ent| match ent {
+            Ok(ent) => {
+                let path = ent.path();
+                match ent.file_type() {
+                    Ok(ft) => Walked::Entry(path, ft),
+                    Err(e) => io(&path, e),
+                }
+            }
+            Err(e) => Walked::Error(None, e.to_string()),
+        })
+        .collect();
+    ents.sort_by(|a, b| match (a, b) {
+        (Walked::Entry(a, _), Walked::Entry(b, _)) => {
+            fn name(p: &Path) -> &std::ffi::OsStr {
+                p.file_name().unwrap_or(p.as_os_str())
+            }
+            name(a).cmp(name(b))
+        }
+        (Walked::Error(..), Walked::Error(..)) => std::cmp::Ordering::Equal,
+        (Walked::Entry(..), Walked::Error(..)) => std::cmp::Ordering::Greater,
+        (Walked::Error(..), Walked::Entry(..)) => std::cmp::Ordering::Less,
+    });
+    ents
 }
 
 /// A reader thread: takes work until there is none.
@@ -369,19 +416,20 @@ fn read(work: Work, out: &SyncSender<Msg>, limits: &Limits) {
     let mut w = Recorder::new(ToGrouper(out));
     let fresh = || Arc::new(std::sync::atomic::AtomicU64::new(limits.max_total));
     match work {
-        Work::Entries(root, ents) => {
+        Work::Walk(root, pieces) => {
             let mut rd = Reader::with_budget(&mut w, limits.clone(), fresh());
-            for e in ents {
-                rd.walk_entry(&root, e);
-            }
-        }
-        Work::Subtree(root, dir) => {
-            let mut rd = Reader::with_budget(&mut w, limits.clone(), fresh());
-            let walk = walkdir::WalkDir::new(dir)
-                .follow_links(false)
-                .sort_by_file_name();
-            for e in walk {
-                rd.walk_entry(&root, e);
+            for p in pieces {
+                match p {
+                    Piece::Entry(e) => rd.walk_entry(&root, e),
+                    Piece::Folder(dir) => {
+                        let walk = walkdir::WalkDir::new(dir)
+                            .follow_links(false)
+                            .sort_by_file_name();
+                        for e in walk {
+                            rd.walk_entry(&root, e.into());
+                        }
+                    }
+                }
             }
         }
         Work::Member {
@@ -429,18 +477,22 @@ pub(super) fn read_path<F: FnMut(HostCapture)>(
         let jobs = Arc::new(Mutex::new(jobs));
         for _ in 0..threads {
             let (jobs, limits) = (Arc::clone(&jobs), limits.clone());
-            scope.spawn(move || reader(&jobs, &limits));
+            std::thread::Builder::new()
+                .name("reader".into())
+                .spawn_scoped(scope, move || reader(&jobs, &limits))?;
         }
-        let lister = scope.spawn(move || {
-            let mut v = Recorder::new(Lister {
-                order: &order_tx,
-                jobs: &jobs_tx,
-                threads,
-            });
-            let r = Reader::new(&mut v, limits).read_path(path);
-            v.flush();
-            r
-        });
+        let lister = std::thread::Builder::new()
+            .name("lister".into())
+            .spawn_scoped(scope, move || {
+                let mut v = Recorder::new(Lister {
+                    order: &order_tx,
+                    jobs: &jobs_tx,
+                    threads,
+                });
+                let r = Reader::new(&mut v, limits).read_path(path);
+                v.flush();
+                r
+            })?;
         for slot in order {
             match slot {
                 Slot::Ready(events) => replay(g, events),

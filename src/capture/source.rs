@@ -24,6 +24,25 @@ pub struct Entry {
     pub data: Vec<u8>,
 }
 
+/// An entry of a folder's walk: a path and its type (links not followed),
+/// or what could not be read (where, and walkdir's words for it).
+pub(super) enum Walked {
+    Entry(std::path::PathBuf, std::fs::FileType),
+    Error(Option<std::path::PathBuf>, String),
+}
+
+impl From<Result<walkdir::DirEntry, walkdir::Error>> for Walked {
+    fn from(r: Result<walkdir::DirEntry, walkdir::Error>) -> Self {
+        match r {
+            Ok(e) => {
+                let ft = e.file_type();
+                Walked::Entry(e.into_path(), ft)
+            }
+            Err(e) => Walked::Error(e.path().map(Path::to_path_buf), e.to_string()),
+        }
+    }
+}
+
 /// A problem with one file of the bundle; the rest is still read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
@@ -218,22 +237,18 @@ impl<'v, V: Visitor> Reader<'v, V> {
             .sort_by_file_name()
             .into_iter();
         for ent in walker {
-            self.walk_entry(root, ent);
+            self.walk_entry(root, ent.into());
         }
     }
 
     /// One entry of a folder walk under `root` (the bundle's top folder),
     /// in the walk's order: a file is read; folders are walked into.
-    pub(super) fn walk_entry(
-        &mut self,
-        root: &Path,
-        ent: Result<walkdir::DirEntry, walkdir::Error>,
-    ) {
-        let ent = match ent {
-            Ok(e) => e,
-            Err(e) => {
-                let file = e
-                    .path()
+    pub(super) fn walk_entry(&mut self, root: &Path, ent: Walked) {
+        let (path, ft) = match ent {
+            Walked::Entry(path, ft) => (path, ft),
+            Walked::Error(path, e) => {
+                let file = path
+                    .as_deref()
                     .and_then(|p| p.strip_prefix(root).ok())
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
@@ -241,16 +256,14 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 return;
             }
         };
-        let rel = ent
-            .path()
+        let rel = path
             .strip_prefix(root)
-            .unwrap_or(ent.path())
+            .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
         if rel.is_empty() {
             return;
         }
-        let ft = ent.file_type();
         if ft.is_dir() {
             return;
         }
@@ -258,7 +271,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
             // A link may point outside the bundle: never followed. One
             // that stays inside (sos's root `hostname`, `ip_addr`, …)
             // names a file read on its own: nothing is lost.
-            let inside = std::fs::read_link(ent.path())
+            let inside = std::fs::read_link(&path)
                 .is_ok_and(|t| link_stays_inside(&rel, &t.to_string_lossy(), false));
             if !inside && self.visitor.wants(&rel) == Want::Keep {
                 self.notice(rel, "symbolic link not followed".into());
@@ -272,7 +285,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
             );
             return;
         }
-        let f = match std::fs::File::open(ent.path()) {
+        let f = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) => {
                 self.notice(rel, format!("cannot read: {e}"));
