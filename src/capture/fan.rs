@@ -13,7 +13,10 @@
 //! The grouper sees the very events `Reader` would have given it on one
 //! thread, so hosts, ids and notices are the same by construction; what
 //! runs in parallel is the costly part: opening and reading files,
-//! decompressing, walking archives, and recognising each member.
+//! decompressing, walking archives, and recognising each member. One
+//! exception: where the archives inside a top-level archive together go
+//! over its decompressed-size budget (shared, `Limits::max_total`), which
+//! of them is cut short depends on the readers' timing.
 //!
 //! Memory stays bounded: at most `8 × threads` pieces of work are between
 //! the thread that lists the input and the grouper, each reader sends its
