@@ -186,7 +186,42 @@ fn scan(path: &Path) -> (BTreeMap<String, HostCapture>, Vec<capture::Notice>) {
         assert!(hosts.insert(h.id.clone(), h).is_none(), "host found twice");
     })
     .unwrap();
+    same_on_threads(path, Limits::default());
     (hosts, notices)
+}
+
+/// Reading on several threads finds the same hosts, in the same order,
+/// with the same ids, dumps and notices, as reading on one (issue 14).
+fn same_on_threads(path: &Path, limits: Limits) {
+    let mut one = Vec::new();
+    let n1 = capture::scan(path, limits.clone(), |h| one.push(format!("{h:?}"))).unwrap();
+    for threads in [2, 4] {
+        let mut many = Vec::new();
+        let n = capture::scan_parallel(path, limits.clone(), threads, |h| {
+            many.push(format!("{h:?}"))
+        })
+        .unwrap();
+        assert_eq!(
+            one.len(),
+            many.len(),
+            "{threads} threads: {}",
+            path.display()
+        );
+        for (a, b) in one.iter().zip(&many) {
+            if a != b {
+                // Where they part, rather than two whole hosts.
+                let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+                let from = at.saturating_sub(80);
+                panic!(
+                    "{threads} threads, {}: one thread: …{}…\n{threads} threads: …{}…",
+                    path.display(),
+                    &a[from..(at + 200).min(a.len())],
+                    &b[from..(at + 200).min(b.len())]
+                );
+            }
+        }
+        assert_eq!(n1, n, "{threads} threads: {}", path.display());
+    }
 }
 
 fn feeds(h: &HostCapture) -> Vec<String> {
@@ -571,6 +606,7 @@ fn archive_bomb_is_capped() {
     );
     let scan_with = |limits: Limits| {
         let mut hosts = Vec::new();
+        same_on_threads(dir.path(), limits.clone());
         let notices = capture::scan(dir.path(), limits, |h| hosts.push(h.id)).unwrap();
         (hosts, notices)
     };
@@ -626,6 +662,29 @@ fn archive_bomb_is_capped() {
             .any(|n| n.file == "bomb.tar.gz" && n.message.contains("limit")),
         "{notices:?}"
     );
+
+    // In one tarball, the bombs are read on several threads, against one
+    // total: 3 × 256 MiB against 600 MiB stops at least one of them.
+    let outer = tar_bytes(
+        &[
+            ("a/bomb.tar.gz".to_string(), bomb.clone()),
+            ("b/bomb.tar.gz".to_string(), bomb.clone()),
+            ("c/bomb.tar.gz".to_string(), bomb),
+        ],
+        "",
+    );
+    let p = write_file(dir.path(), "bombs.tar", &outer);
+    let limits = Limits {
+        max_total: 600 << 20,
+        ..Limits::default()
+    };
+    for threads in [1, 3] {
+        let notices = capture::scan_parallel(&p, limits.clone(), threads, |_| {}).unwrap();
+        assert!(
+            notices.iter().any(|n| n.message.contains("limit")),
+            "{threads} threads: {notices:?}"
+        );
+    }
 }
 
 #[test]
@@ -1326,4 +1385,81 @@ fn plain_folder_system_files() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     let (inputs, _) = capture::load_plain_host(dir.path()).unwrap();
     assert_eq!(inputs.len(), 1, "kernel files are no dumps");
+}
+
+/// A fleet of per-host archives (the common case of issue 14): as files
+/// of a folder and as members of a tarball, read on several threads, with
+/// a truncated archive and a corrupt one among them: the same hosts and
+/// notices as on one thread, each bad archive a notice, the rest reported.
+#[test]
+fn per_host_archives_on_several_threads() {
+    let files = fleet();
+    let tops: std::collections::BTreeSet<&str> = files
+        .iter()
+        .filter_map(|(p, _)| p.split('/').next())
+        .collect();
+    let mut archives: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, top) in tops.iter().enumerate() {
+        let mine: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .filter(|(p, _)| p.split('/').next() == Some(*top))
+            .cloned()
+            .collect();
+        let tar = tar_bytes(&mine, "");
+        let (name, bytes) = match i % 3 {
+            0 => (format!("{top}.tar.gz"), gz(&tar)),
+            1 => (format!("{top}.tgz"), gz(&tar)),
+            _ => (format!("{top}.tar"), tar),
+        };
+        archives.push((name, bytes));
+    }
+    // One copy of each, truncated, and one corrupt in the middle.
+    let good = archives.len();
+    for k in 0..good {
+        let (n, b) = archives[k].clone();
+        archives.push((format!("cut-{n}"), b[..b.len() * 2 / 3].to_vec()));
+    }
+    let (n, mut b) = archives[0].clone();
+    let mid = b.len() / 2;
+    for x in &mut b[mid..mid + 64] {
+        *x ^= 0x5a;
+    }
+    archives.push((format!("bad-{n}"), b));
+    archives.sort();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("fleet");
+    write_dir(&folder, &archives);
+    let tarball = write_file(dir.path(), "fleet.tar", &tar_bytes(&archives, "fleet"));
+    let tgz = write_file(
+        dir.path(),
+        "fleet.tar.gz",
+        &gz(&tar_bytes(&archives, "fleet")),
+    );
+    for p in [&folder, &tarball, &tgz] {
+        let (hosts, notices) = scan(p);
+        // Every good archive's hosts are there.
+        for (name, _) in archives.iter().filter(|(n, _)| !n.contains('-')) {
+            assert!(
+                hosts.keys().any(|h| h.contains(&format!("{name}/"))),
+                "{}: no host from {name}: {:?}",
+                p.display(),
+                hosts.keys().collect::<Vec<_>>()
+            );
+        }
+        // Each bad archive is told, in a notice or on its hosts.
+        let told: Vec<&capture::Notice> = notices
+            .iter()
+            .chain(hosts.values().flat_map(|h| &h.notices))
+            .collect();
+        assert!(
+            told.iter().any(|n| n.file.contains("bad-")),
+            "{}: {told:?}",
+            p.display()
+        );
+        assert!(
+            told.iter().filter(|n| n.file.contains("cut-")).count() >= good / 2,
+            "{}: {told:?}",
+            p.display()
+        );
+    }
 }

@@ -1779,3 +1779,80 @@ fn vpc_cni_pods_are_reported_in_every_format() {
     let d = tool().args([case, "-f", "json"]).output().unwrap();
     assert_eq!(stdout(&m), stdout(&d), "merged pods differ");
 }
+
+/// Reading on several threads (issue 14) changes no byte of any report: the
+/// sample hosts as a folder of per-host `.tar.gz` (one of them cut short,
+/// one not an archive at all) and as a tarball of those, with `--jobs 1`
+/// and `--jobs 4`. NDJSON streams hosts as they finish: its lines compared
+/// as a set.
+#[test]
+fn jobs_change_no_byte_of_per_host_archive_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet");
+    std::fs::create_dir(&fleet).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(samples())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    for n in &names {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        {
+            let mut b = tar::Builder::new(&mut gz);
+            b.append_dir_all(n, samples().join(n)).unwrap();
+            b.finish().unwrap();
+        }
+        let bytes = gz.finish().unwrap();
+        std::fs::write(fleet.join(format!("{n}.tar.gz")), &bytes).unwrap();
+        if n == &names[0] {
+            let cut = &bytes[..bytes.len() / 2];
+            std::fs::write(fleet.join(format!("cut-{n}.tar.gz")), cut).unwrap();
+        }
+    }
+    std::fs::write(fleet.join("notes.tgz"), "not an archive\n").unwrap();
+    let outer = dir.path().join("fleet.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&outer).unwrap());
+        b.append_dir_all("fleet", &fleet).unwrap();
+        b.finish().unwrap();
+    }
+    for input in [&fleet, &outer] {
+        let input = input.to_str().unwrap();
+        for f in ["table", "json", "ndjson", "markdown", "csv"] {
+            let run = |j: &str| {
+                tool()
+                    .args(["scan", input, "-f", f, "--explain", "-j", j])
+                    .output()
+                    .unwrap()
+            };
+            let (one, four) = (run("1"), run("4"));
+            let what = format!("{input} -f {f}");
+            assert_eq!(one.status.code(), four.status.code(), "{what}");
+            assert_eq!(stdout(&one).lines().count(), stdout(&four).lines().count());
+            if f == "ndjson" {
+                let lines = |o: &std::process::Output| -> BTreeSet<String> {
+                    stdout(o).lines().map(String::from).collect()
+                };
+                assert_eq!(lines(&one), lines(&four), "{what}");
+            } else {
+                assert!(one.stdout == four.stdout, "{what}: the reports differ");
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&one.stderr),
+                String::from_utf8_lossy(&four.stderr),
+                "{what}"
+            );
+            // Every sample host is there, and the cut archive is told.
+            if f == "csv" {
+                assert!(stdout(&one).lines().count() > names.len(), "{what}");
+                assert!(
+                    String::from_utf8_lossy(&one.stderr).contains("cut-"),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&one.stderr)
+                );
+            }
+        }
+    }
+}

@@ -5,27 +5,33 @@
 //! reads, repeated errors) stay in one place.
 
 use super::magic::Magic;
-use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
-use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+
+/// The bytes an input may still decompress: shared by every thread that
+/// reads part of that input, so reading in parallel does not multiply it.
+pub(super) type Left = Arc<AtomicU64>;
 
 /// Counts decompressed bytes against the per-input budget.
 pub(super) struct Budget<R> {
     pub(super) inner: R,
-    pub(super) left: Rc<Cell<u64>>,
+    pub(super) left: Left,
 }
 
 impl<R: Read> Read for Budget<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let left = self.left.get();
-        if n as u64 > left {
+        let take = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                l.checked_sub(n as u64)
+            });
+        if take.is_err() {
             return Err(io::Error::other(
                 "decompressed size over the limit (archive bomb?)",
             ));
         }
-        self.left.set(left - n as u64);
         Ok(n)
     }
 }
@@ -149,7 +155,7 @@ impl SizeHint for &[u8] {
 /// Decoded chunks in flight between the decoder thread and the reader:
 /// 4 × 256 KiB keeps both busy and memory flat.
 pub(super) const AHEAD: usize = 4;
-const CHUNK: usize = 256 * 1024;
+pub(super) const CHUNK: usize = 256 * 1024;
 
 /// The decoder thread: fills chunks (recycled from the reader) and sends
 /// them in order; an error is sent after the data decoded before it.

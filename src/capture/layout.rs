@@ -139,54 +139,123 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
     }
 }
 
+/// Whether a member of this path is worth reading, and what to tell of
+/// it (an encrypted sosreport). A function of the path alone, so any
+/// thread may ask it (`fan`).
+pub(super) fn want_of(path: &str) -> (Want, Option<Notice>) {
+    let b = basename(path);
+    let lower = b.to_ascii_lowercase();
+    if classify_name(b).is_some()
+        || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")
+        || is_system_file(path)
+        || is_identity_file(path)
+        || lower == "network.txt"
+        || (lower.starts_with("network-") && lower.ends_with(".txt"))
+    {
+        return (Want::Keep, None);
+    }
+    if lower.ends_with(".gpg") {
+        // `sos report --encrypt` output: say so rather than skip silently.
+        let n = Notice {
+            file: path.to_string(),
+            message: "encrypted (.gpg): cannot be read without its key".into(),
+        };
+        return (Want::Skip, Some(n));
+    }
+    if path.split('/').any(|c| COLLECTOR_DIRS.contains(&c)) {
+        return (Want::Skip, None);
+    }
+    let binary_ext = [
+        ".so", ".bin", ".png", ".jpg", ".gif", ".pdf", ".gz", ".xz", ".zst", ".bz2", ".zip",
+        ".rpm", ".deb", ".pcap", ".json.gz", ".sha256", ".md5", ".asc", ".gpg",
+    ];
+    if binary_ext.iter().any(|e| lower.ends_with(e)) {
+        return (Want::Skip, None);
+    }
+    (Want::Sniff, None)
+}
+
+/// What a kept member is to its host (root, collector, role), and the
+/// kernel version it tells, where it does: a function of the member alone
+/// (path and bytes), so it may be worked out on any thread (`fan`).
+#[derive(Debug)]
+pub(super) struct Placed {
+    root: String,
+    collector: Collector,
+    role: Role,
+    kernel: Option<crate::model::KernelVersion>,
+}
+
+/// `None` for a member that belongs to no host (dropped at once).
+pub(super) fn classify(e: &Entry) -> Option<Placed> {
+    let (root, collector, role) = role_of(&e.path, &e.data)?;
+    let mut kernel = None;
+    if matches!(
+        role,
+        Role::System(SystemFile::Uname) | Role::SupportconfigEnv
+    ) {
+        let mut sys = System::default();
+        read_system(&mut sys, &role, &e.path, &grammar::decode(&e.data).0);
+        kernel = sys.kernel.map(|(v, _)| v);
+    }
+    Some(Placed {
+        root,
+        collector,
+        role,
+        kernel,
+    })
+}
+
 impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
     fn wants(&mut self, path: &str) -> Want {
-        let b = basename(path);
-        let lower = b.to_ascii_lowercase();
-        if classify_name(b).is_some()
-            || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")
-            || is_system_file(path)
-            || is_identity_file(path)
-            || lower == "network.txt"
-            || (lower.starts_with("network-") && lower.ends_with(".txt"))
-        {
-            return Want::Keep;
+        let (want, told) = want_of(path);
+        if let Some(n) = told {
+            self.notice(n);
         }
-        if lower.ends_with(".gpg") {
-            // `sos report --encrypt` output: say so rather than skip silently.
-            self.notice(Notice {
-                file: path.to_string(),
-                message: "encrypted (.gpg): cannot be read without its key".into(),
-            });
-            return Want::Skip;
-        }
-        if path.split('/').any(|c| COLLECTOR_DIRS.contains(&c)) {
-            return Want::Skip;
-        }
-        let binary_ext = [
-            ".so", ".bin", ".png", ".jpg", ".gif", ".pdf", ".gz", ".xz", ".zst", ".bz2", ".zip",
-            ".rpm", ".deb", ".pcap", ".json.gz", ".sha256", ".md5", ".asc", ".gpg",
-        ];
-        if binary_ext.iter().any(|e| lower.ends_with(e)) {
-            return Want::Skip;
-        }
-        Want::Sniff
+        want
     }
 
     fn entry(&mut self, e: Entry) {
         // What does not belong to any host is dropped at once.
-        let Some((root, collector, role)) = role_of(&e.path, &e.data) else {
-            return;
-        };
-        if matches!(
+        if let Some(p) = classify(&e) {
+            self.place(e, p);
+        }
+    }
+
+    fn notice(&mut self, n: Notice) {
+        match self.units.last_mut() {
+            Some(u) => u.notices.push(n),
+            None => self.notices.push(n),
+        }
+    }
+
+    fn unit_start(&mut self, _path: &str) {
+        self.units.push(Unit {
+            members: Vec::new(),
+            notices: Vec::new(),
+            released: Default::default(),
+        });
+    }
+
+    fn unit_end(&mut self, _path: &str) {
+        let Some(u) = self.units.pop() else { return };
+        let held = std::mem::take(&mut self.held);
+        self.emit_group(u.members, u.notices, held);
+    }
+}
+
+impl<F: FnMut(HostCapture)> Grouper<F> {
+    /// Adds a classified member to the innermost unit, and releases the
+    /// hosts whose root the walk has left.
+    pub(super) fn place(&mut self, e: Entry, p: Placed) {
+        let Placed {
+            root,
+            collector,
             role,
-            Role::System(SystemFile::Uname) | Role::SupportconfigEnv
-        ) {
-            let mut sys = System::default();
-            read_system(&mut sys, &role, &e.path, &grammar::decode(&e.data).0);
-            if let Some((v, _)) = sys.kernel {
-                self.kernels.push((root.clone(), v, e.path.clone()));
-            }
+            kernel,
+        } = p;
+        if let Some(v) = kernel {
+            self.kernels.push((root.clone(), v, e.path.clone()));
         }
         let Some(u) = self.units.last_mut() else {
             return;
@@ -218,29 +287,6 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         }
     }
 
-    fn notice(&mut self, n: Notice) {
-        match self.units.last_mut() {
-            Some(u) => u.notices.push(n),
-            None => self.notices.push(n),
-        }
-    }
-
-    fn unit_start(&mut self, _path: &str) {
-        self.units.push(Unit {
-            members: Vec::new(),
-            notices: Vec::new(),
-            released: Default::default(),
-        });
-    }
-
-    fn unit_end(&mut self, _path: &str) {
-        let Some(u) = self.units.pop() else { return };
-        let held = std::mem::take(&mut self.held);
-        self.emit_group(u.members, u.notices, held);
-    }
-}
-
-impl<F: FnMut(HostCapture)> Grouper<F> {
     /// Groups and emits the members of the given roots of the innermost unit.
     fn release(&mut self, roots: &[String]) {
         let Some(u) = self.units.last_mut() else {

@@ -3,6 +3,7 @@
 //! and (nested) archives; `layout` recognises collectors and assembles hosts.
 
 mod decode;
+mod fan;
 pub mod layout;
 mod magic;
 pub mod plain;
@@ -30,6 +31,29 @@ pub fn scan(
         .unwrap_or_else(|| path.display().to_string());
     let mut g = layout::Grouper::new(|h| emit(named(&name, h)));
     source::Reader::new(&mut g, limits).read_path(path)?;
+    g.finish();
+    Ok(std::mem::take(&mut g.notices))
+}
+
+/// `scan` with the input read on `threads` threads where it divides: the
+/// files of a folder, the archives inside a top-level archive. The same
+/// hosts, ids and notices as `scan` (see `fan`); `emit` is called on this
+/// thread. One thread (or stdin) reads as `scan` does.
+pub fn scan_parallel(
+    path: &Path,
+    limits: Limits,
+    threads: usize,
+    mut emit: impl FnMut(HostCapture),
+) -> std::io::Result<Vec<Notice>> {
+    if threads <= 1 || path.as_os_str() == "-" {
+        return scan(path, limits, emit);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    let mut g = layout::Grouper::new(|h| emit(named(&name, h)));
+    fan::read_path(path, limits, threads, &mut g)?;
     g.finish();
     Ok(std::mem::take(&mut g.notices))
 }

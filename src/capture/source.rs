@@ -9,12 +9,11 @@
 pub use super::decode::SizeHint;
 pub use super::magic::{Magic, magic, unsupported};
 
-use super::decode::{AHEAD, AHEAD_MIN, Ahead, Budget, decode_ahead, decoder};
-use std::cell::Cell;
+use super::decode::{AHEAD, AHEAD_MIN, Ahead, Budget, Left, decode_ahead, decoder};
 use std::io::{self, BufReader, Read};
 use std::path::Path;
-use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, mpsc};
 
 /// A kept member: its path inside the bundle and its bytes.
 #[derive(Debug, Clone)]
@@ -23,6 +22,25 @@ pub struct Entry {
     /// under the archive's own path (`fleet.tar.gz/i-0abc/ip_addr.txt`).
     pub path: String,
     pub data: Vec<u8>,
+}
+
+/// An entry of a folder's walk: a path and its type (links not followed),
+/// or what could not be read (where, and walkdir's words for it).
+pub(super) enum Walked {
+    Entry(std::path::PathBuf, std::fs::FileType),
+    Error(Option<std::path::PathBuf>, String),
+}
+
+impl From<Result<walkdir::DirEntry, walkdir::Error>> for Walked {
+    fn from(r: Result<walkdir::DirEntry, walkdir::Error>) -> Self {
+        match r {
+            Ok(e) => {
+                let ft = e.file_type();
+                Walked::Entry(e.into_path(), ft)
+            }
+            Err(e) => Walked::Error(e.path().map(Path::to_path_buf), e.to_string()),
+        }
+    }
 }
 
 /// A problem with one file of the bundle; the rest is still read.
@@ -94,6 +112,24 @@ pub trait Visitor {
     fn notice(&mut self, n: Notice);
     fn unit_start(&mut self, _path: &str) {}
     fn unit_end(&mut self, _path: &str) {}
+    /// A member of the top-level archive, offered before it is read, with
+    /// the depth and size `Reader::stream` would be given: a visitor that
+    /// has it read elsewhere (another thread, see `fan`) takes it.
+    fn take_member(
+        &mut self,
+        _r: &mut dyn Read,
+        _path: &str,
+        _depth: u32,
+        _size: Option<u64>,
+        _left: &Left,
+    ) -> bool {
+        false
+    }
+    /// The top-level folder, offered before it is walked: a visitor that
+    /// walks it elsewhere takes it.
+    fn take_walk(&mut self, _root: &Path) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +145,7 @@ pub enum Want {
 pub struct Reader<'v, V: Visitor> {
     pub limits: Limits,
     visitor: &'v mut V,
-    budget: Rc<Cell<u64>>,
+    budget: Left,
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -135,7 +171,17 @@ pub fn clean_member_name(name: &str) -> Option<String> {
 
 impl<'v, V: Visitor> Reader<'v, V> {
     pub fn new(visitor: &'v mut V, limits: Limits) -> Self {
-        let budget = Rc::new(Cell::new(limits.max_total));
+        let budget = Arc::new(AtomicU64::new(limits.max_total));
+        Reader {
+            limits,
+            visitor,
+            budget,
+        }
+    }
+
+    /// A reader that counts decompressed bytes against `budget`, shared
+    /// with the other threads reading the same input.
+    pub(super) fn with_budget(visitor: &'v mut V, limits: Limits, budget: Left) -> Self {
         Reader {
             limits,
             visitor,
@@ -145,7 +191,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
 
     /// Reads a directory, an archive file, or `-` (stdin).
     pub fn read_path(&mut self, path: &Path) -> io::Result<()> {
-        self.budget.set(self.limits.max_total);
+        self.reset_budget();
         if path.as_os_str() == "-" {
             self.read_stream(io::stdin(), "-");
             return Ok(());
@@ -157,7 +203,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
             .unwrap_or_else(|| path.display().to_string());
         if meta.is_dir() {
             self.visitor.unit_start("");
-            self.walk(path);
+            if !self.visitor.take_walk(path) {
+                self.walk(path);
+            }
             self.visitor.unit_end("");
         } else {
             let f = std::fs::File::open(path)?;
@@ -171,10 +219,16 @@ impl<'v, V: Visitor> Reader<'v, V> {
     /// Reads one file's bytes from any reader (stdin, or a fuzzer's input),
     /// named `name` in notices and host ids.
     pub fn read_stream(&mut self, r: impl Read + Send + SizeHint, name: &str) {
-        self.budget.set(self.limits.max_total);
+        self.reset_budget();
         self.visitor.unit_start(name);
         self.stream_file(r, name, true);
         self.visitor.unit_end(name);
+    }
+
+    /// A fresh budget: each top-level input, and each file of a folder,
+    /// may decompress `max_total` bytes.
+    fn reset_budget(&mut self) {
+        self.budget = Arc::new(AtomicU64::new(self.limits.max_total));
     }
 
     fn walk(&mut self, root: &Path) {
@@ -183,59 +237,63 @@ impl<'v, V: Visitor> Reader<'v, V> {
             .sort_by_file_name()
             .into_iter();
         for ent in walker {
-            let ent = match ent {
-                Ok(e) => e,
-                Err(e) => {
-                    let file = e
-                        .path()
-                        .and_then(|p| p.strip_prefix(root).ok())
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default();
-                    self.notice(file, format!("cannot read: {e}"));
-                    continue;
-                }
-            };
-            let rel = ent
-                .path()
-                .strip_prefix(root)
-                .unwrap_or(ent.path())
-                .to_string_lossy()
-                .replace('\\', "/");
-            if rel.is_empty() {
-                continue;
-            }
-            let ft = ent.file_type();
-            if ft.is_dir() {
-                continue;
-            }
-            if ft.is_symlink() {
-                // A link may point outside the bundle: never followed. One
-                // that stays inside (sos's root `hostname`, `ip_addr`, …)
-                // names a file read on its own: nothing is lost.
-                let inside = std::fs::read_link(ent.path())
-                    .is_ok_and(|t| link_stays_inside(&rel, &t.to_string_lossy(), false));
-                if !inside && self.visitor.wants(&rel) == Want::Keep {
-                    self.notice(rel, "symbolic link not followed".into());
-                }
-                continue;
-            }
-            if !ft.is_file() {
-                self.notice(
-                    rel,
-                    "not a regular file (device, fifo or socket): skipped".into(),
-                );
-                continue;
-            }
-            let f = match std::fs::File::open(ent.path()) {
-                Ok(f) => f,
-                Err(e) => {
-                    self.notice(rel, format!("cannot read: {e}"));
-                    continue;
-                }
-            };
-            self.budget.set(self.limits.max_total);
-            self.stream_file(f, &rel, false);
+            self.walk_entry(root, ent.into());
         }
+    }
+
+    /// One entry of a folder walk under `root` (the bundle's top folder),
+    /// in the walk's order: a file is read; folders are walked into.
+    pub(super) fn walk_entry(&mut self, root: &Path, ent: Walked) {
+        let (path, ft) = match ent {
+            Walked::Entry(path, ft) => (path, ft),
+            Walked::Error(path, e) => {
+                let file = path
+                    .as_deref()
+                    .and_then(|p| p.strip_prefix(root).ok())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                self.notice(file, format!("cannot read: {e}"));
+                return;
+            }
+        };
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.is_empty() {
+            return;
+        }
+        if ft.is_dir() {
+            return;
+        }
+        if ft.is_symlink() {
+            // A link may point outside the bundle: never followed. One
+            // that stays inside (sos's root `hostname`, `ip_addr`, …)
+            // names a file read on its own: nothing is lost.
+            let inside = std::fs::read_link(&path)
+                .is_ok_and(|t| link_stays_inside(&rel, &t.to_string_lossy(), false));
+            if !inside && self.visitor.wants(&rel) == Want::Keep {
+                self.notice(rel, "symbolic link not followed".into());
+            }
+            return;
+        }
+        if !ft.is_file() {
+            self.notice(
+                rel,
+                "not a regular file (device, fifo or socket): skipped".into(),
+            );
+            return;
+        }
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.notice(rel, format!("cannot read: {e}"));
+                return;
+            }
+        };
+        self.reset_budget();
+        self.stream_file(f, &rel, false);
     }
 
     /// A member's clean name and its full path in the bundle; `None` (and a
@@ -303,7 +361,14 @@ impl<'v, V: Visitor> Reader<'v, V> {
     /// member to keep (by name or content) or drop.
     /// `size`: the byte count where the container says it (tar header,
     /// file size), so a kept member is read into one allocation.
-    fn stream(&mut self, r: &mut dyn Read, path: &str, depth: u32, top: bool, size: Option<u64>) {
+    pub(super) fn stream(
+        &mut self,
+        r: &mut dyn Read,
+        path: &str,
+        depth: u32,
+        top: bool,
+        size: Option<u64>,
+    ) {
         // No buffer yet: most members are plain files read whole, and a
         // fresh 64 KiB buffer per member cost 3% of a fleet scan in memset.
         let (head, peeked) = match peek(r, 512) {
@@ -368,7 +433,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
         path: &str,
         inner_name: &str,
         depth: u32,
-        budget: Rc<Cell<u64>>,
+        budget: Left,
         top: bool,
     ) -> io::Result<()> {
         // Unbuffered: `r` is a decoder's `Blocks` or the decode-ahead chunks.
@@ -439,7 +504,19 @@ impl<'v, V: Visitor> Reader<'v, V> {
                     self.notice(full, msg);
                     continue;
                 }
-                self.stream(&mut ent, &full, depth + 1, false, Some(size));
+                // A member of the top-level archive may be read on
+                // another thread (a fleet of per-host archives).
+                if !(top
+                    && self.visitor.take_member(
+                        &mut ent,
+                        &full,
+                        depth + 1,
+                        Some(size),
+                        &self.budget,
+                    ))
+                {
+                    self.stream(&mut ent, &full, depth + 1, false, Some(size));
+                }
             }
             Ok(())
         })();
@@ -601,7 +678,7 @@ fn link_stays_inside(path: &str, target: &str, from_root: bool) -> bool {
     !parts.is_empty()
 }
 
-fn looks_like_archive(name: &str) -> bool {
+pub(super) fn looks_like_archive(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         ".tar", ".tgz", ".txz", ".tbz", ".tbz2", ".gz", ".xz", ".bz2", ".zst", ".zip", ".tzst",

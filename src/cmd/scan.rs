@@ -1,8 +1,11 @@
-//! `asymroute-offline [scan] PATH…`: the main job. The bundle is read on
-//! this thread (streaming, front to back; a large compressed file is decoded
-//! a chunk ahead on a helper thread, see `capture::source`); hosts go to worker threads as
-//! soon as their archive or folder is read, through a bounded queue so
-//! memory stays flat; reports are written by one thread as hosts finish.
+//! `asymroute-offline [scan] PATH…`: the main job. The bundle is read
+//! streaming, front to back: with one job on this thread (a large compressed
+//! file decoded a chunk ahead on a helper thread, see `capture::source`);
+//! with more, its files and the archives inside a top-level archive are
+//! read on as many reader threads, and grouped into hosts on this one
+//! (`capture::fan`). Hosts go to worker threads as soon as their archive or
+//! folder is read, through a bounded queue so memory stays flat; reports are
+//! written by one thread as hosts finish.
 //!
 //! Plain scoped threads and a bounded channel rather than rayon: the reader
 //! is a callback-driven stream that must block when workers fall behind
@@ -65,6 +68,15 @@ impl<'a> Batcher<'a> {
 /// that is there, or to wait for one while no other worker is waiting.
 fn next_batch(rx: &Mutex<mpsc::Receiver<Vec<HostCapture>>>) -> Option<Vec<HostCapture>> {
     rx.lock().ok()?.recv().ok()
+}
+
+/// Reader threads for `jobs` workers: as many. Readers and workers are
+/// rarely busy at once: a fleet of compressed archives keeps the readers
+/// busy (decoding) and the workers waiting, a fleet of plain dumps the
+/// other way round, and the bounded queues between them hold back whichever
+/// runs ahead. One job reads on this thread alone, as before.
+fn readers(jobs: usize) -> usize {
+    if jobs <= 1 { 1 } else { jobs }
 }
 
 /// Resolved settings (fd's split of raw options from what the run uses).
@@ -130,7 +142,9 @@ fn run_stage(
         }
         let mut batcher = Batcher::new(&tx);
         for p in &a.paths {
-            if let Err(e) = capture::scan(p, limits.clone(), |c| batcher.push(c)) {
+            if let Err(e) =
+                capture::scan_parallel(p, limits.clone(), readers(jobs), |c| batcher.push(c))
+            {
                 eprintln!("asymroute-offline: {}: {e}", p.display());
             }
         }
@@ -303,7 +317,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         for path in &a.paths {
             // A reader bug loses the rest of this input, not the others.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                capture::scan(path, s.limits.clone(), |cap| {
+                capture::scan_parallel(path, s.limits.clone(), readers(s.jobs), |cap| {
                     if let Some((k, n)) = s.shard
                         && fnv(&cap.id) % n != k - 1
                     {

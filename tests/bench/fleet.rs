@@ -19,6 +19,13 @@
 //!
 //!     FLEET_HOSTS=10000,100000 FLEET_SOS_HOSTS=0 FLEET_INPUTS=none cargo bench --bench fleet
 //!
+//! Reader threads (issue 14): fleets of per-host archives, read with one
+//! job and with two (on one core, `taskset -c 0`, and on two), against the
+//! floor of decompressing every archive on one core and on two (`xargs -P`):
+//! the sos fleet as a tarball and as a folder of `.tar.xz`, and the dumps
+//! fleet as a folder of per-host `.tar.gz` (`FLEET_PERHOST_HOSTS`, default
+//! 10,000; 0 skips it). Needs taskset.
+//!
 //! `FLEET_INPUTS` picks the input rows (`folder,tar,tar.gz,tar.xz,tar.zst`,
 //! default all, `none` for none; only the archives needed are made),
 //! `FLEET_FORMATS` the formats (default all five, `none` for none),
@@ -335,7 +342,99 @@ fn main() {
             ),
             runs,
         );
+        readers_row(
+            bin,
+            sos,
+            "tar of sos .tar.xz",
+            &tar.display().to_string(),
+            &format!("find {d}/inner -name '*.tar.xz' -print0 | xargs -0 -n 16 -P{{P}} xz -dc"),
+            runs,
+        );
+        readers_row(
+            bin,
+            sos,
+            "folder of sos .tar.xz",
+            &format!("{d}/inner"),
+            &format!("find {d}/inner -name '*.tar.xz' -print0 | xargs -0 -n 16 -P{{P}} xz -dc"),
+            runs,
+        );
     }
+    let per: usize = std::env::var("FLEET_PERHOST_HOSTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    if per > 0 {
+        let base = root.join(format!("{per}"));
+        let dir = base.join("fleet");
+        if !dir.join(format!("host-{:05}", per - 1)).exists() {
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&dir).unwrap();
+            generate(&dir, per);
+        }
+        let gz = base.join("per-host-gz");
+        if !gz.join(format!("host-{:05}.tar.gz", per - 1)).exists() {
+            std::fs::create_dir_all(&gz).unwrap();
+            sh(&format!(
+                "cd {} && ls | xargs -P{} -I{{}} tar -czf {}/{{}}.tar.gz {{}}",
+                dir.display(),
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                gz.display()
+            ));
+        }
+        let g = gz.display();
+        readers_row(
+            bin,
+            per,
+            "folder of per-host .tar.gz",
+            &g.to_string(),
+            &format!("find {g} -name '*.tar.gz' -print0 | xargs -0 -n 256 -P{{P}} gzip -dc"),
+            runs,
+        );
+        readers_row(
+            bin,
+            per,
+            "folder",
+            &dir.display().to_string(),
+            &format!(
+                "find {} -type f -print0 | xargs -0 -n 1024 -P{{P}} cat",
+                dir.display()
+            ),
+            runs,
+        );
+    }
+}
+
+/// One row of the reader-threads table: the floor on one core and on two
+/// (`{P}` in `floor_cmd` is the parallelism), discovery with one job, and
+/// with two on one core and on two, discovery + parse and the full scan
+/// with two jobs on two cores.
+fn readers_row(bin: &str, n: usize, name: &str, path: &str, floor_cmd: &str, runs: usize) {
+    static HEADER: std::sync::Once = std::sync::Once::new();
+    HEADER.call_once(|| {
+        println!();
+        println!(
+            "| hosts | input | floor s (1 core) | floor s (2 cores) | capture s (-j1) | capture s (-j2, 1 core) | capture s (-j2, 2 cores) | ratio (-j2 / 2-core floor) | capture+parse s (-j2) | peak RSS MiB (parse, -j2) | full scan s (-j2) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    });
+    let (f1, _) = measure(&floor_cmd.replace("{P}", "1"), runs);
+    let (f2, _) = measure(&floor_cmd.replace("{P}", "2"), runs);
+    let stage = |s: &str, cpus: &str, j: u32| {
+        measure(
+            &format!("ASYMROUTE_STOP_AFTER={s} taskset -c {cpus} {bin} scan {path} -q -j{j}"),
+            runs,
+        )
+    };
+    let (c1, _) = stage("capture", "0,1", 1);
+    let (c2one, _) = stage("capture", "0", 2);
+    let (c2, _) = stage("capture", "0,1", 2);
+    let (p2, rss) = stage("parse", "0,1", 2);
+    let (full, _) = measure(&format!("{bin} scan {path} -q -j2 -f ndjson"), runs.min(2));
+    println!(
+        "| {n} | {name} | {f1:.2} | {f2:.2} | {c1:.2} | {c2one:.2} | {c2:.2} | {:.2} | {p2:.2} | {:.1} | {full:.2} |",
+        c2 / f2.max(0.01),
+        rss as f64 / 1024.0
+    );
 }
 
 /// Measures one input and prints its table row.
