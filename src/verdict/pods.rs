@@ -662,7 +662,7 @@ pub fn plan_fix(
     let mut fixed = 0usize;
     if base_ok {
         let eps_before = super::endpoints(&model, class);
-        let mut ok_before = ok_pods(&pods_of(&model, class, platform));
+        let mut ok_before = ok_pods(&self::pods(&model, class, platform));
         for r in std::mem::take(&mut pods.repairs) {
             let mut m = model.clone();
             // A table's default restored for an earlier group of the same
@@ -688,7 +688,7 @@ pub fn plan_fix(
                 ));
                 continue;
             }
-            let ok_after = ok_pods(&pods_of(&m, class, platform));
+            let ok_after = ok_pods(&self::pods(&m, class, platform));
             let repaired = r.pods.iter().all(|p| ok_after.contains(p));
             let kept = ok_before.iter().all(|p| ok_after.contains(p));
             if !(repaired && kept && super::endpoints(&m, class) == eps_before) {
@@ -743,11 +743,6 @@ pub fn plan_fix(
             ));
         }
     }
-}
-
-/// `pods` of a model copy, for judging a repair.
-fn pods_of(h: &Host, class: &LinkClass, platform: super::fix::Platform) -> Pods {
-    pods(h, class, platform)
 }
 
 #[cfg(test)]

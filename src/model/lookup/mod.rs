@@ -607,7 +607,7 @@ impl Host {
     }
 
     /// The rules as replies from `src` that arrive by `iif` to be
-    /// forwarded (a pod's, by its veth) meet them: what `lookup_forward`
+    /// forwarded (a pod's, by its veth) meet them: what `lookup_reply`
     /// takes.
     pub fn forward_rules(&self, src: IpAddr, iif: &str) -> ReplyRules {
         self.rules_for(src, Some(iif), None)
@@ -731,12 +731,6 @@ impl Host {
             out.sort_unstable();
         }
         Cow::Owned(out)
-    }
-
-    /// `lookup(&Flow::to(dst).from(src).iif(iif))` for `rules =
-    /// forward_rules(src, iif)`: a forwarded reply, without the trace.
-    pub fn lookup_forward(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
-        self.lookup_reply(rules, dst)
     }
 
     /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
