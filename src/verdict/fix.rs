@@ -32,7 +32,7 @@ use super::{
 use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
 use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
-use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
+use crate::model::{FibTable, Host, KernelError, Lookup, Origin, RouteEntry, RuleEntry, fam_idx};
 use serde::{Deserialize, Serialize};
 use space::Range;
 use std::collections::BTreeSet;
@@ -91,6 +91,16 @@ impl Op {
         }
     }
 
+    /// `undo().command()`, without the copy of the route or rule.
+    pub fn undo_command(&self) -> String {
+        match self {
+            Op::AddRoute(r) => route_command("del", r),
+            Op::DelRoute(r) => route_command("add", r),
+            Op::AddRule(f, r) => rule_command("del", *f, r),
+            Op::DelRule(f, r) => rule_command("add", *f, r),
+        }
+    }
+
     /// The `ip` command line.
     pub fn command(&self) -> String {
         match self {
@@ -118,7 +128,7 @@ impl Fix {
     pub(crate) fn new(ops: Vec<Op>, notes: Vec<String>) -> Fix {
         Fix {
             commands: ops.iter().map(Op::command).collect(),
-            undo: ops.iter().rev().map(|o| o.undo().command()).collect(),
+            undo: ops.iter().rev().map(Op::undo_command).collect(),
             notes,
             ops,
         }
@@ -163,21 +173,21 @@ fn metric(r: &Route) -> u32 {
     r.metric.unwrap_or(default_metric(r.family))
 }
 
-fn table_word(t: &Table) -> String {
-    match t {
-        Table::Id(n) => n.to_string(),
-        Table::Name(s) => s.clone(),
-    }
-}
-
 fn is_onlink(flags: &[String]) -> bool {
     flags.iter().any(|f| f == "onlink")
 }
 
 /// `ip route add|del …`: every attribute the route has, so that a deleted
 /// route is restored as it was and a delete names exactly one route.
+/// Written into one string (no `format!` per attribute: a fleet host's fix
+/// has ~25 commands and their undo).
 fn route_command(verb: &str, r: &Route) -> String {
-    let mut s = format!("{} route {verb} ", ip(r.family));
+    use std::fmt::Write;
+    let mut s = String::with_capacity(96);
+    s.push_str(ip(r.family));
+    s.push_str(" route ");
+    s.push_str(verb);
+    s.push(' ');
     if r.kind != RouteType::Unicast {
         s.push_str(r.kind.as_str());
         s.push(' ');
@@ -185,27 +195,31 @@ fn route_command(verb: &str, r: &Route) -> String {
     if r.dst.prefix_len() == 0 {
         s.push_str("default");
     } else {
-        s.push_str(&r.dst.to_string());
+        space::push_net(&mut s, &r.dst);
     }
+    // `write!` into a String cannot fail.
     if let Some(f) = &r.from {
-        s.push_str(&format!(" from {f}"));
+        s.push_str(" from ");
+        space::push_net(&mut s, f);
     }
     if let Some(t) = &r.tos {
-        s.push_str(&format!(" tos {t}"));
+        let _ = write!(s, " tos {t}");
     }
     if r.nexthops.is_empty() {
         if let Some(g) = r.gateway {
-            s.push_str(&format!(" via {g}"));
+            s.push_str(" via ");
+            space::push_ip(&mut s, g);
         }
         if let Some(d) = &r.dev {
-            s.push_str(&format!(" dev {d}"));
+            s.push_str(" dev ");
+            s.push_str(d);
         }
         if is_onlink(&r.flags) {
             s.push_str(" onlink");
         }
     }
     if let Some(p) = &r.protocol {
-        s.push_str(&format!(" proto {p}"));
+        let _ = write!(s, " proto {p}");
     }
     // `ip` gives a unicast IPv4 route without a gateway link scope, others
     // global; IPv6 has no route scopes. Only another scope is named.
@@ -219,72 +233,98 @@ fn route_command(verb: &str, r: &Route) -> String {
             _ => RtScope::Universe,
         };
         if *sc != implied {
-            s.push_str(&format!(" scope {sc}"));
+            let _ = write!(s, " scope {sc}");
         }
     }
     // An IPv6 delete without a metric takes the lowest-metric route of the
     // prefix (the kernel's connected one, say): name it always.
     if metric(r) != default_metric(r.family) || (verb == "del" && r.family == Family::Inet6) {
-        s.push_str(&format!(" metric {}", metric(r)));
+        let _ = write!(s, " metric {}", metric(r));
     }
     if let Some(p) = r.prefsrc {
-        s.push_str(&format!(" src {p}"));
+        s.push_str(" src ");
+        space::push_ip(&mut s, p);
     }
     for m in &r.metrics {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             " {}{} {}",
             m.name,
             if m.lock { " lock" } else { "" },
             m.value
-        ));
+        );
     }
     if let Some(p) = &r.pref {
-        s.push_str(&format!(" pref {p}"));
+        let _ = write!(s, " pref {p}");
     }
     for n in &r.nexthops {
         s.push_str(" nexthop");
         if let Some(g) = n.gateway {
-            s.push_str(&format!(" via {g}"));
+            s.push_str(" via ");
+            space::push_ip(&mut s, g);
         }
         if let Some(d) = &n.dev {
-            s.push_str(&format!(" dev {d}"));
+            s.push_str(" dev ");
+            s.push_str(d);
         }
         if let Some(w) = n.weight {
-            s.push_str(&format!(" weight {w}"));
+            let _ = write!(s, " weight {w}");
         }
         if is_onlink(&n.flags) {
             s.push_str(" onlink");
         }
     }
-    s.push_str(&format!(" table {}", table_word(&r.table)));
+    s.push_str(" table ");
+    push_table(&mut s, &r.table);
     s
+}
+
+/// A table as `ip` takes it: its number, or its name.
+fn push_table(s: &mut String, t: &Table) {
+    match t {
+        Table::Id(n) => {
+            use std::fmt::Write;
+            let _ = write!(s, "{n}");
+        }
+        Table::Name(n) => s.push_str(n),
+    }
 }
 
 /// `ip rule add|del from A lookup T priority P` (the selectors this module
 /// writes and deletes).
 fn rule_command(verb: &str, f: Family, r: &Rule) -> String {
-    let host = |n: &ipnet::IpNet| {
+    // A host prefix is written as its address.
+    let host = |s: &mut String, n: &ipnet::IpNet| {
         if n.prefix_len() == n.max_prefix_len() {
-            n.addr().to_string()
+            space::push_ip(s, n.addr());
         } else {
-            n.to_string()
+            space::push_net(s, n);
         }
     };
-    let mut s = format!("{} rule {verb}", ip(f));
+    let mut s = String::with_capacity(64);
+    s.push_str(ip(f));
+    s.push_str(" rule ");
+    s.push_str(verb);
     if r.not {
         s.push_str(" not");
     }
     match &r.from {
-        Some(n) => s.push_str(&format!(" from {}", host(n))),
+        Some(n) => {
+            s.push_str(" from ");
+            host(&mut s, n);
+        }
         None => s.push_str(" from all"),
     }
     if let Some(n) = &r.to {
-        s.push_str(&format!(" to {}", host(n)));
+        s.push_str(" to ");
+        host(&mut s, n);
     }
     if let Some(t) = &r.table {
-        s.push_str(&format!(" lookup {}", table_word(t)));
+        s.push_str(" lookup ");
+        push_table(&mut s, t);
     }
-    s.push_str(&format!(" priority {}", r.priority));
+    use std::fmt::Write;
+    let _ = write!(s, " priority {}", r.priority);
     s
 }
 
@@ -641,7 +681,16 @@ enum Answer {
 
 impl Answer {
     fn of(h: &Host, rules: &ReplyRules, dst: IpAddr) -> Answer {
-        match h.lookup_reply(rules, dst).result {
+        Answer::from_result(h.lookup_reply(rules, dst).result)
+    }
+
+    /// `of`, from a lookup kept for other uses (`Captured`).
+    fn of_kept(l: &Lookup) -> Answer {
+        Answer::from_result(l.result.clone())
+    }
+
+    fn from_result(result: Result<crate::model::Hit, KernelError>) -> Answer {
+        match result {
             Err(e) => Answer::Error(e),
             Ok(hit) => {
                 let mut legs: Vec<(String, Option<IpAddr>)> = if hit.nexthops.is_empty() {
@@ -745,19 +794,170 @@ struct EpState {
     changed: Option<String>,
 }
 
+/// Rules equal but for `from` (and where they were read) share a class.
+fn rule_classes(h: &Host, fi: usize) -> Vec<u32> {
+    let mut seen = super::FastMap::default();
+    h.rules[fi]
+        .iter()
+        .map(|re| {
+            let n = seen.len() as u32;
+            *seen.entry(behaviour(re)).or_insert(n)
+        })
+        .collect()
+}
+
+/// A rule's every field but `from` and `line`, borrowed (no clone per rule
+/// per step), with its resolved table and TOS. The pattern names every
+/// field of `Rule`, so a new one does not compile until it is placed here.
+fn behaviour(re: &RuleEntry) -> impl std::hash::Hash + Eq + '_ {
+    let Rule {
+        line: _,
+        from: _,
+        family,
+        priority,
+        not,
+        to,
+        tos,
+        fwmark,
+        fwmask,
+        iif,
+        oif,
+        l3mdev,
+        uidrange,
+        ipproto,
+        sport,
+        dport,
+        tun_id,
+        action,
+        table,
+        goto,
+        unresolved,
+        suppress_prefixlength,
+        suppress_ifgroup,
+        realms,
+        nat,
+        protocol,
+        dscp,
+        flowlabel,
+        unknown,
+    } = &re.rule;
+    (
+        (
+            family, priority, not, to, tos, fwmark, fwmask, iif, oif, l3mdev,
+        ),
+        (uidrange, ipproto, sport, dport, tun_id, action, table, goto),
+        (unresolved, suppress_prefixlength, suppress_ifgroup, realms),
+        (nat, protocol, dscp, flowlabel, unknown),
+        (&re.table, re.tos),
+    )
+}
+
+/// How replies from `e` under `rules` walk the rules of `h` (classes
+/// `class`): endpoints with one key get one answer for every destination.
+fn walk_key(
+    h: &Host,
+    class: &[u32],
+    by_address: SourceKeyed,
+    sp: &Space<'_>,
+    rules: &ReplyRules,
+    e: &Endpoint,
+) -> JudgeKey {
+    let fi = fam_idx(sp.fam);
+    (
+        rules
+            .key()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, s)| s.base() || h.rules[fi][*i].rule.not)
+            .map(|(i, s)| (class[i], s))
+            .collect(),
+        by_address.keys(sp, e).then_some(e.address),
+    )
+}
+
+/// The captured host's reply lookups in one family, made once for the
+/// whole plan: the planner (`wants`) and the judge of every step read the
+/// same ones (a step's space refines the analysis's, whose pieces of a kind
+/// the captured host answers alike), instead of looking each destination
+/// up again per step.
+struct Captured {
+    /// The host's rules by behaviour (`rule_classes`).
+    class: Vec<u32>,
+    by_address: SourceKeyed,
+    /// Per walk key: the lookup of each kind of the analysis's space
+    /// (`u32::MAX` until made), into `seen`.
+    slots: Vec<(JudgeKey, Vec<u32>)>,
+    seen: Vec<Kept>,
+}
+
+/// A lookup in the captured host, with its `Answer` once the judge asks.
+struct Kept {
+    lookup: Lookup,
+    answer: std::cell::OnceCell<Answer>,
+}
+
+impl Captured {
+    fn new(host: &Host, fam: Family) -> Self {
+        Captured {
+            class: rule_classes(host, fam_idx(fam)),
+            by_address: SourceKeyed::of(host, fam),
+            slots: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The slot of replies from `e` (`rules`), the kinds being `orig`'s.
+    fn slot(&mut self, host: &Host, orig: &Space<'_>, rules: &ReplyRules, e: &Endpoint) -> usize {
+        let key = walk_key(host, &self.class, self.by_address, orig, rules, e);
+        match self.slots.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.slots.push((key, vec![u32::MAX; orig.kinds]));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// The lookup for a piece of `orig`'s `kind` starting at `dst`.
+    fn get(
+        &mut self,
+        host: &Host,
+        slot: usize,
+        rules: &ReplyRules,
+        kind: usize,
+        dst: IpAddr,
+    ) -> &Kept {
+        let mut k = self.slots[slot].1[kind];
+        if k == u32::MAX {
+            self.seen.push(Kept {
+                lookup: host.lookup_reply(rules, dst),
+                answer: Default::default(),
+            });
+            k = (self.seen.len() - 1) as u32;
+            self.slots[slot].1[kind] = k;
+        }
+        &self.seen[k as usize]
+    }
+}
+
 /// Reply answers shared while judging one step: endpoints whose rules
 /// behave alike (the same rules, but for their `from`, match their replies
 /// in the same way) get the same answer for every destination, so each
 /// kind of piece is looked up once per such group and model, not once per
 /// endpoint (a link with 20 addresses gets 20 `from A lookup T` rules).
+/// The captured host's answers come from `Captured`.
 struct Judge<'a, 'h> {
     models: [&'a Host; 2],
+    /// The space cut for both models.
     sp: &'a Space<'h>,
-    /// Each model's rules by behaviour (rules equal but for `from` share
-    /// a class).
-    class: [Vec<u32>; 2],
-    /// Per model: (walk key, the answer of each kind into `answers`).
-    slots: [Vec<(JudgeKey, Vec<u32>)>; 2],
+    /// The space `captured` is kept by (`sp` refines it).
+    orig: &'a Space<'h>,
+    captured: &'a mut Captured,
+    /// The fixed model's rules by behaviour (`rule_classes`).
+    class: Vec<u32>,
+    /// The fixed model's (walk key, the answer of each kind into
+    /// `answers`).
+    slots: Vec<(JudgeKey, Vec<u32>)>,
     answers: Vec<Answer>,
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
@@ -767,72 +967,54 @@ struct Judge<'a, 'h> {
 type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 
 impl<'a, 'h> Judge<'a, 'h> {
-    fn new(before: &'a Host, after: &'a Host, sp: &'a Space<'h>) -> Self {
+    fn new(
+        captured: &'a mut Captured,
+        before: &'a Host,
+        after: &'a Host,
+        sp: &'a Space<'h>,
+        orig: &'a Space<'h>,
+    ) -> Self {
         let fi = fam_idx(sp.fam);
-        // Rules equal but for `from` (and where they were read) share a
-        // class; `Rule` derives Hash and Eq, so a new field counts at once.
-        let classes = |h: &Host| {
-            let mut seen: super::FastMap<(Rule, Option<Table>, Option<u8>), u32> =
-                Default::default();
-            h.rules[fi]
-                .iter()
-                .map(|re| {
-                    let mut r = re.rule.clone();
-                    r.from = None;
-                    r.line = 0;
-                    let n = seen.len() as u32;
-                    *seen.entry((r, re.table.clone(), re.tos)).or_insert(n)
-                })
-                .collect::<Vec<u32>>()
-        };
         Judge {
             models: [before, after],
             sp,
-            class: [classes(before), classes(after)],
-            slots: [Vec::new(), Vec::new()],
+            orig,
+            by_address: captured.by_address.or(SourceKeyed::of(after, sp.fam)),
+            captured,
+            class: rule_classes(after, fi),
+            slots: Vec::new(),
             answers: Vec::new(),
-            by_address: SourceKeyed::of(before, sp.fam).or(SourceKeyed::of(after, sp.fam)),
         }
     }
 
-    /// The slot of replies from `e` under `rules` in model `m`.
-    fn slot(&mut self, m: usize, rules: &ReplyRules, e: &Endpoint) -> usize {
-        let fi = fam_idx(self.sp.fam);
-        let key: JudgeKey = (
-            rules
-                .key()
-                .into_iter()
-                .enumerate()
-                .filter(|(i, s)| s.base() || self.models[m].rules[fi][*i].rule.not)
-                .map(|(i, s)| (self.class[m][i], s))
-                .collect(),
-            self.by_address.keys(self.sp, e).then_some(e.address),
+    /// The fixed model's slot of replies from `e` under `rules`.
+    fn slot(&mut self, rules: &ReplyRules, e: &Endpoint) -> usize {
+        let key = walk_key(
+            self.models[1],
+            &self.class,
+            self.by_address,
+            self.sp,
+            rules,
+            e,
         );
-        match self.slots[m].iter().position(|(k, _)| *k == key) {
+        match self.slots.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
-                self.slots[m].push((key, vec![u32::MAX; self.sp.kinds]));
-                self.slots[m].len() - 1
+                self.slots.push((key, vec![u32::MAX; self.sp.kinds]));
+                self.slots.len() - 1
             }
         }
     }
 
-    /// The answer of model `m` for a piece of `kind` starting at `dst`.
-    fn answer(
-        &mut self,
-        m: usize,
-        slot: usize,
-        rules: &ReplyRules,
-        kind: usize,
-        dst: IpAddr,
-    ) -> u32 {
-        let k = self.slots[m][slot].1[kind];
+    /// The fixed model's answer for a piece of `kind` starting at `dst`.
+    fn answer(&mut self, slot: usize, rules: &ReplyRules, kind: usize, dst: IpAddr) -> u32 {
+        let k = self.slots[slot].1[kind];
         if k != u32::MAX {
             return k;
         }
-        self.answers.push(Answer::of(self.models[m], rules, dst));
+        self.answers.push(Answer::of(self.models[1], rules, dst));
         let k = (self.answers.len() - 1) as u32;
-        self.slots[m][slot].1[kind] = k;
+        self.slots[slot].1[kind] = k;
         k
     }
 }
@@ -841,38 +1023,45 @@ impl<'a, 'h> Judge<'a, 'h> {
 /// of `sp` (cut for both).
 #[cfg(test)]
 fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpState {
-    judge_ep_in(&mut Judge::new(before, after, sp), e)
+    let mut captured = Captured::new(before, sp.fam);
+    judge_ep_in(&mut Judge::new(&mut captured, before, after, sp, sp), e)
 }
 
 /// `judge_ep` with the answers shared through `j`.
 fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
-    let sp = j.sp;
+    let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
     let (rb, ra) = (
         j.models[0].reply_rules(e.address),
         j.models[1].reply_rules(e.address),
     );
-    let (sb, sa) = (j.slot(0, &rb, e), j.slot(1, &ra, e));
+    let (sb, sa) = (j.captured.slot(j.models[0], orig, &rb, e), j.slot(&ra, e));
     let mut seen = vec![false; sp.kinds];
     let mut out = EpState::default();
+    // The piece of `orig` holding each piece of `sp` (its bounds are among
+    // `sp`'s).
+    let mut o = 0;
     for (start, _, kind) in sp.pieces() {
+        while orig.pts.get(o + 1).is_some_and(|&p| p <= start) {
+            o += 1;
+        }
         let pre = peers.without_lookup(sp, start);
         if matches!(pre, Some(Outcome::Skip)) || std::mem::replace(&mut seen[kind], true) {
             continue;
         }
         let dst = space::addr(sp.fam, start);
-        let (bi, ai) = (
-            j.answer(0, sb, &rb, kind, dst),
-            j.answer(1, sa, &ra, kind, dst),
-        );
-        let (b, a) = (&j.answers[bi as usize], &j.answers[ai as usize]);
+        let ai = j.answer(sa, &ra, kind, dst);
+        let okind = orig.kind[o] as usize;
+        let kept = j.captured.get(j.models[0], sb, &rb, okind, dst);
+        let b = kept.answer.get_or_init(|| Answer::of_kept(&kept.lookup));
+        let a = &j.answers[ai as usize];
         if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
                 matches!(a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
             if !fixed && out.still.is_none() {
                 out.still = Some(format!("to {dst}: {}", a.text()));
             }
-        } else if bi != ai && a != b && out.changed.is_none() {
+        } else if a != b && out.changed.is_none() {
             out.changed = Some(format!(
                 "replies from {} to {dst} would change: {} → {}",
                 ep_name(e),
@@ -892,12 +1081,15 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
 struct Plan {
     model: Host,
     state: Vec<EpState>,
+    /// The captured host's lookups per family, made on first use.
+    captured: [Option<Captured>; 2],
 }
 
 impl Plan {
     fn new(host: &Host, eps: &[Endpoint]) -> Plan {
         Plan {
             model: apply(host, &[]).expect("no operation to refuse"),
+            captured: [None, None],
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -914,6 +1106,9 @@ impl Plan {
     /// step can affect are looked at again; only what it touches is saved
     /// to roll back (a clone of the whole model per attempt cost a tenth of
     /// a fleet scan).
+    /// `orig`: each family's space as the analysis cut it (none: cut here).
+    // The planner's state travels as arguments: one call, one step.
+    #[allow(clippy::too_many_arguments)]
     fn try_step(
         &mut self,
         host: &Host,
@@ -921,6 +1116,7 @@ impl Plan {
         class: &LinkClass,
         step: &[Op],
         members: &[usize],
+        orig: [Option<&Space<'_>>; 2],
     ) -> Result<(), String> {
         let m = &mut self.model;
         let saved_fib = (m.fib.clone(), m.have_routes);
@@ -948,7 +1144,7 @@ impl Plan {
                 }
             }
         }
-        let verdict = self.judge_step(host, eps, class, step, members, &saved_fib.0);
+        let verdict = self.judge_step(host, eps, class, step, members, &saved_fib.0, orig);
         if verdict.is_err() {
             let m = &mut self.model;
             for (fi, t, old) in saved_tables {
@@ -970,6 +1166,7 @@ impl Plan {
     }
 
     /// Applies `step` to the model and judges it (`try_step`).
+    #[allow(clippy::too_many_arguments)]
     fn judge_step(
         &mut self,
         host: &Host,
@@ -978,6 +1175,7 @@ impl Plan {
         step: &[Op],
         members: &[usize],
         fib_before: &crate::model::FibFlags,
+        orig: [Option<&Space<'_>>; 2],
     ) -> Result<(), String> {
         for op in step {
             apply_op(&mut self.model, op)
@@ -999,7 +1197,19 @@ impl Plan {
                 continue;
             }
             let sp = Space::union(host, model, fam, class);
-            let mut judge = Judge::new(host, model, &sp);
+            let fi = fam_idx(fam);
+            let cut;
+            let orig = match orig[fi] {
+                Some(o) => o,
+                None => {
+                    cut = Space::new(host, fam, class);
+                    &cut
+                }
+            };
+            // Kept by the analysis's space: a lookup made for one step
+            // serves the next.
+            let captured = self.captured[fi].get_or_insert_with(|| Captured::new(host, fam));
+            let mut judge = Judge::new(captured, host, model, &sp, orig);
             for i in judged {
                 state[i] = judge_ep_in(&mut judge, &eps[i]);
             }
@@ -1245,9 +1455,17 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
 /// The labels each piece of `sp` accepts for endpoint `e`'s replies, and
 /// the priority of the first rule that decides a leak (the fix's rule
 /// must come before it).
-fn wants(host: &Host, sp: &Space<'_>, e: &Endpoint, gw: Option<&Gateway>) -> (Vec<u8>, u32) {
+/// The lookups are kept in `cap` (for the judge of the steps).
+fn wants(
+    host: &Host,
+    sp: &Space<'_>,
+    cap: &mut Captured,
+    e: &Endpoint,
+    gw: Option<&Gateway>,
+) -> (Vec<u8>, u32) {
     let peers = Peers::new(sp, e);
     let rules = host.reply_rules(e.address);
+    let slot = cap.slot(host, sp, &rules, e);
     let fi = fam_idx(e.family);
     let mut known: Vec<Option<u8>> = vec![None; sp.kinds];
     let mut first_decider = u32::MAX;
@@ -1259,7 +1477,9 @@ fn wants(host: &Host, sp: &Space<'_>, e: &Endpoint, gw: Option<&Gateway>) -> (Ve
             None => match known[kind] {
                 Some(m) => m,
                 None => {
-                    let l = host.lookup_reply(&rules, space::addr(e.family, start));
+                    let l = &cap
+                        .get(host, slot, &rules, kind, space::addr(e.family, start))
+                        .lookup;
                     let m = match &l.result {
                         Err(_) => THROW,
                         // Local and broadcast answers come from `local`,
@@ -1327,7 +1547,10 @@ fn entries(
         fam,
         segs,
         forced,
-        nodes: Vec::with_capacity(segs.len() * 2 * space::bits(fam) as usize),
+        // Grown as needed: the bound (segments × 2 × address width, ~0.5 MB
+        // for IPv6) was mostly untouched memory, zeroed by the kernel on
+        // every plan.
+        nodes: Vec::with_capacity(segs.len() * 8),
     };
     let root = dp.node(0, 0);
     let mut out = Vec::new();
@@ -1358,6 +1581,8 @@ struct Node {
     s: u128,
     plen: u8,
     kids: Option<(usize, usize)>,
+    /// The labels every segment meeting the prefix accepts.
+    mask: u8,
     /// Entries needed at and below it, its own entry's label (0: none)
     /// and whether its halves need entries of their own.
     cost: [u32; 3],
@@ -1378,11 +1603,12 @@ impl Dp<'_> {
     fn node(&mut self, s: u128, plen: u8) -> usize {
         let range = Range::block(self.fam, s, plen);
         let first = self.segs.partition_point(|x| x.1 <= range.start);
-        let (mut mask, mut count) = (ANY, 0);
-        for x in self.segs[first..].iter().take_while(|x| x.0 < range.end) {
-            mask &= x.2;
-            count += 1;
-        }
+        // Whether more than one segment meets the prefix; the mask of one
+        // that is split is its halves' (every segment meeting it meets one
+        // of them), not a walk over all its segments at every depth.
+        let mut inside = self.segs[first..].iter().take_while(|x| x.0 < range.end);
+        let one = inside.next();
+        let several = inside.next().is_some();
         let is_forced = self.forced == Some((s, plen));
         let holds_forced = self
             .forced
@@ -1392,11 +1618,21 @@ impl Dp<'_> {
             s,
             plen,
             kids: None,
+            mask: ANY,
             cost: [0; 3],
             choice: [0; 3],
             split: [false; 3],
         };
-        if (count <= 1 && !is_forced && !holds_forced) || plen >= bits {
+        if (!several && !is_forced && !holds_forced) || plen >= bits {
+            let mask = if several {
+                self.segs[first..]
+                    .iter()
+                    .take_while(|x| x.0 < range.end)
+                    .fold(ANY, |m, x| m & x.2)
+            } else {
+                one.map_or(ANY, |x| x.2)
+            };
+            n.mask = mask;
             for inh in LABELS {
                 if mask & inh == 0 {
                     n.cost[slot(inh)] = 1;
@@ -1409,6 +1645,8 @@ impl Dp<'_> {
         let half = 1u128 << (bits - plen - 1);
         let a = self.node(s, plen + 1);
         let b = self.node(s + half, plen + 1);
+        let mask = self.nodes[a].mask & self.nodes[b].mask;
+        n.mask = mask;
         let below = |nodes: &[Node], l: u8| nodes[a].cost[slot(l)] + nodes[b].cost[slot(l)];
         for inh in LABELS {
             let opts: &[u8] = match (is_forced, inh == DIRECT) {
@@ -1563,6 +1801,7 @@ struct Layout {
 fn layout(
     host: &Host,
     sp: &Space<'_>,
+    cap: &mut Captured,
     eps: &[Endpoint],
     group: &[usize],
     gw: Option<&Gateway>,
@@ -1582,7 +1821,7 @@ fn layout(
             deciders.push(d.1);
             continue;
         }
-        let (w, d) = wants(host, sp, &eps[i], gw);
+        let (w, d) = wants(host, sp, cap, &eps[i], gw);
         done.push((eps[i].address, d));
         deciders.push(d);
         acc = Some(match acc {
@@ -1984,6 +2223,8 @@ pub(crate) fn advise_in(
         .map(|rs| rs.iter().map(|r| r.rule.priority).collect());
     let mut steps: Vec<Fix> = Vec::new();
     let mut plan = Plan::new(host, eps);
+    // The space each family's lookups are kept by (`Captured`).
+    let orig = [0, 1].map(|fi| spaces[fi].as_ref().or(cut[fi].as_ref()));
     let mut failures: Vec<String> = Vec::new();
     for (dev, fam, members) in &groups {
         let fi = fam_idx(*fam);
@@ -2006,7 +2247,7 @@ pub(crate) fn advise_in(
         };
         // The endpoints' own table repaired, when it is what decides.
         if let Some(c) = repair(host, sp, eps, members, gw.as_ref()) {
-            match plan.try_step(host, eps, class, &c.ops, members) {
+            match plan.try_step(host, eps, class, &c.ops, members, orig) {
                 Ok(()) => {
                     steps.push(Fix::new(c.ops, c.notes));
                     continue;
@@ -2027,7 +2268,12 @@ pub(crate) fn advise_in(
                     let k = match layouts.iter().position(|(g, _)| g == part) {
                         Some(k) => k,
                         None => {
-                            layouts.push((part.clone(), layout(host, sp, eps, part, gw.as_ref())));
+                            let cap =
+                                plan.captured[fi].get_or_insert_with(|| Captured::new(host, *fam));
+                            layouts.push((
+                                part.clone(),
+                                layout(host, sp, cap, eps, part, gw.as_ref()),
+                            ));
                             layouts.len() - 1
                         }
                     };
@@ -2075,7 +2321,7 @@ pub(crate) fn advise_in(
                 if !ok {
                     continue;
                 }
-                match plan.try_step(host, eps, class, &ops, members) {
+                match plan.try_step(host, eps, class, &ops, members, orig) {
                     Ok(()) => {}
                     Err(e) => {
                         why = Some(e);

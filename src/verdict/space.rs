@@ -130,6 +130,21 @@ pub fn net_string(f: Family, start: u128, plen: u8) -> String {
     s
 }
 
+/// `IpNet`'s text appended to `s` (its address as given, host bits too).
+pub fn push_net(s: &mut String, n: &IpNet) {
+    push_ip(s, n.addr());
+    s.push('/');
+    push_dec(s, n.prefix_len());
+}
+
+/// `IpAddr`'s text appended to `s`.
+pub fn push_ip(s: &mut String, a: IpAddr) {
+    match a {
+        IpAddr::V4(v) => push_v4(s, u32::from(v)),
+        IpAddr::V6(v) => push_v6(s, u128::from(v)),
+    }
+}
+
 #[inline]
 fn push_dec(s: &mut String, v: u8) {
     if v >= 100 {
@@ -345,6 +360,12 @@ mod tests {
             let p4 = plen % 33;
             let n4 = Ipv4Net::new(Ipv4Addr::from(v4), p4).unwrap();
             assert_eq!(net_string(Family::Inet, v4 as u128, p4), n4.to_string());
+            // Host bits kept, as `IpNet` keeps them.
+            let mut t = String::new();
+            push_net(&mut t, &IpNet::V6(n6));
+            push_ip(&mut t, IpAddr::V4(Ipv4Addr::from(v4)));
+            push_net(&mut t, &IpNet::V4(n4));
+            assert_eq!(t, format!("{n6}{}{n4}", Ipv4Addr::from(v4)));
         }
         for a in [0u128, 1, 0xffff_0000_0000, u128::MAX, 1 << 112, 0xffff] {
             let n = Ipv6Net::new(Ipv6Addr::from(a), 128).unwrap();

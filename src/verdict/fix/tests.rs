@@ -509,7 +509,7 @@ fn skipping_unaffected_endpoints_changes_nothing() {
         // Step by step, as `advise` accepted them.
         let mut plan = Plan::new(&h, &eps);
         for s in &a.steps {
-            plan.try_step(&h, &eps, &class, &s.ops, &[])
+            plan.try_step(&h, &eps, &class, &s.ops, &[], [None, None])
                 .expect("accepted");
         }
         let fixed = apply(&h, &ops(&a)).expect("applies");
@@ -534,4 +534,38 @@ fn skipping_unaffected_endpoints_changes_nothing() {
         }
     }
     assert!(judged > 500, "{judged} endpoints judged");
+}
+
+/// The borrowed behaviour key groups rules as the rule with `from` and
+/// `line` cleared did; an undo command is the command of the undo.
+#[test]
+fn rule_classes_and_undo_commands() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut steps = 0;
+    for _ in 0..300 {
+        let h = random_host(&mut rng);
+        for fi in 0..2 {
+            let mut seen: std::collections::HashMap<(Rule, Option<Table>, Option<u8>), u32> =
+                Default::default();
+            let cloned: Vec<u32> = h.rules[fi]
+                .iter()
+                .map(|re| {
+                    let mut r = re.rule.clone();
+                    r.from = None;
+                    r.line = 0;
+                    let n = seen.len() as u32;
+                    *seen.entry((r, re.table.clone(), re.tos)).or_insert(n)
+                })
+                .collect();
+            assert_eq!(rule_classes(&h, fi), cloned);
+        }
+        let eps = endpoints(&h, &class);
+        for s in advise(&h, &eps, &class, Platform { ec2: true }).steps {
+            let undo: Vec<String> = s.ops.iter().rev().map(|o| o.undo().command()).collect();
+            assert_eq!(s.undo, undo);
+            steps += 1;
+        }
+    }
+    assert!(steps > 50, "{steps} steps");
 }
