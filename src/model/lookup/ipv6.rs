@@ -154,11 +154,7 @@ impl Host {
     ) {
         let src = fl.src.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         let mut started = false;
-        for &p in t.plens() {
-            let idxs = t.aliases(fl.dst, p);
-            if idxs.is_empty() {
-                continue;
-            }
+        for (p, idxs) in t.candidates(fl.dst) {
             let from = |i: usize| t.routes[i].route.from.filter(|f| f.prefix_len() > 0);
             if idxs.iter().all(|&i| from(i).is_none()) {
                 // No subtree: the node is its own routes, all of them.
