@@ -1071,7 +1071,7 @@ fn route_json(r: &Route) -> Value {
         "family": if r.family == Family::Inet { "inet" } else { "inet6" },
         "type": r.kind.as_str(),
         "dst": r.dst.to_string(),
-        "table": match &r.table { Table::Id(n) => n.to_string(), Table::Name(s) => s.clone() },
+        "table": match &r.table { Table::Id(n) => n.to_string(), Table::Name(s) => s.to_string() },
         "from": r.from.map(|x| x.to_string()),
         "tos": r.tos(),
         "gateway": r.gateway.map(|x| x.to_string()),
@@ -1129,7 +1129,7 @@ fn rule_json(f: Family, r: &Rule) -> Value {
         "not": r.not,
         "from": r.from.map(|x| x.to_string()),
         "to": r.to.map(|x| x.to_string()),
-        "table": r.table.as_ref().map(|t| match t { Table::Id(n) => n.to_string(), Table::Name(s) => s.clone() }),
+        "table": r.table.as_ref().map(|t| match t { Table::Id(n) => n.to_string(), Table::Name(s) => s.to_string() }),
     })
 }
 

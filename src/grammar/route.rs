@@ -834,19 +834,25 @@ pub fn parse_continuation(line: &Line<'_>, route: &mut Route, sink: &mut Sink) -
 mod size_tests {
     use super::*;
 
+    /// A full BGP table is a million of these: 528 bytes each before
+    /// `Name`, `Flags`, `NextHops` and `RouteRare`.
     #[test]
-    fn sizes() {
-        eprintln!(
-            "Route {} NextHop {} Flags {} RouteType {} Table {} Scope {} IpNet {} OptIpAddr {}",
-            std::mem::size_of::<Route>(),
-            std::mem::size_of::<NextHop>(),
-            std::mem::size_of::<Flags>(),
-            std::mem::size_of::<RouteType>(),
-            std::mem::size_of::<Table>(),
-            std::mem::size_of::<Option<Scope>>(),
-            std::mem::size_of::<IpNet>(),
-            std::mem::size_of::<Option<IpAddr>>(),
+    fn a_route_record_stays_small() {
+        assert!(std::mem::size_of::<Route>() <= 200);
+        assert_eq!(std::mem::size_of::<Option<Scope>>(), 16);
+        let mut f = Flags::default();
+        for w in ["onlink", "dead", "onlink"] {
+            f.push(w);
+        }
+        assert_eq!(f.iter().collect::<Vec<_>>(), ["onlink", "dead", "onlink"]);
+        assert!(f.contains("dead") && !f.contains("trap"));
+        f.push("ttl-propagate enabled");
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"["onlink","dead","onlink","ttl-propagate enabled"]"#
         );
-        eprintln!("entry {}", std::mem::size_of::<crate::model::RouteEntry>());
+        let many: Flags = std::iter::repeat_n("trap", 17).collect();
+        assert_eq!(many.len(), 17);
+        assert_eq!(many.iter().filter(|w| *w == "trap").count(), 17);
     }
 }

@@ -206,7 +206,9 @@ pub struct Input {
 /// another prints as numbers (`ip -N`) are reconciled where the bundle pairs them.
 fn normalize_table(t: &Table, names: &HashMap<String, u32>) -> Table {
     match t {
-        Table::Name(n) => names.get(n).map_or_else(|| t.clone(), |&id| Table::Id(id)),
+        Table::Name(n) => names
+            .get(n.as_str())
+            .map_or_else(|| t.clone(), |&id| Table::Id(id)),
         id => id.clone(),
     }
 }

@@ -166,7 +166,7 @@ fn metric(r: &Route) -> u32 {
 fn table_word(t: &Table) -> String {
     match t {
         Table::Id(n) => n.to_string(),
-        Table::Name(s) => s.clone(),
+        Table::Name(s) => s.to_string(),
     }
 }
 
