@@ -609,7 +609,7 @@ fn gen_dev(rng: &mut Rng, spec: &HostSpec, li: usize) -> Option<String> {
 }
 
 fn onlink(r: &mut Route) {
-    r.flags.push("onlink".into());
+    r.flags.push("onlink");
 }
 
 /// A route with a gateway, out of a (maybe wrong) device.

@@ -1730,7 +1730,7 @@ fn via_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str, gw: &Gateway
         Some(g) => {
             r.gateway = Some(g);
             if gw.onlink {
-                r.flags.push("onlink".into());
+                r.flags.push("onlink");
             }
         }
         None if fam == Family::Inet => r.scope = Some(RtScope::Link),
