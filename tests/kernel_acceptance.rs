@@ -547,7 +547,7 @@ fn gen_gateway(
                         && e.route.gateway.is_none()
                         && e.route.dst.prefix_len() > 0
                 })
-                .map(|e| (e.route.dst, e.route.dev.clone()))
+                .map(|e| (e.route.dst, e.route.dev.as_deref().map(str::to_string)))
                 .collect()
         })
         .unwrap_or_default();
@@ -609,7 +609,7 @@ fn gen_dev(rng: &mut Rng, spec: &HostSpec, li: usize) -> Option<String> {
 }
 
 fn onlink(r: &mut Route) {
-    r.flags.push("onlink".into());
+    r.flags.push("onlink");
 }
 
 /// A route with a gateway, out of a (maybe wrong) device.
@@ -626,8 +626,8 @@ fn gen_gw_route(
     let (g, dev) = gen_gateway(rng, spec, h, f, li, &r.table);
     r.gateway = Some(g);
     r.dev = match dev {
-        Some(d) if rng.pct(80) => Some(d),
-        _ => gen_dev(rng, spec, li),
+        Some(d) if rng.pct(80) => Some(d.into()),
+        _ => gen_dev(rng, spec, li).map(Into::into),
     };
     if rng.pct(25) {
         onlink(&mut r);
@@ -658,9 +658,9 @@ fn gen_dev_route(
     });
     let mut r = Route::new(0, f, dst, RouteType::Unicast, table);
     r.dev = Some(if rng.pct(85) {
-        l.name.clone()
+        l.name.as_str().into()
     } else {
-        rng.pick(&spec.links).name.clone()
+        rng.pick(&spec.links).name.as_str().into()
     });
     if f == Family::Inet {
         r.scope = Some(if rng.pct(25) {
@@ -714,7 +714,7 @@ fn gen_route_add(rng: &mut Rng, spec: &HostSpec, h: &Host, f: Family) -> Op {
         let e = rng.pick(&existing);
         let mut r = gen_any_route(rng, spec, h, f, e.dst, e.table.clone());
         r.metric = e.metric;
-        r.tos = e.tos.clone();
+        r.rare_mut().tos = e.tos().map(str::to_string);
         r.from = e.from;
         return Op::AddRoute(r);
     }
@@ -770,7 +770,7 @@ fn gen_route_del(rng: &mut Rng, spec: &HostSpec, h: &Host, f: Family) -> Op {
                 Family::Inet => IpAddr::V4(Ipv4Addr::new(192, 168, 98, 1)),
                 Family::Inet6 => "2001:db8:98::1".parse().unwrap(),
             });
-            r.flags = vec!["onlink".into()];
+            r.flags = ["onlink"].into_iter().collect();
             r
         }
         // Absent: another (named) metric.
@@ -791,9 +791,9 @@ fn gen_route_del(rng: &mut Rng, spec: &HostSpec, h: &Host, f: Family) -> Op {
             let other: Vec<&LinkSpec> = spec
                 .links
                 .iter()
-                .filter(|l| Some(&l.name) != r.dev.as_ref())
+                .filter(|l| Some(l.name.as_str()) != r.dev.as_deref())
                 .collect();
-            r.dev = Some(rng.pick(&other).name.clone());
+            r.dev = Some(rng.pick(&other).name.as_str().into());
             r
         }
     };
@@ -1015,7 +1015,7 @@ fn state(h: &Host, f: Family) -> (Vec<String>, Vec<String>) {
                 r.dst.trunc(),
                 metric_of(r),
                 r.from,
-                r.tos,
+                r.tos(),
                 r.gateway,
                 dev,
                 if r.flags.iter().any(|f| f == "onlink") {
@@ -1071,9 +1071,9 @@ fn route_json(r: &Route) -> Value {
         "family": if r.family == Family::Inet { "inet" } else { "inet6" },
         "type": r.kind.as_str(),
         "dst": r.dst.to_string(),
-        "table": match &r.table { Table::Id(n) => n.to_string(), Table::Name(s) => s.clone() },
+        "table": match &r.table { Table::Id(n) => n.to_string(), Table::Name(s) => s.to_string() },
         "from": r.from.map(|x| x.to_string()),
-        "tos": r.tos,
+        "tos": r.tos(),
         "gateway": r.gateway.map(|x| x.to_string()),
         "dev": r.dev,
         "flags": r.flags,
@@ -1107,22 +1107,18 @@ fn route_from_json(v: &Value) -> Route {
     );
     r.end_line = 0;
     r.from = opt_str(v, "from").map(|s| s.parse().unwrap());
-    r.tos = opt_str(v, "tos");
+    r.rare_mut().tos = opt_str(v, "tos");
     r.gateway = opt_str(v, "gateway").map(|s| s.parse().unwrap());
-    r.dev = opt_str(v, "dev");
+    r.dev = opt_str(v, "dev").map(Into::into);
     r.flags = v["flags"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
         .unwrap_or_default();
     r.protocol = opt_str(v, "protocol").map(|s| RouteProtocol::parse(&s));
     r.scope = opt_str(v, "scope").map(|s| Scope::parse(&s));
     r.metric = v["metric"].as_u64().map(|m| m as u32);
     r.prefsrc = opt_str(v, "prefsrc").map(|s| s.parse().unwrap());
-    r.pref = opt_str(v, "pref");
+    r.pref = opt_str(v, "pref").map(Into::into);
     r
 }
 
@@ -1133,7 +1129,7 @@ fn rule_json(f: Family, r: &Rule) -> Value {
         "not": r.not,
         "from": r.from.map(|x| x.to_string()),
         "to": r.to.map(|x| x.to_string()),
-        "table": r.table.as_ref().map(|t| match t { Table::Id(n) => n.to_string(), Table::Name(s) => s.clone() }),
+        "table": r.table.as_ref().map(|t| match t { Table::Id(n) => n.to_string(), Table::Name(s) => s.to_string() }),
     })
 }
 

@@ -6,6 +6,7 @@
 mod macros;
 pub mod addr;
 pub mod diag;
+pub mod intern;
 pub mod json;
 pub mod lex;
 pub mod lines;
@@ -16,9 +17,10 @@ pub mod rule;
 
 pub use addr::{Address, Lifetime, Link};
 pub use diag::{Diagnostic, Severity};
+pub use intern::Name;
 pub use lines::{Command, DumpKind, TableSel};
 pub use names::{Family, RouteProtocol, RouteType, Scope, Table};
-pub use route::{NextHop, Route};
+pub use route::{Flags, NextHop, NextHops, Route, RouteRare};
 pub use rule::{Rule, RuleAction, Selector};
 
 use lines::{Class, Lines};

@@ -101,10 +101,10 @@ impl Display for Route {
         if let Some(s) = &self.from {
             write!(f, " from {s}")?;
         }
-        if let Some(n) = self.nhid {
+        if let Some(n) = self.nhid() {
             write!(f, " nhid {n}")?;
         }
-        if let Some(t) = &self.tos {
+        if let Some(t) = self.tos() {
             write!(f, " tos {t}")?;
         }
         if let Some(g) = &self.gateway {
@@ -129,7 +129,7 @@ impl Display for Route {
         for fl in &self.flags {
             write!(f, " {fl}")?;
         }
-        if let Some(e) = self.error {
+        if let Some(e) = self.error() {
             write!(f, " error {e}")?;
         }
         if let Some(p) = &self.pref {

@@ -6,11 +6,12 @@
 
 use super::Ctx;
 use super::diag::{Severity, Sink};
+use super::intern::Name;
 use super::lex::{self, Expected, Tokens};
 use super::lines::Line;
 use super::names::{Family, RouteProtocol, RouteType, Scope, Table};
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::net::IpAddr;
 
 /// One `mtu lock 1400` style metric; values keep their unit (`12ms`, `cubic`).
@@ -28,11 +29,11 @@ pub struct NextHop {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dev: Option<String>,
+    pub dev: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
+    #[serde(skip_serializing_if = "Flags::is_empty")]
+    pub flags: Flags,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub realms: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,72 +42,329 @@ pub struct NextHop {
     pub unknown: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A route's or nexthop's flag words, in the order read (duplicates kept).
+/// The known words (`FLAGS`) are packed four bits each into one integer;
+/// any other word (`ttl-propagate enabled`, a JSON flag this version does
+/// not know), or more than sixteen, keeps the whole list as text instead.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Codes (index in `FLAGS` + 1), first word in the low bits; 0 ends.
+    packed: u64,
+    /// The words, when they do not pack (`packed` is then 0). Boxed: one
+    /// thin pointer inline, where a `Vec` would be three words on every route.
+    #[allow(clippy::box_collection)]
+    words: Option<Box<Vec<String>>>,
+}
+
+/// Next-hop and route flags (RTNH_F_*, RTM_F_*).
+const FLAGS: [&str; 11] = [
+    "dead",
+    "onlink",
+    "pervasive",
+    "offload",
+    "trap",
+    "notify",
+    "linkdown",
+    "unresolved",
+    "rt_offload",
+    "rt_trap",
+    "rt_offload_failed",
+];
+
+impl Flags {
+    pub fn push(&mut self, w: &str) {
+        if self.words.is_none() {
+            let n = self.len();
+            if n < 16
+                && let Some(c) = FLAGS.iter().position(|f| *f == w)
+            {
+                self.packed |= (c as u64 + 1) << (4 * n);
+                return;
+            }
+            let v: Vec<String> = self.iter().map(str::to_string).collect();
+            self.packed = 0;
+            self.words = Some(Box::new(v));
+        }
+        if let Some(v) = &mut self.words {
+            v.push(w.to_string());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.words {
+            Some(v) => v.len(),
+            None => (64 - self.packed.leading_zeros() as usize).div_ceil(4),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packed == 0 && self.words.as_ref().is_none_or(|v| v.is_empty())
+    }
+
+    pub fn contains(&self, w: &str) -> bool {
+        match &self.words {
+            Some(v) => v.iter().any(|x| x == w),
+            None => FLAGS.iter().position(|f| *f == w).is_some_and(|c| {
+                let c = c as u64 + 1;
+                let mut p = self.packed;
+                while p != 0 {
+                    if p & 0xf == c {
+                        return true;
+                    }
+                    p >>= 4;
+                }
+                false
+            }),
+        }
+    }
+
+    pub fn iter(&self) -> FlagIter<'_> {
+        FlagIter {
+            packed: self.packed,
+            words: self.words.as_deref().map_or(&[], |v| &v[..]),
+        }
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Flags {
+    fn from_iter<I: IntoIterator<Item = S>>(it: I) -> Flags {
+        let mut f = Flags::default();
+        for w in it {
+            f.push(w.as_ref());
+        }
+        f
+    }
+}
+
+pub struct FlagIter<'a> {
+    packed: u64,
+    words: &'a [String],
+}
+
+impl<'a> Iterator for FlagIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        if self.packed != 0 {
+            let c = (self.packed & 0xf) as usize;
+            self.packed >>= 4;
+            return FLAGS.get(c - 1).copied();
+        }
+        let (w, rest) = self.words.split_first()?;
+        self.words = rest;
+        Some(w)
+    }
+}
+
+impl<'a> IntoIterator for &'a Flags {
+    type Item = &'a str;
+    type IntoIter = FlagIter<'a>;
+    fn into_iter(self) -> FlagIter<'a> {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for Flags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Flags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A route's multipath nexthops: one pointer, none allocated for the
+/// single-path routes that fill large tables.
+#[derive(Clone, Default, PartialEq)]
+#[allow(clippy::box_collection)] // a thin pointer: a `Vec` is three words
+pub struct NextHops(Option<Box<Vec<NextHop>>>);
+
+impl NextHops {
+    pub fn push(&mut self, nh: NextHop) {
+        self.0.get_or_insert_default().push(nh);
+    }
+}
+
+impl std::ops::Deref for NextHops {
+    type Target = [NextHop];
+    fn deref(&self) -> &[NextHop] {
+        self.0.as_deref().map_or(&[], |v| &v[..])
+    }
+}
+
+impl std::ops::DerefMut for NextHops {
+    fn deref_mut(&mut self) -> &mut [NextHop] {
+        self.0.as_deref_mut().map_or(&mut [], |v| &mut v[..])
+    }
+}
+
+impl<'a> IntoIterator for &'a NextHops {
+    type Item = &'a NextHop;
+    type IntoIter = std::slice::Iter<'a, NextHop>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for NextHops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for NextHops {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// The attributes few routes have, kept out of line (`Route::rare_mut`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouteRare {
+    pub nhid: Option<u32>,
+    pub tos: Option<String>,
+    pub mark: Option<u32>,
+    pub realms: Option<String>,
+    pub uid: Option<u32>,
+    pub expires: Option<u64>,
+    pub error: Option<i64>,
+    pub metrics: Vec<RouteMetric>,
+    pub iif: Option<String>,
+    pub encap: Option<String>,
+    /// `-d` `nh_info` line of an `nhid` route, verbatim.
+    pub nh_info: Option<String>,
+    /// A cloned route's `cache` line, verbatim (old kernels mixed these in).
+    pub cache: Option<String>,
+    pub unknown: Vec<String>,
+}
+
+/// One route record. A full BGP table holds a million of these, so the
+/// common attributes are inline and compact (`Name`, `Flags`, `NextHops`)
+/// and the rare ones sit behind one pointer (`RouteRare`, read through the
+/// accessors of the same names). Serialised field by field in the order
+/// `parse --json` has always printed.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     pub line: u32,
     /// Last physical line of the record (nexthop/cache lines included).
     pub end_line: u32,
     pub family: Family,
-    #[serde(rename = "type")]
+    /// `ip monitor` capture: `Deleted …`.
+    pub deleted: bool,
     pub kind: RouteType,
     /// `default` is the zero-length prefix of the family.
     pub dst: IpNet,
     /// The `table` token; else the table the command printed (a single-table
     /// dump prints no `table` tokens); else main.
     pub table: Table,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<IpNet>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nhid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tos: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dev: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<Name>,
     pub protocol: Option<RouteProtocol>,
     /// Absent means the printed default: `global`, or `link` for routes
     /// that old versions printed without scope.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub prefsrc: Option<IpAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metric: Option<u32>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mark: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub realms: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub metrics: Vec<RouteMetric>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iif: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pref: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encap: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub nexthops: Vec<NextHop>,
-    /// `-d` `nh_info` line of an `nhid` route, verbatim.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nh_info: Option<String>,
-    /// A cloned route's `cache` line, verbatim (old kernels mixed these in).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<String>,
-    /// `ip monitor` capture: `Deleted …`.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub deleted: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unknown: Vec<String>,
+    pub flags: Flags,
+    /// IPv6 router preference (every IPv6 route prints one).
+    pub pref: Option<Name>,
+    pub nexthops: NextHops,
+    rare: Rare,
+}
+
+/// `RouteRare` out of line; none allocated is equal to all absent.
+#[derive(Debug, Clone, Default)]
+struct Rare(Option<Box<RouteRare>>);
+
+static NO_RARE: RouteRare = RouteRare {
+    nhid: None,
+    tos: None,
+    mark: None,
+    realms: None,
+    uid: None,
+    expires: None,
+    error: None,
+    metrics: Vec::new(),
+    iif: None,
+    encap: None,
+    nh_info: None,
+    cache: None,
+    unknown: Vec::new(),
+};
+
+impl PartialEq for Rare {
+    fn eq(&self, o: &Rare) -> bool {
+        let get = |r: &Rare| r.0.as_deref().unwrap_or(&NO_RARE) == &NO_RARE;
+        match (&self.0, &o.0) {
+            (Some(a), Some(b)) => a == b,
+            (Some(_), None) => get(self),
+            (None, Some(_)) => get(o),
+            (None, None) => true,
+        }
+    }
+}
+
+impl Serialize for Route {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let x = self.rare();
+        let mut m = s.serialize_struct("Route", 30)?;
+        m.serialize_field("line", &self.line)?;
+        m.serialize_field("end_line", &self.end_line)?;
+        m.serialize_field("family", &self.family)?;
+        m.serialize_field("type", &self.kind)?;
+        m.serialize_field("dst", &self.dst)?;
+        m.serialize_field("table", &self.table)?;
+        macro_rules! opt {
+            ($k:literal, $v:expr) => {
+                match &$v {
+                    Some(v) => m.serialize_field($k, v)?,
+                    None => m.skip_field($k)?,
+                }
+            };
+        }
+        macro_rules! list {
+            ($k:literal, $v:expr) => {
+                if $v.is_empty() {
+                    m.skip_field($k)?
+                } else {
+                    m.serialize_field($k, &$v)?
+                }
+            };
+        }
+        opt!("from", self.from);
+        opt!("nhid", x.nhid);
+        opt!("tos", x.tos);
+        opt!("gateway", self.gateway);
+        opt!("dev", self.dev);
+        opt!("protocol", self.protocol);
+        opt!("scope", self.scope);
+        opt!("prefsrc", self.prefsrc);
+        opt!("metric", self.metric);
+        list!("flags", self.flags);
+        opt!("mark", x.mark);
+        opt!("realms", x.realms);
+        opt!("uid", x.uid);
+        opt!("expires", x.expires);
+        opt!("error", x.error);
+        list!("metrics", x.metrics);
+        opt!("iif", x.iif);
+        opt!("pref", self.pref);
+        opt!("encap", x.encap);
+        list!("nexthops", self.nexthops);
+        opt!("nh_info", x.nh_info);
+        opt!("cache", x.cache);
+        if self.deleted {
+            m.serialize_field("deleted", &true)?;
+        } else {
+            m.skip_field("deleted")?;
+        }
+        list!("unknown", x.unknown);
+        m.end()
+    }
 }
 
 /// Route metrics (RTAX_*), printed as `name [lock] value`.
@@ -132,22 +390,8 @@ fn is_metric(w: &str) -> bool {
     )
 }
 
-/// Next-hop and route flags (RTNH_F_*, RTM_F_*).
 fn is_flag(w: &str) -> bool {
-    matches!(
-        w,
-        "dead"
-            | "onlink"
-            | "pervasive"
-            | "offload"
-            | "trap"
-            | "notify"
-            | "linkdown"
-            | "unresolved"
-            | "rt_offload"
-            | "rt_trap"
-            | "rt_offload_failed"
-    )
+    FLAGS.contains(&w)
 }
 
 /// Words that end an `encap …` clause (whose own words are open-ended).
@@ -180,34 +424,72 @@ impl Route {
             line,
             end_line: line,
             family,
+            deleted: false,
             kind,
             dst,
             table,
             from: None,
-            nhid: None,
-            tos: None,
             gateway: None,
             dev: None,
             protocol: None,
             scope: None,
             prefsrc: None,
             metric: None,
-            flags: Vec::new(),
-            mark: None,
-            realms: None,
-            uid: None,
-            expires: None,
-            error: None,
-            metrics: Vec::new(),
-            iif: None,
+            flags: Flags::default(),
             pref: None,
-            encap: None,
-            nexthops: Vec::new(),
-            nh_info: None,
-            cache: None,
-            deleted: false,
-            unknown: Vec::new(),
+            nexthops: NextHops::default(),
+            rare: Rare::default(),
         }
+    }
+
+    /// The rare attributes, made on first write.
+    pub fn rare_mut(&mut self) -> &mut RouteRare {
+        self.rare.0.get_or_insert_default()
+    }
+
+    /// The rare attributes (all absent when none was written).
+    pub fn rare(&self) -> &RouteRare {
+        self.rare.0.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    pub fn nhid(&self) -> Option<u32> {
+        self.rare().nhid
+    }
+    pub fn tos(&self) -> Option<&str> {
+        self.rare().tos.as_deref()
+    }
+    pub fn mark(&self) -> Option<u32> {
+        self.rare().mark
+    }
+    pub fn realms(&self) -> Option<&str> {
+        self.rare().realms.as_deref()
+    }
+    pub fn uid(&self) -> Option<u32> {
+        self.rare().uid
+    }
+    pub fn expires(&self) -> Option<u64> {
+        self.rare().expires
+    }
+    pub fn error(&self) -> Option<i64> {
+        self.rare().error
+    }
+    pub fn metrics(&self) -> &[RouteMetric] {
+        &self.rare().metrics
+    }
+    pub fn iif(&self) -> Option<&str> {
+        self.rare().iif.as_deref()
+    }
+    pub fn encap(&self) -> Option<&str> {
+        self.rare().encap.as_deref()
+    }
+    pub fn nh_info(&self) -> Option<&str> {
+        self.rare().nh_info.as_deref()
+    }
+    pub fn cache(&self) -> Option<&str> {
+        self.rare().cache.as_deref()
+    }
+    pub fn unknown(&self) -> &[String] {
+        &self.rare().unknown
     }
 }
 
@@ -323,11 +605,13 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Route> 
             }
             "nhid" => {
                 let v = value!(toks, sink, line, kw, "a nexthop id");
-                r.nhid = Some(check!(sink, line, v, lex::u32_tok(v)));
+                r.rare_mut().nhid = Some(check!(sink, line, v, lex::u32_tok(v)));
             }
-            "tos" | "dsfield" => r.tos = Some(value!(toks, sink, line, kw, "a TOS").to_string()),
+            "tos" | "dsfield" => {
+                r.rare_mut().tos = Some(value!(toks, sink, line, kw, "a TOS").to_string())
+            }
             "via" | "gw" => r.gateway = Some(via(&mut toks, sink, line)?),
-            "dev" | "oif" => r.dev = Some(value!(toks, sink, line, kw, "a device").to_string()),
+            "dev" | "oif" => r.dev = Some(Name::new(value!(toks, sink, line, kw, "a device"))),
             "table" => r.table = Table::parse(value!(toks, sink, line, kw, "a table")),
             "proto" | "protocol" => {
                 r.protocol = Some(RouteProtocol::parse(value!(
@@ -349,43 +633,49 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Route> 
             }
             "mark" => {
                 let v = value!(toks, sink, line, kw, "a mark");
-                r.mark = Some(check!(sink, line, v, lex::hex_u32(v)));
+                r.rare_mut().mark = Some(check!(sink, line, v, lex::hex_u32(v)));
             }
             "realm" | "realms" => {
-                r.realms = Some(value!(toks, sink, line, kw, "a realm").to_string())
+                r.rare_mut().realms = Some(value!(toks, sink, line, kw, "a realm").to_string())
             }
             "uid" => {
                 let v = value!(toks, sink, line, kw, "a uid");
-                r.uid = Some(check!(sink, line, v, lex::u32_tok(v)));
+                r.rare_mut().uid = Some(check!(sink, line, v, lex::u32_tok(v)));
             }
             "expires" => {
                 let v = value!(toks, sink, line, kw, "Nsec");
-                r.expires = Some(check!(sink, line, v, lex::seconds(v)));
+                r.rare_mut().expires = Some(check!(sink, line, v, lex::seconds(v)));
             }
             "error" => {
                 let v = value!(toks, sink, line, kw, "an error number");
-                r.error = Some(check!(sink, line, v, lex::i64_tok(v)));
+                r.rare_mut().error = Some(check!(sink, line, v, lex::i64_tok(v)));
             }
-            "iif" => r.iif = Some(value!(toks, sink, line, kw, "a device").to_string()),
+            "iif" => r.rare_mut().iif = Some(value!(toks, sink, line, kw, "a device").to_string()),
             "pref" => {
-                r.pref = Some(value!(toks, sink, line, kw, "low, medium or high").to_string())
+                r.pref = Some(Name::new(value!(
+                    toks,
+                    sink,
+                    line,
+                    kw,
+                    "low, medium or high"
+                )))
             }
-            "encap" => r.encap = Some(encap(&mut toks)),
+            "encap" => r.rare_mut().encap = Some(encap(&mut toks)),
             "as" => {
                 let mut v = value!(toks, sink, line, kw, "an address");
                 if v == "to" {
                     v = value!(toks, sink, line, kw, "an address");
                 }
-                r.unknown.push(format!("as to {v}"));
+                r.rare_mut().unknown.push(format!("as to {v}"));
             }
             "ttl-propagate" | "ttl-propogate" => {
                 let v = value!(toks, sink, line, kw, "enabled or disabled");
-                r.flags.push(format!("{kw} {v}"));
+                r.flags.push(&format!("{kw} {v}"));
             }
             // `ip -s` cache statistics and old cache info: kept with the route.
             "users" | "used" | "age" | "ipid" | "ts" | "tsage" => {
                 let v = value!(toks, sink, line, kw, "a value");
-                r.metrics.push(RouteMetric {
+                r.rare_mut().metrics.push(RouteMetric {
                     name: kw.to_string(),
                     lock: false,
                     value: v.to_string(),
@@ -398,14 +688,14 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Route> 
                 let nh = parse_nexthop(rest, line, &mut r, sink)?;
                 r.nexthops.push(nh);
             }
-            w if is_flag(w) => r.flags.push(w.to_string()),
+            w if is_flag(w) => r.flags.push(w),
             w if is_metric(w) => {
                 let mut v = value!(toks, sink, line, kw, "a metric value");
                 let lock = v == "lock";
                 if lock {
                     v = value!(toks, sink, line, kw, "a metric value");
                 }
-                r.metrics.push(RouteMetric {
+                r.rare_mut().metrics.push(RouteMetric {
                     name: w.to_string(),
                     lock,
                     value: v.to_string(),
@@ -413,7 +703,7 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Route> 
             }
             _ => {
                 sink.unknown_token(line, kw, "route");
-                r.unknown.push(kw.to_string());
+                r.rare_mut().unknown.push(kw.to_string());
             }
         }
     }
@@ -472,7 +762,7 @@ fn parse_nexthop(
         gateway: None,
         dev: None,
         weight: None,
-        flags: Vec::new(),
+        flags: Flags::default(),
         realms: None,
         encap: None,
         unknown: Vec::new(),
@@ -480,7 +770,7 @@ fn parse_nexthop(
     while let Some(kw) = toks.next() {
         match kw {
             "via" | "gw" => nh.gateway = Some(via(&mut toks, sink, line)?),
-            "dev" => nh.dev = Some(value!(toks, sink, line, kw, "a device").to_string()),
+            "dev" => nh.dev = Some(Name::new(value!(toks, sink, line, kw, "a device"))),
             "weight" => {
                 let v = value!(toks, sink, line, kw, "a weight");
                 nh.weight = Some(check!(sink, line, v, lex::u32_tok(v)));
@@ -497,14 +787,14 @@ fn parse_nexthop(
                 nh.unknown.push(format!("as to {v}"));
             }
             // < v5.6 printed the route's `pref` after the multipath block.
-            "pref" => route.pref = Some(value!(toks, sink, line, kw, "a preference").to_string()),
+            "pref" => route.pref = Some(Name::new(value!(toks, sink, line, kw, "a preference"))),
             "nexthop" => {
                 // Several nexthops glued on one line.
                 let next = parse_nexthop(toks, line, route, sink)?;
                 route.nexthops.push(nh);
                 return Some(next);
             }
-            w if is_flag(w) => nh.flags.push(w.to_string()),
+            w if is_flag(w) => nh.flags.push(w),
             _ => {
                 sink.unknown_token(line, kw, "nexthop");
                 nh.unknown.push(kw.to_string());
@@ -531,14 +821,41 @@ pub fn parse_continuation(line: &Line<'_>, route: &mut Route, sink: &mut Sink) -
         }
         "nh_info" => {
             route.end_line = line.no;
-            route.nh_info = Some(toks.rest().trim_end().to_string());
+            route.rare_mut().nh_info = Some(toks.rest().trim_end().to_string());
             true
         }
         "cache" => {
             route.end_line = line.no;
-            route.cache = Some(toks.rest().trim_end().to_string());
+            route.rare_mut().cache = Some(toks.rest().trim_end().to_string());
             true
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// A full BGP table is a million of these: 528 bytes each before
+    /// `Name`, `Flags`, `NextHops` and `RouteRare`.
+    #[test]
+    fn a_route_record_stays_small() {
+        assert!(std::mem::size_of::<Route>() <= 200);
+        assert_eq!(std::mem::size_of::<Option<Scope>>(), 16);
+        let mut f = Flags::default();
+        for w in ["onlink", "dead", "onlink"] {
+            f.push(w);
+        }
+        assert_eq!(f.iter().collect::<Vec<_>>(), ["onlink", "dead", "onlink"]);
+        assert!(f.contains("dead") && !f.contains("trap"));
+        f.push("ttl-propagate enabled");
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"["onlink","dead","onlink","ttl-propagate enabled"]"#
+        );
+        let many: Flags = std::iter::repeat_n("trap", 17).collect();
+        assert_eq!(many.len(), 17);
+        assert_eq!(many.iter().filter(|w| *w == "trap").count(), 17);
     }
 }

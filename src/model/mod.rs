@@ -11,7 +11,8 @@ pub use system::{KernelVersion, Sysctls, System};
 pub use table::FibTable;
 
 use crate::grammar::{
-    self, Ctx, Dump, DumpKind, Family, Items, Link, Route, RouteType, Rule, RuleAction, Table,
+    self, Ctx, Dump, DumpKind, Family, Flags, Items, Link, Name, Route, RouteType, Rule,
+    RuleAction, Table,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -205,7 +206,9 @@ pub struct Input {
 /// another prints as numbers (`ip -N`) are reconciled where the bundle pairs them.
 fn normalize_table(t: &Table, names: &HashMap<String, u32>) -> Table {
     match t {
-        Table::Name(n) => names.get(n).map_or_else(|| t.clone(), |&id| Table::Id(id)),
+        Table::Name(n) => names
+            .get(n.as_str())
+            .map_or_else(|| t.clone(), |&id| Table::Id(id)),
         id => id.clone(),
     }
 }
@@ -305,7 +308,7 @@ impl Host {
                         h.have_routes[fi] = true;
                         route.table = normalize_table(&route.table, table_names);
                         let entry = RouteEntry {
-                            tos: route.tos.as_deref().and_then(parse_tos).unwrap_or(0),
+                            tos: route.tos().and_then(parse_tos).unwrap_or(0),
                             origin: Origin {
                                 source: si,
                                 line: route.line,
@@ -517,7 +520,7 @@ impl Host {
         });
         self.fib.realms4 = self.tables[0].values().any(|t| {
             t.routes.iter().any(|e| {
-                e.route.realms.is_some() || e.route.nexthops.iter().any(|n| n.realms.is_some())
+                e.route.realms().is_some() || e.route.nexthops.iter().any(|n| n.realms.is_some())
             })
         });
     }
@@ -550,8 +553,8 @@ impl Host {
                             || (a.addr.prefixlen < 31 && captured_local))
                 });
             // Multipath nexthops through a down link stay, flagged `dead`.
-            let live_on = |d: &Option<String>, flags: &[String]| {
-                d.as_deref() == Some(l.name.as_str()) && !flags.iter().any(|f| f == "dead")
+            let live_on = |d: &Option<Name>, flags: &Flags| {
+                d.as_deref() == Some(l.name.as_str()) && !flags.contains("dead")
             };
             let routed = self.tables[0].values().any(|t| {
                 t.routes.iter().any(|e| {
@@ -564,8 +567,8 @@ impl Host {
             });
             // fib_sync_down_dev flags nexthops `dead` only when their
             // device goes admin-down (carrier loss only sets `linkdown`).
-            let dead_on = |d: &Option<String>, flags: &[String]| {
-                d.as_deref() == Some(l.name.as_str()) && flags.iter().any(|f| f == "dead")
+            let dead_on = |d: &Option<Name>, flags: &Flags| {
+                d.as_deref() == Some(l.name.as_str()) && flags.contains("dead")
             };
             let has_dead = self.tables.iter().flat_map(|t| t.values()).any(|t| {
                 t.routes.iter().any(|e| {
@@ -597,7 +600,7 @@ impl Host {
             // What the kernel adds for an address (fib_add_ifaddr), made
             // as the record the grammar gives for `local DST dev DEV`.
             let mut r = Route::new(0, fam, dst, kind, Table::Id(Table::LOCAL));
-            r.dev = Some(dev.to_string());
+            r.dev = Some(Name::new(dev));
             r.prefsrc = src;
             t.push(RouteEntry {
                 route: r,

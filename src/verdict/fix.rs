@@ -173,8 +173,8 @@ fn metric(r: &Route) -> u32 {
     r.metric.unwrap_or(default_metric(r.family))
 }
 
-fn is_onlink(flags: &[String]) -> bool {
-    flags.iter().any(|f| f == "onlink")
+fn is_onlink(flags: &crate::grammar::Flags) -> bool {
+    flags.contains("onlink")
 }
 
 /// `ip route add|del …`: every attribute the route has, so that a deleted
@@ -202,7 +202,7 @@ fn route_command(verb: &str, r: &Route) -> String {
         s.push_str(" from ");
         space::push_net(&mut s, f);
     }
-    if let Some(t) = &r.tos {
+    if let Some(t) = r.tos() {
         let _ = write!(s, " tos {t}");
     }
     if r.nexthops.is_empty() {
@@ -245,7 +245,7 @@ fn route_command(verb: &str, r: &Route) -> String {
         s.push_str(" src ");
         space::push_ip(&mut s, p);
     }
-    for m in &r.metrics {
+    for m in r.metrics() {
         let _ = write!(
             s,
             " {}{} {}",
@@ -338,7 +338,7 @@ fn same_key(a: &Route, b: &Route) -> bool {
     a.dst.trunc() == b.dst.trunc()
         && metric(a) == metric(b)
         && match a.family {
-            Family::Inet => a.tos.as_deref().unwrap_or("0") == b.tos.as_deref().unwrap_or("0"),
+            Family::Inet => a.tos().unwrap_or("0") == b.tos().unwrap_or("0"),
             Family::Inet6 => a.from == b.from,
         }
 }
@@ -591,8 +591,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
                         && (any_metric || metric(x) == metric(r))
                         && match r.family {
                             Family::Inet => {
-                                x.tos.as_deref().unwrap_or("0") == r.tos.as_deref().unwrap_or("0")
-                                    && x.kind == r.kind
+                                x.tos().unwrap_or("0") == r.tos().unwrap_or("0") && x.kind == r.kind
                             }
                             Family::Inet6 => x.from == r.from,
                         }
@@ -1965,12 +1964,12 @@ fn own_table(host: &Host, e: &Endpoint) -> Option<(u32, u32)> {
 /// The route of `gw` for `dst` in `table` (or straight out of `dev`).
 fn via_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str, gw: &Gateway) -> Route {
     let mut r = Route::new(0, fam, dst, RouteType::Unicast, Table::Id(table));
-    r.dev = Some(dev.to_string());
+    r.dev = Some(dev.into());
     match gw.addr {
         Some(g) => {
             r.gateway = Some(g);
             if gw.onlink {
-                r.flags.push("onlink".into());
+                r.flags.push("onlink");
             }
         }
         None if fam == Family::Inet => r.scope = Some(RtScope::Link),
@@ -1984,7 +1983,7 @@ fn via_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str, gw: &Gateway
 
 fn direct_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str) -> Route {
     let mut r = Route::new(0, fam, dst, RouteType::Unicast, Table::Id(table));
-    r.dev = Some(dev.to_string());
+    r.dev = Some(dev.into());
     match fam {
         Family::Inet => r.scope = Some(RtScope::Link),
         Family::Inet6 => r.metric = Some(default_metric(fam)),
@@ -2051,7 +2050,7 @@ fn repair(
             });
             match hit.map(|k| (k, &table.expect("a hit's table").routes[k].route)) {
                 Some((k, r)) if r.kind == RouteType::Throw => culprits.push(k),
-                Some((k, r)) if r.kind == RouteType::Unicast && r.tos.is_none() => {
+                Some((k, r)) if r.kind == RouteType::Unicast && r.tos().is_none() => {
                     let other = r.dev.as_deref().is_some_and(|d| d != dev)
                         || r.nexthops.iter().any(|x| x.dev.as_deref() != Some(dev));
                     if !other {

@@ -109,7 +109,7 @@ fn infer_addresses(host: &mut Host) -> bool {
             {
                 continue;
             }
-            let Some(dev) = r.dev.clone().filter(|d| d != "lo") else {
+            let Some(dev) = r.dev.as_deref().filter(|d| *d != "lo").map(str::to_string) else {
                 continue;
             };
             let a = r.dst.addr();

@@ -590,7 +590,7 @@ fn repair(
         };
         let dst = ipnet::IpNet::new(space::addr(fam, 0), 0).map_err(|e| e.to_string())?;
         let mut r = Route::new(0, fam, dst, RouteType::Unicast, t.clone());
-        r.dev = Some(uplink.to_string());
+        r.dev = Some(uplink.into());
         r.gateway = Some(gw);
         ops.push(Op::AddRoute(r));
     }

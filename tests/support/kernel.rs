@@ -658,7 +658,9 @@ pub fn undecidable(h: &Host, flow: &FlowSpec, l: &Lookup) -> Option<&'static str
     if h.links.iter().any(|l| !l.flags_known) {
         return Some("suppress_ifgroup without captured link groups");
     }
-    let group = |d: &Option<String>| d.as_deref().and_then(|d| h.link(d)).map(|l| l.group);
+    let group = |d: &Option<asymroute_offline::grammar::Name>| {
+        d.as_deref().and_then(|d| h.link(d)).map(|l| l.group)
+    };
     let mixed = h.tables[1].values().any(|t| {
         t.routes.iter().any(|e| {
             let g: Vec<_> = e.route.nexthops.iter().map(|n| group(&n.dev)).collect();
@@ -689,13 +691,17 @@ fn own_gateway_order(h: &Host, flow: &FlowSpec, l: &Lookup) -> bool {
     let Some(route) = t.routes.get(rr.index).map(|e| &e.route) else {
         return false;
     };
-    let legs: Vec<(Option<&str>, Option<IpAddr>, &[String])> = if route.nexthops.is_empty() {
+    let legs: Vec<(
+        Option<&str>,
+        Option<IpAddr>,
+        &asymroute_offline::grammar::Flags,
+    )> = if route.nexthops.is_empty() {
         vec![(route.dev.as_deref(), route.gateway, &route.flags)]
     } else {
         route
             .nexthops
             .iter()
-            .map(|n| (n.dev.as_deref(), n.gateway, n.flags.as_slice()))
+            .map(|n| (n.dev.as_deref(), n.gateway, &n.flags))
             .collect()
     };
     let scope = |r: &Route| r.scope.as_ref().and_then(|s| s.number()).unwrap_or(0);
@@ -707,7 +713,7 @@ fn own_gateway_order(h: &Host, flow: &FlowSpec, l: &Lookup) -> bool {
             .addrs
             .iter()
             .any(|a| a.link == *dev && a.addr.local == *gw);
-        own && !flags.iter().any(|f| f == "onlink")
+        own && !flags.contains("onlink")
             && t.routes.iter().any(|e| {
                 let r = &e.route;
                 r.kind == RouteType::Unicast
@@ -743,26 +749,27 @@ pub fn shared_nexthop_prefsrc(h: &Host, flow: &FlowSpec, l: &Lookup, k: &Answer)
     else {
         return false;
     };
-    if route.nhid.is_none() {
+    if route.nhid().is_none() {
         return false;
     }
     let first = |r: &asymroute_offline::grammar::Route| {
-        r.nexthops.first().map_or(r.dev.clone(), |n| n.dev.clone())
+        let dev = r.nexthops.first().map_or(&r.dev, |n| &n.dev);
+        dev.as_deref().map(str::to_string)
     };
     let legs = |r: &asymroute_offline::grammar::Route| -> Vec<(Option<String>, Option<IpAddr>)> {
         if r.nexthops.is_empty() {
-            vec![(r.dev.clone(), r.gateway)]
+            vec![(r.dev.as_deref().map(str::to_string), r.gateway)]
         } else {
             r.nexthops
                 .iter()
-                .map(|n| (n.dev.clone(), n.gateway))
+                .map(|n| (n.dev.as_deref().map(str::to_string), n.gateway))
                 .collect()
         }
     };
     let taken = (k.dev.clone(), k.gateway);
     h.tables[1].values().any(|t| {
         t.routes.iter().any(|e| {
-            e.route.nhid.is_some()
+            e.route.nhid().is_some()
                 && first(&e.route) != first(route)
                 && legs(&e.route).contains(&taken)
         })

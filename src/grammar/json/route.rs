@@ -4,9 +4,10 @@
 
 use super::Obj;
 use crate::grammar::Ctx;
+use crate::grammar::intern::Name;
 use crate::grammar::lex;
 use crate::grammar::names::{Family, RouteProtocol, RouteType, Scope, Table};
-use crate::grammar::route::{NextHop, Route, RouteMetric};
+use crate::grammar::route::{Flags, NextHop, Route, RouteMetric, RouteRare};
 use serde_json::Value;
 
 fn gateway(o: &mut Obj<'_>) -> Result<Option<std::net::IpAddr>, String> {
@@ -109,45 +110,42 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
         .map(|t| Table::parse(&t))
         .or_else(|| ctx.table.clone())
         .unwrap_or_else(Table::main);
-    let mut r = Route {
-        line: o.line,
-        end_line: o.line,
-        family: Family::of(&dst.addr()),
-        kind,
-        dst,
-        table,
-        from: from_s.and_then(|f| lex::dst(&f, fam).ok()),
-        nhid: o.u32("nhid"),
-        tos: o.str("tos").or_else(|| o.str("dsfield")),
-        gateway: gw,
-        dev: o.str("dev"),
-        protocol: o.str("protocol").map(|p| RouteProtocol::parse(&p)),
-        scope: o.str("scope").map(|s| Scope::parse(&s)),
-        prefsrc,
-        metric: o.u32("metric"),
-        flags: Vec::new(),
+    let mut r = Route::new(o.line, Family::of(&dst.addr()), dst, kind, table);
+    r.from = from_s.and_then(|f| lex::dst(&f, fam).ok());
+    // Read in the order the keys were always taken (`take` moves them out,
+    // and `leftovers` reports what no key took).
+    let nhid = o.u32("nhid");
+    let tos = o.str("tos").or_else(|| o.str("dsfield"));
+    r.gateway = gw;
+    r.dev = o.str("dev").map(Name::from);
+    r.protocol = o.str("protocol").map(|p| RouteProtocol::parse(&p));
+    r.scope = o.str("scope").map(|s| Scope::parse(&s));
+    r.prefsrc = prefsrc;
+    r.metric = o.u32("metric");
+    let rare = RouteRare {
+        nhid,
+        tos,
         mark: o.u32("mark"),
-        realms: None,
         uid: o.u32("uid"),
         expires: o.u64("expires"),
         error: o.i64("error"),
-        metrics: Vec::new(),
         iif: o.str("iif"),
-        pref,
         encap: o.str("encap"),
-        nexthops: Vec::new(),
         nh_info: o.take("nh_info").map(|v| v.to_string()),
         cache: o.take("cache").map(|v| v.to_string()),
-        deleted: o.flag("deleted"),
-        unknown: Vec::new(),
+        ..RouteRare::default()
     };
-    if let Some(Value::Array(f)) = o.take("flags") {
-        r.flags = f
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+    r.pref = pref.map(Name::from);
+    r.deleted = o.flag("deleted");
+    if rare != RouteRare::default() {
+        *r.rare_mut() = rare;
     }
-    r.realms = o.take("flow").and_then(flow);
+    if let Some(Value::Array(f)) = o.take("flags") {
+        r.flags = f.iter().filter_map(Value::as_str).collect();
+    }
+    if let Some(realms) = o.take("flow").and_then(flow) {
+        r.rare_mut().realms = Some(realms);
+    }
     if let Some(Value::Array(ms)) = o.take("metrics") {
         for m in ms {
             if let Value::Object(m) = m {
@@ -161,12 +159,12 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
                     })
                     .unwrap_or_default();
                 for (k, v) in m.iter().filter(|(k, _)| *k != "lock") {
-                    r.metrics.push(metric(k, v, locked.contains(k)));
+                    r.rare_mut().metrics.push(metric(k, v, locked.contains(k)));
                 }
             }
         }
         // The object's key order is lost: back to RTAX order, as text prints.
-        r.metrics.sort_by_key(|m| {
+        r.rare_mut().metrics.sort_by_key(|m| {
             METRICS
                 .iter()
                 .position(|n| *n == m.name)
@@ -193,24 +191,24 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
             let mut n = NextHop {
                 line: o.line,
                 gateway,
-                dev: no.str("dev"),
+                dev: no.str("dev").map(Name::from),
                 weight: no.u32("weight"),
-                flags: Vec::new(),
+                flags: Flags::default(),
                 realms: None,
                 encap: no.str("encap"),
                 unknown: Vec::new(),
             };
             n.realms = no.take("flow").and_then(flow);
             if let Some(Value::Array(f)) = no.take("flags") {
-                n.flags = f
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect();
+                n.flags = f.iter().filter_map(Value::as_str).collect();
             }
             n.unknown = no.leftovers();
             r.nexthops.push(n);
         }
     }
-    r.unknown = o.leftovers();
+    let unknown = o.leftovers();
+    if !unknown.is_empty() {
+        r.rare_mut().unknown = unknown;
+    }
     Some(r)
 }

@@ -194,7 +194,7 @@ impl Host {
         };
         let mut cands: Vec<usize> = res.live.clone();
         if flow.oif.is_none() && cands.len() > 1 {
-            if let Some(s) = src.filter(|_| r.nhid.is_none()) {
+            if let Some(s) = src.filter(|_| r.nhid().is_none()) {
                 let own: Vec<usize> = cands
                     .iter()
                     .copied()
@@ -259,7 +259,7 @@ impl Host {
                         // mkroute_output4 decided for the first candidate.
                         let keep = h.kind == RouteType::Unicast || h.gateway.is_some();
                         NextHopChoice {
-                            dev: n.dev.clone().unwrap_or_default(),
+                            dev: n.dev.as_deref().unwrap_or_default().to_string(),
                             gateway: self.rt_gw4(r, Some(i)).filter(|_| keep),
                             weight: n.weight,
                             src: src.or_else(|| nh_src(Some(i))),
@@ -556,9 +556,12 @@ impl Host {
         }
         // fib_info_nh_uses_dev: every nexthop counts, dead ones too.
         let devs: Vec<String> = if r.nexthops.is_empty() {
-            r.dev.iter().cloned().collect()
+            r.dev.iter().map(|d| d.to_string()).collect()
         } else {
-            r.nexthops.iter().filter_map(|n| n.dev.clone()).collect()
+            r.nexthops
+                .iter()
+                .filter_map(|n| n.dev.as_deref().map(str::to_string))
+                .collect()
         };
         let dev_match = devs.iter().any(|d| d == iif)
             || (r.kind == RouteType::Local && self.is_loopback_dev(iif));

@@ -71,7 +71,7 @@ impl Host {
         // group's first member whatever leg the hash takes
         // (fib6_info_nh_dev → nexthop_fib6_nh: entry 0) [verified].
         let group_dev = r
-            .nhid
+            .nhid()
             .and_then(|_| r.nexthops.first())
             .and_then(|n| n.dev.as_deref());
         let mut h = Self::hit_of(
@@ -99,7 +99,7 @@ impl Host {
         live.iter()
             .filter_map(|&i| r.nexthops.get(i).map(|n| (i, n)))
             .map(|(i, n)| NextHopChoice {
-                dev: n.dev.clone().unwrap_or_default(),
+                dev: n.dev.as_deref().unwrap_or_default().to_string(),
                 gateway: n.gateway,
                 weight: n.weight,
                 src: src(i),
@@ -154,11 +154,7 @@ impl Host {
     ) {
         let src = fl.src.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         let mut started = false;
-        for &p in t.plens() {
-            let idxs = t.aliases(fl.dst, p);
-            if idxs.is_empty() {
-                continue;
-            }
+        for (p, idxs) in t.candidates(fl.dst) {
             let from = |i: usize| t.routes[i].route.from.filter(|f| f.prefix_len() > 0);
             if idxs.iter().all(|&i| from(i).is_none()) {
                 // No subtree: the node is its own routes, all of them.
@@ -259,7 +255,7 @@ impl Host {
         // `oif eth1` leaves by the eth0 member for some flows].
         let mut live: Vec<usize> = vec![chosen];
         live.extend((0..r.nexthops.len()).filter(|&k| k != chosen).filter(|&k| {
-            if r.nhid.is_some() {
+            if r.nhid().is_some() {
                 !is_dead(&r.nexthops[k].flags)
             } else {
                 score(r, Some(k)).is_some()

@@ -559,8 +559,8 @@ fn nh_of(r: &crate::grammar::Route, nh: Option<usize>) -> (Option<&str>, Option<
     }
 }
 
-fn is_dead(flags: &[String]) -> bool {
-    flags.iter().any(|f| f == "dead")
+fn is_dead(flags: &crate::grammar::Flags) -> bool {
+    flags.contains("dead")
 }
 
 impl Host {

@@ -16,7 +16,7 @@ impl Host {
             None => (r.gateway, &r.flags),
         };
         let dev = nh_of(r, nh).0;
-        let onlink = flags.iter().any(|f| f == "onlink");
+        let onlink = flags.contains("onlink");
         gw.filter(|g| {
             onlink || !g.is_ipv4() || !self.addrs_of(*g).any(|a| Some(a.link.as_str()) == dev)
         })
@@ -110,8 +110,8 @@ impl Host {
 
     /// One fib_table_lookup of the merged local+main trie: the longest
     /// prefix across both, `local`'s aliases first at equal prefixes. The
-    /// two tables' prefix lengths (each longest first) are merged as they
-    /// are walked: no list is built per lookup.
+    /// two tables' prefixes holding the destination (each longest first)
+    /// are merged as they are walked: no list is built per lookup.
     pub(super) fn local_main4(
         &self,
         fl: &Flowi<'_>,
@@ -120,32 +120,22 @@ impl Host {
         const MAIN: Table = Table::Id(Table::MAIN);
         let local = self.table(Family::Inet, &LOCAL);
         let main = self.table(Family::Inet, &MAIN);
-        let (mut lp, mut mp) = (
-            local.map_or(&[][..], |t| t.plens()),
-            main.map_or(&[][..], |t| t.plens()),
-        );
+        let mut lc = local.map(|t| t.candidates(fl.dst).peekable());
+        let mut mc = main.map(|t| t.candidates(fl.dst).peekable());
         loop {
-            let p = match (lp.first(), mp.first()) {
+            let lp = lc.as_mut().and_then(|c| c.peek()).map(|x| x.0);
+            let mp = mc.as_mut().and_then(|c| c.peek()).map(|x| x.0);
+            // Local first at an equal prefix length.
+            let (tid, t, idxs) = match (lp, mp) {
                 (None, None) => break,
-                (Some(&a), None) => a,
-                (None, Some(&b)) => b,
-                (Some(&a), Some(&b)) => a.max(b),
+                (Some(a), Some(b)) if a >= b => (LOCAL, local, lc.as_mut()?.next()?.1),
+                (Some(_), None) => (LOCAL, local, lc.as_mut()?.next()?.1),
+                _ => (MAIN, main, mc.as_mut()?.next()?.1),
             };
-            // A table without this prefix length has no alias for it.
-            let in_local = lp.first() == Some(&p);
-            let in_main = mp.first() == Some(&p);
-            if in_local {
-                lp = &lp[1..];
-            }
-            if in_main {
-                mp = &mp[1..];
-            }
-            for (tid, t, has) in [(LOCAL, local, in_local), (MAIN, main, in_main)] {
-                let Some(t) = t.filter(|_| has) else { continue };
-                match self.aliases4(t, t.aliases(fl.dst, p), fl) {
-                    TableResult::NoMatch => {}
-                    other => return Some((tid, t, other)),
-                }
+            let t = t?;
+            match self.aliases4(t, idxs, fl) {
+                TableResult::NoMatch => {}
+                other => return Some((tid, t, other)),
             }
         }
         None
@@ -434,8 +424,8 @@ impl Host {
     pub(super) fn table_lookup(&self, t: &crate::model::FibTable, fl: &Flowi<'_>) -> TableResult {
         match fl.fam {
             Family::Inet => {
-                for &p in t.plens() {
-                    match self.aliases4(t, t.aliases(fl.dst, p), fl) {
+                for (_, idxs) in t.candidates(fl.dst) {
+                    match self.aliases4(t, idxs, fl) {
                         TableResult::NoMatch => {}
                         other => return other,
                     }

@@ -1,0 +1,171 @@
+//! `Name`: a short word a dump repeats on many records (a route's device,
+//! its `pref`), shared instead of copied. A full BGP table names three
+//! devices a million times; each copy was a 24-byte `String` and a heap
+//! block. A `Name` is one pointer, and equal words read in a row on one
+//! thread share one allocation (`Name::new` looks them up in a small
+//! per-thread cache, emptied when full, so memory stays flat over a fleet).
+
+use serde::{Serialize, Serializer};
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// An immutable, shared word: 8 bytes (`Option<Name>` too), derefs to `str`.
+#[derive(Clone)]
+pub struct Name(Arc<Box<str>>);
+
+/// Distinct words kept by the per-thread cache before it is emptied: a host
+/// has at most a few thousand devices; past that, sharing is only lost.
+const CACHE_CAP: usize = 4096;
+
+thread_local! {
+    static CACHE: RefCell<HashSet<Name, foldhash::fast::RandomState>> =
+        RefCell::new(HashSet::default());
+}
+
+impl Name {
+    /// The cached `Name` for `s`, else a new one (then cached).
+    pub fn new(s: &str) -> Name {
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some(n) = c.get(s) {
+                return n.clone();
+            }
+            if c.len() >= CACHE_CAP {
+                c.clear();
+            }
+            let n = Name(Arc::new(s.into()));
+            c.insert(n.clone());
+            n
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, o: &Name) -> bool {
+        Arc::ptr_eq(&self.0, &o.0) || *self.0 == *o.0
+    }
+}
+impl Eq for Name {}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, o: &str) -> bool {
+        **self.0 == *o
+    }
+}
+impl PartialEq<&str> for Name {
+    fn eq(&self, o: &&str) -> bool {
+        **self.0 == **o
+    }
+}
+impl PartialEq<String> for Name {
+    fn eq(&self, o: &String) -> bool {
+        **self.0 == **o
+    }
+}
+
+/// Hashes as the `str` it holds (so the cache finds it by `&str`).
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (**self.0).hash(h)
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, o: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Name {
+    fn cmp(&self, o: &Name) -> std::cmp::Ordering {
+        self.as_str().cmp(o.as_str())
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Name {
+        Name::new(s)
+    }
+}
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name::new(&s)
+    }
+}
+impl From<&String> for Name {
+    fn from(s: &String) -> Name {
+        Name::new(s)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_words_share_one_allocation() {
+        let a = Name::new("eth0");
+        let b = Name::from("eth0".to_string());
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(a, b);
+        assert_eq!(a, "eth0");
+        assert_ne!(a, Name::new("eth1"));
+        assert_eq!(std::mem::size_of::<Option<Name>>(), 8);
+        assert_eq!(format!("{a} {a:?}"), "eth0 \"eth0\"");
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"eth0\"");
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        for i in 0..(CACHE_CAP * 2 + 3) {
+            let n = Name::new(&format!("veth{i}"));
+            assert_eq!(&*n, format!("veth{i}"));
+        }
+        CACHE.with(|c| assert!(c.borrow().len() <= CACHE_CAP));
+    }
+}
