@@ -157,6 +157,28 @@ impl SizeHint for &[u8] {
 pub(super) const AHEAD: usize = 4;
 pub(super) const CHUNK: usize = 256 * 1024;
 
+/// Reads up to `CHUNK` bytes into `buf` (resized to what was read): the
+/// count, and the error that stopped it early, after the bytes read before
+/// it. Fewer than `CHUNK` bytes without an error is the end.
+pub(super) fn fill_chunk(r: &mut dyn Read, buf: &mut Vec<u8>) -> (usize, Option<io::Error>) {
+    buf.resize(CHUNK, 0);
+    let mut got = 0;
+    let mut failed = None;
+    while got < CHUNK {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    buf.truncate(got);
+    (got, failed)
+}
+
 /// The decoder thread: fills chunks (recycled from the reader) and sends
 /// them in order; an error is sent after the data decoded before it.
 pub(super) fn decode_ahead<R: Read>(
@@ -173,22 +195,8 @@ pub(super) fn decode_ahead<R: Read>(
         }
     };
     loop {
-        let mut buf = back.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
-        buf.resize(CHUNK, 0);
-        let mut got = 0;
-        let mut failed = None;
-        while got < CHUNK {
-            match d.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        buf.truncate(got);
+        let mut buf = back.try_recv().unwrap_or_default();
+        let (got, failed) = fill_chunk(&mut d, &mut buf);
         let end = got < CHUNK;
         if got > 0 && tx.send(Ok(buf)).is_err() {
             return;

@@ -29,7 +29,7 @@
 //! its own, as on one thread: the same reads, so the same bytes where a
 //! budget or a cap cuts a member short.
 
-use super::decode::{AHEAD, Ahead, CHUNK, Left};
+use super::decode::{AHEAD, Ahead, CHUNK, Left, fill_chunk};
 use super::layout::{Grouper, HostCapture, Placed, classify, want_of};
 use super::source::{Entry, Limits, Notice, Reader, Visitor, Walked, Want, looks_like_archive};
 use std::io::{self, Read};
@@ -270,21 +270,8 @@ impl Out for Lister<'_> {
         // read before it, as the reader would have met it. A reader that
         // stops early (a cap) drops its end: the rest is skipped unread.
         loop {
-            let mut buf = vec![0; CHUNK];
-            let mut got = 0;
-            let mut failed = None;
-            while got < CHUNK {
-                match r.read(&mut buf[got..]) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-            buf.truncate(got);
+            let mut buf = Vec::new();
+            let (got, failed) = fill_chunk(r, &mut buf);
             if got > 0 && data_tx.send(Ok(buf)).is_err() {
                 return true;
             }
