@@ -50,7 +50,6 @@ use asymroute_offline::verdict::{self, Endpoint, Impact, LinkClass, impact};
 use ipnet::{IpNet, Ipv4Net};
 use kernel::{Answer, FlowSpec, Ns};
 use rng::Rng;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -232,21 +231,6 @@ const FIXED_PEERS: &[&str] = &[
     "172.17.0.5",
     "172.18.0.5",
 ];
-
-/// One inbound probe with the kernel's answer, kept as a regression.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ICase {
-    flow: FlowSpec,
-    kernel: Answer,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ICaseFile {
-    description: String,
-    cases: Vec<ICase>,
-}
 
 #[derive(Default, Debug)]
 struct Counts {
@@ -469,14 +453,6 @@ fn sysctls(shape: &Shape, all: u8, dflt: u8, r: &mut Rng) -> (Vec<String>, Vec<S
     (before, after)
 }
 
-const DUMPS: [(&str, &str); 5] = [
-    ("ip_addr.txt", "ip addr"),
-    ("ip_rule.txt", "ip rule"),
-    ("ip6_rule.txt", "ip -6 rule"),
-    ("ip_route.txt", "ip route show table all"),
-    ("ip6_route.txt", "ip -6 route show table all"),
-];
-
 /// Builds one host, captures it into `dir`, asks the kernel, judges.
 #[allow(clippy::too_many_arguments)]
 fn run_host(
@@ -495,25 +471,7 @@ fn run_host(
     script.extend(link_script(shape, &ns.peer));
     script.extend(after);
     script.extend(shape.setup.iter().map(|c| format!("ip {c}")));
-    let o = ns.sh(&format!("set -e\n{}", script.join("\n")))?;
-    if !o.status.success() {
-        return Err(format!(
-            "{}: setup failed: {}",
-            shape.name,
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    for (f, c) in DUMPS {
-        let o = ns.sh(c)?;
-        std::fs::write(dir.join(f), &o.stdout).map_err(|e| e.to_string())?;
-    }
-    let o = ns.sh(
-        "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(conf\\.[^.]+\\.(rp_filter|accept_local|src_valid_mark|send_redirects|route_localnet)|ip_forward) '",
-    )?;
-    std::fs::write(dir.join("sysctl.txt"), &o.stdout).map_err(|e| e.to_string())?;
-    let o = ns.sh("uname -r")?;
-    std::fs::write(dir.join("uname"), &o.stdout).map_err(|e| e.to_string())?;
+    kernel::set_up_and_capture(&ns, &script, dir).map_err(|e| format!("{}: {e}", shape.name))?;
     let host = kernel::load_host(dir);
     let eps = assessed(&host);
     let flows = plan(&host, &eps, shape.mark);
@@ -545,56 +503,32 @@ fn run_host(
                 Some(e)
             }
         };
-        cases.push(ICase {
+        cases.push(kernel::Case {
             flow: f.clone(),
             kernel: k,
             note,
         });
     }
-    let save = std::env::var_os("ASYMROUTE_KERNEL_IMPACT_SAVE").map(PathBuf::from);
-    let to = match (&save, bad) {
-        (_, true) => Some(failed.to_path_buf()),
-        (Some(d), false) => Some(d.clone()),
-        (None, false) => None,
-    };
-    if let Some(to) = to {
-        let to = to.join(format!("{}-all{all}-default{dflt}-{n}", shape.name));
-        let _ = std::fs::create_dir_all(&to);
-        for f in [
-            "ip_addr.txt",
-            "ip_rule.txt",
-            "ip6_rule.txt",
-            "ip_route.txt",
-            "ip6_route.txt",
-            "sysctl.txt",
-            "uname",
-        ] {
-            let _ = std::fs::copy(dir.join(f), to.join(f));
-        }
+    if let Some(to) = kernel::keep_dir("ASYMROUTE_KERNEL_IMPACT_SAVE", bad, failed) {
         let kernel_release = std::fs::read_to_string(dir.join("uname")).unwrap_or_default();
-        let _ = std::fs::write(
-            to.join("setup.txt"),
-            format!(
-                "# kernel_impact host {n}: {} with all.rp_filter={all} default.rp_filter={dflt}, kernel {}\n{}\n",
-                shape.name,
-                kernel_release.trim(),
-                script.join("\n")
-            ),
+        let header = format!(
+            "kernel_impact host {n}: {} with all.rp_filter={all} default.rp_filter={dflt}, kernel {}",
+            shape.name,
+            kernel_release.trim()
         );
         let description = format!(
             "Inbound probes (ip route get A from P iif I) of a {} host, rp_filter all={all} default={dflt}: the kernel's answer, and whether the report's impact agreed (note)",
             shape.name
         );
-        let _ = kernel::write_case_lines(&to.join("impacts.json"), &description, &cases);
-        let lookups: Vec<kernel::Case> = cases
-            .iter()
-            .map(|c| kernel::Case {
-                flow: c.flow.clone(),
-                kernel: c.kernel.clone(),
-                note: c.note.clone(),
-            })
-            .collect();
-        let _ = kernel::write_case_lines(&to.join("cases.json"), &description, &lookups);
+        kernel::save_case(
+            dir,
+            &to.join(format!("{}-all{all}-default{dflt}-{n}", shape.name)),
+            &header,
+            &script,
+            "impacts.json",
+            &description,
+            &cases,
+        );
     }
     Ok(())
 }
@@ -668,26 +602,10 @@ fn impacts_agree_with_the_kernel() {
 /// with what the kernel answered.
 #[test]
 fn recorded_impacts_replay() {
-    let dirs = kernel::case_dirs(&["impacts.json"]);
     let mut counts = Counts::default();
-    let mut bad = Vec::new();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let host = kernel::load_host(dir);
-        let eps = assessed(&host);
-        let text = std::fs::read_to_string(dir.join("impacts.json")).unwrap();
-        let cf: ICaseFile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        for c in &cf.cases {
-            counts.probes += 1;
-            if let Err(e) = judge(&host, &eps, &c.flow, &c.kernel, &mut counts) {
-                bad.push(format!("{name}: ip {}: {e}", c.flow.command()));
-            }
-        }
-    }
-    eprintln!(
-        "kernel_impact replay: {} hosts, {} probes",
-        dirs.len(),
-        counts.probes
-    );
+    let (hosts, probes, bad) = kernel::replay_cases("impacts.json", assessed, |host, eps, c| {
+        judge(host, eps, &c.flow, &c.kernel, &mut counts).map(|_| ())
+    });
+    eprintln!("kernel_impact replay: {hosts} hosts, {probes} probes");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

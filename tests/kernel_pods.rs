@@ -41,7 +41,6 @@ use asymroute_offline::verdict::{Impact, LinkClass, fix, host, impact};
 use ipnet::IpNet;
 use kernel::{Answer, FlowSpec, Ns};
 use rng::Rng;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -64,22 +63,6 @@ struct Counts {
     dropped: usize,
     martian: usize,
     bad: Vec<String>,
-}
-
-/// One probe and what the kernel answered.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PCase {
-    flow: FlowSpec,
-    kernel: Answer,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PCaseFile {
-    #[allow(dead_code)]
-    description: String,
-    cases: Vec<PCase>,
 }
 
 /// A host drawn at random: the `ip` commands, sysctls, and its pods.
@@ -358,14 +341,6 @@ fn judge(
     }
 }
 
-const DUMPS: [(&str, &str); 5] = [
-    ("ip_addr.txt", "ip addr"),
-    ("ip_rule.txt", "ip rule"),
-    ("ip6_rule.txt", "ip -6 rule"),
-    ("ip_route.txt", "ip route show table all"),
-    ("ip6_route.txt", "ip -6 route show table all"),
-];
-
 fn analysed(host: &Host) -> Vec<PodGroup> {
     pods::pods(host, &LinkClass::default(), impact::Platform::default()).groups
 }
@@ -391,24 +366,7 @@ fn run_host(
     }
     script.extend(s.after.iter().cloned());
     script.extend(s.cmds.iter().map(|c| format!("ip {c}")));
-    let o = ns.sh(&format!("set -e\n{}", script.join("\n")))?;
-    if !o.status.success() {
-        return Err(format!(
-            "setup failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    for (f, c) in DUMPS {
-        let o = ns.sh(c)?;
-        std::fs::write(dir.join(f), &o.stdout).map_err(|e| e.to_string())?;
-    }
-    let o = ns.sh(
-        "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(conf\\.[^.]+\\.(rp_filter|accept_local|src_valid_mark|send_redirects|route_localnet|forwarding)|ip_forward) '",
-    )?;
-    std::fs::write(dir.join("sysctl.txt"), &o.stdout).map_err(|e| e.to_string())?;
-    let o = ns.sh("uname -r")?;
-    std::fs::write(dir.join("uname"), &o.stdout).map_err(|e| e.to_string())?;
+    kernel::set_up_and_capture(&ns, &script, dir)?;
     let host = kernel::load_host(dir);
     let groups = analysed(&host);
     counts.hosts += 1;
@@ -430,7 +388,7 @@ fn run_host(
                 Some(e)
             }
         };
-        cases.push(PCase {
+        cases.push(kernel::Case {
             flow: f.clone(),
             kernel: k,
             note,
@@ -497,36 +455,16 @@ fn run_host(
             }
         }
     }
-    let save = std::env::var_os("ASYMROUTE_KERNEL_PODS_SAVE").map(PathBuf::from);
-    let to = match (&save, bad) {
-        (_, true) => Some(failed.to_path_buf()),
-        (Some(d), false) => Some(d.clone()),
-        (None, false) => None,
-    };
-    if let Some(to) = to {
-        let to = to.join(format!("pods-vpc-cni-{n}"));
-        let _ = std::fs::create_dir_all(&to);
-        for (f, _) in DUMPS {
-            let _ = std::fs::copy(dir.join(f), to.join(f));
-        }
-        for f in ["sysctl.txt", "uname"] {
-            let _ = std::fs::copy(dir.join(f), to.join(f));
-        }
-        let _ = std::fs::write(
-            to.join("setup.txt"),
-            format!("# kernel_pods host {n}\n{}\n", script.join("\n")),
+    if let Some(to) = kernel::keep_dir("ASYMROUTE_KERNEL_PODS_SAVE", bad, failed) {
+        kernel::save_case(
+            dir,
+            &to.join(format!("pods-vpc-cni-{n}")),
+            &format!("kernel_pods host {n}"),
+            &script,
+            "pods.json",
+            "Pod probes of a VPC CNI node: replies (ip route get D from POD iif VETH) and requests (ip route get POD from D iif UPLINK), the kernel's answers, and whether the pod verdicts agreed (note)",
+            &cases,
         );
-        let description = "Pod probes of a VPC CNI node: replies (ip route get D from POD iif VETH) and requests (ip route get POD from D iif UPLINK), the kernel's answers, and whether the pod verdicts agreed (note)";
-        let _ = kernel::write_case_lines(&to.join("pods.json"), description, &cases);
-        let lookups: Vec<kernel::Case> = cases
-            .iter()
-            .map(|c| kernel::Case {
-                flow: c.flow.clone(),
-                kernel: c.kernel.clone(),
-                note: c.note.clone(),
-            })
-            .collect();
-        let _ = kernel::write_case_lines(&to.join("cases.json"), description, &lookups);
     }
     Ok(())
 }
@@ -598,27 +536,13 @@ fn pod_verdicts_agree_with_the_kernel() {
 /// root.
 #[test]
 fn recorded_pods_replay() {
-    let dirs = kernel::case_dirs(&["pods.json"]);
     let mut counts = Counts::default();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let host = kernel::load_host(dir);
-        let groups = analysed(&host);
-        let text = std::fs::read_to_string(dir.join("pods.json")).unwrap();
-        let cf: PCaseFile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        for c in &cf.cases {
-            if let Err(e) = judge(&host, &groups, &c.flow, &c.kernel, &mut counts) {
-                counts
-                    .bad
-                    .push(format!("{name}: ip {}: {e}", c.flow.command()));
-            }
-        }
-    }
+    let (hosts, _, bad) = kernel::replay_cases("pods.json", analysed, |host, groups, c| {
+        judge(host, groups, &c.flow, &c.kernel, &mut counts)
+    });
     eprintln!(
-        "kernel_pods replay: {} hosts, {} replies, {} requests",
-        dirs.len(),
-        counts.replies,
-        counts.requests
+        "kernel_pods replay: {hosts} hosts, {} replies, {} requests",
+        counts.replies, counts.requests
     );
-    assert!(counts.bad.is_empty(), "{}", counts.bad.join("\n"));
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

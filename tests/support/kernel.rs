@@ -813,3 +813,102 @@ pub fn diagnostics(h: &Host) -> Vec<String> {
         })
         .collect()
 }
+
+/// The dumps of a probed host's folder, and the `ip` commands that take
+/// them (kernel_impact.rs, kernel_pods.rs).
+pub const HOST_DUMPS: [(&str, &str); 5] = [
+    ("ip_addr.txt", "ip addr"),
+    ("ip_rule.txt", "ip rule"),
+    ("ip6_rule.txt", "ip -6 rule"),
+    ("ip_route.txt", "ip route show table all"),
+    ("ip6_route.txt", "ip -6 route show table all"),
+];
+
+/// Runs a host's setup `script` in `ns` (`set -e`: the first refused
+/// command fails it), then captures it into `dir` as a collector would: the
+/// dumps, the IPv4 sysctls the model reads, and `uname -r`.
+pub fn set_up_and_capture(ns: &Ns, script: &[String], dir: &Path) -> Result<(), String> {
+    let o = ns.sh(&format!("set -e\n{}", script.join("\n")))?;
+    if !o.status.success() {
+        return Err(format!(
+            "setup failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for (f, c) in HOST_DUMPS {
+        let o = ns.sh(c)?;
+        std::fs::write(dir.join(f), &o.stdout).map_err(|e| e.to_string())?;
+    }
+    let o = ns.sh(
+        "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(conf\\.[^.]+\\.(rp_filter|accept_local|src_valid_mark|send_redirects|route_localnet|forwarding)|ip_forward) '",
+    )?;
+    std::fs::write(dir.join("sysctl.txt"), &o.stdout).map_err(|e| e.to_string())?;
+    let o = ns.sh("uname -r")?;
+    std::fs::write(dir.join("uname"), &o.stdout).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Where a probed host is kept: `failed` when it disagreed with the kernel,
+/// else the folder `save_var` names, if set.
+pub fn keep_dir(save_var: &str, bad: bool, failed: &Path) -> Option<PathBuf> {
+    if bad {
+        return Some(failed.to_path_buf());
+    }
+    std::env::var_os(save_var).map(PathBuf::from)
+}
+
+/// Keeps the host captured in `dir` as the case folder `to`: its captured
+/// files, `setup.txt` (`header`, then the script), the probes as `file` and
+/// again as `cases.json`, which `kernel_cases.rs` replays as lookups.
+pub fn save_case(
+    dir: &Path,
+    to: &Path,
+    header: &str,
+    script: &[String],
+    file: &str,
+    description: &str,
+    cases: &[Case],
+) {
+    let _ = std::fs::create_dir_all(to);
+    for f in HOST_DUMPS
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(["sysctl.txt", "uname"])
+    {
+        let _ = std::fs::copy(dir.join(f), to.join(f));
+    }
+    let _ = std::fs::write(
+        to.join("setup.txt"),
+        format!("# {header}\n{}\n", script.join("\n")),
+    );
+    let _ = write_case_lines(&to.join(file), description, cases);
+    let _ = write_case_lines(&to.join("cases.json"), description, cases);
+}
+
+/// Replays the probes of every kept case folder holding `file`, without
+/// root: `prepare` analyses the host once, `judge` says why a probe
+/// disagrees. Returns the folders, the probes, and the disagreements as
+/// `folder: ip command: why`.
+pub fn replay_cases<S>(
+    file: &str,
+    mut prepare: impl FnMut(&Host) -> S,
+    mut judge: impl FnMut(&Host, &S, &Case) -> Result<(), String>,
+) -> (usize, usize, Vec<String>) {
+    let dirs = case_dirs(&[file]);
+    let (mut probes, mut bad) = (0, Vec::new());
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let host = load_host(dir);
+        let state = prepare(&host);
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let cf: CaseFile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for c in &cf.cases {
+            probes += 1;
+            if let Err(e) = judge(&host, &state, c) {
+                bad.push(format!("{name}: ip {}: {e}", c.flow.command()));
+            }
+        }
+    }
+    (dirs.len(), probes, bad)
+}
