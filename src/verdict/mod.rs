@@ -56,13 +56,33 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         _ => EndpointState::Up,
     };
     Some(Endpoint {
-        address: a.addr.local,
-        prefixlen: a.addr.prefixlen,
-        interface: a.link.clone(),
-        family: a.addr.family,
         secondary: a.secondary(),
         state,
         internal: class.is_internal(&a.link),
+        ..unassessed(
+            a.addr.local,
+            a.addr.prefixlen,
+            a.link.clone(),
+            a.addr.family,
+        )
+    })
+}
+
+/// An endpoint not yet analysed: up, primary, not internal, no findings.
+pub(crate) fn unassessed(
+    address: std::net::IpAddr,
+    prefixlen: u8,
+    interface: String,
+    family: Family,
+) -> Endpoint {
+    Endpoint {
+        address,
+        prefixlen,
+        interface,
+        family,
+        secondary: false,
+        state: EndpointState::Up,
+        internal: false,
         verdict: None,
         same_as: None,
         protocols: None,
@@ -70,7 +90,7 @@ fn endpoint_of(host: &Host, a: &crate::model::AddrInfo, class: &LinkClass) -> Op
         leaks: Vec::new(),
         no_route: Vec::new(),
         conditional: Vec::new(),
-    })
+    }
 }
 
 /// An IPv4 127/8 address on a non-loopback link whose `route_localnet`

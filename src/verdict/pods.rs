@@ -19,7 +19,7 @@ use super::analyse::{Memo, analyse};
 use super::peers::{RangeSet, Space};
 use super::quote::Quoter;
 use super::space::{self, Range};
-use super::{Endpoint, EndpointState, FastMap, Impact, Leak, LinkClass, NoRoute, Quote, Verdict};
+use super::{FastMap, Impact, Leak, LinkClass, NoRoute, Quote, Verdict};
 use crate::grammar::{Family, RouteType, RuleAction, Table};
 use crate::model::{Host, fam_idx};
 use serde::{Deserialize, Serialize};
@@ -322,22 +322,7 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
         for (addrs, rep, b) in members {
             let p = &found[rep];
             let (uplink, bound_by, table, rule) = b;
-            let mut ep = Endpoint {
-                address: p.addr,
-                prefixlen: full,
-                interface: uplink.to_string(),
-                family: fam,
-                secondary: false,
-                state: EndpointState::Up,
-                internal: false,
-                verdict: None,
-                same_as: None,
-                protocols: None,
-                impact: None,
-                leaks: Vec::new(),
-                no_route: Vec::new(),
-                conditional: Vec::new(),
-            };
+            let mut ep = super::unassessed(p.addr, full, uplink.to_string(), fam);
             let rules = host.forward_rules(p.addr, p.veth);
             let g = m.lookups.len();
             m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
