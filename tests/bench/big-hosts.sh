@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the large hosts of the scale benchmark (tests/bench/hosts.rs) in
-# network namespaces and writes each one's real iproute2 dumps into a plain
-# host folder:
+# Builds the large hosts of the scale benchmark (`cargo bench --bench hosts`,
+# tests/bench/hosts.rs) in network namespaces and writes each one's real
+# iproute2 dumps into a plain host folder:
 #
 #   tests/bench/big-hosts.sh OUT KIND SIZE
 #

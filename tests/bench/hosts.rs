@@ -1,0 +1,141 @@
+//! Large-host benchmark (issue 14): hosts of realistic size, built in
+//! network namespaces by `tests/bench/big-hosts.sh` and dumped with the
+//! machine's iproute2 (so every line is the kernel's and iproute2's own),
+//! then the full job on each (`-f ndjson`: parse, model, verdicts, fix
+//! advice, report) with its CPU seconds (user + system) and peak RSS.
+//!
+//!     cargo bench --bench hosts                   # every host below
+//!     HOSTS=bgp:120000,addrs:10000 cargo bench --bench hosts
+//!     HOSTS_BIN=/tmp/before cargo bench --bench hosts   # another build, A/B
+//!
+//! | kind | size N | host |
+//! |---|---|---|
+//! | `bgp` | N IPv4 routes (+ N/5 IPv6) | a BGP router: 3 links, 3 gateways, a default |
+//! | `rules` | N rules | an EKS node with the VPC CNI: 4 ENIs, N/2 pods |
+//! | `addrs` | N addresses | N/20 links, 5 subnets each |
+//!
+//! The default list is the issue's: BGP tables of 12k, 120k and a full
+//! table (950k routes: building it in a namespace takes a few minutes and
+//! ~2 GiB of kernel memory, once), 30k rules, 3k and 10k addresses. Built
+//! hosts are kept in `target/bench-hosts/KIND-N` and reused. Without root
+//! or `ip netns` a host not built yet is skipped with a line saying so.
+//!
+//! `BENCH_RUNS` (default 2) runs per host, the best kept. The report goes to
+//! `target/bench-hosts/KIND-N.ndjson` (its size is a column; compare two
+//! builds' reports with `cmp`). Needs GNU time (/usr/bin/time).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DEFAULT: &str = "bgp:12000,bgp:120000,bgp:950000,rules:30000,addrs:3000,addrs:10000";
+
+/// (CPU seconds user + system, peak RSS KiB) of `bin DIR -f ndjson`, best
+/// of `runs` by CPU; the report written to `out`.
+fn measure(bin: &str, dir: &Path, out: &Path, runs: usize) -> Option<(f64, u64)> {
+    let mut best: Option<(f64, u64)> = None;
+    for _ in 0..runs {
+        let o = Command::new("/usr/bin/time")
+            .args(["-f", "%U %S %M", "sh", "-c"])
+            .arg(format!(
+                "{bin} {} -q -f ndjson >{} 2>/dev/null",
+                dir.display(),
+                out.display()
+            ))
+            .output()
+            .ok()?;
+        let err = String::from_utf8_lossy(&o.stderr);
+        let mut it = err.lines().last().unwrap_or("").split_whitespace();
+        let mut num = || it.next().and_then(|s| s.parse::<f64>().ok());
+        let (u, s, m) = (num()?, num()?, num()?);
+        if best.is_none_or(|b| u + s < b.0) {
+            best = Some((u + s, m as u64));
+        }
+    }
+    best
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn count_lines(p: &Path) -> usize {
+    // A multipath route's nexthop lines are indented: one record.
+    std::fs::read_to_string(p)
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.starts_with(' ') && !l.starts_with('\t'))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let bin_env = std::env::var("HOSTS_BIN").ok();
+    let bin = bin_env
+        .as_deref()
+        .unwrap_or(env!("CARGO_BIN_EXE_asymroute-offline"));
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let list = std::env::var("HOSTS").unwrap_or_else(|_| DEFAULT.into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root: PathBuf = manifest.join("target/bench-hosts");
+    let script = manifest.join("tests/bench/big-hosts.sh");
+    println!(
+        "| host | size | dumps MB | records (addr / v4 + v6 routes / rules) | CPU s | peak RSS MiB | report MB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((kind, n)) = item.split_once(':') else {
+            eprintln!("hosts: `{item}` is not KIND:N");
+            continue;
+        };
+        let dir = root.join(format!("{kind}-{n}"));
+        if !dir.join("ip6_route.txt").exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+            eprintln!("hosts: building {kind} {n} in a namespace…");
+            let ok = Command::new("bash")
+                .arg(&script)
+                .arg(&dir)
+                .args([kind, n])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                let _ = std::fs::remove_dir_all(&dir);
+                println!(
+                    "| {kind} | {n} | — | — | skipped: not built (needs root and ip netns) | | |"
+                );
+                continue;
+            }
+        }
+        let out = root.join(format!("{kind}-{n}.ndjson"));
+        let Some((cpu, rss)) = measure(bin, &dir, &out, runs) else {
+            println!("| {kind} | {n} | — | — | failed to run {bin} | | |");
+            continue;
+        };
+        let addrs = std::fs::read_to_string(dir.join("ip_addr.txt"))
+            .map(|s| s.matches("    inet").count())
+            .unwrap_or(0);
+        let v4 = count_lines(&dir.join("ip_route.txt"));
+        let v6 = count_lines(&dir.join("ip6_route.txt"));
+        let rules = count_lines(&dir.join("ip_rule.txt")) + count_lines(&dir.join("ip6_rule.txt"));
+        let report = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "| {kind} | {n} | {:.1} | {addrs} / {v4} + {v6} / {rules} | {cpu:.2} | {:.0} | {:.2} |",
+            dir_bytes(&dir) as f64 / 1e6,
+            rss as f64 / 1024.0,
+            report as f64 / 1e6
+        );
+    }
+}
