@@ -126,9 +126,9 @@ pub struct ScanArgs {
     /// How deep archives nested in archives are opened.
     #[arg(long, default_value_t = 4)]
     pub max_depth: u32,
-    /// Give up on a host after SECS seconds of analysis: it is reported as an error naming the
-    /// limit, and the rest of the fleet is analysed (0: no limit).
-    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    /// Give up on a host after SECS seconds of analysis (`90`, `1.5`, `90s`, `5m`, `1h`): it is
+    /// reported as an error naming the limit, and the rest of the fleet is analysed (0: no limit).
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_secs)]
     pub host_timeout: f64,
 }
 
@@ -191,6 +191,21 @@ pub enum Only {
     /// Hosts whose traffic is lost: a request dropped by reverse-path
     /// filtering, a reply dropped by the platform or by a missing route.
     Broken,
+}
+
+/// Seconds, plain or with a unit (`s`, `m`, `h`): users write `--host-timeout 2m`.
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, scale) = match t.char_indices().last() {
+        Some((i, 's')) => (&t[..i], 1.0),
+        Some((i, 'm')) => (&t[..i], 60.0),
+        Some((i, 'h')) => (&t[..i], 3600.0),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v * scale),
+        _ => Err("expected seconds (a number ≥ 0), or a number with s, m or h".into()),
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -310,5 +325,19 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn host_timeout_takes_units() {
+        use super::parse_secs;
+        assert_eq!(parse_secs("300"), Ok(300.0));
+        assert_eq!(parse_secs("1.5"), Ok(1.5));
+        assert_eq!(parse_secs("90s"), Ok(90.0));
+        assert_eq!(parse_secs("2m"), Ok(120.0));
+        assert_eq!(parse_secs("1h"), Ok(3600.0));
+        assert_eq!(parse_secs("0"), Ok(0.0));
+        for bad in ["", "s", "-1", "2d", "nan", "inf", "1e999", "m5"] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+        }
     }
 }
