@@ -1463,3 +1463,40 @@ fn per_host_archives_on_several_threads() {
         );
     }
 }
+
+/// A tar whose host folders are interleaved (`a/`, `b/`, then `a/` again):
+/// host `a` is released when the walk leaves it, so its late file makes a
+/// second report of `a`, and a notice says the host is reported in parts.
+#[test]
+fn a_host_split_across_a_tar_is_noticed() {
+    let t = texts();
+    let files: Vec<(String, Vec<u8>)> = [
+        ("a/ip_addr.txt", &t.addr),
+        ("b/ip_addr.txt", &t.addr),
+        ("b/ip_rule.txt", &t.rule),
+        ("a/ip_rule.txt", &t.rule),
+    ]
+    .into_iter()
+    .map(|(p, s)| (p.to_string(), s.as_bytes().to_vec()))
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "split.tar", &tar_bytes(&files, ""));
+    let (mut ids, mut in_hosts) = (Vec::new(), Vec::new());
+    let notices = capture::scan(&p, Limits::default(), |h| {
+        ids.push(h.id.clone());
+        in_hosts.extend(h.notices.iter().map(|n| n.message.clone()));
+    })
+    .unwrap();
+    assert_eq!(ids, ["split.tar/a", "split.tar/b", "split.tar/a"]);
+    let all: Vec<&String> = notices
+        .iter()
+        .map(|n| &n.message)
+        .chain(&in_hosts)
+        .collect();
+    assert!(
+        all.iter().any(|m| m.as_str()
+            == "files of host split.tar/a are not together in the archive: it is reported in parts"),
+        "{all:?}"
+    );
+    same_on_threads(&p, Limits::default());
+}

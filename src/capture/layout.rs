@@ -103,7 +103,16 @@ struct Member {
 struct Unit {
     members: Vec<Member>,
     notices: Vec<Notice>,
-    released: std::collections::HashSet<String>,
+    /// Hashes of the released roots (`root_key`): a fleet's top folder
+    /// releases every host, so 8 bytes each rather than the path.
+    released: std::collections::HashSet<u64>,
+}
+
+/// A released root's key: SipHash with fixed keys, so runs agree; two roots
+/// of one archive colliding (odds ~n²/2⁶⁵) would only add a notice.
+fn root_key(root: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(root)
 }
 
 /// The visitor: decides what to keep, and groups kept members into hosts
@@ -116,7 +125,9 @@ pub struct Grouper<F: FnMut(HostCapture)> {
     /// Kernel versions read so far, by host root: a captured network
     /// namespace runs its host's kernel (its sysctls are its own, and not
     /// collected).
-    kernels: Vec<(String, crate::model::KernelVersion, String)>,
+    /// Each with the depth of the unit it was read in, and dropped when its
+    /// host or unit is done, so that it does not grow with the fleet.
+    kernels: Vec<(String, crate::model::KernelVersion, String, usize)>,
     emit: F,
     pub notices: Vec<Notice>,
 }
@@ -241,6 +252,8 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
         let Some(u) = self.units.pop() else { return };
         let held = std::mem::take(&mut self.held);
         self.emit_group(u.members, u.notices, held);
+        let depth = self.units.len();
+        self.kernels.retain(|k| k.3 <= depth);
     }
 }
 
@@ -255,7 +268,8 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
             kernel,
         } = p;
         if let Some(v) = kernel {
-            self.kernels.push((root.clone(), v, e.path.clone()));
+            let depth = self.units.len();
+            self.kernels.push((root.clone(), v, e.path.clone(), depth));
         }
         let Some(u) = self.units.last_mut() else {
             return;
@@ -268,7 +282,7 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
             .filter(|r| **r != root && !r.is_empty() && !e.path.starts_with(&format!("{r}/")))
             .cloned()
             .collect();
-        if u.released.contains(&root) {
+        if u.released.contains(&root_key(&root)) {
             u.notices.push(Notice {
                 file: e.path.clone(),
                 message: format!(
@@ -300,7 +314,7 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
             .into_iter()
             .partition(|n| roots.iter().any(|r| n.file.starts_with(&format!("{r}/"))));
         u.notices = keep_n;
-        u.released.extend(roots.iter().cloned());
+        u.released.extend(roots.iter().map(|r| root_key(r)));
         // A released ec2rl run takes the sosreport it gathered with it.
         let (held, keep_h): (Vec<HostCapture>, Vec<HostCapture>) =
             std::mem::take(&mut self.held).into_iter().partition(|h| {
@@ -310,6 +324,8 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
             });
         self.held = keep_h;
         self.emit_group(out, notices, held);
+        // Their namespaces were released with them, or before.
+        self.kernels.retain(|k| !roots.contains(&k.0));
     }
 
     fn emit_group(&mut self, members: Vec<Member>, notices: Vec<Notice>, held: Vec<HostCapture>) {
@@ -321,7 +337,7 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         for mut h in hosts {
             if h.system.kernel.is_none()
                 && let Some((parent, _)) = h.id.split_once("/netns:")
-                && let Some((_, v, path)) = self.kernels.iter().find(|k| k.0 == parent)
+                && let Some((_, v, path, _)) = self.kernels.iter().find(|k| k.0 == parent)
             {
                 h.system.kernel = Some((*v, path.clone()));
             }
