@@ -1585,18 +1585,18 @@ fn entries(
     if segs.iter().any(|s| s.2 == 0) {
         return None;
     }
+    let bits = space::bits(fam) as usize;
     let mut dp = Dp {
         fam,
         segs,
         forced,
-        // Grown as needed: the bound (segments × 2 × address width, ~0.5 MB
-        // for IPv6) was mostly untouched memory, zeroed by the kernel on
-        // every plan.
-        nodes: Vec::with_capacity(segs.len() * 8),
+        // About what a plan uses (a full table: ~5 nodes a segment for
+        // IPv4, ~18 for IPv6), so the vector is seldom copied as it grows.
+        nodes: Vec::with_capacity(segs.len() * (bits / 6 + 1)),
     };
-    let root = dp.node(0, 0);
+    let root = dp.node(0, 0, 0, segs.len());
     let mut out = Vec::new();
-    dp.collect(root, THROW, &mut out);
+    dp.collect(root, 0, 0, THROW, &mut out);
     Some(out)
 }
 
@@ -1618,19 +1618,25 @@ fn slot(l: u8) -> usize {
 
 const LABELS: [u8; 3] = [THROW, DIRECT, VIA];
 
-/// A prefix of the trie, solved for each label it may inherit.
+/// `Node::choice`'s bit saying the halves need entries of their own.
+const SPLIT: u8 = 0x80;
+
+/// A prefix of the trie, solved for each label it may inherit. 20 bytes:
+/// a full table's plan makes ~4M of them per link and family. The prefix
+/// itself is not kept (`collect` walks down from the root), nor the
+/// second half, which is the node made just before this one.
 struct Node {
-    s: u128,
-    plen: u8,
-    kids: Option<(usize, usize)>,
+    /// The first half (`NO_KIDS`: not split).
+    first: u32,
+    /// Entries needed at and below it, per inherited label.
+    cost: [u32; 3],
     /// The labels every segment meeting the prefix accepts.
     mask: u8,
-    /// Entries needed at and below it, its own entry's label (0: none)
-    /// and whether its halves need entries of their own.
-    cost: [u32; 3],
+    /// Per inherited label, its own entry's label (0: none), with `SPLIT`.
     choice: [u8; 3],
-    split: [bool; 3],
 }
+
+const NO_KIDS: u32 = u32::MAX;
 
 struct Dp<'a> {
     fam: Family,
@@ -1641,39 +1647,28 @@ struct Dp<'a> {
 
 impl Dp<'_> {
     /// Solves the prefix `s/plen` for every inherited label (bottom-up:
-    /// each prefix once, no memo).
-    fn node(&mut self, s: u128, plen: u8) -> usize {
+    /// each prefix once, no memo). `segs[lo..hi]` are the segments meeting
+    /// it (found in the parent's, not searched for in all of them).
+    fn node(&mut self, s: u128, plen: u8, lo: usize, hi: usize) -> usize {
+        let here = &self.segs[lo..hi];
+        // The mask of a prefix that is split is its halves' (every
+        // segment meeting it meets one of them), not a walk over all its
+        // segments at every depth.
+        let several = here.len() > 1;
         let range = Range::block(self.fam, s, plen);
-        let first = self.segs.partition_point(|x| x.1 <= range.start);
-        // Whether more than one segment meets the prefix; the mask of one
-        // that is split is its halves' (every segment meeting it meets one
-        // of them), not a walk over all its segments at every depth.
-        let mut inside = self.segs[first..].iter().take_while(|x| x.0 < range.end);
-        let one = inside.next();
-        let several = inside.next().is_some();
         let is_forced = self.forced == Some((s, plen));
         let holds_forced = self
             .forced
             .is_some_and(|(fs, fp)| fp > plen && range.contains(fs));
         let bits = space::bits(self.fam) as u8;
         let mut n = Node {
-            s,
-            plen,
-            kids: None,
+            first: NO_KIDS,
             mask: ANY,
             cost: [0; 3],
             choice: [0; 3],
-            split: [false; 3],
         };
         if (!several && !is_forced && !holds_forced) || plen >= bits {
-            let mask = if several {
-                self.segs[first..]
-                    .iter()
-                    .take_while(|x| x.0 < range.end)
-                    .fold(ANY, |m, x| m & x.2)
-            } else {
-                one.map_or(ANY, |x| x.2)
-            };
+            let mask = here.iter().fold(ANY, |m, x| m & x.2);
             n.mask = mask;
             for inh in LABELS {
                 if mask & inh == 0 {
@@ -1685,8 +1680,13 @@ impl Dp<'_> {
             return self.nodes.len() - 1;
         }
         let half = 1u128 << (bits - plen - 1);
-        let a = self.node(s, plen + 1);
-        let b = self.node(s + half, plen + 1);
+        let mid = s + half;
+        // The first half meets the segments starting before `mid`, the
+        // second those ending after it.
+        let a_hi = lo + here.partition_point(|x| x.0 < mid);
+        let b_lo = lo + here.partition_point(|x| x.1 <= mid);
+        let a = self.node(s, plen + 1, lo, a_hi);
+        let b = self.node(mid, plen + 1, b_lo, hi);
         let mask = self.nodes[a].mask & self.nodes[b].mask;
         n.mask = mask;
         let below = |nodes: &[Node], l: u8| nodes[a].cost[slot(l)] + nodes[b].cost[slot(l)];
@@ -1714,24 +1714,27 @@ impl Dp<'_> {
                 }
             }
             n.cost[slot(inh)] = best.0;
-            n.choice[slot(inh)] = best.1;
-            n.split[slot(inh)] = best.2;
+            n.choice[slot(inh)] = best.1 | if best.2 { SPLIT } else { 0 };
         }
-        n.kids = Some((a, b));
+        n.first = u32::try_from(a).unwrap_or(NO_KIDS);
         self.nodes.push(n);
         self.nodes.len() - 1
     }
 
-    fn collect(&self, i: usize, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
+    /// Node `i`, the prefix `s/plen`: its entries, given the label `inh`
+    /// it inherits.
+    fn collect(&self, i: usize, s: u128, plen: u8, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
         let n = &self.nodes[i];
-        let ch = n.choice[slot(inh)];
+        let ch = n.choice[slot(inh)] & !SPLIT;
         if ch != 0 {
-            out.push((n.s, n.plen, ch));
+            out.push((s, plen, ch));
         }
-        if let (true, Some((a, b))) = (n.split[slot(inh)], n.kids) {
+        if n.choice[slot(inh)] & SPLIT != 0 && n.first != NO_KIDS {
+            // The second half is the node made just before this one.
             let ni = if ch == 0 { inh } else { ch };
-            self.collect(a, ni, out);
-            self.collect(b, ni, out);
+            let half = 1u128 << (space::bits(self.fam) as u8 - plen - 1);
+            self.collect(n.first as usize, s, plen + 1, ni, out);
+            self.collect(i - 1, s + half, plen + 1, ni, out);
         }
     }
 }
