@@ -32,7 +32,7 @@ use super::{
 use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
 use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
-use crate::model::{FibTable, Host, KernelError, Lookup, Origin, RouteEntry, RuleEntry, fam_idx};
+use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
 use serde::{Deserialize, Serialize};
 use space::Range;
 use std::collections::BTreeSet;
@@ -684,7 +684,7 @@ impl Answer {
     }
 
     /// `of`, from a lookup kept for other uses (`Captured`).
-    fn of_kept(l: &Lookup) -> Answer {
+    fn of_kept(l: &KeptLookup) -> Answer {
         Answer::from_result(l.result.clone())
     }
 
@@ -886,13 +886,25 @@ struct Captured {
     /// Per walk key: the lookup of each kind of the analysis's space
     /// (`u32::MAX` until made), into `seen`.
     slots: Vec<(JudgeKey, Vec<u32>)>,
+    /// Each distinct lookup once: a full table's 867k kinds of piece get a
+    /// handful of answers (360 bytes and a few allocations each, ~400 MB
+    /// when each was kept).
     seen: Vec<Kept>,
+    distinct: super::FastMap<KeptLookup, u32>,
 }
 
 /// A lookup in the captured host, with its `Answer` once the judge asks.
 struct Kept {
-    lookup: Lookup,
+    lookup: KeptLookup,
     answer: std::cell::OnceCell<Answer>,
+}
+
+/// What the planner and the judge read of a `Lookup`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct KeptLookup {
+    result: Result<crate::model::Hit, KernelError>,
+    rule: Option<usize>,
+    table: Option<Table>,
 }
 
 impl Captured {
@@ -902,6 +914,7 @@ impl Captured {
             by_address: SourceKeyed::of(host, fam),
             slots: Vec::new(),
             seen: Vec::new(),
+            distinct: Default::default(),
         }
     }
 
@@ -928,11 +941,24 @@ impl Captured {
     ) -> &Kept {
         let mut k = self.slots[slot].1[kind];
         if k == u32::MAX {
-            self.seen.push(Kept {
-                lookup: host.lookup_reply(rules, dst),
-                answer: Default::default(),
-            });
-            k = (self.seen.len() - 1) as u32;
+            let l = host.lookup_reply(rules, dst);
+            let l = KeptLookup {
+                result: l.result,
+                rule: l.rule,
+                table: l.table,
+            };
+            k = match self.distinct.get(&l) {
+                Some(&k) => k,
+                None => {
+                    self.seen.push(Kept {
+                        lookup: l.clone(),
+                        answer: Default::default(),
+                    });
+                    let k = (self.seen.len() - 1) as u32;
+                    self.distinct.insert(l, k);
+                    k
+                }
+            };
             self.slots[slot].1[kind] = k;
         }
         &self.seen[k as usize]
