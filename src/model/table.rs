@@ -291,6 +291,23 @@ impl FibTable {
         self.routes.is_empty()
     }
 
+    /// Each prefix of the table once, in trie order (by address, shorter
+    /// first); `None` when the index does not cover the routes (`finish`
+    /// not called since they changed).
+    pub fn prefixes(&self) -> Option<impl Iterator<Item = ipnet::IpNet> + '_> {
+        let ix = &*self.index;
+        (ix.order.len() == self.routes.len() && ix.first.len() == ix.plen.len() + 1).then(|| {
+            ix.first[..ix.plen.len()]
+                .iter()
+                .map(|&f| self.routes[ix.order[f as usize]].route.dst)
+        })
+    }
+
+    /// Whether `self` and `other` are one table, shared by two clones.
+    pub fn is_shared_with(&self, other: &FibTable) -> bool {
+        Arc::ptr_eq(&self.routes, &other.routes) && Arc::ptr_eq(&self.index, &other.index)
+    }
+
     pub fn origin(&self, i: usize) -> Origin {
         self.routes[i].origin
     }

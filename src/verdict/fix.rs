@@ -32,7 +32,7 @@ use super::{
 use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
 use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
-use crate::model::{FibTable, Host, KernelError, Lookup, Origin, RouteEntry, RuleEntry, fam_idx};
+use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
 use serde::{Deserialize, Serialize};
 use space::Range;
 use std::collections::BTreeSet;
@@ -684,7 +684,7 @@ impl Answer {
     }
 
     /// `of`, from a lookup kept for other uses (`Captured`).
-    fn of_kept(l: &Lookup) -> Answer {
+    fn of_kept(l: &KeptLookup) -> Answer {
         Answer::from_result(l.result.clone())
     }
 
@@ -886,13 +886,25 @@ struct Captured {
     /// Per walk key: the lookup of each kind of the analysis's space
     /// (`u32::MAX` until made), into `seen`.
     slots: Vec<(JudgeKey, Vec<u32>)>,
+    /// Each distinct lookup once: a full table's 867k kinds of piece get a
+    /// handful of answers (360 bytes and a few allocations each, ~400 MB
+    /// when each was kept).
     seen: Vec<Kept>,
+    distinct: super::FastMap<KeptLookup, u32>,
 }
 
 /// A lookup in the captured host, with its `Answer` once the judge asks.
 struct Kept {
-    lookup: Lookup,
+    lookup: KeptLookup,
     answer: std::cell::OnceCell<Answer>,
+}
+
+/// What the planner and the judge read of a `Lookup`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct KeptLookup {
+    result: Result<crate::model::Hit, KernelError>,
+    rule: Option<usize>,
+    table: Option<Table>,
 }
 
 impl Captured {
@@ -902,6 +914,7 @@ impl Captured {
             by_address: SourceKeyed::of(host, fam),
             slots: Vec::new(),
             seen: Vec::new(),
+            distinct: Default::default(),
         }
     }
 
@@ -928,11 +941,24 @@ impl Captured {
     ) -> &Kept {
         let mut k = self.slots[slot].1[kind];
         if k == u32::MAX {
-            self.seen.push(Kept {
-                lookup: host.lookup_reply(rules, dst),
-                answer: Default::default(),
-            });
-            k = (self.seen.len() - 1) as u32;
+            let l = host.lookup_reply(rules, dst);
+            let l = KeptLookup {
+                result: l.result,
+                rule: l.rule,
+                table: l.table,
+            };
+            k = match self.distinct.get(&l) {
+                Some(&k) => k,
+                None => {
+                    self.seen.push(Kept {
+                        lookup: l.clone(),
+                        answer: Default::default(),
+                    });
+                    let k = (self.seen.len() - 1) as u32;
+                    self.distinct.insert(l, k);
+                    k
+                }
+            };
             self.slots[slot].1[kind] = k;
         }
         &self.seen[k as usize]
@@ -961,6 +987,19 @@ struct Judge<'a, 'h> {
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
     by_address: SourceKeyed,
+    /// What the walk over the pieces found, per (captured slot, fixed
+    /// slot, link, internal, loopback): all it reads of an endpoint, so
+    /// the 20 addresses of a link are walked once, not 20 times (10k
+    /// addresses: 175M pieces judged in one step).
+    walked: super::FastMap<(usize, usize, String, bool, bool), Walked>,
+}
+
+/// `judge_ep_in`'s walk, before the endpoint's name goes into its text.
+#[derive(Clone)]
+struct Walked {
+    still: Option<String>,
+    /// "to DST would change: BEFORE → AFTER".
+    changed: Option<String>,
 }
 
 type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
@@ -983,6 +1022,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             class: rule_classes(after, fi),
             slots: Vec::new(),
             answers: Vec::new(),
+            walked: Default::default(),
         }
     }
 
@@ -1028,15 +1068,45 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
 
 /// `judge_ep` with the answers shared through `j`.
 fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
-    let (sp, orig) = (j.sp, j.orig);
-    let peers = Peers::new(sp, e);
     let (rb, ra) = (
         j.models[0].reply_rules(e.address),
         j.models[1].reply_rules(e.address),
     );
-    let (sb, sa) = (j.captured.slot(j.models[0], orig, &rb, e), j.slot(&ra, e));
+    let (sb, sa) = (j.captured.slot(j.models[0], j.orig, &rb, e), j.slot(&ra, e));
+    // Everything the walk reads of `e` (`Peers::new`, the slots, the link).
+    let localnet = matches!(e.address, IpAddr::V4(v) if v.is_loopback());
+    let key = (sb, sa, e.interface.clone(), e.internal, localnet);
+    let w = match j.walked.get(&key) {
+        Some(w) => w.clone(),
+        None => {
+            let w = walk_pieces(j, e, (sb, &rb), (sa, &ra));
+            j.walked.insert(key, w.clone());
+            w
+        }
+    };
+    EpState {
+        still: w.still,
+        changed: w
+            .changed
+            .map(|c| format!("replies from {} {c}", ep_name(e))),
+    }
+}
+
+/// Compares `e`'s replies before (slot `sb` of the captured host) and
+/// after (slot `sa` of the fixed model), piece by piece.
+fn walk_pieces(
+    j: &mut Judge<'_, '_>,
+    e: &Endpoint,
+    (sb, rb): (usize, &ReplyRules),
+    (sa, ra): (usize, &ReplyRules),
+) -> Walked {
+    let (sp, orig) = (j.sp, j.orig);
+    let peers = Peers::new(sp, e);
     let mut seen = vec![false; sp.kinds];
-    let mut out = EpState::default();
+    let mut out = Walked {
+        still: None,
+        changed: None,
+    };
     // The piece of `orig` holding each piece of `sp` (its bounds are among
     // `sp`'s).
     let mut o = 0;
@@ -1049,9 +1119,9 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
             continue;
         }
         let dst = space::addr(sp.fam, start);
-        let ai = j.answer(sa, &ra, kind, dst);
+        let ai = j.answer(sa, ra, kind, dst);
         let okind = orig.kind[o] as usize;
-        let kept = j.captured.get(j.models[0], sb, &rb, okind, dst);
+        let kept = j.captured.get(j.models[0], sb, rb, okind, dst);
         let b = kept.answer.get_or_init(|| Answer::of_kept(&kept.lookup));
         let a = &j.answers[ai as usize];
         if pre.is_none() && b.leaks(&e.interface, sp) {
@@ -1062,8 +1132,7 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
             }
         } else if a != b && out.changed.is_none() {
             out.changed = Some(format!(
-                "replies from {} to {dst} would change: {} → {}",
-                ep_name(e),
+                "to {dst} would change: {} → {}",
                 b.text(),
                 a.text()
             ));
@@ -1542,18 +1611,18 @@ fn entries(
     if segs.iter().any(|s| s.2 == 0) {
         return None;
     }
+    let bits = space::bits(fam) as usize;
     let mut dp = Dp {
         fam,
         segs,
         forced,
-        // Grown as needed: the bound (segments × 2 × address width, ~0.5 MB
-        // for IPv6) was mostly untouched memory, zeroed by the kernel on
-        // every plan.
-        nodes: Vec::with_capacity(segs.len() * 8),
+        // About what a plan uses (a full table: ~5 nodes a segment for
+        // IPv4, ~18 for IPv6), so the vector is seldom copied as it grows.
+        nodes: Vec::with_capacity(segs.len() * (bits / 6 + 1)),
     };
-    let root = dp.node(0, 0);
+    let root = dp.node(0, 0, 0, segs.len());
     let mut out = Vec::new();
-    dp.collect(root, THROW, &mut out);
+    dp.collect(root, 0, 0, THROW, &mut out);
     Some(out)
 }
 
@@ -1575,19 +1644,25 @@ fn slot(l: u8) -> usize {
 
 const LABELS: [u8; 3] = [THROW, DIRECT, VIA];
 
-/// A prefix of the trie, solved for each label it may inherit.
+/// `Node::choice`'s bit saying the halves need entries of their own.
+const SPLIT: u8 = 0x80;
+
+/// A prefix of the trie, solved for each label it may inherit. 20 bytes:
+/// a full table's plan makes ~4M of them per link and family. The prefix
+/// itself is not kept (`collect` walks down from the root), nor the
+/// second half, which is the node made just before this one.
 struct Node {
-    s: u128,
-    plen: u8,
-    kids: Option<(usize, usize)>,
+    /// The first half (`NO_KIDS`: not split).
+    first: u32,
+    /// Entries needed at and below it, per inherited label.
+    cost: [u32; 3],
     /// The labels every segment meeting the prefix accepts.
     mask: u8,
-    /// Entries needed at and below it, its own entry's label (0: none)
-    /// and whether its halves need entries of their own.
-    cost: [u32; 3],
+    /// Per inherited label, its own entry's label (0: none), with `SPLIT`.
     choice: [u8; 3],
-    split: [bool; 3],
 }
+
+const NO_KIDS: u32 = u32::MAX;
 
 struct Dp<'a> {
     fam: Family,
@@ -1598,39 +1673,28 @@ struct Dp<'a> {
 
 impl Dp<'_> {
     /// Solves the prefix `s/plen` for every inherited label (bottom-up:
-    /// each prefix once, no memo).
-    fn node(&mut self, s: u128, plen: u8) -> usize {
+    /// each prefix once, no memo). `segs[lo..hi]` are the segments meeting
+    /// it (found in the parent's, not searched for in all of them).
+    fn node(&mut self, s: u128, plen: u8, lo: usize, hi: usize) -> usize {
+        let here = &self.segs[lo..hi];
+        // The mask of a prefix that is split is its halves' (every
+        // segment meeting it meets one of them), not a walk over all its
+        // segments at every depth.
+        let several = here.len() > 1;
         let range = Range::block(self.fam, s, plen);
-        let first = self.segs.partition_point(|x| x.1 <= range.start);
-        // Whether more than one segment meets the prefix; the mask of one
-        // that is split is its halves' (every segment meeting it meets one
-        // of them), not a walk over all its segments at every depth.
-        let mut inside = self.segs[first..].iter().take_while(|x| x.0 < range.end);
-        let one = inside.next();
-        let several = inside.next().is_some();
         let is_forced = self.forced == Some((s, plen));
         let holds_forced = self
             .forced
             .is_some_and(|(fs, fp)| fp > plen && range.contains(fs));
         let bits = space::bits(self.fam) as u8;
         let mut n = Node {
-            s,
-            plen,
-            kids: None,
+            first: NO_KIDS,
             mask: ANY,
             cost: [0; 3],
             choice: [0; 3],
-            split: [false; 3],
         };
         if (!several && !is_forced && !holds_forced) || plen >= bits {
-            let mask = if several {
-                self.segs[first..]
-                    .iter()
-                    .take_while(|x| x.0 < range.end)
-                    .fold(ANY, |m, x| m & x.2)
-            } else {
-                one.map_or(ANY, |x| x.2)
-            };
+            let mask = here.iter().fold(ANY, |m, x| m & x.2);
             n.mask = mask;
             for inh in LABELS {
                 if mask & inh == 0 {
@@ -1642,8 +1706,13 @@ impl Dp<'_> {
             return self.nodes.len() - 1;
         }
         let half = 1u128 << (bits - plen - 1);
-        let a = self.node(s, plen + 1);
-        let b = self.node(s + half, plen + 1);
+        let mid = s + half;
+        // The first half meets the segments starting before `mid`, the
+        // second those ending after it.
+        let a_hi = lo + here.partition_point(|x| x.0 < mid);
+        let b_lo = lo + here.partition_point(|x| x.1 <= mid);
+        let a = self.node(s, plen + 1, lo, a_hi);
+        let b = self.node(mid, plen + 1, b_lo, hi);
         let mask = self.nodes[a].mask & self.nodes[b].mask;
         n.mask = mask;
         let below = |nodes: &[Node], l: u8| nodes[a].cost[slot(l)] + nodes[b].cost[slot(l)];
@@ -1671,24 +1740,27 @@ impl Dp<'_> {
                 }
             }
             n.cost[slot(inh)] = best.0;
-            n.choice[slot(inh)] = best.1;
-            n.split[slot(inh)] = best.2;
+            n.choice[slot(inh)] = best.1 | if best.2 { SPLIT } else { 0 };
         }
-        n.kids = Some((a, b));
+        n.first = u32::try_from(a).unwrap_or(NO_KIDS);
         self.nodes.push(n);
         self.nodes.len() - 1
     }
 
-    fn collect(&self, i: usize, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
+    /// Node `i`, the prefix `s/plen`: its entries, given the label `inh`
+    /// it inherits.
+    fn collect(&self, i: usize, s: u128, plen: u8, inh: u8, out: &mut Vec<(u128, u8, u8)>) {
         let n = &self.nodes[i];
-        let ch = n.choice[slot(inh)];
+        let ch = n.choice[slot(inh)] & !SPLIT;
         if ch != 0 {
-            out.push((n.s, n.plen, ch));
+            out.push((s, plen, ch));
         }
-        if let (true, Some((a, b))) = (n.split[slot(inh)], n.kids) {
+        if n.choice[slot(inh)] & SPLIT != 0 && n.first != NO_KIDS {
+            // The second half is the node made just before this one.
             let ni = if ch == 0 { inh } else { ch };
-            self.collect(a, ni, out);
-            self.collect(b, ni, out);
+            let half = 1u128 << (space::bits(self.fam) as u8 - plen - 1);
+            self.collect(n.first as usize, s, plen + 1, ni, out);
+            self.collect(i - 1, s + half, plen + 1, ni, out);
         }
     }
 }

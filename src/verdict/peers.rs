@@ -49,11 +49,25 @@ pub(super) fn connected(host: &Host, fam: Family) -> Vec<(&str, ipnet::IpNet)> {
 
 /// The prefixes whose bounds are where a lookup's answer can change: every
 /// route's, every rule's `to`, the connected prefixes, the host's own
-/// addresses, the never-peers. Repeats included.
-pub(super) fn cut_blocks(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]) -> Vec<Range> {
+/// addresses, the never-peers. Repeats included; each table's prefixes
+/// come once each and in order (a run the sort merges). `but`: a host
+/// whose tables, where `host` shares them, are cut already.
+pub(super) fn cut_blocks(
+    host: &Host,
+    fam: Family,
+    conn: &[(&str, ipnet::IpNet)],
+    but: Option<&Host>,
+) -> Vec<Range> {
+    let fi = fam_idx(fam);
     let mut blocks = Vec::new();
-    for t in host.tables[fam_idx(fam)].values() {
-        blocks.extend(t.routes.iter().map(|e| Range::of(&e.route.dst)));
+    for (name, t) in &host.tables[fi] {
+        if but.is_some_and(|b| b.tables[fi].get(name).is_some_and(|o| o.is_shared_with(t))) {
+            continue;
+        }
+        match t.prefixes() {
+            Some(ps) => blocks.extend(ps.map(|n| Range::of(&n))),
+            None => blocks.extend(t.routes.iter().map(|e| Range::of(&e.route.dst))),
+        }
     }
     blocks.extend(
         host.rules[fam_idx(fam)]
@@ -72,6 +86,34 @@ pub(super) fn cut_blocks(host: &Host, fam: Family, conn: &[(&str, ipnet::IpNet)]
     );
     blocks.extend(never_peers(fam));
     blocks
+}
+
+/// Every bound of `blocks` (sorted as `Space::cut` sorts them) below
+/// `top`, and 0, ascending and once each. Prefixes nest or are disjoint,
+/// so the ends of those holding the current start pop off a stack in
+/// order: one sweep, not a sort of two million bounds (a full table).
+fn bounds(blocks: &[Range], top: u128) -> Vec<u128> {
+    let mut pts: Vec<u128> = Vec::with_capacity(blocks.len() * 2 + 1);
+    pts.push(0);
+    let mut open: Vec<u128> = Vec::new();
+    for b in blocks {
+        while let Some(e) = open.pop_if(|e| *e <= b.start) {
+            pts.push(e);
+        }
+        pts.push(b.start);
+        open.push(b.end);
+    }
+    while let Some(e) = open.pop() {
+        pts.push(e);
+    }
+    pts.retain(|&p| p < top);
+    // Ranges that overlap without nesting (none are made) would break
+    // the order.
+    if !pts.is_sorted() {
+        pts.sort_unstable();
+    }
+    pts.dedup();
+    pts
 }
 
 /// Sorted, merged ranges: membership by binary search.
@@ -145,19 +187,17 @@ impl<'h> Space<'h> {
     ) -> Self {
         let conn = connected(host, fam);
         let top = space::top(fam);
-        let mut blocks = cut_blocks(host, fam, &conn);
+        let mut blocks = cut_blocks(host, fam, &conn, None);
         if let Some(o) = other {
-            blocks.extend(cut_blocks(o, fam, &conn));
+            // The tables `o` shares with `host` hold the same prefixes.
+            blocks.extend(cut_blocks(o, fam, &conn, Some(host)));
         }
-        let mut pts: Vec<u128> = std::iter::once(0)
-            .chain(blocks.iter().flat_map(|r| [r.start, r.end]))
-            .filter(|&p| p < top)
-            .collect();
-        pts.sort_unstable();
-        pts.dedup();
-        // Outer prefixes before the inner ones starting with them.
-        blocks.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        // Outer prefixes before the inner ones starting with them. The
+        // stable sort merges the tables' runs (already in this order)
+        // instead of sorting a million prefixes afresh.
+        blocks.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         blocks.dedup();
+        let pts = bounds(&blocks, top);
         let mut kind = Vec::with_capacity(pts.len());
         let mut open: Vec<(u128, u32)> = Vec::new();
         let mut next = 0;

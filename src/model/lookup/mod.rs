@@ -147,7 +147,7 @@ impl std::fmt::Display for KernelError {
 }
 
 /// One live nexthop of the chosen route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NextHopChoice {
     pub dev: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,7 +160,7 @@ pub struct NextHopChoice {
     pub src: Option<IpAddr>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Hit {
     #[serde(rename = "type")]
     pub kind: RouteType,
