@@ -972,15 +972,15 @@ impl<'a, 'h> Judge<'a, 'h> {
         after: &'a Host,
         sp: &'a Space<'h>,
         orig: &'a Space<'h>,
+        class: Vec<u32>,
     ) -> Self {
-        let fi = fam_idx(sp.fam);
         Judge {
             models: [before, after],
             sp,
             orig,
             by_address: captured.by_address.or(SourceKeyed::of(after, sp.fam)),
             captured,
-            class: rule_classes(after, fi),
+            class,
             slots: Vec::new(),
             answers: Vec::new(),
         }
@@ -1023,7 +1023,11 @@ impl<'a, 'h> Judge<'a, 'h> {
 #[cfg(test)]
 fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpState {
     let mut captured = Captured::new(before, sp.fam);
-    judge_ep_in(&mut Judge::new(&mut captured, before, after, sp, sp), e)
+    let class = rule_classes(after, fam_idx(sp.fam));
+    judge_ep_in(
+        &mut Judge::new(&mut captured, before, after, sp, sp, class),
+        e,
+    )
 }
 
 /// `judge_ep` with the answers shared through `j`.
@@ -1082,6 +1086,25 @@ struct Plan {
     state: Vec<EpState>,
     /// The captured host's lookups per family, made on first use.
     captured: [Option<Captured>; 2],
+    /// Per family, the prefixes of every route and rule `to` a step has
+    /// added to the model (kept or rolled back): where the model's cuts
+    /// may differ from the host's (`in_model` tells which still hold).
+    added: [Vec<ipnet::IpNet>; 2],
+    /// Per family, `rule_classes` of the model's rules as the accepted
+    /// steps left them (a step without rule operations keeps them).
+    classes: [Option<Vec<u32>>; 2],
+}
+
+/// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`.
+fn in_model(m: &Host, fam: Family, n: &ipnet::IpNet) -> bool {
+    let fi = fam_idx(fam);
+    let r = Range::of(n);
+    m.tables[fi]
+        .values()
+        .any(|t| !t.aliases(n.network(), n.prefix_len()).is_empty())
+        || m.rules[fi]
+            .iter()
+            .any(|x| x.rule.to.as_ref().is_some_and(|t| Range::of(t) == r))
 }
 
 impl Plan {
@@ -1089,6 +1112,8 @@ impl Plan {
         Plan {
             model: apply(host, &[]).expect("no operation to refuse"),
             captured: [None, None],
+            added: [Vec::new(), Vec::new()],
+            classes: [None, None],
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -1179,6 +1204,12 @@ impl Plan {
         for op in step {
             apply_op(&mut self.model, op)
                 .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?;
+            let fi = fam_idx(op.family());
+            match op {
+                Op::AddRoute(r) => self.added[fi].push(r.dst.trunc()),
+                Op::AddRule(_, r) => self.added[fi].extend(r.to.map(|t| t.trunc())),
+                _ => {}
+            }
         }
         let model = &self.model;
         let mut state = self.state.clone();
@@ -1195,7 +1226,6 @@ impl Plan {
             if judged.is_empty() {
                 continue;
             }
-            let sp = Space::union(host, model, fam, class);
             let fi = fam_idx(fam);
             let cut;
             let orig = match orig[fi] {
@@ -1205,10 +1235,38 @@ impl Plan {
                     &cut
                 }
             };
+            // The model's cuts are the host's and those of the prefixes
+            // the plan added that it still holds: the analysis's space
+            // refined at those (`Space::union` of both models from
+            // scratch cost 7% of a fleet scan).
+            let extra: Vec<Range> = self.added[fi]
+                .iter()
+                .filter(|n| in_model(model, fam, n))
+                .map(Range::of)
+                .collect();
+            let sp = orig
+                .refine(extra)
+                .unwrap_or_else(|| Space::union(host, model, fam, class));
+            // Every planning test checks the refined space against the cut.
+            #[cfg(test)]
+            {
+                let u = Space::union(host, model, fam, class);
+                assert_eq!((&sp.pts, &sp.kind, sp.kinds), (&u.pts, &u.kind, u.kinds));
+            }
             // Kept by the analysis's space: a lookup made for one step
             // serves the next.
             let captured = self.captured[fi].get_or_insert_with(|| Captured::new(host, fam));
-            let mut judge = Judge::new(captured, host, model, &sp, orig);
+            let rules_change = step
+                .iter()
+                .any(|o| o.family() == fam && matches!(o, Op::AddRule(..) | Op::DelRule(..)));
+            let class = if rules_change {
+                rule_classes(model, fi)
+            } else {
+                self.classes[fi]
+                    .get_or_insert_with(|| rule_classes(model, fi))
+                    .clone()
+            };
+            let mut judge = Judge::new(captured, host, model, &sp, orig, class);
             for i in judged {
                 state[i] = judge_ep_in(&mut judge, &eps[i]);
             }
@@ -1223,6 +1281,11 @@ impl Plan {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
         self.state = state;
+        for op in step {
+            if matches!(op, Op::AddRule(..) | Op::DelRule(..)) {
+                self.classes[fam_idx(op.family())] = None;
+            }
+        }
         Ok(())
     }
 }
