@@ -793,16 +793,62 @@ struct EpState {
     changed: Option<String>,
 }
 
-/// Rules equal but for `from` (and where they were read) share a class.
+/// Rules equal but for `from` (and where they were read) share a class,
+/// numbered in order of first appearance.
 fn rule_classes(h: &Host, fi: usize) -> Vec<u32> {
+    let rules = &h.rules[fi];
+    // Equal behaviours share a priority: in a list in priority order (the
+    // kernel's) each class lies within one priority's run, compared
+    // pairwise where short, instead of hashing every rule on every step.
+    if !rules
+        .windows(2)
+        .all(|w| w[0].rule.priority <= w[1].rule.priority)
+    {
+        return classes_hashed(rules, 0).0;
+    }
+    let mut out = Vec::with_capacity(rules.len());
+    let mut next = 0u32;
+    let mut i = 0;
+    while i < rules.len() {
+        let p = rules[i].rule.priority;
+        let end = i + rules[i..]
+            .iter()
+            .take_while(|r| r.rule.priority == p)
+            .count();
+        let run = &rules[i..end];
+        if run.len() > 8 {
+            let (c, n) = classes_hashed(run, next);
+            out.extend(c);
+            next = n;
+        } else {
+            for (k, re) in run.iter().enumerate() {
+                let b = behaviour(re);
+                match (0..k).find(|&j| behaviour(&run[j]) == b) {
+                    Some(j) => out.push(out[i + j]),
+                    None => {
+                        out.push(next);
+                        next += 1;
+                    }
+                }
+            }
+        }
+        i = end;
+    }
+    out
+}
+
+/// `rule_classes` of `rules` by hashing, numbered from `first`; with the
+/// next free number.
+fn classes_hashed(rules: &[RuleEntry], first: u32) -> (Vec<u32>, u32) {
     let mut seen = super::FastMap::default();
-    h.rules[fi]
+    let c = rules
         .iter()
         .map(|re| {
-            let n = seen.len() as u32;
+            let n = first + seen.len() as u32;
             *seen.entry(behaviour(re)).or_insert(n)
         })
-        .collect()
+        .collect();
+    (c, first + seen.len() as u32)
 }
 
 /// A rule's every field but `from` and `line`, borrowed (no clone per rule
