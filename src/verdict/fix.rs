@@ -933,6 +933,10 @@ struct Captured {
     /// (`u32::MAX` until made), into `seen`.
     slots: Vec<(JudgeKey, Vec<u32>)>,
     seen: Vec<Kept>,
+    /// Per endpoint (address, secondary: what its slot reads of it), its
+    /// reply rules in the host and their slot: the planner and every step's
+    /// judge ask again.
+    eps: super::FastMap<(IpAddr, bool), (std::rc::Rc<ReplyRules>, usize)>,
 }
 
 /// A lookup in the captured host, with its `Answer` once the judge asks.
@@ -948,7 +952,26 @@ impl Captured {
             by_address: SourceKeyed::of(host, fam),
             slots: Vec::new(),
             seen: Vec::new(),
+            eps: Default::default(),
         }
+    }
+
+    /// Replies from `e`: their rules in `host` and their slot (`slot`).
+    fn ep(
+        &mut self,
+        host: &Host,
+        orig: &Space<'_>,
+        e: &Endpoint,
+    ) -> (std::rc::Rc<ReplyRules>, usize) {
+        if let Some((r, slot)) = self.eps.get(&(e.address, e.secondary)) {
+            return (r.clone(), *slot);
+        }
+        let rules = host.reply_rules(e.address);
+        let slot = self.slot(host, orig, &rules, e);
+        let rules = std::rc::Rc::new(rules);
+        self.eps
+            .insert((e.address, e.secondary), (rules.clone(), slot));
+        (rules, slot)
     }
 
     /// The slot of replies from `e` (`rules`), the kinds being `orig`'s.
@@ -1080,11 +1103,9 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
 fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
-    let (rb, ra) = (
-        j.models[0].reply_rules(e.address),
-        j.models[1].reply_rules(e.address),
-    );
-    let (sb, sa) = (j.captured.slot(j.models[0], orig, &rb, e), j.slot(&ra, e));
+    let (rb, sb) = j.captured.ep(j.models[0], orig, e);
+    let ra = j.models[1].reply_rules(e.address);
+    let sa = j.slot(&ra, e);
     let mut seen = vec![false; sp.kinds];
     let mut out = EpState::default();
     // The piece of `orig` holding each piece of `sp` (its bounds are among
@@ -1572,8 +1593,7 @@ fn wants(
     gw: Option<&Gateway>,
 ) -> (Vec<u8>, u32) {
     let peers = Peers::new(sp, e);
-    let rules = host.reply_rules(e.address);
-    let slot = cap.slot(host, sp, &rules, e);
+    let (rules, slot) = cap.ep(host, sp, e);
     let fi = fam_idx(e.family);
     let mut known: Vec<Option<u8>> = vec![None; sp.kinds];
     let mut first_decider = u32::MAX;
