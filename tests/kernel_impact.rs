@@ -258,11 +258,7 @@ fn assessed(host: &Host) -> Vec<Endpoint> {
 
 /// Whether the report says requests from `p` to `ep` are dropped.
 fn reported_dropped(ep: &Endpoint, p: IpAddr) -> bool {
-    let inside = |list: &[String]| {
-        list.iter()
-            .filter_map(|c| c.parse::<IpNet>().ok())
-            .any(|n| n.contains(&p))
-    };
+    let inside = |list: &[IpNet]| list.iter().any(|n| n.contains(&p));
     ep.leaks
         .iter()
         .any(|l| l.impact == Impact::RequestDropped && inside(&l.destinations))
@@ -329,7 +325,7 @@ fn plan(host: &Host, eps: &[Endpoint], mark: Option<u32>) -> Vec<FlowSpec> {
             .chain(ep.no_route.iter().map(|n| &n.destinations));
         for list in ranges {
             for c in list.iter().take(16) {
-                if let Ok(IpNet::V4(n)) = c.parse::<IpNet>() {
+                if let IpNet::V4(n) = *c {
                     let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
                     for x in [lo, lo + (hi - lo) / 2, hi] {
                         peers.push(Ipv4Addr::from(x));

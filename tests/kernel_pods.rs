@@ -210,7 +210,7 @@ fn plan(host: &Host, groups: &[PodGroup], pods: &[(Ipv4Addr, String)]) -> Vec<Fl
             .chain(g.no_route.iter().map(|n| &n.destinations))
         {
             for c in list.iter().take(16) {
-                if let Ok(IpNet::V4(n)) = c.parse::<IpNet>() {
+                if let IpNet::V4(n) = *c {
                     let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
                     for x in [lo, lo + (hi - lo) / 2, hi] {
                         dsts.push(Ipv4Addr::from(x));
@@ -260,8 +260,14 @@ fn judge(
         (f.dst, f.src.expect("a source"), false)
     };
     let g = group_of(groups, pod).ok_or("no group holds the pod")?;
-    let leak = g.leaks.iter().find(|x| inside(&x.destinations, peer));
-    let nr = g.no_route.iter().find(|x| inside(&x.destinations, peer));
+    let leak = g
+        .leaks
+        .iter()
+        .find(|x| x.destinations.iter().any(|n| n.contains(&peer)));
+    let nr = g
+        .no_route
+        .iter()
+        .find(|x| x.destinations.iter().any(|n| n.contains(&peer)));
     let ranges = || {
         format!(
             "group {} of {}: leaks {:?}, no-route {:?}",

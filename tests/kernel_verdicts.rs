@@ -215,11 +215,7 @@ fn judge_catches_wrong_verdicts() {
                     let i = ep
                         .leaks
                         .iter()
-                        .position(|l| {
-                            l.destinations
-                                .iter()
-                                .any(|d| d.parse::<ipnet::IpNet>().unwrap().contains(&c.dst))
-                        })
+                        .position(|l| l.destinations.iter().any(|d| d.contains(&c.dst)))
                         .unwrap();
                     let hash = ep.leaks[i].hash_dependent;
                     let mut m = ep.clone();
@@ -242,11 +238,7 @@ fn judge_catches_wrong_verdicts() {
                     let i = ep
                         .no_route
                         .iter()
-                        .position(|n| {
-                            n.destinations
-                                .iter()
-                                .any(|d| d.parse::<ipnet::IpNet>().unwrap().contains(&c.dst))
-                        })
+                        .position(|n| n.destinations.iter().any(|d| d.contains(&c.dst)))
                         .unwrap();
                     let mut m = ep.clone();
                     m.no_route[i].error = if m.no_route[i].error == KernelError::Inval {
@@ -262,7 +254,7 @@ fn judge_catches_wrong_verdicts() {
                 Kind::Ok => {
                     let mut m = ep.clone();
                     m.leaks.push(Leak {
-                        destinations: vec![ipnet::IpNet::from(c.dst).to_string()],
+                        destinations: vec![ipnet::IpNet::from(c.dst)],
                         destinations_omitted: 0,
                         summary: String::new(),
                         scope: Scope::OffLink,

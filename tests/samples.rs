@@ -485,7 +485,11 @@ fn netutils_split_leaks_are_cross_subnet_only() {
         .endpoints
         .iter()
         .flat_map(|e| &e.leaks)
-        .flat_map(|l| l.destinations.iter().map(|d| (d.clone(), l.egress.clone())))
+        .flat_map(|l| {
+            l.destinations
+                .iter()
+                .map(|d| (d.to_string(), l.egress.clone()))
+        })
         .collect();
     dests.sort();
     for (net, dev) in [

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError};
+use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// A piece's outcome for one endpoint, by what the report shows: equal
@@ -573,14 +574,14 @@ pub(super) fn list_text(shown: &[String], n: usize) -> String {
     s
 }
 
-/// The CIDR text of each range's blocks: the first `MAX_DESTINATIONS`, and
-/// how many more there are.
-pub(super) fn cidr_strings(fam: Family, ranges: &[Range]) -> (Vec<String>, u64) {
+/// Each range's CIDR blocks: the first `MAX_DESTINATIONS`, and how many
+/// more there are.
+pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
     let mut blocks = ranges.iter().flat_map(|r| space::blocks(fam, *r));
-    let shown: Vec<String> = blocks
+    let shown: Vec<IpNet> = blocks
         .by_ref()
         .take(MAX_DESTINATIONS)
-        .map(|(s, p)| space::net_string(fam, s, p))
+        .filter_map(|(s, p)| IpNet::new(space::addr(fam, s), p).ok())
         .collect();
     (shown, blocks.count() as u64)
 }
@@ -598,10 +599,13 @@ pub(super) fn describe(
     outcomes: &[Outcome],
     o: u32,
     route_dst: impl Fn(RouteKey) -> Option<Range>,
-) -> (Vec<String>, u64, String) {
-    let list = |v: &[String], n: usize| list_text(&v[..v.len().min(6)], n);
+) -> (Vec<IpNet>, u64, String) {
+    let list = |v: &[IpNet], n: usize| {
+        let shown: Vec<String> = v.iter().take(6).map(super::endpoint::cidr_text).collect();
+        list_text(&shown, n)
+    };
     let Some(pr) = route else {
-        let (exact, more) = cidr_strings(fam, ranges);
+        let (exact, more) = cidr_blocks(fam, ranges);
         let s = list(&exact, exact.len() + more as usize);
         return (exact, more, s);
     };
@@ -652,7 +656,7 @@ pub(super) fn describe(
     let covered = ranges
         .iter()
         .all(|r| r.start >= pr.start && r.end <= pr.end);
-    let (exact, more) = cidr_strings(fam, ranges);
+    let (exact, more) = cidr_blocks(fam, ranges);
     if others.is_empty() && covered {
         // The summary names the route's prefix; the list holds its peers.
         return (exact, more, prefix);

@@ -659,7 +659,9 @@ fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Miss
                 e.address,
                 e.interface,
                 plain_error(n.error),
-                n.destinations.first().map(String::as_str).unwrap_or("?"),
+                n.destinations
+                    .first()
+                    .map_or_else(|| "?".into(), super::endpoint::cidr_text),
                 more_endpoints(bad.len())
             )
         }

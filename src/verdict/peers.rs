@@ -165,6 +165,64 @@ pub(crate) struct Space<'h> {
     pub(super) never: RangeSet,
     /// The host's container links, addressed or not.
     pub(super) internal_devs: FastSet<&'h str>,
+    /// The prefixes cut at, sorted as `kind` numbers them, kept for
+    /// `refine` (none on a large host: a BGP table's would be 30 MB).
+    blocks: Option<Vec<Range>>,
+}
+
+/// `Space::refine` keeps a host's blocks up to this many.
+const KEEP_BLOCKS: usize = 1 << 16;
+
+/// Outer prefixes before the inner ones starting with them (`kind`'s order).
+fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
+    a.start.cmp(&b.start).then(b.end.cmp(&a.end))
+}
+
+/// Each piece's kind: the index in `blocks` (sorted by `block_order`,
+/// deduplicated) of the smallest block holding the piece starting at each
+/// of `pts`, else `blocks.len()`.
+fn kinds_of(pts: &[u128], blocks: &[Range]) -> Vec<u32> {
+    let mut kind = Vec::with_capacity(pts.len());
+    let mut open: Vec<(u128, u32)> = Vec::new();
+    let mut next = 0;
+    for &x in pts {
+        while open.last().is_some_and(|&(end, _)| end <= x) {
+            open.pop();
+        }
+        while let Some(b) = blocks.get(next).filter(|b| b.start <= x) {
+            open.push((b.end, next as u32));
+            next += 1;
+        }
+        kind.push(open.last().map_or(blocks.len() as u32, |&(_, k)| k));
+    }
+    kind
+}
+
+/// Two sorted, deduplicated lists as one (`dedup` on the merge).
+fn merge_sorted<T: Copy + PartialEq>(a: &[T], b: &[T], less: impl Fn(&T, &T) -> bool) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let x = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if less(y, x) => {
+                j += 1;
+                *y
+            }
+            (Some(x), _) => {
+                i += 1;
+                *x
+            }
+            (None, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => break,
+        };
+        if out.last() != Some(&x) {
+            out.push(x);
+        }
+    }
+    out
 }
 
 impl<'h> Space<'h> {
@@ -195,22 +253,10 @@ impl<'h> Space<'h> {
         // Outer prefixes before the inner ones starting with them. The
         // stable sort merges the tables' runs (already in this order)
         // instead of sorting a million prefixes afresh.
-        blocks.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        blocks.sort_by(block_order);
         blocks.dedup();
         let pts = bounds(&blocks, top);
-        let mut kind = Vec::with_capacity(pts.len());
-        let mut open: Vec<(u128, u32)> = Vec::new();
-        let mut next = 0;
-        for &x in &pts {
-            while open.last().is_some_and(|&(end, _)| end <= x) {
-                open.pop();
-            }
-            while let Some(b) = blocks.get(next).filter(|b| b.start <= x) {
-                open.push((b.end, next as u32));
-                next += 1;
-            }
-            kind.push(open.last().map_or(blocks.len() as u32, |&(_, k)| k));
-        }
+        let kind = kinds_of(&pts, &blocks);
         let conn: Vec<(&'h str, Range, bool)> = conn
             .iter()
             .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
@@ -241,7 +287,42 @@ impl<'h> Space<'h> {
                 .map(|l| l.name.as_str())
                 .filter(|n| class.is_internal(n))
                 .collect(),
+            blocks: (blocks.len() <= KEEP_BLOCKS).then_some(blocks),
         }
+    }
+
+    /// `union(host, other, ..)` from `self`, cut for `host` alone: `extra`
+    /// holds the blocks `other` has that `host` may not (each one a block of
+    /// `other`: a route's prefix or a rule's `to`). The same pieces and
+    /// kinds, by merging instead of cutting both models from scratch (a fix
+    /// plan's model differs from the host by its few routes and rules).
+    /// None where `self` kept no blocks.
+    pub(crate) fn refine(&self, mut extra: Vec<Range>) -> Option<Self> {
+        let old = self.blocks.as_ref()?;
+        let top = space::top(self.fam);
+        extra.sort_unstable_by(block_order);
+        extra.dedup();
+        let blocks = merge_sorted(old, &extra, |a, b| block_order(a, b).is_lt());
+        let mut more: Vec<u128> = extra
+            .iter()
+            .flat_map(|r| [r.start, r.end])
+            .filter(|&p| p < top)
+            .collect();
+        more.sort_unstable();
+        let pts = merge_sorted(&self.pts, &more, |a, b| a < b);
+        let kind = kinds_of(&pts, &blocks);
+        Some(Space {
+            fam: self.fam,
+            pts,
+            kind,
+            kinds: blocks.len() + 1,
+            any_conn: self.any_conn.clone(),
+            link_conn: self.link_conn.clone(),
+            internal: self.internal.clone(),
+            never: self.never.clone(),
+            internal_devs: self.internal_devs.clone(),
+            blocks: Some(blocks),
+        })
     }
 
     /// A reply from an address on `iface` that leaves by `dev` via `gw`

@@ -471,7 +471,9 @@ pub fn reason(endpoints: String, ep_verdict: Verdict, pods: &[PodGroup]) -> Stri
             Some(n) => format!(
                 ": {} to {}",
                 n.error,
-                n.destinations.first().map(String::as_str).unwrap_or("?")
+                n.destinations
+                    .first()
+                    .map_or_else(|| "?".into(), super::endpoint::cidr_text)
             ),
             None => String::new(),
         },
