@@ -144,7 +144,7 @@ pub enum Class {
 }
 
 pub fn classify(text: &str) -> Class {
-    let t = text.trim();
+    let t = trim(text);
     if t.is_empty() {
         return Class::Blank;
     }
@@ -181,6 +181,22 @@ pub fn classify(text: &str) -> Class {
     }
 }
 
+/// `text.trim()`, without the per-character Unicode scan when the line
+/// starts and ends with a printing ASCII byte (nearly every line).
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(&a), Some(&z))
+            if a.is_ascii()
+                && z.is_ascii()
+                && !(a as char).is_whitespace()
+                && !(z as char).is_whitespace() =>
+        {
+            text
+        }
+        _ => text.trim(),
+    }
+}
+
 /// The error texts `ip`, shells and collectors print instead of a dump.
 fn is_failure(t: &str) -> bool {
     const STARTS: &[&str] = &[
@@ -201,7 +217,10 @@ fn is_failure(t: &str) -> bool {
         "Unknown command",
         "Option \"",
     ];
-    if STARTS.iter().any(|s| t.starts_with(s)) {
+    // Every start above begins with a capital letter.
+    if t.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+        && STARTS.iter().any(|s| t.starts_with(s))
+    {
         return true;
     }
     // `bash: ip: command not found`, `/bin/sh: 1: ip: not found`, `sudo: ip: …`
@@ -213,7 +232,9 @@ fn is_failure(t: &str) -> bool {
         "Permission denied",
         "Operation not permitted",
     ];
-    TAILS.iter().any(|s| t.ends_with(s))
+    // Every tail above ends in `d` or `y`.
+    matches!(t.as_bytes().last(), Some(b'd' | b'y'))
+        && TAILS.iter().any(|s| t.ends_with(s))
         && t.split_once(": ")
             .is_some_and(|(head, _)| !head.contains(' ') || head.ends_with(": 1"))
 }
