@@ -91,8 +91,23 @@ impl<'a> Iterator for Lines<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match memchr::memchr(b'\n', self.rest.as_bytes()) {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+        // One scan finds the line's end and its first `\ ` glue (what
+        // `glue_at` would find): a `\` followed by SP/TAB is inside the
+        // line, before any `\r` stripped below.
+        let b = self.rest.as_bytes();
+        let mut end = b.len();
+        let mut glue = None;
+        for i in memchr::memchr2_iter(b'\n', b'\\', b) {
+            if b[i] == b'\n' {
+                end = i;
+                break;
+            }
+            if glue.is_none() && matches!(b.get(i + 1), Some(b' ' | b'\t')) {
+                glue = Some(i);
+            }
+        }
+        let (line, rest) = match self.rest.get(end + 1..) {
+            Some(rest) => (&self.rest[..end], rest),
             None => (self.rest, ""),
         };
         self.rest = rest;
@@ -107,7 +122,19 @@ impl<'a> Iterator for Lines<'a> {
                 glued: false,
             });
         }
-        Some(self.segment(line, false))
+        let text = match glue.and_then(|i| Some((line.get(..i)?, line.get(i + 1..)?))) {
+            Some((text, seg)) => {
+                self.seg_rest = Some(seg);
+                text
+            }
+            None => line,
+        };
+        Some(Line {
+            no: self.no,
+            phys: line,
+            text,
+            glued: false,
+        })
     }
 }
 
