@@ -91,8 +91,23 @@ impl<'a> Iterator for Lines<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (line, rest) = match memchr::memchr(b'\n', self.rest.as_bytes()) {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+        // One scan finds the line's end and its first `\ ` glue (what
+        // `glue_at` would find): a `\` followed by SP/TAB is inside the
+        // line, before any `\r` stripped below.
+        let b = self.rest.as_bytes();
+        let mut end = b.len();
+        let mut glue = None;
+        for i in memchr::memchr2_iter(b'\n', b'\\', b) {
+            if b[i] == b'\n' {
+                end = i;
+                break;
+            }
+            if glue.is_none() && matches!(b.get(i + 1), Some(b' ' | b'\t')) {
+                glue = Some(i);
+            }
+        }
+        let (line, rest) = match self.rest.get(end + 1..) {
+            Some(rest) => (&self.rest[..end], rest),
             None => (self.rest, ""),
         };
         self.rest = rest;
@@ -107,7 +122,19 @@ impl<'a> Iterator for Lines<'a> {
                 glued: false,
             });
         }
-        Some(self.segment(line, false))
+        let text = match glue.and_then(|i| Some((line.get(..i)?, line.get(i + 1..)?))) {
+            Some((text, seg)) => {
+                self.seg_rest = Some(seg);
+                text
+            }
+            None => line,
+        };
+        Some(Line {
+            no: self.no,
+            phys: line,
+            text,
+            glued: false,
+        })
     }
 }
 
@@ -144,7 +171,7 @@ pub enum Class {
 }
 
 pub fn classify(text: &str) -> Class {
-    let t = text.trim();
+    let t = trim(text);
     if t.is_empty() {
         return Class::Blank;
     }
@@ -181,6 +208,22 @@ pub fn classify(text: &str) -> Class {
     }
 }
 
+/// `text.trim()`, without the per-character Unicode scan when the line
+/// starts and ends with a printing ASCII byte (nearly every line).
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(&a), Some(&z))
+            if a.is_ascii()
+                && z.is_ascii()
+                && !(a as char).is_whitespace()
+                && !(z as char).is_whitespace() =>
+        {
+            text
+        }
+        _ => text.trim(),
+    }
+}
+
 /// The error texts `ip`, shells and collectors print instead of a dump.
 fn is_failure(t: &str) -> bool {
     const STARTS: &[&str] = &[
@@ -201,7 +244,10 @@ fn is_failure(t: &str) -> bool {
         "Unknown command",
         "Option \"",
     ];
-    if STARTS.iter().any(|s| t.starts_with(s)) {
+    // Every start above begins with a capital letter.
+    if t.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+        && STARTS.iter().any(|s| t.starts_with(s))
+    {
         return true;
     }
     // `bash: ip: command not found`, `/bin/sh: 1: ip: not found`, `sudo: ip: …`
@@ -213,7 +259,9 @@ fn is_failure(t: &str) -> bool {
         "Permission denied",
         "Operation not permitted",
     ];
-    TAILS.iter().any(|s| t.ends_with(s))
+    // Every tail above ends in `d` or `y`.
+    matches!(t.as_bytes().last(), Some(b'd' | b'y'))
+        && TAILS.iter().any(|s| t.ends_with(s))
         && t.split_once(": ")
             .is_some_and(|(head, _)| !head.contains(' ') || head.ends_with(": 1"))
 }
