@@ -195,6 +195,10 @@ pub struct Pods {
     pub groups: Vec<PodGroup>,
     pub notes: Vec<String>,
     pub(crate) repairs: Vec<Repair>,
+    /// The addresses of the pods whose group is `Ok` (`plan_fix` compares
+    /// them before and after a repair; the groups' text is capped and
+    /// collapsed).
+    ok: super::FastSet<IpAddr>,
 }
 
 /// The operations that would give a leaking group's pods the CNI's
@@ -378,6 +382,10 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
                         .push(format!("no fix planned for the {what}: {why}")),
                 }
             }
+            let verdict = ep.verdict.unwrap_or(Verdict::Ok);
+            if verdict == Verdict::Ok {
+                out.ok.extend(addrs.iter().map(|&a| space::addr(fam, a)));
+            }
             let ranges = collapse(fam, addrs);
             out.groups.push(PodGroup {
                 family: fam,
@@ -388,7 +396,7 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
                 table: table.map(|t| t.to_string()),
                 rule: rule.map(|i| q.rule(fam, i)),
                 veth: p.veth.to_string(),
-                verdict: ep.verdict.unwrap_or(Verdict::Ok),
+                verdict,
                 impact: ep.impact,
                 leaks: ep.leaks,
                 no_route: ep.no_route,
@@ -633,23 +641,10 @@ pub fn plan_fix(
     let base_ok = endpoint_ops
         .map(|op| apply_op(&mut model, op))
         .all(|r| r.is_ok());
-    let ok_pods = |p: &Pods| -> super::FastSet<IpAddr> {
-        let mut set = super::FastSet::default();
-        for g in p.groups.iter().filter(|g| g.verdict == Verdict::Ok) {
-            for a in &g.addresses {
-                if let Ok(n) = a.parse::<ipnet::IpNet>() {
-                    for x in n.hosts().chain(std::iter::once(n.addr())) {
-                        set.insert(x);
-                    }
-                }
-            }
-        }
-        set
-    };
     let mut fixed = 0usize;
     if base_ok {
         let eps_before = super::endpoints(&model, class);
-        let mut ok_before = ok_pods(&self::pods(&model, class, platform));
+        let mut ok_before = self::pods(&model, class, platform).ok;
         for r in std::mem::take(&mut pods.repairs) {
             let mut m = model.clone();
             // A table's default restored for an earlier group of the same
@@ -675,7 +670,7 @@ pub fn plan_fix(
                 ));
                 continue;
             }
-            let ok_after = ok_pods(&self::pods(&m, class, platform));
+            let ok_after = self::pods(&m, class, platform).ok;
             let repaired = r.pods.iter().all(|p| ok_after.contains(p));
             let kept = ok_before.iter().all(|p| ok_after.contains(p));
             if !(repaired && kept && super::endpoints(&m, class) == eps_before) {
