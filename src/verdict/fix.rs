@@ -990,13 +990,7 @@ impl Captured {
     /// The slot of replies from `e` (`rules`), the kinds being `orig`'s.
     fn slot(&mut self, host: &Host, orig: &Space<'_>, rules: &ReplyRules, e: &Endpoint) -> usize {
         let key = walk_key(host, &self.class, self.by_address, orig, rules, e);
-        match self.slots.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.slots.push((key, vec![u32::MAX; orig.kinds]));
-                self.slots.len() - 1
-            }
-        }
+        slot_of(&mut self.slots, key, orig.kinds)
     }
 
     /// The lookup for a piece of `orig`'s `kind` starting at `dst`.
@@ -1073,6 +1067,18 @@ struct Walked {
 
 type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 
+/// The slot of `key` among `slots`, made (no answer yet for any of the
+/// `kinds`) when new.
+fn slot_of(slots: &mut Vec<(JudgeKey, Vec<u32>)>, key: JudgeKey, kinds: usize) -> usize {
+    match slots.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            slots.push((key, vec![u32::MAX; kinds]));
+            slots.len() - 1
+        }
+    }
+}
+
 impl<'a, 'h> Judge<'a, 'h> {
     fn new(
         captured: &'a mut Captured,
@@ -1105,13 +1111,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             rules,
             e,
         );
-        match self.slots.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.slots.push((key, vec![u32::MAX; self.sp.kinds]));
-                self.slots.len() - 1
-            }
-        }
+        slot_of(&mut self.slots, key, self.sp.kinds)
     }
 
     /// The fixed model's answer for a piece of `kind` starting at `dst`.

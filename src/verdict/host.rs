@@ -407,7 +407,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
     let mut eps = eps;
     impact::assess(&host, &mut eps, class, platform);
     let mut pod_report = super::pods::pods(&host, class, platform);
-    let pods = pod_report.groups.clone();
+    let pods = &pod_report.groups;
     let impact = impact::host_impact(&eps).max(pods.iter().filter_map(|p| p.impact).max());
     let ep_verdict = verdict;
     let verdict = match verdict {
@@ -421,10 +421,10 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             "platform not identified as a cloud instance (no ec2rl, EKS, instance id, EC2 hostname or ec2-net-utils): no network anti-spoofing check assumed; leaked replies are taken as delivered".into()
         });
     }
-    let advice = fix::advise_in(&host, &eps, class, platform, &spaces);
-    let mut advice = advice;
+    let mut advice = fix::advise_in(&host, &eps, class, platform, &spaces);
     super::pods::plan_fix(&host, class, platform, &mut pod_report, &mut advice);
     notes.extend(pod_report.notes);
+    let pods = pod_report.groups;
     let reason = super::pods::reason(
         reason(&eps, ep_verdict, &host, &cap.missing),
         ep_verdict,
