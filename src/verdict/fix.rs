@@ -793,110 +793,6 @@ struct EpState {
     changed: Option<String>,
 }
 
-/// Rules equal but for `from` (and where they were read) share a class,
-/// numbered in order of first appearance.
-fn rule_classes(h: &Host, fi: usize) -> Vec<u32> {
-    let rules = &h.rules[fi];
-    // Equal behaviours share a priority: in a list in priority order (the
-    // kernel's) each class lies within one priority's run, compared
-    // pairwise where short, instead of hashing every rule on every step.
-    if !rules
-        .windows(2)
-        .all(|w| w[0].rule.priority <= w[1].rule.priority)
-    {
-        return classes_hashed(rules, 0).0;
-    }
-    let mut out = Vec::with_capacity(rules.len());
-    let mut next = 0u32;
-    let mut i = 0;
-    while i < rules.len() {
-        let p = rules[i].rule.priority;
-        let end = i + rules[i..]
-            .iter()
-            .take_while(|r| r.rule.priority == p)
-            .count();
-        let run = &rules[i..end];
-        if run.len() > 8 {
-            let (c, n) = classes_hashed(run, next);
-            out.extend(c);
-            next = n;
-        } else {
-            for (k, re) in run.iter().enumerate() {
-                let b = behaviour(re);
-                match (0..k).find(|&j| behaviour(&run[j]) == b) {
-                    Some(j) => out.push(out[i + j]),
-                    None => {
-                        out.push(next);
-                        next += 1;
-                    }
-                }
-            }
-        }
-        i = end;
-    }
-    out
-}
-
-/// `rule_classes` of `rules` by hashing, numbered from `first`; with the
-/// next free number.
-fn classes_hashed(rules: &[RuleEntry], first: u32) -> (Vec<u32>, u32) {
-    let mut seen = super::FastMap::default();
-    let c = rules
-        .iter()
-        .map(|re| {
-            let n = first + seen.len() as u32;
-            *seen.entry(behaviour(re)).or_insert(n)
-        })
-        .collect();
-    (c, first + seen.len() as u32)
-}
-
-/// A rule's every field but `from` and `line`, borrowed (no clone per rule
-/// per step), with its resolved table and TOS. The pattern names every
-/// field of `Rule`, so a new one does not compile until it is placed here.
-fn behaviour(re: &RuleEntry) -> impl std::hash::Hash + Eq + '_ {
-    let Rule {
-        line: _,
-        from: _,
-        family,
-        priority,
-        not,
-        to,
-        tos,
-        fwmark,
-        fwmask,
-        iif,
-        oif,
-        l3mdev,
-        uidrange,
-        ipproto,
-        sport,
-        dport,
-        tun_id,
-        action,
-        table,
-        goto,
-        unresolved,
-        suppress_prefixlength,
-        suppress_ifgroup,
-        realms,
-        nat,
-        protocol,
-        dscp,
-        flowlabel,
-        unknown,
-    } = &re.rule;
-    (
-        (
-            family, priority, not, to, tos, fwmark, fwmask, iif, oif, l3mdev,
-        ),
-        (uidrange, ipproto, sport, dport, tun_id, action, table, goto),
-        (unresolved, suppress_prefixlength, suppress_ifgroup, realms),
-        (nat, protocol, dscp, flowlabel, unknown),
-        (&re.table, re.tos),
-    )
-}
-
 /// How replies from `e` under `rules` walk the rules of `h` (classes
 /// `class`): endpoints with one key get one answer for every destination.
 fn walk_key(
@@ -926,7 +822,7 @@ fn walk_key(
 /// the captured host answers alike), instead of looking each destination
 /// up again per step.
 struct Captured {
-    /// The host's rules by behaviour (`rule_classes`).
+    /// The host's rules by behaviour (`Host::rule_classes`).
     class: Vec<u32>,
     by_address: SourceKeyed,
     /// Per walk key: the lookup of each kind of the analysis's space
@@ -960,7 +856,7 @@ struct KeptLookup {
 impl Captured {
     fn new(host: &Host, fam: Family) -> Self {
         Captured {
-            class: rule_classes(host, fam_idx(fam)),
+            class: host.rule_classes(fam_idx(fam)),
             by_address: SourceKeyed::of(host, fam),
             slots: Vec::new(),
             seen: Vec::new(),
@@ -1041,7 +937,7 @@ struct Judge<'a, 'h> {
     /// The space `captured` is kept by (`sp` refines it).
     orig: &'a Space<'h>,
     captured: &'a mut Captured,
-    /// The fixed model's rules by behaviour (`rule_classes`).
+    /// The fixed model's rules by behaviour (`Host::rule_classes`).
     class: Vec<u32>,
     /// The fixed model's (walk key, the answer of each kind into
     /// `answers`).
@@ -1132,7 +1028,7 @@ impl<'a, 'h> Judge<'a, 'h> {
 #[cfg(test)]
 fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpState {
     let mut captured = Captured::new(before, sp.fam);
-    let class = rule_classes(after, fam_idx(sp.fam));
+    let class = after.rule_classes(fam_idx(sp.fam));
     judge_ep_in(
         &mut Judge::new(&mut captured, before, after, sp, sp, class),
         e,
@@ -1226,7 +1122,7 @@ struct Plan {
     /// added to the model (kept or rolled back): where the model's cuts
     /// may differ from the host's (`in_model` tells which still hold).
     added: [Vec<ipnet::IpNet>; 2],
-    /// Per family, `rule_classes` of the model's rules as the accepted
+    /// Per family, `Host::rule_classes` of the model's rules as the accepted
     /// steps left them (a step without rule operations keeps them).
     classes: [Option<Vec<u32>>; 2],
 }
@@ -1396,10 +1292,10 @@ impl Plan {
                 .iter()
                 .any(|o| o.family() == fam && matches!(o, Op::AddRule(..) | Op::DelRule(..)));
             let class = if rules_change {
-                rule_classes(model, fi)
+                model.rule_classes(fi)
             } else {
                 self.classes[fi]
-                    .get_or_insert_with(|| rule_classes(model, fi))
+                    .get_or_insert_with(|| model.rule_classes(fi))
                     .clone()
             };
             let mut judge = Judge::new(captured, host, model, &sp, orig, class);

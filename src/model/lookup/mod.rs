@@ -666,9 +666,6 @@ impl Host {
         let full = if fam == Family::Inet { 32 } else { 128 };
         let mut exact: HashMap<IpAddr, Vec<u32>, _> = HashMap::default();
         let mut rest = Vec::new();
-        let mut seen: HashMap<(crate::grammar::Rule, Option<Table>, Option<u8>), u32, _> =
-            HashMap::<_, _, foldhash::fast::RandomState>::default();
-        let mut class = Vec::new();
         for (i, re) in self.rules[fam_idx(fam)].iter().enumerate() {
             match re.rule.from {
                 Some(f) if f.prefix_len() == full && !re.rule.not => {
@@ -680,13 +677,55 @@ impl Host {
                 None if re.rule.iif.is_none() => {}
                 _ => rest.push(i as u32),
             }
-            let mut r = re.rule.clone();
-            r.from = None;
-            r.line = 0;
-            let n = seen.len() as u32;
-            class.push(*seen.entry((r, re.table.clone(), re.tos)).or_insert(n));
         }
+        let class = self.rule_classes(fam_idx(fam));
         SourceIndex { exact, rest, class }
+    }
+
+    /// Each rule's class in family `fi`: rules equal but for `from` (and
+    /// where they were read) share one, numbered in order of first
+    /// appearance. Sources whose rules differ only in such `from`s meet
+    /// the rules alike (`forward_key`, the fix's judge).
+    pub fn rule_classes(&self, fi: usize) -> Vec<u32> {
+        let rules = &self.rules[fi];
+        // Equal behaviours share a priority: in a list in priority order (the
+        // kernel's) each class lies within one priority's run, compared
+        // pairwise where short, instead of hashing every rule on every step.
+        if !rules
+            .windows(2)
+            .all(|w| w[0].rule.priority <= w[1].rule.priority)
+        {
+            return classes_hashed(rules, 0).0;
+        }
+        let mut out = Vec::with_capacity(rules.len());
+        let mut next = 0u32;
+        let mut i = 0;
+        while i < rules.len() {
+            let p = rules[i].rule.priority;
+            let end = i + rules[i..]
+                .iter()
+                .take_while(|r| r.rule.priority == p)
+                .count();
+            let run = &rules[i..end];
+            if run.len() > 8 {
+                let (c, n) = classes_hashed(run, next);
+                out.extend(c);
+                next = n;
+            } else {
+                for (k, re) in run.iter().enumerate() {
+                    let b = behaviour(re);
+                    match (0..k).find(|&j| behaviour(&run[j]) == b) {
+                        Some(j) => out.push(out[i + j]),
+                        None => {
+                            out.push(next);
+                            next += 1;
+                        }
+                    }
+                }
+            }
+            i = end;
+        }
+        out
     }
 
     /// How replies from `src` arriving by `iif` meet the rules that read
@@ -854,4 +893,64 @@ pub fn ipproto_number(p: &str) -> Option<u8> {
         "udplite" => 136,
         n => return n.strip_prefix("ipproto-").unwrap_or(n).parse().ok(),
     })
+}
+
+/// `rule_classes` of `rules` by hashing, numbered from `first`; with the
+/// next free number.
+fn classes_hashed(rules: &[RuleEntry], first: u32) -> (Vec<u32>, u32) {
+    let mut seen = HashMap::<_, _, foldhash::fast::RandomState>::default();
+    let c = rules
+        .iter()
+        .map(|re| {
+            let n = first + seen.len() as u32;
+            *seen.entry(behaviour(re)).or_insert(n)
+        })
+        .collect();
+    (c, first + seen.len() as u32)
+}
+
+/// A rule's every field but `from` and `line`, borrowed (no clone per rule
+/// per step), with its resolved table and TOS. The pattern names every
+/// field of `Rule`, so a new one does not compile until it is placed here.
+fn behaviour(re: &RuleEntry) -> impl std::hash::Hash + Eq + '_ {
+    let crate::grammar::Rule {
+        line: _,
+        from: _,
+        family,
+        priority,
+        not,
+        to,
+        tos,
+        fwmark,
+        fwmask,
+        iif,
+        oif,
+        l3mdev,
+        uidrange,
+        ipproto,
+        sport,
+        dport,
+        tun_id,
+        action,
+        table,
+        goto,
+        unresolved,
+        suppress_prefixlength,
+        suppress_ifgroup,
+        realms,
+        nat,
+        protocol,
+        dscp,
+        flowlabel,
+        unknown,
+    } = &re.rule;
+    (
+        (
+            family, priority, not, to, tos, fwmark, fwmask, iif, oif, l3mdev,
+        ),
+        (uidrange, ipproto, sport, dport, tun_id, action, table, goto),
+        (unresolved, suppress_prefixlength, suppress_ifgroup, realms),
+        (nat, protocol, dscp, flowlabel, unknown),
+        (&re.table, re.tos),
+    )
 }

@@ -558,7 +558,7 @@ fn rule_classes_and_undo_commands() {
                     *seen.entry((r, re.table.clone(), re.tos)).or_insert(n)
                 })
                 .collect();
-            assert_eq!(rule_classes(&h, fi), cloned);
+            assert_eq!(h.rule_classes(fi), cloned);
         }
         let eps = endpoints(&h, &class);
         for s in advise(&h, &eps, &class, Platform { ec2: true }).steps {
