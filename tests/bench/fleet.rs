@@ -33,6 +33,9 @@
 //!
 //! Needs GNU time (/usr/bin/time), tar, gzip, xz and zstd.
 
+#[path = "gnu_time.rs"]
+mod gnu_time;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -171,28 +174,7 @@ fn sh(cmd: &str) {
 
 /// (wall seconds, peak RSS KiB) of a shell command, best of `runs`.
 fn measure(cmd: &str, runs: usize) -> (f64, u64) {
-    let mut best = (f64::MAX, 0);
-    for _ in 0..runs {
-        let out = Command::new("/usr/bin/time")
-            .args([
-                "-f",
-                "%e %M",
-                "sh",
-                "-c",
-                &format!("{cmd} >/dev/null 2>/dev/null"),
-            ])
-            .output()
-            .expect("/usr/bin/time");
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("");
-        let mut it = last.split_whitespace();
-        let wall: f64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
-        let rss: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        if wall < best.0 {
-            best = (wall, rss);
-        }
-    }
-    best
+    gnu_time::best(cmd, runs, |r| r.wall).map_or((f64::NAN, 0), |r| (r.wall, r.rss_kib))
 }
 
 fn main() {

@@ -24,6 +24,9 @@
 //! `target/bench-hosts/KIND-N.ndjson` (its size is a column; compare two
 //! builds' reports with `cmp`). Needs GNU time (/usr/bin/time).
 
+#[path = "gnu_time.rs"]
+mod gnu_time;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -32,26 +35,8 @@ const DEFAULT: &str = "bgp:12000,bgp:120000,bgp:950000,rules:30000,addrs:3000,ad
 /// (CPU seconds user + system, peak RSS KiB) of `bin DIR -f ndjson`, best
 /// of `runs` by CPU; the report written to `out`.
 fn measure(bin: &str, dir: &Path, out: &Path, runs: usize) -> Option<(f64, u64)> {
-    let mut best: Option<(f64, u64)> = None;
-    for _ in 0..runs {
-        let o = Command::new("/usr/bin/time")
-            .args(["-f", "%U %S %M", "sh", "-c"])
-            .arg(format!(
-                "{bin} {} -q -f ndjson >{} 2>/dev/null",
-                dir.display(),
-                out.display()
-            ))
-            .output()
-            .ok()?;
-        let err = String::from_utf8_lossy(&o.stderr);
-        let mut it = err.lines().last().unwrap_or("").split_whitespace();
-        let mut num = || it.next().and_then(|s| s.parse::<f64>().ok());
-        let (u, s, m) = (num()?, num()?, num()?);
-        if best.is_none_or(|b| u + s < b.0) {
-            best = Some((u + s, m as u64));
-        }
-    }
-    best
+    let cmd = format!("{bin} {} -q -f ndjson >{}", dir.display(), out.display());
+    gnu_time::best(&cmd, runs, |r| r.cpu).map(|r| (r.cpu, r.rss_kib))
 }
 
 fn dir_bytes(p: &Path) -> u64 {
