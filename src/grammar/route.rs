@@ -297,13 +297,7 @@ static NO_RARE: RouteRare = RouteRare {
 
 impl PartialEq for Rare {
     fn eq(&self, o: &Rare) -> bool {
-        let get = |r: &Rare| r.0.as_deref().unwrap_or(&NO_RARE) == &NO_RARE;
-        match (&self.0, &o.0) {
-            (Some(a), Some(b)) => a == b,
-            (Some(_), None) => get(self),
-            (None, Some(_)) => get(o),
-            (None, None) => true,
-        }
+        self.0.as_deref().unwrap_or(&NO_RARE) == o.0.as_deref().unwrap_or(&NO_RARE)
     }
 }
 
