@@ -173,13 +173,15 @@ fn bind<'h>(
             }
         }
     }
-    let main_dev = table_dev(host, fam, &Table::Id(Table::MAIN), class);
     let up = match holding.as_slice() {
         [] => return None,
         [one] => *one,
         // Several uplinks in one subnet: the VPC CNI binds a pod without
-        // a rule to the primary ENI, where main's default leaves.
-        many => main_dev.filter(|d| many.contains(d)).unwrap_or(many[0]),
+        // a rule to the primary ENI, where main's default leaves (main is
+        // read only here: it holds every pod's route).
+        many => table_dev(host, fam, &Table::Id(Table::MAIN), class)
+            .filter(|d| many.contains(d))
+            .unwrap_or(many[0]),
     };
     let (t, i) = match from_rules.get(&pod.addr) {
         Some(&i) => (host.rules[fam_idx(fam)][i].table.clone(), Some(i)),
