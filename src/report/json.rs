@@ -15,8 +15,7 @@ use std::io::{self, Write};
 #[derive(Default)]
 pub struct Json {
     rows: Rows,
-    /// The host being serialised, then indented into `text`.
-    buf: Vec<u8>,
+    /// The host being serialised.
     text: Vec<u8>,
 }
 
@@ -52,25 +51,16 @@ const INDENT: &[u8] = b"    ";
 
 impl Reporter for Json {
     fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        self.buf.clear();
-        serde_json::to_writer_pretty(&mut self.buf, &h)?;
-        // Pretty JSON has newlines only between tokens (strings escape
-        // theirs): each line after the first is indented twice more, as
-        // serde_json does for an element of `hosts`.
+        // Written as it stands in the document: an element of `hosts`,
+        // two levels deep.
         self.text.clear();
         self.text.extend_from_slice(INDENT);
-        for (i, line) in self.buf.split(|&b| b == b'\n').enumerate() {
-            if i > 0 {
-                self.text.push(b'\n');
-                self.text.extend_from_slice(INDENT);
-            }
-            self.text.extend_from_slice(line);
-        }
+        super::encode::pretty(&mut self.text, &h, 2)?;
         self.rows.push(&h.host, &self.text, b"")
     }
 
     fn kept(&self) -> usize {
-        self.rows.kept() + self.buf.capacity() + self.text.capacity()
+        self.rows.kept() + self.text.capacity()
     }
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {

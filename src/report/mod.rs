@@ -5,6 +5,7 @@
 //! temporary file (`spill`).
 
 pub mod csv;
+pub mod encode;
 pub mod identity;
 pub mod json;
 pub mod markdown;

@@ -34,7 +34,7 @@ impl Reporter for Ndjson {
         line.clear();
         line.extend_from_slice(br#"{"type":"host","schema":2"#);
         let start = line.len();
-        serde_json::to_writer(&mut *line, &h)?;
+        super::encode::compact(line, &h)?;
         if line[start..] == *b"{}" {
             line.truncate(start);
             line.push(b'}');

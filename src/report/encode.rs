@@ -1,0 +1,647 @@
+//! JSON text of the report's serde types, byte for byte as serde_json
+//! writes it (`to_writer`, `to_writer_pretty`), for the per-host writers.
+//!
+//! Why not serde_json itself: it checks every byte of every string against
+//! its escape table one at a time and appends each token through
+//! `io::Write` (a call and a `memcpy` per quote and comma). A fleet host's
+//! report is ~51 KB, 1,400 CIDR strings among it, and writing it was ~12%
+//! of a fleet scan. Here a string is checked in one branch-free pass (it
+//! vectorises) and tokens are pushed onto the buffer. The schema stays where it is (the serde
+//! derives); `tests` compare this text with serde_json's.
+
+use serde::ser::{self, Serialize};
+use std::fmt;
+
+/// Why a value could not be written: only what serde_json refuses too (a
+/// map key that is not a string or a number).
+#[derive(Debug)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string())
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
+/// Appends `v`'s compact JSON (serde_json's `to_writer`) to `out`.
+pub fn compact<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
+    v.serialize(&mut Encoder {
+        out,
+        pretty: false,
+        indent: 0,
+        has_value: false,
+    })
+}
+
+/// Appends `v`'s pretty JSON (serde_json's `to_writer_pretty`, two spaces)
+/// to `out`, as it stands `indent` levels deep in a document: lines after
+/// the first start with `indent` more levels.
+pub fn pretty<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T, indent: usize) -> Result<(), Error> {
+    v.serialize(&mut Encoder {
+        out,
+        pretty: true,
+        indent,
+        has_value: false,
+    })
+}
+
+pub struct Encoder<'o> {
+    out: &'o mut Vec<u8>,
+    pretty: bool,
+    indent: usize,
+    /// serde_json's `PrettyFormatter::has_value`: one flag for the whole
+    /// document, set after each element, cleared by each `[` and `{`.
+    has_value: bool,
+}
+
+#[inline]
+fn escape_of(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+impl Encoder<'_> {
+    #[inline]
+    fn newline(&mut self) {
+        self.out.push(b'\n');
+        for _ in 0..self.indent {
+            self.out.extend_from_slice(b"  ");
+        }
+    }
+
+    fn open(&mut self, b: u8) {
+        self.indent += 1;
+        self.has_value = false;
+        self.out.push(b);
+    }
+
+    fn close(&mut self, b: u8) {
+        self.indent -= 1;
+        if self.pretty && self.has_value {
+            self.newline();
+        }
+        self.out.push(b);
+    }
+
+    /// Before an array element or an object key.
+    #[inline]
+    fn item(&mut self, first: bool) {
+        if !first {
+            self.out.push(b',');
+        }
+        if self.pretty {
+            self.newline();
+        }
+    }
+
+    #[inline]
+    fn colon(&mut self) {
+        if self.pretty {
+            self.out.extend_from_slice(b": ");
+        } else {
+            self.out.push(b':');
+        }
+    }
+
+    fn string(&mut self, s: &str) {
+        let b = s.as_bytes();
+        self.out.reserve(b.len() + 2);
+        self.out.push(b'"');
+        // Without an early exit the check vectorises: most strings (CIDR
+        // blocks, names, quoted lines) have nothing to escape.
+        if b.iter().fold(false, |any, &c| any | escape_of(c)) {
+            let mut done = 0;
+            for (j, &c) in b.iter().enumerate() {
+                if escape_of(c) {
+                    self.out.extend_from_slice(&b[done..j]);
+                    self.escape(c);
+                    done = j + 1;
+                }
+            }
+            self.out.extend_from_slice(&b[done..]);
+        } else {
+            self.out.extend_from_slice(b);
+        }
+        self.out.push(b'"');
+    }
+
+    /// serde_json's escapes: the short ones, else `\u00XX` (lowercase).
+    fn escape(&mut self, c: u8) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let short = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x0c => b'f',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            _ => 0,
+        };
+        if short != 0 {
+            self.out.extend_from_slice(&[b'\\', short]);
+        } else {
+            self.out.extend_from_slice(b"\\u00");
+            self.out
+                .extend_from_slice(&[HEX[(c >> 4) as usize], HEX[(c & 0xf) as usize]]);
+        }
+    }
+
+    fn int(&mut self, v: impl itoa::Integer) {
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    /// Floats as serde_json writes them (ryu; `null` when not finite).
+    fn float<T: Serialize>(&mut self, v: T) -> Result<(), Error> {
+        serde_json::to_writer(&mut *self.out, &v).map_err(|e| Error(e.to_string()))
+    }
+
+    /// `{"variant":` before a variant's content.
+    fn variant_open(&mut self, variant: &str) {
+        self.open(b'{');
+        self.item(true);
+        self.string(variant);
+        self.colon();
+    }
+
+    /// `}` after a variant's content.
+    fn variant_close(&mut self) {
+        self.has_value = true;
+        self.close(b'}');
+    }
+}
+
+/// An array or object being written; `first` until its first element.
+pub struct Compound<'a, 'o> {
+    enc: &'a mut Encoder<'o>,
+    first: bool,
+    /// Closes with `}` as well, after the `]` or `}` (a variant's content).
+    variant: bool,
+    /// Already closed: an empty one, written whole.
+    empty: bool,
+}
+
+impl<'a, 'o> Compound<'a, 'o> {
+    fn new(enc: &'a mut Encoder<'o>, open: u8, len: Option<usize>, variant: bool) -> Self {
+        enc.open(open);
+        // serde_json writes a collection known to be empty at once.
+        let empty = len == Some(0);
+        if empty {
+            enc.close(if open == b'[' { b']' } else { b'}' });
+        }
+        Compound {
+            enc,
+            first: true,
+            variant,
+            empty,
+        }
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.enc.item(self.first);
+        self.first = false;
+        v.serialize(&mut *self.enc)?;
+        self.enc.has_value = true;
+        Ok(())
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result<(), Error> {
+        self.enc.item(self.first);
+        self.first = false;
+        self.enc.string(key);
+        self.enc.colon();
+        v.serialize(&mut *self.enc)?;
+        self.enc.has_value = true;
+        Ok(())
+    }
+
+    fn end(self, close: u8) -> Result<(), Error> {
+        if !self.empty {
+            self.enc.close(close);
+        }
+        if self.variant {
+            self.enc.variant_close();
+        }
+        Ok(())
+    }
+}
+
+impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'a, 'o>;
+    type SerializeTuple = Compound<'a, 'o>;
+    type SerializeTupleStruct = Compound<'a, 'o>;
+    type SerializeTupleVariant = Compound<'a, 'o>;
+    type SerializeMap = Compound<'a, 'o>;
+    type SerializeStruct = Compound<'a, 'o>;
+    type SerializeStructVariant = Compound<'a, 'o>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.float(v)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.float(v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.string(v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.string(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        use ser::SerializeSeq;
+        let mut s = self.serialize_seq(Some(v.len()))?;
+        for b in v {
+            s.serialize_element(b)?;
+        }
+        ser::SerializeSeq::end(s)
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.serialize_none()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+        self.serialize_none()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), Error> {
+        self.string(v);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.variant_open(variant);
+        v.serialize(&mut *self)?;
+        self.variant_close();
+        Ok(())
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, 'o>, Error> {
+        Ok(Compound::new(self, b'[', len, false))
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'o>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, 'o>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, 'o>, Error> {
+        self.variant_open(variant);
+        Ok(Compound::new(self, b'[', Some(len), true))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, 'o>, Error> {
+        Ok(Compound::new(self, b'{', len, false))
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'a, 'o>, Error> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, 'o>, Error> {
+        self.variant_open(variant);
+        Ok(Compound::new(self, b'{', Some(len), true))
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> Result<(), Error> {
+        self.string(&v.to_string());
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b']')
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b']')
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b']')
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b']')
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Error> {
+        self.enc.item(self.first);
+        self.first = false;
+        k.serialize(KeyEncoder(&mut *self.enc))?;
+        self.enc.colon();
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        v.serialize(&mut *self.enc)?;
+        self.enc.has_value = true;
+        Ok(())
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b'}')
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.field(key, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b'}')
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.field(key, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        Compound::end(self, b'}')
+    }
+}
+
+/// A map key: strings as they are, numbers, booleans and chars quoted (as
+/// serde_json's `MapKeySerializer`); anything else is refused.
+struct KeyEncoder<'a, 'o>(&'a mut Encoder<'o>);
+
+impl KeyEncoder<'_, '_> {
+    fn quoted(self, text: &str) -> Result<(), Error> {
+        self.0.string(text);
+        Ok(())
+    }
+    fn int(self, v: impl itoa::Integer) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+}
+
+fn key_refused() -> Error {
+    Error("key must be a string".into())
+}
+
+impl ser::Serializer for KeyEncoder<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.quoted(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.int(v)
+    }
+    fn serialize_f32(self, _: f32) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_f64(self, _: f64) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.quoted(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.quoted(v)
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), Error> {
+        self.quoted(v)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Error> {
+        Err(key_refused())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(key_refused())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(key_refused())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(key_refused())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(key_refused())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(key_refused())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(key_refused())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(key_refused())
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> Result<(), Error> {
+        self.quoted(&v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;
