@@ -7,8 +7,10 @@
 
 use crate::grammar::{DumpKind, Items};
 use crate::model::Host;
+use memchr::memmem::Finder;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// ec2rl's verdict word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,9 +61,23 @@ fn grep_like(pat: &str, line: &str) -> bool {
     }
 }
 
+/// Substring searchers made once: `str::find` and `memmem::find` build one
+/// per call, several per line of the address dump.
+static INET: OnceLock<Finder<'static>> = OnceLock::new();
+static COLON: OnceLock<Finder<'static>> = OnceLock::new();
+static FLAGS: OnceLock<Finder<'static>> = OnceLock::new();
+static SECONDARY: OnceLock<Finder<'static>> = OnceLock::new();
+
+fn finder(
+    cell: &'static OnceLock<Finder<'static>>,
+    needle: &'static str,
+) -> &'static Finder<'static> {
+    cell.get_or_init(|| Finder::new(needle))
+}
+
 /// awk's `/inet .+brd/`, `/inet .+ brd B/`: "inet " then anything, then the tail.
 fn awk_match(line: &str, tail: &str) -> bool {
-    let Some(i) = line.find("inet ") else {
+    let Some(i) = finder(&INET, "inet ").find(line.as_bytes()) else {
         return false;
     };
     let rest = &line[i + 5..];
@@ -118,23 +134,41 @@ fn addr_lines(host: &Host) -> Option<Vec<Cow<'_, str>>> {
     }
     let mut out = Vec::new();
     for raw in src.text.lines() {
-        for seg in raw.split("\\ ").flat_map(|s| s.split("\\\t")) {
-            // `2: eth0    inet …` (ip -o addr) → `inet …`
-            let t = seg.trim_start();
-            let t = match t.split_once(": ") {
-                Some((n, rest))
-                    if n.bytes().all(|b| b.is_ascii_digit()) && !rest.contains(": <") =>
-                {
-                    rest.trim_start()
-                        .split_once(char::is_whitespace)
-                        .map_or(rest, |(_, r)| r.trim_start())
-                }
-                _ => seg,
-            };
-            out.push(Cow::Borrowed(t));
-        }
+        push_segments(raw, &mut out);
     }
     Some(out)
+}
+
+/// The address lines of one dump line (`ip -o` glues a link's lines with
+/// `\ ` and `\<TAB>`), each `unprefixed`.
+fn push_segments<'a>(raw: &'a str, out: &mut Vec<Cow<'a, str>>) {
+    // A line with no `\` is one segment: splitting builds two substring
+    // searchers per line, most of this check's cost.
+    if memchr::memchr(b'\\', raw.as_bytes()).is_some() {
+        for seg in raw.split("\\ ").flat_map(|s| s.split("\\\t")) {
+            out.push(Cow::Borrowed(unprefixed(seg)));
+        }
+    } else {
+        out.push(Cow::Borrowed(unprefixed(raw)));
+    }
+}
+
+/// `2: eth0    inet …` (ip -o addr) → `inet …`; other lines as they are.
+fn unprefixed(seg: &str) -> &str {
+    let t = seg.trim_start();
+    let Some(i) = finder(&COLON, ": ").find(t.as_bytes()) else {
+        return seg;
+    };
+    let (n, rest) = (&t[..i], &t[i + 2..]);
+    if n.bytes().all(|b| b.is_ascii_digit())
+        && finder(&FLAGS, ": <").find(rest.as_bytes()).is_none()
+    {
+        rest.trim_start()
+            .split_once(char::is_whitespace)
+            .map_or(rest, |(_, r)| r.trim_start())
+    } else {
+        seg
+    }
 }
 
 fn rule_lines(host: &Host) -> Option<Vec<&str>> {
@@ -178,7 +212,7 @@ pub fn equivalent(host: &Host, logged: Option<&str>) -> Ec2rl {
     let primary: Vec<&str> = addr
         .iter()
         .map(|l| l.as_ref())
-        .filter(|l| !l.contains("secondary"))
+        .filter(|l| finder(&SECONDARY, "secondary").find(l.as_bytes()).is_none())
         .collect();
     // Step 1: "duplicate broadcast" values, once per extra occurrence.
     let mut seen: Vec<(String, u32)> = Vec::new();
@@ -318,6 +352,64 @@ mod tests {
                 awk_slow(&line, &pat),
                 "{pat:?} {line:?}"
             );
+        }
+    }
+
+    /// `unprefixed` and the one-segment shortcut give what splitting every
+    /// line on `ip -o`'s glue and `str::split_once` gave.
+    #[test]
+    fn segments_as_split_gives_them() {
+        fn slow(raw: &str) -> Vec<&str> {
+            raw.split("\\ ")
+                .flat_map(|s| s.split("\\\t"))
+                .map(|seg| {
+                    let t = seg.trim_start();
+                    match t.split_once(": ") {
+                        Some((n, rest))
+                            if n.bytes().all(|b| b.is_ascii_digit()) && !rest.contains(": <") =>
+                        {
+                            rest.trim_start()
+                                .split_once(char::is_whitespace)
+                                .map_or(rest, |(_, r)| r.trim_start())
+                        }
+                        _ => seg,
+                    }
+                })
+                .collect()
+        }
+        fn fast(raw: &str) -> Vec<Cow<'_, str>> {
+            let mut out = Vec::new();
+            push_segments(raw, &mut out);
+            out
+        }
+        let parts = [
+            "2: ",
+            "eth0",
+            "    ",
+            "inet ",
+            "10.0.0.5/24",
+            " brd ",
+            ": <",
+            "\\ ",
+            "\\\t",
+            "\\",
+            " ",
+            ":",
+            "x",
+            "12",
+            "é",
+            "\t",
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            for _ in 0..(x % 9) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                line.push_str(parts[(x % parts.len() as u64) as usize]);
+            }
+            assert_eq!(fast(&line), slow(&line), "{line:?}");
         }
     }
 
