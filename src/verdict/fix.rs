@@ -539,6 +539,44 @@ fn rule_named(existing: &Rule, new: &Rule, adding: bool) -> bool {
 /// Applies one operation to the model as the kernel would, or says what the
 /// kernel answers when it refuses it.
 pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
+    if let Applied::Table(fi, t) = apply_unfinished(h, op)? {
+        finish_tables(h, &[(fi, t)]);
+    }
+    Ok(())
+}
+
+/// What `apply_unfinished` changed.
+enum Applied {
+    /// A table's routes (family, table), its index not rebuilt yet.
+    Table(usize, Table),
+    /// A rule inserted at (family, position).
+    RuleAt(usize, usize),
+    Rules,
+}
+
+impl Applied {
+    fn table(self) -> Option<(usize, Table)> {
+        match self {
+            Applied::Table(fi, t) => Some((fi, t)),
+            _ => None,
+        }
+    }
+}
+
+/// Rebuilds the index of each table in `changed` (`FibTable::finish`).
+fn finish_tables<'a>(h: &mut Host, changed: impl IntoIterator<Item = &'a (usize, Table)>) {
+    for (fi, t) in changed {
+        if let Some(t) = h.tables[*fi].get_mut(t) {
+            t.finish();
+        }
+    }
+}
+
+/// `apply_op`, leaving the index of the table it changes (returned) to be
+/// rebuilt by the caller: a step adds 5–8 routes to one table, and nothing
+/// here reads a table's index (the key and gateway checks scan its
+/// routes), so it is rebuilt once per step, before any lookup.
+fn apply_unfinished(h: &mut Host, op: &Op) -> Result<Applied, String> {
     let fi = fam_idx(op.family());
     match op {
         Op::AddRoute(r) => {
@@ -573,8 +611,8 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
                 origin: Origin::ASSUMED,
                 tos: 0,
             });
-            t.finish();
             h.have_routes[fi] = true;
+            return Ok(Applied::Table(fi, r.table.clone()));
         }
         Op::DelRoute(r) => {
             let Some(t) = h.tables[fi].get_mut(&r.table) else {
@@ -605,7 +643,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
                 return Err("RTNETLINK answers: No such process".into());
             };
             t.remove(pos);
-            t.finish();
+            return Ok(Applied::Table(fi, r.table.clone()));
         }
         Op::AddRule(_, r) => {
             if h.rules[fi].iter().any(|x| rule_named(&x.rule, r, true)) {
@@ -632,6 +670,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             // The rule list is no longer the kernel's default one: IPv4
             // `local` and `main` stop being merged.
             h.fib.custom_rules[fi] = true;
+            return Ok(Applied::RuleAt(fi, pos));
         }
         Op::DelRule(_, r) => {
             let Some(pos) = h.rules[fi]
@@ -644,7 +683,7 @@ pub fn apply_op(h: &mut Host, op: &Op) -> Result<(), String> {
             h.fib.custom_rules[fi] = true;
         }
     }
-    Ok(())
+    Ok(Applied::Rules)
 }
 
 /// The model after `ops`, or the first refused command and the kernel's answer.
@@ -662,9 +701,12 @@ pub fn apply(host: &Host, ops: &[Op]) -> Result<Host, String> {
         sysctls: host.sysctls.clone(),
         ..Host::default()
     };
+    let mut changed: Vec<(usize, Table)> = Vec::new();
     for op in ops {
-        apply_op(&mut h, op).map_err(|e| format!("`{}`: {e}", op.command()))?;
+        let t = apply_unfinished(&mut h, op).map_err(|e| format!("`{}`: {e}", op.command()))?;
+        changed.extend(t.table().filter(|t| !changed.contains(t)));
     }
+    finish_tables(&mut h, &changed);
     Ok(h)
 }
 
@@ -1081,10 +1123,16 @@ fn walk_pieces(
         while orig.pts.get(o + 1).is_some_and(|&p| p <= start) {
             o += 1;
         }
-        let pre = peers.without_lookup(sp, start);
-        if matches!(pre, Some(Outcome::Skip)) || std::mem::replace(&mut seen[kind], true) {
+        // A kind seen is passed over before its piece's peers are asked
+        // (a skipped piece does not mark its kind seen).
+        if seen[kind] {
             continue;
         }
+        let pre = peers.without_lookup(sp, start);
+        if matches!(pre, Some(Outcome::Skip)) {
+            continue;
+        }
+        seen[kind] = true;
         let dst = space::addr(sp.fam, start);
         let ai = j.answer(sa, ra, kind, dst);
         let okind = orig.kind[o] as usize;
@@ -1125,6 +1173,9 @@ struct Plan {
     /// Per family, `Host::rule_classes` of the model's rules as the accepted
     /// steps left them (a step without rule operations keeps them).
     classes: [Option<Vec<u32>>; 2],
+    /// The rules the step being judged inserted: (family, position), in
+    /// order (`try_step` takes them out when it is refused).
+    inserted: Vec<(usize, usize)>,
 }
 
 /// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`.
@@ -1146,6 +1197,7 @@ impl Plan {
             captured: [None, None],
             added: [Vec::new(), Vec::new()],
             classes: [None, None],
+            inserted: Vec::new(),
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -1175,8 +1227,14 @@ impl Plan {
         orig: [Option<&Space<'_>>; 2],
     ) -> Result<(), String> {
         let m = &mut self.model;
+        // Every planning test checks that a refused step leaves the rules
+        // as they were.
+        #[cfg(test)]
+        let rules_before = format!("{:?}", m.rules);
         let saved_fib = (m.fib.clone(), m.have_routes);
         let mut saved_tables: Vec<(usize, Table, Option<FibTable>)> = Vec::new();
+        // A rule added is taken out again by its position (`inserted`); the
+        // list is copied only where a rule is deleted.
         let mut saved_rules: Vec<(usize, Vec<RuleEntry>)> = Vec::new();
         for op in step {
             let fi = fam_idx(op.family());
@@ -1193,7 +1251,8 @@ impl Plan {
                         ));
                     }
                 }
-                Op::AddRule(..) | Op::DelRule(..) => {
+                Op::AddRule(..) => {}
+                Op::DelRule(..) => {
                     if !saved_rules.iter().any(|(f, _)| *f == fi) {
                         saved_rules.push((fi, m.rules[fi].clone()));
                     }
@@ -1213,10 +1272,19 @@ impl Plan {
                     }
                 }
             }
+            // Last added, first out: each position is the one its rule
+            // took in the list as the rules before it had left it.
+            for &(fi, pos) in self.inserted.iter().rev() {
+                if !saved_rules.iter().any(|(f, _)| *f == fi) {
+                    m.rules[fi].remove(pos);
+                }
+            }
             for (fi, r) in saved_rules {
                 m.rules[fi] = r;
             }
             (m.fib, m.have_routes) = saved_fib;
+            #[cfg(test)]
+            assert_eq!(format!("{:?}", m.rules), rules_before);
         }
         verdict
     }
@@ -1233,9 +1301,20 @@ impl Plan {
         fib_before: &crate::model::FibFlags,
         orig: [Option<&Space<'_>>; 2],
     ) -> Result<(), String> {
+        // On a refusal `try_step` puts back every table the step touched,
+        // so none is left without its index.
+        let mut changed: Vec<(usize, Table)> = Vec::new();
+        self.inserted.clear();
         for op in step {
-            apply_op(&mut self.model, op)
-                .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?;
+            match apply_unfinished(&mut self.model, op)
+                .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?
+            {
+                Applied::Table(fi, t) if !changed.iter().any(|(f, x)| *f == fi && *x == t) => {
+                    changed.push((fi, t));
+                }
+                Applied::RuleAt(fi, pos) => self.inserted.push((fi, pos)),
+                _ => {}
+            }
             let fi = fam_idx(op.family());
             match op {
                 Op::AddRoute(r) => self.added[fi].push(r.dst.trunc()),
@@ -1243,6 +1322,7 @@ impl Plan {
                 _ => {}
             }
         }
+        finish_tables(&mut self.model, &changed);
         let model = &self.model;
         let mut state = self.state.clone();
         for fam in [Family::Inet, Family::Inet6] {
@@ -1651,13 +1731,6 @@ fn entries(
     Some(out)
 }
 
-fn pick(mask: u8) -> u8 {
-    [VIA, DIRECT, THROW]
-        .into_iter()
-        .find(|l| mask & l != 0)
-        .unwrap_or(THROW)
-}
-
 /// A label's slot in a node's per-inherited-label arrays.
 fn slot(l: u8) -> usize {
     match l {
@@ -1669,6 +1742,40 @@ fn slot(l: u8) -> usize {
 
 const LABELS: [u8; 3] = [THROW, DIRECT, VIA];
 
+/// The node of an unsplit prefix, per mask of its segments: no entry for
+/// an inherited label the mask accepts, else one entry, the first of VIA,
+/// DIRECT, THROW it accepts (THROW when none).
+const LEAF: [Node; 8] = {
+    let mut out = [Node {
+        first: NO_KIDS,
+        mask: 0,
+        cost: [0; 3],
+        choice: [0; 3],
+    }; 8];
+    let mut mask = 0;
+    while mask < 8 {
+        let m = mask as u8;
+        out[mask].mask = m;
+        let mut k = 0;
+        while k < 3 {
+            let inh = LABELS[k];
+            if m & inh == 0 {
+                out[mask].cost[k] = 1;
+                out[mask].choice[k] = if m & VIA != 0 {
+                    VIA
+                } else if m & DIRECT != 0 {
+                    DIRECT
+                } else {
+                    THROW
+                };
+            }
+            k += 1;
+        }
+        mask += 1;
+    }
+    out
+};
+
 /// `Node::choice`'s bit saying the halves need entries of their own.
 const SPLIT: u8 = 0x80;
 
@@ -1676,6 +1783,7 @@ const SPLIT: u8 = 0x80;
 /// a full table's plan makes ~4M of them per link and family. The prefix
 /// itself is not kept (`collect` walks down from the root), nor the
 /// second half, which is the node made just before this one.
+#[derive(Clone, Copy)]
 struct Node {
     /// The first half (`NO_KIDS`: not split).
     first: u32,
@@ -1701,35 +1809,29 @@ impl Dp<'_> {
     /// each prefix once, no memo). `segs[lo..hi]` are the segments meeting
     /// it (found in the parent's, not searched for in all of them).
     fn node(&mut self, s: u128, plen: u8, lo: usize, hi: usize) -> usize {
-        let here = &self.segs[lo..hi];
+        let bits = space::bits(self.fam) as u8;
+        let (is_forced, holds_forced) = match self.forced {
+            None => (false, false),
+            // `Range::block(s, plen).contains(fs)`, without its bounds:
+            // `fs` is in the block when it is `s` but for the low
+            // `bits - plen` bits (and below the top of the space).
+            Some((fs, fp)) => (
+                fs == s && fp == plen,
+                fp > plen
+                    && fs >= s
+                    && ((fs - s) >> (bits - plen - 1)) >> 1 == 0
+                    && fs < space::top(self.fam),
+            ),
+        };
         // The mask of a prefix that is split is its halves' (every
         // segment meeting it meets one of them), not a walk over all its
         // segments at every depth.
-        let several = here.len() > 1;
-        let range = Range::block(self.fam, s, plen);
-        let is_forced = self.forced == Some((s, plen));
-        let holds_forced = self
-            .forced
-            .is_some_and(|(fs, fp)| fp > plen && range.contains(fs));
-        let bits = space::bits(self.fam) as u8;
-        let mut n = Node {
-            first: NO_KIDS,
-            mask: ANY,
-            cost: [0; 3],
-            choice: [0; 3],
-        };
-        if (!several && !is_forced && !holds_forced) || plen >= bits {
-            let mask = here.iter().fold(ANY, |m, x| m & x.2);
-            n.mask = mask;
-            for inh in LABELS {
-                if mask & inh == 0 {
-                    n.cost[slot(inh)] = 1;
-                    n.choice[slot(inh)] = pick(mask);
-                }
-            }
-            self.nodes.push(n);
+        if (hi - lo <= 1 && !is_forced && !holds_forced) || plen >= bits {
+            let mask = self.segs[lo..hi].iter().fold(ANY, |m, x| m & x.2);
+            self.nodes.push(LEAF[mask as usize]);
             return self.nodes.len() - 1;
         }
+        let here = &self.segs[lo..hi];
         let half = 1u128 << (bits - plen - 1);
         let mid = s + half;
         // The first half meets the segments starting before `mid`, the
@@ -1738,36 +1840,51 @@ impl Dp<'_> {
         let b_lo = lo + here.partition_point(|x| x.1 <= mid);
         let a = self.node(s, plen + 1, lo, a_hi);
         let b = self.node(mid, plen + 1, b_lo, hi);
-        let mask = self.nodes[a].mask & self.nodes[b].mask;
-        n.mask = mask;
-        let below = |nodes: &[Node], l: u8| nodes[a].cost[slot(l)] + nodes[b].cost[slot(l)];
+        let (na, nb) = (&self.nodes[a], &self.nodes[b]);
+        let mask = na.mask & nb.mask;
+        // Entries the halves need under each inherited label.
+        let below = [0, 1, 2].map(|k| na.cost[k] + nb.cost[k]);
+        // No entry needed where the label fits every segment (not at or
+        // above the forced prefix, which must get its own entry).
+        let free = !holds_forced && !is_forced;
+        let mut n = Node {
+            first: u32::try_from(a).unwrap_or(NO_KIDS),
+            mask,
+            cost: [0; 3],
+            choice: [0; 3],
+        };
         for inh in LABELS {
-            let opts: &[u8] = match (is_forced, inh == DIRECT) {
-                (true, true) => &[0],
-                (true, false) => &[DIRECT],
-                _ => &[0, VIA, DIRECT, THROW],
-            };
-            let mut best = (u32::MAX, 0, true);
-            for &ch in opts.iter().filter(|&&c| c != inh) {
-                let c = if ch == 0 {
-                    if mask & inh != 0 && !holds_forced && !is_forced {
-                        (0, 0, false)
-                    } else {
-                        (below(&self.nodes, inh), 0, true)
-                    }
-                } else if mask & ch != 0 && !holds_forced && !is_forced {
-                    (1, ch, false)
+            // The options in order, the first of the lowest cost kept:
+            // no entry, then VIA, DIRECT, THROW (none the inherited one).
+            let (mut cost, mut choice) = if is_forced {
+                if inh == DIRECT {
+                    (below[slot(inh)], SPLIT)
                 } else {
-                    (1 + below(&self.nodes, ch), ch, true)
-                };
-                if c.0 < best.0 {
-                    best = c;
+                    (1 + below[slot(DIRECT)], DIRECT | SPLIT)
+                }
+            } else if free && mask & inh != 0 {
+                (0, 0)
+            } else {
+                (below[slot(inh)], SPLIT)
+            };
+            if !is_forced && cost > 0 {
+                for ch in [VIA, DIRECT, THROW] {
+                    if ch == inh {
+                        continue;
+                    }
+                    let (c, x) = if free && mask & ch != 0 {
+                        (1, ch)
+                    } else {
+                        (1 + below[slot(ch)], ch | SPLIT)
+                    };
+                    if c < cost {
+                        (cost, choice) = (c, x);
+                    }
                 }
             }
-            n.cost[slot(inh)] = best.0;
-            n.choice[slot(inh)] = best.1 | if best.2 { SPLIT } else { 0 };
+            n.cost[slot(inh)] = cost;
+            n.choice[slot(inh)] = choice;
         }
-        n.first = u32::try_from(a).unwrap_or(NO_KIDS);
         self.nodes.push(n);
         self.nodes.len() - 1
     }

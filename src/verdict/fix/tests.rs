@@ -569,3 +569,52 @@ fn rule_classes_and_undo_commands() {
     }
     assert!(steps > 50, "{steps} steps");
 }
+
+/// A step the judge refuses (rules sending every reply to a blackhole)
+/// leaves the model as it was: its rules taken out by position, last added
+/// first, and its new table dropped; the accepted steps still pass after it.
+#[test]
+fn a_refused_step_leaves_the_model_as_it_was() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x51f1_5eed_0bad_cafe);
+    let mut refused = 0;
+    for _ in 0..200 {
+        let h = random_host(&mut rng);
+        let eps = endpoints(&h, &class);
+        let a = advise(&h, &eps, &class, Platform { ec2: true });
+        let mut plan = Plan::new(&h, &eps);
+        for s in &a.steps {
+            let fam = s.ops[0].family();
+            let fi = fam_idx(fam);
+            let t = Table::Id(77_777);
+            let dflt = ipnet::IpNet::new(space::addr(fam, 0), 0).expect("default prefix");
+            let hole = Route::new(0, fam, dflt, RouteType::BlackHole, t.clone());
+            // The second rule goes before the first: the positions shift.
+            let rule = |p: u32| {
+                let mut r = Rule::new(0, p);
+                r.family = Some(fam);
+                r.action = RuleAction::Lookup;
+                r.table = Some(t.clone());
+                Op::AddRule(fam, r)
+            };
+            let bad = [Op::AddRoute(hole), rule(3), rule(2)];
+            let before = format!("{:?}", plan.model.rules);
+            let fib = format!("{:?}", plan.model.fib);
+            if plan
+                .try_step(&h, &eps, &class, &bad, &[], [None, None])
+                .is_ok()
+            {
+                // No reply it changes is judged (every one already
+                // dropped, say): the plan goes on from another model.
+                break;
+            }
+            refused += 1;
+            assert_eq!(format!("{:?}", plan.model.rules), before);
+            assert_eq!(format!("{:?}", plan.model.fib), fib);
+            assert!(!plan.model.tables[fi].contains_key(&t));
+            plan.try_step(&h, &eps, &class, &s.ops, &[], [None, None])
+                .expect("accepted");
+        }
+    }
+    assert!(refused > 50, "{refused} steps refused");
+}
