@@ -267,9 +267,13 @@ pub(super) fn analyse(
     let mut pieces: Vec<(Range, u32, Option<RouteKey>)> = Vec::new();
     let mut conditional: Vec<u32> = Vec::new();
     let mut cond_seen: Vec<bool> = Vec::new();
+    // The pieces ascend: the peer sets and the connected prefixes are
+    // walked with them.
+    let mut walk = super::peers::PeerWalk::new(&peers, sp);
+    let mut any_conn = super::peers::Cursor::new(&sp.any_conn);
     for (start, end, kind) in sp.pieces() {
         let piece = Range { start, end };
-        let (outcome, route) = match peers.without_lookup(sp, start) {
+        let (outcome, route) = match walk.without_lookup(start) {
             // `without_lookup`'s Skip is a never-peer.
             Some(Outcome::Skip) => (never, None),
             Some(_) => (foreign, None),
@@ -364,9 +368,9 @@ pub(super) fn analyse(
                                 // other link; a direct *default* (`default
                                 // dev wg0`, a tunnel) reaches what lies
                                 // beyond it: off-link.
-                                let scope = if peers.is_own(start) {
+                                let scope = if walk.is_own(start) {
                                     Scope::SameSubnet
-                                } else if raw.direct_prefix || sp.any_conn.contains(start) {
+                                } else if raw.direct_prefix || any_conn.contains(start) {
                                     Scope::CrossSubnet
                                 } else {
                                     Scope::OffLink

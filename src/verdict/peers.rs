@@ -139,6 +139,32 @@ impl RangeSet {
     }
 }
 
+/// Membership of points asked in ascending order (a walk over the pieces):
+/// each range is passed once instead of a binary search per point.
+#[derive(Clone, Copy)]
+pub(super) struct Cursor<'a> {
+    set: &'a [Range],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(super) fn new(s: &'a RangeSet) -> Self {
+        Cursor { set: &s.0, i: 0 }
+    }
+
+    /// Whether `x` is in the set; `x` is at least the last point asked.
+    pub(super) fn contains(&mut self, x: u128) -> bool {
+        if self.set.get(self.i).is_some_and(|r| r.end <= x) {
+            self.i += 1;
+            // A long jump (a set denser than the points): search the rest.
+            if self.set.get(self.i).is_some_and(|r| r.end <= x) {
+                self.i += self.set[self.i..].partition_point(|r| r.end <= x);
+            }
+        }
+        self.set.get(self.i).is_some_and(|r| r.contains(x))
+    }
+}
+
 /// What every endpoint of one family shares: the pieces' boundaries, the
 /// connected prefixes (and whether their link is internal), the never-peers,
 /// and which pieces are alike.
@@ -399,6 +425,51 @@ impl Peers {
     pub(super) fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
         let is_own = self.is_own(x);
         if sp.never.contains(x) && !(self.localnet && is_own) {
+            return Some(Outcome::Skip);
+        }
+        if self.foreign.contains(x) {
+            return Some(Outcome::Foreign);
+        }
+        let foreign = if self.is_internal {
+            !is_own
+        } else {
+            !is_own && self.internal.contains(x)
+        };
+        foreign.then_some(Outcome::Foreign)
+    }
+}
+
+/// `Peers` asked about the pieces in ascending order (`Space::pieces`):
+/// `without_lookup` and `is_own` by cursors, not binary searches.
+pub(super) struct PeerWalk<'a> {
+    own: Cursor<'a>,
+    never: Cursor<'a>,
+    foreign: Cursor<'a>,
+    internal: Cursor<'a>,
+    is_internal: bool,
+    localnet: bool,
+}
+
+impl<'a> PeerWalk<'a> {
+    pub(super) fn new(p: &'a Peers, sp: &'a Space<'_>) -> Self {
+        PeerWalk {
+            own: Cursor::new(&p.own),
+            never: Cursor::new(&sp.never),
+            foreign: Cursor::new(&p.foreign),
+            internal: Cursor::new(&p.internal),
+            is_internal: p.is_internal,
+            localnet: p.localnet,
+        }
+    }
+
+    pub(super) fn is_own(&mut self, x: u128) -> bool {
+        self.own.contains(x)
+    }
+
+    /// `Peers::without_lookup`, for `x` at least the last point asked.
+    pub(super) fn without_lookup(&mut self, x: u128) -> Option<Outcome> {
+        let is_own = self.is_own(x);
+        if self.never.contains(x) && !(self.localnet && is_own) {
             return Some(Outcome::Skip);
         }
         if self.foreign.contains(x) {
