@@ -2,6 +2,7 @@
 //! endpoints the rules meet alike), outcomes grouped into leaks and
 //! no-route ranges by what the report shows, and their text.
 
+use super::fix::KeptLookup;
 use super::quote::Quoter;
 use super::space::{self, Range};
 use super::{
@@ -72,6 +73,8 @@ pub(super) struct Raw {
     pub(super) direct_prefix: bool,
     /// Rules reached whose selectors the dumps cannot settle.
     pub(super) conditional: Box<[u32]>,
+    /// The lookup itself, as the fix keeps it: an index into `Memo::kept`.
+    pub(super) kept: u32,
 }
 
 #[derive(Debug)]
@@ -108,6 +111,24 @@ pub(super) struct Memo {
     /// each kind of piece (`u32::MAX` until looked up) into `raws`.
     pub(super) groups: FastMap<GroupKey, usize>,
     pub(super) lookups: Vec<(Vec<u32>, Vec<Raw>)>,
+    /// Each distinct lookup once, for the fix (`Analysed`).
+    pub(super) kept: Vec<KeptLookup>,
+    pub(super) distinct: FastMap<KeptLookup, u32>,
+    /// The group of each endpoint address's replies (`reply_rules`, no
+    /// protocol).
+    pub(super) group_of: FastMap<IpAddr, usize>,
+}
+
+/// The captured host's reply lookups the analysis made in one family, for
+/// the fix's planner and judge (`fix::Captured`), which ask the same
+/// questions of the same space: each distinct lookup once, each group's
+/// kinds into them (`u32::MAX`: not looked up), each endpoint address's
+/// group.
+pub(crate) struct Analysed {
+    pub(super) kept: Vec<KeptLookup>,
+    pub(super) distinct: FastMap<KeptLookup, u32>,
+    pub(super) kinds: Vec<Vec<u32>>,
+    pub(super) group_of: FastMap<IpAddr, usize>,
 }
 
 /// Whether device `i` of `names` is a container link (cached per device
@@ -130,6 +151,29 @@ pub(super) fn is_internal_dev(
 pub(super) type GroupKey = (Vec<crate::model::lookup::RuleSel>, Option<IpAddr>);
 
 impl Memo {
+    /// What the fix reads of the lookups (none: no endpoint analysed).
+    pub(super) fn into_analysed(self) -> Option<Analysed> {
+        if self.lookups.is_empty() {
+            return None;
+        }
+        let kinds = self
+            .lookups
+            .into_iter()
+            .map(|(mut known, raws)| {
+                for k in known.iter_mut().filter(|k| **k != u32::MAX) {
+                    *k = raws[*k as usize].kept;
+                }
+                known
+            })
+            .collect();
+        Some(Analysed {
+            kept: self.kept,
+            distinct: self.distinct,
+            kinds,
+            group_of: self.group_of,
+        })
+    }
+
     pub(super) fn name(&mut self, n: &str) -> u32 {
         if let Some(&i) = self.name_idx.get(n) {
             return i;
@@ -208,13 +252,30 @@ impl Memo {
             }
             _ => false,
         };
+        let rule = l.rule.map(|i| i as u32);
+        let conditional = l.conditional.iter().map(|&i| i as u32).collect();
+        let k = KeptLookup {
+            result: l.result,
+            rule: l.rule,
+            table: l.table,
+        };
+        let kept = match self.distinct.get(&k) {
+            Some(&i) => i,
+            None => {
+                self.kept.push(k.clone());
+                let i = (self.kept.len() - 1) as u32;
+                self.distinct.insert(k, i);
+                i
+            }
+        };
         let (known, raws) = &mut self.lookups[g];
         raws.push(Raw {
             answer,
-            rule: l.rule.map(|i| i as u32),
+            rule,
             route,
             direct_prefix,
-            conditional: l.conditional.iter().map(|&i| i as u32).collect(),
+            conditional,
+            kept,
         });
         let id = (raws.len() - 1) as u32;
         known[kind] = id;

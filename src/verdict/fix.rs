@@ -26,6 +26,7 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
+use super::analyse::Analysed;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
 };
@@ -879,6 +880,12 @@ struct Captured {
     /// reply rules in the host and their slot: the planner and every step's
     /// judge ask again.
     eps: super::FastMap<(IpAddr, bool), (std::rc::Rc<ReplyRules>, usize)>,
+    /// The analysis's lookups by group of its endpoints (`Analysed::kinds`,
+    /// into `seen`), and each slot's group: a slot's first endpoint's (the
+    /// lookups of a slot's endpoints are alike).
+    analysed: Vec<Vec<u32>>,
+    group_of: super::FastMap<IpAddr, usize>,
+    slot_group: Vec<Option<usize>>,
 }
 
 /// A lookup in the captured host, with its `Answer` once the judge asks.
@@ -889,21 +896,39 @@ struct Kept {
 
 /// What the planner and the judge read of a `Lookup`.
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct KeptLookup {
-    result: Result<crate::model::Hit, KernelError>,
-    rule: Option<usize>,
-    table: Option<Table>,
+pub(super) struct KeptLookup {
+    pub(super) result: Result<crate::model::Hit, KernelError>,
+    pub(super) rule: Option<usize>,
+    pub(super) table: Option<Table>,
 }
 
 impl Captured {
-    fn new(host: &Host, fam: Family) -> Self {
+    /// `analysed`: the lookups the analysis made in `host` and family
+    /// `fam`, on the space the planner is given (none: all made here).
+    fn new(host: &Host, fam: Family, analysed: Option<Analysed>) -> Self {
+        let a = analysed.unwrap_or_else(|| Analysed {
+            kept: Vec::new(),
+            distinct: Default::default(),
+            kinds: Vec::new(),
+            group_of: Default::default(),
+        });
         Captured {
             class: host.rule_classes(fam_idx(fam)),
             by_address: SourceKeyed::of(host, fam),
             slots: Vec::new(),
-            seen: Vec::new(),
-            distinct: Default::default(),
+            seen: a
+                .kept
+                .into_iter()
+                .map(|lookup| Kept {
+                    lookup,
+                    answer: Default::default(),
+                })
+                .collect(),
+            distinct: a.distinct,
             eps: Default::default(),
+            analysed: a.kinds,
+            group_of: a.group_of,
+            slot_group: Vec::new(),
         }
     }
 
@@ -919,6 +944,12 @@ impl Captured {
         }
         let rules = host.reply_rules(e.address);
         let slot = self.slot(host, orig, &rules, e);
+        if self.slot_group.len() <= slot {
+            self.slot_group.resize(slot + 1, None);
+        }
+        if self.slot_group[slot].is_none() {
+            self.slot_group[slot] = self.group_of.get(&e.address).copied();
+        }
         let rules = std::rc::Rc::new(rules);
         self.eps
             .insert((e.address, e.secondary), (rules.clone(), slot));
@@ -941,6 +972,12 @@ impl Captured {
         dst: IpAddr,
     ) -> &Kept {
         let mut k = self.slots[slot].1[kind];
+        if k == u32::MAX
+            && let Some(&Some(g)) = self.slot_group.get(slot)
+        {
+            k = self.analysed[g][kind];
+            self.slots[slot].1[kind] = k;
+        }
         if k == u32::MAX {
             let l = host.lookup_reply(rules, dst);
             let l = KeptLookup {
@@ -1069,7 +1106,7 @@ impl<'a, 'h> Judge<'a, 'h> {
 /// of `sp` (cut for both).
 #[cfg(test)]
 fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpState {
-    let mut captured = Captured::new(before, sp.fam);
+    let mut captured = Captured::new(before, sp.fam, None);
     let class = after.rule_classes(fam_idx(sp.fam));
     judge_ep_in(
         &mut Judge::new(&mut captured, before, after, sp, sp, class),
@@ -1166,6 +1203,8 @@ struct Plan {
     state: Vec<EpState>,
     /// The captured host's lookups per family, made on first use.
     captured: [Option<Captured>; 2],
+    /// The analysis's lookups per family, until `captured` takes them.
+    analysed: [Option<Analysed>; 2],
     /// Per family, the prefixes of every route and rule `to` a step has
     /// added to the model (kept or rolled back): where the model's cuts
     /// may differ from the host's (`in_model` tells which still hold).
@@ -1191,10 +1230,11 @@ fn in_model(m: &Host, fam: Family, n: &ipnet::IpNet) -> bool {
 }
 
 impl Plan {
-    fn new(host: &Host, eps: &[Endpoint]) -> Plan {
+    fn new(host: &Host, eps: &[Endpoint], analysed: [Option<Analysed>; 2]) -> Plan {
         Plan {
             model: apply(host, &[]).expect("no operation to refuse"),
             captured: [None, None],
+            analysed,
             added: [Vec::new(), Vec::new()],
             classes: [None, None],
             inserted: Vec::new(),
@@ -1367,7 +1407,8 @@ impl Plan {
             }
             // Kept by the analysis's space: a lookup made for one step
             // serves the next.
-            let captured = self.captured[fi].get_or_insert_with(|| Captured::new(host, fam));
+            let captured = self.captured[fi]
+                .get_or_insert_with(|| Captured::new(host, fam, self.analysed[fi].take()));
             let rules_change = step
                 .iter()
                 .any(|o| o.family() == fam && matches!(o, Op::AddRule(..) | Op::DelRule(..)));
@@ -2378,16 +2419,18 @@ pub(crate) fn netutils(host: &Host) -> bool {
 
 /// Fix advice for a host whose endpoints are `eps` (`endpoints` of `host`).
 pub fn advise(host: &Host, eps: &[Endpoint], class: &LinkClass, platform: Platform) -> Advice {
-    advise_in(host, eps, class, platform, &[None, None])
+    advise_in(host, eps, class, platform, &[None, None], [None, None])
 }
 
-/// `advise`, given the spaces `endpoints` cut for `eps` (none: cut here).
+/// `advise`, given the spaces `endpoints` cut for `eps` (none: cut here)
+/// and the lookups it made on them.
 pub(crate) fn advise_in(
     host: &Host,
     eps: &[Endpoint],
     class: &LinkClass,
     platform: Platform,
     spaces: &Spaces<'_>,
+    analysed: [Option<Analysed>; 2],
 ) -> Advice {
     let platform = Platform {
         ec2: platform.ec2 || netutils(host),
@@ -2435,7 +2478,7 @@ pub(crate) fn advise_in(
         .each_ref()
         .map(|rs| rs.iter().map(|r| r.rule.priority).collect());
     let mut steps: Vec<Fix> = Vec::new();
-    let mut plan = Plan::new(host, eps);
+    let mut plan = Plan::new(host, eps, analysed);
     // The space each family's lookups are kept by (`Captured`).
     let orig = [0, 1].map(|fi| spaces[fi].as_ref().or(cut[fi].as_ref()));
     let mut failures: Vec<String> = Vec::new();
@@ -2481,8 +2524,9 @@ pub(crate) fn advise_in(
                     let k = match layouts.iter().position(|(g, _)| g == part) {
                         Some(k) => k,
                         None => {
-                            let cap =
-                                plan.captured[fi].get_or_insert_with(|| Captured::new(host, *fam));
+                            let cap = plan.captured[fi].get_or_insert_with(|| {
+                                Captured::new(host, *fam, plan.analysed[fi].take())
+                            });
                             layouts.push((
                                 part.clone(),
                                 layout(host, sp, cap, eps, part, gw.as_ref()),

@@ -341,7 +341,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
                 .into(),
         );
     }
-    let (eps, spaces) = endpoints_spaces(&host, class);
+    let (eps, spaces, lookups) = endpoints_spaces(&host, class);
     let fams_used: Vec<Family> = [Family::Inet, Family::Inet6]
         .into_iter()
         .filter(|f| eps.iter().any(|e| e.family == *f && e.verdict.is_some()))
@@ -421,7 +421,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
             "platform not identified as a cloud instance (no ec2rl, EKS, instance id, EC2 hostname or ec2-net-utils): no network anti-spoofing check assumed; leaked replies are taken as delivered".into()
         });
     }
-    let mut advice = fix::advise_in(&host, &eps, class, platform, &spaces);
+    let mut advice = fix::advise_in(&host, &eps, class, platform, &spaces, lookups);
     super::pods::plan_fix(&host, class, platform, &mut pod_report, &mut advice);
     notes.extend(pod_report.notes);
     let pods = pod_report.groups;

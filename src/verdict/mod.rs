@@ -21,7 +21,7 @@ mod testhosts;
 use crate::grammar::Family;
 use crate::model::{Host, fam_idx, lookup::is_link_local};
 pub use analyse::MAX_DESTINATIONS;
-use analyse::{Memo, Outcome, analyse, settle};
+use analyse::{Analysed, Memo, Outcome, analyse, settle};
 pub use endpoint::{Endpoint, EndpointState, Leak, Leg, NoRoute, Quote, Scope, Verdict};
 pub use impact::Impact;
 pub use links::{LinkClass, glob};
@@ -111,11 +111,12 @@ pub fn endpoints(host: &Host, class: &LinkClass) -> Vec<Endpoint> {
 /// Each family's space, when some endpoint was analysed in it.
 pub(crate) type Spaces<'h> = [Option<Space<'h>>; 2];
 
-/// `endpoints`, and the spaces it cut (`fix::advise_in` reuses them).
+/// `endpoints`, the spaces it cut and the lookups it made on them
+/// (`fix::advise_in` reuses both).
 pub(crate) fn endpoints_spaces<'h>(
     host: &'h Host,
     class: &LinkClass,
-) -> (Vec<Endpoint>, Spaces<'h>) {
+) -> (Vec<Endpoint>, Spaces<'h>, [Option<Analysed>; 2]) {
     endpoints_with(host, class, true)
 }
 
@@ -123,10 +124,11 @@ fn endpoints_with<'h>(
     host: &'h Host,
     class: &LinkClass,
     memo: bool,
-) -> (Vec<Endpoint>, Spaces<'h>) {
+) -> (Vec<Endpoint>, Spaces<'h>, [Option<Analysed>; 2]) {
     let q = Quoter::new(host);
     let mut out = Vec::new();
     let mut spaces: Spaces<'h> = [None, None];
+    let mut analysed = [None, None];
     for fam in [Family::Inet, Family::Inet6] {
         let sp = &mut spaces[fam_idx(fam)];
         let mut m = Memo::default();
@@ -147,6 +149,7 @@ fn endpoints_with<'h>(
                 if g == m.lookups.len() {
                     m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
                 }
+                m.group_of.entry(ep.address).or_insert(g);
                 match first.get(&(g, ep.interface.clone(), ep.internal)) {
                     Some(&i) if memo => {
                         let e: &Endpoint = &out[i];
@@ -192,8 +195,9 @@ fn endpoints_with<'h>(
             }
             out.push(ep);
         }
+        analysed[fam_idx(fam)] = m.into_analysed();
     }
-    (out, spaces)
+    (out, spaces, analysed)
 }
 
 /// The IP protocols that rules which may match replies from the address

@@ -507,7 +507,7 @@ fn skipping_unaffected_endpoints_changes_nothing() {
             continue;
         }
         // Step by step, as `advise` accepted them.
-        let mut plan = Plan::new(&h, &eps);
+        let mut plan = Plan::new(&h, &eps, [None, None]);
         for s in &a.steps {
             plan.try_step(&h, &eps, &class, &s.ops, &[], [None, None])
                 .expect("accepted");
@@ -582,7 +582,7 @@ fn a_refused_step_leaves_the_model_as_it_was() {
         let h = random_host(&mut rng);
         let eps = endpoints(&h, &class);
         let a = advise(&h, &eps, &class, Platform { ec2: true });
-        let mut plan = Plan::new(&h, &eps);
+        let mut plan = Plan::new(&h, &eps, [None, None]);
         for s in &a.steps {
             let fam = s.ops[0].family();
             let fi = fam_idx(fam);
@@ -617,4 +617,32 @@ fn a_refused_step_leaves_the_model_as_it_was() {
         }
     }
     assert!(refused > 50, "{refused} steps refused");
+}
+
+/// The planner and judge reading the analysis's lookups (`Analysed`)
+/// advise exactly what they advise making every lookup themselves.
+#[test]
+fn the_analysis_lookups_give_the_same_advice() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x51ed_270b_2f1c_9a3d);
+    let mut reused = 0;
+    for _ in 0..400 {
+        let h = random_host(&mut rng);
+        let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+        let any = eps.iter().any(|e| e.verdict == Some(Verdict::Asymmetric));
+        if any && lookups.iter().any(Option::is_some) {
+            reused += 1;
+        }
+        for ec2 in [false, true] {
+            let p = Platform { ec2 };
+            let mine = advise_in(&h, &eps, &class, p, &spaces, [None, None]);
+            let (_, _, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+            let shared = advise_in(&h, &eps, &class, p, &spaces, lookups);
+            assert_eq!(mine.status, shared.status);
+            assert_eq!(mine.reason, shared.reason);
+            assert_eq!(mine.unverified, shared.unverified);
+            assert_eq!(commands(&mine), commands(&shared));
+        }
+    }
+    assert!(reused > 100, "{reused} hosts with the analysis's lookups");
 }
