@@ -423,19 +423,13 @@ impl Peers {
 
     /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup.
     pub(super) fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
-        let is_own = self.is_own(x);
-        if sp.never.contains(x) && !(self.localnet && is_own) {
-            return Some(Outcome::Skip);
-        }
-        if self.foreign.contains(x) {
-            return Some(Outcome::Foreign);
-        }
-        let foreign = if self.is_internal {
-            !is_own
-        } else {
-            !is_own && self.internal.contains(x)
-        };
-        foreign.then_some(Outcome::Foreign)
+        settled(
+            self.is_own(x),
+            (self.localnet, self.is_internal),
+            || sp.never.contains(x),
+            || self.foreign.contains(x),
+            || self.internal.contains(x),
+        )
     }
 }
 
@@ -469,19 +463,41 @@ impl<'a> PeerWalk<'a> {
     /// `Peers::without_lookup`, for `x` at least the last point asked.
     pub(super) fn without_lookup(&mut self, x: u128) -> Option<Outcome> {
         let is_own = self.is_own(x);
-        if self.never.contains(x) && !(self.localnet && is_own) {
-            return Some(Outcome::Skip);
-        }
-        if self.foreign.contains(x) {
-            return Some(Outcome::Foreign);
-        }
-        let foreign = if self.is_internal {
-            !is_own
-        } else {
-            !is_own && self.internal.contains(x)
-        };
-        foreign.then_some(Outcome::Foreign)
+        let (never, foreign, internal) = (&mut self.never, &mut self.foreign, &mut self.internal);
+        settled(
+            is_own,
+            (self.localnet, self.is_internal),
+            || never.contains(x),
+            || foreign.contains(x),
+            || internal.contains(x),
+        )
     }
+}
+
+/// `without_lookup` from what the sets say of the piece, each asked only
+/// when needed (`PeerWalk`'s cursors move on when asked): a never-peer is
+/// skipped (but a loopback endpoint's own range under route_localnet),
+/// another endpoint's prefix or an internal link's is foreign.
+/// `(localnet, is_internal)`: as in `Peers`.
+fn settled(
+    is_own: bool,
+    (localnet, is_internal): (bool, bool),
+    never: impl FnOnce() -> bool,
+    foreign: impl FnOnce() -> bool,
+    internal: impl FnOnce() -> bool,
+) -> Option<Outcome> {
+    if never() && !(localnet && is_own) {
+        return Some(Outcome::Skip);
+    }
+    if foreign() {
+        return Some(Outcome::Foreign);
+    }
+    let foreign = if is_internal {
+        !is_own
+    } else {
+        !is_own && internal()
+    };
+    foreign.then_some(Outcome::Foreign)
 }
 
 /// The device the reply leaves by when it is not `iface`: the route's, or
