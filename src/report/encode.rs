@@ -160,6 +160,11 @@ impl Encoder<'_> {
         }
     }
 
+    fn integer(&mut self, v: impl itoa::Integer) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+
     fn int(&mut self, v: impl itoa::Integer) {
         self.out
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -240,6 +245,29 @@ impl<'a, 'o> Compound<'a, 'o> {
     }
 }
 
+// serde's ten integer methods, each `self.integer(v)`.
+macro_rules! integers {
+    () => {
+        integers!(
+            serialize_i8: i8,
+            serialize_i16: i16,
+            serialize_i32: i32,
+            serialize_i64: i64,
+            serialize_i128: i128,
+            serialize_u8: u8,
+            serialize_u16: u16,
+            serialize_u32: u32,
+            serialize_u64: u64,
+            serialize_u128: u128
+        );
+    };
+    ($($m:ident: $t:ty),*) => {$(
+        fn $m(self, v: $t) -> Result<(), Error> {
+            self.integer(v)
+        }
+    )*};
+}
+
 impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
     type Ok = ();
     type Error = Error;
@@ -256,46 +284,7 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.int(v);
-        Ok(())
-    }
+    integers!();
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.float(v)
     }
@@ -470,7 +459,7 @@ impl KeyEncoder<'_, '_> {
         self.0.string(text);
         Ok(())
     }
-    fn int(self, v: impl itoa::Integer) -> Result<(), Error> {
+    fn integer(self, v: impl itoa::Integer) -> Result<(), Error> {
         self.quoted(itoa::Buffer::new().format(v))
     }
 }
@@ -493,36 +482,7 @@ impl ser::Serializer for KeyEncoder<'_, '_> {
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.quoted(if v { "true" } else { "false" })
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.int(v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.int(v)
-    }
+    integers!();
     fn serialize_f32(self, _: f32) -> Result<(), Error> {
         Err(key_refused())
     }
