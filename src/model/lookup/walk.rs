@@ -315,49 +315,51 @@ impl Host {
         })();
         let has_conditional = r.selectors().any(Selector::conditional);
         // Every selector of `Selector::ALL`; the match is exhaustive, so a
-        // new selector must be decided here.
-        let cond = r.selectors().all(|s| match s {
-            // With `from`, in `base`.
-            Selector::Iif => true,
-            Selector::Fwmark => {
-                let mask = r.fwmask.unwrap_or(u32::MAX);
-                r.fwmark.is_some_and(|m| (m ^ fl.mark) & mask == 0)
-            }
-            Selector::Oif => match (&r.oif, fl.oif) {
-                (Some(o), Some(f)) => !o.detached && self.dev_matches(&o.name, f),
-                _ => false,
-            },
-            Selector::Uidrange => r.uidrange.is_some_and(|(a, b)| fl.uid >= a && fl.uid <= b),
-            Selector::Tos => re.tos == Some(fl.tos),
-            Selector::Ipproto => r
-                .ipproto
-                .as_deref()
-                .is_some_and(|p| fl.ipproto == ipproto_number(p)),
-            Selector::Sport | Selector::Dport => {
-                let (range, port) = if s == Selector::Sport {
-                    (&r.sport, fl.sport)
-                } else {
-                    (&r.dport, fl.dport)
-                };
-                range.is_some_and(|pr| {
-                    let p = port.unwrap_or(0) as u32;
-                    match pr.mask {
-                        Some(m) => (p & m) == (pr.start & m),
-                        None => p >= pr.start && p <= pr.end,
-                    }
-                })
-            }
-            // A flow from a tunnel's metadata: never a lookup's.
-            Selector::TunId => false,
-            Selector::L3mdev => self.flow_vrf(fl).is_some(),
-            // fib4_rule_match / fib6_rule_match: the flow's DSCP (its TOS
-            // byte without the ECN bits) under the rule's mask.
-            Selector::Dscp => r
-                .dscp_value()
-                .is_some_and(|(v, m)| (v ^ (fl.tos >> 2)) & m == 0),
-            // IPv6 only: `ip route get` and a reply carry flow label 0.
-            Selector::Flowlabel => r.flowlabel_value().is_some_and(|(v, m)| v & m == 0),
-        });
+        // new selector must be decided here. Without conditional selectors
+        // (most rules) only `iif` may be left, decided in `base`.
+        let cond = !has_conditional
+            || r.selectors().all(|s| match s {
+                // With `from`, in `base`.
+                Selector::Iif => true,
+                Selector::Fwmark => {
+                    let mask = r.fwmask.unwrap_or(u32::MAX);
+                    r.fwmark.is_some_and(|m| (m ^ fl.mark) & mask == 0)
+                }
+                Selector::Oif => match (&r.oif, fl.oif) {
+                    (Some(o), Some(f)) => !o.detached && self.dev_matches(&o.name, f),
+                    _ => false,
+                },
+                Selector::Uidrange => r.uidrange.is_some_and(|(a, b)| fl.uid >= a && fl.uid <= b),
+                Selector::Tos => re.tos == Some(fl.tos),
+                Selector::Ipproto => r
+                    .ipproto
+                    .as_deref()
+                    .is_some_and(|p| fl.ipproto == ipproto_number(p)),
+                Selector::Sport | Selector::Dport => {
+                    let (range, port) = if s == Selector::Sport {
+                        (&r.sport, fl.sport)
+                    } else {
+                        (&r.dport, fl.dport)
+                    };
+                    range.is_some_and(|pr| {
+                        let p = port.unwrap_or(0) as u32;
+                        match pr.mask {
+                            Some(m) => (p & m) == (pr.start & m),
+                            None => p >= pr.start && p <= pr.end,
+                        }
+                    })
+                }
+                // A flow from a tunnel's metadata: never a lookup's.
+                Selector::TunId => false,
+                Selector::L3mdev => self.flow_vrf(fl).is_some(),
+                // fib4_rule_match / fib6_rule_match: the flow's DSCP (its TOS
+                // byte without the ECN bits) under the rule's mask.
+                Selector::Dscp => r
+                    .dscp_value()
+                    .is_some_and(|(v, m)| (v ^ (fl.tos >> 2)) & m == 0),
+                // IPv6 only: `ip route get` and a reply carry flow label 0.
+                Selector::Flowlabel => r.flowlabel_value().is_some_and(|(v, m)| v & m == 0),
+            });
         RuleSel {
             base,
             cond,
