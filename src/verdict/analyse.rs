@@ -114,6 +114,8 @@ pub(super) struct Memo {
     /// Each distinct lookup once, for the fix (`Analysed`).
     pub(super) kept: Vec<KeptLookup>,
     pub(super) distinct: FastMap<KeptLookup, u32>,
+    /// The previous lookup's, into `kept`.
+    pub(super) last_kept: u32,
     /// The group of each endpoint address's replies (`reply_rules`, no
     /// protocol).
     pub(super) group_of: FastMap<IpAddr, usize>,
@@ -259,15 +261,21 @@ impl Memo {
             rule: l.rule,
             table: l.table,
         };
-        let kept = match self.distinct.get(&k) {
-            Some(&i) => i,
-            None => {
-                self.kept.push(k.clone());
-                let i = (self.kept.len() - 1) as u32;
-                self.distinct.insert(k, i);
-                i
-            }
+        // Pieces in a row mostly get the previous piece's answer: compared
+        // with it before hashing.
+        let kept = match self.kept.get(self.last_kept as usize) {
+            Some(last) if *last == k => self.last_kept,
+            _ => match self.distinct.get(&k) {
+                Some(&i) => i,
+                None => {
+                    self.kept.push(k.clone());
+                    let i = (self.kept.len() - 1) as u32;
+                    self.distinct.insert(k, i);
+                    i
+                }
+            },
         };
+        self.last_kept = kept;
         let (known, raws) = &mut self.lookups[g];
         raws.push(Raw {
             answer,
