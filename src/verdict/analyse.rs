@@ -2,7 +2,7 @@
 //! endpoints the rules meet alike), outcomes grouped into leaks and
 //! no-route ranges by what the report shows, and their text.
 
-use super::fix::KeptLookup;
+use super::fix::{KeptLookup, KeptLookups};
 use super::quote::Quoter;
 use super::space::{self, Range};
 use super::{
@@ -112,10 +112,7 @@ pub(super) struct Memo {
     pub(super) groups: FastMap<GroupKey, usize>,
     pub(super) lookups: Vec<(Vec<u32>, Vec<Raw>)>,
     /// Each distinct lookup once, for the fix (`Analysed`).
-    pub(super) kept: Vec<KeptLookup>,
-    pub(super) distinct: FastMap<KeptLookup, u32>,
-    /// The previous lookup's, into `kept`.
-    pub(super) last_kept: u32,
+    pub(super) kept: KeptLookups,
     /// The group of each endpoint address's replies (`reply_rules`, no
     /// protocol).
     pub(super) group_of: FastMap<IpAddr, usize>,
@@ -126,9 +123,9 @@ pub(super) struct Memo {
 /// questions of the same space: each distinct lookup once, each group's
 /// kinds into them (`u32::MAX`: not looked up), each endpoint address's
 /// group.
+#[derive(Default)]
 pub(crate) struct Analysed {
-    pub(super) kept: Vec<KeptLookup>,
-    pub(super) distinct: FastMap<KeptLookup, u32>,
+    pub(super) lookups: KeptLookups,
     pub(super) kinds: Vec<Vec<u32>>,
     pub(super) group_of: FastMap<IpAddr, usize>,
 }
@@ -169,8 +166,7 @@ impl Memo {
             })
             .collect();
         Some(Analysed {
-            kept: self.kept,
-            distinct: self.distinct,
+            lookups: self.kept,
             kinds,
             group_of: self.group_of,
         })
@@ -256,26 +252,7 @@ impl Memo {
         };
         let rule = l.rule.map(|i| i as u32);
         let conditional = l.conditional.iter().map(|&i| i as u32).collect();
-        let k = KeptLookup {
-            result: l.result,
-            rule: l.rule,
-            table: l.table,
-        };
-        // Pieces in a row mostly get the previous piece's answer: compared
-        // with it before hashing.
-        let kept = match self.kept.get(self.last_kept as usize) {
-            Some(last) if *last == k => self.last_kept,
-            _ => match self.distinct.get(&k) {
-                Some(&i) => i,
-                None => {
-                    self.kept.push(k.clone());
-                    let i = (self.kept.len() - 1) as u32;
-                    self.distinct.insert(k, i);
-                    i
-                }
-            },
-        };
-        self.last_kept = kept;
+        let kept = self.kept.intern(KeptLookup::of(l));
         let (known, raws) = &mut self.lookups[g];
         raws.push(Raw {
             answer,

@@ -869,29 +869,21 @@ struct Captured {
     class: Vec<u32>,
     by_address: SourceKeyed,
     /// Per walk key: the lookup of each kind of the analysis's space
-    /// (`u32::MAX` until made), into `seen`.
+    /// (`u32::MAX` until made), into `lookups`.
     slots: Vec<(JudgeKey, Vec<u32>)>,
-    /// Each distinct lookup once: a full table's 867k kinds of piece get a
-    /// handful of answers (360 bytes and a few allocations each, ~400 MB
-    /// when each was kept).
-    seen: Vec<Kept>,
-    distinct: super::FastMap<KeptLookup, u32>,
+    lookups: KeptLookups,
+    /// Each lookup's `Answer`, once the judge asks.
+    answers: Vec<std::cell::OnceCell<Answer>>,
     /// Per endpoint (address, secondary: what its slot reads of it), its
     /// reply rules in the host and their slot: the planner and every step's
     /// judge ask again.
     eps: super::FastMap<(IpAddr, bool), (std::rc::Rc<ReplyRules>, usize)>,
     /// The analysis's lookups by group of its endpoints (`Analysed::kinds`,
-    /// into `seen`), and each slot's group: a slot's first endpoint's (the
+    /// into `lookups`), and each slot's group: a slot's first endpoint's (the
     /// lookups of a slot's endpoints are alike).
     analysed: Vec<Vec<u32>>,
     group_of: super::FastMap<IpAddr, usize>,
     slot_group: Vec<Option<usize>>,
-}
-
-/// A lookup in the captured host, with its `Answer` once the judge asks.
-struct Kept {
-    lookup: KeptLookup,
-    answer: std::cell::OnceCell<Answer>,
 }
 
 /// What the planner and the judge read of a `Lookup`.
@@ -902,29 +894,61 @@ pub(super) struct KeptLookup {
     pub(super) table: Option<Table>,
 }
 
+impl KeptLookup {
+    pub(super) fn of(l: crate::model::lookup::Lookup) -> Self {
+        KeptLookup {
+            result: l.result,
+            rule: l.rule,
+            table: l.table,
+        }
+    }
+}
+
+/// Each distinct lookup once, by index: a full table's 867k kinds of piece
+/// get a handful of answers (360 bytes and a few allocations each, ~400 MB
+/// when each was kept).
+#[derive(Default)]
+pub(super) struct KeptLookups {
+    list: Vec<KeptLookup>,
+    index: super::FastMap<KeptLookup, u32>,
+    /// The last one interned: pieces in a row mostly get the previous
+    /// piece's answer, compared with it before hashing.
+    last: u32,
+}
+
+impl KeptLookups {
+    pub(super) fn intern(&mut self, l: KeptLookup) -> u32 {
+        if self.list.get(self.last as usize) == Some(&l) {
+            return self.last;
+        }
+        self.last = match self.index.get(&l) {
+            Some(&i) => i,
+            None => {
+                self.list.push(l.clone());
+                let i = (self.list.len() - 1) as u32;
+                self.index.insert(l, i);
+                i
+            }
+        };
+        self.last
+    }
+
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
 impl Captured {
     /// `analysed`: the lookups the analysis made in `host` and family
     /// `fam`, on the space the planner is given (none: all made here).
     fn new(host: &Host, fam: Family, analysed: Option<Analysed>) -> Self {
-        let a = analysed.unwrap_or_else(|| Analysed {
-            kept: Vec::new(),
-            distinct: Default::default(),
-            kinds: Vec::new(),
-            group_of: Default::default(),
-        });
+        let a = analysed.unwrap_or_default();
         Captured {
             class: host.rule_classes(fam_idx(fam)),
             by_address: SourceKeyed::of(host, fam),
             slots: Vec::new(),
-            seen: a
-                .kept
-                .into_iter()
-                .map(|lookup| Kept {
-                    lookup,
-                    answer: Default::default(),
-                })
-                .collect(),
-            distinct: a.distinct,
+            answers: vec![Default::default(); a.lookups.len()],
+            lookups: a.lookups,
             eps: Default::default(),
             analysed: a.kinds,
             group_of: a.group_of,
@@ -962,7 +986,8 @@ impl Captured {
         slot_of(&mut self.slots, key, orig.kinds)
     }
 
-    /// The lookup for a piece of `orig`'s `kind` starting at `dst`.
+    /// The lookup for a piece of `orig`'s `kind` starting at `dst`, into
+    /// `lookups` (`lookup`, `answer`).
     fn get(
         &mut self,
         host: &Host,
@@ -970,7 +995,7 @@ impl Captured {
         rules: &ReplyRules,
         kind: usize,
         dst: IpAddr,
-    ) -> &Kept {
+    ) -> u32 {
         let mut k = self.slots[slot].1[kind];
         if k == u32::MAX
             && let Some(&Some(g)) = self.slot_group.get(slot)
@@ -979,27 +1004,22 @@ impl Captured {
             self.slots[slot].1[kind] = k;
         }
         if k == u32::MAX {
-            let l = host.lookup_reply(rules, dst);
-            let l = KeptLookup {
-                result: l.result,
-                rule: l.rule,
-                table: l.table,
-            };
-            k = match self.distinct.get(&l) {
-                Some(&k) => k,
-                None => {
-                    self.seen.push(Kept {
-                        lookup: l.clone(),
-                        answer: Default::default(),
-                    });
-                    let k = (self.seen.len() - 1) as u32;
-                    self.distinct.insert(l, k);
-                    k
-                }
-            };
+            k = self
+                .lookups
+                .intern(KeptLookup::of(host.lookup_reply(rules, dst)));
+            self.answers
+                .resize_with(self.lookups.len(), Default::default);
             self.slots[slot].1[kind] = k;
         }
-        &self.seen[k as usize]
+        k
+    }
+
+    fn lookup(&self, k: u32) -> &KeptLookup {
+        &self.lookups.list[k as usize]
+    }
+
+    fn answer(&self, k: u32) -> &Answer {
+        self.answers[k as usize].get_or_init(|| Answer::of_kept(self.lookup(k)))
     }
 }
 
@@ -1173,8 +1193,8 @@ fn walk_pieces(
         let dst = space::addr(sp.fam, start);
         let ai = j.answer(sa, ra, kind, dst);
         let okind = orig.kind[o] as usize;
-        let kept = j.captured.get(j.models[0], sb, rb, okind, dst);
-        let b = kept.answer.get_or_init(|| Answer::of_kept(&kept.lookup));
+        let k = j.captured.get(j.models[0], sb, rb, okind, dst);
+        let b = j.captured.answer(k);
         let a = &j.answers[ai as usize];
         if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
@@ -1691,9 +1711,8 @@ fn wants(
             None => match known[kind] {
                 Some(m) => m,
                 None => {
-                    let l = &cap
-                        .get(host, slot, &rules, kind, space::addr(e.family, start))
-                        .lookup;
+                    let k = cap.get(host, slot, &rules, kind, space::addr(e.family, start));
+                    let l = cap.lookup(k);
                     let m = match &l.result {
                         Err(_) => THROW,
                         // Local and broadcast answers come from `local`,
