@@ -887,11 +887,28 @@ struct Captured {
 }
 
 /// What the planner and the judge read of a `Lookup`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub(super) struct KeptLookup {
     pub(super) result: Result<crate::model::Hit, KernelError>,
     pub(super) rule: Option<usize>,
     pub(super) table: Option<Table>,
+}
+
+/// By the fields that tell a host's lookups apart (equal lookups hash
+/// alike; `Eq` compares the rest): hashing every field of a `Hit` was most
+/// of `KeptLookups::intern`.
+impl std::hash::Hash for KeptLookup {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.rule.hash(h);
+        match &self.result {
+            Ok(hit) => {
+                hit.dev.hash(h);
+                hit.gateway.hash(h);
+                hit.src.hash(h);
+            }
+            Err(e) => e.hash(h),
+        }
+    }
 }
 
 impl KeptLookup {
@@ -921,13 +938,12 @@ impl KeptLookups {
         if self.list.get(self.last as usize) == Some(&l) {
             return self.last;
         }
-        self.last = match self.index.get(&l) {
-            Some(&i) => i,
-            None => {
-                self.list.push(l.clone());
-                let i = (self.list.len() - 1) as u32;
-                self.index.insert(l, i);
-                i
+        // One hash per lookup, new or not.
+        self.last = match self.index.entry(l) {
+            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.list.push(v.key().clone());
+                *v.insert((self.list.len() - 1) as u32)
             }
         };
         self.last
