@@ -155,6 +155,16 @@ struct Forward<'r> {
     scratch: Vec<u8>,
 }
 
+impl<'r> Forward<'r> {
+    fn new(inner: &'r mut dyn Read) -> Self {
+        Forward {
+            inner,
+            pos: 0,
+            scratch: Vec::new(),
+        }
+    }
+}
+
 impl Read for Forward<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -514,11 +524,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
         if !top {
             self.visitor.unit_start(path);
         }
-        let mut ar = tar::Archive::new(Forward {
-            inner: r,
-            pos: 0,
-            scratch: Vec::new(),
-        });
+        let mut ar = tar::Archive::new(Forward::new(r));
         let res = (|| -> io::Result<()> {
             for ent in ar.entries_with_seek()? {
                 let mut ent = ent?;
@@ -769,11 +775,7 @@ mod tests {
         use std::io::Seek;
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let mut r: &[u8] = &data;
-        let mut f = Forward {
-            inner: &mut r,
-            pos: 0,
-            scratch: Vec::new(),
-        };
+        let mut f = Forward::new(&mut r);
         let mut b = [0u8; 3];
         f.read_exact(&mut b).unwrap();
         assert_eq!(f.seek(io::SeekFrom::Current(100_000)).unwrap(), 100_003);
@@ -818,11 +820,7 @@ mod tests {
         let list = |seek: bool| -> Vec<(String, Vec<u8>)> {
             let mut r: &[u8] = &tar;
             if seek {
-                let mut ar = tar::Archive::new(Forward {
-                    inner: &mut r,
-                    pos: 0,
-                    scratch: Vec::new(),
-                });
+                let mut ar = tar::Archive::new(Forward::new(&mut r));
                 let entries = ar.entries_with_seek().unwrap();
                 entries.enumerate().map(|(i, e)| visit(e, i)).collect()
             } else {
