@@ -27,6 +27,7 @@
 //! is left is told as `partial` or `none`, with the reason.
 
 use super::analyse::Analysed;
+use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
 };
@@ -1184,6 +1185,7 @@ fn walk_pieces(
 ) -> Walked {
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
+    let mut walk = PeerWalk::new(&peers, sp);
     let mut seen = vec![false; sp.kinds];
     let mut out = Walked {
         still: None,
@@ -1201,7 +1203,7 @@ fn walk_pieces(
         if seen[kind] {
             continue;
         }
-        let pre = peers.without_lookup(sp, start);
+        let pre = walk.without_lookup(start);
         if matches!(pre, Some(Outcome::Skip)) {
             continue;
         }
@@ -1715,13 +1717,14 @@ fn wants(
     gw: Option<&Gateway>,
 ) -> (Vec<u8>, u32) {
     let peers = Peers::new(sp, e);
+    let mut walk = PeerWalk::new(&peers, sp);
     let (rules, slot) = cap.ep(host, sp, e);
     let fi = fam_idx(e.family);
     let mut known: Vec<Option<u8>> = vec![None; sp.kinds];
     let mut first_decider = u32::MAX;
     let mut out = Vec::new();
     for (start, _, kind) in sp.pieces() {
-        let m = match peers.without_lookup(sp, start) {
+        let m = match walk.without_lookup(start) {
             Some(Outcome::Skip) => ANY,
             Some(_) => THROW,
             None => match known[kind] {
@@ -1743,7 +1746,7 @@ fn wants(
                         Ok(h) if other_dev(h, &e.interface, sp).is_some() => {
                             let p = l.rule.map_or(32766, |i| host.rules[fi][i].rule.priority);
                             first_decider = first_decider.min(p);
-                            if peers.is_own(start) { DIRECT } else { VIA }
+                            if walk.is_own(start) { DIRECT } else { VIA }
                         }
                         // Straight into a container link: it stays so.
                         Ok(h)
@@ -2314,11 +2317,11 @@ fn repair(
             continue;
         }
         let peers = Peers::new(sp, e);
+        let mut walk = PeerWalk::new(&peers, sp);
         let rules = host.reply_rules(e.address);
         let mut seen = vec![false; sp.kinds];
         for (start, _, kind) in sp.pieces() {
-            if peers.without_lookup(sp, start).is_some() || std::mem::replace(&mut seen[kind], true)
-            {
+            if walk.without_lookup(start).is_some() || std::mem::replace(&mut seen[kind], true) {
                 continue;
             }
             let dst = space::addr(fam, start);
@@ -2349,7 +2352,7 @@ fn repair(
                     culprits.push(k);
                 }
                 Some(_) => return None,
-                None if peers.is_own(start) => missing_direct = true,
+                None if walk.is_own(start) => missing_direct = true,
                 None => missing_via = true,
             }
         }

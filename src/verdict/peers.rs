@@ -416,25 +416,11 @@ impl Peers {
     pub(super) fn add_foreign(&mut self, extra: &RangeSet) {
         self.foreign = extra.clone();
     }
-
-    pub(super) fn is_own(&self, x: u128) -> bool {
-        self.own.contains(x)
-    }
-
-    /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup.
-    pub(super) fn without_lookup(&self, sp: &Space<'_>, x: u128) -> Option<Outcome> {
-        settled(
-            self.is_own(x),
-            (self.localnet, self.is_internal),
-            || sp.never.contains(x),
-            || self.foreign.contains(x),
-            || self.internal.contains(x),
-        )
-    }
 }
 
-/// `Peers` asked about the pieces in ascending order (`Space::pieces`):
-/// `without_lookup` and `is_own` by cursors, not binary searches.
+/// `Peers` asked about the pieces in ascending order (`Space::pieces`, the
+/// only way the analysis and the fix walk them): `without_lookup` and
+/// `is_own` by cursors, not binary searches.
 pub(super) struct PeerWalk<'a> {
     own: Cursor<'a>,
     never: Cursor<'a>,
@@ -460,44 +446,25 @@ impl<'a> PeerWalk<'a> {
         self.own.contains(x)
     }
 
-    /// `Peers::without_lookup`, for `x` at least the last point asked.
+    /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup
+    /// (`x` at least the last point asked): a never-peer is skipped (but a
+    /// loopback endpoint's own range under route_localnet), another
+    /// endpoint's prefix or an internal link's is foreign.
     pub(super) fn without_lookup(&mut self, x: u128) -> Option<Outcome> {
         let is_own = self.is_own(x);
-        let (never, foreign, internal) = (&mut self.never, &mut self.foreign, &mut self.internal);
-        settled(
-            is_own,
-            (self.localnet, self.is_internal),
-            || never.contains(x),
-            || foreign.contains(x),
-            || internal.contains(x),
-        )
+        if self.never.contains(x) && !(self.localnet && is_own) {
+            return Some(Outcome::Skip);
+        }
+        if self.foreign.contains(x) {
+            return Some(Outcome::Foreign);
+        }
+        let foreign = if self.is_internal {
+            !is_own
+        } else {
+            !is_own && self.internal.contains(x)
+        };
+        foreign.then_some(Outcome::Foreign)
     }
-}
-
-/// `without_lookup` from what the sets say of the piece, each asked only
-/// when needed (`PeerWalk`'s cursors move on when asked): a never-peer is
-/// skipped (but a loopback endpoint's own range under route_localnet),
-/// another endpoint's prefix or an internal link's is foreign.
-/// `(localnet, is_internal)`: as in `Peers`.
-fn settled(
-    is_own: bool,
-    (localnet, is_internal): (bool, bool),
-    never: impl FnOnce() -> bool,
-    foreign: impl FnOnce() -> bool,
-    internal: impl FnOnce() -> bool,
-) -> Option<Outcome> {
-    if never() && !(localnet && is_own) {
-        return Some(Outcome::Skip);
-    }
-    if foreign() {
-        return Some(Outcome::Foreign);
-    }
-    let foreign = if is_internal {
-        !is_own
-    } else {
-        !is_own && internal()
-    };
-    foreign.then_some(Outcome::Foreign)
 }
 
 /// The device the reply leaves by when it is not `iface`: the route's, or
