@@ -1267,6 +1267,18 @@ fn in_model(m: &Host, fam: Family, n: &ipnet::IpNet) -> bool {
             .any(|x| x.rule.to.as_ref().is_some_and(|t| Range::of(t) == r))
 }
 
+/// `Plan::captured[fi]`, made on first use from the analysis's lookups
+/// (`Plan::analysed[fi]`).
+fn captured_in<'c>(
+    captured: &'c mut [Option<Captured>; 2],
+    analysed: &mut [Option<Analysed>; 2],
+    host: &Host,
+    fam: Family,
+) -> &'c mut Captured {
+    let fi = fam_idx(fam);
+    captured[fi].get_or_insert_with(|| Captured::new(host, fam, analysed[fi].take()))
+}
+
 impl Plan {
     fn new(host: &Host, eps: &[Endpoint], analysed: [Option<Analysed>; 2]) -> Plan {
         Plan {
@@ -1445,8 +1457,7 @@ impl Plan {
             }
             // Kept by the analysis's space: a lookup made for one step
             // serves the next.
-            let captured = self.captured[fi]
-                .get_or_insert_with(|| Captured::new(host, fam, self.analysed[fi].take()));
+            let captured = captured_in(&mut self.captured, &mut self.analysed, host, fam);
             let rules_change = step
                 .iter()
                 .any(|o| o.family() == fam && matches!(o, Op::AddRule(..) | Op::DelRule(..)));
@@ -2292,6 +2303,7 @@ fn direct_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str) -> Route 
 fn repair(
     host: &Host,
     sp: &Space<'_>,
+    cap: &mut Captured,
     eps: &[Endpoint],
     group: &[usize],
     gw: Option<&Gateway>,
@@ -2318,14 +2330,15 @@ fn repair(
         }
         let peers = Peers::new(sp, e);
         let mut walk = PeerWalk::new(&peers, sp);
-        let rules = host.reply_rules(e.address);
+        let (rules, slot) = cap.ep(host, sp, e);
         let mut seen = vec![false; sp.kinds];
         for (start, _, kind) in sp.pieces() {
             if walk.without_lookup(start).is_some() || std::mem::replace(&mut seen[kind], true) {
                 continue;
             }
             let dst = space::addr(fam, start);
-            let l = host.lookup_reply(&rules, dst);
+            let k = cap.get(host, slot, &rules, kind, dst);
+            let l = cap.lookup(k);
             let Ok(h) = &l.result else { continue };
             if h.kind != RouteType::Unicast || other_dev(h, dev, sp).is_none() {
                 continue;
@@ -2540,7 +2553,8 @@ pub(crate) fn advise_in(
             vec![vec![members.clone()]]
         };
         // The endpoints' own table repaired, when it is what decides.
-        if let Some(c) = repair(host, sp, eps, members, gw.as_ref()) {
+        let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
+        if let Some(c) = repair(host, sp, cap, eps, members, gw.as_ref()) {
             match plan.try_step(host, eps, class, &c.ops, members, orig) {
                 Ok(()) => {
                     steps.push(Fix::new(c.ops, c.notes));
@@ -2562,9 +2576,8 @@ pub(crate) fn advise_in(
                     let k = match layouts.iter().position(|(g, _)| g == part) {
                         Some(k) => k,
                         None => {
-                            let cap = plan.captured[fi].get_or_insert_with(|| {
-                                Captured::new(host, *fam, plan.analysed[fi].take())
-                            });
+                            let cap =
+                                captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
                             layouts.push((
                                 part.clone(),
                                 layout(host, sp, cap, eps, part, gw.as_ref()),
