@@ -43,6 +43,7 @@ pub fn compact<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Er
         out,
         pretty: false,
         indent: 0,
+        plain: false,
         has_value: false,
     })
 }
@@ -55,6 +56,7 @@ pub fn pretty<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T, indent: usize) ->
         out,
         pretty: true,
         indent,
+        plain: false,
         has_value: false,
     })
 }
@@ -63,9 +65,24 @@ pub struct Encoder<'o> {
     out: &'o mut Vec<u8>,
     pretty: bool,
     indent: usize,
+    /// The next string is a `Plain` one: written without the escape check.
+    plain: bool,
     /// serde_json's `PrettyFormatter::has_value`: one flag for the whole
     /// document, set after each element, cleared by each `[` and `{`.
     has_value: bool,
+}
+
+/// A string the writer knows needs no escape (an address or CIDR block's
+/// text: a host's report holds ~1,400): a newtype of this name, as
+/// serde_json's `RawValue` is, so that other serializers see the string.
+pub struct Plain<'a>(pub &'a str);
+
+const PLAIN: &str = "$asymroute::Plain";
+
+impl Serialize for Plain<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(PLAIN, self.0)
+    }
 }
 
 #[inline]
@@ -296,7 +313,15 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        self.string(v);
+        if std::mem::take(&mut self.plain) {
+            debug_assert!(!v.bytes().any(escape_of));
+            self.out.reserve(v.len() + 2);
+            self.out.push(b'"');
+            self.out.extend_from_slice(v.as_bytes());
+            self.out.push(b'"');
+        } else {
+            self.string(v);
+        }
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
@@ -326,9 +351,10 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         v: &T,
     ) -> Result<(), Error> {
+        self.plain = name == PLAIN;
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(

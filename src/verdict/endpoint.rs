@@ -169,11 +169,19 @@ mod cidr_list {
 
     pub fn serialize<S: Serializer>(v: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(v.len()))?;
-        let mut text = String::with_capacity(43);
+        // All the blocks' text in one buffer: one UTF-8 check for the list.
+        let mut text = Vec::with_capacity(v.len() * 24);
+        let mut ends = Vec::with_capacity(v.len());
         for n in v {
-            text.clear();
-            crate::verdict::space::push_net(&mut text, n);
-            seq.serialize_element(text.as_str())?;
+            text.extend_from_slice(crate::verdict::space::NetText::net(n).as_bytes());
+            ends.push(text.len());
+        }
+        let text = String::from_utf8(text).unwrap_or_default();
+        let mut start = 0;
+        for end in ends {
+            let t = text.get(start..end).unwrap_or_default();
+            seq.serialize_element(&crate::report::encode::Plain(t))?;
+            start = end;
         }
         seq.end()
     }

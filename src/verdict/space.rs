@@ -120,102 +120,214 @@ pub fn blocks(f: Family, r: Range) -> impl Iterator<Item = (u128, u8)> {
 /// `Display` writes it, without the formatting machinery (a report holds
 /// thousands of these per host).
 pub fn net_string(f: Family, start: u128, plen: u8) -> String {
-    let mut s = String::with_capacity(43);
-    match f {
-        Family::Inet => push_v4(&mut s, start as u32),
-        Family::Inet6 => push_v6(&mut s, start),
-    }
-    s.push('/');
-    push_dec(&mut s, plen);
-    s
+    NetText::of(f, start, plen).as_str().to_string()
 }
 
 /// `IpNet`'s text appended to `s` (its address as given, host bits too).
 pub fn push_net(s: &mut String, n: &IpNet) {
-    push_ip(s, n.addr());
-    s.push('/');
-    push_dec(s, n.prefix_len());
+    s.push_str(NetText::net(n).as_str());
 }
 
 /// `IpAddr`'s text appended to `s`.
 pub fn push_ip(s: &mut String, a: IpAddr) {
-    match a {
-        IpAddr::V4(v) => push_v4(s, u32::from(v)),
-        IpAddr::V6(v) => push_v6(s, u128::from(v)),
-    }
+    let mut t = NetText::default();
+    t.ip(a);
+    s.push_str(t.as_str());
 }
 
-#[inline]
-fn push_dec(s: &mut String, v: u8) {
-    if v >= 100 {
-        s.push(char::from(b'0' + v / 100));
-    }
-    if v >= 10 {
-        s.push(char::from(b'0' + v / 10 % 10));
-    }
-    s.push(char::from(b'0' + v % 10));
+/// An address or CIDR block's text in a buffer of its own: a report writes
+/// hundreds of thousands of these, so each is made with whole-word stores
+/// (a digit group is written 4 bytes at a time and the cursor moved by its
+/// length) and no allocation.
+#[derive(Clone, Copy)]
+pub struct NetText {
+    // The longest text, `ffff:…:ffff/128` (43 bytes), plus the slack a
+    // 4-byte store past the end needs.
+    buf: [u8; 48],
+    len: usize,
 }
 
-fn push_v4(s: &mut String, a: u32) {
-    for (i, o) in a.to_be_bytes().into_iter().enumerate() {
-        if i > 0 {
-            s.push('.');
+impl Default for NetText {
+    fn default() -> Self {
+        NetText {
+            buf: [0; 48],
+            len: 0,
         }
-        push_dec(s, o);
     }
 }
 
-/// `{:x}`: lowercase, no leading zeros.
-#[inline]
-fn push_hex(s: &mut String, v: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (19 - v.leading_zeros().min(15)) / 4;
-    for k in (0..digits).rev() {
-        s.push(char::from(HEX[(v >> (4 * k) & 0xf) as usize]));
-    }
-}
-
-fn push_groups(s: &mut String, gs: &[u16]) {
-    for (i, &g) in gs.iter().enumerate() {
-        if i > 0 {
-            s.push(':');
-        }
-        push_hex(s, g);
-    }
-}
-
-/// std's `Ipv6Addr` text (RFC 5952): IPv4-mapped as `::ffff:a.b.c.d`, else
-/// the first longest run of two or more zero groups as `::`.
-fn push_v6(s: &mut String, a: u128) {
-    if a >> 32 == 0xffff {
-        s.push_str("::ffff:");
-        push_v4(s, a as u32);
-        return;
-    }
-    let seg: [u16; 8] = std::array::from_fn(|i| (a >> (112 - 16 * i)) as u16);
-    let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
-    for (i, &g) in seg.iter().enumerate() {
-        if g == 0 {
-            if cur_len == 0 {
-                cur = i;
-            }
-            cur_len += 1;
-            if cur_len > best_len {
-                best = cur;
-                best_len = cur_len;
-            }
+/// Each byte's decimal text, left-aligned in 3 bytes, and its length.
+const DEC: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut v = 0;
+    while v < 256 {
+        let (h, d, o) = ((v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8);
+        t[v] = if v >= 100 {
+            [b'0' + h, b'0' + d, b'0' + o, 3]
+        } else if v >= 10 {
+            [b'0' + d, b'0' + o, 0, 2]
         } else {
-            cur_len = 0;
+            [b'0' + o, 0, 0, 1]
+        };
+        v += 1;
+    }
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl NetText {
+    /// The block `start/plen` of family `f` (IPv4 in the low 32 bits).
+    pub fn of(f: Family, start: u128, plen: u8) -> Self {
+        let mut t = NetText::default();
+        match f {
+            Family::Inet => t.v4(start as u32),
+            Family::Inet6 => t.v6(start),
+        }
+        t.plen(plen);
+        t
+    }
+
+    pub fn net(n: &IpNet) -> Self {
+        let mut t = NetText::default();
+        t.ip(n.addr());
+        t.plen(n.prefix_len());
+        t
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, letters, '.', ':' and '/' are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+
+    fn ip(&mut self, a: IpAddr) {
+        match a {
+            IpAddr::V4(v) => self.v4(u32::from(v)),
+            IpAddr::V6(v) => self.v6(u128::from(v)),
         }
     }
-    if best_len > 1 {
-        push_groups(s, &seg[..best]);
-        s.push_str("::");
-        push_groups(s, &seg[best + best_len..]);
-    } else {
-        push_groups(s, &seg);
+
+    /// Stores 4 bytes at the cursor and moves it by `n` (≤ 4): the bytes
+    /// past `n` are overwritten by what follows or left past `len`.
+    #[inline(always)]
+    fn put4(&mut self, b: [u8; 4], n: usize) {
+        let at = self.len.min(self.buf.len() - 4);
+        self.buf[at..at + 4].copy_from_slice(&b);
+        self.len = at + n;
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, c: u8) {
+        self.put4([c, 0, 0, 0], 1);
+    }
+
+    fn dec(&mut self, v: u8) {
+        let d = DEC[v as usize];
+        self.put4(d, d[3] as usize);
+    }
+
+    fn plen(&mut self, p: u8) {
+        self.byte(b'/');
+        self.dec(p);
+    }
+
+    fn v4(&mut self, a: u32) {
+        let [a, b, c, d] = a.to_be_bytes();
+        self.dec(a);
+        self.byte(b'.');
+        self.dec(b);
+        self.byte(b'.');
+        self.dec(c);
+        self.byte(b'.');
+        self.dec(d);
+    }
+
+    /// `{:x}`: lowercase, no leading zeros.
+    #[inline(always)]
+    fn hex(&mut self, g: u16) {
+        let n = (19 - g.leading_zeros().min(15)) as usize / 4;
+        let all = [
+            HEX[(g >> 12) as usize],
+            HEX[(g >> 8 & 0xf) as usize],
+            HEX[(g >> 4 & 0xf) as usize],
+            HEX[(g & 0xf) as usize],
+        ];
+        // Drop the leading zero digits: shift them out of the word.
+        let w = u32::from_le_bytes(all) >> (8 * (4 - n));
+        self.put4(w.to_le_bytes(), n);
+    }
+
+    /// std's `Ipv6Addr` text (RFC 5952): IPv4-mapped as `::ffff:a.b.c.d`,
+    /// else the first longest run of two or more zero groups as `::`.
+    fn v6(&mut self, a: u128) {
+        if a >> 32 == 0xffff {
+            self.put4(*b"::ff", 4);
+            self.put4(*b"ff:\0", 3);
+            self.v4(a as u32);
+            return;
+        }
+        let seg: [u16; 8] = std::array::from_fn(|i| (a >> (112 - 16 * i)) as u16);
+        let zeros = (0..8).fold(0u8, |m, i| m | (u8::from(seg[i] == 0) << i));
+        let (at, len) = ZERO_RUN[zeros as usize];
+        let (at, len) = (at as usize, len as usize);
+        if len == 0 {
+            self.hex(seg[0]);
+            for &g in &seg[1..] {
+                self.byte(b':');
+                self.hex(g);
+            }
+            return;
+        }
+        for (i, &g) in seg[..at].iter().enumerate() {
+            if i > 0 {
+                self.byte(b':');
+            }
+            self.hex(g);
+        }
+        self.put4(*b"::\0\0", 2);
+        for (i, &g) in seg[at + len..].iter().enumerate() {
+            if i > 0 {
+                self.byte(b':');
+            }
+            self.hex(g);
+        }
     }
 }
+
+/// For each set of zero groups (bit i: group i is 0), the first longest run
+/// of two or more (start, length), else (0, 0).
+const ZERO_RUN: [(u8, u8); 256] = {
+    let mut t = [(0u8, 0u8); 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
+        let mut i = 0;
+        while i < 8 {
+            if m >> i & 1 == 1 {
+                if cur_len == 0 {
+                    cur = i;
+                }
+                cur_len += 1;
+                if cur_len > best_len {
+                    best = cur;
+                    best_len = cur_len;
+                }
+            } else {
+                cur_len = 0;
+            }
+            i += 1;
+        }
+        if best_len > 1 {
+            t[m] = (best as u8, best_len as u8);
+        }
+        m += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {

@@ -195,3 +195,27 @@ fn sample_reports_as_serde_json_writes_them() {
     }
     same(&reports);
 }
+
+/// `Plain` strings are written as serde_json writes any string, and the
+/// escape check they skip is back for the string after them.
+#[test]
+fn plain_strings_then_escaped_ones() {
+    use super::Plain;
+    #[derive(Serialize)]
+    struct S<'a> {
+        list: Vec<Plain<'a>>,
+        after: &'a str,
+        one: Plain<'a>,
+        map: BTreeMap<&'a str, Plain<'a>>,
+        last: Vec<&'a str>,
+    }
+    let v = S {
+        list: vec![Plain("10.0.0.0/8"), Plain("2001:db8::/32"), Plain("")],
+        after: "a \"quoted\"\n line",
+        one: Plain("::ffff:1.2.3.4/128"),
+        map: [("k\"ey", Plain("fe80::1"))].into_iter().collect(),
+        last: vec!["tab\there", "back\\slash"],
+    };
+    same(&v);
+    same(&Plain("x"));
+}
