@@ -10,8 +10,8 @@ use super::{
 };
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError};
-use ipnet::IpNet;
-use std::net::IpAddr;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A piece's outcome for one endpoint, by what the report shows: equal
 /// outcomes form one leak entry whatever route decided each piece (a BGP
@@ -627,13 +627,24 @@ pub(super) fn list_text(shown: &[String], n: usize) -> String {
 /// Each range's CIDR blocks: the first `MAX_DESTINATIONS`, and how many
 /// more there are.
 pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
-    let mut blocks = ranges.iter().flat_map(|r| space::blocks(fam, *r));
-    let shown: Vec<IpNet> = blocks
-        .by_ref()
-        .take(MAX_DESTINATIONS)
-        .filter_map(|(s, p)| IpNet::new(space::addr(fam, s), p).ok())
-        .collect();
-    (shown, blocks.count() as u64)
+    // A plain loop: the chained adapters give `collect` no size hint, and
+    // the list grew by reallocation (a host writes ~1,400 blocks).
+    let mut shown = Vec::with_capacity((ranges.len() * 8).min(MAX_DESTINATIONS));
+    let mut more = 0u64;
+    for r in ranges {
+        for (s, p) in space::blocks(fam, *r) {
+            if shown.len() == MAX_DESTINATIONS {
+                more += 1;
+                continue;
+            }
+            let n = match fam {
+                Family::Inet => Ipv4Net::new(Ipv4Addr::from(s as u32), p).map(IpNet::V4),
+                Family::Inet6 => Ipv6Net::new(Ipv6Addr::from(s), p).map(IpNet::V6),
+            };
+            shown.extend(n.ok());
+        }
+    }
+    (shown, more)
 }
 
 /// The CIDR list of an outcome's ranges (bounded: the first ones and a
