@@ -301,11 +301,21 @@ pub(super) fn analyse(
     // outcomes, equal indexes): pieces compare as numbers.
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut index: FastMap<Outcome, u32> = Default::default();
+    // Runs of pieces share an outcome: the previous one is checked before
+    // the map is hashed.
+    let mut prev: Option<(Outcome, u32)> = None;
     let mut intern = |o: Outcome| -> u32 {
-        *index.entry(o).or_insert_with(|| {
+        if let Some((p, k)) = prev
+            && p == o
+        {
+            return k;
+        }
+        let k = *index.entry(o).or_insert_with(|| {
             outcomes.push(o);
             (outcomes.len() - 1) as u32
-        })
+        });
+        prev = Some((o, k));
+        k
     };
     let (never, foreign) = (intern(Outcome::Never), intern(Outcome::Foreign));
     // (range, outcome, deciding route): adjacent pieces with the same
