@@ -323,10 +323,10 @@ pub struct ReplyRules {
     sel: Vec<RuleSel>,
     /// Rules that match whatever the destination (or may: `not` rules).
     always: Vec<u32>,
-    /// Rules that match only inside their `to`, by `to`'s prefix length
-    /// and masked address.
-    by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState>,
-    to_plens: Vec<u8>,
+    /// Rules that match only inside their `to`: per prefix length of `to`
+    /// (ascending), the masked addresses (sorted, for a binary search:
+    /// cheaper than hashing for the few a host has) with their rules.
+    by_to: Vec<(u8, Vec<(u128, Vec<u32>)>)>,
 }
 
 impl ReplyRules {
@@ -349,6 +349,9 @@ pub struct SourceIndex {
 
 /// How a source's replies meet the rules, by rule class (`Host::forward_key`).
 pub type ForwardKey = Vec<(u32, RuleSel)>;
+
+/// Room for a reply's candidate rules on the stack (`reply_candidates`).
+const CANDS_INLINE: usize = 64;
 
 /// How a lookup runs: with a trace or not, with the rules settled or not.
 #[derive(Clone, Copy)]
@@ -633,7 +636,8 @@ impl Host {
             })
             .collect();
         let mut always = Vec::new();
-        let mut by_to: HashMap<(u8, u128), Vec<u32>, _> = HashMap::default();
+        let mut by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {
             // rule_outcome: without its base a rule matches only if `not`.
             match (re.rule.not, s.base, re.rule.to) {
@@ -648,16 +652,21 @@ impl Host {
                 (false, false, _) => {}
             }
         }
-        let mut to_plens: Vec<u8> = by_to.keys().map(|k| k.0).collect();
-        to_plens.sort_unstable();
-        to_plens.dedup();
+        let mut keyed: Vec<((u8, u128), Vec<u32>)> = by_to.into_iter().collect();
+        keyed.sort_unstable();
+        let mut by_to: Vec<(u8, Vec<(u128, Vec<u32>)>)> = Vec::new();
+        for ((p, k), v) in keyed {
+            match by_to.last_mut() {
+                Some((lp, ks)) if *lp == p => ks.push((k, v)),
+                _ => by_to.push((p, vec![(k, v)])),
+            }
+        }
         ReplyRules {
             src,
             iif: iif.map(str::to_string),
             sel,
             always,
             by_to,
-            to_plens,
         }
     }
 
@@ -753,23 +762,67 @@ impl Host {
             .collect()
     }
 
-    /// The rules of `rules` that can match a reply to `dst`, in order
-    /// (borrowed when no rule has a `to`: most hosts, every lookup).
-    fn reply_candidates(rules: &ReplyRules, dst: IpAddr) -> Cow<'_, [u32]> {
-        if rules.to_plens.is_empty() {
-            return Cow::Borrowed(&rules.always);
-        }
-        let mut out = rules.always.clone();
-        let before = out.len();
-        for &p in &rules.to_plens {
-            if let Some(v) = rules.by_to.get(&(p, super::table::key(dst, p))) {
-                out.extend_from_slice(v);
+    /// The rules of `rules` that can match a reply to `dst`, in order:
+    /// `always` itself when no `to` rule holds `dst` (most lookups), else
+    /// merged into `inline` (or `heap` when longer): no allocation per
+    /// lookup.
+    fn reply_candidates<'a>(
+        rules: &'a ReplyRules,
+        dst: IpAddr,
+        inline: &'a mut [u32; CANDS_INLINE],
+        heap: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
+        let mut found: [&[u32]; 4] = [&[]; 4];
+        let mut n = 0;
+        let mut extra = 0;
+        for (p, keys) in &rules.by_to {
+            let k = super::table::key(dst, *p);
+            if let Ok(j) = keys.binary_search_by(|x| x.0.cmp(&k)) {
+                let v = &keys[j].1[..];
+                if n == found.len() {
+                    // More prefix lengths hold `dst` than `found` keeps:
+                    // the general merge.
+                    return Self::reply_candidates_vec(rules, dst, heap);
+                }
+                found[n] = v;
+                n += 1;
+                extra += v.len();
             }
         }
-        if out.len() > before {
-            out.sort_unstable();
+        if n == 0 {
+            return &rules.always;
         }
-        Cow::Owned(out)
+        let total = rules.always.len() + extra;
+        if total > CANDS_INLINE {
+            return Self::reply_candidates_vec(rules, dst, heap);
+        }
+        let out = &mut inline[..total];
+        out[..rules.always.len()].copy_from_slice(&rules.always);
+        let mut at = rules.always.len();
+        for v in &found[..n] {
+            out[at..at + v.len()].copy_from_slice(v);
+            at += v.len();
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// `reply_candidates` into a vector.
+    fn reply_candidates_vec<'a>(
+        rules: &ReplyRules,
+        dst: IpAddr,
+        heap: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
+        heap.clear();
+        heap.extend_from_slice(&rules.always);
+        for (p, keys) in &rules.by_to {
+            let k = super::table::key(dst, *p);
+            if let Ok(j) = keys.binary_search_by(|x| x.0.cmp(&k)) {
+                heap.extend_from_slice(&keys[j].1);
+            }
+        }
+        heap.sort_unstable();
+        heap
     }
 
     /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
@@ -784,13 +837,15 @@ impl Host {
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
         .then_some(&rules.sel[..]);
-        let cands = pre.map(|_| Self::reply_candidates(rules, dst));
+        let mut inline = [0u32; CANDS_INLINE];
+        let mut heap = Vec::new();
+        let cands = pre.map(|_| Self::reply_candidates(rules, dst, &mut inline, &mut heap));
         self.lookup_with(
             &flow,
             Opts {
                 trace: false,
                 pre,
-                cands: cands.as_deref(),
+                cands,
             },
         )
     }

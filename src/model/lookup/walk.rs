@@ -146,14 +146,27 @@ impl Host {
         let rules = &self.rules[fam_idx(fl.fam)];
         let mut i = 0;
         let mut hops = 0;
+        // With candidates: the position in them of the next one at or
+        // after `i`. The walk mostly steps forward, so it moves on from
+        // where it was; only a jump back (a goto in an unsorted list)
+        // searches again.
+        let mut ci = 0;
         loop {
             // The next rule at or after `i` that can match (all of them
             // without settled selectors).
             i = match fl.cands {
-                Some(c) => match c.get(c.partition_point(|&x| (x as usize) < i)) {
-                    Some(&x) => x as usize,
-                    None => break,
-                },
+                Some(c) => {
+                    if ci > 0 && c[ci - 1] as usize >= i {
+                        ci = c.partition_point(|&x| (x as usize) < i);
+                    }
+                    while c.get(ci).is_some_and(|&x| (x as usize) < i) {
+                        ci += 1;
+                    }
+                    match c.get(ci) {
+                        Some(&x) => x as usize,
+                        None => break,
+                    }
+                }
                 None if i < rules.len() => i,
                 None => break,
             };
