@@ -120,6 +120,7 @@ impl Host {
         // The settled rules hold for the flow's own source only.
         fl.pre = opts.pre.filter(|_| src == flow.saddr());
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
+        fl.gotos = opts.gotos;
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
@@ -381,6 +382,7 @@ impl Host {
         fl.trace = opts.trace;
         fl.pre = opts.pre;
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
+        fl.gotos = opts.gotos;
         // IN_DEV_FORWARD: a device that does not forward answers
         // EHOSTUNREACH to what is neither local nor broadcast, a failed
         // lookup included. Unknown: assumed on (the pods' notes say so).

@@ -18,6 +18,7 @@ impl Host {
         fl.trace = opts.trace;
         fl.pre = opts.pre;
         fl.cands = opts.cands;
+        fl.gotos = opts.gotos;
         fl.score_dev = flow.oif.as_deref();
         fl.strict = need_strict6(flow.dst) || (flow.oif.is_some() && fl.src.is_none());
         self.finish6(flow, fl)
@@ -34,6 +35,7 @@ impl Host {
         fl.trace = opts.trace;
         fl.pre = opts.pre;
         fl.cands = opts.cands;
+        fl.gotos = opts.gotos;
         fl.score_dev = Some(iif);
         fl.strict = need_strict6(flow.dst);
         self.finish6(flow, fl)

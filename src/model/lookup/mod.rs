@@ -291,6 +291,8 @@ struct Flowi<'a> {
     /// order (the walk skips the rest: an EKS node's 30,000 `from POD`
     /// rules never match a reply from the node's own address).
     cands: Option<&'a [u32]>,
+    /// With `pre`: each `goto` rule's target (`ReplyRules::gotos`).
+    gotos: &'a [(u32, u32)],
 }
 
 /// A rule's selectors against a flow, all but `to` (the one that reads the
@@ -323,6 +325,9 @@ pub struct ReplyRules {
     sel: Vec<RuleSel>,
     /// Rules that match whatever the destination (or may: `not` rules).
     always: Vec<u32>,
+    /// Each `goto` rule (by index) with the rule it jumps to (`u32::MAX`:
+    /// none), found once instead of by a scan of the rules per jump.
+    gotos: Vec<(u32, u32)>,
     /// Rules that match only inside their `to`: per prefix length of `to`
     /// (ascending), the masked addresses (sorted, for a binary search:
     /// cheaper than hashing for the few a host has) with their rules.
@@ -359,6 +364,7 @@ struct Opts<'a> {
     trace: bool,
     pre: Option<&'a [RuleSel]>,
     cands: Option<&'a [u32]>,
+    gotos: &'a [(u32, u32)],
 }
 
 /// A FIB result: the table the walk found it in (held, not looked up
@@ -575,6 +581,7 @@ impl Host {
                 trace: true,
                 pre: None,
                 cands: None,
+                gotos: &[],
             },
         )
     }
@@ -661,11 +668,21 @@ impl Host {
                 _ => by_to.push((p, vec![(k, v)])),
             }
         }
+        let gotos = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, re)| re.rule.action == RuleAction::Goto)
+            .map(|(i, re)| {
+                let t = walk::goto_target(rules, &re.rule);
+                (i as u32, t.map_or(u32::MAX, |t| t as u32))
+            })
+            .collect();
         ReplyRules {
             src,
             iif: iif.map(str::to_string),
             sel,
             always,
+            gotos,
             by_to,
         }
     }
@@ -846,6 +863,7 @@ impl Host {
                 trace: false,
                 pre,
                 cands,
+                gotos: &rules.gotos,
             },
         )
     }
@@ -884,6 +902,7 @@ impl Host {
             trace: true,
             pre: None,
             cands: None,
+            gotos: &[],
         }
     }
 

@@ -4,6 +4,16 @@
 
 use super::*;
 
+/// The rule a `goto` rule jumps to: the first of the priority it names,
+/// which must be later.
+pub(super) fn goto_target(rules: &[RuleEntry], r: &crate::grammar::Rule) -> Option<usize> {
+    r.goto.and_then(|p| {
+        rules
+            .iter()
+            .position(|x| x.rule.priority == p && p > r.priority)
+    })
+}
+
 impl Host {
     /// The gateway an IPv4 nexthop really uses (rt_set_nexthop keeps it only
     /// for a link-scope nexthop). fib_check_nh_v4_gw resolves the gateway
@@ -189,11 +199,13 @@ impl Host {
             let r = &re.rule;
             match &r.action {
                 RuleAction::Goto => {
-                    let target = r.goto.and_then(|p| {
-                        rules
-                            .iter()
-                            .position(|x| x.rule.priority == p && p > r.priority)
-                    });
+                    let known = fl
+                        .pre
+                        .and_then(|_| fl.gotos.binary_search_by_key(&(i as u32), |g| g.0).ok());
+                    let target = match known {
+                        Some(j) => Some(fl.gotos[j].1 as usize).filter(|&t| t != u32::MAX as usize),
+                        None => goto_target(rules, r),
+                    };
                     match target {
                         Some(t) => {
                             w.step(fl, i, Step::Goto);
