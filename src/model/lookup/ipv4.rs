@@ -67,15 +67,14 @@ impl Host {
                 let Some(dev) = self.local_dev(s) else {
                     return Lookup::err(KernelError::NetUnreach);
                 };
-                return self.mkroute_output4(
+                return Walk::default().finish(self.mkroute_output4(
                     flow,
-                    Walk::default(),
                     RouteType::Unicast,
-                    dev.to_string(),
+                    dev,
                     None,
                     s,
                     None,
-                );
+                ));
             }
             if self.local_dev(s).is_none() {
                 return Lookup::err(KernelError::NetUnreach);
@@ -90,15 +89,14 @@ impl Host {
             }
             if is_local_multicast(dst) || is_lbcast(dst) || flow.ipproto == Some(2) {
                 let s = src.or_else(|| self.inet_select_addr(oif, None, SCOPE_LINK));
-                return self.mkroute_output4(
+                return Walk::default().finish(self.mkroute_output4(
                     flow,
-                    Walk::default(),
                     RouteType::Unicast,
-                    oif.clone(),
+                    oif,
                     None,
                     s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     None,
-                );
+                ));
             }
             if src.is_none() {
                 if dst.is_multicast() {
@@ -131,23 +129,23 @@ impl Host {
                 // "Apparently, routing tables are wrong. Assume, that the
                 // destination is on link." Any error, even a prohibit rule.
                 let s = src.or_else(|| self.inet_select_addr(oif, None, SCOPE_LINK));
-                let mut l = self.mkroute_output4(
+                let mut res = self.mkroute_output4(
                     flow,
-                    Walk {
-                        trace: walk.trace,
-                        conditional: walk.conditional,
-                        ..Walk::default()
-                    },
                     RouteType::Unicast,
-                    oif.clone(),
+                    oif,
                     None,
                     s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     None,
                 );
-                if let Ok(h) = &mut l.result {
+                if let Ok(h) = &mut res {
                     h.onlink_assumed = true;
                 }
-                return l;
+                let walk = Walk {
+                    trace: walk.trace,
+                    conditional: walk.conditional,
+                    ..Walk::default()
+                };
+                return walk.finish(res);
             }
         };
         let t = res.fib;
@@ -159,21 +157,19 @@ impl Host {
                 .dev
                 .as_deref()
                 .and_then(|d| self.vrf_master(d))
-                .unwrap_or("lo")
-                .to_string();
-            let mut l = self.mkroute_output4(
+                .unwrap_or("lo");
+            let mut res = self.mkroute_output4(
                 flow,
-                walk,
                 RouteType::Local,
                 dev,
                 None,
                 s,
                 Some(r.dst.prefix_len()),
             );
-            if let Ok(h) = &mut l.result {
+            if let Ok(h) = &mut res {
                 h.prefsrc = r.prefsrc;
             }
-            return l;
+            return walk.finish(res);
         }
         // fib_select_path: a multipath route is hashed when no oif is given.
         // fib_select_multipath (v6.15+) scores nexthops: +2 when its own
@@ -236,16 +232,15 @@ impl Host {
         let s = src.or_else(|| nh_src(first));
         let dev = nh_of(r, first).0;
         let gw = self.rt_gw4(r, first);
-        let mut l = self.mkroute_output4(
+        let mut res = self.mkroute_output4(
             flow,
-            walk,
             r.kind.clone(),
-            dev.unwrap_or("lo").to_string(),
+            dev.unwrap_or("lo"),
             gw,
             s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             Some(r.dst.prefix_len()),
         );
-        if let Ok(h) = &mut l.result {
+        if let Ok(h) = &mut res {
             h.prefsrc = r.prefsrc;
             if refused_some {
                 h.hash_error = Some(KernelError::Inval);
@@ -269,7 +264,7 @@ impl Host {
                     .collect();
             }
         }
-        l
+        walk.finish(res)
     }
 
     /// __mkroute_output's loopback-source check: a 127/8 source leaves only
@@ -285,20 +280,20 @@ impl Host {
     /// __mkroute_output: the loopback-source check, the type the
     /// destination forces and the nexthop a multicast/broadcast keeps.
     /// `fib_plen` is the matched route's prefix length (`None`: no FIB result).
-    #[allow(clippy::too_many_arguments)]
+    /// The hit alone: the caller adds the walk (moving a `Walk` in and a
+    /// `Lookup` out cost two copies of each per lookup).
     pub(super) fn mkroute_output4(
         &self,
         flow: &Flow,
-        walk: Walk,
         kind: RouteType,
-        dev: String,
+        dev: &str,
         gateway: Option<IpAddr>,
         src: IpAddr,
         fib_plen: Option<u8>,
-    ) -> Lookup {
+    ) -> Result<Hit, KernelError> {
         let dst = flow.dst;
-        if self.loopback_src_refused(src, &dev) {
-            return walk.finish(Err(KernelError::Inval));
+        if self.loopback_src_refused(src, dev) {
+            return Err(KernelError::Inval);
         }
         let (kind, gateway) = if is_lbcast(dst) {
             (RouteType::Broadcast, None)
@@ -310,14 +305,14 @@ impl Host {
                 gateway.filter(|_| fib_plen.is_some_and(|p| p >= 4)),
             )
         } else if is_zeronet(self.kernel, dst) {
-            return walk.finish(Err(KernelError::Inval));
+            return Err(KernelError::Inval);
         } else if kind == RouteType::Broadcast {
             (kind, None)
         } else {
             (kind, gateway)
         };
         let src = (!src.is_unspecified()).then_some(src);
-        walk.finish(Ok(Self::hit_of(kind, dev, gateway, src)))
+        Ok(Self::hit_of(kind, dev.to_string(), gateway, src))
     }
 
     // ------------------------------------------------------------- IPv4 input

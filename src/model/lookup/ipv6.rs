@@ -76,20 +76,27 @@ impl Host {
             .nhid()
             .and_then(|_| r.nexthops.first())
             .and_then(|n| n.dev.as_deref());
-        let mut h = Self::hit_of(
-            r.kind.clone(),
-            kind_dev,
-            gateway,
-            sel(group_dev.unwrap_or(dev)),
-        );
-        h.prefsrc = r.prefsrc;
-        if res.live.len() > 1 {
-            h.hash_dependent = true;
-            h.nexthops = self.choices(r, &res.live, |i| {
+        let hash_dependent = res.live.len() > 1;
+        let nexthops = if hash_dependent {
+            self.choices(r, &res.live, |i| {
                 sel(group_dev.unwrap_or_else(|| nh_of(r, Some(i)).0.unwrap_or("lo")))
-            });
-        }
-        walk.finish(Ok(h))
+            })
+        } else {
+            Vec::new()
+        };
+        // Made whole where it is returned (a `Hit` made and then changed
+        // was copied into the `Lookup`).
+        walk.finish(Ok(Hit {
+            kind: r.kind.clone(),
+            dev: kind_dev,
+            gateway,
+            src: sel(group_dev.unwrap_or(dev)),
+            prefsrc: r.prefsrc,
+            nexthops,
+            hash_dependent,
+            onlink_assumed: false,
+            hash_error: None,
+        }))
     }
 
     pub(super) fn choices(
