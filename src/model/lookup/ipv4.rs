@@ -57,7 +57,8 @@ impl Host {
     /// ip_route_output_key_hash_rcu.
     pub(super) fn output4(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         let dst = flow.dst;
-        let mut src = flow.saddr();
+        let saddr = flow.saddr();
+        let mut src = saddr;
         if let Some(s) = src {
             if s.is_multicast() || is_lbcast(s) || is_zeronet(self.kernel, s) {
                 return Lookup::err(KernelError::Inval);
@@ -116,7 +117,7 @@ impl Host {
         fl.src = src;
         fl.trace = opts.trace;
         // The settled rules hold for the flow's own source only.
-        fl.pre = opts.pre.filter(|_| src == flow.saddr());
+        fl.pre = opts.pre.filter(|_| src == saddr);
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
         fl.gotos = opts.gotos;
         let mut walk = Walk::default();

@@ -782,11 +782,11 @@ impl Host {
     /// The rules of `rules` that can match a reply to `dst`, in order:
     /// `always` itself when no `to` rule holds `dst` (most lookups), else
     /// merged into `inline` (or `heap` when longer): no allocation per
-    /// lookup.
+    /// lookup. `inline` is made (zeroed) only when it is used.
     fn reply_candidates<'a>(
         rules: &'a ReplyRules,
         dst: IpAddr,
-        inline: &'a mut [u32; CANDS_INLINE],
+        inline: &'a mut Option<[u32; CANDS_INLINE]>,
         heap: &'a mut Vec<u32>,
     ) -> &'a [u32] {
         let mut found: [&[u32]; 4] = [&[]; 4];
@@ -813,15 +813,18 @@ impl Host {
         if total > CANDS_INLINE {
             return Self::reply_candidates_vec(rules, dst, heap);
         }
-        let out = &mut inline[..total];
-        out[..rules.always.len()].copy_from_slice(&rules.always);
-        let mut at = rules.always.len();
-        for v in &found[..n] {
-            out[at..at + v.len()].copy_from_slice(v);
-            at += v.len();
+        let out = inline.insert([0; CANDS_INLINE]);
+        let mut len = rules.always.len();
+        out[..len].copy_from_slice(&rules.always);
+        // Each of the few `to` rules into its place (a sort of the whole
+        // cost more).
+        for &x in found[..n].iter().flat_map(|v| v.iter()) {
+            let at = out[..len].partition_point(|&y| y < x);
+            out.copy_within(at..len, at + 1);
+            out[at] = x;
+            len += 1;
         }
-        out.sort_unstable();
-        out
+        &out[..len]
     }
 
     /// `reply_candidates` into a vector.
@@ -854,7 +857,7 @@ impl Host {
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
         .then_some(&rules.sel[..]);
-        let mut inline = [0u32; CANDS_INLINE];
+        let mut inline = None;
         let mut heap = Vec::new();
         let cands = pre.map(|_| Self::reply_candidates(rules, dst, &mut inline, &mut heap));
         self.lookup_with(

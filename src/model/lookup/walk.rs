@@ -156,22 +156,22 @@ impl Host {
         let rules = &self.rules[fam_idx(fl.fam)];
         let mut i = 0;
         let mut hops = 0;
-        // With candidates: the position in them of the next one at or
-        // after `i`. The walk mostly steps forward, so it moves on from
-        // where it was; only a jump back (a goto in an unsorted list)
-        // searches again.
-        let mut ci = 0;
+        // With candidates: the position in them of rule `i`. A step to the
+        // next rule is a step to the next candidate (they are sorted and
+        // distinct); only a goto's jump searches them.
+        let mut ci = usize::MAX;
+        let mut jumped = false;
         loop {
             // The next rule at or after `i` that can match (all of them
             // without settled selectors).
             i = match fl.cands {
                 Some(c) => {
-                    if ci > 0 && c[ci - 1] as usize >= i {
-                        ci = c.partition_point(|&x| (x as usize) < i);
-                    }
-                    while c.get(ci).is_some_and(|&x| (x as usize) < i) {
-                        ci += 1;
-                    }
+                    ci = if jumped {
+                        c.partition_point(|&x| (x as usize) < i)
+                    } else {
+                        ci.wrapping_add(1)
+                    };
+                    jumped = false;
                     match c.get(ci) {
                         Some(&x) => x as usize,
                         None => break,
@@ -210,6 +210,7 @@ impl Host {
                         Some(t) => {
                             w.step(fl, i, Step::Goto);
                             i = t;
+                            jumped = true;
                         }
                         None => {
                             w.step(fl, i, Step::UnresolvedGoto);
