@@ -230,6 +230,14 @@ impl Host {
             }
             Some((i32::from(on_dev) * 2) | (pref_rank(r.pref.as_deref()) << 2))
         };
+        // A node of one single-path route (most): it qualifies or nothing
+        // does, without grouping by metric or ranking.
+        if let [i] = *node {
+            let r = &t.routes[i].route;
+            if r.nexthops.is_empty() {
+                return score(r, None).map(|_| (i, Vec::new()));
+            }
+        }
         let first_metric = t.routes[*node.first()?].metric();
         let cont = node
             .iter()
