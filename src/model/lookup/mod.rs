@@ -851,8 +851,12 @@ impl Host {
     pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
         // Every analysis is made of these: the per-host time budget.
         crate::budget::check();
-        let mut flow = Flow::to(dst).from(rules.src);
-        flow.iif = rules.iif.clone();
+        // Made in place (`Flow::to(dst).from(src)` moved it twice).
+        let flow = Flow {
+            src: Some(rules.src),
+            iif: rules.iif.clone(),
+            ..Flow::to(dst)
+        };
         let fam = flow.family();
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
