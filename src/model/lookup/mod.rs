@@ -331,8 +331,11 @@ pub struct ReplyRules {
     /// Rules that match only inside their `to`: per prefix length of `to`
     /// (ascending), the masked addresses (sorted, for a binary search:
     /// cheaper than hashing for the few a host has) with their rules.
-    by_to: Vec<(u8, Vec<(u128, Vec<u32>)>)>,
+    by_to: Vec<(u8, ToRules)>,
 }
+
+/// The rules of one `to` prefix length, by masked address (sorted).
+type ToRules = Vec<(u128, Vec<u32>)>;
 
 impl ReplyRules {
     /// How the rules meet the source: replies from two sources with equal
@@ -661,7 +664,7 @@ impl Host {
         }
         let mut keyed: Vec<((u8, u128), Vec<u32>)> = by_to.into_iter().collect();
         keyed.sort_unstable();
-        let mut by_to: Vec<(u8, Vec<(u128, Vec<u32>)>)> = Vec::new();
+        let mut by_to: Vec<(u8, ToRules)> = Vec::new();
         for ((p, k), v) in keyed {
             match by_to.last_mut() {
                 Some((lp, ks)) if *lp == p => ks.push((k, v)),
