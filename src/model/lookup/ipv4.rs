@@ -57,7 +57,8 @@ impl Host {
     /// ip_route_output_key_hash_rcu.
     pub(super) fn output4(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
         let dst = flow.dst;
-        let mut src = flow.saddr();
+        let saddr = flow.saddr();
+        let mut src = saddr;
         if let Some(s) = src {
             if s.is_multicast() || is_lbcast(s) || is_zeronet(self.kernel, s) {
                 return Lookup::err(KernelError::Inval);
@@ -67,15 +68,14 @@ impl Host {
                 let Some(dev) = self.local_dev(s) else {
                     return Lookup::err(KernelError::NetUnreach);
                 };
-                return self.mkroute_output4(
+                return Walk::default().finish(self.mkroute_output4(
                     flow,
-                    Walk::default(),
                     RouteType::Unicast,
-                    dev.to_string(),
+                    dev,
                     None,
                     s,
                     None,
-                );
+                ));
             }
             if self.local_dev(s).is_none() {
                 return Lookup::err(KernelError::NetUnreach);
@@ -90,15 +90,14 @@ impl Host {
             }
             if is_local_multicast(dst) || is_lbcast(dst) || flow.ipproto == Some(2) {
                 let s = src.or_else(|| self.inet_select_addr(oif, None, SCOPE_LINK));
-                return self.mkroute_output4(
+                return Walk::default().finish(self.mkroute_output4(
                     flow,
-                    Walk::default(),
                     RouteType::Unicast,
-                    oif.clone(),
+                    oif,
                     None,
                     s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     None,
-                );
+                ));
             }
             if src.is_none() {
                 if dst.is_multicast() {
@@ -118,8 +117,9 @@ impl Host {
         fl.src = src;
         fl.trace = opts.trace;
         // The settled rules hold for the flow's own source only.
-        fl.pre = opts.pre.filter(|_| src == flow.saddr());
+        fl.pre = opts.pre.filter(|_| src == saddr);
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
+        fl.gotos = opts.gotos;
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
@@ -130,23 +130,23 @@ impl Host {
                 // "Apparently, routing tables are wrong. Assume, that the
                 // destination is on link." Any error, even a prohibit rule.
                 let s = src.or_else(|| self.inet_select_addr(oif, None, SCOPE_LINK));
-                let mut l = self.mkroute_output4(
+                let mut res = self.mkroute_output4(
                     flow,
-                    Walk {
-                        trace: walk.trace,
-                        conditional: walk.conditional,
-                        ..Walk::default()
-                    },
                     RouteType::Unicast,
-                    oif.clone(),
+                    oif,
                     None,
                     s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     None,
                 );
-                if let Ok(h) = &mut l.result {
+                if let Ok(h) = &mut res {
                     h.onlink_assumed = true;
                 }
-                return l;
+                let walk = Walk {
+                    trace: walk.trace,
+                    conditional: walk.conditional,
+                    ..Walk::default()
+                };
+                return walk.finish(res);
             }
         };
         let t = res.fib;
@@ -158,21 +158,19 @@ impl Host {
                 .dev
                 .as_deref()
                 .and_then(|d| self.vrf_master(d))
-                .unwrap_or("lo")
-                .to_string();
-            let mut l = self.mkroute_output4(
+                .unwrap_or("lo");
+            let mut res = self.mkroute_output4(
                 flow,
-                walk,
                 RouteType::Local,
                 dev,
                 None,
                 s,
                 Some(r.dst.prefix_len()),
             );
-            if let Ok(h) = &mut l.result {
+            if let Ok(h) = &mut res {
                 h.prefsrc = r.prefsrc;
             }
-            return l;
+            return walk.finish(res);
         }
         // fib_select_path: a multipath route is hashed when no oif is given.
         // fib_select_multipath (v6.15+) scores nexthops: +2 when its own
@@ -235,16 +233,15 @@ impl Host {
         let s = src.or_else(|| nh_src(first));
         let dev = nh_of(r, first).0;
         let gw = self.rt_gw4(r, first);
-        let mut l = self.mkroute_output4(
+        let mut res = self.mkroute_output4(
             flow,
-            walk,
             r.kind.clone(),
-            dev.unwrap_or("lo").to_string(),
+            dev.unwrap_or("lo"),
             gw,
             s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             Some(r.dst.prefix_len()),
         );
-        if let Ok(h) = &mut l.result {
+        if let Ok(h) = &mut res {
             h.prefsrc = r.prefsrc;
             if refused_some {
                 h.hash_error = Some(KernelError::Inval);
@@ -268,7 +265,7 @@ impl Host {
                     .collect();
             }
         }
-        l
+        walk.finish(res)
     }
 
     /// __mkroute_output's loopback-source check: a 127/8 source leaves only
@@ -284,20 +281,20 @@ impl Host {
     /// __mkroute_output: the loopback-source check, the type the
     /// destination forces and the nexthop a multicast/broadcast keeps.
     /// `fib_plen` is the matched route's prefix length (`None`: no FIB result).
-    #[allow(clippy::too_many_arguments)]
+    /// The hit alone: the caller adds the walk (moving a `Walk` in and a
+    /// `Lookup` out cost two copies of each per lookup).
     pub(super) fn mkroute_output4(
         &self,
         flow: &Flow,
-        walk: Walk,
         kind: RouteType,
-        dev: String,
+        dev: &str,
         gateway: Option<IpAddr>,
         src: IpAddr,
         fib_plen: Option<u8>,
-    ) -> Lookup {
+    ) -> Result<Hit, KernelError> {
         let dst = flow.dst;
-        if self.loopback_src_refused(src, &dev) {
-            return walk.finish(Err(KernelError::Inval));
+        if self.loopback_src_refused(src, dev) {
+            return Err(KernelError::Inval);
         }
         let (kind, gateway) = if is_lbcast(dst) {
             (RouteType::Broadcast, None)
@@ -309,14 +306,14 @@ impl Host {
                 gateway.filter(|_| fib_plen.is_some_and(|p| p >= 4)),
             )
         } else if is_zeronet(self.kernel, dst) {
-            return walk.finish(Err(KernelError::Inval));
+            return Err(KernelError::Inval);
         } else if kind == RouteType::Broadcast {
             (kind, None)
         } else {
             (kind, gateway)
         };
         let src = (!src.is_unspecified()).then_some(src);
-        walk.finish(Ok(Self::hit_of(kind, dev, gateway, src)))
+        Ok(Self::hit_of(kind, dev.to_string(), gateway, src))
     }
 
     // ------------------------------------------------------------- IPv4 input
@@ -381,6 +378,7 @@ impl Host {
         fl.trace = opts.trace;
         fl.pre = opts.pre;
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
+        fl.gotos = opts.gotos;
         // IN_DEV_FORWARD: a device that does not forward answers
         // EHOSTUNREACH to what is neither local nor broadcast, a failed
         // lookup included. Unknown: assumed on (the pods' notes say so).

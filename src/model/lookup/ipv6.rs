@@ -18,6 +18,7 @@ impl Host {
         fl.trace = opts.trace;
         fl.pre = opts.pre;
         fl.cands = opts.cands;
+        fl.gotos = opts.gotos;
         fl.score_dev = flow.oif.as_deref();
         fl.strict = need_strict6(flow.dst) || (flow.oif.is_some() && fl.src.is_none());
         self.finish6(flow, fl)
@@ -34,6 +35,7 @@ impl Host {
         fl.trace = opts.trace;
         fl.pre = opts.pre;
         fl.cands = opts.cands;
+        fl.gotos = opts.gotos;
         fl.score_dev = Some(iif);
         fl.strict = need_strict6(flow.dst);
         self.finish6(flow, fl)
@@ -74,20 +76,27 @@ impl Host {
             .nhid()
             .and_then(|_| r.nexthops.first())
             .and_then(|n| n.dev.as_deref());
-        let mut h = Self::hit_of(
-            r.kind.clone(),
-            kind_dev,
-            gateway,
-            sel(group_dev.unwrap_or(dev)),
-        );
-        h.prefsrc = r.prefsrc;
-        if res.live.len() > 1 {
-            h.hash_dependent = true;
-            h.nexthops = self.choices(r, &res.live, |i| {
+        let hash_dependent = res.live.len() > 1;
+        let nexthops = if hash_dependent {
+            self.choices(r, &res.live, |i| {
                 sel(group_dev.unwrap_or_else(|| nh_of(r, Some(i)).0.unwrap_or("lo")))
-            });
-        }
-        walk.finish(Ok(h))
+            })
+        } else {
+            Vec::new()
+        };
+        // Made whole where it is returned (a `Hit` made and then changed
+        // was copied into the `Lookup`).
+        walk.finish(Ok(Hit {
+            kind: r.kind.clone(),
+            dev: kind_dev,
+            gateway,
+            src: sel(group_dev.unwrap_or(dev)),
+            prefsrc: r.prefsrc,
+            nexthops,
+            hash_dependent,
+            onlink_assumed: false,
+            hash_error: None,
+        }))
     }
 
     pub(super) fn choices(
@@ -221,6 +230,14 @@ impl Host {
             }
             Some((i32::from(on_dev) * 2) | (pref_rank(r.pref.as_deref()) << 2))
         };
+        // A node of one single-path route (most): it qualifies or nothing
+        // does, without grouping by metric or ranking.
+        if let [i] = *node {
+            let r = &t.routes[i].route;
+            if r.nexthops.is_empty() {
+                return score(r, None).map(|_| (i, Vec::new()));
+            }
+        }
         let first_metric = t.routes[*node.first()?].metric();
         let cont = node
             .iter()

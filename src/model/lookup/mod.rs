@@ -291,6 +291,8 @@ struct Flowi<'a> {
     /// order (the walk skips the rest: an EKS node's 30,000 `from POD`
     /// rules never match a reply from the node's own address).
     cands: Option<&'a [u32]>,
+    /// With `pre`: each `goto` rule's target (`ReplyRules::gotos`).
+    gotos: &'a [(u32, u32)],
 }
 
 /// A rule's selectors against a flow, all but `to` (the one that reads the
@@ -323,11 +325,17 @@ pub struct ReplyRules {
     sel: Vec<RuleSel>,
     /// Rules that match whatever the destination (or may: `not` rules).
     always: Vec<u32>,
-    /// Rules that match only inside their `to`, by `to`'s prefix length
-    /// and masked address.
-    by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState>,
-    to_plens: Vec<u8>,
+    /// Each `goto` rule (by index) with the rule it jumps to (`u32::MAX`:
+    /// none), found once instead of by a scan of the rules per jump.
+    gotos: Vec<(u32, u32)>,
+    /// Rules that match only inside their `to`: per prefix length of `to`
+    /// (ascending), the masked addresses (sorted, for a binary search:
+    /// cheaper than hashing for the few a host has) with their rules.
+    by_to: Vec<(u8, ToRules)>,
 }
+
+/// The rules of one `to` prefix length, by masked address (sorted).
+type ToRules = Vec<(u128, Vec<u32>)>;
 
 impl ReplyRules {
     /// How the rules meet the source: replies from two sources with equal
@@ -350,12 +358,16 @@ pub struct SourceIndex {
 /// How a source's replies meet the rules, by rule class (`Host::forward_key`).
 pub type ForwardKey = Vec<(u32, RuleSel)>;
 
+/// Room for a reply's candidate rules on the stack (`reply_candidates`).
+const CANDS_INLINE: usize = 64;
+
 /// How a lookup runs: with a trace or not, with the rules settled or not.
 #[derive(Clone, Copy)]
 struct Opts<'a> {
     trace: bool,
     pre: Option<&'a [RuleSel]>,
     cands: Option<&'a [u32]>,
+    gotos: &'a [(u32, u32)],
 }
 
 /// A FIB result: the table the walk found it in (held, not looked up
@@ -572,6 +584,7 @@ impl Host {
                 trace: true,
                 pre: None,
                 cands: None,
+                gotos: &[],
             },
         )
     }
@@ -633,7 +646,8 @@ impl Host {
             })
             .collect();
         let mut always = Vec::new();
-        let mut by_to: HashMap<(u8, u128), Vec<u32>, _> = HashMap::default();
+        let mut by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {
             // rule_outcome: without its base a rule matches only if `not`.
             match (re.rule.not, s.base, re.rule.to) {
@@ -648,16 +662,31 @@ impl Host {
                 (false, false, _) => {}
             }
         }
-        let mut to_plens: Vec<u8> = by_to.keys().map(|k| k.0).collect();
-        to_plens.sort_unstable();
-        to_plens.dedup();
+        let mut keyed: Vec<((u8, u128), Vec<u32>)> = by_to.into_iter().collect();
+        keyed.sort_unstable();
+        let mut by_to: Vec<(u8, ToRules)> = Vec::new();
+        for ((p, k), v) in keyed {
+            match by_to.last_mut() {
+                Some((lp, ks)) if *lp == p => ks.push((k, v)),
+                _ => by_to.push((p, vec![(k, v)])),
+            }
+        }
+        let gotos = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, re)| re.rule.action == RuleAction::Goto)
+            .map(|(i, re)| {
+                let t = walk::goto_target(rules, &re.rule);
+                (i as u32, t.map_or(u32::MAX, |t| t as u32))
+            })
+            .collect();
         ReplyRules {
             src,
             iif: iif.map(str::to_string),
             sel,
             always,
+            gotos,
             by_to,
-            to_plens,
         }
     }
 
@@ -753,23 +782,70 @@ impl Host {
             .collect()
     }
 
-    /// The rules of `rules` that can match a reply to `dst`, in order
-    /// (borrowed when no rule has a `to`: most hosts, every lookup).
-    fn reply_candidates(rules: &ReplyRules, dst: IpAddr) -> Cow<'_, [u32]> {
-        if rules.to_plens.is_empty() {
-            return Cow::Borrowed(&rules.always);
-        }
-        let mut out = rules.always.clone();
-        let before = out.len();
-        for &p in &rules.to_plens {
-            if let Some(v) = rules.by_to.get(&(p, super::table::key(dst, p))) {
-                out.extend_from_slice(v);
+    /// The rules of `rules` that can match a reply to `dst`, in order:
+    /// `always` itself when no `to` rule holds `dst` (most lookups), else
+    /// merged into `inline` (or `heap` when longer): no allocation per
+    /// lookup. `inline` is made (zeroed) only when it is used.
+    fn reply_candidates<'a>(
+        rules: &'a ReplyRules,
+        dst: IpAddr,
+        inline: &'a mut Option<[u32; CANDS_INLINE]>,
+        heap: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
+        let mut found: [&[u32]; 4] = [&[]; 4];
+        let mut n = 0;
+        let mut extra = 0;
+        for (p, keys) in &rules.by_to {
+            let k = super::table::key(dst, *p);
+            if let Ok(j) = keys.binary_search_by(|x| x.0.cmp(&k)) {
+                let v = &keys[j].1[..];
+                if n == found.len() {
+                    // More prefix lengths hold `dst` than `found` keeps:
+                    // the general merge.
+                    return Self::reply_candidates_vec(rules, dst, heap);
+                }
+                found[n] = v;
+                n += 1;
+                extra += v.len();
             }
         }
-        if out.len() > before {
-            out.sort_unstable();
+        if n == 0 {
+            return &rules.always;
         }
-        Cow::Owned(out)
+        let total = rules.always.len() + extra;
+        if total > CANDS_INLINE {
+            return Self::reply_candidates_vec(rules, dst, heap);
+        }
+        let out = inline.insert([0; CANDS_INLINE]);
+        let mut len = rules.always.len();
+        out[..len].copy_from_slice(&rules.always);
+        // Each of the few `to` rules into its place (a sort of the whole
+        // cost more).
+        for &x in found[..n].iter().flat_map(|v| v.iter()) {
+            let at = out[..len].partition_point(|&y| y < x);
+            out.copy_within(at..len, at + 1);
+            out[at] = x;
+            len += 1;
+        }
+        &out[..len]
+    }
+
+    /// `reply_candidates` into a vector.
+    fn reply_candidates_vec<'a>(
+        rules: &ReplyRules,
+        dst: IpAddr,
+        heap: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
+        heap.clear();
+        heap.extend_from_slice(&rules.always);
+        for (p, keys) in &rules.by_to {
+            let k = super::table::key(dst, *p);
+            if let Ok(j) = keys.binary_search_by(|x| x.0.cmp(&k)) {
+                heap.extend_from_slice(&keys[j].1);
+            }
+        }
+        heap.sort_unstable();
+        heap
     }
 
     /// `lookup(&Flow::to(dst).from(src))` for `rules = reply_rules(src)`,
@@ -778,19 +854,26 @@ impl Host {
     pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
         // Every analysis is made of these: the per-host time budget.
         crate::budget::check();
-        let mut flow = Flow::to(dst).from(rules.src);
-        flow.iif = rules.iif.clone();
+        // Made in place (`Flow::to(dst).from(src)` moved it twice).
+        let flow = Flow {
+            src: Some(rules.src),
+            iif: rules.iif.clone(),
+            ..Flow::to(dst)
+        };
         let fam = flow.family();
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
         .then_some(&rules.sel[..]);
-        let cands = pre.map(|_| Self::reply_candidates(rules, dst));
+        let mut inline = None;
+        let mut heap = Vec::new();
+        let cands = pre.map(|_| Self::reply_candidates(rules, dst, &mut inline, &mut heap));
         self.lookup_with(
             &flow,
             Opts {
                 trace: false,
                 pre,
-                cands: cands.as_deref(),
+                cands,
+                gotos: &rules.gotos,
             },
         )
     }
@@ -829,6 +912,7 @@ impl Host {
             trace: true,
             pre: None,
             cands: None,
+            gotos: &[],
         }
     }
 

@@ -4,6 +4,16 @@
 
 use super::*;
 
+/// The rule a `goto` rule jumps to: the first of the priority it names,
+/// which must be later.
+pub(super) fn goto_target(rules: &[RuleEntry], r: &crate::grammar::Rule) -> Option<usize> {
+    r.goto.and_then(|p| {
+        rules
+            .iter()
+            .position(|x| x.rule.priority == p && p > r.priority)
+    })
+}
+
 impl Host {
     /// The gateway an IPv4 nexthop really uses (rt_set_nexthop keeps it only
     /// for a link-scope nexthop). fib_check_nh_v4_gw resolves the gateway
@@ -146,14 +156,27 @@ impl Host {
         let rules = &self.rules[fam_idx(fl.fam)];
         let mut i = 0;
         let mut hops = 0;
+        // With candidates: the position in them of rule `i`. A step to the
+        // next rule is a step to the next candidate (they are sorted and
+        // distinct); only a goto's jump searches them.
+        let mut ci = usize::MAX;
+        let mut jumped = false;
         loop {
             // The next rule at or after `i` that can match (all of them
             // without settled selectors).
             i = match fl.cands {
-                Some(c) => match c.get(c.partition_point(|&x| (x as usize) < i)) {
-                    Some(&x) => x as usize,
-                    None => break,
-                },
+                Some(c) => {
+                    ci = if jumped {
+                        c.partition_point(|&x| (x as usize) < i)
+                    } else {
+                        ci.wrapping_add(1)
+                    };
+                    jumped = false;
+                    match c.get(ci) {
+                        Some(&x) => x as usize,
+                        None => break,
+                    }
+                }
                 None if i < rules.len() => i,
                 None => break,
             };
@@ -176,15 +199,18 @@ impl Host {
             let r = &re.rule;
             match &r.action {
                 RuleAction::Goto => {
-                    let target = r.goto.and_then(|p| {
-                        rules
-                            .iter()
-                            .position(|x| x.rule.priority == p && p > r.priority)
-                    });
+                    let known = fl
+                        .pre
+                        .and_then(|_| fl.gotos.binary_search_by_key(&(i as u32), |g| g.0).ok());
+                    let target = match known {
+                        Some(j) => Some(fl.gotos[j].1 as usize).filter(|&t| t != u32::MAX as usize),
+                        None => goto_target(rules, r),
+                    };
                     match target {
                         Some(t) => {
                             w.step(fl, i, Step::Goto);
                             i = t;
+                            jumped = true;
                         }
                         None => {
                             w.step(fl, i, Step::UnresolvedGoto);
