@@ -1806,16 +1806,19 @@ fn entries(
     if segs.iter().any(|s| s.2 == 0) {
         return None;
     }
-    let bits = space::bits(fam) as usize;
+    let bits = space::bits(fam) as u8;
     let mut dp = Dp {
-        fam,
+        bits,
         segs,
-        forced,
+        forced: forced.unwrap_or((0, u8::MAX)),
         // About what a plan uses (a full table: ~5 nodes a segment for
         // IPv4, ~18 for IPv6), so the vector is seldom copied as it grows.
-        nodes: Vec::with_capacity(segs.len() * (bits / 6 + 1)),
+        nodes: Vec::with_capacity(segs.len() * (bits as usize / 6 + 1)),
+        levels: Vec::new(),
     };
-    let root = dp.node(0, 0, 0, segs.len());
+    // The root holds the forced prefix (when it is below the top).
+    let f = forced.is_some_and(|(fs, _)| fs < space::top(fam));
+    let root = dp.node(0, 0, 0, segs.len(), f);
     let mut out = Vec::new();
     dp.collect(root, 0, 0, THROW, &mut out);
     Some(out)
@@ -1887,49 +1890,139 @@ struct Node {
 
 const NO_KIDS: u32 = u32::MAX;
 
+/// A split prefix passed on the way down (`Dp::node`), solved on the way
+/// back up: one of its halves is an unsplit prefix, made apart.
+#[derive(Clone, Copy)]
+struct Level {
+    plen: u8,
+    /// It holds the forced prefix (in its other half).
+    holds_forced: bool,
+    /// The unsplit half is the first: its node's index (made on the way
+    /// down, before the second half's). Else the second: its segment's mask.
+    leaf_first: bool,
+    leaf: u32,
+}
+
 struct Dp<'a> {
-    fam: Family,
+    bits: u8,
     segs: &'a [(u128, u128, u8)],
-    forced: Option<(u128, u8)>,
+    /// (start, length); the length `u8::MAX` when there is none.
+    forced: (u128, u8),
     nodes: Vec<Node>,
+    /// `node`'s levels on the way down, the deepest last.
+    levels: Vec<Level>,
 }
 
 impl Dp<'_> {
     /// Solves the prefix `s/plen` for every inherited label (bottom-up:
     /// each prefix once, no memo). `segs[lo..hi]` are the segments meeting
-    /// it (found in the parent's, not searched for in all of them).
-    fn node(&mut self, s: u128, plen: u8, lo: usize, hi: usize) -> usize {
-        let bits = space::bits(self.fam) as u8;
-        let (is_forced, holds_forced) = match self.forced {
-            None => (false, false),
-            // `Range::block(s, plen).contains(fs)`, without its bounds:
-            // `fs` is in the block when it is `s` but for the low
-            // `bits - plen` bits (and below the top of the space).
-            Some((fs, fp)) => (
-                fs == s && fp == plen,
-                fp > plen
-                    && fs >= s
-                    && ((fs - s) >> (bits - plen - 1)) >> 1 == 0
-                    && fs < space::top(self.fam),
-            ),
+    /// it (found in the parent's, not searched for in all of them); `f`:
+    /// the forced prefix is this one or inside it.
+    ///
+    /// Most splits have one half that meets a single segment (the bounds
+    /// of a prefix nest in one of its halves: an IPv6 address's /128 in
+    /// its /64 is 64 such levels): those are walked down in a loop, their
+    /// single-segment halves made on the spot, and solved on the way back
+    /// up; only a split with bounds in both halves recurses. The nodes come
+    /// out as the plain recursion makes them (`collect` reads that order).
+    fn node(
+        &mut self,
+        mut s: u128,
+        mut plen: u8,
+        mut lo: usize,
+        mut hi: usize,
+        mut f: bool,
+    ) -> usize {
+        let bits = self.bits;
+        let (fs, fp) = self.forced;
+        let base = self.levels.len();
+        let mut deepest = loop {
+            let is_forced = f && plen == fp;
+            // The mask of a prefix that is split is its halves' (every
+            // segment meeting it meets one of them), not a walk over all its
+            // segments at every depth.
+            if (hi - lo <= 1 && !f) || plen >= bits {
+                break self.leaf(lo, hi);
+            }
+            let here = &self.segs[lo..hi];
+            let half = 1u128 << (bits - plen - 1);
+            let mid = s + half;
+            // The first half meets the segments starting before `mid`, the
+            // second those ending after it.
+            // Mostly every bound is in one half: no search then.
+            let (a_hi, b_lo) = if here[0].1 >= mid {
+                (lo + 1, if here[0].1 == mid { lo + 1 } else { lo })
+            } else if here[hi - lo - 1].0 < mid {
+                (hi, hi - 1)
+            } else {
+                (
+                    lo + here.partition_point(|x| x.0 < mid),
+                    lo + here.partition_point(|x| x.1 <= mid),
+                )
+            };
+            // Which half holds the forced prefix (none at or below it).
+            let holds = f && !is_forced;
+            let (fa, fb) = (holds && fs < mid, holds && fs >= mid);
+            let unsplit = |n: usize, fx: bool| (n <= 1 && !fx) || plen + 1 >= bits;
+            let (a_leaf, b_leaf) = (unsplit(a_hi - lo, fa), unsplit(hi - b_lo, fb));
+            if a_leaf && !b_leaf && !is_forced {
+                let a = self.leaf(lo, a_hi);
+                self.levels.push(Level {
+                    plen,
+                    holds_forced: holds,
+                    leaf_first: true,
+                    leaf: a as u32,
+                });
+                (s, plen, lo, f) = (mid, plen + 1, b_lo, fb);
+            } else if b_leaf && !a_leaf && !is_forced {
+                self.levels.push(Level {
+                    plen,
+                    holds_forced: holds,
+                    leaf_first: false,
+                    leaf: self.segs[b_lo..hi].iter().fold(ANY, |m, x| m & x.2) as u32,
+                });
+                (plen, hi, f) = (plen + 1, a_hi, fa);
+            } else {
+                let a = if a_leaf {
+                    self.leaf(lo, a_hi)
+                } else {
+                    self.node(s, plen + 1, lo, a_hi, fa)
+                };
+                let b = if b_leaf {
+                    self.leaf(b_lo, hi)
+                } else {
+                    self.node(mid, plen + 1, b_lo, hi, fb)
+                };
+                break self.split(a, b, is_forced, holds);
+            }
         };
-        // The mask of a prefix that is split is its halves' (every
-        // segment meeting it meets one of them), not a walk over all its
-        // segments at every depth.
-        if (hi - lo <= 1 && !is_forced && !holds_forced) || plen >= bits {
-            let mask = self.segs[lo..hi].iter().fold(ANY, |m, x| m & x.2);
-            self.nodes.push(LEAF[mask as usize]);
-            return self.nodes.len() - 1;
+        while self.levels.len() > base {
+            let l = self.levels.pop().expect("a level above base");
+            let (a, b) = if l.leaf_first {
+                (l.leaf as usize, deepest)
+            } else {
+                let b = self.nodes.len();
+                self.nodes.push(LEAF[l.leaf as usize]);
+                (deepest, b)
+            };
+            debug_assert!(l.plen < bits);
+            deepest = self.split(a, b, false, l.holds_forced);
         }
-        let here = &self.segs[lo..hi];
-        let half = 1u128 << (bits - plen - 1);
-        let mid = s + half;
-        // The first half meets the segments starting before `mid`, the
-        // second those ending after it.
-        let a_hi = lo + here.partition_point(|x| x.0 < mid);
-        let b_lo = lo + here.partition_point(|x| x.1 <= mid);
-        let a = self.node(s, plen + 1, lo, a_hi);
-        let b = self.node(mid, plen + 1, b_lo, hi);
+        deepest
+    }
+
+    /// The node of an unsplit prefix meeting `segs[lo..hi]`.
+    fn leaf(&mut self, lo: usize, hi: usize) -> usize {
+        let mask = self.segs[lo..hi].iter().fold(ANY, |m, x| m & x.2);
+        self.nodes.push(LEAF[mask as usize]);
+        self.nodes.len() - 1
+    }
+
+    /// The node of a split prefix whose halves are nodes `a` and `b` (`b`
+    /// the last made): `is_forced`, it is the forced prefix; `holds_forced`,
+    /// the forced prefix is inside it.
+    fn split(&mut self, a: usize, b: usize, is_forced: bool, holds_forced: bool) -> usize {
+        debug_assert_eq!(b + 1, self.nodes.len());
         let (na, nb) = (&self.nodes[a], &self.nodes[b]);
         let mask = na.mask & nb.mask;
         // Entries the halves need under each inherited label.
@@ -1943,37 +2036,37 @@ impl Dp<'_> {
             cost: [0; 3],
             choice: [0; 3],
         };
-        for inh in LABELS {
+        // Each label's own entry, whatever the inherited one.
+        let own = [0, 1, 2].map(|k| {
+            if free && mask & LABELS[k] != 0 {
+                (1, LABELS[k])
+            } else {
+                (1 + below[k], LABELS[k] | SPLIT)
+            }
+        });
+        for (k, inh) in LABELS.into_iter().enumerate() {
             // The options in order, the first of the lowest cost kept:
             // no entry, then VIA, DIRECT, THROW (none the inherited one).
             let (mut cost, mut choice) = if is_forced {
                 if inh == DIRECT {
-                    (below[slot(inh)], SPLIT)
+                    (below[k], SPLIT)
                 } else {
                     (1 + below[slot(DIRECT)], DIRECT | SPLIT)
                 }
             } else if free && mask & inh != 0 {
                 (0, 0)
             } else {
-                (below[slot(inh)], SPLIT)
+                (below[k], SPLIT)
             };
             if !is_forced && cost > 0 {
-                for ch in [VIA, DIRECT, THROW] {
-                    if ch == inh {
-                        continue;
-                    }
-                    let (c, x) = if free && mask & ch != 0 {
-                        (1, ch)
-                    } else {
-                        (1 + below[slot(ch)], ch | SPLIT)
-                    };
-                    if c < cost {
-                        (cost, choice) = (c, x);
+                for j in [2, 1, 0] {
+                    if j != k && own[j].0 < cost {
+                        (cost, choice) = own[j];
                     }
                 }
             }
-            n.cost[slot(inh)] = cost;
-            n.choice[slot(inh)] = choice;
+            n.cost[k] = cost;
+            n.choice[k] = choice;
         }
         self.nodes.push(n);
         self.nodes.len() - 1
@@ -1990,7 +2083,7 @@ impl Dp<'_> {
         if n.choice[slot(inh)] & SPLIT != 0 && n.first != NO_KIDS {
             // The second half is the node made just before this one.
             let ni = if ch == 0 { inh } else { ch };
-            let half = 1u128 << (space::bits(self.fam) as u8 - plen - 1);
+            let half = 1u128 << (self.bits - plen - 1);
             self.collect(n.first as usize, s, plen + 1, ni, out);
             self.collect(i - 1, s + half, plen + 1, ni, out);
         }
