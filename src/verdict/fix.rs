@@ -928,7 +928,13 @@ impl KeptLookup {
 #[derive(Default)]
 pub(super) struct KeptLookups {
     list: Vec<KeptLookup>,
-    index: super::FastMap<KeptLookup, u32>,
+    /// By hash (`KeptLookup`'s), the last one interned with it; those
+    /// before it with the same hash by `next`. A lookup is kept once, in
+    /// `list` (a map keyed by the lookup held a copy of each, and rehashed
+    /// every one as it grew).
+    index: super::FastMap<u64, u32>,
+    next: Vec<u32>,
+    hasher: foldhash::fast::RandomState,
     /// The last one interned: pieces in a row mostly get the previous
     /// piece's answer, compared with it before hashing.
     last: u32,
@@ -936,18 +942,34 @@ pub(super) struct KeptLookups {
 
 impl KeptLookups {
     pub(super) fn intern(&mut self, l: KeptLookup) -> u32 {
+        use std::hash::BuildHasher;
         if self.list.get(self.last as usize) == Some(&l) {
             return self.last;
         }
+        let new = self.list.len() as u32;
         // One hash per lookup, new or not.
-        self.last = match self.index.entry(l) {
-            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+        let h = self.hasher.hash_one(&l);
+        let prev = match self.index.entry(h) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let mut i = *o.get();
+                while i != u32::MAX {
+                    if self.list[i as usize] == l {
+                        self.last = i;
+                        return i;
+                    }
+                    i = self.next[i as usize];
+                }
+                o.insert(new)
+            }
             std::collections::hash_map::Entry::Vacant(v) => {
-                self.list.push(v.key().clone());
-                *v.insert((self.list.len() - 1) as u32)
+                v.insert(new);
+                u32::MAX
             }
         };
-        self.last
+        self.list.push(l);
+        self.next.push(prev);
+        self.last = new;
+        new
     }
 
     fn len(&self) -> usize {
