@@ -1089,7 +1089,134 @@ struct Judge<'a, 'h> {
     /// the 20 addresses of a link are walked once, not 20 times (10k
     /// addresses: 175M pieces judged in one step).
     walked: super::FastMap<(usize, usize, String, bool, bool), Walked>,
+    /// Where the fixed model's answers are the captured host's
+    /// (`Shortcut`).
+    shortcut: Option<Shortcut<'a>>,
 }
+
+/// The fixed model as the captured host and what the plan added, where
+/// that is only tables of its own and plain `from ADDR lookup T` rules for
+/// them (no other rule looks them up, no goto is aimed at the rules,
+/// nothing deleted; see `Plan::plain`). A reply from `A` then walks the
+/// captured host's rules and tables but for the plan's rules whose `from`
+/// holds `A`, so the fixed model answers it as the captured host did:
+/// - where the captured lookup found a route by a rule before the first
+///   of those (the rules before it are the host's), or
+/// - where those rules' tables hold no route for the destination but
+///   `throw`s: they send the walk on (`TableResult::NoMatch`, `Throw`).
+///
+/// IPv4 `local` and `main` are one trie without custom rules
+/// (`merged_lookup4`): once the plan's first rule unmerges them, a route
+/// found in `local` is found alike (its prefixes before `main`'s longer
+/// ones that answer nothing), and elsewhere only where `local` holds no
+/// prefix of the destination at all. The rest of an answer reads the
+/// chosen route and the addresses only (`output4`, `finish6`). About half
+/// the fixed model's lookups of a scan.
+struct Shortcut<'a> {
+    /// The captured host's `local` was merged into `main`, the model's not.
+    unmerged: bool,
+    local: Option<&'a FibTable>,
+    /// The plan's rules: `from`, priority, table in the model.
+    rules: Vec<(ipnet::IpNet, u32, &'a FibTable)>,
+}
+
+/// The plan's rules that replies from one address meet (`Shortcut`): the
+/// first one's priority, and their tables.
+struct Meets<'a> {
+    first: u32,
+    tables: Vec<&'a FibTable>,
+}
+
+impl<'a> Shortcut<'a> {
+    /// `Shortcut` for family `fam` of `model`, made of `host` by adding
+    /// `rules` (from, priority, table) and the tables `created` only.
+    fn of(
+        host: &'a Host,
+        model: &'a Host,
+        fam: Family,
+        rules: &[(ipnet::IpNet, u32, Table)],
+        created: &[Table],
+    ) -> Option<Shortcut<'a>> {
+        let fi = fam_idx(fam);
+        // Only IPv4 lookups read the flag (`fib_lookup`, `local_dev`); a
+        // rule added sets it.
+        let (h, m) = (host.fib.custom_rules[0], model.fib.custom_rules[0]);
+        if fam == Family::Inet && !m && (h || !rules.is_empty()) {
+            return None;
+        }
+        let unmerged = fam == Family::Inet && !h && m;
+        // No other rule looks the plan's tables up (nor a VRF's l3mdev
+        // rule), no goto is aimed at the plan's rules.
+        for t in created {
+            let theirs = rules.iter().filter(|r| r.2 == *t).count();
+            let all = model.rules[fi]
+                .iter()
+                .filter(|x| x.table.as_ref() == Some(t))
+                .count();
+            if all != theirs
+                || model
+                    .links
+                    .iter()
+                    .any(|l| l.vrf_table.is_some() && l.vrf_table == t.id())
+            {
+                return None;
+            }
+        }
+        if model.rules[fi].iter().any(|x| {
+            x.rule.action == RuleAction::Goto && rules.iter().any(|r| x.rule.goto == Some(r.1))
+        }) {
+            return None;
+        }
+        Some(Shortcut {
+            unmerged,
+            local: host.table(fam, &Table::Id(Table::LOCAL)),
+            rules: rules
+                .iter()
+                .map(|(n, p, t)| Some((*n, *p, model.table(fam, t)?)))
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// The plan's rules replies from `a` meet.
+    fn meets(&self, a: IpAddr) -> Meets<'a> {
+        let mut m = Meets {
+            first: u32::MAX,
+            tables: Vec::new(),
+        };
+        for &(_, p, t) in self.rules.iter().filter(|r| r.0.contains(&a)) {
+            m.first = m.first.min(p);
+            m.tables.push(t);
+        }
+        m
+    }
+
+    /// Whether the fixed model answers a reply to `dst` (whose rules meet
+    /// `m`) as the captured `host` did in `l`.
+    fn same(&self, host: &Host, fam: Family, m: &Meets<'_>, l: &KeptLookup, dst: IpAddr) -> bool {
+        let found_before = l.result.is_ok()
+            && if self.unmerged {
+                l.table == Some(Table::Id(Table::LOCAL))
+            } else {
+                l.rule
+                    .is_some_and(|r| host.rules[fam_idx(fam)][r].rule.priority < m.first)
+            };
+        let none = |t: &FibTable| {
+            t.candidates(dst).all(|(_, ix)| {
+                ix.iter()
+                    .all(|&i| t.routes[i].route.kind == RouteType::Throw)
+            })
+        };
+        found_before
+            || (m.tables.iter().all(|t| none(t))
+                && !(self.unmerged
+                    && self
+                        .local
+                        .is_some_and(|t| t.candidates(dst).next().is_some())))
+    }
+}
+
+/// A fixed model's answer that is the captured host's lookup of this index.
+const CAPTURED: u32 = 1 << 31;
 
 /// `judge_ep_in`'s walk, before the endpoint's name goes into its text.
 #[derive(Clone)]
@@ -1121,6 +1248,7 @@ impl<'a, 'h> Judge<'a, 'h> {
         sp: &'a Space<'h>,
         orig: &'a Space<'h>,
         class: Vec<u32>,
+        shortcut: Option<Shortcut<'a>>,
     ) -> Self {
         Judge {
             models: [before, after],
@@ -1132,6 +1260,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             slots: Vec::new(),
             answers: Vec::new(),
             walked: Default::default(),
+            shortcut,
         }
     }
 
@@ -1148,14 +1277,51 @@ impl<'a, 'h> Judge<'a, 'h> {
         slot_of(&mut self.slots, key, self.sp.kinds)
     }
 
-    /// The fixed model's answer for a piece of `kind` starting at `dst`.
-    fn answer(&mut self, slot: usize, rules: &ReplyRules, kind: usize, dst: IpAddr) -> u32 {
+    /// The fixed model's answer for a piece of `kind` starting at `dst`:
+    /// into `answers`, or `CAPTURED` and the captured host's lookup
+    /// `captured` when `Shortcut` says they are the same (`meets`: the
+    /// plan's rules the reply meets).
+    fn answer(
+        &mut self,
+        slot: usize,
+        rules: &ReplyRules,
+        kind: usize,
+        dst: IpAddr,
+        captured: u32,
+        meets: Option<&Meets<'_>>,
+    ) -> u32 {
         let k = self.slots[slot].1[kind];
         if k != u32::MAX {
             return k;
         }
-        self.answers.push(Answer::of(self.models[1], rules, dst));
-        let k = (self.answers.len() - 1) as u32;
+        let same = |c: &u32| {
+            self.shortcut.as_ref().zip(meets).is_some_and(|(s, m)| {
+                s.same(
+                    self.models[0],
+                    self.sp.fam,
+                    m,
+                    self.captured.lookup(*c),
+                    dst,
+                )
+            })
+        };
+        let k = match Some(captured).filter(same) {
+            Some(c) => {
+                // Every planning test checks the answer against a lookup.
+                #[cfg(test)]
+                assert_eq!(
+                    Answer::of(self.models[1], rules, dst),
+                    Answer::of_kept(self.captured.lookup(c)),
+                    "the shortcut's answer to {dst}"
+                );
+                debug_assert!(c < CAPTURED - 1);
+                c | CAPTURED
+            }
+            None => {
+                self.answers.push(Answer::of(self.models[1], rules, dst));
+                (self.answers.len() - 1) as u32
+            }
+        };
         self.slots[slot].1[kind] = k;
         k
     }
@@ -1168,7 +1334,7 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
     let mut captured = Captured::new(before, sp.fam, None);
     let class = after.rule_classes(fam_idx(sp.fam));
     judge_ep_in(
-        &mut Judge::new(&mut captured, before, after, sp, sp, class),
+        &mut Judge::new(&mut captured, before, after, sp, sp, class, None),
         e,
     )
 }
@@ -1208,6 +1374,7 @@ fn walk_pieces(
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
+    let meets = j.shortcut.as_ref().map(|s| s.meets(e.address));
     let mut seen = vec![false; sp.kinds];
     let mut out = Walked {
         still: None,
@@ -1231,11 +1398,15 @@ fn walk_pieces(
         }
         seen[kind] = true;
         let dst = space::addr(sp.fam, start);
-        let ai = j.answer(sa, ra, kind, dst);
         let okind = orig.kind[o] as usize;
         let k = j.captured.get(j.models[0], sb, rb, okind, dst);
+        let ai = j.answer(sa, ra, kind, dst, k, meets.as_ref());
         let b = j.captured.answer(k);
-        let a = &j.answers[ai as usize];
+        let a = if ai & CAPTURED != 0 {
+            j.captured.answer(ai & !CAPTURED)
+        } else {
+            &j.answers[ai as usize]
+        };
         if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
                 matches!(a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
@@ -1275,6 +1446,12 @@ struct Plan {
     /// The rules the step being judged inserted: (family, position), in
     /// order (`try_step` takes them out when it is refused).
     inserted: Vec<(usize, usize)>,
+    /// Per family, whether the accepted steps only added tables and plain
+    /// `from ADDR lookup T` rules for them (`Shortcut`), and those rules
+    /// (from, priority, table) and tables.
+    plain: [bool; 2],
+    plan_rules: [Vec<(ipnet::IpNet, u32, Table)>; 2],
+    plan_tables: [Vec<Table>; 2],
 }
 
 /// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`.
@@ -1310,6 +1487,9 @@ impl Plan {
             added: [Vec::new(), Vec::new()],
             classes: [None, None],
             inserted: Vec::new(),
+            plain: [true, true],
+            plan_rules: [Vec::new(), Vec::new()],
+            plan_tables: [Vec::new(), Vec::new()],
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -1417,6 +1597,39 @@ impl Plan {
         // so none is left without its index.
         let mut changed: Vec<(usize, Table)> = Vec::new();
         self.inserted.clear();
+        // The plan as `Shortcut` reads it, with the step.
+        let (mut plain, mut plan_rules, mut plan_tables) = (
+            self.plain,
+            self.plan_rules.clone(),
+            self.plan_tables.clone(),
+        );
+        for op in step {
+            let fi = fam_idx(op.family());
+            match op {
+                Op::AddRoute(r) if self.model.table(r.family, &r.table).is_none() => {
+                    plan_tables[fi].push(r.table.clone());
+                }
+                Op::AddRoute(r) if plan_tables[fi].contains(&r.table) => {}
+                Op::AddRule(_, r)
+                    if r.action == RuleAction::Lookup
+                        && !r.not
+                        && r.to.is_none()
+                        && r.selects_addresses_only()
+                        && r.table.as_ref().is_some_and(|t| {
+                            plan_tables[fi].contains(t)
+                                || step.iter().any(|o| {
+                                    matches!(o, Op::AddRoute(x) if x.family == op.family() && x.table == *t)
+                                })
+                        }) =>
+                {
+                    match (r.from, &r.table) {
+                        (Some(n), Some(t)) => plan_rules[fi].push((n, r.priority, t.clone())),
+                        _ => plain[fi] = false,
+                    }
+                }
+                _ => plain[fi] = false,
+            }
+        }
         for op in step {
             match apply_unfinished(&mut self.model, op)
                 .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?
@@ -1490,7 +1703,10 @@ impl Plan {
                     .get_or_insert_with(|| model.rule_classes(fi))
                     .clone()
             };
-            let mut judge = Judge::new(captured, host, model, &sp, orig, class);
+            let shortcut = plain[fi]
+                .then(|| Shortcut::of(host, model, fam, &plan_rules[fi], &plan_tables[fi]))
+                .flatten();
+            let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut);
             for i in judged {
                 state[i] = judge_ep_in(&mut judge, &eps[i]);
             }
@@ -1505,6 +1721,7 @@ impl Plan {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
         self.state = state;
+        (self.plain, self.plan_rules, self.plan_tables) = (plain, plan_rules, plan_tables);
         for op in step {
             if matches!(op, Op::AddRule(..) | Op::DelRule(..)) {
                 self.classes[fam_idx(op.family())] = None;
