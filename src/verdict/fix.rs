@@ -928,7 +928,13 @@ impl KeptLookup {
 #[derive(Default)]
 pub(super) struct KeptLookups {
     list: Vec<KeptLookup>,
-    index: super::FastMap<KeptLookup, u32>,
+    /// By hash (`KeptLookup`'s), the last one interned with it; those
+    /// before it with the same hash by `next`. A lookup is kept once, in
+    /// `list` (a map keyed by the lookup held a copy of each, and rehashed
+    /// every one as it grew).
+    index: super::FastMap<u64, u32>,
+    next: Vec<u32>,
+    hasher: foldhash::fast::RandomState,
     /// The last one interned: pieces in a row mostly get the previous
     /// piece's answer, compared with it before hashing.
     last: u32,
@@ -936,18 +942,34 @@ pub(super) struct KeptLookups {
 
 impl KeptLookups {
     pub(super) fn intern(&mut self, l: KeptLookup) -> u32 {
+        use std::hash::BuildHasher;
         if self.list.get(self.last as usize) == Some(&l) {
             return self.last;
         }
+        let new = self.list.len() as u32;
         // One hash per lookup, new or not.
-        self.last = match self.index.entry(l) {
-            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+        let h = self.hasher.hash_one(&l);
+        let prev = match self.index.entry(h) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let mut i = *o.get();
+                while i != u32::MAX {
+                    if self.list[i as usize] == l {
+                        self.last = i;
+                        return i;
+                    }
+                    i = self.next[i as usize];
+                }
+                o.insert(new)
+            }
             std::collections::hash_map::Entry::Vacant(v) => {
-                self.list.push(v.key().clone());
-                *v.insert((self.list.len() - 1) as u32)
+                v.insert(new);
+                u32::MAX
             }
         };
-        self.last
+        self.list.push(l);
+        self.next.push(prev);
+        self.last = new;
+        new
     }
 
     fn len(&self) -> usize {
@@ -1067,7 +1089,134 @@ struct Judge<'a, 'h> {
     /// the 20 addresses of a link are walked once, not 20 times (10k
     /// addresses: 175M pieces judged in one step).
     walked: super::FastMap<(usize, usize, String, bool, bool), Walked>,
+    /// Where the fixed model's answers are the captured host's
+    /// (`Shortcut`).
+    shortcut: Option<Shortcut<'a>>,
 }
+
+/// The fixed model as the captured host and what the plan added, where
+/// that is only tables of its own and plain `from ADDR lookup T` rules for
+/// them (no other rule looks them up, no goto is aimed at the rules,
+/// nothing deleted; see `Plan::plain`). A reply from `A` then walks the
+/// captured host's rules and tables but for the plan's rules whose `from`
+/// holds `A`, so the fixed model answers it as the captured host did:
+/// - where the captured lookup found a route by a rule before the first
+///   of those (the rules before it are the host's), or
+/// - where those rules' tables hold no route for the destination but
+///   `throw`s: they send the walk on (`TableResult::NoMatch`, `Throw`).
+///
+/// IPv4 `local` and `main` are one trie without custom rules
+/// (`merged_lookup4`): once the plan's first rule unmerges them, a route
+/// found in `local` is found alike (its prefixes before `main`'s longer
+/// ones that answer nothing), and elsewhere only where `local` holds no
+/// prefix of the destination at all. The rest of an answer reads the
+/// chosen route and the addresses only (`output4`, `finish6`). About half
+/// the fixed model's lookups of a scan.
+struct Shortcut<'a> {
+    /// The captured host's `local` was merged into `main`, the model's not.
+    unmerged: bool,
+    local: Option<&'a FibTable>,
+    /// The plan's rules: `from`, priority, table in the model.
+    rules: Vec<(ipnet::IpNet, u32, &'a FibTable)>,
+}
+
+/// The plan's rules that replies from one address meet (`Shortcut`): the
+/// first one's priority, and their tables.
+struct Meets<'a> {
+    first: u32,
+    tables: Vec<&'a FibTable>,
+}
+
+impl<'a> Shortcut<'a> {
+    /// `Shortcut` for family `fam` of `model`, made of `host` by adding
+    /// `rules` (from, priority, table) and the tables `created` only.
+    fn of(
+        host: &'a Host,
+        model: &'a Host,
+        fam: Family,
+        rules: &[(ipnet::IpNet, u32, Table)],
+        created: &[Table],
+    ) -> Option<Shortcut<'a>> {
+        let fi = fam_idx(fam);
+        // Only IPv4 lookups read the flag (`fib_lookup`, `local_dev`); a
+        // rule added sets it.
+        let (h, m) = (host.fib.custom_rules[0], model.fib.custom_rules[0]);
+        if fam == Family::Inet && !m && (h || !rules.is_empty()) {
+            return None;
+        }
+        let unmerged = fam == Family::Inet && !h && m;
+        // No other rule looks the plan's tables up (nor a VRF's l3mdev
+        // rule), no goto is aimed at the plan's rules.
+        for t in created {
+            let theirs = rules.iter().filter(|r| r.2 == *t).count();
+            let all = model.rules[fi]
+                .iter()
+                .filter(|x| x.table.as_ref() == Some(t))
+                .count();
+            if all != theirs
+                || model
+                    .links
+                    .iter()
+                    .any(|l| l.vrf_table.is_some() && l.vrf_table == t.id())
+            {
+                return None;
+            }
+        }
+        if model.rules[fi].iter().any(|x| {
+            x.rule.action == RuleAction::Goto && rules.iter().any(|r| x.rule.goto == Some(r.1))
+        }) {
+            return None;
+        }
+        Some(Shortcut {
+            unmerged,
+            local: host.table(fam, &Table::Id(Table::LOCAL)),
+            rules: rules
+                .iter()
+                .map(|(n, p, t)| Some((*n, *p, model.table(fam, t)?)))
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// The plan's rules replies from `a` meet.
+    fn meets(&self, a: IpAddr) -> Meets<'a> {
+        let mut m = Meets {
+            first: u32::MAX,
+            tables: Vec::new(),
+        };
+        for &(_, p, t) in self.rules.iter().filter(|r| r.0.contains(&a)) {
+            m.first = m.first.min(p);
+            m.tables.push(t);
+        }
+        m
+    }
+
+    /// Whether the fixed model answers a reply to `dst` (whose rules meet
+    /// `m`) as the captured `host` did in `l`.
+    fn same(&self, host: &Host, fam: Family, m: &Meets<'_>, l: &KeptLookup, dst: IpAddr) -> bool {
+        let found_before = l.result.is_ok()
+            && if self.unmerged {
+                l.table == Some(Table::Id(Table::LOCAL))
+            } else {
+                l.rule
+                    .is_some_and(|r| host.rules[fam_idx(fam)][r].rule.priority < m.first)
+            };
+        let none = |t: &FibTable| {
+            t.candidates(dst).all(|(_, ix)| {
+                ix.iter()
+                    .all(|&i| t.routes[i].route.kind == RouteType::Throw)
+            })
+        };
+        found_before
+            || (m.tables.iter().all(|t| none(t))
+                && !(self.unmerged
+                    && self
+                        .local
+                        .is_some_and(|t| t.candidates(dst).next().is_some())))
+    }
+}
+
+/// A fixed model's answer that is the captured host's lookup of this index.
+const CAPTURED: u32 = 1 << 31;
 
 /// `judge_ep_in`'s walk, before the endpoint's name goes into its text.
 #[derive(Clone)]
@@ -1099,6 +1248,7 @@ impl<'a, 'h> Judge<'a, 'h> {
         sp: &'a Space<'h>,
         orig: &'a Space<'h>,
         class: Vec<u32>,
+        shortcut: Option<Shortcut<'a>>,
     ) -> Self {
         Judge {
             models: [before, after],
@@ -1110,6 +1260,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             slots: Vec::new(),
             answers: Vec::new(),
             walked: Default::default(),
+            shortcut,
         }
     }
 
@@ -1126,14 +1277,51 @@ impl<'a, 'h> Judge<'a, 'h> {
         slot_of(&mut self.slots, key, self.sp.kinds)
     }
 
-    /// The fixed model's answer for a piece of `kind` starting at `dst`.
-    fn answer(&mut self, slot: usize, rules: &ReplyRules, kind: usize, dst: IpAddr) -> u32 {
+    /// The fixed model's answer for a piece of `kind` starting at `dst`:
+    /// into `answers`, or `CAPTURED` and the captured host's lookup
+    /// `captured` when `Shortcut` says they are the same (`meets`: the
+    /// plan's rules the reply meets).
+    fn answer(
+        &mut self,
+        slot: usize,
+        rules: &ReplyRules,
+        kind: usize,
+        dst: IpAddr,
+        captured: u32,
+        meets: Option<&Meets<'_>>,
+    ) -> u32 {
         let k = self.slots[slot].1[kind];
         if k != u32::MAX {
             return k;
         }
-        self.answers.push(Answer::of(self.models[1], rules, dst));
-        let k = (self.answers.len() - 1) as u32;
+        let same = |c: &u32| {
+            self.shortcut.as_ref().zip(meets).is_some_and(|(s, m)| {
+                s.same(
+                    self.models[0],
+                    self.sp.fam,
+                    m,
+                    self.captured.lookup(*c),
+                    dst,
+                )
+            })
+        };
+        let k = match Some(captured).filter(same) {
+            Some(c) => {
+                // Every planning test checks the answer against a lookup.
+                #[cfg(test)]
+                assert_eq!(
+                    Answer::of(self.models[1], rules, dst),
+                    Answer::of_kept(self.captured.lookup(c)),
+                    "the shortcut's answer to {dst}"
+                );
+                debug_assert!(c < CAPTURED - 1);
+                c | CAPTURED
+            }
+            None => {
+                self.answers.push(Answer::of(self.models[1], rules, dst));
+                (self.answers.len() - 1) as u32
+            }
+        };
         self.slots[slot].1[kind] = k;
         k
     }
@@ -1146,7 +1334,7 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
     let mut captured = Captured::new(before, sp.fam, None);
     let class = after.rule_classes(fam_idx(sp.fam));
     judge_ep_in(
-        &mut Judge::new(&mut captured, before, after, sp, sp, class),
+        &mut Judge::new(&mut captured, before, after, sp, sp, class, None),
         e,
     )
 }
@@ -1186,6 +1374,7 @@ fn walk_pieces(
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
+    let meets = j.shortcut.as_ref().map(|s| s.meets(e.address));
     let mut seen = vec![false; sp.kinds];
     let mut out = Walked {
         still: None,
@@ -1209,11 +1398,15 @@ fn walk_pieces(
         }
         seen[kind] = true;
         let dst = space::addr(sp.fam, start);
-        let ai = j.answer(sa, ra, kind, dst);
         let okind = orig.kind[o] as usize;
         let k = j.captured.get(j.models[0], sb, rb, okind, dst);
+        let ai = j.answer(sa, ra, kind, dst, k, meets.as_ref());
         let b = j.captured.answer(k);
-        let a = &j.answers[ai as usize];
+        let a = if ai & CAPTURED != 0 {
+            j.captured.answer(ai & !CAPTURED)
+        } else {
+            &j.answers[ai as usize]
+        };
         if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
                 matches!(a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
@@ -1253,6 +1446,12 @@ struct Plan {
     /// The rules the step being judged inserted: (family, position), in
     /// order (`try_step` takes them out when it is refused).
     inserted: Vec<(usize, usize)>,
+    /// Per family, whether the accepted steps only added tables and plain
+    /// `from ADDR lookup T` rules for them (`Shortcut`), and those rules
+    /// (from, priority, table) and tables.
+    plain: [bool; 2],
+    plan_rules: [Vec<(ipnet::IpNet, u32, Table)>; 2],
+    plan_tables: [Vec<Table>; 2],
 }
 
 /// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`.
@@ -1288,6 +1487,9 @@ impl Plan {
             added: [Vec::new(), Vec::new()],
             classes: [None, None],
             inserted: Vec::new(),
+            plain: [true, true],
+            plan_rules: [Vec::new(), Vec::new()],
+            plan_tables: [Vec::new(), Vec::new()],
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -1395,6 +1597,39 @@ impl Plan {
         // so none is left without its index.
         let mut changed: Vec<(usize, Table)> = Vec::new();
         self.inserted.clear();
+        // The plan as `Shortcut` reads it, with the step.
+        let (mut plain, mut plan_rules, mut plan_tables) = (
+            self.plain,
+            self.plan_rules.clone(),
+            self.plan_tables.clone(),
+        );
+        for op in step {
+            let fi = fam_idx(op.family());
+            match op {
+                Op::AddRoute(r) if self.model.table(r.family, &r.table).is_none() => {
+                    plan_tables[fi].push(r.table.clone());
+                }
+                Op::AddRoute(r) if plan_tables[fi].contains(&r.table) => {}
+                Op::AddRule(_, r)
+                    if r.action == RuleAction::Lookup
+                        && !r.not
+                        && r.to.is_none()
+                        && r.selects_addresses_only()
+                        && r.table.as_ref().is_some_and(|t| {
+                            plan_tables[fi].contains(t)
+                                || step.iter().any(|o| {
+                                    matches!(o, Op::AddRoute(x) if x.family == op.family() && x.table == *t)
+                                })
+                        }) =>
+                {
+                    match (r.from, &r.table) {
+                        (Some(n), Some(t)) => plan_rules[fi].push((n, r.priority, t.clone())),
+                        _ => plain[fi] = false,
+                    }
+                }
+                _ => plain[fi] = false,
+            }
+        }
         for op in step {
             match apply_unfinished(&mut self.model, op)
                 .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?
@@ -1468,7 +1703,10 @@ impl Plan {
                     .get_or_insert_with(|| model.rule_classes(fi))
                     .clone()
             };
-            let mut judge = Judge::new(captured, host, model, &sp, orig, class);
+            let shortcut = plain[fi]
+                .then(|| Shortcut::of(host, model, fam, &plan_rules[fi], &plan_tables[fi]))
+                .flatten();
+            let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut);
             for i in judged {
                 state[i] = judge_ep_in(&mut judge, &eps[i]);
             }
@@ -1483,6 +1721,7 @@ impl Plan {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
         self.state = state;
+        (self.plain, self.plan_rules, self.plan_tables) = (plain, plan_rules, plan_tables);
         for op in step {
             if matches!(op, Op::AddRule(..) | Op::DelRule(..)) {
                 self.classes[fam_idx(op.family())] = None;
@@ -1806,16 +2045,19 @@ fn entries(
     if segs.iter().any(|s| s.2 == 0) {
         return None;
     }
-    let bits = space::bits(fam) as usize;
+    let bits = space::bits(fam) as u8;
     let mut dp = Dp {
-        fam,
+        bits,
         segs,
-        forced,
+        forced: forced.unwrap_or((0, u8::MAX)),
         // About what a plan uses (a full table: ~5 nodes a segment for
         // IPv4, ~18 for IPv6), so the vector is seldom copied as it grows.
-        nodes: Vec::with_capacity(segs.len() * (bits / 6 + 1)),
+        nodes: Vec::with_capacity(segs.len() * (bits as usize / 6 + 1)),
+        levels: Vec::new(),
     };
-    let root = dp.node(0, 0, 0, segs.len());
+    // The root holds the forced prefix (when it is below the top).
+    let f = forced.is_some_and(|(fs, _)| fs < space::top(fam));
+    let root = dp.node(0, 0, 0, segs.len(), f);
     let mut out = Vec::new();
     dp.collect(root, 0, 0, THROW, &mut out);
     Some(out)
@@ -1887,49 +2129,139 @@ struct Node {
 
 const NO_KIDS: u32 = u32::MAX;
 
+/// A split prefix passed on the way down (`Dp::node`), solved on the way
+/// back up: one of its halves is an unsplit prefix, made apart.
+#[derive(Clone, Copy)]
+struct Level {
+    plen: u8,
+    /// It holds the forced prefix (in its other half).
+    holds_forced: bool,
+    /// The unsplit half is the first: its node's index (made on the way
+    /// down, before the second half's). Else the second: its segment's mask.
+    leaf_first: bool,
+    leaf: u32,
+}
+
 struct Dp<'a> {
-    fam: Family,
+    bits: u8,
     segs: &'a [(u128, u128, u8)],
-    forced: Option<(u128, u8)>,
+    /// (start, length); the length `u8::MAX` when there is none.
+    forced: (u128, u8),
     nodes: Vec<Node>,
+    /// `node`'s levels on the way down, the deepest last.
+    levels: Vec<Level>,
 }
 
 impl Dp<'_> {
     /// Solves the prefix `s/plen` for every inherited label (bottom-up:
     /// each prefix once, no memo). `segs[lo..hi]` are the segments meeting
-    /// it (found in the parent's, not searched for in all of them).
-    fn node(&mut self, s: u128, plen: u8, lo: usize, hi: usize) -> usize {
-        let bits = space::bits(self.fam) as u8;
-        let (is_forced, holds_forced) = match self.forced {
-            None => (false, false),
-            // `Range::block(s, plen).contains(fs)`, without its bounds:
-            // `fs` is in the block when it is `s` but for the low
-            // `bits - plen` bits (and below the top of the space).
-            Some((fs, fp)) => (
-                fs == s && fp == plen,
-                fp > plen
-                    && fs >= s
-                    && ((fs - s) >> (bits - plen - 1)) >> 1 == 0
-                    && fs < space::top(self.fam),
-            ),
+    /// it (found in the parent's, not searched for in all of them); `f`:
+    /// the forced prefix is this one or inside it.
+    ///
+    /// Most splits have one half that meets a single segment (the bounds
+    /// of a prefix nest in one of its halves: an IPv6 address's /128 in
+    /// its /64 is 64 such levels): those are walked down in a loop, their
+    /// single-segment halves made on the spot, and solved on the way back
+    /// up; only a split with bounds in both halves recurses. The nodes come
+    /// out as the plain recursion makes them (`collect` reads that order).
+    fn node(
+        &mut self,
+        mut s: u128,
+        mut plen: u8,
+        mut lo: usize,
+        mut hi: usize,
+        mut f: bool,
+    ) -> usize {
+        let bits = self.bits;
+        let (fs, fp) = self.forced;
+        let base = self.levels.len();
+        let mut deepest = loop {
+            let is_forced = f && plen == fp;
+            // The mask of a prefix that is split is its halves' (every
+            // segment meeting it meets one of them), not a walk over all its
+            // segments at every depth.
+            if (hi - lo <= 1 && !f) || plen >= bits {
+                break self.leaf(lo, hi);
+            }
+            let here = &self.segs[lo..hi];
+            let half = 1u128 << (bits - plen - 1);
+            let mid = s + half;
+            // The first half meets the segments starting before `mid`, the
+            // second those ending after it.
+            // Mostly every bound is in one half: no search then.
+            let (a_hi, b_lo) = if here[0].1 >= mid {
+                (lo + 1, if here[0].1 == mid { lo + 1 } else { lo })
+            } else if here[hi - lo - 1].0 < mid {
+                (hi, hi - 1)
+            } else {
+                (
+                    lo + here.partition_point(|x| x.0 < mid),
+                    lo + here.partition_point(|x| x.1 <= mid),
+                )
+            };
+            // Which half holds the forced prefix (none at or below it).
+            let holds = f && !is_forced;
+            let (fa, fb) = (holds && fs < mid, holds && fs >= mid);
+            let unsplit = |n: usize, fx: bool| (n <= 1 && !fx) || plen + 1 >= bits;
+            let (a_leaf, b_leaf) = (unsplit(a_hi - lo, fa), unsplit(hi - b_lo, fb));
+            if a_leaf && !b_leaf && !is_forced {
+                let a = self.leaf(lo, a_hi);
+                self.levels.push(Level {
+                    plen,
+                    holds_forced: holds,
+                    leaf_first: true,
+                    leaf: a as u32,
+                });
+                (s, plen, lo, f) = (mid, plen + 1, b_lo, fb);
+            } else if b_leaf && !a_leaf && !is_forced {
+                self.levels.push(Level {
+                    plen,
+                    holds_forced: holds,
+                    leaf_first: false,
+                    leaf: self.segs[b_lo..hi].iter().fold(ANY, |m, x| m & x.2) as u32,
+                });
+                (plen, hi, f) = (plen + 1, a_hi, fa);
+            } else {
+                let a = if a_leaf {
+                    self.leaf(lo, a_hi)
+                } else {
+                    self.node(s, plen + 1, lo, a_hi, fa)
+                };
+                let b = if b_leaf {
+                    self.leaf(b_lo, hi)
+                } else {
+                    self.node(mid, plen + 1, b_lo, hi, fb)
+                };
+                break self.split(a, b, is_forced, holds);
+            }
         };
-        // The mask of a prefix that is split is its halves' (every
-        // segment meeting it meets one of them), not a walk over all its
-        // segments at every depth.
-        if (hi - lo <= 1 && !is_forced && !holds_forced) || plen >= bits {
-            let mask = self.segs[lo..hi].iter().fold(ANY, |m, x| m & x.2);
-            self.nodes.push(LEAF[mask as usize]);
-            return self.nodes.len() - 1;
+        while self.levels.len() > base {
+            let l = self.levels.pop().expect("a level above base");
+            let (a, b) = if l.leaf_first {
+                (l.leaf as usize, deepest)
+            } else {
+                let b = self.nodes.len();
+                self.nodes.push(LEAF[l.leaf as usize]);
+                (deepest, b)
+            };
+            debug_assert!(l.plen < bits);
+            deepest = self.split(a, b, false, l.holds_forced);
         }
-        let here = &self.segs[lo..hi];
-        let half = 1u128 << (bits - plen - 1);
-        let mid = s + half;
-        // The first half meets the segments starting before `mid`, the
-        // second those ending after it.
-        let a_hi = lo + here.partition_point(|x| x.0 < mid);
-        let b_lo = lo + here.partition_point(|x| x.1 <= mid);
-        let a = self.node(s, plen + 1, lo, a_hi);
-        let b = self.node(mid, plen + 1, b_lo, hi);
+        deepest
+    }
+
+    /// The node of an unsplit prefix meeting `segs[lo..hi]`.
+    fn leaf(&mut self, lo: usize, hi: usize) -> usize {
+        let mask = self.segs[lo..hi].iter().fold(ANY, |m, x| m & x.2);
+        self.nodes.push(LEAF[mask as usize]);
+        self.nodes.len() - 1
+    }
+
+    /// The node of a split prefix whose halves are nodes `a` and `b` (`b`
+    /// the last made): `is_forced`, it is the forced prefix; `holds_forced`,
+    /// the forced prefix is inside it.
+    fn split(&mut self, a: usize, b: usize, is_forced: bool, holds_forced: bool) -> usize {
+        debug_assert_eq!(b + 1, self.nodes.len());
         let (na, nb) = (&self.nodes[a], &self.nodes[b]);
         let mask = na.mask & nb.mask;
         // Entries the halves need under each inherited label.
@@ -1943,37 +2275,37 @@ impl Dp<'_> {
             cost: [0; 3],
             choice: [0; 3],
         };
-        for inh in LABELS {
+        // Each label's own entry, whatever the inherited one.
+        let own = [0, 1, 2].map(|k| {
+            if free && mask & LABELS[k] != 0 {
+                (1, LABELS[k])
+            } else {
+                (1 + below[k], LABELS[k] | SPLIT)
+            }
+        });
+        for (k, inh) in LABELS.into_iter().enumerate() {
             // The options in order, the first of the lowest cost kept:
             // no entry, then VIA, DIRECT, THROW (none the inherited one).
             let (mut cost, mut choice) = if is_forced {
                 if inh == DIRECT {
-                    (below[slot(inh)], SPLIT)
+                    (below[k], SPLIT)
                 } else {
                     (1 + below[slot(DIRECT)], DIRECT | SPLIT)
                 }
             } else if free && mask & inh != 0 {
                 (0, 0)
             } else {
-                (below[slot(inh)], SPLIT)
+                (below[k], SPLIT)
             };
             if !is_forced && cost > 0 {
-                for ch in [VIA, DIRECT, THROW] {
-                    if ch == inh {
-                        continue;
-                    }
-                    let (c, x) = if free && mask & ch != 0 {
-                        (1, ch)
-                    } else {
-                        (1 + below[slot(ch)], ch | SPLIT)
-                    };
-                    if c < cost {
-                        (cost, choice) = (c, x);
+                for j in [2, 1, 0] {
+                    if j != k && own[j].0 < cost {
+                        (cost, choice) = own[j];
                     }
                 }
             }
-            n.cost[slot(inh)] = cost;
-            n.choice[slot(inh)] = choice;
+            n.cost[k] = cost;
+            n.choice[k] = choice;
         }
         self.nodes.push(n);
         self.nodes.len() - 1
@@ -1990,7 +2322,7 @@ impl Dp<'_> {
         if n.choice[slot(inh)] & SPLIT != 0 && n.first != NO_KIDS {
             // The second half is the node made just before this one.
             let ni = if ch == 0 { inh } else { ch };
-            let half = 1u128 << (space::bits(self.fam) as u8 - plen - 1);
+            let half = 1u128 << (self.bits - plen - 1);
             self.collect(n.first as usize, s, plen + 1, ni, out);
             self.collect(i - 1, s + half, plen + 1, ni, out);
         }
