@@ -116,6 +116,21 @@ pub(super) struct Memo {
     /// The group of each endpoint address's replies (`reply_rules`, no
     /// protocol).
     pub(super) group_of: FastMap<IpAddr, usize>,
+    /// `analyse`'s buffers, emptied and filled again for each endpoint.
+    scratch: Scratch,
+}
+
+/// What `analyse` builds for one endpoint and drops at the end, kept for
+/// the family's next endpoint: sized once, not grown again for each (a
+/// quarter of the analysis's allocations).
+#[derive(Default)]
+struct Scratch {
+    outcomes: Vec<Outcome>,
+    index: FastMap<Outcome, u32>,
+    pieces: Vec<(Range, u32, Option<RouteKey>)>,
+    conditional: Vec<u32>,
+    cond_seen: Vec<bool>,
+    group_of: Vec<u32>,
 }
 
 /// The captured host's reply lookups the analysis made in one family, for
@@ -299,8 +314,15 @@ pub(super) fn analyse(
     let strict = fam == Family::Inet && host.sysctls.rp_filter(&ep.interface).strict();
     // Each distinct outcome once; pieces name theirs by index (equal
     // outcomes, equal indexes): pieces compare as numbers.
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut index: FastMap<Outcome, u32> = Default::default();
+    let mut scratch = std::mem::take(&mut m.scratch);
+    let Scratch {
+        outcomes,
+        index,
+        pieces,
+        conditional,
+        cond_seen,
+        group_of,
+    } = &mut scratch;
     // Runs of pieces share an outcome: the previous one is checked before
     // the map is hashed.
     let mut prev: Option<(Outcome, u32)> = None;
@@ -320,9 +342,6 @@ pub(super) fn analyse(
     let (never, foreign) = (intern(Outcome::Never), intern(Outcome::Foreign));
     // (range, outcome, deciding route): adjacent pieces with the same
     // outcome and route are one.
-    let mut pieces: Vec<(Range, u32, Option<RouteKey>)> = Vec::new();
-    let mut conditional: Vec<u32> = Vec::new();
-    let mut cond_seen: Vec<bool> = Vec::new();
     // The pieces ascend: the peer sets and the connected prefixes are
     // walked with them.
     let mut walk = super::peers::PeerWalk::new(&peers, sp);
@@ -469,9 +488,9 @@ pub(super) fn analyse(
         routes: Vec<RouteKey>,
     }
     let mut groups: Vec<Group> = Vec::new();
-    let mut group_of: Vec<u32> = vec![u32::MAX; outcomes.len()];
+    group_of.resize(outcomes.len(), u32::MAX);
     let mut last: Option<u32> = None;
-    for &(r, o, route) in &pieces {
+    for &(r, o, route) in pieces.iter() {
         match outcomes[o as usize] {
             Outcome::Skip => continue,
             Outcome::Ok | Outcome::Foreign | Outcome::Never => {
@@ -533,8 +552,8 @@ pub(super) fn analyse(
             fam,
             &grp.ranges,
             main_route.map(|x| x.1),
-            &pieces,
-            &outcomes,
+            pieces,
+            outcomes,
             grp.outcome,
             route_dst,
         );
@@ -601,10 +620,17 @@ pub(super) fn analyse(
         }
     }
     ep.conditional = conditional
-        .into_iter()
-        .map(|i| q.rule(fam, i as usize))
+        .iter()
+        .map(|&i| q.rule(fam, i as usize))
         .collect();
     settle(ep);
+    outcomes.clear();
+    index.clear();
+    pieces.clear();
+    conditional.clear();
+    cond_seen.clear();
+    group_of.clear();
+    m.scratch = scratch;
 }
 
 /// Orders an analysed endpoint's leaks (the biggest first; ties by scope
