@@ -337,25 +337,52 @@ impl<'a> Tokens<'a> {
 impl<'a> Iterator for Tokens<'a> {
     type Item = &'a str;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         let s = skip_blanks(self.rest);
         if s.is_empty() {
             self.rest = s;
             return None;
         }
-        let end = s
-            .bytes()
-            .position(|b| b == b' ' || b == b'\t')
-            .unwrap_or(s.len());
+        let end = blank_at(s.as_bytes());
         // SP and TAB are ASCII, so `end` is a character boundary.
         self.rest = &s[end..];
         Some(&s[..end])
     }
 }
 
+/// Index of the first SP/TAB in `b` (else its length). Eight bytes at a
+/// time: a token is mostly shorter than a word, so one load usually ends it
+/// where the byte loop took a compare pair per byte.
+#[inline(always)]
+fn blank_at(b: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // High bit of each byte below 0x21 (SP, TAB, other controls); the
+        // lowest one is exact (borrows only run upwards), later ones may not be.
+        let m = w.wrapping_sub(ONES * 0x21) & !w & HIGH;
+        if m == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (m.trailing_zeros() / 8) as usize;
+        if matches!(b[j], b' ' | b'\t') {
+            return j;
+        }
+        // Another control byte: part of the token.
+        i = j + 1;
+    }
+    while i < b.len() && !matches!(b[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
 /// `s` without leading SP/TAB (a byte loop: the hottest code of every grammar).
-#[inline]
+#[inline(always)]
 fn skip_blanks(s: &str) -> &str {
     let n = s
         .bytes()
@@ -509,5 +536,22 @@ mod tests {
     fn tokens() {
         let t: Vec<_> = Tokens::new("  a\tb  c ").collect();
         assert_eq!(t, ["a", "b", "c"]);
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scan finds the blank the byte loop finds.
+        #[test]
+        fn blank_at_agrees_with_the_byte_loop(
+            t in "([a-z0-9.:/]{0,12}|[ \t]|[\x00-\x20]|\x7f|é|\u{80}|\u{a0}|\u{ff}){0,12}",
+        ) {
+            let b = t.as_bytes();
+            for k in 0..=b.len() {
+                let want = b[k..]
+                    .iter()
+                    .position(|&c| c == b' ' || c == b'\t')
+                    .unwrap_or(b.len() - k);
+                proptest::prop_assert_eq!(blank_at(&b[k..]), want, "{:?}", &t[..]);
+            }
+        }
     }
 }
