@@ -92,16 +92,7 @@ fn fast_v4(tok: &str) -> Option<(Ipv4Addr, Option<u8>)> {
             }
             i += 1;
         }
-        let start = i;
-        let mut v = 0u32;
-        while i < b.len() && i - start < 3 && b[i].is_ascii_digit() {
-            v = v * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        if i == start || v > 255 || (i - start > 1 && b[start] == b'0') {
-            return None;
-        }
-        *o = v as u8;
+        *o = octet(b, &mut i)?;
     }
     let len = match &b[i..] {
         [] => None,
@@ -117,6 +108,30 @@ fn fast_v4(tok: &str) -> Option<(Ipv4Addr, Option<u8>)> {
     Some((Ipv4Addr::from(octets), len))
 }
 
+/// One to three digits at `b[*i]`, at most 255, no leading zero: unrolled,
+/// since a loop with its bound checks cost as much as the rest of a route.
+/// A leading `0` ends the octet, so `01` fails at the caller's next check.
+#[inline(always)]
+fn octet(b: &[u8], i: &mut usize) -> Option<u8> {
+    let digit = |k: usize| b.get(k).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10);
+    let d0 = digit(*i)?;
+    if d0 == 0 {
+        *i += 1;
+        return Some(0);
+    }
+    let Some(d1) = digit(*i + 1) else {
+        *i += 1;
+        return Some(d0);
+    };
+    let Some(d2) = digit(*i + 2) else {
+        *i += 2;
+        return Some(d0 * 10 + d1);
+    };
+    let v = u32::from(d0) * 100 + u32::from(d1) * 10 + u32::from(d2);
+    *i += 3;
+    u8::try_from(v).ok()
+}
+
 fn is_addr_byte(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
@@ -124,6 +139,9 @@ fn is_addr_byte(b: u8) -> bool {
 pub fn addr(tok: &str) -> Result<IpAddr, Expected> {
     if let Some((a, None)) = fast_v4(tok) {
         return Ok(IpAddr::V4(a));
+    }
+    if let Some(a) = fast_v6(tok.as_bytes()) {
+        return Ok(IpAddr::V6(a));
     }
     // What `whole(tok, ip_addr, …)` reads, without nom's char-by-char scan.
     if !tok.is_empty() && tok.bytes().all(is_addr_byte) {
@@ -147,57 +165,85 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 /// prints. std's parser tries an IPv4 tail at every group, which was a
 /// twelfth of route parsing. `None` means "ask std", never "invalid".
 fn fast_v6(s: &[u8]) -> Option<Ipv6Addr> {
-    let (mut head, mut tail) = ([0u16; 8], [0u16; 8]);
-    let (mut hn, mut tn) = (0usize, 0usize);
-    let mut gap = false;
+    fast_v6_at(s).and_then(|(a, end)| (end == s.len()).then_some(a))
+}
+
+/// Hex digit values; 16 and up for any other byte.
+static HEX: [u8; 256] = {
+    let mut t = [16u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'0'..=b'9' => c as u8 - b'0',
+            b'a'..=b'f' => c as u8 - b'a' + 10,
+            b'A'..=b'F' => c as u8 - b'A' + 10,
+            _ => 16,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// [`fast_v6`]'s address at the start of `s`, ended by the end of `s` or a
+/// `/` (whose index comes back), so a prefix is read in one pass.
+fn fast_v6_at(s: &[u8]) -> Option<(Ipv6Addr, usize)> {
+    let at_end = |i: usize| i == s.len() || s[i] == b'/';
+    let mut g = [0u16; 8];
+    let mut n = 0;
+    // Groups before the `::`, when there is one.
+    let mut gap = None;
     let mut i = 0;
     if s.starts_with(b"::") {
-        gap = true;
+        gap = Some(0);
         i = 2;
     }
-    while i < s.len() {
-        let start = i;
-        let mut v = 0u16;
-        while i < s.len() && i - start < 4 {
-            let d = match s[i] {
-                c @ b'0'..=b'9' => c - b'0',
-                c @ b'a'..=b'f' => c - b'a' + 10,
-                c @ b'A'..=b'F' => c - b'A' + 10,
-                _ => break,
-            };
-            v = v << 4 | u16::from(d);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let groups = if gap { &mut tail } else { &mut head };
-        let n = if gap { &mut tn } else { &mut hn };
-        *groups.get_mut(*n)? = v;
-        *n += 1;
-        if i == s.len() {
-            break;
-        }
-        if s[i] != b':' {
-            return None;
-        }
-        i += 1;
-        if s.get(i) == Some(&b':') {
-            if gap {
+    if gap.is_none() || !at_end(i) {
+        loop {
+            let start = i;
+            let mut v = 0u16;
+            while i < s.len() && i - start < 4 {
+                let d = HEX[usize::from(s[i])];
+                if d > 15 {
+                    break;
+                }
+                v = v << 4 | u16::from(d);
+                i += 1;
+            }
+            if i == start || n == 8 {
                 return None;
             }
-            gap = true;
+            g[n] = v;
+            n += 1;
+            if at_end(i) {
+                break;
+            }
+            if s[i] != b':' {
+                return None;
+            }
             i += 1;
-        } else if i == s.len() {
-            return None;
+            if s.get(i) == Some(&b':') {
+                if gap.is_some() {
+                    return None;
+                }
+                gap = Some(n);
+                i += 1;
+                if at_end(i) {
+                    break;
+                }
+            }
         }
     }
-    if (gap && hn + tn > 7) || (!gap && hn != 8) {
-        return None;
+    match gap {
+        None if n == 8 => {}
+        Some(h) if n <= 7 => {
+            // The groups after `::` go to the end; the gap is zeros.
+            let tail = n - h;
+            g.copy_within(h..n, 8 - tail);
+            g[h..8 - tail].fill(0);
+        }
+        _ => return None,
     }
-    let mut g = head;
-    g[8 - tn..].copy_from_slice(&tail[..tn]);
-    Some(Ipv6Addr::from(g))
+    Some((Ipv6Addr::from(g), i))
 }
 
 pub fn prefix(tok: &str, family: Option<Family>) -> Result<IpNet, Expected> {
@@ -205,6 +251,19 @@ pub fn prefix(tok: &str, family: Option<Family>) -> Result<IpNet, Expected> {
         && let Ok(n) = Ipv4Net::new(a, len.unwrap_or(32))
     {
         return Ok(IpNet::V4(n));
+    }
+    // An IPv6 prefix in one pass; any doubt goes the general way.
+    if let Some((a, end)) = fast_v6_at(tok.as_bytes())
+        && let Some(len) = match &tok[end..] {
+            "" => Some(128),
+            r => r
+                .strip_prefix('/')
+                .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|d| d.parse::<u8>().ok()),
+        }
+        && let Ok(n) = Ipv6Net::new(a, len)
+    {
+        return Ok(IpNet::V6(n));
     }
     prefix_bytes(tok, family).ok_or(Expected("an address or ADDR/LEN prefix"))
 }
@@ -486,6 +545,57 @@ mod tests {
             if let Some(a) = fast_v6(t.as_bytes()) {
                 proptest::prop_assert_eq!(Some(a), t.parse::<Ipv6Addr>().ok(), "{}", t);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// IPv6 prefixes read in one pass agree with the nom grammars, and
+        /// whole addresses with std.
+        #[test]
+        fn v6_prefixes_agree_with_nom(
+            t in "(::|:|[0-9a-fA-F]{1,5}|0|ffff|\\.|1\\.2\\.3\\.4){0,10}(/[0-9]{0,4}|/|//|/x|%1|x|)",
+            v6 in proptest::bool::ANY,
+        ) {
+            let fam = v6.then_some(Family::Inet6);
+            let nom_prefix = whole(&t, |i| prefix_with(i, fam), "x").ok();
+            proptest::prop_assert_eq!(prefix(&t, fam).ok(), nom_prefix, "{}", t);
+            proptest::prop_assert_eq!(addr(&t).ok(), whole(&t, ip_addr, "x").ok(), "{}", t);
+            let std = t.parse::<Ipv6Addr>().ok();
+            if let Some(a) = fast_v6(t.as_bytes()) {
+                proptest::prop_assert_eq!(Some(a), std, "{}", t);
+            }
+        }
+    }
+
+    #[test]
+    fn v6_prefixes_as_ip_prints_them() {
+        for t in [
+            "::/0",
+            "::",
+            "::1/128",
+            "fe80::/64",
+            "2001:db8:0::/64",
+            "2001:db8::1",
+            "1:2:3:4:5:6:7:8/127",
+            "1:2:3:4:5:6:7::/112",
+            "::2:3:4:5:6:7:8/16",
+            "ff00::/8",
+            "fe80::/129",
+            "fe80::/",
+            "fe80::/064",
+            "fe80::/0x",
+            "fe80:::/64",
+            "fe80::1::/64",
+            "12345::/64",
+            "::ffff:1.2.3.4/96",
+            "1:2:3:4:5:6:7:8:9/64",
+            "1:2:3:4:5:6:7:8::/64",
+            ":/64",
+            "1:/64",
+        ] {
+            let general = whole(t, |i| prefix_with(i, None), "x").ok();
+            assert_eq!(prefix(t, None).ok(), general, "{t}");
+            assert_eq!(addr(t).ok(), whole(t, ip_addr, "x").ok(), "{t}");
         }
     }
 
