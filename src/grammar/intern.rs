@@ -22,9 +22,32 @@ pub struct Name(Arc<Box<str>>);
 /// has at most a few thousand devices; past that, sharing is only lost.
 const CACHE_CAP: usize = 4096;
 
+/// Slots of the per-thread front cache of the words last seen.
+const RECENT: usize = 16;
+
+#[derive(Default)]
+struct Cache {
+    words: HashSet<Name, foldhash::fast::RandomState>,
+    /// A word's last `Name` in a slot picked by its length and ends: a
+    /// dump repeats a few words (its devices, `medium`) line after line,
+    /// and a compare here is a fraction of hashing and probing the set.
+    recent: [Option<Name>; RECENT],
+}
+
 thread_local! {
-    static CACHE: RefCell<HashSet<Name, foldhash::fast::RandomState>> =
-        RefCell::new(HashSet::default());
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The front-cache slot of `s` (`eth0`/`eth1` differ in their last byte).
+#[inline]
+fn recent_slot(s: &str) -> usize {
+    let b = s.as_bytes();
+    let (first, last) = match b {
+        [] => (0, 0),
+        [f, .., l] => (*f, *l),
+        [f] => (*f, *f),
+    };
+    (b.len() ^ usize::from(first) << 2 ^ usize::from(last)) % RECENT
 }
 
 impl Name {
@@ -32,14 +55,24 @@ impl Name {
     pub fn new(s: &str) -> Name {
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
-            if let Some(n) = c.get(s) {
+            let slot = recent_slot(s);
+            if let Some(n) = &c.recent[slot]
+                && **n.0 == *s
+            {
                 return n.clone();
             }
-            if c.len() >= CACHE_CAP {
-                c.clear();
-            }
-            let n = Name(Arc::new(s.into()));
-            c.insert(n.clone());
+            let n = match c.words.get(s) {
+                Some(n) => n.clone(),
+                None => {
+                    if c.words.len() >= CACHE_CAP {
+                        c.words.clear();
+                    }
+                    let n = Name(Arc::new(s.into()));
+                    c.words.insert(n.clone());
+                    n
+                }
+            };
+            c.recent[slot] = Some(n.clone());
             n
         })
     }
@@ -166,6 +199,22 @@ mod tests {
             let n = Name::new(&format!("veth{i}"));
             assert_eq!(&*n, format!("veth{i}"));
         }
-        CACHE.with(|c| assert!(c.borrow().len() <= CACHE_CAP));
+        CACHE.with(|c| assert!(c.borrow().words.len() <= CACHE_CAP));
+    }
+
+    #[test]
+    fn the_front_cache_hands_out_the_word_asked_for() {
+        // Words that share a slot, or a length and both ends.
+        let words = [
+            "", "a", "b", "ab", "ba", "eth0", "eth1", "eth10", "etx0", "medium", "mediun", "lo",
+            "l", "é", "ée", "eth0 ",
+        ];
+        for _ in 0..3 {
+            for w in words.iter().chain(words.iter().rev()) {
+                assert_eq!(Name::new(w).as_str(), *w);
+            }
+        }
+        let a = Name::new("veth-x");
+        assert!(Arc::ptr_eq(&a.0, &Name::new("veth-x").0));
     }
 }
