@@ -209,17 +209,13 @@ pub fn classify(text: &str) -> Class {
 }
 
 /// `text.trim()`, without the per-character Unicode scan when the line
-/// starts and ends with a printing ASCII byte (nearly every line).
+/// starts and ends with a printing ASCII byte (nearly every line), or ends
+/// with one and a space (as `ip route` prints every line).
 fn trim(text: &str) -> &str {
-    match (text.as_bytes().first(), text.as_bytes().last()) {
-        (Some(&a), Some(&z))
-            if a.is_ascii()
-                && z.is_ascii()
-                && !(a as char).is_whitespace()
-                && !(z as char).is_whitespace() =>
-        {
-            text
-        }
+    let solid = |c: u8| c.is_ascii() && !(c as char).is_whitespace();
+    match *text.as_bytes() {
+        [a, .., z] if solid(a) && solid(z) => text,
+        [a, .., y, b' '] if solid(a) && solid(y) => &text[..text.len() - 1],
         _ => text.trim(),
     }
 }
@@ -488,6 +484,16 @@ mod tests {
         assert_eq!(c.netns.as_deref(), Some("blue"));
         assert!(Command::from_prompt("# ip route get 8.8.8.8").is_none());
         assert!(Command::from_prompt("# ipsec status").is_none());
+    }
+
+    proptest::proptest! {
+        /// The shortcuts trim what std trims.
+        #[test]
+        fn trim_agrees_with_std(
+            t in "([ \t\r\n\x0b\x0c]|\u{a0}|\u{85}|\u{2003}|é|[a-z0-9]|\x00){0,8}",
+        ) {
+            proptest::prop_assert_eq!(trim(&t), t.trim());
+        }
     }
 
     #[test]
