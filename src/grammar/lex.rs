@@ -254,13 +254,7 @@ pub fn prefix(tok: &str, family: Option<Family>) -> Result<IpNet, Expected> {
     }
     // An IPv6 prefix in one pass; any doubt goes the general way.
     if let Some((a, end)) = fast_v6_at(tok.as_bytes())
-        && let Some(len) = match &tok[end..] {
-            "" => Some(128),
-            r => r
-                .strip_prefix('/')
-                .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|d| d.parse::<u8>().ok()),
-        }
+        && let Some(len) = prefix_len(&tok[end..], 128)
         && let Ok(n) = Ipv6Net::new(a, len)
     {
         return Ok(IpNet::V6(n));
@@ -289,19 +283,24 @@ fn prefix_bytes(tok: &str, family: Option<Family>) -> Option<IpNet> {
         // Address characters are ASCII, so `end` is a character boundary.
         (parse_ip(&tok[..end])?, &tok[end..])
     };
-    let len = match rest.strip_prefix('/') {
-        None if rest.is_empty() => match addr {
-            IpAddr::V4(_) => 32,
-            IpAddr::V6(_) => 128,
-        },
-        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => {
-            d.parse::<u8>().ok()?
-        }
-        _ => return None,
+    let full = match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
     };
+    let len = prefix_len(rest, full)?;
     match addr {
         IpAddr::V4(a) => Ipv4Net::new(a, len).map(IpNet::V4).ok(),
         IpAddr::V6(a) => Ipv6Net::new(a, len).map(IpNet::V6).ok(),
+    }
+}
+
+/// What follows a prefix's address: nothing (`full`), or `/` and digits
+/// that fit a `u8` (the range is `IpNet`'s to check).
+fn prefix_len(rest: &str, full: u8) -> Option<u8> {
+    match rest.strip_prefix('/') {
+        None if rest.is_empty() => Some(full),
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => d.parse().ok(),
+        _ => None,
     }
 }
 

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError};
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use ipnet::IpNet;
+use std::net::IpAddr;
 
 /// A piece's outcome for one endpoint, by what the report shows: equal
 /// outcomes form one leak entry whatever route decided each piece (a BGP
@@ -673,11 +673,7 @@ pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
                 more += 1;
                 continue;
             }
-            let n = match fam {
-                Family::Inet => Ipv4Net::new(Ipv4Addr::from(s as u32), p).map(IpNet::V4),
-                Family::Inet6 => Ipv6Net::new(Ipv6Addr::from(s), p).map(IpNet::V6),
-            };
-            shown.extend(n.ok());
+            shown.extend(space::block_net(fam, s, p));
         }
     }
     (shown, more)

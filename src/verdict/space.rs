@@ -72,15 +72,22 @@ impl Range {
 /// `u128::MAX` runs to the top of the space).
 pub fn cidrs(f: Family, r: Range) -> Vec<IpNet> {
     blocks(f, r)
-        .map(|(s, plen)| match f {
-            Family::Inet => {
-                IpNet::V4(Ipv4Net::new(Ipv4Addr::from(s as u32), plen).expect("valid prefix"))
-            }
-            Family::Inet6 => {
-                IpNet::V6(Ipv6Net::new(Ipv6Addr::from(s), plen).expect("valid prefix"))
-            }
-        })
+        .map(|(s, plen)| block_net(f, s, plen).expect("valid prefix"))
         .collect()
+}
+
+/// The block `start/plen` of family `f` as an `IpNet` (`None`: `plen` too
+/// long for the family).
+#[inline(always)]
+pub fn block_net(f: Family, start: u128, plen: u8) -> Option<IpNet> {
+    match f {
+        Family::Inet => Ipv4Net::new(Ipv4Addr::from(start as u32), plen)
+            .map(IpNet::V4)
+            .ok(),
+        Family::Inet6 => Ipv6Net::new(Ipv6Addr::from(start), plen)
+            .map(IpNet::V6)
+            .ok(),
+    }
 }
 
 /// The blocks of `cidrs` as (start, prefix length), without allocating:

@@ -87,15 +87,15 @@ impl Host {
         // Made whole where it is returned (a `Hit` made and then changed
         // was copied into the `Lookup`).
         walk.finish(Ok(Hit {
-            kind: r.kind.clone(),
-            dev: kind_dev,
-            gateway,
-            src: sel(group_dev.unwrap_or(dev)),
             prefsrc: r.prefsrc,
             nexthops,
             hash_dependent,
-            onlink_assumed: false,
-            hash_error: None,
+            ..Self::hit_of(
+                r.kind.clone(),
+                kind_dev,
+                gateway,
+                sel(group_dev.unwrap_or(dev)),
+            )
         }))
     }
 
