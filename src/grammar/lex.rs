@@ -402,7 +402,8 @@ impl<'a> Iterator for Tokens<'a> {
     #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         let b = self.s.as_bytes();
-        let start = self.pos + blanks_at(b.get(self.pos..).unwrap_or_default());
+        // `pos` is at most the length: 0, or a token's end.
+        let start = self.pos + blanks_at(&b[self.pos..]);
         if start >= b.len() {
             self.pos = b.len();
             return None;
@@ -440,35 +441,35 @@ fn blank_from(b: &[u8], mut i: usize) -> usize {
     // High bit of each byte below 0x21 (SP, TAB, other controls); the
     // lowest one is exact (borrows only run upwards), later ones may not be.
     let below_21 = |w: u64| w.wrapping_sub(ONES * 0x21) & !w & HIGH;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let m = below_21(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+    // `i` stays at most the length: past a whole chunk, or one byte of it.
+    while let Some(chunk) = b[i..].first_chunk::<8>() {
+        let m = below_21(u64::from_le_bytes(*chunk));
         if m == 0 {
             i += 8;
             continue;
         }
-        let j = i + (m.trailing_zeros() / 8) as usize;
-        if matches!(b[j], b' ' | b'\t') {
-            return j;
+        let k = (m.trailing_zeros() / 8) as usize & 7;
+        if matches!(chunk[k], b' ' | b'\t') {
+            return i + k;
         }
         // Another control byte: part of the token.
-        i = j + 1;
+        i += k + 1;
     }
     // Under eight bytes left (a line's last token): the last eight of `b`,
     // those before `i` shifted out and 0xff (never flagged) shifted in.
-    if let Some(last) = b.len().checked_sub(8).and_then(|l| b.get(l..))
+    if let Some(last) = b.last_chunk::<8>()
         && i < b.len()
     {
-        let k = 8 * (i + 8 - b.len());
-        let w = u64::from_le_bytes(last.try_into().unwrap_or([0; 8]));
-        let m = below_21(w >> k | !(u64::MAX >> k));
+        let skip = i + 8 - b.len();
+        let m = below_21(u64::from_le_bytes(*last) >> (8 * skip) | !(u64::MAX >> (8 * skip)));
         if m == 0 {
             return b.len();
         }
-        let j = i + (m.trailing_zeros() / 8) as usize;
-        if matches!(b[j], b' ' | b'\t') {
-            return j;
+        let k = (m.trailing_zeros() / 8) as usize & 7;
+        if matches!(last[(skip + k) & 7], b' ' | b'\t') {
+            return i + k;
         }
-        i = j + 1;
+        i += k + 1;
     }
     while i < b.len() && !matches!(b[i], b' ' | b'\t') {
         i += 1;
