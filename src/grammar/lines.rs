@@ -4,7 +4,9 @@
 //! supportconfig blocks, shell prompts, command failures) recognised as such.
 
 use super::names::{Family, Table};
+use memchr::memmem::Finder;
 use serde::Serialize;
+use std::sync::OnceLock;
 
 /// Lines longer than this are reported, not tokenised (hostile input).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -197,7 +199,9 @@ pub fn classify(text: &str) -> Class {
                 Class::Failure
             } else if t.starts_with("I will collect ") || t.starts_with("I will look for ") {
                 Class::Noise
-            } else if let Some(cmd) = t.contains("ip").then(|| Command::from_prompt(t)).flatten() {
+            } else if names_no_command(t) {
+                Class::Content
+            } else if let Some(cmd) = has_ip(t).then(|| Command::from_prompt(t)).flatten() {
                 // (A command names `ip`: most content lines are out at once.)
                 Class::Command(cmd)
             } else {
@@ -206,6 +210,29 @@ pub fn classify(text: &str) -> Class {
         }
         _ => Class::Content,
     }
+}
+
+/// A first word of lowercase letters other than `ip` and the wrappers
+/// `from_command_line` skips (`default via …`, `local …`): no prompt to
+/// strip, no program, so no command, and no search of the line for `ip`.
+fn names_no_command(t: &str) -> bool {
+    let b = t.as_bytes();
+    let n = b
+        .iter()
+        .position(|c| !c.is_ascii_lowercase())
+        .unwrap_or(b.len());
+    n > 0
+        && matches!(b.get(n), None | Some(b' ' | b'\t'))
+        && !matches!(&b[..n], b"ip" | b"sudo" | b"command" | b"exec" | b"env")
+}
+
+/// `t.contains("ip")` with a searcher made once: `contains` builds one per
+/// call, and nearly every route line starting with a word asks.
+fn has_ip(t: &str) -> bool {
+    static IP: OnceLock<Finder<'static>> = OnceLock::new();
+    IP.get_or_init(|| Finder::new("ip"))
+        .find(t.as_bytes())
+        .is_some()
 }
 
 /// `text.trim()`, without the per-character Unicode scan when the line
@@ -484,6 +511,19 @@ mod tests {
         assert_eq!(c.netns.as_deref(), Some("blue"));
         assert!(Command::from_prompt("# ip route get 8.8.8.8").is_none());
         assert!(Command::from_prompt("# ipsec status").is_none());
+    }
+
+    proptest::proptest! {
+        /// A line the first-word shortcut calls content names no command.
+        #[test]
+        fn names_no_command_is_exact(
+            t in "(ip|sudo|env|exec|command|local|default|via|ipx|/usr/sbin/ip|a=b|x\\$|#|\\$|\\||\\[r\\]|route| |\t|\u{a0}){1,6}",
+        ) {
+            let t = trim(&t);
+            if names_no_command(t) {
+                proptest::prop_assert_eq!(Command::from_prompt(t), None, "{:?}", t);
+            }
+        }
     }
 
     proptest::proptest! {
