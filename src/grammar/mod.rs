@@ -310,11 +310,8 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
                         Some(r) => route::parse_continuation(&line, r, &mut sink),
                         None => false,
                     };
-                    if !done
-                        && !line.text.trim().is_empty()
-                        && let Some(r) = route::parse_line(&line, &ctx, &mut sink)
-                    {
-                        routes.push(r);
+                    if !done && !line.text.trim().is_empty() {
+                        route::parse_line_into(&line, &ctx, &mut sink, &mut routes);
                     }
                 }
                 DumpKind::IpRule => {
@@ -372,9 +369,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
                         }
                     }
                     DumpKind::IpRoute => {
-                        if let Some(r) = route::parse_line(&line, &ctx, &mut sink) {
-                            routes.push(r);
-                        }
+                        route::parse_line_into(&line, &ctx, &mut sink, &mut routes)
                     }
                 }
             }
