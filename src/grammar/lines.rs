@@ -514,6 +514,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Lines are the physical lines (CR stripped) cut at each `\ ` glue.
+        #[test]
+        fn lines_split_at_newlines_and_glue(t in "(a|b| |\t|\\\\|\n|\r){0,40}") {
+            let mut want = Vec::new();
+            let mut phys: Vec<&str> = t.split('\n').collect();
+            if t.ends_with('\n') || t.is_empty() {
+                phys.pop();
+            }
+            for (k, p) in phys.iter().enumerate() {
+                let p = p.strip_suffix('\r').unwrap_or(p);
+                let (mut s, mut glued) = (p, false);
+                loop {
+                    let cut = glue_at(s);
+                    want.push((k as u32 + 1, p, cut.map_or(s, |i| &s[..i]), glued));
+                    let Some(i) = cut else { break };
+                    (s, glued) = (&s[i + 1..], true);
+                }
+            }
+            let got: Vec<_> = Lines::new(&t).map(|l| (l.no, l.phys, l.text, l.glued)).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
         /// A line the first-word shortcut calls content names no command.
         #[test]
         fn names_no_command_is_exact(

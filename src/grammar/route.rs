@@ -629,6 +629,23 @@ fn attributes(
 ) -> Option<()> {
     while let Some(kw) = toks.next() {
         match kw {
+            // The common words first: a string match compares the words
+            // of a length in the order written.
+            "dev" | "oif" => r.dev = Some(Name::new(value!(toks, sink, line, kw, "a device"))),
+            "via" | "gw" => r.gateway = Some(via(&mut toks, sink, line)?),
+            "src" => {
+                let v = value!(toks, sink, line, kw, "a source address");
+                r.prefsrc = Some(check!(sink, line, v, lex::addr(v)));
+            }
+            "pref" => {
+                r.pref = Some(Name::new(value!(
+                    toks,
+                    sink,
+                    line,
+                    kw,
+                    "low, medium or high"
+                )))
+            }
             "from" => {
                 let v = value!(toks, sink, line, kw, "a source prefix");
                 r.from = Some(check!(sink, line, v, lex::dst(v, Some(r.family))));
@@ -640,8 +657,6 @@ fn attributes(
             "tos" | "dsfield" => {
                 r.rare_mut().tos = Some(value!(toks, sink, line, kw, "a TOS").to_string())
             }
-            "via" | "gw" => r.gateway = Some(via(&mut toks, sink, line)?),
-            "dev" | "oif" => r.dev = Some(Name::new(value!(toks, sink, line, kw, "a device"))),
             "table" => r.table = Table::parse(value!(toks, sink, line, kw, "a table")),
             "proto" | "protocol" => {
                 r.protocol = Some(RouteProtocol::parse(value!(
@@ -653,10 +668,6 @@ fn attributes(
                 )))
             }
             "scope" => r.scope = Some(Scope::parse(value!(toks, sink, line, kw, "a scope"))),
-            "src" => {
-                let v = value!(toks, sink, line, kw, "a source address");
-                r.prefsrc = Some(check!(sink, line, v, lex::addr(v)));
-            }
             "metric" | "priority" | "preference" => {
                 let v = value!(toks, sink, line, kw, "a metric");
                 r.metric = Some(check!(sink, line, v, lex::u32_tok(v)));
@@ -681,15 +692,6 @@ fn attributes(
                 r.rare_mut().error = Some(check!(sink, line, v, lex::i64_tok(v)));
             }
             "iif" => r.rare_mut().iif = Some(value!(toks, sink, line, kw, "a device").to_string()),
-            "pref" => {
-                r.pref = Some(Name::new(value!(
-                    toks,
-                    sink,
-                    line,
-                    kw,
-                    "low, medium or high"
-                )))
-            }
             "encap" => r.rare_mut().encap = Some(encap(&mut toks)),
             "as" => {
                 let mut v = value!(toks, sink, line, kw, "an address");
