@@ -315,10 +315,8 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
                     }
                 }
                 DumpKind::IpRule => {
-                    if !line.text.trim().is_empty()
-                        && let Some(r) = rule::parse_line(&line, &ctx, &mut sink)
-                    {
-                        rules.push(r);
+                    if !line.text.trim().is_empty() {
+                        rule::parse_line_into(&line, &ctx, &mut sink, &mut rules);
                     }
                 }
             }
@@ -363,11 +361,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
                             format = Format::Brief;
                         }
                     }
-                    DumpKind::IpRule => {
-                        if let Some(r) = rule::parse_line(&line, &ctx, &mut sink) {
-                            rules.push(r);
-                        }
-                    }
+                    DumpKind::IpRule => rule::parse_line_into(&line, &ctx, &mut sink, &mut rules),
                     DumpKind::IpRoute => {
                         route::parse_line_into(&line, &ctx, &mut sink, &mut routes)
                     }

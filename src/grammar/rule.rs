@@ -370,6 +370,28 @@ fn is_realm(tok: &str) -> bool {
 
 /// Parses one rule line; on a bad value the whole line becomes an error.
 pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
+    let (toks, mut rule) = head(line, sink)?;
+    selectors(toks, &mut rule, line, ctx, sink)?;
+    Some(rule)
+}
+
+/// [`parse_line`] onto the end of `out` (left as it was when the line is
+/// not a rule): the record is made in place, not returned and pushed.
+pub fn parse_line_into(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink, out: &mut Vec<Rule>) {
+    let Some((toks, rule)) = head(line, sink) else {
+        return;
+    };
+    out.push(rule);
+    if let Some(rule) = out.last_mut()
+        && selectors(toks, rule, line, ctx, sink).is_none()
+    {
+        out.pop();
+    }
+}
+
+/// The priority: the rule with nothing else yet, and the tokens after it.
+#[inline(always)]
+fn head<'a>(line: &Line<'a>, sink: &mut Sink) -> Option<(Tokens<'a>, Rule)> {
     let text = line.text.trim_start();
     let Some(colon) = text.find(':') else {
         sink.push(
@@ -392,8 +414,21 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
         );
         return None;
     };
-    let mut rule = Rule::new(line.no, priority);
-    let mut toks = Tokens::new(&text[colon + 1..]);
+    Some((
+        Tokens::new(&text[colon + 1..]),
+        Rule::new(line.no, priority),
+    ))
+}
+
+/// Everything after `PRIORITY:`.
+#[inline(always)]
+fn selectors(
+    mut toks: Tokens<'_>,
+    rule: &mut Rule,
+    line: &Line<'_>,
+    ctx: &Ctx,
+    sink: &mut Sink,
+) -> Option<()> {
     let fam = ctx.family;
 
     while let Some(kw) = toks.next() {
@@ -534,7 +569,7 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
         .map(|n| Family::of(&n.addr()))
         .or(rule.to.map(|n| Family::of(&n.addr())))
         .or(ctx.family);
-    Some(rule)
+    Some(())
 }
 
 #[cfg(test)]
@@ -545,6 +580,35 @@ mod tests {
         let d = crate::grammar::parse(text, crate::grammar::DumpKind::IpRule, &Ctx::default());
         assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
         d.rules()[0].clone()
+    }
+
+    /// Parsing in place gives what parsing and pushing gives, and leaves
+    /// the vector alone on a line that is not a rule.
+    #[test]
+    fn parse_line_into_agrees_with_parse_line() {
+        let ctx = Ctx::default();
+        for text in [
+            "0:\tfrom all lookup local",
+            "102:\tfrom 10.1.0.0/24 to 172.16.0.0/12 lookup 300",
+            "302:\tfrom all iif ghost0 [detached] lookup eni1",
+            "200:\tfrom all fwmark 0x1/0xff lookup isp_multi",
+            "5:\tfrom",
+            "6:\tfrom all fwmark zz lookup 1",
+            "not a rule",
+        ] {
+            let line = Line {
+                no: 3,
+                phys: text,
+                text,
+                glued: false,
+            };
+            let (mut a, mut b) = (Sink::default(), Sink::default());
+            let mut out = Vec::new();
+            parse_line_into(&line, &ctx, &mut a, &mut out);
+            assert_eq!(out.pop(), parse_line(&line, &ctx, &mut b), "{text}");
+            assert!(out.is_empty(), "{text}");
+            assert_eq!(a.diagnostics, b.diagnostics, "{text}");
+        }
     }
 
     #[test]
