@@ -45,6 +45,7 @@ pub fn compact<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Er
         indent: 0,
         plain: false,
         has_value: false,
+        keys: [KeyText::default(); KEYS],
     })
 }
 
@@ -58,6 +59,7 @@ pub fn pretty<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T, indent: usize) ->
         indent,
         plain: false,
         has_value: false,
+        keys: [KeyText::default(); KEYS],
     })
 }
 
@@ -70,6 +72,34 @@ pub struct Encoder<'o> {
     /// serde_json's `PrettyFormatter::has_value`: one flag for the whole
     /// document, set after each element, cleared by each `[` and `{`.
     has_value: bool,
+    /// Struct field and unit variant names written, quoted, by where the
+    /// name is: a fleet host's report has ~1,500, of a few dozen names, and
+    /// checking and copying each was most of the time spent writing strings.
+    keys: [KeyText; KEYS],
+}
+
+const KEYS: usize = 64;
+
+/// A field name's text, quoted, for the `&'static str` at `at` of `len`
+/// bytes (the same address and length are the same text).
+#[derive(Clone, Copy)]
+struct KeyText {
+    at: usize,
+    len: usize,
+    text: [u8; KEY_TEXT],
+}
+
+/// The longest name kept, with its quotes.
+const KEY_TEXT: usize = 32;
+
+impl Default for KeyText {
+    fn default() -> Self {
+        KeyText {
+            at: 0,
+            len: usize::MAX,
+            text: [0; KEY_TEXT],
+        }
+    }
 }
 
 /// A string the writer knows needs no escape (an address or CIDR block's
@@ -282,6 +312,30 @@ impl Encoder<'_> {
         serde_json::to_writer(&mut *self.out, &v).map_err(|e| Error(e.to_string()))
     }
 
+    /// A struct's field name or a unit variant's, as `string` writes it.
+    #[inline]
+    fn key(&mut self, key: &'static str) {
+        let at = key.as_ptr() as usize;
+        let slot = (at ^ (at >> 7)) % KEYS;
+        let k = &mut self.keys[slot];
+        if k.at == at && k.len == key.len() {
+            // A whole-array copy (no call), then the length cut back.
+            let end = self.out.len() + key.len() + 2;
+            self.out.extend_from_slice(&k.text);
+            self.out.truncate(end);
+            return;
+        }
+        let b = key.as_bytes();
+        if b.len() + 2 <= KEY_TEXT && !b.iter().copied().any(escape_of) {
+            k.at = at;
+            k.len = b.len();
+            k.text[0] = b'"';
+            k.text[1..=b.len()].copy_from_slice(b);
+            k.text[b.len() + 1] = b'"';
+        }
+        self.string(key);
+    }
+
     /// `plain_list`'s list, as `Compound` writes a sequence of strings.
     fn plain_list(&mut self) {
         LIST.with_borrow(|l| {
@@ -350,10 +404,10 @@ impl<'a, 'o> Compound<'a, 'o> {
         Ok(())
     }
 
-    fn field<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result<(), Error> {
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), Error> {
         self.enc.item(self.first);
         self.first = false;
-        self.enc.string(key);
+        self.enc.key(key);
         self.enc.colon();
         v.serialize(&mut *self.enc)?;
         self.enc.has_value = true;
@@ -455,7 +509,7 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         self.serialize_none()
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), Error> {
-        self.string(v);
+        self.key(v);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
