@@ -177,6 +177,18 @@ fn strings_of_every_byte_class() {
     }
     let every: String = (0u32..0x800).filter_map(char::from_u32).collect();
     same(&every);
+    // Every ASCII byte at every place of a word-scanned string, alone and
+    // before a quote or a multi-byte character.
+    for c in 0u8..0x80 {
+        for at in 0..20 {
+            for after in ["", "\"", "é", "\u{1f}"] {
+                let mut s = "abcdefghijklmnopqrst".to_string();
+                s.replace_range(at..=at, &char::from(c).to_string());
+                s.insert_str(at + 1, after);
+                same(&s);
+            }
+        }
+    }
 }
 
 /// The reports of the sample fleet (every collector, scenario and field
