@@ -112,6 +112,7 @@ pub struct Leak {
     pub summary: String,
     pub scope: Scope,
     pub egress: String,
+    #[serde(with = "plain_ip::option", default)]
     pub gateway: Option<IpAddr>,
     /// Some flows leave by another nexthop of a multipath route.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -149,6 +150,7 @@ pub struct Leak {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leg {
     pub dev: String,
+    #[serde(with = "plain_ip::option", default)]
     pub gateway: Option<IpAddr>,
 }
 
@@ -268,6 +270,38 @@ mod cidr_list {
     }
 }
 
+/// Addresses written as `encode::Plain` text (serde's own writes each
+/// through `fmt`: ~900 instructions an address).
+mod plain_ip {
+    use crate::report::encode::Plain;
+    use crate::verdict::space::NetText;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::net::IpAddr;
+
+    pub fn serialize<S: Serializer>(a: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
+        Plain(NetText::addr(*a).as_str()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+        IpAddr::deserialize(d)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(a: &Option<IpAddr>, s: S) -> Result<S::Ok, S::Error> {
+            match a {
+                Some(a) => s.serialize_some(&Plain(NetText::addr(*a).as_str())),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
+            Option::<IpAddr>::deserialize(d)
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -300,6 +334,7 @@ pub struct NoRoute {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
+    #[serde(with = "plain_ip")]
     pub address: IpAddr,
     pub prefixlen: u8,
     pub interface: String,
@@ -314,7 +349,11 @@ pub struct Endpoint {
     /// An earlier endpoint on the same link whose replies route exactly as
     /// this one's (the rules meet both addresses alike): its leaks, routes
     /// and conditional rules are this one's too, and are not repeated here.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "plain_ip::option",
+        default
+    )]
     pub same_as: Option<IpAddr>,
     /// Asymmetric for replies of these IP protocols only (rules on
     /// `ipproto`; `other`: a protocol no rule names); absent: for every
