@@ -4,8 +4,10 @@
 //! with more, its files and the archives inside a top-level archive are
 //! read on as many reader threads, and grouped into hosts on this one
 //! (`capture::fan`). Hosts go to worker threads as soon as their archive or
-//! folder is read, through a bounded queue so memory stays flat; reports are
-//! written by one thread as hosts finish.
+//! folder is read, through a bounded queue so memory stays flat; each worker
+//! renders its reports in the output format and frees them, and one thread
+//! writes the text as hosts finish (a serial writer serialising ~50 KB a host
+//! would cap the workers it can keep up with).
 //!
 //! Plain scoped threads and a bounded channel rather than rayon: the reader
 //! is a callback-driven stream that must block when workers fall behind
@@ -66,6 +68,15 @@ impl<'a> Batcher<'a> {
 
 /// The next batch for a worker. The lock is held only to take a batch
 /// that is there, or to wait for one while no other worker is waiting.
+/// A batch of hosts, analysed: what the summary and the identities count
+/// of them, and the text of those the report keeps.
+#[derive(Default)]
+struct Finished {
+    summary: Summary,
+    ids: report::identity::Identities,
+    rendered: Vec<std::io::Result<report::Rendered>>,
+}
+
 fn next_batch(rx: &Mutex<mpsc::Receiver<Vec<HostCapture>>>) -> Option<Vec<HostCapture>> {
     rx.lock().ok()?.recv().ok()
 }
@@ -271,7 +282,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
     // Bounded: a writer slower than the workers (pretty JSON, a slow
     // pipe) holds them back instead of queueing reports without end. One
     // batch per worker in waiting keeps both busy.
-    let (res_tx, res_rx) = mpsc::sync_channel::<Vec<host::HostReport>>(s.jobs);
+    let (res_tx, res_rx) = mpsc::sync_channel::<Finished>(s.jobs);
     // Archives, members or files of the bundle that could not be read, and
     // inputs that could not be read at all (told at once): nothing says
     // their hosts are fine, so a run without findings is then incomplete (3).
@@ -285,12 +296,22 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             let tx = res_tx.clone();
             let class = &s.class;
             let limit = s.host_timeout;
+            let keep = &keep;
+            let mut render = rep.renderer();
             scope.spawn(move || {
                 while let Some(batch) = next_batch(&rx) {
-                    let reports = batch
-                        .into_iter()
-                        .map(|c| host::analyse_within(c, class, limit));
-                    if tx.send(reports.collect()).is_err() {
+                    // Each report counted, rendered and freed here: the
+                    // writer gets its bytes.
+                    let mut done = Finished::default();
+                    for c in batch {
+                        let h = host::analyse_within(c, class, limit);
+                        done.summary.add(&h);
+                        done.ids.add(&h);
+                        if keep.keeps(&h) {
+                            done.rendered.push(render.render(&h));
+                        }
+                    }
+                    if tx.send(done).is_err() {
                         break;
                     }
                 }
@@ -301,14 +322,16 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             let mut summary = Summary::default();
             let mut ids = report::identity::Identities::default();
             let mut result = Ok(());
-            for h in res_rx.into_iter().flatten() {
-                summary.add(&h);
-                ids.add(&h);
+            for done in res_rx {
                 if let Some(pb) = &pb {
-                    pb.inc(1);
+                    pb.inc((done.summary.hosts) as u64);
                 }
-                if result.is_ok() && keep.keeps(&h) {
-                    result = rep.host(&mut sink, h);
+                summary.merge(&done.summary);
+                ids.merge(done.ids);
+                for r in done.rendered {
+                    if result.is_ok() {
+                        result = r.and_then(|r| rep.put(&mut sink, r));
+                    }
                 }
             }
             (summary, result, rep, sink, ids)

@@ -1,7 +1,7 @@
 //! `--format csv`: one row per host (RFC 4180 quoting).
 
 use super::spill::{Part, Rows};
-use super::{Reporter, Summary};
+use super::{Render, Rendered, Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
 use std::io::{self, Write};
@@ -21,9 +21,26 @@ fn field(s: &str) -> String {
     }
 }
 
+/// Each host's line.
+struct Lines;
+
+impl Render for Lines {
+    fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
+        Ok(Rendered {
+            host: h.host.clone(),
+            head: line(h).into_bytes(),
+            ..Default::default()
+        })
+    }
+}
+
 impl Reporter for Csv {
-    fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        self.rows.push(&h.host, line(&h).as_bytes(), b"")
+    fn renderer(&self) -> Box<dyn Render> {
+        Box::new(Lines)
+    }
+
+    fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
+        self.rows.push(&r.host, &r.head, b"")
     }
 
     fn kept(&self) -> usize {

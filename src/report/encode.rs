@@ -45,6 +45,7 @@ pub fn compact<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Er
         indent: 0,
         plain: false,
         has_value: false,
+        keys: [KeyText::default(); KEYS],
     })
 }
 
@@ -58,6 +59,7 @@ pub fn pretty<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T, indent: usize) ->
         indent,
         plain: false,
         has_value: false,
+        keys: [KeyText::default(); KEYS],
     })
 }
 
@@ -70,6 +72,34 @@ pub struct Encoder<'o> {
     /// serde_json's `PrettyFormatter::has_value`: one flag for the whole
     /// document, set after each element, cleared by each `[` and `{`.
     has_value: bool,
+    /// Struct field and unit variant names written, quoted, by where the
+    /// name is: a fleet host's report has ~1,500, of a few dozen names, and
+    /// checking and copying each was most of the time spent writing strings.
+    keys: [KeyText; KEYS],
+}
+
+const KEYS: usize = 64;
+
+/// A field name's text, quoted, for the `&'static str` at `at` of `len`
+/// bytes (the same address and length are the same text).
+#[derive(Clone, Copy)]
+struct KeyText {
+    at: usize,
+    len: usize,
+    text: [u8; KEY_TEXT],
+}
+
+/// The longest name kept, with its quotes.
+const KEY_TEXT: usize = 32;
+
+impl Default for KeyText {
+    fn default() -> Self {
+        KeyText {
+            at: 0,
+            len: usize::MAX,
+            text: [0; KEY_TEXT],
+        }
+    }
 }
 
 /// A string the writer knows needs no escape (an address or CIDR block's
@@ -82,6 +112,96 @@ const PLAIN: &str = "$asymroute::Plain";
 impl Serialize for Plain<'_> {
     fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_newtype_struct(PLAIN, self.0)
+    }
+}
+
+const PLAIN_LIST: &str = "$asymroute::PlainList";
+
+/// The JSON text of a list `plain_list` writes: each element quoted and
+/// followed by a comma (`"a","b",`), so that the compact form is one copy.
+#[derive(Default)]
+pub struct ListText {
+    text: Vec<u8>,
+    /// Where each element's comma ends.
+    ends: Vec<u32>,
+}
+
+impl ListText {
+    /// Appends an element (its text needs no escape).
+    #[inline]
+    pub fn push(&mut self, s: &[u8]) {
+        debug_assert!(!s.iter().copied().any(escape_of));
+        self.text.reserve(s.len() + 3);
+        self.text.push(b'"');
+        self.text.extend_from_slice(s);
+        self.text.extend_from_slice(b"\",");
+        self.ends.push(self.text.len() as u32);
+    }
+
+    /// Appends another list's elements.
+    pub fn extend(&mut self, l: &ListText) {
+        let base = self.text.len() as u32;
+        self.text.extend_from_slice(&l.text);
+        self.ends.extend(l.ends.iter().map(|e| e + base));
+    }
+
+    pub fn reserve(&mut self, elements: usize, bytes: usize) {
+        self.text.reserve(bytes + 3 * elements);
+        self.ends.reserve(elements);
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// Each element's JSON text, quotes included.
+    fn quoted(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let e = self.text.get(start..end as usize - 1).unwrap_or_default();
+            start = end as usize;
+            e
+        })
+    }
+}
+
+thread_local! {
+    static LIST: std::cell::RefCell<ListText> = Default::default();
+}
+
+/// A list of strings that need no escape (a leak's destinations: a fleet
+/// host's report holds ~1,400 CIDR blocks in ~60 lists), written by `fill`
+/// onto an empty `ListText`. The `Encoder` copies the list's text whole:
+/// taking each element through serde was ~40% of writing them. It finds
+/// the text in this thread's `LIST`, filled just before; other serializers
+/// see the sequence of strings.
+pub fn plain_list<S: ser::Serializer>(
+    fill: impl FnOnce(&mut ListText),
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    LIST.with_borrow_mut(|l| {
+        l.clear();
+        fill(l);
+    });
+    s.serialize_newtype_struct(PLAIN_LIST, &Listed)
+}
+
+/// The list in `LIST`, as a sequence (for serializers other than ours).
+struct Listed;
+
+impl Serialize for Listed {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use ser::SerializeSeq;
+        LIST.with_borrow(|l| {
+            let mut seq = s.serialize_seq(Some(l.ends.len()))?;
+            for e in l.quoted() {
+                let t = e.get(1..e.len().saturating_sub(1)).unwrap_or_default();
+                let t = std::str::from_utf8(t).map_err(ser::Error::custom)?;
+                seq.serialize_element(&Plain(t))?;
+            }
+            seq.end()
+        })
     }
 }
 
@@ -192,6 +312,49 @@ impl Encoder<'_> {
         serde_json::to_writer(&mut *self.out, &v).map_err(|e| Error(e.to_string()))
     }
 
+    /// A struct's field name or a unit variant's, as `string` writes it.
+    #[inline]
+    fn key(&mut self, key: &'static str) {
+        let at = key.as_ptr() as usize;
+        let slot = (at ^ (at >> 7)) % KEYS;
+        let k = &mut self.keys[slot];
+        if k.at == at && k.len == key.len() {
+            // A whole-array copy (no call), then the length cut back.
+            let end = self.out.len() + key.len() + 2;
+            self.out.extend_from_slice(&k.text);
+            self.out.truncate(end);
+            return;
+        }
+        let b = key.as_bytes();
+        if b.len() + 2 <= KEY_TEXT && !b.iter().copied().any(escape_of) {
+            k.at = at;
+            k.len = b.len();
+            k.text[0] = b'"';
+            k.text[1..=b.len()].copy_from_slice(b);
+            k.text[b.len() + 1] = b'"';
+        }
+        self.string(key);
+    }
+
+    /// `plain_list`'s list, as `Compound` writes a sequence of strings.
+    fn plain_list(&mut self) {
+        LIST.with_borrow(|l| {
+            self.open(b'[');
+            if self.pretty {
+                for (k, e) in l.quoted().enumerate() {
+                    self.item(k == 0);
+                    self.out.extend_from_slice(e);
+                    self.has_value = true;
+                }
+            } else if let Some((_, all)) = l.text.split_last() {
+                // Without the last comma.
+                self.out.extend_from_slice(all);
+                self.has_value = true;
+            }
+            self.close(b']');
+        })
+    }
+
     /// `{"variant":` before a variant's content.
     fn variant_open(&mut self, variant: &str) {
         self.open(b'{');
@@ -241,10 +404,10 @@ impl<'a, 'o> Compound<'a, 'o> {
         Ok(())
     }
 
-    fn field<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result<(), Error> {
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), Error> {
         self.enc.item(self.first);
         self.first = false;
-        self.enc.string(key);
+        self.enc.key(key);
         self.enc.colon();
         v.serialize(&mut *self.enc)?;
         self.enc.has_value = true;
@@ -346,7 +509,7 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         self.serialize_none()
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<(), Error> {
-        self.string(v);
+        self.key(v);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -354,6 +517,10 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         name: &'static str,
         v: &T,
     ) -> Result<(), Error> {
+        if name == PLAIN_LIST {
+            self.plain_list();
+            return Ok(());
+        }
         self.plain = name == PLAIN;
         v.serialize(self)
     }

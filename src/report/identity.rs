@@ -27,6 +27,14 @@ impl Identities {
         }
     }
 
+    /// Another set (a worker's batch) added in: the notices are sorted,
+    /// so the order sets come in does not matter.
+    pub fn merge(&mut self, o: Identities) {
+        for (k, hosts) in o.seen {
+            self.seen.entry(k).or_default().extend(hosts);
+        }
+    }
+
     fn push(&mut self, kind: &'static str, value: &str, host: &str) {
         self.seen
             .entry((kind, value.to_string()))
@@ -78,5 +86,39 @@ mod tests {
         assert!(!identifying("host12.example.com"));
         assert!(identifying("hostess"));
         assert!(!identifying(" "));
+    }
+
+    /// Workers count their batches apart: the merged notices are those of
+    /// one count of every host, in any order of batches.
+    #[test]
+    fn merged_batches_tell_what_one_count_tells() {
+        let hosts: Vec<(String, &str)> = (0..12)
+            .map(|i| (format!("bundle/h{i:02}"), ["web01", "db01", "lb01"][i % 3]))
+            .collect();
+        let mut one = Identities::default();
+        for (h, n) in &hosts {
+            one.push("hostname", n, h);
+        }
+        let want = one.notices();
+        assert_eq!(want.len(), 3);
+        for split in [1, 5, 11] {
+            let (mut a, mut b) = (Identities::default(), Identities::default());
+            for (h, n) in &hosts[..split] {
+                a.push("hostname", n, h);
+            }
+            for (h, n) in hosts[split..].iter().rev() {
+                b.push("hostname", n, h);
+            }
+            b.merge(a);
+            let got = b.notices();
+            assert_eq!(
+                got.iter()
+                    .map(|n| (&n.file, &n.message))
+                    .collect::<Vec<_>>(),
+                want.iter()
+                    .map(|n| (&n.file, &n.message))
+                    .collect::<Vec<_>>()
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! ([`super::spill`]); the end writes the document around them.
 
 use super::spill::{Part, Rows};
-use super::{Reporter, Summary};
+use super::{Render, Rendered, Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
 use serde::Serialize;
@@ -15,9 +15,10 @@ use std::io::{self, Write};
 #[derive(Default)]
 pub struct Json {
     rows: Rows,
-    /// The host being serialised.
-    text: Vec<u8>,
 }
+
+/// Each host serialised into a text of its own.
+struct Hosts;
 
 #[derive(Serialize)]
 struct Tool {
@@ -49,18 +50,31 @@ const HOSTS: &[u8] = b"\"hosts\": []";
 /// Indentation of an element of the top-level `hosts` array.
 const INDENT: &[u8] = b"    ";
 
-impl Reporter for Json {
-    fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
+impl Render for Hosts {
+    fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
         // Written as it stands in the document: an element of `hosts`,
         // two levels deep.
-        self.text.clear();
-        self.text.extend_from_slice(INDENT);
-        super::encode::pretty(&mut self.text, &h, 2)?;
-        self.rows.push(&h.host, &self.text, b"")
+        let mut text = INDENT.to_vec();
+        super::encode::pretty(&mut text, h, 2)?;
+        Ok(Rendered {
+            host: h.host.clone(),
+            head: text,
+            ..Default::default()
+        })
+    }
+}
+
+impl Reporter for Json {
+    fn renderer(&self) -> Box<dyn Render> {
+        Box::new(Hosts)
+    }
+
+    fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
+        self.rows.push(&r.host, &r.head, b"")
     }
 
     fn kept(&self) -> usize {
-        self.rows.kept() + self.text.capacity()
+        self.rows.kept()
     }
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {

@@ -2,7 +2,7 @@
 //! complete `ok` — ready to paste into a ticket.
 
 use super::spill::{Part, Rows};
-use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell};
+use super::{Options, Render, Rendered, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell};
 use crate::capture::Notice;
 use crate::verdict::Verdict;
 use crate::verdict::host::HostReport;
@@ -44,8 +44,11 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-impl Reporter for Markdown {
-    fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
+/// Each host's table line and section.
+struct Lines(Options);
+
+impl Render for Lines {
+    fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
         let row = format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             text(&h.host),
@@ -54,20 +57,35 @@ impl Reporter for Markdown {
                 Some(w) => format!("{}, {w}", h.verdict_label()),
                 None => h.verdict_label(),
             }),
-            fix_cell(&h),
-            cell(&ec2rl_cell(&h)),
+            fix_cell(h),
+            cell(&ec2rl_cell(h)),
             cell(&h.reason)
         );
         let mut section = String::new();
-        if h.verdict != Verdict::Ok || h.is_incomplete() || self.o.explain {
+        if h.verdict != Verdict::Ok || h.is_incomplete() || self.0.explain {
             let _ = write!(section, "\n### {}\n\n```\n", text(&h.host));
-            for l in explain_lines(&h) {
+            for l in explain_lines(h) {
                 section.push_str(&l);
                 section.push('\n');
             }
             section.push_str("```\n");
         }
-        self.rows.push(&h.host, row.as_bytes(), section.as_bytes())
+        Ok(Rendered {
+            host: h.host.clone(),
+            head: row.into_bytes(),
+            tail: section.into_bytes(),
+            ..Default::default()
+        })
+    }
+}
+
+impl Reporter for Markdown {
+    fn renderer(&self) -> Box<dyn Render> {
+        Box::new(Lines(self.o.clone()))
+    }
+
+    fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
+        self.rows.push(&r.host, &r.head, &r.tail)
     }
 
     fn kept(&self) -> usize {

@@ -1,19 +1,23 @@
 //! `--format ndjson`: one line per host as it finishes (`"type": "host"`),
 //! then notices and a summary line, for `jq -c` and batch engines.
 
-use super::{Reporter, Summary};
+use super::{Render, Rendered, Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// Holds the line being written: a host is serialised into it, then
-/// written at once. serde_json writes a report in thousands of small
-/// pieces, each a virtual call into the `BufWriter` when written straight
-/// to `out` (a tenth of a fleet scan).
+/// Writes each host's line as it comes.
 #[derive(Default)]
-pub struct Ndjson {
-    line: Vec<u8>,
+pub struct Ndjson;
+
+/// A host is serialised into its line, written at once: serde_json writes
+/// a report in thousands of small pieces, each a virtual call into the
+/// `BufWriter` when written straight to `out` (a tenth of a fleet scan).
+#[derive(Default)]
+struct Lines {
+    /// The last line's length: the next one's first guess.
+    last: usize,
 }
 
 #[derive(Serialize)]
@@ -25,16 +29,15 @@ struct Tagged<'a, T: Serialize> {
     body: &'a T,
 }
 
-impl Reporter for Ndjson {
-    fn host(&mut self, out: &mut dyn Write, h: HostReport) -> io::Result<()> {
+impl Render for Lines {
+    fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
         // `Tagged`'s text without serde's flatten (a detour through its map
         // serialiser for every field): the report's object continues the
         // tag's, its `{` turned into a `,`.
-        let line = &mut self.line;
-        line.clear();
+        let mut line = Vec::with_capacity(self.last + self.last / 8);
         line.extend_from_slice(br#"{"type":"host","schema":2"#);
         let start = line.len();
-        super::encode::compact(line, &h)?;
+        super::encode::compact(&mut line, h)?;
         if line[start..] == *b"{}" {
             line.truncate(start);
             line.push(b'}');
@@ -42,7 +45,21 @@ impl Reporter for Ndjson {
             line[start] = b',';
         }
         line.push(b'\n');
-        out.write_all(line)?;
+        self.last = line.len();
+        Ok(Rendered {
+            head: line,
+            ..Default::default()
+        })
+    }
+}
+
+impl Reporter for Ndjson {
+    fn renderer(&self) -> Box<dyn Render> {
+        Box::new(Lines::default())
+    }
+
+    fn put(&mut self, out: &mut dyn Write, r: Rendered) -> io::Result<()> {
+        out.write_all(&r.head)?;
         out.flush()
     }
 

@@ -131,6 +131,14 @@ struct Scratch {
     conditional: Vec<u32>,
     cond_seen: Vec<bool>,
     group_of: Vec<u32>,
+    /// The report's groups of pieces, flat: (group, range) and (group,
+    /// deciding route) in piece order, each group's outcome, each group's
+    /// last route (a group's Vecs of its own were ~150 allocations an
+    /// endpoint).
+    grouped: Vec<(u32, Range)>,
+    group_routes: Vec<(u32, RouteKey)>,
+    group_outcome: Vec<u32>,
+    last_route: Vec<Option<RouteKey>>,
 }
 
 /// The captured host's reply lookups the analysis made in one family, for
@@ -322,6 +330,10 @@ pub(super) fn analyse(
         conditional,
         cond_seen,
         group_of,
+        grouped,
+        group_routes,
+        group_outcome,
+        last_route,
     } = &mut scratch;
     // Runs of pieces share an outcome: the previous one is checked before
     // the map is hashed.
@@ -481,13 +493,6 @@ pub(super) fn analyse(
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
     // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
     // does.
-    struct Group {
-        outcome: u32,
-        ranges: Vec<Range>,
-        /// The deciding routes, repeats included (counted at the end).
-        routes: Vec<RouteKey>,
-    }
-    let mut groups: Vec<Group> = Vec::new();
     group_of.resize(outcomes.len(), u32::MAX);
     let mut last: Option<u32> = None;
     for &(r, o, route) in pieces.iter() {
@@ -501,47 +506,54 @@ pub(super) fn analyse(
         }
         let gi = match group_of[o as usize] {
             u32::MAX => {
-                groups.push(Group {
-                    outcome: o,
-                    ranges: Vec::new(),
-                    routes: Vec::new(),
-                });
-                group_of[o as usize] = (groups.len() - 1) as u32;
-                (groups.len() - 1) as u32
+                group_outcome.push(o);
+                last_route.push(None);
+                group_of[o as usize] = (group_outcome.len() - 1) as u32;
+                (group_outcome.len() - 1) as u32
             }
             gi => gi,
         };
-        let grp = &mut groups[gi as usize];
-        if grp.routes.last() != route.as_ref() {
-            grp.routes.extend(route);
+        if let Some(k) = route
+            && last_route[gi as usize] != Some(k)
+        {
+            group_routes.push((gi, k));
+            last_route[gi as usize] = Some(k);
         }
-        match last {
-            Some(lg) if lg == gi => {
-                if let Some(prev) = grp.ranges.last_mut() {
-                    prev.end = r.end;
-                }
-            }
-            _ => grp.ranges.push(r),
+        // The group's last range is the last one of all while the run
+        // goes on.
+        match (last, grouped.last_mut()) {
+            (Some(lg), Some(prev)) if lg == gi => prev.1.end = r.end,
+            _ => grouped.push((gi, r)),
         }
         last = Some(gi);
     }
+    // Each group's ranges (ascending) and routes together.
+    grouped.sort_unstable_by_key(|&(g, r)| (g, r.start));
+    group_routes.sort_unstable();
+    group_routes.dedup();
+    let ranges: Vec<Range> = grouped.iter().map(|&(_, r)| r).collect();
     let route_of = |k: RouteKey| -> Option<&crate::model::RouteEntry> {
         host.table(fam, &m.tables[k.0 as usize])?
             .routes
             .get(k.1 as usize)
     };
     let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
-    for mut grp in groups {
-        let o = outcomes[grp.outcome as usize];
-        let size: u128 = grp.ranges.iter().map(|r| r.end - r.start).sum();
-        grp.routes.sort_unstable();
-        grp.routes.dedup();
+    let (mut at, mut at_route) = (0, 0);
+    for (gi, &outcome) in group_outcome.iter().enumerate() {
+        let gi = gi as u32;
+        let n = grouped[at..].partition_point(|&(g, _)| g == gi);
+        let grp_ranges = &ranges[at..at + n];
+        at += n;
+        let nr = group_routes[at_route..].partition_point(|&(g, _)| g == gi);
+        let grp_routes = &group_routes[at_route..at_route + nr];
+        at_route += nr;
+        let o = outcomes[outcome as usize];
+        let size: u128 = grp_ranges.iter().map(|r| r.end - r.start).sum();
         // The route quoted for the leak: the one with the widest prefix
         // (the default route over the more specific ones).
-        let main_route = grp
-            .routes
+        let main_route = grp_routes
             .iter()
-            .copied()
+            .map(|&(_, k)| k)
             .filter_map(|k| route_dst(k).map(|r| (k, r)))
             .max_by(|a, b| {
                 (a.1.end - a.1.start)
@@ -550,11 +562,11 @@ pub(super) fn analyse(
             });
         let (destinations, omitted, summary) = describe(
             fam,
-            &grp.ranges,
+            grp_ranges,
             main_route.map(|x| x.1),
             pieces,
             outcomes,
-            grp.outcome,
+            outcome,
             route_dst,
         );
         let quote_route = |k: Option<(RouteKey, Range)>| {
@@ -563,7 +575,7 @@ pub(super) fn analyse(
                 Some(q.quote(e.origin, || e.route.to_string()))
             })
         };
-        let routes = grp.routes.len();
+        let routes = grp_routes.len();
         match o {
             Outcome::Leak {
                 scope,
@@ -630,6 +642,10 @@ pub(super) fn analyse(
     conditional.clear();
     cond_seen.clear();
     group_of.clear();
+    grouped.clear();
+    group_routes.clear();
+    group_outcome.clear();
+    last_route.clear();
     m.scratch = scratch;
 }
 

@@ -112,6 +112,7 @@ pub struct Leak {
     pub summary: String,
     pub scope: Scope,
     pub egress: String,
+    #[serde(with = "plain_ip::option", default)]
     pub gateway: Option<IpAddr>,
     /// Some flows leave by another nexthop of a multipath route.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -149,6 +150,7 @@ pub struct Leak {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leg {
     pub dev: String,
+    #[serde(with = "plain_ip::option", default)]
     pub gateway: Option<IpAddr>,
 }
 
@@ -163,27 +165,69 @@ pub fn cidr_text(n: &IpNet) -> String {
 /// host's report lists ~1,500; made as strings by the analysis, they cost
 /// 7% of a fleet scan, and as much again to free on the writer thread.
 mod cidr_list {
+    use crate::report::encode::ListText;
     use ipnet::IpNet;
-    use serde::ser::SerializeSeq;
     use serde::{Deserialize, Deserializer, Serializer};
+    use std::cell::RefCell;
 
     pub fn serialize<S: Serializer>(v: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(v.len()))?;
-        // All the blocks' text in one buffer: one UTF-8 check for the list.
-        let mut text = Vec::with_capacity(v.len() * 24);
-        let mut ends = Vec::with_capacity(v.len());
-        for n in v {
-            text.extend_from_slice(crate::verdict::space::NetText::net(n).as_bytes());
-            ends.push(text.len());
+        crate::report::encode::plain_list(|list| RECENT.with_borrow_mut(|r| r.write(v, list)), s)
+    }
+
+    /// How many lists `RECENT` keeps, and the longest it keeps (bounding
+    /// it at ~0.5 MB a thread).
+    const KEPT: usize = 16;
+    const KEPT_LEN: usize = 512;
+
+    thread_local! {
+        /// The lists this thread wrote last, with their text: a host's
+        /// endpoints share many of their leaks' destinations (addresses on
+        /// one link leak alike): a quarter of a fleet host's blocks.
+        static RECENT: RefCell<Recent> = Default::default();
+    }
+
+    #[derive(Default)]
+    struct Recent {
+        lists: Vec<Written>,
+        /// The one to replace next (the oldest, once `KEPT` are kept).
+        next: usize,
+    }
+
+    #[derive(Default)]
+    struct Written {
+        nets: Vec<IpNet>,
+        list: ListText,
+    }
+
+    impl Recent {
+        /// `v`'s text onto `list` (empty).
+        fn write(&mut self, v: &[IpNet], list: &mut ListText) {
+            if let Some(w) = self.lists.iter().find(|w| w.nets == v) {
+                list.extend(&w.list);
+                return;
+            }
+            list.reserve(v.len(), v.len() * 24);
+            for n in v {
+                list.push(crate::verdict::space::NetText::net(n).as_bytes());
+            }
+            if v.is_empty() || v.len() > KEPT_LEN {
+                return;
+            }
+            let w = if self.lists.len() < KEPT {
+                self.lists.push(Written::default());
+                self.lists.last_mut()
+            } else {
+                let i = self.next;
+                self.next = (i + 1) % KEPT;
+                self.lists.get_mut(i)
+            };
+            if let Some(w) = w {
+                w.nets.clear();
+                w.nets.extend_from_slice(v);
+                w.list.clear();
+                w.list.extend(list);
+            }
         }
-        let text = String::from_utf8(text).unwrap_or_default();
-        let mut start = 0;
-        for end in ends {
-            let t = text.get(start..end).unwrap_or_default();
-            seq.serialize_element(&crate::report::encode::Plain(t))?;
-            start = end;
-        }
-        seq.end()
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
@@ -191,6 +235,70 @@ mod cidr_list {
             .iter()
             .map(|t| t.parse().map_err(serde::de::Error::custom))
             .collect()
+    }
+
+    /// Lists written again, after others and after being replaced, read
+    /// as they were written.
+    #[cfg(test)]
+    #[test]
+    fn kept_lists_are_written_as_new_ones() {
+        #[derive(serde::Serialize)]
+        struct L(#[serde(with = "super::cidr_list")] Vec<IpNet>);
+        let lists: Vec<Vec<IpNet>> = (0..40u8)
+            .map(|k| {
+                (0..=k % 5)
+                    .map(|j| format!("10.{k}.{j}.0/24").parse().unwrap())
+                    .chain((k % 3 == 0).then(|| format!("2001:db8:{k}::/48").parse().unwrap()))
+                    .collect()
+            })
+            .collect();
+        let text = |v: &Vec<IpNet>| {
+            let mut out = Vec::new();
+            crate::report::encode::compact(&mut out, &L(v.clone())).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        for round in 0..3 {
+            for (k, v) in lists.iter().enumerate() {
+                let want =
+                    serde_json::to_string(&v.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                        .unwrap();
+                assert_eq!(text(v), want, "round {round}, list {k}");
+                // The same list again at once: from what was kept.
+                assert_eq!(text(v), want, "round {round}, list {k} again");
+            }
+        }
+    }
+}
+
+/// Addresses written as `encode::Plain` text (serde's own writes each
+/// through `fmt`: ~900 instructions an address).
+mod plain_ip {
+    use crate::report::encode::Plain;
+    use crate::verdict::space::NetText;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::net::IpAddr;
+
+    pub fn serialize<S: Serializer>(a: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
+        Plain(NetText::addr(*a).as_str()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+        IpAddr::deserialize(d)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(a: &Option<IpAddr>, s: S) -> Result<S::Ok, S::Error> {
+            match a {
+                Some(a) => s.serialize_some(&Plain(NetText::addr(*a).as_str())),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
+            Option::<IpAddr>::deserialize(d)
+        }
     }
 }
 
@@ -226,6 +334,7 @@ pub struct NoRoute {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
+    #[serde(with = "plain_ip")]
     pub address: IpAddr,
     pub prefixlen: u8,
     pub interface: String,
@@ -240,7 +349,11 @@ pub struct Endpoint {
     /// An earlier endpoint on the same link whose replies route exactly as
     /// this one's (the rules meet both addresses alike): its leaks, routes
     /// and conditional rules are this one's too, and are not repeated here.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "plain_ip::option",
+        default
+    )]
     pub same_as: Option<IpAddr>,
     /// Asymmetric for replies of these IP protocols only (rules on
     /// `ipproto`; `other`: a protocol no rule names); absent: for every

@@ -137,9 +137,7 @@ pub fn push_net(s: &mut String, n: &IpNet) {
 
 /// `IpAddr`'s text appended to `s`.
 pub fn push_ip(s: &mut String, a: IpAddr) {
-    let mut t = NetText::default();
-    t.ip(a);
-    s.push_str(t.as_str());
+    s.push_str(NetText::addr(a).as_str());
 }
 
 /// An address or CIDR block's text in a buffer of its own: a report writes
@@ -192,6 +190,13 @@ impl NetText {
             Family::Inet6 => t.v6(start),
         }
         t.plen(plen);
+        t
+    }
+
+    /// An address's text, as its `Display` writes it.
+    pub fn addr(a: IpAddr) -> Self {
+        let mut t = NetText::default();
+        t.ip(a);
         t
     }
 

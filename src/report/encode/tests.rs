@@ -177,6 +177,18 @@ fn strings_of_every_byte_class() {
     }
     let every: String = (0u32..0x800).filter_map(char::from_u32).collect();
     same(&every);
+    // Every ASCII byte at every place of a word-scanned string, alone and
+    // before a quote or a multi-byte character.
+    for c in 0u8..0x80 {
+        for at in 0..20 {
+            for after in ["", "\"", "é", "\u{1f}"] {
+                let mut s = "abcdefghijklmnopqrst".to_string();
+                s.replace_range(at..=at, &char::from(c).to_string());
+                s.insert_str(at + 1, after);
+                same(&s);
+            }
+        }
+    }
 }
 
 /// The reports of the sample fleet (every collector, scenario and field
@@ -218,4 +230,43 @@ fn plain_strings_then_escaped_ones() {
     };
     same(&v);
     same(&Plain("x"));
+}
+
+/// `plain_list`'s lists (empty, one element, several; in a struct, in a
+/// list, next to escaped strings) as serde_json writes a list of strings.
+#[test]
+fn plain_lists() {
+    struct L(&'static [&'static str]);
+    impl Serialize for L {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            super::plain_list(
+                |l| {
+                    for e in self.0 {
+                        l.push(e.as_bytes());
+                    }
+                },
+                s,
+            )
+        }
+    }
+    #[derive(Serialize)]
+    struct S {
+        empty: L,
+        one: L,
+        before: &'static str,
+        some: L,
+        lists: Vec<L>,
+        after: &'static str,
+    }
+    let v = S {
+        empty: L(&[]),
+        one: L(&["10.0.0.0/8"]),
+        before: "a\ttab",
+        some: L(&["2001:db8::/32", "", "::/0"]),
+        lists: vec![L(&[]), L(&["a", "b"]), L(&["c"])],
+        after: "\"q\"",
+    };
+    same(&v);
+    same(&L(&["x", "y"]));
+    same(&L(&[]));
 }

@@ -40,6 +40,20 @@ impl Widest {
     pub fn columns(&self) -> usize {
         self.0.len()
     }
+
+    /// Another row's widths (`into_vec`'s) counted in.
+    pub fn merge(&mut self, other: &[usize]) {
+        if self.0.len() < other.len() {
+            self.0.resize(other.len(), 0);
+        }
+        for (w, &o) in self.0.iter_mut().zip(other) {
+            *w = (*w).max(o);
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<usize> {
+        self.0
+    }
 }
 
 /// The content width comfy_table gives an `Absolute`/`LowerBoundary` width

@@ -4,7 +4,9 @@
 mod layout;
 
 use super::spill::{Part, Rows, put_str, take_str};
-use super::{Options, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, short_host};
+use super::{
+    Options, Render, Rendered, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, short_host,
+};
 use crate::capture::Notice;
 use crate::verdict::Verdict;
 use crate::verdict::fix::FixStatus;
@@ -18,8 +20,6 @@ use std::io::{self, Write};
 pub struct Table {
     o: Options,
     rows: Rows,
-    /// The row being encoded.
-    buf: Vec<u8>,
     /// What the column widths need of every cell ([`layout`]).
     widest: Widest,
 }
@@ -29,22 +29,32 @@ impl Table {
         Table {
             o,
             rows: Rows::default(),
-            buf: Vec::new(),
             widest: Widest::default(),
         }
     }
 
-    /// Columns shown at this width: (collector, ec2rl).
     fn columns(&self) -> (bool, bool) {
-        (self.o.width >= 90, self.o.width >= 70)
+        columns(&self.o)
     }
 
-    /// The host column's least width: the host names the row, give it
-    /// room before the reason wraps.
     fn host_width(&self) -> u16 {
-        (self.o.width / 3).min(40)
+        host_width(&self.o)
     }
 }
+
+/// Columns shown at this width: (collector, ec2rl).
+fn columns(o: &Options) -> (bool, bool) {
+    (o.width >= 90, o.width >= 70)
+}
+
+/// The host column's least width: the host names the row, give it room
+/// before the reason wraps.
+fn host_width(o: &Options) -> u16 {
+    (o.width / 3).min(40)
+}
+
+/// Each host's cells, encoded, and its `--explain` text.
+struct Cells(Options);
 
 const VERDICTS: [Verdict; 4] = [
     Verdict::Ok,
@@ -78,17 +88,18 @@ fn verdict_cell(h: &HostReport) -> String {
     s
 }
 
-impl Reporter for Table {
-    fn host(&mut self, _out: &mut dyn Write, h: HostReport) -> io::Result<()> {
-        let (show_collector, show_ec2rl) = self.columns();
-        let short = short_host(&h.host, self.host_width().saturating_sub(2) as usize);
+impl Render for Cells {
+    fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
+        let o = &self.0;
+        let (show_collector, show_ec2rl) = columns(o);
+        let short = short_host(&h.host, host_width(o).saturating_sub(2) as usize);
         let name = match &h.hostname {
             Some(n) if !h.host.contains(n.as_str()) => format!("{short}\n({n})"),
             _ => short,
         };
-        let verdict = verdict_cell(&h);
+        let verdict = verdict_cell(h);
         let ec2rl = if show_ec2rl {
-            ec2rl_cell(&h)
+            ec2rl_cell(h)
         } else {
             String::new()
         };
@@ -101,19 +112,37 @@ impl Reporter for Table {
             cells.push(&ec2rl);
         }
         cells.push(&h.reason);
-        encode(&mut self.buf, h.verdict, &cells, &mut self.widest);
+        let mut head = Vec::new();
+        let mut widest = Widest::default();
+        encode(&mut head, h.verdict, &cells, &mut widest);
         let mut explain = String::new();
-        if self.o.explain {
-            for l in explain_lines(&h) {
+        if o.explain {
+            for l in explain_lines(h) {
                 explain.push_str(&l);
                 explain.push('\n');
             }
         }
-        self.rows.push(&h.host, &self.buf, explain.as_bytes())
+        Ok(Rendered {
+            host: h.host.clone(),
+            head,
+            tail: explain.into_bytes(),
+            widest: widest.into_vec(),
+        })
+    }
+}
+
+impl Reporter for Table {
+    fn renderer(&self) -> Box<dyn Render> {
+        Box::new(Cells(self.o.clone()))
+    }
+
+    fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
+        self.widest.merge(&r.widest);
+        self.rows.push(&r.host, &r.head, &r.tail)
     }
 
     fn kept(&self) -> usize {
-        self.rows.kept() + self.buf.capacity()
+        self.rows.kept()
     }
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
