@@ -116,7 +116,7 @@ fn multipath_legs_are_the_kernels() {
             let mut legs: Vec<Leg> = h
                 .nexthops
                 .iter()
-                .map(|n| (n.dev.clone(), n.gateway))
+                .map(|n| (n.dev.to_string(), n.gateway))
                 .collect();
             legs.sort();
             let g = groups

@@ -690,7 +690,7 @@ fn reference(h: &RHost, v6: bool, flow: &Flow) -> Ans {
 
 fn model(host: &Host, flow: &Flow) -> Ans {
     match host.lookup(flow).result {
-        Ok(h) => Ans::Route(h.kind.as_str().to_string(), h.dev, h.gateway),
+        Ok(h) => Ans::Route(h.kind.as_str().to_string(), h.dev.to_string(), h.gateway),
         Err(e) => Ans::Err(e),
     }
 }

@@ -31,7 +31,7 @@ use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
 };
-use crate::grammar::{Family, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
+use crate::grammar::{Family, Name, Route, RouteType, Rule, RuleAction, Scope as RtScope, Table};
 use crate::model::lookup::RuleSel;
 use crate::model::lookup::{ReplyRules, is_link_local};
 use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
@@ -718,7 +718,7 @@ pub fn apply(host: &Host, ops: &[Op]) -> Result<Host, String> {
 /// and every (device, gateway) it may leave by, or the error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
-    Route(RouteType, Vec<(String, Option<IpAddr>)>),
+    Route(RouteType, Vec<(Name, Option<IpAddr>)>),
     Error(KernelError),
 }
 
@@ -736,7 +736,7 @@ impl Answer {
         match result {
             Err(e) => Answer::Error(e),
             Ok(hit) => {
-                let mut legs: Vec<(String, Option<IpAddr>)> = if hit.nexthops.is_empty() {
+                let mut legs: Vec<(Name, Option<IpAddr>)> = if hit.nexthops.is_empty() {
                     vec![(hit.dev, hit.gateway)]
                 } else {
                     hit.nexthops

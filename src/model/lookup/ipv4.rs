@@ -71,7 +71,7 @@ impl Host {
                 return Walk::default().finish(self.mkroute_output4(
                     flow,
                     RouteType::Unicast,
-                    dev,
+                    Name::new(dev),
                     None,
                     s,
                     None,
@@ -93,7 +93,7 @@ impl Host {
                 return Walk::default().finish(self.mkroute_output4(
                     flow,
                     RouteType::Unicast,
-                    oif,
+                    Name::new(oif),
                     None,
                     s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     None,
@@ -133,7 +133,7 @@ impl Host {
                 let mut res = self.mkroute_output4(
                     flow,
                     RouteType::Unicast,
-                    oif,
+                    Name::new(oif),
                     None,
                     s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     None,
@@ -159,6 +159,7 @@ impl Host {
                 .as_deref()
                 .and_then(|d| self.vrf_master(d))
                 .unwrap_or("lo");
+            let dev = Name::new(dev);
             let mut res = self.mkroute_output4(
                 flow,
                 RouteType::Local,
@@ -231,12 +232,12 @@ impl Host {
         }
         let first = cands.first().copied();
         let s = src.or_else(|| nh_src(first));
-        let dev = nh_of(r, first).0;
+        let dev = dev_or_lo(nh_dev(r, first));
         let gw = self.rt_gw4(r, first);
         let mut res = self.mkroute_output4(
             flow,
             r.kind.clone(),
-            dev.unwrap_or("lo"),
+            dev,
             gw,
             s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             Some(r.dst.prefix_len()),
@@ -256,7 +257,7 @@ impl Host {
                         // mkroute_output4 decided for the first candidate.
                         let keep = h.kind == RouteType::Unicast || h.gateway.is_some();
                         NextHopChoice {
-                            dev: n.dev.as_deref().unwrap_or_default().to_string(),
+                            dev: n.dev.clone().unwrap_or_else(|| Name::new("")),
                             gateway: self.rt_gw4(r, Some(i)).filter(|_| keep),
                             weight: n.weight,
                             src: src.or_else(|| nh_src(Some(i))),
@@ -287,13 +288,13 @@ impl Host {
         &self,
         flow: &Flow,
         kind: RouteType,
-        dev: &str,
+        dev: Name,
         gateway: Option<IpAddr>,
         src: IpAddr,
         fib_plen: Option<u8>,
     ) -> Result<Hit, KernelError> {
         let dst = flow.dst;
-        if self.loopback_src_refused(src, dev) {
+        if self.loopback_src_refused(src, &dev) {
             return Err(KernelError::Inval);
         }
         let (kind, gateway) = if is_lbcast(dst) {
@@ -313,7 +314,7 @@ impl Host {
             (kind, gateway)
         };
         let src = (!src.is_unspecified()).then_some(src);
-        Ok(Self::hit_of(kind, dev.to_string(), gateway, src))
+        Ok(Self::hit_of(kind, dev, gateway, src))
     }
 
     // ------------------------------------------------------------- IPv4 input
@@ -357,7 +358,7 @@ impl Host {
                 Some(_) => self.validate_source(flow, iif, s, None, None),
                 None => Validated::pass(None),
             };
-            let dev = self.vrf_master(iif).unwrap_or("lo").to_string();
+            let dev = Name::new(self.vrf_master(iif).unwrap_or("lo"));
             v.apply(
                 self.kernel,
                 walk.finish(Ok(Self::hit_of(RouteType::Broadcast, dev, None, src))),
@@ -406,9 +407,8 @@ impl Host {
                     .dev
                     .as_deref()
                     .and_then(|d| self.vrf_master(d))
-                    .unwrap_or("lo")
-                    .to_string();
-                let mut h = Self::hit_of(RouteType::Local, dev, None, src);
+                    .unwrap_or("lo");
+                let mut h = Self::hit_of(RouteType::Local, Name::new(dev), None, src);
                 h.prefsrc = r.prefsrc;
                 return v.apply(self.kernel, walk.finish(Ok(h)));
             }
@@ -446,10 +446,9 @@ impl Host {
             .find(|c| c.0 == first)
             .map(|c| c.1.clone())
             .expect("a passing nexthop");
-        let dev = nh_of(r, first).0.unwrap_or("lo");
         let mut h = Self::hit_of(
             RouteType::Unicast,
-            dev.to_string(),
+            dev_or_lo(nh_dev(r, first)),
             self.rt_gw4(r, first),
             src,
         );
@@ -530,9 +529,9 @@ impl Host {
             fl.sport = None;
             fl.dport = None;
         }
-        let check = |passed: bool, reverse: Result<Vec<String>, KernelError>| {
+        let check = |passed: bool, reverse: Result<Vec<Name>, KernelError>| {
             (rp.mode != 0).then(|| SourceCheck {
-                dev: iif.to_string(),
+                dev: Name::new(iif),
                 rp_filter: rp.clone(),
                 passed,
                 reverse_devs: reverse.clone().unwrap_or_default(),
@@ -553,13 +552,10 @@ impl Host {
             _ => return Validated::refuse(Refused::Martian, None),
         }
         // fib_info_nh_uses_dev: every nexthop counts, dead ones too.
-        let devs: Vec<String> = if r.nexthops.is_empty() {
-            r.dev.iter().map(|d| d.to_string()).collect()
+        let devs: Vec<Name> = if r.nexthops.is_empty() {
+            r.dev.iter().cloned().collect()
         } else {
-            r.nexthops
-                .iter()
-                .filter_map(|n| n.dev.as_deref().map(str::to_string))
-                .collect()
+            r.nexthops.iter().filter_map(|n| n.dev.clone()).collect()
         };
         let dev_match = devs.iter().any(|d| d == iif)
             || (r.kind == RouteType::Local && self.is_loopback_dev(iif));

@@ -65,9 +65,9 @@ impl Host {
         let (kind_dev, gateway) = match r.kind {
             // ip6_rt_get_dev_rcu: local and anycast go through loopback (or the VRF).
             RouteType::Local | RouteType::Anycast => {
-                (self.vrf_master(dev).unwrap_or("lo").to_string(), None)
+                (Name::new(self.vrf_master(dev).unwrap_or("lo")), None)
             }
-            _ => (dev.to_string(), gw),
+            _ => (dev_or_lo(nh_dev(r, first)), gw),
         };
         // A nexthop-object route selects its source on the device of the
         // group's first member whatever leg the hash takes
@@ -108,7 +108,7 @@ impl Host {
         live.iter()
             .filter_map(|&i| r.nexthops.get(i).map(|n| (i, n)))
             .map(|(i, n)| NextHopChoice {
-                dev: n.dev.as_deref().unwrap_or_default().to_string(),
+                dev: n.dev.clone().unwrap_or_else(|| Name::new("")),
                 gateway: n.gateway,
                 weight: n.weight,
                 src: src(i),

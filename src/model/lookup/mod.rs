@@ -32,6 +32,7 @@ mod source;
 mod walk;
 
 use super::{Host, RouteEntry, RuleEntry, fam_idx};
+use crate::grammar::intern::Name;
 use crate::grammar::{Family, RouteType, RuleAction, Selector, Table};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -149,7 +150,7 @@ impl std::fmt::Display for KernelError {
 /// One live nexthop of the chosen route.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NextHopChoice {
-    pub dev: String,
+    pub dev: Name,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,7 +166,7 @@ pub struct Hit {
     #[serde(rename = "type")]
     pub kind: RouteType,
     /// The egress device (`lo` for local destinations).
-    pub dev: String,
+    pub dev: Name,
     pub gateway: Option<IpAddr>,
     /// The packet's source: the flow's, else the route's `src`, else the
     /// address the kernel would select on the egress device.
@@ -194,12 +195,12 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceCheck {
     /// The receiving device.
-    pub dev: String,
+    pub dev: Name,
     pub rp_filter: super::system::RpFilter,
     pub passed: bool,
     /// The reverse lookup's route: every device its nexthops use.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reverse_devs: Vec<String>,
+    pub reverse_devs: Vec<Name>,
     /// The reverse lookup found no route.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse_error: Option<KernelError>,
@@ -571,6 +572,20 @@ fn nh_of(r: &crate::grammar::Route, nh: Option<usize>) -> (Option<&str>, Option<
     }
 }
 
+/// The device `Name` of nexthop `nh` of a route (`None`: the route's own),
+/// shared with the route rather than copied into the answer.
+fn nh_dev(r: &crate::grammar::Route, nh: Option<usize>) -> Option<&Name> {
+    match nh.and_then(|i| r.nexthops.get(i)) {
+        Some(n) => n.dev.as_ref(),
+        None => r.dev.as_ref(),
+    }
+}
+
+/// A hit's device: `d`, else `lo` (a route with no device).
+fn dev_or_lo(d: Option<&Name>) -> Name {
+    d.cloned().unwrap_or_else(|| Name::new("lo"))
+}
+
 fn is_dead(flags: &crate::grammar::Flags) -> bool {
     flags.contains("dead")
 }
@@ -916,7 +931,7 @@ impl Host {
         }
     }
 
-    fn hit_of(kind: RouteType, dev: String, gateway: Option<IpAddr>, src: Option<IpAddr>) -> Hit {
+    fn hit_of(kind: RouteType, dev: Name, gateway: Option<IpAddr>, src: Option<IpAddr>) -> Hit {
         Hit {
             kind,
             dev,
