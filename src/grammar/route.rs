@@ -548,15 +548,8 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Route> 
 /// not a route): the record is made in place, not returned and pushed, a
 /// copy of some 200 bytes a route.
 pub fn parse_line_into(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink, out: &mut Vec<Route>) {
-    let Some((toks, r)) = head(line, ctx, sink) else {
-        return;
-    };
-    out.push(r);
-    if let Some(r) = out.last_mut()
-        && attributes(toks, r, line, ctx, sink).is_none()
-    {
-        out.pop();
-    }
+    let h = head(line, ctx, sink);
+    super::push_in_place(out, h, |toks, r| attributes(toks, r, line, ctx, sink));
 }
 
 /// Type and destination: the route with nothing else yet, and the tokens

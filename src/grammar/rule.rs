@@ -378,15 +378,8 @@ pub fn parse_line(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink) -> Option<Rule> {
 /// [`parse_line`] onto the end of `out` (left as it was when the line is
 /// not a rule): the record is made in place, not returned and pushed.
 pub fn parse_line_into(line: &Line<'_>, ctx: &Ctx, sink: &mut Sink, out: &mut Vec<Rule>) {
-    let Some((toks, rule)) = head(line, sink) else {
-        return;
-    };
-    out.push(rule);
-    if let Some(rule) = out.last_mut()
-        && selectors(toks, rule, line, ctx, sink).is_none()
-    {
-        out.pop();
-    }
+    let h = head(line, sink);
+    super::push_in_place(out, h, |toks, r| selectors(toks, r, line, ctx, sink));
 }
 
 /// The priority: the rule with nothing else yet, and the tokens after it.
