@@ -142,6 +142,8 @@ pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
     };
     let keep = opts.clone();
     let mut rep = report::reporter(format, opts);
+    // One renderer for every host of every shard.
+    let mut render = rep.renderer();
     let mut summary = Summary::default();
     let mut ids = report::identity::Identities::default();
     // Host ids already merged, and from which file: a shard merged twice
@@ -181,7 +183,7 @@ pub fn run(a: &MergeArgs) -> std::io::Result<Exit> {
             summary.add(&h);
             ids.add(&h);
             if result.is_ok() && keep.keeps(&h) {
-                result = rep.host(&mut sink, h);
+                result = render.render(&h).and_then(|r| rep.put(&mut sink, r));
             }
             Ok(())
         };

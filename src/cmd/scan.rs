@@ -66,8 +66,6 @@ impl<'a> Batcher<'a> {
     }
 }
 
-/// The next batch for a worker. The lock is held only to take a batch
-/// that is there, or to wait for one while no other worker is waiting.
 /// A batch of hosts, analysed: what the summary and the identities count
 /// of them, and the text of those the report keeps.
 #[derive(Default)]
@@ -77,6 +75,8 @@ struct Finished {
     rendered: Vec<std::io::Result<report::Rendered>>,
 }
 
+/// The next batch for a worker. The lock is held only to take a batch
+/// that is there, or to wait for one while no other worker is waiting.
 fn next_batch(rx: &Mutex<mpsc::Receiver<Vec<HostCapture>>>) -> Option<Vec<HostCapture>> {
     rx.lock().ok()?.recv().ok()
 }
@@ -324,7 +324,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             let mut result = Ok(());
             for done in res_rx {
                 if let Some(pb) = &pb {
-                    pb.inc((done.summary.hosts) as u64);
+                    pb.inc(done.summary.hosts as u64);
                 }
                 summary.merge(&done.summary);
                 ids.merge(done.ids);
