@@ -18,7 +18,12 @@ pub struct Json {
 }
 
 /// Each host serialised into a text of its own.
-struct Hosts;
+#[derive(Default)]
+struct Hosts {
+    /// The last host's text length: the next one's first guess (growing
+    /// from nothing copied each host's text about twice).
+    last: usize,
+}
 
 #[derive(Serialize)]
 struct Tool {
@@ -54,8 +59,10 @@ impl Render for Hosts {
     fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
         // Written as it stands in the document: an element of `hosts`,
         // two levels deep.
-        let mut text = INDENT.to_vec();
+        let mut text = Vec::with_capacity(self.last + self.last / 8);
+        text.extend_from_slice(INDENT);
         super::encode::pretty(&mut text, h, 2)?;
+        self.last = text.len();
         Ok(Rendered {
             host: h.host.clone(),
             head: text,
@@ -66,7 +73,7 @@ impl Render for Hosts {
 
 impl Reporter for Json {
     fn renderer(&self) -> Box<dyn Render> {
-        Box::new(Hosts)
+        Box::new(Hosts::default())
     }
 
     fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
