@@ -2,7 +2,7 @@
 //! complete `ok` — ready to paste into a ticket.
 
 use super::spill::{Part, Rows};
-use super::{Options, Render, Rendered, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell};
+use super::{Options, Render, Rendered, Reporter, Summary, ec2rl_cell, explain_text, fix_cell};
 use crate::capture::Notice;
 use crate::verdict::Verdict;
 use crate::verdict::host::HostReport;
@@ -64,10 +64,7 @@ impl Render for Lines {
         let mut section = String::new();
         if h.verdict != Verdict::Ok || h.is_incomplete() || self.0.explain {
             let _ = write!(section, "\n### {}\n\n```\n", text(&h.host));
-            for l in explain_lines(h) {
-                section.push_str(&l);
-                section.push('\n');
-            }
+            explain_text(h, &mut section);
             section.push_str("```\n");
         }
         Ok(Rendered {

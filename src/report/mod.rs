@@ -53,6 +53,19 @@ impl Options {
 
 #[cfg(test)]
 mod tests {
+    /// The explain text names scopes as the JSON does.
+    #[test]
+    fn scope_words_are_the_serde_names() {
+        use crate::verdict::Scope;
+        for s in [Scope::SameSubnet, Scope::CrossSubnet, Scope::OffLink] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                super::scope_word(s),
+                "{s:?}"
+            );
+        }
+    }
+
     #[test]
     fn short_hosts() {
         use super::short_host;
@@ -265,144 +278,184 @@ pub fn short_host(id: &str, max: usize) -> String {
     format!("…/{tail}")
 }
 
-/// `PREFIX file:line: first line of the quote` (tabs as spaces).
-fn quoted(prefix: &str, q: &crate::verdict::Quote) -> String {
-    let first = q
-        .text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .replace('\t', " ");
-    format!("{prefix}{}: {first}", q.at())
+/// `PREFIX file:line: first line of the quote` (tabs as spaces), a line.
+fn quoted(out: &mut String, prefix: &str, q: &crate::verdict::Quote) {
+    // `lines().next()`: what `trim` leaves of it is the same.
+    let t = &q.text;
+    let first = memchr::memchr(b'\n', t.as_bytes()).map_or(t.as_str(), |i| &t[..i]);
+    let first = first.trim();
+    out.push_str(prefix);
+    out.push_str(&q.file);
+    if q.line != 0 {
+        push_num(out, q.line as u64);
+    }
+    out.push_str(": ");
+    let at = out.len();
+    out.push_str(first);
+    if memchr::memchr(b'\t', first.as_bytes()).is_some() {
+        let spaced = out[at..].replace('\t', " ");
+        out.truncate(at);
+        out.push_str(&spaced);
+    }
+    out.push('\n');
 }
 
-/// The per-host detail of `--explain` and the Markdown sections, as text lines.
-pub fn explain_lines(h: &HostReport) -> Vec<String> {
-    let mut v = Vec::new();
-    let id = match (&h.hostname, &h.instance_id) {
-        (Some(n), Some(i)) => format!(" ({n}, {i})"),
-        (Some(n), None) | (None, Some(n)) => format!(" ({n})"),
-        _ => String::new(),
-    };
-    v.push(format!(
-        "{}{id}: {} [{}]",
-        h.host,
-        h.verdict_label(),
-        h.collector.as_str()
-    ));
+/// `:N` (a quote's line number).
+fn push_num(out: &mut String, n: u64) {
+    out.push(':');
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// A leak's scope as the reports name it (its serde name).
+fn scope_word(s: crate::verdict::Scope) -> &'static str {
+    match s {
+        crate::verdict::Scope::SameSubnet => "same-subnet",
+        crate::verdict::Scope::CrossSubnet => "cross-subnet",
+        crate::verdict::Scope::OffLink => "off-link",
+    }
+}
+
+/// The per-host detail of `--explain` and the Markdown sections: text
+/// lines, each ending in a newline, appended to `out` (written in place: a
+/// `String` per line was most of a Markdown report's cost).
+pub fn explain_text(h: &HostReport, out: &mut String) {
+    use std::fmt::Write as _;
+    let v = out;
+    let _ = write!(v, "{}", h.host);
+    match (&h.hostname, &h.instance_id) {
+        (Some(n), Some(i)) => {
+            let _ = write!(v, " ({n}, {i})");
+        }
+        (Some(n), None) | (None, Some(n)) => {
+            let _ = write!(v, " ({n})");
+        }
+        _ => {}
+    }
+    let _ = writeln!(v, ": {} [{}]", h.verdict_label(), h.collector.as_str());
     for r in &h.incomplete {
-        v.push(format!("  incomplete: {r}"));
+        let _ = writeln!(v, "  incomplete: {r}");
     }
     if let (Some(i), Some(w)) = (h.impact, h.impact_word()) {
-        v.push(format!("  impact: {w} ({})", i.as_str()));
+        let _ = writeln!(v, "  impact: {w} ({})", i.as_str());
     }
-    v.push(format!("  ec2rl would say: {}", h.ec2rl.message));
+    let _ = writeln!(v, "  ec2rl would say: {}", h.ec2rl.message);
     if let Some(l) = &h.ec2rl.logged {
-        v.push(format!("  ec2rl said:      {l}"));
+        let _ = writeln!(v, "  ec2rl said:      {l}");
     }
     for e in &h.endpoints {
-        let sec = if e.secondary { " secondary" } else { "" };
-        let internal = if e.internal { " internal" } else { "" };
-        let verdict = e.verdict.map_or_else(
-            || format!("not analysed ({})", e.state.as_str()),
-            |v| v.as_str().to_string(),
-        );
-        let same = e
-            .same_as
-            .map(|a| format!(" (as {a}: same link and rules)"))
-            .unwrap_or_default();
-        v.push(format!(
-            "  {}/{} on {}{sec}{internal}: {verdict}{same}",
-            e.address, e.prefixlen, e.interface
-        ));
-        ranges_lines(&mut v, &e.leaks, &e.no_route, &e.conditional);
+        let _ = write!(v, "  {}/{} on {}", e.address, e.prefixlen, e.interface);
+        if e.secondary {
+            v.push_str(" secondary");
+        }
+        if e.internal {
+            v.push_str(" internal");
+        }
+        v.push_str(": ");
+        match e.verdict {
+            Some(x) => v.push_str(x.as_str()),
+            None => {
+                let _ = write!(v, "not analysed ({})", e.state.as_str());
+            }
+        }
+        if let Some(a) = e.same_as {
+            let _ = write!(v, " (as {a}: same link and rules)");
+        }
+        v.push('\n');
+        ranges_text(v, &e.leaks, &e.no_route, &e.conditional);
     }
     for p in &h.pods {
         let how = match p.bound_by {
             crate::verdict::pods::PodBinding::Rule => "by its rule",
             crate::verdict::pods::PodBinding::Subnet => "by subnet",
         };
-        let table = p
-            .table
-            .as_ref()
-            .map(|t| format!(", table {t}"))
-            .unwrap_or_default();
         let more = if p.addresses.len() > 1 { ", …" } else { "" };
-        v.push(format!(
-            "  pods {}{more} ({} pod(s)) of {} ({how}{table}; veth {}): {}",
+        let _ = write!(
+            v,
+            "  pods {}{more} ({} pod(s)) of {} ({how}",
             p.addresses.first().map(String::as_str).unwrap_or("?"),
             p.pods,
             p.uplink,
-            p.veth,
-            p.verdict.as_str()
-        ));
-        v.extend(p.rule.as_ref().map(|r| quoted("    pod rule ", r)));
-        ranges_lines(&mut v, &p.leaks, &p.no_route, &p.conditional);
+        );
+        if let Some(t) = &p.table {
+            let _ = write!(v, ", table {t}");
+        }
+        let _ = writeln!(v, "; veth {}): {}", p.veth, p.verdict.as_str());
+        if let Some(r) = &p.rule {
+            quoted(v, "    pod rule ", r);
+        }
+        ranges_text(v, &p.leaks, &p.no_route, &p.conditional);
     }
     match h.fix_status {
         FixStatus::NotNeeded => {}
-        FixStatus::None => v.push(format!("  fix: none: {}", h.fix_reason)),
+        FixStatus::None => {
+            let _ = writeln!(v, "  fix: none: {}", h.fix_reason);
+        }
         s => {
-            v.push(format!("  fix ({}): {}", s.as_str(), h.fix_reason));
+            let _ = writeln!(v, "  fix ({}): {}", s.as_str(), h.fix_reason);
             for f in &h.fix {
                 for c in &f.commands {
-                    v.push(format!("    {c}"));
+                    let _ = writeln!(v, "    {c}");
                 }
                 for n in &f.notes {
-                    v.push(format!("    # {n}"));
+                    let _ = writeln!(v, "    # {n}");
                 }
             }
-            v.push("  undo (run in this order to take the fix back):".into());
+            v.push_str("  undo (run in this order to take the fix back):\n");
             for f in h.fix.iter().rev() {
                 for c in &f.undo {
-                    v.push(format!("    {c}"));
+                    let _ = writeln!(v, "    {c}");
                 }
             }
         }
     }
-    v
 }
 
 /// The lines of one endpoint's (or pod group's) leaks, no-route ranges
 /// and conditional rules.
-fn ranges_lines(
-    v: &mut Vec<String>,
+fn ranges_text(
+    v: &mut String,
     leaks: &[crate::verdict::Leak],
     no_route: &[crate::verdict::NoRoute],
     conditional: &[crate::verdict::Quote],
 ) {
+    use std::fmt::Write as _;
     for l in leaks {
-        let scope = serde_json::to_value(l.scope)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let via = l.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-        let hash = if l.hash_dependent {
-            let legs: Vec<String> = l
-                .legs
-                .iter()
-                .map(|g| match g.gateway {
-                    Some(gw) => format!("{} via {gw}", g.dev),
-                    None => g.dev.clone(),
-                })
-                .collect();
-            format!(" (multipath: some flows; legs {})", legs.join(", "))
-        } else {
-            String::new()
-        };
-        v.push(format!(
-            "    {scope}: {} → {}{via}{hash}{}",
+        let _ = write!(
+            v,
+            "    {}: {} → {}",
+            scope_word(l.scope),
             l.summary,
-            l.egress,
-            protocols_text(l.protocols.as_deref())
-        ));
-        v.push(impact_line(l.impact, l.dropped_by.as_deref()));
-        v.extend(l.rule.as_ref().map(|r| quoted("      rule  ", r)));
-        v.extend(l.route.as_ref().map(|r| quoted("      route ", r)));
+            l.egress
+        );
+        if let Some(g) = l.gateway {
+            let _ = write!(v, " via {g}");
+        }
+        if l.hash_dependent {
+            v.push_str(" (multipath: some flows; legs ");
+            for (i, g) in l.legs.iter().enumerate() {
+                if i > 0 {
+                    v.push_str(", ");
+                }
+                v.push_str(&g.dev);
+                if let Some(gw) = g.gateway {
+                    let _ = write!(v, " via {gw}");
+                }
+            }
+            v.push(')');
+        }
+        v.push_str(&protocols_text(l.protocols.as_deref()));
+        v.push('\n');
+        impact_line(v, l.impact, l.dropped_by.as_deref());
+        if let Some(r) = &l.rule {
+            quoted(v, "      rule  ", r);
+        }
+        if let Some(r) = &l.route {
+            quoted(v, "      route ", r);
+        }
     }
     for n in no_route {
-        v.push(format!(
+        let _ = writeln!(
+            v,
             "    no route: {} ({}){}{}",
             n.summary,
             n.error,
@@ -412,26 +465,33 @@ fn ranges_lines(
                 ""
             },
             protocols_text(n.protocols.as_deref())
-        ));
-        v.push(impact_line(n.impact, n.dropped_by.as_deref()));
-        v.extend(n.rule.as_ref().map(|r| quoted("      rule  ", r)));
-        v.extend(n.route.as_ref().map(|r| quoted("      route ", r)));
+        );
+        impact_line(v, n.impact, n.dropped_by.as_deref());
+        if let Some(r) = &n.rule {
+            quoted(v, "      rule  ", r);
+        }
+        if let Some(r) = &n.route {
+            quoted(v, "      route ", r);
+        }
         if n.rule.is_none() && n.route.is_none() && n.error == crate::model::KernelError::NetUnreach
         {
-            v.push("      (no rule's table has a route for these)".into());
+            v.push_str("      (no rule's table has a route for these)\n");
         }
     }
     for c in conditional {
-        v.push(quoted("    conditional rule ", c));
+        quoted(v, "    conditional rule ", c);
     }
 }
 
 /// `      impact: request-dropped by rp_filter=1 (strict): … on eth1`.
-fn impact_line(i: crate::verdict::Impact, by: Option<&str>) -> String {
-    match by {
-        Some(b) => format!("      impact: {} by {b}", i.as_str()),
-        None => format!("      impact: {}", i.as_str()),
+fn impact_line(v: &mut String, i: crate::verdict::Impact, by: Option<&str>) {
+    v.push_str("      impact: ");
+    v.push_str(i.as_str());
+    if let Some(b) = by {
+        v.push_str(" by ");
+        v.push_str(b);
     }
+    v.push('\n');
 }
 
 /// ` (UDP replies only)`: which reply protocols a leak is for, when not

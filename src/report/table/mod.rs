@@ -5,7 +5,7 @@ mod layout;
 
 use super::spill::{Part, Rows, put_str, take_str};
 use super::{
-    Options, Render, Rendered, Reporter, Summary, ec2rl_cell, explain_lines, fix_cell, short_host,
+    Options, Render, Rendered, Reporter, Summary, ec2rl_cell, explain_text, fix_cell, short_host,
 };
 use crate::capture::Notice;
 use crate::verdict::Verdict;
@@ -117,10 +117,7 @@ impl Render for Cells {
         encode(&mut head, h.verdict, &cells, &mut widest);
         let mut explain = String::new();
         if o.explain {
-            for l in explain_lines(h) {
-                explain.push_str(&l);
-                explain.push('\n');
-            }
+            explain_text(h, &mut explain);
         }
         Ok(Rendered {
             host: h.host.clone(),
