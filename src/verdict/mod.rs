@@ -469,6 +469,33 @@ default via 10.0.0.1 dev eth0
         }
     }
 
+    /// `reply_lookups_are_lookups` for sources the host does not own (the
+    /// source check `ReplyRules` settles for owned ones is made per lookup).
+    #[test]
+    fn reply_lookups_from_foreign_sources_are_lookups() {
+        use crate::model::Flow;
+        use testhosts::{Rng, random_host};
+        let class = LinkClass::default();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..200 {
+            let h = random_host(&mut rng);
+            for (fam, src) in [
+                (Family::Inet, "192.0.2.77".parse().unwrap()),
+                (Family::Inet6, "2001:db8::77".parse().unwrap()),
+            ] {
+                let src: std::net::IpAddr = src;
+                let sp = Space::new(&h, fam, &class);
+                let rules = h.reply_rules(src);
+                for (start, _, _) in sp.pieces() {
+                    let dst = space::addr(fam, start);
+                    let mut want = h.lookup(&Flow::to(dst).from(src));
+                    want.trace.clear();
+                    assert_eq!(h.lookup_reply(&rules, dst), want, "{dst} from {src}");
+                }
+            }
+        }
+    }
+
     /// Leak and no-route lists name peers only: no CIDR of theirs overlaps
     /// a never-peer range (127/8, 224/4, fe80::/10, …), while the host's own
     /// addresses may sit inside one.

@@ -77,7 +77,7 @@ impl Host {
                     None,
                 ));
             }
-            if self.local_dev(s).is_none() {
+            if !opts.src_owned && self.local_dev(s).is_none() {
                 return Lookup::err(KernelError::NetUnreach);
             }
         }

@@ -329,6 +329,10 @@ pub struct ReplyRules {
     /// Each `goto` rule (by index) with the rule it jumps to (`u32::MAX`:
     /// none), found once instead of by a scan of the rules per jump.
     gotos: Vec<(u32, u32)>,
+    /// `src` is one of the host's addresses, which held `addrs` entries
+    /// (`__ip_dev_find` finds it: an output lookup's source check passes
+    /// without a search per lookup).
+    src_owned: Option<usize>,
     /// Rules that match only inside their `to`: per prefix length of `to`
     /// (ascending), the masked addresses (sorted, for a binary search:
     /// cheaper than hashing for the few a host has) with their rules.
@@ -369,6 +373,8 @@ struct Opts<'a> {
     pre: Option<&'a [RuleSel]>,
     cands: Option<&'a [u32]>,
     gotos: &'a [(u32, u32)],
+    /// The flow's source is known to be one of the host's addresses.
+    src_owned: bool,
 }
 
 /// A FIB result: the table the walk found it in (held, not looked up
@@ -600,6 +606,7 @@ impl Host {
                 pre: None,
                 cands: None,
                 gotos: &[],
+                src_owned: false,
             },
         )
     }
@@ -702,6 +709,11 @@ impl Host {
             always,
             gotos,
             by_to,
+            src_owned: self
+                .addrs_of(src)
+                .next()
+                .is_some()
+                .then_some(self.addrs.len()),
         }
     }
 
@@ -889,6 +901,7 @@ impl Host {
                 pre,
                 cands,
                 gotos: &rules.gotos,
+                src_owned: rules.src_owned == Some(self.addrs.len()),
             },
         )
     }
