@@ -280,6 +280,7 @@ pub fn cidr_text(n: &IpNet) -> String {
 /// 7% of a fleet scan, and as much again to free on the writer thread.
 mod cidr_list {
     use crate::report::encode::ListText;
+    use crate::verdict::space::NetText;
     use ipnet::IpNet;
     use serde::{Deserialize, Deserializer, Serializer};
     use std::cell::RefCell;
@@ -305,6 +306,21 @@ mod cidr_list {
         lists: Vec<Written>,
         /// The one to replace next (the oldest, once `KEPT` are kept).
         next: usize,
+        /// IPv6 blocks' text by block (direct-mapped; empty until the
+        /// first): lists that differ share many blocks (half of a fleet
+        /// host's blocks written are another list's), and an IPv6 block's
+        /// text is ~4 times a look-up here.
+        v6: Vec<V6Text>,
+    }
+
+    const V6_SLOTS: usize = 512;
+
+    #[derive(Clone, Copy)]
+    struct V6Text {
+        addr: u128,
+        /// `u8::MAX`: none yet.
+        plen: u8,
+        text: NetText,
     }
 
     #[derive(Default)]
@@ -321,8 +337,33 @@ mod cidr_list {
                 return;
             }
             list.reserve(v.len(), v.len() * 24);
+            if self.v6.is_empty() {
+                self.v6 = vec![
+                    V6Text {
+                        addr: 0,
+                        plen: u8::MAX,
+                        text: NetText::default(),
+                    };
+                    V6_SLOTS
+                ];
+            }
             for n in v {
-                list.push(crate::verdict::space::NetText::net(n).as_bytes());
+                let IpNet::V6(n6) = n else {
+                    list.push(NetText::net(n).as_bytes());
+                    continue;
+                };
+                let (addr, plen) = (u128::from(n6.addr()), n6.prefix_len());
+                let h = ((addr >> 64) as u64 ^ addr as u64 ^ u64::from(plen))
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let slot = &mut self.v6[(h >> 55) as usize % V6_SLOTS];
+                if slot.addr != addr || slot.plen != plen {
+                    *slot = V6Text {
+                        addr,
+                        plen,
+                        text: NetText::net(n),
+                    };
+                }
+                list.push(slot.text.as_bytes());
             }
             if v.is_empty() || v.len() > KEPT_LEN {
                 return;
@@ -340,6 +381,41 @@ mod cidr_list {
                 w.nets.extend_from_slice(v);
                 w.list.clear();
                 w.list.extend(list);
+            }
+        }
+    }
+
+    /// Many more IPv6 blocks than `V6_SLOTS`, in lists none of which is
+    /// kept whole, written as `Display` writes them.
+    #[cfg(test)]
+    #[test]
+    fn v6_blocks_replaced_in_their_slots() {
+        #[derive(serde::Serialize)]
+        struct L(#[serde(with = "super::cidr_list")] Vec<IpNet>);
+        let mut x: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
+        let mut blocks: Vec<IpNet> = Vec::new();
+        for k in 0..3000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = if k % 3 == 0 { x & !0xffff_ffff } else { x };
+            let n = ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(a), (k % 129) as u8).unwrap();
+            blocks.push(IpNet::V6(n));
+            if k % 5 == 0 {
+                blocks.push(format!("10.{}.0.0/16", k % 256).parse().unwrap());
+            }
+        }
+        for round in 0..3 {
+            // Chunks in another order each round, longer than `KEPT_LEN`
+            // some of them: never found whole.
+            for (k, v) in blocks.chunks(if round == 1 { 700 } else { 97 }).enumerate() {
+                let mut v = v.to_vec();
+                v.rotate_left(round);
+                let mut out = Vec::new();
+                crate::report::encode::compact(&mut out, &L(v.clone())).unwrap();
+                let want = serde_json::to_vec(&v.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                    .unwrap();
+                assert_eq!(out, want, "round {round}, chunk {k}");
             }
         }
     }
