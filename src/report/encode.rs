@@ -217,29 +217,28 @@ thread_local! {
     static KEPT_WANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// `v`, whose compact JSON text the caller already holds as `text` (made
-/// by `compact`): a compact `Encoder` copies the text; other serializers,
-/// and the pretty form, see `v`.
-pub fn kept<S: ser::Serializer, T: Serialize + ?Sized>(
-    text: &[u8],
-    v: &T,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_newtype_struct(KEPT, &Kept { text, v })
+/// A value that can hand over its compact JSON text (as `compact` writes
+/// it), kept from an earlier time.
+pub trait KeptText: Serialize {
+    /// Calls `f` with the text.
+    fn with_text<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R;
 }
 
-struct Kept<'a, T: ?Sized> {
-    text: &'a [u8],
-    v: &'a T,
+/// `v`: a compact `Encoder` copies its kept text; other serializers, and
+/// the pretty form, see `v` (and the text is not asked for).
+pub fn kept<S: ser::Serializer, T: KeptText>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_newtype_struct(KEPT, &Kept(v))
 }
 
-impl<T: Serialize + ?Sized> Serialize for Kept<'_, T> {
+struct Kept<'a, T>(&'a T);
+
+impl<T: KeptText> Serialize for Kept<'_, T> {
     fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if KEPT_WANTED.replace(false) {
             // Only ours asks: its `serialize_bytes` copies the text.
-            s.serialize_bytes(self.text)
+            self.0.with_text(|t| s.serialize_bytes(t))
         } else {
-            self.v.serialize(s)
+            self.0.serialize(s)
         }
     }
 }

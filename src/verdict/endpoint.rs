@@ -65,7 +65,13 @@ impl Serialize for Quote {
             line: self.line,
             text: &self.text,
         };
-        quotes::KEPT.with_borrow_mut(|k| crate::report::encode::kept(k.text(self), &fields, s))
+        crate::report::encode::kept(&fields, s)
+    }
+}
+
+impl crate::report::encode::KeptText for QuoteFields<'_> {
+    fn with_text<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        quotes::KEPT.with_borrow_mut(|k| f(k.text(self)))
     }
 }
 
@@ -73,7 +79,7 @@ impl Serialize for Quote {
 /// report repeats ~4 of every 5 (a rule or route deciding many leaks), and
 /// each was ~1,200 instructions to write field by field.
 mod quotes {
-    use super::Quote;
+    use super::QuoteFields;
     use crate::report::encode;
     use std::cell::RefCell;
 
@@ -100,7 +106,7 @@ mod quotes {
 
     impl Kept {
         /// `q`'s compact text, made now if its slot holds another quote.
-        pub(super) fn text(&mut self, q: &Quote) -> &[u8] {
+        pub(super) fn text(&mut self, q: &QuoteFields<'_>) -> &[u8] {
             let h = (u64::from(q.line) << 32 | (q.file.len() as u64) << 16 | q.text.len() as u64)
                 .wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let i = (h >> 56) as usize % SLOTS;
@@ -115,15 +121,15 @@ mod quotes {
                 let j = &mut slot.json;
                 j.clear();
                 j.extend_from_slice(br#"{"file":"#);
-                encode::string(j, &q.file);
+                encode::string(j, q.file);
                 j.extend_from_slice(br#","line":"#);
                 j.extend_from_slice(itoa::Buffer::new().format(q.line).as_bytes());
                 j.extend_from_slice(br#","text":"#);
-                encode::string(j, &q.text);
+                encode::string(j, q.text);
                 j.push(b'}');
                 slot.line = q.line;
-                slot.file.clone_from(&q.file);
-                slot.text.clone_from(&q.text);
+                q.file.clone_into(&mut slot.file);
+                q.text.clone_into(&mut slot.text);
             }
             &slot.json
         }
@@ -140,8 +146,8 @@ mod quotes {
             "",
             "a\u{1}b",
         ];
-        let quotes: Vec<Quote> = (0..600u32)
-            .map(|k| Quote {
+        let quotes: Vec<super::Quote> = (0..600u32)
+            .map(|k| super::Quote {
                 file: ["h/ip_rule.txt", "h/ip_route.txt", "assumed", "q\"f"][k as usize % 4].into(),
                 line: k % 7,
                 text: texts[k as usize / 4 % texts.len()].into(),
