@@ -131,8 +131,9 @@ pub struct ListText {
 }
 
 impl ListText {
-    /// Appends an element (its text needs no escape).
-    #[inline]
+    /// Appends an element (its text needs no escape). Always inlined: a
+    /// call per CIDR block (~1,000 a host) was ~14 instructions each.
+    #[inline(always)]
     pub fn push(&mut self, s: &[u8]) {
         debug_assert!(!s.iter().copied().any(escape_of));
         self.text.reserve(s.len() + 3);
