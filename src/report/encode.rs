@@ -46,6 +46,7 @@ pub fn compact<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Er
         plain: false,
         has_value: false,
         keys: [KeyText::default(); KEYS],
+        raw: false,
     })
 }
 
@@ -60,6 +61,7 @@ pub fn pretty<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T, indent: usize) ->
         plain: false,
         has_value: false,
         keys: [KeyText::default(); KEYS],
+        raw: false,
     })
 }
 
@@ -76,6 +78,8 @@ pub struct Encoder<'o> {
     /// name is: a fleet host's report has ~1,500, of a few dozen names, and
     /// checking and copying each was most of the time spent writing strings.
     keys: [KeyText; KEYS],
+    /// The next bytes are a `Kept` value's text: copied as they are.
+    raw: bool,
 }
 
 const KEYS: usize = 64;
@@ -127,8 +131,9 @@ pub struct ListText {
 }
 
 impl ListText {
-    /// Appends an element (its text needs no escape).
-    #[inline]
+    /// Appends an element (its text needs no escape). Always inlined: a
+    /// call per CIDR block (~1,000 a host) was ~14 instructions each.
+    #[inline(always)]
     pub fn push(&mut self, s: &[u8]) {
         debug_assert!(!s.iter().copied().any(escape_of));
         self.text.reserve(s.len() + 3);
@@ -205,9 +210,87 @@ impl Serialize for Listed {
     }
 }
 
+const KEPT: &str = "$asymroute::Kept";
+
+thread_local! {
+    /// Set by a compact `Encoder` just before a `Kept` value serializes
+    /// itself: its text is then written as it is.
+    static KEPT_WANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A value that can hand over its compact JSON text (as `compact` writes
+/// it), kept from an earlier time.
+pub trait KeptText: Serialize {
+    /// Calls `f` with the text.
+    fn with_text<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R;
+}
+
+/// `v`: a compact `Encoder` copies its kept text; other serializers, and
+/// the pretty form, see `v` (and the text is not asked for).
+pub fn kept<S: ser::Serializer, T: KeptText>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_newtype_struct(KEPT, &Kept(v))
+}
+
+struct Kept<'a, T>(&'a T);
+
+impl<T: KeptText> Serialize for Kept<'_, T> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if KEPT_WANTED.replace(false) {
+            // Only ours asks: its `serialize_bytes` copies the text.
+            self.0.with_text(|t| s.serialize_bytes(t))
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
 #[inline]
 fn escape_of(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// `s` as a JSON string, as serde_json writes it.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    // Without an early exit the check vectorises: most strings (CIDR
+    // blocks, names, quoted lines) have nothing to escape.
+    if b.iter().fold(false, |any, &c| any | escape_of(c)) {
+        let mut done = 0;
+        for (j, &c) in b.iter().enumerate() {
+            if escape_of(c) {
+                out.extend_from_slice(&b[done..j]);
+                escape(out, c);
+                done = j + 1;
+            }
+        }
+        out.extend_from_slice(&b[done..]);
+    } else {
+        out.extend_from_slice(b);
+    }
+    out.push(b'"');
+}
+
+/// serde_json's escapes: the short ones, else `\u00XX` (lowercase).
+fn escape(out: &mut Vec<u8>, c: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x0c => b'f',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        _ => 0,
+    };
+    if short != 0 {
+        out.extend_from_slice(&[b'\\', short]);
+    } else {
+        out.extend_from_slice(b"\\u00");
+        out.extend_from_slice(&[HEX[(c >> 4) as usize], HEX[(c & 0xf) as usize]]);
+    }
 }
 
 impl Encoder<'_> {
@@ -254,47 +337,7 @@ impl Encoder<'_> {
     }
 
     fn string(&mut self, s: &str) {
-        let b = s.as_bytes();
-        self.out.reserve(b.len() + 2);
-        self.out.push(b'"');
-        // Without an early exit the check vectorises: most strings (CIDR
-        // blocks, names, quoted lines) have nothing to escape.
-        if b.iter().fold(false, |any, &c| any | escape_of(c)) {
-            let mut done = 0;
-            for (j, &c) in b.iter().enumerate() {
-                if escape_of(c) {
-                    self.out.extend_from_slice(&b[done..j]);
-                    self.escape(c);
-                    done = j + 1;
-                }
-            }
-            self.out.extend_from_slice(&b[done..]);
-        } else {
-            self.out.extend_from_slice(b);
-        }
-        self.out.push(b'"');
-    }
-
-    /// serde_json's escapes: the short ones, else `\u00XX` (lowercase).
-    fn escape(&mut self, c: u8) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let short = match c {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x0c => b'f',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            _ => 0,
-        };
-        if short != 0 {
-            self.out.extend_from_slice(&[b'\\', short]);
-        } else {
-            self.out.extend_from_slice(b"\\u00");
-            self.out
-                .extend_from_slice(&[HEX[(c >> 4) as usize], HEX[(c & 0xf) as usize]]);
-        }
+        string(self.out, s);
     }
 
     fn integer(&mut self, v: impl itoa::Integer) -> Result<(), Error> {
@@ -489,6 +532,10 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
         use ser::SerializeSeq;
+        if std::mem::take(&mut self.raw) {
+            self.out.extend_from_slice(v);
+            return Ok(());
+        }
         let mut s = self.serialize_seq(Some(v.len()))?;
         for b in v {
             s.serialize_element(b)?;
@@ -520,6 +567,11 @@ impl<'a, 'o> ser::Serializer for &'a mut Encoder<'o> {
         if name == PLAIN_LIST {
             self.plain_list();
             return Ok(());
+        }
+        if name == KEPT && !self.pretty {
+            self.raw = true;
+            KEPT_WANTED.set(true);
+            return v.serialize(self);
         }
         self.plain = name == PLAIN;
         v.serialize(self)

@@ -42,11 +42,131 @@ pub enum Scope {
 }
 
 /// A captured line, verbatim, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Quote {
     pub file: String,
     pub line: u32,
     pub text: String,
+}
+
+/// `Quote`'s fields as the report writes them.
+#[derive(Serialize)]
+#[serde(rename = "Quote")]
+struct QuoteFields<'a> {
+    file: &'a str,
+    line: u32,
+    text: &'a str,
+}
+
+impl Serialize for Quote {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = QuoteFields {
+            file: &self.file,
+            line: self.line,
+            text: &self.text,
+        };
+        crate::report::encode::kept(&fields, s)
+    }
+}
+
+impl crate::report::encode::KeptText for QuoteFields<'_> {
+    fn with_text<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        quotes::KEPT.with_borrow_mut(|k| f(k.text(self)))
+    }
+}
+
+/// The compact text of the quotes this thread wrote last: a fleet host's
+/// report repeats ~4 of every 5 (a rule or route deciding many leaks), and
+/// each was ~1,200 instructions to write field by field.
+mod quotes {
+    use super::QuoteFields;
+    use crate::report::encode;
+    use std::cell::RefCell;
+
+    const SLOTS: usize = 256;
+
+    thread_local! {
+        pub(super) static KEPT: RefCell<Kept> = RefCell::new(Kept {
+            slots: std::array::from_fn(|_| Slot::default()),
+        });
+    }
+
+    pub(super) struct Kept {
+        slots: [Slot; SLOTS],
+    }
+
+    /// A quote (by its content) and its text.
+    #[derive(Default)]
+    struct Slot {
+        line: u32,
+        file: String,
+        text: String,
+        json: Vec<u8>,
+    }
+
+    impl Kept {
+        /// `q`'s compact text, made now if its slot holds another quote.
+        pub(super) fn text(&mut self, q: &QuoteFields<'_>) -> &[u8] {
+            let h = (u64::from(q.line) << 32 | (q.file.len() as u64) << 16 | q.text.len() as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let i = (h >> 56) as usize % SLOTS;
+            let slot = &mut self.slots[i];
+            if slot.json.is_empty()
+                || slot.line != q.line
+                || slot.text != q.text
+                || slot.file != q.file
+            {
+                // `QuoteFields`' compact text, written here (a fresh
+                // `Encoder` costs more to set up than this is to write).
+                let j = &mut slot.json;
+                j.clear();
+                j.extend_from_slice(br#"{"file":"#);
+                encode::string(j, q.file);
+                j.extend_from_slice(br#","line":"#);
+                j.extend_from_slice(itoa::Buffer::new().format(q.line).as_bytes());
+                j.extend_from_slice(br#","text":"#);
+                encode::string(j, q.text);
+                j.push(b'}');
+                slot.line = q.line;
+                q.file.clone_into(&mut slot.file);
+                q.text.clone_into(&mut slot.text);
+            }
+            &slot.json
+        }
+    }
+
+    /// Quotes written again, after others in their slot, read as serde_json
+    /// writes them, in both forms.
+    #[cfg(test)]
+    #[test]
+    fn kept_quotes_are_written_as_new_ones() {
+        let texts = [
+            "from all lookup main",
+            "32766:\tfrom \"x\" \\ é",
+            "",
+            "a\u{1}b",
+        ];
+        let quotes: Vec<super::Quote> = (0..600u32)
+            .map(|k| super::Quote {
+                file: ["h/ip_rule.txt", "h/ip_route.txt", "assumed", "q\"f"][k as usize % 4].into(),
+                line: k % 7,
+                text: texts[k as usize / 4 % texts.len()].into(),
+            })
+            .collect();
+        for round in 0..2 {
+            for q in &quotes {
+                let mut out = Vec::new();
+                encode::compact(&mut out, q).unwrap();
+                assert_eq!(out, serde_json::to_vec(q).unwrap(), "{round} {q:?}");
+                let mut out = Vec::new();
+                encode::pretty(&mut out, &[q], 1).unwrap();
+                let want = serde_json::to_string_pretty(&[q])
+                    .unwrap()
+                    .replace('\n', "\n  ");
+                assert_eq!(String::from_utf8(out).unwrap(), want, "{round} {q:?}");
+            }
+        }
+    }
 }
 
 impl Quote {
@@ -166,6 +286,7 @@ pub fn cidr_text(n: &IpNet) -> String {
 /// 7% of a fleet scan, and as much again to free on the writer thread.
 mod cidr_list {
     use crate::report::encode::ListText;
+    use crate::verdict::space::NetText;
     use ipnet::IpNet;
     use serde::{Deserialize, Deserializer, Serializer};
     use std::cell::RefCell;
@@ -191,6 +312,21 @@ mod cidr_list {
         lists: Vec<Written>,
         /// The one to replace next (the oldest, once `KEPT` are kept).
         next: usize,
+        /// IPv6 blocks' text by block (direct-mapped; empty until the
+        /// first): lists that differ share many blocks (half of a fleet
+        /// host's blocks written are another list's), and an IPv6 block's
+        /// text is ~4 times a look-up here.
+        v6: Vec<V6Text>,
+    }
+
+    const V6_SLOTS: usize = 512;
+
+    #[derive(Clone, Copy)]
+    struct V6Text {
+        addr: u128,
+        /// `u8::MAX`: none yet.
+        plen: u8,
+        text: NetText,
     }
 
     #[derive(Default)]
@@ -207,8 +343,33 @@ mod cidr_list {
                 return;
             }
             list.reserve(v.len(), v.len() * 24);
+            if self.v6.is_empty() {
+                self.v6 = vec![
+                    V6Text {
+                        addr: 0,
+                        plen: u8::MAX,
+                        text: NetText::default(),
+                    };
+                    V6_SLOTS
+                ];
+            }
             for n in v {
-                list.push(crate::verdict::space::NetText::net(n).as_bytes());
+                let IpNet::V6(n6) = n else {
+                    list.push(NetText::net(n).as_bytes());
+                    continue;
+                };
+                let (addr, plen) = (u128::from(n6.addr()), n6.prefix_len());
+                let h = ((addr >> 64) as u64 ^ addr as u64 ^ u64::from(plen))
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let slot = &mut self.v6[(h >> 55) as usize % V6_SLOTS];
+                if slot.addr != addr || slot.plen != plen {
+                    *slot = V6Text {
+                        addr,
+                        plen,
+                        text: NetText::net(n),
+                    };
+                }
+                list.push(slot.text.as_bytes());
             }
             if v.is_empty() || v.len() > KEPT_LEN {
                 return;
@@ -226,6 +387,41 @@ mod cidr_list {
                 w.nets.extend_from_slice(v);
                 w.list.clear();
                 w.list.extend(list);
+            }
+        }
+    }
+
+    /// Many more IPv6 blocks than `V6_SLOTS`, in lists none of which is
+    /// kept whole, written as `Display` writes them.
+    #[cfg(test)]
+    #[test]
+    fn v6_blocks_replaced_in_their_slots() {
+        #[derive(serde::Serialize)]
+        struct L(#[serde(with = "super::cidr_list")] Vec<IpNet>);
+        let mut x: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
+        let mut blocks: Vec<IpNet> = Vec::new();
+        for k in 0..3000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = if k % 3 == 0 { x & !0xffff_ffff } else { x };
+            let n = ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(a), (k % 129) as u8).unwrap();
+            blocks.push(IpNet::V6(n));
+            if k % 5 == 0 {
+                blocks.push(format!("10.{}.0.0/16", k % 256).parse().unwrap());
+            }
+        }
+        for round in 0..3 {
+            // Chunks in another order each round, longer than `KEPT_LEN`
+            // some of them: never found whole.
+            for (k, v) in blocks.chunks(if round == 1 { 700 } else { 97 }).enumerate() {
+                let mut v = v.to_vec();
+                v.rotate_left(round);
+                let mut out = Vec::new();
+                crate::report::encode::compact(&mut out, &L(v.clone())).unwrap();
+                let want = serde_json::to_vec(&v.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                    .unwrap();
+                assert_eq!(out, want, "round {round}, chunk {k}");
             }
         }
     }

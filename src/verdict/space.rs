@@ -179,7 +179,53 @@ const DEC: [[u8; 4]; 256] = {
     t
 };
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Each byte's decimal text followed by `.` (`DOT`) or after `/` (`SLASH`),
+/// in 4 bytes, and its length.
+const DOT: [([u8; 4], u8); 256] = dec_with(b'.', false);
+const SLASH: [([u8; 4], u8); 256] = dec_with(b'/', true);
+
+const fn dec_with(c: u8, before: bool) -> [([u8; 4], u8); 256] {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut v = 0;
+    while v < 256 {
+        let d = DEC[v];
+        let n = d[3] as usize;
+        let mut w = [0u8; 4];
+        let mut i = 0;
+        while i < n {
+            w[i + before as usize] = d[i];
+            i += 1;
+        }
+        w[if before { 0 } else { n }] = c;
+        t[v] = (w, n as u8 + 1);
+        v += 1;
+    }
+    t
+}
+
+/// Each byte's two hex digits (`{:02x}`), the first in the low byte.
+const HEX2: [u16; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [0u16; 256];
+    let mut v = 0;
+    while v < 256 {
+        t[v] = HEX[v >> 4] as u16 | (HEX[v & 0xf] as u16) << 8;
+        v += 1;
+    }
+    t
+};
+
+/// Bit k: 16-bit lane k of `x` (from the low end) is not zero.
+#[inline(always)]
+fn nonzero_lanes(x: u64) -> usize {
+    const LOW: u64 = 0x7fff_7fff_7fff_7fff;
+    // Each lane's top bit: set by its own, or by the carry out of its other
+    // 15 (a lane's sum stays inside the lane).
+    let top = ((x & LOW).wrapping_add(LOW) | x) & !LOW;
+    // Lane k's bit (at 16k) moved to bit 45 + k by the multiply; no two
+    // products meet or carry into those bits.
+    ((top >> 15).wrapping_mul(1 | 1 << 15 | 1 << 30 | 1 << 45) >> 45) as usize & 0xf
+}
 
 impl NetText {
     /// The block `start/plen` of family `f` (IPv4 in the low 32 bits).
@@ -232,45 +278,36 @@ impl NetText {
         self.len = at + n;
     }
 
-    #[inline(always)]
-    fn byte(&mut self, c: u8) {
-        self.put4([c, 0, 0, 0], 1);
-    }
-
     fn dec(&mut self, v: u8) {
         let d = DEC[v as usize];
         self.put4(d, d[3] as usize);
     }
 
     fn plen(&mut self, p: u8) {
-        self.byte(b'/');
-        self.dec(p);
+        let (w, n) = SLASH[p as usize];
+        self.put4(w, n as usize);
     }
 
     fn v4(&mut self, a: u32) {
         let [a, b, c, d] = a.to_be_bytes();
-        self.dec(a);
-        self.byte(b'.');
-        self.dec(b);
-        self.byte(b'.');
-        self.dec(c);
-        self.byte(b'.');
+        for x in [a, b, c] {
+            let (w, n) = DOT[x as usize];
+            self.put4(w, n as usize);
+        }
         self.dec(d);
     }
 
-    /// `{:x}`: lowercase, no leading zeros.
+    /// A group's text (`{:x}`: lowercase, no leading zeros) and a `:`, in
+    /// one 8-byte store.
     #[inline(always)]
-    fn hex(&mut self, g: u16) {
+    fn group(&mut self, g: u16) {
         let n = (19 - g.leading_zeros().min(15)) as usize / 4;
-        let all = [
-            HEX[(g >> 12) as usize],
-            HEX[(g >> 8 & 0xf) as usize],
-            HEX[(g >> 4 & 0xf) as usize],
-            HEX[(g & 0xf) as usize],
-        ];
-        // Drop the leading zero digits: shift them out of the word.
-        let w = u32::from_le_bytes(all) >> (8 * (4 - n));
-        self.put4(w.to_le_bytes(), n);
+        let all = u64::from(HEX2[(g >> 8) as usize]) | u64::from(HEX2[(g & 0xff) as usize]) << 16;
+        // The leading zero digits shifted out, the `:` put after the rest.
+        let w = all >> (8 * (4 - n)) | u64::from(b':') << (8 * n);
+        let at = self.len.min(self.buf.len() - 8);
+        self.buf[at..at + 8].copy_from_slice(&w.to_le_bytes());
+        self.len = at + n + 1;
     }
 
     /// std's `Ipv6Addr` text (RFC 5952): IPv4-mapped as `::ffff:a.b.c.d`,
@@ -282,36 +319,36 @@ impl NetText {
             self.v4(a as u32);
             return;
         }
-        let seg: [u16; 8] = std::array::from_fn(|i| (a >> (112 - 16 * i)) as u16);
-        let zeros = (0..8).fold(0u8, |m, i| m | (u8::from(seg[i] == 0) << i));
-        let (at, len) = ZERO_RUN[zeros as usize];
+        let b = a.to_be_bytes();
+        let seg = |i: usize| u16::from_be_bytes([b[2 * i], b[2 * i + 1]]);
+        // Bit k: group 7 - k is zero.
+        let zeros = !(nonzero_lanes(a as u64) | nonzero_lanes((a >> 64) as u64) << 4) & 0xff;
+        let (at, len) = ZERO_RUN[zeros];
         let (at, len) = (at as usize, len as usize);
         if len == 0 {
-            self.hex(seg[0]);
-            for &g in &seg[1..] {
-                self.byte(b':');
-                self.hex(g);
+            for i in 0..8 {
+                self.group(seg(i));
             }
+            // The last group's `:`.
+            self.len -= 1;
             return;
         }
-        for (i, &g) in seg[..at].iter().enumerate() {
-            if i > 0 {
-                self.byte(b':');
-            }
-            self.hex(g);
+        for i in 0..at {
+            self.group(seg(i));
         }
-        self.put4(*b"::\0\0", 2);
-        for (i, &g) in seg[at + len..].iter().enumerate() {
-            if i > 0 {
-                self.byte(b':');
-            }
-            self.hex(g);
+        // After a group's `:`, one more; at the start, both.
+        self.put4(*b"::\0\0", 1 + usize::from(at == 0));
+        for i in at + len..8 {
+            self.group(seg(i));
+        }
+        if at + len < 8 {
+            self.len -= 1;
         }
     }
 }
 
-/// For each set of zero groups (bit i: group i is 0), the first longest run
-/// of two or more (start, length), else (0, 0).
+/// For each set of zero groups (bit 7 - i: group i is 0), the first longest
+/// run of two or more (start, length), else (0, 0).
 const ZERO_RUN: [(u8, u8); 256] = {
     let mut t = [(0u8, 0u8); 256];
     let mut m = 0;
@@ -319,7 +356,7 @@ const ZERO_RUN: [(u8, u8); 256] = {
         let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
         let mut i = 0;
         while i < 8 {
-            if m >> i & 1 == 1 {
+            if m >> (7 - i) & 1 == 1 {
                 if cur_len == 0 {
                     cur = i;
                 }
