@@ -147,7 +147,7 @@ pub fn push_ip(s: &mut String, a: IpAddr) {
 #[derive(Clone, Copy)]
 pub struct NetText {
     // The longest text, `ffff:…:ffff/128` (43 bytes), plus the slack a
-    // 4-byte store past the end needs.
+    // store past the end needs (8 bytes for a group with its `:`, 4 else).
     buf: [u8; 48],
     len: usize,
 }
@@ -214,18 +214,6 @@ const HEX2: [u16; 256] = {
     }
     t
 };
-
-/// Bit k: 16-bit lane k of `x` (from the low end) is not zero.
-#[inline(always)]
-fn nonzero_lanes(x: u64) -> usize {
-    const LOW: u64 = 0x7fff_7fff_7fff_7fff;
-    // Each lane's top bit: set by its own, or by the carry out of its other
-    // 15 (a lane's sum stays inside the lane).
-    let top = ((x & LOW).wrapping_add(LOW) | x) & !LOW;
-    // Lane k's bit (at 16k) moved to bit 45 + k by the multiply; no two
-    // products meet or carry into those bits.
-    ((top >> 15).wrapping_mul(1 | 1 << 15 | 1 << 30 | 1 << 45) >> 45) as usize & 0xf
-}
 
 impl NetText {
     /// The block `start/plen` of family `f` (IPv4 in the low 32 bits).
@@ -321,8 +309,8 @@ impl NetText {
         }
         let b = a.to_be_bytes();
         let seg = |i: usize| u16::from_be_bytes([b[2 * i], b[2 * i + 1]]);
-        // Bit k: group 7 - k is zero.
-        let zeros = !(nonzero_lanes(a as u64) | nonzero_lanes((a >> 64) as u64) << 4) & 0xff;
+        // Bit 7 - i: group i is zero.
+        let zeros = (0..8).fold(0usize, |m, i| m | usize::from(seg(i) == 0) << (7 - i));
         let (at, len) = ZERO_RUN[zeros];
         let (at, len) = (at as usize, len as usize);
         if len == 0 {
