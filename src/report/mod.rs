@@ -290,12 +290,11 @@ fn quoted(out: &mut String, prefix: &str, q: &crate::verdict::Quote) {
         push_num(out, q.line as u64);
     }
     out.push_str(": ");
-    let at = out.len();
-    out.push_str(first);
-    if memchr::memchr(b'\t', first.as_bytes()).is_some() {
-        let spaced = out[at..].replace('\t', " ");
-        out.truncate(at);
-        out.push_str(&spaced);
+    for (i, part) in first.split('\t').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(part);
     }
     out.push('\n');
 }
@@ -318,10 +317,9 @@ fn scope_word(s: crate::verdict::Scope) -> &'static str {
 /// The per-host detail of `--explain` and the Markdown sections: text
 /// lines, each ending in a newline, appended to `out` (written in place: a
 /// `String` per line was most of a Markdown report's cost).
-pub fn explain_text(h: &HostReport, out: &mut String) {
+pub fn explain_text(h: &HostReport, v: &mut String) {
     use std::fmt::Write as _;
-    let v = out;
-    let _ = write!(v, "{}", h.host);
+    v.push_str(&h.host);
     match (&h.hostname, &h.instance_id) {
         (Some(n), Some(i)) => {
             let _ = write!(v, " ({n}, {i})");
