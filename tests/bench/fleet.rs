@@ -31,6 +31,11 @@
 //! `FLEET_FORMATS` the formats (default all five, `none` for none),
 //! `FLEET_BIN` another build of the binary (say, the one before a change).
 //!
+//! Real-shaped hosts (issue 14): `FLEET_SAMPLES_COPIES` (default 1,000; 0
+//! skips it) copies of `samples/` (10 hosts each, in their collectors'
+//! layouts, some in nested archives) in one folder; CPU per host of each
+//! stage.
+//!
 //! Needs GNU time (/usr/bin/time), tar, gzip, xz and zstd.
 
 #[path = "gnu_time.rs"]
@@ -341,6 +346,13 @@ fn main() {
             runs,
         );
     }
+    let copies: usize = std::env::var("FLEET_SAMPLES_COPIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    if copies > 0 {
+        samples_rows(bin, &root.join(format!("samples-{copies}")), copies, runs);
+    }
     let per: usize = std::env::var("FLEET_PERHOST_HOSTS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -384,6 +396,59 @@ fn main() {
             runs,
         );
     }
+}
+
+/// The sample fleet (`samples/`: ten real captures in their collectors'
+/// layouts, three of them in nested `.tgz`/`.tar.xz`) copied `copies`
+/// times into one folder: hosts of the shapes support engineers meet,
+/// beside the generated fleet's one worst-case host. CPU seconds (user +
+/// sys) and µs a host of each stage with one job, and wall seconds of the
+/// full scan with one job and with every core.
+fn samples_rows(bin: &str, dir: &Path, copies: usize, runs: usize) {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    if !dir.join(format!("c{:05}", copies - 1)).exists() {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        for i in 0..copies {
+            // Hard links where the file system allows: 1,000 copies of
+            // 70 KB are no burden either way.
+            let to = dir.join(format!("c{i:05}"));
+            sh(&format!(
+                "cp -al {s} {t} 2>/dev/null || cp -a {s} {t}; rm -f {t}/README.md {t}/make-samples.sh",
+                s = samples.display(),
+                t = to.display()
+            ));
+        }
+    }
+    let d = dir.display();
+    let hosts = copies * 10;
+    let cpu = |env: &str, args: &str| {
+        gnu_time::best(&format!("{env} {bin} scan {d} -q {args}"), runs, |r| r.cpu)
+            .map_or(f64::NAN, |r| r.cpu)
+    };
+    let wall = |args: &str| {
+        gnu_time::best(&format!("{bin} scan {d} -q {args}"), runs, |r| r.wall)
+            .map_or(f64::NAN, |r| r.wall)
+    };
+    let cap = cpu("ASYMROUTE_STOP_AFTER=capture", "-j1");
+    let parse = cpu("ASYMROUTE_STOP_AFTER=parse", "-j1");
+    let ndjson = cpu("", "-j1 -f ndjson");
+    let table = cpu("", "-j1 -f table");
+    let us = |s: f64| s / hosts as f64 * 1e6;
+    println!();
+    println!(
+        "| hosts | capture CPU s (µs/host) | capture+parse CPU s (µs/host) | full scan NDJSON CPU s (µs/host) | full scan table CPU s (µs/host) | NDJSON wall s (-j1) | NDJSON wall s (all cores) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {hosts} (samples × {copies}) | {cap:.2} ({:.0}) | {parse:.2} ({:.0}) | {ndjson:.2} ({:.0}) | {table:.2} ({:.0}) | {:.2} | {:.2} |",
+        us(cap),
+        us(parse),
+        us(ndjson),
+        us(table),
+        wall("-j1 -f ndjson"),
+        wall("-f ndjson"),
+    );
 }
 
 /// One row of the reader-threads table: the floor on one core and on two
