@@ -154,6 +154,16 @@ impl Stage {
     }
 }
 
+/// Tests make the sorted formats pack their spilled text from the first
+/// byte (`ASYMROUTE_PACK_AFTER=0`), as a fleet of ~100,000 hosts does: an
+/// environment knob, like `ASYMROUTE_STOP_AFTER`.
+pub fn pack_after() -> u64 {
+    std::env::var("ASYMROUTE_PACK_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(asymroute_offline::report::spill::PACK_AFTER)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,

@@ -218,6 +218,7 @@ pub(super) fn report_settings(r: &ReportArgs) -> (report::Format, Option<&Path>,
         // files and pipes.
         width: terminal_width().unwrap_or(100).max(40),
         color: color_on(r.color, to_file.is_some()),
+        pack_after: crate::cli::pack_after(),
     };
     (format, to_file, opts)
 }

@@ -8,9 +8,16 @@ use std::io::{self, Write};
 
 /// Each host's line is made as it arrives; only the lines, in a
 /// temporary file, wait for the sort.
-#[derive(Default)]
 pub struct Csv {
     rows: Rows,
+}
+
+impl Csv {
+    pub fn new(o: &super::Options) -> Self {
+        Csv {
+            rows: Rows::default().pack_after(o.pack_after),
+        }
+    }
 }
 
 fn field(s: &str) -> String {
@@ -36,11 +43,11 @@ impl Render for Lines {
 
 impl Reporter for Csv {
     fn renderer(&self) -> Box<dyn Render> {
-        Box::new(Lines)
+        self.rows.packing(Box::new(Lines))
     }
 
     fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
-        self.rows.push(&r.host, &r.head, b"")
+        self.rows.put(&r)
     }
 
     fn kept(&self) -> usize {

@@ -12,9 +12,16 @@ use crate::verdict::host::HostReport;
 use serde::Serialize;
 use std::io::{self, Write};
 
-#[derive(Default)]
 pub struct Json {
     rows: Rows,
+}
+
+impl Json {
+    pub fn new(o: &super::Options) -> Self {
+        Json {
+            rows: Rows::default().pack_after(o.pack_after),
+        }
+    }
 }
 
 /// Each host serialised into a text of its own.
@@ -73,11 +80,11 @@ impl Render for Hosts {
 
 impl Reporter for Json {
     fn renderer(&self) -> Box<dyn Render> {
-        Box::new(Hosts::default())
+        self.rows.packing(Box::new(Hosts::default()))
     }
 
     fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
-        self.rows.push(&r.host, &r.head, b"")
+        self.rows.put(&r)
     }
 
     fn kept(&self) -> usize {

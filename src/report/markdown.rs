@@ -19,8 +19,8 @@ pub struct Markdown {
 impl Markdown {
     pub fn new(o: Options) -> Self {
         Markdown {
+            rows: Rows::default().pack_after(o.pack_after),
             o,
-            rows: Rows::default(),
         }
     }
 }
@@ -78,11 +78,11 @@ impl Render for Lines {
 
 impl Reporter for Markdown {
     fn renderer(&self) -> Box<dyn Render> {
-        Box::new(Lines(self.o.clone()))
+        self.rows.packing(Box::new(Lines(self.o.clone())))
     }
 
     fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
-        self.rows.push(&r.host, &r.head, &r.tail)
+        self.rows.put(&r)
     }
 
     fn kept(&self) -> usize {

@@ -39,6 +39,9 @@ pub struct Options {
     pub width: u16,
     /// Colour verdicts (a terminal, or `--color always`).
     pub color: bool,
+    /// Sorted formats pack hosts' texts once this many bytes are stored
+    /// ([`spill::PACK_AFTER`]).
+    pub pack_after: u64,
 }
 
 impl Options {
@@ -108,6 +111,7 @@ mod tests {
                 only_broken: false,
                 width: 100,
                 color: false,
+                pack_after: super::spill::PACK_AFTER,
             };
             let mut rep = reporter(f, o);
             let mut ids = 0;
@@ -127,6 +131,49 @@ mod tests {
                 kept <= bound,
                 "{f:?}: {kept} bytes kept for {n} hosts (bound {bound})"
             );
+        }
+    }
+
+    /// A fleet large enough to pack its spilled text (`spill::PACK_AFTER`)
+    /// reports the same bytes as one that does not: packing from the first
+    /// host, from part way, and never.
+    #[test]
+    fn packed_reports_are_the_same_bytes() {
+        use super::{Format, Options, Summary, reporter};
+        use crate::verdict::{LinkClass, host};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let mut caps = Vec::new();
+        crate::capture::scan(&root, crate::capture::Limits::default(), |c| caps.push(c)).unwrap();
+        let class = LinkClass::default();
+        let samples: Vec<_> = caps.into_iter().map(|c| host::analyse(c, &class)).collect();
+        for f in [Format::Table, Format::Csv, Format::Json, Format::Markdown] {
+            let mut outs = Vec::new();
+            for pack_after in [u64::MAX, 0, 20_000] {
+                let o = Options {
+                    explain: true,
+                    only_problems: false,
+                    only_broken: false,
+                    width: 100,
+                    color: false,
+                    pack_after,
+                };
+                let mut rep = reporter(f, o);
+                let mut out = Vec::new();
+                let mut s = Summary::default();
+                // Out of order, so that the sort reads packed and plain
+                // texts in turn.
+                for i in (0..40).rev() {
+                    let mut h = samples[i % samples.len()].clone();
+                    h.host = format!("h{:02}/{}", (i * 7) % 40, h.host);
+                    s.add(&h);
+                    rep.host(&mut out, h).unwrap();
+                }
+                rep.finish(&mut out, &s, &[]).unwrap();
+                outs.push(out);
+            }
+            assert!(outs[0].len() > 1000, "{f:?}");
+            assert!(outs[0] == outs[1], "{f:?}: packed from the start differs");
+            assert!(outs[0] == outs[2], "{f:?}: packed part way differs");
         }
     }
 }
@@ -179,6 +226,9 @@ pub struct Rendered {
     pub tail: Vec<u8>,
     /// Table: each column's widest line in this row.
     pub widest: Vec<usize>,
+    /// Set by [`spill::Rows::packing`]: `head` is one zstd frame of the
+    /// head and the tail, of these lengths, and `tail` is empty.
+    pub packed: Option<(u32, u32)>,
 }
 
 /// Renders hosts for a `Reporter`; each worker has its own.
@@ -214,10 +264,10 @@ pub trait Reporter: Send {
 pub fn reporter(f: Format, o: Options) -> Box<dyn Reporter + Send> {
     match f {
         Format::Table => Box::new(table::Table::new(o)),
-        Format::Json => Box::new(json::Json::default()),
+        Format::Json => Box::new(json::Json::new(&o)),
         Format::Ndjson => Box::new(ndjson::Ndjson),
         Format::Markdown => Box::new(markdown::Markdown::new(o)),
-        Format::Csv => Box::new(csv::Csv::default()),
+        Format::Csv => Box::new(csv::Csv::new(&o)),
     }
 }
 

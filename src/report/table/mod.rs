@@ -27,8 +27,8 @@ pub struct Table {
 impl Table {
     pub fn new(o: Options) -> Self {
         Table {
+            rows: Rows::default().pack_after(o.pack_after),
             o,
-            rows: Rows::default(),
             widest: Widest::default(),
         }
     }
@@ -124,18 +124,19 @@ impl Render for Cells {
             head,
             tail: explain.into_bytes(),
             widest: widest.into_vec(),
+            packed: None,
         })
     }
 }
 
 impl Reporter for Table {
     fn renderer(&self) -> Box<dyn Render> {
-        Box::new(Cells(self.o.clone()))
+        self.rows.packing(Box::new(Cells(self.o.clone())))
     }
 
     fn put(&mut self, _out: &mut dyn Write, r: Rendered) -> io::Result<()> {
         self.widest.merge(&r.widest);
-        self.rows.push(&r.host, &r.head, &r.tail)
+        self.rows.put(&r)
     }
 
     fn kept(&self) -> usize {
