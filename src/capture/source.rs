@@ -408,7 +408,10 @@ impl<'v, V: Visitor> Reader<'v, V> {
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(AHEAD);
             let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
-            scope.spawn(move || decode_ahead(m, peeked, &tx, &back_rx));
+            std::thread::Builder::new()
+                .name("decoder".into())
+                .spawn_scoped(scope, move || decode_ahead(m, peeked, &tx, &back_rx))
+                .expect("a decoder thread");
             let mut r = Ahead::new(rx, back_tx);
             let result = self.decompressed(&mut r, path, &dec_name, 0, budget, top);
             // Dropping the reader stops the decoder at its next chunk.

@@ -81,10 +81,22 @@ pub(super) fn sniff(text: &str) -> Option<DumpKind> {
 }
 
 /// Splits a multi-command file into one input per `ip` command section.
-/// Other lines are blanked, so line numbers stay those of the file.
+/// The lines before a section are blank, so line numbers stay those of the
+/// file; the lines after it are left out (a section's text was the whole
+/// file's length: a supportconfig's `network.txt` cost its sections times
+/// its lines, on the thread that groups hosts).
 pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
     let mut out: Vec<(usize, usize, lines::Command)> = Vec::new();
     let lines_v: Vec<&str> = text.split('\n').collect();
+    // Where each line starts in `text`.
+    let starts: Vec<usize> = lines_v
+        .iter()
+        .scan(0, |at, l| {
+            let s = *at;
+            *at += l.len() + 1;
+            Some(s)
+        })
+        .collect();
     let mut current: Option<(usize, lines::Command)> = None;
     for (i, l) in lines_v.iter().enumerate() {
         let t = l.trim_end_matches('\r');
@@ -108,14 +120,15 @@ pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
     }
     out.into_iter()
         .map(|(s, e, c)| {
-            let mut masked = String::with_capacity(text.len());
-            for (i, l) in lines_v.iter().enumerate() {
-                if i >= s && i < e {
-                    masked.push_str(l);
-                }
-                if i + 1 < lines_v.len() {
-                    masked.push('\n');
-                }
+            // Lines `s..e` as they stand in `text` (each line a slice of
+            // it), after `s` empty lines, ended by a newline where the
+            // file has one.
+            let (from, to) = (starts[s], starts[e - 1] + lines_v[e - 1].len());
+            let mut masked = String::with_capacity(s + to - from + 1);
+            masked.extend(std::iter::repeat_n('\n', s));
+            masked.push_str(&text[from..to]);
+            if e < lines_v.len() {
+                masked.push('\n');
             }
             let table = match &c.table {
                 Some(TableSel::One(t)) => Some(t.clone()),

@@ -299,44 +299,53 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
             let limit = s.host_timeout;
             let keep = &keep;
             let mut render = rep.renderer();
-            scope.spawn(move || {
-                while let Some(batch) = next_batch(&rx) {
-                    // Each report counted, rendered and freed here: the
-                    // writer gets its bytes.
-                    let mut done = Finished::default();
-                    for c in batch {
-                        let h = host::analyse_within(c, class, limit);
-                        done.summary.add(&h);
-                        done.ids.add(&h);
-                        if keep.keeps(&h) {
-                            done.rendered.push(render.render(&h));
+            // Named threads: a profile's per-thread split (`perf report
+            // --sort comm`) shows what one thread alone bounds. As
+            // `scope.spawn`, a thread that cannot start is a panic.
+            let worker = std::thread::Builder::new().name("worker".into());
+            worker
+                .spawn_scoped(scope, move || {
+                    while let Some(batch) = next_batch(&rx) {
+                        // Each report counted, rendered and freed here: the
+                        // writer gets its bytes.
+                        let mut done = Finished::default();
+                        for c in batch {
+                            let h = host::analyse_within(c, class, limit);
+                            done.summary.add(&h);
+                            done.ids.add(&h);
+                            if keep.keeps(&h) {
+                                done.rendered.push(render.render(&h));
+                            }
+                        }
+                        if tx.send(done).is_err() {
+                            break;
                         }
                     }
-                    if tx.send(done).is_err() {
-                        break;
-                    }
-                }
-            });
+                })
+                .expect("a worker thread");
         }
         drop(res_tx);
-        let writer = scope.spawn(|| {
-            let mut summary = Summary::default();
-            let mut ids = report::identity::Identities::default();
-            let mut result = Ok(());
-            for done in res_rx {
-                if let Some(pb) = &pb {
-                    pb.inc(done.summary.hosts as u64);
-                }
-                summary.merge(&done.summary);
-                ids.merge(done.ids);
-                for r in done.rendered {
-                    if result.is_ok() {
-                        result = r.and_then(|r| rep.put(&mut sink, r));
+        let writer = std::thread::Builder::new().name("writer".into());
+        let writer = writer
+            .spawn_scoped(scope, || {
+                let mut summary = Summary::default();
+                let mut ids = report::identity::Identities::default();
+                let mut result = Ok(());
+                for done in res_rx {
+                    if let Some(pb) = &pb {
+                        pb.inc(done.summary.hosts as u64);
+                    }
+                    summary.merge(&done.summary);
+                    ids.merge(done.ids);
+                    for r in done.rendered {
+                        if result.is_ok() {
+                            result = r.and_then(|r| rep.put(&mut sink, r));
+                        }
                     }
                 }
-            }
-            (summary, result, rep, sink, ids)
-        });
+                (summary, result, rep, sink, ids)
+            })
+            .expect("the writer thread");
         let mut batcher = Batcher::new(&work_tx);
         for path in &a.paths {
             // A reader bug loses the rest of this input, not the others.
