@@ -88,15 +88,32 @@ mod tests {
     /// text lies in the temporary file), not the report: with every
     /// report's detail made large, memory held stays the keys and at most
     /// a MiB or two of text not yet written.
-    #[test]
-    fn formats_keep_a_key_per_host_not_the_report() {
-        use super::{Format, Options, reporter, spill::PENDING};
+    /// The reports of `samples/`.
+    fn sample_reports() -> Vec<crate::verdict::host::HostReport> {
         use crate::verdict::{LinkClass, host};
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
         let mut caps = Vec::new();
         crate::capture::scan(&root, crate::capture::Limits::default(), |c| caps.push(c)).unwrap();
         let class = LinkClass::default();
-        let mut samples: Vec<_> = caps.into_iter().map(|c| host::analyse(c, &class)).collect();
+        caps.into_iter().map(|c| host::analyse(c, &class)).collect()
+    }
+
+    /// `--explain`, every host, 100 columns, no colour.
+    fn explaining(pack_after: u64) -> super::Options {
+        super::Options {
+            explain: true,
+            only_problems: false,
+            only_broken: false,
+            width: 100,
+            color: false,
+            pack_after,
+        }
+    }
+
+    #[test]
+    fn formats_keep_a_key_per_host_not_the_report() {
+        use super::{Format, reporter, spill::PENDING};
+        let mut samples = sample_reports();
         assert!(samples.len() > 5);
         // Reports of ~100 KB each: 20 MB for the 200 hosts below.
         for h in &mut samples {
@@ -105,15 +122,7 @@ mod tests {
         }
         let n = 200;
         for f in [Format::Table, Format::Csv, Format::Json, Format::Markdown] {
-            let o = Options {
-                explain: true,
-                only_problems: false,
-                only_broken: false,
-                width: 100,
-                color: false,
-                pack_after: super::spill::PACK_AFTER,
-            };
-            let mut rep = reporter(f, o);
+            let mut rep = reporter(f, explaining(super::spill::PACK_AFTER));
             let mut ids = 0;
             let mut sink = std::io::sink();
             for i in 0..n {
@@ -139,25 +148,12 @@ mod tests {
     /// host, from part way, and never.
     #[test]
     fn packed_reports_are_the_same_bytes() {
-        use super::{Format, Options, Summary, reporter};
-        use crate::verdict::{LinkClass, host};
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-        let mut caps = Vec::new();
-        crate::capture::scan(&root, crate::capture::Limits::default(), |c| caps.push(c)).unwrap();
-        let class = LinkClass::default();
-        let samples: Vec<_> = caps.into_iter().map(|c| host::analyse(c, &class)).collect();
+        use super::{Format, Summary, reporter};
+        let samples = sample_reports();
         for f in [Format::Table, Format::Csv, Format::Json, Format::Markdown] {
             let mut outs = Vec::new();
             for pack_after in [u64::MAX, 0, 20_000] {
-                let o = Options {
-                    explain: true,
-                    only_problems: false,
-                    only_broken: false,
-                    width: 100,
-                    color: false,
-                    pack_after,
-                };
-                let mut rep = reporter(f, o);
+                let mut rep = reporter(f, explaining(pack_after));
                 let mut out = Vec::new();
                 let mut s = Summary::default();
                 // Out of order, so that the sort reads packed and plain
