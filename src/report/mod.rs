@@ -84,10 +84,6 @@ mod tests {
         assert_eq!(short_host("abcdefghijkl", 6), "…/ijkl");
     }
 
-    /// What a sorted format keeps per host is a key (the id and where its
-    /// text lies in the temporary file), not the report: with every
-    /// report's detail made large, memory held stays the keys and at most
-    /// a MiB or two of text not yet written.
     /// The reports of `samples/`.
     fn sample_reports() -> Vec<crate::verdict::host::HostReport> {
         use crate::verdict::{LinkClass, host};
@@ -110,6 +106,10 @@ mod tests {
         }
     }
 
+    /// What a sorted format keeps per host is a key (the id and where its
+    /// text lies in the temporary file), not the report: with every
+    /// report's detail made large, memory held stays the keys and at most
+    /// a MiB or two of text not yet written.
     #[test]
     fn formats_keep_a_key_per_host_not_the_report() {
         use super::{Format, reporter, spill::PENDING};

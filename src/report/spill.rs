@@ -8,7 +8,9 @@
 //! The file is made in the system's temporary folder (`TMPDIR`), never
 //! beside the bundle or the report, and unlinked as soon as it is open:
 //! nothing is left behind, even when the run is killed. Small runs never
-//! touch it: the first [`PENDING`] bytes stay in memory.
+//! touch it: the first [`PENDING`] bytes stay in memory. Large ones pack
+//! what comes after [`PACK_AFTER`] bytes: each host's text one zstd frame,
+//! made on the worker that rendered it ([`Rows::packing`]).
 
 use super::{Render, Rendered};
 use crate::verdict::host::HostReport;
@@ -23,8 +25,9 @@ pub const PENDING: usize = 1 << 20;
 
 /// Past this much text, hosts' texts come packed (zstd, level 1, made on
 /// the workers): the JSON of 100,000 hosts is 9.4 GB, and writing it to
-/// the file cost 30 s of system time in page allocation alone (on disk
-/// and on tmpfs alike); packed it is ~15x smaller. Below it nothing is
+/// the file cost the build machine 30 s of system time in page allocation
+/// alone (on disk and on tmpfs alike), and needs 9.4 GB free in `TMPDIR`;
+/// packed it is ~15x smaller. Below it nothing is
 /// packed: a run of 10,000 hosts (1 GB of JSON) costs no more than before.
 pub const PACK_AFTER: u64 = 1 << 30;
 
@@ -265,7 +268,7 @@ impl Rows {
         }
     }
 
-    /// Packs texts once the spill holds `n` bytes (tests).
+    /// Packs texts once the spill holds `n` bytes (`Options::pack_after`).
     pub fn pack_after(mut self, n: u64) -> Self {
         self.pack_after = n;
         self
