@@ -102,6 +102,10 @@ struct Member {
 /// notices about its files, and the host roots already released.
 struct Unit {
     members: Vec<Member>,
+    /// The distinct roots of `members`: what each new member is checked
+    /// against (checking every member was quadratic in a host's files on
+    /// the one thread that groups: a sosreport keeps thousands).
+    roots: Vec<String>,
     notices: Vec<Notice>,
     /// Hashes of the released roots (`root_key`): a fleet's top folder
     /// releases every host, so 8 bytes each rather than the path.
@@ -243,6 +247,7 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
     fn unit_start(&mut self, _path: &str) {
         self.units.push(Unit {
             members: Vec::new(),
+            roots: Vec::new(),
             notices: Vec::new(),
             released: Default::default(),
         });
@@ -276,12 +281,14 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         };
         // Hosts whose root the walk has left are complete: release them.
         let done: Vec<String> = u
-            .members
+            .roots
             .iter()
-            .map(|m| &m.root)
             .filter(|r| **r != root && !r.is_empty() && !e.path.starts_with(&format!("{r}/")))
             .cloned()
             .collect();
+        if !u.roots.contains(&root) {
+            u.roots.push(root.clone());
+        }
         if u.released.contains(&root_key(&root)) {
             u.notices.push(Notice {
                 file: e.path.clone(),
@@ -310,6 +317,7 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
             .into_iter()
             .partition(|m| roots.contains(&m.root));
         u.members = keep;
+        u.roots.retain(|r| !roots.contains(r));
         let (notices, keep_n): (Vec<Notice>, Vec<Notice>) = std::mem::take(&mut u.notices)
             .into_iter()
             .partition(|n| roots.iter().any(|r| n.file.starts_with(&format!("{r}/"))));
