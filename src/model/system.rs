@@ -226,12 +226,17 @@ pub fn normalise_key(key: &str) -> Option<String> {
         .or_else(|| k.strip_prefix("proc/sys/"))
         .unwrap_or(k);
     if k.starts_with("net/") {
-        let comps: Vec<String> = k
-            .split('/')
-            .filter(|c| !c.is_empty())
-            .map(|c| c.replace('.', "/"))
-            .collect();
-        return Some(comps.join("."));
+        // The components joined by dots, a dot in one (an interface's name)
+        // as a slash: one String, not one per component (a node's
+        // /proc/sys/net holds thousands of files).
+        let mut out = String::with_capacity(k.len());
+        for c in k.split('/').filter(|c| !c.is_empty()) {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.extend(c.chars().map(|ch| if ch == '.' { '/' } else { ch }));
+        }
+        return Some(out);
     }
     (k.starts_with("net.") && k.len() > 4).then(|| k.to_string())
 }

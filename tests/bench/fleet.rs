@@ -31,6 +31,9 @@
 //! `FLEET_FORMATS` the formats (default all five, `none` for none),
 //! `FLEET_BIN` another build of the binary (say, the one before a change).
 //!
+//! Kubernetes-node sosreports (issue 14): `FLEET_PROCSYS_HOSTS` (default 20;
+//! 0 skips it) `.tar.xz` sosreports, each with 16,500 `/proc/sys/net` files.
+//!
 //! Real-shaped hosts (issue 14): `FLEET_SAMPLES_COPIES` (default 1,000; 0
 //! skips it) copies of `samples/` (10 hosts each, in their collectors'
 //! layouts, some in nested archives) in one folder; CPU per host of each
@@ -346,6 +349,13 @@ fn main() {
             runs,
         );
     }
+    let procsys: usize = std::env::var("FLEET_PROCSYS_HOSTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    if procsys > 0 {
+        procsys_row(bin, &root.join(format!("procsys-{procsys}")), procsys, runs);
+    }
     let copies: usize = std::env::var("FLEET_SAMPLES_COPIES")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -396,6 +406,131 @@ fn main() {
             runs,
         );
     }
+}
+
+/// Sosreports of Kubernetes-node size: the dumps and `/proc/sys/net` of 300
+/// interfaces (`ipv4/conf/*` and `ipv6/conf/*`, 16,500 one-line files),
+/// each host a `.tar.xz` (`xz -3`, sos's preset). Every file is a member the
+/// grouping thread keeps, so a cost per member per member shows here:
+/// CPU and wall of the full scan against `xz -dc` of the same archives.
+fn procsys_row(bin: &str, dir: &Path, n: usize, runs: usize) {
+    const V4: &[&str] = &[
+        "accept_local",
+        "accept_redirects",
+        "accept_source_route",
+        "arp_accept",
+        "arp_announce",
+        "arp_filter",
+        "arp_ignore",
+        "arp_notify",
+        "bootp_relay",
+        "disable_policy",
+        "disable_xfrm",
+        "forwarding",
+        "log_martians",
+        "mc_forwarding",
+        "medium_id",
+        "promote_secondaries",
+        "proxy_arp",
+        "proxy_arp_pvlan",
+        "route_localnet",
+        "rp_filter",
+        "secure_redirects",
+        "send_redirects",
+        "shared_media",
+        "src_valid_mark",
+        "tag",
+        "arp_evict_nocarrier",
+        "drop_gratuitous_arp",
+        "drop_unicast_in_l2_multicast",
+        "ignore_routes_with_linkdown",
+        "igmpv2_unsolicited_report_interval",
+    ];
+    const V6: &[&str] = &[
+        "accept_dad",
+        "accept_ra",
+        "accept_ra_defrtr",
+        "accept_ra_pinfo",
+        "accept_ra_rtr_pref",
+        "accept_redirects",
+        "accept_source_route",
+        "autoconf",
+        "dad_transmits",
+        "disable_ipv6",
+        "forwarding",
+        "hop_limit",
+        "keep_addr_on_down",
+        "max_addresses",
+        "mtu",
+        "ndisc_notify",
+        "proxy_ndp",
+        "router_solicitations",
+        "temp_prefered_lft",
+        "temp_valid_lft",
+        "use_tempaddr",
+        "addr_gen_mode",
+        "seg6_enabled",
+        "ignore_routes_with_linkdown",
+        "drop_unsolicited_na",
+    ];
+    let inner = dir.join("inner");
+    if !inner
+        .join(format!(
+            "sosreport-node-{:05}-2026-12-05-abcdef.tar.xz",
+            n - 1
+        ))
+        .exists()
+    {
+        let _ = std::fs::remove_dir_all(dir);
+        let stage = dir.join("stage");
+        let addr = corpus("ip-addr/local-iproute2-6.1__multi-eni-policy.txt");
+        let rule = corpus("ip-rule/local-iproute2-6.1__multi-eni-policy.txt");
+        let route = corpus("ip-route/local-iproute2-6.1__multi-eni-policy_table-all.txt");
+        std::fs::create_dir_all(&inner).unwrap();
+        for i in 0..n {
+            let h = stage.join(format!("sosreport-node-{i:05}-2026-12-05-abcdef"));
+            let net = h.join("sos_commands/networking");
+            std::fs::create_dir_all(&net).unwrap();
+            std::fs::write(net.join("ip_-d_address"), renumber(&addr, i)).unwrap();
+            std::fs::write(net.join("ip_-4_rule_list"), renumber(&rule, i)).unwrap();
+            std::fs::write(net.join("ip_route_show_table_all"), renumber(&route, i)).unwrap();
+            for k in 0..300 {
+                for (fam, names) in [("ipv4", V4), ("ipv6", V6)] {
+                    let d = h.join(format!("proc/sys/net/{fam}/conf/veth{k:04x}"));
+                    std::fs::create_dir_all(&d).unwrap();
+                    for f in names {
+                        std::fs::write(d.join(f), "1\n").unwrap();
+                    }
+                }
+            }
+        }
+        sh(&format!(
+            "cd {} && ls | xargs -P{} -I{{}} sh -c 'tar -cf - {{}} | xz -3 -T1 > {}/{{}}.tar.xz'",
+            stage.display(),
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            inner.display()
+        ));
+        let _ = std::fs::remove_dir_all(&stage);
+    }
+    let d = inner.display();
+    let floor = gnu_time::best(&format!("cat {d}/*.tar.xz | xz -dc"), runs, |r| r.cpu);
+    let scan = gnu_time::best(&format!("{bin} scan {d} -q -f ndjson"), runs, |r| r.wall);
+    let (Some(floor), Some(scan)) = (floor, scan) else {
+        return;
+    };
+    println!();
+    println!(
+        "| hosts | input | floor CPU s (`xz -dc`) | full scan wall s | full scan CPU s | CPU ms a host | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {n} | sos `.tar.xz` with `/proc/sys/net` of 300 interfaces | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+        floor.cpu,
+        scan.wall,
+        scan.cpu,
+        scan.cpu / n as f64 * 1e3,
+        scan.rss_kib as f64 / 1024.0
+    );
 }
 
 /// The sample fleet (`samples/`: ten real captures in their collectors'
