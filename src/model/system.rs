@@ -227,16 +227,17 @@ pub fn normalise_key(key: &str) -> Option<String> {
         .unwrap_or(k);
     if k.starts_with("net/") {
         // The components joined by dots, a dot in one (an interface's name)
-        // as a slash: one String, not one per component (a node's
-        // /proc/sys/net holds thousands of files).
-        let mut out = String::with_capacity(k.len());
+        // as a slash: bytes into one buffer, not a String per component (a
+        // node's /proc/sys/net holds thousands of files, read on the one
+        // thread that groups hosts). Only ASCII bytes change: still UTF-8.
+        let mut out = Vec::with_capacity(k.len());
         for c in k.split('/').filter(|c| !c.is_empty()) {
             if !out.is_empty() {
-                out.push('.');
+                out.push(b'.');
             }
-            out.extend(c.chars().map(|ch| if ch == '.' { '/' } else { ch }));
+            out.extend(c.bytes().map(|b| if b == b'.' { b'/' } else { b }));
         }
-        return Some(out);
+        return String::from_utf8(out).ok();
     }
     (k.starts_with("net.") && k.len() > 4).then(|| k.to_string())
 }
@@ -521,7 +522,11 @@ impl System {
     /// Reads one `…/proc/sys/net/…` file of a collector's tree: the path
     /// from `net/` on is the key, the content the value.
     pub fn add_proc_file(&mut self, path: &str, text: &str) {
-        let Some(at) = path.find("proc/sys/net/") else {
+        // A searcher made once: `str::find` builds one per call, per file.
+        static NET: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+            std::sync::OnceLock::new();
+        let net = NET.get_or_init(|| memchr::memmem::Finder::new("proc/sys/net/"));
+        let Some(at) = net.find(path.as_bytes()) else {
             return;
         };
         let value = text.trim();
