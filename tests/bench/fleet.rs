@@ -175,6 +175,14 @@ fn generate_sos(dir: &Path, n: usize) {
     ));
 }
 
+/// A count from the environment, or `default`.
+fn count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn sh(cmd: &str) {
     let st = Command::new("sh").arg("-c").arg(cmd).status().expect("sh");
     assert!(st.success(), "failed: {cmd}");
@@ -214,10 +222,7 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let runs: usize = count("BENCH_RUNS", 3);
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     if !wanted.is_empty() {
         println!(
@@ -310,10 +315,7 @@ fn main() {
             println!("{r}");
         }
     }
-    let sos: usize = std::env::var("FLEET_SOS_HOSTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+    let sos: usize = count("FLEET_SOS_HOSTS", 300);
     if sos > 0 {
         let base = root.join(format!("sos-{sos}"));
         let tar = base.join("fleet-sos.tar");
@@ -349,24 +351,15 @@ fn main() {
             runs,
         );
     }
-    let procsys: usize = std::env::var("FLEET_PROCSYS_HOSTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let procsys: usize = count("FLEET_PROCSYS_HOSTS", 20);
     if procsys > 0 {
         procsys_row(bin, &root.join(format!("procsys-{procsys}")), procsys, runs);
     }
-    let copies: usize = std::env::var("FLEET_SAMPLES_COPIES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+    let copies: usize = count("FLEET_SAMPLES_COPIES", 1000);
     if copies > 0 {
         samples_rows(bin, &root.join(format!("samples-{copies}")), copies, runs);
     }
-    let per: usize = std::env::var("FLEET_PERHOST_HOSTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let per: usize = count("FLEET_PERHOST_HOSTS", 10_000);
     if per > 0 {
         let base = root.join(format!("{per}"));
         let dir = base.join("fleet");
