@@ -283,7 +283,14 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         let done: Vec<String> = u
             .roots
             .iter()
-            .filter(|r| **r != root && !r.is_empty() && !e.path.starts_with(&format!("{r}/")))
+            .filter(|r| {
+                **r != root
+                    && !r.is_empty()
+                    && !e
+                        .path
+                        .strip_prefix(r.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
             .cloned()
             .collect();
         if !u.roots.contains(&root) {
