@@ -61,11 +61,7 @@ mod tests {
     fn scope_words_are_the_serde_names() {
         use crate::verdict::Scope;
         for s in [Scope::SameSubnet, Scope::CrossSubnet, Scope::OffLink] {
-            assert_eq!(
-                serde_json::to_value(s).unwrap(),
-                super::scope_word(s),
-                "{s:?}"
-            );
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
         }
     }
 
@@ -331,10 +327,7 @@ fn quoted(out: &mut String, prefix: &str, q: &crate::verdict::Quote) {
     let first = memchr::memchr(b'\n', t.as_bytes()).map_or(t.as_str(), |i| &t[..i]);
     let first = first.trim();
     out.push_str(prefix);
-    out.push_str(&q.file);
-    if q.line != 0 {
-        push_num(out, q.line as u64);
-    }
+    q.push_at(out);
     out.push_str(": ");
     for (i, part) in first.split('\t').enumerate() {
         if i > 0 {
@@ -343,21 +336,6 @@ fn quoted(out: &mut String, prefix: &str, q: &crate::verdict::Quote) {
         out.push_str(part);
     }
     out.push('\n');
-}
-
-/// `:N` (a quote's line number).
-fn push_num(out: &mut String, n: u64) {
-    out.push(':');
-    out.push_str(itoa::Buffer::new().format(n));
-}
-
-/// A leak's scope as the reports name it (its serde name).
-fn scope_word(s: crate::verdict::Scope) -> &'static str {
-    match s {
-        crate::verdict::Scope::SameSubnet => "same-subnet",
-        crate::verdict::Scope::CrossSubnet => "cross-subnet",
-        crate::verdict::Scope::OffLink => "off-link",
-    }
 }
 
 /// The per-host detail of `--explain` and the Markdown sections: text
@@ -464,13 +442,7 @@ fn ranges_text(
 ) {
     use std::fmt::Write as _;
     for l in leaks {
-        let _ = write!(
-            v,
-            "    {}: {} → {}",
-            scope_word(l.scope),
-            l.summary,
-            l.egress
-        );
+        let _ = write!(v, "    {}: {} → {}", l.scope.as_str(), l.summary, l.egress);
         if let Some(g) = l.gateway {
             let _ = write!(v, " via {g}");
         }

@@ -41,6 +41,17 @@ pub enum Scope {
     OffLink,
 }
 
+impl Scope {
+    /// Its serde name, as the text reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SameSubnet => "same-subnet",
+            Scope::CrossSubnet => "cross-subnet",
+            Scope::OffLink => "off-link",
+        }
+    }
+}
+
 /// A captured line, verbatim, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Quote {
@@ -211,9 +222,17 @@ impl Quote {
 
     /// `file:line`, or just `assumed` for what the model supplied.
     pub fn at(&self) -> String {
-        match self.line {
-            0 => self.file.clone(),
-            n => format!("{}:{n}", self.file),
+        let mut s = String::with_capacity(self.file.len() + 11);
+        self.push_at(&mut s);
+        s
+    }
+
+    /// `at()`, appended to `out` (the report's text makes no String per quote).
+    pub fn push_at(&self, out: &mut String) {
+        out.push_str(&self.file);
+        if self.line != 0 {
+            out.push(':');
+            out.push_str(itoa::Buffer::new().format(self.line));
         }
     }
 }
