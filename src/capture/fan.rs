@@ -30,7 +30,7 @@
 //! budget or a cap cuts a member short.
 
 use super::decode::{AHEAD, Ahead, CHUNK, Left, fill_chunk};
-use super::layout::{Grouper, HostCapture, Placed, classify, want_of};
+use super::layout::{GroupedHost, Grouper, Placed, classify, want_of};
 use super::source::{Entry, Limits, Notice, Reader, Visitor, Walked, Want, looks_like_archive};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -439,7 +439,7 @@ fn read(work: Work, out: &SyncSender<Msg>, limits: &Limits) {
     w.flush();
 }
 
-fn replay<F: FnMut(HostCapture)>(g: &mut Grouper<F>, events: Vec<Event>) {
+fn replay<F: FnMut(GroupedHost)>(g: &mut Grouper<F>, events: Vec<Event>) {
     for e in events {
         match e {
             Event::Entry(e, p) => g.place(e, p),
@@ -451,7 +451,7 @@ fn replay<F: FnMut(HostCapture)>(g: &mut Grouper<F>, events: Vec<Event>) {
 }
 
 /// `Reader::read_path(path)` into `g`, read on `threads` reader threads.
-pub(super) fn read_path<F: FnMut(HostCapture)>(
+pub(super) fn read_path<F: FnMut(GroupedHost)>(
     path: &Path,
     limits: Limits,
     threads: usize,

@@ -90,6 +90,66 @@ impl HostCapture {
     }
 }
 
+/// One host's kept members, grouped: what the grouping thread hands on.
+/// `assemble` reads them into a `HostCapture` (decoding, cutting
+/// transcripts into sections, reading sysctls) on the thread that calls
+/// it, a worker in a scan: the one grouping thread, which no added core
+/// shortens, keeps only what needs other hosts (which members are whose,
+/// ec2rl's gathered sosreport, a namespace's kernel).
+#[derive(Debug)]
+pub struct GroupedHost {
+    /// As `HostCapture::id`.
+    pub id: String,
+    pub collector: Collector,
+    /// The root the members were grouped under (`id` before the bundle's
+    /// name was put in front).
+    root: String,
+    members: Vec<(Entry, Collector, Role)>,
+    /// Read at grouping: a namespace of an ec2rl run's gathered sosreport
+    /// takes the run's.
+    pub instance_id: Option<String>,
+    notices: Vec<Notice>,
+    /// The kernel of the host whose namespace this is, for when the
+    /// namespace's own files tell none.
+    inherited: Option<(crate::model::KernelVersion, String)>,
+    /// Sosreports an ec2rl run gathered, merged into it in this order.
+    gathered: Vec<GroupedHost>,
+}
+
+impl GroupedHost {
+    /// Bytes of captured text it holds: what a queue of hosts weighs.
+    pub fn size(&self) -> usize {
+        let own: usize = self.members.iter().map(|m| m.0.data.len()).sum();
+        own + self.gathered.iter().map(GroupedHost::size).sum::<usize>()
+    }
+
+    /// The host's captures, read from its members.
+    pub fn assemble(self) -> HostCapture {
+        let GroupedHost {
+            id,
+            collector,
+            root,
+            members,
+            instance_id,
+            notices,
+            inherited,
+            gathered,
+        } = self;
+        let mut h = assemble(root, collector, members);
+        h.id = id;
+        h.instance_id = instance_id;
+        for sos in gathered {
+            merge_ec2rl(&mut h, sos.assemble());
+        }
+        // Notices were placed after the merge: they follow the gathered ones.
+        h.notices.extend(notices);
+        if h.system.kernel.is_none() {
+            h.system.kernel = inherited;
+        }
+        h
+    }
+}
+
 /// A kept member with what it is to which host.
 struct Member {
     entry: Entry,
@@ -122,10 +182,10 @@ fn root_key(root: &str) -> u64 {
 /// The visitor: decides what to keep, and groups kept members into hosts
 /// as soon as the walk has left a host's root (walks are sorted and tar
 /// members come folder by folder), or its archive ends.
-pub struct Grouper<F: FnMut(HostCapture)> {
+pub struct Grouper<F: FnMut(GroupedHost)> {
     units: Vec<Unit>,
     /// Hosts nested in an ec2rl run's `gathered_out/`, held for their run.
-    held: Vec<HostCapture>,
+    held: Vec<GroupedHost>,
     /// Kernel versions read so far, by host root: a captured network
     /// namespace runs its host's kernel (its sysctls are its own, and not
     /// collected).
@@ -136,7 +196,7 @@ pub struct Grouper<F: FnMut(HostCapture)> {
     pub notices: Vec<Notice>,
 }
 
-impl<F: FnMut(HostCapture)> Grouper<F> {
+impl<F: FnMut(GroupedHost)> Grouper<F> {
     pub fn new(emit: F) -> Self {
         Grouper {
             units: Vec::new(),
@@ -221,7 +281,7 @@ pub(super) fn classify(e: &Entry) -> Option<Placed> {
     })
 }
 
-impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
+impl<F: FnMut(GroupedHost)> Visitor for Grouper<F> {
     fn wants(&mut self, path: &str) -> Want {
         let (want, told) = want_of(path);
         if let Some(n) = told {
@@ -262,7 +322,7 @@ impl<F: FnMut(HostCapture)> Visitor for Grouper<F> {
     }
 }
 
-impl<F: FnMut(HostCapture)> Grouper<F> {
+impl<F: FnMut(GroupedHost)> Grouper<F> {
     /// Adds a classified member to the innermost unit, and releases the
     /// hosts whose root the walk has left.
     pub(super) fn place(&mut self, e: Entry, p: Placed) {
@@ -296,7 +356,8 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         if !u.roots.contains(&root) {
             u.roots.push(root.clone());
         }
-        if u.released.contains(&root_key(&root)) {
+        // No hash while nothing is released (a sosreport: one root).
+        if !u.released.is_empty() && u.released.contains(&root_key(&root)) {
             u.notices.push(Notice {
                 file: e.path.clone(),
                 message: format!(
@@ -331,7 +392,7 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         u.notices = keep_n;
         u.released.extend(roots.iter().map(|r| root_key(r)));
         // A released ec2rl run takes the sosreport it gathered with it.
-        let (held, keep_h): (Vec<HostCapture>, Vec<HostCapture>) =
+        let (held, keep_h): (Vec<GroupedHost>, Vec<GroupedHost>) =
             std::mem::take(&mut self.held).into_iter().partition(|h| {
                 roots
                     .iter()
@@ -343,18 +404,21 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
         self.kernels.retain(|k| !roots.contains(&k.0));
     }
 
-    fn emit_group(&mut self, members: Vec<Member>, notices: Vec<Notice>, held: Vec<HostCapture>) {
+    fn emit_group(&mut self, members: Vec<Member>, notices: Vec<Notice>, held: Vec<GroupedHost>) {
         let (hosts, stray) = group(members, notices, held);
         for n in stray {
             self.notice(n);
         }
         let nested = !self.units.is_empty();
         for mut h in hosts {
-            if h.system.kernel.is_none()
+            // The first kernel found stands (a held namespace is looked up
+            // again under its run's id), and only where its own files tell
+            // none (`assemble`).
+            if h.inherited.is_none()
                 && let Some((parent, _)) = h.id.split_once("/netns:")
                 && let Some((_, v, path, _)) = self.kernels.iter().find(|k| k.0 == parent)
             {
-                h.system.kernel = Some((*v, path.clone()));
+                h.inherited = Some((*v, path.clone()));
             }
             if nested && h.id.contains("/gathered_out/") {
                 self.held.push(h);
@@ -369,8 +433,8 @@ impl<F: FnMut(HostCapture)> Grouper<F> {
 fn group(
     members: Vec<Member>,
     notices: Vec<Notice>,
-    held: Vec<HostCapture>,
-) -> (Vec<HostCapture>, Vec<Notice>) {
+    held: Vec<GroupedHost>,
+) -> (Vec<GroupedHost>, Vec<Notice>) {
     let mut by_root: BTreeMap<String, Vec<(Entry, Collector, Role)>> = BTreeMap::new();
     for m in members {
         by_root
@@ -383,14 +447,14 @@ fn group(
         v.iter()
             .any(|(_, _, r)| matches!(r, Role::Dump(..) | Role::Sections | Role::Ec2rlLog))
     });
-    let mut hosts: Vec<HostCapture> = Vec::new();
+    let mut hosts: Vec<GroupedHost> = Vec::new();
     // Identity files sit at a host root's own level or below its root.
     for (root, members) in by_root {
-        hosts.push(assemble(root, members));
+        hosts.push(grouped(root, members));
     }
     // An ec2rl run's gathered sosreport is the same machine: merge.
-    let mut out: Vec<HostCapture> = Vec::new();
-    let mut nested: Vec<HostCapture> = held;
+    let mut out: Vec<GroupedHost> = Vec::new();
+    let mut nested: Vec<GroupedHost> = held;
     for h in hosts {
         if h.id.contains("/gathered_out/") {
             nested.push(h);
@@ -403,7 +467,7 @@ fn group(
             p.collector == Collector::Ec2rl && n.id.starts_with(&format!("{}/gathered_out/", p.id))
         });
         match parent {
-            Some(p) if !n.id.contains("/netns:") => merge_ec2rl(p, n),
+            Some(p) if !n.id.contains("/netns:") => p.gathered.push(n),
             Some(p) => {
                 // A namespace of the gathered sosreport belongs to the run.
                 let mut n = n;
@@ -451,12 +515,57 @@ fn merge_ec2rl(run: &mut HostCapture, sos: HostCapture) {
     run.notes.extend(sos.notes);
 }
 
-fn assemble(root: String, members: Vec<(Entry, Collector, Role)>) -> HostCapture {
+/// One root's members as a host, read no further than its instance id
+/// (which a namespace of a gathered sosreport takes from its run).
+fn grouped(root: String, members: Vec<(Entry, Collector, Role)>) -> GroupedHost {
     let collector = members
         .iter()
         .map(|m| m.1)
         .min()
         .unwrap_or(Collector::Plain);
+    let mut instance_id = None;
+    for (e, _, role) in &members {
+        match role {
+            Role::InstanceId => {
+                let (text, _) = grammar::decode(&e.data);
+                let id = text.trim();
+                if id.starts_with("i-") && id.len() < 64 {
+                    instance_id = Some(id.to_string());
+                }
+            }
+            Role::Ec2rlMain => {
+                let (text, _) = grammar::decode(&e.data);
+                if let Some(p) = text.find("InstanceID=") {
+                    let id: String = text[p + 11..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect();
+                    if id.starts_with("i-") {
+                        instance_id = Some(id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    GroupedHost {
+        id: root.clone(),
+        collector,
+        root,
+        members,
+        instance_id,
+        notices: Vec::new(),
+        inherited: None,
+        gathered: Vec::new(),
+    }
+}
+
+/// Reads one root's members (all but the instance id, see `grouped`).
+fn assemble(
+    root: String,
+    collector: Collector,
+    members: Vec<(Entry, Collector, Role)>,
+) -> HostCapture {
     let mut h = HostCapture::new(root, collector);
     let mut dumps: Vec<(Entry, DumpKind, Ctx)> = Vec::new();
     for (e, coll, role) in members {
@@ -486,23 +595,8 @@ fn assemble(root: String, members: Vec<(Entry, Collector, Role)>) -> HostCapture
                     h.hostname.get_or_insert(n.to_string());
                 }
             }
-            Role::InstanceId => {
-                let id = text.trim();
-                if id.starts_with("i-") && id.len() < 64 {
-                    h.instance_id = Some(id.to_string());
-                }
-            }
-            Role::Ec2rlMain => {
-                if let Some(p) = text.find("InstanceID=") {
-                    let id: String = text[p + 11..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                        .collect();
-                    if id.starts_with("i-") {
-                        h.instance_id = Some(id);
-                    }
-                }
-            }
+            // Read at grouping (`grouped`).
+            Role::InstanceId | Role::Ec2rlMain => {}
             Role::Ec2rlLog => h.ec2rl_log = Some((e.path.clone(), text.into_owned())),
             Role::System(_) | Role::ProcSys | Role::SupportconfigEnv => {
                 h.notes

@@ -11,7 +11,7 @@ mod roles;
 pub mod source;
 mod transcript;
 
-pub use layout::{Collector, HostCapture, Missing};
+pub use layout::{Collector, GroupedHost, HostCapture, Missing};
 pub use plain::{load_plain_host, load_plain_system};
 pub use source::{Limits, Notice};
 
@@ -25,14 +25,7 @@ pub fn scan(
     limits: Limits,
     mut emit: impl FnMut(HostCapture),
 ) -> std::io::Result<Vec<Notice>> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| path.display().to_string());
-    let mut g = layout::Grouper::new(|h| emit(named(&name, h)));
-    source::Reader::new(&mut g, limits).read_path(path)?;
-    g.finish();
-    Ok(std::mem::take(&mut g.notices))
+    scan_grouped(path, limits, 1, |g| emit(g.assemble()))
 }
 
 /// `scan` with the input read on `threads` threads where it divides: the
@@ -45,15 +38,28 @@ pub fn scan_parallel(
     threads: usize,
     mut emit: impl FnMut(HostCapture),
 ) -> std::io::Result<Vec<Notice>> {
-    if threads <= 1 || path.as_os_str() == "-" {
-        return scan(path, limits, emit);
-    }
+    scan_grouped(path, limits, threads, |g| emit(g.assemble()))
+}
+
+/// `scan_parallel` handing out each host grouped but not read
+/// (`GroupedHost::assemble`), so that the caller can read it on another
+/// thread.
+pub fn scan_grouped(
+    path: &Path,
+    limits: Limits,
+    threads: usize,
+    mut emit: impl FnMut(GroupedHost),
+) -> std::io::Result<Vec<Notice>> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| path.display().to_string());
     let mut g = layout::Grouper::new(|h| emit(named(&name, h)));
-    fan::read_path(path, limits, threads, &mut g)?;
+    if threads > 1 && path.as_os_str() != "-" {
+        fan::read_path(path, limits, threads, &mut g)?;
+    } else {
+        source::Reader::new(&mut g, limits).read_path(path)?;
+    }
     g.finish();
     Ok(std::mem::take(&mut g.notices))
 }
@@ -66,14 +72,14 @@ pub fn scan_reader(
     limits: Limits,
     mut emit: impl FnMut(HostCapture),
 ) -> Vec<Notice> {
-    let mut g = layout::Grouper::new(|h| emit(named(name, h)));
+    let mut g = layout::Grouper::new(|h| emit(named(name, h).assemble()));
     source::Reader::new(&mut g, limits).read_stream(r, name);
     g.finish();
     std::mem::take(&mut g.notices)
 }
 
 /// A host folder given directly is named after itself.
-fn named(name: &str, mut h: HostCapture) -> HostCapture {
+fn named(name: &str, mut h: GroupedHost) -> GroupedHost {
     if h.id.is_empty() {
         h.id = name.to_string();
     } else if let Some(rest) = h.id.strip_prefix("/") {

@@ -18,7 +18,7 @@
 
 use crate::cli::{ColorChoice, Only, ReportArgs, ScanArgs};
 use crate::exit::Exit;
-use asymroute_offline::capture::{self, HostCapture, Limits, Notice};
+use asymroute_offline::capture::{self, GroupedHost, HostCapture, Limits, Notice};
 use asymroute_offline::report::{self, Options, Summary};
 use asymroute_offline::verdict::{LinkClass, host};
 use std::io::{IsTerminal, Write};
@@ -34,24 +34,65 @@ const QUEUE_PER_JOB: usize = 4;
 /// costs nothing measurable, and a batch still leaves within a blink.
 const BATCH_BYTES: usize = 256 * 1024;
 
+/// A host on its way to a worker. With several jobs the worker reads it
+/// from its members: the one grouping thread is what no added core
+/// shortens. With one job the grouping thread reads it, as `capture::scan`
+/// does: that thread and the one worker then share the work as before
+/// (reading there keeps the worker, the busier of the two, from being
+/// alone on the critical path).
+enum Work {
+    Grouped(GroupedHost),
+    Read(HostCapture),
+}
+
+impl Work {
+    fn size(&self) -> usize {
+        match self {
+            Work::Grouped(g) => g.size(),
+            Work::Read(c) => c.inputs.iter().map(|i| i.text.len()).sum(),
+        }
+    }
+
+    fn capture(self) -> HostCapture {
+        match self {
+            Work::Grouped(g) => g.assemble(),
+            Work::Read(c) => c,
+        }
+    }
+
+    fn analyse(self, class: &LinkClass, limit: Option<std::time::Duration>) -> host::HostReport {
+        match self {
+            Work::Grouped(g) => host::analyse_grouped(g, class, limit),
+            Work::Read(c) => host::analyse_within(c, class, limit),
+        }
+    }
+}
+
 /// Collects hosts into batches for the worker queue.
 struct Batcher<'a> {
-    tx: &'a mpsc::SyncSender<Vec<HostCapture>>,
-    batch: Vec<HostCapture>,
+    tx: &'a mpsc::SyncSender<Vec<Work>>,
+    batch: Vec<Work>,
     bytes: usize,
+    /// Whether hosts are read here (`Work`).
+    read_here: bool,
 }
 
 impl<'a> Batcher<'a> {
-    fn new(tx: &'a mpsc::SyncSender<Vec<HostCapture>>) -> Self {
+    fn new(tx: &'a mpsc::SyncSender<Vec<Work>>, jobs: usize) -> Self {
         Batcher {
             tx,
             batch: Vec::new(),
             bytes: 0,
+            read_here: jobs <= 1,
         }
     }
 
-    fn push(&mut self, cap: HostCapture) {
-        self.bytes += cap.inputs.iter().map(|i| i.text.len()).sum::<usize>() + 1;
+    fn push(&mut self, cap: GroupedHost) {
+        let cap = match self.read_here {
+            true => Work::Read(cap.assemble()),
+            false => Work::Grouped(cap),
+        };
+        self.bytes += cap.size() + 1;
         self.batch.push(cap);
         if self.bytes >= BATCH_BYTES {
             self.flush();
@@ -77,7 +118,7 @@ struct Finished {
 
 /// The next batch for a worker. The lock is held only to take a batch
 /// that is there, or to wait for one while no other worker is waiting.
-fn next_batch(rx: &Mutex<mpsc::Receiver<Vec<HostCapture>>>) -> Option<Vec<HostCapture>> {
+fn next_batch(rx: &Mutex<mpsc::Receiver<Vec<Work>>>) -> Option<Vec<Work>> {
     rx.lock().ok()?.recv().ok()
 }
 
@@ -129,7 +170,7 @@ fn run_stage(
     jobs: usize,
     limits: Limits,
 ) -> std::io::Result<Exit> {
-    let (tx, rx) = mpsc::sync_channel::<Vec<HostCapture>>(jobs * QUEUE_PER_JOB);
+    let (tx, rx) = mpsc::sync_channel::<Vec<Work>>(jobs * QUEUE_PER_JOB);
     let rx = Arc::new(Mutex::new(rx));
     let hosts = std::sync::atomic::AtomicUsize::new(0);
     let items = std::sync::atomic::AtomicUsize::new(0);
@@ -140,6 +181,7 @@ fn run_stage(
             scope.spawn(move || {
                 for cap in std::iter::from_fn(|| next_batch(&rx)).flatten() {
                     hosts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let cap = cap.capture();
                     if stage == crate::cli::Stage::Parse {
                         let h = asymroute_offline::model::Host::build(
                             cap.inputs,
@@ -151,10 +193,10 @@ fn run_stage(
                 }
             });
         }
-        let mut batcher = Batcher::new(&tx);
+        let mut batcher = Batcher::new(&tx, jobs);
         for p in &a.paths {
             if let Err(e) =
-                capture::scan_parallel(p, limits.clone(), readers(jobs), |c| batcher.push(c))
+                capture::scan_grouped(p, limits.clone(), readers(jobs), |c| batcher.push(c))
             {
                 eprintln!("asymroute-offline: {}: {e}", p.display());
             }
@@ -278,7 +320,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
         pb
     });
 
-    let (work_tx, work_rx) = mpsc::sync_channel::<Vec<HostCapture>>(s.jobs * QUEUE_PER_JOB);
+    let (work_tx, work_rx) = mpsc::sync_channel::<Vec<Work>>(s.jobs * QUEUE_PER_JOB);
     let work_rx = Arc::new(Mutex::new(work_rx));
     // Bounded: a writer slower than the workers (pretty JSON, a slow
     // pipe) holds them back instead of queueing reports without end. One
@@ -310,7 +352,7 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                         // writer gets its bytes.
                         let mut done = Finished::default();
                         for c in batch {
-                            let h = host::analyse_within(c, class, limit);
+                            let h = c.analyse(class, limit);
                             done.summary.add(&h);
                             done.ids.add(&h);
                             if keep.keeps(&h) {
@@ -346,11 +388,11 @@ pub fn run(a: &ScanArgs) -> std::io::Result<Exit> {
                 (summary, result, rep, sink, ids)
             })
             .expect("the writer thread");
-        let mut batcher = Batcher::new(&work_tx);
+        let mut batcher = Batcher::new(&work_tx, s.jobs);
         for path in &a.paths {
             // A reader bug loses the rest of this input, not the others.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                capture::scan_parallel(path, s.limits.clone(), readers(s.jobs), |cap| {
+                capture::scan_grouped(path, s.limits.clone(), readers(s.jobs), |cap| {
                     if let Some((k, n)) = s.shard
                         && fnv(&cap.id) % n != k - 1
                     {

@@ -6,7 +6,7 @@ use super::ec2rl::{self, Ec2rl};
 use super::fix::{self, Fix, FixStatus};
 use super::impact::{self, Impact};
 use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
-use crate::capture::{Collector, HostCapture, Missing};
+use crate::capture::{Collector, GroupedHost, HostCapture, Missing};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, KernelError, LinkInfo, fam_idx};
 use serde::{Deserialize, Serialize};
@@ -177,6 +177,16 @@ pub fn analyse_within(cap: HostCapture, class: &LinkClass, limit: Option<Duratio
     guarded(cap, limit, |cap| analyse(cap, class))
 }
 
+/// `analyse_within` of a host still to be read from its members (on this
+/// thread): a panic while reading them costs this host alone too.
+pub fn analyse_grouped(g: GroupedHost, class: &LinkClass, limit: Option<Duration>) -> HostReport {
+    let (host, instance_id, collector) = (g.id.clone(), g.instance_id.clone(), g.collector);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.assemble())) {
+        Ok(cap) => analyse_within(cap, class, limit),
+        Err(panic) => failed(panic, host, None, instance_id, collector, Vec::new()),
+    }
+}
+
 fn guarded(
     cap: HostCapture,
     limit: Option<Duration>,
@@ -191,10 +201,21 @@ fn guarded(
         let _budget = crate::budget::start(limit);
         f(cap)
     }));
-    let panic = match run {
-        Ok(report) => return report,
-        Err(p) => p,
-    };
+    match run {
+        Ok(report) => report,
+        Err(panic) => failed(panic, host, hostname, instance_id, collector, files),
+    }
+}
+
+/// The `error` row of a host whose analysis panicked or ran out of time.
+fn failed(
+    panic: Box<dyn std::any::Any + Send>,
+    host: String,
+    hostname: Option<String>,
+    instance_id: Option<String>,
+    collector: Collector,
+    files: Vec<FileRef>,
+) -> HostReport {
     let (what, message) = match panic.downcast_ref::<crate::budget::Exceeded>() {
         Some(e) => {
             let what = format!(
