@@ -117,9 +117,15 @@ pub struct GroupedHost {
 }
 
 impl GroupedHost {
-    /// Bytes of captured text it holds: what a queue of hosts weighs.
+    /// About the bytes it holds: what a queue of hosts weighs. Each member
+    /// counts its path and some bookkeeping too: a Kubernetes node's
+    /// sosreport is 16,500 files of a few bytes each.
     pub fn size(&self) -> usize {
-        let own: usize = self.members.iter().map(|m| m.0.data.len()).sum();
+        let own: usize = self
+            .members
+            .iter()
+            .map(|m| m.0.data.len() + m.0.path.len() + 64)
+            .sum();
         own + self.gathered.iter().map(GroupedHost::size).sum::<usize>()
     }
 
