@@ -11,6 +11,16 @@ pub const MAX_DUMP_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Kind, family and table a file name promises, if it promises anything.
 pub fn classify_name(name: &str) -> Option<(DumpKind, Ctx)> {
+    // Every dump's name holds `ip` (its first word, or `iprule`,
+    // `iproute`): the thousands of other files of a sosreport stop here,
+    // before any allocation.
+    let base = name.rsplit('/').next().unwrap_or(name).as_bytes();
+    if !base
+        .windows(2)
+        .any(|w| w[0].eq_ignore_ascii_case(&b'i') && w[1].eq_ignore_ascii_case(&b'p'))
+    {
+        return None;
+    }
     let n = name.to_ascii_lowercase();
     let stem = n.rsplit('/').next().unwrap_or(&n);
     let words: Vec<&str> = stem
@@ -218,5 +228,10 @@ mod tests {
         assert_eq!(k("sysctl_-a"), None);
         assert_eq!(k("uname-a.txt"), None);
         assert_eq!(k("hostname"), None);
+        // The shortcut on `ip`: any case, the file's own name only.
+        assert_eq!(k("IP_ROUTE.TXT"), Some((DumpKind::IpRoute, None, None)));
+        assert_eq!(k("x/IPRule"), Some((DumpKind::IpRule, None, None)));
+        assert_eq!(k("ip_route/rp_filter"), None);
+        assert_eq!(k("ip/route"), None);
     }
 }

@@ -220,6 +220,10 @@ fn join(prefix: &str, name: &str) -> String {
 
 /// Strips `./` and leading `/`; `None` for names that climb (`..`).
 pub fn clean_member_name(name: &str) -> Option<String> {
+    // Most names are clean already: no parts to gather and join.
+    if !name.contains('\\') && name.split('/').all(|p| !matches!(p, "" | "." | "..")) {
+        return Some(name.to_string());
+    }
     let mut parts = Vec::new();
     for p in name.split(['/', '\\']) {
         match p {
@@ -771,6 +775,14 @@ mod tests {
         assert_eq!(clean_member_name("/etc/passwd"), Some("etc/passwd".into()));
         assert_eq!(clean_member_name("a/../../b"), None);
         assert_eq!(clean_member_name("./"), None);
+        assert_eq!(clean_member_name(""), None);
+        // The clean names' shortcut, and what it must leave to the rest.
+        assert_eq!(clean_member_name("a/b"), Some("a/b".into()));
+        assert_eq!(clean_member_name("..a/b.."), Some("..a/b..".into()));
+        assert_eq!(clean_member_name("a//b/"), Some("a/b".into()));
+        assert_eq!(clean_member_name("a/./b"), Some("a/b".into()));
+        assert_eq!(clean_member_name("a\\b"), Some("a/b".into()));
+        assert_eq!(clean_member_name("a/.."), None);
     }
 
     #[test]

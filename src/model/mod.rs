@@ -134,8 +134,9 @@ pub struct Host {
     /// `KernelVersion::CURRENT`.
     pub kernel: KernelVersion,
     /// The host's `net.` sysctls (empty when none were collected: the
-    /// kernel's defaults apply).
-    pub sysctls: Sysctls,
+    /// kernel's defaults apply). Shared: a fix plan's model is a clone of
+    /// the host per step, and a Kubernetes node keeps 16,000 of them.
+    pub sysctls: std::sync::Arc<Sysctls>,
     /// Addresses and links by key, built on first use (`Host::index`).
     pub(crate) index: std::sync::OnceLock<Index>,
 }
@@ -348,8 +349,8 @@ impl Host {
                 ));
             }
         }
-        self.sysctls = system.sysctls;
-        if self.sysctls.is_empty() {
+        let mut sysctls = system.sysctls;
+        if sysctls.is_empty() {
             self.assume_system(
                 "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0, accept_local=0, src_valid_mark=0)"
                     .into(),
@@ -362,12 +363,11 @@ impl Host {
         }
         // Reverse-path filtering decides whether requests arrive at all:
         // where the bundle lacks it, the distribution's default is assumed.
-        if !self.sysctls.has_setting("rp_filter") {
+        if !sysctls.has_setting("rp_filter") {
             let distro = system.release.as_deref().and_then(system::distro_rp_filter);
             let text = match distro {
                 Some((v, why)) => {
-                    self.sysctls
-                        .assume("net.ipv4.conf.default.rp_filter", &v.to_string());
+                    sysctls.assume("net.ipv4.conf.default.rp_filter", &v.to_string());
                     format!(
                         "rp_filter not collected (sysctl -a): {v} assumed for every link ({why}; kernel {})",
                         system.release.as_deref().unwrap_or("?")
@@ -377,6 +377,7 @@ impl Host {
             };
             self.assume_system(text);
         }
+        self.sysctls = std::sync::Arc::new(sysctls);
     }
 
     fn assume(&mut self, family: Option<Family>, text: String) {

@@ -767,7 +767,7 @@ mod tests {
             &Default::default(),
         );
         let (s, _) = crate::model::system::Sysctls::parse(sysctl);
-        h.sysctls.extend(s);
+        std::sync::Arc::make_mut(&mut h.sysctls).extend(s);
         h
     }
 
