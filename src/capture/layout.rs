@@ -225,17 +225,25 @@ impl<F: FnMut(GroupedHost)> Grouper<F> {
 /// thread may ask it (`fan`).
 pub(super) fn want_of(path: &str) -> (Want, Option<Notice>) {
     let b = basename(path);
-    let lower = b.to_ascii_lowercase();
-    if classify_name(b).is_some()
+    // Names compared without case, and without a lower-case copy: this
+    // runs for every member of every archive.
+    let ends = |end: &str| {
+        b.len() >= end.len()
+            && b.as_bytes()[b.len() - end.len()..].eq_ignore_ascii_case(end.as_bytes())
+    };
+    let starts = |start: &str| {
+        b.len() >= start.len() && b.as_bytes()[..start.len()].eq_ignore_ascii_case(start.as_bytes())
+    };
+    if is_system_file(path)
+        || classify_name(b).is_some()
         || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")
-        || is_system_file(path)
         || is_identity_file(path)
-        || lower == "network.txt"
-        || (lower.starts_with("network-") && lower.ends_with(".txt"))
+        || b.eq_ignore_ascii_case("network.txt")
+        || (starts("network-") && ends(".txt"))
     {
         return (Want::Keep, None);
     }
-    if lower.ends_with(".gpg") {
+    if ends(".gpg") {
         // `sos report --encrypt` output: say so rather than skip silently.
         let n = Notice {
             file: path.to_string(),
@@ -250,7 +258,7 @@ pub(super) fn want_of(path: &str) -> (Want, Option<Notice>) {
         ".so", ".bin", ".png", ".jpg", ".gif", ".pdf", ".gz", ".xz", ".zst", ".bz2", ".zip",
         ".rpm", ".deb", ".pcap", ".json.gz", ".sha256", ".md5", ".asc", ".gpg",
     ];
-    if binary_ext.iter().any(|e| lower.ends_with(e)) {
+    if binary_ext.iter().any(|e| ends(e)) {
         return (Want::Skip, None);
     }
     (Want::Sniff, None)

@@ -76,7 +76,15 @@ pub enum SystemFile {
 /// `uname_-a`, `uname-a.txt` …; `sysctl_-a`, `sysctl.txt`,
 /// `sysctl-a.txt` …
 pub fn classify_system_name(name: &str) -> Option<SystemFile> {
-    let b = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let b = name.rsplit('/').next().unwrap_or(name);
+    // The names below are 16 bytes at most, bar the netfilter prefixes:
+    // other names stop before the lower-case copy.
+    let prefix =
+        |p: &str| b.len() >= p.len() && b.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    if b.len() > 16 && !prefix("nft_") && !prefix("ip6tables") {
+        return None;
+    }
+    let b = b.to_ascii_lowercase();
     let stem = b.strip_suffix(".txt").unwrap_or(&b);
     match stem {
         "uname" | "uname_-a" | "uname-a" | "uname_a" | "uname_-r" | "uname-r" => {

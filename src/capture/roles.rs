@@ -9,6 +9,7 @@ use super::plain::{SystemFile, classify_name, classify_system_name};
 use super::transcript::{first_command, is_transcript, sniff};
 use crate::grammar::{self, Ctx, DumpKind, Family};
 use crate::model::System;
+use crate::model::system::proc_sys_net;
 
 /// Path components under which nothing but the named files matters.
 pub(super) const COLLECTOR_DIRS: &[&str] = &[
@@ -62,7 +63,7 @@ pub(super) fn is_system_file(path: &str) -> bool {
             b,
             "kernelversion.log" | "sysctl.log" | "basic-environment.txt" | "env.txt"
         )
-        || path.contains("proc/sys/net/")
+        || proc_sys_net(path).is_some()
 }
 
 pub(super) fn is_identity_file(path: &str) -> bool {
@@ -94,6 +95,20 @@ pub(super) enum Role {
 }
 
 pub(super) fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
+    // A sysctl file of a copied /proc/sys/net (thousands in a Kubernetes
+    // node's sosreport): its root without splitting the path, where
+    // `proc` starts a component and no `sos_commands` comes first (the
+    // general case below, which this must agree with).
+    if let Some(at) = proc_sys_net(path)
+        && (at == 0 || path.as_bytes()[at - 1] == b'/')
+        && !path.split('/').any(|c| c == "sos_commands")
+    {
+        return Some((
+            path[..at.saturating_sub(1)].to_string(),
+            Collector::Plain,
+            Role::ProcSys,
+        ));
+    }
     let comps: Vec<&str> = path.split('/').collect();
     let b = basename(path);
     let pos = |name: &str| comps.iter().position(|c| *c == name);
@@ -412,4 +427,30 @@ pub(super) fn supportconfig_hostname(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The /proc/sys/net shortcut gives what the general case gives.
+    #[test]
+    fn proc_sys_net_roots() {
+        let root = |p: &str| role_of(p, b"1\n").map(|(r, c, role)| (r, c, role == Role::ProcSys));
+        let sysctl = |r: &str| Some((r.to_string(), Collector::Plain, true));
+        assert_eq!(
+            root("b/sosreport-h/proc/sys/net/ipv4/conf/eth0/rp_filter"),
+            sysctl("b/sosreport-h")
+        );
+        assert_eq!(root("proc/sys/net/ipv4/ip_forward"), sysctl(""));
+        assert_eq!(root("a//proc/sys/net/ipv4/ip_forward"), sysctl("a/"));
+        // Not at a component's start: the general case finds the real one.
+        assert_eq!(
+            root("a/xproc/sys/net/b/proc/sys/net/ipv4/ip_forward"),
+            sysctl("a/xproc/sys/net/b")
+        );
+        // Under sos_commands the sos rules decide (this is no dump of theirs).
+        assert_eq!(root("h/sos_commands/proc/sys/net/ipv4/ip_forward"), None);
+        assert_eq!(root("h/proc/sys/network/x"), None);
+    }
 }

@@ -212,10 +212,14 @@ pub struct Reader<'v, V: Visitor> {
 
 fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}/{name}")
+        return name.to_string();
     }
+    // Not `format!`: this names every member of every archive.
+    let mut s = String::with_capacity(prefix.len() + 1 + name.len());
+    s.push_str(prefix);
+    s.push('/');
+    s.push_str(name);
+    s
 }
 
 /// Strips `./` and leading `/`; `None` for names that climb (`..`).

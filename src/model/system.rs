@@ -437,6 +437,15 @@ impl Sysctls {
     }
 }
 
+/// Where `proc/sys/net/` first stands in a path. A searcher made once:
+/// `str::find` builds one per call, and a Kubernetes node's sosreport asks
+/// for each of its 16,500 files.
+pub fn proc_sys_net(path: &str) -> Option<usize> {
+    static NET: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    NET.get_or_init(|| memchr::memmem::Finder::new("proc/sys/net/"))
+        .find(path.as_bytes())
+}
+
 /// What the bundle says about the host's kernel, with where it was read.
 #[derive(Debug, Clone, Default)]
 pub struct System {
@@ -522,11 +531,7 @@ impl System {
     /// Reads one `…/proc/sys/net/…` file of a collector's tree: the path
     /// from `net/` on is the key, the content the value.
     pub fn add_proc_file(&mut self, path: &str, text: &str) {
-        // A searcher made once: `str::find` builds one per call, per file.
-        static NET: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-            std::sync::OnceLock::new();
-        let net = NET.get_or_init(|| memchr::memmem::Finder::new("proc/sys/net/"));
-        let Some(at) = net.find(path.as_bytes()) else {
+        let Some(at) = proc_sys_net(path) else {
             return;
         };
         let value = text.trim();
