@@ -77,11 +77,14 @@ pub enum SystemFile {
 /// `sysctl-a.txt` …
 pub fn classify_system_name(name: &str) -> Option<SystemFile> {
     let b = name.rsplit('/').next().unwrap_or(name);
-    // The names below are 16 bytes at most, bar the netfilter prefixes:
-    // other names stop before the lower-case copy.
+    // Every name below starts with one of these: other names (thousands
+    // of files in a sosreport) stop before the lower-case copy.
     let prefix =
         |p: &str| b.len() >= p.len() && b.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-    if b.len() > 16 && !prefix("nft_") && !prefix("ip6tables") {
+    if !["uname", "sysctl", "nft_", "ip6tables"]
+        .into_iter()
+        .any(prefix)
+    {
         return None;
     }
     let b = b.to_ascii_lowercase();

@@ -224,8 +224,28 @@ fn join(prefix: &str, name: &str) -> String {
 
 /// Strips `./` and leading `/`; `None` for names that climb (`..`).
 pub fn clean_member_name(name: &str) -> Option<String> {
-    // Most names are clean already: no parts to gather and join.
-    if !name.contains('\\') && name.split('/').all(|p| !matches!(p, "" | "." | "..")) {
+    // Most names are clean already: no parts to gather and join. One pass
+    // over the bytes: no backslash, and no part empty, `.` or `..`.
+    let clean = {
+        let mut part = 0usize; // bytes of the current part, up to 3
+        let mut dots = true; // the current part is dots so far
+        let mut ok = !name.is_empty();
+        for &c in name.as_bytes() {
+            match c {
+                b'\\' => ok = false,
+                b'/' => {
+                    ok &= part > 0 && !(dots && part <= 2);
+                    (part, dots) = (0, true);
+                }
+                c => {
+                    part = (part + 1).min(3);
+                    dots &= c == b'.';
+                }
+            }
+        }
+        ok && part > 0 && !(dots && part <= 2)
+    };
+    if clean {
         return Some(name.to_string());
     }
     let mut parts = Vec::new();
@@ -787,6 +807,9 @@ mod tests {
         assert_eq!(clean_member_name("a/./b"), Some("a/b".into()));
         assert_eq!(clean_member_name("a\\b"), Some("a/b".into()));
         assert_eq!(clean_member_name("a/.."), None);
+        assert_eq!(clean_member_name(".../.a/b."), Some(".../.a/b.".into()));
+        assert_eq!(clean_member_name("a/."), Some("a".into()));
+        assert_eq!(clean_member_name("../a"), None);
     }
 
     #[test]
