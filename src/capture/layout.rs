@@ -8,7 +8,7 @@ pub use super::transcript::sections;
 
 use super::plain::{SystemFile, classify_name};
 use super::roles::{
-    COLLECTOR_DIRS, Role, basename, is_identity_file, is_system_file, read_system, role_of,
+    Role, basename, is_collector_dir, is_identity_file, is_system_file, read_system, role_of,
     sos_rank, supportconfig_hostname,
 };
 use super::source::{Entry, Notice, Visitor, Want};
@@ -251,7 +251,7 @@ pub(super) fn want_of(path: &str) -> (Want, Option<Notice>) {
         };
         return (Want::Skip, Some(n));
     }
-    if path.split('/').any(|c| COLLECTOR_DIRS.contains(&c)) {
+    if path.split('/').any(is_collector_dir) {
         return (Want::Skip, None);
     }
     let binary_ext = [

@@ -11,40 +11,45 @@ use crate::grammar::{self, Ctx, DumpKind, Family};
 use crate::model::System;
 use crate::model::system::proc_sys_net;
 
-/// Path components under which nothing but the named files matters.
-pub(super) const COLLECTOR_DIRS: &[&str] = &[
-    "sos_commands",
-    "sos_logs",
-    "sos_reports",
-    "sos_strings",
-    "proc",
-    "sys",
-    "etc",
-    "var",
-    "usr",
-    "lib",
-    "lib64",
-    "boot",
-    "run",
-    "mod_out",
-    "insights_commands",
-    "insights_data",
-    "ipamd",
-    "sysctls",
-    "system",
-    "kernel",
-    "opt",
-    "root",
-    "home",
-    "cni",
-    "containerd",
-    "docker",
-    "kubelet",
-    "storage",
-    "gathered_out",
-    "meta",
-    "blobs",
-];
+/// Path components under which nothing but the named files matters. A
+/// `match`, not a list to search: it is asked of every part of every
+/// member's path that no name above kept.
+pub(super) fn is_collector_dir(part: &str) -> bool {
+    matches!(
+        part,
+        "sos_commands"
+            | "sos_logs"
+            | "sos_reports"
+            | "sos_strings"
+            | "proc"
+            | "sys"
+            | "etc"
+            | "var"
+            | "usr"
+            | "lib"
+            | "lib64"
+            | "boot"
+            | "run"
+            | "mod_out"
+            | "insights_commands"
+            | "insights_data"
+            | "ipamd"
+            | "sysctls"
+            | "system"
+            | "kernel"
+            | "opt"
+            | "root"
+            | "home"
+            | "cni"
+            | "containerd"
+            | "docker"
+            | "kubelet"
+            | "storage"
+            | "gathered_out"
+            | "meta"
+            | "blobs"
+    )
+}
 
 pub(super) fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)

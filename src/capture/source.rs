@@ -224,27 +224,15 @@ fn join(prefix: &str, name: &str) -> String {
 
 /// Strips `./` and leading `/`; `None` for names that climb (`..`).
 pub fn clean_member_name(name: &str) -> Option<String> {
-    // Most names are clean already: no parts to gather and join. One pass
-    // over the bytes: no backslash, and no part empty, `.` or `..`.
-    let clean = {
-        let mut part = 0usize; // bytes of the current part, up to 3
-        let mut dots = true; // the current part is dots so far
-        let mut ok = !name.is_empty();
-        for &c in name.as_bytes() {
-            match c {
-                b'\\' => ok = false,
-                b'/' => {
-                    ok &= part > 0 && !(dots && part <= 2);
-                    (part, dots) = (0, true);
-                }
-                c => {
-                    part = (part + 1).min(3);
-                    dots &= c == b'.';
-                }
-            }
-        }
-        ok && part > 0 && !(dots && part <= 2)
-    };
+    // Most names are clean already: no parts to gather and join. Clean
+    // means no backslash, no leading or trailing `/`, and no part that is
+    // empty or starts with `.` (which covers `.` and `..`, and leaves
+    // hidden files to the general case below).
+    let b = name.as_bytes();
+    let clean = b.first().is_some_and(|&c| c != b'.' && c != b'/')
+        && b.last() != Some(&b'/')
+        && memchr::memchr(b'\\', b).is_none()
+        && memchr::memchr_iter(b'/', b).all(|i| !matches!(b.get(i + 1), Some(b'/' | b'.')));
     if clean {
         return Some(name.to_string());
     }
