@@ -42,7 +42,7 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// alone on the critical path).
 enum Work {
     Grouped(GroupedHost),
-    Read(HostCapture),
+    Read(Box<HostCapture>),
 }
 
 impl Work {
@@ -56,14 +56,14 @@ impl Work {
     fn capture(self) -> HostCapture {
         match self {
             Work::Grouped(g) => g.assemble(),
-            Work::Read(c) => c,
+            Work::Read(c) => *c,
         }
     }
 
     fn analyse(self, class: &LinkClass, limit: Option<std::time::Duration>) -> host::HostReport {
         match self {
             Work::Grouped(g) => host::analyse_grouped(g, class, limit),
-            Work::Read(c) => host::analyse_within(c, class, limit),
+            Work::Read(c) => host::analyse_within(*c, class, limit),
         }
     }
 }
@@ -89,7 +89,7 @@ impl<'a> Batcher<'a> {
 
     fn push(&mut self, cap: GroupedHost) {
         let cap = match self.read_here {
-            true => Work::Read(cap.assemble()),
+            true => Work::Read(Box::new(cap.assemble())),
             false => Work::Grouped(cap),
         };
         self.bytes += cap.size() + 1;

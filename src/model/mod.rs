@@ -350,6 +350,7 @@ impl Host {
             }
         }
         let mut sysctls = system.sysctls;
+        sysctls.settle();
         if sysctls.is_empty() {
             self.assume_system(
                 "sysctls not collected (sysctl -a): the kernel's defaults assumed (route_localnet=0, accept_local=0, src_valid_mark=0)"

@@ -220,6 +220,13 @@ impl fmt::Display for KernelVersion {
 /// component (a VLAN device's name) becomes `/`
 /// (`net.ipv4.conf.eth0/100.rp_filter`).
 pub fn normalise_key(key: &str) -> Option<String> {
+    let mut s = String::new();
+    normalise_key_into(key, &mut s).then_some(s)
+}
+
+/// `normalise_key` appended to `out`; `false` (and `out` as it was) when
+/// the key is not a `net.` one.
+fn normalise_key_into(key: &str, out: &mut String) -> bool {
     let k = key.trim();
     let k = k
         .strip_prefix("/proc/sys/")
@@ -227,19 +234,28 @@ pub fn normalise_key(key: &str) -> Option<String> {
         .unwrap_or(k);
     if k.starts_with("net/") {
         // The components joined by dots, a dot in one (an interface's name)
-        // as a slash: bytes into one buffer, not a String per component (a
-        // node's /proc/sys/net holds thousands of files, read on the one
-        // thread that groups hosts). Only ASCII bytes change: still UTF-8.
-        let mut out = Vec::with_capacity(k.len());
+        // as a slash, written straight into `out` (a node's /proc/sys/net
+        // holds thousands of files).
+        let start = out.len();
         for c in k.split('/').filter(|c| !c.is_empty()) {
-            if !out.is_empty() {
-                out.push(b'.');
+            if out.len() > start {
+                out.push('.');
             }
-            out.extend(c.bytes().map(|b| if b == b'.' { b'/' } else { b }));
+            let mut rest = c;
+            while let Some(i) = rest.find('.') {
+                out.push_str(&rest[..i]);
+                out.push('/');
+                rest = &rest[i + 1..];
+            }
+            out.push_str(rest);
         }
-        return String::from_utf8(out).ok();
+        return true;
     }
-    (k.starts_with("net.") && k.len() > 4).then(|| k.to_string())
+    if k.starts_with("net.") && k.len() > 4 {
+        out.push_str(k);
+        return true;
+    }
+    false
 }
 
 /// A line of a sysctl file that is not `key = value`.
@@ -252,61 +268,164 @@ pub struct BadLine {
 
 /// The `net.` sysctls of a host: key (dotted) → value as printed (several
 /// fields stay as one string, e.g. `4096\t131072\t6291456`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+///
+/// One text with offsets, not a map of strings: a Kubernetes node's
+/// `/proc/sys/net` is 16,500 files, and a `String` for each key and value
+/// (with the map's nodes) was a sixth of reading such a host. Settings are
+/// kept in the order set until `settle` sorts them (the model does, once);
+/// until then a lookup reads them from the last.
+#[derive(Clone, Default)]
 pub struct Sysctls {
-    values: BTreeMap<String, String>,
+    /// Keys and values, back to back.
+    text: String,
+    /// Per setting: where its key starts, where it ends (and its value
+    /// starts), where its value ends.
+    at: Vec<(u32, u32, u32)>,
+    /// `at` is sorted by key, one setting a key.
+    settled: bool,
     /// Defaults assumed for keys the bundle lacks (`Host` fills them in
     /// from the distribution): read like the rest, told as assumed.
-    #[serde(skip)]
     assumed: BTreeMap<String, String>,
 }
 
+impl fmt::Debug for Sysctls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = self.clone();
+        s.settle();
+        f.debug_struct("Sysctls")
+            .field("values", &s.entries().collect::<BTreeMap<_, _>>())
+            .field("assumed", &self.assumed)
+            .finish()
+    }
+}
+
+impl PartialEq for Sysctls {
+    fn eq(&self, other: &Sysctls) -> bool {
+        let (mut a, mut b) = (self.clone(), other.clone());
+        a.settle();
+        b.settle();
+        a.entries().eq(b.entries()) && a.assumed == b.assumed
+    }
+}
+
+impl Eq for Sysctls {}
+
 impl Sysctls {
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.at.is_empty()
     }
 
+    /// Keys set (each once).
     pub fn len(&self) -> usize {
-        self.values.len()
+        match self.settled {
+            true => self.at.len(),
+            false => {
+                let mut s = self.clone();
+                s.settle();
+                s.at.len()
+            }
+        }
+    }
+
+    fn key(&self, a: (u32, u32, u32)) -> &str {
+        &self.text[a.0 as usize..a.1 as usize]
+    }
+
+    fn value(&self, a: (u32, u32, u32)) -> &str {
+        &self.text[a.1 as usize..a.2 as usize]
+    }
+
+    /// The settings, key and value (in key order once settled).
+    fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.at.iter().map(|&a| (self.key(a), self.value(a)))
     }
 
     /// Sets a key (any form `normalise_key` takes); non-`net.` keys are
     /// dropped. A later value replaces an earlier one.
     pub fn insert(&mut self, key: &str, value: &str) {
-        if let Some(k) = normalise_key(key) {
-            self.values.insert(k, value.trim().to_string());
+        let start = self.text.len();
+        if !normalise_key_into(key, &mut self.text) {
+            return;
         }
+        let mid = self.text.len();
+        self.text.push_str(value.trim());
+        let (Ok(a), Ok(b), Ok(c)) = (
+            u32::try_from(start),
+            u32::try_from(mid),
+            u32::try_from(self.text.len()),
+        ) else {
+            // Past 4 GiB of sysctl text (no real bundle): not kept.
+            self.text.truncate(start);
+            return;
+        };
+        // Still sorted when keys come in order (a sorted `sysctl -a`).
+        if let Some(&last) = self.at.last() {
+            self.settled &= self.key(last) < &self.text[start..mid];
+        } else {
+            self.settled = true;
+        }
+        self.at.push((a, b, c));
+    }
+
+    /// Sorts the settings by key, keeping the last of each: lookups are a
+    /// binary search from then on.
+    pub fn settle(&mut self) {
+        if self.settled {
+            return;
+        }
+        let mut at = std::mem::take(&mut self.at);
+        // Stable: equal keys stay in the order set, and the last one wins.
+        at.sort_by(|&x, &y| self.key(x).cmp(self.key(y)));
+        let mut kept: Vec<(u32, u32, u32)> = Vec::with_capacity(at.len());
+        for a in at {
+            match kept.last_mut() {
+                Some(k) if self.key(*k) == self.key(a) => *k = a,
+                _ => kept.push(a),
+            }
+        }
+        self.at = kept;
+        self.settled = true;
     }
 
     /// Adds another set; its values win.
     pub fn extend(&mut self, other: Sysctls) {
-        self.values.extend(other.values);
+        for (k, v) in other.entries() {
+            self.insert(k, v);
+        }
+    }
+
+    /// The value set for a key (dotted), assumed or not.
+    fn set(&self, key: &str) -> Option<&str> {
+        if self.settled {
+            let i = self.at.binary_search_by(|&a| self.key(a).cmp(key)).ok()?;
+            return Some(self.value(self.at[i]));
+        }
+        let a = self.at.iter().rev().find(|&&a| self.key(a) == key)?;
+        Some(self.value(*a))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .or_else(|| self.assumed.get(key))
-            .map(String::as_str)
+        self.set(key)
+            .or_else(|| self.assumed.get(key).map(String::as_str))
     }
 
     /// Assumes a value for a key the bundle does not have.
     pub fn assume(&mut self, key: &str, value: &str) {
         if let Some(k) = normalise_key(key)
-            && !self.values.contains_key(&k)
+            && self.set(&k).is_none()
         {
             self.assumed.insert(k, value.trim().to_string());
         }
     }
 
     fn is_assumed(&self, key: &str) -> bool {
-        !self.values.contains_key(key) && self.assumed.contains_key(key)
+        self.set(key).is_none() && self.assumed.contains_key(key)
     }
 
     /// Whether any key ends in `.name` (the bundle kept that setting).
     pub fn has_setting(&self, name: &str) -> bool {
         let tail = format!(".{name}");
-        self.values.keys().any(|k| k.ends_with(&tail))
+        self.entries().any(|(k, _)| k.ends_with(&tail))
     }
 
     /// An integer sysctl (`None`: absent or not a number).
@@ -658,6 +777,55 @@ kernel.hostname = a=b
             !s.route_localnet("eth9"),
             "absent device: default (absent: 0)"
         );
+    }
+
+    /// The last value set wins, before and after `settle`, whatever the
+    /// order keys come in; `extend`'s values win; assumed values only fill
+    /// what is not set.
+    #[test]
+    fn settings_last_wins_and_settle() {
+        let mut s = Sysctls::default();
+        s.insert("net/ipv4/conf/eth1/rp_filter", "1");
+        s.insert("net.ipv4.conf.all.rp_filter", "0");
+        s.insert("net.ipv4.conf.eth1.rp_filter", " 2 ");
+        s.insert("kernel.pid_max", "9");
+        s.assume("net.ipv4.conf.all.rp_filter", "1");
+        s.assume("net.ipv4.conf.default.rp_filter", "1");
+        let mut other = Sysctls::default();
+        other.insert("net.ipv4.conf.all.rp_filter", "2");
+        other.insert("net.ipv4.conf.all.rp_filter", "1");
+        let check = |s: &Sysctls| {
+            assert_eq!(s.get("net.ipv4.conf.eth1.rp_filter"), Some("2"));
+            assert_eq!(s.get("net.ipv4.conf.all.rp_filter"), Some("1"));
+            assert_eq!(s.get("net.ipv4.conf.default.rp_filter"), Some("1"));
+            assert!(s.is_assumed("net.ipv4.conf.default.rp_filter"));
+            assert!(!s.is_assumed("net.ipv4.conf.all.rp_filter"));
+            assert_eq!(s.get("kernel.pid_max"), None);
+            assert_eq!(s.len(), 2);
+            assert!(s.has_setting("rp_filter"));
+        };
+        s.extend(other);
+        check(&s);
+        let before = s.clone();
+        s.settle();
+        check(&s);
+        assert_eq!(s, before, "equal whether settled or not");
+        let keys: Vec<&str> = s.entries().map(|e| e.0).collect();
+        assert_eq!(
+            keys,
+            [
+                "net.ipv4.conf.all.rp_filter",
+                "net.ipv4.conf.eth1.rp_filter"
+            ]
+        );
+        // Keys set in order stay settled: no sort needed.
+        let mut t = Sysctls::default();
+        t.insert("net.a", "1");
+        t.insert("net.b", "2");
+        assert!(t.settled);
+        t.insert("net.a", "3");
+        assert!(!t.settled);
+        assert_eq!(t.get("net.a"), Some("3"));
     }
 
     #[test]
