@@ -15,7 +15,6 @@ use super::source::{Entry, Notice, Visitor, Want};
 use crate::grammar::{self, Ctx, DumpKind, Family, Table};
 use crate::model::{Input, System};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,7 +103,7 @@ pub struct GroupedHost {
     /// The root the members were grouped under (`id` before the bundle's
     /// name was put in front).
     root: String,
-    members: Vec<(Entry, Collector, Role)>,
+    members: Vec<Member>,
     /// Read at grouping: a namespace of an ec2rl run's gathered sosreport
     /// takes the run's.
     pub instance_id: Option<String>,
@@ -124,7 +123,7 @@ impl GroupedHost {
         let own: usize = self
             .members
             .iter()
-            .map(|m| m.0.data.len() + m.0.path.len() + 64)
+            .map(|m| m.entry.data.len() + m.entry.path.len() + m.root.len() + 64)
             .sum();
         own + self.gathered.iter().map(GroupedHost::size).sum::<usize>()
     }
@@ -157,6 +156,7 @@ impl GroupedHost {
 }
 
 /// A kept member with what it is to which host.
+#[derive(Debug)]
 struct Member {
     entry: Entry,
     root: String,
@@ -449,22 +449,30 @@ fn group(
     notices: Vec<Notice>,
     held: Vec<GroupedHost>,
 ) -> (Vec<GroupedHost>, Vec<Notice>) {
-    let mut by_root: BTreeMap<String, Vec<(Entry, Collector, Role)>> = BTreeMap::new();
-    for m in members {
-        by_root
-            .entry(m.root)
-            .or_default()
-            .push((m.entry, m.collector, m.role));
+    // Members by root, in root order, each root's in the order read: a
+    // stable sort in place, then the runs cut off from the end. A unit of
+    // one host (an archive: a sosreport's 16,500 files) is handed on as it
+    // stands, without a copy on this thread.
+    let mut members = members;
+    members.sort_by(|a, b| a.root.cmp(&b.root));
+    let mut runs: Vec<Vec<Member>> = Vec::new();
+    while let Some(last) = members.last() {
+        let start = members.partition_point(|m| m.root < last.root);
+        runs.push(match start {
+            0 => std::mem::take(&mut members),
+            _ => members.split_off(start),
+        });
     }
-    // A lone identity file (etc/hostname of an unrelated tree) is no host.
-    by_root.retain(|_, v| {
-        v.iter()
-            .any(|(_, _, r)| matches!(r, Role::Dump(..) | Role::Sections | Role::Ec2rlLog))
-    });
     let mut hosts: Vec<GroupedHost> = Vec::new();
-    // Identity files sit at a host root's own level or below its root.
-    for (root, members) in by_root {
-        hosts.push(grouped(root, members));
+    for run in runs.into_iter().rev() {
+        // A lone identity file (etc/hostname of an unrelated tree) is no host.
+        // Identity files sit at a host root's own level or below its root.
+        let host = run
+            .iter()
+            .any(|m| matches!(m.role, Role::Dump(..) | Role::Sections | Role::Ec2rlLog));
+        if host {
+            hosts.push(grouped(run));
+        }
     }
     // An ec2rl run's gathered sosreport is the same machine: merge.
     let mut out: Vec<GroupedHost> = Vec::new();
@@ -531,14 +539,15 @@ fn merge_ec2rl(run: &mut HostCapture, sos: HostCapture) {
 
 /// One root's members as a host, read no further than its instance id
 /// (which a namespace of a gathered sosreport takes from its run).
-fn grouped(root: String, members: Vec<(Entry, Collector, Role)>) -> GroupedHost {
+fn grouped(members: Vec<Member>) -> GroupedHost {
+    let root = members.first().map(|m| m.root.clone()).unwrap_or_default();
     let collector = members
         .iter()
-        .map(|m| m.1)
+        .map(|m| m.collector)
         .min()
         .unwrap_or(Collector::Plain);
     let mut instance_id = None;
-    for (e, _, role) in &members {
+    for Member { entry: e, role, .. } in &members {
         match role {
             Role::InstanceId => {
                 let (text, _) = grammar::decode(&e.data);
@@ -575,14 +584,16 @@ fn grouped(root: String, members: Vec<(Entry, Collector, Role)>) -> GroupedHost 
 }
 
 /// Reads one root's members (all but the instance id, see `grouped`).
-fn assemble(
-    root: String,
-    collector: Collector,
-    members: Vec<(Entry, Collector, Role)>,
-) -> HostCapture {
+fn assemble(root: String, collector: Collector, members: Vec<Member>) -> HostCapture {
     let mut h = HostCapture::new(root, collector);
     let mut dumps: Vec<(Entry, DumpKind, Ctx)> = Vec::new();
-    for (e, coll, role) in members {
+    for Member {
+        entry: e,
+        collector: coll,
+        role,
+        ..
+    } in members
+    {
         // In a collector's tree, loose copies (extracted root symlinks) are ignored.
         if collector != coll && coll == Collector::Plain && matches!(role, Role::Dump(..)) {
             continue;
