@@ -51,6 +51,13 @@ pub(super) fn is_collector_dir(part: &str) -> bool {
     )
 }
 
+/// Whether a part of `path` is `part`: a substring search first (SIMD),
+/// the parts compared only where it is there.
+fn has_part(path: &str, part: &str) -> bool {
+    memchr::memmem::find(path.as_bytes(), part.as_bytes()).is_some()
+        && path.split('/').any(|c| c == part)
+}
+
 pub(super) fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
@@ -106,7 +113,7 @@ pub(super) fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Rol
     // general case below, which this must agree with).
     if let Some(at) = proc_sys_net(path)
         && (at == 0 || path.as_bytes()[at - 1] == b'/')
-        && !path.split('/').any(|c| c == "sos_commands")
+        && !has_part(path, "sos_commands")
     {
         return Some((
             path[..at.saturating_sub(1)].to_string(),
