@@ -6,7 +6,7 @@
 
 pub use super::transcript::sections;
 
-use super::plain::{SystemFile, classify_name};
+use super::plain::{SystemFile, classify_name, ends_ci, starts_ci};
 use super::roles::{
     Role, basename, is_collector_dir, is_identity_file, is_system_file, read_system, role_of,
     sos_rank, supportconfig_hostname,
@@ -227,19 +227,13 @@ pub(super) fn want_of(path: &str) -> (Want, Option<Notice>) {
     let b = basename(path);
     // Names compared without case, and without a lower-case copy: this
     // runs for every member of every archive.
-    let ends = |end: &str| {
-        b.len() >= end.len()
-            && b.as_bytes()[b.len() - end.len()..].eq_ignore_ascii_case(end.as_bytes())
-    };
-    let starts = |start: &str| {
-        b.len() >= start.len() && b.as_bytes()[..start.len()].eq_ignore_ascii_case(start.as_bytes())
-    };
+    let ends = |end: &str| ends_ci(b, end);
     if is_system_file(path)
         || classify_name(b).is_some()
         || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")
         || is_identity_file(path)
         || b.eq_ignore_ascii_case("network.txt")
-        || (starts("network-") && ends(".txt"))
+        || (starts_ci(b, "network-") && ends(".txt"))
     {
         return (Want::Keep, None);
     }

@@ -60,6 +60,17 @@ pub fn classify_name(name: &str) -> Option<(DumpKind, Ctx)> {
     Some((kind, Ctx { family, table }))
 }
 
+/// Whether `s` starts with `start`, ASCII case ignored (no lower-case
+/// copy: names of every member are asked).
+pub(super) fn starts_ci(s: &str, start: &str) -> bool {
+    s.len() >= start.len() && s.as_bytes()[..start.len()].eq_ignore_ascii_case(start.as_bytes())
+}
+
+/// Whether `s` ends with `end`, ASCII case ignored.
+pub(super) fn ends_ci(s: &str, end: &str) -> bool {
+    s.len() >= end.len() && s.as_bytes()[s.len() - end.len()..].eq_ignore_ascii_case(end.as_bytes())
+}
+
 /// A file that tells of the host's kernel rather than its routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SystemFile {
@@ -79,11 +90,9 @@ pub fn classify_system_name(name: &str) -> Option<SystemFile> {
     let b = name.rsplit('/').next().unwrap_or(name);
     // Every name below starts with one of these: other names (thousands
     // of files in a sosreport) stop before the lower-case copy.
-    let prefix =
-        |p: &str| b.len() >= p.len() && b.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
     if !["uname", "sysctl", "nft_", "ip6tables"]
         .into_iter()
-        .any(prefix)
+        .any(|p| starts_ci(b, p))
     {
         return None;
     }
