@@ -100,9 +100,8 @@ pub struct GroupedHost {
     /// As `HostCapture::id`.
     pub id: String,
     pub collector: Collector,
-    /// The root the members were grouped under (`id` before the bundle's
-    /// name was put in front).
-    root: String,
+    /// The members, all of one root (`id` before the bundle's name was put
+    /// in front).
     members: Vec<Member>,
     /// Read at grouping: a namespace of an ec2rl run's gathered sosreport
     /// takes the run's.
@@ -130,17 +129,17 @@ impl GroupedHost {
 
     /// The host's captures, read from its members.
     pub fn assemble(self) -> HostCapture {
+        let root = self.members.first().map(|m| m.root.clone());
         let GroupedHost {
             id,
             collector,
-            root,
             members,
             instance_id,
             notices,
             inherited,
             gathered,
         } = self;
-        let mut h = assemble(root, collector, members);
+        let mut h = assemble(root.unwrap_or_default(), collector, members);
         h.id = id;
         h.instance_id = instance_id;
         for sos in gathered {
@@ -534,7 +533,6 @@ fn merge_ec2rl(run: &mut HostCapture, sos: HostCapture) {
 /// One root's members as a host, read no further than its instance id
 /// (which a namespace of a gathered sosreport takes from its run).
 fn grouped(members: Vec<Member>) -> GroupedHost {
-    let root = members.first().map(|m| m.root.clone()).unwrap_or_default();
     let collector = members
         .iter()
         .map(|m| m.collector)
@@ -566,9 +564,8 @@ fn grouped(members: Vec<Member>) -> GroupedHost {
         }
     }
     GroupedHost {
-        id: root.clone(),
+        id: members.first().map(|m| m.root.clone()).unwrap_or_default(),
         collector,
-        root,
         members,
         instance_id,
         notices: Vec::new(),

@@ -106,78 +106,83 @@ pub(super) enum Role {
     SupportconfigEnv,
 }
 
-pub(super) fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
-    // A sysctl file of a copied /proc/sys/net (thousands in a Kubernetes
-    // node's sosreport): its root without splitting the path, where
-    // `proc` starts a component and no `sos_commands` comes first (the
-    // general case below, which this must agree with).
-    if let Some(at) = proc_sys_net(path)
-        && (at == 0 || path.as_bytes()[at - 1] == b'/')
-        && !has_part(path, "sos_commands")
-    {
-        return Some((
-            path[..at.saturating_sub(1)].to_string(),
-            Collector::Plain,
-            Role::ProcSys,
-        ));
-    }
+/// A member of a sosreport's `sos_commands/`: what of it is read.
+fn sos_role(path: &str) -> Option<(String, Collector, Role)> {
     let comps: Vec<&str> = path.split('/').collect();
-    let b = basename(path);
-    let pos = |name: &str| comps.iter().position(|c| *c == name);
-    if let Some(i) = pos("sos_commands") {
-        let root = comps[..i].join("/");
-        let rest = &comps[i + 1..];
-        match rest {
-            ["networking", "namespaces", ns, file] => {
-                let inner = file
-                    .strip_prefix(&format!("ip_netns_exec_{ns}_"))
-                    .unwrap_or(file);
-                let (k, c) = sos_dump(inner)?;
+    let i = comps.iter().position(|c| *c == "sos_commands")?;
+    let root = comps[..i].join("/");
+    let rest = &comps[i + 1..];
+    match rest {
+        ["networking", "namespaces", ns, file] => {
+            let inner = file
+                .strip_prefix(&format!("ip_netns_exec_{ns}_"))
+                .unwrap_or(file);
+            let (k, c) = sos_dump(inner)?;
+            Some((
+                format!("{root}/netns:{ns}"),
+                Collector::Sos,
+                Role::Dump(k, c),
+            ))
+        }
+        // sos's nftables and networking plugins: `nft -a list ruleset`,
+        // `ip6tables -t raw -nvL` (firewalld's IPv6_rpfilter lives there).
+        ["nftables", file] | ["networking", file]
+            if classify_system_name(file) == Some(SystemFile::Netfilter) =>
+        {
+            Some((root, Collector::Sos, Role::System(SystemFile::Netfilter)))
+        }
+        ["networking", file] => {
+            if let Some(after) = file.strip_prefix("ip_netns_exec_") {
+                // sos 3.x kept namespace files beside the others.
+                let ip = after.find("_ip_")?;
+                let ns = &after[..ip];
+                let (k, c) = sos_dump(&after[ip + 1..])?;
                 return Some((
                     format!("{root}/netns:{ns}"),
                     Collector::Sos,
                     Role::Dump(k, c),
                 ));
             }
-            // sos's nftables and networking plugins: `nft -a list ruleset`,
-            // `ip6tables -t raw -nvL` (firewalld's IPv6_rpfilter lives there).
-            ["nftables", file] | ["networking", file]
-                if classify_system_name(file) == Some(SystemFile::Netfilter) =>
-            {
-                return Some((root, Collector::Sos, Role::System(SystemFile::Netfilter)));
-            }
-            ["networking", file] => {
-                if let Some(after) = file.strip_prefix("ip_netns_exec_") {
-                    // sos 3.x kept namespace files beside the others.
-                    let ip = after.find("_ip_")?;
-                    let ns = &after[..ip];
-                    let (k, c) = sos_dump(&after[ip + 1..])?;
-                    return Some((
-                        format!("{root}/netns:{ns}"),
-                        Collector::Sos,
-                        Role::Dump(k, c),
-                    ));
-                }
-                let (k, c) = sos_dump(file)?;
-                return Some((root, Collector::Sos, Role::Dump(k, c)));
-            }
-            ["host", "hostname"] | ["general", "hostname"] => {
-                return Some((root, Collector::Sos, Role::Hostname));
-            }
-            ["kernel", "uname_-a"] => {
-                return Some((root, Collector::Sos, Role::System(SystemFile::Uname)));
-            }
-            ["kernel", "sysctl_-a"] => {
-                return Some((root, Collector::Sos, Role::System(SystemFile::Sysctl)));
-            }
-
-            _ => return None,
+            let (k, c) = sos_dump(file)?;
+            Some((root, Collector::Sos, Role::Dump(k, c)))
         }
+        ["host", "hostname"] | ["general", "hostname"] => {
+            Some((root, Collector::Sos, Role::Hostname))
+        }
+        ["kernel", "uname_-a"] => Some((root, Collector::Sos, Role::System(SystemFile::Uname))),
+        ["kernel", "sysctl_-a"] => Some((root, Collector::Sos, Role::System(SystemFile::Sysctl))),
+
+        _ => None,
     }
-    // A collector's copy of /proc/sys/net (sos): the tree's root is the host.
-    if let Some(i) = comps.windows(3).position(|w| w == ["proc", "sys", "net"]) {
-        return Some((comps[..i].join("/"), Collector::Plain, Role::ProcSys));
+}
+
+/// The host root of a copied `/proc/sys/net` file: the path before the
+/// first `proc/sys/net/` that starts a part of it.
+fn proc_sys_root(path: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(at) = proc_sys_net(&path[from..]).map(|i| from + i) {
+        if at == 0 || path.as_bytes()[at - 1] == b'/' {
+            return Some(&path[..at.saturating_sub(1)]);
+        }
+        // Inside a part (`xproc/sys/net/`): look on past it.
+        from = at + 1;
     }
+    None
+}
+
+pub(super) fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
+    if has_part(path, "sos_commands") {
+        return sos_role(path);
+    }
+    // A collector's copy of /proc/sys/net (sos): the tree's root is the
+    // host. Found without splitting the path: a Kubernetes node's
+    // sosreport keeps 16,500 such files.
+    if let Some(root) = proc_sys_root(path) {
+        return Some((root.to_string(), Collector::Plain, Role::ProcSys));
+    }
+    let comps: Vec<&str> = path.split('/').collect();
+    let b = basename(path);
+    let pos = |name: &str| comps.iter().position(|c| *c == name);
     if let Some(i) = pos("mod_out") {
         let root = comps[..i].join("/");
         if comps.get(i + 1) == Some(&"run") && comps.len() == i + 3 {
@@ -445,7 +450,8 @@ pub(super) fn supportconfig_hostname(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The /proc/sys/net shortcut gives what the general case gives.
+    /// A /proc/sys/net file's root: the path before the first `proc/sys/net/`
+    /// that starts a part, unless `sos_commands` decides.
     #[test]
     fn proc_sys_net_roots() {
         let root = |p: &str| role_of(p, b"1\n").map(|(r, c, role)| (r, c, role == Role::ProcSys));
@@ -456,7 +462,7 @@ mod tests {
         );
         assert_eq!(root("proc/sys/net/ipv4/ip_forward"), sysctl(""));
         assert_eq!(root("a//proc/sys/net/ipv4/ip_forward"), sysctl("a/"));
-        // Not at a component's start: the general case finds the real one.
+        // Not at a part's start: the next one decides.
         assert_eq!(
             root("a/xproc/sys/net/b/proc/sys/net/ipv4/ip_forward"),
             sysctl("a/xproc/sys/net/b")

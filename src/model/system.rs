@@ -344,11 +344,15 @@ impl Sysctls {
     /// dropped. A later value replaces an earlier one.
     pub fn insert(&mut self, key: &str, value: &str) {
         let start = self.text.len();
-        if !normalise_key_into(key, &mut self.text) {
-            return;
+        if normalise_key_into(key, &mut self.text) {
+            self.push_value(start, value.trim());
         }
+    }
+
+    /// Ends the setting whose key `text` holds from `start` with its value.
+    fn push_value(&mut self, start: usize, value: &str) {
         let mid = self.text.len();
-        self.text.push_str(value.trim());
+        self.text.push_str(value);
         let (Ok(a), Ok(b), Ok(c)) = (
             u32::try_from(start),
             u32::try_from(mid),
@@ -387,10 +391,13 @@ impl Sysctls {
         self.settled = true;
     }
 
-    /// Adds another set; its values win.
+    /// Adds another set; its values win. Its keys and values are in their
+    /// final form already: copied, not read again.
     pub fn extend(&mut self, other: Sysctls) {
         for (k, v) in other.entries() {
-            self.insert(k, v);
+            let start = self.text.len();
+            self.text.push_str(k);
+            self.push_value(start, v);
         }
     }
 
