@@ -53,9 +53,14 @@ pub(super) fn is_collector_dir(part: &str) -> bool {
 
 /// Whether a part of `path` is `part`: a substring search first (SIMD),
 /// the parts compared only where it is there.
-fn has_part(path: &str, part: &str) -> bool {
-    memchr::memmem::find(path.as_bytes(), part.as_bytes()).is_some()
-        && path.split('/').any(|c| c == part)
+/// Whether a part of `path` is `sos_commands`. The substring search comes
+/// first, with its searcher made once: this asks every kept member.
+fn has_sos_commands(path: &str) -> bool {
+    static SOS: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    SOS.get_or_init(|| memchr::memmem::Finder::new("sos_commands"))
+        .find(path.as_bytes())
+        .is_some()
+        && path.split('/').any(|c| c == "sos_commands")
 }
 
 pub(super) fn basename(p: &str) -> &str {
@@ -171,7 +176,7 @@ fn proc_sys_root(path: &str) -> Option<&str> {
 }
 
 pub(super) fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Role)> {
-    if has_part(path, "sos_commands") {
+    if has_sos_commands(path) {
         return sos_role(path);
     }
     // A collector's copy of /proc/sys/net (sos): the tree's root is the

@@ -223,7 +223,7 @@ fn join(prefix: &str, name: &str) -> String {
 }
 
 /// Strips `./` and leading `/`; `None` for names that climb (`..`).
-pub fn clean_member_name(name: &str) -> Option<String> {
+pub fn clean_member_name(name: &str) -> Option<std::borrow::Cow<'_, str>> {
     // Most names are clean already: no parts to gather and join. Clean
     // means no backslash, no leading or trailing `/`, and no part that is
     // empty or starts with `.` (which covers `.` and `..`, and leaves
@@ -234,7 +234,7 @@ pub fn clean_member_name(name: &str) -> Option<String> {
         && memchr::memchr(b'\\', b).is_none()
         && memchr::memchr_iter(b'/', b).all(|i| !matches!(b.get(i + 1), Some(b'/' | b'.')));
     if clean {
-        return Some(name.to_string());
+        return Some(name.into());
     }
     let mut parts = Vec::new();
     for p in name.split(['/', '\\']) {
@@ -244,7 +244,7 @@ pub fn clean_member_name(name: &str) -> Option<String> {
             p => parts.push(p),
         }
     }
-    (!parts.is_empty()).then(|| parts.join("/"))
+    (!parts.is_empty()).then(|| parts.join("/").into())
 }
 
 impl<'v, V: Visitor> Reader<'v, V> {
@@ -374,13 +374,15 @@ impl<'v, V: Visitor> Reader<'v, V> {
         self.stream_file(f, &rel, false);
     }
 
-    /// A member's clean name and its full path in the bundle; `None` (and a
-    /// notice) for names that climb out of the archive.
-    fn member_name(&mut self, archive: &str, raw: &str) -> Option<(String, String)> {
+    /// A member's full path in the bundle and where its clean name starts
+    /// in it (the name is the path's tail: one allocation a member, not
+    /// two); `None` (and a notice) for names that climb out of the archive.
+    fn member_name(&mut self, archive: &str, raw: &str) -> Option<(String, usize)> {
         match clean_member_name(raw) {
             Some(name) => {
                 let full = join(archive, &name);
-                Some((name, full))
+                let at = full.len() - name.len();
+                Some((full, at))
             }
             None => {
                 self.notice(
@@ -547,10 +549,17 @@ impl<'v, V: Visitor> Reader<'v, V> {
         let res = (|| -> io::Result<()> {
             for ent in ar.entries_with_seek()? {
                 let mut ent = ent?;
-                let raw = String::from_utf8_lossy(&ent.path_bytes()).to_string();
-                let Some((name, full)) = self.member_name(path, &raw) else {
+                let named = {
+                    let raw = ent.path_bytes();
+                    match std::str::from_utf8(&raw) {
+                        Ok(raw) => self.member_name(path, raw),
+                        Err(_) => self.member_name(path, &String::from_utf8_lossy(&raw)),
+                    }
+                };
+                let Some((full, at)) = named else {
                     continue;
                 };
+                let name = &full[at..];
                 let kind = ent.header().entry_type();
                 if kind.is_dir()
                     || kind.is_pax_global_extensions()
@@ -560,7 +569,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 }
                 if kind.is_symlink() || kind.is_hard_link() {
                     let inside = ent.link_name_bytes().is_some_and(|t| {
-                        link_stays_inside(&name, &String::from_utf8_lossy(&t), kind.is_hard_link())
+                        link_stays_inside(name, &String::from_utf8_lossy(&t), kind.is_hard_link())
                     });
                     if !inside && self.visitor.wants(&full) == Want::Keep {
                         self.notice(full, "link member not followed".into());
@@ -576,7 +585,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 }
                 let size = ent.header().size().unwrap_or(0);
                 let want = self.visitor.wants(&full);
-                let archive_name = looks_like_archive(&name);
+                let archive_name = looks_like_archive(name);
                 if want == Want::Skip && !archive_name {
                     continue;
                 }
@@ -587,15 +596,24 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 }
                 // A member of the top-level archive may be read on
                 // another thread (a fleet of per-host archives).
-                if !(top
+                if top
                     && self.visitor.take_member(
                         &mut ent,
                         &full,
                         depth + 1,
                         Some(size),
                         &self.budget,
-                    ))
+                    )
                 {
+                    continue;
+                }
+                // A sparse member reads longer than its header's size.
+                if want != Want::Skip
+                    && size <= WHOLE_MAX.min(self.limits.cap(want))
+                    && !kind.is_gnu_sparse()
+                {
+                    self.whole(&mut ent, full, depth + 1, size);
+                } else {
                     self.stream(&mut ent, &full, depth + 1, false, Some(size));
                 }
             }
@@ -629,9 +647,10 @@ impl<'v, V: Visitor> Reader<'v, V> {
             .collect();
         names.sort_by(|a, b| a.1.cmp(&b.1));
         for (i, raw) in names {
-            let Some((name, full)) = self.member_name(path, &raw) else {
+            let Some((full, at)) = self.member_name(path, &raw) else {
                 continue;
             };
+            let name = &full[at..];
             let mut f = match z.by_index(i) {
                 Ok(f) => f,
                 Err(e) => {
@@ -647,7 +666,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 continue;
             }
             let want = self.visitor.wants(&full);
-            let archive_name = looks_like_archive(&name);
+            let archive_name = looks_like_archive(name);
             if want == Want::Skip && !archive_name {
                 continue;
             }
@@ -676,6 +695,27 @@ impl<'v, V: Visitor> Reader<'v, V> {
     }
 
     /// A plain member: kept when its name matters or its content is a dump.
+    /// A small member that may matter, read whole before it is looked at:
+    /// `stream` on it gives the same, but for a plain file costs two
+    /// 512-byte sniffing buffers, a chained reader, a second `wants` and a
+    /// copy of the path (a Kubernetes node's sosreport has 17,000 such
+    /// members). A nested archive, or a member whose read failed, goes on
+    /// to `stream` from memory, the failure replayed where it happened.
+    fn whole(&mut self, r: &mut dyn Read, path: String, depth: u32, size: u64) {
+        let mut data = Vec::with_capacity(size as usize);
+        let read = r.take(size).read_to_end(&mut data);
+        let head = &data[..data.len().min(512)];
+        match read {
+            Ok(_) if magic(head) == Magic::Other && unsupported(head).is_none() => {
+                self.visitor.entry(Entry { path, data })
+            }
+            read => {
+                let mut replay = io::Cursor::new(data).chain(Failed(read.err()));
+                self.stream(&mut replay, &path, depth, false, Some(size));
+            }
+        }
+    }
+
     fn member(&mut self, r: &mut dyn Read, path: &str, size: Option<u64>) {
         let want = self.visitor.wants(path);
         if want == Want::Skip {
@@ -707,6 +747,19 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 }
             }
         }
+    }
+}
+
+/// Largest member `Reader::whole` reads before looking at it.
+const WHOLE_MAX: u64 = 64 * 1024;
+
+/// A read that fails once with the error a member's read stopped on, then
+/// ends.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
     }
 }
 
@@ -760,12 +813,11 @@ fn link_stays_inside(path: &str, target: &str, from_root: bool) -> bool {
 }
 
 pub(super) fn looks_like_archive(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
     [
         ".tar", ".tgz", ".txz", ".tbz", ".tbz2", ".gz", ".xz", ".bz2", ".zst", ".zip", ".tzst",
     ]
     .iter()
-    .any(|s| n.ends_with(s))
+    .any(|s| super::plain::ends_ci(name, s))
 }
 
 fn strip_compression_suffix(path: &str) -> String {
@@ -780,6 +832,113 @@ fn strip_compression_suffix(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what a reader finds: `ip` names are kept, others sniffed.
+    #[derive(Default)]
+    struct Rec {
+        entries: Vec<(String, Vec<u8>)>,
+        notices: Vec<String>,
+    }
+
+    impl Visitor for Rec {
+        fn wants(&mut self, path: &str) -> Want {
+            if path.contains("ip") {
+                Want::Keep
+            } else {
+                Want::Sniff
+            }
+        }
+        fn entry(&mut self, e: Entry) {
+            self.entries.push((e.path, e.data));
+        }
+        fn notice(&mut self, n: Notice) {
+            self.notices.push(format!("{}: {}", n.file, n.message));
+        }
+    }
+
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, body) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, *body).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// A stream that fails (as a corrupt decoder would) after `ok` bytes.
+    struct FailAt<'a>(&'a [u8], usize);
+
+    impl Read for FailAt<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.1 == 0 {
+                return Err(io::Error::other("boom"));
+            }
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            self.1 -= n;
+            Ok(n)
+        }
+    }
+
+    fn read_tar(r: &mut dyn Read) -> Rec {
+        let mut rec = Rec::default();
+        Reader::new(&mut rec, Limits::default()).stream(r, "b.tar", 0, false, None);
+        rec
+    }
+
+    #[test]
+    fn small_members_read_whole_as_streamed() {
+        // A small archive without an archive's name is still opened; a
+        // member over `WHOLE_MAX` is streamed; an empty one is kept.
+        let inner = tar_of(&[("ip_route.txt", b"default via 10.0.0.1 dev eth0\n")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &inner).unwrap();
+        let gz = gz.finish().unwrap();
+        let big = vec![b'x'; WHOLE_MAX as usize + 1];
+        let outer = tar_of(&[
+            ("h/ip_addr.txt", b"1: lo: <LOOPBACK>\n"),
+            ("h/blob", &gz),
+            ("h/ip_big.txt", &big),
+            ("h/ip_empty", b""),
+        ]);
+        let rec = read_tar(&mut &outer[..]);
+        assert_eq!(rec.notices, Vec::<String>::new());
+        let got: Vec<(&str, usize)> = rec
+            .entries
+            .iter()
+            .map(|(p, d)| (p.as_str(), d.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("b.tar/h/ip_addr.txt", 18),
+                ("b.tar/h/blob/ip_route.txt", 30),
+                ("b.tar/h/ip_big.txt", big.len()),
+                ("b.tar/h/ip_empty", 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_member_read_is_told_where_it_failed() {
+        let body: Vec<u8> = (0..2000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let outer = tar_of(&[("h/ip_cut.txt", &body)]);
+        // Past the first 512 bytes: what was read is kept, and told.
+        let rec = read_tar(&mut FailAt(&outer, 512 + 1000));
+        assert_eq!(
+            rec.entries,
+            [("b.tar/h/ip_cut.txt".to_string(), body[..1000].to_vec())]
+        );
+        assert_eq!(rec.notices[0], "b.tar/h/ip_cut.txt: read stopped: boom");
+        // Within them: the member cannot be recognised, and is not kept.
+        let rec = read_tar(&mut FailAt(&outer, 512 + 100));
+        assert!(rec.entries.is_empty());
+        assert_eq!(rec.notices[0], "b.tar/h/ip_cut.txt: cannot read: boom");
+    }
 
     #[test]
     fn names() {
