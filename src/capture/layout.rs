@@ -8,11 +8,12 @@ pub use super::transcript::sections;
 
 use super::plain::{SystemFile, classify_name, ends_ci, starts_ci};
 use super::roles::{
-    Role, basename, is_collector_dir, is_identity_file, is_system_file, read_system, role_of,
-    sos_rank, supportconfig_hostname,
+    Role, basename, is_collector_dir, is_identity_file, is_system_file, proc_sys_file, read_system,
+    role_of, sos_rank, supportconfig_hostname,
 };
 use super::source::{Entry, Notice, Visitor, Want};
 use crate::grammar::{self, Ctx, DumpKind, Family, Table};
+use crate::model::system::proc_sys_read;
 use crate::model::{Input, System};
 use serde::Serialize;
 
@@ -227,6 +228,16 @@ pub(super) fn want_of(path: &str) -> (Want, Option<Notice>) {
     // Names compared without case, and without a lower-case copy: this
     // runs for every member of every archive.
     let ends = |end: &str| ends_ci(b, end);
+    // A copy of /proc/sys/net: only the settings the model reads (6 of a
+    // link's ~55 files) are read.
+    if let Some((_, setting)) = proc_sys_file(path) {
+        let want = if proc_sys_read(setting) {
+            Want::Keep
+        } else {
+            Want::Skip
+        };
+        return (want, None);
+    }
     if is_system_file(path)
         || classify_name(b).is_some()
         || matches!(b, "ifconfig.log" | "iproute.log" | "asymmetricroute.log")

@@ -9,7 +9,7 @@ use super::plain::{SystemFile, classify_name, classify_system_name};
 use super::transcript::{first_command, is_transcript, sniff};
 use crate::grammar::{self, Ctx, DumpKind, Family};
 use crate::model::System;
-use crate::model::system::proc_sys_net;
+use crate::model::system::{proc_sys_net, proc_sys_read};
 
 /// Path components under which nothing but the named files matters. A
 /// `match`, not a list to search: it is asked of every part of every
@@ -71,8 +71,8 @@ fn dirname(p: &str) -> &str {
     p.rfind('/').map_or("", |i| &p[..i])
 }
 
-/// A file that tells of the host's kernel (version, sysctls) in some
-/// collector's layout.
+/// A file that tells of the host's kernel (its version, `sysctl -a`) in some
+/// collector's layout (a `/proc/sys/net` copy is told by `want_of`).
 pub(super) fn is_system_file(path: &str) -> bool {
     let b = basename(path);
     classify_system_name(b).is_some()
@@ -80,7 +80,6 @@ pub(super) fn is_system_file(path: &str) -> bool {
             b,
             "kernelversion.log" | "sysctl.log" | "basic-environment.txt" | "env.txt"
         )
-        || proc_sys_net(path).is_some()
 }
 
 pub(super) fn is_identity_file(path: &str) -> bool {
@@ -161,13 +160,14 @@ fn sos_role(path: &str) -> Option<(String, Collector, Role)> {
     }
 }
 
-/// The host root of a copied `/proc/sys/net` file: the path before the
-/// first `proc/sys/net/` that starts a part of it.
-fn proc_sys_root(path: &str) -> Option<&str> {
+/// A copied `/proc/sys/net` file's host root and setting: the path before
+/// the first `proc/sys/net/` that starts a part of it, and after.
+pub(super) fn proc_sys_file(path: &str) -> Option<(&str, &str)> {
     let mut from = 0;
     while let Some(at) = proc_sys_net(&path[from..]).map(|i| from + i) {
         if at == 0 || path.as_bytes()[at - 1] == b'/' {
-            return Some(&path[..at.saturating_sub(1)]);
+            let setting = &path[at + "proc/sys/net/".len()..];
+            return Some((&path[..at.saturating_sub(1)], setting));
         }
         // Inside a part (`xproc/sys/net/`): look on past it.
         from = at + 1;
@@ -182,8 +182,8 @@ pub(super) fn role_of(path: &str, data: &[u8]) -> Option<(String, Collector, Rol
     // A collector's copy of /proc/sys/net (sos): the tree's root is the
     // host. Found without splitting the path: a Kubernetes node's
     // sosreport keeps 16,500 such files.
-    if let Some(root) = proc_sys_root(path) {
-        return Some((root.to_string(), Collector::Plain, Role::ProcSys));
+    if let Some((root, setting)) = proc_sys_file(path) {
+        return proc_sys_read(setting).then(|| (root.to_string(), Collector::Plain, Role::ProcSys));
     }
     let comps: Vec<&str> = path.split('/').collect();
     let b = basename(path);
@@ -454,6 +454,7 @@ pub(super) fn supportconfig_hostname(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::source::Want;
 
     /// A /proc/sys/net file's root: the path before the first `proc/sys/net/`
     /// that starts a part, unless `sos_commands` decides.
@@ -475,5 +476,22 @@ mod tests {
         // Under sos_commands the sos rules decide (this is no dump of theirs).
         assert_eq!(root("h/sos_commands/proc/sys/net/ipv4/ip_forward"), None);
         assert_eq!(root("h/proc/sys/network/x"), None);
+        // A setting the model does not read is neither read nor placed.
+        let want = |p: &str| crate::capture::layout::want_of(p).0;
+        let unread = "b/sosreport-h/proc/sys/net/ipv6/conf/eth0/disable_ipv6";
+        assert_eq!(root(unread), None);
+        assert_eq!(want(unread), Want::Skip);
+        assert_eq!(
+            want("b/sosreport-h/proc/sys/net/ipv4/conf/eth0/arp_ignore"),
+            Want::Skip
+        );
+        assert_eq!(
+            want("b/sosreport-h/proc/sys/net/ipv4/conf/eth0/rp_filter"),
+            Want::Keep
+        );
+        assert_eq!(
+            want("b/sosreport-h/proc/sys/net/ipv4/ip_forward"),
+            Want::Keep
+        );
     }
 }
