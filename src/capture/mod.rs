@@ -9,6 +9,7 @@ mod magic;
 pub mod plain;
 mod roles;
 pub mod source;
+mod tarfile;
 mod transcript;
 
 pub use layout::{Collector, GroupedHost, HostCapture, Missing};

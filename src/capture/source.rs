@@ -10,6 +10,7 @@ pub use super::decode::SizeHint;
 pub use super::magic::{Magic, magic, unsupported};
 
 use super::decode::{AHEAD, AHEAD_MIN, Ahead, Budget, Left, decode_ahead, decoder};
+use super::tarfile::{Kind, Tar};
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -140,68 +141,6 @@ pub enum Want {
     Sniff,
     /// Never needed (but still opened if it is an archive).
     Skip,
-}
-
-/// A stream that "seeks" forward by reading, for `tar`: without a seekable
-/// reader it skips each member's padding (and whatever of a member was not
-/// read) through a 32 KiB buffer it zeroes on every skip, ~18% of reading a
-/// fleet of small dumps. Going back is refused: `tar` never asks.
-struct Forward<'r> {
-    inner: &'r mut dyn Read,
-    /// Bytes read or skipped: `tar` takes a seek's answer as its position.
-    pos: u64,
-    /// Where skipped bytes go, grown as needed (a member's padding is
-    /// under 512 bytes).
-    scratch: Vec<u8>,
-}
-
-impl<'r> Forward<'r> {
-    fn new(inner: &'r mut dyn Read) -> Self {
-        Forward {
-            inner,
-            pos: 0,
-            scratch: Vec::new(),
-        }
-    }
-}
-
-impl Read for Forward<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl io::Seek for Forward<'_> {
-    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            io::SeekFrom::Start(p) => Some(p),
-            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            io::SeekFrom::End(_) => None,
-        };
-        let Some(target) = target.filter(|&t| t >= self.pos) else {
-            return Err(io::Error::other("a stream cannot seek back"));
-        };
-        let mut left = target - self.pos;
-        let want = left.min(64 * 1024) as usize;
-        if self.scratch.len() < want {
-            self.scratch.resize(want, 0);
-        }
-        while left > 0 {
-            let n = left.min(self.scratch.len() as u64) as usize;
-            let got = self.inner.read(&mut self.scratch[..n])?;
-            if got == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "unexpected EOF during skip",
-                ));
-            }
-            self.pos += got as u64;
-            left -= got as u64;
-        }
-        Ok(self.pos)
-    }
 }
 
 pub struct Reader<'v, V: Visitor> {
@@ -545,45 +484,45 @@ impl<'v, V: Visitor> Reader<'v, V> {
         if !top {
             self.visitor.unit_start(path);
         }
-        let mut ar = tar::Archive::new(Forward::new(r));
+        let mut ar = Tar::new(r);
         let res = (|| -> io::Result<()> {
-            for ent in ar.entries_with_seek()? {
-                let mut ent = ent?;
-                let named = {
-                    let raw = ent.path_bytes();
-                    match std::str::from_utf8(&raw) {
-                        Ok(raw) => self.member_name(path, raw),
-                        Err(_) => self.member_name(path, &String::from_utf8_lossy(&raw)),
-                    }
+            while let Some(head) = ar.next()? {
+                let named = match std::str::from_utf8(ar.path()) {
+                    Ok(raw) => self.member_name(path, raw),
+                    Err(_) => self.member_name(path, &String::from_utf8_lossy(ar.path())),
                 };
                 let Some((full, at)) = named else {
                     continue;
                 };
                 let name = &full[at..];
-                let kind = ent.header().entry_type();
-                if kind.is_dir()
-                    || kind.is_pax_global_extensions()
-                    || kind.is_pax_local_extensions()
-                {
-                    continue;
-                }
-                if kind.is_symlink() || kind.is_hard_link() {
-                    let inside = ent.link_name_bytes().is_some_and(|t| {
-                        link_stays_inside(name, &String::from_utf8_lossy(&t), kind.is_hard_link())
-                    });
-                    if !inside && self.visitor.wants(&full) == Want::Keep {
-                        self.notice(full, "link member not followed".into());
+                let size = head.size;
+                match head.kind {
+                    Kind::File => {}
+                    Kind::Dir | Kind::PaxHeader => continue,
+                    Kind::Symlink | Kind::HardLink => {
+                        let hard = head.kind == Kind::HardLink;
+                        let target = String::from_utf8_lossy(ar.link());
+                        if !link_stays_inside(name, &target, hard)
+                            && self.visitor.wants(&full) == Want::Keep
+                        {
+                            self.notice(full, "link member not followed".into());
+                        }
+                        continue;
                     }
-                    continue;
+                    Kind::Sparse => {
+                        if self.visitor.wants(&full) == Want::Keep {
+                            self.notice(full, "sparse member (GNU): not read".into());
+                        }
+                        continue;
+                    }
+                    Kind::Other(_) => {
+                        self.notice(
+                            full,
+                            "not a regular file (device or fifo member): skipped".into(),
+                        );
+                        continue;
+                    }
                 }
-                if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
-                    self.notice(
-                        full,
-                        "not a regular file (device or fifo member): skipped".into(),
-                    );
-                    continue;
-                }
-                let size = ent.header().size().unwrap_or(0);
                 let want = self.visitor.wants(&full);
                 let archive_name = looks_like_archive(name);
                 if want == Want::Skip && !archive_name {
@@ -594,27 +533,20 @@ impl<'v, V: Visitor> Reader<'v, V> {
                     self.notice(full, msg);
                     continue;
                 }
+                let body = &mut ar.body();
                 // A member of the top-level archive may be read on
                 // another thread (a fleet of per-host archives).
                 if top
-                    && self.visitor.take_member(
-                        &mut ent,
-                        &full,
-                        depth + 1,
-                        Some(size),
-                        &self.budget,
-                    )
+                    && self
+                        .visitor
+                        .take_member(body, &full, depth + 1, Some(size), &self.budget)
                 {
                     continue;
                 }
-                // A sparse member reads longer than its header's size.
-                if want != Want::Skip
-                    && size <= WHOLE_MAX.min(self.limits.cap(want))
-                    && !kind.is_gnu_sparse()
-                {
-                    self.whole(&mut ent, full, depth + 1, size);
+                if want != Want::Skip && size <= WHOLE_MAX.min(self.limits.cap(want)) {
+                    self.whole(body, full, depth + 1, size);
                 } else {
-                    self.stream(&mut ent, &full, depth + 1, false, Some(size));
+                    self.stream(body, &full, depth + 1, false, Some(size));
                 }
             }
             Ok(())
@@ -957,70 +889,6 @@ mod tests {
         assert_eq!(clean_member_name(".../.a/b."), Some(".../.a/b.".into()));
         assert_eq!(clean_member_name("a/."), Some("a".into()));
         assert_eq!(clean_member_name("../a"), None);
-    }
-
-    #[test]
-    fn forward_seeks_by_reading() {
-        use std::io::Seek;
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let mut r: &[u8] = &data;
-        let mut f = Forward::new(&mut r);
-        let mut b = [0u8; 3];
-        f.read_exact(&mut b).unwrap();
-        assert_eq!(f.seek(io::SeekFrom::Current(100_000)).unwrap(), 100_003);
-        f.read_exact(&mut b).unwrap();
-        assert_eq!(b, data[100_003..100_006]);
-        assert!(f.seek(io::SeekFrom::Current(-1)).is_err());
-        assert!(f.seek(io::SeekFrom::Start(10)).is_err());
-        assert!(f.seek(io::SeekFrom::End(0)).is_err());
-        assert_eq!(f.seek(io::SeekFrom::Start(150_000)).unwrap(), 150_000);
-        let e = f.seek(io::SeekFrom::Current(60_000)).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
-    }
-
-    /// `tar` over `Forward` lists the same members with the same bytes as
-    /// over the plain stream, members read, half read or skipped.
-    #[test]
-    fn tar_over_forward_reads_as_over_the_stream() {
-        let mut b = tar::Builder::new(Vec::new());
-        for (i, size) in [0usize, 1, 511, 512, 513, 40_000, 70_000, 3]
-            .iter()
-            .enumerate()
-        {
-            let body: Vec<u8> = (0..*size).map(|k| (k * 7 + i) as u8).collect();
-            let mut h = tar::Header::new_gnu();
-            h.set_size(*size as u64);
-            h.set_mode(0o644);
-            h.set_cksum();
-            let name = format!("{}/m{i}", "d".repeat(if i == 5 { 150 } else { 1 }));
-            b.append_data(&mut h, name, &body[..]).unwrap();
-        }
-        let tar = b.into_inner().unwrap();
-        fn visit<R: Read>(ent: io::Result<tar::Entry<'_, R>>, i: usize) -> (String, Vec<u8>) {
-            let mut ent = ent.unwrap();
-            let mut got = Vec::new();
-            match i % 3 {
-                0 => drop(ent.read_to_end(&mut got)),
-                1 => drop((&mut ent).take(100).read_to_end(&mut got)),
-                _ => {}
-            }
-            (String::from_utf8_lossy(&ent.path_bytes()).into_owned(), got)
-        }
-        let list = |seek: bool| -> Vec<(String, Vec<u8>)> {
-            let mut r: &[u8] = &tar;
-            if seek {
-                let mut ar = tar::Archive::new(Forward::new(&mut r));
-                let entries = ar.entries_with_seek().unwrap();
-                entries.enumerate().map(|(i, e)| visit(e, i)).collect()
-            } else {
-                let mut ar = tar::Archive::new(&mut r);
-                let entries = ar.entries().unwrap();
-                entries.enumerate().map(|(i, e)| visit(e, i)).collect()
-            }
-        };
-        let plain = list(false);
-        assert_eq!(plain.len(), 8);
-        assert_eq!(list(true), plain);
     }
 
     #[test]
