@@ -205,13 +205,12 @@ impl<'r> Tar<'r> {
         if self.header.iter().all(|&b| b == 0) {
             return Ok(false);
         }
-        // The checksum field counts as spaces.
-        let sum: u64 = self.header[..148]
-            .iter()
-            .chain(&self.header[156..])
-            .map(|&b| u64::from(b))
-            .sum::<u64>()
-            + 8 * u64::from(b' ');
+        // The checksum field counts as spaces. One pass over the whole
+        // block, which vectorises (a chain of its two parts did not: 10%
+        // of reading a sosreport of 17,000 members).
+        let all: u32 = self.header.iter().map(|&b| u32::from(b)).sum();
+        let field: u32 = self.header[148..156].iter().map(|&b| u32::from(b)).sum();
+        let sum = u64::from(all - field + 8 * u32::from(b' '));
         if number(&self.header[148..156], "checksum")? != sum {
             return Err(io::Error::other("archive header checksum mismatch"));
         }
