@@ -430,15 +430,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 Ok(mut d) => self.decompressed(&mut d, path, &dec_name, depth, budget, top),
                 Err(e) => Err(e),
             },
-            Magic::Tar => self.tar(
-                &mut Budget {
-                    inner: br,
-                    left: budget,
-                },
-                path,
-                depth,
-                top,
-            ),
+            Magic::Tar => self.tar(&mut Budget::new(br, budget), path, depth, top),
             Magic::Zip => self.zip(&mut br, path, depth, top),
             // Read above, unbuffered.
             Magic::Other => Ok(()),
@@ -459,13 +451,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
         top: bool,
     ) -> io::Result<()> {
         // Unbuffered: `r` is a decoder's `Blocks` or the decode-ahead chunks.
-        let (head, mut br) = peek(
-            Budget {
-                inner: r,
-                left: budget,
-            },
-            512,
-        )?;
+        let (head, mut br) = peek(Budget::new(r, budget), 512)?;
         match magic(&head) {
             Magic::Tar => self.tar(&mut br, path, depth, top),
             Magic::Other => {
@@ -610,10 +596,7 @@ impl<'v, V: Visitor> Reader<'v, V> {
             let budget = self.budget.clone();
             let size = f.size();
             self.stream(
-                &mut Budget {
-                    inner: &mut f,
-                    left: budget,
-                },
+                &mut Budget::new(&mut f, budget),
                 &full,
                 depth + 1,
                 false,
