@@ -138,32 +138,23 @@ impl<'r> Tar<'r> {
                     .and_then(|s| s.parse().ok())
                     .ok_or_else(|| io::Error::other("pax header's size is not a number"))?;
             }
-            self.path.clear();
-            match (
-                &long_path,
-                pax.as_deref().and_then(|p| pax_value(p, b"path")),
-            ) {
-                (Some(p), _) => self.path.extend_from_slice(strip_nul(p)),
-                (None, Some(p)) => self.path.extend_from_slice(p),
-                (None, None) => {
-                    // ustar: the prefix, then the name.
-                    let prefix = until_nul(&h[345..500]);
-                    if is_ustar(h) && !prefix.is_empty() {
-                        self.path.extend_from_slice(prefix);
-                        self.path.push(b'/');
-                    }
-                    self.path.extend_from_slice(until_nul(&h[..100]));
+            let pax = pax.as_deref();
+            name_into(&mut self.path, long_path.as_deref(), pax, b"path", |out| {
+                // ustar: the prefix, then the name.
+                let prefix = until_nul(&h[345..500]);
+                if is_ustar(h) && !prefix.is_empty() {
+                    out.extend_from_slice(prefix);
+                    out.push(b'/');
                 }
-            }
-            self.link.clear();
-            match (
-                &long_link,
-                pax.as_deref().and_then(|p| pax_value(p, b"linkpath")),
-            ) {
-                (Some(l), _) => self.link.extend_from_slice(strip_nul(l)),
-                (None, Some(l)) => self.link.extend_from_slice(l),
-                (None, None) => self.link.extend_from_slice(until_nul(&h[157..257])),
-            }
+                out.extend_from_slice(until_nul(&h[..100]));
+            });
+            name_into(
+                &mut self.link,
+                long_link.as_deref(),
+                pax,
+                b"linkpath",
+                |out| out.extend_from_slice(until_nul(&h[157..257])),
+            );
             self.left = size;
             self.pad = padding(size);
             return Ok(Some(Head {
@@ -264,6 +255,23 @@ impl Read for Body<'_, '_> {
         let got = self.tar.inner.read(&mut buf[..n])?;
         self.tar.left -= got as u64;
         Ok(got)
+    }
+}
+
+/// A member's path or link target: a GNU long one, else the pax header's
+/// (`key`), else the header's own.
+fn name_into(
+    out: &mut Vec<u8>,
+    long: Option<&[u8]>,
+    pax: Option<&[u8]>,
+    key: &[u8],
+    header: impl FnOnce(&mut Vec<u8>),
+) {
+    out.clear();
+    match (long, pax.and_then(|p| pax_value(p, key))) {
+        (Some(l), _) => out.extend_from_slice(strip_nul(l)),
+        (None, Some(v)) => out.extend_from_slice(v),
+        (None, None) => header(out),
     }
 }
 
