@@ -17,7 +17,8 @@ pub(super) type Left = Arc<AtomicU64>;
 /// count is taken from a megabyte at a time and what is left given back
 /// when done: a tar member is three reads, and an atomic update of one
 /// cache line per read was 3.6% of reading a sosreport, and contention
-/// between reader threads.
+/// between reader threads. Exact for one reader; readers open at once
+/// (threads, nested archives) may each hold up to a megabyte unread.
 pub(super) struct Budget<R> {
     inner: R,
     left: Left,
