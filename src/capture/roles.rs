@@ -51,8 +51,6 @@ pub(super) fn is_collector_dir(part: &str) -> bool {
     )
 }
 
-/// Whether a part of `path` is `part`: a substring search first (SIMD),
-/// the parts compared only where it is there.
 /// Whether a part of `path` is `sos_commands`. The substring search comes
 /// first, with its searcher made once: this asks every kept member.
 fn has_sos_commands(path: &str) -> bool {

@@ -135,7 +135,7 @@ pub struct Host {
     pub kernel: KernelVersion,
     /// The host's `net.` sysctls (empty when none were collected: the
     /// kernel's defaults apply). Shared: a fix plan's model is a clone of
-    /// the host per step, and a Kubernetes node keeps 16,000 of them.
+    /// the host per step, and a Kubernetes node keeps thousands of them.
     pub sysctls: std::sync::Arc<Sysctls>,
     /// Addresses and links by key, built on first use (`Host::index`).
     pub(crate) index: std::sync::OnceLock<Index>,

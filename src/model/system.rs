@@ -589,20 +589,26 @@ const CONF4_READ: [&str; 6] = [
 /// read from a bundle: a Kubernetes node's sosreport holds 16,500 of these
 /// files, ~55 a link, and the model reads 6 a link.
 pub fn proc_sys_read(rel: &str) -> bool {
-    if rel == "ipv4/ip_forward" {
-        return true;
-    }
-    rel.strip_prefix("ipv4/conf/")
-        .and_then(|r| r.split_once('/'))
-        .is_some_and(|(link, name)| !link.is_empty() && CONF4_READ.contains(&name))
+    reads(rel, '/')
 }
 
 /// `proc_sys_read` for a dotted key (`net.ipv4.conf.eth0.rp_filter`).
 fn is_read_key(key: &str) -> bool {
-    key == "net.ipv4.ip_forward"
-        || key
-            .strip_prefix("net.ipv4.conf.")
-            .and_then(|r| r.split_once('.'))
+    key.strip_prefix("net.")
+        .is_some_and(|rest| reads(rest, '.'))
+}
+
+/// A setting the model reads, named from after `net` with `sep` between
+/// parts (a link's own dots are `/` in a dotted key, `.` in a path).
+fn reads(rest: &str, sep: char) -> bool {
+    let Some(ipv4) = rest.strip_prefix("ipv4").and_then(|r| r.strip_prefix(sep)) else {
+        return false;
+    };
+    ipv4 == "ip_forward"
+        || ipv4
+            .strip_prefix("conf")
+            .and_then(|r| r.strip_prefix(sep))
+            .and_then(|r| r.split_once(sep))
             .is_some_and(|(link, name)| !link.is_empty() && CONF4_READ.contains(&name))
 }
 
