@@ -324,7 +324,7 @@ pub fn short_host(id: &str, max: usize) -> String {
 fn quoted(out: &mut String, prefix: &str, q: &crate::verdict::Quote) {
     // `lines().next()`: what `trim` leaves of it is the same.
     let t = &q.text;
-    let first = memchr::memchr(b'\n', t.as_bytes()).map_or(t.as_str(), |i| &t[..i]);
+    let first = memchr::memchr(b'\n', t.as_bytes()).map_or(&t[..], |i| &t[..i]);
     let first = first.trim();
     out.push_str(prefix);
     q.push_at(out);

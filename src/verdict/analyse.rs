@@ -667,13 +667,25 @@ pub(super) fn settle(ep: &mut Endpoint) {
     });
 }
 
-/// `list`'s text for `n` items of which `shown` are the first (up to) six.
-pub(super) fn list_text(shown: &[String], n: usize) -> String {
-    let mut s = shown.join(", ");
-    if n > 6 {
-        s.push_str(&format!(", … ({n} in all)"));
+/// `list`'s text for `n` items, the first (up to) six of which `shown`
+/// gives, appended to `out` (one string a list: a leak's summary).
+pub(super) fn push_list<T>(
+    out: &mut String,
+    shown: impl Iterator<Item = T>,
+    n: usize,
+    text: impl Fn(&mut String, T),
+) {
+    for (i, x) in shown.take(6).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        text(out, x);
     }
-    s
+    if n > 6 {
+        out.push_str(", … (");
+        out.push_str(itoa::Buffer::new().format(n));
+        out.push_str(" in all)");
+    }
 }
 
 /// Each range's CIDR blocks: the first `MAX_DESTINATIONS`, and how many
@@ -710,8 +722,9 @@ pub(super) fn describe(
     route_dst: impl Fn(RouteKey) -> Option<Range>,
 ) -> (Vec<IpNet>, u64, String) {
     let list = |v: &[IpNet], n: usize| {
-        let shown: Vec<String> = v.iter().take(6).map(super::endpoint::cidr_text).collect();
-        list_text(&shown, n)
+        let mut s = String::with_capacity(128);
+        push_list(&mut s, v.iter(), n, space::push_net);
+        s
     };
     let Some(pr) = route else {
         let (exact, more) = cidr_blocks(fam, ranges);
@@ -776,15 +789,16 @@ pub(super) fn describe(
         return (exact, more, s);
     }
     // Only the count of the exceptions and the first six are needed.
-    let mut except = others.iter().flat_map(|r| space::blocks(fam, *r));
-    let shown: Vec<String> = except
-        .by_ref()
-        .take(6)
-        .map(|(s, p)| space::net_string(fam, s, p))
-        .collect();
-    let n = shown.len() + except.count();
+    let except = || others.iter().flat_map(|r| space::blocks(fam, *r));
+    let n = except().count();
     let s = if n < total {
-        format!("{prefix} except {}", list_text(&shown, n))
+        let mut s = prefix;
+        s.reserve(128);
+        s.push_str(" except ");
+        push_list(&mut s, except(), n, |s, (start, plen)| {
+            s.push_str(space::NetText::of(fam, start, plen).as_str())
+        });
+        s
     } else {
         list(&exact, total)
     };

@@ -7,6 +7,7 @@ use crate::model::KernelError;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -52,12 +53,13 @@ impl Scope {
     }
 }
 
-/// A captured line, verbatim, with where it is.
+/// A captured line, verbatim, with where it is. The texts are shared: a
+/// host's report quotes the same few rules and routes for every leak.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Quote {
-    pub file: String,
+    pub file: Arc<str>,
     pub line: u32,
-    pub text: String,
+    pub text: Arc<str>,
 }
 
 /// `Quote`'s fields as the report writes them.
@@ -191,7 +193,7 @@ impl Quote {
     ) -> Quote {
         let mut q = Quote::of_located(host, o, assumed);
         if !o.is_assumed() {
-            q.text = host.quote(o);
+            q.text = host.quote(o).into();
         }
         q
     }
@@ -206,17 +208,17 @@ impl Quote {
             return Quote {
                 file: "assumed".into(),
                 line: 0,
-                text: assumed(),
+                text: assumed().into(),
             };
         }
         Quote {
             file: host
                 .sources
                 .get(o.source as usize)
-                .map(|s| s.name.clone())
-                .unwrap_or_default(),
+                .map_or("", |s| s.name.as_str())
+                .into(),
             line: o.line,
-            text: String::new(),
+            text: "".into(),
         }
     }
 

@@ -1,19 +1,25 @@
 //! Captured lines quoted with their file and line, for every leak's rule
 //! and route.
 
-use super::Quote;
+use super::{FastMap, Quote};
 use crate::grammar::Family;
 use crate::model::{Host, Origin, fam_idx};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::sync::Arc;
 
 /// Quotes captured lines, from an index of each file's line starts built on
 /// first use: `Host::quote` walks its file from the top for every quote,
-/// and a host quotes the same few rules and routes for every leak.
+/// and a host quotes the same few rules and routes for every leak, so each
+/// is made once and shared (`Quote`'s texts are `Arc`s).
 pub(super) struct Quoter<'h> {
-    pub(super) host: &'h Host,
-    pub(super) starts: Vec<OnceCell<Vec<usize>>>,
+    host: &'h Host,
+    starts: Vec<OnceCell<Vec<usize>>>,
+    /// Each source's name, as its quotes share it.
+    files: Vec<OnceCell<Arc<str>>>,
     /// Each rule's quote, once made (per family).
-    pub(super) rules: [Vec<OnceCell<Quote>>; 2],
+    rules: [Vec<OnceCell<Quote>>; 2],
+    /// Each captured line range's quote, once made (the routes leaks quote).
+    lines: RefCell<FastMap<Origin, Quote>>,
 }
 
 impl<'h> Quoter<'h> {
@@ -21,10 +27,12 @@ impl<'h> Quoter<'h> {
         Quoter {
             host,
             starts: host.sources.iter().map(|_| OnceCell::new()).collect(),
+            files: host.sources.iter().map(|_| OnceCell::new()).collect(),
             rules: host
                 .rules
                 .each_ref()
                 .map(|r| r.iter().map(|_| OnceCell::new()).collect()),
+            lines: RefCell::default(),
         }
     }
 
@@ -61,12 +69,24 @@ impl<'h> Quoter<'h> {
         out
     }
 
-    /// `Quote::of`, with the text read through the index.
+    /// `Quote::of`, with the text read through the index, made once per
+    /// line range.
     pub(super) fn quote(&self, o: Origin, fallback: impl FnOnce() -> String) -> Quote {
-        let mut q = Quote::of_located(self.host, o, fallback);
-        if !o.is_assumed() {
-            q.text = self.text(o);
+        let Some(src) = self.host.sources.get(o.source as usize) else {
+            // Assumed (or no such file): the fallback's text, every time.
+            return Quote::of_located(self.host, o, fallback);
+        };
+        if let Some(q) = self.lines.borrow().get(&o) {
+            return q.clone();
         }
+        let q = Quote {
+            file: self.files[o.source as usize]
+                .get_or_init(|| src.name.as_str().into())
+                .clone(),
+            line: o.line,
+            text: self.text(o).into(),
+        };
+        self.lines.borrow_mut().insert(o, q.clone());
         q
     }
 
@@ -75,5 +95,79 @@ impl<'h> Quoter<'h> {
         self.rules[fam_idx(fam)][i]
             .get_or_init(|| self.quote(r.origin, || r.rule.to_string()))
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::{Ctx, DumpKind};
+    use crate::model::Input;
+
+    fn host() -> Host {
+        let input = |name: &str, kind, text: &str| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx {
+                family: Some(Family::Inet),
+                table: None,
+            },
+        };
+        Host::build(
+            vec![
+                input(
+                    "h/ip_addr.txt",
+                    DumpKind::IpAddr,
+                    "2: eth0: <BROADCAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.0.0.5/24 scope global eth0\n",
+                ),
+                input(
+                    "h/ip_route.txt",
+                    DumpKind::IpRoute,
+                    "default via 10.0.0.1 dev eth0 \n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n",
+                ),
+            ],
+            &Default::default(),
+        )
+    }
+
+    /// A line range is quoted once: later quotes share its texts, and say
+    /// what `Quote::of` says. What the model assumed is not kept: each
+    /// quote of it is its own fallback's.
+    #[test]
+    fn quotes_are_made_once_per_line_range() {
+        let h = host();
+        let q = Quoter::new(&h);
+        let src = h.sources.iter().position(|s| s.name == "h/ip_route.txt");
+        let o = Origin {
+            source: src.expect("the route dump") as u32,
+            line: 2,
+            end_line: 2,
+        };
+        let (a, b) = (q.quote(o, || "x".into()), q.quote(o, || "y".into()));
+        assert_eq!(a, Quote::of(&h, o, || "z".into()));
+        assert_eq!(
+            &*a.text,
+            "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5"
+        );
+        assert_eq!((&*a.file, a.line), ("h/ip_route.txt", 2));
+        assert!(Arc::ptr_eq(&a.text, &b.text) && Arc::ptr_eq(&a.file, &b.file));
+        let first = Origin {
+            line: 1,
+            end_line: 1,
+            ..o
+        };
+        let c = q.quote(first, || "x".into());
+        assert_eq!(&*c.text, "default via 10.0.0.1 dev eth0");
+        assert!(Arc::ptr_eq(&a.file, &c.file), "one name per file");
+        let (x, y) = (
+            q.quote(Origin::ASSUMED, || "local 10.0.0.5".into()),
+            q.quote(Origin::ASSUMED, || "other".into()),
+        );
+        assert_eq!(
+            (&*x.file, x.line, &*x.text),
+            ("assumed", 0, "local 10.0.0.5")
+        );
+        assert_eq!(&*y.text, "other");
     }
 }
