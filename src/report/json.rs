@@ -66,7 +66,9 @@ impl Render for Hosts {
     fn render(&mut self, h: &HostReport) -> io::Result<Rendered> {
         // Written as it stands in the document: an element of `hosts`,
         // two levels deep.
-        let mut text = Vec::with_capacity(self.last + self.last / 8);
+        // Indented, the text is up to about twice the compact one.
+        let mut text =
+            Vec::with_capacity((self.last + self.last / 8).max(2 * super::json_len_hint(h)));
         text.extend_from_slice(INDENT);
         super::encode::pretty(&mut text, h, 2)?;
         self.last = text.len();

@@ -168,6 +168,48 @@ mod tests {
             assert!(outs[0] == outs[2], "{f:?}: packed part way differs");
         }
     }
+
+    /// The buffer estimate holds each sample host's text, compact and
+    /// indented (twice the estimate), and the text of the random hosts of
+    /// the fix tests, whose reports hold leaks, no-route ranges and fixes.
+    #[test]
+    fn json_len_hint_holds_the_text() {
+        use crate::verdict::{LinkClass, host};
+        let mut reports = sample_reports();
+        // The random hosts' dumps, one folder each, read as a bundle.
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = crate::verdict::testhosts::Rng(11);
+        for i in 0..200 {
+            let h = crate::verdict::testhosts::random_host(&mut rng);
+            let d = dir.path().join(format!("h{i}"));
+            std::fs::create_dir(&d).unwrap();
+            for s in &h.sources {
+                std::fs::write(d.join(&s.name), &s.text).unwrap();
+            }
+        }
+        let class = LinkClass::default();
+        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
+            reports.push(host::analyse(c, &class))
+        })
+        .unwrap();
+        let mut leaks = 0;
+        for h in &reports {
+            leaks += h.endpoints.iter().map(|e| e.leaks.len()).sum::<usize>();
+            let hint = super::json_len_hint(h);
+            let mut out = Vec::new();
+            super::encode::compact(&mut out, h).unwrap();
+            assert!(out.len() <= hint, "{}: {} > {hint}", h.host, out.len());
+            out.clear();
+            super::encode::pretty(&mut out, h, 2).unwrap();
+            assert!(
+                out.len() <= 2 * hint,
+                "{}: {} > 2 × {hint}",
+                h.host,
+                out.len()
+            );
+        }
+        assert!(leaks > 100, "{leaks} leaks");
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -530,4 +572,96 @@ pub fn protocols_text(p: Option<&[String]>) -> String {
             named.join(", ")
         ),
     }
+}
+
+/// About how long a host's compact JSON is, on the high side: each text's
+/// length (twice, for escapes) and a generous allowance per item. A
+/// renderer sizes its buffer with it once: grown by doubling, a large
+/// host's text was copied several times and held twice at the peak (a
+/// host of 10,000 addresses writes 150 MB on one line). What is reserved
+/// and not written is never touched, so it costs no memory.
+pub fn json_len_hint(h: &HostReport) -> usize {
+    fn quote(q: &Option<crate::verdict::Quote>) -> usize {
+        q.as_ref().map_or(0, quoted)
+    }
+    fn quoted(q: &crate::verdict::Quote) -> usize {
+        64 + q.file.len() + 2 * q.text.len()
+    }
+    fn texts(v: &[String]) -> usize {
+        v.iter().map(|s| 8 + 2 * s.len()).sum()
+    }
+    fn list(v: &Option<Vec<String>>) -> usize {
+        v.as_deref().map_or(0, texts)
+    }
+    fn leaks(v: &[crate::verdict::Leak]) -> usize {
+        v.iter()
+            .map(|l| {
+                384 + 48 * l.destinations.len()
+                    + 2 * l.summary.len()
+                    + 2 * l.egress.len()
+                    + 96 * l.legs.len()
+                    + quote(&l.rule)
+                    + quote(&l.route)
+                    + list(&l.protocols)
+                    + l.dropped_by.as_ref().map_or(0, |s| 2 * s.len())
+            })
+            .sum()
+    }
+    fn no_route(v: &[crate::verdict::NoRoute]) -> usize {
+        v.iter()
+            .map(|d| {
+                384 + 48 * d.destinations.len()
+                    + 2 * d.summary.len()
+                    + quote(&d.rule)
+                    + quote(&d.route)
+                    + list(&d.protocols)
+                    + d.dropped_by.as_ref().map_or(0, |s| 2 * s.len())
+            })
+            .sum()
+    }
+    let endpoints: usize = h
+        .endpoints
+        .iter()
+        .map(|e| {
+            512 + 2 * e.interface.len()
+                + list(&e.protocols)
+                + leaks(&e.leaks)
+                + no_route(&e.no_route)
+                + e.conditional.iter().map(quoted).sum::<usize>()
+        })
+        .sum();
+    let pods: usize = h
+        .pods
+        .iter()
+        .map(|p| {
+            512 + texts(&p.addresses)
+                + 2 * p.uplink.len()
+                + 2 * p.veth.len()
+                + p.table.as_ref().map_or(0, |t| 2 * t.len())
+                + quote(&p.rule)
+                + leaks(&p.leaks)
+                + no_route(&p.no_route)
+                + p.conditional.iter().map(quoted).sum::<usize>()
+        })
+        .sum();
+    let fix: usize = h
+        .fix
+        .iter()
+        .map(|f| 64 + texts(&f.commands) + texts(&f.notes) + texts(&f.undo))
+        .sum();
+    4096 + 2 * (h.host.len() + h.reason.len() + h.fix_reason.len())
+        + texts(&h.incomplete)
+        + texts(&h.fix_unverified)
+        + texts(&h.notes)
+        + endpoints
+        + pods
+        + fix
+        + h.files
+            .iter()
+            .map(|f| 128 + 2 * f.file.len())
+            .sum::<usize>()
+        + h.diagnostics
+            .iter()
+            .map(|d| 128 + 2 * (d.file.len() + d.message.len()))
+            .sum::<usize>()
 }

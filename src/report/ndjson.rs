@@ -34,7 +34,8 @@ impl Render for Lines {
         // `Tagged`'s text without serde's flatten (a detour through its map
         // serialiser for every field): the report's object continues the
         // tag's, its `{` turned into a `,`.
-        let mut line = Vec::with_capacity(self.last + self.last / 8);
+        // The last line's length, or this host's estimate when larger.
+        let mut line = Vec::with_capacity((self.last + self.last / 8).max(super::json_len_hint(h)));
         line.extend_from_slice(br#"{"type":"host","schema":2"#);
         let start = line.len();
         super::encode::compact(&mut line, h)?;

@@ -16,7 +16,7 @@ pub mod pods;
 mod quote;
 pub mod space;
 #[cfg(test)]
-mod testhosts;
+pub(crate) mod testhosts;
 
 use crate::grammar::Family;
 use crate::model::{Host, fam_idx, lookup::is_link_local};
