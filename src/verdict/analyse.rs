@@ -571,10 +571,11 @@ pub(super) fn analyse(
     // routes together.
     by_group(grouped, group_outcome.len(), ranges, range_ends);
     by_group(group_routes, group_outcome.len(), route_keys, route_ends);
+    // The tables found once (a BGP table's leak reads a million routes).
+    let tables: Vec<Option<&crate::model::FibTable>> =
+        m.tables.iter().map(|t| host.table(fam, t)).collect();
     let route_of = |k: RouteKey| -> Option<&crate::model::RouteEntry> {
-        host.table(fam, &m.tables[k.0 as usize])?
-            .routes
-            .get(k.1 as usize)
+        tables.get(k.0 as usize)?.as_ref()?.routes.get(k.1 as usize)
     };
     let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
     let (mut at, mut at_route) = (0, 0);
@@ -843,4 +844,29 @@ pub(super) fn describe(
         list(&exact, total)
     };
     (exact, more, s)
+}
+
+/// `by_group` is the stable sort by group: each group's items in the order
+/// they came, groups in order, the ends where each group's stop (an empty
+/// group ends where the one before it does).
+#[cfg(test)]
+#[test]
+fn by_group_is_a_stable_sort_by_group() {
+    let mut rng = super::testhosts::Rng(5);
+    let (mut out, mut ends) = (Vec::new(), Vec::new());
+    for n in [0usize, 1, 2, 7, 100, 1000] {
+        let groups = 1 + rng.below(9) as usize;
+        let items: Vec<(u32, u64)> = (0..n)
+            .map(|_| (rng.below(groups as u64) as u32, rng.next()))
+            .collect();
+        by_group(&items, groups, &mut out, &mut ends);
+        let mut want = items.clone();
+        want.sort_by_key(|&(g, _)| g);
+        assert_eq!(out, want.iter().map(|&(_, v)| v).collect::<Vec<_>>(), "{n}");
+        assert_eq!(ends.len(), groups);
+        for g in 0..groups {
+            let end = want.partition_point(|&(x, _)| x as usize <= g);
+            assert_eq!(ends[g], end, "{n}: group {g}");
+        }
+    }
 }
