@@ -864,9 +864,9 @@ fn by_group_is_a_stable_sort_by_group() {
         want.sort_by_key(|&(g, _)| g);
         assert_eq!(out, want.iter().map(|&(_, v)| v).collect::<Vec<_>>(), "{n}");
         assert_eq!(ends.len(), groups);
-        for g in 0..groups {
+        for (g, &e) in ends.iter().enumerate() {
             let end = want.partition_point(|&(x, _)| x as usize <= g);
-            assert_eq!(ends[g], end, "{n}: group {g}");
+            assert_eq!(e, end, "{n}: group {g}");
         }
     }
 }
