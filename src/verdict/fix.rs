@@ -1879,15 +1879,17 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
             if r.kind != RouteType::Unicast {
                 continue;
             }
-            let legs: Vec<(Option<&str>, Option<IpAddr>, bool)> = if r.nexthops.is_empty() {
-                vec![(r.dev.as_deref(), r.gateway, is_onlink(&r.flags))]
-            } else {
-                r.nexthops
-                    .iter()
-                    .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)))
-                    .collect()
-            };
-            for (d, g, onlink) in legs {
+            // The route's one leg, or its nexthops (no list made per route:
+            // every link's plan reads every route).
+            let one = r
+                .nexthops
+                .is_empty()
+                .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
+            let legs = r
+                .nexthops
+                .iter()
+                .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
+            for (d, g, onlink) in one.into_iter().chain(legs) {
                 let Some(g) = g else { continue };
                 let plen = u32::from(r.dst.prefix_len());
                 if d == Some(dev) {

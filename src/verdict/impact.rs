@@ -83,17 +83,15 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
                 Some(r) if r.strict() && !l.own_leg => (Impact::RequestDropped, Some(by_rp(r))),
                 _ => {
                     // The legs that leave elsewhere (`egress` alone when
-                    // the route is single-path).
-                    let mut out: Vec<&str> = l
-                        .legs
-                        .iter()
-                        .filter(|g| g.dev != ep.interface && !class.is_internal(&g.dev))
-                        .map(|g| g.dev.as_str())
-                        .collect();
-                    if out.is_empty() {
-                        out.push(&l.egress);
-                    }
-                    let dropped = out.iter().copied().find(|d| {
+                    // the route is single-path), without a list per leak.
+                    let elsewhere = || {
+                        l.legs
+                            .iter()
+                            .filter(|g| g.dev != ep.interface && !class.is_internal(&g.dev))
+                            .map(|g| g.dev.as_str())
+                    };
+                    let alone = elsewhere().next().is_none().then_some(l.egress.as_str());
+                    let dropped = elsewhere().chain(alone).find(|d| {
                         platform.ec2
                             && is_eni(host, d, class)
                             && !host.addrs_of(ep.address).any(|a| a.link == *d)
