@@ -812,22 +812,22 @@ pub(super) fn describe(
         }
         open = true;
     }
-    let prefix = space::blocks(fam, pr)
-        .next()
-        .map(|(s, p)| space::net_string(fam, s, p))
-        .unwrap_or_default();
     let covered = ranges
         .iter()
         .all(|r| r.start >= pr.start && r.end <= pr.end);
     let (exact, more) = cidr_blocks(fam, ranges);
-    if others.is_empty() && covered {
-        // The summary names the route's prefix; the list holds its peers.
-        return (exact, more, prefix);
-    }
     let total = exact.len() + more as usize;
     if !covered {
         let s = list(&exact, total);
         return (exact, more, s);
+    }
+    let prefix = space::blocks(fam, pr)
+        .next()
+        .map(|(s, p)| space::net_string(fam, s, p))
+        .unwrap_or_default();
+    if others.is_empty() {
+        // The summary names the route's prefix; the list holds its peers.
+        return (exact, more, prefix);
     }
     // Only the count of the exceptions and the first six are needed.
     let except = || others.iter().flat_map(|r| space::blocks(fam, *r));
