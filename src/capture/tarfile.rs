@@ -6,9 +6,10 @@
 //! node's sosreport (17,000 members). Its rules are kept: a member is
 //! ended by the first all-zero block, a header's checksum must hold, GNU
 //! long names (`L`) and links (`K`) and a pax header (`x`: `path`,
-//! `linkpath`, `size`) apply to the member after them, a ustar name has
-//! its prefix, and a size may be base-256 (GNU). Sparse members (GNU `S`)
-//! are told apart, not expanded.
+//! `linkpath`, `size`, its records read as the crate reads them) apply to
+//! the member after them, a ustar name has its prefix, a size may be
+//! base-256 (GNU), and a size that would carry the archive's position past
+//! 2^64 is an error. Sparse members (GNU `S`) are told apart, not expanded.
 
 use std::io::{self, Read};
 
@@ -69,6 +70,9 @@ pub(super) struct Tar<'r> {
     /// Where skipped bytes go (grown once, never zeroed again).
     scratch: Vec<u8>,
     ended: bool,
+    /// Where the next header stands in the archive, as the crate counts it
+    /// (a size that carries it past 2^64 is an error there too).
+    next_at: u64,
 }
 
 impl<'r> Tar<'r> {
@@ -82,6 +86,7 @@ impl<'r> Tar<'r> {
             link: Vec::new(),
             scratch: Vec::new(),
             ended: false,
+            next_at: 0,
         }
     }
 
@@ -91,10 +96,12 @@ impl<'r> Tar<'r> {
         if self.ended {
             return Ok(None);
         }
-        let rest = self.left + self.pad;
+        // Apart: a size near 2^64 and its padding overflow a sum.
+        let (left, pad) = (self.left, self.pad);
         self.left = 0;
         self.pad = 0;
-        self.skip(rest)?;
+        self.skip(left)?;
+        self.skip(pad)?;
         let mut long_path: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
         let mut pax: Option<Vec<u8>> = None;
@@ -109,8 +116,21 @@ impl<'r> Tar<'r> {
                 return Ok(None);
             }
             let h = &self.header;
-            let size = number(&h[124..136], "size")?;
             let flag = h[156];
+            let mut size = number(&h[124..136], "size")?;
+            // A pax header's `size` overrides the header's, for a member
+            // that is no extension header itself (by its flag alone).
+            if !matches!(flag, b'L' | b'K' | b'x' | b'g')
+                && let Some(s) = pax.as_deref().and_then(pax_size)
+            {
+                size = s;
+            }
+            let rounded = size
+                .checked_add(BLOCK as u64 - 1)
+                .map(|s| s & !(BLOCK as u64 - 1));
+            self.next_at = rounded
+                .and_then(|r| self.next_at.checked_add(r))
+                .ok_or_else(|| io::Error::other("size overflow"))?;
             // Extensions are read only where the ustar or GNU magic says
             // the flag means one (a v7 header's `L` is some other member).
             let extension = is_ustar(h) || is_gnu(h);
@@ -128,15 +148,6 @@ impl<'r> Tar<'r> {
                 }
                 *slot = Some(self.extension(size)?);
                 continue;
-            }
-            let mut size = size;
-            if size == 0
-                && let Some(s) = pax.as_deref().and_then(|p| pax_value(p, b"size"))
-            {
-                size = std::str::from_utf8(s)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| io::Error::other("pax header's size is not a number"))?;
             }
             let pax = pax.as_deref();
             name_into(&mut self.path, long_path.as_deref(), pax, b"path", |out| {
@@ -196,6 +207,7 @@ impl<'r> Tar<'r> {
         if self.header.iter().all(|&b| b == 0) {
             return Ok(false);
         }
+        self.next_at = self.next_at.wrapping_add(BLOCK as u64);
         // The checksum field counts as spaces. One pass over the whole
         // block, which vectorises (a chain of its two parts did not: 10%
         // of reading a sosreport of 17,000 members).
@@ -327,21 +339,44 @@ fn number(field: &[u8], what: &str) -> io::Result<u64> {
     })
 }
 
-/// The value of the first pax record with this key (`LEN key=value\n`).
-fn pax_value<'p>(mut p: &'p [u8], key: &[u8]) -> Option<&'p [u8]> {
-    while !p.is_empty() {
-        let sp = memchr::memchr(b' ', p)?;
-        let len: usize = std::str::from_utf8(&p[..sp]).ok()?.parse().ok()?;
-        let record = p.get(..len)?;
-        let kv = record.get(sp + 1..len - 1)?;
-        if record.last() != Some(&b'\n') {
-            return None;
+/// A pax header's records as the crate reads them: its lines (a value
+/// holding a newline breaks its record), each `LEN key=value` whose LEN
+/// counts the line and its newline, `None` for one that is not; an empty
+/// line ends them.
+fn pax_records(p: &[u8]) -> impl Iterator<Item = Option<(&[u8], &[u8])>> {
+    let mut lines = p.split(|&b| b == b'\n');
+    std::iter::from_fn(move || {
+        let line = lines.next().filter(|l| !l.is_empty())?;
+        let record = || {
+            let sp = memchr::memchr(b' ', line)?;
+            let len: usize = std::str::from_utf8(&line[..sp]).ok()?.parse().ok()?;
+            if line.len() + 1 != len {
+                return None;
+            }
+            let kv = &line[sp + 1..];
+            let eq = memchr::memchr(b'=', kv)?;
+            Some((&kv[..eq], &kv[eq + 1..]))
+        };
+        Some(record())
+    })
+}
+
+/// The value of the first well-formed pax record with this key (a
+/// malformed one is passed over, as the crate does for names).
+fn pax_value<'p>(p: &'p [u8], key: &[u8]) -> Option<&'p [u8]> {
+    pax_records(p)
+        .flatten()
+        .find_map(|(k, v)| (k == key).then_some(v))
+}
+
+/// A pax header's `size`, as the crate reads it: none past a malformed
+/// record or for a value that is not a number.
+fn pax_size(p: &[u8]) -> Option<u64> {
+    for r in pax_records(p) {
+        let (k, v) = r?;
+        if k == b"size" {
+            return std::str::from_utf8(v).ok()?.parse().ok();
         }
-        let eq = memchr::memchr(b'=', kv)?;
-        if &kv[..eq] == key {
-            return Some(&kv[eq + 1..]);
-        }
-        p = &p[len..];
     }
     None
 }

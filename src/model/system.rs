@@ -589,18 +589,21 @@ const CONF4_READ: [&str; 6] = [
 /// read from a bundle: a Kubernetes node's sosreport holds 16,500 of these
 /// files, ~55 a link, and the model reads 6 a link.
 pub fn proc_sys_read(rel: &str) -> bool {
-    reads(rel, '/')
+    reads(rel, '/', false)
 }
 
 /// `proc_sys_read` for a dotted key (`net.ipv4.conf.eth0.rp_filter`).
 fn is_read_key(key: &str) -> bool {
     key.strip_prefix("net.")
-        .is_some_and(|rest| reads(rest, '.'))
+        .is_some_and(|rest| reads(rest, '.', true))
 }
 
 /// A setting the model reads, named from after `net` with `sep` between
 /// parts (a link's own dots are `/` in a dotted key, `.` in a path).
-fn reads(rest: &str, sep: char) -> bool {
+/// `any_link`: an empty link name too (the model asks for the links the
+/// dumps name, an empty one where a dump is damaged; a path's empty part
+/// is dropped when it becomes a key, so the filter keeps no such file).
+fn reads(rest: &str, sep: char, any_link: bool) -> bool {
     let Some(ipv4) = rest.strip_prefix("ipv4").and_then(|r| r.strip_prefix(sep)) else {
         return false;
     };
@@ -609,7 +612,9 @@ fn reads(rest: &str, sep: char) -> bool {
             .strip_prefix("conf")
             .and_then(|r| r.strip_prefix(sep))
             .and_then(|r| r.split_once(sep))
-            .is_some_and(|(link, name)| !link.is_empty() && CONF4_READ.contains(&name))
+            .is_some_and(|(link, name)| {
+                (any_link || !link.is_empty()) && CONF4_READ.contains(&name)
+            })
 }
 
 /// Where `proc/sys/net/` first stands in a path. A searcher made once:
@@ -814,6 +819,10 @@ mod tests {
             assert_eq!(proc_sys_read(rel), read, "{rel}");
             assert_eq!(is_read_key(&key), read, "{key}");
         }
+        // A link with an empty name (a damaged dump names one) is asked
+        // for, and answered from the defaults: no such file is kept.
+        assert!(is_read_key("net.ipv4.conf..rp_filter"));
+        assert_eq!(s.rp_filter("").mode, 1);
     }
 
     #[test]

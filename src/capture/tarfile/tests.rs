@@ -113,6 +113,11 @@ fn built(header: fn() -> tar::Header) -> Vec<u8> {
     let mut h = header();
     h.set_size(5);
     b.append_data(&mut h, "short", &b"hello"[..]).unwrap();
+    // A pax `size` overrides the header's (POSIX; the crate since 0.4.45).
+    b.append_pax_extensions([("size", &b"3"[..])]).unwrap();
+    let mut h = header();
+    h.set_size(5);
+    b.append_data(&mut h, "sized", &b"hello"[..]).unwrap();
     b.into_inner().unwrap()
 }
 
@@ -123,13 +128,14 @@ fn archives_the_crate_builds() {
         ("ustar", tar::Header::new_ustar),
     ] {
         let bytes = built(header);
-        assert_eq!(same(label, &bytes), 12, "{label}");
+        assert_eq!(same(label, &bytes), 13, "{label}");
         same_cut(label, &bytes);
     }
     // A ustar name past 100 bytes is split into prefix and name.
     let (seen, _) = ours(&built(tar::Header::new_ustar));
     assert_eq!(seen[2].0.len(), 211);
     assert_eq!(seen[11].0, b"pax/renamed");
+    assert_eq!((seen[12].3, &seen[12].4[..]), (3, &b"hel"[..]));
 }
 
 /// GNU tar's own archives of a tree with long names, links, an empty
@@ -182,6 +188,20 @@ fn archives_gnu_tar_writes() {
         }
     }
     eprintln!("{made} archives of GNU tar compared");
+}
+
+/// Archives the fuzz target found (`tests/fuzz-regressions/tar-*`): a size
+/// of 2^63 and of 2^64 - 1, whose padding overflowed the sum skipped, and a
+/// pax record of length 0, whose end was read before its start. Read as
+/// the crate reads them, and every cut of them.
+#[test]
+fn archives_the_fuzzer_found() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+    for name in ["dir-size-2p63", "pax-record-len-0", "size-u64-max"] {
+        let bytes = std::fs::read(dir.join(format!("tar-{name}.tar"))).unwrap();
+        same(name, &bytes);
+        same_cut(name, &bytes);
+    }
 }
 
 #[test]
@@ -254,6 +274,14 @@ fn pax_records() {
     assert_eq!(pax_value(p, b"linkpath"), None);
     assert_eq!(pax_value(b"99 path=x\n", b"path"), None);
     assert_eq!(pax_value(b"9 path=xy", b"path"), None);
+    // Malformed records (a length of 0, a value with a newline) are passed
+    // over for names; `size` is not read past one.
+    let p = b"0 \n12 size=123\n19 path=some/where\n";
+    assert_eq!(pax_value(p, b"path"), Some(&b"some/where"[..]));
+    assert_eq!(pax_size(p), None);
+    assert_eq!(pax_size(b"12 size=123\n"), Some(123));
+    assert_eq!(pax_size(b"12 size=1x3\n"), None);
+    assert_eq!(pax_value(b"13 path=a\nb\n", b"path"), None);
 }
 
 /// Archives Python's `tarfile` writes (sos builds its archives with it; the
