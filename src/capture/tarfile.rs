@@ -214,7 +214,9 @@ impl<'r> Tar<'r> {
         let all: u32 = self.header.iter().map(|&b| u32::from(b)).sum();
         let field: u32 = self.header[148..156].iter().map(|&b| u32::from(b)).sum();
         let sum = u64::from(all - field + 8 * u32::from(b' '));
-        if number(&self.header[148..156], "checksum")? != sum {
+        // Fuzz builds take any checksum: a mutated header almost never
+        // carries a right one, and nothing past this check would be tried.
+        if number(&self.header[148..156], "checksum")? != sum && !cfg!(fuzzing) {
             return Err(io::Error::other("archive header checksum mismatch"));
         }
         Ok(true)
