@@ -581,10 +581,11 @@ pub fn protocols_text(p: Option<&[String]>) -> String {
 /// host of 10,000 addresses writes 150 MB on one line). What is reserved
 /// and not written is never touched, so it costs no memory.
 pub fn json_len_hint(h: &HostReport) -> usize {
-    fn quote(q: &Option<crate::verdict::Quote>) -> usize {
+    use crate::verdict::Quote;
+    fn quote(q: &Option<Quote>) -> usize {
         q.as_ref().map_or(0, quoted)
     }
-    fn quoted(q: &crate::verdict::Quote) -> usize {
+    fn quoted(q: &Quote) -> usize {
         64 + q.file.len() + 2 * q.text.len()
     }
     fn texts(v: &[String]) -> usize {
@@ -593,41 +594,57 @@ pub fn json_len_hint(h: &HostReport) -> usize {
     fn list(v: &Option<Vec<String>>) -> usize {
         v.as_deref().map_or(0, texts)
     }
+    /// What a leak and a no-route range both hold.
+    fn ranges(
+        destinations: usize,
+        summary: &str,
+        quotes: [&Option<Quote>; 2],
+        protocols: &Option<Vec<String>>,
+        dropped_by: &Option<String>,
+    ) -> usize {
+        384 + 48 * destinations
+            + 2 * summary.len()
+            + quote(quotes[0])
+            + quote(quotes[1])
+            + list(protocols)
+            + dropped_by.as_ref().map_or(0, |s| 2 * s.len())
+    }
     fn leaks(v: &[crate::verdict::Leak]) -> usize {
         v.iter()
             .map(|l| {
-                384 + 48 * l.destinations.len()
-                    + 2 * l.summary.len()
+                let (q, d) = ([&l.rule, &l.route], &l.destinations);
+                ranges(d.len(), &l.summary, q, &l.protocols, &l.dropped_by)
                     + 2 * l.egress.len()
                     + 96 * l.legs.len()
-                    + quote(&l.rule)
-                    + quote(&l.route)
-                    + list(&l.protocols)
-                    + l.dropped_by.as_ref().map_or(0, |s| 2 * s.len())
             })
             .sum()
     }
     fn no_route(v: &[crate::verdict::NoRoute]) -> usize {
         v.iter()
             .map(|d| {
-                384 + 48 * d.destinations.len()
-                    + 2 * d.summary.len()
-                    + quote(&d.rule)
-                    + quote(&d.route)
-                    + list(&d.protocols)
-                    + d.dropped_by.as_ref().map_or(0, |s| 2 * s.len())
+                let q = [&d.rule, &d.route];
+                ranges(
+                    d.destinations.len(),
+                    &d.summary,
+                    q,
+                    &d.protocols,
+                    &d.dropped_by,
+                )
             })
             .sum()
     }
+    // An endpoint's or pod group's leaks, no-route ranges and conditional
+    // rules.
+    let found = |l: &[crate::verdict::Leak], n: &[crate::verdict::NoRoute], c: &[Quote]| {
+        leaks(l) + no_route(n) + c.iter().map(quoted).sum::<usize>()
+    };
     let endpoints: usize = h
         .endpoints
         .iter()
         .map(|e| {
             512 + 2 * e.interface.len()
                 + list(&e.protocols)
-                + leaks(&e.leaks)
-                + no_route(&e.no_route)
-                + e.conditional.iter().map(quoted).sum::<usize>()
+                + found(&e.leaks, &e.no_route, &e.conditional)
         })
         .sum();
     let pods: usize = h
@@ -635,13 +652,10 @@ pub fn json_len_hint(h: &HostReport) -> usize {
         .iter()
         .map(|p| {
             512 + texts(&p.addresses)
-                + 2 * p.uplink.len()
-                + 2 * p.veth.len()
+                + 2 * (p.uplink.len() + p.veth.len())
                 + p.table.as_ref().map_or(0, |t| 2 * t.len())
                 + quote(&p.rule)
-                + leaks(&p.leaks)
-                + no_route(&p.no_route)
-                + p.conditional.iter().map(quoted).sum::<usize>()
+                + found(&p.leaks, &p.no_route, &p.conditional)
         })
         .sum();
     let fix: usize = h
