@@ -67,8 +67,10 @@ impl Render for Hosts {
         // Written as it stands in the document: an element of `hosts`,
         // two levels deep.
         // Indented, the text is up to about twice the compact one.
-        let mut text =
-            Vec::with_capacity((self.last + self.last / 8).max(2 * super::json_len_hint(h)));
+        let mut text = super::text_buffer(
+            self.last + self.last / 8,
+            super::json_len_hint(h).saturating_mul(2),
+        );
         text.extend_from_slice(INDENT);
         super::encode::pretty(&mut text, h, 2)?;
         self.last = text.len();

@@ -169,6 +169,16 @@ mod tests {
         }
     }
 
+    /// A buffer the system cannot give falls back to the last text's size
+    /// instead of aborting the scan.
+    #[test]
+    fn text_buffer_falls_back_when_refused() {
+        let v = super::text_buffer(100, usize::MAX / 2);
+        assert!(v.capacity() >= 100 && v.capacity() < 1 << 30);
+        assert!(super::text_buffer(100, 5000).capacity() >= 5000);
+        assert!(super::text_buffer(100, 50).capacity() >= 100);
+    }
+
     /// The buffer estimate holds each sample host's text, compact and
     /// indented (twice the estimate), and the text of the random hosts of
     /// the fix tests, whose reports hold leaks, no-route ranges and fixes.
@@ -572,6 +582,17 @@ pub fn protocols_text(p: Option<&[String]>) -> String {
             named.join(", ")
         ),
     }
+}
+
+/// A host's text buffer: room for `hint` bytes (an estimate on the high
+/// side), else for `want` where the system refuses that much address space
+/// (the buffer then grows as the text does), never less than `want`.
+pub fn text_buffer(want: usize, hint: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(hint.max(want)).is_err() {
+        v.reserve(want);
+    }
+    v
 }
 
 /// About how long a host's compact JSON is, on the high side: each text's

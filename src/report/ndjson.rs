@@ -35,7 +35,7 @@ impl Render for Lines {
         // serialiser for every field): the report's object continues the
         // tag's, its `{` turned into a `,`.
         // The last line's length, or this host's estimate when larger.
-        let mut line = Vec::with_capacity((self.last + self.last / 8).max(super::json_len_hint(h)));
+        let mut line = super::text_buffer(self.last + self.last / 8, super::json_len_hint(h));
         line.extend_from_slice(br#"{"type":"host","schema":2"#);
         let start = line.len();
         super::encode::compact(&mut line, h)?;
