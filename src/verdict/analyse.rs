@@ -585,7 +585,7 @@ pub(super) fn analyse(
         // The group's routes, each once (a route may decide pieces apart).
         let grp_routes = &mut route_keys[at_route..route_ends[gi]];
         at_route = route_ends[gi];
-        grp_routes.sort_unstable_by_key(|&(t, i)| u64::from(t) << 32 | u64::from(i));
+        grp_routes.sort_unstable();
         let o = outcomes[outcome as usize];
         let size: u128 = grp_ranges.iter().map(|r| r.end - r.start).sum();
         // The route quoted for the leak: the one with the widest prefix
@@ -830,13 +830,14 @@ pub(super) fn describe(
         return (exact, more, prefix);
     }
     // Only the count of the exceptions and the first six are needed.
-    let except = || others.iter().flat_map(|r| space::blocks(fam, *r));
-    let n = except().count();
+    let mut except = others.iter().flat_map(|r| space::blocks(fam, *r));
+    let shown: Vec<(u128, u8)> = except.by_ref().take(6).collect();
+    let n = shown.len() + except.count();
     let s = if n < total {
         let mut s = prefix;
         s.reserve(128);
         s.push_str(" except ");
-        push_list(&mut s, except(), n, |s, (start, plen)| {
+        push_list(&mut s, shown.into_iter(), n, |s, (start, plen)| {
             s.push_str(space::NetText::of(fam, start, plen).as_str())
         });
         s

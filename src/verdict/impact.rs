@@ -84,14 +84,14 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
                 _ => {
                     // The legs that leave elsewhere (`egress` alone when
                     // the route is single-path), without a list per leak.
-                    let elsewhere = || {
-                        l.legs
-                            .iter()
-                            .filter(|g| g.dev != ep.interface && !class.is_internal(&g.dev))
-                            .map(|g| g.dev.as_str())
-                    };
-                    let alone = elsewhere().next().is_none().then_some(l.egress.as_str());
-                    let dropped = elsewhere().chain(alone).find(|d| {
+                    let mut elsewhere = l
+                        .legs
+                        .iter()
+                        .filter(|g| g.dev != ep.interface && !class.is_internal(&g.dev))
+                        .map(|g| g.dev.as_str())
+                        .peekable();
+                    let alone = elsewhere.peek().is_none().then_some(l.egress.as_str());
+                    let dropped = elsewhere.chain(alone).find(|d| {
                         platform.ec2
                             && is_eni(host, d, class)
                             && !host.addrs_of(ep.address).any(|a| a.link == *d)
