@@ -353,22 +353,51 @@ fn check_fleet(hosts: &BTreeMap<String, HostCapture>, prefix: &str) {
     let h2 = &hosts[&id("transcripts/h2.log")];
     assert_eq!(h2.collector, Collector::Transcript);
     assert_eq!(feeds(h2).len(), 3, "{:?}", feeds(h2));
-    // Sections keep the file's line numbers.
+    // Sections are their own lines, numbered as in the file: every item
+    // parsed from one is on the file's line that holds it.
+    let file = fleet()
+        .into_iter()
+        .find(|(p, _)| p == "transcripts/h2.log")
+        .map(|(_, b)| String::from_utf8(b).unwrap())
+        .unwrap();
+    let file_lines: Vec<&str> = file.lines().collect();
+    let mut items = 0;
+    for input in &h2.inputs {
+        let head = input.text.lines().next().unwrap();
+        assert_eq!(
+            head, file_lines[input.lines_before as usize],
+            "{}",
+            input.name
+        );
+        let dump = asymroute_offline::grammar::parse_after(
+            &input.text,
+            input.kind,
+            &input.ctx,
+            input.lines_before,
+        );
+        assert!(dump.diagnostics.is_empty(), "{:?}", dump.diagnostics);
+        let lines: Vec<u32> = match input.kind {
+            DumpKind::IpAddr => dump.links().iter().map(|l| l.line).collect(),
+            DumpKind::IpRule => dump.rules().iter().map(|r| r.line).collect(),
+            DumpKind::IpRoute => dump.routes().iter().map(|r| r.line).collect(),
+        };
+        for l in lines {
+            let text = input
+                .text
+                .lines()
+                .nth((l - 1 - input.lines_before) as usize);
+            assert_eq!(text, Some(file_lines[l as usize - 1]), "{}:{l}", input.name);
+            items += 1;
+        }
+    }
+    assert!(items > 10, "{items} items");
     let rule6 = h2
         .inputs
         .iter()
         .find(|i| i.kind == DumpKind::IpRule)
         .unwrap();
-    let first = rule6.text.lines().position(|l| !l.is_empty()).unwrap();
-    assert!(
-        rule6
-            .text
-            .lines()
-            .nth(first)
-            .unwrap()
-            .contains("ip -6 rule")
-    );
-    assert!(first > 5);
+    assert!(rule6.text.starts_with("[root@h2 ~]# ip -6 rule\n"));
+    assert!(rule6.lines_before > 5);
 }
 
 #[test]

@@ -165,6 +165,7 @@ fn build(texts: &[String]) -> Host {
                 family,
                 table: None,
             },
+            lines_before: 0,
         })
         .collect();
     let h = Host::build(inputs, &HashMap::new());

@@ -240,6 +240,7 @@ fn dumps(h: &RHost) -> Vec<Input> {
         text: addr,
         kind: DumpKind::IpAddr,
         ctx: Ctx::default(),
+        lines_before: 0,
     }];
     for v6 in [false, true] {
         let fi = usize::from(v6);
@@ -403,12 +404,14 @@ fn dumps(h: &RHost) -> Vec<Input> {
             text: ru,
             kind: DumpKind::IpRule,
             ctx: ctx.clone(),
+            lines_before: 0,
         });
         inputs.push(Input {
             name: if v6 { "ip6_route.txt" } else { "ip_route.txt" }.into(),
             text: rt,
             kind: DumpKind::IpRoute,
             ctx,
+            lines_before: 0,
         });
     }
     inputs

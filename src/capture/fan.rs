@@ -30,7 +30,7 @@
 //! budget or a cap cuts a member short.
 
 use super::decode::{AHEAD, Ahead, CHUNK, Left, fill_chunk};
-use super::layout::{GroupedHost, Grouper, Placed, classify, want_of};
+use super::layout::{GroupedHost, Grouper, Placed, classify, read_on, want_of};
 use super::source::{Entry, Limits, Notice, Reader, Visitor, Walked, Want, looks_like_archive};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -182,6 +182,10 @@ impl<O: Out> Visitor for Recorder<O> {
             self.push(Event::Notice(n));
         }
         want
+    }
+
+    fn read_on(&mut self, path: &str, head: &[u8]) -> bool {
+        !self.stopped && read_on(path, head)
     }
 
     fn entry(&mut self, e: Entry) {

@@ -280,6 +280,13 @@ pub(super) struct Placed {
 }
 
 /// `None` for a member that belongs to no host (dropped at once).
+/// `Visitor::read_on`: a large file of an unknown name is read whole when
+/// its first bytes are a capture (a transcript, a dump), as a small one is
+/// kept when all of it is. A function of its path and head alone.
+pub(super) fn read_on(path: &str, head: &[u8]) -> bool {
+    role_of(path, head).is_some()
+}
+
 pub(super) fn classify(e: &Entry) -> Option<Placed> {
     let (root, collector, role) = role_of(&e.path, &e.data)?;
     let mut kernel = None;
@@ -306,6 +313,10 @@ impl<F: FnMut(GroupedHost)> Visitor for Grouper<F> {
             self.notice(n);
         }
         want
+    }
+
+    fn read_on(&mut self, path: &str, head: &[u8]) -> bool {
+        read_on(path, head)
     }
 
     fn entry(&mut self, e: Entry) {
@@ -654,6 +665,7 @@ fn assemble(root: String, collector: Collector, members: Vec<Member>) -> HostCap
             text: text.into_owned(),
             kind: k,
             ctx: c,
+            lines_before: 0,
         });
     }
     if h.collector == Collector::Supportconfig

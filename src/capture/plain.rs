@@ -208,6 +208,7 @@ pub fn load_plain_host(dir: &Path) -> std::io::Result<(Vec<Input>, Vec<String>)>
             text: text.into_owned(),
             kind,
             ctx,
+            lines_before: 0,
         });
     }
     Ok((inputs, notes))

@@ -67,27 +67,34 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The most bytes of a member kept for `want`: a known dump may be as
-    /// large as a full routing table; unknown names are sniffed when small.
+    /// The most bytes of a member read for `want` before it is looked at:
+    /// a known dump may be as large as a full routing table; an unknown
+    /// name is sniffed from its first 4 MiB at most.
     pub fn cap(&self, want: Want) -> u64 {
         match want {
-            Want::Keep => self.max_dump.max(self.max_member),
+            Want::Keep => self.most(want),
             Want::Sniff => self.max_member.min(4 << 20),
             Want::Skip => self.max_member,
         }
     }
 
-    /// What is said of a member of `size` bytes over its cap.
-    fn over(&self, want: Want, size: u64) -> String {
-        let cap = self.cap(want);
+    /// The most bytes of a member kept for `want`: an unknown name whose
+    /// first bytes are a capture (`Visitor::read_on`) as much as a dump.
+    pub fn most(&self, want: Want) -> u64 {
         match want {
-            Want::Keep => format!(
-                "{size} bytes, over the {} MiB a dump may have (about {} million routes): not read, so this host is analysed without it",
-                cap >> 20,
-                cap / 75 / 1_000_000
-            ),
-            _ => format!("{size} bytes, over the {cap} byte member cap: skipped"),
+            Want::Keep | Want::Sniff => self.max_dump.max(self.max_member),
+            Want::Skip => self.max_member,
         }
+    }
+
+    /// What is said of a capture of `size` bytes over its cap.
+    fn over(&self, size: u64) -> String {
+        let cap = self.most(Want::Keep);
+        format!(
+            "{size} bytes, over the {} MiB a dump may have (about {} million routes): not read, so this host is analysed without it",
+            cap >> 20,
+            cap / 75 / 1_000_000
+        )
     }
 }
 
@@ -129,6 +136,12 @@ pub trait Visitor {
     /// The top-level folder, offered before it is walked: a visitor that
     /// walks it elsewhere takes it.
     fn take_walk(&mut self, _root: &Path) -> bool {
+        false
+    }
+    /// Whether a member of an unknown name (`Want::Sniff`), larger than
+    /// `Limits::cap` lets a sniff read, is worth reading whole, from its
+    /// first `head` bytes.
+    fn read_on(&mut self, _path: &str, _head: &[u8]) -> bool {
         false
     }
 }
@@ -323,6 +336,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 let at = full.len() - name.len();
                 Some((full, at))
             }
+            // A name of no parts (`./`, which `tar -C dir .` writes
+            // first) is the archive's own folder: nothing to tell.
+            None if !raw.split(['/', '\\']).any(|p| p == "..") => None,
             None => {
                 self.notice(
                     join(archive, raw),
@@ -514,8 +530,9 @@ impl<'v, V: Visitor> Reader<'v, V> {
                 if want == Want::Skip && !archive_name {
                     continue;
                 }
-                if size > self.limits.cap(want) && !archive_name {
-                    let msg = self.limits.over(want, size);
+                // A sniffed name is looked at first (`member`).
+                if want == Want::Keep && size > self.limits.most(want) && !archive_name {
+                    let msg = self.limits.over(size);
                     self.notice(full, msg);
                     continue;
                 }
@@ -588,8 +605,8 @@ impl<'v, V: Visitor> Reader<'v, V> {
             if want == Want::Skip && !archive_name {
                 continue;
             }
-            if f.size() > self.limits.cap(want) && !archive_name {
-                let msg = self.limits.over(want, f.size());
+            if want == Want::Keep && f.size() > self.limits.most(want) && !archive_name {
+                let msg = self.limits.over(f.size());
                 self.notice(full, msg);
                 continue;
             }
@@ -636,15 +653,32 @@ impl<'v, V: Visitor> Reader<'v, V> {
         if want == Want::Skip {
             return;
         }
-        // Unknown names are only sniffed when small.
         let cap = self.limits.cap(want);
         // One allocation of the announced size (growing cost 5% of
         // discovery); never more than the cap, whatever a header claims.
         let mut data = Vec::with_capacity(size.unwrap_or(0).min(cap) as usize);
-        match r.take(cap + 1).read_to_end(&mut data) {
-            Ok(_) if data.len() as u64 > cap && want == Want::Sniff => {}
-            Ok(_) if data.len() as u64 > cap => {
-                let msg = self.limits.over(want, data.len() as u64);
+        let mut read = r.take(cap + 1).read_to_end(&mut data);
+        // An unknown name past its sniffing cap: read on when its first
+        // bytes are a capture (a long transcript), else passed over.
+        if want == Want::Sniff && read.is_ok() && data.len() as u64 > cap {
+            if !self.visitor.read_on(path, &data) {
+                return;
+            }
+            let most = self.limits.most(want);
+            if let Some(n) = size.filter(|&n| n > most) {
+                self.notice(path.into(), self.limits.over(n));
+                return;
+            }
+            data.reserve(
+                size.unwrap_or(0)
+                    .min(most)
+                    .saturating_sub(data.len() as u64) as usize,
+            );
+            read = r.take(most + 1 - data.len() as u64).read_to_end(&mut data);
+        }
+        match read {
+            Ok(_) if data.len() as u64 > self.limits.most(want) => {
+                let msg = self.limits.over(data.len() as u64);
                 self.notice(path.into(), msg);
             }
             Ok(_) => self.visitor.entry(Entry {
@@ -763,6 +797,9 @@ mod tests {
                 Want::Sniff
             }
         }
+        fn read_on(&mut self, _path: &str, head: &[u8]) -> bool {
+            head.starts_with(b"$ ip")
+        }
         fn entry(&mut self, e: Entry) {
             self.entries.push((e.path, e.data));
         }
@@ -839,6 +876,52 @@ mod tests {
     }
 
     #[test]
+    fn a_large_unknown_file_is_read_when_its_head_is_a_capture() {
+        // Sniffed names are read up to `max_member` (1,000 bytes here); past
+        // that, on to a dump's cap if the visitor says their head is a
+        // capture (`Rec`: a head starting `$ ip`), else passed over silently.
+        let limits = Limits {
+            max_member: 1000,
+            max_dump: 5000,
+            ..Limits::default()
+        };
+        let mut capture = b"$ ip route\n".to_vec();
+        capture.resize(3000, b'x');
+        let other = vec![b'x'; 3000];
+        let big = [&capture[..], &[b'x'; 3000]].concat();
+        let outer = tar_of(&[
+            ("h/t.txt", &capture),
+            ("h/log", &other),
+            ("h/big.txt", &big),
+        ]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &outer).unwrap();
+        let gz = gz.finish().unwrap();
+        // In an archive (sizes known up front) and compressed (read on to
+        // find the size): the same.
+        for (bytes, name) in [(&outer, "b.tar"), (&gz, "b.tar.gz")] {
+            let mut rec = Rec::default();
+            Reader::new(&mut rec, limits.clone()).read_stream(&bytes[..], name);
+            assert_eq!(rec.entries, [(format!("{name}/h/t.txt"), capture.clone())]);
+            assert_eq!(
+                rec.notices,
+                [format!(
+                    "{name}/h/big.txt: 6000 bytes, over the 0 MiB a dump may have (about 0 million routes): not read, so this host is analysed without it"
+                )]
+            );
+        }
+        // A file named on its own, plain or compressed.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &capture).unwrap();
+        let gz = gz.finish().unwrap();
+        for (bytes, name) in [(&capture, "t.txt"), (&gz, "t.txt.gz")] {
+            let mut rec = Rec::default();
+            Reader::new(&mut rec, limits.clone()).read_stream(&bytes[..], name);
+            assert_eq!(rec.entries, [("t.txt".to_string(), capture.clone())]);
+        }
+    }
+
+    #[test]
     fn a_failed_member_read_is_told_where_it_failed() {
         let body: Vec<u8> = (0..2000u32).map(|i| b'a' + (i % 26) as u8).collect();
         let outer = tar_of(&[("h/ip_cut.txt", &body)]);
@@ -872,6 +955,32 @@ mod tests {
         assert_eq!(clean_member_name(".../.a/b."), Some(".../.a/b.".into()));
         assert_eq!(clean_member_name("a/."), Some("a".into()));
         assert_eq!(clean_member_name("../a"), None);
+    }
+
+    #[test]
+    fn an_archives_own_folder_is_not_a_climb() {
+        // `tar -C dir .` writes `./` first; `..` is told.
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, dir) in [("./", true), ("./h/ip_addr.txt", false), ("../x", false)] {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_size(if dir { 0 } else { 4 });
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, if dir { &b""[..] } else { &b"1: x"[..] })
+                .unwrap();
+        }
+        let rec = read_tar(&mut &b.into_inner().unwrap()[..]);
+        assert_eq!(
+            rec.notices,
+            ["b.tar/../x: member name climbs out of the archive (`..`): skipped"]
+        );
+        assert_eq!(rec.entries.len(), 1);
     }
 
     #[test]

@@ -80,11 +80,10 @@ pub(super) fn sniff(text: &str) -> Option<DumpKind> {
     real.then_some(kind)
 }
 
-/// Splits a multi-command file into one input per `ip` command section.
-/// The lines before a section are blank, so line numbers stay those of the
-/// file; the lines after it are left out (a section's text was the whole
-/// file's length: a supportconfig's `network.txt` cost its sections times
-/// its lines, on the thread that groups hosts).
+/// Splits a multi-command file into one input per `ip` command section:
+/// the section's own lines, numbered as in the file (`Input::lines_before`),
+/// so a file costs its length however many sections it has (blank lines
+/// in place of those before each section cost its sections times its lines).
 pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
     let mut out: Vec<(usize, usize, lines::Command)> = Vec::new();
     let lines_v: Vec<&str> = text.split('\n').collect();
@@ -121,14 +120,12 @@ pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
     out.into_iter()
         .map(|(s, e, c)| {
             // Lines `s..e` as they stand in `text` (each line a slice of
-            // it), after `s` empty lines, ended by a newline where the
-            // file has one.
+            // it), ended by a newline where the file has one.
             let (from, to) = (starts[s], starts[e - 1] + lines_v[e - 1].len());
-            let mut masked = String::with_capacity(s + to - from + 1);
-            masked.extend(std::iter::repeat_n('\n', s));
-            masked.push_str(&text[from..to]);
+            let mut section = String::with_capacity(to - from + 1);
+            section.push_str(&text[from..to]);
             if e < lines_v.len() {
-                masked.push('\n');
+                section.push('\n');
             }
             let table = match &c.table {
                 Some(TableSel::One(t)) => Some(t.clone()),
@@ -136,12 +133,13 @@ pub fn sections(name: &str, text: &str) -> Vec<(Input, lines::Command)> {
             };
             let input = Input {
                 name: format!("{name}:{}", s + 1),
-                text: masked,
+                text: section,
                 kind: c.kind.unwrap_or(DumpKind::IpRoute),
                 ctx: Ctx {
                     family: c.family,
                     table,
                 },
+                lines_before: u32::try_from(s).unwrap_or(u32::MAX),
             };
             (input, c)
         })
@@ -170,4 +168,48 @@ fn is_prompt(t: &str) -> bool {
             c.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Host, System};
+
+    #[test]
+    fn sections_keep_the_files_line_numbers() {
+        let file = "$ ip rule\n0:\tfrom all lookup local\n32766:\tfrom all lookup main\n\
+                    $ uptime\n 10:00 up\n$ ip route show table 100\n\
+                    default via 10.0.0.1 dev eth0\nbogus words here\n\
+                    10.0.0.0/24 dev eth0 scope link\n";
+        let s = sections("t.log", file);
+        assert_eq!(s.len(), 2);
+        let (route, _) = &s[1];
+        assert_eq!(route.name, "t.log:6");
+        assert_eq!(route.lines_before, 5);
+        assert!(route.text.starts_with("$ ip route show table 100\n"));
+        // The diagnostic and the routes are on the file's lines, and a
+        // route's quote is its line of the file.
+        let host = Host::build_with(
+            s.into_iter().map(|(i, _)| i).collect(),
+            &Default::default(),
+            System::default(),
+        );
+        let src = &host.sources[1];
+        let d = &src.dump.diagnostics;
+        assert_eq!((d.len(), d[0].line, d[0].column), (1, 8, 1), "{d:?}");
+        let t = crate::grammar::Table::Id(100);
+        let routes = &host.tables[0][&t].routes;
+        let got: Vec<(u32, String)> = routes
+            .iter()
+            .map(|r| (r.origin.line, host.quote(r.origin)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (7, "default via 10.0.0.1 dev eth0".to_string()),
+                (9, "10.0.0.0/24 dev eth0 scope link".to_string())
+            ]
+        );
+        assert_eq!(host.locate(routes[1].origin), "t.log:6:9");
+    }
 }

@@ -56,9 +56,15 @@ pub struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Self {
+        Lines::after(text, 0)
+    }
+
+    /// The lines of `text`, numbered as in a file where `before` lines
+    /// come first (a transcript's section).
+    pub fn after(text: &'a str, before: u32) -> Self {
         Lines {
             rest: text,
-            no: 0,
+            no: before,
             phys: "",
             seg_rest: None,
         }

@@ -252,8 +252,15 @@ fn detect_line(text: &str) -> Option<DumpKind> {
 /// Parses one dump of a known kind. Never fails: what cannot be parsed is in
 /// `diagnostics`.
 pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
+    parse_after(text, kind, ctx, 0)
+}
+
+/// `parse` of a text that stands after `before` lines of its file (a
+/// transcript's section): items and diagnostics carry the file's line
+/// numbers, and those lines need not be there.
+pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     if is_json(text) {
-        let out = json::parse(text, kind, ctx);
+        let out = json::parse(text, kind, ctx, before);
         return Dump {
             kind,
             format: Format::Json,
@@ -303,7 +310,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
             });
         }
     };
-    for line in Lines::new(text) {
+    for line in Lines::after(text, before) {
         if line.glued {
             format = Format::Oneline;
         }

@@ -44,6 +44,9 @@ pub struct Source {
     pub name: String,
     pub text: String,
     pub kind: DumpKind,
+    /// `Input::lines_before`: origins count the file's lines, `text` holds
+    /// those after it.
+    pub lines_before: u32,
     /// The parsed dump, less its routes: those are moved into the host's
     /// tables (copying them cost a tenth of a fleet scan).
     pub dump: Dump,
@@ -201,6 +204,9 @@ pub struct Input {
     pub text: String,
     pub kind: DumpKind,
     pub ctx: Ctx,
+    /// Lines of the file before `text`: a transcript's section is its own
+    /// lines, numbered as in the file.
+    pub lines_before: u32,
 }
 
 /// The four built-in tables keep their ids; names that one dump prints and
@@ -243,7 +249,8 @@ impl Host {
             .iter()
             .any(|i| i.kind == DumpKind::IpRoute && i.ctx.family == Some(Family::Inet6));
         for (si, input) in inputs.into_iter().enumerate() {
-            let mut dump = grammar::parse(&input.text, input.kind, &input.ctx);
+            let mut dump =
+                grammar::parse_after(&input.text, input.kind, &input.ctx, input.lines_before);
             let records = dump.len();
             let si = si as u32;
             match input.kind {
@@ -328,6 +335,7 @@ impl Host {
                 name: input.name,
                 text: input.text,
                 kind: input.kind,
+                lines_before: input.lines_before,
                 dump,
                 records,
             });
@@ -713,7 +721,7 @@ impl Host {
         };
         s.text
             .lines()
-            .skip(o.line.saturating_sub(1) as usize)
+            .skip(o.line.saturating_sub(1 + s.lines_before) as usize)
             .take((o.end_line.max(o.line) - o.line + 1) as usize)
             .map(|l| l.trim_end_matches('\r').trim_end())
             .collect::<Vec<_>>()

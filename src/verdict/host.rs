@@ -714,6 +714,7 @@ mod tests {
                     .into(),
                 kind: DumpKind::IpAddr,
                 ctx: Default::default(),
+                lines_before: 0,
             }],
             &HashMap::new(),
         );

@@ -174,6 +174,7 @@ default via 10.0.0.1 dev eth0
             text: text.into(),
             kind,
             ctx: Ctx::default(),
+            lines_before: 0,
         };
         let mut sys = System::default();
         if !sysctl.is_empty() {
@@ -426,6 +427,7 @@ default via fe80::1 dev eth0 metric 1024 pref medium
             text: text.into(),
             kind,
             ctx: Ctx::default(),
+            lines_before: 0,
         };
         let mut sys = System::default();
         sys.add_sysctl_text("sysctl.txt", "net.ipv4.conf.all.rp_filter = 1\n");

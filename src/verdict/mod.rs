@@ -382,6 +382,7 @@ mod tests {
             text: text.into(),
             kind,
             ctx: Ctx::default(),
+            lines_before: 0,
         };
         let addr = "\
 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN

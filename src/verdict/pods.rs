@@ -741,6 +741,7 @@ mod tests {
             text: text.into(),
             kind,
             ctx: Ctx::default(),
+            lines_before: 0,
         };
         let mut addr = String::from(
             "\

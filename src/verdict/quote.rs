@@ -55,7 +55,7 @@ impl<'h> Quoter<'h> {
             );
             v
         });
-        let first = o.line.saturating_sub(1) as usize;
+        let first = o.line.saturating_sub(1 + s.lines_before) as usize;
         let count = (o.end_line.max(o.line) - o.line + 1) as usize;
         let mut out = String::new();
         for i in (first..starts.len()).take(count) {
@@ -113,6 +113,7 @@ mod tests {
                 family: Some(Family::Inet),
                 table: None,
             },
+            lines_before: 0,
         };
         Host::build(
             vec![
@@ -169,5 +170,29 @@ mod tests {
             ("assumed", 0, "local 10.0.0.5")
         );
         assert_eq!(&*y.text, "other");
+    }
+
+    /// A transcript's section is quoted by the file's line numbers.
+    #[test]
+    fn sections_are_quoted_by_the_files_lines() {
+        let mut h = host();
+        let src = h.sources.iter().position(|s| s.name == "h/ip_route.txt");
+        let src = src.expect("the route dump");
+        h.sources[src].lines_before = 10;
+        let q = Quoter::new(&h);
+        let o = Origin {
+            source: src as u32,
+            line: 12,
+            end_line: 12,
+        };
+        let want = "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5";
+        assert_eq!(&*q.quote(o, || "x".into()).text, want);
+        assert_eq!(h.quote(o), want);
+        let first = Origin {
+            line: 11,
+            end_line: 11,
+            ..o
+        };
+        assert_eq!(q.text(first), "default via 10.0.0.1 dev eth0");
     }
 }

@@ -260,6 +260,7 @@ pub(crate) fn random_host(rng: &mut Rng) -> Host {
             family: fam,
             table: None,
         },
+        lines_before: 0,
     };
     let mut inputs = vec![
         input("ip_addr.txt", DumpKind::IpAddr, None, addr),

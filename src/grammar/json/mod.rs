@@ -217,15 +217,18 @@ struct LineCursor<'a> {
     off: usize,
     line: u32,
     col: u32,
+    /// Lines of the file before `text`.
+    before: u32,
 }
 
 impl<'a> LineCursor<'a> {
-    fn new(text: &'a str) -> Self {
+    fn new(text: &'a str, before: u32) -> Self {
         LineCursor {
             text,
             off: 0,
-            line: 1,
+            line: before + 1,
             col: 1,
+            before,
         }
     }
 
@@ -236,7 +239,7 @@ impl<'a> LineCursor<'a> {
             off -= 1;
         }
         if off < self.off {
-            *self = LineCursor::new(self.text);
+            *self = LineCursor::new(self.text, self.before);
         }
         let seg = &self.text[self.off..off];
         match seg.rfind('\n') {
@@ -347,7 +350,8 @@ impl Obj<'_> {
     }
 }
 
-pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
+/// `before`: lines of the file before `text` (`grammar::parse_after`).
+pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> JsonOut {
     let mut out = JsonOut {
         links: Vec::new(),
         rules: Vec::new(),
@@ -355,7 +359,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> JsonOut {
         diagnostics: Vec::new(),
     };
     let (spans, bad) = objects(text);
-    let mut cursor = LineCursor::new(text);
+    let mut cursor = LineCursor::new(text, before);
     for (s, e) in spans {
         let (line, col) = cursor.at(s);
         let parsed = if kind == DumpKind::IpRoute {
@@ -431,24 +435,27 @@ mod tests {
     #[test]
     fn cursor_matches_counting_from_the_start() {
         let text = "[{\"a\": 1},\n {\"é\": 2}, {}\r\n\n  {\"b\": \"ü\"}]\n";
-        let naive = |off: usize| {
-            let before = &text[..off];
-            let line = before.matches('\n').count() as u32 + 1;
-            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-            (line, col)
-        };
-        let offs: Vec<usize> = (0..=text.len())
-            .filter(|&o| text.is_char_boundary(o))
-            .collect();
-        let mut c = LineCursor::new(text);
-        for &o in &offs {
-            assert_eq!(c.at(o), naive(o), "at {o}");
+        // A section of a transcript after 7 lines of the file, and a file.
+        for first in [0, 7] {
+            let naive = |off: usize| {
+                let before = &text[..off];
+                let line = before.matches('\n').count() as u32 + 1 + first;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+                (line, col)
+            };
+            let offs: Vec<usize> = (0..=text.len())
+                .filter(|&o| text.is_char_boundary(o))
+                .collect();
+            let mut c = LineCursor::new(text, first);
+            for &o in &offs {
+                assert_eq!(c.at(o), naive(o), "at {o}");
+            }
+            // Backwards, and from the middle of a character.
+            for &o in offs.iter().rev() {
+                assert_eq!(c.at(o), naive(o), "at {o}");
+            }
+            let e = text.find('é').unwrap();
+            assert_eq!(c.at(e + 1), naive(e));
         }
-        // Backwards, and from the middle of a character.
-        for &o in offs.iter().rev() {
-            assert_eq!(c.at(o), naive(o), "at {o}");
-        }
-        let e = text.find('é').unwrap();
-        assert_eq!(c.at(e + 1), naive(e));
     }
 }

@@ -50,6 +50,7 @@ fn host(addr: &str, rule: &str, route: &str, rule6: &str, route6: &str) -> Host 
                 family,
                 table: None,
             },
+            lines_before: 0,
         })
         .collect();
     let h = Host::build(inputs, &Default::default());

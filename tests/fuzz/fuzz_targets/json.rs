@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let ctx = ctx_for(data);
     let n = line_count(&text);
     for kind in KINDS {
-        let out = json::parse(&text, kind, &ctx);
+        let out = json::parse(&text, kind, &ctx, 0);
         check_diagnostics(&text, &out.diagnostics);
         let lines = out
             .links
