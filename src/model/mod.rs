@@ -170,6 +170,10 @@ pub(crate) struct Index {
     by_addr: HashMap<IpAddr, Vec<u32>, foldhash::fast::RandomState>,
     /// Each link name's first entry in `links`.
     by_link: HashMap<String, u32, foldhash::fast::RandomState>,
+    /// The entries of `addrs` on each link, in order: a route lookup
+    /// selects a source among a device's addresses (`inet_select_addr`),
+    /// for each nexthop of a multipath route.
+    on_link: HashMap<String, Vec<u32>, foldhash::fast::RandomState>,
 }
 
 /// Per-namespace FIB flags the kernel derives from what was configured,
@@ -658,11 +662,21 @@ impl Host {
             for (i, l) in self.links.iter().enumerate() {
                 by_link.entry(l.name.clone()).or_insert(i as u32);
             }
+            let mut on_link: HashMap<String, Vec<u32>, _> = HashMap::default();
+            for (i, a) in self.addrs.iter().enumerate() {
+                match on_link.get_mut(a.link.as_str()) {
+                    Some(v) => v.push(i as u32),
+                    None => {
+                        on_link.insert(a.link.clone(), vec![i as u32]);
+                    }
+                }
+            }
             Index {
                 addrs_len: self.addrs.len(),
                 links_len: self.links.len(),
                 by_addr,
                 by_link,
+                on_link,
             }
         });
         (ix.addrs_len == self.addrs.len() && ix.links_len == self.links.len()).then_some(ix)
@@ -676,6 +690,19 @@ impl Host {
                 None,
                 Some(self.addrs.iter().filter(move |x| x.addr.local == a)),
             ),
+        };
+        indexed
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.addrs[i as usize])
+            .chain(scan.into_iter().flatten())
+    }
+
+    /// The entries of `addrs` on link `dev`, in order.
+    pub(crate) fn addrs_on<'a>(&'a self, dev: &'a str) -> impl Iterator<Item = &'a AddrInfo> {
+        let (indexed, scan) = match self.index() {
+            Some(ix) => (ix.on_link.get(dev).map(Vec::as_slice), None),
+            None => (None, Some(self.addrs.iter().filter(move |x| x.link == dev))),
         };
         indexed
             .into_iter()

@@ -1840,9 +1840,8 @@ fn pick_table(
 /// The prefixes of `dev`'s addresses in `fam` (its connected subnets),
 /// without host prefixes.
 fn own_nets(host: &Host, fam: Family, dev: &str) -> Vec<ipnet::IpNet> {
-    host.addrs
-        .iter()
-        .filter(|a| a.link == dev && a.addr.family == fam)
+    host.addrs_on(dev)
+        .filter(|a| a.addr.family == fam)
         .filter_map(|a| {
             ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
         })

@@ -383,7 +383,7 @@ impl Host {
         // IN_DEV_FORWARD: a device that does not forward answers
         // EHOSTUNREACH to what is neither local nor broadcast, a failed
         // lookup included. Unknown: assumed on (the pods' notes say so).
-        let forwards = self.sysctls.forwarding(iif).is_none_or(|f| f.0);
+        let forwards = self.sysctls.forwards(iif).is_none_or(|f| f);
         let mut walk = Walk::default();
         let res = match self.fib_lookup(&fl, &mut walk) {
             Ok(r) => r,
@@ -562,10 +562,7 @@ impl Host {
         if dev_match {
             return Validated::pass(check(true, Ok(devs)));
         }
-        let no_addr = !self
-            .addrs
-            .iter()
-            .any(|a| a.link == iif && a.addr.family == Family::Inet);
+        let no_addr = !self.addrs_on(iif).any(|a| a.addr.family == Family::Inet);
         if (no_addr && rp.mode != 0) || rp.strict() {
             return Validated::refuse(Refused::Rpf, check(false, Ok(devs)));
         }

@@ -27,7 +27,7 @@ impl Host {
             a.addr.local.is_ipv4() && !a.secondary() && addr_scope(a).min(localnet_scope) <= scope
         };
         let mut first = None;
-        for a in self.addrs.iter().filter(|a| a.link == dev && fits(a)) {
+        for a in self.addrs_on(dev).filter(|a| fits(a)) {
             let subnet_of = |g: IpAddr| {
                 let base = a.addr.peer.unwrap_or(a.addr.local);
                 ipnet::IpNet::new(base, a.addr.prefixlen).is_ok_and(|n| n.contains(&g))
@@ -41,9 +41,8 @@ impl Host {
             return first;
         }
         let in_dev_select = |d: &str| {
-            self.addrs
-                .iter()
-                .filter(|a| a.link == d && a.addr.local.is_ipv4() && !a.secondary())
+            self.addrs_on(d)
+                .filter(|a| a.addr.local.is_ipv4() && !a.secondary())
                 .find(|a| addr_scope(a) != SCOPE_LINK && addr_scope(a) <= scope)
                 .map(|a| a.addr.local)
         };
@@ -77,7 +76,7 @@ impl Host {
             if use_oif && Some(link.name.as_str()) != dst_dev {
                 continue;
             }
-            for a in self.addrs.iter().filter(|a| a.link == link.name) {
+            for a in self.addrs_on(&link.name) {
                 let IpAddr::V6(c) = a.addr.local else {
                     continue;
                 };
