@@ -34,12 +34,52 @@ pub struct NextHop {
     pub weight: Option<u32>,
     #[serde(skip_serializing_if = "Flags::is_empty")]
     pub flags: Flags,
+    /// What few legs have, out of line: a full table of multipath routes
+    /// holds two or more legs a route (`realms()`, `encap()`, `unknown()`).
+    #[serde(flatten)]
+    pub rare: Option<Box<NextHopRare>>,
+}
+
+/// A leg's rare attributes (`NextHop::rare_mut`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NextHopRare {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub realms: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encap: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<String>,
+}
+
+impl NextHop {
+    /// A leg of `line` with nothing set.
+    pub fn new(line: u32) -> NextHop {
+        NextHop {
+            line,
+            gateway: None,
+            dev: None,
+            weight: None,
+            flags: Flags::default(),
+            rare: None,
+        }
+    }
+
+    pub fn realms(&self) -> Option<&str> {
+        self.rare.as_ref()?.realms.as_deref()
+    }
+
+    pub fn encap(&self) -> Option<&str> {
+        self.rare.as_ref()?.encap.as_deref()
+    }
+
+    /// Words this version does not know, kept as read.
+    pub fn unknown(&self) -> &[String] {
+        self.rare.as_ref().map_or(&[], |r| &r.unknown[..])
+    }
+
+    pub fn rare_mut(&mut self) -> &mut NextHopRare {
+        self.rare.get_or_insert_default()
+    }
 }
 
 /// A route's or nexthop's flag words, in the order read (duplicates kept).
@@ -182,8 +222,30 @@ impl Serialize for Flags {
 pub struct NextHops(Option<Box<Vec<NextHop>>>);
 
 impl NextHops {
+    /// Room doubles from one leg (a vector's own growth starts at four).
     pub fn push(&mut self, nh: NextHop) {
-        self.0.get_or_insert_default().push(nh);
+        let v = self
+            .0
+            .get_or_insert_with(|| Box::new(Vec::with_capacity(1)));
+        if v.len() == v.capacity() {
+            v.reserve_exact(v.len().max(1));
+        }
+        v.push(nh);
+    }
+
+    /// Gives back the room pushing left: a vector of these starts at four,
+    /// and a full table of two-way multipath routes held twice the legs
+    /// it has (~250 MB of a million routes). Moved into a vector of its
+    /// size: the allocator shrinks a block in place down to half its size,
+    /// so `shrink_to_fit` of four to two gave nothing back.
+    pub fn shrink(&mut self) {
+        if let Some(v) = &mut self.0
+            && v.capacity() > v.len()
+        {
+            let mut exact = Vec::with_capacity(v.len());
+            exact.append(v);
+            **v = exact;
+        }
     }
 }
 
@@ -782,16 +844,7 @@ fn parse_nexthop(
     route: &mut Route,
     sink: &mut Sink,
 ) -> Option<NextHop> {
-    let mut nh = NextHop {
-        line: line.no,
-        gateway: None,
-        dev: None,
-        weight: None,
-        flags: Flags::default(),
-        realms: None,
-        encap: None,
-        unknown: Vec::new(),
-    };
+    let mut nh = NextHop::new(line.no);
     while let Some(kw) = toks.next() {
         match kw {
             "via" | "gw" => nh.gateway = Some(via(&mut toks, sink, line)?),
@@ -801,15 +854,15 @@ fn parse_nexthop(
                 nh.weight = Some(check!(sink, line, v, lex::u32_tok(v)));
             }
             "realm" | "realms" => {
-                nh.realms = Some(value!(toks, sink, line, kw, "a realm").to_string())
+                nh.rare_mut().realms = Some(value!(toks, sink, line, kw, "a realm").to_string())
             }
-            "encap" => nh.encap = Some(encap(&mut toks)),
+            "encap" => nh.rare_mut().encap = Some(encap(&mut toks)),
             "as" => {
                 let mut v = value!(toks, sink, line, kw, "an address");
                 if v == "to" {
                     v = value!(toks, sink, line, kw, "an address");
                 }
-                nh.unknown.push(format!("as to {v}"));
+                nh.rare_mut().unknown.push(format!("as to {v}"));
             }
             // < v5.6 printed the route's `pref` after the multipath block.
             "pref" => route.pref = Some(Name::new(value!(toks, sink, line, kw, "a preference"))),
@@ -822,7 +875,7 @@ fn parse_nexthop(
             w if is_flag(w) => nh.flags.push(w),
             _ => {
                 sink.unknown_token(line, kw, "nexthop");
-                nh.unknown.push(kw.to_string());
+                nh.rare_mut().unknown.push(kw.to_string());
             }
         }
     }
@@ -896,6 +949,8 @@ mod size_tests {
     #[test]
     fn a_route_record_stays_small() {
         assert!(std::mem::size_of::<Route>() <= 200);
+        // A leg was 128 bytes with its rare attributes inline.
+        assert!(std::mem::size_of::<NextHop>() <= 64);
         assert_eq!(std::mem::size_of::<Option<Scope>>(), 16);
         let mut f = Flags::default();
         for w in ["onlink", "dead", "onlink"] {

@@ -534,7 +534,7 @@ impl Host {
         });
         self.fib.realms4 = self.tables[0].values().any(|t| {
             t.routes.iter().any(|e| {
-                e.route.realms().is_some() || e.route.nexthops.iter().any(|n| n.realms.is_some())
+                e.route.realms().is_some() || e.route.nexthops.iter().any(|n| n.realms().is_some())
             })
         });
     }

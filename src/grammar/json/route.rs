@@ -7,7 +7,7 @@ use crate::grammar::Ctx;
 use crate::grammar::intern::Name;
 use crate::grammar::lex;
 use crate::grammar::names::{Family, RouteProtocol, RouteType, Scope, Table};
-use crate::grammar::route::{Flags, NextHop, Route, RouteMetric, RouteRare};
+use crate::grammar::route::{NextHop, Route, RouteMetric, RouteRare};
 use serde_json::Value;
 
 fn gateway(o: &mut Obj<'_>) -> Result<Option<std::net::IpAddr>, String> {
@@ -188,21 +188,23 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
                     None
                 }
             };
-            let mut n = NextHop {
-                line: o.line,
-                gateway,
-                dev: no.str("dev").map(Name::from),
-                weight: no.u32("weight"),
-                flags: Flags::default(),
-                realms: None,
-                encap: no.str("encap"),
-                unknown: Vec::new(),
-            };
-            n.realms = no.take("flow").and_then(flow);
+            let mut n = NextHop::new(o.line);
+            n.gateway = gateway;
+            n.dev = no.str("dev").map(Name::from);
+            n.weight = no.u32("weight");
+            if let Some(e) = no.str("encap") {
+                n.rare_mut().encap = Some(e);
+            }
+            if let Some(r) = no.take("flow").and_then(flow) {
+                n.rare_mut().realms = Some(r);
+            }
             if let Some(Value::Array(f)) = no.take("flags") {
                 n.flags = f.iter().filter_map(Value::as_str).collect();
             }
-            n.unknown = no.leftovers();
+            let unknown = no.leftovers();
+            if !unknown.is_empty() {
+                n.rare_mut().unknown = unknown;
+            }
             r.nexthops.push(n);
         }
     }
