@@ -85,8 +85,10 @@ pub(super) enum RawAnswer {
     Hit {
         dev: u32,
         gateway: Option<IpAddr>,
-        /// Every nexthop (device, gateway) of a multipath route.
-        nexthops: Box<[(u32, Option<IpAddr>)]>,
+        /// Every nexthop (device, gateway) of a multipath route: an index
+        /// into `Memo::hops` (0: none). A full table of multipath routes
+        /// gets the same few lists for a million lookups.
+        nexthops: u32,
         hash: bool,
         /// What the legs the kernel may hash to but that refuse the flow
         /// answer (a 127/8 source over a leg without route_localnet).
@@ -107,6 +109,14 @@ pub(super) struct Memo {
     /// The leg lists of hash-dependent leaks (device index, gateway), each
     /// once.
     pub(super) legs: Vec<Box<[LegKey]>>,
+    /// The nexthop lists of multipath answers (`RawAnswer::Hit`), each
+    /// once, the empty one first; and by list.
+    pub(super) hops: Vec<Box<[LegKey]>>,
+    hop_idx: FastMap<Box<[LegKey]>, u32>,
+    /// The list last looked up (pieces in a row mostly share one), and a
+    /// buffer to read the next into.
+    hop_last: u32,
+    hop_buf: Vec<LegKey>,
     /// Per group of endpoints (keyed by `ReplyRules::key`): the answer of
     /// each kind of piece (`u32::MAX` until looked up) into `raws`.
     pub(super) groups: FastMap<GroupKey, usize>,
@@ -241,6 +251,34 @@ impl Memo {
         i
     }
 
+    /// A multipath answer's nexthops as an index into `hops` (0: none).
+    fn hops_of(&mut self, nhs: &[crate::model::lookup::NextHopChoice]) -> u32 {
+        if nhs.is_empty() {
+            return 0;
+        }
+        if self.hops.is_empty() {
+            self.hops.push(Box::default());
+        }
+        let mut list = std::mem::take(&mut self.hop_buf);
+        list.clear();
+        for n in nhs {
+            list.push((self.name(&n.dev), n.gateway));
+        }
+        let i = if *self.hops[self.hop_last as usize] == *list {
+            self.hop_last
+        } else if let Some(&i) = self.hop_idx.get(&list[..]) {
+            i
+        } else {
+            let i = self.hops.len() as u32;
+            self.hops.push(list[..].into());
+            self.hop_idx.insert(list[..].into(), i);
+            i
+        };
+        self.hop_buf = list;
+        self.hop_last = i;
+        i
+    }
+
     pub(super) fn legs(&mut self, l: &[LegKey]) -> u32 {
         match self.legs.iter().position(|x| **x == *l) {
             Some(i) => i as u32,
@@ -287,11 +325,7 @@ impl Memo {
             Ok(h) => RawAnswer::Hit {
                 dev: self.name(&h.dev),
                 gateway: h.gateway,
-                nexthops: h
-                    .nexthops
-                    .iter()
-                    .map(|n| (self.name(&n.dev), n.gateway))
-                    .collect(),
+                nexthops: self.hops_of(&h.nexthops),
                 hash: h.hash_dependent,
                 refused: h.hash_error,
             },
@@ -301,7 +335,7 @@ impl Memo {
                 gateway, nexthops, ..
             } => {
                 gateway.is_none()
-                    && nexthops.is_empty()
+                    && *nexthops == 0
                     && l.route
                         .as_ref()
                         .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index))
@@ -467,10 +501,10 @@ pub(super) fn analyse(
                         hash,
                         refused: None,
                     } => {
-                        let legs: &[(u32, Option<IpAddr>)] = if nexthops.is_empty() {
+                        let legs: &[(u32, Option<IpAddr>)] = if *nexthops == 0 {
                             &[(*dev, *gateway)]
                         } else {
-                            nexthops
+                            &m.hops[*nexthops as usize]
                         };
                         // Straight into a container link (addressed or not:
                         // a VPC CNI pod's /32 to its `eni…` veth): delivered
