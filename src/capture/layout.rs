@@ -659,10 +659,9 @@ fn assemble(root: String, collector: Collector, members: Vec<Member>) -> HostCap
             continue;
         }
         seen.push(key);
-        let (text, _) = grammar::decode(&e.data);
         h.inputs.push(Input {
+            text: grammar::decode_owned(e.data),
             name: e.path,
-            text: text.into_owned(),
             kind: k,
             ctx: c,
             lines_before: 0,

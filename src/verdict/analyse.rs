@@ -251,6 +251,15 @@ impl Memo {
         i
     }
 
+    /// Room for a new group's answers: one per kind of piece at most,
+    /// reserved at once (a full table's million answers grown by doubling
+    /// held the last two vectors at once; room never written costs no
+    /// memory).
+    pub(super) fn add_group(&mut self, kinds: usize) {
+        self.lookups
+            .push((vec![u32::MAX; kinds], Vec::with_capacity(kinds)));
+    }
+
     /// A multipath answer's nexthops as an index into `hops` (0: none).
     fn hops_of(&mut self, nhs: &[crate::model::lookup::NextHopChoice]) -> u32 {
         if nhs.is_empty() {

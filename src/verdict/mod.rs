@@ -147,7 +147,7 @@ fn endpoints_with<'h>(
                 let n = m.groups.len();
                 let g = *m.groups.entry(key).or_insert(n);
                 if g == m.lookups.len() {
-                    m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
+                    m.add_group(sp.kinds);
                 }
                 m.group_of.entry(ep.address).or_insert(g);
                 match first.get(&(g, ep.interface.clone(), ep.internal)) {
@@ -178,7 +178,7 @@ fn endpoints_with<'h>(
                                 let n = m.groups.len();
                                 let gp = *m.groups.entry(key).or_insert(n);
                                 if gp == m.lookups.len() {
-                                    m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
+                                    m.add_group(sp.kinds);
                                 }
                                 let mut e = ep.clone();
                                 e.leaks.clear();

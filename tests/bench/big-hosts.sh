@@ -7,6 +7,8 @@
 #
 #   bgp N       a router with N IPv4 routes (and N/5 IPv6) learnt from 3
 #               gateways on 3 links (proto bgp), plus a default route
+#   ecmp N      the same table, each route multipath over 2 gateways on 2
+#               links (BGP multipath: `nexthop via … nexthop via …`)
 #   rules N     an EKS node with the AWS VPC CNI: 4 ENIs with their own
 #               tables, N/2 pods (/32 routes to eni* links) and N rules
 #               (`to POD lookup main` and `from POD lookup ENI`)
@@ -34,7 +36,7 @@ sysctl_ns() { ip netns exec "$ns" sysctl -qw "$@"; }
 sysctl_ns net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 
 case $kind in
-bgp)
+bgp|ecmp)
   for i in 0 1 2; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x addr add 10.$i.0.2/24 dev eth$i
@@ -45,7 +47,7 @@ bgp)
   x -6 route add default via 2001:db8:0::1 dev eth0 proto static
   # Prefixes as a BGP table has them: mostly /24s, some shorter, nested;
   # deterministic (an LCG); duplicates are replaced.
-  awk -v n="$n" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
+  awk -v n="$n" -v mp="$([ "$kind" = ecmp ] && echo 1 || echo 0)" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
   BEGIN {
     s = 12345
     for (k = 0; k < n; k++) {
@@ -55,15 +57,20 @@ bgp)
       ip = a * 16777216 + rnd(256) * 65536 + rnd(256) * 256
       m = 2 ^ (32 - plen); ip = int(ip / m) * m
       g = rnd(3)
-      printf "route replace %d.%d.%d.%d/%d via 10.%d.0.1 dev eth%d proto bgp metric 20\n",
-        int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, plen, g, g
+      # iproute2 takes the route attributes before the nexthops.
+      if (mp) via = "proto bgp metric 20 nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1"
+      else via = sprintf("via 10.%d.0.1 dev eth%d proto bgp metric 20", g, g)
+      printf "route replace %d.%d.%d.%d/%d %s\n",
+        int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, plen, via
     }
     for (k = 0; k < n / 5; k++) {
       plen = 29 + rnd(20)
       a = 8192 + rnd(4096); b = rnd(65536); c = rnd(65536)
       if (plen <= 32) { m = 2 ^ (32 - plen); b = int(b / m) * m; c = 0 } else { m = 2 ^ (48 - plen); c = int(c / m) * m }
       g = rnd(3)
-      printf "route replace %x:%x:%x::/%d via 2001:db8:%d::1 dev eth%d proto bgp metric 20\n", a, b, c, plen, g, g
+      if (mp) via = "proto bgp metric 20 nexthop via 2001:db8:0::1 dev eth0 nexthop via 2001:db8:1::1 dev eth1"
+      else via = sprintf("via 2001:db8:%d::1 dev eth%d proto bgp metric 20", g, g)
+      printf "route replace %x:%x:%x::/%d %s\n", a, b, c, plen, via
     }
   }' > "$batch"
   x -batch "$batch"
