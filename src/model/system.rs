@@ -551,7 +551,8 @@ impl Sysctls {
     /// A link's own setting `name` (`None`: not set, nor assumed).
     fn own4(&self, dev: &str, name: &str) -> Option<i64> {
         if dev.contains('/') {
-            // No kernel link is named so; read as the key says.
+            // No kernel link is named so (a damaged dump): read by its key.
+            let dev = dev.replace('.', "/");
             return self.read_int(&format!("net.ipv4.conf.{dev}.{name}"));
         }
         let ix = self.conf4_index();
@@ -872,7 +873,19 @@ mod tests {
     #[test]
     fn per_link_settings_read_once_are_those_read_by_key() {
         let devs = [
-            "eth0", "eth0.100", "eth1", "", "lo", "all", "default", "a/b", "a.b", "veth9",
+            "eth0",
+            "eth0.100",
+            "eth1",
+            "",
+            "lo",
+            "all",
+            "default",
+            "a/b",
+            "a.b",
+            "veth9",
+            // Names a damaged dump gives (the archive fuzz target's).
+            "a/b.c",
+            "x y:z/ .w",
         ];
         let check = |s: &Sysctls, when: &str| {
             for d in devs {
