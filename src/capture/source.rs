@@ -836,6 +836,12 @@ mod tests {
         }
     }
 
+    fn gz(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut e, b).unwrap();
+        e.finish().unwrap()
+    }
+
     fn read_tar(r: &mut dyn Read) -> Rec {
         let mut rec = Rec::default();
         Reader::new(&mut rec, Limits::default()).stream(r, "b.tar", 0, false, None);
@@ -847,13 +853,11 @@ mod tests {
         // A small archive without an archive's name is still opened; a
         // member over `WHOLE_MAX` is streamed; an empty one is kept.
         let inner = tar_of(&[("ip_route.txt", b"default via 10.0.0.1 dev eth0\n")]);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &inner).unwrap();
-        let gz = gz.finish().unwrap();
+        let packed = gz(&inner);
         let big = vec![b'x'; WHOLE_MAX as usize + 1];
         let outer = tar_of(&[
             ("h/ip_addr.txt", b"1: lo: <LOOPBACK>\n"),
-            ("h/blob", &gz),
+            ("h/blob", &packed),
             ("h/ip_big.txt", &big),
             ("h/ip_empty", b""),
         ]);
@@ -894,12 +898,10 @@ mod tests {
             ("h/log", &other),
             ("h/big.txt", &big),
         ]);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &outer).unwrap();
-        let gz = gz.finish().unwrap();
+        let packed = gz(&outer);
         // In an archive (sizes known up front) and compressed (read on to
         // find the size): the same.
-        for (bytes, name) in [(&outer, "b.tar"), (&gz, "b.tar.gz")] {
+        for (bytes, name) in [(&outer, "b.tar"), (&packed, "b.tar.gz")] {
             let mut rec = Rec::default();
             Reader::new(&mut rec, limits.clone()).read_stream(&bytes[..], name);
             assert_eq!(rec.entries, [(format!("{name}/h/t.txt"), capture.clone())]);
@@ -911,10 +913,8 @@ mod tests {
             );
         }
         // A file named on its own, plain or compressed.
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &capture).unwrap();
-        let gz = gz.finish().unwrap();
-        for (bytes, name) in [(&capture, "t.txt"), (&gz, "t.txt.gz")] {
+        let packed = gz(&capture);
+        for (bytes, name) in [(&capture, "t.txt"), (&packed, "t.txt.gz")] {
             let mut rec = Rec::default();
             Reader::new(&mut rec, limits.clone()).read_stream(&bytes[..], name);
             assert_eq!(rec.entries, [("t.txt".to_string(), capture.clone())]);
