@@ -1537,3 +1537,54 @@ fn a_host_split_across_a_tar_is_noticed() {
     );
     same_on_threads(&p, Limits::default());
 }
+
+/// A file of an unknown name larger than the 4 MiB a sniff reads: a log
+/// (a supportconfig's `messages.txt` is tens of MB) is passed over without
+/// a word, in a folder and in an archive alike (in a tar it made its host
+/// `incomplete` until session 18); a transcript is read whole from what
+/// its head shows (it was not found at all).
+#[test]
+fn large_files_of_unknown_names() {
+    let t = texts();
+    let log: Vec<u8> = (0..5_000_000u32)
+        .map(|i| b"kernel: eth0 link up\n"[(i % 21) as usize])
+        .collect();
+    let mut transcript = format!("$ ip addr\n{}$ ip rule\n{}", t.addr, t.rule);
+    for table in 100.. {
+        if transcript.len() > 5 << 20 {
+            break;
+        }
+        transcript.push_str(&format!("$ ip route show table {table}\n"));
+        for i in 0..200 {
+            transcript.push_str(&format!(
+                "10.{}.{}.0/24 via 10.0.1.1 dev eth0 proto bgp metric 20\n",
+                table % 250,
+                i
+            ));
+        }
+    }
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("h/ip_addr.txt".into(), t.addr.clone().into_bytes()),
+        ("h/ip_route.txt".into(), t.route.clone().into_bytes()),
+        ("h/ip_rule.txt".into(), t.rule.clone().into_bytes()),
+        ("h/messages.txt".into(), log),
+        ("vrf-session.txt".into(), transcript.into_bytes()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(&dir.path().join("d"), &files);
+    let tar = write_file(dir.path(), "b.tar.gz", &gz(&tar_bytes(&files, "")));
+    for (p, prefix) in [(dir.path().join("d"), ""), (tar, "b.tar.gz/")] {
+        let (hosts, notices) = scan(&p);
+        assert!(notices.is_empty(), "{notices:?}");
+        let h = &hosts[&format!("{prefix}h")];
+        assert!(h.notices.is_empty(), "{:?}", h.notices);
+        let v = &hosts[&format!("{prefix}vrf-session.txt")];
+        assert_eq!(v.collector, Collector::Transcript);
+        let routes = v
+            .inputs
+            .iter()
+            .filter(|i| i.kind == DumpKind::IpRoute)
+            .count();
+        assert!(routes > 100, "{routes} route sections");
+    }
+}
