@@ -279,7 +279,6 @@ pub(super) struct Placed {
     kernel: Option<crate::model::KernelVersion>,
 }
 
-/// `None` for a member that belongs to no host (dropped at once).
 /// `Visitor::read_on`: a large file of an unknown name is read whole when
 /// its first bytes are a capture (a transcript, a dump), as a small one is
 /// kept when all of it is. A function of its path and head alone.
@@ -287,6 +286,7 @@ pub(super) fn read_on(path: &str, head: &[u8]) -> bool {
     role_of(path, head).is_some()
 }
 
+/// `None` for a member that belongs to no host (dropped at once).
 pub(super) fn classify(e: &Entry) -> Option<Placed> {
     let (root, collector, role) = role_of(&e.path, &e.data)?;
     let mut kernel = None;

@@ -270,10 +270,7 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
 /// numbers, and those lines need not be there.
 pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     if is_json(text) {
-        let mut out = json::parse(text, kind, ctx, before);
-        for r in &mut out.routes {
-            r.nexthops.shrink();
-        }
+        let out = json::parse(text, kind, ctx, before);
         return Dump {
             kind,
             format: Format::Json,
@@ -414,9 +411,6 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     // Give back what other lines (noise, continuations) did not use.
     if routes.capacity() > 2 * routes.len() {
         routes.shrink_to_fit();
-    }
-    for r in &mut routes {
-        r.nexthops.shrink();
     }
     if rules.capacity() > 2 * rules.len() {
         rules.shrink_to_fit();

@@ -233,11 +233,10 @@ impl NextHops {
         v.push(nh);
     }
 
-    /// Gives back the room pushing left: a vector of these starts at four,
-    /// and a full table of two-way multipath routes held twice the legs
-    /// it has (~250 MB of a million routes). Moved into a vector of its
-    /// size: the allocator shrinks a block in place down to half its size,
-    /// so `shrink_to_fit` of four to two gave nothing back.
+    /// Gives back the room pushing left (a route of three legs has room
+    /// for four). Moved into a vector of its size: the allocator shrinks a
+    /// block in place down to half its size, so `shrink_to_fit` of four
+    /// to two gave nothing back.
     pub fn shrink(&mut self) {
         if let Some(v) = &mut self.0
             && v.capacity() > v.len()

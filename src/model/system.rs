@@ -298,7 +298,8 @@ pub struct Sysctls {
 #[derive(Clone, Debug, Default)]
 struct Conf4 {
     /// By link name as the kernel prints it (a key's `/` is its `.`),
-    /// sorted; the values in `CONF4_READ`'s order.
+    /// sorted, but for `all` and `default`; the values in `CONF4_READ`'s
+    /// order.
     links: Vec<(Box<str>, [Option<i64>; 6])>,
     /// `all`'s and `default`'s, which every read of a link falls back on.
     all: [Option<i64>; 6],
@@ -311,12 +312,21 @@ fn conf4_link(key: &str) -> Option<&str> {
     CONF4_READ.contains(&name).then_some(link)
 }
 
-/// A setting's place in `CONF4_READ`.
-fn conf4_slot(name: &str) -> usize {
-    CONF4_READ
-        .iter()
-        .position(|&n| n == name)
-        .unwrap_or_else(|| panic!("{name}: not in CONF4_READ"))
+/// A setting of `CONF4_READ`, by its place there.
+#[derive(Clone, Copy)]
+enum Conf4Name {
+    AcceptLocal,
+    Forwarding,
+    RouteLocalnet,
+    RpFilter,
+    SendRedirects,
+    SrcValidMark,
+}
+
+impl Conf4Name {
+    fn name(self) -> &'static str {
+        CONF4_READ[self as usize]
+    }
 }
 
 impl fmt::Debug for Sysctls {
@@ -515,9 +525,6 @@ impl Sysctls {
         (s, bad)
     }
 
-    /// `net.ipv4.conf.<dev>.<name>` for a device (`sysctl` writes a dot of
-    /// the device's name as `/`); a device the dump does not list takes
-    /// `default`, as a device created later would.
     /// `Conf4`, made on first use.
     fn conf4_index(&self) -> &Conf4 {
         self.conf4.get_or_init(|| {
@@ -526,6 +533,7 @@ impl Sysctls {
                 .map(|(k, _)| k)
                 .chain(self.assumed.keys().map(String::as_str))
                 .filter_map(conf4_link)
+                .filter(|l| !matches!(*l, "all" | "default"))
                 .map(|l| l.replace('/', "."))
                 .collect();
             names.sort_unstable();
@@ -548,36 +556,37 @@ impl Sysctls {
         })
     }
 
-    /// A link's own setting `name` (`None`: not set, nor assumed).
-    fn own4(&self, dev: &str, name: &str) -> Option<i64> {
+    /// A link's own setting (`None`: not set, nor assumed).
+    fn own4(&self, dev: &str, n: Conf4Name) -> Option<i64> {
         if dev.contains('/') {
             // No kernel link is named so (a damaged dump): read by its key.
             let dev = dev.replace('.', "/");
-            return self.read_int(&format!("net.ipv4.conf.{dev}.{name}"));
+            return self.read_int(&format!("net.ipv4.conf.{dev}.{}", n.name()));
         }
         let ix = self.conf4_index();
-        let slot = conf4_slot(name);
         match dev {
-            "all" => ix.all[slot],
-            "default" => ix.default[slot],
+            "all" => ix.all[n as usize],
+            "default" => ix.default[n as usize],
             _ => {
                 let i = ix.links.binary_search_by(|(l, _)| (**l).cmp(dev)).ok()?;
-                ix.links[i].1[slot]
+                ix.links[i].1[n as usize]
             }
         }
     }
 
-    /// A link's setting, else `default`'s.
-    fn conf4(&self, dev: &str, name: &str) -> Option<i64> {
-        self.own4(dev, name).or_else(|| self.own4("default", name))
+    /// `net.ipv4.conf.<dev>.<name>` for a device (`sysctl` writes a dot of
+    /// the device's name as `/`); a device the dump does not list takes
+    /// `default`, as a device created later would.
+    fn conf4(&self, dev: &str, n: Conf4Name) -> Option<i64> {
+        self.own4(dev, n).or_else(|| self.own4("default", n))
     }
 
     /// `conf4` with the key it read.
-    fn conf4_keyed(&self, dev: &str, name: &str) -> Option<(i64, String)> {
-        let key = |d: &str| format!("net.ipv4.conf.{}.{name}", d.replace('.', "/"));
-        match self.own4(dev, name) {
+    fn conf4_keyed(&self, dev: &str, n: Conf4Name) -> Option<(i64, String)> {
+        let key = |d: &str| format!("net.ipv4.conf.{}.{}", d.replace('.', "/"), n.name());
+        match self.own4(dev, n) {
             Some(v) => Some((v, key(dev))),
-            None => self.own4("default", name).map(|v| (v, key("default"))),
+            None => self.own4("default", n).map(|v| (v, key("default"))),
         }
     }
 
@@ -587,9 +596,9 @@ impl Sysctls {
     /// default.
     pub fn rp_filter(&self, dev: &str) -> RpFilter {
         let all = self
-            .own4("all", "rp_filter")
+            .own4("all", Conf4Name::RpFilter)
             .map(|v| (v, "net.ipv4.conf.all.rp_filter".to_string()));
-        let own = self.conf4_keyed(dev, "rp_filter");
+        let own = self.conf4_keyed(dev, Conf4Name::RpFilter);
         let (mode, key) = match (all, own) {
             (Some(a), Some(d)) => {
                 if d.0 >= a.0 {
@@ -608,28 +617,27 @@ impl Sysctls {
     /// `accept_local` (IN_DEV_ACCEPT_LOCAL: `all` or the device): a
     /// received packet may carry one of the host's own addresses as source.
     pub fn accept_local(&self, dev: &str) -> bool {
-        self.conf4_or(dev, "accept_local")
+        self.conf4_or(dev, Conf4Name::AcceptLocal)
     }
 
     /// `src_valid_mark` (IN_DEV_SRC_VMARK: `all` or the device): the
     /// reverse-path lookup uses the packet's mark.
     pub fn src_valid_mark(&self, dev: &str) -> bool {
-        self.conf4_or(dev, "src_valid_mark")
+        self.conf4_or(dev, Conf4Name::SrcValidMark)
     }
 
     /// `send_redirects` (IN_DEV_TX_REDIRECTS: `all` or the device; on by
     /// default): a packet forwarded out the device it came in by is
     /// checked by a reverse lookup even with rp_filter off.
     pub fn send_redirects(&self, dev: &str) -> bool {
-        let all = self.own4("all", "send_redirects");
-        let own = self.conf4(dev, "send_redirects");
+        let all = self.own4("all", Conf4Name::SendRedirects);
+        let own = self.conf4(dev, Conf4Name::SendRedirects);
         all.unwrap_or(1) != 0 || own.unwrap_or(1) != 0
     }
 
     /// IN_DEV_ORCONF: `all` or the device's own setting is on.
-    fn conf4_or(&self, dev: &str, name: &str) -> bool {
-        self.own4("all", name).is_some_and(|v| v != 0)
-            || self.conf4(dev, name).is_some_and(|v| v != 0)
+    fn conf4_or(&self, dev: &str, n: Conf4Name) -> bool {
+        self.own4("all", n).is_some_and(|v| v != 0) || self.conf4(dev, n).is_some_and(|v| v != 0)
     }
 
     /// Whether a device forwards IPv4 (IN_DEV_FORWARD: the device's own
@@ -637,7 +645,7 @@ impl Sysctls {
     /// every device; `default` for a device the sysctls do not list), with
     /// the key read. `None`: the bundle does not say.
     pub fn forwarding(&self, dev: &str) -> Option<(bool, String)> {
-        self.conf4_keyed(dev, "forwarding")
+        self.conf4_keyed(dev, Conf4Name::Forwarding)
             .or_else(|| {
                 ["net.ipv4.conf.all.forwarding", "net.ipv4.ip_forward"]
                     .into_iter()
@@ -648,8 +656,8 @@ impl Sysctls {
 
     /// `forwarding`'s answer without its key (a lookup's input path).
     pub fn forwards(&self, dev: &str) -> Option<bool> {
-        self.conf4(dev, "forwarding")
-            .or_else(|| self.own4("all", "forwarding"))
+        self.conf4(dev, Conf4Name::Forwarding)
+            .or_else(|| self.own4("all", Conf4Name::Forwarding))
             .or_else(|| self.read_int("net.ipv4.ip_forward"))
             .map(|v| v != 0)
     }
@@ -660,7 +668,7 @@ impl Sysctls {
     /// namespaces on 6.18). Default 0: 127/8 never crosses a
     /// non-loopback link.
     pub fn route_localnet(&self, dev: &str) -> bool {
-        self.conf4_or(dev, "route_localnet")
+        self.conf4_or(dev, Conf4Name::RouteLocalnet)
     }
 }
 
@@ -865,6 +873,21 @@ mod tests {
             Some(s.rp_filter(dev).mode),
             fwd,
         ]
+    }
+
+    #[test]
+    fn conf4_names_are_their_places() {
+        use Conf4Name::*;
+        let names = [
+            AcceptLocal,
+            Forwarding,
+            RouteLocalnet,
+            RpFilter,
+            SendRedirects,
+            SrcValidMark,
+        ]
+        .map(Conf4Name::name);
+        assert_eq!(names, CONF4_READ);
     }
 
     /// The per-link settings read once (`Conf4`) are those read by key,
