@@ -55,6 +55,13 @@ pub fn check() {
     }
 }
 
+/// The checks made on this thread since `start`: the lookups made (a test
+/// counts them).
+#[cfg(test)]
+pub fn ticks() -> u32 {
+    TICKS.with(Cell::get)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,32 @@ pub(super) enum RawAnswer {
     },
 }
 
+/// The answers looked up, by index, in blocks of a fixed size: a full
+/// table's groups add a million answers each, and a vector grown by
+/// doubling held the old and the new at once (+150 MB on the multipath
+/// table, whose three addresses are each a group).
+#[derive(Default)]
+pub(super) struct Raws(Vec<Vec<Raw>>);
+
+impl Raws {
+    const SHIFT: u32 = 16;
+
+    fn push(&mut self, r: Raw) -> u32 {
+        let full = self.0.last().is_none_or(|b| b.len() == 1 << Self::SHIFT);
+        if full {
+            self.0.push(Vec::with_capacity(1 << Self::SHIFT));
+        }
+        let n = self.0.len() - 1;
+        let b = &mut self.0[n];
+        b.push(r);
+        ((n << Self::SHIFT) + b.len() - 1) as u32
+    }
+
+    pub(super) fn get(&self, i: u32) -> &Raw {
+        &self.0[(i >> Self::SHIFT) as usize][(i & ((1 << Self::SHIFT) - 1)) as usize]
+    }
+}
+
 /// The lookups one family's endpoints share: endpoints whose addresses meet
 /// the rules alike get the same answer for every destination, so each kind
 /// of piece is looked up once per such group, not once per endpoint (a
@@ -117,10 +143,12 @@ pub(super) struct Memo {
     /// buffer to read the next into.
     hop_last: u32,
     hop_buf: Vec<LegKey>,
-    /// Per group of endpoints (keyed by `ReplyRules::key`): the answer of
-    /// each kind of piece (`u32::MAX` until looked up) into `raws`.
+    /// The groups of endpoints (keyed by `ReplyRules::key`), numbered in
+    /// order; each group's answer of each kind of piece, into `raws`.
     pub(super) groups: FastMap<GroupKey, usize>,
-    pub(super) lookups: Vec<(Vec<u32>, Vec<Raw>)>,
+    pub(super) answers: Answers,
+    /// Every answer looked up, once.
+    pub(super) raws: Raws,
     /// Each distinct lookup once, for the fix (`Analysed`).
     pub(super) kept: KeptLookups,
     /// The group of each endpoint address's replies (`reply_rules`, no
@@ -190,13 +218,145 @@ fn by_group<T: Copy>(items: &[(u32, T)], groups: usize, out: &mut Vec<T>, ends: 
 /// The captured host's reply lookups the analysis made in one family, for
 /// the fix's planner and judge (`fix::Captured`), which ask the same
 /// questions of the same space: each distinct lookup once, each group's
-/// kinds into them (`u32::MAX`: not looked up), each endpoint address's
-/// group.
+/// kinds into them, each endpoint address's group.
 #[derive(Default)]
 pub(crate) struct Analysed {
     pub(super) lookups: KeptLookups,
-    pub(super) kinds: Vec<Vec<u32>>,
+    pub(super) answers: Answers,
     pub(super) group_of: FastMap<IpAddr, usize>,
+}
+
+/// `Answers::shared`'s depth of an answer the rule walk did not decide by
+/// one rule (a `throw`'s `Network is unreachable`, a lookup without the
+/// walk): it read every rule, and only the reference group reads it.
+const READS_ALL: u32 = u32::MAX - 1;
+
+/// Each group's answer (an index) of each kind of piece, kept once where
+/// groups share it. A lookup decided by rule `r` reads no rule after it, so
+/// groups whose rules' selectors agree on rules `0..=r` get the same
+/// answer. Each group is compared with the first (the reference) once: a
+/// host with 4,000 addresses, each with its own `from ADDR lookup T` rule,
+/// has 4,000 groups whose replies to its 4,000 local addresses are all
+/// decided by rule 0 (`lookup local`): one lookup each, not one per group.
+#[derive(Default)]
+pub(super) struct Answers {
+    /// Per kind: the reference group's answer and the rule that decided it
+    /// (`READS_ALL`); `u32::MAX`: none yet.
+    shared: Vec<(u32, u32)>,
+    /// Per group: its answers that the reference's are not (or might not
+    /// be), and how many rules it agrees with the reference on (`u32::MAX`:
+    /// all, the reference itself).
+    groups: Vec<(Known, u32)>,
+    /// The kinds of the space.
+    kinds: usize,
+    /// The reference group's selectors (`ReplyRules::key`).
+    reference: Option<Vec<crate::model::lookup::RuleSel>>,
+}
+
+/// A group's own answers by kind: a map while they are few (a host's 4,000
+/// groups each have a handful), a vector once they are many (a full table's
+/// million kinds).
+#[derive(Clone)]
+enum Known {
+    Few(FastMap<u32, u32>),
+    Many(Vec<u32>),
+}
+
+impl Answers {
+    /// A new group (its number), whose rules' selectors are `sel` (none:
+    /// its answers depend on the source itself, or the flow is not a
+    /// local reply; it shares no answer).
+    pub(super) fn add_group(
+        &mut self,
+        kinds: usize,
+        sel: Option<&[crate::model::lookup::RuleSel]>,
+    ) -> usize {
+        self.kinds = kinds;
+        let agree = match (sel, &self.reference) {
+            (None, _) => 0,
+            (Some(s), None) => {
+                self.reference = Some(s.to_vec());
+                u32::MAX
+            }
+            (Some(s), Some(r)) => {
+                let n = s.iter().zip(r).take_while(|(a, b)| a == b).count();
+                if n == s.len() && n == r.len() {
+                    u32::MAX
+                } else {
+                    n as u32
+                }
+            }
+        };
+        self.groups.push((Known::Few(Default::default()), agree));
+        self.groups.len() - 1
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Group `g`'s answer for `kind`, if it has one yet.
+    pub(super) fn get(&self, g: usize, kind: usize) -> Option<u32> {
+        let (own, agree) = &self.groups[g];
+        let mine = match own {
+            Known::Few(m) => m.get(&(kind as u32)).copied(),
+            Known::Many(v) => Some(v[kind]).filter(|&k| k != u32::MAX),
+        };
+        mine.or_else(|| {
+            let &(k, depth) = self.shared.get(kind)?;
+            (k != u32::MAX && depth < *agree).then_some(k)
+        })
+    }
+
+    /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
+    /// (`READS_ALL`).
+    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32) {
+        let (own, agree) = &mut self.groups[g];
+        if depth < *agree {
+            if self.shared.is_empty() {
+                self.shared = vec![(u32::MAX, 0); self.kinds];
+            }
+            self.shared[kind] = (k, depth);
+            return;
+        }
+        match own {
+            Known::Few(m) => {
+                m.insert(kind as u32, k);
+                // Past an eighth of the kinds a vector is as small.
+                if m.len() * 8 > self.kinds {
+                    let mut v = vec![u32::MAX; self.kinds];
+                    for (&kd, &x) in m.iter() {
+                        v[kd as usize] = x;
+                    }
+                    *own = Known::Many(v);
+                }
+            }
+            Known::Many(v) => v[kind] = k,
+        }
+    }
+
+    /// The answers with each index `f` of it.
+    fn map(self, f: impl Fn(u32) -> u32) -> Answers {
+        let g = |k: u32| if k == u32::MAX { k } else { f(k) };
+        Answers {
+            shared: self.shared.into_iter().map(|(k, d)| (g(k), d)).collect(),
+            groups: self
+                .groups
+                .into_iter()
+                .map(|(own, agree)| {
+                    let own = match own {
+                        Known::Few(m) => {
+                            Known::Few(m.into_iter().map(|(kd, k)| (kd, g(k))).collect())
+                        }
+                        Known::Many(v) => Known::Many(v.into_iter().map(g).collect()),
+                    };
+                    (own, agree)
+                })
+                .collect(),
+            kinds: self.kinds,
+            reference: None,
+        }
+    }
 }
 
 /// Whether device `i` of `names` is a container link (cached per device
@@ -221,22 +381,13 @@ pub(super) type GroupKey = (Vec<crate::model::lookup::RuleSel>, Option<IpAddr>);
 impl Memo {
     /// What the fix reads of the lookups (none: no endpoint analysed).
     pub(super) fn into_analysed(self) -> Option<Analysed> {
-        if self.lookups.is_empty() {
+        if self.answers.len() == 0 {
             return None;
         }
-        let kinds = self
-            .lookups
-            .into_iter()
-            .map(|(mut known, raws)| {
-                for k in known.iter_mut().filter(|k| **k != u32::MAX) {
-                    *k = raws[*k as usize].kept;
-                }
-                known
-            })
-            .collect();
+        let raws = self.raws;
         Some(Analysed {
             lookups: self.kept,
-            kinds,
+            answers: self.answers.map(|k| raws.get(k).kept),
             group_of: self.group_of,
         })
     }
@@ -251,13 +402,13 @@ impl Memo {
         i
     }
 
-    /// Room for a new group's answers: one per kind of piece at most,
-    /// reserved at once (a full table's million answers grown by doubling
-    /// held the last two vectors at once; room never written costs no
-    /// memory).
-    pub(super) fn add_group(&mut self, kinds: usize) {
-        self.lookups
-            .push((vec![u32::MAX; kinds], Vec::with_capacity(kinds)));
+    /// A new group (`Answers::add_group`).
+    pub(super) fn add_group(
+        &mut self,
+        kinds: usize,
+        sel: Option<&[crate::model::lookup::RuleSel]>,
+    ) -> usize {
+        self.answers.add_group(kinds, sel)
     }
 
     /// A multipath answer's nexthops as an index into `hops` (0: none).
@@ -309,21 +460,25 @@ impl Memo {
     }
 
     /// The raw answer for a piece of `kind` starting at `start`, looked up
-    /// once per group.
+    /// once per group (or once for the groups that share it; no kind:
+    /// looked up again, and not kept).
     pub(super) fn raw(
         &mut self,
         host: &Host,
         fam: Family,
         g: usize,
         rules: &crate::model::lookup::ReplyRules,
-        kind: usize,
+        kind: Option<usize>,
         start: u128,
     ) -> u32 {
-        let k = self.lookups[g].0[kind];
-        if k != u32::MAX {
+        if let Some(k) = kind.and_then(|kind| self.answers.get(g, kind)) {
             return k;
         }
         let l = host.lookup_reply(rules, space::addr(fam, start));
+        let depth = match l.rule {
+            Some(r) if l.by_rule => r as u32,
+            _ => READS_ALL,
+        };
         let route = l
             .route
             .as_ref()
@@ -355,8 +510,7 @@ impl Memo {
         let rule = l.rule.map(|i| i as u32);
         let conditional = l.conditional.iter().map(|&i| i as u32).collect();
         let kept = self.kept.intern(KeptLookup::of(l));
-        let (known, raws) = &mut self.lookups[g];
-        raws.push(Raw {
+        let id = self.raws.push(Raw {
             answer,
             rule,
             route,
@@ -364,8 +518,9 @@ impl Memo {
             conditional,
             kept,
         });
-        let id = (raws.len() - 1) as u32;
-        known[kind] = id;
+        if let Some(kind) = kind {
+            self.answers.set(g, kind, id, depth);
+        }
         id
     }
 }
@@ -448,14 +603,9 @@ pub(super) fn analyse(
             Some(Outcome::Skip) => (never, None),
             Some(_) => (foreign, None),
             None => {
-                let rid = if memo {
-                    m.raw(host, fam, g, rules, kind, start)
-                } else {
-                    // Every piece looked up: a kind of its own.
-                    m.lookups[g].0[kind] = u32::MAX;
-                    m.raw(host, fam, g, rules, kind, start)
-                };
-                let raw = &m.lookups[g].1[rid as usize];
+                // Without `memo` every piece is looked up: a kind of its own.
+                let rid = m.raw(host, fam, g, rules, memo.then_some(kind), start);
+                let raw = m.raws.get(rid);
                 for &c in &raw.conditional {
                     let c = c as usize;
                     if cond_seen.len() <= c {

@@ -879,10 +879,10 @@ struct Captured {
     /// reply rules in the host and their slot: the planner and every step's
     /// judge ask again.
     eps: super::FastMap<(IpAddr, bool), (std::rc::Rc<ReplyRules>, usize)>,
-    /// The analysis's lookups by group of its endpoints (`Analysed::kinds`,
+    /// The analysis's lookups by group of its endpoints (`Analysed::answers`,
     /// into `lookups`), and each slot's group: a slot's first endpoint's (the
     /// lookups of a slot's endpoints are alike).
-    analysed: Vec<Vec<u32>>,
+    analysed: super::analyse::Answers,
     group_of: super::FastMap<IpAddr, usize>,
     slot_group: Vec<Option<usize>>,
 }
@@ -989,7 +989,7 @@ impl Captured {
             answers: vec![Default::default(); a.lookups.len()],
             lookups: a.lookups,
             eps: Default::default(),
-            analysed: a.kinds,
+            analysed: a.answers,
             group_of: a.group_of,
             slot_group: Vec::new(),
         }
@@ -1039,7 +1039,7 @@ impl Captured {
         if k == u32::MAX
             && let Some(&Some(g)) = self.slot_group.get(slot)
         {
-            k = self.analysed[g][kind];
+            k = self.analysed.get(g, kind).unwrap_or(u32::MAX);
             self.slots[slot].1[kind] = k;
         }
         if k == u32::MAX {

@@ -330,8 +330,9 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
             let (uplink, bound_by, table, rule) = b;
             let mut ep = super::unassessed(p.addr, full, uplink.to_string(), fam);
             let rules = host.forward_rules(p.addr, p.veth);
-            let g = m.lookups.len();
-            m.lookups.push((vec![u32::MAX; sp.kinds], Vec::new()));
+            // Forwarded, from the pod's veth: shares nothing, and its
+            // answers are not reserved (a node has a group per pod).
+            let g = m.answers.add_group(sp.kinds, None);
             analyse(
                 host,
                 class,

@@ -13,6 +13,9 @@
 #               tables, N/2 pods (/32 routes to eni* links) and N rules
 #               (`to POD lookup main` and `from POD lookup ENI`)
 #   addrs N     N addresses on N/20 links (20 per link, 5 subnets per link)
+#   srcaddrs N  source routing per address: N secondary addresses on eth1,
+#               each with its own rule (`from ADDR lookup T`) and table T
+#               (the link's subnet and a default via its gateway)
 #
 # Namespaces are named aro-bh-*; an EXIT trap deletes the one this run made.
 # Nothing is sent: links are veth pairs into a peer namespace, nothing pings.
@@ -110,6 +113,22 @@ addrs)
   done
   x -batch "$batch"
   x route add default via 10.0.0.1 dev dum0
+  ;;
+srcaddrs)
+  for i in 0 1; do
+    x link add eth$i type veth peer name p$i netns "$ns-p"
+    x addr add 10.$i.0.10/16 dev eth$i
+    x link set eth$i up
+  done
+  x route add default via 10.0.0.1 dev eth0
+  : > "$batch"
+  for ((k = 0; k < n; k++)); do
+    h=$((20 + k)) t=$((1000 + k))
+    a=10.1.$((h / 256)).$((h % 256))
+    printf 'addr add %s/16 dev eth1\nrule add from %s lookup %d prio %d\nroute add 10.1.0.0/16 dev eth1 table %d\nroute add default via 10.1.0.1 dev eth1 table %d\n' \
+      "$a" "$a" $t $((1000 + k)) $t $t >> "$batch"
+  done
+  x -batch "$batch"
   ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac

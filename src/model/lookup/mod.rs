@@ -241,6 +241,12 @@ pub struct Lookup {
     pub conditional: Vec<usize>,
     /// A received packet's reverse-path filtering (rp_filter on).
     pub source_check: Option<SourceCheck>,
+    /// `rule` decided it in the rule walk, which read no rule after it: a
+    /// flow whose selectors meet rules `0..=rule` alike gets this answer
+    /// (not so for a `throw`'s `Network is unreachable`, or an answer found
+    /// without the walk).
+    #[serde(skip)]
+    pub by_rule: bool,
 }
 
 impl Lookup {
@@ -253,6 +259,7 @@ impl Lookup {
             trace: Vec::new(),
             conditional: Vec::new(),
             source_check: None,
+            by_rule: false,
         }
     }
 }
@@ -396,6 +403,8 @@ struct Walk {
     /// The last `throw` met (rule, table, route): when no later rule
     /// decides, it is what sent the walk to `Network is unreachable`.
     thrown: Option<(usize, Table, usize)>,
+    /// `Lookup::by_rule`.
+    by_rule: bool,
 }
 
 impl Walk {
@@ -410,6 +419,7 @@ impl Walk {
     fn decided(&mut self, fl: &Flowi<'_>, i: usize, table: Table, route: usize) {
         self.step(fl, i, Step::Decided);
         self.rule = Some(i);
+        self.by_rule = true;
         self.route = Some(RouteRef {
             table: table.clone(),
             index: route,
@@ -426,6 +436,7 @@ impl Walk {
             trace: self.trace,
             conditional: self.conditional,
             source_check: None,
+            by_rule: self.by_rule,
         }
     }
 }

@@ -228,6 +228,7 @@ impl Host {
                 other => {
                     w.step(fl, i, Step::Decided);
                     w.rule = Some(i);
+                    w.by_rule = true;
                     return Err(match other {
                         RuleAction::Unreachable => KernelError::NetUnreach,
                         RuleAction::Prohibit => KernelError::Access,
