@@ -77,6 +77,23 @@ pub struct RuleEntry {
     /// Resolved `lookup` table.
     pub table: Option<Table>,
     pub tos: Option<u8>,
+    /// The rule has selectors a reply's dumps cannot settle
+    /// (`Selector::conditional`): found once, not per source's replies (a
+    /// host with a rule per address settles every rule per address).
+    pub conditional: bool,
+}
+
+impl RuleEntry {
+    pub fn new(rule: Rule, origin: Origin, table: Option<Table>, tos: Option<u8>) -> Self {
+        let conditional = rule.selectors().any(crate::grammar::Selector::conditional);
+        RuleEntry {
+            conditional,
+            rule,
+            origin,
+            table,
+            tos,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -269,16 +286,16 @@ impl Host {
                         let fam = r.family.or(input.ctx.family).unwrap_or(Family::Inet);
                         h.have_rules[fam_idx(fam)] = true;
                         let table = r.table.as_ref().map(|t| normalize_table(t, table_names));
-                        h.rules[fam_idx(fam)].push(RuleEntry {
-                            tos: r.tos.as_deref().and_then(parse_tos),
-                            rule: r.clone(),
-                            origin: Origin {
+                        h.rules[fam_idx(fam)].push(RuleEntry::new(
+                            r.clone(),
+                            Origin {
                                 source: si,
                                 line: r.line,
                                 end_line: r.line,
                             },
                             table,
-                        });
+                            r.tos.as_deref().and_then(parse_tos),
+                        ));
                     }
                     if dump.failed.is_none()
                         && dump.rules().is_empty()
@@ -478,12 +495,12 @@ impl Host {
                     r.action = RuleAction::Lookup;
                     r.table = Some(Table::Id(table));
                     r.family = Some(if fi == 0 { Family::Inet } else { Family::Inet6 });
-                    self.rules[fi].push(RuleEntry {
-                        rule: r,
-                        origin: Origin::ASSUMED,
-                        table: Some(Table::Id(table)),
-                        tos: None,
-                    });
+                    self.rules[fi].push(RuleEntry::new(
+                        r,
+                        Origin::ASSUMED,
+                        Some(Table::Id(table)),
+                        None,
+                    ));
                 }
             }
             // Rules are kept sorted by priority; equal priorities keep dump order.

@@ -127,11 +127,15 @@ impl Raws {
 /// of piece is looked up once per such group, not once per endpoint (a
 /// host with 10,000 addresses has a handful of groups).
 #[derive(Default)]
-pub(super) struct Memo {
+pub(super) struct Memo<'h> {
     pub(super) names: Vec<String>,
     pub(super) name_idx: FastMap<String, u32>,
     pub(super) internal: Vec<Option<bool>>,
-    pub(super) tables: Vec<Table>,
+    /// The tables of the routes found, each once (by table), with the
+    /// model's table: a host with a table per address has thousands, and
+    /// each endpoint's report reads the routes of its leaks.
+    pub(super) tables: Vec<(Table, Option<&'h crate::model::FibTable>)>,
+    table_idx: FastMap<Table, u32>,
     /// The leg lists of hash-dependent leaks (device index, gateway), each
     /// once.
     pub(super) legs: Vec<Box<[LegKey]>>,
@@ -298,14 +302,19 @@ impl Answers {
     /// Group `g`'s answer for `kind`, if it has one yet.
     pub(super) fn get(&self, g: usize, kind: usize) -> Option<u32> {
         let (own, agree) = &self.groups[g];
-        let mine = match own {
+        // A kind the group may take from the reference has no answer of its
+        // own (the reference's walk reaches the rules it differs on too):
+        // the shared one first.
+        if let Some(&(k, depth)) = self.shared.get(kind)
+            && k != u32::MAX
+            && depth < *agree
+        {
+            return Some(k);
+        }
+        match own {
             Known::Few(m) => m.get(&(kind as u32)).copied(),
             Known::Many(v) => Some(v[kind]).filter(|&k| k != u32::MAX),
-        };
-        mine.or_else(|| {
-            let &(k, depth) = self.shared.get(kind)?;
-            (k != u32::MAX && depth < *agree).then_some(k)
-        })
+        }
     }
 
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
@@ -376,9 +385,9 @@ pub(super) fn is_internal_dev(
 
 /// How an endpoint's address meets the rules (and, where IPv6 routes are
 /// source-specific, the address itself).
-pub(super) type GroupKey = (Vec<crate::model::lookup::RuleSel>, Option<IpAddr>);
+pub(super) type GroupKey = (Vec<u8>, Option<IpAddr>);
 
-impl Memo {
+impl<'h> Memo<'h> {
     /// What the fix reads of the lookups (none: no endpoint analysed).
     pub(super) fn into_analysed(self) -> Option<Analysed> {
         if self.answers.len() == 0 {
@@ -449,14 +458,14 @@ impl Memo {
         }
     }
 
-    pub(super) fn table(&mut self, t: &Table) -> u32 {
-        match self.tables.iter().position(|x| x == t) {
-            Some(i) => i as u32,
-            None => {
-                self.tables.push(t.clone());
-                (self.tables.len() - 1) as u32
-            }
+    pub(super) fn table(&mut self, host: &'h Host, fam: Family, t: &Table) -> u32 {
+        if let Some(&i) = self.table_idx.get(t) {
+            return i;
         }
+        let i = self.tables.len() as u32;
+        self.tables.push((t.clone(), host.table(fam, t)));
+        self.table_idx.insert(t.clone(), i);
+        i
     }
 
     /// The raw answer for a piece of `kind` starting at `start`, looked up
@@ -464,7 +473,7 @@ impl Memo {
     /// looked up again, and not kept).
     pub(super) fn raw(
         &mut self,
-        host: &Host,
+        host: &'h Host,
         fam: Family,
         g: usize,
         rules: &crate::model::lookup::ReplyRules,
@@ -482,7 +491,7 @@ impl Memo {
         let route = l
             .route
             .as_ref()
-            .map(|r| (self.table(&r.table), r.index as u32));
+            .map(|r| (self.table(host, fam, &r.table), r.index as u32));
         let answer = match &l.result {
             Err(e) => RawAnswer::Err(*e),
             Ok(h) if !matches!(h.kind, RouteType::Unicast) => RawAnswer::NotUnicast,
@@ -533,13 +542,13 @@ pub const MAX_DESTINATIONS: usize = 4096;
 /// `memo`: look up one piece of each kind only (off: every piece, which
 /// the tests compare with).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn analyse(
-    host: &Host,
+pub(super) fn analyse<'h>(
+    host: &'h Host,
     class: &LinkClass,
     q: &Quoter<'_>,
     ep: &mut Endpoint,
     sp: &Space<'_>,
-    m: &mut Memo,
+    m: &mut Memo<'h>,
     g: usize,
     rules: &crate::model::lookup::ReplyRules,
     memo: bool,
@@ -621,11 +630,7 @@ pub(super) fn analyse(
                     strict
                         && raw
                             .route
-                            .and_then(|k| {
-                                host.table(fam, &m.tables[k.0 as usize])?
-                                    .routes
-                                    .get(k.1 as usize)
-                            })
+                            .and_then(|k| m.tables[k.0 as usize].1?.routes.get(k.1 as usize))
                             .is_some_and(|e| {
                                 e.route
                                     .nexthops
@@ -765,10 +770,9 @@ pub(super) fn analyse(
     by_group(grouped, group_outcome.len(), ranges, range_ends);
     by_group(group_routes, group_outcome.len(), route_keys, route_ends);
     // The tables found once (a BGP table's leak reads a million routes).
-    let tables: Vec<Option<&crate::model::FibTable>> =
-        m.tables.iter().map(|t| host.table(fam, t)).collect();
+    let tables = &m.tables;
     let route_of = |k: RouteKey| -> Option<&crate::model::RouteEntry> {
-        tables.get(k.0 as usize)?.as_ref()?.routes.get(k.1 as usize)
+        tables.get(k.0 as usize)?.1?.routes.get(k.1 as usize)
     };
     let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
     let (mut at, mut at_route) = (0, 0);

@@ -662,12 +662,7 @@ fn apply_unfinished(h: &mut Host, op: &Op) -> Result<Applied, String> {
                 .get_or_insert(crate::grammar::RouteProtocol::Boot);
             h.rules[fi].insert(
                 pos,
-                RuleEntry {
-                    table: r.table.clone(),
-                    tos: None,
-                    rule,
-                    origin: Origin::ASSUMED,
-                },
+                RuleEntry::new(rule, Origin::ASSUMED, r.table.clone(), None),
             );
             // The rule list is no longer the kernel's default one: IPv4
             // `local` and `main` stop being merged.
@@ -782,50 +777,74 @@ fn ep_name(e: &Endpoint) -> String {
     format!("{} on {}", e.address, e.interface)
 }
 
-/// Whether `ops` can change any reply of `e`: a rule added or deleted may
-/// match its replies (or is a `goto`'s target), a table that got or lost
-/// routes is looked up by a rule its replies may meet (without custom
-/// rules: `local`, `main`, `default`), or the first rule unmerged IPv4
-/// `local` and `main`. Otherwise every lookup of `e` is the same in both.
-fn affected(fib_before: &crate::model::FibFlags, after: &Host, e: &Endpoint, ops: &[Op]) -> bool {
-    let fam = e.family;
-    let fi = fam_idx(fam);
-    if fib_before.custom_rules[fi] != after.fib.custom_rules[fi] {
-        return true;
-    }
-    let mut tables: Vec<&Table> = Vec::new();
-    for op in ops.iter().filter(|o| o.family() == fam) {
-        match op {
-            Op::AddRoute(r) | Op::DelRoute(r) => tables.push(&r.table),
-            // A rule this module adds or deletes is never a `goto`; one
-            // deleted may have read a changed table: it is matched here.
-            Op::AddRule(_, r) | Op::DelRule(_, r) => {
-                let goto_target = after.rules[fi]
-                    .iter()
-                    .any(|x| x.rule.action == RuleAction::Goto && x.rule.goto == Some(r.priority));
-                let entry = RuleEntry {
-                    table: r.table.clone(),
-                    tos: None,
-                    rule: r.clone(),
-                    origin: Origin::ASSUMED,
-                };
-                if goto_target || after.rule_may_match_reply(&entry, e.address) {
-                    return true;
+/// What a step changed that endpoints' replies may meet (`Reach::affects`).
+struct Reach<'a> {
+    /// Every endpoint: the first rule unmerged (or merged) IPv4 `local`
+    /// and `main`, or a table changed while they are merged.
+    all: bool,
+    /// The rules added or deleted, each with whether a `goto` aims at it.
+    rules: Vec<(bool, RuleEntry)>,
+    /// The rules that look up a table that got or lost routes.
+    reading: Vec<&'a RuleEntry>,
+}
+
+impl<'a> Reach<'a> {
+    /// What `ops` changed in family `fam` of `after`, found once for all
+    /// endpoints (a host with a rule per address has thousands of each).
+    fn new(fib_before: &crate::model::FibFlags, after: &'a Host, fam: Family, ops: &[Op]) -> Self {
+        let fi = fam_idx(fam);
+        let mut reach = Reach {
+            all: fib_before.custom_rules[fi] != after.fib.custom_rules[fi],
+            rules: Vec::new(),
+            reading: Vec::new(),
+        };
+        let mut tables: Vec<&Table> = Vec::new();
+        for op in ops.iter().filter(|o| o.family() == fam) {
+            match op {
+                Op::AddRoute(r) | Op::DelRoute(r) => tables.push(&r.table),
+                // A rule this module adds or deletes is never a `goto`; one
+                // deleted may have read a changed table: it is matched here.
+                Op::AddRule(_, r) | Op::DelRule(_, r) => {
+                    let goto_target = after.rules[fi].iter().any(|x| {
+                        x.rule.action == RuleAction::Goto && x.rule.goto == Some(r.priority)
+                    });
+                    let entry = RuleEntry::new(r.clone(), Origin::ASSUMED, r.table.clone(), None);
+                    reach.rules.push((goto_target, entry));
                 }
             }
         }
+        if !tables.is_empty() {
+            if fam == Family::Inet && !fib_before.custom_rules[fi] {
+                reach.all = true;
+            }
+            reach.reading = after.rules[fi]
+                .iter()
+                .filter(|r| {
+                    r.rule.action == RuleAction::Lookup
+                        && (r.rule.l3mdev || r.table.as_ref().is_some_and(|t| tables.contains(&t)))
+                })
+                .collect();
+        }
+        reach
     }
-    if tables.is_empty() {
-        return false;
+
+    /// Whether the step can change any reply of `e` (in `after`): a rule
+    /// added or deleted may match its replies (or is a `goto`'s target), a
+    /// table that got or lost routes is looked up by a rule its replies may
+    /// meet (without custom rules: `local`, `main`, `default`), or the
+    /// first rule unmerged IPv4 `local` and `main`. Otherwise every lookup
+    /// of `e` is the same in both.
+    fn affects(&self, after: &Host, e: &Endpoint) -> bool {
+        self.all
+            || self
+                .rules
+                .iter()
+                .any(|(goto_target, r)| *goto_target || after.rule_may_match_reply(r, e.address))
+            || self
+                .reading
+                .iter()
+                .any(|r| after.rule_may_match_reply(r, e.address))
     }
-    if fam == Family::Inet && !fib_before.custom_rules[fi] {
-        return true;
-    }
-    after.rules[fi].iter().any(|r| {
-        r.rule.action == RuleAction::Lookup
-            && (r.rule.l3mdev || r.table.as_ref().is_some_and(|t| tables.contains(&t)))
-            && after.rule_may_match_reply(r, e.address)
-    })
 }
 
 /// What the accepted plan does to one endpoint, against the host as
@@ -850,11 +869,11 @@ fn walk_key(
     let fi = fam_idx(sp.fam);
     (
         rules
-            .key()
-            .into_iter()
+            .sel()
+            .iter()
             .enumerate()
             .filter(|(i, s)| s.base() || h.rules[fi][*i].rule.not)
-            .map(|(i, s)| (class[i], s))
+            .map(|(i, &s)| (class[i], s))
             .collect(),
         by_address.keys(sp, e).then_some(e.address),
     )
@@ -1654,10 +1673,11 @@ impl Plan {
             if !step.iter().any(|o| o.family() == fam) {
                 continue;
             }
+            let reach = Reach::new(fib_before, model, fam, step);
             let judged: Vec<usize> = (0..eps.len())
                 .filter(|&i| {
                     let e = &eps[i];
-                    e.family == fam && e.verdict.is_some() && affected(fib_before, model, e, step)
+                    e.family == fam && e.verdict.is_some() && reach.affects(model, e)
                 })
                 .collect();
             if judged.is_empty() {
@@ -1773,12 +1793,15 @@ fn conventions(host: &Host, fam: Family) -> Vec<(String, u32, u32)> {
         .filter(|r| r.rule.action == RuleAction::Lookup && !r.rule.not)
         .filter_map(|r| {
             let from = r.rule.from?;
-            let link = host
-                .addrs
-                .iter()
-                .find(|a| from.contains(&a.addr.local))?
-                .link
-                .clone();
+            // One address (most such rules): by the host's index, not a
+            // scan of its addresses per rule.
+            let link = if from.prefix_len() == from.max_prefix_len() {
+                host.addrs_of(from.addr()).next()?
+            } else {
+                host.addrs.iter().find(|a| from.contains(&a.addr.local))?
+            }
+            .link
+            .clone();
             let t = r.table.as_ref()?.id()?;
             (t != Table::MAIN && t != Table::LOCAL && t != Table::DEFAULT).then_some((
                 link,

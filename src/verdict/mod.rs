@@ -143,7 +143,7 @@ fn endpoints_with<'h>(
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
                 let rules = host.reply_rules(ep.address);
                 let special = by_source.keys(sp, &ep);
-                let g = group(&mut m, sp.kinds, rules.key(), special.then_some(ep.address));
+                let g = group(&mut m, sp.kinds, &rules, special.then_some(ep.address));
                 m.group_of.entry(ep.address).or_insert(g);
                 match first.get(&(g, ep.interface.clone(), ep.internal)) {
                     Some(&i) if memo => {
@@ -169,12 +169,8 @@ fn endpoints_with<'h>(
                             let others = [(255u8, "other".to_string())];
                             for (p, name) in others.into_iter().chain(protos) {
                                 let rp = host.reply_rules_proto(ep.address, Some(p));
-                                let gp = group(
-                                    &mut m,
-                                    sp.kinds,
-                                    rp.key(),
-                                    special.then_some(ep.address),
-                                );
+                                let gp =
+                                    group(&mut m, sp.kinds, &rp, special.then_some(ep.address));
                                 let mut e = ep.clone();
                                 e.leaks.clear();
                                 e.no_route.clear();
@@ -195,19 +191,19 @@ fn endpoints_with<'h>(
     (out, spaces, analysed)
 }
 
-/// The group of replies whose rules' selectors are `sel` (from `special`,
+/// The group of replies that meet the rules as `rules` (from `special`,
 /// where the answers depend on the source itself), added when new.
 fn group(
-    m: &mut Memo,
+    m: &mut Memo<'_>,
     kinds: usize,
-    sel: Vec<crate::model::lookup::RuleSel>,
+    rules: &crate::model::lookup::ReplyRules,
     special: Option<std::net::IpAddr>,
 ) -> usize {
-    let key = (sel, special);
+    let key = (rules.key(), special);
     if let Some(&g) = m.groups.get(&key) {
         return g;
     }
-    let g = m.add_group(kinds, special.is_none().then_some(&key.0[..]));
+    let g = m.add_group(kinds, special.is_none().then_some(rules.sel()));
     m.groups.insert(key, g);
     g
 }
@@ -220,7 +216,7 @@ fn named_protocols(
     rules: &crate::model::lookup::ReplyRules,
 ) -> Vec<(u8, String)> {
     let mut out: Vec<(u8, String)> = Vec::new();
-    for (re, sel) in host.rules[fam_idx(fam)].iter().zip(rules.key()) {
+    for (re, sel) in host.rules[fam_idx(fam)].iter().zip(rules.sel()) {
         let Some(p) = re.rule.ipproto.as_deref() else {
             continue;
         };

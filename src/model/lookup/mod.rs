@@ -350,10 +350,20 @@ pub struct ReplyRules {
 type ToRules = Vec<(u128, Vec<u32>)>;
 
 impl ReplyRules {
-    /// How the rules meet the source: replies from two sources with equal
-    /// keys get equal answers from the rules for every destination.
-    pub fn key(&self) -> Vec<RuleSel> {
-        self.sel.clone()
+    /// How the rules meet the source, a byte a rule: replies from two
+    /// sources with equal keys get equal answers from the rules for every
+    /// destination. Bytes, hashed as one slice: a host with a rule per
+    /// address hashes one key per address.
+    pub fn key(&self) -> Vec<u8> {
+        self.sel
+            .iter()
+            .map(|s| s.base as u8 | (s.cond as u8) << 1 | (s.has_conditional as u8) << 2)
+            .collect()
+    }
+
+    /// Each rule's selectors as replies from the source meet them.
+    pub fn sel(&self) -> &[RuleSel] {
+        &self.sel
     }
 }
 

@@ -340,7 +340,7 @@ impl Host {
             }
             true
         })();
-        let has_conditional = r.selectors().any(Selector::conditional);
+        let has_conditional = re.conditional;
         // Every selector of `Selector::ALL`; the match is exhaustive, so a
         // new selector must be decided here. Without conditional selectors
         // (most rules) only `iif` may be left, decided in `base`.
