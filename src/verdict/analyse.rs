@@ -101,24 +101,46 @@ pub(super) enum RawAnswer {
 /// doubling held the old and the new at once (+150 MB on the multipath
 /// table, whose three addresses are each a group).
 #[derive(Default)]
-pub(super) struct Raws(Vec<Vec<Raw>>);
+pub(super) struct Raws {
+    blocks: Vec<Vec<Raw>>,
+    /// By index, a bit an answer: not a reply that leaves, and no rule
+    /// left unsettled (`is_skip`).
+    skip: Vec<u64>,
+}
 
 impl Raws {
     const SHIFT: u32 = 16;
 
     fn push(&mut self, r: Raw) -> u32 {
-        let full = self.0.last().is_none_or(|b| b.len() == 1 << Self::SHIFT);
+        let full = self
+            .blocks
+            .last()
+            .is_none_or(|b| b.len() == 1 << Self::SHIFT);
         if full {
-            self.0.push(Vec::with_capacity(1 << Self::SHIFT));
+            self.blocks.push(Vec::with_capacity(1 << Self::SHIFT));
         }
-        let n = self.0.len() - 1;
-        let b = &mut self.0[n];
+        let n = self.blocks.len() - 1;
+        let skip = matches!(r.answer, RawAnswer::NotUnicast) && r.conditional.is_empty();
+        let b = &mut self.blocks[n];
         b.push(r);
-        ((n << Self::SHIFT) + b.len() - 1) as u32
+        let i = (n << Self::SHIFT) + b.len() - 1;
+        if self.skip.len() <= i / 64 {
+            self.skip.push(0);
+        }
+        self.skip[i / 64] |= (skip as u64) << (i % 64);
+        i as u32
     }
 
     pub(super) fn get(&self, i: u32) -> &Raw {
-        &self.0[(i >> Self::SHIFT) as usize][(i & ((1 << Self::SHIFT) - 1)) as usize]
+        &self.blocks[(i >> Self::SHIFT) as usize][(i & ((1 << Self::SHIFT) - 1)) as usize]
+    }
+
+    /// Answer `i` is a local or broadcast one that no unsettled rule
+    /// reached: the piece is `Outcome::Skip` for every endpoint, and the
+    /// answer need not be read (a host with an address per rule has
+    /// thousands of such pieces for each endpoint).
+    fn is_skip(&self, i: u32) -> bool {
+        self.skip[i as usize / 64] >> (i % 64) & 1 == 1
     }
 }
 
@@ -614,111 +636,116 @@ pub(super) fn analyse<'h>(
             None => {
                 // Without `memo` every piece is looked up: a kind of its own.
                 let rid = m.raw(host, fam, g, rules, memo.then_some(kind), start);
-                let raw = m.raws.get(rid);
-                for &c in &raw.conditional {
-                    let c = c as usize;
-                    if cond_seen.len() <= c {
-                        cond_seen.resize(c + 1, false);
+                if m.raws.is_skip(rid) {
+                    // No report reads a skipped piece's route.
+                    (intern(Outcome::Skip), None)
+                } else {
+                    let raw = m.raws.get(rid);
+                    for &c in &raw.conditional {
+                        let c = c as usize;
+                        if cond_seen.len() <= c {
+                            cond_seen.resize(c + 1, false);
+                        }
+                        if !std::mem::replace(&mut cond_seen[c], true) {
+                            conditional.push(c as u32);
+                        }
                     }
-                    if !std::mem::replace(&mut cond_seen[c], true) {
-                        conditional.push(c as u32);
-                    }
-                }
-                let table = raw.route.map(|r| r.0);
-                // Only leaks need it (a table lookup per piece otherwise).
-                let own_leg = || {
-                    strict
-                        && raw
-                            .route
-                            .and_then(|k| m.tables[k.0 as usize].1?.routes.get(k.1 as usize))
-                            .is_some_and(|e| {
-                                e.route
-                                    .nexthops
-                                    .iter()
-                                    .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
-                            })
-                };
-                let mut pending_legs: Option<Vec<LegKey>> = None;
-                let mut o = match &raw.answer {
-                    RawAnswer::Err(error) => Outcome::NoRoute {
-                        error: *error,
-                        rule: raw.rule,
-                        table,
-                        hash: false,
-                    },
-                    // Some flows are refused: what the report must say
-                    // first (the others' legs are named by the lookup).
-                    RawAnswer::Hit {
-                        refused: Some(error),
-                        ..
-                    } => Outcome::NoRoute {
-                        error: *error,
-                        rule: raw.rule,
-                        table,
-                        hash: true,
-                    },
-                    RawAnswer::NotUnicast => Outcome::Skip,
-                    RawAnswer::Hit {
-                        dev,
-                        gateway,
-                        nexthops,
-                        hash,
-                        refused: None,
-                    } => {
-                        let legs: &[(u32, Option<IpAddr>)] = if *nexthops == 0 {
-                            &[(*dev, *gateway)]
-                        } else {
-                            &m.hops[*nexthops as usize]
-                        };
-                        // Straight into a container link (addressed or not:
-                        // a VPC CNI pod's /32 to its `eni…` veth): delivered
-                        // on the host, not a peer of this link (`other_dev`).
-                        let mut into_container = false;
-                        let other = legs.iter().copied().find(|&(d, gw)| {
-                            let c = d != iface
-                                && gw.is_none()
-                                && !ep.internal
-                                && is_internal_dev(&mut m.internal, &m.names, d, class);
-                            into_container |= c;
-                            d != iface && !c
-                        });
-                        match other {
-                            None if into_container => Outcome::Foreign,
-                            None => Outcome::Ok,
-                            Some((egress, gateway)) => {
-                                if *hash {
-                                    pending_legs = Some(legs.to_vec());
-                                }
-                                // A direct route to a prefix puts it on the
-                                // other link; a direct *default* (`default
-                                // dev wg0`, a tunnel) reaches what lies
-                                // beyond it: off-link.
-                                let scope = if walk.is_own(start) {
-                                    Scope::SameSubnet
-                                } else if raw.direct_prefix || any_conn.contains(start) {
-                                    Scope::CrossSubnet
-                                } else {
-                                    Scope::OffLink
-                                };
-                                Outcome::Leak {
-                                    scope,
-                                    egress,
-                                    gateway,
-                                    hash: *hash,
-                                    legs: u32::MAX,
-                                    rule: raw.rule,
-                                    table,
-                                    own_leg: own_leg(),
+                    let table = raw.route.map(|r| r.0);
+                    // Only leaks need it (a table lookup per piece otherwise).
+                    let own_leg = || {
+                        strict
+                            && raw
+                                .route
+                                .and_then(|k| m.tables[k.0 as usize].1?.routes.get(k.1 as usize))
+                                .is_some_and(|e| {
+                                    e.route
+                                        .nexthops
+                                        .iter()
+                                        .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
+                                })
+                    };
+                    let mut pending_legs: Option<Vec<LegKey>> = None;
+                    let mut o = match &raw.answer {
+                        RawAnswer::Err(error) => Outcome::NoRoute {
+                            error: *error,
+                            rule: raw.rule,
+                            table,
+                            hash: false,
+                        },
+                        // Some flows are refused: what the report must say
+                        // first (the others' legs are named by the lookup).
+                        RawAnswer::Hit {
+                            refused: Some(error),
+                            ..
+                        } => Outcome::NoRoute {
+                            error: *error,
+                            rule: raw.rule,
+                            table,
+                            hash: true,
+                        },
+                        RawAnswer::NotUnicast => Outcome::Skip,
+                        RawAnswer::Hit {
+                            dev,
+                            gateway,
+                            nexthops,
+                            hash,
+                            refused: None,
+                        } => {
+                            let legs: &[(u32, Option<IpAddr>)] = if *nexthops == 0 {
+                                &[(*dev, *gateway)]
+                            } else {
+                                &m.hops[*nexthops as usize]
+                            };
+                            // Straight into a container link (addressed or not:
+                            // a VPC CNI pod's /32 to its `eni…` veth): delivered
+                            // on the host, not a peer of this link (`other_dev`).
+                            let mut into_container = false;
+                            let other = legs.iter().copied().find(|&(d, gw)| {
+                                let c = d != iface
+                                    && gw.is_none()
+                                    && !ep.internal
+                                    && is_internal_dev(&mut m.internal, &m.names, d, class);
+                                into_container |= c;
+                                d != iface && !c
+                            });
+                            match other {
+                                None if into_container => Outcome::Foreign,
+                                None => Outcome::Ok,
+                                Some((egress, gateway)) => {
+                                    if *hash {
+                                        pending_legs = Some(legs.to_vec());
+                                    }
+                                    // A direct route to a prefix puts it on the
+                                    // other link; a direct *default* (`default
+                                    // dev wg0`, a tunnel) reaches what lies
+                                    // beyond it: off-link.
+                                    let scope = if walk.is_own(start) {
+                                        Scope::SameSubnet
+                                    } else if raw.direct_prefix || any_conn.contains(start) {
+                                        Scope::CrossSubnet
+                                    } else {
+                                        Scope::OffLink
+                                    };
+                                    Outcome::Leak {
+                                        scope,
+                                        egress,
+                                        gateway,
+                                        hash: *hash,
+                                        legs: u32::MAX,
+                                        rule: raw.rule,
+                                        table,
+                                        own_leg: own_leg(),
+                                    }
                                 }
                             }
                         }
+                    };
+                    let route = raw.route;
+                    if let (Outcome::Leak { legs, .. }, Some(l)) = (&mut o, pending_legs) {
+                        *legs = m.legs(&l);
                     }
-                };
-                let route = raw.route;
-                if let (Outcome::Leak { legs, .. }, Some(l)) = (&mut o, pending_legs) {
-                    *legs = m.legs(&l);
+                    (intern(o), route)
                 }
-                (intern(o), route)
             }
         };
         match pieces.last_mut() {

@@ -888,6 +888,8 @@ struct Captured {
     /// The host's rules by behaviour (`Host::rule_classes`).
     class: Vec<u32>,
     by_address: SourceKeyed,
+    /// The host's rules settled for its replies (`Host::reply_template`).
+    template: crate::model::lookup::ReplyTemplate,
     /// Per walk key: the lookup of each kind of the analysis's space
     /// (`u32::MAX` until made), into `lookups`.
     slots: Vec<(JudgeKey, Vec<u32>)>,
@@ -1004,6 +1006,7 @@ impl Captured {
         Captured {
             class: host.rule_classes(fam_idx(fam)),
             by_address: SourceKeyed::of(host, fam),
+            template: host.reply_template(fam),
             slots: Vec::new(),
             answers: vec![Default::default(); a.lookups.len()],
             lookups: a.lookups,
@@ -1024,7 +1027,7 @@ impl Captured {
         if let Some((r, slot)) = self.eps.get(&(e.address, e.secondary)) {
             return (r.clone(), *slot);
         }
-        let rules = host.reply_rules(e.address);
+        let rules = self.template.rules(host, e.address);
         let slot = self.slot(host, orig, &rules, e);
         if self.slot_group.len() <= slot {
             self.slot_group.resize(slot + 1, None);

@@ -133,6 +133,7 @@ fn endpoints_with<'h>(
         let sp = &mut spaces[fam_idx(fam)];
         let mut m = Memo::default();
         let by_source = SourceKeyed::of(host, fam);
+        let mut template = None;
         // (group, link, internal) → the endpoint analysed first.
         let mut first: FastMap<(usize, String, bool), usize> = Default::default();
         for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
@@ -141,7 +142,9 @@ fn endpoints_with<'h>(
             };
             if ep.state == EndpointState::Up && host.have_routes[fam_idx(fam)] {
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
-                let rules = host.reply_rules(ep.address);
+                let rules = template
+                    .get_or_insert_with(|| host.reply_template(fam))
+                    .rules(host, ep.address);
                 let special = by_source.keys(sp, &ep);
                 let g = group(&mut m, sp.kinds, &rules, special.then_some(ep.address));
                 m.group_of.entry(ep.address).or_insert(g);
@@ -579,6 +582,28 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
                 expanded(&endpoints_with(&h, &class, true).0),
                 endpoints_with(&h, &class, false).0
             );
+        }
+    }
+
+    /// The rules settled from the template are those settled rule by rule,
+    /// from the host's own addresses and from one it does not own.
+    #[test]
+    fn reply_templates_settle_rules_alike() {
+        use std::net::IpAddr;
+        use testhosts::{Rng, random_host};
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..500 {
+            let h = random_host(&mut rng);
+            for (fam, foreign) in [
+                (Family::Inet, IpAddr::from([192, 0, 2, 77])),
+                (Family::Inet6, "2001:db8::77".parse().unwrap()),
+            ] {
+                let t = h.reply_template(fam);
+                let own = h.addrs.iter().map(|a| a.addr.local);
+                for src in own.chain([foreign]) {
+                    assert_eq!(t.rules(&h, src), h.reply_rules(src), "from {src}");
+                }
+            }
         }
     }
 

@@ -38,6 +38,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// A flow as `ip route get` takes it. Without `iif` it is a locally
 /// generated packet (an output lookup); with one — `lo` included, as
@@ -325,7 +326,7 @@ impl RuleSel {
 
 /// The rules as replies from one local address meet them, settled once
 /// for all their destinations (`Host::reply_rules`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplyRules {
     src: IpAddr,
     /// Forwarded replies (a pod's): the device they arrive by.
@@ -335,7 +336,7 @@ pub struct ReplyRules {
     always: Vec<u32>,
     /// Each `goto` rule (by index) with the rule it jumps to (`u32::MAX`:
     /// none), found once instead of by a scan of the rules per jump.
-    gotos: Vec<(u32, u32)>,
+    gotos: Arc<[(u32, u32)]>,
     /// `src` is one of the host's addresses, which held `addrs` entries
     /// (`__ip_dev_find` finds it: an output lookup's source check passes
     /// without a search per lookup).
@@ -343,7 +344,28 @@ pub struct ReplyRules {
     /// Rules that match only inside their `to`: per prefix length of `to`
     /// (ascending), the masked addresses (sorted, for a binary search:
     /// cheaper than hashing for the few a host has) with their rules.
-    by_to: Vec<(u8, ToRules)>,
+    by_to: Arc<[(u8, ToRules)]>,
+}
+
+/// The rules as replies from the host's addresses meet them, settled once
+/// for every source (`Host::reply_template`): `ReplyTemplate::rules` then
+/// reads only the rules whose `from` names the source. A host with a
+/// `from ADDR lookup T` rule per address settled every rule per address.
+pub struct ReplyTemplate {
+    fam: Family,
+    /// Each rule's selectors for a source that no `from` but `from all`
+    /// holds.
+    sel: Vec<RuleSel>,
+    /// Each rule's selectors as if its `from` held the source.
+    but_from: Vec<RuleSel>,
+    /// The rules whose `from` is one address, by it; those with a wider
+    /// one (not `all`).
+    exact: HashMap<IpAddr, Vec<u32>, foldhash::fast::RandomState>,
+    wide: Vec<u32>,
+    /// `ReplyRules`' lists for `sel`.
+    always: Vec<u32>,
+    by_to: Arc<[(u8, ToRules)]>,
+    gotos: Arc<[(u32, u32)]>,
 }
 
 /// The rules of one `to` prefix length, by masked address (sorted).
@@ -364,6 +386,58 @@ impl ReplyRules {
     /// Each rule's selectors as replies from the source meet them.
     pub fn sel(&self) -> &[RuleSel] {
         &self.sel
+    }
+}
+
+impl ReplyTemplate {
+    /// `host.reply_rules(src)`, `host` being the host this was made of.
+    pub fn rules(&self, host: &Host, src: IpAddr) -> ReplyRules {
+        if Family::of(&src) != self.fam {
+            return host.reply_rules(src);
+        }
+        let rules = &host.rules[fam_idx(self.fam)];
+        let mut sel = self.sel.clone();
+        // The rules whose `from` holds `src`.
+        let mut held: Vec<u32> = self.exact.get(&src).cloned().unwrap_or_default();
+        held.extend(self.wide.iter().copied().filter(|&i| {
+            rules[i as usize]
+                .rule
+                .from
+                .is_some_and(|f| f.contains(&src))
+        }));
+        let mut always_too = Vec::new();
+        let mut to_rules = false;
+        for &i in &held {
+            let s = self.but_from[i as usize];
+            sel[i as usize] = s;
+            let r = &rules[i as usize].rule;
+            if s.base && !r.not {
+                match r.to {
+                    None => always_too.push(i),
+                    Some(_) => to_rules = true,
+                }
+            }
+        }
+        let (always, by_to) = if to_rules {
+            Host::rule_lists(rules, &sel)
+        } else if always_too.is_empty() {
+            (self.always.clone(), self.by_to.clone())
+        } else {
+            let mut a = Vec::with_capacity(self.always.len() + always_too.len());
+            a.extend_from_slice(&self.always);
+            a.extend_from_slice(&always_too);
+            a.sort_unstable();
+            (a, self.by_to.clone())
+        };
+        ReplyRules {
+            src,
+            iif: None,
+            sel,
+            always,
+            gotos: self.gotos.clone(),
+            by_to,
+            src_owned: host.src_owned(src),
+        }
     }
 }
 
@@ -688,10 +762,45 @@ impl Host {
                 s
             })
             .collect();
+        let (always, by_to) = Self::rule_lists(rules, &sel);
+        ReplyRules {
+            src,
+            iif: iif.map(str::to_string),
+            sel,
+            always,
+            gotos: Self::gotos(rules),
+            by_to,
+            src_owned: self.src_owned(src),
+        }
+    }
+
+    /// `ReplyRules::src_owned` for `src`.
+    fn src_owned(&self, src: IpAddr) -> Option<usize> {
+        self.addrs_of(src)
+            .next()
+            .is_some()
+            .then_some(self.addrs.len())
+    }
+
+    /// `ReplyRules::gotos` of `rules`.
+    fn gotos(rules: &[RuleEntry]) -> Arc<[(u32, u32)]> {
+        rules
+            .iter()
+            .enumerate()
+            .filter(|(_, re)| re.rule.action == RuleAction::Goto)
+            .map(|(i, re)| {
+                let t = walk::goto_target(rules, &re.rule);
+                (i as u32, t.map_or(u32::MAX, |t| t as u32))
+            })
+            .collect()
+    }
+
+    /// `ReplyRules::always` and `by_to` for rules met as `sel`.
+    fn rule_lists(rules: &[RuleEntry], sel: &[RuleSel]) -> (Vec<u32>, Arc<[(u8, ToRules)]>) {
         let mut always = Vec::new();
         let mut by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState> =
             HashMap::default();
-        for (i, (re, s)) in rules.iter().zip(&sel).enumerate() {
+        for (i, (re, s)) in rules.iter().zip(sel).enumerate() {
             // rule_outcome: without its base a rule matches only if `not`.
             match (re.rule.not, s.base, re.rule.to) {
                 (true, _, _) | (false, true, None) => always.push(i as u32),
@@ -714,27 +823,50 @@ impl Host {
                 _ => by_to.push((p, vec![(k, v)])),
             }
         }
-        let gotos = rules
+        (always, by_to.into())
+    }
+
+    /// The rules of family `fam` settled for replies from any of the
+    /// host's addresses, but for `from` (`ReplyTemplate::rules`).
+    pub fn reply_template(&self, fam: Family) -> ReplyTemplate {
+        let any = match fam {
+            Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        let flow = Flow::to(any).from(any);
+        let fl = self.fl(&flow, "lo", None);
+        let rules = &self.rules[fam_idx(fam)];
+        let full = if fam == Family::Inet { 32 } else { 128 };
+        let mut exact: HashMap<IpAddr, Vec<u32>, _> = HashMap::default();
+        let mut wide = Vec::new();
+        let but_from: Vec<RuleSel> = rules
             .iter()
-            .enumerate()
-            .filter(|(_, re)| re.rule.action == RuleAction::Goto)
-            .map(|(i, re)| {
-                let t = walk::goto_target(rules, &re.rule);
-                (i as u32, t.map_or(u32::MAX, |t| t as u32))
-            })
+            .map(|re| self.rule_sel_but_from(re, &fl))
             .collect();
-        ReplyRules {
-            src,
-            iif: iif.map(str::to_string),
+        let mut sel = but_from.clone();
+        for (i, re) in rules.iter().enumerate() {
+            let Some(f) = re.rule.from else { continue };
+            if f.prefix_len() == 0 && Family::of(&f.addr()) == fam {
+                // `from all`: held by every source.
+                continue;
+            }
+            sel[i].base = false;
+            if f.prefix_len() == full {
+                exact.entry(f.addr()).or_default().push(i as u32);
+            } else {
+                wide.push(i as u32);
+            }
+        }
+        let (always, by_to) = Self::rule_lists(rules, &sel);
+        ReplyTemplate {
+            fam,
             sel,
+            but_from,
+            exact,
+            wide,
             always,
-            gotos,
             by_to,
-            src_owned: self
-                .addrs_of(src)
-                .next()
-                .is_some()
-                .then_some(self.addrs.len()),
+            gotos: Self::gotos(rules),
         }
     }
 
@@ -843,7 +975,7 @@ impl Host {
         let mut found: [&[u32]; 4] = [&[]; 4];
         let mut n = 0;
         let mut extra = 0;
-        for (p, keys) in &rules.by_to {
+        for (p, keys) in rules.by_to.iter() {
             let k = super::table::key(dst, *p);
             if let Ok(j) = keys.binary_search_by(|x| x.0.cmp(&k)) {
                 let v = &keys[j].1[..];
@@ -886,7 +1018,7 @@ impl Host {
     ) -> &'a [u32] {
         heap.clear();
         heap.extend_from_slice(&rules.always);
-        for (p, keys) in &rules.by_to {
+        for (p, keys) in rules.by_to.iter() {
             let k = super::table::key(dst, *p);
             if let Ok(j) = keys.binary_search_by(|x| x.0.cmp(&k)) {
                 heap.extend_from_slice(&keys[j].1);

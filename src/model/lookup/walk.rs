@@ -312,13 +312,15 @@ impl Host {
 
     /// A rule's selectors against a flow, but for `to`.
     pub(super) fn rule_sel(&self, re: &RuleEntry, fl: &Flowi<'_>) -> RuleSel {
+        let mut s = self.rule_sel_but_from(re, fl);
+        s.base = s.base && Self::from_matches(re, fl);
+        s
+    }
+
+    /// The rule's `from` holds the flow's source.
+    fn from_matches(re: &RuleEntry, fl: &Flowi<'_>) -> bool {
         let r = &re.rule;
-        let base = (|| {
-            if let Some(i) = &r.iif
-                && (i.detached || !self.dev_matches(&i.name, fl.iif))
-            {
-                return false;
-            }
+        (|| {
             if let Some(from) = &r.from {
                 match fl.src {
                     Some(s) if !from.contains(&s) => return false,
@@ -339,7 +341,16 @@ impl Host {
                 }
             }
             true
-        })();
+        })()
+    }
+
+    /// `rule_sel` as if the rule's `from` held the flow's source.
+    pub(super) fn rule_sel_but_from(&self, re: &RuleEntry, fl: &Flowi<'_>) -> RuleSel {
+        let r = &re.rule;
+        let base = !r
+            .iif
+            .as_ref()
+            .is_some_and(|i| i.detached || !self.dev_matches(&i.name, fl.iif));
         let has_conditional = re.conditional;
         // Every selector of `Selector::ALL`; the match is exhaustive, so a
         // new selector must be decided here. Without conditional selectors
