@@ -65,19 +65,27 @@ pub(super) type RouteKey = (u32, u32);
 /// depend on the endpoint, only on how the rules meet its address.
 #[derive(Debug)]
 pub(super) struct Raw {
+    /// All but the route, as an index into `Memo::shapes`.
+    pub(super) shape: u32,
+    pub(super) route: Option<RouteKey>,
+    /// The lookup itself, as the fix keeps it: an index into `Memo::kept`.
+    pub(super) kept: u32,
+}
+
+/// An answer but for its route, each once (`Memo::shape`): a full table's
+/// million answers (72 bytes each when whole) have a handful of shapes.
+#[derive(Debug, PartialEq, Eq, Hash, Clone)]
+pub(super) struct Shape {
     pub(super) answer: RawAnswer,
     pub(super) rule: Option<u32>,
-    pub(super) route: Option<RouteKey>,
     /// The route is a direct route to a prefix (not a default): a leak by
     /// it is cross-subnet.
     pub(super) direct_prefix: bool,
     /// Rules reached whose selectors the dumps cannot settle.
     pub(super) conditional: Box<[u32]>,
-    /// The lookup itself, as the fix keeps it: an index into `Memo::kept`.
-    pub(super) kept: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash, Clone)]
 pub(super) enum RawAnswer {
     /// Local, broadcast, multicast: not a reply that leaves.
     NotUnicast,
@@ -111,7 +119,7 @@ pub(super) struct Raws {
 impl Raws {
     const SHIFT: u32 = 16;
 
-    fn push(&mut self, r: Raw) -> u32 {
+    fn push(&mut self, r: Raw, skip: bool) -> u32 {
         let full = self
             .blocks
             .last()
@@ -120,7 +128,6 @@ impl Raws {
             self.blocks.push(Vec::with_capacity(1 << Self::SHIFT));
         }
         let n = self.blocks.len() - 1;
-        let skip = matches!(r.answer, RawAnswer::NotUnicast) && r.conditional.is_empty();
         let b = &mut self.blocks[n];
         b.push(r);
         let i = (n << Self::SHIFT) + b.len() - 1;
@@ -175,6 +182,10 @@ pub(super) struct Memo<'h> {
     pub(super) answers: Answers,
     /// Every answer looked up, once.
     pub(super) raws: Raws,
+    /// The answers' shapes, each once, and by shape.
+    pub(super) shapes: Vec<Shape>,
+    shape_idx: FastMap<Shape, u32>,
+    shape_last: u32,
     /// Each distinct lookup once, for the fix (`Analysed`).
     pub(super) kept: KeptLookups,
     /// The group of each endpoint address's replies (`reply_rules`, no
@@ -470,6 +481,25 @@ impl<'h> Memo<'h> {
         i
     }
 
+    /// `s` as an index into `shapes`.
+    fn shape(&mut self, s: Shape) -> u32 {
+        // Pieces in a row mostly share one: the last first.
+        if self.shapes.get(self.shape_last as usize) == Some(&s) {
+            return self.shape_last;
+        }
+        let i = match self.shape_idx.get(&s) {
+            Some(&i) => i,
+            None => {
+                let i = self.shapes.len() as u32;
+                self.shapes.push(s.clone());
+                self.shape_idx.insert(s, i);
+                i
+            }
+        };
+        self.shape_last = i;
+        i
+    }
+
     pub(super) fn legs(&mut self, l: &[LegKey]) -> u32 {
         match self.legs.iter().position(|x| **x == *l) {
             Some(i) => i as u32,
@@ -538,17 +568,16 @@ impl<'h> Memo<'h> {
             }
             _ => false,
         };
-        let rule = l.rule.map(|i| i as u32);
-        let conditional = l.conditional.iter().map(|&i| i as u32).collect();
-        let kept = self.kept.intern(KeptLookup::of(l));
-        let id = self.raws.push(Raw {
+        let shape = Shape {
             answer,
-            rule,
-            route,
+            rule: l.rule.map(|i| i as u32),
             direct_prefix,
-            conditional,
-            kept,
-        });
+            conditional: l.conditional.iter().map(|&i| i as u32).collect(),
+        };
+        let skip = matches!(shape.answer, RawAnswer::NotUnicast) && shape.conditional.is_empty();
+        let shape = self.shape(shape);
+        let kept = self.kept.intern(KeptLookup::of(l));
+        let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind {
             self.answers.set(g, kind, id, depth);
         }
@@ -641,7 +670,8 @@ pub(super) fn analyse<'h>(
                     (intern(Outcome::Skip), None)
                 } else {
                     let raw = m.raws.get(rid);
-                    for &c in &raw.conditional {
+                    let shape = &m.shapes[raw.shape as usize];
+                    for &c in &shape.conditional {
                         let c = c as usize;
                         if cond_seen.len() <= c {
                             cond_seen.resize(c + 1, false);
@@ -665,10 +695,10 @@ pub(super) fn analyse<'h>(
                                 })
                     };
                     let mut pending_legs: Option<Vec<LegKey>> = None;
-                    let mut o = match &raw.answer {
+                    let mut o = match &shape.answer {
                         RawAnswer::Err(error) => Outcome::NoRoute {
                             error: *error,
-                            rule: raw.rule,
+                            rule: shape.rule,
                             table,
                             hash: false,
                         },
@@ -679,7 +709,7 @@ pub(super) fn analyse<'h>(
                             ..
                         } => Outcome::NoRoute {
                             error: *error,
-                            rule: raw.rule,
+                            rule: shape.rule,
                             table,
                             hash: true,
                         },
@@ -721,7 +751,7 @@ pub(super) fn analyse<'h>(
                                     // beyond it: off-link.
                                     let scope = if walk.is_own(start) {
                                         Scope::SameSubnet
-                                    } else if raw.direct_prefix || any_conn.contains(start) {
+                                    } else if shape.direct_prefix || any_conn.contains(start) {
                                         Scope::CrossSubnet
                                     } else {
                                         Scope::OffLink
@@ -732,7 +762,7 @@ pub(super) fn analyse<'h>(
                                         gateway,
                                         hash: *hash,
                                         legs: u32::MAX,
-                                        rule: raw.rule,
+                                        rule: shape.rule,
                                         table,
                                         own_leg: own_leg(),
                                     }
