@@ -83,6 +83,8 @@ pub(super) struct Shape {
     pub(super) direct_prefix: bool,
     /// Rules reached whose selectors the dumps cannot settle.
     pub(super) conditional: Box<[u32]>,
+    /// The route chosen has more than one nexthop.
+    pub(super) multipath: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash, Clone)]
@@ -186,6 +188,8 @@ pub(super) struct Memo<'h> {
     pub(super) shapes: Vec<Shape>,
     shape_idx: FastMap<Shape, u32>,
     shape_last: u32,
+    /// The last `analyse` met an answer of a multipath route.
+    pub(super) met_multipath: bool,
     /// Each distinct lookup once, for the fix (`Analysed`).
     pub(super) kept: KeptLookups,
     /// The group of each endpoint address's replies (`reply_rules`, no
@@ -277,17 +281,29 @@ const READS_ALL: u32 = u32::MAX - 1;
 /// decided by rule 0 (`lookup local`): one lookup each, not one per group.
 #[derive(Default)]
 pub(super) struct Answers {
-    /// Per kind: the reference group's answer and the rule that decided it
-    /// (`READS_ALL`); `u32::MAX`: none yet.
-    shared: Vec<(u32, u32)>,
+    /// Per kind: the reference group's answer, the rule that decided it
+    /// (`READS_ALL`), and whether it took a multipath route; `u32::MAX`:
+    /// none yet.
+    shared: Vec<(u32, u32, bool)>,
     /// Per group: its answers that the reference's are not (or might not
-    /// be), and how many rules it agrees with the reference on (`u32::MAX`:
-    /// all, the reference itself).
-    groups: Vec<(Known, u32)>,
+    /// be), and what it may share.
+    groups: Vec<Group>,
     /// The kinds of the space.
     kinds: usize,
     /// The reference group's selectors (`ReplyRules::key`).
     reference: Option<Vec<crate::model::lookup::RuleSel>>,
+}
+
+struct Group {
+    own: Known,
+    /// How many rules it agrees with the reference on (`u32::MAX`: all, the
+    /// reference itself).
+    agree: u32,
+    /// The group is a primary address's, which IPv4 multipath routes
+    /// answer by the address itself (they prefer the nexthops whose source
+    /// it is, `SourceKeyed`): it takes and gives only answers of other
+    /// routes.
+    own_multipath: bool,
 }
 
 /// A group's own answers by kind: a map while they are few (a host's 4,000
@@ -307,6 +323,7 @@ impl Answers {
         &mut self,
         kinds: usize,
         sel: Option<&[crate::model::lookup::RuleSel]>,
+        own_multipath: bool,
     ) -> usize {
         self.kinds = kinds;
         let agree = match (sel, &self.reference) {
@@ -324,7 +341,11 @@ impl Answers {
                 }
             }
         };
-        self.groups.push((Known::Few(Default::default()), agree));
+        self.groups.push(Group {
+            own: Known::Few(Default::default()),
+            agree,
+            own_multipath,
+        });
         self.groups.len() - 1
     }
 
@@ -334,33 +355,35 @@ impl Answers {
 
     /// Group `g`'s answer for `kind`, if it has one yet.
     pub(super) fn get(&self, g: usize, kind: usize) -> Option<u32> {
-        let (own, agree) = &self.groups[g];
+        let grp = &self.groups[g];
         // A kind the group may take from the reference has no answer of its
         // own (the reference's walk reaches the rules it differs on too):
         // the shared one first.
-        if let Some(&(k, depth)) = self.shared.get(kind)
+        if let Some(&(k, depth, multipath)) = self.shared.get(kind)
             && k != u32::MAX
-            && depth < *agree
+            && depth < grp.agree
+            && !(multipath && grp.own_multipath)
         {
             return Some(k);
         }
-        match own {
+        match &grp.own {
             Known::Few(m) => m.get(&(kind as u32)).copied(),
             Known::Many(v) => Some(v[kind]).filter(|&k| k != u32::MAX),
         }
     }
 
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
-    /// (`READS_ALL`).
-    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32) {
-        let (own, agree) = &mut self.groups[g];
-        if depth < *agree {
+    /// (`READS_ALL`), by a multipath route or not.
+    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, multipath: bool) {
+        let grp = &mut self.groups[g];
+        if depth < grp.agree && !(multipath && grp.own_multipath) {
             if self.shared.is_empty() {
-                self.shared = vec![(u32::MAX, 0); self.kinds];
+                self.shared = vec![(u32::MAX, 0, false); self.kinds];
             }
-            self.shared[kind] = (k, depth);
+            self.shared[kind] = (k, depth, multipath);
             return;
         }
+        let own = &mut grp.own;
         match own {
             Known::Few(m) => {
                 m.insert(kind as u32, k);
@@ -381,18 +404,22 @@ impl Answers {
     fn map(self, f: impl Fn(u32) -> u32) -> Answers {
         let g = |k: u32| if k == u32::MAX { k } else { f(k) };
         Answers {
-            shared: self.shared.into_iter().map(|(k, d)| (g(k), d)).collect(),
+            shared: self
+                .shared
+                .into_iter()
+                .map(|(k, d, mp)| (g(k), d, mp))
+                .collect(),
             groups: self
                 .groups
                 .into_iter()
-                .map(|(own, agree)| {
-                    let own = match own {
+                .map(|grp| Group {
+                    own: match grp.own {
                         Known::Few(m) => {
                             Known::Few(m.into_iter().map(|(kd, k)| (kd, g(k))).collect())
                         }
                         Known::Many(v) => Known::Many(v.into_iter().map(g).collect()),
-                    };
-                    (own, agree)
+                    },
+                    ..grp
                 })
                 .collect(),
             kinds: self.kinds,
@@ -449,8 +476,9 @@ impl<'h> Memo<'h> {
         &mut self,
         kinds: usize,
         sel: Option<&[crate::model::lookup::RuleSel]>,
+        own_multipath: bool,
     ) -> usize {
-        self.answers.add_group(kinds, sel)
+        self.answers.add_group(kinds, sel, own_multipath)
     }
 
     /// A multipath answer's nexthops as an index into `hops` (0: none).
@@ -555,16 +583,18 @@ impl<'h> Memo<'h> {
                 refused: h.hash_error,
             },
         };
+        let chosen = l
+            .route
+            .as_ref()
+            .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index));
+        let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
         let direct_prefix = match &answer {
             RawAnswer::Hit {
                 gateway, nexthops, ..
             } => {
                 gateway.is_none()
                     && *nexthops == 0
-                    && l.route
-                        .as_ref()
-                        .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index))
-                        .is_none_or(|e| e.route.dst.prefix_len() > 0)
+                    && chosen.is_none_or(|e| e.route.dst.prefix_len() > 0)
             }
             _ => false,
         };
@@ -573,13 +603,14 @@ impl<'h> Memo<'h> {
             rule: l.rule.map(|i| i as u32),
             direct_prefix,
             conditional: l.conditional.iter().map(|&i| i as u32).collect(),
+            multipath,
         };
         let skip = matches!(shape.answer, RawAnswer::NotUnicast) && shape.conditional.is_empty();
         let shape = self.shape(shape);
         let kept = self.kept.intern(KeptLookup::of(l));
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind {
-            self.answers.set(g, kind, id, depth);
+            self.answers.set(g, kind, id, depth, multipath);
         }
         id
     }
@@ -606,6 +637,7 @@ pub(super) fn analyse<'h>(
     foreign: Option<&super::peers::RangeSet>,
 ) {
     let fam = ep.family;
+    m.met_multipath = false;
     let mut peers = Peers::new(sp, ep);
     if let Some(f) = foreign {
         peers.add_foreign(f);
@@ -671,6 +703,7 @@ pub(super) fn analyse<'h>(
                 } else {
                     let raw = m.raws.get(rid);
                     let shape = &m.shapes[raw.shape as usize];
+                    m.met_multipath |= shape.multipath;
                     for &c in &shape.conditional {
                         let c = c as usize;
                         if cond_seen.len() <= c {

@@ -13,6 +13,8 @@
 #               tables, N/2 pods (/32 routes to eni* links) and N rules
 #               (`to POD lookup main` and `from POD lookup ENI`)
 #   addrs N     N addresses on N/20 links (20 per link, 5 subnets per link)
+#   mpaddrs N   the same, with a multipath default route behind the plain
+#               one (metric 10): every primary address is answered apart
 #   srcaddrs N  source routing per address: N secondary addresses on eth1,
 #               each with its own rule (`from ADDR lookup T`) and table T
 #               (the link's subnet and a default via its gateway)
@@ -101,7 +103,7 @@ rules)
   done
   x -batch "$batch"
   ;;
-addrs)
+addrs|mpaddrs)
   links=$((n / 20))
   : > "$batch"
   for ((l = 0; l < links; l++)); do
@@ -113,6 +115,9 @@ addrs)
   done
   x -batch "$batch"
   x route add default via 10.0.0.1 dev dum0
+  if [ "$kind" = mpaddrs ]; then
+    x route add default proto static metric 10 nexthop via 10.0.0.1 dev dum0 nexthop via 10.0.5.1 dev dum1
+  fi
   ;;
 srcaddrs)
   for i in 0 1; do

@@ -372,17 +372,6 @@ pub struct ReplyTemplate {
 type ToRules = Vec<(u128, Vec<u32>)>;
 
 impl ReplyRules {
-    /// How the rules meet the source, a byte a rule: replies from two
-    /// sources with equal keys get equal answers from the rules for every
-    /// destination. Bytes, hashed as one slice: a host with a rule per
-    /// address hashes one key per address.
-    pub fn key(&self) -> Vec<u8> {
-        self.sel
-            .iter()
-            .map(|s| s.base as u8 | (s.cond as u8) << 1 | (s.has_conditional as u8) << 2)
-            .collect()
-    }
-
     /// Each rule's selectors as replies from the source meet them.
     pub fn sel(&self) -> &[RuleSel] {
         &self.sel
@@ -390,6 +379,30 @@ impl ReplyRules {
 }
 
 impl ReplyTemplate {
+    /// How `rules` meet their source: replies from two sources with equal
+    /// keys get equal answers from the rules for every destination. The
+    /// rules settled otherwise than this template does for a source no
+    /// `from` names (index and selectors each): as long as what tells
+    /// sources apart, not as the rule list (a key per address of a host
+    /// with a rule per address was N² bytes).
+    pub fn key(&self, rules: &ReplyRules) -> Vec<u8> {
+        let byte =
+            |s: &RuleSel| s.base as u8 | (s.cond as u8) << 1 | (s.has_conditional as u8) << 2;
+        let mut out = Vec::new();
+        for (i, (a, b)) in rules.sel.iter().zip(&self.sel).enumerate() {
+            if a != b {
+                out.extend_from_slice(&(i as u32).to_le_bytes());
+                out.push(byte(a));
+            }
+        }
+        // A list of another length (another host's) differs at its end.
+        if rules.sel.len() != self.sel.len() {
+            out.extend_from_slice(&u32::MAX.to_le_bytes());
+            out.extend_from_slice(&(rules.sel.len() as u32).to_le_bytes());
+        }
+        out
+    }
+
     /// `host.reply_rules(src)`, `host` being the host this was made of.
     pub fn rules(&self, host: &Host, src: IpAddr) -> ReplyRules {
         if Family::of(&src) != self.fam {
