@@ -83,8 +83,9 @@ pub(super) struct Shape {
     pub(super) direct_prefix: bool,
     /// Rules reached whose selectors the dumps cannot settle.
     pub(super) conditional: Box<[u32]>,
-    /// The route chosen has more than one nexthop.
-    pub(super) multipath: bool,
+    /// The answer may depend on the source address itself, not only on
+    /// how the rules meet it (`Memo::by_source`).
+    pub(super) by_source: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash, Clone)]
@@ -188,8 +189,13 @@ pub(super) struct Memo<'h> {
     pub(super) shapes: Vec<Shape>,
     shape_idx: FastMap<Shape, u32>,
     shape_last: u32,
-    /// The last `analyse` met an answer of a multipath route.
-    pub(super) met_multipath: bool,
+    /// The answers that depend on the source itself the last `analyse`
+    /// read: (kind, a piece's start, answer), each kind once; none when
+    /// more than `MET_MAX` (a twin is then not looked for).
+    pub(super) met_by_source: Option<Vec<(u32, u128, u32)>>,
+    /// IPv6: the destinations of routes with a `from` (their answers
+    /// depend on the source itself); none when no route has one.
+    pub(super) src_dsts: Option<super::peers::RangeSet>,
     /// Each distinct lookup once, for the fix (`Analysed`).
     pub(super) kept: KeptLookups,
     /// The group of each endpoint address's replies (`reply_rules`, no
@@ -282,8 +288,8 @@ const READS_ALL: u32 = u32::MAX - 1;
 #[derive(Default)]
 pub(super) struct Answers {
     /// Per kind: the reference group's answer, the rule that decided it
-    /// (`READS_ALL`), and whether it took a multipath route; `u32::MAX`:
-    /// none yet.
+    /// (`READS_ALL`), and whether it depends on the source itself;
+    /// `u32::MAX`: none yet.
     shared: Vec<(u32, u32, bool)>,
     /// Per group: its answers that the reference's are not (or might not
     /// be), and what it may share.
@@ -299,11 +305,11 @@ struct Group {
     /// How many rules it agrees with the reference on (`u32::MAX`: all, the
     /// reference itself).
     agree: u32,
-    /// The group is a primary address's, which IPv4 multipath routes
-    /// answer by the address itself (they prefer the nexthops whose source
-    /// it is, `SourceKeyed`): it takes and gives only answers of other
-    /// routes.
-    own_multipath: bool,
+    /// Some answers depend on the group's address itself (a primary
+    /// address's, which IPv4 multipath routes prefer the nexthops of; any
+    /// address's, where IPv6 routes have a `from`: `SourceKeyed`): it takes
+    /// and gives only the answers that do not (`Shape::by_source`).
+    own_source: bool,
 }
 
 /// A group's own answers by kind: a map while they are few (a host's 4,000
@@ -323,7 +329,7 @@ impl Answers {
         &mut self,
         kinds: usize,
         sel: Option<&[crate::model::lookup::RuleSel]>,
-        own_multipath: bool,
+        own_source: bool,
     ) -> usize {
         self.kinds = kinds;
         let agree = match (sel, &self.reference) {
@@ -344,7 +350,7 @@ impl Answers {
         self.groups.push(Group {
             own: Known::Few(Default::default()),
             agree,
-            own_multipath,
+            own_source,
         });
         self.groups.len() - 1
     }
@@ -359,10 +365,10 @@ impl Answers {
         // A kind the group may take from the reference has no answer of its
         // own (the reference's walk reaches the rules it differs on too):
         // the shared one first.
-        if let Some(&(k, depth, multipath)) = self.shared.get(kind)
+        if let Some(&(k, depth, by_source)) = self.shared.get(kind)
             && k != u32::MAX
             && depth < grp.agree
-            && !(multipath && grp.own_multipath)
+            && !(by_source && grp.own_source)
         {
             return Some(k);
         }
@@ -373,14 +379,14 @@ impl Answers {
     }
 
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
-    /// (`READS_ALL`), by a multipath route or not.
-    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, multipath: bool) {
+    /// (`READS_ALL`), depending on the source itself or not.
+    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, by_source: bool) {
         let grp = &mut self.groups[g];
-        if depth < grp.agree && !(multipath && grp.own_multipath) {
+        if depth < grp.agree && !(by_source && grp.own_source) {
             if self.shared.is_empty() {
                 self.shared = vec![(u32::MAX, 0, false); self.kinds];
             }
-            self.shared[kind] = (k, depth, multipath);
+            self.shared[kind] = (k, depth, by_source);
             return;
         }
         let own = &mut grp.own;
@@ -471,14 +477,32 @@ impl<'h> Memo<'h> {
         i
     }
 
+    /// Whether group `g` (replies under `rules`) gets the answers `met`
+    /// (`met_by_source`, another group's) for the same kinds: then where
+    /// the two groups' rules agree, their replies route alike.
+    pub(super) fn same_answers(
+        &mut self,
+        host: &'h Host,
+        fam: Family,
+        g: usize,
+        rules: &crate::model::lookup::ReplyRules,
+        met: &[(u32, u128, u32)],
+    ) -> bool {
+        met.iter().all(|&(kind, start, theirs)| {
+            let mine = self.raw(host, fam, g, rules, Some(kind as usize), start);
+            let (a, b) = (self.raws.get(mine), self.raws.get(theirs));
+            a.shape == b.shape && a.route == b.route
+        })
+    }
+
     /// A new group (`Answers::add_group`).
     pub(super) fn add_group(
         &mut self,
         kinds: usize,
         sel: Option<&[crate::model::lookup::RuleSel]>,
-        own_multipath: bool,
+        own_source: bool,
     ) -> usize {
-        self.answers.add_group(kinds, sel, own_multipath)
+        self.answers.add_group(kinds, sel, own_source)
     }
 
     /// A multipath answer's nexthops as an index into `hops` (0: none).
@@ -587,7 +611,12 @@ impl<'h> Memo<'h> {
             .route
             .as_ref()
             .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index));
-        let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
+        // IPv4 multipath routes prefer the legs whose source is the
+        // reply's; IPv6 routes with a `from` hold their destinations.
+        let by_source = match fam {
+            Family::Inet => chosen.is_some_and(|e| e.route.nexthops.len() > 1),
+            Family::Inet6 => self.src_dsts.as_ref().is_some_and(|d| d.contains(start)),
+        };
         let direct_prefix = match &answer {
             RawAnswer::Hit {
                 gateway, nexthops, ..
@@ -603,18 +632,23 @@ impl<'h> Memo<'h> {
             rule: l.rule.map(|i| i as u32),
             direct_prefix,
             conditional: l.conditional.iter().map(|&i| i as u32).collect(),
-            multipath,
+            by_source,
         };
         let skip = matches!(shape.answer, RawAnswer::NotUnicast) && shape.conditional.is_empty();
         let shape = self.shape(shape);
         let kept = self.kept.intern(KeptLookup::of(l));
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind {
-            self.answers.set(g, kind, id, depth, multipath);
+            self.answers.set(g, kind, id, depth, by_source);
         }
         id
     }
 }
+
+/// At most this many answers that depend on the source are kept from an
+/// analysis to compare a twin's with (a full table of multipath routes
+/// has a million).
+const MET_MAX: usize = 4096;
 
 /// At most this many CIDR blocks are listed per leak; the rest are counted
 /// (`destinations_omitted`): a BGP table's leak would list every route.
@@ -637,7 +671,7 @@ pub(super) fn analyse<'h>(
     foreign: Option<&super::peers::RangeSet>,
 ) {
     let fam = ep.family;
-    m.met_multipath = false;
+    m.met_by_source = Some(Vec::new());
     let mut peers = Peers::new(sp, ep);
     if let Some(f) = foreign {
         peers.add_foreign(f);
@@ -703,7 +737,16 @@ pub(super) fn analyse<'h>(
                 } else {
                     let raw = m.raws.get(rid);
                     let shape = &m.shapes[raw.shape as usize];
-                    m.met_multipath |= shape.multipath;
+                    if shape.by_source
+                        && let Some(met) = &mut m.met_by_source
+                    {
+                        if met.last().is_none_or(|x| x.0 != kind as u32) {
+                            met.push((kind as u32, start, rid));
+                        }
+                        if met.len() > MET_MAX {
+                            m.met_by_source = None;
+                        }
+                    }
                     for &c in &shape.conditional {
                         let c = c as usize;
                         if cond_seen.len() <= c {
@@ -815,6 +858,10 @@ pub(super) fn analyse<'h>(
             Some((r, o, rt)) if *o == outcome && *rt == route && r.end == start => r.end = end,
             _ => pieces.push((piece, outcome, route)),
         }
+    }
+    if let Some(met) = &mut m.met_by_source {
+        met.sort_unstable_by_key(|x| x.0);
+        met.dedup_by_key(|x| x.0);
     }
     // Group pieces by outcome for the report. Destinations outside the peer
     // space (the host's own addresses, broadcasts, multicast) between two
