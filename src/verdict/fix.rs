@@ -892,7 +892,7 @@ struct Captured {
     template: crate::model::lookup::ReplyTemplate,
     /// Per walk key: the lookup of each kind of the analysis's space
     /// (`u32::MAX` until made), into `lookups`.
-    slots: Vec<(JudgeKey, Vec<u32>)>,
+    slots: Slots,
     lookups: KeptLookups,
     /// Each lookup's `Answer`, once the judge asks.
     answers: Vec<std::cell::OnceCell<Answer>>,
@@ -1007,7 +1007,7 @@ impl Captured {
             class: host.rule_classes(fam_idx(fam)),
             by_address: SourceKeyed::of(host, fam),
             template: host.reply_template(fam),
-            slots: Vec::new(),
+            slots: Slots::default(),
             answers: vec![Default::default(); a.lookups.len()],
             lookups: a.lookups,
             eps: Default::default(),
@@ -1044,7 +1044,7 @@ impl Captured {
     /// The slot of replies from `e` (`rules`), the kinds being `orig`'s.
     fn slot(&mut self, host: &Host, orig: &Space<'_>, rules: &ReplyRules, e: &Endpoint) -> usize {
         let key = walk_key(host, &self.class, self.by_address, orig, rules, e);
-        slot_of(&mut self.slots, key, orig.kinds)
+        self.slots.of(key, orig.kinds)
     }
 
     /// The lookup for a piece of `orig`'s `kind` starting at `dst`, into
@@ -1057,12 +1057,12 @@ impl Captured {
         kind: usize,
         dst: IpAddr,
     ) -> u32 {
-        let mut k = self.slots[slot].1[kind];
+        let mut k = self.slots.list[slot].1[kind];
         if k == u32::MAX
             && let Some(&Some(g)) = self.slot_group.get(slot)
         {
             k = self.analysed.get(g, kind).unwrap_or(u32::MAX);
-            self.slots[slot].1[kind] = k;
+            self.slots.list[slot].1[kind] = k;
         }
         if k == u32::MAX {
             k = self
@@ -1070,7 +1070,7 @@ impl Captured {
                 .intern(KeptLookup::of(host.lookup_reply(rules, dst)));
             self.answers
                 .resize_with(self.lookups.len(), Default::default);
-            self.slots[slot].1[kind] = k;
+            self.slots.list[slot].1[kind] = k;
         }
         k
     }
@@ -1101,7 +1101,7 @@ struct Judge<'a, 'h> {
     class: Vec<u32>,
     /// The fixed model's (walk key, the answer of each kind into
     /// `answers`).
-    slots: Vec<(JudgeKey, Vec<u32>)>,
+    slots: Slots,
     answers: Vec<Answer>,
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
@@ -1140,6 +1140,11 @@ struct Shortcut<'a> {
     local: Option<&'a FibTable>,
     /// The plan's rules: `from`, priority, table in the model.
     rules: Vec<(ipnet::IpNet, u32, &'a FibTable)>,
+    /// The rules whose `from` is one address, by it; the others (a plan
+    /// adds a rule per address of a link: `meets` was one scan of them
+    /// per endpoint).
+    exact: super::FastMap<IpAddr, Vec<u32>>,
+    wide: Vec<u32>,
 }
 
 /// The plan's rules that replies from one address meet (`Shortcut`): the
@@ -1189,6 +1194,15 @@ impl<'a> Shortcut<'a> {
         }) {
             return None;
         }
+        let mut exact: super::FastMap<IpAddr, Vec<u32>> = Default::default();
+        let mut wide = Vec::new();
+        for (i, (n, _, _)) in rules.iter().enumerate() {
+            if n.prefix_len() == n.max_prefix_len() {
+                exact.entry(n.addr()).or_default().push(i as u32);
+            } else {
+                wide.push(i as u32);
+            }
+        }
         Some(Shortcut {
             unmerged,
             local: host.table(fam, &Table::Id(Table::LOCAL)),
@@ -1196,6 +1210,8 @@ impl<'a> Shortcut<'a> {
                 .iter()
                 .map(|(n, p, t)| Some((*n, *p, model.table(fam, t)?)))
                 .collect::<Option<_>>()?,
+            exact,
+            wide,
         })
     }
 
@@ -1205,7 +1221,17 @@ impl<'a> Shortcut<'a> {
             first: u32::MAX,
             tables: Vec::new(),
         };
-        for &(_, p, t) in self.rules.iter().filter(|r| r.0.contains(&a)) {
+        let mut met: Vec<u32> = self.exact.get(&a).cloned().unwrap_or_default();
+        met.extend(
+            self.wide
+                .iter()
+                .copied()
+                .filter(|&i| self.rules[i as usize].0.contains(&a)),
+        );
+        // In the rules' order, as a scan of them gave.
+        met.sort_unstable();
+        for i in met {
+            let (_, p, t) = self.rules[i as usize];
             m.first = m.first.min(p);
             m.tables.push(t);
         }
@@ -1250,15 +1276,26 @@ struct Walked {
 
 type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 
-/// The slot of `key` among `slots`, made (no answer yet for any of the
-/// `kinds`) when new.
-fn slot_of(slots: &mut Vec<(JudgeKey, Vec<u32>)>, key: JudgeKey, kinds: usize) -> usize {
-    match slots.iter().position(|(k, _)| *k == key) {
-        Some(i) => i,
-        None => {
-            slots.push((key, vec![u32::MAX; kinds]));
-            slots.len() - 1
+/// Per walk key, the answer of each kind (`u32::MAX` until made), by key:
+/// a host whose addresses are each their own key (IPv6 source routes) has
+/// thousands, searched one by one per endpoint before.
+#[derive(Default)]
+struct Slots {
+    list: Vec<(JudgeKey, Vec<u32>)>,
+    index: super::FastMap<JudgeKey, usize>,
+}
+
+impl Slots {
+    /// The slot of `key`, made (no answer yet for any of the `kinds`) when
+    /// new.
+    fn of(&mut self, key: JudgeKey, kinds: usize) -> usize {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
         }
+        let i = self.list.len();
+        self.list.push((key.clone(), vec![u32::MAX; kinds]));
+        self.index.insert(key, i);
+        i
     }
 }
 
@@ -1279,7 +1316,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             by_address: captured.by_address.or(SourceKeyed::of(after, sp.fam)),
             captured,
             class,
-            slots: Vec::new(),
+            slots: Slots::default(),
             answers: Vec::new(),
             walked: Default::default(),
             shortcut,
@@ -1296,7 +1333,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             rules,
             e,
         );
-        slot_of(&mut self.slots, key, self.sp.kinds)
+        self.slots.of(key, self.sp.kinds)
     }
 
     /// The fixed model's answer for a piece of `kind` starting at `dst`:
@@ -1312,7 +1349,7 @@ impl<'a, 'h> Judge<'a, 'h> {
         captured: u32,
         meets: Option<&Meets<'_>>,
     ) -> u32 {
-        let k = self.slots[slot].1[kind];
+        let k = self.slots.list[slot].1[kind];
         if k != u32::MAX {
             return k;
         }
@@ -1344,7 +1381,7 @@ impl<'a, 'h> Judge<'a, 'h> {
                 (self.answers.len() - 1) as u32
             }
         };
-        self.slots[slot].1[kind] = k;
+        self.slots.list[slot].1[kind] = k;
         k
     }
 }
