@@ -495,16 +495,6 @@ impl<'h> Memo<'h> {
         })
     }
 
-    /// A new group (`Answers::add_group`).
-    pub(super) fn add_group(
-        &mut self,
-        kinds: usize,
-        sel: Option<&[crate::model::lookup::RuleSel]>,
-        own_source: bool,
-    ) -> usize {
-        self.answers.add_group(kinds, sel, own_source)
-    }
-
     /// A multipath answer's nexthops as an index into `hops` (0: none).
     fn hops_of(&mut self, nhs: &[crate::model::lookup::NextHopChoice]) -> u32 {
         if nhs.is_empty() {

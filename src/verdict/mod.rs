@@ -260,7 +260,7 @@ fn group(
     if let Some(&g) = m.groups.get(&key) {
         return g;
     }
-    let g = m.add_group(
+    let g = m.answers.add_group(
         kinds,
         (shares != Share::Nothing).then_some(rules.sel()),
         shares == Share::OwnSource,
@@ -529,15 +529,7 @@ default via 10.0.0.1 dev eth0
     /// the walk goes on past it.
     #[test]
     fn groups_share_answers_decided_before_they_differ() {
-        use crate::grammar::{Ctx, DumpKind};
-        use crate::model::Input;
-        let input = |name: &str, kind, text: &str| Input {
-            name: name.into(),
-            text: text.into(),
-            kind,
-            ctx: Ctx::default(),
-            lines_before: 0,
-        };
+        use crate::grammar::DumpKind;
         let addr = "\
 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
     link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
@@ -575,14 +567,11 @@ local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
 local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 
 broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0.1 
 ";
-        let host = Host::build(
-            vec![
-                input("ip_addr.txt", DumpKind::IpAddr, addr),
-                input("ip_rule.txt", DumpKind::IpRule, rule),
-                input("ip_route.txt", DumpKind::IpRoute, route),
-            ],
-            &Default::default(),
-        );
+        let host = testhosts::host_of(&[
+            ("ip_addr.txt", DumpKind::IpAddr, addr),
+            ("ip_rule.txt", DumpKind::IpRule, rule),
+            ("ip_route.txt", DumpKind::IpRoute, route),
+        ]);
         let class = LinkClass::default();
         let eps = expanded(&endpoints_with(&host, &class, true).0);
         assert_eq!(eps, endpoints_with(&host, &class, false).0);
@@ -603,16 +592,8 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     /// 4.3 CPU-s and 1.2 GB).
     #[test]
     fn source_routing_per_address_is_looked_up_once_per_kind() {
-        use crate::grammar::{Ctx, DumpKind};
-        use crate::model::Input;
+        use crate::grammar::DumpKind;
         use std::fmt::Write;
-        let input = |name: &str, kind, text: String| Input {
-            name: name.into(),
-            text,
-            kind,
-            ctx: Ctx::default(),
-            lines_before: 0,
-        };
         let n = 200;
         let mut addr = String::from(
             "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
@@ -632,14 +613,11 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
             );
         }
         rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
-        let host = Host::build(
-            vec![
-                input("ip_addr.txt", DumpKind::IpAddr, addr),
-                input("ip_rule.txt", DumpKind::IpRule, rule),
-                input("ip_route.txt", DumpKind::IpRoute, route),
-            ],
-            &Default::default(),
-        );
+        let host = testhosts::host_of(&[
+            ("ip_addr.txt", DumpKind::IpAddr, &addr),
+            ("ip_rule.txt", DumpKind::IpRule, &rule),
+            ("ip_route.txt", DumpKind::IpRoute, &route),
+        ]);
         let _b = crate::budget::start(None);
         let eps = endpoints(&host, &LinkClass::default());
         let lookups = crate::budget::ticks();
@@ -660,16 +638,8 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     /// link are analysed once, and share the other routes' answers.
     #[test]
     fn primaries_meeting_no_multipath_route_are_twins() {
-        use crate::grammar::{Ctx, DumpKind};
-        use crate::model::Input;
+        use crate::grammar::DumpKind;
         use std::fmt::Write;
-        let input = |name: &str, kind, text: String| Input {
-            name: name.into(),
-            text,
-            kind,
-            ctx: Ctx::default(),
-            lines_before: 0,
-        };
         let links = 20;
         let mut addr = String::new();
         let mut route = String::from(
@@ -690,13 +660,10 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
                 );
             }
         }
-        let host = Host::build(
-            vec![
-                input("ip_addr.txt", DumpKind::IpAddr, addr),
-                input("ip_route.txt", DumpKind::IpRoute, route),
-            ],
-            &Default::default(),
-        );
+        let host = testhosts::host_of(&[
+            ("ip_addr.txt", DumpKind::IpAddr, &addr),
+            ("ip_route.txt", DumpKind::IpRoute, &route),
+        ]);
         let class = LinkClass::default();
         let _b = crate::budget::start(None);
         let (eps, _, _) = endpoints_with(&host, &class, true);
@@ -714,16 +681,8 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     /// a source route wrote a 9 MB report, each analysed apart).
     #[test]
     fn addresses_under_one_source_route_are_twins() {
-        use crate::grammar::{Ctx, DumpKind};
-        use crate::model::Input;
+        use crate::grammar::DumpKind;
         use std::fmt::Write;
-        let input = |name: &str, kind, text: String| Input {
-            name: name.into(),
-            text,
-            kind,
-            ctx: Ctx::default(),
-            lines_before: 0,
-        };
         let n = 30;
         let mut addr = String::from(
             "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet6 2001:db8::10/64 scope global \n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n",
@@ -739,13 +698,10 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
                 k + 16
             );
         }
-        let host = Host::build(
-            vec![
-                input("ip_addr.txt", DumpKind::IpAddr, addr),
-                input("ip6_route.txt", DumpKind::IpRoute, route),
-            ],
-            &Default::default(),
-        );
+        let host = testhosts::host_of(&[
+            ("ip_addr.txt", DumpKind::IpAddr, &addr),
+            ("ip6_route.txt", DumpKind::IpRoute, &route),
+        ]);
         let class = LinkClass::default();
         let (eps, _, _) = endpoints_with(&host, &class, true);
         let eth1: Vec<&Endpoint> = eps.iter().filter(|e| e.interface == "eth1").collect();

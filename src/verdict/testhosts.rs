@@ -285,6 +285,22 @@ pub(crate) fn random_host(rng: &mut Rng) -> Host {
     Host::build(inputs, &Default::default())
 }
 
+/// A host of captured dumps: (file name, kind, text), families as the
+/// text says.
+pub(crate) fn host_of(files: &[(&str, DumpKind, &str)]) -> Host {
+    let inputs = files
+        .iter()
+        .map(|&(name, kind, text)| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx::default(),
+            lines_before: 0,
+        })
+        .collect();
+    Host::build(inputs, &Default::default())
+}
+
 #[test]
 fn random_hosts_parse_cleanly() {
     let mut rng = Rng(7);
