@@ -449,6 +449,14 @@ pub(super) fn is_internal_dev(
     *cache[i].get_or_insert_with(|| class.is_internal(&names[i]))
 }
 
+/// The model's route `k`, its table among `tables` (`Memo::tables`).
+fn route_in<'h>(
+    tables: &[(Table, Option<&'h crate::model::FibTable>)],
+    k: RouteKey,
+) -> Option<&'h crate::model::RouteEntry> {
+    tables.get(k.0 as usize)?.1?.routes.get(k.1 as usize)
+}
+
 /// How an endpoint's address meets the rules (and, where IPv6 routes are
 /// source-specific, the address itself).
 pub(super) type GroupKey = (Vec<u8>, Option<IpAddr>);
@@ -597,10 +605,7 @@ impl<'h> Memo<'h> {
                 refused: h.hash_error,
             },
         };
-        let chosen = l
-            .route
-            .as_ref()
-            .and_then(|r| host.table(fam, &r.table)?.routes.get(r.index));
+        let chosen = route.and_then(|k| route_in(&self.tables, k));
         // IPv4 multipath routes prefer the legs whose source is the
         // reply's; IPv6 routes with a `from` hold their destinations.
         let by_source = match fam {
@@ -752,7 +757,7 @@ pub(super) fn analyse<'h>(
                         strict
                             && raw
                                 .route
-                                .and_then(|k| m.tables[k.0 as usize].1?.routes.get(k.1 as usize))
+                                .and_then(|k| route_in(&m.tables, k))
                                 .is_some_and(|e| {
                                     e.route
                                         .nexthops
@@ -897,10 +902,7 @@ pub(super) fn analyse<'h>(
     by_group(grouped, group_outcome.len(), ranges, range_ends);
     by_group(group_routes, group_outcome.len(), route_keys, route_ends);
     // The tables found once (a BGP table's leak reads a million routes).
-    let tables = &m.tables;
-    let route_of = |k: RouteKey| -> Option<&crate::model::RouteEntry> {
-        tables.get(k.0 as usize)?.1?.routes.get(k.1 as usize)
-    };
+    let route_of = |k: RouteKey| route_in(&m.tables, k);
     let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
     let (mut at, mut at_route) = (0, 0);
     for (gi, &outcome) in group_outcome.iter().enumerate() {

@@ -1140,11 +1140,9 @@ struct Shortcut<'a> {
     local: Option<&'a FibTable>,
     /// The plan's rules: `from`, priority, table in the model.
     rules: Vec<(ipnet::IpNet, u32, &'a FibTable)>,
-    /// The rules whose `from` is one address, by it; the others (a plan
-    /// adds a rule per address of a link: `meets` was one scan of them
-    /// per endpoint).
-    exact: super::FastMap<IpAddr, Vec<u32>>,
-    wide: Vec<u32>,
+    /// The rules by the addresses their `from` holds (a plan adds a rule
+    /// per address of a link: `meets` was one scan of them per endpoint).
+    from: crate::model::lookup::PrefixIndex,
 }
 
 /// The plan's rules that replies from one address meet (`Shortcut`): the
@@ -1194,14 +1192,9 @@ impl<'a> Shortcut<'a> {
         }) {
             return None;
         }
-        let mut exact: super::FastMap<IpAddr, Vec<u32>> = Default::default();
-        let mut wide = Vec::new();
+        let mut from = crate::model::lookup::PrefixIndex::default();
         for (i, (n, _, _)) in rules.iter().enumerate() {
-            if n.prefix_len() == n.max_prefix_len() {
-                exact.entry(n.addr()).or_default().push(i as u32);
-            } else {
-                wide.push(i as u32);
-            }
+            from.push(i as u32, *n);
         }
         Some(Shortcut {
             unmerged,
@@ -1210,8 +1203,7 @@ impl<'a> Shortcut<'a> {
                 .iter()
                 .map(|(n, p, t)| Some((*n, *p, model.table(fam, t)?)))
                 .collect::<Option<_>>()?,
-            exact,
-            wide,
+            from,
         })
     }
 
@@ -1221,16 +1213,8 @@ impl<'a> Shortcut<'a> {
             first: u32::MAX,
             tables: Vec::new(),
         };
-        let mut met: Vec<u32> = self.exact.get(&a).cloned().unwrap_or_default();
-        met.extend(
-            self.wide
-                .iter()
-                .copied()
-                .filter(|&i| self.rules[i as usize].0.contains(&a)),
-        );
         // In the rules' order, as a scan of them gave.
-        met.sort_unstable();
-        for i in met {
+        for i in self.from.holding(a) {
             let (_, p, t) = self.rules[i as usize];
             m.first = m.first.min(p);
             m.tables.push(t);

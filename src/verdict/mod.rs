@@ -160,17 +160,9 @@ fn endpoints_with<'h>(
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
                 let tmpl = template.get_or_insert_with(|| host.reply_template(fam));
                 let rules = tmpl.rules(host, ep.address);
-                let special = by_source.keys(sp, &ep);
                 let shares = by_source.share(sp, &ep);
                 let key = tmpl.key(&rules);
-                let g = group(
-                    &mut m,
-                    sp.kinds,
-                    &rules,
-                    key.clone(),
-                    special.then_some(ep.address),
-                    shares,
-                );
+                let g = group(&mut m, sp.kinds, &rules, key.clone(), ep.address, shares);
                 m.group_of.entry(ep.address).or_insert(g);
                 let plain_key =
                     (shares != Share::Nothing).then(|| (key, ep.interface.clone(), ep.internal));
@@ -206,14 +198,8 @@ fn endpoints_with<'h>(
                             let others = [(255u8, "other".to_string())];
                             for (p, name) in others.into_iter().chain(protos) {
                                 let rp = host.reply_rules_proto(ep.address, Some(p));
-                                let gp = group(
-                                    &mut m,
-                                    sp.kinds,
-                                    &rp,
-                                    tmpl.key(&rp),
-                                    special.then_some(ep.address),
-                                    shares,
-                                );
+                                let gp =
+                                    group(&mut m, sp.kinds, &rp, tmpl.key(&rp), ep.address, shares);
                                 let mut e = ep.clone();
                                 e.leaks.clear();
                                 e.no_route.clear();
@@ -245,18 +231,18 @@ fn endpoints_with<'h>(
 /// (`Memo::met_by_source`).
 type Met = Vec<(u32, u128, u32)>;
 
-/// The group of replies that meet the rules as `rules` (`key`: how, from
-/// `ReplyTemplate::key`; from `special`, where answers depend on the
-/// source itself), added when new, sharing `shares`.
+/// The group of replies from `src` that meet the rules as `rules` (`key`:
+/// how, from `ReplyTemplate::key`), added when new, sharing `shares` (a
+/// group of its own unless all answers are shared: `SourceKeyed::keys`).
 fn group(
     m: &mut Memo<'_>,
     kinds: usize,
     rules: &crate::model::lookup::ReplyRules,
     key: Vec<u8>,
-    special: Option<std::net::IpAddr>,
+    src: std::net::IpAddr,
     shares: Share,
 ) -> usize {
-    let key = (key, special);
+    let key = (key, (shares != Share::All).then_some(src));
     if let Some(&g) = m.groups.get(&key) {
         return g;
     }

@@ -358,14 +358,45 @@ pub struct ReplyTemplate {
     sel: Vec<RuleSel>,
     /// Each rule's selectors as if its `from` held the source.
     but_from: Vec<RuleSel>,
-    /// The rules whose `from` is one address, by it; those with a wider
-    /// one (not `all`).
-    exact: HashMap<IpAddr, Vec<u32>, foldhash::fast::RandomState>,
-    wide: Vec<u32>,
+    /// The rules with a `from` other than `all`, by the addresses it holds.
+    from: PrefixIndex,
     /// `ReplyRules`' lists for `sel`.
     always: Vec<u32>,
     by_to: Arc<[(u8, ToRules)]>,
     gotos: Arc<[(u32, u32)]>,
+}
+
+/// Prefixes by the addresses they hold: one of a single address by it, the
+/// others in a list (a host has a `from ADDR` rule per address, a fix plan
+/// one per address of a link: scanning them all per address was N²).
+#[derive(Default)]
+pub(crate) struct PrefixIndex {
+    exact: HashMap<IpAddr, Vec<u32>, foldhash::fast::RandomState>,
+    wide: Vec<(u32, ipnet::IpNet)>,
+}
+
+impl PrefixIndex {
+    /// Prefix `n`, as item `i`.
+    pub(crate) fn push(&mut self, i: u32, n: ipnet::IpNet) {
+        if n.prefix_len() == n.max_prefix_len() {
+            self.exact.entry(n.addr()).or_default().push(i);
+        } else {
+            self.wide.push((i, n));
+        }
+    }
+
+    /// The items whose prefix holds `a`, ascending.
+    pub(crate) fn holding(&self, a: IpAddr) -> Vec<u32> {
+        let mut out: Vec<u32> = self.exact.get(&a).cloned().unwrap_or_default();
+        out.extend(
+            self.wide
+                .iter()
+                .filter(|(_, n)| n.contains(&a))
+                .map(|&(i, _)| i),
+        );
+        out.sort_unstable();
+        out
+    }
 }
 
 /// The rules of one `to` prefix length, by masked address (sorted).
@@ -411,13 +442,7 @@ impl ReplyTemplate {
         let rules = &host.rules[fam_idx(self.fam)];
         let mut sel = self.sel.clone();
         // The rules whose `from` holds `src`.
-        let mut held: Vec<u32> = self.exact.get(&src).cloned().unwrap_or_default();
-        held.extend(self.wide.iter().copied().filter(|&i| {
-            rules[i as usize]
-                .rule
-                .from
-                .is_some_and(|f| f.contains(&src))
-        }));
+        let held = self.from.holding(src);
         let mut always_too = Vec::new();
         let mut to_rules = false;
         for &i in &held {
@@ -844,14 +869,12 @@ impl Host {
     pub fn reply_template(&self, fam: Family) -> ReplyTemplate {
         let any = match fam {
             Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Family::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         };
         let flow = Flow::to(any).from(any);
         let fl = self.fl(&flow, "lo", None);
         let rules = &self.rules[fam_idx(fam)];
-        let full = if fam == Family::Inet { 32 } else { 128 };
-        let mut exact: HashMap<IpAddr, Vec<u32>, _> = HashMap::default();
-        let mut wide = Vec::new();
+        let mut from = PrefixIndex::default();
         let but_from: Vec<RuleSel> = rules
             .iter()
             .map(|re| self.rule_sel_but_from(re, &fl))
@@ -864,19 +887,14 @@ impl Host {
                 continue;
             }
             sel[i].base = false;
-            if f.prefix_len() == full {
-                exact.entry(f.addr()).or_default().push(i as u32);
-            } else {
-                wide.push(i as u32);
-            }
+            from.push(i as u32, f);
         }
         let (always, by_to) = Self::rule_lists(rules, &sel);
         ReplyTemplate {
             fam,
             sel,
             but_from,
-            exact,
-            wide,
+            from,
             always,
             by_to,
             gotos: Self::gotos(rules),

@@ -319,29 +319,20 @@ impl Host {
 
     /// The rule's `from` holds the flow's source.
     fn from_matches(re: &RuleEntry, fl: &Flowi<'_>) -> bool {
-        let r = &re.rule;
-        (|| {
-            if let Some(from) = &r.from {
-                match fl.src {
-                    Some(s) if !from.contains(&s) => return false,
-                    Some(_) => {}
-                    // IPv4 compares saddr 0 as a number. IPv6 without a
-                    // source matches only `from all`: fib6_rule_match defers
-                    // the check only for FIB_RULE_FIND_SADDR rules, which
-                    // iproute2 never creates.
-                    None => {
-                        let zero_ok = match fl.fam {
-                            Family::Inet => from.contains(&IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-                            Family::Inet6 => from.prefix_len() == 0,
-                        };
-                        if !zero_ok {
-                            return false;
-                        }
-                    }
-                }
-            }
-            true
-        })()
+        let Some(from) = &re.rule.from else {
+            return true;
+        };
+        match fl.src {
+            Some(s) => from.contains(&s),
+            // IPv4 compares saddr 0 as a number. IPv6 without a source
+            // matches only `from all`: fib6_rule_match defers the check
+            // only for FIB_RULE_FIND_SADDR rules, which iproute2 never
+            // creates.
+            None => match fl.fam {
+                Family::Inet => from.contains(&IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                Family::Inet6 => from.prefix_len() == 0,
+            },
+        }
     }
 
     /// `rule_sel` as if the rule's `from` held the flow's source.
