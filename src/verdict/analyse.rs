@@ -312,13 +312,54 @@ struct Group {
     own_source: bool,
 }
 
-/// A group's own answers by kind: a map while they are few (a host's 4,000
-/// groups each have a handful), a vector once they are many (a full table's
-/// million kinds).
+/// Answers (indices) by kind of piece: a map while they are few (a host's
+/// 4,000 groups each have a handful), a vector once they are many (a full
+/// table's million kinds).
 #[derive(Clone)]
-enum Known {
+pub(super) enum Known {
     Few(FastMap<u32, u32>),
     Many(Vec<u32>),
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Known::Few(Default::default())
+    }
+}
+
+impl Known {
+    pub(super) fn get(&self, kind: usize) -> Option<u32> {
+        match self {
+            Known::Few(m) => m.get(&(kind as u32)).copied(),
+            Known::Many(v) => Some(v[kind]).filter(|&k| k != u32::MAX),
+        }
+    }
+
+    /// Answer `k` for `kind`, of `kinds`.
+    pub(super) fn set(&mut self, kind: usize, k: u32, kinds: usize) {
+        match self {
+            Known::Few(m) => {
+                m.insert(kind as u32, k);
+                // Past an eighth of the kinds a vector is as small.
+                if m.len() * 8 > kinds {
+                    let mut v = vec![u32::MAX; kinds];
+                    for (&kd, &x) in m.iter() {
+                        v[kd as usize] = x;
+                    }
+                    *self = Known::Many(v);
+                }
+            }
+            Known::Many(v) => v[kind] = k,
+        }
+    }
+
+    /// Each answer `k` as `g(k)`.
+    fn map(self, g: impl Fn(u32) -> u32) -> Known {
+        match self {
+            Known::Few(m) => Known::Few(m.into_iter().map(|(kd, k)| (kd, g(k))).collect()),
+            Known::Many(v) => Known::Many(v.into_iter().map(g).collect()),
+        }
+    }
 }
 
 impl Answers {
@@ -348,7 +389,7 @@ impl Answers {
             }
         };
         self.groups.push(Group {
-            own: Known::Few(Default::default()),
+            own: Known::default(),
             agree,
             own_source,
         });
@@ -372,10 +413,7 @@ impl Answers {
         {
             return Some(k);
         }
-        match &grp.own {
-            Known::Few(m) => m.get(&(kind as u32)).copied(),
-            Known::Many(v) => Some(v[kind]).filter(|&k| k != u32::MAX),
-        }
+        grp.own.get(kind)
     }
 
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
@@ -389,21 +427,7 @@ impl Answers {
             self.shared[kind] = (k, depth, by_source);
             return;
         }
-        let own = &mut grp.own;
-        match own {
-            Known::Few(m) => {
-                m.insert(kind as u32, k);
-                // Past an eighth of the kinds a vector is as small.
-                if m.len() * 8 > self.kinds {
-                    let mut v = vec![u32::MAX; self.kinds];
-                    for (&kd, &x) in m.iter() {
-                        v[kd as usize] = x;
-                    }
-                    *own = Known::Many(v);
-                }
-            }
-            Known::Many(v) => v[kind] = k,
-        }
+        grp.own.set(kind, k, self.kinds);
     }
 
     /// The answers with each index `f` of it.
@@ -419,12 +443,7 @@ impl Answers {
                 .groups
                 .into_iter()
                 .map(|grp| Group {
-                    own: match grp.own {
-                        Known::Few(m) => {
-                            Known::Few(m.into_iter().map(|(kd, k)| (kd, g(k))).collect())
-                        }
-                        Known::Many(v) => Known::Many(v.into_iter().map(g).collect()),
-                    },
+                    own: grp.own.map(g),
                     ..grp
                 })
                 .collect(),
@@ -631,7 +650,8 @@ impl<'h> Memo<'h> {
         };
         let skip = matches!(shape.answer, RawAnswer::NotUnicast) && shape.conditional.is_empty();
         let shape = self.shape(shape);
-        let kept = self.kept.intern(KeptLookup::of(l));
+        let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
+        let kept = self.kept.intern(KeptLookup::of(l, multipath));
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind {
             self.answers.set(g, kind, id, depth, by_source);

@@ -26,7 +26,7 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::analyse::Analysed;
+use super::analyse::{Analysed, Known};
 use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
@@ -718,6 +718,7 @@ enum Answer {
 }
 
 impl Answer {
+    #[cfg(test)]
     fn of(h: &Host, rules: &ReplyRules, dst: IpAddr) -> Answer {
         Answer::from_result(h.lookup_reply(rules, dst).result)
     }
@@ -780,12 +781,49 @@ fn ep_name(e: &Endpoint) -> String {
 /// What a step changed that endpoints' replies may meet (`Reach::affects`).
 struct Reach<'a> {
     /// Every endpoint: the first rule unmerged (or merged) IPv4 `local`
-    /// and `main`, or a table changed while they are merged.
+    /// and `main`, or a table changed while they are merged, or a `goto`
+    /// aims at a rule added or deleted.
     all: bool,
-    /// The rules added or deleted, each with whether a `goto` aims at it.
-    rules: Vec<(bool, RuleEntry)>,
+    /// The rules added or deleted.
+    rules: Vec<RuleEntry>,
     /// The rules that look up a table that got or lost routes.
     reading: Vec<&'a RuleEntry>,
+    /// Each list's rules that may match a source by what their `from`
+    /// holds (a plan's step adds a rule per address of a link: asking each
+    /// of every endpoint was N²).
+    by_source: [BySource; 2],
+}
+
+/// Rules (indices into a list) by the sources they may match: those whose
+/// `from` names addresses by them, the rest (`from all`, `not`) for every
+/// source.
+#[derive(Default)]
+struct BySource {
+    any: Vec<u32>,
+    from: crate::model::lookup::PrefixIndex,
+}
+
+impl BySource {
+    fn of<'r>(rules: impl Iterator<Item = &'r RuleEntry>) -> Self {
+        let mut b = BySource::default();
+        for (i, re) in rules.enumerate() {
+            match re.rule.from {
+                Some(f) if f.prefix_len() > 0 && !re.rule.not => b.from.push(i as u32, f),
+                _ => b.any.push(i as u32),
+            }
+        }
+        b
+    }
+
+    /// Those that may match a reply from `a` (others cannot: their `from`
+    /// does not hold it).
+    fn holding(&self, a: IpAddr) -> impl Iterator<Item = usize> + '_ {
+        self.any
+            .iter()
+            .copied()
+            .chain(self.from.holding(a))
+            .map(|i| i as usize)
+    }
 }
 
 impl<'a> Reach<'a> {
@@ -797,7 +835,13 @@ impl<'a> Reach<'a> {
             all: fib_before.custom_rules[fi] != after.fib.custom_rules[fi],
             rules: Vec::new(),
             reading: Vec::new(),
+            by_source: Default::default(),
         };
+        let gotos: BTreeSet<u32> = after.rules[fi]
+            .iter()
+            .filter(|x| x.rule.action == RuleAction::Goto)
+            .filter_map(|x| x.rule.goto)
+            .collect();
         let mut tables: Vec<&Table> = Vec::new();
         for op in ops.iter().filter(|o| o.family() == fam) {
             match op {
@@ -805,11 +849,9 @@ impl<'a> Reach<'a> {
                 // A rule this module adds or deletes is never a `goto`; one
                 // deleted may have read a changed table: it is matched here.
                 Op::AddRule(_, r) | Op::DelRule(_, r) => {
-                    let goto_target = after.rules[fi].iter().any(|x| {
-                        x.rule.action == RuleAction::Goto && x.rule.goto == Some(r.priority)
-                    });
+                    reach.all |= gotos.contains(&r.priority);
                     let entry = RuleEntry::new(r.clone(), Origin::ASSUMED, r.table.clone(), None);
-                    reach.rules.push((goto_target, entry));
+                    reach.rules.push(entry);
                 }
             }
         }
@@ -825,6 +867,10 @@ impl<'a> Reach<'a> {
                 })
                 .collect();
         }
+        reach.by_source = [
+            BySource::of(reach.rules.iter()),
+            BySource::of(reach.reading.iter().copied()),
+        ];
         reach
     }
 
@@ -835,15 +881,14 @@ impl<'a> Reach<'a> {
     /// first rule unmerged IPv4 `local` and `main`. Otherwise every lookup
     /// of `e` is the same in both.
     fn affects(&self, after: &Host, e: &Endpoint) -> bool {
+        let [rules, reading] = &self.by_source;
         self.all
-            || self
-                .rules
-                .iter()
-                .any(|(goto_target, r)| *goto_target || after.rule_may_match_reply(r, e.address))
-            || self
-                .reading
-                .iter()
-                .any(|r| after.rule_may_match_reply(r, e.address))
+            || rules
+                .holding(e.address)
+                .any(|i| after.rule_may_match_reply(&self.rules[i], e.address))
+            || reading
+                .holding(e.address)
+                .any(|i| after.rule_may_match_reply(self.reading[i], e.address))
     }
 }
 
@@ -885,6 +930,7 @@ fn walk_key(
 /// the captured host answers alike), instead of looking each destination
 /// up again per step.
 struct Captured {
+    fam: Family,
     /// The host's rules by behaviour (`Host::rule_classes`).
     class: Vec<u32>,
     by_address: SourceKeyed,
@@ -914,6 +960,9 @@ pub(super) struct KeptLookup {
     pub(super) result: Result<crate::model::Hit, KernelError>,
     pub(super) rule: Option<usize>,
     pub(super) table: Option<Table>,
+    /// The route found has several nexthops (IPv4 prefers those whose
+    /// source is the reply's: the answer may depend on the address).
+    pub(super) multipath: bool,
 }
 
 /// By the fields that tell a host's lookups apart (equal lookups hash
@@ -934,13 +983,22 @@ impl std::hash::Hash for KeptLookup {
 }
 
 impl KeptLookup {
-    pub(super) fn of(l: crate::model::lookup::Lookup) -> Self {
+    pub(super) fn of(l: crate::model::lookup::Lookup, multipath: bool) -> Self {
         KeptLookup {
             result: l.result,
             rule: l.rule,
             table: l.table,
+            multipath,
         }
     }
+}
+
+/// Whether `l` found a route of `h` with several nexthops.
+fn chose_multipath(h: &Host, fam: Family, l: &crate::model::lookup::Lookup) -> bool {
+    l.route
+        .as_ref()
+        .and_then(|r| h.table(fam, &r.table)?.routes.get(r.index))
+        .is_some_and(|e| e.route.nexthops.len() > 1)
 }
 
 /// Each distinct lookup once, by index: a full table's 867k kinds of piece
@@ -1004,6 +1062,7 @@ impl Captured {
     fn new(host: &Host, fam: Family, analysed: Option<Analysed>) -> Self {
         let a = analysed.unwrap_or_default();
         Captured {
+            fam,
             class: host.rule_classes(fam_idx(fam)),
             by_address: SourceKeyed::of(host, fam),
             template: host.reply_template(fam),
@@ -1057,21 +1116,22 @@ impl Captured {
         kind: usize,
         dst: IpAddr,
     ) -> u32 {
-        let mut k = self.slots.list[slot].1[kind];
-        if k == u32::MAX
-            && let Some(&Some(g)) = self.slot_group.get(slot)
-        {
-            k = self.analysed.get(g, kind).unwrap_or(u32::MAX);
-            self.slots.list[slot].1[kind] = k;
+        if let Some(k) = self.slots.get(slot, kind) {
+            return k;
         }
-        if k == u32::MAX {
-            k = self
-                .lookups
-                .intern(KeptLookup::of(host.lookup_reply(rules, dst)));
+        let k = match self.slot_group.get(slot) {
+            Some(&Some(g)) => self.analysed.get(g, kind),
+            _ => None,
+        };
+        let k = k.unwrap_or_else(|| {
+            let l = host.lookup_reply(rules, dst);
+            let multipath = chose_multipath(host, self.fam, &l);
+            let k = self.lookups.intern(KeptLookup::of(l, multipath));
             self.answers
                 .resize_with(self.lookups.len(), Default::default);
-            self.slots.list[slot].1[kind] = k;
-        }
+            k
+        });
+        self.slots.set(slot, kind, k);
         k
     }
 
@@ -1099,13 +1159,37 @@ struct Judge<'a, 'h> {
     captured: &'a mut Captured,
     /// The fixed model's rules by behaviour (`Host::rule_classes`).
     class: Vec<u32>,
+    /// The fixed model's rules settled for its replies (a plan's step adds
+    /// a rule per address: settling every rule per address was N²).
+    template: crate::model::lookup::ReplyTemplate,
     /// The fixed model's (walk key, the answer of each kind into
     /// `answers`).
     slots: Slots,
-    answers: Vec<Answer>,
+    /// With whether the route found has several nexthops.
+    answers: Vec<(Answer, bool)>,
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
     by_address: SourceKeyed,
+    /// The destinations of either model's IPv6 routes with a `from`: where
+    /// a reply's answer may depend on its address itself.
+    src_dsts: Option<super::peers::RangeSet>,
+    /// What the walk found for the first endpoint walked per (captured
+    /// rule walk, fixed rule walk, link, internal, loopback) among those
+    /// keyed by their address, with the answers it met that depend on the
+    /// address (none: too many to keep): another address with those
+    /// answers alike walks alike (`Met`; 8,000 IPv6 addresses under a
+    /// source route were walked one by one over 16,000 pieces).
+    twins: super::FastMap<TwinKey, (Walked, Option<MetList>)>,
+    /// The fixed model's rule classes but for priorities, for `twins`' keys
+    /// (none: a `goto` reads priorities). A plan's `from ADDR lookup T`
+    /// rules, one per address at priorities of their own, are alike.
+    unprioritised: Option<Unprioritised>,
+    /// Endpoints walked as a twin, and told apart from theirs by the
+    /// answers that depend on the address.
+    #[cfg(test)]
+    twin_hits: usize,
+    #[cfg(test)]
+    twin_misses: usize,
     /// What the walk over the pieces found, per (captured slot, fixed
     /// slot, link, internal, loopback): all it reads of an endpoint, so
     /// the 20 addresses of a link are walked once, not 20 times (10k
@@ -1260,26 +1344,93 @@ struct Walked {
 
 type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 
-/// Per walk key, the answer of each kind (`u32::MAX` until made), by key:
-/// a host whose addresses are each their own key (IPv6 source routes) has
-/// thousands, searched one by one per endpoint before.
+type TwinKey = (Vec<(u32, RuleSel)>, Vec<(u32, RuleSel)>, String, bool, bool);
+
+type MetList = std::rc::Rc<Vec<Met>>;
+
+/// A piece a walk judged whose answers may depend on the reply's address:
+/// its kind in the judged space and in the captured one, its start, the
+/// captured lookup and the fixed model's answer (`Judge::answer`).
+#[derive(Clone, Copy)]
+struct Met {
+    kind: usize,
+    okind: usize,
+    start: u128,
+    captured: u32,
+    fixed: u32,
+}
+
+/// At most this many answers that depend on the address are kept from a
+/// walk to compare another's with.
+const MET_MAX: usize = 4096;
+
+/// Rule classes (`Host::rule_classes`) numbered again by
+/// `behaviour_but_priority`, as they are asked for.
+#[derive(Default)]
+struct Unprioritised {
+    of_class: super::FastMap<u32, u32>,
+    /// By the hash of their behaviour: (a rule, its number).
+    by_hash: super::FastMap<u64, Vec<(usize, u32)>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Unprioritised {
+    /// The number of rule `i` of `rules` (class `class`).
+    fn of(&mut self, rules: &[RuleEntry], i: usize, class: u32) -> u32 {
+        use crate::model::lookup::behaviour_but_priority as b;
+        use std::hash::BuildHasher;
+        if let Some(&n) = self.of_class.get(&class) {
+            return n;
+        }
+        let next = self.of_class.len() as u32;
+        let alike = self
+            .by_hash
+            .entry(self.hasher.hash_one(b(&rules[i])))
+            .or_default();
+        let n = match alike.iter().find(|(r, _)| b(&rules[*r]) == b(&rules[i])) {
+            Some(&(_, n)) => n,
+            None => {
+                alike.push((i, next));
+                next
+            }
+        };
+        self.of_class.insert(class, n);
+        n
+    }
+}
+
+/// Per walk key, the answer of each kind, by key: a host whose addresses
+/// are each their own key (IPv6 source routes) has thousands, searched one
+/// by one per endpoint before. Most of those slots get a handful of answers
+/// (`Judge::twins`): kept in a map until they are many (a vector of every
+/// kind per slot was 4 bytes × addresses × kinds).
 #[derive(Default)]
 struct Slots {
-    list: Vec<(JudgeKey, Vec<u32>)>,
+    list: Vec<(JudgeKey, Known)>,
     index: super::FastMap<JudgeKey, usize>,
+    kinds: usize,
 }
 
 impl Slots {
     /// The slot of `key`, made (no answer yet for any of the `kinds`) when
     /// new.
     fn of(&mut self, key: JudgeKey, kinds: usize) -> usize {
+        self.kinds = kinds;
         if let Some(&i) = self.index.get(&key) {
             return i;
         }
         let i = self.list.len();
-        self.list.push((key.clone(), vec![u32::MAX; kinds]));
+        self.list.push((key.clone(), Known::default()));
         self.index.insert(key, i);
         i
+    }
+
+    fn get(&self, slot: usize, kind: usize) -> Option<u32> {
+        self.list[slot].1.get(kind)
+    }
+
+    fn set(&mut self, slot: usize, kind: usize, k: u32) {
+        self.list[slot].1.set(kind, k, self.kinds);
     }
 }
 
@@ -1293,16 +1444,39 @@ impl<'a, 'h> Judge<'a, 'h> {
         class: Vec<u32>,
         shortcut: Option<Shortcut<'a>>,
     ) -> Self {
+        let by_address = captured.by_address.or(SourceKeyed::of(after, sp.fam));
+        let src_dsts = by_address.src_routes.then(|| {
+            super::peers::RangeSet::new(
+                [before, after]
+                    .iter()
+                    .flat_map(|h| h.tables[fam_idx(sp.fam)].values())
+                    .flat_map(|t| t.routes.iter())
+                    .filter(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
+                    .map(|e| Range::of(&e.route.dst))
+                    .collect(),
+            )
+        });
+        let goto = after.rules[fam_idx(sp.fam)]
+            .iter()
+            .any(|r| r.rule.action == RuleAction::Goto);
         Judge {
             models: [before, after],
             sp,
             orig,
-            by_address: captured.by_address.or(SourceKeyed::of(after, sp.fam)),
+            by_address,
+            src_dsts,
+            unprioritised: (!goto).then(Unprioritised::default),
             captured,
             class,
+            template: after.reply_template(sp.fam),
             slots: Slots::default(),
             answers: Vec::new(),
             walked: Default::default(),
+            twins: Default::default(),
+            #[cfg(test)]
+            twin_hits: 0,
+            #[cfg(test)]
+            twin_misses: 0,
             shortcut,
         }
     }
@@ -1333,8 +1507,7 @@ impl<'a, 'h> Judge<'a, 'h> {
         captured: u32,
         meets: Option<&Meets<'_>>,
     ) -> u32 {
-        let k = self.slots.list[slot].1[kind];
-        if k != u32::MAX {
+        if let Some(k) = self.slots.get(slot, kind) {
             return k;
         }
         let same = |c: &u32| {
@@ -1361,12 +1534,48 @@ impl<'a, 'h> Judge<'a, 'h> {
                 c | CAPTURED
             }
             None => {
-                self.answers.push(Answer::of(self.models[1], rules, dst));
+                let l = self.models[1].lookup_reply(rules, dst);
+                let multipath = chose_multipath(self.models[1], self.sp.fam, &l);
+                self.answers
+                    .push((Answer::from_result(l.result), multipath));
                 (self.answers.len() - 1) as u32
             }
         };
-        self.slots.list[slot].1[kind] = k;
+        self.slots.set(slot, kind, k);
         k
+    }
+
+    /// How replies under `rules` walk the fixed model's rules, for `twins`:
+    /// the slot key's rules, numbered without their priorities where no
+    /// `goto` reads them.
+    fn twin_walk(&mut self, rules: &ReplyRules) -> Vec<(u32, RuleSel)> {
+        let m = &self.models[1].rules[fam_idx(self.sp.fam)];
+        rules
+            .sel()
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.base() || m[*i].rule.not)
+            .map(|(i, &s)| {
+                let c = self.class[i];
+                let n = match &mut self.unprioritised {
+                    Some(u) => u.of(m, i, c),
+                    None => c,
+                };
+                (n, s)
+            })
+            .collect()
+    }
+
+    /// The fixed model's answer `ai` (`answer`), and whether its route has
+    /// several nexthops.
+    fn fixed(&self, ai: u32) -> (&Answer, bool) {
+        if ai & CAPTURED != 0 {
+            let k = ai & !CAPTURED;
+            (self.captured.answer(k), self.captured.lookup(k).multipath)
+        } else {
+            let (a, m) = &self.answers[ai as usize];
+            (a, *m)
+        }
     }
 }
 
@@ -1385,7 +1594,7 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
 /// `judge_ep` with the answers shared through `j`.
 fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
     let (rb, sb) = j.captured.ep(j.models[0], j.orig, e);
-    let ra = j.models[1].reply_rules(e.address);
+    let ra = j.template.rules(j.models[1], e.address);
     let sa = j.slot(&ra, e);
     // Everything the walk reads of `e` (`Peers::new`, the slots, the link).
     let localnet = matches!(e.address, IpAddr::V4(v) if v.is_loopback());
@@ -1393,7 +1602,42 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
     let w = match j.walked.get(&key) {
         Some(w) => w.clone(),
         None => {
-            let w = walk_pieces(j, e, (sb, &*rb), (sa, &ra));
+            // Keyed by its address, but for the answers that depend on it
+            // walked as another address was: the same where those agree.
+            let twin = (j.by_address.share(j.sp, e) == super::Share::OwnSource).then(|| {
+                (
+                    j.captured.slots.list[sb].0.0.clone(),
+                    j.twin_walk(&ra),
+                    e.interface.clone(),
+                    e.internal,
+                    localnet,
+                )
+            });
+            let known = twin
+                .as_ref()
+                .and_then(|t| j.twins.get(t))
+                .and_then(|(w, met)| Some((w.clone(), met.clone()?)));
+            let alike = known
+                .as_ref()
+                .map(|(_, met)| same_met(j, e, (sb, &rb), (sa, &ra), met));
+            #[cfg(test)]
+            match alike {
+                Some(true) => j.twin_hits += 1,
+                Some(false) => j.twin_misses += 1,
+                None => {}
+            }
+            let w = match known {
+                Some((w, _)) if alike == Some(true) => w,
+                _ => {
+                    let mut met = twin.as_ref().map(|_| Vec::new());
+                    let w = walk_pieces(j, e, (sb, &*rb), (sa, &ra), met.as_mut());
+                    if let Some(t) = twin {
+                        let met = met.filter(|m| m.len() <= MET_MAX).map(std::rc::Rc::new);
+                        j.twins.entry(t).or_insert((w.clone(), met));
+                    }
+                    w
+                }
+            };
             j.walked.insert(key, w.clone());
             w
         }
@@ -1406,13 +1650,40 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
     }
 }
 
+/// Whether replies from `e` (slots `sb`, `sa`) get the answers `met` that
+/// another address's walk met where answers may depend on the address: then
+/// `e`'s walk is that one's (every other answer is alike by its slots' rule
+/// walks, and a walk reads nothing else of the address than `judge_ep_in`'s
+/// key).
+fn same_met(
+    j: &mut Judge<'_, '_>,
+    e: &Endpoint,
+    (sb, rb): (usize, &ReplyRules),
+    (sa, ra): (usize, &ReplyRules),
+    met: &[Met],
+) -> bool {
+    let meets = j.shortcut.as_ref().map(|s| s.meets(e.address));
+    met.iter().all(|m| {
+        let dst = space::addr(j.sp.fam, m.start);
+        let k = j.captured.get(j.models[0], sb, rb, m.okind, dst);
+        // Lookups from two addresses differ by their source at least.
+        if k != m.captured && j.captured.answer(k) != j.captured.answer(m.captured) {
+            return false;
+        }
+        let ai = j.answer(sa, ra, m.kind, dst, k, meets.as_ref());
+        ai == m.fixed || j.fixed(ai).0 == j.fixed(m.fixed).0
+    })
+}
+
 /// Compares `e`'s replies before (slot `sb` of the captured host) and
-/// after (slot `sa` of the fixed model), piece by piece.
+/// after (slot `sa` of the fixed model), piece by piece; into `met`, the
+/// pieces judged whose answers may depend on the address (`Met`).
 fn walk_pieces(
     j: &mut Judge<'_, '_>,
     e: &Endpoint,
     (sb, rb): (usize, &ReplyRules),
     (sa, ra): (usize, &ReplyRules),
+    mut met: Option<&mut Vec<Met>>,
 ) -> Walked {
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
@@ -1426,6 +1697,9 @@ fn walk_pieces(
     // The piece of `orig` holding each piece of `sp` (its bounds are among
     // `sp`'s).
     let mut o = 0;
+    // Held apart while the walk asks `j` for answers.
+    let dsts = j.src_dsts.take();
+    let mut src_dsts = dsts.as_ref().map(super::peers::Cursor::new);
     for (start, _, kind) in sp.pieces() {
         while orig.pts.get(o + 1).is_some_and(|&p| p <= start) {
             o += 1;
@@ -1444,12 +1718,22 @@ fn walk_pieces(
         let okind = orig.kind[o] as usize;
         let k = j.captured.get(j.models[0], sb, rb, okind, dst);
         let ai = j.answer(sa, ra, kind, dst, k, meets.as_ref());
+        let (a, fixed_multipath) = j.fixed(ai);
+        if let Some(met) = met.as_deref_mut()
+            && match sp.fam {
+                Family::Inet => fixed_multipath || j.captured.lookup(k).multipath,
+                Family::Inet6 => src_dsts.as_mut().is_some_and(|d| d.contains(start)),
+            }
+        {
+            met.push(Met {
+                kind,
+                okind,
+                start,
+                captured: k,
+                fixed: ai,
+            });
+        }
         let b = j.captured.answer(k);
-        let a = if ai & CAPTURED != 0 {
-            j.captured.answer(ai & !CAPTURED)
-        } else {
-            &j.answers[ai as usize]
-        };
         if pre.is_none() && b.leaks(&e.interface, sp) {
             let fixed =
                 matches!(a, Answer::Route(RouteType::Unicast, _)) && !a.leaks(&e.interface, sp);
@@ -1467,6 +1751,7 @@ fn walk_pieces(
             break;
         }
     }
+    j.src_dsts = dsts;
     out
 }
 
@@ -2425,19 +2710,26 @@ fn table_ops(
 /// Free priorities for `e`'s rule, best first: just before the first rule
 /// that decides one of its leaks, then before each earlier rule its
 /// replies may meet (a `goto` over the first, a `to` rule).
-fn priorities(host: &Host, e: &Endpoint, first_decider: u32, taken: &BTreeSet<u32>) -> Vec<u32> {
+/// `rules`: the host's rules of `e`'s family by the sources they may match.
+fn priorities(
+    host: &Host,
+    rules: &BySource,
+    e: &Endpoint,
+    first_decider: u32,
+    taken: &mut Priorities,
+) -> Vec<u32> {
     let fi = fam_idx(e.family);
-    let below = |p: u32| (1..p).rev().find(|q| !taken.contains(q));
-    let mut out: Vec<u32> = below(first_decider).into_iter().collect();
-    let mut earlier: Vec<u32> = host.rules[fi]
-        .iter()
+    let mut out: Vec<u32> = taken.below(first_decider).into_iter().collect();
+    let mut earlier: Vec<u32> = rules
+        .holding(e.address)
+        .map(|i| &host.rules[fi][i])
         .filter(|r| r.rule.priority > 0 && r.rule.priority < first_decider)
         .filter(|r| host.rule_may_match_reply(r, e.address))
         .map(|r| r.rule.priority)
         .collect();
     earlier.sort_unstable_by(|a, b| b.cmp(a));
     for p in earlier {
-        if let Some(q) = below(p)
+        if let Some(q) = taken.below(p)
             && !out.contains(&q)
         {
             out.push(q);
@@ -2464,6 +2756,38 @@ fn is_twin_in(eps: &[Endpoint], group: &[usize], e: &Endpoint) -> bool {
             .iter()
             .any(|&j| eps[j].address == a && eps[j].interface == e.interface)
     })
+}
+
+/// Rule priorities in use, with the highest free one below a priority
+/// found by skipping runs of used ones: a plan's step takes one per address
+/// of a link, each just below the last (scanning down through them for
+/// each address was N²).
+#[derive(Clone, Default)]
+struct Priorities {
+    taken: BTreeSet<u32>,
+    /// For a priority taken, one below it with every priority between
+    /// taken too (priorities are never given back).
+    down: super::FastMap<u32, u32>,
+}
+
+impl Priorities {
+    fn insert(&mut self, p: u32) {
+        self.taken.insert(p);
+    }
+
+    /// The highest free priority below `p` (from 1: 0 is `local`'s).
+    fn below(&mut self, p: u32) -> Option<u32> {
+        let mut q = p.checked_sub(1)?;
+        let mut path = Vec::new();
+        while q > 0 && self.taken.contains(&q) {
+            path.push(q);
+            q = self.down.get(&q).copied().unwrap_or(q - 1);
+        }
+        for x in path {
+            self.down.insert(x, q);
+        }
+        (q > 0).then_some(q)
+    }
 }
 
 /// A candidate step for some endpoints of one link: its operations.
@@ -2570,7 +2894,8 @@ fn candidate(
     platform: Platform,
     level: usize,
     tables_taken: &BTreeSet<u32>,
-    prios_taken: &BTreeSet<u32>,
+    prios_taken: &Priorities,
+    rules: &BySource,
 ) -> Result<Candidate, String> {
     let e0 = &eps[group[0]];
     let (fam, dev) = (e0.family, e0.interface.as_str());
@@ -2580,7 +2905,7 @@ fn candidate(
     let mut taken = prios_taken.clone();
     for (k, &i) in group.iter().enumerate() {
         let e = &eps[i];
-        let cands = priorities(host, e, deciders[k], &taken);
+        let cands = priorities(host, rules, e, deciders[k], &mut taken);
         let Some(&p) = cands
             .get(level)
             .or(if level == 0 { None } else { cands.last() })
@@ -2904,10 +3229,11 @@ pub(crate) fn advise_in(
             .then(|| Space::new(host, f, class))
     });
     let mut tables_taken = used_tables(host);
-    let mut prios_taken: [BTreeSet<u32>; 2] = host
-        .rules
-        .each_ref()
-        .map(|rs| rs.iter().map(|r| r.rule.priority).collect());
+    let mut prios_taken: [Priorities; 2] = host.rules.each_ref().map(|rs| Priorities {
+        taken: rs.iter().map(|r| r.rule.priority).collect(),
+        down: Default::default(),
+    });
+    let by_source = host.rules.each_ref().map(|rs| BySource::of(rs.iter()));
     let mut steps: Vec<Fix> = Vec::new();
     let mut plan = Plan::new(host, eps, analysed);
     // The space each family's lookups are kept by (`Captured`).
@@ -2976,6 +3302,7 @@ pub(crate) fn advise_in(
                             level,
                             &t_taken,
                             &p_taken,
+                            &by_source[fi],
                         ),
                         Err(e) => Err(e.clone()),
                     };

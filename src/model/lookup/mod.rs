@@ -1206,14 +1206,28 @@ fn classes_hashed(rules: &[RuleEntry], first: u32) -> (Vec<u32>, u32) {
 }
 
 /// A rule's every field but `from` and `line`, borrowed (no clone per rule
-/// per step), with its resolved table and TOS. The pattern names every
-/// field of `Rule`, so a new one does not compile until it is placed here.
+/// per step), with its resolved table and TOS.
 fn behaviour(re: &RuleEntry) -> impl std::hash::Hash + Eq + '_ {
+    behaviour_at(re, Some(&re.rule.priority))
+}
+
+/// `behaviour` but for the priority: where no `goto` reads priorities, two
+/// rules alike but for theirs do alike wherever the rule walk meets them.
+pub(crate) fn behaviour_but_priority(re: &RuleEntry) -> impl std::hash::Hash + Eq + '_ {
+    behaviour_at(re, None)
+}
+
+/// `behaviour` with `priority` for the rule's. The pattern names every
+/// field of `Rule`, so a new one does not compile until it is placed here.
+fn behaviour_at<'r>(
+    re: &'r RuleEntry,
+    priority: Option<&'r u32>,
+) -> impl std::hash::Hash + Eq + 'r {
     let crate::grammar::Rule {
         line: _,
         from: _,
         family,
-        priority,
+        priority: _,
         not,
         to,
         tos,

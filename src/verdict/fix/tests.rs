@@ -7,6 +7,7 @@ use crate::grammar::{Ctx, DumpKind};
 use crate::model::Input;
 use crate::verdict::testhosts::{Rng, random_host};
 use crate::verdict::{endpoints, expanded};
+use std::fmt::Write;
 
 const LO: &str = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n";
 
@@ -815,5 +816,243 @@ fn entries_match_the_plain_recursion() {
             entries_reference(fam, &segs, forced),
             "{fam:?} {segs:?} {forced:?}"
         );
+    }
+}
+
+/// Dump texts of a host with several addresses per link where their
+/// replies' answers may depend on the address itself: IPv4 primaries of
+/// several subnets under multipath routes (whose legs prefer their own
+/// source), IPv6 addresses under source routes of whole subnets, of some
+/// addresses, of one; rules for some addresses. `alt` draws another set of
+/// rules and routes for the same addresses (a model to judge against).
+fn twin_texts(rng: &mut Rng, alt: Option<&str>) -> [String; 5] {
+    let mut addr = String::new();
+    let mut v4: Vec<(usize, String)> = Vec::new();
+    let mut v6: Vec<(usize, String)> = Vec::new();
+    match alt {
+        Some(a) => {
+            addr = a.to_string();
+            for line in a.lines() {
+                let w: Vec<&str> = line.split_whitespace().collect();
+                if let [fam, a, ..] = w[..]
+                    && (fam == "inet" || fam == "inet6")
+                {
+                    let a = a.split('/').next().unwrap_or_default().to_string();
+                    // 10.LINK.… and 2001:db8:LINK::…
+                    let i = a.split(['.', ':']).nth(if fam == "inet" { 1 } else { 2 });
+                    let i = i.and_then(|x| x.parse().ok()).unwrap_or(0);
+                    if fam == "inet" {
+                        v4.push((i, a))
+                    } else {
+                        v6.push((i, a))
+                    }
+                }
+            }
+        }
+        None => {
+            for i in 0..3usize {
+                let _ = writeln!(
+                    addr,
+                    "{}: eth{i}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP",
+                    i + 2
+                );
+                for s in 0..1 + rng.below(2) {
+                    for k in 0..1 + rng.below(3) {
+                        let a = format!("10.{i}.{s}.{}", 10 + k);
+                        let sec = if k > 0 { " secondary" } else { "" };
+                        let _ = writeln!(
+                            addr,
+                            "    inet {a}/24 brd 10.{i}.{s}.255 scope global{sec} eth{i}"
+                        );
+                        v4.push((i, a));
+                    }
+                }
+                for k in 0..1 + rng.below(4) {
+                    let a = format!("2001:db8:{i}::{}", 10 + k);
+                    let _ = writeln!(addr, "    inet6 {a}/64 scope global nodad");
+                    v6.push((i, a));
+                }
+            }
+        }
+    }
+    let (mut rule, mut route, mut rule6, mut route6) =
+        (String::new(), String::new(), String::new(), String::new());
+    // IPv4: connected subnets, a default, multipath routes, rules for some
+    // addresses with tables of their own.
+    let mut subnets: Vec<(usize, String)> = v4
+        .iter()
+        .map(|(i, a)| {
+            (
+                *i,
+                a.rsplit_once('.')
+                    .map(|x| x.0)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    subnets.dedup();
+    for (i, s) in &subnets {
+        let _ = writeln!(
+            route,
+            "{s}.0/24 dev eth{i} proto kernel scope link src {s}.10"
+        );
+    }
+    let g = rng.below(3);
+    let plain_default = rng.chance(70);
+    if plain_default {
+        let _ = writeln!(route, "default via 10.{g}.0.1 dev eth{g} onlink");
+    }
+    for _ in 0..1 + rng.below(2) {
+        let (a, b) = (rng.below(3), rng.below(3));
+        let (sa, sb) = (rng.below(2), rng.below(2));
+        let dst = ["default metric 10", "10.70.0.0/16", "172.16.0.0/24"][rng.below(3) as usize];
+        let dst = if dst.starts_with("default") && !plain_default {
+            "default"
+        } else {
+            dst
+        };
+        let _ = writeln!(
+            route,
+            "{dst}\n\tnexthop via 10.{a}.{sa}.1 dev eth{a} weight 1 onlink\n\tnexthop via 10.{b}.{sb}.1 dev eth{b} weight 1 onlink"
+        );
+    }
+    let mut prio = 100;
+    for (i, a) in &v4 {
+        if rng.chance(25) {
+            let t = 10000 + rng.below(3);
+            let _ = writeln!(rule, "{prio}:\tfrom {a} lookup {t}");
+            prio += rng.below(2) as u32;
+            let _ = writeln!(route, "default via 10.{i}.0.1 dev eth{i} table {t} onlink");
+        }
+    }
+    if !rule.is_empty() {
+        // A `goto` reads priorities: rules alike but for theirs differ.
+        if rng.chance(30) {
+            rule = format!("50:\tfrom all goto {}\n{rule}", 100 + rng.below(3));
+        }
+        rule = format!(
+            "0:\tfrom all lookup local\n{rule}32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n"
+        );
+    }
+    // IPv6: subnets, a default, source routes of a subnet, of two
+    // addresses, of one; rules for some addresses.
+    for i in 0..3 {
+        let _ = writeln!(route6, "2001:db8:{i}::/64 dev eth{i} metric 256");
+    }
+    let g = rng.below(3);
+    let _ = writeln!(route6, "default via 2001:db8:{g}::1 dev eth{g} metric 1024");
+    for _ in 0..rng.below(3) {
+        let (d, f) = (rng.below(3), rng.below(3));
+        let from = match rng.below(3) {
+            0 => format!("2001:db8:{f}::/64"),
+            1 => format!("2001:db8:{f}::10/127"),
+            _ => format!("2001:db8:{f}::{}/128", 10 + rng.below(4)),
+        };
+        let dst =
+            ["2001:db8:99::/48", "2001:db8:99:1::/64", "2001:db8:98::/48"][rng.below(3) as usize];
+        let _ = writeln!(
+            route6,
+            "{dst} from {from} via 2001:db8:{d}::1 dev eth{d} metric 1024"
+        );
+    }
+    if rng.chance(30) {
+        let _ = writeln!(
+            route6,
+            "2001:db8:99::/48 via 2001:db8:{g}::1 dev eth{g} metric 1024"
+        );
+    }
+    let mut prio = 100;
+    for (i, a) in &v6 {
+        if rng.chance(20) {
+            let _ = writeln!(rule6, "{prio}:\tfrom {a} lookup 2000{i}");
+            prio += rng.below(2) as u32;
+            let _ = writeln!(
+                route6,
+                "default via 2001:db8:{i}::1 dev eth{i} table 2000{i} metric 1024"
+            );
+        }
+    }
+    if !rule6.is_empty() {
+        if rng.chance(40) {
+            rule6 = format!("50:\tfrom all goto {}\n{rule6}", 100 + rng.below(3));
+        }
+        rule6 = format!("0:\tfrom all lookup local\n{rule6}32766:\tfrom all lookup main\n");
+    }
+    [addr, rule, route, rule6, route6]
+}
+
+/// Endpoints walked as twins (`Judge::twins`: keyed by their address, the
+/// answers that depend on it alike) are judged exactly as each alone: on
+/// random hosts whose addresses' answers differ by the address, against
+/// another draw of their rules and routes and against their fix.
+#[test]
+fn twins_are_judged_as_each_alone() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x6a09_e667_f3bc_c908);
+    let (mut twins, mut apart, mut fixed_models) = (0, 0, 0);
+    for _ in 0..300 {
+        let t = twin_texts(&mut rng, None);
+        let h = host(&t[0], &t[1], &t[2], &t[3], &t[4]);
+        let o = twin_texts(&mut rng, Some(&t[0]));
+        let other = host(&o[0], &o[1], &o[2], &o[3], &o[4]);
+        let eps = endpoints(&h, &class);
+        let a = advise(&h, &eps, &class, Platform::default());
+        let mut models = vec![other];
+        if !a.steps.is_empty() {
+            models.push(apply(&h, &ops(&a)).expect("applies"));
+            fixed_models += 1;
+        }
+        for after in &models {
+            for fam in [Family::Inet, Family::Inet6] {
+                let sp = Space::union(&h, after, fam, &class);
+                let mut captured = Captured::new(&h, fam, None);
+                let rc = after.rule_classes(fam_idx(fam));
+                let mut j = Judge::new(&mut captured, &h, after, &sp, &sp, rc, None);
+                for e in eps
+                    .iter()
+                    .filter(|e| e.family == fam && e.verdict.is_some())
+                {
+                    let shared = judge_ep_in(&mut j, e);
+                    let alone = judge_ep(&h, after, &sp, e);
+                    assert_eq!(
+                        (&shared.still, &shared.changed),
+                        (&alone.still, &alone.changed),
+                        "{}\n{}\n{}\n{}\n{}",
+                        e.address,
+                        t[0],
+                        t[2],
+                        t[4],
+                        o[4]
+                    );
+                }
+                twins += j.twin_hits;
+                apart += j.twin_misses;
+            }
+        }
+    }
+    assert!(
+        twins > 500 && apart > 100 && fixed_models > 50,
+        "{twins} twins, {apart} told apart, {fixed_models} fixes"
+    );
+}
+
+/// `Priorities::below` skips runs as the scan down it replaced would.
+#[test]
+fn free_priorities_below_as_scanned() {
+    let mut rng = Rng(0xbb67_ae85_84ca_a73b);
+    for _ in 0..200 {
+        let mut p = Priorities::default();
+        for _ in 0..rng.below(40) {
+            p.insert(1 + rng.below(60) as u32);
+        }
+        for _ in 0..100 {
+            let at = rng.below(70) as u32;
+            let scanned = (1..at).rev().find(|q| !p.taken.contains(q));
+            assert_eq!(p.below(at), scanned, "below {at} of {:?}", p.taken);
+            if let Some(q) = scanned.filter(|_| rng.chance(50)) {
+                p.insert(q);
+            }
+        }
     }
 }
