@@ -683,6 +683,70 @@ fn apply_unfinished(h: &mut Host, op: &Op) -> Result<Applied, String> {
     Ok(Applied::Rules)
 }
 
+/// `ip rule add` of each of `rules` in family `fi` of `h`, in order, as
+/// `apply_unfinished` does one, merged into the list in one pass (a plan
+/// adds a rule per address of a link: inserting each into the list, and
+/// looking for it there first, was N²). The positions they took, in
+/// ascending order; or the first one refused (its index) and why, with
+/// none added. The list must be in priority order (`by_priority`).
+fn add_rules(h: &mut Host, fi: usize, rules: &[&Rule]) -> Result<Vec<usize>, (usize, String)> {
+    let list = &h.rules[fi];
+    // As `apply_unfinished` adds it: a user's rule (`rule_named`).
+    let new: Vec<Rule> = rules
+        .iter()
+        .map(|r| {
+            let mut r = (*r).clone();
+            r.protocol
+                .get_or_insert(crate::grammar::RouteProtocol::Boot);
+            r
+        })
+        .collect();
+    // A rule names another of its own priority only.
+    let mut earlier: super::FastMap<u32, Vec<usize>> = Default::default();
+    for (i, r) in rules.iter().enumerate() {
+        let lo = list.partition_point(|x| x.rule.priority < r.priority);
+        let hi = list.partition_point(|x| x.rule.priority <= r.priority);
+        let exists = list[lo..hi].iter().any(|x| rule_named(&x.rule, r, true))
+            || earlier
+                .get(&r.priority)
+                .is_some_and(|v| v.iter().any(|&j| rule_named(&new[j], r, true)));
+        if exists {
+            return Err((i, EEXIST.into()));
+        }
+        earlier.entry(r.priority).or_default().push(i);
+    }
+    // Each goes after the rules of its priority, those added before it
+    // included (`fib_nl_newrule`).
+    let mut order: Vec<usize> = (0..new.len()).collect();
+    order.sort_by_key(|&i| new[i].priority);
+    let old = std::mem::take(&mut h.rules[fi]);
+    let mut out = Vec::with_capacity(old.len() + new.len());
+    let mut at = Vec::with_capacity(new.len());
+    let mut old = old.into_iter().peekable();
+    for i in order {
+        let p = new[i].priority;
+        while let Some(x) = old.next_if(|x| x.rule.priority <= p) {
+            out.push(x);
+        }
+        at.push(out.len());
+        let table = rules[i].table.clone();
+        out.push(RuleEntry::new(new[i].clone(), Origin::ASSUMED, table, None));
+    }
+    out.extend(old);
+    h.rules[fi] = out;
+    // The rule list is no longer the kernel's default one.
+    h.fib.custom_rules[fi] = true;
+    Ok(at)
+}
+
+/// Whether `rules` are in priority order, as the kernel keeps them (not so
+/// in an edited dump).
+fn by_priority(rules: &[RuleEntry]) -> bool {
+    rules
+        .windows(2)
+        .all(|w| w[0].rule.priority <= w[1].rule.priority)
+}
+
 /// The model after `ops`, or the first refused command and the kernel's answer.
 pub fn apply(host: &Host, ops: &[Op]) -> Result<Host, String> {
     let mut h = Host {
@@ -911,14 +975,13 @@ fn walk_key(
     rules: &ReplyRules,
     e: &Endpoint,
 ) -> JudgeKey {
-    let fi = fam_idx(sp.fam);
+    // Those the walk reads (`met`): the rules of `h`.
+    debug_assert!(rules.sel().len() == h.rules[fam_idx(sp.fam)].len());
     (
         rules
-            .sel()
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| s.base() || h.rules[fi][*i].rule.not)
-            .map(|(i, &s)| (class[i], s))
+            .met()
+            .into_iter()
+            .map(|i| (class[i], rules.sel()[i]))
             .collect(),
         by_address.keys(sp, e).then_some(e.address),
     )
@@ -1551,12 +1614,10 @@ impl<'a, 'h> Judge<'a, 'h> {
     fn twin_walk(&mut self, rules: &ReplyRules) -> Vec<(u32, RuleSel)> {
         let m = &self.models[1].rules[fam_idx(self.sp.fam)];
         rules
-            .sel()
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| s.base() || m[*i].rule.not)
-            .map(|(i, &s)| {
-                let c = self.class[i];
+            .met()
+            .into_iter()
+            .map(|i| {
+                let (c, s) = (self.class[i], rules.sel()[i]);
                 let n = match &mut self.unprioritised {
                     Some(u) => u.of(m, i, c),
                     None => c,
@@ -1958,10 +2019,33 @@ impl Plan {
                 _ => plain[fi] = false,
             }
         }
-        for op in step {
-            match apply_unfinished(&mut self.model, op)
-                .map_err(|e| format!("the kernel would refuse `{}`: {e}", op.command()))?
-            {
+        let refused = |op: &Op, e: &str| format!("the kernel would refuse `{}`: {e}", op.command());
+        let mut k = 0;
+        while k < step.len() {
+            // A run of rules added in one family: merged into the list at
+            // once (`add_rules`).
+            let run: Vec<&Rule> = step[k..]
+                .iter()
+                .map_while(|o| match o {
+                    Op::AddRule(f, r) if *f == step[k].family() => Some(r),
+                    _ => None,
+                })
+                .collect();
+            let n = run.len();
+            let fi = fam_idx(step[k].family());
+            if n > 1 && by_priority(&self.model.rules[fi]) {
+                let at = add_rules(&mut self.model, fi, &run)
+                    .map_err(|(i, e)| refused(&step[k + i], &e))?;
+                self.inserted.extend(at.into_iter().map(|p| (fi, p)));
+                for r in run {
+                    self.added[fi].extend(r.to.map(|t| t.trunc()));
+                }
+                k += n;
+                continue;
+            }
+            let op = &step[k];
+            k += 1;
+            match apply_unfinished(&mut self.model, op).map_err(|e| refused(op, &e))? {
                 Applied::Table(fi, t) if !changed.iter().any(|(f, x)| *f == fi && *x == t) => {
                     changed.push((fi, t));
                 }

@@ -407,6 +407,21 @@ impl ReplyRules {
     pub fn sel(&self) -> &[RuleSel] {
         &self.sel
     }
+
+    /// The rules that may match some reply (their `from` and `iif` match,
+    /// or `not` rules), ascending: from the lists the walk reads, not a
+    /// scan of every rule (a host with a rule per address has thousands
+    /// that never match one address's replies).
+    pub fn met(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self.always.iter().map(|&i| i as usize).collect();
+        for (_, rules) in self.by_to.iter() {
+            for (_, v) in rules {
+                out.extend(v.iter().map(|&i| i as usize));
+            }
+        }
+        out.sort_unstable();
+        out
+    }
 }
 
 impl ReplyTemplate {

@@ -1009,10 +1009,19 @@ fn twins_are_judged_as_each_alone() {
                 let mut captured = Captured::new(&h, fam, None);
                 let rc = after.rule_classes(fam_idx(fam));
                 let mut j = Judge::new(&mut captured, &h, after, &sp, &sp, rc, None);
+                let tmpl = after.reply_template(fam);
                 for e in eps
                     .iter()
                     .filter(|e| e.family == fam && e.verdict.is_some())
                 {
+                    // The rules a walk key reads: those a scan finds.
+                    let rules = &after.rules[fam_idx(fam)];
+                    for rr in [after.reply_rules(e.address), tmpl.rules(after, e.address)] {
+                        let scan: Vec<usize> = (0..rules.len())
+                            .filter(|&i| rr.sel()[i].base() || rules[i].rule.not)
+                            .collect();
+                        assert_eq!(rr.met(), scan);
+                    }
                     let shared = judge_ep_in(&mut j, e);
                     let alone = judge_ep(&h, after, &sp, e);
                     assert_eq!(
@@ -1055,4 +1064,95 @@ fn free_priorities_below_as_scanned() {
             }
         }
     }
+}
+
+/// `add_rules` leaves the list, and refuses, as `ip rule add` of each in
+/// turn does (`apply_unfinished`); taking its rules out by position, last
+/// first, gives the list back.
+#[test]
+fn rules_added_at_once_as_one_by_one() {
+    let mut rng = Rng(0x3c6e_f372_fe94_f82b);
+    let (mut added, mut refused) = (0, 0);
+    for _ in 0..300 {
+        let h = random_host(&mut rng);
+        if !by_priority(&h.rules[0]) {
+            continue;
+        }
+        let prios: Vec<u32> = h.rules[0].iter().map(|r| r.rule.priority).collect();
+        let run: Vec<Rule> = (0..2 + rng.below(6))
+            .map(|_| {
+                // Priorities of the host's rules and between them, sources
+                // the same now and then (the same rule twice is refused).
+                let p = match rng.below(3) {
+                    0 if !prios.is_empty() => prios[rng.below(prios.len() as u64) as usize],
+                    _ => [50, 99, 100, 9999, 10001, 32765, 32766][rng.below(7) as usize],
+                };
+                let mut r = Rule::new(0, p);
+                r.family = Some(Family::Inet);
+                r.from = format!("10.0.0.{}/32", 10 + rng.below(3)).parse().ok();
+                r.action = RuleAction::Lookup;
+                r.table = Some(Table::Id(100 + rng.below(2) as u32));
+                r
+            })
+            .collect();
+        let text =
+            |m: &Host| -> Vec<String> { m.rules[0].iter().map(|r| r.rule.to_string()).collect() };
+        let mut one = apply(&h, &[]).expect("no operation");
+        let mut first_err = None;
+        for (i, r) in run.iter().enumerate() {
+            if let Err(e) = apply_unfinished(&mut one, &Op::AddRule(Family::Inet, r.clone())) {
+                first_err = Some((i, e));
+                break;
+            }
+        }
+        let mut all = apply(&h, &[]).expect("no operation");
+        let refs: Vec<&Rule> = run.iter().collect();
+        match add_rules(&mut all, 0, &refs) {
+            Ok(at) => {
+                assert_eq!(first_err, None);
+                assert_eq!(text(&all), text(&one));
+                assert!(all.fib.custom_rules[0]);
+                for p in at.iter().rev() {
+                    all.rules[0].remove(*p);
+                }
+                assert_eq!(text(&all), text(&h));
+                added += 1;
+            }
+            Err(e) => {
+                assert_eq!(Some(e), first_err);
+                assert_eq!(text(&all), text(&h));
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        added > 100 && refused > 20,
+        "{added} added, {refused} refused"
+    );
+}
+
+/// `ReplyRules::met` lists what a scan of the selectors finds, with `to`
+/// and `not` rules, settled alone or by the template.
+#[test]
+fn met_rules_as_scanned() {
+    let mut rng = Rng(0xa54f_f53a_5f1d_36f1);
+    let mut checked = 0;
+    for _ in 0..300 {
+        let h = random_host(&mut rng);
+        for fam in [Family::Inet, Family::Inet6] {
+            let rules = &h.rules[fam_idx(fam)];
+            let tmpl = h.reply_template(fam);
+            for a in h.addrs.iter().filter(|a| a.addr.family == fam) {
+                let src = a.addr.local;
+                for rr in [h.reply_rules(src), tmpl.rules(&h, src)] {
+                    let scan: Vec<usize> = (0..rules.len())
+                        .filter(|&i| rr.sel()[i].base() || rules[i].rule.not)
+                        .collect();
+                    assert_eq!(rr.met(), scan, "{src}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
 }
