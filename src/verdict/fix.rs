@@ -1228,8 +1228,10 @@ struct Judge<'a, 'h> {
     /// The fixed model's (walk key, the answer of each kind into
     /// `answers`).
     slots: Slots,
-    /// With whether the route found has several nexthops.
-    answers: Vec<(Answer, bool)>,
+    answers: Vec<Answer>,
+    /// Whether each answer's route has several nexthops (apart: a full
+    /// table's million answers).
+    multipath: Vec<bool>,
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
     by_address: SourceKeyed,
@@ -1534,6 +1536,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             template: after.reply_template(sp.fam),
             slots: Slots::default(),
             answers: Vec::new(),
+            multipath: Vec::new(),
             walked: Default::default(),
             twins: Default::default(),
             #[cfg(test)]
@@ -1599,8 +1602,8 @@ impl<'a, 'h> Judge<'a, 'h> {
             None => {
                 let l = self.models[1].lookup_reply(rules, dst);
                 let multipath = chose_multipath(self.models[1], self.sp.fam, &l);
-                self.answers
-                    .push((Answer::from_result(l.result), multipath));
+                self.answers.push(Answer::from_result(l.result));
+                self.multipath.push(multipath);
                 (self.answers.len() - 1) as u32
             }
         };
@@ -1634,8 +1637,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             let k = ai & !CAPTURED;
             (self.captured.answer(k), self.captured.lookup(k).multipath)
         } else {
-            let (a, m) = &self.answers[ai as usize];
-            (a, *m)
+            (&self.answers[ai as usize], self.multipath[ai as usize])
         }
     }
 }
@@ -1691,7 +1693,7 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
                 Some((w, _)) if alike == Some(true) => w,
                 _ => {
                     let mut met = twin.as_ref().map(|_| Vec::new());
-                    let w = walk_pieces(j, e, (sb, &*rb), (sa, &ra), met.as_mut());
+                    let w = walk_pieces(j, e, (sb, &*rb), (sa, &ra), &mut met);
                     if let Some(t) = twin {
                         let met = met.filter(|m| m.len() <= MET_MAX).map(std::rc::Rc::new);
                         j.twins.entry(t).or_insert((w.clone(), met));
@@ -1744,7 +1746,7 @@ fn walk_pieces(
     e: &Endpoint,
     (sb, rb): (usize, &ReplyRules),
     (sa, ra): (usize, &ReplyRules),
-    mut met: Option<&mut Vec<Met>>,
+    met: &mut Option<Vec<Met>>,
 ) -> Walked {
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
@@ -1780,19 +1782,23 @@ fn walk_pieces(
         let k = j.captured.get(j.models[0], sb, rb, okind, dst);
         let ai = j.answer(sa, ra, kind, dst, k, meets.as_ref());
         let (a, fixed_multipath) = j.fixed(ai);
-        if let Some(met) = met.as_deref_mut()
+        if let Some(list) = met.as_mut()
             && match sp.fam {
                 Family::Inet => fixed_multipath || j.captured.lookup(k).multipath,
                 Family::Inet6 => src_dsts.as_mut().is_some_and(|d| d.contains(start)),
             }
         {
-            met.push(Met {
+            list.push(Met {
                 kind,
                 okind,
                 start,
                 captured: k,
                 fixed: ai,
             });
+            // Too many to compare (a full table of multipath routes).
+            if list.len() > MET_MAX {
+                *met = None;
+            }
         }
         let b = j.captured.answer(k);
         if pre.is_none() && b.leaks(&e.interface, sp) {
