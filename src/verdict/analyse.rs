@@ -2,6 +2,8 @@
 //! endpoints the rules meet alike), outcomes grouped into leaks and
 //! no-route ranges by what the report shows, and their text.
 
+pub(super) mod quiet;
+
 use super::fix::{KeptLookup, KeptLookups};
 use super::quote::Quoter;
 use super::space::{self, Range};
@@ -203,6 +205,11 @@ pub(super) struct Memo<'h> {
     pub(super) group_of: FastMap<IpAddr, usize>,
     /// `analyse`'s buffers, emptied and filled again for each endpoint.
     scratch: Scratch,
+    /// The shared answers by deciding rule, once a second group asks
+    /// (`quiet`), and those shared since, not yet in it: (kind, answer,
+    /// deciding rule).
+    quiet: Option<quiet::Index>,
+    quiet_new: Vec<(u32, u32, u32)>,
 }
 
 /// What `analyse` builds for one endpoint and drops at the end, kept for
@@ -418,16 +425,18 @@ impl Answers {
 
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
     /// (`READS_ALL`), depending on the source itself or not.
-    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, by_source: bool) {
+    /// Whether it is shared.
+    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, by_source: bool) -> bool {
         let grp = &mut self.groups[g];
         if depth < grp.agree && !(by_source && grp.own_source) {
             if self.shared.is_empty() {
                 self.shared = vec![(u32::MAX, 0, false); self.kinds];
             }
             self.shared[kind] = (k, depth, by_source);
-            return;
+            return true;
         }
         grp.own.set(kind, k, self.kinds);
+        false
     }
 
     /// The answers with each index `f` of it.
@@ -653,8 +662,11 @@ impl<'h> Memo<'h> {
         let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
         let kept = self.kept.intern(KeptLookup::of(l, multipath));
         let id = self.raws.push(Raw { shape, route, kept }, skip);
-        if let Some(kind) = kind {
-            self.answers.set(g, kind, id, depth, by_source);
+        if let Some(kind) = kind
+            && self.answers.set(g, kind, id, depth, by_source)
+            && self.quiet.is_some()
+        {
+            self.quiet_new.push((kind as u32, id, depth));
         }
         id
     }
@@ -687,6 +699,17 @@ pub(super) fn analyse<'h>(
 ) {
     let fam = ep.family;
     m.met_by_source = Some(Vec::new());
+    // Nothing to report, found without a walk (`quiet`).
+    if memo && foreign.is_none() && !ep.internal {
+        let iface = m.name(&ep.interface);
+        if m.quiet(host, sp, g, rules, iface, class) {
+            #[cfg(test)]
+            quiet::TOLD.with(|t| t.set(t.get() + 1));
+            ep.conditional.clear();
+            settle(ep);
+            return;
+        }
+    }
     let mut peers = Peers::new(sp, ep);
     if let Some(f) = foreign {
         peers.add_foreign(f);

@@ -605,8 +605,18 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
             ("ip_route.txt", DumpKind::IpRoute, &route),
         ]);
         let _b = crate::budget::start(None);
+        let told = analyse::quiet::TOLD.with(|t| t.get());
         let eps = endpoints(&host, &LinkClass::default());
         let lookups = crate::budget::ticks();
+        // The addresses whose rules send their replies back by their link
+        // are told so without a walk over the pieces their addresses cut
+        // (N² pieces): all of eth1's secondaries (eth0's is the first).
+        let told = analyse::quiet::TOLD.with(|t| t.get()) - told;
+        assert_eq!(told, n);
+        assert_eq!(
+            expanded(&eps),
+            endpoints_with(&host, &LinkClass::default(), false).0
+        );
         assert_eq!(eps.len(), n + 2);
         assert!(eps.iter().all(|e| e.verdict.is_some()));
         // Each group: its own table's few kinds; the others' once.
@@ -703,6 +713,7 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         use testhosts::{Rng, random_host};
         let class = LinkClass::default();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let told = analyse::quiet::TOLD.with(|t| t.get());
         for _ in 0..3000 {
             let h = random_host(&mut rng);
             assert_eq!(
@@ -710,6 +721,9 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
                 endpoints_with(&h, &class, false).0
             );
         }
+        // Some were told quiet without a walk (`analyse::quiet`).
+        let told = analyse::quiet::TOLD.with(|t| t.get()) - told;
+        assert!(told > 50, "{told} told quiet");
     }
 
     /// The rules settled from the template are those settled rule by rule,

@@ -1,0 +1,234 @@
+//! Endpoints with nothing to report, told without walking their pieces.
+//!
+//! A host whose every address has its own `from ADDR lookup T` rule has a
+//! group of replies per address, and each group's walk visits every piece
+//! of the space, which that host's addresses cut: N² pieces for N
+//! addresses. Most such groups take most answers from the reference group
+//! (`Answers`: those decided before the rule they differ on) and look up a
+//! handful of kinds of their own. Where every answer a group may meet
+//! leaves by the endpoint's own link (or is not a reply that leaves, or goes
+//! straight into a container link), no piece can be a leak or a dropped
+//! reply whatever the peers: the walk would report nothing.
+
+use super::{Answers, Memo, RawAnswer, is_internal_dev};
+use crate::verdict::LinkClass;
+use crate::verdict::peers::Space;
+use std::collections::BTreeMap;
+
+#[cfg(test)]
+thread_local! {
+    /// Endpoints told quiet on this thread (tests count them).
+    pub(crate) static TOLD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How the replies of an answer leave, for an endpoint (not a container
+/// link's) on some link.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Leaves {
+    /// Not at all, or straight into a container link: quiet for every link.
+    Nowhere,
+    /// By this device (and containers): quiet for an endpoint on it.
+    By(u32),
+    /// Otherwise (two devices, an error, a rule the dumps cannot settle,
+    /// an answer that depends on the address): never quiet.
+    Loud,
+}
+
+impl Leaves {
+    fn and(self, o: Leaves) -> Leaves {
+        match (self, o) {
+            (Leaves::Nowhere, x) | (x, Leaves::Nowhere) => x,
+            (Leaves::By(a), Leaves::By(b)) if a == b => Leaves::By(a),
+            _ => Leaves::Loud,
+        }
+    }
+
+    fn quiet_for(self, dev: u32) -> bool {
+        match self {
+            Leaves::Nowhere => true,
+            Leaves::By(d) => d == dev,
+            Leaves::Loud => false,
+        }
+    }
+}
+
+/// The shared answers by the rule that decided them, built when a second
+/// group asks, then kept up as groups share more.
+pub(super) struct Index {
+    /// Per deciding rule: how its answers leave, and their kinds.
+    by_depth: BTreeMap<u32, (Leaves, Vec<u32>)>,
+    /// Kinds without a shared answer (a bit each).
+    unset: Vec<u64>,
+    /// Each kind's first piece (where it is looked up).
+    first: Vec<u128>,
+}
+
+/// At most this many kinds are kept in an index (a full table's million:
+/// such a host has few groups).
+const MAX_KINDS: usize = 1 << 18;
+/// At most this many rules deciding shared answers are combined for a
+/// group, and kinds of its own looked up, before it is walked instead.
+const MAX_DEPTHS: usize = 256;
+const MAX_OWN: usize = 4096;
+
+impl<'h> Memo<'h> {
+    /// How the replies of answer `rid` leave (`Leaves`).
+    pub(super) fn leaves(&mut self, rid: u32, class: &LinkClass) -> Leaves {
+        if self.raws.is_skip(rid) {
+            return Leaves::Nowhere;
+        }
+        let shape = &self.shapes[self.raws.get(rid).shape as usize];
+        if !shape.conditional.is_empty() || shape.by_source {
+            return Leaves::Loud;
+        }
+        let (dev, gateway, nexthops) = match shape.answer {
+            RawAnswer::NotUnicast => return Leaves::Nowhere,
+            RawAnswer::Err(_)
+            | RawAnswer::Hit {
+                refused: Some(_), ..
+            } => return Leaves::Loud,
+            RawAnswer::Hit {
+                dev,
+                gateway,
+                nexthops,
+                ..
+            } => (dev, gateway, nexthops),
+        };
+        let legs: Vec<(u32, Option<std::net::IpAddr>)> = if nexthops == 0 {
+            vec![(dev, gateway)]
+        } else {
+            self.hops[nexthops as usize].to_vec()
+        };
+        let mut out = Leaves::Nowhere;
+        for (d, gw) in legs {
+            // Straight into a container link: delivered on the host.
+            if gw.is_none() && is_internal_dev(&mut self.internal, &self.names, d, class) {
+                continue;
+            }
+            out = out.and(Leaves::By(d));
+        }
+        out
+    }
+
+    /// Whether replies from an endpoint on device `iface` (no container
+    /// link's) in group `g` get no answer but quiet ones (`Leaves`), found
+    /// from the shared answers and the group's own, not by a walk. False
+    /// when unsure (the first group, a group whose answers may depend on its
+    /// address, too many kinds): the caller walks.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn quiet(
+        &mut self,
+        host: &'h crate::model::Host,
+        sp: &Space<'_>,
+        g: usize,
+        rules: &crate::model::lookup::ReplyRules,
+        iface: u32,
+        class: &LinkClass,
+    ) -> bool {
+        let (agree, own_source) = self.answers.reach(g);
+        if self.answers.len() < 2 || own_source || sp.kinds > MAX_KINDS || agree == 0 {
+            return false;
+        }
+        if self.quiet.is_none() {
+            let idx = self.index(sp, class);
+            self.quiet = Some(idx);
+        }
+        // Those shared since.
+        for (kind, rid, depth) in std::mem::take(&mut self.quiet_new) {
+            let l = self.leaves(rid, class);
+            if let Some(idx) = &mut self.quiet {
+                idx.unset[kind as usize / 64] &= !(1 << (kind % 64));
+                add(idx, depth, l, kind);
+            }
+        }
+        let Some(idx) = &self.quiet else {
+            return false;
+        };
+        // The shared answers the group takes: decided before `agree`.
+        let mut below = idx.by_depth.range(..agree);
+        if below.clone().count() > MAX_DEPTHS || !below.all(|(_, (l, _))| l.quiet_for(iface)) {
+            return false;
+        }
+        // The rest it looks up (or has): decided at `agree` or after, or
+        // never shared.
+        let mut own: Vec<u32> = Vec::new();
+        for (_, (_, kinds)) in idx.by_depth.range(agree..) {
+            own.extend_from_slice(kinds);
+            if own.len() > MAX_OWN {
+                return false;
+            }
+        }
+        for (w, &bits) in idx.unset.iter().enumerate() {
+            let mut b = bits;
+            while b != 0 {
+                own.push((w * 64) as u32 + b.trailing_zeros());
+                b &= b - 1;
+            }
+            if own.len() > MAX_OWN {
+                return false;
+            }
+        }
+        let firsts: Vec<(u32, u128)> = own
+            .into_iter()
+            .map(|k| (k, idx.first[k as usize]))
+            .collect();
+        for (kind, start) in firsts {
+            let rid = self.raw(host, sp.fam, g, rules, Some(kind as usize), start);
+            if !self.leaves(rid, class).quiet_for(iface) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The index of the shared answers so far.
+    fn index(&mut self, sp: &Space<'_>, class: &LinkClass) -> Index {
+        let mut first = vec![u128::MAX; sp.kinds];
+        for (start, _, kind) in sp.pieces() {
+            if first[kind] == u128::MAX {
+                first[kind] = start;
+            }
+        }
+        let mut idx = Index {
+            by_depth: BTreeMap::new(),
+            unset: vec![0; sp.kinds.div_ceil(64)],
+            first,
+        };
+        for kind in 0..sp.kinds {
+            match self.answers.shared_of(kind) {
+                Some((rid, depth)) => {
+                    let l = self.leaves(rid, class);
+                    add(&mut idx, depth, l, kind as u32);
+                }
+                None => idx.unset[kind / 64] |= 1 << (kind % 64),
+            }
+        }
+        idx
+    }
+}
+
+fn add(idx: &mut Index, depth: u32, l: Leaves, kind: u32) {
+    let e = idx
+        .by_depth
+        .entry(depth)
+        .or_insert((Leaves::Nowhere, Vec::new()));
+    e.0 = e.0.and(l);
+    e.1.push(kind);
+}
+
+impl Answers {
+    /// Group `g`'s agreement with the reference (`Group::agree`) and
+    /// whether some of its answers depend on its address.
+    pub(super) fn reach(&self, g: usize) -> (u32, bool) {
+        let grp = &self.groups[g];
+        (grp.agree, grp.own_source)
+    }
+
+    /// The shared answer of `kind` and the rule that decided it.
+    pub(super) fn shared_of(&self, kind: usize) -> Option<(u32, u32)> {
+        self.shared
+            .get(kind)
+            .filter(|s| s.0 != u32::MAX)
+            .map(|&(k, d, _)| (k, d))
+    }
+}
