@@ -303,8 +303,8 @@ pub(super) struct Answers {
     groups: Vec<Group>,
     /// The kinds of the space.
     kinds: usize,
-    /// The reference group's selectors (`ReplyRules::key`).
-    reference: Option<Vec<crate::model::lookup::RuleSel>>,
+    /// The reference group's key (`ReplyTemplate::key`).
+    reference: Option<Vec<u8>>,
 }
 
 struct Group {
@@ -317,6 +317,40 @@ struct Group {
     /// address's, where IPv6 routes have a `from`: `SourceKeyed`): it takes
     /// and gives only the answers that do not (`Shape::by_source`).
     own_source: bool,
+}
+
+/// The first rule that replies of two groups meet otherwise, from their
+/// keys (`ReplyTemplate::key`: the rules each meets otherwise than the
+/// template, ascending); none: they meet every rule alike. From the keys,
+/// not the rule lists: a host with a rule per address has groups that part
+/// at rule N, compared rule by rule up to there (N²).
+pub(super) fn first_difference(a: &[u8], b: &[u8]) -> Option<u32> {
+    // (rule, selectors) records; a key of another length (another host's
+    // rule list) is told apart at once.
+    if !a.len().is_multiple_of(5) || !b.len().is_multiple_of(5) {
+        return Some(0);
+    }
+    let rec = |k: &[u8], j: usize| {
+        let r = &k[j * 5..j * 5 + 5];
+        (u32::from_le_bytes([r[0], r[1], r[2], r[3]]), r[4])
+    };
+    let (na, nb) = (a.len() / 5, b.len() / 5);
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (i < na, j < nb) {
+            (false, false) => return None,
+            (true, false) => return Some(rec(a, i).0),
+            (false, true) => return Some(rec(b, j).0),
+            (true, true) => {
+                let (x, y) = (rec(a, i), rec(b, j));
+                if x != y {
+                    return Some(x.0.min(y.0));
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
 }
 
 /// Answers (indices) by kind of piece: a map while they are few (a host's
@@ -376,24 +410,17 @@ impl Answers {
     pub(super) fn add_group(
         &mut self,
         kinds: usize,
-        sel: Option<&[crate::model::lookup::RuleSel]>,
+        key: Option<&[u8]>,
         own_source: bool,
     ) -> usize {
         self.kinds = kinds;
-        let agree = match (sel, &self.reference) {
+        let agree = match (key, &self.reference) {
             (None, _) => 0,
-            (Some(s), None) => {
-                self.reference = Some(s.to_vec());
+            (Some(k), None) => {
+                self.reference = Some(k.to_vec());
                 u32::MAX
             }
-            (Some(s), Some(r)) => {
-                let n = s.iter().zip(r).take_while(|(a, b)| a == b).count();
-                if n == s.len() && n == r.len() {
-                    u32::MAX
-                } else {
-                    n as u32
-                }
-            }
+            (Some(k), Some(r)) => first_difference(k, r).unwrap_or(u32::MAX),
         };
         self.groups.push(Group {
             own: Known::default(),

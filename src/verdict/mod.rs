@@ -134,6 +134,10 @@ fn endpoints_with<'h>(
         let mut m = Memo::default();
         let by_source = SourceKeyed::of(host, fam);
         let mut template = None;
+        let with_proto: Vec<usize> = (host.rules[fam_idx(fam)].iter().enumerate())
+            .filter(|(_, r)| r.rule.ipproto.is_some())
+            .map(|(i, _)| i)
+            .collect();
         if by_source.src_routes {
             m.src_dsts = Some(peers::RangeSet::new(
                 host.tables[fam_idx(fam)]
@@ -159,10 +163,9 @@ fn endpoints_with<'h>(
             if ep.state == EndpointState::Up && host.have_routes[fam_idx(fam)] {
                 let sp = sp.get_or_insert_with(|| Space::new(host, fam, class));
                 let tmpl = template.get_or_insert_with(|| host.reply_template(fam));
-                let rules = tmpl.rules(host, ep.address);
+                let (rules, key) = tmpl.rules_keyed(host, ep.address);
                 let shares = by_source.share(sp, &ep);
-                let key = tmpl.key(&rules);
-                let g = group(&mut m, sp.kinds, &rules, key.clone(), ep.address, shares);
+                let g = group(&mut m, sp.kinds, key.clone(), ep.address, shares);
                 m.group_of.entry(ep.address).or_insert(g);
                 let plain_key =
                     (shares != Share::Nothing).then(|| (key, ep.interface.clone(), ep.internal));
@@ -187,10 +190,11 @@ fn endpoints_with<'h>(
                         // otherwise than other protocols' need a pass (an
                         // `ipproto tcp dport 443` rule never matches a reply
                         // whose ports are unknown).
-                        let protos: Vec<(u8, String)> = named_protocols(host, fam, &rules)
-                            .into_iter()
-                            .filter(|(p, _)| host.protocol_matters(ep.address, *p))
-                            .collect();
+                        let protos: Vec<(u8, String)> =
+                            named_protocols(host, fam, &rules, &with_proto)
+                                .into_iter()
+                                .filter(|(p, _)| host.protocol_matters(ep.address, *p))
+                                .collect();
                         if !protos.is_empty() {
                             // `other`: a protocol no rule names (255 is
                             // reserved: no rule's), its ipproto rules settled.
@@ -198,8 +202,7 @@ fn endpoints_with<'h>(
                             let others = [(255u8, "other".to_string())];
                             for (p, name) in others.into_iter().chain(protos) {
                                 let rp = host.reply_rules_proto(ep.address, Some(p));
-                                let gp =
-                                    group(&mut m, sp.kinds, &rp, tmpl.key(&rp), ep.address, shares);
+                                let gp = group(&mut m, sp.kinds, tmpl.key(&rp), ep.address, shares);
                                 let mut e = ep.clone();
                                 e.leaks.clear();
                                 e.no_route.clear();
@@ -231,13 +234,12 @@ fn endpoints_with<'h>(
 /// (`Memo::met_by_source`).
 type Met = Vec<(u32, u128, u32)>;
 
-/// The group of replies from `src` that meet the rules as `rules` (`key`:
-/// how, from `ReplyTemplate::key`), added when new, sharing `shares` (a
+/// The group of replies from `src` that meet the rules as `key` says
+/// (`ReplyTemplate::key`), added when new, sharing `shares` (a
 /// group of its own unless all answers are shared: `SourceKeyed::keys`).
 fn group(
     m: &mut Memo<'_>,
     kinds: usize,
-    rules: &crate::model::lookup::ReplyRules,
     key: Vec<u8>,
     src: std::net::IpAddr,
     shares: Share,
@@ -248,7 +250,7 @@ fn group(
     }
     let g = m.answers.add_group(
         kinds,
-        (shares != Share::Nothing).then_some(rules.sel()),
+        (shares != Share::Nothing).then_some(key.0.as_slice()),
         shares == Share::OwnSource,
     );
     m.groups.insert(key, g);
@@ -270,13 +272,17 @@ enum Share {
 
 /// The IP protocols that rules which may match replies from the address
 /// of `rules` select on (`ipproto`), by number, with their names.
+/// `with_proto`: the rules that have an `ipproto` (not a scan of every rule
+/// per address).
 fn named_protocols(
     host: &Host,
     fam: Family,
     rules: &crate::model::lookup::ReplyRules,
+    with_proto: &[usize],
 ) -> Vec<(u8, String)> {
     let mut out: Vec<(u8, String)> = Vec::new();
-    for (re, sel) in host.rules[fam_idx(fam)].iter().zip(rules.sel()) {
+    for &i in with_proto {
+        let (re, sel) = (&host.rules[fam_idx(fam)][i], rules.sel()[i]);
         let Some(p) = re.rule.ipproto.as_deref() else {
             continue;
         };
@@ -743,6 +749,34 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
                 let own = h.addrs.iter().map(|a| a.addr.local);
                 for src in own.chain([foreign]) {
                     assert_eq!(t.rules(&h, src), h.reply_rules(src), "from {src}");
+                    let (r, key) = t.rules_keyed(&h, src);
+                    assert_eq!(key, t.key(&r), "from {src}");
+                }
+                // Where two sources' rules part, from their keys: as the
+                // rule lists compared rule by rule tell it (TCP replies'
+                // lists too).
+                let own: Vec<IpAddr> = h
+                    .addrs
+                    .iter()
+                    .map(|a| a.addr.local)
+                    .filter(|a| Family::of(a) == fam)
+                    .collect();
+                let lists: Vec<_> = own
+                    .iter()
+                    .flat_map(|&a| [h.reply_rules(a), h.reply_rules_proto(a, Some(6))])
+                    .collect();
+                for x in &lists {
+                    for y in &lists {
+                        let n = x
+                            .sel()
+                            .iter()
+                            .zip(y.sel())
+                            .take_while(|(a, b)| a == b)
+                            .count();
+                        let want = (n < x.sel().len()).then_some(n as u32);
+                        let got = analyse::first_difference(&t.key(x), &t.key(y));
+                        assert_eq!(got, want);
+                    }
                 }
             }
         }

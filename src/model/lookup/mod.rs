@@ -432,13 +432,10 @@ impl ReplyTemplate {
     /// sources apart, not as the rule list (a key per address of a host
     /// with a rule per address was N² bytes).
     pub fn key(&self, rules: &ReplyRules) -> Vec<u8> {
-        let byte =
-            |s: &RuleSel| s.base as u8 | (s.cond as u8) << 1 | (s.has_conditional as u8) << 2;
         let mut out = Vec::new();
         for (i, (a, b)) in rules.sel.iter().zip(&self.sel).enumerate() {
             if a != b {
-                out.extend_from_slice(&(i as u32).to_le_bytes());
-                out.push(byte(a));
+                key_push(&mut out, i, a);
             }
         }
         // A list of another length (another host's) differs at its end.
@@ -451,8 +448,33 @@ impl ReplyTemplate {
 
     /// `host.reply_rules(src)`, `host` being the host this was made of.
     pub fn rules(&self, host: &Host, src: IpAddr) -> ReplyRules {
+        self.rules_held(host, src).0
+    }
+
+    /// `rules` and their `key`, found from the rules whose `from` holds
+    /// `src` (comparing every rule with the template per address was N²).
+    pub fn rules_keyed(&self, host: &Host, src: IpAddr) -> (ReplyRules, Vec<u8>) {
+        let (rules, held) = self.rules_held(host, src);
+        let Some(held) = held else {
+            let key = self.key(&rules);
+            return (rules, key);
+        };
+        let mut key = Vec::new();
+        // Ascending, as `key` scans them.
+        for i in held {
+            let i = i as usize;
+            if rules.sel[i] != self.sel[i] {
+                key_push(&mut key, i, &rules.sel[i]);
+            }
+        }
+        (rules, key)
+    }
+
+    /// `rules`, with the rules settled otherwise than the template's
+    /// (ascending; none: settled rule by rule, another family's source).
+    fn rules_held(&self, host: &Host, src: IpAddr) -> (ReplyRules, Option<Vec<u32>>) {
         if Family::of(&src) != self.fam {
-            return host.reply_rules(src);
+            return (host.reply_rules(src), None);
         }
         let rules = &host.rules[fam_idx(self.fam)];
         let mut sel = self.sel.clone();
@@ -482,7 +504,7 @@ impl ReplyTemplate {
             a.sort_unstable();
             (a, self.by_to.clone())
         };
-        ReplyRules {
+        let rules = ReplyRules {
             src,
             iif: None,
             sel,
@@ -490,8 +512,15 @@ impl ReplyTemplate {
             gotos: self.gotos.clone(),
             by_to,
             src_owned: host.src_owned(src),
-        }
+        };
+        (rules, Some(held))
     }
+}
+
+/// Rule `i` settled as `s`, into a `ReplyTemplate::key`.
+fn key_push(out: &mut Vec<u8>, i: usize, s: &RuleSel) {
+    out.extend_from_slice(&(i as u32).to_le_bytes());
+    out.push(s.base as u8 | (s.cond as u8) << 1 | (s.has_conditional as u8) << 2);
 }
 
 /// The rules indexed for many forwarded sources (a node's pods, each with
