@@ -18,6 +18,9 @@
 #   srcaddrs N  source routing per address: N secondary addresses on eth1,
 #               each with its own rule (`from ADDR lookup T`) and table T
 #               (the link's subnet and a default via its gateway)
+#   v6src N     N IPv6 addresses on eth1 under one IPv6 source route
+#               (`2001:db8:99::/48 from 2001:db8:1::/64 via … dev eth1`), the
+#               default by eth0: every address answers by itself
 #
 # Namespaces are named aro-bh-*; an EXIT trap deletes the one this run made.
 # Nothing is sent: links are veth pairs into a peer namespace, nothing pings.
@@ -134,6 +137,21 @@ srcaddrs)
       "$a" "$a" $t $((1000 + k)) $t $t >> "$batch"
   done
   x -batch "$batch"
+  ;;
+v6src)
+  for i in 0 1; do
+    x link add eth$i type veth peer name p$i netns "$ns-p"
+    x link set eth$i up
+  done
+  x addr add 10.0.0.10/16 dev eth0
+  x -6 addr add 2001:db8::10/64 dev eth0 nodad
+  : > "$batch"
+  for ((k = 0; k < n; k++)); do
+    printf 'addr add 2001:db8:1::%x/64 dev eth1 nodad\n' $((k + 16)) >> "$batch"
+  done
+  x -batch "$batch"
+  x -6 route add default via 2001:db8::1 dev eth0
+  x -6 route add 2001:db8:99::/48 from 2001:db8:1::/64 via 2001:db8:1::1 dev eth1
   ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac
