@@ -1182,18 +1182,19 @@ impl Captured {
         if let Some(k) = self.slots.get(slot, kind) {
             return k;
         }
-        let k = match self.slot_group.get(slot) {
-            Some(&Some(g)) => self.analysed.get(g, kind),
-            _ => None,
-        };
-        let k = k.unwrap_or_else(|| {
-            let l = host.lookup_reply(rules, dst);
-            let multipath = chose_multipath(host, self.fam, &l);
-            let k = self.lookups.intern(KeptLookup::of(l, multipath));
-            self.answers
-                .resize_with(self.lookups.len(), Default::default);
-            k
-        });
+        // The analysis's, where it has one: not copied into the slot (a
+        // host with a slot per address copied the shared answers into each,
+        // addresses × kinds).
+        if let Some(&Some(g)) = self.slot_group.get(slot)
+            && let Some(k) = self.analysed.get(g, kind)
+        {
+            return k;
+        }
+        let l = host.lookup_reply(rules, dst);
+        let multipath = chose_multipath(host, self.fam, &l);
+        let k = self.lookups.intern(KeptLookup::of(l, multipath));
+        self.answers
+            .resize_with(self.lookups.len(), Default::default);
         self.slots.set(slot, kind, k);
         k
     }
