@@ -729,7 +729,8 @@ pub(super) fn analyse<'h>(
     // Nothing to report, found without a walk (`quiet`).
     if memo && foreign.is_none() && !ep.internal {
         let iface = m.name(&ep.interface);
-        if m.quiet(host, sp, g, rules, iface, class) {
+        let localnet = matches!(ep.address, IpAddr::V4(v) if v.is_loopback());
+        if m.quiet(host, sp, g, rules, iface, class, localnet) {
             #[cfg(test)]
             quiet::TOLD.with(|t| t.set(t.get() + 1));
             ep.conditional.clear();

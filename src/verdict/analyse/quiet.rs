@@ -59,6 +59,9 @@ pub(super) struct Index {
     by_depth: BTreeMap<u32, (Leaves, Vec<u32>)>,
     /// Kinds without a shared answer (a bit each).
     unset: Vec<u64>,
+    /// Kinds whose every piece is a never-peer, which a walk does not look
+    /// up (but for a loopback endpoint's own prefix): a bit each.
+    never: Vec<u64>,
     /// Each kind's first piece (where it is looked up).
     first: Vec<u128>,
 }
@@ -124,6 +127,7 @@ impl<'h> Memo<'h> {
         rules: &crate::model::lookup::ReplyRules,
         iface: u32,
         class: &LinkClass,
+        localnet: bool,
     ) -> bool {
         let (agree, own_source) = self.answers.reach(g);
         if self.answers.len() < 2 || own_source || sp.kinds > MAX_KINDS || agree == 0 {
@@ -151,17 +155,25 @@ impl<'h> Memo<'h> {
         }
         // The rest it looks up (or has): decided at `agree` or after, or
         // never shared.
+        // Kinds a walk looks up (a kind may have no piece at all).
+        let walked = |k: &u32| {
+            idx.first[*k as usize] != u128::MAX
+                && (localnet || idx.never[*k as usize / 64] >> (k % 64) & 1 == 0)
+        };
         let mut own: Vec<u32> = Vec::new();
         for (_, (_, kinds)) in idx.by_depth.range(agree..) {
-            own.extend_from_slice(kinds);
+            own.extend(kinds.iter().filter(|k| walked(k)));
             if own.len() > MAX_OWN {
                 return false;
             }
         }
         for (w, &bits) in idx.unset.iter().enumerate() {
-            let mut b = bits;
+            let mut b = if localnet { bits } else { bits & !idx.never[w] };
             while b != 0 {
-                own.push((w * 64) as u32 + b.trailing_zeros());
+                let k = (w * 64) as u32 + b.trailing_zeros();
+                if walked(&k) {
+                    own.push(k);
+                }
                 b &= b - 1;
             }
             if own.len() > MAX_OWN {
@@ -184,14 +196,21 @@ impl<'h> Memo<'h> {
     /// The index of the shared answers so far.
     fn index(&mut self, sp: &Space<'_>, class: &LinkClass) -> Index {
         let mut first = vec![u128::MAX; sp.kinds];
+        let mut never = vec![u64::MAX; sp.kinds.div_ceil(64)];
+        // As the walk asks it: by each piece's start.
+        let mut cursor = crate::verdict::peers::Cursor::new(&sp.never);
         for (start, _, kind) in sp.pieces() {
             if first[kind] == u128::MAX {
                 first[kind] = start;
+            }
+            if !cursor.contains(start) {
+                never[kind / 64] &= !(1 << (kind % 64));
             }
         }
         let mut idx = Index {
             by_depth: BTreeMap::new(),
             unset: vec![0; sp.kinds.div_ceil(64)],
+            never,
             first,
         };
         for kind in 0..sp.kinds {
