@@ -1179,15 +1179,15 @@ impl Captured {
         kind: usize,
         dst: IpAddr,
     ) -> u32 {
-        if let Some(k) = self.slots.get(slot, kind) {
-            return k;
-        }
         // The analysis's, where it has one: not copied into the slot (a
         // host with a slot per address copied the shared answers into each,
-        // addresses × kinds).
+        // addresses × kinds). Asked first: the slot holds only the others.
         if let Some(&Some(g)) = self.slot_group.get(slot)
             && let Some(k) = self.analysed.get(g, kind)
         {
+            return k;
+        }
+        if let Some(k) = self.slots.get(slot, kind) {
             return k;
         }
         let l = host.lookup_reply(rules, dst);
@@ -1470,6 +1470,10 @@ impl Unprioritised {
 /// by one per endpoint before. Most of those slots get a handful of answers
 /// (`Judge::twins`): kept in a map until they are many (a vector of every
 /// kind per slot was 4 bytes × addresses × kinds).
+/// `Slots` of at most this many answers in all (and the first two) are
+/// vectors from the start.
+const DENSE_SLOTS: usize = 1 << 20;
+
 #[derive(Default)]
 struct Slots {
     list: Vec<(JudgeKey, Known)>,
@@ -1486,7 +1490,14 @@ impl Slots {
             return i;
         }
         let i = self.list.len();
-        self.list.push((key.clone(), Known::default()));
+        // The first slots a vector each (read by index, not hashed: a full
+        // table's million kinds), two of any size and up to 4 MB in all.
+        let answers = if i < 2 || (i + 1) * kinds <= DENSE_SLOTS {
+            Known::Many(vec![u32::MAX; kinds])
+        } else {
+            Known::default()
+        };
+        self.list.push((key.clone(), answers));
         self.index.insert(key, i);
         i
     }
