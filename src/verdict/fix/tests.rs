@@ -917,20 +917,10 @@ fn twin_texts(rng: &mut Rng, alt: Option<&str>) -> [String; 5] {
             "{dst}\n\tnexthop via 10.{a}.{sa}.1 dev eth{a} weight 1 onlink\n\tnexthop via 10.{b}.{sb}.1 dev eth{b} weight 1 onlink"
         );
     }
-    let mut prio = 100;
-    for (i, a) in &v4 {
-        if rng.chance(25) {
-            let t = 10000 + rng.below(3);
-            let _ = writeln!(rule, "{prio}:\tfrom {a} lookup {t}");
-            prio += rng.below(2) as u32;
-            let _ = writeln!(route, "default via 10.{i}.0.1 dev eth{i} table {t} onlink");
-        }
-    }
+    let tables = |rng: &mut Rng, _: usize| 10000 + rng.below(3);
+    let default = |i: usize, t: u64| format!("default via 10.{i}.0.1 dev eth{i} table {t} onlink");
+    address_rules(rng, &v4, 25, 30, tables, default, [&mut rule, &mut route]);
     if !rule.is_empty() {
-        // A `goto` reads priorities: rules alike but for theirs differ.
-        if rng.chance(30) {
-            rule = format!("50:\tfrom all goto {}\n{rule}", 100 + rng.below(3));
-        }
         rule = format!(
             "0:\tfrom all lookup local\n{rule}32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n"
         );
@@ -951,35 +941,49 @@ fn twin_texts(rng: &mut Rng, alt: Option<&str>) -> [String; 5] {
         };
         let dst =
             ["2001:db8:99::/48", "2001:db8:99:1::/64", "2001:db8:98::/48"][rng.below(3) as usize];
-        let _ = writeln!(
-            route6,
-            "{dst} from {from} via 2001:db8:{d}::1 dev eth{d} metric 1024"
-        );
+        let via = format!("via 2001:db8:{d}::1 dev eth{d} metric 1024");
+        let _ = writeln!(route6, "{dst} from {from} {via}");
     }
     if rng.chance(30) {
-        let _ = writeln!(
-            route6,
-            "2001:db8:99::/48 via 2001:db8:{g}::1 dev eth{g} metric 1024"
-        );
+        let via = format!("via 2001:db8:{g}::1 dev eth{g} metric 1024");
+        let _ = writeln!(route6, "2001:db8:99::/48 {via}");
     }
-    let mut prio = 100;
-    for (i, a) in &v6 {
-        if rng.chance(20) {
-            let _ = writeln!(rule6, "{prio}:\tfrom {a} lookup 2000{i}");
-            prio += rng.below(2) as u32;
-            let _ = writeln!(
-                route6,
-                "default via 2001:db8:{i}::1 dev eth{i} table 2000{i} metric 1024"
-            );
-        }
-    }
+    let tables = |_: &mut Rng, i: usize| 20000 + i as u64;
+    let default =
+        |i: usize, t: u64| format!("default via 2001:db8:{i}::1 dev eth{i} table {t} metric 1024");
+    address_rules(rng, &v6, 20, 40, tables, default, [&mut rule6, &mut route6]);
     if !rule6.is_empty() {
-        if rng.chance(40) {
-            rule6 = format!("50:\tfrom all goto {}\n{rule6}", 100 + rng.below(3));
-        }
         rule6 = format!("0:\tfrom all lookup local\n{rule6}32766:\tfrom all lookup main\n");
     }
     [addr, rule, route, rule6, route6]
+}
+
+/// Rules `from ADDR lookup T` for some of `addrs` (`pct` in 100), each
+/// table T (`table`) with a default (`default`), into `out` (rules,
+/// routes); with a `goto` over some of them now and then (`goto_pct`): a
+/// `goto` reads priorities, and rules alike but for theirs then differ.
+fn address_rules(
+    rng: &mut Rng,
+    addrs: &[(usize, String)],
+    pct: u64,
+    goto_pct: u64,
+    table: impl Fn(&mut Rng, usize) -> u64,
+    default: impl Fn(usize, u64) -> String,
+    out: [&mut String; 2],
+) {
+    let [rule, route] = out;
+    let mut prio = 100;
+    for (i, a) in addrs {
+        if rng.chance(pct) {
+            let t = table(rng, *i);
+            let _ = writeln!(rule, "{prio}:\tfrom {a} lookup {t}");
+            prio += rng.below(2) as u32;
+            let _ = writeln!(route, "{}", default(*i, t));
+        }
+    }
+    if !rule.is_empty() && rng.chance(goto_pct) {
+        *rule = format!("50:\tfrom all goto {}\n{rule}", 100 + rng.below(3));
+    }
 }
 
 /// Endpoints walked as twins (`Judge::twins`: keyed by their address, the
