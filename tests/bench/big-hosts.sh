@@ -21,6 +21,9 @@
 #   v6src N     N IPv6 addresses on eth1 under one IPv6 source route
 #               (`2001:db8:99::/48 from 2001:db8:1::/64 via … dev eth1`), the
 #               default by eth0: every address answers by itself
+#   v6links N   N/20 links, each with an IPv4 /24 and 20 IPv6 addresses in
+#               its own /64, and an IPv6 default by its router (metric 1024
+#               + link number): each link's replies leak by every other
 #
 # Namespaces are named aro-bh-*; an EXIT trap deletes the one this run made.
 # Nothing is sent: links are veth pairs into a peer namespace, nothing pings.
@@ -152,6 +155,29 @@ v6src)
   x -batch "$batch"
   x -6 route add default via 2001:db8::1 dev eth0
   x -6 route add 2001:db8:99::/48 from 2001:db8:1::/64 via 2001:db8:1::1 dev eth1
+  ;;
+v6links)
+  links=$((n / 20))
+  : > "$batch"
+  for ((l = 0; l < links; l++)); do
+    echo "link add eth$l type veth peer name p$l netns $ns-p" >> "$batch"
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((l = 0; l < links; l++)); do
+    echo "link set eth$l up" >> "$batch"
+    printf 'addr add 10.%d.%d.10/24 dev eth%d\n' $((l / 256)) $((l % 256)) $l >> "$batch"
+    for ((k = 0; k < 20; k++)); do
+      printf 'addr add 2001:db8:%x::%x/64 dev eth%d nodad\n' $l $((k + 16)) $l >> "$batch"
+    done
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((l = 0; l < links; l++)); do
+    printf 'route add default via fe80::1 dev eth%d metric %d\n' $l $((1024 + l)) >> "$batch"
+  done
+  x -6 -batch "$batch"
+  x route add default via 10.0.0.1 dev eth0
   ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac

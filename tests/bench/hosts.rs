@@ -17,6 +17,7 @@
 //! | `mpaddrs` | N addresses | the same, with a multipath default behind the plain one |
 //! | `srcaddrs` | N addresses | 2 links; each address on the second with its own `from` rule and table |
 //! | `v6src` | N IPv6 addresses | 2 links; the second's addresses under one IPv6 source route |
+//! | `v6links` | N IPv6 addresses | N/20 links, each with an IPv4 /24, 20 IPv6 addresses and an IPv6 default |
 //!
 //! The default list is the issue's: BGP tables of 12k, 120k and a full
 //! table (950k routes: building it in a namespace takes a few minutes and
