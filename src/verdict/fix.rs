@@ -1256,11 +1256,11 @@ struct Judge<'a, 'h> {
     twin_hits: usize,
     #[cfg(test)]
     twin_misses: usize,
-    /// What the walk over the pieces found, per (captured slot, fixed
-    /// slot, link, internal, loopback): all it reads of an endpoint, so
-    /// the 20 addresses of a link are walked once, not 20 times (10k
-    /// addresses: 175M pieces judged in one step).
-    walked: super::FastMap<(usize, usize, String, bool, bool), Walked>,
+    /// What the walk over the pieces found, per `WalkedKey`: all it reads
+    /// of an endpoint, so the 20 addresses of a link are walked once, not
+    /// 20 times (10k addresses: 175M pieces judged in one step), their
+    /// plan rules' priorities apart.
+    walked: super::FastMap<WalkedKey, Walked>,
     /// Where the fixed model's answers are the captured host's
     /// (`Shortcut`).
     shortcut: Option<Shortcut<'a>>,
@@ -1413,6 +1413,18 @@ type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 type TwinKey = (Vec<(u32, RuleSel)>, Vec<(u32, RuleSel)>, String, bool, bool);
 
 type MetList = std::rc::Rc<Vec<Met>>;
+
+/// A walk's key (`Judge::walked`): the captured slot, the fixed model's
+/// rule walk (`Judge::twin_walk`) and its slot's address, link, internal,
+/// loopback.
+type WalkedKey = (
+    usize,
+    Vec<(u32, RuleSel)>,
+    Option<IpAddr>,
+    String,
+    bool,
+    bool,
+);
 
 /// A piece a walk judged whose answers may depend on the reply's address:
 /// its kind in the judged space and in the captured one, its start, the
@@ -1673,7 +1685,18 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
     let sa = j.slot(&ra, e);
     // Everything the walk reads of `e` (`Peers::new`, the slots, the link).
     let localnet = matches!(e.address, IpAddr::V4(v) if v.is_loopback());
-    let key = (sb, sa, e.interface.clone(), e.internal, localnet);
+    // The fixed model's rule walk without priorities: a plan's step adds a
+    // rule per address of a link, each its own slot, alike but for its
+    // priority (each address was walked apart: links × pieces a step).
+    let walk = j.twin_walk(&ra);
+    let key = (
+        sb,
+        walk.clone(),
+        j.slots.list[sa].0.1,
+        e.interface.clone(),
+        e.internal,
+        localnet,
+    );
     let w = match j.walked.get(&key) {
         Some(w) => w.clone(),
         None => {
@@ -1682,7 +1705,7 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
             let twin = (j.by_address.share(j.sp, e) == super::Share::OwnSource).then(|| {
                 (
                     j.captured.slots.list[sb].0.0.clone(),
-                    j.twin_walk(&ra),
+                    walk,
                     e.interface.clone(),
                     e.internal,
                     localnet,
