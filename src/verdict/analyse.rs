@@ -404,9 +404,10 @@ impl Known {
 }
 
 impl Answers {
-    /// A new group (its number), whose rules' selectors are `sel` (none:
-    /// its answers depend on the source itself, or the flow is not a
-    /// local reply; it shares no answer).
+    /// A new group (its number), whose replies meet the rules as `key`
+    /// says (`ReplyTemplate::key`; none: its answers depend on the source
+    /// itself, or the flow is not a local reply: it shares no answer); with
+    /// `own_source`, some answers depend on its address (`Group`).
     pub(super) fn add_group(
         &mut self,
         kinds: usize,
@@ -661,10 +662,11 @@ impl<'h> Memo<'h> {
             },
         };
         let chosen = route.and_then(|k| route_in(&self.tables, k));
+        let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
         // IPv4 multipath routes prefer the legs whose source is the
         // reply's; IPv6 routes with a `from` hold their destinations.
         let by_source = match fam {
-            Family::Inet => chosen.is_some_and(|e| e.route.nexthops.len() > 1),
+            Family::Inet => multipath,
             Family::Inet6 => self.src_dsts.as_ref().is_some_and(|d| d.contains(start)),
         };
         let direct_prefix = match &answer {
@@ -686,7 +688,6 @@ impl<'h> Memo<'h> {
         };
         let skip = matches!(shape.answer, RawAnswer::NotUnicast) && shape.conditional.is_empty();
         let shape = self.shape(shape);
-        let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
         let kept = self.kept.intern(KeptLookup::of(l, multipath));
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind
@@ -702,7 +703,7 @@ impl<'h> Memo<'h> {
 /// At most this many answers that depend on the source are kept from an
 /// analysis to compare a twin's with (a full table of multipath routes
 /// has a million).
-const MET_MAX: usize = 4096;
+pub(super) const MET_MAX: usize = 4096;
 
 /// At most this many CIDR blocks are listed per leak; the rest are counted
 /// (`destinations_omitted`): a BGP table's leak would list every route.

@@ -26,7 +26,7 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::analyse::{Analysed, Known};
+use super::analyse::{Analysed, Known, MET_MAX};
 use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
@@ -1246,9 +1246,10 @@ struct Judge<'a, 'h> {
     /// answers alike walks alike (`Met`; 8,000 IPv6 addresses under a
     /// source route were walked one by one over 16,000 pieces).
     twins: super::FastMap<TwinKey, (Walked, Option<MetList>)>,
-    /// The fixed model's rule classes but for priorities, for `twins`' keys
-    /// (none: a `goto` reads priorities). A plan's `from ADDR lookup T`
-    /// rules, one per address at priorities of their own, are alike.
+    /// The fixed model's rule classes but for priorities, for `walked`'s and
+    /// `twins`' keys (none: a `goto` reads priorities). A plan's `from ADDR
+    /// lookup T` rules, one per address at priorities of their own, are
+    /// alike.
     unprioritised: Option<Unprioritised>,
     /// Endpoints walked as a twin, and told apart from theirs by the
     /// answers that depend on the address.
@@ -1438,10 +1439,6 @@ struct Met {
     fixed: u32,
 }
 
-/// At most this many answers that depend on the address are kept from a
-/// walk to compare another's with.
-const MET_MAX: usize = 4096;
-
 /// Rule classes (`Host::rule_classes`) numbered again by
 /// `behaviour_but_priority`, as they are asked for.
 #[derive(Default)]
@@ -1477,15 +1474,15 @@ impl Unprioritised {
     }
 }
 
+/// `Slots` of at most this many answers in all (and the first two) are
+/// vectors from the start.
+const DENSE_SLOTS: usize = 1 << 20;
+
 /// Per walk key, the answer of each kind, by key: a host whose addresses
 /// are each their own key (IPv6 source routes) has thousands, searched one
 /// by one per endpoint before. Most of those slots get a handful of answers
 /// (`Judge::twins`): kept in a map until they are many (a vector of every
 /// kind per slot was 4 bytes × addresses × kinds).
-/// `Slots` of at most this many answers in all (and the first two) are
-/// vectors from the start.
-const DENSE_SLOTS: usize = 1 << 20;
-
 #[derive(Default)]
 struct Slots {
     list: Vec<(JudgeKey, Known)>,
@@ -1534,17 +1531,9 @@ impl<'a, 'h> Judge<'a, 'h> {
         shortcut: Option<Shortcut<'a>>,
     ) -> Self {
         let by_address = captured.by_address.or(SourceKeyed::of(after, sp.fam));
-        let src_dsts = by_address.src_routes.then(|| {
-            super::peers::RangeSet::new(
-                [before, after]
-                    .iter()
-                    .flat_map(|h| h.tables[fam_idx(sp.fam)].values())
-                    .flat_map(|t| t.routes.iter())
-                    .filter(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
-                    .map(|e| Range::of(&e.route.dst))
-                    .collect(),
-            )
-        });
+        let src_dsts = by_address
+            .src_routes
+            .then(|| super::source_route_dsts(&[before, after], sp.fam));
         let goto = after.rules[fam_idx(sp.fam)]
             .iter()
             .any(|r| r.rule.action == RuleAction::Goto);
@@ -1635,9 +1624,9 @@ impl<'a, 'h> Judge<'a, 'h> {
         k
     }
 
-    /// How replies under `rules` walk the fixed model's rules, for `twins`:
-    /// the slot key's rules, numbered without their priorities where no
-    /// `goto` reads them.
+    /// How replies under `rules` walk the fixed model's rules, for `walked`
+    /// and `twins`: the slot key's rules, numbered without their priorities
+    /// where no `goto` reads them.
     fn twin_walk(&mut self, rules: &ReplyRules) -> Vec<(u32, RuleSel)> {
         let m = &self.models[1].rules[fam_idx(self.sp.fam)];
         rules

@@ -139,14 +139,7 @@ fn endpoints_with<'h>(
             .map(|(i, _)| i)
             .collect();
         if by_source.src_routes {
-            m.src_dsts = Some(peers::RangeSet::new(
-                host.tables[fam_idx(fam)]
-                    .values()
-                    .flat_map(|t| t.routes.iter())
-                    .filter(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
-                    .map(|e| space::Range::of(&e.route.dst))
-                    .collect(),
-            ));
+            m.src_dsts = Some(source_route_dsts(&[host], fam));
         }
         // (group, link, internal) → the endpoint analysed first.
         let mut first: FastMap<(usize, String, bool), usize> = Default::default();
@@ -228,6 +221,20 @@ fn endpoints_with<'h>(
         analysed[fam_idx(fam)] = m.into_analysed();
     }
     (out, spaces, analysed)
+}
+
+/// The destinations of the IPv6 routes with a `from` in `hosts` (family
+/// `fam`): where a reply's answer may depend on its source itself.
+fn source_route_dsts(hosts: &[&Host], fam: Family) -> peers::RangeSet {
+    peers::RangeSet::new(
+        hosts
+            .iter()
+            .flat_map(|h| h.tables[fam_idx(fam)].values())
+            .flat_map(|t| t.routes.iter())
+            .filter(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
+            .map(|e| space::Range::of(&e.route.dst))
+            .collect(),
+    )
 }
 
 /// The answers an analysis met that depend on its address

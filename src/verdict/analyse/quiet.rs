@@ -97,13 +97,14 @@ impl<'h> Memo<'h> {
                 ..
             } => (dev, gateway, nexthops),
         };
-        let legs: Vec<(u32, Option<std::net::IpAddr>)> = if nexthops == 0 {
-            vec![(dev, gateway)]
+        let one = [(dev, gateway)];
+        let legs = if nexthops == 0 {
+            &one[..]
         } else {
-            self.hops[nexthops as usize].to_vec()
+            &self.hops[nexthops as usize][..]
         };
         let mut out = Leaves::Nowhere;
-        for (d, gw) in legs {
+        for &(d, gw) in legs {
             // Straight into a container link: delivered on the host.
             if gw.is_none() && is_internal_dev(&mut self.internal, &self.names, d, class) {
                 continue;
@@ -141,8 +142,7 @@ impl<'h> Memo<'h> {
         for (kind, rid, depth) in std::mem::take(&mut self.quiet_new) {
             let l = self.leaves(rid, class);
             if let Some(idx) = &mut self.quiet {
-                idx.unset[kind as usize / 64] &= !(1 << (kind % 64));
-                add(idx, depth, l, kind);
+                idx.shared(depth, l, kind);
             }
         }
         let Some(idx) = &self.quiet else {
@@ -168,7 +168,7 @@ impl<'h> Memo<'h> {
             }
         }
         for (w, &bits) in idx.unset.iter().enumerate() {
-            let mut b = if localnet { bits } else { bits & !idx.never[w] };
+            let mut b = bits;
             while b != 0 {
                 let k = (w * 64) as u32 + b.trailing_zeros();
                 if walked(&k) {
@@ -217,7 +217,7 @@ impl<'h> Memo<'h> {
             match self.answers.shared_of(kind) {
                 Some((rid, depth)) => {
                     let l = self.leaves(rid, class);
-                    add(&mut idx, depth, l, kind as u32);
+                    idx.shared(depth, l, kind as u32);
                 }
                 None => idx.unset[kind / 64] |= 1 << (kind % 64),
             }
@@ -226,13 +226,18 @@ impl<'h> Memo<'h> {
     }
 }
 
-fn add(idx: &mut Index, depth: u32, l: Leaves, kind: u32) {
-    let e = idx
-        .by_depth
-        .entry(depth)
-        .or_insert((Leaves::Nowhere, Vec::new()));
-    e.0 = e.0.and(l);
-    e.1.push(kind);
+impl Index {
+    /// `kind`'s answer, decided by rule `depth` and leaving as `l`, is
+    /// shared now.
+    fn shared(&mut self, depth: u32, l: Leaves, kind: u32) {
+        self.unset[kind as usize / 64] &= !(1 << (kind % 64));
+        let e = self
+            .by_depth
+            .entry(depth)
+            .or_insert((Leaves::Nowhere, Vec::new()));
+        e.0 = e.0.and(l);
+        e.1.push(kind);
+    }
 }
 
 impl Answers {
