@@ -37,7 +37,7 @@ use crate::model::lookup::{ReplyRules, is_link_local};
 use crate::model::{FibTable, Host, KernelError, Origin, RouteEntry, RuleEntry, fam_idx};
 use serde::{Deserialize, Serialize};
 use space::Range;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How far the advice goes.
@@ -909,7 +909,12 @@ impl<'a> Reach<'a> {
         let mut tables: Vec<&Table> = Vec::new();
         for op in ops.iter().filter(|o| o.family() == fam) {
             match op {
-                Op::AddRoute(r) | Op::DelRoute(r) => tables.push(&r.table),
+                // Each once: a step's routes are mostly in one table, and
+                // every rule of the host is checked against these.
+                Op::AddRoute(r) | Op::DelRoute(r) if !tables.contains(&&r.table) => {
+                    tables.push(&r.table)
+                }
+                Op::AddRoute(_) | Op::DelRoute(_) => {}
                 // A rule this module adds or deletes is never a `goto`; one
                 // deleted may have read a changed table: it is matched here.
                 Op::AddRule(_, r) | Op::DelRule(_, r) => {
@@ -1289,11 +1294,41 @@ struct Shortcut<'a> {
     /// The captured host's `local` was merged into `main`, the model's not.
     unmerged: bool,
     local: Option<&'a FibTable>,
-    /// The plan's rules: `from`, priority, table in the model.
-    rules: Vec<(ipnet::IpNet, u32, &'a FibTable)>,
-    /// The rules by the addresses their `from` holds (a plan adds a rule
-    /// per address of a link: `meets` was one scan of them per endpoint).
+    /// The plan's rules: `from`, priority, table (in `model`).
+    rules: &'a [(ipnet::IpNet, u32, Table)],
+    model: &'a Host,
+    fam: Family,
+    /// The accepted steps' rules by the addresses their `from` holds
+    /// (`PlanIndex`; a plan adds a rule per address of a link: `meets` was
+    /// one scan of them per endpoint), and the step's own, numbered on.
+    accepted: &'a crate::model::lookup::PrefixIndex,
+    step: crate::model::lookup::PrefixIndex,
+}
+
+/// The accepted steps' plan rules (`Plan::plan_rules`) indexed once, not
+/// again for every step: a plan for 500 links takes 500 steps and adds a
+/// rule per address.
+#[derive(Default)]
+struct PlanIndex {
+    /// By `from`, numbered as in the rules.
     from: crate::model::lookup::PrefixIndex,
+    /// Their tables, each once.
+    tables: Vec<Table>,
+    seen: HashSet<Table>,
+    /// How many rules are in.
+    len: usize,
+}
+
+impl PlanIndex {
+    fn extend(&mut self, rules: &[(ipnet::IpNet, u32, Table)]) {
+        for (i, (n, _, t)) in rules.iter().enumerate().skip(self.len) {
+            self.from.push(i as u32, *n);
+            if self.seen.insert(t.clone()) {
+                self.tables.push(t.clone());
+            }
+        }
+        self.len = self.len.max(rules.len());
+    }
 }
 
 /// The plan's rules that replies from one address meet (`Shortcut`): the
@@ -1310,7 +1345,8 @@ impl<'a> Shortcut<'a> {
         host: &'a Host,
         model: &'a Host,
         fam: Family,
-        rules: &[(ipnet::IpNet, u32, Table)],
+        rules: &'a [(ipnet::IpNet, u32, Table)],
+        accepted: &'a PlanIndex,
         created: &[Table],
     ) -> Option<Shortcut<'a>> {
         let fi = fam_idx(fam);
@@ -1323,38 +1359,56 @@ impl<'a> Shortcut<'a> {
         let unmerged = fam == Family::Inet && !h && m;
         // No other rule looks the plan's tables up (nor a VRF's l3mdev
         // rule), no goto is aimed at the plan's rules.
-        for t in created {
-            let theirs = rules.iter().filter(|r| r.2 == *t).count();
-            let all = model.rules[fi]
-                .iter()
-                .filter(|x| x.table.as_ref() == Some(t))
-                .count();
-            if all != theirs
-                || model
-                    .links
-                    .iter()
-                    .any(|l| l.vrf_table.is_some() && l.vrf_table == t.id())
-            {
-                return None;
+        // Counted once each (a plan for 500 links has 500 tables and a
+        // rule per address).
+        let mut count: HashMap<&Table, (usize, usize)> =
+            created.iter().map(|t| (t, (0, 0))).collect();
+        for r in rules {
+            if let Some(c) = count.get_mut(&r.2) {
+                c.0 += 1;
             }
         }
+        for x in &model.rules[fi] {
+            if let Some(c) = x.table.as_ref().and_then(|t| count.get_mut(t)) {
+                c.1 += 1;
+            }
+        }
+        let vrfs: HashSet<u32> = model.links.iter().filter_map(|l| l.vrf_table).collect();
+        if count.values().any(|(theirs, all)| theirs != all)
+            || created
+                .iter()
+                .any(|t| t.id().is_some_and(|i| vrfs.contains(&i)))
+        {
+            return None;
+        }
+        let prios: HashSet<u32> = rules.iter().map(|r| r.1).collect();
         if model.rules[fi].iter().any(|x| {
-            x.rule.action == RuleAction::Goto && rules.iter().any(|r| x.rule.goto == Some(r.1))
+            x.rule.action == RuleAction::Goto && x.rule.goto.is_some_and(|g| prios.contains(&g))
         }) {
             return None;
         }
-        let mut from = crate::model::lookup::PrefixIndex::default();
-        for (i, (n, _, _)) in rules.iter().enumerate() {
-            from.push(i as u32, *n);
+        // Every rule's table is in the model.
+        let new = rules.get(accepted.len..).unwrap_or_default();
+        if accepted
+            .tables
+            .iter()
+            .chain(new.iter().map(|r| &r.2))
+            .any(|t| model.table(fam, t).is_none())
+        {
+            return None;
+        }
+        let mut step = crate::model::lookup::PrefixIndex::default();
+        for (i, (n, _, _)) in new.iter().enumerate() {
+            step.push((accepted.len + i) as u32, *n);
         }
         Some(Shortcut {
             unmerged,
             local: host.table(fam, &Table::Id(Table::LOCAL)),
-            rules: rules
-                .iter()
-                .map(|(n, p, t)| Some((*n, *p, model.table(fam, t)?)))
-                .collect::<Option<_>>()?,
-            from,
+            rules,
+            model,
+            fam,
+            accepted: &accepted.from,
+            step,
         })
     }
 
@@ -1364,11 +1418,18 @@ impl<'a> Shortcut<'a> {
             first: u32::MAX,
             tables: Vec::new(),
         };
-        // In the rules' order, as a scan of them gave.
-        for i in self.from.holding(a) {
-            let (_, p, t) = self.rules[i as usize];
-            m.first = m.first.min(p);
-            m.tables.push(t);
+        // In the rules' order, as a scan of them gave: the step's come
+        // after the accepted ones.
+        for i in self
+            .accepted
+            .holding(a)
+            .into_iter()
+            .chain(self.step.holding(a))
+        {
+            let (_, p, t) = &self.rules[i as usize];
+            m.first = m.first.min(*p);
+            m.tables
+                .push(self.model.table(self.fam, t).expect("a plan rule's table"));
         }
         m
     }
@@ -1855,10 +1916,13 @@ struct Plan {
     captured: [Option<Captured>; 2],
     /// The analysis's lookups per family, until `captured` takes them.
     analysed: [Option<Analysed>; 2],
-    /// Per family, the prefixes of every route and rule `to` a step has
-    /// added to the model (kept or rolled back): where the model's cuts
-    /// may differ from the host's (`in_model` tells which still hold).
-    added: [Vec<ipnet::IpNet>; 2],
+    /// Per family, the prefixes of the routes and rule `to`s the accepted
+    /// steps added that the model still holds: where its cuts may differ
+    /// from the host's. Kept, not found again from every prefix ever
+    /// added: a host with 500 links takes 500 steps.
+    held: [BTreeSet<ipnet::IpNet>; 2],
+    /// The prefixes the step being judged adds.
+    fresh: [Vec<ipnet::IpNet>; 2],
     /// Per family, `Host::rule_classes` of the model's rules as the accepted
     /// steps left them (a step without rule operations keeps them).
     classes: [Option<Vec<u32>>; 2],
@@ -1871,18 +1935,28 @@ struct Plan {
     plain: [bool; 2],
     plan_rules: [Vec<(ipnet::IpNet, u32, Table)>; 2],
     plan_tables: [Vec<Table>; 2],
+    /// `plan_rules` indexed.
+    plan_index: [PlanIndex; 2],
 }
 
-/// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`.
-fn in_model(m: &Host, fam: Family, n: &ipnet::IpNet) -> bool {
+/// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`
+/// (`tos`: those of `m`'s rules, sorted).
+fn in_model(m: &Host, fam: Family, n: &ipnet::IpNet, tos: &[Range]) -> bool {
     let fi = fam_idx(fam);
-    let r = Range::of(n);
     m.tables[fi]
         .values()
         .any(|t| !t.aliases(n.network(), n.prefix_len()).is_empty())
-        || m.rules[fi]
-            .iter()
-            .any(|x| x.rule.to.as_ref().is_some_and(|t| Range::of(t) == r))
+        || tos.binary_search(&Range::of(n)).is_ok()
+}
+
+/// The `to` prefixes of `m`'s rules in `fam`, sorted (`in_model`).
+fn rule_tos(m: &Host, fam: Family) -> Vec<Range> {
+    let mut v: Vec<Range> = m.rules[fam_idx(fam)]
+        .iter()
+        .filter_map(|x| x.rule.to.as_ref().map(Range::of))
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 /// `Plan::captured[fi]`, made on first use from the analysis's lookups
@@ -1903,12 +1977,14 @@ impl Plan {
             model: apply(host, &[]).expect("no operation to refuse"),
             captured: [None, None],
             analysed,
-            added: [Vec::new(), Vec::new()],
+            held: Default::default(),
+            fresh: Default::default(),
             classes: [None, None],
             inserted: Vec::new(),
             plain: [true, true],
             plan_rules: [Vec::new(), Vec::new()],
             plan_tables: [Vec::new(), Vec::new()],
+            plan_index: Default::default(),
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -2016,6 +2092,10 @@ impl Plan {
         // so none is left without its index.
         let mut changed: Vec<(usize, Table)> = Vec::new();
         self.inserted.clear();
+        self.fresh = Default::default();
+        // The prefixes each family's model holds once the step is in
+        // (`held`), kept if the step is.
+        let mut new_held: [Option<BTreeSet<ipnet::IpNet>>; 2] = [None, None];
         // The plan as `Shortcut` reads it, with the step.
         let (mut plain, mut plan_rules, mut plan_tables) = (
             self.plain,
@@ -2068,7 +2148,7 @@ impl Plan {
                     .map_err(|(i, e)| refused(&step[k + i], &e))?;
                 self.inserted.extend(at.into_iter().map(|p| (fi, p)));
                 for r in run {
-                    self.added[fi].extend(r.to.map(|t| t.trunc()));
+                    self.fresh[fi].extend(r.to.map(|t| t.trunc()));
                 }
                 k += n;
                 continue;
@@ -2084,8 +2164,8 @@ impl Plan {
             }
             let fi = fam_idx(op.family());
             match op {
-                Op::AddRoute(r) => self.added[fi].push(r.dst.trunc()),
-                Op::AddRule(_, r) => self.added[fi].extend(r.to.map(|t| t.trunc())),
+                Op::AddRoute(r) => self.fresh[fi].push(r.dst.trunc()),
+                Op::AddRule(_, r) => self.fresh[fi].extend(r.to.map(|t| t.trunc())),
                 _ => {}
             }
         }
@@ -2119,11 +2199,23 @@ impl Plan {
             // the plan added that it still holds: the analysis's space
             // refined at those (`Space::union` of both models from
             // scratch cost 7% of a fleet scan).
-            let extra: Vec<Range> = self.added[fi]
+            // A step that deletes may take a held prefix away; else those
+            // held stay, and only the step's own are looked for.
+            let deletes = step
                 .iter()
-                .filter(|n| in_model(model, fam, n))
-                .map(Range::of)
-                .collect();
+                .any(|o| o.family() == fam && matches!(o, Op::DelRoute(..) | Op::DelRule(..)));
+            let tos = rule_tos(model, fam);
+            let mut holds = self.held[fi].clone();
+            if deletes {
+                holds.retain(|n| in_model(model, fam, n, &tos));
+            }
+            for n in &self.fresh[fi] {
+                if !holds.contains(n) && in_model(model, fam, n, &tos) {
+                    holds.insert(*n);
+                }
+            }
+            let extra: Vec<Range> = holds.iter().map(Range::of).collect();
+            new_held[fi] = Some(holds);
             let sp = orig
                 .refine(extra)
                 .unwrap_or_else(|| Space::union(host, model, fam, class));
@@ -2147,7 +2239,16 @@ impl Plan {
                     .clone()
             };
             let shortcut = plain[fi]
-                .then(|| Shortcut::of(host, model, fam, &plan_rules[fi], &plan_tables[fi]))
+                .then(|| {
+                    Shortcut::of(
+                        host,
+                        model,
+                        fam,
+                        &plan_rules[fi],
+                        &self.plan_index[fi],
+                        &plan_tables[fi],
+                    )
+                })
                 .flatten();
             let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut);
             for i in judged {
@@ -2164,7 +2265,15 @@ impl Plan {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
         self.state = state;
+        for (held, new) in self.held.iter_mut().zip(new_held) {
+            if let Some(n) = new {
+                *held = n;
+            }
+        }
         (self.plain, self.plan_rules, self.plan_tables) = (plain, plan_rules, plan_tables);
+        for (ix, rules) in self.plan_index.iter_mut().zip(&self.plan_rules) {
+            ix.extend(rules);
+        }
         for op in step {
             if matches!(op, Op::AddRule(..) | Op::DelRule(..)) {
                 self.classes[fam_idx(op.family())] = None;
@@ -2189,6 +2298,10 @@ struct Gateway {
     addr: Option<IpAddr>,
     onlink: bool,
     note: Option<String>,
+    /// The link's longest connected prefix holding `addr` (global, not
+    /// onlink): a table routing via it needs that prefix first, for the
+    /// kernel's gateway check.
+    subnet: Option<ipnet::IpNet>,
 }
 
 /// The device number in `eth1`, `ens6`, `enp0s3` (last digits), else the index.
@@ -2235,6 +2348,25 @@ fn conventions(host: &Host, fam: Family) -> Vec<(String, u32, u32)> {
         .collect()
 }
 
+/// How the host numbers its per-link tables, read once per family: every
+/// candidate step picks a table, and a host may have a rule per address.
+struct Numbering {
+    /// The first `from ADDR lookup T` rule's (link, table) (`conventions`).
+    first: Option<(String, u32)>,
+    /// amazon-ec2-net-utils' 10000 + device number, when nothing says else.
+    ec2: bool,
+}
+
+impl Numbering {
+    fn of(host: &Host, fam: Family, platform: Platform) -> Self {
+        let first = conventions(host, fam).into_iter().next();
+        Numbering {
+            first: first.map(|(l, t, _)| (l, t)),
+            ec2: platform.ec2,
+        }
+    }
+}
+
 /// Table ids in use on the host: in a dump (either family), named by a
 /// rule, or a VRF's.
 fn used_tables(host: &Host) -> BTreeSet<u32> {
@@ -2254,21 +2386,14 @@ fn used_tables(host: &Host) -> BTreeSet<u32> {
 /// A free table for `dev`: the host's per-link numbering where it has one
 /// (else amazon-ec2-net-utils' 10000 + device number on EC2), else the next
 /// id above those in use.
-fn pick_table(
-    host: &Host,
-    fam: Family,
-    dev: &str,
-    platform: Platform,
-    taken: &BTreeSet<u32>,
-) -> u32 {
+fn pick_table(host: &Host, dev: &str, numbering: &Numbering, taken: &BTreeSet<u32>) -> u32 {
     let free = |t: u32| !taken.contains(&t);
     let n = dev_number(host, dev);
-    let conv = conventions(host, fam);
-    let hint = match conv.first() {
-        Some((l, t, _)) => t
+    let hint = match &numbering.first {
+        Some((l, t)) => t
             .checked_sub(dev_number(host, l))
             .and_then(|o| o.checked_add(n)),
-        None if platform.ec2 => Some(10000 + n),
+        None if numbering.ec2 => Some(10000 + n),
         None => None,
     };
     if let Some(t) = hint.filter(|&t| free(t) && t > 0 && t < u32::MAX) {
@@ -2296,21 +2421,65 @@ fn own_nets(host: &Host, fam: Family, dev: &str) -> Vec<ipnet::IpNet> {
         .collect()
 }
 
+/// A link's connected subnets (`own_nets`, each once), asked per route
+/// whether they hold an address: a link may have thousands of addresses.
+struct Subnets {
+    nets: Vec<ipnet::IpNet>,
+    set: HashSet<ipnet::IpNet>,
+    /// The prefix lengths present, each once.
+    lens: Vec<u8>,
+}
+
+impl Subnets {
+    fn of(host: &Host, fam: Family, dev: &str) -> Self {
+        let mut nets = own_nets(host, fam, dev);
+        nets.sort_unstable();
+        nets.dedup();
+        let mut lens: Vec<u8> = nets.iter().map(|n| n.prefix_len()).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        Subnets {
+            set: nets.iter().copied().collect(),
+            nets,
+            lens,
+        }
+    }
+
+    /// The longest subnet holding `a`.
+    fn longest(&self, a: IpAddr) -> Option<ipnet::IpNet> {
+        self.lens.iter().rev().find_map(|&l| {
+            let n = ipnet::IpNet::new(a, l).ok()?.trunc();
+            self.set.contains(&n).then_some(n)
+        })
+    }
+}
+
 /// The router replies from `dev` should use: one the dumps show on that
 /// link (a default route's first), else one another link uses inside this
 /// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
 /// router (IPv4 subnet base + 1).
 fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Option<Gateway> {
-    let mine = own_nets(host, fam, dev);
-    let in_own = |g: IpAddr| mine.iter().any(|n| n.contains(&g));
+    let mine = Subnets::of(host, fam, dev);
+    let in_own = |g: IpAddr| mine.longest(g).is_some();
     let link_local = v6_link_local;
-    // Another link with a global subnet of this one's (fe80::/64 is every
-    // link's and says nothing).
-    let shares_subnet = |other: &str| {
-        own_nets(host, fam, other)
-            .iter()
-            .any(|n| !link_local(n.network()) && mine.contains(n))
-    };
+    // The links with a global subnet of this one's (fe80::/64 is every
+    // link's and says nothing), found once: routes are many.
+    let sharing: HashSet<&str> = host
+        .addrs
+        .iter()
+        .filter(|a| a.addr.family == fam && a.link != dev)
+        .filter(|a| {
+            ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen)
+                .map(|n| n.trunc())
+                .is_ok_and(|n| {
+                    n.prefix_len() < n.max_prefix_len()
+                        && !link_local(n.network())
+                        && mine.set.contains(&n)
+                })
+        })
+        .map(|a| a.link.as_str())
+        .collect();
+    let shares_subnet = |other: &str| sharing.contains(other);
     // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
     let mut best: Option<(u32, IpAddr, bool)> = None;
     let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
@@ -2354,6 +2523,9 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
             addr: Some(g),
             onlink,
             note: None,
+            subnet: (!onlink && !link_local(g))
+                .then(|| mine.longest(g))
+                .flatten(),
         });
     }
     let direct_default = host.tables[fam_idx(fam)].values().any(|t| {
@@ -2371,6 +2543,7 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
             addr: None,
             onlink: false,
             note: None,
+            subnet: None,
         });
     }
     if host.link(dev).is_some_and(|l| l.point_to_point) {
@@ -2380,10 +2553,12 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
             note: Some(format!(
                 "{dev} is point-to-point (POINTOPOINT/NOARP): replies go straight into it"
             )),
+            subnet: None,
         });
     }
     if platform.ec2 && fam == Family::Inet {
         let net = mine
+            .nets
             .iter()
             .filter(|n| n.prefix_len() <= 28)
             .min_by_key(|n| n.prefix_len())?;
@@ -2394,6 +2569,7 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
         return Some(Gateway {
             addr: Some(g),
             onlink: false,
+            subnet: mine.longest(g),
             note: Some(format!(
                 "{g} is the VPC router of {net} by the platform's convention (EC2: subnet base + 1); the dumps show no router on {dev}"
             )),
@@ -2982,14 +3158,7 @@ fn layout(
     // kernel's gateway check.
     let forced = gw
         .filter(|g| needs_router && !g.onlink)
-        .and_then(|g| g.addr)
-        .filter(|&g| !v6_link_local(g))
-        .and_then(|g| {
-            own_nets(host, fam, dev)
-                .into_iter()
-                .filter(|n| n.contains(&g))
-                .max_by_key(|n| n.prefix_len())
-        })
+        .and_then(|g| g.subnet)
         .map(|n| (space::num(n.network()), n.prefix_len()));
     let ents = entries(fam, &segs, forced).ok_or("its endpoints' replies need different tables")?;
     Ok(Layout { ents, deciders })
@@ -3005,7 +3174,7 @@ fn candidate(
     group: &[usize],
     lay: &Layout,
     gw: Option<&Gateway>,
-    platform: Platform,
+    numbering: &Numbering,
     level: usize,
     tables_taken: &BTreeSet<u32>,
     prios_taken: &Priorities,
@@ -3014,7 +3183,7 @@ fn candidate(
     let e0 = &eps[group[0]];
     let (fam, dev) = (e0.family, e0.interface.as_str());
     let (ents, deciders) = (&lay.ents, &lay.deciders);
-    let table = pick_table(host, fam, dev, platform, tables_taken);
+    let table = pick_table(host, dev, numbering, tables_taken);
     let mut ops = table_ops(fam, dev, table, gw, ents);
     let mut taken = prios_taken.clone();
     for (k, &i) in group.iter().enumerate() {
@@ -3342,6 +3511,7 @@ pub(crate) fn advise_in(
         (spaces[fam_idx(f)].is_none() && groups.iter().any(|g| g.1 == f))
             .then(|| Space::new(host, f, class))
     });
+    let numbering = [Family::Inet, Family::Inet6].map(|f| Numbering::of(host, f, platform));
     let mut tables_taken = used_tables(host);
     let mut prios_taken: [Priorities; 2] = host.rules.each_ref().map(|rs| Priorities {
         taken: rs.iter().map(|r| r.rule.priority).collect(),
@@ -3412,7 +3582,7 @@ pub(crate) fn advise_in(
                             part,
                             lay,
                             gw.as_ref(),
-                            platform,
+                            &numbering[fi],
                             level,
                             &t_taken,
                             &p_taken,
