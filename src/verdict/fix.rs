@@ -3177,7 +3177,9 @@ fn candidate(
     numbering: &Numbering,
     level: usize,
     tables_taken: &BTreeSet<u32>,
-    prios_taken: &Priorities,
+    // The attempt's own: taken here for its rules as they are placed (an
+    // attempt that fails is dropped with it).
+    taken: &mut Priorities,
     rules: &BySource,
 ) -> Result<Candidate, String> {
     let e0 = &eps[group[0]];
@@ -3185,10 +3187,9 @@ fn candidate(
     let (ents, deciders) = (&lay.ents, &lay.deciders);
     let table = pick_table(host, dev, numbering, tables_taken);
     let mut ops = table_ops(fam, dev, table, gw, ents);
-    let mut taken = prios_taken.clone();
     for (k, &i) in group.iter().enumerate() {
         let e = &eps[i];
-        let cands = priorities(host, rules, e, deciders[k], &mut taken);
+        let cands = priorities(host, rules, e, deciders[k], taken);
         let Some(&p) = cands
             .get(level)
             .or(if level == 0 { None } else { cands.last() })
@@ -3585,7 +3586,7 @@ pub(crate) fn advise_in(
                             &numbering[fi],
                             level,
                             &t_taken,
-                            &p_taken,
+                            &mut p_taken,
                             &by_source[fi],
                         ),
                         Err(e) => Err(e.clone()),

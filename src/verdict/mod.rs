@@ -777,7 +777,7 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
                         let n = x
                             .sel()
                             .iter()
-                            .zip(y.sel())
+                            .zip(y.sel().iter())
                             .take_while(|(a, b)| a == b)
                             .count();
                         let want = (n < x.sel().len()).then_some(n as u32);

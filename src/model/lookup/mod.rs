@@ -295,7 +295,7 @@ struct Flowi<'a> {
     /// Record the rule walk's steps (`Lookup::trace`).
     trace: bool,
     /// The rules' selectors for this flow, settled but for `to`.
-    pre: Option<&'a [RuleSel]>,
+    pre: Option<&'a Sels>,
     /// With `pre`: the only rules that can match this destination, in
     /// order (the walk skips the rest: an EKS node's 30,000 `from POD`
     /// rules never match a reply from the node's own address).
@@ -324,6 +324,57 @@ impl RuleSel {
     }
 }
 
+/// Each rule's selectors as one source's replies meet them: a list shared
+/// with every source settled alike, and the few rules settled otherwise
+/// for this one over it (`ReplyTemplate::rules`: a list of its own per
+/// address of a host with a rule per address was N² bytes, 1.2 GB at
+/// 20,000 addresses).
+#[derive(Debug, Clone)]
+pub struct Sels {
+    base: Arc<[RuleSel]>,
+    /// (rule, selectors), ascending.
+    over: Box<[(u32, RuleSel)]>,
+}
+
+impl Sels {
+    fn new(base: Arc<[RuleSel]>, over: Box<[(u32, RuleSel)]>) -> Self {
+        debug_assert!(over.is_sorted_by_key(|x| x.0));
+        Sels { base, over }
+    }
+
+    pub fn len(&self) -> usize {
+        self.base.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.base.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &RuleSel> + '_ {
+        (0..self.len()).map(|i| &self[i])
+    }
+}
+
+impl std::ops::Index<usize> for Sels {
+    type Output = RuleSel;
+
+    fn index(&self, i: usize) -> &RuleSel {
+        // Mostly none over: one test, no search.
+        if !self.over.is_empty()
+            && let Ok(k) = self.over.binary_search_by_key(&(i as u32), |x| x.0)
+        {
+            return &self.over[k].1;
+        }
+        &self.base[i]
+    }
+}
+
+impl PartialEq for Sels {
+    fn eq(&self, o: &Self) -> bool {
+        self.len() == o.len() && self.iter().eq(o.iter())
+    }
+}
+
 /// The rules as replies from one local address meet them, settled once
 /// for all their destinations (`Host::reply_rules`).
 #[derive(Debug, Clone, PartialEq)]
@@ -331,7 +382,7 @@ pub struct ReplyRules {
     src: IpAddr,
     /// Forwarded replies (a pod's): the device they arrive by.
     iif: Option<String>,
-    sel: Vec<RuleSel>,
+    sel: Sels,
     /// Rules that match whatever the destination (or may: `not` rules).
     always: Vec<u32>,
     /// Each `goto` rule (by index) with the rule it jumps to (`u32::MAX`:
@@ -355,7 +406,7 @@ pub struct ReplyTemplate {
     fam: Family,
     /// Each rule's selectors for a source that no `from` but `from all`
     /// holds.
-    sel: Vec<RuleSel>,
+    sel: Arc<[RuleSel]>,
     /// Each rule's selectors as if its `from` held the source.
     but_from: Vec<RuleSel>,
     /// The rules with a `from` other than `all`, by the addresses it holds.
@@ -404,7 +455,7 @@ type ToRules = Vec<(u128, Vec<u32>)>;
 
 impl ReplyRules {
     /// Each rule's selectors as replies from the source meet them.
-    pub fn sel(&self) -> &[RuleSel] {
+    pub fn sel(&self) -> &Sels {
         &self.sel
     }
 
@@ -433,7 +484,16 @@ impl ReplyTemplate {
     /// with a rule per address was N² bytes).
     pub fn key(&self, rules: &ReplyRules) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, (a, b)) in rules.sel.iter().zip(&self.sel).enumerate() {
+        if Arc::ptr_eq(&rules.sel.base, &self.sel) {
+            // Made of this template: only the rules over it can differ.
+            for (i, a) in rules.sel.over.iter() {
+                if *a != self.sel[*i as usize] {
+                    key_push(&mut out, *i as usize, a);
+                }
+            }
+            return out;
+        }
+        for (i, (a, b)) in rules.sel.iter().zip(self.sel.iter()).enumerate() {
             if a != b {
                 key_push(&mut out, i, a);
             }
@@ -477,14 +537,14 @@ impl ReplyTemplate {
             return (host.reply_rules(src), None);
         }
         let rules = &host.rules[fam_idx(self.fam)];
-        let mut sel = self.sel.clone();
-        // The rules whose `from` holds `src`.
+        // The rules whose `from` holds `src`, settled over the template's.
         let held = self.from.holding(src);
+        let mut over: Vec<(u32, RuleSel)> = Vec::with_capacity(held.len());
         let mut always_too = Vec::new();
         let mut to_rules = false;
         for &i in &held {
             let s = self.but_from[i as usize];
-            sel[i as usize] = s;
+            over.push((i, s));
             let r = &rules[i as usize].rule;
             if s.base && !r.not {
                 match r.to {
@@ -493,6 +553,7 @@ impl ReplyTemplate {
                 }
             }
         }
+        let sel = Sels::new(self.sel.clone(), over.into());
         let (always, by_to) = if to_rules {
             Host::rule_lists(rules, &sel)
         } else if always_too.is_empty() {
@@ -543,7 +604,7 @@ const CANDS_INLINE: usize = 64;
 #[derive(Clone, Copy)]
 struct Opts<'a> {
     trace: bool,
-    pre: Option<&'a [RuleSel]>,
+    pre: Option<&'a Sels>,
     cands: Option<&'a [u32]>,
     gotos: &'a [(u32, u32)],
     /// The flow's source is known to be one of the host's addresses.
@@ -831,7 +892,7 @@ impl Host {
         flow.iif = iif.map(str::to_string);
         let fl = self.fl(&flow, iif.unwrap_or("lo"), None);
         let rules = &self.rules[fam_idx(fl.fam)];
-        let sel: Vec<RuleSel> = rules
+        let sel: Arc<[RuleSel]> = rules
             .iter()
             .map(|re| {
                 let mut s = self.rule_sel(re, &fl);
@@ -844,6 +905,7 @@ impl Host {
                 s
             })
             .collect();
+        let sel = Sels::new(sel, Box::default());
         let (always, by_to) = Self::rule_lists(rules, &sel);
         ReplyRules {
             src,
@@ -878,11 +940,11 @@ impl Host {
     }
 
     /// `ReplyRules::always` and `by_to` for rules met as `sel`.
-    fn rule_lists(rules: &[RuleEntry], sel: &[RuleSel]) -> (Vec<u32>, Arc<[(u8, ToRules)]>) {
+    fn rule_lists(rules: &[RuleEntry], sel: &Sels) -> (Vec<u32>, Arc<[(u8, ToRules)]>) {
         let mut always = Vec::new();
         let mut by_to: HashMap<(u8, u128), Vec<u32>, foldhash::fast::RandomState> =
             HashMap::default();
-        for (i, (re, s)) in rules.iter().zip(sel).enumerate() {
+        for (i, (re, s)) in rules.iter().zip(sel.iter()).enumerate() {
             // rule_outcome: without its base a rule matches only if `not`.
             match (re.rule.not, s.base, re.rule.to) {
                 (true, _, _) | (false, true, None) => always.push(i as u32),
@@ -933,7 +995,8 @@ impl Host {
             sel[i].base = false;
             from.push(i as u32, f);
         }
-        let (always, by_to) = Self::rule_lists(rules, &sel);
+        let sel: Arc<[RuleSel]> = sel.into();
+        let (always, by_to) = Self::rule_lists(rules, &Sels::new(sel.clone(), Box::default()));
         ReplyTemplate {
             fam,
             sel,
@@ -1118,7 +1181,7 @@ impl Host {
         let fam = flow.family();
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
-        .then_some(&rules.sel[..]);
+        .then_some(&rules.sel);
         let mut inline = None;
         let mut heap = Vec::new();
         let cands = pre.map(|_| Self::reply_candidates(rules, dst, &mut inline, &mut heap));
