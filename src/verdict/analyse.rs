@@ -210,6 +210,31 @@ pub(super) struct Memo<'h> {
     /// deciding rule).
     quiet: Option<quiet::Index>,
     quiet_new: Vec<(u32, u32, u32)>,
+    /// Runs of pieces whose shared answer is a local or broadcast one
+    /// (`skip_runs`), found once the reference group has walked.
+    runs: Option<Vec<SkipRun>>,
+}
+
+/// Pieces `start..end` (indices), each of a kind whose shared answer is
+/// `Raws::is_skip` and not the source's own, the deepest decided by rule
+/// `depth`: for a group that agrees with the reference beyond it, one
+/// `Skip` piece where the peer walk's answer is the same throughout (a
+/// host with 10,000 addresses in a row walked them for each).
+#[derive(Clone, Copy)]
+struct SkipRun {
+    start: u32,
+    end: u32,
+    depth: u32,
+}
+
+/// Runs shorter than this are walked piece by piece.
+const MIN_RUN: u32 = 4;
+
+#[cfg(test)]
+thread_local! {
+    /// Steps of the analysis's walks on this thread: a piece each, or a
+    /// run taken whole (tests count them).
+    pub(crate) static WALKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// What `analyse` builds for one endpoint and drops at the end, kept for
@@ -518,6 +543,37 @@ fn route_in<'h>(
 pub(super) type GroupKey = (Vec<u8>, Option<IpAddr>);
 
 impl<'h> Memo<'h> {
+    /// The runs of skipped pieces in `sp` by the shared answers so far.
+    fn skip_runs(&self, sp: &Space<'_>) -> Vec<SkipRun> {
+        let mut runs: Vec<SkipRun> = Vec::new();
+        let mut cur: Option<SkipRun> = None;
+        for (i, &kind) in sp.kind.iter().enumerate() {
+            let skip = self
+                .answers
+                .shared
+                .get(kind as usize)
+                .filter(|&&(k, d, by_source)| k != u32::MAX && !by_source && d < READS_ALL)
+                .filter(|&&(k, _, _)| self.raws.is_skip(k))
+                .map(|&(_, d, _)| d);
+            match (skip, &mut cur) {
+                (Some(d), Some(c)) => {
+                    c.end = i as u32 + 1;
+                    c.depth = c.depth.max(d);
+                }
+                (Some(d), None) => {
+                    cur = Some(SkipRun {
+                        start: i as u32,
+                        end: i as u32 + 1,
+                        depth: d,
+                    })
+                }
+                (None, _) => runs.extend(cur.take().filter(|c| c.end - c.start >= MIN_RUN)),
+            }
+        }
+        runs.extend(cur.filter(|c| c.end - c.start >= MIN_RUN));
+        runs
+    }
+
     /// What the fix reads of the lookups (none: no endpoint analysed).
     pub(super) fn into_analysed(self) -> Option<Analysed> {
         if self.answers.len() == 0 {
@@ -726,6 +782,9 @@ pub(super) fn analyse<'h>(
     foreign: Option<&super::peers::RangeSet>,
 ) {
     let fam = ep.family;
+    // Skipped runs are taken whole (`SkipRun`) but with pods' foreign
+    // ranges, which cut no pieces.
+    let by_runs = memo && foreign.is_none();
     m.met_by_source = Some(Vec::new());
     // Nothing to report, found without a walk (`quiet`).
     if memo && foreign.is_none() && !ep.internal {
@@ -789,7 +848,41 @@ pub(super) fn analyse<'h>(
     // walked with them.
     let mut walk = super::peers::PeerWalk::new(&peers, sp);
     let mut any_conn = super::peers::Cursor::new(&sp.any_conn);
-    for (start, end, kind) in sp.pieces() {
+    // Runs of skipped pieces this group takes from the reference whole
+    // (`SkipRun`): found once a second group walks.
+    let (agree, _) = m.answers.reach(g);
+    if by_runs && agree != u32::MAX && m.runs.is_none() {
+        m.runs = Some(m.skip_runs(sp));
+    }
+    let runs = m.runs.take();
+    let mut run_at = 0;
+    let top = space::top(fam);
+    let n = sp.pts.len();
+    let mut i = 0;
+    while i < n {
+        let (start, kind) = (sp.pts[i], sp.kind[i] as usize);
+        let mut end = sp.pts.get(i + 1).copied().unwrap_or(top);
+        let mut next = i + 1;
+        if let Some(rs) = runs.as_ref().filter(|_| by_runs) {
+            while rs.get(run_at).is_some_and(|r| r.end as usize <= i) {
+                run_at += 1;
+            }
+            if let Some(r) = rs
+                .get(run_at)
+                .filter(|r| r.start as usize <= i && r.depth < agree)
+            {
+                // Up to the run's end or the peer segment's, whichever
+                // comes first.
+                let (_, seg_end) = walk.without_lookup_until(start);
+                let last = i + sp.pts[i..r.end as usize].partition_point(|&p| p < seg_end);
+                if last > i + 1 {
+                    next = last;
+                    end = sp.pts.get(last).copied().unwrap_or(top);
+                }
+            }
+        }
+        #[cfg(test)]
+        WALKED.with(|w| w.set(w.get() + 1));
         let piece = Range { start, end };
         let (outcome, route) = match walk.without_lookup(start) {
             // `without_lookup`'s Skip is a never-peer.
@@ -925,7 +1018,9 @@ pub(super) fn analyse<'h>(
             Some((r, o, rt)) if *o == outcome && *rt == route && r.end == start => r.end = end,
             _ => pieces.push((piece, outcome, route)),
         }
+        i = next;
     }
+    m.runs = runs;
     if let Some(met) = &mut m.met_by_source {
         met.sort_unstable_by_key(|x| x.0);
         met.dedup_by_key(|x| x.0);

@@ -639,6 +639,60 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         );
     }
 
+    /// As above, each address's table leaking by eth0: no address is
+    /// quiet, and each walks the space. Its 200 addresses in a row are a
+    /// run of pieces whose replies `lookup local` decides for every group:
+    /// taken whole (`SkipRun`), not once per piece per address (N²: 20,000
+    /// such addresses took 9 CPU-s). A few addresses elsewhere, and an
+    /// `unreachable` route inside the run, cut it.
+    #[test]
+    fn runs_of_local_pieces_are_walked_once() {
+        use crate::grammar::DumpKind;
+        use std::fmt::Write;
+        let n = 200;
+        let mut addr = String::from(
+            "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
+        );
+        let mut rule = String::from("0:\tfrom all lookup local\n");
+        let mut route = String::from(
+            "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\nunreachable 10.1.0.100/30\n",
+        );
+        for k in 0..n + 3 {
+            // Three apart from the rest.
+            let o = if k < n { 20 + k } else { 1000 + 7 * k };
+            let a = format!("10.1.{}.{}", o / 256, o % 256);
+            let t = 1000 + k;
+            let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
+            let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
+            let _ = writeln!(
+                route,
+                "default via 10.0.0.1 dev eth0 table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
+            );
+        }
+        rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+        let host = testhosts::host_of(&[
+            ("ip_addr.txt", DumpKind::IpAddr, &addr),
+            ("ip_rule.txt", DumpKind::IpRule, &rule),
+            ("ip_route.txt", DumpKind::IpRoute, &route),
+        ]);
+        let walked = analyse::WALKED.with(|w| w.get());
+        let eps = endpoints(&host, &LinkClass::default());
+        let walked = analyse::WALKED.with(|w| w.get()) - walked;
+        assert_eq!(
+            expanded(&eps),
+            endpoints_with(&host, &LinkClass::default(), false).0
+        );
+        assert_eq!(eps.len(), n + 5);
+        // Every eth1 address leaks by eth0, by its own rule.
+        assert!(
+            eps.iter()
+                .filter(|e| e.interface == "eth1" && e.address.to_string() != "10.1.0.10")
+                .all(|e| e.verdict == Some(Verdict::Asymmetric))
+        );
+        // A piece-by-piece walk takes n² steps (~40,000).
+        assert!(walked < 40 * n, "{walked} steps for {n} addresses");
+    }
+
     /// An IPv4 multipath route answers a primary address's replies by the
     /// address itself, so each primary is a group of its own: a host with
     /// 10,000 addresses on 500 links (2,500 primaries) and a multipath
