@@ -221,10 +221,59 @@ pub(super) struct Memo<'h> {
 /// `Skip` piece where the peer walk's answer is the same throughout (a
 /// host with 10,000 addresses in a row walked them for each).
 #[derive(Clone, Copy)]
-struct SkipRun {
-    start: u32,
-    end: u32,
-    depth: u32,
+pub(super) struct SkipRun {
+    pub(super) start: u32,
+    pub(super) end: u32,
+    pub(super) depth: u32,
+}
+
+/// The runs (`MIN_RUN` pieces or more) of pieces whose kinds `skip`
+/// (`kinds`: each piece's) says are skipped, by the rule that decides them.
+pub(super) fn runs_of(kinds: &[u32], skip: impl Fn(usize) -> Option<u32>) -> Vec<SkipRun> {
+    let mut runs: Vec<SkipRun> = Vec::new();
+    let mut cur: Option<SkipRun> = None;
+    for (i, &kind) in kinds.iter().enumerate() {
+        match (skip(kind as usize), &mut cur) {
+            (Some(d), Some(c)) => {
+                c.end = i as u32 + 1;
+                c.depth = c.depth.max(d);
+            }
+            (Some(d), None) => {
+                cur = Some(SkipRun {
+                    start: i as u32,
+                    end: i as u32 + 1,
+                    depth: d,
+                })
+            }
+            (None, _) => runs.extend(cur.take().filter(|c| c.end - c.start >= MIN_RUN)),
+        }
+    }
+    runs.extend(cur.filter(|c| c.end - c.start >= MIN_RUN));
+    runs
+}
+
+/// Where the pieces from `i` on are taken whole by a walk whose group
+/// agrees with the reference up to rule `agree`: the end (a piece index)
+/// of the run holding piece `i` (`runs[*at..]`, `at` moved on as the walk
+/// goes) or of the peer segment (ending at address `seg_end`), whichever
+/// comes first; none where that is less than two pieces.
+pub(super) fn run_end(
+    runs: &[SkipRun],
+    at: &mut usize,
+    pts: &[u128],
+    i: usize,
+    agree: u32,
+    seg_end: impl FnOnce() -> u128,
+) -> Option<usize> {
+    while runs.get(*at).is_some_and(|r| r.end as usize <= i) {
+        *at += 1;
+    }
+    let r = runs
+        .get(*at)
+        .filter(|r| r.start as usize <= i && r.depth < agree)?;
+    let seg_end = seg_end();
+    let last = i + pts[i..r.end as usize].partition_point(|&p| p < seg_end);
+    (last > i + 1).then_some(last)
 }
 
 /// Runs shorter than this are walked piece by piece.
@@ -545,33 +594,14 @@ pub(super) type GroupKey = (Vec<u8>, Option<IpAddr>);
 impl<'h> Memo<'h> {
     /// The runs of skipped pieces in `sp` by the shared answers so far.
     fn skip_runs(&self, sp: &Space<'_>) -> Vec<SkipRun> {
-        let mut runs: Vec<SkipRun> = Vec::new();
-        let mut cur: Option<SkipRun> = None;
-        for (i, &kind) in sp.kind.iter().enumerate() {
-            let skip = self
-                .answers
+        runs_of(&sp.kind, |kind| {
+            self.answers
                 .shared
-                .get(kind as usize)
+                .get(kind)
                 .filter(|&&(k, d, by_source)| k != u32::MAX && !by_source && d < READS_ALL)
                 .filter(|&&(k, _, _)| self.raws.is_skip(k))
-                .map(|&(_, d, _)| d);
-            match (skip, &mut cur) {
-                (Some(d), Some(c)) => {
-                    c.end = i as u32 + 1;
-                    c.depth = c.depth.max(d);
-                }
-                (Some(d), None) => {
-                    cur = Some(SkipRun {
-                        start: i as u32,
-                        end: i as u32 + 1,
-                        depth: d,
-                    })
-                }
-                (None, _) => runs.extend(cur.take().filter(|c| c.end - c.start >= MIN_RUN)),
-            }
-        }
-        runs.extend(cur.filter(|c| c.end - c.start >= MIN_RUN));
-        runs
+                .map(|&(_, d, _)| d)
+        })
     }
 
     /// What the fix reads of the lookups (none: no endpoint analysed).
@@ -863,23 +893,13 @@ pub(super) fn analyse<'h>(
         let (start, kind) = (sp.pts[i], sp.kind[i] as usize);
         let mut end = sp.pts.get(i + 1).copied().unwrap_or(top);
         let mut next = i + 1;
-        if let Some(rs) = runs.as_ref().filter(|_| by_runs) {
-            while rs.get(run_at).is_some_and(|r| r.end as usize <= i) {
-                run_at += 1;
-            }
-            if let Some(r) = rs
-                .get(run_at)
-                .filter(|r| r.start as usize <= i && r.depth < agree)
-            {
-                // Up to the run's end or the peer segment's, whichever
-                // comes first.
-                let (_, seg_end) = walk.without_lookup_until(start);
-                let last = i + sp.pts[i..r.end as usize].partition_point(|&p| p < seg_end);
-                if last > i + 1 {
-                    next = last;
-                    end = sp.pts.get(last).copied().unwrap_or(top);
-                }
-            }
+        if let Some(rs) = runs.as_ref().filter(|_| by_runs)
+            && let Some(last) = run_end(rs, &mut run_at, &sp.pts, i, agree, || {
+                walk.without_lookup_until(start).1
+            })
+        {
+            next = last;
+            end = sp.pts.get(last).copied().unwrap_or(top);
         }
         #[cfg(test)]
         WALKED.with(|w| w.set(w.get() + 1));

@@ -26,7 +26,7 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::analyse::{Analysed, Known, MET_MAX};
+use super::analyse::{Analysed, Known, MET_MAX, run_end};
 use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
@@ -1020,6 +1020,10 @@ struct Captured {
     analysed: super::analyse::Answers,
     group_of: super::FastMap<IpAddr, usize>,
     slot_group: Vec<Option<usize>>,
+    /// Runs of pieces whose shared answer comes from `local` and is not
+    /// unicast (`SkipRun`): every piece of them accepts anything, for a
+    /// slot whose group takes them from the analysis's reference.
+    any_runs: Option<Vec<super::analyse::SkipRun>>,
 }
 
 /// What the planner and the judge read of a `Lookup`.
@@ -1141,7 +1145,33 @@ impl Captured {
             analysed: a.answers,
             group_of: a.group_of,
             slot_group: Vec::new(),
+            any_runs: None,
         }
+    }
+
+    /// `any_runs`, found on first use, and how far slot `slot`'s group
+    /// agrees with the analysis's reference (none: no group, no runs).
+    fn runs_for(
+        &mut self,
+        orig: &Space<'_>,
+        slot: usize,
+    ) -> Option<(&[super::analyse::SkipRun], u32)> {
+        let g = (*self.slot_group.get(slot)?)?;
+        let (agree, _) = self.analysed.reach(g);
+        let (analysed, lookups) = (&self.analysed, &self.lookups);
+        let runs = self.any_runs.get_or_insert_with(|| {
+            super::analyse::runs_of(&orig.kind, |kind| {
+                let (k, d, by_source) = analysed.shared_by(kind)?;
+                let l = &lookups.list[k as usize];
+                let any = !by_source
+                    && l.table == Some(Table::Id(Table::LOCAL))
+                    && l.result
+                        .as_ref()
+                        .is_ok_and(|h| h.kind != RouteType::Unicast);
+                any.then_some(d)
+            })
+        });
+        Some((runs, agree))
     }
 
     /// Replies from `e`: their rules in `host` and their slot (`slot`).
@@ -2595,8 +2625,32 @@ fn wants(
     let fi = fam_idx(e.family);
     let mut known: Vec<Option<u8>> = vec![None; sp.kinds];
     let mut first_decider = u32::MAX;
-    let mut out = Vec::new();
-    for (start, _, kind) in sp.pieces() {
+    let mut out = Vec::with_capacity(sp.pts.len());
+    // Runs of pieces that `local` answers for this endpoint's group as for
+    // the analysis's reference: each accepts anything (a host with 20,000
+    // addresses in a row asked each of them per address).
+    let runs = cap.runs_for(sp, slot).map(|(r, a)| (r.to_vec(), a));
+    let mut run_at = 0;
+    let n = sp.pts.len();
+    let mut i = 0;
+    while i < n {
+        let (start, kind) = (sp.pts[i], sp.kind[i] as usize);
+        if let Some((rs, agree)) = &runs
+            && let Some(last) = run_end(rs, &mut run_at, &sp.pts, i, *agree, || {
+                walk.without_lookup_until(start).1
+            })
+        {
+            let m = match walk.without_lookup(start) {
+                Some(Outcome::Skip) | None => ANY,
+                Some(_) => THROW,
+            };
+            out.resize(last, m);
+            i = last;
+            #[cfg(test)]
+            RUNS_TAKEN.with(|t| t.set(t.get() + 1));
+            continue;
+        }
+        i += 1;
         let m = match walk.without_lookup(start) {
             Some(Outcome::Skip) => ANY,
             Some(_) => THROW,
@@ -2648,6 +2702,12 @@ fn wants(
         out.push(m);
     }
     (out, first_decider)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Runs of pieces `wants` took whole on this thread (tests count them).
+    static RUNS_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The fewest (prefix, label) entries whose longest match gives every

@@ -243,9 +243,15 @@ impl Index {
 impl Answers {
     /// Group `g`'s agreement with the reference (`Group::agree`) and
     /// whether some of its answers depend on its address.
-    pub(super) fn reach(&self, g: usize) -> (u32, bool) {
+    pub(crate) fn reach(&self, g: usize) -> (u32, bool) {
         let grp = &self.groups[g];
         (grp.agree, grp.own_source)
+    }
+
+    /// The shared answer of `kind`, the rule that decided it, and whether
+    /// it depends on the source itself.
+    pub(crate) fn shared_by(&self, kind: usize) -> Option<(u32, u32, bool)> {
+        self.shared.get(kind).filter(|s| s.0 != u32::MAX).copied()
     }
 
     /// The shared answer of `kind` and the rule that decided it.

@@ -649,6 +649,53 @@ fn the_analysis_lookups_give_the_same_advice() {
     assert!(reused > 100, "{reused} hosts with the analysis's lookups");
 }
 
+/// A host whose 60 addresses in a row each leak by their own rule: the
+/// planner takes the analysis's runs of `local` pieces whole (`SkipRun`)
+/// and advises what it advises asking every piece itself.
+#[test]
+fn runs_of_local_pieces_give_the_same_advice() {
+    let n = 60;
+    let mut addrs = vec!["10.1.0.10/16".to_string()];
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    let mut route = String::from(
+        "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\n10.9.0.0/16 via 10.1.0.1 dev eth1\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\n",
+    );
+    for k in 0..n {
+        let a = format!("10.1.0.{}", 20 + k);
+        let t = 1000 + k;
+        addrs.push(format!("{a}/16"));
+        let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
+        let _ = writeln!(
+            route,
+            "default via 10.0.0.1 dev eth0 table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
+        );
+    }
+    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    let addrs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let addr = format!(
+        "{}{}",
+        link(2, "eth0", &["10.0.0.10/16"]),
+        link(3, "eth1", &addrs)
+    );
+    let h = host(&addr, &rule, &route, "", "");
+    let class = LinkClass::default();
+    let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+    assert!(
+        eps.iter()
+            .filter(|e| e.verdict == Some(Verdict::Asymmetric))
+            .count()
+            >= n as usize
+    );
+    let taken = RUNS_TAKEN.with(|t| t.get());
+    let shared = advise_in(&h, &eps, &class, Platform::default(), &spaces, lookups);
+    assert!(RUNS_TAKEN.with(|t| t.get()) > taken, "no run taken whole");
+    let mine = advise_in(&h, &eps, &class, Platform::default(), &spaces, [None, None]);
+    assert_eq!(shared.status, FixStatus::Verified, "{}", shared.reason);
+    assert_eq!(mine.status, shared.status);
+    assert_eq!(mine.unverified, shared.unverified);
+    assert_eq!(commands(&mine), commands(&shared));
+}
+
 /// `entries` as first written (one recursion per prefix, every half made
 /// by its own call): what the looped walk down single-segment halves must
 /// give, node for node.
