@@ -217,54 +217,98 @@ pub(super) struct Memo<'h> {
 
 /// Pieces `start..end` (indices), each of a kind whose shared answer is
 /// `Raws::is_skip` and not the source's own, the deepest decided by rule
-/// `depth`: for a group that agrees with the reference beyond it, one
-/// `Skip` piece where the peer walk's answer is the same throughout (a
-/// host with 10,000 addresses in a row walked them for each).
+/// `depth`, but for pieces of one other kind (`other`, from piece `first`
+/// to piece `last`; `NO_KIND`: none) between them: for a group that agrees
+/// with the reference beyond `depth`, the skipped pieces are one `Skip`
+/// piece, and the others one piece of their kind's outcome, where the peer
+/// walk's answer is the same throughout (a host with 10,000 addresses in a
+/// subnet walked them, and the gaps between them, for each).
 #[derive(Clone, Copy)]
 pub(super) struct SkipRun {
     pub(super) start: u32,
     pub(super) end: u32,
     pub(super) depth: u32,
+    pub(super) other: u32,
+    pub(super) first: u32,
+    pub(super) last: u32,
 }
 
+pub(super) const NO_KIND: u32 = u32::MAX;
+
+/// Runs shorter than this are walked piece by piece.
+const MIN_RUN: u32 = 4;
+
 /// The runs (`MIN_RUN` pieces or more) of pieces whose kinds `skip`
-/// (`kinds`: each piece's) says are skipped, by the rule that decides them.
+/// (`kinds`: each piece's) says are skipped, by the rule that decides them,
+/// with at most one other kind among them.
 pub(super) fn runs_of(kinds: &[u32], skip: impl Fn(usize) -> Option<u32>) -> Vec<SkipRun> {
+    let long = |c: &SkipRun| c.end - c.start >= MIN_RUN;
     let mut runs: Vec<SkipRun> = Vec::new();
     let mut cur: Option<SkipRun> = None;
     for (i, &kind) in kinds.iter().enumerate() {
+        let i = i as u32;
         match (skip(kind as usize), &mut cur) {
             (Some(d), Some(c)) => {
-                c.end = i as u32 + 1;
+                c.end = i + 1;
                 c.depth = c.depth.max(d);
             }
             (Some(d), None) => {
                 cur = Some(SkipRun {
-                    start: i as u32,
-                    end: i as u32 + 1,
+                    start: i,
+                    end: i + 1,
                     depth: d,
+                    other: NO_KIND,
+                    first: 0,
+                    last: 0,
                 })
             }
-            (None, _) => runs.extend(cur.take().filter(|c| c.end - c.start >= MIN_RUN)),
+            (None, Some(c)) if c.other == NO_KIND || c.other == kind => {
+                if c.other == NO_KIND {
+                    (c.other, c.first) = (kind, i);
+                }
+                c.last = i;
+                c.end = i + 1;
+            }
+            (None, _) => {
+                runs.extend(cur.take().filter(long));
+                cur = Some(SkipRun {
+                    start: i,
+                    end: i + 1,
+                    depth: 0,
+                    other: kind,
+                    first: i,
+                    last: i,
+                });
+            }
         }
     }
-    runs.extend(cur.filter(|c| c.end - c.start >= MIN_RUN));
+    runs.extend(cur.filter(long));
     runs
 }
 
-/// Where the pieces from `i` on are taken whole by a walk whose group
-/// agrees with the reference up to rule `agree`: the end (a piece index)
-/// of the run holding piece `i` (`runs[*at..]`, `at` moved on as the walk
-/// goes) or of the peer segment (ending at address `seg_end`), whichever
-/// comes first; none where that is less than two pieces.
-pub(super) fn run_end(
+/// How a walk takes the pieces from `i` on (`run_at`).
+pub(super) enum Jump {
+    /// Skipped up to this piece (an index).
+    Skip(usize),
+    /// The whole run, from its start: its skipped pieces before its other
+    /// kind's first, that kind's pieces as one, the skipped ones after.
+    Mixed(SkipRun),
+}
+
+/// How a walk whose group agrees with the reference up to rule `agree`
+/// takes the pieces from `i` on: by the run holding piece `i` (`runs[*at..]`,
+/// `at` moved on as the walk goes), within the peer segment (ending at
+/// address `seg_end`); none where that is less than two pieces, or piece
+/// `i` is within a mixed run but not at its start.
+pub(super) fn run_at(
     runs: &[SkipRun],
     at: &mut usize,
     pts: &[u128],
+    top: u128,
     i: usize,
     agree: u32,
     seg_end: impl FnOnce() -> u128,
-) -> Option<usize> {
+) -> Option<Jump> {
     while runs.get(*at).is_some_and(|r| r.end as usize <= i) {
         *at += 1;
     }
@@ -272,12 +316,34 @@ pub(super) fn run_end(
         .get(*at)
         .filter(|r| r.start as usize <= i && r.depth < agree)?;
     let seg_end = seg_end();
-    let last = i + pts[i..r.end as usize].partition_point(|&p| p < seg_end);
-    (last > i + 1).then_some(last)
+    let end = pts.get(r.end as usize).copied().unwrap_or(top);
+    if r.other != NO_KIND && i == r.start as usize && seg_end >= end {
+        return Some(Jump::Mixed(*r));
+    }
+    // The skipped pieces before the other kind's, or after.
+    let upto = match r.other {
+        NO_KIND => r.end,
+        _ if i as u32 > r.last => r.end,
+        _ if (i as u32) < r.first => r.first,
+        _ => return None,
+    } as usize;
+    let last = i + pts[i..upto].partition_point(|&p| p < seg_end);
+    (last > i + 1).then_some(Jump::Skip(last))
 }
 
-/// Runs shorter than this are walked piece by piece.
-const MIN_RUN: u32 = 4;
+/// Piece `r` of outcome `o` (by route `route`) after `pieces`: one with the
+/// last where they meet and agree.
+fn push_piece(
+    pieces: &mut Vec<(Range, u32, Option<RouteKey>)>,
+    r: Range,
+    o: u32,
+    route: Option<RouteKey>,
+) {
+    match pieces.last_mut() {
+        Some((l, lo, lrt)) if *lo == o && *lrt == route && l.end == r.start => l.end = r.end,
+        _ => pieces.push((r, o, route)),
+    }
+}
 
 #[cfg(test)]
 thread_local! {
@@ -885,21 +951,57 @@ pub(super) fn analyse<'h>(
         m.runs = Some(m.skip_runs(sp));
     }
     let runs = m.runs.take();
-    let mut run_at = 0;
+    let mut run_i = 0;
     let top = space::top(fam);
     let n = sp.pts.len();
     let mut i = 0;
     while i < n {
-        let (start, kind) = (sp.pts[i], sp.kind[i] as usize);
+        let (mut start, mut kind) = (sp.pts[i], sp.kind[i] as usize);
         let mut end = sp.pts.get(i + 1).copied().unwrap_or(top);
         let mut next = i + 1;
-        if let Some(rs) = runs.as_ref().filter(|_| by_runs)
-            && let Some(last) = run_end(rs, &mut run_at, &sp.pts, i, agree, || {
+        // A mixed run's skipped pieces after its other kind's.
+        let mut trailing: Option<Range> = None;
+        let jump = runs.as_ref().filter(|_| by_runs).and_then(|rs| {
+            run_at(rs, &mut run_i, &sp.pts, top, i, agree, || {
                 walk.without_lookup_until(start).1
             })
-        {
-            next = last;
-            end = sp.pts.get(last).copied().unwrap_or(top);
+        });
+        match jump {
+            None => {}
+            Some(Jump::Skip(last)) => {
+                next = last;
+                end = sp.pts.get(last).copied().unwrap_or(top);
+            }
+            Some(Jump::Mixed(r)) => {
+                let run_end = sp.pts.get(r.end as usize).copied().unwrap_or(top);
+                next = r.end as usize;
+                if walk.without_lookup(start).is_some() {
+                    // Never-peers or foreign throughout.
+                    end = run_end;
+                } else {
+                    let (first, after) = (r.first as usize, r.last as usize + 1);
+                    if first > i {
+                        push_piece(
+                            pieces,
+                            Range {
+                                start,
+                                end: sp.pts[first],
+                            },
+                            intern(Outcome::Skip),
+                            None,
+                        );
+                        start = sp.pts[first];
+                    }
+                    kind = r.other as usize;
+                    end = sp.pts.get(after).copied().unwrap_or(top);
+                    if after < r.end as usize {
+                        trailing = Some(Range {
+                            start: end,
+                            end: run_end,
+                        });
+                    }
+                }
+            }
         }
         #[cfg(test)]
         WALKED.with(|w| w.set(w.get() + 1));
@@ -1034,9 +1136,9 @@ pub(super) fn analyse<'h>(
                 }
             }
         };
-        match pieces.last_mut() {
-            Some((r, o, rt)) if *o == outcome && *rt == route && r.end == start => r.end = end,
-            _ => pieces.push((piece, outcome, route)),
+        push_piece(pieces, piece, outcome, route);
+        if let Some(t) = trailing {
+            push_piece(pieces, t, intern(Outcome::Skip), None);
         }
         i = next;
     }

@@ -26,7 +26,7 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::analyse::{Analysed, Known, MET_MAX, run_end};
+use super::analyse::{Analysed, Jump, Known, MET_MAX, NO_KIND, run_at};
 use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
@@ -2630,25 +2630,56 @@ fn wants(
     // the analysis's reference: each accepts anything (a host with 20,000
     // addresses in a row asked each of them per address).
     let runs = cap.runs_for(sp, slot).map(|(r, a)| (r.to_vec(), a));
-    let mut run_at = 0;
+    let mut run_i = 0;
+    let top = space::top(sp.fam);
+    // A mixed run being walked: up to this piece, pieces of kinds but
+    // this one accept anything.
+    let (mut mixed_end, mut mixed_other) = (0, NO_KIND as usize);
     let n = sp.pts.len();
     let mut i = 0;
     while i < n {
         let (start, kind) = (sp.pts[i], sp.kind[i] as usize);
-        if let Some((rs, agree)) = &runs
-            && let Some(last) = run_end(rs, &mut run_at, &sp.pts, i, *agree, || {
+        if i < mixed_end && kind != mixed_other {
+            // Up to the other kind's next piece at once.
+            let j = sp.kind[i..mixed_end]
+                .iter()
+                .position(|&k| k as usize == mixed_other)
+                .map_or(mixed_end, |p| i + p);
+            out.resize(j, ANY);
+            i = j;
+            continue;
+        }
+        let jump = runs.as_ref().and_then(|(rs, agree)| {
+            run_at(rs, &mut run_i, &sp.pts, top, i, *agree, || {
                 walk.without_lookup_until(start).1
             })
-        {
+        });
+        if let Some(j) = jump {
+            #[cfg(test)]
+            RUNS_TAKEN.with(|t| t.set(t.get() + 1));
             let m = match walk.without_lookup(start) {
                 Some(Outcome::Skip) | None => ANY,
                 Some(_) => THROW,
             };
-            out.resize(last, m);
-            i = last;
-            #[cfg(test)]
-            RUNS_TAKEN.with(|t| t.set(t.get() + 1));
-            continue;
+            match j {
+                Jump::Skip(last) => {
+                    out.resize(last, m);
+                    i = last;
+                    continue;
+                }
+                // Never-peers or foreign throughout.
+                Jump::Mixed(r) if walk.without_lookup(start).is_some() => {
+                    out.resize(r.end as usize, m);
+                    i = r.end as usize;
+                    continue;
+                }
+                Jump::Mixed(r) => {
+                    (mixed_end, mixed_other) = (r.end as usize, r.other as usize);
+                    if kind != mixed_other {
+                        continue;
+                    }
+                }
+            }
         }
         i += 1;
         let m = match walk.without_lookup(start) {
@@ -2700,6 +2731,18 @@ fn wants(
             },
         };
         out.push(m);
+        // A mixed run's other kind answers alike throughout: the rest of
+        // the run at once.
+        if i < mixed_end && kind == mixed_other {
+            out.extend(
+                sp.kind[i..mixed_end].iter().map(
+                    |&k| {
+                        if k as usize == mixed_other { m } else { ANY }
+                    },
+                ),
+            );
+            i = mixed_end;
+        }
     }
     (out, first_decider)
 }

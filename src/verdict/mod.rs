@@ -647,6 +647,14 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     /// `unreachable` route inside the run, cut it.
     #[test]
     fn runs_of_local_pieces_are_walked_once() {
+        // In a row, and every third address (the gaps between them are
+        // pieces of the subnet's kind: a mixed run).
+        for step in [1, 3] {
+            runs_are_walked_once(step);
+        }
+    }
+
+    fn runs_are_walked_once(step: usize) {
         use crate::grammar::DumpKind;
         use std::fmt::Write;
         let n = 200;
@@ -659,7 +667,7 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         );
         for k in 0..n + 3 {
             // Three apart from the rest.
-            let o = if k < n { 20 + k } else { 1000 + 7 * k };
+            let o = if k < n { 20 + step * k } else { 1000 + 7 * k };
             let a = format!("10.1.{}.{}", o / 256, o % 256);
             let t = 1000 + k;
             let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
