@@ -1149,13 +1149,14 @@ impl Captured {
         }
     }
 
-    /// `any_runs`, found on first use, and how far slot `slot`'s group
-    /// agrees with the analysis's reference (none: no group, no runs).
+    /// `any_runs`, found on first use, taken out (`wants` gives them
+    /// back), and how far slot `slot`'s group agrees with the analysis's
+    /// reference (none: no group, no runs).
     fn runs_for(
         &mut self,
         orig: &Space<'_>,
         slot: usize,
-    ) -> Option<(&[super::analyse::SkipRun], u32)> {
+    ) -> Option<(Vec<super::analyse::SkipRun>, u32)> {
         let g = (*self.slot_group.get(slot)?)?;
         let (agree, _) = self.analysed.reach(g);
         let (analysed, lookups) = (&self.analysed, &self.lookups);
@@ -1171,7 +1172,7 @@ impl Captured {
                 any.then_some(d)
             })
         });
-        Some((runs, agree))
+        Some((std::mem::take(runs), agree))
     }
 
     /// Replies from `e`: their rules in `host` and their slot (`slot`).
@@ -2629,7 +2630,7 @@ fn wants(
     // Runs of pieces that `local` answers for this endpoint's group as for
     // the analysis's reference: each accepts anything (a host with 20,000
     // addresses in a row asked each of them per address).
-    let runs = cap.runs_for(sp, slot).map(|(r, a)| (r.to_vec(), a));
+    let runs = cap.runs_for(sp, slot);
     let mut run_i = 0;
     let top = space::top(sp.fam);
     // A mixed run being walked: up to this piece, pieces of kinds but
@@ -2743,6 +2744,9 @@ fn wants(
             );
             i = mixed_end;
         }
+    }
+    if let Some((r, _)) = runs {
+        cap.any_runs = Some(r);
     }
     (out, first_decider)
 }
