@@ -591,32 +591,8 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     /// 4.3 CPU-s and 1.2 GB).
     #[test]
     fn source_routing_per_address_is_looked_up_once_per_kind() {
-        use crate::grammar::DumpKind;
-        use std::fmt::Write;
         let n = 200;
-        let mut addr = String::from(
-            "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
-        );
-        let mut rule = String::from("0:\tfrom all lookup local\n");
-        let mut route = String::from(
-            "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\n",
-        );
-        for k in 0..n {
-            let a = format!("10.1.{}.{}", (20 + k) / 256, (20 + k) % 256);
-            let t = 1000 + k;
-            let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
-            let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
-            let _ = writeln!(
-                route,
-                "default via 10.1.0.1 dev eth1 table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
-            );
-        }
-        rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
-        let host = testhosts::host_of(&[
-            ("ip_addr.txt", DumpKind::IpAddr, &addr),
-            ("ip_rule.txt", DumpKind::IpRule, &rule),
-            ("ip_route.txt", DumpKind::IpRoute, &route),
-        ]);
+        let host = testhosts::per_address_rules(n, |k| 20 + k, "10.1.0.1 dev eth1", "");
         let _b = crate::budget::start(None);
         let told = analyse::quiet::TOLD.with(|t| t.get());
         let eps = endpoints(&host, &LinkClass::default());
@@ -655,34 +631,15 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     }
 
     fn runs_are_walked_once(step: usize) {
-        use crate::grammar::DumpKind;
-        use std::fmt::Write;
         let n = 200;
-        let mut addr = String::from(
-            "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
+        // Three apart from the rest.
+        let at = |k| if k < n { 20 + step * k } else { 1000 + 7 * k };
+        let host = testhosts::per_address_rules(
+            n + 3,
+            at,
+            "10.0.0.1 dev eth0",
+            "unreachable 10.1.0.100/30\n",
         );
-        let mut rule = String::from("0:\tfrom all lookup local\n");
-        let mut route = String::from(
-            "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\nunreachable 10.1.0.100/30\n",
-        );
-        for k in 0..n + 3 {
-            // Three apart from the rest.
-            let o = if k < n { 20 + step * k } else { 1000 + 7 * k };
-            let a = format!("10.1.{}.{}", o / 256, o % 256);
-            let t = 1000 + k;
-            let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
-            let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
-            let _ = writeln!(
-                route,
-                "default via 10.0.0.1 dev eth0 table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
-            );
-        }
-        rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
-        let host = testhosts::host_of(&[
-            ("ip_addr.txt", DumpKind::IpAddr, &addr),
-            ("ip_rule.txt", DumpKind::IpRule, &rule),
-            ("ip_route.txt", DumpKind::IpRoute, &route),
-        ]);
         let walked = analyse::WALKED.with(|w| w.get());
         let eps = endpoints(&host, &LinkClass::default());
         let walked = analyse::WALKED.with(|w| w.get()) - walked;

@@ -313,3 +313,42 @@ fn random_hosts_parse_cleanly() {
         }
     }
 }
+
+/// A host with eth0 (10.0.0.10/16, the default route's link) and eth1
+/// (10.1.0.10/16), and `n` more addresses on eth1, the k-th `at(k)`
+/// addresses above 10.1.0.0, each with its own `from ADDR lookup 1000+k`
+/// rule and table, whose default goes `via` `dflt` (`10.1.0.1 dev eth1`:
+/// replies stay; `10.0.0.1 dev eth0`: they leak); `extra`: more routes of
+/// `main`.
+pub(crate) fn per_address_rules(
+    n: usize,
+    at: impl Fn(usize) -> usize,
+    dflt: &str,
+    extra: &str,
+) -> Host {
+    use std::fmt::Write;
+    let mut addr = String::from(
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
+    );
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    let mut route = format!(
+        "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\n{extra}"
+    );
+    for k in 0..n {
+        let o = at(k);
+        let a = format!("10.1.{}.{}", o / 256, o % 256);
+        let t = 1000 + k;
+        let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
+        let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
+        let _ = writeln!(
+            route,
+            "default via {dflt} table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
+        );
+    }
+    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip_rule.txt", DumpKind::IpRule, &rule),
+        ("ip_route.txt", DumpKind::IpRoute, &route),
+    ])
+}

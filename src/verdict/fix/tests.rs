@@ -660,38 +660,21 @@ fn runs_of_local_pieces_give_the_same_advice() {
     }
 }
 
-fn runs_give_the_same_advice(step: u32) {
+fn runs_give_the_same_advice(step: usize) {
     let n = 60;
-    let mut addrs = vec!["10.1.0.10/16".to_string()];
-    let mut rule = String::from("0:\tfrom all lookup local\n");
-    let mut route = String::from(
-        "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\n10.9.0.0/16 via 10.1.0.1 dev eth1\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\n",
+    let h = crate::verdict::testhosts::per_address_rules(
+        n,
+        |k| 20 + step * k,
+        "10.0.0.1 dev eth0",
+        "10.9.0.0/16 via 10.1.0.1 dev eth1\n",
     );
-    for k in 0..n {
-        let a = format!("10.1.0.{}", 20 + step * k);
-        let t = 1000 + k;
-        addrs.push(format!("{a}/16"));
-        let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
-        let _ = writeln!(
-            route,
-            "default via 10.0.0.1 dev eth0 table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
-        );
-    }
-    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
-    let addrs: Vec<&str> = addrs.iter().map(String::as_str).collect();
-    let addr = format!(
-        "{}{}",
-        link(2, "eth0", &["10.0.0.10/16"]),
-        link(3, "eth1", &addrs)
-    );
-    let h = host(&addr, &rule, &route, "", "");
     let class = LinkClass::default();
     let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
     assert!(
         eps.iter()
             .filter(|e| e.verdict == Some(Verdict::Asymmetric))
             .count()
-            >= n as usize
+            >= n
     );
     let taken = RUNS_TAKEN.with(|t| t.get());
     let shared = advise_in(&h, &eps, &class, Platform::default(), &spaces, lookups);
