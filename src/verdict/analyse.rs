@@ -963,7 +963,7 @@ pub(super) fn analyse<'h>(
         let mut trailing: Option<Range> = None;
         let jump = runs.as_ref().filter(|_| by_runs).and_then(|rs| {
             run_at(rs, &mut run_i, &sp.pts, top, i, agree, || {
-                walk.without_lookup_until(start).1
+                walk.segment_end(start)
             })
         });
         match jump {

@@ -2652,13 +2652,14 @@ fn wants(
         }
         let jump = runs.as_ref().and_then(|(rs, agree)| {
             run_at(rs, &mut run_i, &sp.pts, top, i, *agree, || {
-                walk.without_lookup_until(start).1
+                walk.segment_end(start)
             })
         });
         if let Some(j) = jump {
             #[cfg(test)]
             RUNS_TAKEN.with(|t| t.set(t.get() + 1));
-            let m = match walk.without_lookup(start) {
+            let class = walk.without_lookup(start);
+            let m = match class {
                 Some(Outcome::Skip) | None => ANY,
                 Some(_) => THROW,
             };
@@ -2669,7 +2670,7 @@ fn wants(
                     continue;
                 }
                 // Never-peers or foreign throughout.
-                Jump::Mixed(r) if walk.without_lookup(start).is_some() => {
+                Jump::Mixed(r) if class.is_some() => {
                     out.resize(r.end as usize, m);
                     i = r.end as usize;
                     continue;

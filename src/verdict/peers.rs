@@ -488,12 +488,12 @@ impl PeerWalk {
         self.class(x) & OWN != 0
     }
 
-    /// `without_lookup` of `x`, and where the segment that answers it
-    /// ends: every piece from `x` up to there gets the same (the segments'
-    /// bounds are pieces' bounds, but a pod's foreign ranges').
-    pub(super) fn without_lookup_until(&mut self, x: u128) -> (Option<Outcome>, u128) {
-        let o = self.without_lookup(x);
-        (o, self.segs.get(self.i).map_or(x, |s| s.0))
+    /// Where the segment holding `x` ends: every piece from `x` up to there
+    /// gets the same `without_lookup` (the segments' bounds are pieces'
+    /// bounds, but a pod's foreign ranges').
+    pub(super) fn segment_end(&mut self, x: u128) -> u128 {
+        self.class(x);
+        self.segs.get(self.i).map_or(x, |s| s.0)
     }
 
     /// `Skip` or `Foreign` when the piece starting at `x` needs no lookup
