@@ -445,6 +445,9 @@ pub(super) struct Answers {
     kinds: usize,
     /// The reference group's key (`ReplyTemplate::key`).
     reference: Option<Vec<u8>>,
+    /// The kinds only some groups tell apart: each group's answers are kept
+    /// by kind as it sees them (`Narrow::project`).
+    pub(super) narrow: Option<std::sync::Arc<super::narrow::Narrow>>,
 }
 
 struct Group {
@@ -457,6 +460,9 @@ struct Group {
     /// address's, where IPv6 routes have a `from`: `SourceKeyed`): it takes
     /// and gives only the answers that do not (`Shape::by_source`).
     own_source: bool,
+    /// The narrow tables its replies may consult (`Narrow::tables_of`;
+    /// none: it tells every kind apart).
+    mine: Option<Box<[u32]>>,
 }
 
 /// The first rule that replies of two groups meet otherwise, from their
@@ -553,6 +559,7 @@ impl Answers {
         kinds: usize,
         key: Option<&[u8]>,
         own_source: bool,
+        mine: Option<Box<[u32]>>,
     ) -> usize {
         self.kinds = kinds;
         let agree = match (key, &self.reference) {
@@ -567,6 +574,7 @@ impl Answers {
             own: Known::default(),
             agree,
             own_source,
+            mine,
         });
         self.groups.len() - 1
     }
@@ -575,8 +583,24 @@ impl Answers {
         self.groups.len()
     }
 
+    /// `kind` as group `g` sees it (`Narrow::project`).
+    fn seen(&self, g: usize, kind: usize) -> usize {
+        match (&self.narrow, &self.groups[g].mine) {
+            (Some(n), Some(mine)) => n.project(kind, mine),
+            _ => kind,
+        }
+    }
+
+    /// The narrow tables group `g` consults (none: it tells every kind
+    /// apart).
+    pub(super) fn mine(&self, g: usize) -> Option<&[u32]> {
+        self.narrow.as_ref()?;
+        self.groups[g].mine.as_deref()
+    }
+
     /// Group `g`'s answer for `kind`, if it has one yet.
     pub(super) fn get(&self, g: usize, kind: usize) -> Option<u32> {
+        let kind = self.seen(g, kind);
         let grp = &self.groups[g];
         // A kind the group may take from the reference has no answer of its
         // own (the reference's walk reaches the rules it differs on too):
@@ -593,18 +617,19 @@ impl Answers {
 
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
     /// (`READS_ALL`), depending on the source itself or not.
-    /// Whether it is shared.
-    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, by_source: bool) -> bool {
+    /// The kind it is shared as, if it is.
+    fn set(&mut self, g: usize, kind: usize, k: u32, depth: u32, by_source: bool) -> Option<u32> {
+        let kind = self.seen(g, kind);
         let grp = &mut self.groups[g];
         if depth < grp.agree && !(by_source && grp.own_source) {
             if self.shared.is_empty() {
                 self.shared = vec![(u32::MAX, 0, false); self.kinds];
             }
             self.shared[kind] = (k, depth, by_source);
-            return true;
+            return Some(kind as u32);
         }
         grp.own.set(kind, k, self.kinds);
-        false
+        None
     }
 
     /// The answers with each index `f` of it.
@@ -626,6 +651,7 @@ impl Answers {
                 .collect(),
             kinds: self.kinds,
             reference: None,
+            narrow: self.narrow,
         }
     }
 }
@@ -843,10 +869,10 @@ impl<'h> Memo<'h> {
         let kept = self.kept.intern(KeptLookup::of(l, multipath));
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind
-            && self.answers.set(g, kind, id, depth, by_source)
+            && let Some(seen) = self.answers.set(g, kind, id, depth, by_source)
             && self.quiet.is_some()
         {
-            self.quiet_new.push((kind as u32, id, depth));
+            self.quiet_new.push((seen, id, depth));
         }
         id
     }
@@ -952,6 +978,11 @@ pub(super) fn analyse<'h>(
     }
     let runs = m.runs.take();
     let mut run_i = 0;
+    // The narrow tables this group consults, where it may jump over the
+    // pieces of the others' (`Narrow::next_own`).
+    let narrow = m.answers.narrow.clone().filter(|_| by_runs);
+    let mine: Option<Box<[u32]>> = narrow.as_ref().and(m.answers.mine(g).map(Box::from));
+    let mut narrow_i = 0;
     let top = space::top(fam);
     let n = sp.pts.len();
     let mut i = 0;
@@ -967,7 +998,22 @@ pub(super) fn analyse<'h>(
             })
         });
         match jump {
-            None => {}
+            None => {
+                // Pieces of kinds only other groups tell apart, one piece of
+                // the kind around them for this one, within a peer segment.
+                if let (Some(n), Some(mine)) = (&narrow, &mine)
+                    && let Some((r, own)) = n.next_own(&mut narrow_i, i as u32, mine)
+                    && own as usize > i + 1
+                {
+                    let seg_end = walk.segment_end(start);
+                    let last = i + sp.pts[i..own as usize].partition_point(|&p| p < seg_end);
+                    if last > i + 1 {
+                        kind = r.base as usize;
+                        next = last;
+                        end = sp.pts.get(last).copied().unwrap_or(top);
+                    }
+                }
+            }
             Some(Jump::Skip(last)) => {
                 next = last;
                 end = sp.pts.get(last).copied().unwrap_or(top);

@@ -1175,6 +1175,17 @@ impl Captured {
         Some((std::mem::take(runs), agree))
     }
 
+    /// The kinds only some groups tell apart, and the narrow tables slot
+    /// `slot`'s group consults (`Narrow`; none: it tells every kind apart).
+    fn narrow_for(
+        &self,
+        slot: usize,
+    ) -> Option<(std::sync::Arc<super::narrow::Narrow>, Box<[u32]>)> {
+        let g = (*self.slot_group.get(slot)?)?;
+        let n = self.analysed.narrow.clone()?;
+        Some((n, self.analysed.mine(g)?.into()))
+    }
+
     /// Replies from `e`: their rules in `host` and their slot (`slot`).
     fn ep(
         &mut self,
@@ -2632,6 +2643,9 @@ fn wants(
     // addresses in a row asked each of them per address).
     let runs = cap.runs_for(sp, slot);
     let mut run_i = 0;
+    // Pieces of kinds only other groups tell apart: the kind around them.
+    let narrow = cap.narrow_for(slot);
+    let mut narrow_i = 0;
     let top = space::top(sp.fam);
     // A mixed run being walked: up to this piece, pieces of kinds but
     // this one accept anything.
@@ -2639,7 +2653,7 @@ fn wants(
     let n = sp.pts.len();
     let mut i = 0;
     while i < n {
-        let (start, kind) = (sp.pts[i], sp.kind[i] as usize);
+        let (start, mut kind) = (sp.pts[i], sp.kind[i] as usize);
         if i < mixed_end && kind != mixed_other {
             // Up to the other kind's next piece at once.
             let j = sp.kind[i..mixed_end]
@@ -2683,7 +2697,23 @@ fn wants(
                 }
             }
         }
-        i += 1;
+        // The pieces this step labels: this one, or those up to the next
+        // piece of a kind the group tells apart (within a peer segment).
+        let mut upto = i + 1;
+        if i >= mixed_end
+            && let Some((nw, mine)) = &narrow
+            && let Some((r, own)) = nw.next_own(&mut narrow_i, i as u32, mine)
+            && own as usize > upto
+        {
+            let seg_end = walk.segment_end(start);
+            upto = i + sp.pts[i..own as usize].partition_point(|&p| p < seg_end);
+            if upto > i + 1 {
+                #[cfg(test)]
+                NARROW_TAKEN.with(|t| t.set(t.get() + 1));
+                kind = r.base as usize;
+            }
+        }
+        i = upto;
         let m = match walk.without_lookup(start) {
             Some(Outcome::Skip) => ANY,
             Some(_) => THROW,
@@ -2732,7 +2762,7 @@ fn wants(
                 }
             },
         };
-        out.push(m);
+        out.resize(upto, m);
         // A mixed run's other kind answers alike throughout: the rest of
         // the run at once.
         if i < mixed_end && kind == mixed_other {
@@ -2756,6 +2786,8 @@ fn wants(
 thread_local! {
     /// Runs of pieces `wants` took whole on this thread (tests count them).
     static RUNS_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Pieces of other groups' narrow tables `wants` took as one.
+    static NARROW_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The fewest (prefix, label) entries whose longest match gives every

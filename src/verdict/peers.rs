@@ -194,6 +194,9 @@ pub(crate) struct Space<'h> {
     /// The prefixes cut at, sorted as `kind` numbers them, kept for
     /// `refine` (none on a large host: a BGP table's would be 30 MB).
     blocks: Option<Vec<Range>>,
+    /// The kinds only some groups tell apart (none: every group all; a
+    /// space cut for two models).
+    pub(super) narrow: Option<std::sync::Arc<super::narrow::Narrow>>,
 }
 
 /// `Space::refine` keeps a host's blocks up to this many.
@@ -283,6 +286,10 @@ impl<'h> Space<'h> {
         blocks.dedup();
         let pts = bounds(&blocks, top);
         let kind = kinds_of(&pts, &blocks);
+        let narrow = match other {
+            None => super::narrow::Narrow::of(host, fam, &conn, &blocks, &kind),
+            Some(_) => None,
+        };
         let conn: Vec<(&'h str, Range, bool)> = conn
             .iter()
             .map(|&(l, n)| (l, Range::of(&n), class.is_internal(l)))
@@ -314,6 +321,7 @@ impl<'h> Space<'h> {
                 .filter(|n| class.is_internal(n))
                 .collect(),
             blocks: (blocks.len() <= KEEP_BLOCKS).then_some(blocks),
+            narrow: narrow.map(std::sync::Arc::new),
         }
     }
 
@@ -348,6 +356,7 @@ impl<'h> Space<'h> {
             never: self.never.clone(),
             internal_devs: self.internal_devs.clone(),
             blocks: Some(blocks),
+            narrow: None,
         })
     }
 

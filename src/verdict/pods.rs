@@ -332,7 +332,7 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
             let rules = host.forward_rules(p.addr, p.veth);
             // Forwarded, from the pod's veth: shares nothing, and its
             // answers are not reserved (a node has a group per pod).
-            let g = m.answers.add_group(sp.kinds, None, false);
+            let g = m.answers.add_group(sp.kinds, None, false, None);
             analyse(
                 host,
                 class,

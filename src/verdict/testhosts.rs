@@ -326,6 +326,19 @@ pub(crate) fn per_address_rules(
     dflt: &str,
     extra: &str,
 ) -> Host {
+    per_address_tables(n, at, dflt, extra, |_| String::new())
+}
+
+/// `per_address_rules`, with the route lines `own(k)` in address `k`'s
+/// table too (as `ip route show table all` prints them: each names its
+/// table, 1000 + k).
+pub(crate) fn per_address_tables(
+    n: usize,
+    at: impl Fn(usize) -> usize,
+    dflt: &str,
+    extra: &str,
+    own: impl Fn(usize) -> String,
+) -> Host {
     use std::fmt::Write;
     let mut addr = String::from(
         "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
@@ -344,7 +357,82 @@ pub(crate) fn per_address_rules(
             route,
             "default via {dflt} table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
         );
+        route.push_str(&own(k));
     }
+    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip_rule.txt", DumpKind::IpRule, &rule),
+        ("ip_route.txt", DumpKind::IpRoute, &route),
+    ])
+}
+
+/// A random host with a table per address (`Narrow`'s kind): `n` addresses
+/// on eth1, each with a `from` rule (now and then a subnet's, a selector
+/// the dumps cannot settle, or `not`) and a table of its own, whose routes
+/// come from a small pool of nested and repeated prefixes by either link:
+/// so tables share prefixes, hold one another's, repeat `main`'s, and a
+/// table no rule names holds some.
+pub(crate) fn random_narrow_host(rng: &mut Rng) -> Host {
+    let n = 4 + rng.below(24) as usize;
+    let mut addr = String::from(
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.1.0.10/16 scope global eth1\n",
+    );
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    let mut route = String::from(
+        "default via 10.0.0.1 dev eth0\n10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\n",
+    );
+    let pool = |rng: &mut Rng| -> String {
+        match rng.below(6) {
+            0 => format!("172.16.{}.0/24", rng.below(3)),
+            1 => "172.16.0.0/16".into(),
+            2 => "10.9.0.0/16".into(),
+            3 => format!("10.1.{}.0/24", rng.below(2)),
+            _ => format!("172.16.{}.{}", rng.below(3), rng.below(8)),
+        }
+    };
+    let via = |rng: &mut Rng| {
+        if rng.chance(50) {
+            "via 10.0.0.1 dev eth0"
+        } else {
+            "via 10.1.0.1 dev eth1"
+        }
+    };
+    // Up to `most` routes of the pool into one table (each prefix once).
+    let routes = |rng: &mut Rng, out: &mut String, table: &str, most: u64| {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..rng.below(most) {
+            let p = pool(rng);
+            if seen.insert(p.clone()) {
+                let _ = writeln!(out, "{p} {}{table}", via(rng));
+            }
+        }
+    };
+    let spread = 1 + rng.below(3) as usize;
+    for k in 0..n {
+        let o = 20 + spread * k;
+        let a = format!("10.1.{}.{}", o / 256, o % 256);
+        let t = 1000 + k;
+        let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
+        let _ = writeln!(
+            route,
+            "local {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
+        );
+        let from = if rng.chance(10) {
+            format!("10.1.0.{}/30", (o % 256) & !3)
+        } else {
+            a.clone()
+        };
+        let not = if rng.chance(5) { "not " } else { "" };
+        let sel = if rng.chance(10) { " fwmark 0x1" } else { "" };
+        let _ = writeln!(rule, "{t}:\t{not}from {from}{sel} lookup {t}");
+        if rng.chance(80) {
+            let _ = writeln!(route, "default {} table {t}", via(rng));
+        }
+        routes(rng, &mut route, &format!(" table {t}"), 4);
+    }
+    routes(rng, &mut route, "", 3);
+    routes(rng, &mut route, " table 77", 3);
     rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
     host_of(&[
         ("ip_addr.txt", DumpKind::IpAddr, &addr),

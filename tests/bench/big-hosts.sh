@@ -18,6 +18,9 @@
 #   srcaddrs N  source routing per address: N secondary addresses on eth1,
 #               each with its own rule (`from ADDR lookup T`) and table T
 #               (the link's subnet and a default via its gateway)
+#   srcroutes N the same, and each table also holds a route of its own
+#               (172.16.0.0/12 cut into one /32 per table, via the gateway):
+#               the tables differ, so no two addresses answer alike
 #   v6src N     N IPv6 addresses on eth1 under one IPv6 source route
 #               (`2001:db8:99::/48 from 2001:db8:1::/64 via … dev eth1`), the
 #               default by eth0: every address answers by itself
@@ -125,7 +128,7 @@ addrs|mpaddrs)
     x route add default proto static metric 10 nexthop via 10.0.0.1 dev dum0 nexthop via 10.0.5.1 dev dum1
   fi
   ;;
-srcaddrs)
+srcaddrs|srcroutes)
   for i in 0 1; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x addr add 10.$i.0.10/16 dev eth$i
@@ -138,6 +141,9 @@ srcaddrs)
     a=10.1.$((h / 256)).$((h % 256))
     printf 'addr add %s/16 dev eth1\nrule add from %s lookup %d prio %d\nroute add 10.1.0.0/16 dev eth1 table %d\nroute add default via 10.1.0.1 dev eth1 table %d\n' \
       "$a" "$a" $t $((1000 + k)) $t $t >> "$batch"
+    if [ "$kind" = srcroutes ]; then
+      printf 'route add 172.%d.%d.%d/32 via 10.1.0.1 dev eth1 table %d\n' $((16 + k / 65536)) $((k / 256 % 256)) $((k % 256)) $t >> "$batch"
+    fi
   done
   x -batch "$batch"
   ;;

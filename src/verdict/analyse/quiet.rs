@@ -11,8 +11,8 @@
 //! reply whatever the peers: the walk would report nothing.
 
 use super::{Answers, Memo, RawAnswer, is_internal_dev};
-use crate::verdict::LinkClass;
 use crate::verdict::peers::Space;
+use crate::verdict::{FastMap, LinkClass};
 use std::collections::BTreeMap;
 
 #[cfg(test)]
@@ -64,6 +64,20 @@ pub(super) struct Index {
     never: Vec<u64>,
     /// Each kind's first piece (where it is looked up).
     first: Vec<u128>,
+    /// The kinds narrow tables own (`Narrow`), apart from `by_depth`'s
+    /// lists and `unset`: a group consulting none of their tables sees
+    /// them as their parents, and one with a table per address would look
+    /// up every other address's table's kinds.
+    narrow: Option<NarrowKinds>,
+}
+
+#[derive(Default)]
+struct NarrowKinds {
+    /// Per narrow table: its kinds.
+    by_table: FastMap<u32, Vec<u32>>,
+    /// Per parent: its owned kinds, with their tables.
+    by_parent: Vec<(u32, Vec<(u32, u32)>)>,
+    all: Vec<u32>,
 }
 
 /// At most this many kinds are kept in an index (a full table's million:
@@ -145,6 +159,7 @@ impl<'h> Memo<'h> {
                 idx.shared(depth, l, kind);
             }
         }
+        let mine: Option<Box<[u32]>> = self.answers.mine(g).map(Box::from);
         let Some(idx) = &self.quiet else {
             return false;
         };
@@ -167,6 +182,31 @@ impl<'h> Memo<'h> {
                 return false;
             }
         }
+        // Narrow tables' kinds: its own tables' as they are, the others' as
+        // their parents, looked up where a kind of another's lies.
+        let mut seen_as: Vec<(u32, u128)> = Vec::new();
+        if let Some(nk) = &idx.narrow {
+            match &mine {
+                None => own.extend(nk.all.iter().filter(|k| walked(k))),
+                Some(mine) => {
+                    for t in mine.iter() {
+                        let kinds = nk.by_table.get(t).map_or(&[][..], |v| &v[..]);
+                        own.extend(kinds.iter().filter(|k| walked(k)));
+                    }
+                    for (parent, kids) in &nk.by_parent {
+                        let other = kids
+                            .iter()
+                            .find(|(k, t)| mine.binary_search(t).is_err() && walked(k));
+                        if let Some(&(k, _)) = other {
+                            seen_as.push((*parent, idx.first[k as usize]));
+                        }
+                    }
+                }
+            }
+            if own.len() + seen_as.len() > MAX_OWN {
+                return false;
+            }
+        }
         for (w, &bits) in idx.unset.iter().enumerate() {
             let mut b = bits;
             while b != 0 {
@@ -180,10 +220,11 @@ impl<'h> Memo<'h> {
                 return false;
             }
         }
-        let firsts: Vec<(u32, u128)> = own
+        let mut firsts: Vec<(u32, u128)> = own
             .into_iter()
             .map(|k| (k, idx.first[k as usize]))
             .collect();
+        firsts.extend(seen_as);
         for (kind, start) in firsts {
             let rid = self.raw(host, sp.fam, g, rules, Some(kind as usize), start);
             if !self.leaves(rid, class).quiet_for(iface) {
@@ -212,13 +253,34 @@ impl<'h> Memo<'h> {
             unset: vec![0; sp.kinds.div_ceil(64)],
             never,
             first,
+            narrow: None,
         };
-        for kind in 0..sp.kinds {
+        let mut owned = vec![false; sp.kinds];
+        if let Some(n) = &self.answers.narrow {
+            let mut nk = NarrowKinds::default();
+            let mut parents: FastMap<u32, usize> = Default::default();
+            for (k, t, parent) in n
+                .owned()
+                .filter(|(k, ..)| idx.first[*k as usize] != u128::MAX)
+            {
+                owned[k as usize] = true;
+                nk.by_table.entry(t).or_default().push(k);
+                let at = *parents.entry(parent).or_insert_with(|| {
+                    nk.by_parent.push((parent, Vec::new()));
+                    nk.by_parent.len() - 1
+                });
+                nk.by_parent[at].1.push((k, t));
+                nk.all.push(k);
+            }
+            idx.narrow = Some(nk);
+        }
+        for (kind, owned) in owned.into_iter().enumerate() {
             match self.answers.shared_of(kind) {
                 Some((rid, depth)) => {
                     let l = self.leaves(rid, class);
                     idx.shared(depth, l, kind as u32);
                 }
+                None if owned => {}
                 None => idx.unset[kind / 64] |= 1 << (kind % 64),
             }
         }
@@ -236,7 +298,15 @@ impl Index {
             .entry(depth)
             .or_insert((Leaves::Nowhere, Vec::new()));
         e.0 = e.0.and(l);
-        e.1.push(kind);
+        // A narrow table's kind is looked up only by the groups consulting
+        // its table (`NarrowKinds`); its answer still counts for `below`.
+        if self
+            .narrow
+            .as_ref()
+            .is_none_or(|n| n.all.binary_search(&kind).is_err())
+        {
+            e.1.push(kind);
+        }
     }
 }
 

@@ -686,6 +686,63 @@ fn runs_give_the_same_advice(step: usize) {
     assert_eq!(commands(&mine), commands(&shared));
 }
 
+/// Each address's table with a route of its own (`Narrow`), each leaking
+/// by eth0 but to its own /32: the planner labels the other tables' pieces
+/// as the piece around them, and advises what it advises asking every
+/// piece itself.
+#[test]
+fn tables_of_their_own_give_the_same_advice() {
+    let n = 60;
+    let own = |k: usize| format!("172.16.0.{k} via 10.1.0.1 dev eth1 table {}\n", 1000 + k);
+    let h = crate::verdict::testhosts::per_address_tables(
+        n,
+        |k| 20 + 3 * k,
+        "10.0.0.1 dev eth0",
+        "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
+        own,
+    );
+    let class = LinkClass::default();
+    let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+    assert!(
+        eps.iter()
+            .filter(|e| e.verdict == Some(Verdict::Asymmetric))
+            .count()
+            >= n
+    );
+    let taken = NARROW_TAKEN.with(|t| t.get());
+    let shared = advise_in(&h, &eps, &class, Platform::default(), &spaces, lookups);
+    assert!(
+        NARROW_TAKEN.with(|t| t.get()) > taken,
+        "no narrow run taken"
+    );
+    let mine = advise_in(&h, &eps, &class, Platform::default(), &spaces, [None, None]);
+    assert_eq!(shared.status, FixStatus::Verified, "{}", shared.reason);
+    assert_eq!(mine.status, shared.status);
+    assert_eq!(mine.unverified, shared.unverified);
+    assert_eq!(commands(&mine), commands(&shared));
+}
+
+/// On random hosts with a table per address, the planner advises the
+/// same with the analysis's answers (seen through `Narrow`) as asking
+/// every piece itself.
+#[test]
+fn narrow_tables_give_the_same_advice_on_random_hosts() {
+    let class = LinkClass::default();
+    let mut rng = crate::verdict::testhosts::Rng(0x2127_599b_f432_5c37);
+    let mut verified = 0;
+    for _ in 0..150 {
+        let h = crate::verdict::testhosts::random_narrow_host(&mut rng);
+        let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+        let shared = advise_in(&h, &eps, &class, Platform::default(), &spaces, lookups);
+        let mine = advise_in(&h, &eps, &class, Platform::default(), &spaces, [None, None]);
+        assert_eq!(mine.status, shared.status, "{}", mine.reason);
+        assert_eq!(mine.unverified, shared.unverified);
+        assert_eq!(commands(&mine), commands(&shared));
+        verified += (shared.status == FixStatus::Verified) as usize;
+    }
+    assert!(verified > 30, "{verified} verified");
+}
+
 /// `entries` as first written (one recursion per prefix, every half made
 /// by its own call): what the looped walk down single-segment halves must
 /// give, node for node.

@@ -1,0 +1,274 @@
+//! Prefixes that only some sources' replies can meet.
+//!
+//! A table that only rules with a `from` of their own look up (`from ADDR
+//! lookup T`: a table per address) is consulted by the replies of those
+//! sources alone. For any other source's replies, a piece inside one of its
+//! prefixes answers as the piece around that prefix does. A host with a
+//! table per address, each holding a route of its own, cut the space into a
+//! piece per table, which every address's group walked and looked up: N²
+//! lookups for N addresses.
+//!
+//! A group's answers are kept by kind as the group sees them (`project`):
+//! a kind that a table of another source's alone makes is its parent's.
+//! Where two groups agree up to the rule that decided an answer, the tables
+//! consulted up to there are both groups', and so are the prefixes that
+//! tell those kinds apart: a shared answer holds for both (`Answers`).
+
+use super::peers::never_peers;
+use super::space::Range;
+use super::{FastMap, FastSet};
+use crate::grammar::Family;
+use crate::grammar::names::Table;
+use crate::model::lookup::ReplyRules;
+use crate::model::{Host, fam_idx};
+
+/// No narrow table owns the kind: every group tells it apart.
+pub(super) const NO_OWNER: u32 = u32::MAX;
+
+/// A group consults at most this many narrow tables for its walk to jump
+/// over the others' pieces (`Narrow::next_own`); past that it walks.
+const MAX_OWN_TABLES: usize = 8;
+
+/// Runs shorter than this are walked piece by piece.
+const MIN_RUN: u32 = 4;
+
+pub(crate) struct Narrow {
+    /// Per kind: the narrow table (its number) whose routes alone are the
+    /// kind's prefix, where the prefix around it is no narrow table's;
+    /// `NO_OWNER` otherwise (nested ones are every group's: their parent
+    /// would be a narrow table's too).
+    owner: Vec<u32>,
+    /// Per kind: the kind of the prefix around it (the last kind, none's:
+    /// itself).
+    parent: Vec<u32>,
+    /// The narrow tables, numbered.
+    tables: FastMap<Table, u32>,
+    /// Per narrow table: the pieces of the kinds it owns, ascending.
+    pieces: Vec<Vec<u32>>,
+    /// Runs of pieces whose kinds are `base` or owned ones around which
+    /// `base` is: for a group that consults none of their tables, one piece
+    /// of `base` (ascending, disjoint).
+    runs: Vec<Run>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Run {
+    pub(super) start: u32,
+    pub(super) end: u32,
+    pub(super) base: u32,
+}
+
+impl Narrow {
+    /// The narrow tables of `host` and the kinds they own, for a space cut
+    /// at `blocks` (sorted and deduplicated as `Space::cut` does), whose
+    /// pieces have `kind`. None where no kind is owned, or a lookup may
+    /// consult a table that no rule names (an `l3mdev` rule), or IPv6
+    /// routes with a `from` make answers depend on the source itself.
+    pub(super) fn of(
+        host: &Host,
+        fam: Family,
+        conn: &[(&str, ipnet::IpNet)],
+        blocks: &[Range],
+        kind: &[u32],
+    ) -> Option<Narrow> {
+        let fi = fam_idx(fam);
+        let rules = &host.rules[fi];
+        if rules.iter().any(|r| r.rule.l3mdev) {
+            return None;
+        }
+        // Tables a rule that matches regardless of the source looks up, and
+        // those the kernel asks without custom rules.
+        let mut wide: FastSet<Table> = [Table::LOCAL, Table::MAIN, Table::DEFAULT]
+            .map(Table::Id)
+            .into_iter()
+            .collect();
+        for r in rules {
+            let any_source = r.rule.not || r.rule.from.is_none_or(|f| f.prefix_len() == 0);
+            if let (true, Some(t)) = (any_source, &r.table) {
+                wide.insert(t.clone());
+            }
+        }
+        let narrow: Vec<(&Table, &crate::model::FibTable)> = host.tables[fi]
+            .iter()
+            .filter(|(t, _)| !wide.contains(*t))
+            .collect();
+        if narrow.is_empty() {
+            return None;
+        }
+        let source_routes = host.tables[fi]
+            .values()
+            .flat_map(|t| t.routes.iter())
+            .any(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0));
+        if fam == Family::Inet6 && source_routes {
+            return None;
+        }
+        // Each narrow table's prefixes, by the one table holding it.
+        let mut own: FastMap<(u128, u128), u32> = Default::default();
+        let prefixes = |t: &crate::model::FibTable| -> Vec<Range> {
+            match t.prefixes() {
+                Some(ps) => ps.map(|n| Range::of(&n)).collect(),
+                None => t.routes.iter().map(|e| Range::of(&e.route.dst)).collect(),
+            }
+        };
+        for (i, (_, t)) in narrow.iter().enumerate() {
+            for r in prefixes(t) {
+                let o = own.entry((r.start, r.end)).or_insert(i as u32);
+                if *o != i as u32 {
+                    *o = NO_OWNER;
+                }
+            }
+        }
+        // Held by anything else: every group's.
+        let mut share = |r: Range| {
+            if let Some(o) = own.get_mut(&(r.start, r.end)) {
+                *o = NO_OWNER;
+            }
+        };
+        for (t, fib) in &host.tables[fi] {
+            if wide.contains(t) {
+                prefixes(fib).into_iter().for_each(&mut share);
+            }
+        }
+        rules
+            .iter()
+            .filter_map(|r| r.rule.to.as_ref())
+            .for_each(|n| share(Range::of(n)));
+        conn.iter().for_each(|(_, n)| share(Range::of(n)));
+        let full = if fam == Family::Inet { 32 } else { 128 };
+        host.addrs
+            .iter()
+            .filter(|a| a.addr.family == fam)
+            .filter_map(|a| ipnet::IpNet::new(a.addr.local, full).ok())
+            .for_each(|n| share(Range::of(&n)));
+        never_peers(fam).into_iter().for_each(&mut share);
+        own.retain(|_, o| *o != NO_OWNER);
+        if own.is_empty() {
+            return None;
+        }
+        let kinds = blocks.len() + 1;
+        let raw: Vec<u32> = blocks
+            .iter()
+            .map(|b| own.get(&(b.start, b.end)).copied().unwrap_or(NO_OWNER))
+            .chain([NO_OWNER])
+            .collect();
+        // Each block's parent: the innermost open block (outer ones come
+        // first, nested or disjoint).
+        let root = blocks.len() as u32;
+        let mut parent = Vec::with_capacity(kinds);
+        let mut open: Vec<(u128, u32)> = Vec::new();
+        for (i, b) in blocks.iter().enumerate() {
+            while open.last().is_some_and(|&(end, _)| end <= b.start) {
+                open.pop();
+            }
+            parent.push(open.last().map_or(root, |&(_, p)| p));
+            open.push((b.end, i as u32));
+        }
+        parent.push(root);
+        let owner: Vec<u32> = (0..kinds)
+            .map(|k| match raw[parent[k] as usize] {
+                NO_OWNER => raw[k],
+                _ => NO_OWNER,
+            })
+            .collect();
+        let mut pieces = vec![Vec::new(); narrow.len()];
+        let mut any = false;
+        for (i, &k) in kind.iter().enumerate() {
+            if let Some(p) = pieces.get_mut(owner[k as usize] as usize) {
+                p.push(i as u32);
+                any = true;
+            }
+        }
+        if !any {
+            return None;
+        }
+        let base = |k: u32| match owner[k as usize] {
+            NO_OWNER => k,
+            _ => parent[k as usize],
+        };
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < kind.len() {
+            let b = base(kind[i]);
+            let mut j = i;
+            let mut owned = false;
+            while j < kind.len() && base(kind[j]) == b {
+                owned |= owner[kind[j] as usize] != NO_OWNER;
+                j += 1;
+            }
+            if owned && (j - i) as u32 >= MIN_RUN {
+                runs.push(Run {
+                    start: i as u32,
+                    end: j as u32,
+                    base: b,
+                });
+            }
+            i = j;
+        }
+        Some(Narrow {
+            owner,
+            parent,
+            tables: narrow
+                .iter()
+                .enumerate()
+                .map(|(i, (t, _))| ((*t).clone(), i as u32))
+                .collect(),
+            pieces,
+            runs,
+        })
+    }
+
+    /// The narrow tables replies under `rules` may consult (those of the
+    /// rules that may match them), ascending.
+    pub(super) fn tables_of(&self, host: &Host, fam: Family, rules: &ReplyRules) -> Box<[u32]> {
+        let all = &host.rules[fam_idx(fam)];
+        let mut out: Vec<u32> = rules
+            .met()
+            .into_iter()
+            .filter_map(|i| self.tables.get(all.get(i)?.table.as_ref()?).copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out.into()
+    }
+
+    /// `kind` as a group that consults the narrow tables `mine` sees it.
+    pub(super) fn project(&self, kind: usize, mine: &[u32]) -> usize {
+        match self.owner.get(kind) {
+            Some(&o) if o != NO_OWNER && mine.binary_search(&o).is_err() => {
+                self.parent[kind] as usize
+            }
+            _ => kind,
+        }
+    }
+
+    /// The run holding piece `i` (`runs[*at..]`, `at` moved on as the walk
+    /// goes), if a group consulting `mine` may jump in it: then the first
+    /// piece from `i` on of a kind it tells apart (the run's end: none).
+    pub(super) fn next_own(&self, at: &mut usize, i: u32, mine: &[u32]) -> Option<(Run, u32)> {
+        if mine.len() > MAX_OWN_TABLES {
+            return None;
+        }
+        while self.runs.get(*at).is_some_and(|r| r.end <= i) {
+            *at += 1;
+        }
+        let r = *self.runs.get(*at).filter(|r| r.start <= i)?;
+        let next = mine
+            .iter()
+            .filter_map(|&t| {
+                let p = &self.pieces[t as usize];
+                p.get(p.partition_point(|&x| x < i)).copied()
+            })
+            .min()
+            .map_or(r.end, |x| x.min(r.end));
+        Some((r, next))
+    }
+
+    /// Each owned kind, with its table and parent: (kind, owner, parent).
+    pub(super) fn owned(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+        self.owner
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o != NO_OWNER)
+            .map(|(k, &o)| (k as u32, o, self.parent[k]))
+    }
+}
