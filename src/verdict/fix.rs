@@ -1024,6 +1024,9 @@ struct Captured {
     /// unicast (`SkipRun`): every piece of them accepts anything, for a
     /// slot whose group takes them from the analysis's reference.
     any_runs: Option<Vec<super::analyse::SkipRun>>,
+    /// `wants`' labels by kind, all `None` between calls (a host with an
+    /// address per group filled one per endpoint, addresses × kinds).
+    known: Vec<Option<u8>>,
 }
 
 /// What the planner and the judge read of a `Lookup`.
@@ -1146,6 +1149,7 @@ impl Captured {
             group_of: a.group_of,
             slot_group: Vec::new(),
             any_runs: None,
+            known: Vec::new(),
         }
     }
 
@@ -2635,7 +2639,10 @@ fn wants(
     let mut walk = PeerWalk::new(&peers, sp);
     let (rules, slot) = cap.ep(host, sp, e);
     let fi = fam_idx(e.family);
-    let mut known: Vec<Option<u8>> = vec![None; sp.kinds];
+    let mut known = std::mem::take(&mut cap.known);
+    known.resize(sp.kinds, None);
+    // The kinds labelled, to clear again.
+    let mut labelled: Vec<u32> = Vec::new();
     let mut first_decider = u32::MAX;
     let mut out = Vec::with_capacity(sp.pts.len());
     // Runs of pieces that `local` answers for this endpoint's group as for
@@ -2758,20 +2765,25 @@ fn wants(
                         }
                     };
                     known[kind] = Some(m);
+                    labelled.push(kind as u32);
                     m
                 }
             },
         };
-        out.resize(upto, m);
+        // One piece mostly: a push, not a fill.
+        if out.len() + 1 == upto {
+            out.push(m);
+        } else {
+            out.resize(upto, m);
+        }
         // A mixed run's other kind answers alike throughout: the rest of
         // the run at once.
         if i < mixed_end && kind == mixed_other {
+            let other = mixed_other as u32;
             out.extend(
-                sp.kind[i..mixed_end].iter().map(
-                    |&k| {
-                        if k as usize == mixed_other { m } else { ANY }
-                    },
-                ),
+                sp.kind[i..mixed_end]
+                    .iter()
+                    .map(|&k| if k == other { m } else { ANY }),
             );
             i = mixed_end;
         }
@@ -2779,6 +2791,10 @@ fn wants(
     if let Some((r, _)) = runs {
         cap.any_runs = Some(r);
     }
+    for k in labelled {
+        known[k as usize] = None;
+    }
+    cap.known = known;
     (out, first_decider)
 }
 
