@@ -21,6 +21,9 @@
 #   srcroutes N the same, and each table also holds a route of its own
 #               (172.16.0.0/12 cut into one /32 per table, via the gateway):
 #               the tables differ, so no two addresses answer alike
+#   v6srcroutes N  N IPv6 addresses on eth1, each with its own rule and
+#               table (the link's /64, a default by eth0's router: replies
+#               leak) holding a /128 of its own in 2001:db8:99::/64 by eth1
 #   v6src N     N IPv6 addresses on eth1 under one IPv6 source route
 #               (`2001:db8:99::/48 from 2001:db8:1::/64 via … dev eth1`), the
 #               default by eth0: every address answers by itself
@@ -146,6 +149,22 @@ srcaddrs|srcroutes)
     fi
   done
   x -batch "$batch"
+  ;;
+v6srcroutes)
+  for i in 0 1; do
+    x link add eth$i type veth peer name p$i netns "$ns-p"
+    x -6 addr add 2001:db8:$i::10/64 dev eth$i nodad
+    x link set eth$i up
+  done
+  x addr add 10.0.0.10/16 dev eth0
+  x -6 route add default via 2001:db8::1 dev eth0
+  : > "$batch"
+  for ((k = 0; k < n; k++)); do
+    t=$((1000 + k)) a=$(printf '2001:db8:1::%x' $((k + 256)))
+    printf 'addr add %s/64 dev eth1 nodad\nrule add from %s lookup %d prio %d\nroute add 2001:db8:1::/64 dev eth1 table %d\nroute add default via 2001:db8::1 dev eth0 table %d\nroute add 2001:db8:99::%x/128 via 2001:db8:1::1 dev eth1 table %d\n' \
+      "$a" "$a" $t $t $t $t $((k + 16)) $t >> "$batch"
+  done
+  x -6 -batch "$batch"
   ;;
 v6src)
   for i in 0 1; do
