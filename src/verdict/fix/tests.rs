@@ -668,18 +668,29 @@ fn runs_give_the_same_advice(step: usize) {
         "10.0.0.1 dev eth0",
         "10.9.0.0/16 via 10.1.0.1 dev eth1\n",
     );
+    same_advice_taking(&h, n, &RUNS_TAKEN);
+}
+
+/// `h`'s `n` or more asymmetric endpoints get `Verified` advice, and the
+/// same with the analysis's answers as asking every piece itself; the
+/// planner's counter `taken` goes up.
+fn same_advice_taking(
+    h: &crate::model::Host,
+    n: usize,
+    taken: &'static std::thread::LocalKey<std::cell::Cell<usize>>,
+) {
     let class = LinkClass::default();
-    let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+    let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(h, &class);
     assert!(
         eps.iter()
             .filter(|e| e.verdict == Some(Verdict::Asymmetric))
             .count()
             >= n
     );
-    let taken = RUNS_TAKEN.with(|t| t.get());
-    let shared = advise_in(&h, &eps, &class, Platform::default(), &spaces, lookups);
-    assert!(RUNS_TAKEN.with(|t| t.get()) > taken, "no run taken whole");
-    let mine = advise_in(&h, &eps, &class, Platform::default(), &spaces, [None, None]);
+    let before = taken.with(|t| t.get());
+    let shared = advise_in(h, &eps, &class, Platform::default(), &spaces, lookups);
+    assert!(taken.with(|t| t.get()) > before, "nothing taken whole");
+    let mine = advise_in(h, &eps, &class, Platform::default(), &spaces, [None, None]);
     assert_eq!(shared.status, FixStatus::Verified, "{}", shared.reason);
     assert_eq!(mine.status, shared.status);
     assert_eq!(mine.unverified, shared.unverified);
@@ -701,25 +712,7 @@ fn tables_of_their_own_give_the_same_advice() {
         "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
         own,
     );
-    let class = LinkClass::default();
-    let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
-    assert!(
-        eps.iter()
-            .filter(|e| e.verdict == Some(Verdict::Asymmetric))
-            .count()
-            >= n
-    );
-    let taken = NARROW_TAKEN.with(|t| t.get());
-    let shared = advise_in(&h, &eps, &class, Platform::default(), &spaces, lookups);
-    assert!(
-        NARROW_TAKEN.with(|t| t.get()) > taken,
-        "no narrow run taken"
-    );
-    let mine = advise_in(&h, &eps, &class, Platform::default(), &spaces, [None, None]);
-    assert_eq!(shared.status, FixStatus::Verified, "{}", shared.reason);
-    assert_eq!(mine.status, shared.status);
-    assert_eq!(mine.unverified, shared.unverified);
-    assert_eq!(commands(&mine), commands(&shared));
+    same_advice_taking(&h, n, &NARROW_TAKEN);
 }
 
 /// On random hosts with a table per address, the planner advises the
