@@ -434,9 +434,82 @@ pub(crate) fn random_narrow_host(rng: &mut Rng) -> Host {
     routes(rng, &mut route, "", 3);
     routes(rng, &mut route, " table 77", 3);
     rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    let (rule6, route6) = if rng.chance(50) {
+        narrow_v6(rng, &mut addr, n)
+    } else {
+        Default::default()
+    };
     host_of(&[
         ("ip_addr.txt", DumpKind::IpAddr, &addr),
         ("ip_rule.txt", DumpKind::IpRule, &rule),
         ("ip_route.txt", DumpKind::IpRoute, &route),
+        ("ip6_rule.txt", DumpKind::IpRule, &rule6),
+        ("ip6_route.txt", DumpKind::IpRoute, &route6),
     ])
+}
+
+/// `random_narrow_host`'s IPv6 half: `n` addresses on eth1 (their lines
+/// into `addr`), each with its rule and table, the tables' routes from a
+/// pool of nested and repeated prefixes; the rule and route dumps.
+fn narrow_v6(rng: &mut Rng, addr: &mut String, n: usize) -> (String, String) {
+    let _ = writeln!(addr, "    inet6 2001:db8:1::10/64 scope global ");
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    let mut route = String::from(
+        "2001:db8:1::/64 dev eth1 proto kernel metric 256 pref medium\ndefault via 2001:db8:1::1 dev eth1 metric 1024 pref medium\nlocal 2001:db8:1::10 dev eth1 table local proto kernel metric 0 pref medium\n",
+    );
+    let pool = |rng: &mut Rng| -> String {
+        match rng.below(5) {
+            0 => "2001:db8:99::/64".into(),
+            1 => "2001:db8:98::/48".into(),
+            2 => format!("2001:db8:99::{:x}/120", rng.below(2) << 8),
+            _ => format!("2001:db8:99::{:x}", rng.below(8)),
+        }
+    };
+    let via = |rng: &mut Rng| {
+        if rng.chance(50) {
+            "via 2001:db8:1::1 dev eth1"
+        } else {
+            "dev lo"
+        }
+    };
+    let routes = |rng: &mut Rng, out: &mut String, table: &str, most: u64| {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..rng.below(most) {
+            let p = pool(rng);
+            if seen.insert(p.clone()) {
+                let kind = if via(rng) == "dev lo" {
+                    "unreachable "
+                } else {
+                    ""
+                };
+                let how = if kind.is_empty() {
+                    " via 2001:db8:1::1 dev eth1"
+                } else {
+                    " dev lo"
+                };
+                let _ = writeln!(out, "{kind}{p}{how}{table} metric 1024 pref medium");
+            }
+        }
+    };
+    for k in 0..n {
+        let a = format!("2001:db8:1::{:x}", 0x100 + k);
+        let t = 2000 + k;
+        let _ = writeln!(addr, "    inet6 {a}/64 scope global ");
+        let _ = writeln!(
+            route,
+            "local {a} dev eth1 table local proto kernel metric 0 pref medium"
+        );
+        let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
+        if rng.chance(70) {
+            let _ = writeln!(
+                route,
+                "2001:db8:1::/64 dev eth1 table {t} metric 1024 pref medium"
+            );
+        }
+        routes(rng, &mut route, &format!(" table {t}"), 4);
+    }
+    routes(rng, &mut route, "", 3);
+    routes(rng, &mut route, " table 77", 2);
+    rule.push_str("32766:\tfrom all lookup main\n");
+    (rule, route)
 }
