@@ -979,7 +979,7 @@ pub(super) fn analyse<'h>(
     let runs = m.runs.take();
     let mut run_i = 0;
     // The narrow tables this group consults, where it may jump over the
-    // pieces of the others' (`Narrow::next_own`).
+    // pieces of the others' (`Narrow::jump`).
     let narrow = m.answers.narrow.clone().filter(|_| by_runs);
     let mine: Option<Box<[u32]>> = narrow.as_ref().and(m.answers.mine(g).map(Box::from));
     let mut narrow_i = 0;
@@ -1002,16 +1002,12 @@ pub(super) fn analyse<'h>(
                 // Pieces of kinds only other groups tell apart, one piece of
                 // the kind around them for this one, within a peer segment.
                 if let (Some(n), Some(mine)) = (&narrow, &mine)
-                    && let Some((r, own)) = n.next_own(&mut narrow_i, i as u32, mine)
-                    && own as usize > i + 1
+                    && let Some((base, last)) =
+                        n.jump(&mut narrow_i, i, mine, &sp.pts, || walk.segment_end(start))
                 {
-                    let seg_end = walk.segment_end(start);
-                    let last = i + sp.pts[i..own as usize].partition_point(|&p| p < seg_end);
-                    if last > i + 1 {
-                        kind = r.base as usize;
-                        next = last;
-                        end = sp.pts.get(last).copied().unwrap_or(top);
-                    }
+                    kind = base;
+                    next = last;
+                    end = sp.pts.get(last).copied().unwrap_or(top);
                 }
             }
             Some(Jump::Skip(last)) => {

@@ -2709,16 +2709,12 @@ fn wants(
         let mut upto = i + 1;
         if i >= mixed_end
             && let Some((nw, mine)) = &narrow
-            && let Some((r, own)) = nw.next_own(&mut narrow_i, i as u32, mine)
-            && own as usize > upto
+            && let Some((base, last)) =
+                nw.jump(&mut narrow_i, i, mine, &sp.pts, || walk.segment_end(start))
         {
-            let seg_end = walk.segment_end(start);
-            upto = i + sp.pts[i..own as usize].partition_point(|&p| p < seg_end);
-            if upto > i + 1 {
-                #[cfg(test)]
-                NARROW_TAKEN.with(|t| t.set(t.get() + 1));
-                kind = r.base as usize;
-            }
+            #[cfg(test)]
+            NARROW_TAKEN.with(|t| t.set(t.get() + 1));
+            (kind, upto) = (base, last);
         }
         i = upto;
         let m = match walk.without_lookup(start) {

@@ -709,7 +709,7 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
 
     /// As above, each table's default leaking by eth0 but its own route:
     /// each address walks, and leaks everywhere but to its own /32. Its
-    /// walk takes the other tables' pieces as one (`Narrow::next_own`).
+    /// walk takes the other tables' pieces as one (`Narrow::jump`).
     /// Around them: a route of `main` holding them; a table no rule names
     /// with address 5's prefix (no longer one table's); address 1's /16
     /// holding address 2's /24 (nested: every group's).

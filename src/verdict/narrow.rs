@@ -26,7 +26,7 @@ use crate::model::{Host, fam_idx};
 pub(super) const NO_OWNER: u32 = u32::MAX;
 
 /// A group consults at most this many narrow tables for its walk to jump
-/// over the others' pieces (`Narrow::next_own`); past that it walks.
+/// over the others' pieces (`Narrow::jump`); past that it walks.
 const MAX_OWN_TABLES: usize = 8;
 
 /// Runs shorter than this are walked piece by piece.
@@ -241,26 +241,42 @@ impl Narrow {
         }
     }
 
-    /// The run holding piece `i` (`runs[*at..]`, `at` moved on as the walk
-    /// goes), if a group consulting `mine` may jump in it: then the first
-    /// piece from `i` on of a kind it tells apart (the run's end: none).
-    pub(super) fn next_own(&self, at: &mut usize, i: u32, mine: &[u32]) -> Option<(Run, u32)> {
+    /// How a walk of a group consulting `mine` takes the pieces from `i` on
+    /// (`pts`: the space's bounds): where piece `i` lies in a run
+    /// (`runs[*at..]`, `at` moved on as the walk goes) and the pieces up to
+    /// the next of a kind the group tells apart stay within the peer segment
+    /// (ending at address `seg_end`), two or more of them as one piece of
+    /// the run's base kind: (that kind, the piece after them).
+    pub(super) fn jump(
+        &self,
+        at: &mut usize,
+        i: usize,
+        mine: &[u32],
+        pts: &[u128],
+        seg_end: impl FnOnce() -> u128,
+    ) -> Option<(usize, usize)> {
         if mine.len() > MAX_OWN_TABLES {
             return None;
         }
-        while self.runs.get(*at).is_some_and(|r| r.end <= i) {
+        let i32 = i as u32;
+        while self.runs.get(*at).is_some_and(|r| r.end <= i32) {
             *at += 1;
         }
-        let r = *self.runs.get(*at).filter(|r| r.start <= i)?;
-        let next = mine
+        let r = *self.runs.get(*at).filter(|r| r.start <= i32)?;
+        let own = mine
             .iter()
             .filter_map(|&t| {
                 let p = &self.pieces[t as usize];
-                p.get(p.partition_point(|&x| x < i)).copied()
+                p.get(p.partition_point(|&x| x < i32)).copied()
             })
             .min()
-            .map_or(r.end, |x| x.min(r.end));
-        Some((r, next))
+            .map_or(r.end, |x| x.min(r.end)) as usize;
+        if own <= i + 1 {
+            return None;
+        }
+        let seg_end = seg_end();
+        let last = i + pts[i..own].partition_point(|&p| p < seg_end);
+        (last > i + 1).then_some((r.base as usize, last))
     }
 
     /// Each owned kind, with its table and parent: (kind, owner, parent).
