@@ -14,7 +14,7 @@
 //! consulted up to there are both groups', and so are the prefixes that
 //! tell those kinds apart: a shared answer holds for both (`Answers`).
 
-use super::peers::never_peers;
+use super::peers::{other_blocks, table_blocks};
 use super::space::Range;
 use super::{FastMap, FastSet};
 use crate::grammar::Family;
@@ -95,24 +95,17 @@ impl Narrow {
         if narrow.is_empty() {
             return None;
         }
-        let source_routes = host.tables[fi]
-            .values()
-            .flat_map(|t| t.routes.iter())
-            .any(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0));
-        if fam == Family::Inet6 && source_routes {
+        if super::SourceKeyed::of(host, fam).src_routes {
             return None;
         }
         // Each narrow table's prefixes, by the one table holding it.
-        let mut own: FastMap<(u128, u128), u32> = Default::default();
-        let prefixes = |t: &crate::model::FibTable| -> Vec<Range> {
-            match t.prefixes() {
-                Some(ps) => ps.map(|n| Range::of(&n)).collect(),
-                None => t.routes.iter().map(|e| Range::of(&e.route.dst)).collect(),
-            }
-        };
+        let mut own: FastMap<Range, u32> = Default::default();
+        let mut blocks_of = Vec::new();
         for (i, (_, t)) in narrow.iter().enumerate() {
-            for r in prefixes(t) {
-                let o = own.entry((r.start, r.end)).or_insert(i as u32);
+            blocks_of.clear();
+            table_blocks(t, &mut blocks_of);
+            for r in &blocks_of {
+                let o = own.entry(*r).or_insert(i as u32);
                 if *o != i as u32 {
                     *o = NO_OWNER;
                 }
@@ -120,27 +113,18 @@ impl Narrow {
         }
         // Held by anything else: every group's.
         let mut share = |r: Range| {
-            if let Some(o) = own.get_mut(&(r.start, r.end)) {
+            if let Some(o) = own.get_mut(&r) {
                 *o = NO_OWNER;
             }
         };
         for (t, fib) in &host.tables[fi] {
             if wide.contains(t) {
-                prefixes(fib).into_iter().for_each(&mut share);
+                blocks_of.clear();
+                table_blocks(fib, &mut blocks_of);
+                blocks_of.iter().copied().for_each(&mut share);
             }
         }
-        rules
-            .iter()
-            .filter_map(|r| r.rule.to.as_ref())
-            .for_each(|n| share(Range::of(n)));
-        conn.iter().for_each(|(_, n)| share(Range::of(n)));
-        let full = if fam == Family::Inet { 32 } else { 128 };
-        host.addrs
-            .iter()
-            .filter(|a| a.addr.family == fam)
-            .filter_map(|a| ipnet::IpNet::new(a.addr.local, full).ok())
-            .for_each(|n| share(Range::of(&n)));
-        never_peers(fam).into_iter().for_each(&mut share);
+        other_blocks(host, fam, conn).for_each(share);
         own.retain(|_, o| *o != NO_OWNER);
         if own.is_empty() {
             return None;
@@ -148,7 +132,7 @@ impl Narrow {
         let kinds = blocks.len() + 1;
         let raw: Vec<u32> = blocks
             .iter()
-            .map(|b| own.get(&(b.start, b.end)).copied().unwrap_or(NO_OWNER))
+            .map(|b| own.get(b).copied().unwrap_or(NO_OWNER))
             .chain([NO_OWNER])
             .collect();
         // Each block's parent: the innermost open block (outer ones come

@@ -64,28 +64,42 @@ pub(super) fn cut_blocks(
         if but.is_some_and(|b| b.tables[fi].get(name).is_some_and(|o| o.is_shared_with(t))) {
             continue;
         }
-        match t.prefixes() {
-            Some(ps) => blocks.extend(ps.map(|n| Range::of(&n))),
-            None => blocks.extend(t.routes.iter().map(|e| Range::of(&e.route.dst))),
-        }
+        table_blocks(t, &mut blocks);
     }
-    blocks.extend(
-        host.rules[fam_idx(fam)]
-            .iter()
-            .filter_map(|r| r.rule.to.as_ref())
-            .map(Range::of),
-    );
-    blocks.extend(conn.iter().map(|(_, n)| Range::of(n)));
-    let full = if fam == Family::Inet { 32 } else { 128 };
-    blocks.extend(
-        host.addrs
-            .iter()
-            .filter(|a| a.addr.family == fam)
-            .filter_map(|a| ipnet::IpNet::new(a.addr.local, full).ok())
-            .map(|n| Range::of(&n)),
-    );
-    blocks.extend(never_peers(fam));
+    blocks.extend(other_blocks(host, fam, conn));
     blocks
+}
+
+/// Table `t`'s route prefixes, into `out` (each once and in order where
+/// the table is indexed).
+pub(super) fn table_blocks(t: &crate::model::FibTable, out: &mut Vec<Range>) {
+    match t.prefixes() {
+        Some(ps) => out.extend(ps.map(|n| Range::of(&n))),
+        None => out.extend(t.routes.iter().map(|e| Range::of(&e.route.dst))),
+    }
+}
+
+/// The prefixes `cut_blocks` cuts at that are no table's: every rule's
+/// `to`, the connected prefixes, the host's own addresses, the never-peers.
+pub(super) fn other_blocks<'a>(
+    host: &'a Host,
+    fam: Family,
+    conn: &'a [(&str, ipnet::IpNet)],
+) -> impl Iterator<Item = Range> + 'a {
+    let full = if fam == Family::Inet { 32 } else { 128 };
+    let tos = host.rules[fam_idx(fam)]
+        .iter()
+        .filter_map(|r| r.rule.to.as_ref())
+        .map(Range::of);
+    let addrs = host
+        .addrs
+        .iter()
+        .filter(move |a| a.addr.family == fam)
+        .filter_map(move |a| ipnet::IpNet::new(a.addr.local, full).ok())
+        .map(|n| Range::of(&n));
+    tos.chain(conn.iter().map(|(_, n)| Range::of(n)))
+        .chain(addrs)
+        .chain(never_peers(fam))
 }
 
 /// Every bound of `blocks` (sorted as `Space::cut` sorts them) below
