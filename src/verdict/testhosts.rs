@@ -398,15 +398,10 @@ pub(crate) fn random_narrow_host(rng: &mut Rng) -> Host {
             "via 10.1.0.1 dev eth1"
         }
     };
-    // Up to `most` routes of the pool into one table (each prefix once).
     let routes = |rng: &mut Rng, out: &mut String, table: &str, most: u64| {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..rng.below(most) {
-            let p = pool(rng);
-            if seen.insert(p.clone()) {
-                let _ = writeln!(out, "{p} {}{table}", via(rng));
-            }
-        }
+        pool_routes(rng, out, most, pool, |rng, p| {
+            format!("{p} {}{table}", via(rng))
+        })
     };
     let spread = 1 + rng.below(3) as usize;
     for k in 0..n {
@@ -465,31 +460,16 @@ fn narrow_v6(rng: &mut Rng, addr: &mut String, n: usize) -> (String, String) {
             _ => format!("2001:db8:99::{:x}", rng.below(8)),
         }
     };
-    let via = |rng: &mut Rng| {
-        if rng.chance(50) {
-            "via 2001:db8:1::1 dev eth1"
-        } else {
-            "dev lo"
-        }
-    };
+    // By eth1's router, by eth0 (replies leak), or unreachable.
     let routes = |rng: &mut Rng, out: &mut String, table: &str, most: u64| {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..rng.below(most) {
-            let p = pool(rng);
-            if seen.insert(p.clone()) {
-                let kind = if via(rng) == "dev lo" {
-                    "unreachable "
-                } else {
-                    ""
-                };
-                let how = if kind.is_empty() {
-                    " via 2001:db8:1::1 dev eth1"
-                } else {
-                    " dev lo"
-                };
-                let _ = writeln!(out, "{kind}{p}{how}{table} metric 1024 pref medium");
-            }
-        }
+        pool_routes(rng, out, most, pool, |rng, p| {
+            let r = match rng.below(3) {
+                0 => format!("{p} via 2001:db8:1::1 dev eth1"),
+                1 => format!("{p} via fe80::1 dev eth0"),
+                _ => format!("unreachable {p} dev lo"),
+            };
+            format!("{r}{table} metric 1024 pref medium")
+        })
     };
     for k in 0..n {
         let a = format!("2001:db8:1::{:x}", 0x100 + k);
@@ -512,4 +492,22 @@ fn narrow_v6(rng: &mut Rng, addr: &mut String, n: usize) -> (String, String) {
     routes(rng, &mut route, " table 77", 2);
     rule.push_str("32766:\tfrom all lookup main\n");
     (rule, route)
+}
+
+/// Up to `most` route lines into `out` (`line` of each prefix), their
+/// prefixes from `pool`, each once (a table holds a prefix once).
+fn pool_routes(
+    rng: &mut Rng,
+    out: &mut String,
+    most: u64,
+    pool: impl Fn(&mut Rng) -> String,
+    line: impl Fn(&mut Rng, &str) -> String,
+) {
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..rng.below(most) {
+        let p = pool(rng);
+        if seen.insert(p.clone()) {
+            let _ = writeln!(out, "{}", line(rng, &p));
+        }
+    }
 }
