@@ -168,14 +168,20 @@ impl<'a> Cursor<'a> {
 
     /// Whether `x` is in the set; `x` is at least the last point asked.
     pub(super) fn contains(&mut self, x: u128) -> bool {
-        if self.set.get(self.i).is_some_and(|r| r.end <= x) {
-            self.i += 1;
-            // A long jump (a set denser than the points): search the rest.
-            if self.set.get(self.i).is_some_and(|r| r.end <= x) {
-                self.i += self.set[self.i..].partition_point(|r| r.end <= x);
-            }
-        }
+        advance(self.set, &mut self.i, |r| r.end <= x);
         self.set.get(self.i).is_some_and(|r| r.contains(x))
+    }
+}
+
+/// Moves `i` past the items of `v` that are `passed` (a prefix of `v`,
+/// asked again at each point of an ascending walk): mostly a step, and a
+/// search over the rest on a long jump (a list denser than the points).
+fn advance<T>(v: &[T], i: &mut usize, passed: impl Fn(&T) -> bool) {
+    if v.get(*i).is_some_and(&passed) {
+        *i += 1;
+        if v.get(*i).is_some_and(&passed) {
+            *i += v[*i..].partition_point(passed);
+        }
     }
 }
 
@@ -498,12 +504,7 @@ impl PeerWalk {
 
     /// The class of the segment holding `x` (`x` at least the last asked).
     fn class(&mut self, x: u128) -> u8 {
-        if self.segs.get(self.i).is_some_and(|s| s.0 <= x) {
-            self.i += 1;
-            if self.segs.get(self.i).is_some_and(|s| s.0 <= x) {
-                self.i += self.segs[self.i..].partition_point(|s| s.0 <= x);
-            }
-        }
+        advance(&self.segs, &mut self.i, |s| s.0 <= x);
         self.segs.get(self.i).map_or(0, |s| s.1)
     }
 
