@@ -14,6 +14,7 @@ use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError};
 use ipnet::IpNet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A piece's outcome for one endpoint, by what the report shows: equal
 /// outcomes form one leak entry whatever route decided each piece (a BGP
@@ -447,7 +448,7 @@ pub(super) struct Answers {
     reference: Option<Vec<u8>>,
     /// The kinds only some groups tell apart: each group's answers are kept
     /// by kind as it sees them (`Narrow::project`).
-    pub(super) narrow: Option<std::sync::Arc<super::narrow::Narrow>>,
+    pub(super) narrow: Option<Arc<super::narrow::Narrow>>,
 }
 
 struct Group {
@@ -462,7 +463,7 @@ struct Group {
     own_source: bool,
     /// The narrow tables its replies may consult (`Narrow::tables_of`;
     /// none: it tells every kind apart).
-    mine: Option<Box<[u32]>>,
+    mine: Option<Arc<[u32]>>,
 }
 
 /// The first rule that replies of two groups meet otherwise, from their
@@ -559,7 +560,7 @@ impl Answers {
         kinds: usize,
         key: Option<&[u8]>,
         own_source: bool,
-        mine: Option<Box<[u32]>>,
+        mine: Option<Arc<[u32]>>,
     ) -> usize {
         self.kinds = kinds;
         let agree = match (key, &self.reference) {
@@ -593,9 +594,9 @@ impl Answers {
 
     /// The narrow tables group `g` consults (none: it tells every kind
     /// apart).
-    pub(super) fn mine(&self, g: usize) -> Option<&[u32]> {
+    pub(super) fn mine(&self, g: usize) -> Option<Arc<[u32]>> {
         self.narrow.as_ref()?;
-        self.groups[g].mine.as_deref()
+        self.groups[g].mine.clone()
     }
 
     /// Group `g`'s answer for `kind`, if it has one yet.
@@ -981,7 +982,7 @@ pub(super) fn analyse<'h>(
     // The narrow tables this group consults, where it may jump over the
     // pieces of the others' (`Narrow::jump`).
     let narrow = m.answers.narrow.clone().filter(|_| by_runs);
-    let mine: Option<Box<[u32]>> = narrow.as_ref().and(m.answers.mine(g).map(Box::from));
+    let mine = narrow.as_ref().and(m.answers.mine(g));
     let mut narrow_i = 0;
     let top = space::top(fam);
     let n = sp.pts.len();

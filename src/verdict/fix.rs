@@ -1184,10 +1184,10 @@ impl Captured {
     fn narrow_for(
         &self,
         slot: usize,
-    ) -> Option<(std::sync::Arc<super::narrow::Narrow>, Box<[u32]>)> {
+    ) -> Option<(std::sync::Arc<super::narrow::Narrow>, std::sync::Arc<[u32]>)> {
         let g = (*self.slot_group.get(slot)?)?;
         let n = self.analysed.narrow.clone()?;
-        Some((n, self.analysed.mine(g)?.into()))
+        Some((n, self.analysed.mine(g)?))
     }
 
     /// Replies from `e`: their rules in `host` and their slot (`slot`).

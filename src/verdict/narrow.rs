@@ -21,6 +21,7 @@ use crate::grammar::Family;
 use crate::grammar::names::Table;
 use crate::model::lookup::ReplyRules;
 use crate::model::{Host, fam_idx};
+use std::sync::Arc;
 
 /// No narrow table owns the kind: every group tells it apart.
 pub(super) const NO_OWNER: u32 = u32::MAX;
@@ -203,7 +204,7 @@ impl Narrow {
 
     /// The narrow tables replies under `rules` may consult (those of the
     /// rules that may match them), ascending.
-    pub(super) fn tables_of(&self, host: &Host, fam: Family, rules: &ReplyRules) -> Box<[u32]> {
+    pub(super) fn tables_of(&self, host: &Host, fam: Family, rules: &ReplyRules) -> Arc<[u32]> {
         let all = &host.rules[fam_idx(fam)];
         let mut out: Vec<u32> = rules
             .met()

@@ -159,7 +159,7 @@ impl<'h> Memo<'h> {
                 idx.shared(depth, l, kind);
             }
         }
-        let mine: Option<Box<[u32]>> = self.answers.mine(g).map(Box::from);
+        let mine = self.answers.mine(g);
         let Some(idx) = &self.quiet else {
             return false;
         };
