@@ -236,8 +236,8 @@ pub(super) struct SkipRun {
 
 pub(super) const NO_KIND: u32 = u32::MAX;
 
-/// Runs shorter than this are walked piece by piece.
-const MIN_RUN: u32 = 4;
+/// Runs shorter than this are walked piece by piece (these and `Narrow`'s).
+pub(super) const MIN_RUN: u32 = 4;
 
 /// The runs (`MIN_RUN` pieces or more) of pieces whose kinds `skip`
 /// (`kinds`: each piece's) says are skipped, by the rule that decides them,

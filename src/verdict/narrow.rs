@@ -14,6 +14,7 @@
 //! consulted up to there are both groups', and so are the prefixes that
 //! tell those kinds apart: a shared answer holds for both (`Answers`).
 
+use super::analyse::MIN_RUN;
 use super::peers::{other_blocks, table_blocks};
 use super::space::Range;
 use super::{FastMap, FastSet};
@@ -29,9 +30,6 @@ pub(super) const NO_OWNER: u32 = u32::MAX;
 /// A group consults at most this many narrow tables for its walk to jump
 /// over the others' pieces (`Narrow::jump`); past that it walks.
 const MAX_OWN_TABLES: usize = 8;
-
-/// Runs shorter than this are walked piece by piece.
-const MIN_RUN: u32 = 4;
 
 pub(crate) struct Narrow {
     /// Per kind: the narrow table (its number) whose routes alone are the
