@@ -339,6 +339,19 @@ pub(crate) fn per_address_tables(
     extra: &str,
     own: impl Fn(usize) -> String,
 ) -> Host {
+    per_address_selected(n, at, dflt, extra, own, "")
+}
+
+/// `per_address_tables`, each rule with the selectors `sel` too
+/// (` fwmark 0x1`: one the dumps cannot settle for a reply).
+pub(crate) fn per_address_selected(
+    n: usize,
+    at: impl Fn(usize) -> usize,
+    dflt: &str,
+    extra: &str,
+    own: impl Fn(usize) -> String,
+    sel: &str,
+) -> Host {
     use std::fmt::Write;
     let mut addr = String::from(
         "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
@@ -352,7 +365,7 @@ pub(crate) fn per_address_tables(
         let a = format!("10.1.{}.{}", o / 256, o % 256);
         let t = 1000 + k;
         let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
-        let _ = writeln!(rule, "{t}:\tfrom {a} lookup {t}");
+        let _ = writeln!(rule, "{t}:\tfrom {a}{sel} lookup {t}");
         let _ = writeln!(
             route,
             "default via {dflt} table {t}\n10.1.0.0/16 dev eth1 table {t} scope link\nlocal {a} dev eth1 table local proto kernel scope host src 10.1.0.10"

@@ -647,6 +647,9 @@ fn the_analysis_lookups_give_the_same_advice() {
         }
     }
     assert!(reused > 100, "{reused} hosts with the analysis's lookups");
+    // The judge passed over runs (each piece checked: `passed_over_alike`).
+    let taken = JUDGE_RUNS_TAKEN.with(|t| t.get());
+    assert!(taken > 1000, "{taken} runs passed over");
 }
 
 /// A host whose 60 addresses in a row (or every third address) each leak
@@ -695,6 +698,27 @@ fn same_advice_taking(
     assert_eq!(mine.status, shared.status);
     assert_eq!(mine.unverified, shared.unverified);
     assert_eq!(commands(&mine), commands(&shared));
+}
+
+/// Each address's rule with a selector the dumps cannot settle (every
+/// address its own slot, the step's rule after it), 60 addresses in a row
+/// or every third: the judge passes over the runs of `local` pieces
+/// (`SkipRun`), checking each piece it passed over in tests
+/// (`passed_over_alike`), and the advice is the same as asking every
+/// piece.
+#[test]
+fn the_judge_passes_over_runs_of_local_pieces() {
+    for step in [1, 3] {
+        let h = crate::verdict::testhosts::per_address_selected(
+            60,
+            |k| 20 + step * k,
+            "10.0.0.1 dev eth0",
+            "10.9.0.0/16 via 10.1.0.1 dev eth1\n",
+            |_| String::new(),
+            " fwmark 0x1",
+        );
+        same_advice_taking(&h, 60, &JUDGE_RUNS_TAKEN);
+    }
 }
 
 /// Each address's table with a route of its own (`Narrow`), each leaking
