@@ -1027,6 +1027,9 @@ struct Captured {
     /// `wants`' labels by kind, all `None` between calls (a host with an
     /// address per group filled one per endpoint, addresses × kinds).
     known: Vec<Option<u8>>,
+    /// By a mixed run's start (`any_runs`), the pieces of its other kind
+    /// (`others_in`).
+    others: super::FastMap<u32, std::rc::Rc<[u32]>>,
     /// Per rule of the host (by index), the highest priority up to it: a
     /// run decided by rules up to `depth` comes before the plan's rules
     /// where this is below their first (`Shortcut::same`).
@@ -1154,6 +1157,7 @@ impl Captured {
             slot_group: Vec::new(),
             any_runs: None,
             known: Vec::new(),
+            others: Default::default(),
             prio_upto: host.rules[fam_idx(fam)]
                 .iter()
                 .scan(0, |m, r| {
@@ -1188,6 +1192,21 @@ impl Captured {
             })
         });
         Some((std::mem::take(runs), agree))
+    }
+
+    /// The pieces of mixed run `r`'s other kind (`kinds`: each piece's),
+    /// found once: a walk moves from one to the next (a link's 20,000
+    /// addresses in a row between two of them were walked one by one per
+    /// endpoint).
+    fn others_in(&mut self, r: super::analyse::SkipRun, kinds: &[u32]) -> std::rc::Rc<[u32]> {
+        self.others
+            .entry(r.start)
+            .or_insert_with(|| {
+                (r.first..=r.last)
+                    .filter(|&p| kinds[p as usize] == r.other)
+                    .collect()
+            })
+            .clone()
     }
 
     /// The kinds only some groups tell apart, and the narrow tables slot
@@ -2483,6 +2502,78 @@ const DIRECT: u8 = 2;
 const VIA: u8 = 4;
 const ANY: u8 = THROW | DIRECT | VIA;
 
+/// Where `wants` writes each piece's label: one byte a piece (`Vec<u8>`:
+/// a group's endpoints' are ANDed at memory speed), or by runs (`Labels`:
+/// an endpoint planned alone, at a cost by how often its labels change; a
+/// byte a piece was pieces × endpoints for a link of 20,000 addresses).
+trait LabelSink: Default {
+    /// How many pieces are labelled.
+    fn len(&self) -> usize;
+    /// Pieces up to `upto` labelled `m` (none where they are already).
+    fn fill(&mut self, upto: usize, m: u8);
+    /// The pieces from `self.len()` on, of kinds `kinds`, labelled `ANY`,
+    /// but those of kind `other` (at `others`, ascending: a mixed run's
+    /// other kind), labelled `m`.
+    fn fill_others(&mut self, kinds: &[u32], _other: u32, others: &[u32], m: u8) {
+        let end = self.len() + kinds.len();
+        for &p in others {
+            self.fill(p as usize, ANY);
+            self.fill(p as usize + 1, m);
+        }
+        self.fill(end, ANY);
+    }
+}
+
+impl LabelSink for Vec<u8> {
+    fn len(&self) -> usize {
+        self.len()
+    }
+
+    fn fill(&mut self, upto: usize, m: u8) {
+        // One piece mostly: a push, not a resize (a `memset` call).
+        if self.len() + 1 == upto {
+            self.push(m);
+        } else if upto > self.len() {
+            self.resize(upto, m);
+        }
+    }
+
+    fn fill_others(&mut self, kinds: &[u32], other: u32, others: &[u32], m: u8) {
+        let end = self.len() + kinds.len();
+        if others.len() * 8 > kinds.len() {
+            // Many (addresses apart, a gap between each two): one pass.
+            self.extend(kinds.iter().map(|&k| if k == other { m } else { ANY }));
+        } else {
+            for &p in others {
+                self.resize(p as usize, ANY);
+                self.push(m);
+            }
+            self.resize(end, ANY);
+        }
+    }
+}
+
+/// Labels by runs: (the run's end, a piece index; its label), ascending,
+/// each label other than the one before it.
+#[derive(Default, Debug, PartialEq)]
+struct Labels(Vec<(u32, u8)>);
+
+impl LabelSink for Labels {
+    fn len(&self) -> usize {
+        self.0.last().map_or(0, |l| l.0 as usize)
+    }
+
+    fn fill(&mut self, upto: usize, m: u8) {
+        if upto <= self.len() {
+            return;
+        }
+        match self.0.last_mut() {
+            Some(l) if l.1 == m => l.0 = upto as u32,
+            _ => self.0.push((upto as u32, m)),
+        }
+    }
+}
+
 /// How replies leave by a link: its router, or straight out (a tunnel).
 #[derive(Debug, Clone, PartialEq)]
 struct Gateway {
@@ -2776,13 +2867,13 @@ fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Opti
 /// the priority of the first rule that decides a leak (the fix's rule
 /// must come before it).
 /// The lookups are kept in `cap` (for the judge of the steps).
-fn wants(
+fn wants<L: LabelSink>(
     host: &Host,
     sp: &Space<'_>,
     cap: &mut Captured,
     e: &Endpoint,
     gw: Option<&Gateway>,
-) -> (Vec<u8>, u32) {
+) -> (L, u32) {
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
     let (rules, slot) = cap.ep(host, sp, e);
@@ -2792,7 +2883,7 @@ fn wants(
     // The kinds labelled, to clear again.
     let mut labelled: Vec<u32> = Vec::new();
     let mut first_decider = u32::MAX;
-    let mut out = Vec::with_capacity(sp.pts.len());
+    let mut out = L::default();
     // Runs of pieces that `local` answers for this endpoint's group as for
     // the analysis's reference: each accepts anything (a host with 20,000
     // addresses in a row asked each of them per address).
@@ -2803,19 +2894,19 @@ fn wants(
     let mut narrow_i = 0;
     let top = space::top(sp.fam);
     // A mixed run being walked: up to this piece, pieces of kinds but
-    // this one accept anything.
+    // this one accept anything; the other kind's pieces (`others_in`).
     let (mut mixed_end, mut mixed_other) = (0, NO_KIND as usize);
+    let mut others: std::rc::Rc<[u32]> = std::rc::Rc::new([]);
     let n = sp.pts.len();
     let mut i = 0;
     while i < n {
         let (start, mut kind) = (sp.pts[i], sp.kind[i] as usize);
         if i < mixed_end && kind != mixed_other {
             // Up to the other kind's next piece at once.
-            let j = sp.kind[i..mixed_end]
-                .iter()
-                .position(|&k| k as usize == mixed_other)
-                .map_or(mixed_end, |p| i + p);
-            out.resize(j, ANY);
+            let j = others[others.partition_point(|&p| (p as usize) < i)..]
+                .first()
+                .map_or(mixed_end, |&p| p as usize);
+            out.fill(j, ANY);
             i = j;
             continue;
         }
@@ -2834,18 +2925,19 @@ fn wants(
             };
             match j {
                 Jump::Skip(last) => {
-                    out.resize(last, m);
+                    out.fill(last, m);
                     i = last;
                     continue;
                 }
                 // Never-peers or foreign throughout.
                 Jump::Mixed(r) if class.is_some() => {
-                    out.resize(r.end as usize, m);
+                    out.fill(r.end as usize, m);
                     i = r.end as usize;
                     continue;
                 }
                 Jump::Mixed(r) => {
                     (mixed_end, mixed_other) = (r.end as usize, r.other as usize);
+                    others = cap.others_in(r, &sp.kind);
                     if kind != mixed_other {
                         continue;
                     }
@@ -2914,21 +3006,12 @@ fn wants(
                 }
             },
         };
-        // One piece mostly: a push, not a fill.
-        if out.len() + 1 == upto {
-            out.push(m);
-        } else {
-            out.resize(upto, m);
-        }
+        out.fill(upto, m);
         // A mixed run's other kind answers alike throughout: the rest of
         // the run at once.
         if i < mixed_end && kind == mixed_other {
-            let other = mixed_other as u32;
-            out.extend(
-                sp.kind[i..mixed_end]
-                    .iter()
-                    .map(|&k| if k == other { m } else { ANY }),
-            );
+            let rest = &others[others.partition_point(|&p| (p as usize) < i)..];
+            out.fill_others(&sp.kind[i..mixed_end], mixed_other as u32, rest, m);
             i = mixed_end;
         }
     }
@@ -3407,36 +3490,59 @@ fn layout(
 ) -> Result<Layout, String> {
     let e0 = &eps[group[0]];
     let (fam, dev) = (e0.family, e0.interface.as_str());
-    let mut acc: Option<Vec<u8>> = None;
     let mut deciders = Vec::new();
-    let mut done: Vec<(IpAddr, u32)> = Vec::new();
-    for &i in group {
-        // A twin wants what its first wants (and has its decider).
-        if let Some(d) = eps[i]
-            .same_as
-            .filter(|_| is_twin_in(eps, group, &eps[i]))
-            .and_then(|a| done.iter().find(|x| x.0 == a))
-        {
-            deciders.push(d.1);
-            continue;
-        }
-        let (w, d) = wants(host, sp, cap, &eps[i], gw);
-        done.push((eps[i].address, d));
-        deciders.push(d);
-        acc = Some(match acc {
-            None => w,
-            Some(a) => a.into_iter().zip(w).map(|(x, y)| x & y).collect(),
-        });
-    }
-    let acc = acc.unwrap_or_default();
     // Runs of one mask; a don't-care run joins its neighbour (never-peers
     // and the host's own addresses then cut nothing).
     let mut segs: Vec<(u128, u128, u8)> = Vec::new();
-    for ((start, end, _), m) in sp.pieces().zip(acc) {
+    let top = space::top(fam);
+    let mut seg = |from: usize, upto: usize, m: u8| {
+        let (start, end) = (sp.pts[from], sp.pts.get(upto).copied().unwrap_or(top));
         match segs.last_mut() {
             Some(l) if l.2 == m || m == ANY => l.1 = end,
             Some(l) if l.2 == ANY => *l = (l.0, end, m),
             _ => segs.push((start, end, m)),
+        }
+    };
+    if let [i] = group {
+        let (w, d) = wants::<Labels>(host, sp, cap, &eps[*i], gw);
+        deciders.push(d);
+        let mut from = 0;
+        for &(upto, m) in &w.0 {
+            seg(from, upto as usize, m);
+            from = upto as usize;
+        }
+    } else {
+        let mut acc: Option<Vec<u8>> = None;
+        let mut done: Vec<(IpAddr, u32)> = Vec::new();
+        for &i in group {
+            // A twin wants what its first wants (and has its decider).
+            if let Some(d) = eps[i]
+                .same_as
+                .filter(|_| is_twin_in(eps, group, &eps[i]))
+                .and_then(|a| done.iter().find(|x| x.0 == a))
+            {
+                deciders.push(d.1);
+                continue;
+            }
+            let (w, d) = wants::<Vec<u8>>(host, sp, cap, &eps[i], gw);
+            done.push((eps[i].address, d));
+            deciders.push(d);
+            acc = Some(match acc {
+                None => w,
+                Some(a) => a.into_iter().zip(w).map(|(x, y)| x & y).collect(),
+            });
+        }
+        let acc = acc.unwrap_or_default();
+        let mut k = 0;
+        while k < acc.len() {
+            // Pieces of one mask in a row as one.
+            let m = acc[k];
+            let upto = k + acc[k..]
+                .iter()
+                .position(|&x| x != m)
+                .unwrap_or(acc.len() - k);
+            seg(k, upto, m);
+            k = upto;
         }
     }
     // A merged run may now meet one of its own mask.

@@ -1271,3 +1271,48 @@ fn met_rules_as_scanned() {
     }
     assert!(checked > 1000, "{checked}");
 }
+
+/// `wants` by runs (`Labels`, an endpoint planned alone) labels each piece
+/// as a byte per piece does (a group's), on random hosts and on hosts with
+/// runs of `local` pieces (mixed: every third address).
+#[test]
+fn labels_by_runs_are_labels_per_piece() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x7a3c_51e9_0d42_b861);
+    let mut hosts: Vec<crate::model::Host> = (0..200).map(|_| random_host(&mut rng)).collect();
+    for step in [1, 3] {
+        hosts.push(crate::verdict::testhosts::per_address_rules(
+            40,
+            |k| 20 + step * k,
+            "10.0.0.1 dev eth0",
+            "10.9.0.0/16 via 10.1.0.1 dev eth1\n",
+        ));
+    }
+    let mut compared = 0;
+    for h in &hosts {
+        let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(h, &class);
+        for (fi, (sp, analysed)) in spaces.iter().zip(lookups).enumerate() {
+            let Some(sp) = sp else { continue };
+            let mut cap = Captured::new(h, sp.fam, analysed);
+            for e in eps.iter().filter(|e| fam_idx(e.family) == fi) {
+                let gw = pick_gateway(h, e.family, &e.interface, Platform::default());
+                let (runs, d1) = wants::<Labels>(h, sp, &mut cap, e, gw.as_ref());
+                let (bytes, d2) = wants::<Vec<u8>>(h, sp, &mut cap, e, gw.as_ref());
+                assert_eq!(bytes.len(), sp.pts.len());
+                assert!(
+                    runs.0
+                        .windows(2)
+                        .all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1)
+                );
+                let mut expanded = Vec::new();
+                for &(end, m) in &runs.0 {
+                    expanded.resize(end as usize, m);
+                }
+                assert_eq!(expanded, bytes, "{}", e.address);
+                assert_eq!(d1, d2);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared} endpoints");
+}
