@@ -16,7 +16,9 @@
 //! subnet route); one table shared by two links' rules; `throw` / `prohibit` /
 //! `unreachable` / `blackhole` routes in per-link tables; onlink gateways (a
 //! /32 address, or a gateway outside the link's prefix); IPv6 routers
-//! `fe80::1` on several links with different metrics. A quarter of the hosts
+//! `fe80::1` on several links with different metrics; a rule and a table per
+//! address (5–12 secondary addresses in a row, `from A lookup T`, half with
+//! `fwmark 0x1`, tables' defaults mostly by the other link). A quarter of the hosts
 //! also get a docker0 (a bridge with a veth member, or a dummy) with
 //! 172.17.0.1/16, some a `br-…` network too.
 //!
@@ -278,7 +280,7 @@ fn split_batch(n: usize, stdout: &str, stderr: &str) -> Vec<Batch> {
 
 // ---------------------------------------------------------------- generator
 
-const KINDS: [&str; 11] = [
+const KINDS: [&str; 12] = [
     "samesub",
     "diffsub",
     "ec2-ok",
@@ -290,6 +292,7 @@ const KINDS: [&str; 11] = [
     "onlink",
     "ipv6-routers",
     "ec2-broken",
+    "per-address",
 ];
 
 /// One uplink as generated.
@@ -671,6 +674,36 @@ fn generate(seed: u64, n: usize, dummy_ok: bool) -> Spec {
                 }
             }
         }
+        "per-address" => {
+            // A rule and a table per address (per-IP policy routing): 5 to
+            // 12 secondary addresses in a row on eth1, each `from A lookup
+            // T` at priority T (on half the hosts with `fwmark 0x1` too: a
+            // selector the dumps cannot settle), each table's default by
+            // eth0 (replies leak) or now and then by eth1.
+            let ls = g.uplinks(0, 2, false, v6);
+            g.main_default(&ls[0], v6);
+            let mark = g.r.chance(0.5);
+            detail.push(if mark { "fwmark" } else { "plain" }.into());
+            let sel = if mark { " fwmark 0x1" } else { "" };
+            let count = g.r.range(5, 12) as u32;
+            let (n4, dev) = (ls[1].n4, ls[1].dev.clone());
+            let first = loop {
+                let a = u32::from(n4.network()) + g.r.range(100, 230) as u32;
+                if (a..a + count).all(|x| !g.used.contains(&IpAddr::V4(Ipv4Addr::from(x)))) {
+                    break a;
+                }
+            };
+            for k in 0..count {
+                let a = Ipv4Addr::from(first + k);
+                g.used.insert(IpAddr::V4(a));
+                g.addr4(&dev, a, n4.prefix_len());
+                let t = 2000 + k;
+                let via = if g.r.chance(0.2) { &ls[1] } else { &ls[0] };
+                g.v4(format!("route add default via {} dev {} table {t}", via.g4, via.dev));
+                g.v4(format!("route add {n4} dev {dev} table {t}"));
+                g.v4(format!("rule add from {a}{sel} lookup {t} priority {t}"));
+            }
+        }
         "wg-quick" => {
             let count = g.r.range(1, 2) as usize;
             let ls = g.uplinks(0, count, false, v6);
@@ -842,7 +875,14 @@ fn generate(seed: u64, n: usize, dummy_ok: bool) -> Spec {
     // from a stream of its own, so the hosts themselves do not change.
     let ec2_kind = matches!(
         kind,
-        "samesub" | "diffsub" | "ec2-ok" | "ec2-broken" | "route-types" | "shared-table" | "onlink"
+        "samesub"
+            | "diffsub"
+            | "ec2-ok"
+            | "ec2-broken"
+            | "route-types"
+            | "shared-table"
+            | "onlink"
+            | "per-address"
     );
     if ec2_kind && Rng(seed ^ 0x0ec2 ^ (n as u64).wrapping_mul(7919)).chance(0.6) {
         g.s.ec2 = true;
