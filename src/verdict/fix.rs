@@ -2503,9 +2503,10 @@ const VIA: u8 = 4;
 const ANY: u8 = THROW | DIRECT | VIA;
 
 /// Where `wants` writes each piece's label: one byte a piece (`Vec<u8>`:
-/// a group's endpoints' are ANDed at memory speed), or by runs (`Labels`:
-/// an endpoint planned alone, at a cost by how often its labels change; a
-/// byte a piece was pieces × endpoints for a link of 20,000 addresses).
+/// a group's endpoints' are ANDed at memory speed), or as the layout's
+/// runs (`Labels`: an endpoint planned alone, at a cost by how often its
+/// labels change; a byte a piece was pieces × endpoints for a link of
+/// 20,000 addresses).
 trait LabelSink: Default {
     /// How many pieces are labelled.
     fn len(&self) -> usize;
@@ -2553,8 +2554,10 @@ impl LabelSink for Vec<u8> {
     }
 }
 
-/// Labels by runs: (the run's end, a piece index; its label), ascending,
-/// each label other than the one before it.
+/// The runs a layout is made of: (the run's end, a piece index; its
+/// label), ascending. A piece that accepts anything (`ANY`) joins the run
+/// before it, and a first run of them takes the label after it (never-peers
+/// and the host's own addresses then cut nothing).
 #[derive(Default, Debug, PartialEq)]
 struct Labels(Vec<(u32, u8)>);
 
@@ -2567,10 +2570,22 @@ impl LabelSink for Labels {
         if upto <= self.len() {
             return;
         }
+        let upto = upto as u32;
         match self.0.last_mut() {
-            Some(l) if l.1 == m => l.0 = upto as u32,
-            _ => self.0.push((upto as u32, m)),
+            Some(l) if l.1 == m || m == ANY => l.0 = upto,
+            Some(l) if l.1 == ANY => *l = (upto, m),
+            _ => self.0.push((upto, m)),
         }
+    }
+
+    fn fill_others(&mut self, kinds: &[u32], _other: u32, others: &[u32], m: u8) {
+        let end = self.len() + kinds.len();
+        // From the first of the others on, `m` and `ANY` pieces: one run.
+        if let Some(&first) = others.first() {
+            self.fill(first as usize, ANY);
+            self.fill(end, m);
+        }
+        self.fill(end, ANY);
     }
 }
 
@@ -3491,26 +3506,10 @@ fn layout(
     let e0 = &eps[group[0]];
     let (fam, dev) = (e0.family, e0.interface.as_str());
     let mut deciders = Vec::new();
-    // Runs of one mask; a don't-care run joins its neighbour (never-peers
-    // and the host's own addresses then cut nothing).
-    let mut segs: Vec<(u128, u128, u8)> = Vec::new();
-    let top = space::top(fam);
-    let mut seg = |from: usize, upto: usize, m: u8| {
-        let (start, end) = (sp.pts[from], sp.pts.get(upto).copied().unwrap_or(top));
-        match segs.last_mut() {
-            Some(l) if l.2 == m || m == ANY => l.1 = end,
-            Some(l) if l.2 == ANY => *l = (l.0, end, m),
-            _ => segs.push((start, end, m)),
-        }
-    };
-    if let [i] = group {
+    let runs = if let [i] = group {
         let (w, d) = wants::<Labels>(host, sp, cap, &eps[*i], gw);
         deciders.push(d);
-        let mut from = 0;
-        for &(upto, m) in &w.0 {
-            seg(from, upto as usize, m);
-            from = upto as usize;
-        }
+        w
     } else {
         let mut acc: Option<Vec<u8>> = None;
         let mut done: Vec<(IpAddr, u32)> = Vec::new();
@@ -3533,17 +3532,26 @@ fn layout(
             });
         }
         let acc = acc.unwrap_or_default();
+        let mut runs = Labels::default();
         let mut k = 0;
         while k < acc.len() {
-            // Pieces of one mask in a row as one.
+            // Pieces of one mask in a row at once.
             let m = acc[k];
-            let upto = k + acc[k..]
+            k += acc[k..]
                 .iter()
                 .position(|&x| x != m)
                 .unwrap_or(acc.len() - k);
-            seg(k, upto, m);
-            k = upto;
+            runs.fill(k, m);
         }
+        runs
+    };
+    let top = space::top(fam);
+    let mut from = 0;
+    let mut segs: Vec<(u128, u128, u8)> = Vec::with_capacity(runs.0.len());
+    for &(upto, m) in &runs.0 {
+        let end = sp.pts.get(upto as usize).copied().unwrap_or(top);
+        segs.push((sp.pts[from], end, m));
+        from = upto as usize;
     }
     // A merged run may now meet one of its own mask.
     segs.dedup_by(|b, a| {

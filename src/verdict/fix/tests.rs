@@ -1272,9 +1272,10 @@ fn met_rules_as_scanned() {
     assert!(checked > 1000, "{checked}");
 }
 
-/// `wants` by runs (`Labels`, an endpoint planned alone) labels each piece
-/// as a byte per piece does (a group's), on random hosts and on hosts with
-/// runs of `local` pieces (mixed: every third address).
+/// `wants` as a layout's runs (`Labels`, an endpoint planned alone) gives
+/// the runs its labels a byte per piece (a group's) make, piece by piece,
+/// on random hosts and on hosts with runs of `local` pieces (mixed: every
+/// third address).
 #[test]
 fn labels_by_runs_are_labels_per_piece() {
     let class = LinkClass::default();
@@ -1288,7 +1289,7 @@ fn labels_by_runs_are_labels_per_piece() {
             "10.9.0.0/16 via 10.1.0.1 dev eth1\n",
         ));
     }
-    let mut compared = 0;
+    let (mut compared, mut mixed) = (0, 0);
     for h in &hosts {
         let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(h, &class);
         for (fi, (sp, analysed)) in spaces.iter().zip(lookups).enumerate() {
@@ -1299,20 +1300,24 @@ fn labels_by_runs_are_labels_per_piece() {
                 let (runs, d1) = wants::<Labels>(h, sp, &mut cap, e, gw.as_ref());
                 let (bytes, d2) = wants::<Vec<u8>>(h, sp, &mut cap, e, gw.as_ref());
                 assert_eq!(bytes.len(), sp.pts.len());
-                assert!(
-                    runs.0
-                        .windows(2)
-                        .all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1)
-                );
-                let mut expanded = Vec::new();
-                for &(end, m) in &runs.0 {
-                    expanded.resize(end as usize, m);
+                let mut folded = Labels::default();
+                for (k, &m) in bytes.iter().enumerate() {
+                    folded.fill(k + 1, m);
                 }
-                assert_eq!(expanded, bytes, "{}", e.address);
+                assert_eq!(runs, folded, "{}", e.address);
+                assert!(runs.0.windows(2).all(|w| w[0].0 < w[1].0));
                 assert_eq!(d1, d2);
                 compared += 1;
+                mixed += bytes
+                    .windows(3)
+                    .any(|w| w[0] == ANY && w[1] != ANY && w[2] == ANY)
+                    as usize;
             }
         }
     }
     assert!(compared > 1000, "{compared} endpoints");
+    assert!(
+        mixed > 100,
+        "{mixed} endpoints with a piece between `ANY` ones"
+    );
 }
