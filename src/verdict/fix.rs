@@ -2514,15 +2514,8 @@ trait LabelSink: Default {
     fn fill(&mut self, upto: usize, m: u8);
     /// The pieces from `self.len()` on, of kinds `kinds`, labelled `ANY`,
     /// but those of kind `other` (at `others`, ascending: a mixed run's
-    /// other kind), labelled `m`.
-    fn fill_others(&mut self, kinds: &[u32], _other: u32, others: &[u32], m: u8) {
-        let end = self.len() + kinds.len();
-        for &p in others {
-            self.fill(p as usize, ANY);
-            self.fill(p as usize + 1, m);
-        }
-        self.fill(end, ANY);
-    }
+    /// other kind), labelled `m`, as the piece before them was.
+    fn fill_others(&mut self, kinds: &[u32], other: u32, others: &[u32], m: u8);
 }
 
 impl LabelSink for Vec<u8> {
@@ -2578,14 +2571,12 @@ impl LabelSink for Labels {
         }
     }
 
-    fn fill_others(&mut self, kinds: &[u32], _other: u32, others: &[u32], m: u8) {
-        let end = self.len() + kinds.len();
-        // From the first of the others on, `m` and `ANY` pieces: one run.
-        if let Some(&first) = others.first() {
-            self.fill(first as usize, ANY);
-            self.fill(end, m);
-        }
-        self.fill(end, ANY);
+    fn fill_others(&mut self, kinds: &[u32], _other: u32, _others: &[u32], _m: u8) {
+        // After a piece labelled `m`, the run's `m` and `ANY` pieces are
+        // one run with it.
+        #[cfg(test)]
+        OTHERS_FILLED.with(|t| t.set(t.get() + !_others.is_empty() as usize));
+        self.fill(self.len() + kinds.len(), ANY);
     }
 }
 
@@ -3046,6 +3037,8 @@ thread_local! {
     static RUNS_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Runs of pieces a judge's walk passed over (`passed_over`).
     static JUDGE_RUNS_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Mixed runs' other pieces `Labels` took as one run.
+    static OTHERS_FILLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Pieces of other groups' narrow tables `wants` took as one.
     static NARROW_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }

@@ -1320,4 +1320,6 @@ fn labels_by_runs_are_labels_per_piece() {
         mixed > 100,
         "{mixed} endpoints with a piece between `ANY` ones"
     );
+    let filled = OTHERS_FILLED.with(|t| t.get());
+    assert!(filled > 500, "{filled} mixed runs taken as one run");
 }
