@@ -775,7 +775,7 @@ pub fn apply(host: &Host, ops: &[Op]) -> Result<Host, String> {
 
 /// One reply lookup's answer, as the comparison needs it: the route type
 /// and every (device, gateway) it may leave by, or the error.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Answer {
     Route(RouteType, Vec<(Name, Option<IpAddr>)>),
     Error(KernelError),
@@ -1314,6 +1314,12 @@ struct Judge<'a, 'h> {
     /// Whether each answer's route has several nexthops (apart: a full
     /// table's million answers).
     multipath: Vec<bool>,
+    /// Each distinct (answer, multipath) once, by value: a host whose
+    /// addresses each have a slot of their own made one per address and
+    /// kind (10,000 addresses with a table each: 8 GB).
+    answer_ids: super::FastMap<(Answer, bool), u32>,
+    /// The answer `answer` last looked up (`u32::MAX`: none yet).
+    last_answer: u32,
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
     by_address: SourceKeyed,
@@ -1691,6 +1697,8 @@ impl<'a, 'h> Judge<'a, 'h> {
             slots: Slots::default(),
             answers: Vec::new(),
             multipath: Vec::new(),
+            answer_ids: Default::default(),
+            last_answer: u32::MAX,
             walked: Default::default(),
             twins: Default::default(),
             #[cfg(test)]
@@ -1786,9 +1794,25 @@ impl<'a, 'h> Judge<'a, 'h> {
             None => {
                 let l = self.models[1].lookup_reply(rules, dst);
                 let multipath = chose_multipath(self.models[1], self.sp.fam, &l);
-                self.answers.push(Answer::from_result(l.result));
-                self.multipath.push(multipath);
-                (self.answers.len() - 1) as u32
+                let a = Answer::from_result(l.result);
+                let next = self.answers.len() as u32;
+                let last = self.last_answer as usize;
+                // Mostly the previous answer again: compared before hashing.
+                self.last_answer =
+                    if self.multipath.get(last) == Some(&multipath) && self.answers[last] == a {
+                        last as u32
+                    } else {
+                        match self.answer_ids.entry((a, multipath)) {
+                            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                self.answers.push(v.key().0.clone());
+                                self.multipath.push(multipath);
+                                v.insert(next);
+                                next
+                            }
+                        }
+                    };
+                self.last_answer
             }
         };
         self.slots.set(slot, kind, k);
