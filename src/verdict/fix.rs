@@ -2003,6 +2003,19 @@ fn walk_pieces(
         _ => None,
     };
     let mut run_i = 0;
+    // The narrow tables of the captured slot's group (`Narrow`), and where
+    // the plan's tables the reply meets cut the space (their prefixes'
+    // bounds; none past `MAX_CUTS`). Not where a walk keeps what it met for
+    // twins (`Met`): a piece taken as another is not met.
+    let narrow = match (&meets, &dsts, &met) {
+        (Some(m), None, None) => j
+            .captured
+            .narrow_for(sb)
+            .and_then(|(nw, mine)| Some((nw, mine, plan_cuts(sp.fam, &m.tables)?))),
+        _ => None,
+    };
+    let mut narrow_i = 0;
+    let top = space::top(sp.fam);
     let n = sp.pts.len();
     let mut i = 0;
     while i < n {
@@ -2040,7 +2053,43 @@ fn walk_pieces(
                 continue;
             }
         }
-        i += 1;
+        let (mut start, mut kind) = (start, kind);
+        let mut next = i + 1;
+        // Pieces of kinds only other groups tell apart (`Narrow::jump`)
+        // that no table of the plan's the reply meets cuts: both models
+        // answer them as one, judged at the first of a kind not seen.
+        if let Some((nw, mine, cuts)) = &narrow
+            && orig.pts[o] == start
+            && let Some((_, last)) = nw.jump(&mut narrow_i, o, mine, &orig.pts, || {
+                walk.segment_end(start)
+            })
+        {
+            let end = orig.pts.get(last).copied().unwrap_or(top);
+            if cuts
+                .get(cuts.partition_point(|&c| c <= start))
+                .is_none_or(|&c| c >= end)
+            {
+                next = i + sp.pts[i..].partition_point(|&p| p < end);
+                #[cfg(test)]
+                {
+                    JUDGE_NARROW_TAKEN.with(|t| t.set(t.get() + 1));
+                    narrow_alike(j, (sb, rb), (sa, ra), meets.as_ref(), i..next);
+                }
+                match (i..next).find(|&p| !seen[sp.kind[p] as usize]) {
+                    Some(p) => {
+                        (start, kind) = (sp.pts[p], sp.kind[p] as usize);
+                        while orig.pts.get(o + 1).is_some_and(|&q| q <= start) {
+                            o += 1;
+                        }
+                    }
+                    None => {
+                        i = next;
+                        continue;
+                    }
+                }
+            }
+        }
+        i = next;
         // A kind seen is passed over before its piece's peers are asked
         // (a skipped piece does not mark its kind seen).
         if seen[kind] {
@@ -2128,6 +2177,64 @@ fn passed_over_alike(
         let (a, b) = (j.fixed(ai).0.clone(), j.captured.answer(k).clone());
         assert_eq!(a, b, "passed over {dst} from {}", e.address);
         assert!(!b.leaks(&e.interface, sp), "passed over {dst}: it leaks");
+    }
+}
+
+/// A plan's tables with more routes than this in all are not read for
+/// their cuts (`plan_cuts`).
+const MAX_CUTS: usize = 256;
+
+/// Where the routes of `tables` (family `fam`) start and end (the address
+/// after each), sorted; none where they have more than `MAX_CUTS` routes.
+fn plan_cuts(fam: Family, tables: &[&FibTable]) -> Option<Vec<u128>> {
+    if tables.iter().map(|t| t.routes.len()).sum::<usize>() > MAX_CUTS {
+        return None;
+    }
+    let width = match fam {
+        Family::Inet => 32,
+        Family::Inet6 => 128,
+    };
+    let mut cuts: Vec<u128> = Vec::new();
+    for r in tables.iter().flat_map(|t| t.routes.iter()) {
+        let n = r.route.dst;
+        let s = space::num(n.network());
+        cuts.push(s);
+        let size = 1u128.checked_shl(width - n.prefix_len() as u32);
+        cuts.extend(size.and_then(|z| s.checked_add(z)));
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    Some(cuts)
+}
+
+/// The pieces `range` of the judged space, taken as one (`Narrow::jump`):
+/// each answered as the first by both models.
+#[cfg(test)]
+fn narrow_alike(
+    j: &mut Judge<'_, '_>,
+    (sb, rb): (usize, &ReplyRules),
+    (sa, ra): (usize, &ReplyRules),
+    meets: Option<&Meets<'_>>,
+    range: std::ops::Range<usize>,
+) {
+    let (sp, orig) = (j.sp, j.orig);
+    let mut first: Option<(Answer, Answer)> = None;
+    for i in range {
+        let start = sp.pts[i];
+        let o = orig.pts.partition_point(|&p| p <= start) - 1;
+        let dst = space::addr(sp.fam, start);
+        let k = j
+            .captured
+            .get(j.models[0], sb, rb, orig.kind[o] as usize, dst);
+        let ai = j.answer(sa, ra, sp.kind[i] as usize, dst, k, meets);
+        // Asked of the model itself: not the slot's answer by kind.
+        let a = Answer::of(j.models[1], ra, dst);
+        assert_eq!(&a, j.fixed(ai).0, "the fixed model's answer to {dst}");
+        let b = Answer::of(j.models[0], rb, dst);
+        match &first {
+            None => first = Some((a, b)),
+            Some(f) => assert_eq!(f, &(a, b), "taken as one: {dst}"),
+        }
     }
 }
 
@@ -3061,6 +3168,9 @@ thread_local! {
     static RUNS_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Runs of pieces a judge's walk passed over (`passed_over`).
     static JUDGE_RUNS_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Runs of other groups' narrow tables' pieces a judge's walk took as
+    /// one.
+    static JUDGE_NARROW_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Mixed runs' other pieces `Labels` took as one run.
     static OTHERS_FILLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Pieces of other groups' narrow tables `wants` took as one.

@@ -739,6 +739,26 @@ fn tables_of_their_own_give_the_same_advice() {
     same_advice_taking(&h, n, &NARROW_TAKEN);
 }
 
+/// Each address's table with a route of its own and a rule with a
+/// selector the dumps cannot settle (every address its own slot, the
+/// step's rule after it): the judge takes the other tables' pieces as one,
+/// checking each in tests (`narrow_alike`), and the advice is the same as
+/// asking every piece.
+#[test]
+fn the_judge_takes_other_tables_pieces_as_one() {
+    let n = 60;
+    let own = |k: usize| format!("172.16.0.{k} via 10.1.0.1 dev eth1 table {}\n", 1000 + k);
+    let h = crate::verdict::testhosts::per_address_selected(
+        n,
+        |k| 20 + 3 * k,
+        "10.0.0.1 dev eth0",
+        "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
+        own,
+        " fwmark 0x1",
+    );
+    same_advice_taking(&h, n, &JUDGE_NARROW_TAKEN);
+}
+
 /// On random hosts with a table per address, the planner advises the
 /// same with the analysis's answers (seen through `Narrow`) as asking
 /// every piece itself.
@@ -758,6 +778,10 @@ fn narrow_tables_give_the_same_advice_on_random_hosts() {
         verified += (shared.status == FixStatus::Verified) as usize;
     }
     assert!(verified > 30, "{verified} verified");
+    // The judge took other tables' pieces as one (each checked:
+    // `narrow_alike`).
+    let taken = JUDGE_NARROW_TAKEN.with(|t| t.get());
+    assert!(taken > 1000, "{taken} runs taken as one");
 }
 
 /// `entries` as first written (one recursion per prefix, every half made
@@ -1322,4 +1346,81 @@ fn labels_by_runs_are_labels_per_piece() {
     );
     let filled = OTHERS_FILLED.with(|t| t.get());
     assert!(filled > 500, "{filled} mixed runs taken as one run");
+}
+
+/// A step whose table holds a prefix inside another address's own one
+/// (`Narrow`): the judge does not take that address's pieces as one for
+/// the others (`plan_cuts`), and finds the leak a judge of every piece
+/// finds.
+#[test]
+fn a_plan_table_cutting_other_tables_pieces_is_judged_piece_by_piece() {
+    let class = LinkClass::default();
+    let n = 20;
+    let own = |k: usize| format!("172.16.0.{k} via 10.1.0.1 dev eth1 table {}\n", 1000 + k);
+    let h = crate::verdict::testhosts::per_address_selected(
+        n,
+        |k| 20 + 3 * k,
+        "10.0.0.1 dev eth0",
+        "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
+        own,
+        " fwmark 0x1",
+    );
+    let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
+    let gw = Gateway {
+        addr: "10.1.0.1".parse().ok(),
+        onlink: false,
+        note: None,
+        subnet: None,
+    };
+    let fam = Family::Inet;
+    let net = |s: &str| s.parse::<ipnet::IpNet>().expect("prefix");
+    // One table for eth1: everything by eth1's router but address 3's own
+    // /32, unreachable; a rule for each address of eth1 before theirs.
+    let mut ops = vec![
+        // The gateway's prefix first (the kernel's gateway check).
+        Op::AddRoute(direct_route(fam, net("10.1.0.0/16"), 5000, "eth1")),
+        Op::AddRoute(via_route(fam, net("0.0.0.0/0"), 5000, "eth1", &gw)),
+        Op::AddRoute(Route::new(
+            0,
+            fam,
+            net("172.16.0.3/32"),
+            RouteType::Unreachable,
+            Table::Id(5000),
+        )),
+    ];
+    let members: Vec<usize> = (0..eps.len())
+        .filter(|&i| eps[i].interface == "eth1" && eps[i].family == fam)
+        .collect();
+    for (k, &i) in members.iter().enumerate() {
+        let mut r = Rule::new(0, 500 + k as u32);
+        r.family = Some(fam);
+        r.from = ipnet::IpNet::new(eps[i].address, 32).ok();
+        r.action = RuleAction::Lookup;
+        r.table = Some(Table::Id(5000));
+        ops.push(Op::AddRule(fam, r));
+    }
+    let first = &eps[members[0]];
+    let fixed = apply(&h, &ops).expect("applies");
+    let sp = Space::union(&h, &fixed, fam, &class);
+    let full = judge_ep(&h, &fixed, &sp, first);
+    assert!(
+        full.still
+            .as_ref()
+            .is_some_and(|s| s.contains("172.16.0.3")),
+        "{:?}",
+        full.still
+    );
+    let orig = [spaces[0].as_ref(), spaces[1].as_ref()];
+    let mut plan = Plan::new(&h, &eps, lookups);
+    let before = JUDGE_NARROW_TAKEN.with(|t| t.get());
+    let refused = plan
+        .try_step(&h, &eps, &class, &ops, &members, orig)
+        .expect_err("a leak left");
+    assert!(
+        JUDGE_NARROW_TAKEN.with(|t| t.get()) > before,
+        "nothing taken as one"
+    );
+    // The first address is the first left leaking, to address 3's /32.
+    let want = format!("{} on eth1 would still leak to 172.16.0.3", first.address);
+    assert!(refused.contains(&want), "{refused}");
 }
