@@ -727,16 +727,22 @@ fn the_judge_passes_over_runs_of_local_pieces() {
 /// piece itself.
 #[test]
 fn tables_of_their_own_give_the_same_advice() {
-    let n = 60;
+    same_advice_taking(&own_routes_host(60, ""), 60, &NARROW_TAKEN);
+}
+
+/// `n` addresses (every third) whose tables each hold a /32 of its own by
+/// eth1's router, `main` the /16 around them by eth0; each rule with the
+/// selectors `sel` too.
+fn own_routes_host(n: usize, sel: &str) -> crate::model::Host {
     let own = |k: usize| format!("172.16.0.{k} via 10.1.0.1 dev eth1 table {}\n", 1000 + k);
-    let h = crate::verdict::testhosts::per_address_tables(
+    crate::verdict::testhosts::per_address_selected(
         n,
         |k| 20 + 3 * k,
         "10.0.0.1 dev eth0",
         "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
         own,
-    );
-    same_advice_taking(&h, n, &NARROW_TAKEN);
+        sel,
+    )
 }
 
 /// Each address's table with a route of its own and a rule with a
@@ -746,17 +752,7 @@ fn tables_of_their_own_give_the_same_advice() {
 /// asking every piece.
 #[test]
 fn the_judge_takes_other_tables_pieces_as_one() {
-    let n = 60;
-    let own = |k: usize| format!("172.16.0.{k} via 10.1.0.1 dev eth1 table {}\n", 1000 + k);
-    let h = crate::verdict::testhosts::per_address_selected(
-        n,
-        |k| 20 + 3 * k,
-        "10.0.0.1 dev eth0",
-        "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
-        own,
-        " fwmark 0x1",
-    );
-    same_advice_taking(&h, n, &JUDGE_NARROW_TAKEN);
+    same_advice_taking(&own_routes_host(60, " fwmark 0x1"), 60, &JUDGE_NARROW_TAKEN);
 }
 
 /// On random hosts with a table per address, the planner advises the
@@ -1355,16 +1351,7 @@ fn labels_by_runs_are_labels_per_piece() {
 #[test]
 fn a_plan_table_cutting_other_tables_pieces_is_judged_piece_by_piece() {
     let class = LinkClass::default();
-    let n = 20;
-    let own = |k: usize| format!("172.16.0.{k} via 10.1.0.1 dev eth1 table {}\n", 1000 + k);
-    let h = crate::verdict::testhosts::per_address_selected(
-        n,
-        |k| 20 + 3 * k,
-        "10.0.0.1 dev eth0",
-        "172.16.0.0/16 via 10.0.0.1 dev eth0\n",
-        own,
-        " fwmark 0x1",
-    );
+    let h = own_routes_host(20, " fwmark 0x1");
     let (eps, spaces, lookups) = crate::verdict::endpoints_spaces(&h, &class);
     let gw = Gateway {
         addr: "10.1.0.1".parse().ok(),
