@@ -310,16 +310,11 @@ pub(super) fn run_at(
     agree: u32,
     seg_end: impl FnOnce() -> u128,
 ) -> Option<Jump> {
-    while runs.get(*at).is_some_and(|r| r.end as usize <= i) {
-        *at += 1;
-    }
-    let r = runs
-        .get(*at)
-        .filter(|r| r.start as usize <= i && r.depth < agree)?;
+    let r = run_holding(runs, at, i, agree)?;
     let seg_end = seg_end();
     let end = pts.get(r.end as usize).copied().unwrap_or(top);
     if r.other != NO_KIND && i == r.start as usize && seg_end >= end {
-        return Some(Jump::Mixed(*r));
+        return Some(Jump::Mixed(r));
     }
     // The skipped pieces before the other kind's, or after.
     let upto = match r.other {
@@ -330,6 +325,20 @@ pub(super) fn run_at(
     } as usize;
     let last = i + pts[i..upto].partition_point(|&p| p < seg_end);
     (last > i + 1).then_some(Jump::Skip(last))
+}
+
+/// The run (`runs[*at..]`, `at` moved on as the walk goes) holding piece
+/// `i`, decided by rules below `below`.
+pub(super) fn run_holding(
+    runs: &[SkipRun],
+    at: &mut usize,
+    i: usize,
+    below: u32,
+) -> Option<SkipRun> {
+    super::peers::advance(runs, at, |r| r.end as usize <= i);
+    runs.get(*at)
+        .filter(|r| r.start as usize <= i && r.depth < below)
+        .copied()
 }
 
 /// Piece `r` of outcome `o` (by route `route`) after `pieces`: one with the

@@ -26,7 +26,7 @@
 //! endpoint, earlier priorities) are tried before a link is given up; what
 //! is left is told as `partial` or `none`, with the reason.
 
-use super::analyse::{Analysed, Jump, Known, MET_MAX, NO_KIND, SkipRun, run_at};
+use super::analyse::{Analysed, Jump, Known, MET_MAX, NO_KIND, SkipRun, run_at, run_holding};
 use super::peers::PeerWalk;
 use super::{
     Endpoint, LinkClass, Outcome, Peers, SourceKeyed, Space, Spaces, Verdict, other_dev, space,
@@ -1086,13 +1086,15 @@ fn chose_multipath(h: &Host, fam: Family, l: &crate::model::lookup::Lookup) -> b
 /// Each distinct lookup once, by index: a full table's 867k kinds of piece
 /// get a handful of answers (360 bytes and a few allocations each, ~400 MB
 /// when each was kept).
-#[derive(Default)]
-pub(super) struct KeptLookups {
-    list: Vec<KeptLookup>,
-    /// By hash (`KeptLookup`'s), the last one interned with it; those
-    /// before it with the same hash by `next`. A lookup is kept once, in
-    /// `list` (a map keyed by the lookup held a copy of each, and rehashed
-    /// every one as it grew).
+pub(super) type KeptLookups = Interned<KeptLookup>;
+
+/// Each distinct value once, by index (`intern`).
+pub(super) struct Interned<T> {
+    list: Vec<T>,
+    /// By hash (`T`'s), the last one interned with it; those before it
+    /// with the same hash by `next`. A value is kept once, in `list` (a map
+    /// keyed by the value held a copy of each, and rehashed every one as it
+    /// grew).
     index: super::FastMap<u64, u32>,
     next: Vec<u32>,
     hasher: foldhash::fast::RandomState,
@@ -1101,14 +1103,26 @@ pub(super) struct KeptLookups {
     last: u32,
 }
 
-impl KeptLookups {
-    pub(super) fn intern(&mut self, l: KeptLookup) -> u32 {
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Interned {
+            list: Vec::new(),
+            index: Default::default(),
+            next: Vec::new(),
+            hasher: Default::default(),
+            last: 0,
+        }
+    }
+}
+
+impl<T: std::hash::Hash + Eq> Interned<T> {
+    pub(super) fn intern(&mut self, l: T) -> u32 {
         use std::hash::BuildHasher;
         if self.list.get(self.last as usize) == Some(&l) {
             return self.last;
         }
         let new = self.list.len() as u32;
-        // One hash per lookup, new or not.
+        // One hash per value, new or not.
         let h = self.hasher.hash_one(&l);
         let prev = match self.index.entry(h) {
             std::collections::hash_map::Entry::Occupied(mut o) => {
@@ -1310,16 +1324,10 @@ struct Judge<'a, 'h> {
     /// The fixed model's (walk key, the answer of each kind into
     /// `answers`).
     slots: Slots,
-    answers: Vec<Answer>,
-    /// Whether each answer's route has several nexthops (apart: a full
-    /// table's million answers).
-    multipath: Vec<bool>,
-    /// Each distinct (answer, multipath) once, by value: a host whose
-    /// addresses each have a slot of their own made one per address and
-    /// kind (10,000 addresses with a table each: 8 GB).
-    answer_ids: super::FastMap<(Answer, bool), u32>,
-    /// The answer `answer` last looked up (`u32::MAX`: none yet).
-    last_answer: u32,
+    /// Each distinct answer once, with whether its route has several
+    /// nexthops: a host whose addresses each have a slot of their own made
+    /// one per address and kind (10,000 addresses with a table each: 8 GB).
+    answers: Interned<(Answer, bool)>,
     /// Where the reply's source matters beyond the rules (IPv6 source
     /// routes, IPv4 multipath's preferred source).
     by_address: SourceKeyed,
@@ -1695,10 +1703,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             class,
             template: after.reply_template(sp.fam),
             slots: Slots::default(),
-            answers: Vec::new(),
-            multipath: Vec::new(),
-            answer_ids: Default::default(),
-            last_answer: u32::MAX,
+            answers: Default::default(),
             walked: Default::default(),
             twins: Default::default(),
             #[cfg(test)]
@@ -1794,25 +1799,8 @@ impl<'a, 'h> Judge<'a, 'h> {
             None => {
                 let l = self.models[1].lookup_reply(rules, dst);
                 let multipath = chose_multipath(self.models[1], self.sp.fam, &l);
-                let a = Answer::from_result(l.result);
-                let next = self.answers.len() as u32;
-                let last = self.last_answer as usize;
-                // Mostly the previous answer again: compared before hashing.
-                self.last_answer =
-                    if self.multipath.get(last) == Some(&multipath) && self.answers[last] == a {
-                        last as u32
-                    } else {
-                        match self.answer_ids.entry((a, multipath)) {
-                            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
-                            std::collections::hash_map::Entry::Vacant(v) => {
-                                self.answers.push(v.key().0.clone());
-                                self.multipath.push(multipath);
-                                v.insert(next);
-                                next
-                            }
-                        }
-                    };
-                self.last_answer
+                self.answers
+                    .intern((Answer::from_result(l.result), multipath))
             }
         };
         self.slots.set(slot, kind, k);
@@ -1845,7 +1833,8 @@ impl<'a, 'h> Judge<'a, 'h> {
             let k = ai & !CAPTURED;
             (self.captured.answer(k), self.captured.lookup(k).multipath)
         } else {
-            (&self.answers[ai as usize], self.multipath[ai as usize])
+            let (a, multipath) = &self.answers.list[ai as usize];
+            (a, *multipath)
         }
     }
 }
@@ -2011,7 +2000,7 @@ fn walk_pieces(
         (Some(m), None, None) => j
             .captured
             .narrow_for(sb)
-            .and_then(|(nw, mine)| Some((nw, mine, plan_cuts(sp.fam, &m.tables)?))),
+            .and_then(|(nw, mine)| Some((nw, mine, plan_cuts(&m.tables)?))),
         _ => None,
     };
     let mut narrow_i = 0;
@@ -2163,45 +2152,57 @@ fn passed_over_alike(
 ) {
     let (sp, orig) = (j.sp, j.orig);
     for i in range {
-        let start = sp.pts[i];
-        let o = orig.pts.partition_point(|&p| p <= start) - 1;
+        let o = orig.pts.partition_point(|&p| p <= sp.pts[i]) - 1;
         if orig.kind[o] == other {
             assert!(seen[sp.kind[i] as usize], "passed over an unseen kind");
             continue;
         }
-        let dst = space::addr(sp.fam, start);
-        let k = j
-            .captured
-            .get(j.models[0], sb, rb, orig.kind[o] as usize, dst);
-        let ai = j.answer(sa, ra, sp.kind[i] as usize, dst, k, meets);
+        let (dst, k, ai) = piece_answers(j, (sb, rb), (sa, ra), meets, i);
         let (a, b) = (j.fixed(ai).0.clone(), j.captured.answer(k).clone());
         assert_eq!(a, b, "passed over {dst} from {}", e.address);
         assert!(!b.leaks(&e.interface, sp), "passed over {dst}: it leaks");
     }
 }
 
+/// Piece `i` of the judged space: its start, the captured slot's lookup
+/// and the fixed model's answer (`Judge::answer`), as a walk asks them.
+#[cfg(test)]
+fn piece_answers(
+    j: &mut Judge<'_, '_>,
+    (sb, rb): (usize, &ReplyRules),
+    (sa, ra): (usize, &ReplyRules),
+    meets: Option<&Meets<'_>>,
+    i: usize,
+) -> (IpAddr, u32, u32) {
+    let (sp, orig) = (j.sp, j.orig);
+    let start = sp.pts[i];
+    let o = orig.pts.partition_point(|&p| p <= start) - 1;
+    let dst = space::addr(sp.fam, start);
+    let k = j
+        .captured
+        .get(j.models[0], sb, rb, orig.kind[o] as usize, dst);
+    let ai = j.answer(sa, ra, sp.kind[i] as usize, dst, k, meets);
+    (dst, k, ai)
+}
+
 /// A plan's tables with more routes than this in all are not read for
 /// their cuts (`plan_cuts`).
 const MAX_CUTS: usize = 256;
 
-/// Where the routes of `tables` (family `fam`) start and end (the address
-/// after each), sorted; none where they have more than `MAX_CUTS` routes.
-fn plan_cuts(fam: Family, tables: &[&FibTable]) -> Option<Vec<u128>> {
+/// Where the routes of `tables` start and end (the address after each),
+/// sorted; none where they have more than `MAX_CUTS` routes.
+fn plan_cuts(tables: &[&FibTable]) -> Option<Vec<u128>> {
     if tables.iter().map(|t| t.routes.len()).sum::<usize>() > MAX_CUTS {
         return None;
     }
-    let width = match fam {
-        Family::Inet => 32,
-        Family::Inet6 => 128,
-    };
-    let mut cuts: Vec<u128> = Vec::new();
-    for r in tables.iter().flat_map(|t| t.routes.iter()) {
-        let n = r.route.dst;
-        let s = space::num(n.network());
-        cuts.push(s);
-        let size = 1u128.checked_shl(width - n.prefix_len() as u32);
-        cuts.extend(size.and_then(|z| s.checked_add(z)));
-    }
+    let mut cuts: Vec<u128> = tables
+        .iter()
+        .flat_map(|t| t.routes.iter())
+        .flat_map(|r| {
+            let b = Range::of(&r.route.dst);
+            [b.start, b.end]
+        })
+        .collect();
     cuts.sort_unstable();
     cuts.dedup();
     Some(cuts)
@@ -2217,16 +2218,9 @@ fn narrow_alike(
     meets: Option<&Meets<'_>>,
     range: std::ops::Range<usize>,
 ) {
-    let (sp, orig) = (j.sp, j.orig);
     let mut first: Option<(Answer, Answer)> = None;
     for i in range {
-        let start = sp.pts[i];
-        let o = orig.pts.partition_point(|&p| p <= start) - 1;
-        let dst = space::addr(sp.fam, start);
-        let k = j
-            .captured
-            .get(j.models[0], sb, rb, orig.kind[o] as usize, dst);
-        let ai = j.answer(sa, ra, sp.kind[i] as usize, dst, k, meets);
+        let (dst, _, ai) = piece_answers(j, (sb, rb), (sa, ra), meets, i);
         // Asked of the model itself: not the slot's answer by kind.
         let a = Answer::of(j.models[1], ra, dst);
         assert_eq!(&a, j.fixed(ai).0, "the fixed model's answer to {dst}");
@@ -2236,17 +2230,6 @@ fn narrow_alike(
             Some(f) => assert_eq!(f, &(a, b), "taken as one: {dst}"),
         }
     }
-}
-
-/// The run (`runs[*at..]`, `at` moved on as the walk goes) holding piece
-/// `o` of the captured space, decided by rules below `below`.
-fn run_holding(runs: &[SkipRun], at: &mut usize, o: usize, below: u32) -> Option<SkipRun> {
-    while runs.get(*at).is_some_and(|r| r.end as usize <= o) {
-        *at += 1;
-    }
-    runs.get(*at)
-        .filter(|r| r.start as usize <= o && r.depth < below)
-        .copied()
 }
 
 /// The plan accepted so far: the model after its steps, and what they do
@@ -2679,9 +2662,10 @@ impl LabelSink for Vec<u8> {
 }
 
 /// The runs a layout is made of: (the run's end, a piece index; its
-/// label), ascending. A piece that accepts anything (`ANY`) joins the run
-/// before it, and a first run of them takes the label after it (never-peers
-/// and the host's own addresses then cut nothing).
+/// label), ascending, each label other than the one before it. A piece
+/// that accepts anything (`ANY`) joins the run before it, and a first run
+/// of them takes the label after it (never-peers and the host's own
+/// addresses then cut nothing).
 #[derive(Default, Debug, PartialEq)]
 struct Labels(Vec<(u32, u8)>);
 
@@ -3680,14 +3664,6 @@ fn layout(
         segs.push((sp.pts[from], end, m));
         from = upto as usize;
     }
-    // A merged run may now meet one of its own mask.
-    segs.dedup_by(|b, a| {
-        let same = a.2 == b.2;
-        if same {
-            a.1 = b.1;
-        }
-        same
-    });
     if segs.iter().any(|s| s.2 == 0) {
         return Err("its endpoints' replies need different tables".into());
     }
@@ -4099,8 +4075,7 @@ pub(crate) fn advise_in(
         }
         // Each part's table layout, made once for all its attempts, by part
         // (a search of them was parts² where each endpoint is one).
-        let mut layouts: Vec<Result<Layout, String>> = Vec::new();
-        let mut layout_of: HashMap<&[usize], usize> = HashMap::new();
+        let mut layouts: HashMap<&[usize], Result<Layout, String>> = HashMap::new();
         'attempts: for level in 0..3 {
             for shape in &shapes {
                 let mut ops = Vec::new();
@@ -4110,12 +4085,11 @@ pub(crate) fn advise_in(
                 let mut p_taken = prios_taken[fi].clone();
                 let mut ok = true;
                 for part in shape {
-                    let k = *layout_of.entry(part).or_insert_with(|| {
+                    let lay = layouts.entry(part).or_insert_with(|| {
                         let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
-                        layouts.push(layout(host, sp, cap, eps, part, gw.as_ref()));
-                        layouts.len() - 1
+                        layout(host, sp, cap, eps, part, gw.as_ref())
                     });
-                    let made = match &layouts[k] {
+                    let made = match lay {
                         Ok(lay) => candidate(
                             host,
                             eps,

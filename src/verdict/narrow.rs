@@ -242,9 +242,7 @@ impl Narrow {
             return None;
         }
         let i32 = i as u32;
-        while self.runs.get(*at).is_some_and(|r| r.end <= i32) {
-            *at += 1;
-        }
+        super::peers::advance(&self.runs, at, |r| r.end <= i32);
         let r = *self.runs.get(*at).filter(|r| r.start <= i32)?;
         let own = mine
             .iter()

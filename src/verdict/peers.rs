@@ -176,7 +176,7 @@ impl<'a> Cursor<'a> {
 /// Moves `i` past the items of `v` that are `passed` (a prefix of `v`,
 /// asked again at each point of an ascending walk): mostly a step, and a
 /// search over the rest on a long jump (a list denser than the points).
-fn advance<T>(v: &[T], i: &mut usize, passed: impl Fn(&T) -> bool) {
+pub(super) fn advance<T>(v: &[T], i: &mut usize, passed: impl Fn(&T) -> bool) {
     if v.get(*i).is_some_and(&passed) {
         *i += 1;
         if v.get(*i).is_some_and(&passed) {
