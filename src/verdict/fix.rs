@@ -1340,7 +1340,7 @@ struct Judge<'a, 'h> {
     /// address (none: too many to keep): another address with those
     /// answers alike walks alike (`Met`; 8,000 IPv6 addresses under a
     /// source route were walked one by one over 16,000 pieces).
-    twins: super::FastMap<TwinKey, (Walked, Option<MetList>)>,
+    twins: super::FastMap<TwinKey, (Walked, Option<MetList>, Option<JumpSig>)>,
     /// The fixed model's rule classes but for priorities, for `walked`'s and
     /// `twins`' keys (none: a `goto` reads priorities). A plan's `from ADDR
     /// lookup T` rules, one per address at priorities of their own, are
@@ -1569,6 +1569,12 @@ type JudgeKey = (Vec<(u32, RuleSel)>, Option<IpAddr>);
 type TwinKey = (Vec<(u32, RuleSel)>, Vec<(u32, RuleSel)>, String, bool, bool);
 
 type MetList = std::rc::Rc<Vec<Met>>;
+
+/// What a walk's narrow jumps (`Narrow::jump`) read of the address: the
+/// narrow tables its captured group consults and where the plan's tables
+/// it meets cut the space (`plan_cuts`). A twin's walk is another's only
+/// where these agree too: a piece taken as another is not in `Met`.
+type JumpSig = (std::sync::Arc<[u32]>, std::rc::Rc<[u128]>);
 
 /// A walk's key (`Judge::walked`): the captured slot, the fixed model's
 /// rule walk (`Judge::twin_walk`) and its slot's address, link, internal,
@@ -1887,10 +1893,14 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
             let known = twin
                 .as_ref()
                 .and_then(|t| j.twins.get(t))
-                .and_then(|(w, met)| Some((w.clone(), met.clone()?)));
-            let alike = known
-                .as_ref()
-                .map(|(_, met)| same_met(j, e, (sb, &rb), (sa, &ra), met));
+                .and_then(|(w, met, sig)| Some((w.clone(), met.clone()?, sig.clone())));
+            let alike = known.as_ref().map(|(_, met, sig)| {
+                jump_sig(j, sb, e.address) == *sig && same_met(j, e, (sb, &rb), (sa, &ra), met)
+            });
+            #[cfg(test)]
+            if let (Some((_, _, Some(_))), Some(true)) = (&known, alike) {
+                TWINS_JUMPED.with(|t| t.set(t.get() + 1));
+            }
             #[cfg(test)]
             match alike {
                 Some(true) => j.twin_hits += 1,
@@ -1898,13 +1908,14 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
                 None => {}
             }
             let w = match known {
-                Some((w, _)) if alike == Some(true) => w,
+                Some((w, _, _)) if alike == Some(true) => w,
                 _ => {
                     let mut met = twin.as_ref().map(|_| Vec::new());
                     let w = walk_pieces(j, e, (sb, &*rb), (sa, &ra), &mut met);
                     if let Some(t) = twin {
                         let met = met.filter(|m| m.len() <= MET_MAX).map(std::rc::Rc::new);
-                        j.twins.entry(t).or_insert((w.clone(), met));
+                        let sig = jump_sig(j, sb, e.address);
+                        j.twins.entry(t).or_insert((w.clone(), met, sig));
                     }
                     w
                 }
@@ -1919,6 +1930,14 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
             .changed
             .map(|c| format!("replies from {} {c}", ep_name(e))),
     }
+}
+
+/// What the narrow jumps of a walk of replies from `a` (captured slot
+/// `sb`) read (`JumpSig`; none: it takes no jump).
+fn jump_sig(j: &Judge<'_, '_>, sb: usize, a: IpAddr) -> Option<JumpSig> {
+    let m = j.shortcut.as_ref()?.meets(a);
+    let (_, mine) = j.captured.narrow_for(sb)?;
+    Some((mine, plan_cuts(&m.tables)?.into()))
 }
 
 /// Whether replies from `e` (slots `sb`, `sa`) get the answers `met` that
@@ -1976,10 +1995,11 @@ fn walk_pieces(
     // first rule that the reply meets: the fixed model answers them alike
     // (`Shortcut::same`), so none of them leaks or changes, and the walk
     // passes over them (10,000 addresses, each its own slot, walked each
-    // other's local pieces: addresses²). Not where answers may depend on
-    // the address (IPv6 source routes: `Met`).
-    let runs = match (&j.shortcut, &meets, &dsts) {
-        (Some(s), Some(m), None) => {
+    // other's local pieces: addresses²). Their answers do not depend on
+    // the address (`runs_for`: none by an IPv6 source route), so a twin
+    // passes over them alike.
+    let runs = match (&j.shortcut, &meets) {
+        (Some(s), Some(m)) => {
             // The rules (by index) before the plan's first one it meets.
             let before = match s.unmerged {
                 true => u32::MAX,
@@ -1994,15 +2014,12 @@ fn walk_pieces(
     let mut run_i = 0;
     // The narrow tables of the captured slot's group (`Narrow`), and where
     // the plan's tables the reply meets cut the space (their prefixes'
-    // bounds; none past `MAX_CUTS`). Not where a walk keeps what it met for
-    // twins (`Met`): a piece taken as another is not met.
-    let narrow = match (&meets, &dsts, &met) {
-        (Some(m), None, None) => j
-            .captured
-            .narrow_for(sb)
-            .and_then(|(nw, mine)| Some((nw, mine, plan_cuts(&m.tables)?))),
-        _ => None,
-    };
+    // bounds; none past `MAX_CUTS`). A piece taken as another is not met
+    // (`Met`): a twin walks alike only where these agree (`JumpSig`).
+    let narrow = meets.as_ref().and_then(|m| {
+        let (nw, mine) = j.captured.narrow_for(sb)?;
+        Some((nw, mine, plan_cuts(&m.tables)?))
+    });
     let mut narrow_i = 0;
     let top = space::top(sp.fam);
     let n = sp.pts.len();
@@ -2035,6 +2052,9 @@ fn walk_pieces(
                 #[cfg(test)]
                 {
                     JUDGE_RUNS_TAKEN.with(|t| t.set(t.get() + 1));
+                    if dsts.is_some() {
+                        JUDGE_SOURCE_RUNS.with(|t| t.set(t.get() + 1));
+                    }
                     let other = (r.other, &seen[..]);
                     passed_over_alike(j, e, (sb, rb), (sa, ra), meets.as_ref(), i..next, other);
                 }
@@ -2062,6 +2082,9 @@ fn walk_pieces(
                 #[cfg(test)]
                 {
                     JUDGE_NARROW_TAKEN.with(|t| t.set(t.get() + 1));
+                    if met.is_some() {
+                        JUDGE_MET_NARROW.with(|t| t.set(t.get() + 1));
+                    }
                     narrow_alike(j, (sb, rb), (sa, ra), meets.as_ref(), i..next);
                 }
                 match (i..next).find(|&p| !seen[sp.kind[p] as usize]) {
@@ -3155,6 +3178,13 @@ thread_local! {
     /// Runs of other groups' narrow tables' pieces a judge's walk took as
     /// one.
     static JUDGE_NARROW_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Those of them in walks that keep what they met for twins (`Met`).
+    static JUDGE_MET_NARROW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Runs passed over where IPv6 source routes make answers depend on
+    /// the address.
+    static JUDGE_SOURCE_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Endpoints judged as a twin whose walk took narrow jumps (`JumpSig`).
+    static TWINS_JUMPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Mixed runs' other pieces `Labels` took as one run.
     static OTHERS_FILLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Pieces of other groups' narrow tables `wants` took as one.

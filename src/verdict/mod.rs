@@ -860,6 +860,8 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         let mut rng = testhosts::Rng(0x5851_f42d_4c95_7f2d);
         // Hosts with narrow tables, per family.
         let mut narrow = [0, 0];
+        // IPv6 ones with source routes (`from`): answers by the source.
+        let mut by_source = 0;
         for _ in 0..400 {
             let h = testhosts::random_narrow_host(&mut rng);
             assert!(h.sources.iter().all(|s| s.dump.diagnostics.is_empty()));
@@ -867,9 +869,14 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
             for (n, s) in narrow.iter_mut().zip(&spaces) {
                 *n += s.as_ref().is_some_and(|s| s.narrow.is_some()) as usize;
             }
+            by_source += (spaces[1].as_ref().is_some_and(|s| s.narrow.is_some())
+                && SourceKeyed::of(&h, Family::Inet6).src_routes) as usize;
             assert_eq!(expanded(&eps), endpoints_with(&h, &class, false).0);
         }
-        assert!(narrow[0] > 200 && narrow[1] > 100, "{narrow:?}");
+        assert!(
+            narrow[0] > 200 && narrow[1] > 100 && by_source > 30,
+            "{narrow:?} {by_source}"
+        );
     }
 
     /// The rules settled from the template are those settled rule by rule,

@@ -94,9 +94,6 @@ impl Narrow {
         if narrow.is_empty() {
             return None;
         }
-        if super::SourceKeyed::of(host, fam).src_routes {
-            return None;
-        }
         // Each narrow table's prefixes, by the one table holding it.
         let mut own: FastMap<Range, u32> = Default::default();
         let mut blocks_of = Vec::new();

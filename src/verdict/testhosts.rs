@@ -286,7 +286,8 @@ pub(crate) fn random_host(rng: &mut Rng) -> Host {
 }
 
 /// A host of captured dumps: (file name, kind, text), families as the
-/// text says.
+/// text says, but for an `ip6_…` file's: IPv6, as a collector's name
+/// says (`0: from all lookup local` alone is read as IPv4).
 pub(crate) fn host_of(files: &[(&str, DumpKind, &str)]) -> Host {
     let inputs = files
         .iter()
@@ -294,7 +295,10 @@ pub(crate) fn host_of(files: &[(&str, DumpKind, &str)]) -> Host {
             name: name.into(),
             text: text.into(),
             kind,
-            ctx: Ctx::default(),
+            ctx: Ctx {
+                family: name.starts_with("ip6_").then_some(Family::Inet6),
+                ..Ctx::default()
+            },
             lines_before: 0,
         })
         .collect();
@@ -503,6 +507,37 @@ fn narrow_v6(rng: &mut Rng, addr: &mut String, n: usize) -> (String, String) {
     }
     routes(rng, &mut route, "", 3);
     routes(rng, &mut route, " table 77", 2);
+    // Source routes (`from`), in main and in the tables: answers to their
+    // destinations depend on the source itself.
+    if rng.chance(40) {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1 + rng.below(3) {
+            let dst = pool(rng);
+            let from = match rng.below(3) {
+                0 => "2001:db8:1::/64".to_string(),
+                1 => format!(
+                    "2001:db8:1::{:x}/126",
+                    0x100 + 4 * rng.below(n as u64 / 4 + 1)
+                ),
+                _ => format!("2001:db8:1::{:x}", 0x100 + rng.below(n as u64)),
+            };
+            let table = match rng.below(3) {
+                0 => String::new(),
+                1 => " table 77".to_string(),
+                _ => format!(" table {}", 2000 + rng.below(n as u64)),
+            };
+            let via = match rng.chance(50) {
+                true => "via 2001:db8:1::1 dev eth1",
+                false => "via fe80::1 dev eth0",
+            };
+            if seen.insert((dst.clone(), from.clone(), table.clone())) {
+                let _ = writeln!(
+                    route,
+                    "{dst} from {from} {via}{table} metric 1024 pref medium"
+                );
+            }
+        }
+    }
     rule.push_str("32766:\tfrom all lookup main\n");
     (rule, route)
 }

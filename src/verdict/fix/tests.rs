@@ -755,6 +755,71 @@ fn the_judge_takes_other_tables_pieces_as_one() {
     same_advice_taking(&own_routes_host(60, " fwmark 0x1"), 60, &JUDGE_NARROW_TAKEN);
 }
 
+/// IPv6: `n` addresses on eth1 each with a `from A fwmark 0x1` rule and a
+/// table of its own (its link's /64, a default by eth0's router: replies
+/// leak, and a /128 of its own by eth1's), `plain` more without rules,
+/// and a source route in `main` holding the tables' /128s: answers there
+/// depend on the address itself.
+fn v6_source_routed_host(n: usize, plain: usize) -> crate::model::Host {
+    let mut addr = String::from(
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet6 2001:db8::10/64 scope global \n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet6 2001:db8:1::10/64 scope global \n",
+    );
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    let mut route = String::from(
+        "2001:db8::/64 dev eth0 proto kernel metric 256 pref medium\n2001:db8:1::/64 dev eth1 proto kernel metric 256 pref medium\n2001:db8:99::/48 from 2001:db8:1::/64 via 2001:db8:1::1 dev eth1 metric 1024 pref medium\ndefault via 2001:db8::1 dev eth0 metric 1024 pref medium\ndefault via 2001:db8:1::1 dev eth1 metric 2048 pref medium\nfe80::/64 dev eth0 proto kernel metric 256 pref medium\nfe80::/64 dev eth1 proto kernel metric 256 pref medium\n",
+    );
+    let local = |a: &str, addr: &mut String, route: &mut String| {
+        let _ = writeln!(addr, "    inet6 {a}/64 scope global ");
+        let _ = writeln!(
+            route,
+            "local {a} dev eth1 table local proto kernel metric 0 pref medium"
+        );
+    };
+    for k in 0..n {
+        let (a, t) = (format!("2001:db8:1::{:x}", 0x100 + k), 1000 + k);
+        local(&a, &mut addr, &mut route);
+        let _ = writeln!(rule, "{t}:\tfrom {a} fwmark 0x1 lookup {t}");
+        let _ = writeln!(
+            route,
+            "2001:db8:1::/64 dev eth1 table {t} metric 1024 pref medium\n2001:db8:99::{k:x} via 2001:db8:1::1 dev eth1 table {t} metric 1024 pref medium\ndefault via 2001:db8::1 dev eth0 table {t} metric 1024 pref medium"
+        );
+    }
+    for k in 0..plain {
+        local(
+            &format!("2001:db8:1::{:x}", 0x800 + k),
+            &mut addr,
+            &mut route,
+        );
+    }
+    rule.push_str("32766:\tfrom all lookup main\n");
+    crate::verdict::testhosts::host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip6_rule.txt", DumpKind::IpRule, &rule),
+        ("ip6_route.txt", DumpKind::IpRoute, &route),
+    ])
+}
+
+/// As above under an IPv6 source route, where each address's walk keeps
+/// the answers that depend on it for its twins (`Met`): the judge still
+/// passes over the local pieces and takes the other tables' pieces as
+/// one, and the plain addresses are judged as twins that took the same
+/// jumps (`JumpSig`).
+#[test]
+fn the_judge_jumps_under_a_source_route() {
+    let h = v6_source_routed_host(40, 20);
+    let count =
+        || [&JUDGE_SOURCE_RUNS, &JUDGE_MET_NARROW, &TWINS_JUMPED].map(|c| c.with(|t| t.get()));
+    let before = count();
+    same_advice_taking(&h, 60, &JUDGE_NARROW_TAKEN);
+    let [runs, narrow, twins] = [0, 1, 2].map(|i| count()[i] - before[i]);
+    // The rule addresses' walks jump; the plain ones are their link's
+    // first address's twins.
+    assert!(
+        runs >= 40 && narrow >= 40 && twins >= 19,
+        "{runs} {narrow} {twins}"
+    );
+}
+
 /// On random hosts with a table per address, the planner advises the
 /// same with the analysis's answers (seen through `Narrow`) as asking
 /// every piece itself.
@@ -778,6 +843,14 @@ fn narrow_tables_give_the_same_advice_on_random_hosts() {
     // `narrow_alike`).
     let taken = JUDGE_NARROW_TAKEN.with(|t| t.get());
     assert!(taken > 1000, "{taken} runs taken as one");
+    // Some in walks that keep what they met for twins, and runs of local
+    // pieces passed over under IPv6 source routes.
+    let met = JUDGE_MET_NARROW.with(|t| t.get());
+    let runs = JUDGE_SOURCE_RUNS.with(|t| t.get());
+    assert!(
+        met > 10 && runs > 100,
+        "{met} taken as one keeping met, {runs} runs"
+    );
 }
 
 /// `entries` as first written (one recursion per prefix, every half made
