@@ -1049,7 +1049,9 @@ pub(super) struct KeptLookup {
 
 /// By the fields that tell a host's lookups apart (equal lookups hash
 /// alike; `Eq` compares the rest): hashing every field of a `Hit` was most
-/// of `KeptLookups::intern`.
+/// of `KeptLookups::intern`. The route's `src` too: 10,000 addresses each
+/// a /32 primary have a `local` route each with its own, alike but for it
+/// (a chain of 10,000 values under one hash).
 impl std::hash::Hash for KeptLookup {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.rule.hash(h);
@@ -1058,6 +1060,7 @@ impl std::hash::Hash for KeptLookup {
                 hit.dev.hash(h);
                 hit.gateway.hash(h);
                 hit.src.hash(h);
+                hit.prefsrc.hash(h);
             }
             Err(e) => e.hash(h),
         }

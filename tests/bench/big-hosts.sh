@@ -24,6 +24,15 @@
 #   v6srcroutes N  N IPv6 addresses on eth1, each with its own rule and
 #               table (the link's /64, a default by eth0's router: replies
 #               leak) holding a /128 of its own in 2001:db8:99::/64 by eth1
+#   v6srcsel N  v6srcroutes with `fwmark 0x1` on every address's rule (a
+#               selector the dumps cannot settle) and a source route in
+#               main holding the tables' /128s (`2001:db8:99::/48 from
+#               2001:db8:1::/64 via … dev eth1`): every answer there depends
+#               on the address itself
+#   mpsrcsel N  srcroutes with each address a /32 primary of its own, the
+#               rules with `fwmark 0x1`, and a two-way multipath route in
+#               main holding the tables' /32s (172.16.0.0/12 by both links):
+#               IPv4 multipath prefers the legs whose source is the reply's
 #   v6src N     N IPv6 addresses on eth1 under one IPv6 source route
 #               (`2001:db8:99::/48 from 2001:db8:1::/64 via … dev eth1`), the
 #               default by eth0: every address answers by itself
@@ -131,7 +140,7 @@ addrs|mpaddrs)
     x route add default proto static metric 10 nexthop via 10.0.0.1 dev dum0 nexthop via 10.0.5.1 dev dum1
   fi
   ;;
-srcaddrs|srcroutes)
+srcaddrs|srcroutes|mpsrcsel)
   for i in 0 1; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x addr add 10.$i.0.10/16 dev eth$i
@@ -139,18 +148,23 @@ srcaddrs|srcroutes)
   done
   x route add default via 10.0.0.1 dev eth0
   : > "$batch"
+  plen=16 sel=
+  [ "$kind" = mpsrcsel ] && plen=32 sel="fwmark 0x1"
   for ((k = 0; k < n; k++)); do
     h=$((20 + k)) t=$((1000 + k))
     a=10.1.$((h / 256)).$((h % 256))
-    printf 'addr add %s/16 dev eth1\nrule add from %s lookup %d prio %d\nroute add 10.1.0.0/16 dev eth1 table %d\nroute add default via 10.1.0.1 dev eth1 table %d\n' \
-      "$a" "$a" $t $((1000 + k)) $t $t >> "$batch"
-    if [ "$kind" = srcroutes ]; then
+    printf 'addr add %s/%d dev eth1\nrule add from %s %s lookup %d prio %d\nroute add 10.1.0.0/16 dev eth1 table %d\nroute add default via 10.1.0.1 dev eth1 table %d\n' \
+      "$a" $plen "$a" "$sel" $t $((1000 + k)) $t $t >> "$batch"
+    if [ "$kind" != srcaddrs ]; then
       printf 'route add 172.%d.%d.%d/32 via 10.1.0.1 dev eth1 table %d\n' $((16 + k / 65536)) $((k / 256 % 256)) $((k % 256)) $t >> "$batch"
     fi
   done
   x -batch "$batch"
+  if [ "$kind" = mpsrcsel ]; then
+    x route add 172.16.0.0/12 proto static metric 10 nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1
+  fi
   ;;
-v6srcroutes)
+v6srcroutes|v6srcsel)
   for i in 0 1; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x -6 addr add 2001:db8:$i::10/64 dev eth$i nodad
@@ -158,13 +172,18 @@ v6srcroutes)
   done
   x addr add 10.0.0.10/16 dev eth0
   x -6 route add default via 2001:db8::1 dev eth0
+  sel=
+  [ "$kind" = v6srcsel ] && sel="fwmark 0x1"
   : > "$batch"
   for ((k = 0; k < n; k++)); do
     t=$((1000 + k)) a=$(printf '2001:db8:1::%x' $((k + 256)))
-    printf 'addr add %s/64 dev eth1 nodad\nrule add from %s lookup %d prio %d\nroute add 2001:db8:1::/64 dev eth1 table %d\nroute add default via 2001:db8::1 dev eth0 table %d\nroute add 2001:db8:99::%x/128 via 2001:db8:1::1 dev eth1 table %d\n' \
-      "$a" "$a" $t $t $t $t $((k + 16)) $t >> "$batch"
+    printf 'addr add %s/64 dev eth1 nodad\nrule add from %s %s lookup %d prio %d\nroute add 2001:db8:1::/64 dev eth1 table %d\nroute add default via 2001:db8::1 dev eth0 table %d\nroute add 2001:db8:99::%x/128 via 2001:db8:1::1 dev eth1 table %d\n' \
+      "$a" "$a" "$sel" $t $t $t $t $((k + 16)) $t >> "$batch"
   done
   x -6 -batch "$batch"
+  if [ "$kind" = v6srcsel ]; then
+    x -6 route add 2001:db8:99::/48 from 2001:db8:1::/64 via 2001:db8:1::1 dev eth1
+  fi
   ;;
 v6src)
   for i in 0 1; do
