@@ -455,6 +455,9 @@ pub(super) struct Answers {
     kinds: usize,
     /// The reference group's key (`ReplyTemplate::key`).
     reference: Option<Vec<u8>>,
+    /// The reference group: the first with a key, whose walk gives the
+    /// shared answers.
+    reference_group: Option<usize>,
     /// The kinds only some groups tell apart: each group's answers are kept
     /// by kind as it sees them (`Narrow::project`).
     pub(super) narrow: Option<Arc<super::narrow::Narrow>>,
@@ -576,6 +579,7 @@ impl Answers {
             (None, _) => 0,
             (Some(k), None) => {
                 self.reference = Some(k.to_vec());
+                self.reference_group = Some(self.groups.len());
                 u32::MAX
             }
             (Some(k), Some(r)) => first_difference(k, r).unwrap_or(u32::MAX),
@@ -661,6 +665,7 @@ impl Answers {
                 .collect(),
             kinds: self.kinds,
             reference: None,
+            reference_group: self.reference_group,
             narrow: self.narrow,
         }
     }
@@ -700,7 +705,10 @@ impl<'h> Memo<'h> {
             self.answers
                 .shared
                 .get(kind)
-                .filter(|&&(k, d, by_source)| k != u32::MAX && !by_source && d < READS_ALL)
+                // `READS_ALL` too (IPv4's `local` merged into `main`
+                // without custom rules): only groups that agree throughout
+                // take such a run (`SkipRun::depth`).
+                .filter(|&&(k, _, by_source)| k != u32::MAX && !by_source)
                 .filter(|&&(k, _, _)| self.raws.is_skip(k))
                 .map(|&(_, d, _)| d)
         })
@@ -981,9 +989,11 @@ pub(super) fn analyse<'h>(
     let mut walk = super::peers::PeerWalk::new(&peers, sp);
     let mut any_conn = super::peers::Cursor::new(&sp.any_conn);
     // Runs of skipped pieces this group takes from the reference whole
-    // (`SkipRun`): found once a second group walks.
+    // (`SkipRun`): found once a second group walks (one that meets the
+    // rules as the reference does too: 10,000 /32 primaries under a
+    // multipath route, each a group of its own, walked every piece).
     let (agree, _) = m.answers.reach(g);
-    if by_runs && agree != u32::MAX && m.runs.is_none() {
+    if by_runs && m.answers.reference_group != Some(g) && m.runs.is_none() {
         m.runs = Some(m.skip_runs(sp));
     }
     let runs = m.runs.take();
