@@ -214,6 +214,12 @@ pub(super) struct Memo<'h> {
     /// Runs of pieces whose shared answer is a local or broadcast one
     /// (`skip_runs`), found once the reference group has walked.
     runs: Option<Vec<SkipRun>>,
+    /// Such answers shared since the runs were found: past a share of the
+    /// kinds, they are found again (the reference's walk may pass over
+    /// pieces another group looks up: a host's 20,000 /32 addresses on
+    /// another link than the reference's).
+    runs_stale: usize,
+    run_others: RunOthers,
 }
 
 /// Pieces `start..end` (indices), each of a kind whose shared answer is
@@ -296,19 +302,53 @@ pub(super) enum Jump {
     Mixed(SkipRun),
 }
 
+/// The pieces of each mixed run's other kind, found once per run: a walk
+/// moves from one to the next (a link's 20,000 addresses in a row between
+/// two of them were walked one by one per endpoint).
+#[derive(Default)]
+pub(super) struct RunOthers(FastMap<u32, std::rc::Rc<[u32]>>);
+
+impl RunOthers {
+    /// Mixed run `r`'s pieces of its other kind (`kinds`: each piece's).
+    pub(super) fn of(&mut self, r: SkipRun, kinds: &[u32]) -> std::rc::Rc<[u32]> {
+        self.0
+            .entry(r.start)
+            .or_insert_with(|| {
+                (r.first..=r.last)
+                    .filter(|&p| kinds[p as usize] == r.other)
+                    .collect()
+            })
+            .clone()
+    }
+
+    /// The first piece of run `r`'s other kind from piece `i` on (`i` at
+    /// most the last of them).
+    pub(super) fn next(&mut self, r: SkipRun, kinds: &[u32], i: u32) -> u32 {
+        let o = self.of(r, kinds);
+        o.get(o.partition_point(|&p| p < i))
+            .copied()
+            .unwrap_or(r.last)
+    }
+}
+
 /// How a walk whose group agrees with the reference up to rule `agree`
 /// takes the pieces from `i` on: by the run holding piece `i` (`runs[*at..]`,
 /// `at` moved on as the walk goes), within the peer segment (ending at
 /// address `seg_end`); none where that is less than two pieces, or piece
-/// `i` is within a mixed run but not at its start.
+/// `i` is of a mixed run's other kind but for the run's start. Between the
+/// other kind's pieces, up to the next of them (`others`; `kinds`: each
+/// piece's): 20,000 addresses on a link, each its own /32, lie between two
+/// pieces of the kind around them, in another peer segment than theirs.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_at(
     runs: &[SkipRun],
     at: &mut usize,
-    pts: &[u128],
+    (pts, kinds): (&[u128], &[u32]),
     top: u128,
     i: usize,
     agree: u32,
     seg_end: impl FnOnce() -> u128,
+    others: &mut RunOthers,
 ) -> Option<Jump> {
     let r = run_holding(runs, at, i, agree)?;
     let seg_end = seg_end();
@@ -316,11 +356,12 @@ pub(super) fn run_at(
     if r.other != NO_KIND && i == r.start as usize && seg_end >= end {
         return Some(Jump::Mixed(r));
     }
-    // The skipped pieces before the other kind's, or after.
+    // The skipped pieces before the other kind's, between them, or after.
     let upto = match r.other {
         NO_KIND => r.end,
         _ if i as u32 > r.last => r.end,
         _ if (i as u32) < r.first => r.first,
+        _ if kinds[i] != r.other => others.next(r, kinds, i as u32),
         _ => return None,
     } as usize;
     let last = i + pts[i..upto].partition_point(|&p| p < seg_end);
@@ -888,9 +929,11 @@ impl<'h> Memo<'h> {
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind
             && let Some(seen) = self.answers.set(g, kind, id, depth, by_source)
-            && self.quiet.is_some()
         {
-            self.quiet_new.push((seen, id, depth));
+            self.runs_stale += skip as usize;
+            if self.quiet.is_some() {
+                self.quiet_new.push((seen, id, depth));
+            }
         }
         id
     }
@@ -993,8 +1036,10 @@ pub(super) fn analyse<'h>(
     // rules as the reference does too: 10,000 /32 primaries under a
     // multipath route, each a group of its own, walked every piece).
     let (agree, _) = m.answers.reach(g);
-    if by_runs && m.answers.reference_group != Some(g) && m.runs.is_none() {
+    let stale = m.runs_stale >= MIN_RUN as usize && m.runs_stale >= sp.kinds / 64;
+    if by_runs && m.answers.reference_group != Some(g) && (m.runs.is_none() || stale) {
         m.runs = Some(m.skip_runs(sp));
+        m.runs_stale = 0;
     }
     let runs = m.runs.take();
     let mut run_i = 0;
@@ -1013,9 +1058,16 @@ pub(super) fn analyse<'h>(
         // A mixed run's skipped pieces after its other kind's.
         let mut trailing: Option<Range> = None;
         let jump = runs.as_ref().filter(|_| by_runs).and_then(|rs| {
-            run_at(rs, &mut run_i, &sp.pts, top, i, agree, || {
-                walk.segment_end(start)
-            })
+            run_at(
+                rs,
+                &mut run_i,
+                (&sp.pts, &sp.kind),
+                top,
+                i,
+                agree,
+                || walk.segment_end(start),
+                &mut m.run_others,
+            )
         });
         match jump {
             None => {

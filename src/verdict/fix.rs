@@ -1029,7 +1029,7 @@ struct Captured {
     known: Vec<Option<u8>>,
     /// By a mixed run's start (`any_runs`), the pieces of its other kind
     /// (`others_in`).
-    others: super::FastMap<u32, std::rc::Rc<[u32]>>,
+    others: super::analyse::RunOthers,
     /// Per rule of the host (by index), the highest priority up to it: a
     /// run decided by rules up to `depth` comes before the plan's rules
     /// where this is below their first (`Shortcut::same`).
@@ -1216,14 +1216,7 @@ impl Captured {
     /// addresses in a row between two of them were walked one by one per
     /// endpoint).
     fn others_in(&mut self, r: super::analyse::SkipRun, kinds: &[u32]) -> std::rc::Rc<[u32]> {
-        self.others
-            .entry(r.start)
-            .or_insert_with(|| {
-                (r.first..=r.last)
-                    .filter(|&p| kinds[p as usize] == r.other)
-                    .collect()
-            })
-            .clone()
+        self.others.of(r, kinds)
     }
 
     /// The kinds only some groups tell apart, and the narrow tables slot
@@ -2045,7 +2038,8 @@ fn walk_pieces(
                 // Between the other kind's pieces: all of them seen, the
                 // rest of the run adds nothing.
                 _ if j.run_kind(r).is_some_and(|k| seen[k]) => Some(r.end),
-                _ if orig.kind[o] != r.other => Some(at + 1),
+                // Up to the other kind's next piece.
+                _ if orig.kind[o] != r.other => Some(j.captured.others.next(r, &orig.kind, at)),
                 _ => None,
             };
             if let Some(upto) = upto {
@@ -3062,9 +3056,16 @@ fn wants<L: LabelSink>(
             continue;
         }
         let jump = runs.as_ref().and_then(|(rs, agree)| {
-            run_at(rs, &mut run_i, &sp.pts, top, i, *agree, || {
-                walk.segment_end(start)
-            })
+            run_at(
+                rs,
+                &mut run_i,
+                (&sp.pts, &sp.kind),
+                top,
+                i,
+                *agree,
+                || walk.segment_end(start),
+                &mut cap.others,
+            )
         });
         if let Some(j) = jump {
             #[cfg(test)]

@@ -384,6 +384,42 @@ pub(crate) fn per_address_selected(
     ])
 }
 
+/// `n` addresses on eth1 each a /32 primary of its own, and no rule of
+/// the host's: in eth1's subnet with a multipath route to 172.16.0.0/12,
+/// or (`vips`) in 192.0.0.0/16 under a multipath default route (a load
+/// balancer's service addresses). IPv4 multipath answers each by its own
+/// address.
+pub(crate) fn primaries_of_their_own(n: usize, vips: bool) -> Host {
+    let mut addr = String::from(
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    inet 10.1.0.10/16 scope global eth1\n",
+    );
+    let (dflt, mp) = match vips {
+        false => (
+            "default via 10.0.0.1 dev eth0\n",
+            "172.16.0.0/12 proto static metric 10",
+        ),
+        true => ("", "default proto static"),
+    };
+    let mut route = format!(
+        "{dflt}10.0.0.0/16 dev eth0 proto kernel scope link src 10.0.0.10\n10.1.0.0/16 dev eth1 proto kernel scope link src 10.1.0.10\n{mp}\n\tnexthop via 10.0.0.1 dev eth0 weight 1\n\tnexthop via 10.1.0.1 dev eth1 weight 1\nlocal 10.0.0.10 dev eth0 table local proto kernel scope host src 10.0.0.10\nlocal 10.1.0.10 dev eth1 table local proto kernel scope host src 10.1.0.10\n"
+    );
+    for k in 0..n {
+        let a = match vips {
+            false => format!("10.1.{}.{}", (20 + k) / 256, (20 + k) % 256),
+            true => format!("192.0.{}.{}", k / 256, k % 256),
+        };
+        let _ = writeln!(addr, "    inet {a}/32 scope global eth1");
+        let _ = writeln!(
+            route,
+            "local {a} dev eth1 table local proto kernel scope host src {a}"
+        );
+    }
+    host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip_route.txt", DumpKind::IpRoute, &route),
+    ])
+}
+
 /// A random host with a table per address (`Narrow`'s kind): `n` addresses
 /// on eth1, each with a `from` rule (now and then a subnet's, a selector
 /// the dumps cannot settle, or `not`) and a table of its own, whose routes

@@ -33,6 +33,11 @@
 #               rules with `fwmark 0x1`, and a two-way multipath route in
 #               main holding the tables' /32s (172.16.0.0/12 by both links):
 #               IPv4 multipath prefers the legs whose source is the reply's
+#   vips N      N /32 addresses on lo (a load balancer's or anycast
+#               host's service addresses, each a primary of its own) and a
+#               default route multipath over 2 uplinks
+#   linkvips N  the same with the addresses on eth1: each an endpoint
+#               whose replies IPv4 multipath answers by its own address
 #   v6src N     N IPv6 addresses on eth1 under one IPv6 source route
 #               (`2001:db8:99::/48 from 2001:db8:1::/64 via … dev eth1`), the
 #               default by eth0: every address answers by itself
@@ -199,6 +204,23 @@ v6src)
   x -batch "$batch"
   x -6 route add default via 2001:db8::1 dev eth0
   x -6 route add 2001:db8:99::/48 from 2001:db8:1::/64 via 2001:db8:1::1 dev eth1
+  ;;
+vips|linkvips)
+  dev=lo
+  [ "$kind" = linkvips ] && dev=eth1
+  for i in 0 1; do
+    x link add eth$i type veth peer name p$i netns "$ns-p"
+    x addr add 10.$i.0.10/24 dev eth$i
+    x link set eth$i up
+  done
+  : > "$batch"
+  for ((k = 0; k < n; k++)); do
+    printf 'addr add 192.0.%d.%d/32 dev %s\n' $((k / 256 % 256)) $((k % 256)) $dev >> "$batch"
+  done
+  # Past 65,536 addresses: 198.18/15 goes on.
+  sed -i -E '65537,$ s/192\.0\./198.18./' "$batch"
+  x -batch "$batch"
+  x route add default proto static nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1
   ;;
 v6links)
   links=$((n / 20))

@@ -20,6 +20,8 @@
 //! | `v6srcroutes` | N IPv6 addresses | 2 links; each address on the second with its own rule and table, a /128 of its own in it |
 //! | `v6srcsel` | N IPv6 addresses | `v6srcroutes` with `fwmark 0x1` on each rule and a source route in `main` over the tables' /128s |
 //! | `mpsrcsel` | N addresses | `srcroutes` with each address a /32 primary, `fwmark 0x1` on each rule, a multipath route in `main` over the tables' /32s |
+//! | `vips` | N addresses | N /32 service addresses on `lo`, a default multipath over 2 uplinks |
+//! | `linkvips` | N addresses | the same on the second uplink: each an endpoint answered by its own address |
 //! | `v6src` | N IPv6 addresses | 2 links; the second's addresses under one IPv6 source route |
 //! | `v6links` | N IPv6 addresses | N/20 links, each with an IPv4 /24, 20 IPv6 addresses and an IPv6 default |
 //!
@@ -31,7 +33,8 @@
 //! 8k IPv6 addresses under a source route (session 20); 10k IPv4 and
 //! 8k IPv6 addresses each with a table holding a route of its own
 //! (session 22); the same with a selector the dumps cannot settle on each
-//! rule, under an IPv6 source route or a multipath route (session 24). Built
+//! rule, under an IPv6 source route or a multipath route, and 20k /32
+//! service addresses on `lo` or on an uplink (session 24). Built
 //! hosts are kept in `target/bench-hosts/KIND-N` and reused. Without root
 //! or `ip netns` a host not built yet is skipped with a line saying so.
 //!
@@ -45,7 +48,7 @@ mod gnu_time;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DEFAULT: &str = "bgp:12000,bgp:120000,bgp:950000,ecmp:950000,rules:30000,addrs:3000,addrs:10000,mpaddrs:10000,srcaddrs:10000,v6src:8000,srcroutes:10000,v6srcroutes:8000,v6srcsel:8000,mpsrcsel:10000";
+const DEFAULT: &str = "bgp:12000,bgp:120000,bgp:950000,ecmp:950000,rules:30000,addrs:3000,addrs:10000,mpaddrs:10000,srcaddrs:10000,v6src:8000,srcroutes:10000,v6srcroutes:8000,v6srcsel:8000,mpsrcsel:10000,vips:20000,linkvips:20000";
 
 /// (CPU seconds user + system, peak RSS KiB) of `bin DIR -f ndjson`, best
 /// of `runs` by CPU; the report written to `out`.

@@ -755,6 +755,24 @@ fn the_judge_takes_other_tables_pieces_as_one() {
     same_advice_taking(&own_routes_host(60, " fwmark 0x1"), 60, &JUDGE_NARROW_TAKEN);
 }
 
+/// Addresses each a /32 primary of their own, under a multipath route
+/// (`testhosts::primaries_of_their_own`): each address's layout takes the
+/// local pieces between the pieces of the kind around them whole, in a
+/// peer segment of their own too (the service addresses outside the
+/// link's subnet were labelled piece by piece per address), and the advice
+/// is the same as asking every piece.
+#[test]
+fn layouts_take_runs_between_other_pieces_whole() {
+    let n = 60;
+    for vips in [false, true] {
+        let h = crate::verdict::testhosts::primaries_of_their_own(n, vips);
+        let before = RUNS_TAKEN.with(|t| t.get());
+        same_advice_taking(&h, n, &RUNS_TAKEN);
+        let taken = RUNS_TAKEN.with(|t| t.get()) - before;
+        assert!(taken >= n, "{taken} runs taken for {n} addresses");
+    }
+}
+
 /// IPv6: `n` addresses on eth1 each with a `from A fwmark 0x1` rule and a
 /// table of its own (its link's /64, a default by eth0's router: replies
 /// leak, and a /128 of its own by eth1's), `plain` more without rules,
