@@ -214,11 +214,7 @@ pub(super) struct Memo<'h> {
     /// Runs of pieces whose shared answer is a local or broadcast one
     /// (`skip_runs`), found once the reference group has walked.
     runs: Option<Vec<SkipRun>>,
-    /// Such answers shared since the runs were found: past a share of the
-    /// kinds, they are found again (the reference's walk may pass over
-    /// pieces another group looks up: a host's 20,000 /32 addresses on
-    /// another link than the reference's).
-    runs_stale: usize,
+    /// The pieces of each mixed run's other kind.
     run_others: RunOthers,
 }
 
@@ -929,11 +925,9 @@ impl<'h> Memo<'h> {
         let id = self.raws.push(Raw { shape, route, kept }, skip);
         if let Some(kind) = kind
             && let Some(seen) = self.answers.set(g, kind, id, depth, by_source)
+            && self.quiet.is_some()
         {
-            self.runs_stale += skip as usize;
-            if self.quiet.is_some() {
-                self.quiet_new.push((seen, id, depth));
-            }
+            self.quiet_new.push((seen, id, depth));
         }
         id
     }
@@ -1036,10 +1030,8 @@ pub(super) fn analyse<'h>(
     // rules as the reference does too: 10,000 /32 primaries under a
     // multipath route, each a group of its own, walked every piece).
     let (agree, _) = m.answers.reach(g);
-    let stale = m.runs_stale >= MIN_RUN as usize && m.runs_stale >= sp.kinds / 64;
-    if by_runs && m.answers.reference_group != Some(g) && (m.runs.is_none() || stale) {
+    if by_runs && m.answers.reference_group != Some(g) && m.runs.is_none() {
         m.runs = Some(m.skip_runs(sp));
-        m.runs_stale = 0;
     }
     let runs = m.runs.take();
     let mut run_i = 0;
