@@ -1027,8 +1027,7 @@ struct Captured {
     /// `wants`' labels by kind, all `None` between calls (a host with an
     /// address per group filled one per endpoint, addresses × kinds).
     known: Vec<Option<u8>>,
-    /// By a mixed run's start (`any_runs`), the pieces of its other kind
-    /// (`others_in`).
+    /// The pieces of each mixed run's (`any_runs`) other kind.
     others: super::analyse::RunOthers,
     /// Per rule of the host (by index), the highest priority up to it: a
     /// run decided by rules up to `depth` comes before the plan's rules
@@ -1209,14 +1208,6 @@ impl Captured {
             })
         });
         Some((std::mem::take(runs), agree))
-    }
-
-    /// The pieces of mixed run `r`'s other kind (`kinds`: each piece's),
-    /// found once: a walk moves from one to the next (a link's 20,000
-    /// addresses in a row between two of them were walked one by one per
-    /// endpoint).
-    fn others_in(&mut self, r: super::analyse::SkipRun, kinds: &[u32]) -> std::rc::Rc<[u32]> {
-        self.others.of(r, kinds)
     }
 
     /// The kinds only some groups tell apart, and the narrow tables slot
@@ -1886,12 +1877,15 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
                     localnet,
                 )
             });
+            let meets = j.shortcut.as_ref().map(|s| s.meets(e.address));
+            let jumps = meets.as_ref().and_then(|m| narrow_jumps(j, sb, m));
+            let sig = jumps.as_ref().map(|(_, s)| s.clone());
             let known = twin
                 .as_ref()
                 .and_then(|t| j.twins.get(t))
                 .and_then(|(w, met, sig)| Some((w.clone(), met.clone()?, sig.clone())));
-            let alike = known.as_ref().map(|(_, met, sig)| {
-                jump_sig(j, sb, e.address) == *sig && same_met(j, e, (sb, &rb), (sa, &ra), met)
+            let alike = known.as_ref().map(|(_, met, theirs)| {
+                sig == *theirs && same_met(j, (sb, &rb), (sa, &ra), meets.as_ref(), met)
             });
             #[cfg(test)]
             if let (Some((_, _, Some(_))), Some(true)) = (&known, alike) {
@@ -1907,10 +1901,16 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
                 Some((w, _, _)) if alike == Some(true) => w,
                 _ => {
                     let mut met = twin.as_ref().map(|_| Vec::new());
-                    let w = walk_pieces(j, e, (sb, &*rb), (sa, &ra), &mut met);
+                    let w = walk_pieces(
+                        j,
+                        e,
+                        (sb, &*rb),
+                        (sa, &ra),
+                        (meets.as_ref(), jumps),
+                        &mut met,
+                    );
                     if let Some(t) = twin {
                         let met = met.filter(|m| m.len() <= MET_MAX).map(std::rc::Rc::new);
-                        let sig = jump_sig(j, sb, e.address);
                         j.twins.entry(t).or_insert((w.clone(), met, sig));
                     }
                     w
@@ -1928,27 +1928,30 @@ fn judge_ep_in(j: &mut Judge<'_, '_>, e: &Endpoint) -> EpState {
     }
 }
 
-/// What the narrow jumps of a walk of replies from `a` (captured slot
-/// `sb`) read (`JumpSig`; none: it takes no jump).
-fn jump_sig(j: &Judge<'_, '_>, sb: usize, a: IpAddr) -> Option<JumpSig> {
-    let m = j.shortcut.as_ref()?.meets(a);
-    let (_, mine) = j.captured.narrow_for(sb)?;
-    Some((mine, plan_cuts(&m.tables)?.into()))
+/// The narrow tables of captured slot `sb`'s group (`Narrow`), with what
+/// a walk's jumps over them read (`JumpSig`) for replies that meet the
+/// plan's rules as `m` says; none: the walk takes no such jump.
+fn narrow_jumps(
+    j: &Judge<'_, '_>,
+    sb: usize,
+    m: &Meets<'_>,
+) -> Option<(std::sync::Arc<super::narrow::Narrow>, JumpSig)> {
+    let (nw, mine) = j.captured.narrow_for(sb)?;
+    Some((nw, (mine, plan_cuts(&m.tables)?.into())))
 }
 
-/// Whether replies from `e` (slots `sb`, `sa`) get the answers `met` that
-/// another address's walk met where answers may depend on the address: then
-/// `e`'s walk is that one's (every other answer is alike by its slots' rule
-/// walks, and a walk reads nothing else of the address than `judge_ep_in`'s
-/// key).
+/// Whether replies from an address (slots `sb`, `sa`; meeting the plan's
+/// rules as `meets` says) get the answers `met` that another address's walk
+/// met where answers may depend on the address: then its walk is that one's
+/// (every other answer is alike by its slots' rule walks, and a walk reads
+/// nothing else of the address than `judge_ep_in`'s key and `JumpSig`).
 fn same_met(
     j: &mut Judge<'_, '_>,
-    e: &Endpoint,
     (sb, rb): (usize, &ReplyRules),
     (sa, ra): (usize, &ReplyRules),
+    meets: Option<&Meets<'_>>,
     met: &[Met],
 ) -> bool {
-    let meets = j.shortcut.as_ref().map(|s| s.meets(e.address));
     met.iter().all(|m| {
         let dst = space::addr(j.sp.fam, m.start);
         let k = j.captured.get(j.models[0], sb, rb, m.okind, dst);
@@ -1956,25 +1959,30 @@ fn same_met(
         if k != m.captured && j.captured.answer(k) != j.captured.answer(m.captured) {
             return false;
         }
-        let ai = j.answer(sa, ra, m.kind, dst, k, meets.as_ref());
+        let ai = j.answer(sa, ra, m.kind, dst, k, meets);
         ai == m.fixed || j.fixed(ai).0 == j.fixed(m.fixed).0
     })
 }
 
 /// Compares `e`'s replies before (slot `sb` of the captured host) and
-/// after (slot `sa` of the fixed model), piece by piece; into `met`, the
-/// pieces judged whose answers may depend on the address (`Met`).
+/// after (slot `sa` of the fixed model), piece by piece, their rules
+/// meeting the plan's as `meets` says, taking the narrow jumps `jumps`
+/// (`narrow_jumps`); into `met`, the pieces judged whose answers may
+/// depend on the address (`Met`).
 fn walk_pieces(
     j: &mut Judge<'_, '_>,
     e: &Endpoint,
     (sb, rb): (usize, &ReplyRules),
     (sa, ra): (usize, &ReplyRules),
+    (meets, jumps): (
+        Option<&Meets<'_>>,
+        Option<(std::sync::Arc<super::narrow::Narrow>, JumpSig)>,
+    ),
     met: &mut Option<Vec<Met>>,
 ) -> Walked {
     let (sp, orig) = (j.sp, j.orig);
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
-    let meets = j.shortcut.as_ref().map(|s| s.meets(e.address));
     let mut seen = vec![false; sp.kinds];
     let mut out = Walked {
         still: None,
@@ -1994,7 +2002,7 @@ fn walk_pieces(
     // other's local pieces: addresses²). Their answers do not depend on
     // the address (`runs_for`: none by an IPv6 source route), so a twin
     // passes over them alike.
-    let runs = match (&j.shortcut, &meets) {
+    let runs = match (&j.shortcut, meets) {
         (Some(s), Some(m)) => {
             // The rules (by index) before the plan's first one it meets.
             let before = match s.unmerged {
@@ -2012,10 +2020,7 @@ fn walk_pieces(
     // the plan's tables the reply meets cut the space (their prefixes'
     // bounds; none past `MAX_CUTS`). A piece taken as another is not met
     // (`Met`): a twin walks alike only where these agree (`JumpSig`).
-    let narrow = meets.as_ref().and_then(|m| {
-        let (nw, mine) = j.captured.narrow_for(sb)?;
-        Some((nw, mine, plan_cuts(&m.tables)?))
-    });
+    let narrow = jumps.map(|(nw, (mine, cuts))| (nw, mine, cuts));
     let mut narrow_i = 0;
     let top = space::top(sp.fam);
     let n = sp.pts.len();
@@ -2055,7 +2060,7 @@ fn walk_pieces(
                         JUDGE_SOURCE_RUNS.with(|t| t.set(t.get() + 1));
                     }
                     let other = (r.other, &seen[..]);
-                    passed_over_alike(j, e, (sb, rb), (sa, ra), meets.as_ref(), i..next, other);
+                    passed_over_alike(j, e, (sb, rb), (sa, ra), meets, i..next, other);
                 }
                 i = next;
                 continue;
@@ -2084,7 +2089,7 @@ fn walk_pieces(
                     if met.is_some() {
                         JUDGE_MET_NARROW.with(|t| t.set(t.get() + 1));
                     }
-                    narrow_alike(j, (sb, rb), (sa, ra), meets.as_ref(), i..next);
+                    narrow_alike(j, (sb, rb), (sa, ra), meets, i..next);
                 }
                 match (i..next).find(|&p| !seen[sp.kind[p] as usize]) {
                     Some(p) => {
@@ -2116,7 +2121,7 @@ fn walk_pieces(
         let dst = space::addr(sp.fam, start);
         let okind = orig.kind[o] as usize;
         let k = j.captured.get(j.models[0], sb, rb, okind, dst);
-        let ai = j.answer(sa, ra, kind, dst, k, meets.as_ref());
+        let ai = j.answer(sa, ra, kind, dst, k, meets);
         let (a, fixed_multipath) = j.fixed(ai);
         if let Some(list) = met.as_mut()
             && match sp.fam {
@@ -3039,7 +3044,7 @@ fn wants<L: LabelSink>(
     let mut narrow_i = 0;
     let top = space::top(sp.fam);
     // A mixed run being walked: up to this piece, pieces of kinds but
-    // this one accept anything; the other kind's pieces (`others_in`).
+    // this one accept anything; the other kind's pieces (`RunOthers`).
     let (mut mixed_end, mut mixed_other) = (0, NO_KIND as usize);
     let mut others: std::rc::Rc<[u32]> = std::rc::Rc::new([]);
     let n = sp.pts.len();
@@ -3089,7 +3094,7 @@ fn wants<L: LabelSink>(
                 }
                 Jump::Mixed(r) => {
                     (mixed_end, mixed_other) = (r.end as usize, r.other as usize);
-                    others = cap.others_in(r, &sp.kind);
+                    others = cap.others.of(r, &sp.kind);
                     if kind != mixed_other {
                         continue;
                     }
