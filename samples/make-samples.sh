@@ -638,6 +638,11 @@ def complain(msg):
 
 for h in report["hosts"]:
     hid = h["host"]
+    # Schema 3: an endpoint's leaks and no-route ranges are indices into
+    # the host's tables.
+    for e in h["endpoints"]:
+        e["leaks"] = [h["leaks"][i] for i in e["leaks"]]
+        e["no_route"] = [h["no_route"][i] for i in e["no_route"]]
     ns = next((n for key, n in NSOF if key in hid), None)
     if ns is None:
         complain(f"{hid}: no namespace known")

@@ -68,6 +68,30 @@ fn json_report(args: &[&str]) -> (Value, i32) {
     (doc, o.status.code().unwrap_or(-1))
 }
 
+/// `doc` (a JSON report) with each host's tables read as a consumer reads
+/// them: every endpoint's and pod group's `leaks` and `no_route` indices
+/// replaced by the host's entries they name.
+fn inlined(mut doc: Value) -> Value {
+    for h in doc["hosts"].as_array_mut().expect("hosts") {
+        let tables = ["leaks", "no_route"].map(|k| h[k].as_array().expect("a table").clone());
+        for owners in ["endpoints", "pods"] {
+            let Some(list) = h.get_mut(owners).and_then(|l| l.as_array_mut()) else {
+                continue;
+            };
+            for o in list {
+                for (k, rows) in ["leaks", "no_route"].iter().zip(&tables) {
+                    let refs = o[k].as_array().expect("indices");
+                    let v = refs
+                        .iter()
+                        .map(|r| rows[r.as_u64().expect("an index") as usize].clone());
+                    o[k] = Value::Array(v.collect());
+                }
+            }
+        }
+    }
+    doc
+}
+
 fn host_ids(doc: &Value) -> Vec<String> {
     doc["hosts"]
         .as_array()
@@ -127,7 +151,26 @@ fn json_matches_the_schema_and_exits_1_on_findings() {
     let (doc, code) = json_report(&["samples/"]);
     assert_eq!(code, 1, "asymmetric hosts are findings");
     assert_valid(&validator(&schema()), &doc, "--format json");
-    assert_eq!(doc["schema"], 2);
+    assert_eq!(doc["schema"], 3);
+    // Every index names an entry of its host's tables (`inlined` reads them).
+    let inl = inlined(doc.clone());
+    let named = |d: &Value| {
+        d["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                h["endpoints"]
+                    .to_string()
+                    .matches("\"destinations\"")
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    assert!(
+        named(&inl) > named(&doc),
+        "the samples' endpoints name leaks"
+    );
     assert_eq!(doc["summary"]["hosts"], HOSTS);
     assert_eq!(doc["summary"]["ok"], 3);
     assert_eq!(doc["summary"]["asymmetric"], 7);
@@ -166,7 +209,7 @@ fn ndjson_streams_schema_valid_hosts_then_a_summary() {
         "$schema": s["$schema"],
         "$defs": s["$defs"],
         "allOf": [{ "$ref": "#/$defs/host" }],
-        "properties": { "type": { "const": "host" }, "schema": { "const": 2 } },
+        "properties": { "type": { "const": "host" }, "schema": { "const": 3 } },
         "required": ["type", "schema"]
     });
     let hv = validator(&host_schema);
@@ -763,6 +806,7 @@ fn dscp_rules_are_conditional_not_every_reply() {
     }
     let path = dir.path().to_string_lossy().to_string();
     let (doc, _) = json_report(&["scan", &path]);
+    let doc = inlined(doc);
     let eps = doc["hosts"][0]["endpoints"].as_array().unwrap();
     let eth0 = eps
         .iter()
@@ -933,7 +977,7 @@ fn shards_merge_into_the_fleet_report() {
     assert_eq!(o.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&o.stderr)
-            .contains("old.ndjson:1: schema 1 where this version reads 2")
+            .contains("old.ndjson:1: schema 1 where this version reads 3")
     );
     // Only shards with no findings but a cut one: incomplete (3).
     let ok_only = out.path().join("ok.ndjson");
@@ -1148,7 +1192,7 @@ fn route_get_answers_from_the_scans_model_on_every_layout() {
         .args(["samples/", "--format", "json"])
         .output()
         .unwrap();
-    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let report = inlined(serde_json::from_str(&stdout(&o)).unwrap());
     let mut asked = 0;
     for h in report["hosts"].as_array().unwrap() {
         let id = h["host"].as_str().unwrap();
@@ -1294,7 +1338,7 @@ fn bad_paths_and_outputs_are_named_and_replace_nothing() {
 fn the_output_extension_names_the_format() {
     let dir = tempfile::tempdir().unwrap();
     for (name, check) in [
-        ("r.json", "\"schema\": 2"),
+        ("r.json", "\"schema\": 3"),
         ("r.ndjson", "{\"type\":\"host\""),
         ("r.md", "| host | collector | verdict | fix |"),
         ("r.csv", "host,hostname,instance_id,"),
@@ -1687,6 +1731,7 @@ fn verdicts_per_reply_protocol() {
     let (doc, code) = json_report(&[dir.path().to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_valid(&validator(&schema()), &doc, "protocol host");
+    let doc = inlined(doc);
     let h = &doc["hosts"][0];
     let ep = |a: &str| {
         h["endpoints"]
@@ -1747,6 +1792,7 @@ fn vpc_cni_pods_are_reported_in_every_format() {
     let (doc, code) = json_report(&[case]);
     assert_eq!(code, 1);
     assert_valid(&validator(&schema()), &doc, "pods host");
+    let doc = inlined(doc);
     let h = &doc["hosts"][0];
     let pods = h["pods"].as_array().expect("pod groups");
     assert!(pods.len() >= 2, "{pods:?}");

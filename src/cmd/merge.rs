@@ -6,7 +6,7 @@ use super::scan::{close_report, finish_report, open_report, report_settings};
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use asymroute_offline::capture::Notice;
-use asymroute_offline::report::{self, Summary};
+use asymroute_offline::report::{self, Summary, wire};
 use asymroute_offline::verdict::host::HostReport;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 /// The NDJSON schema this build reads (and writes).
-const SCHEMA: u64 = 2;
+const SCHEMA: u64 = wire::SCHEMA as u64;
 
 /// A shard's `summary` line: how many hosts it says it wrote.
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ fn read_shard(
             continue;
         }
         let at = format!("{name}:{n}");
-        let v: serde_json::Value = match serde_json::from_str(text) {
+        let mut v: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
                 problems.push(Notice {
@@ -74,9 +74,15 @@ fn read_shard(
             });
             continue;
         }
-        let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or("");
-        match kind {
-            "host" => match serde_json::from_value::<HostReport>(v) {
+        let kind = v
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("")
+            .to_string();
+        match kind.as_str() {
+            "host" => match wire::inline(&mut v)
+                .and_then(|()| serde_json::from_value::<HostReport>(v).map_err(|e| e.to_string()))
+            {
                 Ok(h) => {
                     shard.hosts += 1;
                     host(h)?;
@@ -249,7 +255,7 @@ mod tests {
     #[test]
     fn shards_say_what_is_wrong_with_them() {
         let (n, d, p) = read(
-            "{\"type\":\"diagnostic\",\"schema\":2,\"file\":\"a.tgz\",\"message\":\"bad\"}\n{\"type\":\"summary\",\"schema\":2,\"hosts\":0}\n",
+            "{\"type\":\"diagnostic\",\"schema\":3,\"file\":\"a.tgz\",\"message\":\"bad\"}\n{\"type\":\"summary\",\"schema\":3,\"hosts\":0}\n",
         );
         assert_eq!((n, d.len(), p.len()), (0, 1, 0));
         let (_, _, p) = read("");
@@ -260,10 +266,10 @@ mod tests {
         assert_eq!(p[1].file, "s.ndjson:2");
         assert!(
             p[1].message
-                .starts_with("schema 1 where this version reads 2")
+                .starts_with("schema 1 where this version reads 3")
         );
         let (_, _, p) = read(
-            "{\"type\":\"host\",\"schema\":2,\"host\":\"x\"}\n{\"type\":\"summary\",\"schema\":2,\"hosts\":1}\n",
+            "{\"type\":\"host\",\"schema\":3,\"host\":\"x\"}\n{\"type\":\"summary\",\"schema\":3,\"hosts\":1}\n",
         );
         assert!(p[0].message.starts_with("not a host report"), "{p:?}");
         assert!(

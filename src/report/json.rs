@@ -1,4 +1,4 @@
-//! `--format json`: one document, `"schema": 2`.
+//! `--format json`: one document, `"schema": 3` (`wire`).
 //!
 //! The summary comes before the hosts, and hosts are sorted: the document
 //! can only be written at the end. Each host is serialised as it arrives,
@@ -6,6 +6,7 @@
 //! ([`super::spill`]); the end writes the document around them.
 
 use super::spill::{Part, Rows};
+use super::wire::{SCHEMA, Wire};
 use super::{Render, Rendered, Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
@@ -67,12 +68,11 @@ impl Render for Hosts {
         // Written as it stands in the document: an element of `hosts`,
         // two levels deep.
         // Indented, the text is up to about twice the compact one.
-        let mut text = super::text_buffer(
-            self.last + self.last / 8,
-            super::json_len_hint(h).saturating_mul(2),
-        );
+        let w = Wire::of(h);
+        let mut text =
+            super::text_buffer(self.last + self.last / 8, w.len_hint().saturating_mul(2));
         text.extend_from_slice(INDENT);
-        super::encode::pretty(&mut text, h, 2)?;
+        super::encode::pretty(&mut text, &w, 2)?;
         self.last = text.len();
         Ok(Rendered {
             host: h.host.clone(),
@@ -97,7 +97,7 @@ impl Reporter for Json {
 
     fn finish(&mut self, out: &mut dyn Write, s: &Summary, notices: &[Notice]) -> io::Result<()> {
         let doc = Doc {
-            schema: 2,
+            schema: SCHEMA,
             tool: Tool {
                 name: env!("CARGO_PKG_NAME"),
                 version: env!("CARGO_PKG_VERSION"),

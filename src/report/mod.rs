@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod ndjson;
 pub mod spill;
 pub mod table;
+pub mod wire;
 
 use crate::capture::Notice;
 use crate::verdict::Verdict;
@@ -88,6 +89,28 @@ mod tests {
         crate::capture::scan(&root, crate::capture::Limits::default(), |c| caps.push(c)).unwrap();
         let class = LinkClass::default();
         caps.into_iter().map(|c| host::analyse(c, &class)).collect()
+    }
+
+    /// The random hosts of the fix tests (`testhosts::random_host`), their
+    /// dumps one folder each, read as a bundle.
+    fn random_reports(seed: u64, n: usize) -> Vec<crate::verdict::host::HostReport> {
+        use crate::verdict::{LinkClass, host};
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = crate::verdict::testhosts::Rng(seed);
+        for i in 0..n {
+            let h = crate::verdict::testhosts::random_host(&mut rng);
+            let d = dir.path().join(format!("h{i}"));
+            std::fs::create_dir(&d).unwrap();
+            for s in &h.sources {
+                std::fs::write(d.join(&s.name), &s.text).unwrap();
+            }
+        }
+        let (class, mut reports) = (LinkClass::default(), Vec::new());
+        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
+            reports.push(host::analyse(c, &class))
+        })
+        .unwrap();
+        reports
     }
 
     /// `--explain`, every host, 100 columns, no colour.
@@ -184,33 +207,18 @@ mod tests {
     /// the fix tests, whose reports hold leaks, no-route ranges and fixes.
     #[test]
     fn json_len_hint_holds_the_text() {
-        use crate::verdict::{LinkClass, host};
         let mut reports = sample_reports();
-        // The random hosts' dumps, one folder each, read as a bundle.
-        let dir = tempfile::tempdir().unwrap();
-        let mut rng = crate::verdict::testhosts::Rng(11);
-        for i in 0..200 {
-            let h = crate::verdict::testhosts::random_host(&mut rng);
-            let d = dir.path().join(format!("h{i}"));
-            std::fs::create_dir(&d).unwrap();
-            for s in &h.sources {
-                std::fs::write(d.join(&s.name), &s.text).unwrap();
-            }
-        }
-        let class = LinkClass::default();
-        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
-            reports.push(host::analyse(c, &class))
-        })
-        .unwrap();
+        reports.extend(random_reports(11, 200));
         let mut leaks = 0;
         for h in &reports {
             leaks += h.endpoints.iter().map(|e| e.leaks.len()).sum::<usize>();
-            let hint = super::json_len_hint(h);
+            let w = super::wire::Wire::of(h);
+            let hint = w.len_hint();
             let mut out = Vec::new();
-            super::encode::compact(&mut out, h).unwrap();
+            super::encode::compact(&mut out, &w).unwrap();
             assert!(out.len() <= hint, "{}: {} > {hint}", h.host, out.len());
             out.clear();
-            super::encode::pretty(&mut out, h, 2).unwrap();
+            super::encode::pretty(&mut out, &w, 2).unwrap();
             assert!(
                 out.len() <= 2 * hint,
                 "{}: {} > 2 × {hint}",
@@ -219,6 +227,109 @@ mod tests {
             );
         }
         assert!(leaks > 100, "{leaks} leaks");
+    }
+
+    /// The sample hosts and the random hosts of the fix tests, written
+    /// with their tables and read back as `merge` reads them, are what
+    /// they were: every entry of every endpoint and pod group in its
+    /// place, each table entry named, none twice.
+    #[test]
+    fn tables_read_back_as_written() {
+        let mut reports = sample_reports();
+        reports.extend(random_reports(25, 200));
+        let (mut entries, mut named) = (0, 0);
+        for h in &reports {
+            let mut v = serde_json::to_value(h).unwrap();
+            for (k, n) in [("leaks", 0), ("no_route", 1)] {
+                let rows = v[k].as_array().unwrap().clone();
+                let mut seen = vec![0; rows.len()];
+                let owners = h.endpoints.iter().map(|e| (&e.leaks, &e.no_route));
+                let owners = owners.chain(h.pods.iter().map(|p| (&p.leaks, &p.no_route)));
+                let groups =
+                    ["endpoints", "pods"].map(|g| v[g].as_array().cloned().unwrap_or_default());
+                for ((l, nr), o) in owners.zip(groups.iter().flatten()) {
+                    let refs = o[k].as_array().unwrap();
+                    let want = if n == 0 {
+                        serde_json::to_value(l)
+                    } else {
+                        serde_json::to_value(nr)
+                    };
+                    let got: Vec<_> = refs
+                        .iter()
+                        .map(|r| rows[r.as_u64().unwrap() as usize].clone())
+                        .collect();
+                    assert_eq!(serde_json::Value::Array(got), want.unwrap(), "{}", h.host);
+                    for r in refs {
+                        seen[r.as_u64().unwrap() as usize] += 1;
+                    }
+                    named += refs.len();
+                }
+                assert!(
+                    seen.iter().all(|&n| n > 0),
+                    "{}: an entry no one names",
+                    h.host
+                );
+                for (i, a) in rows.iter().enumerate() {
+                    assert!(!rows[..i].contains(a), "{}: {k} {i} twice", h.host);
+                }
+                entries += rows.len();
+            }
+            let written = v.clone();
+            super::wire::inline(&mut v).unwrap();
+            let back: crate::verdict::host::HostReport = serde_json::from_value(v).unwrap();
+            assert_eq!(serde_json::to_value(&back).unwrap(), written, "{}", h.host);
+        }
+        assert!(
+            entries > 200 && named > entries,
+            "{entries} entries, {named} refs"
+        );
+    }
+
+    /// A host of links in subnets of their own leaks from each link to
+    /// every other's subnet by the same connected route: one entry per
+    /// route, not one per endpoint and route. A ref outside its table is
+    /// told, not read.
+    #[test]
+    fn links_that_leak_alike_share_entries() {
+        use crate::verdict::{LinkClass, host};
+        let n = 12;
+        let mut addr = String::new();
+        let mut route = String::from("default via 10.0.0.1 dev eth0\n");
+        for i in 0..n {
+            addr += &format!(
+                "{}: eth{i}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000\n    link/ether 02:00:00:00:00:{i:02x} brd ff:ff:ff:ff:ff:ff\n    inet 10.0.{i}.10/24 brd 10.0.{i}.255 scope global eth{i}\n       valid_lft forever preferred_lft forever\n",
+                i + 2
+            );
+            route += &format!("10.0.{i}.0/24 dev eth{i} proto kernel scope link src 10.0.{i}.10\n");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ip_addr.txt"), addr).unwrap();
+        std::fs::write(dir.path().join("ip_route.txt"), route).unwrap();
+        std::fs::write(
+            dir.path().join("ip_rule.txt"),
+            "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+        )
+        .unwrap();
+        let mut reports = Vec::new();
+        let class = LinkClass::default();
+        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
+            reports.push(host::analyse(c, &class))
+        })
+        .unwrap();
+        let h = &reports[0];
+        let listed: usize = h.endpoints.iter().map(|e| e.leaks.len()).sum();
+        // Each endpoint leaks to the n - 1 other subnets; all but eth0's
+        // endpoint leak the rest off-link by eth0.
+        assert_eq!(listed, n * (n - 1) + (n - 1), "{h:?}");
+        let mut v = serde_json::to_value(h).unwrap();
+        let rows = v["leaks"].as_array().unwrap().len();
+        // A cross-subnet entry per link's route, named by the n - 1 other
+        // endpoints, and one off-link entry (the default's, every subnet
+        // of the host excepted) for all but eth0's endpoint.
+        assert_eq!(rows, n + 1, "{}", v["leaks"]);
+        v["endpoints"][1]["leaks"][0] = 999.into();
+        let e = super::wire::inline(&mut v).unwrap_err();
+        assert!(e.contains("endpoints[1].leaks names 999"), "{e}");
     }
 }
 
@@ -593,110 +704,4 @@ pub fn text_buffer(want: usize, hint: usize) -> Vec<u8> {
         v.reserve(want);
     }
     v
-}
-
-/// About how long a host's compact JSON is, on the high side: each text's
-/// length (twice, for escapes) and a generous allowance per item. A
-/// renderer sizes its buffer with it once: grown by doubling, a large
-/// host's text was copied several times and held twice at the peak (a
-/// host of 10,000 addresses writes 150 MB on one line). What is reserved
-/// and not written is never touched, so it costs no memory.
-pub fn json_len_hint(h: &HostReport) -> usize {
-    use crate::verdict::Quote;
-    fn quote(q: &Option<Quote>) -> usize {
-        q.as_ref().map_or(0, quoted)
-    }
-    fn quoted(q: &Quote) -> usize {
-        64 + q.file.len() + 2 * q.text.len()
-    }
-    fn texts(v: &[String]) -> usize {
-        v.iter().map(|s| 8 + 2 * s.len()).sum()
-    }
-    fn list(v: &Option<Vec<String>>) -> usize {
-        v.as_deref().map_or(0, texts)
-    }
-    /// What a leak and a no-route range both hold.
-    fn ranges(
-        destinations: usize,
-        summary: &str,
-        quotes: [&Option<Quote>; 2],
-        protocols: &Option<Vec<String>>,
-        dropped_by: &Option<String>,
-    ) -> usize {
-        384 + 48 * destinations
-            + 2 * summary.len()
-            + quote(quotes[0])
-            + quote(quotes[1])
-            + list(protocols)
-            + dropped_by.as_ref().map_or(0, |s| 2 * s.len())
-    }
-    fn leaks(v: &[crate::verdict::Leak]) -> usize {
-        v.iter()
-            .map(|l| {
-                let (q, d) = ([&l.rule, &l.route], &l.destinations);
-                ranges(d.len(), &l.summary, q, &l.protocols, &l.dropped_by)
-                    + 2 * l.egress.len()
-                    + 96 * l.legs.len()
-            })
-            .sum()
-    }
-    fn no_route(v: &[crate::verdict::NoRoute]) -> usize {
-        v.iter()
-            .map(|d| {
-                let q = [&d.rule, &d.route];
-                ranges(
-                    d.destinations.len(),
-                    &d.summary,
-                    q,
-                    &d.protocols,
-                    &d.dropped_by,
-                )
-            })
-            .sum()
-    }
-    // An endpoint's or pod group's leaks, no-route ranges and conditional
-    // rules.
-    let found = |l: &[crate::verdict::Leak], n: &[crate::verdict::NoRoute], c: &[Quote]| {
-        leaks(l) + no_route(n) + c.iter().map(quoted).sum::<usize>()
-    };
-    let endpoints: usize = h
-        .endpoints
-        .iter()
-        .map(|e| {
-            512 + 2 * e.interface.len()
-                + list(&e.protocols)
-                + found(&e.leaks, &e.no_route, &e.conditional)
-        })
-        .sum();
-    let pods: usize = h
-        .pods
-        .iter()
-        .map(|p| {
-            512 + texts(&p.addresses)
-                + 2 * (p.uplink.len() + p.veth.len())
-                + p.table.as_ref().map_or(0, |t| 2 * t.len())
-                + quote(&p.rule)
-                + found(&p.leaks, &p.no_route, &p.conditional)
-        })
-        .sum();
-    let fix: usize = h
-        .fix
-        .iter()
-        .map(|f| 64 + texts(&f.commands) + texts(&f.notes) + texts(&f.undo))
-        .sum();
-    4096 + 2 * (h.host.len() + h.reason.len() + h.fix_reason.len())
-        + texts(&h.incomplete)
-        + texts(&h.fix_unverified)
-        + texts(&h.notes)
-        + endpoints
-        + pods
-        + fix
-        + h.files
-            .iter()
-            .map(|f| 128 + 2 * f.file.len())
-            .sum::<usize>()
-        + h.diagnostics
-            .iter()
-            .map(|d| 128 + 2 * (d.file.len() + d.message.len()))
-            .sum::<usize>()
 }

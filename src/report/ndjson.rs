@@ -1,6 +1,7 @@
 //! `--format ndjson`: one line per host as it finishes (`"type": "host"`),
 //! then notices and a summary line, for `jq -c` and batch engines.
 
+use super::wire::{SCHEMA, Wire};
 use super::{Render, Rendered, Reporter, Summary};
 use crate::capture::Notice;
 use crate::verdict::host::HostReport;
@@ -35,10 +36,12 @@ impl Render for Lines {
         // serialiser for every field): the report's object continues the
         // tag's, its `{` turned into a `,`.
         // The last line's length, or this host's estimate when larger.
-        let mut line = super::text_buffer(self.last + self.last / 8, super::json_len_hint(h));
-        line.extend_from_slice(br#"{"type":"host","schema":2"#);
+        let w = Wire::of(h);
+        let mut line = super::text_buffer(self.last + self.last / 8, w.len_hint());
+        line.extend_from_slice(br#"{"type":"host","schema":"#);
+        line.extend_from_slice(itoa::Buffer::new().format(SCHEMA).as_bytes());
         let start = line.len();
-        super::encode::compact(&mut line, h)?;
+        super::encode::compact(&mut line, &w)?;
         if line[start..] == *b"{}" {
             line.truncate(start);
             line.push(b'}');
@@ -70,7 +73,7 @@ impl Reporter for Ndjson {
                 &mut *out,
                 &Tagged {
                     kind: "diagnostic",
-                    schema: 2,
+                    schema: SCHEMA,
                     body: n,
                 },
             )?;
@@ -80,7 +83,7 @@ impl Reporter for Ndjson {
             &mut *out,
             &Tagged {
                 kind: "summary",
-                schema: 2,
+                schema: SCHEMA,
                 body: s,
             },
         )?;

@@ -55,7 +55,7 @@ impl Scope {
 
 /// A captured line, verbatim, with where it is. The texts are shared: a
 /// host's report quotes the same few rules and routes for every leak.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 pub struct Quote {
     pub file: Arc<str>,
     pub line: u32,
@@ -239,7 +239,7 @@ impl Quote {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Leak {
     /// Collapsed CIDR ranges: the first `MAX_DESTINATIONS`. The host's own
     /// and broadcast addresses inside a range may be included; never-peers
@@ -288,7 +288,7 @@ pub struct Leak {
 }
 
 /// One nexthop of a multipath route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Leg {
     pub dev: String,
     #[serde(with = "plain_ip::option", default)]
@@ -492,12 +492,8 @@ mod cidr_list {
 mod plain_ip {
     use crate::report::encode::Plain;
     use crate::verdict::space::NetText;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::net::IpAddr;
-
-    pub fn serialize<S: Serializer>(a: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
-        Plain(NetText::addr(*a).as_str()).serialize(s)
-    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
         IpAddr::deserialize(d)
@@ -523,7 +519,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NoRoute {
     #[serde(with = "cidr_list")]
     pub destinations: Vec<IpNet>,
@@ -549,9 +545,11 @@ pub struct NoRoute {
     pub dropped_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written as JSON by `report::wire` (its leaks and no-route ranges as
+/// indices into the host's tables).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Endpoint {
-    #[serde(with = "plain_ip")]
+    #[serde(deserialize_with = "plain_ip::deserialize")]
     pub address: IpAddr,
     pub prefixlen: u8,
     pub interface: String,
@@ -566,19 +564,15 @@ pub struct Endpoint {
     /// An earlier endpoint on the same link whose replies route exactly as
     /// this one's (the rules meet both addresses alike): its leaks, routes
     /// and conditional rules are this one's too, and are not repeated here.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "plain_ip::option",
-        default
-    )]
+    #[serde(deserialize_with = "plain_ip::option::deserialize", default)]
     pub same_as: Option<IpAddr>,
     /// Asymmetric for replies of these IP protocols only (rules on
     /// `ipproto`; `other`: a protocol no rule names); absent: for every
     /// protocol, or not asymmetric.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub protocols: Option<Vec<String>>,
     /// The worst impact of its leaks and no-route ranges (absent: none).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub impact: Option<Impact>,
     pub leaks: Vec<Leak>,
     pub no_route: Vec<NoRoute>,

@@ -32,7 +32,9 @@ pub struct FileRef {
     pub file: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Written as JSON by `report::wire` (its tables of leaks), read back
+/// from `wire::inline`'s shape.
+#[derive(Debug, Clone, Deserialize)]
 pub struct HostReport {
     pub host: String,
     pub hostname: Option<String>,

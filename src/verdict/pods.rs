@@ -36,8 +36,9 @@ pub enum PodBinding {
     Subnet,
 }
 
-/// Pods that share an uplink and an analysis: one line of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Pods that share an uplink and an analysis: one line of the report
+/// (written by `report::wire`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PodGroup {
     pub family: Family,
     /// How many pods.

@@ -1,0 +1,399 @@
+//! A host as JSON and NDJSON write it (schema 3): each distinct leak and
+//! no-route range once, in the host's `leaks` and `no_route` tables, and
+//! the endpoints and pod groups naming theirs by index.
+//!
+//! Why tables: endpoints on different links leak alike. A host of 500
+//! links leaks from each link to the 499 others, each range by the same
+//! connected route whichever endpoint asks: written per endpoint, that was
+//! 500k entries (253 MB on one line, HOSTS.md, session 25); written once,
+//! the entries are as many as the distinct outcomes and each endpoint
+//! holds a list of numbers. `inline` turns a host back into the in-memory
+//! shape (each endpoint with its own entries) for `merge`.
+
+use crate::report::encode::Plain;
+use crate::verdict::host::HostReport;
+use crate::verdict::pods::PodGroup;
+use crate::verdict::space::NetText;
+use crate::verdict::{Endpoint, Leak, NoRoute, Quote};
+use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// The JSON and NDJSON schema this build writes and `merge` reads.
+pub const SCHEMA: u32 = 3;
+
+/// A host with its tables: what its JSON text is made of.
+pub struct Wire<'h> {
+    h: &'h HostReport,
+    leaks: Vec<&'h Leak>,
+    no_route: Vec<&'h NoRoute>,
+    /// Indices into `leaks` and `no_route`: each endpoint's, then each pod
+    /// group's, leaks then no-route ranges.
+    refs: Vec<u32>,
+    /// Per endpoint then per pod group: where its leak refs end and where
+    /// its no-route refs end, in `refs`.
+    ends: Vec<(usize, usize)>,
+}
+
+/// A table of distinct entries in the order first named.
+struct Table<'h, T: Eq + Hash> {
+    index: HashMap<&'h T, u32, foldhash::fast::RandomState>,
+}
+
+impl<'h, T: Eq + Hash> Table<'h, T> {
+    fn new() -> Self {
+        Table {
+            index: HashMap::default(),
+        }
+    }
+
+    fn add(&mut self, v: &'h T, rows: &mut Vec<&'h T>, refs: &mut Vec<u32>) {
+        let next = rows.len() as u32;
+        let i = *self.index.entry(v).or_insert_with(|| {
+            rows.push(v);
+            next
+        });
+        refs.push(i);
+    }
+}
+
+impl<'h> Wire<'h> {
+    pub fn of(h: &'h HostReport) -> Self {
+        let mut w = Wire {
+            h,
+            leaks: Vec::new(),
+            no_route: Vec::new(),
+            refs: Vec::new(),
+            ends: Vec::with_capacity(h.endpoints.len() + h.pods.len()),
+        };
+        let (mut leaks, mut no_route) = (Table::new(), Table::new());
+        let owners = h.endpoints.iter().map(|e| (&e.leaks, &e.no_route));
+        for (l, n) in owners.chain(h.pods.iter().map(|p| (&p.leaks, &p.no_route))) {
+            for l in l {
+                leaks.add(l, &mut w.leaks, &mut w.refs);
+            }
+            let at = w.refs.len();
+            for n in n {
+                no_route.add(n, &mut w.no_route, &mut w.refs);
+            }
+            w.ends.push((at, w.refs.len()));
+        }
+        w
+    }
+
+    /// The `i`th owner's (endpoints, then pod groups) leak and no-route refs.
+    fn refs_of(&self, i: usize) -> (&[u32], &[u32]) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
+        let (mid, end) = self.ends[i];
+        (&self.refs[start..mid], &self.refs[mid..end])
+    }
+
+    /// About how long the host's compact JSON is, on the high side (its
+    /// pretty text is at most twice this): each text's length (twice, for
+    /// escapes) and a generous allowance per item. A renderer sizes its
+    /// buffer with it once: grown by doubling, a large host's text was
+    /// copied several times and held twice at the peak. What is reserved
+    /// and not written is never touched, so it costs no memory.
+    pub fn len_hint(&self) -> usize {
+        let h = self.h;
+        fn quote(q: &Option<Quote>) -> usize {
+            q.as_ref().map_or(0, quoted)
+        }
+        fn quoted(q: &Quote) -> usize {
+            64 + q.file.len() + 2 * q.text.len()
+        }
+        fn texts(v: &[String]) -> usize {
+            v.iter().map(|s| 8 + 2 * s.len()).sum()
+        }
+        fn list(v: &Option<Vec<String>>) -> usize {
+            v.as_deref().map_or(0, texts)
+        }
+        /// What a leak and a no-route range both hold.
+        fn ranges(
+            destinations: usize,
+            summary: &str,
+            quotes: [&Option<Quote>; 2],
+            protocols: &Option<Vec<String>>,
+            dropped_by: &Option<String>,
+        ) -> usize {
+            384 + 48 * destinations
+                + 2 * summary.len()
+                + quote(quotes[0])
+                + quote(quotes[1])
+                + list(protocols)
+                + dropped_by.as_ref().map_or(0, |s| 2 * s.len())
+        }
+        let leaks: usize = self
+            .leaks
+            .iter()
+            .map(|l| {
+                let (q, d) = ([&l.rule, &l.route], &l.destinations);
+                ranges(d.len(), &l.summary, q, &l.protocols, &l.dropped_by)
+                    + 2 * l.egress.len()
+                    + 96 * l.legs.len()
+            })
+            .sum();
+        let no_route: usize = self
+            .no_route
+            .iter()
+            .map(|d| {
+                let q = [&d.rule, &d.route];
+                ranges(
+                    d.destinations.len(),
+                    &d.summary,
+                    q,
+                    &d.protocols,
+                    &d.dropped_by,
+                )
+            })
+            .sum();
+        let conditional = |c: &[Quote]| c.iter().map(quoted).sum::<usize>();
+        let endpoints: usize = h
+            .endpoints
+            .iter()
+            .map(|e| 512 + 2 * e.interface.len() + list(&e.protocols) + conditional(&e.conditional))
+            .sum();
+        let pods: usize = h
+            .pods
+            .iter()
+            .map(|p| {
+                512 + texts(&p.addresses)
+                    + 2 * (p.uplink.len() + p.veth.len())
+                    + p.table.as_ref().map_or(0, |t| 2 * t.len())
+                    + quote(&p.rule)
+                    + conditional(&p.conditional)
+            })
+            .sum();
+        let fix: usize = h
+            .fix
+            .iter()
+            .map(|f| 64 + texts(&f.commands) + texts(&f.notes) + texts(&f.undo))
+            .sum();
+        4096 + 2 * (h.host.len() + h.reason.len() + h.fix_reason.len())
+            + texts(&h.incomplete)
+            + texts(&h.fix_unverified)
+            + texts(&h.notes)
+            + leaks
+            + no_route
+            // A ref is at most ten digits and a comma, compact; pretty,
+            // a line of its own seven levels deep.
+            + 16 * self.refs.len()
+            + endpoints
+            + pods
+            + fix
+            + h.files
+                .iter()
+                .map(|f| 128 + 2 * f.file.len())
+                .sum::<usize>()
+            + h.diagnostics
+                .iter()
+                .map(|d| 128 + 2 * (d.file.len() + d.message.len()))
+                .sum::<usize>()
+    }
+}
+
+impl Serialize for HostReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Wire::of(self).serialize(s)
+    }
+}
+
+/// Writes field `k` when `v` is there, else skips it as serde's derive does.
+fn opt<S: SerializeStruct, T: Serialize>(
+    st: &mut S,
+    k: &'static str,
+    v: Option<&T>,
+) -> Result<(), S::Error> {
+    match v {
+        Some(v) => st.serialize_field(k, v),
+        None => st.skip_field(k),
+    }
+}
+
+impl Serialize for Wire<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.h;
+        let skipped = usize::from(h.impact.is_none())
+            + usize::from(h.pods.is_empty())
+            + usize::from(h.fix_unverified.is_empty())
+            + usize::from(h.notes.is_empty());
+        let mut st = s.serialize_struct("HostReport", 20 - skipped)?;
+        st.serialize_field("host", &h.host)?;
+        st.serialize_field("hostname", &h.hostname)?;
+        st.serialize_field("instance_id", &h.instance_id)?;
+        st.serialize_field("collector", &h.collector)?;
+        st.serialize_field("verdict", &h.verdict)?;
+        opt(&mut st, "impact", h.impact.as_ref())?;
+        st.serialize_field("incomplete", &h.incomplete)?;
+        st.serialize_field("reason", &h.reason)?;
+        st.serialize_field("endpoints", &Owners(self, Kind::Endpoints))?;
+        if h.pods.is_empty() {
+            st.skip_field("pods")?;
+        } else {
+            st.serialize_field("pods", &Owners(self, Kind::Pods))?;
+        }
+        st.serialize_field("leaks", &self.leaks)?;
+        st.serialize_field("no_route", &self.no_route)?;
+        st.serialize_field("ec2rl", &h.ec2rl)?;
+        st.serialize_field("fix", &h.fix)?;
+        st.serialize_field("fix_status", &h.fix_status)?;
+        st.serialize_field("fix_reason", &h.fix_reason)?;
+        opt(
+            &mut st,
+            "fix_unverified",
+            Some(&h.fix_unverified).filter(|v| !v.is_empty()),
+        )?;
+        st.serialize_field("files", &h.files)?;
+        opt(&mut st, "notes", Some(&h.notes).filter(|v| !v.is_empty()))?;
+        st.serialize_field("diagnostics", &h.diagnostics)?;
+        st.end()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Endpoints,
+    Pods,
+}
+
+/// The host's endpoints or pod groups, with their refs.
+struct Owners<'w, 'h>(&'w Wire<'h>, Kind);
+
+impl Serialize for Owners<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (w, eps) = (self.0, self.0.h.endpoints.len());
+        match self.1 {
+            Kind::Endpoints => {
+                let mut seq = s.serialize_seq(Some(eps))?;
+                for (i, e) in w.h.endpoints.iter().enumerate() {
+                    seq.serialize_element(&EndpointOut(e, w.refs_of(i)))?;
+                }
+                seq.end()
+            }
+            Kind::Pods => {
+                let mut seq = s.serialize_seq(Some(w.h.pods.len()))?;
+                for (i, p) in w.h.pods.iter().enumerate() {
+                    seq.serialize_element(&PodOut(p, w.refs_of(eps + i)))?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// An address as the report writes it (no escape check).
+struct Addr(std::net::IpAddr);
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Plain(NetText::addr(self.0).as_str()).serialize(s)
+    }
+}
+
+type Refs<'w> = (&'w [u32], &'w [u32]);
+
+struct EndpointOut<'w>(&'w Endpoint, Refs<'w>);
+
+impl Serialize for EndpointOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (e, (leaks, no_route)) = (self.0, self.1);
+        let skipped = usize::from(e.same_as.is_none())
+            + usize::from(e.protocols.is_none())
+            + usize::from(e.impact.is_none());
+        let mut st = s.serialize_struct("Endpoint", 14 - skipped)?;
+        st.serialize_field("address", &Addr(e.address))?;
+        st.serialize_field("prefixlen", &e.prefixlen)?;
+        st.serialize_field("interface", &e.interface)?;
+        st.serialize_field("family", &e.family)?;
+        st.serialize_field("secondary", &e.secondary)?;
+        st.serialize_field("state", &e.state)?;
+        st.serialize_field("internal", &e.internal)?;
+        st.serialize_field("verdict", &e.verdict)?;
+        opt(&mut st, "same_as", e.same_as.map(Addr).as_ref())?;
+        opt(&mut st, "protocols", e.protocols.as_ref())?;
+        opt(&mut st, "impact", e.impact.as_ref())?;
+        st.serialize_field("leaks", leaks)?;
+        st.serialize_field("no_route", no_route)?;
+        st.serialize_field("conditional", &e.conditional)?;
+        st.end()
+    }
+}
+
+struct PodOut<'w>(&'w PodGroup, Refs<'w>);
+
+impl Serialize for PodOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (p, (leaks, no_route)) = (self.0, self.1);
+        let skipped = usize::from(p.table.is_none())
+            + usize::from(p.rule.is_none())
+            + usize::from(p.impact.is_none())
+            + usize::from(p.conditional.is_empty());
+        let mut st = s.serialize_struct("PodGroup", 13 - skipped)?;
+        st.serialize_field("family", &p.family)?;
+        st.serialize_field("pods", &p.pods)?;
+        st.serialize_field("addresses", &p.addresses)?;
+        st.serialize_field("uplink", &p.uplink)?;
+        st.serialize_field("bound_by", &p.bound_by)?;
+        opt(&mut st, "table", p.table.as_ref())?;
+        opt(&mut st, "rule", p.rule.as_ref())?;
+        st.serialize_field("veth", &p.veth)?;
+        st.serialize_field("verdict", &p.verdict)?;
+        opt(&mut st, "impact", p.impact.as_ref())?;
+        st.serialize_field("leaks", leaks)?;
+        st.serialize_field("no_route", no_route)?;
+        opt(
+            &mut st,
+            "conditional",
+            Some(&p.conditional).filter(|c| !c.is_empty()),
+        )?;
+        st.end()
+    }
+}
+
+/// A host object as `Wire` writes it, turned into the in-memory shape that
+/// `HostReport`'s `Deserialize` reads: each endpoint's and pod group's
+/// refs replaced by the entries they name, the host's tables removed. The
+/// error says which ref or table is wrong.
+pub fn inline(host: &mut Value) -> Result<(), String> {
+    let Some(obj) = host.as_object_mut() else {
+        return Err("a host is not an object".into());
+    };
+    let mut table = |k: &str| match obj.remove(k) {
+        Some(Value::Array(v)) => Ok(v),
+        Some(_) => Err(format!("the host's `{k}` is not an array")),
+        None => Err(format!("the host has no `{k}` table")),
+    };
+    let (leaks, no_route) = (table("leaks")?, table("no_route")?);
+    for owners in ["endpoints", "pods"] {
+        let Some(list) = obj.get_mut(owners) else {
+            continue;
+        };
+        let Some(list) = list.as_array_mut() else {
+            return Err(format!("the host's `{owners}` is not an array"));
+        };
+        for (i, o) in list.iter_mut().enumerate() {
+            for (k, rows) in [("leaks", &leaks), ("no_route", &no_route)] {
+                let Some(refs) = o.get_mut(k) else {
+                    continue;
+                };
+                let Some(refs) = refs.as_array_mut() else {
+                    return Err(format!("{owners}[{i}].{k} is not an array of indices"));
+                };
+                for r in refs.iter_mut() {
+                    let row = r
+                        .as_u64()
+                        .and_then(|n| rows.get(usize::try_from(n).ok()?))
+                        .ok_or_else(|| {
+                            format!(
+                                "{owners}[{i}].{k} names {r}, not one of the host's {} `{k}`",
+                                rows.len()
+                            )
+                        })?;
+                    *r = row.clone();
+                }
+            }
+        }
+    }
+    Ok(())
+}
