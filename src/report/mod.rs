@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn links_that_leak_alike_share_entries() {
         use crate::verdict::{LinkClass, host};
-        let n = 12;
+        let n = 24;
         let mut addr = String::new();
         let mut route = String::from("default via 10.0.0.1 dev eth0\n");
         for i in 0..n {
@@ -330,6 +330,29 @@ mod tests {
         v["endpoints"][1]["leaks"][0] = 999.into();
         let e = super::wire::inline(&mut v).unwrap_err();
         assert!(e.contains("endpoints[1].leaks names 999"), "{e}");
+        // The text writes each entry in full once; a later endpoint names
+        // those written for an earlier one, SHARED_LINES at most, and
+        // counts the rest.
+        let mut text = String::new();
+        super::explain_text(h, &mut text);
+        assert_eq!(text.matches("\n      route ").count(), n + 1, "{text}");
+        let named = text.matches(", as for 10.0.").count();
+        let counted: usize = text
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("    +")?
+                    .split(' ')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        assert_eq!(named + counted + n + 1, listed, "{text}");
+        assert!(named <= n * super::SHARED_LINES && counted > 0, "{text}");
+        assert!(
+            text.contains(" more leak(s), each as for an endpoint above"),
+            "{text}"
+        );
     }
 }
 
@@ -527,6 +550,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
     if let Some(l) = &h.ec2rl.logged {
         let _ = writeln!(v, "  ec2rl said:      {l}");
     }
+    let mut shown = Shown::default();
     for e in &h.endpoints {
         let _ = write!(v, "  {}/{} on {}", e.address, e.prefixlen, e.interface);
         if e.secondary {
@@ -546,7 +570,13 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
             let _ = write!(v, " (as {a}: same link and rules)");
         }
         v.push('\n');
-        ranges_text(v, &e.leaks, &e.no_route, &e.conditional);
+        let owner = format!("{}/{}", e.address, e.prefixlen);
+        ranges_text(
+            v,
+            (&e.leaks, &e.no_route, &e.conditional),
+            &mut shown,
+            owner,
+        );
     }
     for p in &h.pods {
         let how = match p.bound_by {
@@ -568,7 +598,13 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
         if let Some(r) = &p.rule {
             quoted(v, "    pod rule ", r);
         }
-        ranges_text(v, &p.leaks, &p.no_route, &p.conditional);
+        let owner = format!("pods {}", p.addresses.first().map_or("?", String::as_str));
+        ranges_text(
+            v,
+            (&p.leaks, &p.no_route, &p.conditional),
+            &mut shown,
+            owner,
+        );
     }
     match h.fix_status {
         FixStatus::NotNeeded => {}
@@ -595,46 +631,111 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
     }
 }
 
+/// The leaks and no-route ranges of a host written in full so far, each
+/// with the endpoint or pod group it was written for (an index into
+/// `owners`). Endpoints on different links leak alike (a host of 500 links
+/// leaks from each to the 499 others' subnets by the same routes): a later
+/// one names such an entry in a line, and past `SHARED_LINES` only counts
+/// them, so the text grows with the distinct entries, not with endpoints
+/// times entries (112 MB for that host before; the JSON lists them all).
+#[derive(Default)]
+struct Shown<'h> {
+    leaks: std::collections::HashMap<&'h crate::verdict::Leak, u32, foldhash::fast::RandomState>,
+    no_route:
+        std::collections::HashMap<&'h crate::verdict::NoRoute, u32, foldhash::fast::RandomState>,
+    owners: Vec<String>,
+}
+
+/// How many entries written for an earlier owner an endpoint names, a line
+/// each, before it only counts the rest.
+const SHARED_LINES: usize = 16;
+
 /// The lines of one endpoint's (or pod group's) leaks, no-route ranges
-/// and conditional rules.
-fn ranges_text(
+/// and conditional rules; an entry already written for an earlier owner
+/// (`shown`) is named in a line, `as for OWNER`.
+fn ranges_text<'h>(
     v: &mut String,
-    leaks: &[crate::verdict::Leak],
-    no_route: &[crate::verdict::NoRoute],
-    conditional: &[crate::verdict::Quote],
+    (leaks, no_route, conditional): (
+        &'h [crate::verdict::Leak],
+        &'h [crate::verdict::NoRoute],
+        &'h [crate::verdict::Quote],
+    ),
+    shown: &mut Shown<'h>,
+    owner: String,
 ) {
     use std::fmt::Write as _;
+    let me = shown.owners.len() as u32;
+    shown.owners.push(owner);
+    /// How an entry is written here.
+    enum Seen {
+        Full,
+        /// A line naming the earlier owner it was written for.
+        Named(u32),
+        Counted,
+    }
+    let mut named = 0;
+    let mut seen = |first: u32| {
+        if first == me {
+            Seen::Full
+        } else if named == SHARED_LINES {
+            Seen::Counted
+        } else {
+            named += 1;
+            Seen::Named(first)
+        }
+    };
+    let mut counted = [0usize; 2];
+    let mut head = String::new();
     for l in leaks {
-        let _ = write!(v, "    {}: {} → {}", l.scope.as_str(), l.summary, l.egress);
+        let first = *shown.leaks.entry(l).or_insert(me);
+        head.clear();
+        let _ = write!(
+            head,
+            "    {}: {} → {}",
+            l.scope.as_str(),
+            l.summary,
+            l.egress
+        );
         if let Some(g) = l.gateway {
-            let _ = write!(v, " via {g}");
+            let _ = write!(head, " via {g}");
         }
         if l.hash_dependent {
-            v.push_str(" (multipath: some flows; legs ");
+            head.push_str(" (multipath: some flows; legs ");
             for (i, g) in l.legs.iter().enumerate() {
                 if i > 0 {
-                    v.push_str(", ");
+                    head.push_str(", ");
                 }
-                v.push_str(&g.dev);
+                head.push_str(&g.dev);
                 if let Some(gw) = g.gateway {
-                    let _ = write!(v, " via {gw}");
+                    let _ = write!(head, " via {gw}");
                 }
             }
-            v.push(')');
+            head.push(')');
         }
-        v.push_str(&protocols_text(l.protocols.as_deref()));
-        v.push('\n');
-        impact_line(v, l.impact, l.dropped_by.as_deref());
-        if let Some(r) = &l.rule {
-            quoted(v, "      rule  ", r);
-        }
-        if let Some(r) = &l.route {
-            quoted(v, "      route ", r);
+        head.push_str(&protocols_text(l.protocols.as_deref()));
+        match seen(first) {
+            Seen::Counted => counted[0] += 1,
+            Seen::Named(o) => {
+                let _ = writeln!(v, "{head}, as for {}", shown.owners[o as usize]);
+            }
+            Seen::Full => {
+                v.push_str(&head);
+                v.push('\n');
+                impact_line(v, l.impact, l.dropped_by.as_deref());
+                if let Some(r) = &l.rule {
+                    quoted(v, "      rule  ", r);
+                }
+                if let Some(r) = &l.route {
+                    quoted(v, "      route ", r);
+                }
+            }
         }
     }
     for n in no_route {
-        let _ = writeln!(
-            v,
+        let first = *shown.no_route.entry(n).or_insert(me);
+        head.clear();
+        let _ = write!(
+            head,
             "    no route: {} ({}){}{}",
             n.summary,
             n.error,
@@ -645,17 +746,41 @@ fn ranges_text(
             },
             protocols_text(n.protocols.as_deref())
         );
-        impact_line(v, n.impact, n.dropped_by.as_deref());
-        if let Some(r) = &n.rule {
-            quoted(v, "      rule  ", r);
+        match seen(first) {
+            Seen::Counted => counted[1] += 1,
+            Seen::Named(o) => {
+                let _ = writeln!(v, "{head}, as for {}", shown.owners[o as usize]);
+            }
+            Seen::Full => {
+                v.push_str(&head);
+                v.push('\n');
+                impact_line(v, n.impact, n.dropped_by.as_deref());
+                if let Some(r) = &n.rule {
+                    quoted(v, "      rule  ", r);
+                }
+                if let Some(r) = &n.route {
+                    quoted(v, "      route ", r);
+                }
+                if n.rule.is_none()
+                    && n.route.is_none()
+                    && n.error == crate::model::KernelError::NetUnreach
+                {
+                    v.push_str("      (no rule's table has a route for these)\n");
+                }
+            }
         }
-        if let Some(r) = &n.route {
-            quoted(v, "      route ", r);
-        }
-        if n.rule.is_none() && n.route.is_none() && n.error == crate::model::KernelError::NetUnreach
-        {
-            v.push_str("      (no rule's table has a route for these)\n");
-        }
+    }
+    let what = match counted {
+        [0, 0] => None,
+        [l, 0] => Some(format!("{l} more leak(s)")),
+        [0, n] => Some(format!("{n} more no-route range(s)")),
+        [l, n] => Some(format!("{l} more leak(s) and {n} no-route range(s)")),
+    };
+    if let Some(w) = what {
+        let _ = writeln!(
+            v,
+            "    +{w}, each as for an endpoint above (--format json lists them all)"
+        );
     }
     for c in conditional {
         quoted(v, "    conditional rule ", c);
