@@ -175,6 +175,40 @@ mod tests {
     use super::*;
     use crate::model::{Host, System};
 
+    /// A script of changes (the tool's own `fix`, saved beside a capture)
+    /// is no transcript: `ip rule add …` prints nothing. Commands that show
+    /// still are, with or without a prompt.
+    #[test]
+    fn scripts_of_changes_are_not_transcripts() {
+        let script = "#!/bin/sh\nset -e\napply() {\n    ip route add 10.0.1.0/24 dev eth1 table 101\n    \
+                      ip rule add from 10.0.1.10 lookup 101 priority 1\n    \
+                      ip addr add 10.0.1.10/24 dev eth1\n}\nundo() {\n    \
+                      ip rule del from 10.0.1.10 lookup 101 priority 1\n    \
+                      ip route del 10.0.1.0/24 dev eth1 table 101\n}\n";
+        assert!(!is_transcript(script));
+        assert!(sections("fix.sh", script).is_empty());
+        for c in [
+            "ip rule add from 10.0.1.10 lookup 101",
+            "ip -4 addr del 10.0.0.1/24 dev eth0",
+            "ip -6 rule flush",
+        ] {
+            assert!(lines::Command::from_command_line(c).is_none(), "{c}");
+        }
+        for c in [
+            "ip rule",
+            "ip -6 rule show",
+            "ip addr",
+            "ip a",
+            "ip -4 route show table all",
+            "ip rule list",
+        ] {
+            assert!(lines::Command::from_command_line(c).is_some(), "{c}");
+        }
+        assert!(is_transcript(
+            "$ ip rule show\n0:\tfrom all lookup local\n$ ip route\ndefault via 10.0.0.1 dev eth0\n"
+        ));
+    }
+
     #[test]
     fn sections_keep_the_files_line_numbers() {
         let file = "$ ip rule\n0:\tfrom all lookup local\n32766:\tfrom all lookup main\n\

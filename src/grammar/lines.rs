@@ -422,6 +422,12 @@ impl Command {
         }
         cmd.kind = Some(object_kind(object)?);
         let args: Vec<&str> = words.collect();
+        // `ip rule add …`, `ip addr del …`: a change, which prints nothing
+        // (the tool's own fix script saved beside a capture read as a
+        // transcript of `ip rule` sections, a host in `error`).
+        if args.first().is_some_and(|a| CHANGES.contains(a)) {
+            return None;
+        }
         if cmd.kind == Some(DumpKind::IpRoute) {
             let mut i = 0;
             while i < args.len() {
@@ -441,6 +447,13 @@ impl Command {
         Some(cmd)
     }
 }
+
+/// The subcommands of `ip address`, `ip rule` and `ip route` that change
+/// the kernel's state or ask it one question, as scripts spell them.
+const CHANGES: &[&str] = &[
+    "add", "del", "delete", "change", "chg", "replace", "append", "prepend", "flush", "save",
+    "restore", "get",
+];
 
 fn object_kind(w: &str) -> Option<DumpKind> {
     let is_prefix = |full: &str, min: usize| w.len() >= min && full.starts_with(w);

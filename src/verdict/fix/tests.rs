@@ -345,6 +345,51 @@ default via 10.0.0.1 dev eth0 table 200
     assert_eq!(apply_op(&mut m, &rule_op), Err(EEXIST.into()));
 }
 
+/// Where fewer priorities are free before the deciding rule than a link
+/// has addresses, the link's rules share one the plan took: the kernel
+/// puts a rule after those of its priority and refuses only an identical
+/// one (checked in a namespace: `from A lookup T priority 5` twice for two
+/// addresses, after a host rule at 5, is accepted and listed in that
+/// order; the same rule again is `File exists`).
+#[test]
+fn rules_share_the_plans_priority_when_none_is_free() {
+    let eth1: Vec<String> = (10..22)
+        .map(|i| format!("10.0.1.{i}/24 brd 10.0.1.255"))
+        .collect();
+    let eth1: Vec<&str> = eth1.iter().map(String::as_str).collect();
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24 brd 10.0.0.255"]),
+        link(3, "eth1", &eth1),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.1.0/24 dev eth1 proto kernel scope link src 10.0.1.10
+default via 10.0.0.1 dev eth0 table 100
+10.0.0.0/24 dev eth0 table 100
+10.0.1.0/24 via 10.0.0.1 dev eth0 table 100
+";
+    // Priorities 2 to 9 taken, 10 decides: 1 is the only one free.
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    for p in 2..10 {
+        let from = if p == 3 {
+            "10.0.0.10".to_string()
+        } else {
+            format!("10.9.9.{p}")
+        };
+        let table = if p == 3 { 100 } else { 50 };
+        let _ = writeln!(rule, "{p}:\tfrom {from} lookup {table}");
+    }
+    rule.push_str("10:\tfrom all lookup main\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    let h = host(&addr, &rule, route, "", "");
+    let (eps, a) = advise_on(&h, true);
+    assert_fixed(&h, &eps, &a);
+    let c = commands(&a);
+    let rules: Vec<&String> = c.iter().filter(|c| c.starts_with("ip rule add")).collect();
+    assert_eq!(rules.len(), 12, "{c:#?}");
+    assert!(rules.iter().all(|c| c.ends_with(" priority 1")), "{c:#?}");
+}
+
 /// Class 5: the culprit is in the endpoint's own table — a default via
 /// another link, a `throw` that lets replies fall to main: the plan
 /// replaces or deletes it; an `unreachable` there stays as it is.
@@ -1501,4 +1546,29 @@ fn a_plan_table_cutting_other_tables_pieces_is_judged_piece_by_piece() {
     // The first address is the first left leaking, to address 3's /32.
     let want = format!("{} on eth1 would still leak to 172.16.0.3", first.address);
     assert!(refused.contains(&want), "{refused}");
+}
+
+/// A reason names a few endpoints and counts the rest (`fix_unverified`
+/// lists them all).
+#[test]
+fn reasons_name_a_few_endpoints() {
+    let names: Vec<String> = (0..20).map(|i| format!("10.0.1.{i} on eth1")).collect();
+    assert_eq!(listed(&names[..2]), "10.0.1.0 on eth1, 10.0.1.1 on eth1");
+    let s = listed(&names);
+    assert!(s.ends_with("10.0.1.7 on eth1 and 12 more"), "{s}");
+    assert_eq!(s.matches(" on eth1").count(), REASON_NAMES);
+}
+
+/// The plan's own priorities below a decider: none below 0 or 1.
+#[test]
+fn the_plans_priorities_below() {
+    let mut p = Priorities::default();
+    assert_eq!(p.ours_below(0), None);
+    p.insert(1);
+    p.insert(5);
+    assert_eq!((p.ours_below(0), p.ours_below(1)), (None, None));
+    assert_eq!(
+        (p.ours_below(2), p.ours_below(5), p.ours_below(9)),
+        (Some(1), Some(1), Some(5))
+    );
 }
