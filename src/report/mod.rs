@@ -666,13 +666,6 @@ fn ranges_text<'h>(
     use std::fmt::Write as _;
     let me = shown.owners.len() as u32;
     shown.owners.push(owner);
-    /// How an entry is written here.
-    enum Seen {
-        Full,
-        /// A line naming the earlier owner it was written for.
-        Named(u32),
-        Counted,
-    }
     let mut named = 0;
     let mut seen = |first: u32| {
         if first == me {
@@ -713,23 +706,15 @@ fn ranges_text<'h>(
             head.push(')');
         }
         head.push_str(&protocols_text(l.protocols.as_deref()));
-        match seen(first) {
-            Seen::Counted => counted[0] += 1,
-            Seen::Named(o) => {
-                let _ = writeln!(v, "{head}, as for {}", shown.owners[o as usize]);
-            }
-            Seen::Full => {
-                v.push_str(&head);
-                v.push('\n');
-                impact_line(v, l.impact, l.dropped_by.as_deref());
-                if let Some(r) = &l.rule {
-                    quoted(v, "      rule  ", r);
-                }
-                if let Some(r) = &l.route {
-                    quoted(v, "      route ", r);
-                }
-            }
-        }
+        let detail = (l.impact, l.dropped_by.as_deref(), [&l.rule, &l.route]);
+        entry_text(
+            v,
+            &head,
+            seen(first),
+            &shown.owners,
+            detail,
+            &mut counted[0],
+        );
     }
     for n in no_route {
         let first = *shown.no_route.entry(n).or_insert(me);
@@ -746,28 +731,19 @@ fn ranges_text<'h>(
             },
             protocols_text(n.protocols.as_deref())
         );
-        match seen(first) {
-            Seen::Counted => counted[1] += 1,
-            Seen::Named(o) => {
-                let _ = writeln!(v, "{head}, as for {}", shown.owners[o as usize]);
-            }
-            Seen::Full => {
-                v.push_str(&head);
-                v.push('\n');
-                impact_line(v, n.impact, n.dropped_by.as_deref());
-                if let Some(r) = &n.rule {
-                    quoted(v, "      rule  ", r);
-                }
-                if let Some(r) = &n.route {
-                    quoted(v, "      route ", r);
-                }
-                if n.rule.is_none()
-                    && n.route.is_none()
-                    && n.error == crate::model::KernelError::NetUnreach
-                {
-                    v.push_str("      (no rule's table has a route for these)\n");
-                }
-            }
+        let detail = (n.impact, n.dropped_by.as_deref(), [&n.rule, &n.route]);
+        if entry_text(
+            v,
+            &head,
+            seen(first),
+            &shown.owners,
+            detail,
+            &mut counted[1],
+        ) && n.rule.is_none()
+            && n.route.is_none()
+            && n.error == crate::model::KernelError::NetUnreach
+        {
+            v.push_str("      (no rule's table has a route for these)\n");
         }
     }
     let what = match counted {
@@ -785,6 +761,49 @@ fn ranges_text<'h>(
     for c in conditional {
         quoted(v, "    conditional rule ", c);
     }
+}
+
+/// How an entry is written for an owner.
+enum Seen {
+    Full,
+    /// A line naming the earlier owner it was written for.
+    Named(u32),
+    Counted,
+}
+
+/// An entry's text after its `head` line: in full (the impact, deciding
+/// rule and route), named (`, as for OWNER`) or counted. True when in full.
+fn entry_text(
+    v: &mut String,
+    head: &str,
+    seen: Seen,
+    owners: &[String],
+    (impact, dropped_by, quotes): (
+        crate::verdict::Impact,
+        Option<&str>,
+        [&Option<crate::verdict::Quote>; 2],
+    ),
+    counted: &mut usize,
+) -> bool {
+    use std::fmt::Write as _;
+    match seen {
+        Seen::Counted => *counted += 1,
+        Seen::Named(o) => {
+            let _ = writeln!(v, "{head}, as for {}", owners[o as usize]);
+        }
+        Seen::Full => {
+            v.push_str(head);
+            v.push('\n');
+            impact_line(v, impact, dropped_by);
+            for (q, prefix) in quotes.into_iter().zip(["      rule  ", "      route "]) {
+                if let Some(r) = q {
+                    quoted(v, prefix, r);
+                }
+            }
+            return true;
+        }
+    }
+    false
 }
 
 /// `      impact: request-dropped by rp_filter=1 (strict): … on eth1`.
