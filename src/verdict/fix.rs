@@ -2893,28 +2893,44 @@ impl Subnets {
 /// link (a default route's first), else one another link uses inside this
 /// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
 /// router (IPv4 subnet base + 1).
-fn pick_gateway(host: &Host, fam: Family, dev: &str, platform: Platform) -> Option<Gateway> {
+/// Each subnet of the host's addresses of family `fam` with the links
+/// that have it (`pick_gateway`'s links in one segment).
+fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
+    let mut m: HashMap<ipnet::IpNet, Vec<&str>> = HashMap::new();
+    for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
+        let Ok(n) = ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen) else {
+            continue;
+        };
+        let n = n.trunc();
+        if n.prefix_len() < n.max_prefix_len() {
+            let links = m.entry(n).or_default();
+            if !links.contains(&a.link.as_str()) {
+                links.push(a.link.as_str());
+            }
+        }
+    }
+    m
+}
+
+fn pick_gateway(
+    host: &Host,
+    fam: Family,
+    dev: &str,
+    platform: Platform,
+    subnet_links: &HashMap<ipnet::IpNet, Vec<&str>>,
+) -> Option<Gateway> {
     let mine = Subnets::of(host, fam, dev);
     let in_own = |g: IpAddr| mine.longest(g).is_some();
     let link_local = v6_link_local;
-    // The links with a global subnet of this one's (fe80::/64 is every
-    // link's and says nothing), found once: routes are many.
-    let sharing: HashSet<&str> = host
-        .addrs
-        .iter()
-        .filter(|a| a.addr.family == fam && a.link != dev)
-        .filter(|a| {
-            ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen)
-                .map(|n| n.trunc())
-                .is_ok_and(|n| {
-                    n.prefix_len() < n.max_prefix_len()
-                        && !link_local(n.network())
-                        && mine.set.contains(&n)
-                })
-        })
-        .map(|a| a.link.as_str())
-        .collect();
-    let shares_subnet = |other: &str| sharing.contains(other);
+    // A link with a global subnet of this one's (fe80::/64 is every
+    // link's and says nothing): by this link's subnets, not every address
+    // of the host per link (a host of 500 links and 10,500 addresses).
+    let shares_subnet = |other: &str| {
+        mine.nets
+            .iter()
+            .filter(|n| !link_local(n.network()))
+            .any(|n| subnet_links.get(n).is_some_and(|l| l.contains(&other)))
+    };
     // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
     let mut best: Option<(u32, IpAddr, bool)> = None;
     let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
@@ -4100,6 +4116,7 @@ pub(crate) fn advise_in(
         down: Default::default(),
     });
     let by_source = host.rules.each_ref().map(|rs| BySource::of(rs.iter()));
+    let subnets = [Family::Inet, Family::Inet6].map(|f| subnet_links(host, f));
     let mut steps: Vec<Fix> = Vec::new();
     let mut plan = Plan::new(host, eps, analysed);
     // The space each family's lookups are kept by (`Captured`).
@@ -4111,7 +4128,7 @@ pub(crate) fn advise_in(
             .as_ref()
             .or(cut[fi].as_ref())
             .expect("space of a group's family");
-        let gw = pick_gateway(host, *fam, dev, platform);
+        let gw = pick_gateway(host, *fam, dev, platform, &subnets[fi]);
         let mut why: Option<String> = None;
         let mut done = false;
         // One table for the link's endpoints, else one per endpoint; rules

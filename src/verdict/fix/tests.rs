@@ -1452,7 +1452,13 @@ fn labels_by_runs_are_labels_per_piece() {
             let Some(sp) = sp else { continue };
             let mut cap = Captured::new(h, sp.fam, analysed);
             for e in eps.iter().filter(|e| fam_idx(e.family) == fi) {
-                let gw = pick_gateway(h, e.family, &e.interface, Platform::default());
+                let gw = pick_gateway(
+                    h,
+                    e.family,
+                    &e.interface,
+                    Platform::default(),
+                    &subnet_links(h, e.family),
+                );
                 let (runs, d1) = wants::<Labels>(h, sp, &mut cap, e, gw.as_ref());
                 let (bytes, d2) = wants::<Vec<u8>>(h, sp, &mut cap, e, gw.as_ref());
                 assert_eq!(bytes.len(), sp.pts.len());
