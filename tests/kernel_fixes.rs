@@ -6,7 +6,8 @@
 //! veth links in a peer namespace `aro-kfp-<pid>-<n>`, both deleted by a guard
 //! even on panic). Scenario kinds (IPv4, and IPv6 on about half of them):
 //! two links in one subnet without rules (the classic EC2 case); links in
-//! different subnets without rules; the amazon-ec2-net-utils layout (`from A
+//! different subnets without rules (some with priorities crowded before a
+//! `5: lookup main`, only 1 free: the fix's rules share it); the amazon-ec2-net-utils layout (`from A
 //! lookup 1000N` at priority 1000N, per-ENI tables with the default and the
 //! subnet route), correct and broken (a table without its default, a default
 //! via the wrong link, a missing rule, the primary without its table);
@@ -607,6 +608,16 @@ fn generate(seed: u64, n: usize, dummy_ok: bool) -> Spec {
                 let f = g.far16();
                 g.v4(format!("route add {f} via {} dev {}", ls[1].g4, ls[1].dev));
                 detail.push("static".into());
+            }
+            if g.r.chance(0.3) {
+                // Priorities crowded before the deciding rule: only 1 is
+                // free below `5: lookup main`, so the fix's rules for a
+                // second endpoint share the one its first rule took.
+                for p in 2..5 {
+                    g.v4(format!("rule add from 198.51.100.{p} lookup 50 priority {p}"));
+                }
+                g.v4("rule add lookup main priority 5");
+                detail.push("crowded".into());
             }
         }
         "ec2-ok" | "ec2-broken" | "route-types" => {
