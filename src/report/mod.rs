@@ -285,6 +285,34 @@ mod tests {
         );
     }
 
+    /// Entries are one where what the report shows is: a leak that
+    /// differs only by what the analysis keeps (`size`, `own_leg`) is the
+    /// same entry, as `merge`, which reads neither, will find it.
+    #[test]
+    fn entries_are_what_the_report_shows() {
+        let mut h = sample_reports()
+            .into_iter()
+            .find(|h| h.endpoints.iter().any(|e| !e.leaks.is_empty()))
+            .unwrap();
+        let rows = |h: &crate::verdict::host::HostReport| {
+            serde_json::to_value(h).unwrap()["leaks"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        let before = rows(&h);
+        let e = h
+            .endpoints
+            .iter_mut()
+            .find(|e| !e.leaks.is_empty())
+            .unwrap();
+        let mut twin = e.leaks[0].clone();
+        twin.size += 1;
+        twin.own_leg = !twin.own_leg;
+        e.leaks.push(twin);
+        assert_eq!(rows(&h), before);
+    }
+
     /// A host of links in subnets of their own leaks from each link to
     /// every other's subnet by the same connected route: one entry per
     /// route, not one per endpoint and route. A ref outside its table is

@@ -26,7 +26,7 @@ pub const SCHEMA: u32 = 3;
 /// A host with its tables: what its JSON text is made of.
 pub struct Wire<'h> {
     h: &'h HostReport,
-    leaks: Vec<&'h Leak>,
+    leaks: Vec<Shown<'h>>,
     no_route: Vec<&'h NoRoute>,
     /// Indices into `leaks` and `no_route`: each endpoint's, then each pod
     /// group's, leaks then no-route ranges.
@@ -36,19 +36,71 @@ pub struct Wire<'h> {
     ends: Vec<(usize, usize)>,
 }
 
-/// A table of distinct entries in the order first named.
-struct Table<'h, T: Eq + Hash> {
-    index: HashMap<&'h T, u32, foldhash::fast::RandomState>,
+/// A leak as the report shows it: equal and hashed by the fields written
+/// (`size` and `own_leg` are the analysis's, and a report read back by
+/// `merge` has neither: its tables must come out as the scan's).
+#[derive(Clone, Copy)]
+struct Shown<'h>(&'h Leak);
+
+impl Shown<'_> {
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        (&[ipnet::IpNet], u64, &str, crate::verdict::Scope, &str),
+        (Option<std::net::IpAddr>, bool, &[crate::verdict::Leg]),
+        (&Option<Quote>, &Option<Quote>, usize, &Option<Vec<String>>),
+        (crate::verdict::Impact, &Option<String>),
+    ) {
+        let l = self.0;
+        (
+            (
+                &l.destinations,
+                l.destinations_omitted,
+                &l.summary,
+                l.scope,
+                &l.egress,
+            ),
+            (l.gateway, l.hash_dependent, &l.legs),
+            (&l.rule, &l.route, l.routes, &l.protocols),
+            (l.impact, &l.dropped_by),
+        )
+    }
 }
 
-impl<'h, T: Eq + Hash> Table<'h, T> {
+impl PartialEq for Shown<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+
+impl Eq for Shown<'_> {}
+
+impl Hash for Shown<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key().hash(h)
+    }
+}
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// A table of distinct entries in the order first named.
+struct Table<T: Eq + Hash> {
+    index: HashMap<T, u32, foldhash::fast::RandomState>,
+}
+
+impl<T: Eq + Hash + Copy> Table<T> {
     fn new() -> Self {
         Table {
             index: HashMap::default(),
         }
     }
 
-    fn add(&mut self, v: &'h T, rows: &mut Vec<&'h T>, refs: &mut Vec<u32>) {
+    fn add(&mut self, v: T, rows: &mut Vec<T>, refs: &mut Vec<u32>) {
         let next = rows.len() as u32;
         let i = *self.index.entry(v).or_insert_with(|| {
             rows.push(v);
@@ -71,7 +123,7 @@ impl<'h> Wire<'h> {
         let owners = h.endpoints.iter().map(|e| (&e.leaks, &e.no_route));
         for (l, n) in owners.chain(h.pods.iter().map(|p| (&p.leaks, &p.no_route))) {
             for l in l {
-                leaks.add(l, &mut w.leaks, &mut w.refs);
+                leaks.add(Shown(l), &mut w.leaks, &mut w.refs);
             }
             let at = w.refs.len();
             for n in n {
@@ -127,7 +179,7 @@ impl<'h> Wire<'h> {
         let leaks: usize = self
             .leaks
             .iter()
-            .map(|l| {
+            .map(|&Shown(l)| {
                 let (q, d) = ([&l.rule, &l.route], &l.destinations);
                 ranges(d.len(), &l.summary, q, &l.protocols, &l.dropped_by)
                     + 2 * l.egress.len()
