@@ -578,7 +578,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
     if let Some(l) = &h.ec2rl.logged {
         let _ = writeln!(v, "  ec2rl said:      {l}");
     }
-    let mut shown = Shown::default();
+    let mut written = Written::default();
     for e in &h.endpoints {
         let _ = write!(v, "  {}/{} on {}", e.address, e.prefixlen, e.interface);
         if e.secondary {
@@ -602,7 +602,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
         ranges_text(
             v,
             (&e.leaks, &e.no_route, &e.conditional),
-            &mut shown,
+            &mut written,
             owner,
         );
     }
@@ -630,7 +630,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
         ranges_text(
             v,
             (&p.leaks, &p.no_route, &p.conditional),
-            &mut shown,
+            &mut written,
             owner,
         );
     }
@@ -667,7 +667,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
 /// them, so the text grows with the distinct entries, not with endpoints
 /// times entries (112 MB for that host before; the JSON lists them all).
 #[derive(Default)]
-struct Shown<'h> {
+struct Written<'h> {
     leaks: std::collections::HashMap<&'h crate::verdict::Leak, u32, foldhash::fast::RandomState>,
     no_route:
         std::collections::HashMap<&'h crate::verdict::NoRoute, u32, foldhash::fast::RandomState>,
@@ -680,7 +680,7 @@ const SHARED_LINES: usize = 16;
 
 /// The lines of one endpoint's (or pod group's) leaks, no-route ranges
 /// and conditional rules; an entry already written for an earlier owner
-/// (`shown`) is named in a line, `as for OWNER`.
+/// (`written`) is named in a line, `as for OWNER`.
 fn ranges_text<'h>(
     v: &mut String,
     (leaks, no_route, conditional): (
@@ -688,12 +688,12 @@ fn ranges_text<'h>(
         &'h [crate::verdict::NoRoute],
         &'h [crate::verdict::Quote],
     ),
-    shown: &mut Shown<'h>,
+    written: &mut Written<'h>,
     owner: String,
 ) {
     use std::fmt::Write as _;
-    let me = shown.owners.len() as u32;
-    shown.owners.push(owner);
+    let me = written.owners.len() as u32;
+    written.owners.push(owner);
     let mut named = 0;
     let mut seen = |first: u32| {
         if first == me {
@@ -708,7 +708,7 @@ fn ranges_text<'h>(
     let mut counted = [0usize; 2];
     let mut head = String::new();
     for l in leaks {
-        let first = *shown.leaks.entry(l).or_insert(me);
+        let first = *written.leaks.entry(l).or_insert(me);
         head.clear();
         let _ = write!(
             head,
@@ -739,13 +739,13 @@ fn ranges_text<'h>(
             v,
             &head,
             seen(first),
-            &shown.owners,
+            &written.owners,
             detail,
             &mut counted[0],
         );
     }
     for n in no_route {
-        let first = *shown.no_route.entry(n).or_insert(me);
+        let first = *written.no_route.entry(n).or_insert(me);
         head.clear();
         let _ = write!(
             head,
@@ -764,7 +764,7 @@ fn ranges_text<'h>(
             v,
             &head,
             seen(first),
-            &shown.owners,
+            &written.owners,
             detail,
             &mut counted[1],
         ) && n.rule.is_none()
