@@ -668,7 +668,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
 /// times entries (112 MB for that host before; the JSON lists them all).
 #[derive(Default)]
 struct Written<'h> {
-    leaks: std::collections::HashMap<&'h crate::verdict::Leak, u32, foldhash::fast::RandomState>,
+    leaks: std::collections::HashMap<wire::Shown<'h>, u32, foldhash::fast::RandomState>,
     no_route:
         std::collections::HashMap<&'h crate::verdict::NoRoute, u32, foldhash::fast::RandomState>,
     owners: Vec<String>,
@@ -708,7 +708,7 @@ fn ranges_text<'h>(
     let mut counted = [0usize; 2];
     let mut head = String::new();
     for l in leaks {
-        let first = *written.leaks.entry(l).or_insert(me);
+        let first = *written.leaks.entry(wire::Shown(l)).or_insert(me);
         head.clear();
         let _ = write!(
             head,

@@ -15,7 +15,7 @@ use crate::verdict::host::HostReport;
 use crate::verdict::pods::PodGroup;
 use crate::verdict::space::NetText;
 use crate::verdict::{Endpoint, Leak, NoRoute, Quote};
-use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -40,7 +40,7 @@ pub struct Wire<'h> {
 /// (`size` and `own_leg` are the analysis's, and a report read back by
 /// `merge` has neither: its tables must come out as the scan's).
 #[derive(Clone, Copy)]
-struct Shown<'h>(&'h Leak);
+pub(crate) struct Shown<'h>(pub(crate) &'h Leak);
 
 impl Shown<'_> {
     #[allow(clippy::type_complexity)]
@@ -279,12 +279,15 @@ impl Serialize for Wire<'_> {
         opt(&mut st, "impact", h.impact.as_ref())?;
         st.serialize_field("incomplete", &h.incomplete)?;
         st.serialize_field("reason", &h.reason)?;
-        st.serialize_field("endpoints", &Owners(self, Kind::Endpoints))?;
-        if h.pods.is_empty() {
-            st.skip_field("pods")?;
-        } else {
-            st.serialize_field("pods", &Owners(self, Kind::Pods))?;
-        }
+        let eps = h.endpoints.len();
+        let endpoints: Vec<EndpointOut> = (h.endpoints.iter().enumerate())
+            .map(|(i, e)| EndpointOut(e, self.refs_of(i)))
+            .collect();
+        st.serialize_field("endpoints", &endpoints)?;
+        let pods: Vec<PodOut> = (h.pods.iter().enumerate())
+            .map(|(i, p)| PodOut(p, self.refs_of(eps + i)))
+            .collect();
+        opt(&mut st, "pods", Some(&pods).filter(|p| !p.is_empty()))?;
         st.serialize_field("leaks", &self.leaks)?;
         st.serialize_field("no_route", &self.no_route)?;
         st.serialize_field("ec2rl", &h.ec2rl)?;
@@ -300,37 +303,6 @@ impl Serialize for Wire<'_> {
         opt(&mut st, "notes", Some(&h.notes).filter(|v| !v.is_empty()))?;
         st.serialize_field("diagnostics", &h.diagnostics)?;
         st.end()
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Endpoints,
-    Pods,
-}
-
-/// The host's endpoints or pod groups, with their refs.
-struct Owners<'w, 'h>(&'w Wire<'h>, Kind);
-
-impl Serialize for Owners<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (w, eps) = (self.0, self.0.h.endpoints.len());
-        match self.1 {
-            Kind::Endpoints => {
-                let mut seq = s.serialize_seq(Some(eps))?;
-                for (i, e) in w.h.endpoints.iter().enumerate() {
-                    seq.serialize_element(&EndpointOut(e, w.refs_of(i)))?;
-                }
-                seq.end()
-            }
-            Kind::Pods => {
-                let mut seq = s.serialize_seq(Some(w.h.pods.len()))?;
-                for (i, p) in w.h.pods.iter().enumerate() {
-                    seq.serialize_element(&PodOut(p, w.refs_of(eps + i)))?;
-                }
-                seq.end()
-            }
-        }
     }
 }
 

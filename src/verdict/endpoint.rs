@@ -239,7 +239,7 @@ impl Quote {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leak {
     /// Collapsed CIDR ranges: the first `MAX_DESTINATIONS`. The host's own
     /// and broadcast addresses inside a range may be included; never-peers

@@ -2848,12 +2848,17 @@ fn pick_table(host: &Host, dev: &str, numbering: &Numbering, taken: &BTreeSet<u3
 fn own_nets(host: &Host, fam: Family, dev: &str) -> Vec<ipnet::IpNet> {
     host.addrs_on(dev)
         .filter(|a| a.addr.family == fam)
-        .filter_map(|a| {
-            ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen).ok()
-        })
-        .map(|n| n.trunc())
-        .filter(|n| n.prefix_len() < n.max_prefix_len())
+        .filter_map(subnet_of)
         .collect()
+}
+
+/// The subnet an address makes connected (its peer's for a point-to-point
+/// one), none for a full-length prefix.
+fn subnet_of(a: &crate::model::AddrInfo) -> Option<ipnet::IpNet> {
+    let n = ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen)
+        .ok()?
+        .trunc();
+    (n.prefix_len() < n.max_prefix_len()).then_some(n)
 }
 
 /// A link's connected subnets (`own_nets`, each once), asked per route
@@ -2898,11 +2903,7 @@ impl Subnets {
 fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
     let mut m: HashMap<ipnet::IpNet, Vec<&str>> = HashMap::new();
     for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
-        let Ok(n) = ipnet::IpNet::new(a.addr.peer.unwrap_or(a.addr.local), a.addr.prefixlen) else {
-            continue;
-        };
-        let n = n.trunc();
-        if n.prefix_len() < n.max_prefix_len() {
+        if let Some(n) = subnet_of(a) {
             let links = m.entry(n).or_default();
             if !links.contains(&a.link.as_str()) {
                 links.push(a.link.as_str());
