@@ -3219,6 +3219,10 @@ thread_local! {
     static OTHERS_FILLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Pieces of other groups' narrow tables `wants` took as one.
     static NARROW_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Plans every group of which is planned one at a time (no `batch`).
+    static ONE_BY_ONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Batches judged: (accepted, refused).
+    static BATCHES: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
 
 /// The fewest (prefix, label) entries whose longest match gives every
@@ -4110,132 +4114,60 @@ pub(crate) fn advise_in(
             .then(|| Space::new(host, f, class))
     });
     let numbering = [Family::Inet, Family::Inet6].map(|f| Numbering::of(host, f, platform));
-    let mut tables_taken = used_tables(host);
-    let mut prios_taken: [Priorities; 2] = host.rules.each_ref().map(|rs| Priorities {
+    let tables_taken = used_tables(host);
+    let prios_taken: [Priorities; 2] = host.rules.each_ref().map(|rs| Priorities {
         taken: rs.iter().map(|r| r.rule.priority).collect(),
         ours: Default::default(),
         down: Default::default(),
     });
     let by_source = host.rules.each_ref().map(|rs| BySource::of(rs.iter()));
     let subnets = [Family::Inet, Family::Inet6].map(|f| subnet_links(host, f));
-    let mut steps: Vec<Fix> = Vec::new();
     let mut plan = Plan::new(host, eps, analysed);
     // The space each family's lookups are kept by (`Captured`).
     let orig = [0, 1].map(|fi| spaces[fi].as_ref().or(cut[fi].as_ref()));
-    let mut failures: Vec<String> = Vec::new();
-    for (dev, fam, members) in &groups {
-        let fi = fam_idx(*fam);
-        let sp = spaces[fi]
-            .as_ref()
-            .or(cut[fi].as_ref())
-            .expect("space of a group's family");
-        let gw = pick_gateway(host, *fam, dev, platform, &subnets[fi]);
-        let mut why: Option<String> = None;
-        let mut done = false;
-        // One table for the link's endpoints, else one per endpoint; rules
-        // at the latest free priority, then earlier ones.
-        let shapes: Vec<Vec<Vec<usize>>> = if members.len() > 1 {
-            vec![
-                vec![members.clone()],
-                members.iter().map(|&i| vec![i]).collect(),
-            ]
-        } else {
-            vec![vec![members.clone()]]
-        };
-        // The endpoints' own table repaired, when it is what decides.
-        let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
-        if let Some(c) = repair(host, sp, cap, eps, members, gw.as_ref()) {
-            match plan.try_step(host, eps, class, &c.ops, members, orig) {
-                Ok(()) => {
-                    steps.push(Fix::new(c.ops, c.notes));
-                    continue;
-                }
-                Err(e) => why = Some(e),
-            }
-        }
-        // Each part's table layout, made once for all its attempts, by part
-        // (a search of them was parts² where each endpoint is one).
-        let mut layouts: HashMap<&[usize], Result<Layout, String>> = HashMap::new();
-        'attempts: for level in 0..3 {
-            for shape in &shapes {
-                let mut ops = Vec::new();
-                let mut notes = Vec::new();
-                let mut noted: HashSet<String> = HashSet::new();
-                let mut t_taken = tables_taken.clone();
-                let mut p_taken = prios_taken[fi].clone();
-                let mut ok = true;
-                for part in shape {
-                    let lay = layouts.entry(part).or_insert_with(|| {
-                        let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
-                        layout(host, sp, cap, eps, part, gw.as_ref())
-                    });
-                    let made = match lay {
-                        Ok(lay) => candidate(
-                            host,
-                            eps,
-                            part,
-                            lay,
-                            gw.as_ref(),
-                            &numbering[fi],
-                            level,
-                            &t_taken,
-                            &mut p_taken,
-                            &by_source[fi],
-                        ),
-                        Err(e) => Err(e.clone()),
-                    };
-                    match made {
-                        Ok(c) => {
-                            for o in &c.ops {
-                                match o {
-                                    Op::AddRoute(r) => {
-                                        t_taken.extend(r.table.id());
-                                    }
-                                    Op::AddRule(_, r) => {
-                                        p_taken.insert(r.priority);
-                                    }
-                                    _ => {}
-                                }
-                            }
-                            ops.extend(c.ops);
-                            for n in c.notes {
-                                if noted.insert(n.clone()) {
-                                    notes.push(n);
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            why.get_or_insert(e);
-                            ok = false;
-                            break;
-                        }
-                    }
-                }
-                if !ok {
-                    continue;
-                }
-                match plan.try_step(host, eps, class, &ops, members, orig) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        why = Some(e);
-                        continue;
-                    }
-                }
-                tables_taken = t_taken;
-                prios_taken[fi] = p_taken;
-                steps.push(Fix::new(ops, notes));
-                done = true;
-                break 'attempts;
-            }
-        }
-        if !done {
-            failures.push(format!(
-                "{dev} ({}): {}",
-                fam_name(*fam),
-                why.unwrap_or_else(|| "no candidate fix".into())
-            ));
-        }
-    }
+    let mut g = Groups {
+        host,
+        eps,
+        class,
+        groups: &groups,
+        gws: groups
+            .iter()
+            .map(|(dev, fam, _)| pick_gateway(host, *fam, dev, platform, &subnets[fam_idx(*fam)]))
+            .collect(),
+        orig,
+        numbering,
+        by_source,
+        layouts: groups.iter().map(|_| HashMap::new()).collect(),
+    };
+    let taken = (tables_taken, prios_taken);
+    // Every group's first attempt judged at once: one at a time, a host
+    // of 500 links judged 500 steps, each reading every rule and endpoint
+    // again (links × rules). Where each step would be accepted in turn, the
+    // plan is the same; where the whole is refused, the groups are planned
+    // one at a time.
+    let planned = (groups.len() > 1 && batching())
+        .then(|| {
+            let mut t = taken.clone();
+            let p = plan_groups(&mut g, &mut plan, &mut t, false);
+            let ops: Vec<Op> = p.steps.iter().flat_map(|s| s.ops.iter().cloned()).collect();
+            let judged = plan.try_step(host, eps, class, &ops, &p.members, orig);
+            #[cfg(test)]
+            BATCHES.with(|b| {
+                let (ok, no) = b.get();
+                b.set(if judged.is_ok() {
+                    (ok + 1, no)
+                } else {
+                    (ok, no + 1)
+                })
+            });
+            judged.ok().map(|()| p)
+        })
+        .flatten();
+    let Planned {
+        steps,
+        mut failures,
+        ..
+    } = planned.unwrap_or_else(|| plan_groups(&mut g, &mut plan, &mut taken.clone(), true));
     let asym: usize = groups.iter().map(|g| g.2.len()).sum();
     // What the accepted steps leave leaking (in a family no step touches:
     // every asymmetric endpoint).
@@ -4279,6 +4211,170 @@ pub(crate) fn advise_in(
         steps,
         unverified,
     }
+}
+
+/// What planning a host's groups of asymmetric endpoints reads: each
+/// group's router, and the table layouts of its parts, made once for all
+/// attempts (a search of them was parts² where each endpoint is one).
+struct Groups<'a> {
+    host: &'a Host,
+    eps: &'a [Endpoint],
+    class: &'a LinkClass,
+    /// (link, family, endpoints), in endpoint order.
+    groups: &'a [(String, Family, Vec<usize>)],
+    gws: Vec<Option<Gateway>>,
+    orig: [Option<&'a Space<'a>>; 2],
+    numbering: [Numbering; 2],
+    by_source: [BySource; 2],
+    layouts: Vec<HashMap<Vec<usize>, Result<Layout, String>>>,
+}
+
+/// The tables and rule priorities taken (the host's and the plan's).
+type Taken = (BTreeSet<u32>, [Priorities; 2]);
+
+/// The steps planned, the groups left without one (why), and the
+/// endpoints the steps are for.
+struct Planned {
+    steps: Vec<Fix>,
+    failures: Vec<String>,
+    members: Vec<usize>,
+}
+
+/// Plans the groups in order, each by its first attempt that the plan
+/// accepts: its own table repaired, when that is what decides; else one
+/// table for the link's endpoints, else one per endpoint, with rules at
+/// the latest free priorities, then earlier ones. `judge`: each step is
+/// judged as it is added (`Plan::try_step`); without, every attempt that
+/// can be made is taken as accepted, for the caller to judge at once.
+fn plan_groups(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken, judge: bool) -> Planned {
+    let (host, eps, class, orig) = (g.host, g.eps, g.class, g.orig);
+    let mut out = Planned {
+        steps: Vec::new(),
+        failures: Vec::new(),
+        members: Vec::new(),
+    };
+    let try_step = |plan: &mut Plan, ops: &[Op], members: &[usize]| {
+        if judge {
+            plan.try_step(host, eps, class, ops, members, orig)
+        } else {
+            Ok(())
+        }
+    };
+    for (gi, (dev, fam, members)) in g.groups.iter().enumerate() {
+        let fi = fam_idx(*fam);
+        let sp = orig[fi].expect("space of a group's family");
+        let gw = g.gws[gi].as_ref();
+        let mut why: Option<String> = None;
+        let mut done = false;
+        let shapes: Vec<Vec<Vec<usize>>> = if members.len() > 1 {
+            vec![
+                vec![members.clone()],
+                members.iter().map(|&i| vec![i]).collect(),
+            ]
+        } else {
+            vec![vec![members.clone()]]
+        };
+        let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
+        if let Some(c) = repair(host, sp, cap, eps, members, gw) {
+            match try_step(plan, &c.ops, members) {
+                Ok(()) => {
+                    out.steps.push(Fix::new(c.ops, c.notes));
+                    out.members.extend(members);
+                    continue;
+                }
+                Err(e) => why = Some(e),
+            }
+        }
+        let layouts = &mut g.layouts[gi];
+        'attempts: for level in 0..3 {
+            for shape in &shapes {
+                let mut ops = Vec::new();
+                let mut notes = Vec::new();
+                let mut noted: HashSet<String> = HashSet::new();
+                let mut t_taken = taken.0.clone();
+                let mut p_taken = taken.1[fi].clone();
+                let mut ok = true;
+                for part in shape {
+                    let lay = layouts.entry(part.clone()).or_insert_with(|| {
+                        let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
+                        layout(host, sp, cap, eps, part, gw)
+                    });
+                    let made = match lay {
+                        Ok(lay) => candidate(
+                            host,
+                            eps,
+                            part,
+                            lay,
+                            gw,
+                            &g.numbering[fi],
+                            level,
+                            &t_taken,
+                            &mut p_taken,
+                            &g.by_source[fi],
+                        ),
+                        Err(e) => Err(e.clone()),
+                    };
+                    match made {
+                        Ok(c) => {
+                            for o in &c.ops {
+                                match o {
+                                    Op::AddRoute(r) => {
+                                        t_taken.extend(r.table.id());
+                                    }
+                                    Op::AddRule(_, r) => {
+                                        p_taken.insert(r.priority);
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            ops.extend(c.ops);
+                            for n in c.notes {
+                                if noted.insert(n.clone()) {
+                                    notes.push(n);
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            why.get_or_insert(e);
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if !ok {
+                    continue;
+                }
+                if let Err(e) = try_step(plan, &ops, members) {
+                    why = Some(e);
+                    continue;
+                }
+                taken.0 = t_taken;
+                taken.1[fi] = p_taken;
+                out.steps.push(Fix::new(ops, notes));
+                out.members.extend(members);
+                done = true;
+                break 'attempts;
+            }
+        }
+        if !done {
+            out.failures.push(format!(
+                "{dev} ({}): {}",
+                fam_name(*fam),
+                why.unwrap_or_else(|| "no candidate fix".into())
+            ));
+        }
+    }
+    out
+}
+
+/// Whether the groups' first attempts are judged at once (tests compare
+/// the plans without).
+fn batching() -> bool {
+    #[cfg(test)]
+    if ONE_BY_ONE.with(|o| o.get()) {
+        return false;
+    }
+    true
 }
 
 /// Endpoint names for a reason, the first `REASON_NAMES` and a count of

@@ -1578,3 +1578,32 @@ fn the_plans_priorities_below() {
         (Some(1), Some(1), Some(5))
     );
 }
+
+/// The groups' attempts judged as one step give the plan that judging them
+/// one at a time gives (reason, notes and commands), on random hosts with
+/// and without the platform's router; a refused batch falls back to it.
+#[test]
+fn a_batch_plans_what_one_step_at_a_time_plans() {
+    let class = LinkClass::default();
+    let mut rng = Rng(0x51ed_270b_2700_13a5);
+    let before = BATCHES.with(|b| b.get());
+    for k in 0..600 {
+        let h = random_host(&mut rng);
+        let eps = endpoints(&h, &class);
+        let platform = Platform { ec2: k % 2 == 0 };
+        let batched = advise(&h, &eps, &class, platform);
+        ONE_BY_ONE.with(|o| o.set(true));
+        let alone = advise(&h, &eps, &class, platform);
+        ONE_BY_ONE.with(|o| o.set(false));
+        assert_eq!(batched.status, alone.status, "{}", alone.reason);
+        assert_eq!(batched.reason, alone.reason);
+        assert_eq!(batched.unverified, alone.unverified);
+        assert_eq!(commands(&batched), commands(&alone));
+        let notes = |a: &Advice| a.steps.iter().map(|s| s.notes.clone()).collect::<Vec<_>>();
+        assert_eq!(notes(&batched), notes(&alone));
+    }
+    let (ok, no) = BATCHES.with(|b| b.get());
+    let (ok, no) = (ok - before.0, no - before.1);
+    // 510 and 70 when written: both ways are taken.
+    assert!(ok > 250 && no > 20, "{ok} batches accepted, {no} refused");
+}
