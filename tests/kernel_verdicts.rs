@@ -219,15 +219,17 @@ fn judge_catches_wrong_verdicts() {
                         .unwrap();
                     let hash = ep.leaks[i].hash_dependent;
                     let mut m = ep.clone();
-                    m.leaks[i].egress = "nowhere0".into();
-                    m.leaks[i].hash_dependent = false;
+                    let l = std::sync::Arc::make_mut(&mut m.leaks[i]);
+                    l.egress = "nowhere0".into();
+                    l.hash_dependent = false;
                     tally("leak egress changed", caught(&m), ctx.clone());
                     if !hash && c.kernel.dev.as_deref() != Some(ep.interface.as_str()) {
                         let mut m = ep.clone();
                         m.leaks.remove(i);
                         tally("leak dropped", caught(&m), ctx.clone());
                         let mut m = ep.clone();
-                        m.leaks[i].scope = match m.leaks[i].scope {
+                        let l = std::sync::Arc::make_mut(&mut m.leaks[i]);
+                        l.scope = match l.scope {
                             Scope::SameSubnet => Scope::OffLink,
                             _ => Scope::SameSubnet,
                         };
@@ -253,24 +255,27 @@ fn judge_catches_wrong_verdicts() {
                 }
                 Kind::Ok => {
                     let mut m = ep.clone();
-                    m.leaks.push(Leak {
-                        destinations: vec![ipnet::IpNet::from(c.dst)],
-                        destinations_omitted: 0,
-                        summary: String::new(),
-                        scope: Scope::OffLink,
-                        egress: "nowhere0".into(),
-                        gateway: None,
-                        hash_dependent: false,
-                        legs: Vec::new(),
-                        rule: None,
-                        route: None,
-                        routes: 0,
-                        protocols: None,
-                        impact: asymroute_offline::verdict::Impact::Delivered,
-                        dropped_by: None,
-                        size: 1,
-                        own_leg: false,
-                    });
+                    m.leaks.push(
+                        Leak {
+                            destinations: vec![ipnet::IpNet::from(c.dst)],
+                            destinations_omitted: 0,
+                            summary: String::new(),
+                            scope: Scope::OffLink,
+                            egress: "nowhere0".into(),
+                            gateway: None,
+                            hash_dependent: false,
+                            legs: Vec::new(),
+                            rule: None,
+                            route: None,
+                            routes: 0,
+                            protocols: None,
+                            impact: asymroute_offline::verdict::Impact::Delivered,
+                            dropped_by: None,
+                            size: 1,
+                            own_leg: false,
+                        }
+                        .into(),
+                    );
                     tally("fake leak added", caught(&m), ctx.clone());
                 }
             }

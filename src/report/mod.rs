@@ -306,10 +306,10 @@ mod tests {
             .iter_mut()
             .find(|e| !e.leaks.is_empty())
             .unwrap();
-        let mut twin = e.leaks[0].clone();
+        let mut twin = crate::verdict::Leak::clone(&e.leaks[0]);
         twin.size += 1;
         twin.own_leg = !twin.own_leg;
-        e.leaks.push(twin);
+        e.leaks.push(twin.into());
         assert_eq!(rows(&h), before);
     }
 
@@ -349,6 +349,13 @@ mod tests {
         // Each endpoint leaks to the n - 1 other subnets; all but eth0's
         // endpoint leak the rest off-link by eth0.
         assert_eq!(listed, n * (n - 1) + (n - 1), "{h:?}");
+        // The analysis holds each of them once (`Endpoint::leaks`).
+        let held: std::collections::HashSet<*const crate::verdict::Leak> = h
+            .endpoints
+            .iter()
+            .flat_map(|e| e.leaks.iter().map(std::sync::Arc::as_ptr))
+            .collect();
+        assert_eq!(held.len(), n + 1);
         let mut v = serde_json::to_value(h).unwrap();
         let rows = v["leaks"].as_array().unwrap().len();
         // A cross-subnet entry per link's route, named by the n - 1 other
@@ -684,7 +691,7 @@ const SHARED_LINES: usize = 16;
 fn ranges_text<'h>(
     v: &mut String,
     (leaks, no_route, conditional): (
-        &'h [crate::verdict::Leak],
+        &'h [std::sync::Arc<crate::verdict::Leak>],
         &'h [crate::verdict::NoRoute],
         &'h [crate::verdict::Quote],
     ),

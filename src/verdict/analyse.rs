@@ -174,6 +174,8 @@ pub(super) struct Memo<'h> {
     /// The leg lists of hash-dependent leaks (device index, gateway), each
     /// once.
     pub(super) legs: Vec<Box<[LegKey]>>,
+    /// Each distinct leak once (endpoints share them: `Endpoint::leaks`).
+    leaks: super::FastSet<std::sync::Arc<Leak>>,
     /// The nexthop lists of multipath answers (`RawAnswer::Hit`), each
     /// once, the empty one first; and by list.
     pub(super) hops: Vec<Box<[LegKey]>>,
@@ -1297,6 +1299,7 @@ pub(super) fn analyse<'h>(
     by_group(grouped, group_outcome.len(), ranges, range_ends);
     by_group(group_routes, group_outcome.len(), route_keys, route_ends);
     // The tables found once (a BGP table's leak reads a million routes).
+    let mut pool = std::mem::take(&mut m.leaks);
     let route_of = |k: RouteKey| route_in(&m.tables, k);
     let route_dst = |k: RouteKey| route_of(k).map(|e| Range::of(&e.route.dst));
     let (mut at, mut at_route) = (0, 0);
@@ -1346,33 +1349,36 @@ pub(super) fn analyse<'h>(
                 rule,
                 own_leg,
                 ..
-            } => ep.leaks.push(Leak {
-                destinations,
-                destinations_omitted: omitted,
-                summary,
-                scope,
-                egress: m.names[egress as usize].clone(),
-                gateway,
-                hash_dependent: hash,
-                legs: m
-                    .legs
-                    .get(legs as usize)
-                    .into_iter()
-                    .flat_map(|l| l.iter())
-                    .map(|&(d, gateway)| Leg {
-                        dev: m.names[d as usize].clone(),
-                        gateway,
-                    })
-                    .collect(),
-                rule: rule.map(|i| q.rule(fam, i as usize)),
-                route: quote_route(main_route),
-                routes,
-                protocols: None,
-                impact: Impact::Delivered,
-                dropped_by: None,
-                size,
-                own_leg,
-            }),
+            } => ep.leaks.push(shared_leak(
+                &mut pool,
+                Leak {
+                    destinations,
+                    destinations_omitted: omitted,
+                    summary,
+                    scope,
+                    egress: m.names[egress as usize].clone(),
+                    gateway,
+                    hash_dependent: hash,
+                    legs: m
+                        .legs
+                        .get(legs as usize)
+                        .into_iter()
+                        .flat_map(|l| l.iter())
+                        .map(|&(d, gateway)| Leg {
+                            dev: m.names[d as usize].clone(),
+                            gateway,
+                        })
+                        .collect(),
+                    rule: rule.map(|i| q.rule(fam, i as usize)),
+                    route: quote_route(main_route),
+                    routes,
+                    protocols: None,
+                    impact: Impact::Delivered,
+                    dropped_by: None,
+                    size,
+                    own_leg,
+                },
+            )),
             Outcome::NoRoute {
                 error, rule, hash, ..
             } => ep.no_route.push(NoRoute {
@@ -1395,6 +1401,7 @@ pub(super) fn analyse<'h>(
         .iter()
         .map(|&i| q.rule(fam, i as usize))
         .collect();
+    m.leaks = pool;
     settle(ep);
     outcomes.clear();
     index.clear();
@@ -1407,6 +1414,16 @@ pub(super) fn analyse<'h>(
     group_outcome.clear();
     last_route.clear();
     m.scratch = scratch;
+}
+
+/// `l`, shared with the host's endpoints that leak alike (`pool`).
+fn shared_leak(pool: &mut super::FastSet<std::sync::Arc<Leak>>, l: Leak) -> std::sync::Arc<Leak> {
+    if let Some(x) = pool.get(&l) {
+        return x.clone();
+    }
+    let x = std::sync::Arc::new(l);
+    pool.insert(x.clone());
+    x
 }
 
 /// Orders an analysed endpoint's leaks (the biggest first; ties by scope

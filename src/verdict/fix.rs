@@ -4081,25 +4081,25 @@ pub(crate) fn advise_in(
     // Endpoints that leak for some reply protocols only: the plan is
     // checked on protocol-less replies, which would call them fixed.
     let mut by_protocol: Vec<usize> = Vec::new();
+    // Both found in maps: a host of 500 links has 10,000 twins.
+    let twins = super::twins(eps);
+    let mut group_of: super::FastMap<(&str, Family), usize> = Default::default();
     for (i, e) in eps.iter().enumerate() {
         if e.verdict != Some(Verdict::Asymmetric) {
             continue;
         }
-        let own = e
-            .same_as
-            .and_then(|a| eps.iter().find(|t| t.address == a && t.same_as.is_none()))
-            .unwrap_or(e);
+        let own = twins[i].map_or(e, |t| &eps[t]);
         if own.protocols.is_some() || own.leaks.iter().any(|l| l.protocols.is_some()) {
             by_protocol.push(i);
             continue;
         }
-        match groups
-            .iter_mut()
-            .find(|g| g.0 == e.interface && g.1 == e.family)
-        {
-            Some(g) => g.2.push(i),
-            None => groups.push((e.interface.clone(), e.family, vec![i])),
-        }
+        let g = *group_of
+            .entry((e.interface.as_str(), e.family))
+            .or_insert_with(|| {
+                groups.push((e.interface.clone(), e.family, Vec::new()));
+                groups.len() - 1
+            });
+        groups[g].2.push(i);
     }
     if groups.is_empty() && by_protocol.is_empty() {
         return Advice {

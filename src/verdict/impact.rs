@@ -16,10 +16,11 @@
 //! does not hold (the source/destination check, on by default and not
 //! visible in a bundle).
 
-use super::{Endpoint, LinkClass, Verdict};
+use super::{Endpoint, FastMap, Leak, LinkClass, Verdict};
 use crate::grammar::Family;
 use crate::model::Host;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// What happens to the traffic of a leaked or unroutable range, mildest
 /// first.
@@ -68,9 +69,16 @@ fn is_eni(host: &Host, dev: &str, class: &LinkClass) -> bool {
             .is_none_or(|l| !l.loopback && !l.point_to_point && l.master.is_none())
 }
 
+/// A leak (by address) given an impact and what drops it.
+type Changed = (*const Leak, Impact, Option<String>);
+
 /// Sets every leak's and no-route range's impact, and each endpoint's
 /// worst (a `same_as` endpoint takes its twin's).
 pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Platform) {
+    // Leaks shared by endpoints (`Endpoint::leaks`) that get the same
+    // impact stay shared: each changed leak once per (leak, impact).
+    // The map holds the old leak too: its address stays its own.
+    let mut changed: FastMap<Changed, [Arc<Leak>; 2]> = Default::default();
     for ep in eps.iter_mut() {
         if ep.verdict.is_none() || ep.same_as.is_some() {
             continue;
@@ -108,8 +116,16 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
                     }
                 }
             };
-            l.impact = impact;
-            l.dropped_by = by;
+            if (l.impact, &l.dropped_by) != (impact, &by) {
+                *l = changed
+                    .entry((Arc::as_ptr(l), impact, by))
+                    .or_insert_with_key(|(_, impact, by)| {
+                        let mut x = Leak::clone(l);
+                        (x.impact, x.dropped_by) = (*impact, by.clone());
+                        [l.clone(), Arc::new(x)]
+                    })[1]
+                    .clone();
+            }
         }
         for n in &mut ep.no_route {
             (n.impact, n.dropped_by) = match rp_on {

@@ -334,6 +334,7 @@ fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
             leaking.push(name.clone());
         }
         for l in e.leaks {
+            let l = std::sync::Arc::unwrap_or_clone(l);
             match leaks.iter_mut().find(|(x, _)| *x == l) {
                 Some((_, names)) => names.push(name.clone()),
                 None => leaks.push((l, vec![name.clone()])),
@@ -355,7 +356,7 @@ fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
         .into_iter()
         .map(|(mut l, names)| {
             l.protocols = (names.len() < n).then_some(names);
-            l
+            std::sync::Arc::new(l)
         })
         .collect();
     ep.no_route = drops

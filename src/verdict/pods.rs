@@ -60,7 +60,7 @@ pub struct PodGroup {
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,
-    pub leaks: Vec<Leak>,
+    pub leaks: Vec<std::sync::Arc<Leak>>,
     pub no_route: Vec<NoRoute>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditional: Vec<Quote>,
