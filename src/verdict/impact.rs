@@ -108,8 +108,8 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
                         Some(d) => (
                             Impact::ReplyDropped,
                             Some(format!(
-                                "the VPC's source/destination check: {} is {}'s address and leaves {d}",
-                                ep.address, ep.interface
+                                "the VPC's source/destination check: replies from {}'s address leave {d}",
+                                ep.interface
                             )),
                         ),
                         None => (Impact::Delivered, None),
