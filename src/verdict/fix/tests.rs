@@ -1360,7 +1360,11 @@ fn rules_added_at_once_as_one_by_one() {
                 };
                 let mut r = Rule::new(0, p);
                 r.family = Some(Family::Inet);
-                r.from = format!("10.0.0.{}/32", 10 + rng.below(3)).parse().ok();
+                // Now and then without a `from` (`add_rules` then asks every
+                // rule of the priority).
+                r.from = (rng.below(6) != 0)
+                    .then(|| format!("10.0.0.{}/32", 10 + rng.below(3)).parse().ok())
+                    .flatten();
                 r.action = RuleAction::Lookup;
                 r.table = Some(Table::Id(100 + rng.below(2) as u32));
                 r
