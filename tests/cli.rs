@@ -1159,7 +1159,7 @@ fn fix_prints_one_hosts_script_with_its_rollback() {
     let o = tool().arg("fix").arg(&h).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no router for eth1"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("eth1 (IPv4): no router in the dumps"));
     // With its instance id (EC2), the VPC router is known: verified.
     std::fs::write(h.join("instance-id"), "i-0123456789abcdef0\n").unwrap();
     let o = tool().arg("fix").arg(&h).output().unwrap();

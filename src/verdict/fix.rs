@@ -3713,8 +3713,7 @@ fn layout(
     group: &[usize],
     gw: Option<&Gateway>,
 ) -> Result<Layout, String> {
-    let e0 = &eps[group[0]];
-    let (fam, dev) = (e0.family, e0.interface.as_str());
+    let fam = eps[group[0]].family;
     let mut deciders = Vec::new();
     let runs = if let [i] = group {
         let (w, d) = wants::<Labels>(host, sp, cap, &eps[*i], gw);
@@ -3768,9 +3767,10 @@ fn layout(
     }
     let needs_router = segs.iter().any(|s| s.2 == VIA);
     if needs_router && gw.is_none() {
-        return Err(format!(
-            "no router for {dev} in the dumps (no route via a gateway on {dev} or inside its subnet)"
-        ));
+        return Err(
+            "no router in the dumps (no route via a gateway on the link or inside its subnet)"
+                .into(),
+        );
     }
     // The connected prefix holding the gateway goes in first, for the
     // kernel's gateway check.
@@ -4181,10 +4181,9 @@ pub(crate) fn advise_in(
         })
         .flatten();
     let Planned {
-        steps,
-        mut failures,
-        ..
+        steps, failures, ..
     } = planned.unwrap_or_else(|| plan_groups(&mut g, &mut plan, &mut taken.clone(), true));
+    let mut failures = told(failures);
     let asym: usize = groups.iter().map(|g| g.2.len()).sum();
     // What the accepted steps leave leaking (in a family no step touches:
     // every asymmetric endpoint).
@@ -4253,7 +4252,8 @@ type Taken = (BTreeSet<u32>, [Priorities; 2]);
 /// endpoints the steps are for.
 struct Planned {
     steps: Vec<Fix>,
-    failures: Vec<String>,
+    /// (link, family, why), in the groups' order.
+    failures: Vec<(String, Family, String)>,
     members: Vec<usize>,
 }
 
@@ -4374,10 +4374,10 @@ fn plan_groups(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken, judge: bo
             }
         }
         if !done {
-            out.failures.push(format!(
-                "{dev} ({}): {}",
-                fam_name(*fam),
-                why.unwrap_or_else(|| "no candidate fix".into())
+            out.failures.push((
+                dev.clone(),
+                *fam,
+                why.unwrap_or_else(|| "no candidate fix".into()),
             ));
         }
     }
@@ -4392,6 +4392,26 @@ fn batching() -> bool {
         return false;
     }
     true
+}
+
+/// Each distinct failure once, with the links it is of (`listed`): the
+/// first-seen order kept (a host of 500 links without routers said the
+/// same of each, 50 KB).
+fn told(failures: Vec<(String, Family, String)>) -> Vec<String> {
+    let mut whys: Vec<(Family, String, Vec<String>)> = Vec::new();
+    let mut at: HashMap<(Family, String), usize> = HashMap::new();
+    for (dev, fam, why) in failures {
+        match at.entry((fam, why)) {
+            std::collections::hash_map::Entry::Occupied(o) => whys[*o.get()].2.push(dev),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                whys.push((fam, v.key().1.clone(), vec![dev]));
+                v.insert(whys.len() - 1);
+            }
+        }
+    }
+    whys.into_iter()
+        .map(|(fam, why, devs)| format!("{} ({}): {why}", listed(&devs), fam_name(fam)))
+        .collect()
 }
 
 /// Endpoint names for a reason, the first `REASON_NAMES` and a count of

@@ -228,7 +228,11 @@ fn the_router_comes_from_the_dumps_or_the_platform() {
         "{:#?}",
         commands(&a)
     );
-    assert!(a.reason.contains("no router for eth1"), "{}", a.reason);
+    assert!(
+        a.reason.contains("eth1 (IPv4): no router in the dumps"),
+        "{}",
+        a.reason
+    );
     assert_eq!(a.unverified, vec!["10.0.1.10 on eth1".to_string()]);
 }
 
@@ -1567,6 +1571,26 @@ fn reasons_name_a_few_endpoints() {
     let s = listed(&names);
     assert!(s.ends_with("10.0.1.7 on eth1 and 12 more"), "{s}");
     assert_eq!(s.matches(" on eth1").count(), REASON_NAMES);
+}
+
+/// A failure said alike of several links is told once, naming them (a few
+/// and a count), in the order first met; one family's is not another's.
+#[test]
+fn failures_alike_are_told_once() {
+    let no = "no router in the dumps";
+    let mut f: Vec<(String, Family, String)> = (1..=12)
+        .map(|i| (format!("eth{i}"), Family::Inet, no.to_string()))
+        .collect();
+    f.insert(1, ("eth0".into(), Family::Inet, "no free table".into()));
+    f.push(("eth3".into(), Family::Inet6, no.into()));
+    let t = told(f);
+    assert_eq!(t.len(), 3, "{t:?}");
+    assert_eq!(
+        t[0],
+        format!("eth1, eth2, eth3, eth4, eth5, eth6, eth7, eth8 and 4 more (IPv4): {no}")
+    );
+    assert_eq!(t[1], "eth0 (IPv4): no free table");
+    assert_eq!(t[2], format!("eth3 (IPv6): {no}"));
 }
 
 /// The plan's own priorities below a decider: none below 0 or 1.
