@@ -2417,6 +2417,17 @@ impl Plan {
                 }
             }
         }
+        // Many rules added (a chunk of `plan_in_chunks`): the list copied
+        // once, not each rule taken out again (each a move of the list).
+        for fi in 0..2 {
+            let adds = step
+                .iter()
+                .filter(|o| matches!(o, Op::AddRule(..)) && fam_idx(o.family()) == fi)
+                .count();
+            if adds > 32 && !saved_rules.iter().any(|(f, _)| *f == fi) {
+                saved_rules.push((fi, m.rules[fi].clone()));
+            }
+        }
         let verdict = self.judge_step(host, eps, class, step, members, &saved_fib.0, orig);
         if verdict.is_err() {
             let m = &mut self.model;
@@ -4156,33 +4167,14 @@ pub(crate) fn advise_in(
         by_source,
         layouts: groups.iter().map(|_| HashMap::new()).collect(),
     };
-    let taken = (tables_taken, prios_taken);
-    // Every group's first attempt judged at once: one at a time, a host
-    // of 500 links judged 500 steps, each reading every rule and endpoint
-    // again (links × rules). Where each step would be accepted in turn, the
-    // plan is the same; where the whole is refused, the groups are planned
-    // one at a time.
-    let planned = (groups.len() > 1 && batching())
-        .then(|| {
-            let mut t = taken.clone();
-            let p = plan_groups(&mut g, &mut plan, &mut t, false);
-            let ops: Vec<Op> = p.steps.iter().flat_map(|s| s.ops.iter().cloned()).collect();
-            let judged = plan.try_step(host, eps, class, &ops, &p.members, orig);
-            #[cfg(test)]
-            BATCHES.with(|b| {
-                let (ok, no) = b.get();
-                b.set(if judged.is_ok() {
-                    (ok + 1, no)
-                } else {
-                    (ok, no + 1)
-                })
-            });
-            judged.ok().map(|()| p)
-        })
-        .flatten();
-    let Planned {
-        steps, failures, ..
-    } = planned.unwrap_or_else(|| plan_groups(&mut g, &mut plan, &mut taken.clone(), true));
+    let mut taken = (tables_taken, prios_taken);
+    let Planned { steps, failures } = if batching() {
+        plan_in_chunks(&mut g, &mut plan, &mut taken)
+    } else {
+        plan_groups(&mut g, &mut plan, &mut taken, true, 0..groups.len())
+    };
+    let steps: Vec<Fix> = steps.into_iter().map(|s| s.2).collect();
+    let failures = failures.into_iter().map(|f| (f.1, f.2, f.3)).collect();
     let mut failures = told(failures);
     let asym: usize = groups.iter().map(|g| g.2.len()).sum();
     // What the accepted steps leave leaking (in a family no step touches:
@@ -4248,13 +4240,90 @@ struct Groups<'a> {
 /// The tables and rule priorities taken (the host's and the plan's).
 type Taken = (BTreeSet<u32>, [Priorities; 2]);
 
-/// The steps planned, the groups left without one (why), and the
-/// endpoints the steps are for.
+/// The steps planned and the groups left without one, in the groups'
+/// order.
 struct Planned {
-    steps: Vec<Fix>,
-    /// (link, family, why), in the groups' order.
-    failures: Vec<(String, Family, String)>,
-    members: Vec<usize>,
+    /// (group, whether it repairs the group's own table, the step).
+    steps: Vec<(usize, bool, Fix)>,
+    /// (group, link, family, why).
+    failures: Vec<(usize, String, Family, String)>,
+}
+
+/// The groups planned as `plan_groups` judging each step as it is added
+/// plans them, judging many steps at once: the attempts made without a
+/// judge, then judged as one step; where that is refused, in chunks of 1,
+/// 2, 4, … steps, until one step is refused alone: that group is then
+/// planned with a judge, and the attempts after it made again. One at a time, a host of 500
+/// links judged 500 steps, each reading every rule and endpoint again
+/// (links × rules). Each step accepted in a chunk is taken as accepted
+/// alone (`a_batch_plans_what_one_step_at_a_time_plans`).
+fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Planned {
+    let (host, eps, class, orig) = (g.host, g.eps, g.class, g.orig);
+    let mut out = Planned {
+        steps: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut from = 0;
+    while from < g.groups.len() {
+        let mut t = taken.clone();
+        let p = plan_groups(g, plan, &mut t, false, from..g.groups.len());
+        let n = p.steps.len();
+        let (mut lo, mut size) = (0, n);
+        while lo < n {
+            let hi = (lo + size).min(n);
+            let chunk = &p.steps[lo..hi];
+            let ops: Vec<Op> = chunk.iter().flat_map(|s| s.2.ops.iter().cloned()).collect();
+            let members: Vec<usize> = chunk
+                .iter()
+                .flat_map(|s| g.groups[s.0].2.iter().copied())
+                .collect();
+            let judged = plan.try_step(host, eps, class, &ops, &members, orig);
+            #[cfg(test)]
+            BATCHES.with(|b| {
+                let (ok, no) = b.get();
+                b.set(if judged.is_ok() {
+                    (ok + 1, no)
+                } else {
+                    (ok, no + 1)
+                })
+            });
+            if judged.is_ok() {
+                // What the steps took, as `plan_groups` takes it.
+                for (_, _, step) in chunk.iter().filter(|s| !s.1) {
+                    for o in &step.ops {
+                        match o {
+                            Op::AddRoute(r) => taken.0.extend(r.table.id()),
+                            Op::AddRule(f, r) => taken.1[fam_idx(*f)].insert(r.priority),
+                            _ => {}
+                        }
+                    }
+                }
+                lo = hi;
+                size *= 2;
+            } else if hi - lo == 1 {
+                break;
+            } else {
+                // From one step again, doubling: a step refused near `lo`
+                // costs little to find, one far from it a few chunks.
+                size = 1;
+            }
+        }
+        let stop = p.steps.get(lo).map_or(g.groups.len(), |s| s.0);
+        let (mut steps, mut failures) = (p.steps, p.failures);
+        steps.truncate(lo);
+        failures.retain(|f| f.0 < stop);
+        out.steps.extend(steps);
+        out.failures.extend(failures);
+        if stop == g.groups.len() {
+            break;
+        }
+        // The group whose step was refused alone: its other attempts.
+        let q = plan_groups(g, plan, taken, true, stop..stop + 1);
+        out.steps.extend(q.steps);
+        out.failures.extend(q.failures);
+        from = stop + 1;
+    }
+    out
 }
 
 /// Plans the groups in order, each by its first attempt that the plan
@@ -4263,12 +4332,17 @@ struct Planned {
 /// the latest free priorities, then earlier ones. `judge`: each step is
 /// judged as it is added (`Plan::try_step`); without, every attempt that
 /// can be made is taken as accepted, for the caller to judge at once.
-fn plan_groups(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken, judge: bool) -> Planned {
+fn plan_groups(
+    g: &mut Groups<'_>,
+    plan: &mut Plan,
+    taken: &mut Taken,
+    judge: bool,
+    which: std::ops::Range<usize>,
+) -> Planned {
     let (host, eps, class, orig) = (g.host, g.eps, g.class, g.orig);
     let mut out = Planned {
         steps: Vec::new(),
         failures: Vec::new(),
-        members: Vec::new(),
     };
     let try_step = |plan: &mut Plan, ops: &[Op], members: &[usize]| {
         if judge {
@@ -4277,7 +4351,8 @@ fn plan_groups(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken, judge: bo
             Ok(())
         }
     };
-    for (gi, (dev, fam, members)) in g.groups.iter().enumerate() {
+    for gi in which {
+        let (dev, fam, members) = &g.groups[gi];
         let fi = fam_idx(*fam);
         let sp = orig[fi].expect("space of a group's family");
         let gw = g.gws[gi].as_ref();
@@ -4295,8 +4370,7 @@ fn plan_groups(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken, judge: bo
         if let Some(c) = repair(host, sp, cap, eps, members, gw) {
             match try_step(plan, &c.ops, members) {
                 Ok(()) => {
-                    out.steps.push(Fix::new(c.ops, c.notes));
-                    out.members.extend(members);
+                    out.steps.push((gi, true, Fix::new(c.ops, c.notes)));
                     continue;
                 }
                 Err(e) => why = Some(e),
@@ -4367,14 +4441,14 @@ fn plan_groups(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken, judge: bo
                 }
                 taken.0 = t_taken;
                 taken.1[fi] = p_taken;
-                out.steps.push(Fix::new(ops, notes));
-                out.members.extend(members);
+                out.steps.push((gi, false, Fix::new(ops, notes)));
                 done = true;
                 break 'attempts;
             }
         }
         if !done {
             out.failures.push((
+                gi,
                 dev.clone(),
                 *fam,
                 why.unwrap_or_else(|| "no candidate fix".into()),

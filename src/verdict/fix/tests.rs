@@ -1607,9 +1607,10 @@ fn the_plans_priorities_below() {
     );
 }
 
-/// The groups' attempts judged as one step give the plan that judging them
-/// one at a time gives (reason, notes and commands), on random hosts with
-/// and without the platform's router; a refused batch falls back to it.
+/// The groups' attempts judged in chunks (`plan_in_chunks`) give the plan
+/// that judging them one at a time gives (reason, notes and commands), on
+/// random hosts with and without the platform's router, where chunks are
+/// refused too.
 #[test]
 fn a_batch_plans_what_one_step_at_a_time_plans() {
     let class = LinkClass::default();
@@ -1632,6 +1633,7 @@ fn a_batch_plans_what_one_step_at_a_time_plans() {
     }
     let (ok, no) = BATCHES.with(|b| b.get());
     let (ok, no) = (ok - before.0, no - before.1);
-    // 510 and 70 when written: both ways are taken.
-    assert!(ok > 250 && no > 20, "{ok} batches accepted, {no} refused");
+    // 535 and 281 when written (chunks halved down to the step refused
+    // alone): both ways are taken.
+    assert!(ok > 250 && no > 100, "{ok} chunks accepted, {no} refused");
 }
