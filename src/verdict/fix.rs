@@ -2512,22 +2512,43 @@ impl Plan {
             }
         }
         let refused = |op: &Op, e: &str| format!("the kernel would refuse `{}`: {e}", op.command());
+        // A step that only adds: its routes, then each family's rules, in
+        // their order (the same model: routes and rules are accepted apart,
+        // and rules of a priority keep the order they were added in), so
+        // that a chunk's rules are merged into the list at once, not once
+        // per group (links × rules).
+        let adds_only = step
+            .iter()
+            .all(|o| matches!(o, Op::AddRoute(_) | Op::AddRule(..)));
+        let order: Vec<&Op> = if adds_only {
+            let rules = |f: Family| {
+                step.iter()
+                    .filter(move |o| matches!(o, Op::AddRule(..)) && o.family() == f)
+            };
+            step.iter()
+                .filter(|o| matches!(o, Op::AddRoute(_)))
+                .chain(rules(Family::Inet))
+                .chain(rules(Family::Inet6))
+                .collect()
+        } else {
+            step.iter().collect()
+        };
         let mut k = 0;
-        while k < step.len() {
+        while k < order.len() {
             // A run of rules added in one family: merged into the list at
             // once (`add_rules`).
-            let run: Vec<&Rule> = step[k..]
+            let run: Vec<&Rule> = order[k..]
                 .iter()
                 .map_while(|o| match o {
-                    Op::AddRule(f, r) if *f == step[k].family() => Some(r),
+                    Op::AddRule(f, r) if *f == order[k].family() => Some(r),
                     _ => None,
                 })
                 .collect();
             let n = run.len();
-            let fi = fam_idx(step[k].family());
+            let fi = fam_idx(order[k].family());
             if n > 1 && by_priority(&self.model.rules[fi]) {
                 let at = add_rules(&mut self.model, fi, &run)
-                    .map_err(|(i, e)| refused(&step[k + i], &e))?;
+                    .map_err(|(i, e)| refused(order[k + i], &e))?;
                 self.inserted.extend(at.into_iter().map(|p| (fi, p)));
                 for r in run {
                     self.fresh[fi].extend(r.to.map(|t| t.trunc()));
@@ -2535,7 +2556,7 @@ impl Plan {
                 k += n;
                 continue;
             }
-            let op = &step[k];
+            let op = order[k];
             k += 1;
             match apply_unfinished(&mut self.model, op).map_err(|e| refused(op, &e))? {
                 Applied::Table(fi, t) if !changed.iter().any(|(f, x)| *f == fi && *x == t) => {
