@@ -1637,3 +1637,65 @@ fn a_batch_plans_what_one_step_at_a_time_plans() {
     // alone): both ways are taken.
     assert!(ok > 250 && no > 100, "{ok} chunks accepted, {no} refused");
 }
+
+/// 40 links, each with two IPv6 addresses and a router, and one address
+/// also on another link: that address's two links cannot be fixed (each
+/// link's rule would change the other's replies), every other link can.
+/// Judged in chunks, the batch is refused and the refused steps found; the
+/// plan is the one judging each step as it is added gives.
+#[test]
+fn refused_steps_in_a_large_batch_are_found() {
+    let n = 40;
+    let mut addr = String::new();
+    let mut route6 = String::new();
+    for i in 0..n {
+        let mut a = vec![
+            format!("2001:db8:{i:x}::10/64"),
+            format!("2001:db8:{i:x}::11/64"),
+        ];
+        if i == 30 {
+            a.push("2001:db8:5::10/64".into());
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        addr += &link(i + 2, &format!("eth{i}"), &a);
+        let _ = writeln!(
+            route6,
+            "2001:db8:{i:x}::/64 dev eth{i} proto kernel metric 256 pref medium"
+        );
+    }
+    for i in 0..n {
+        let _ = writeln!(
+            route6,
+            "default via fe80::1 dev eth{i} proto ra metric {} pref medium",
+            1024 + i
+        );
+    }
+    let rule6 = "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n";
+    let h = host(&addr, RULES, "", rule6, &route6);
+    let class = LinkClass::default();
+    let eps = endpoints(&h, &class);
+    let before = BATCHES.with(|b| b.get());
+    let chunked = advise(&h, &eps, &class, Platform::default());
+    let (ok, no) = BATCHES.with(|b| b.get());
+    ONE_BY_ONE.with(|o| o.set(true));
+    let alone = advise(&h, &eps, &class, Platform::default());
+    ONE_BY_ONE.with(|o| o.set(false));
+    assert_eq!(chunked.status, FixStatus::Partial, "{}", chunked.reason);
+    assert_eq!(chunked.reason, alone.reason);
+    assert_eq!(commands(&chunked), commands(&alone));
+    // Every link leaks (to the others' subnets): eth5's and eth30's steps
+    // refused, the other 38 accepted.
+    assert_eq!(chunked.steps.len(), n as usize - 2, "{}", chunked.reason);
+    assert!(
+        chunked
+            .reason
+            .contains("eth5 (IPv6): replies from 2001:db8:5::10 on eth30")
+    );
+    // Found in chunks (14 accepted and 11 refused when written), fewer
+    // judgements than a step at a time.
+    assert!(no - before.1 >= 4 && ok - before.0 >= 4, "{ok} / {no}");
+    assert!(
+        ok - before.0 + no - before.1 < 40,
+        "{ok} / {no}: one at a time"
+    );
+}
