@@ -1471,10 +1471,14 @@ pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
     // Counted first, so the list is made at its size: grown, it was
     // reallocated (a host writes ~1,400 blocks; one of 10,000 addresses,
     // 2.7 million) and kept up to twice the room it needs.
-    let total: usize = ranges.iter().map(|r| space::blocks(fam, *r).count()).sum();
-    let mut shown = Vec::with_capacity(total.min(MAX_DESTINATIONS));
+    let total: u64 = ranges.iter().map(|r| space::block_count(fam, *r)).sum();
+    let mut shown = Vec::with_capacity((total as usize).min(MAX_DESTINATIONS));
     let mut more = 0u64;
     for r in ranges {
+        if shown.len() == MAX_DESTINATIONS {
+            more += space::block_count(fam, *r);
+            continue;
+        }
         for (s, p) in space::blocks(fam, *r) {
             if shown.len() == MAX_DESTINATIONS {
                 more += 1;
