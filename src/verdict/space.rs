@@ -411,17 +411,21 @@ mod tests {
             .collect()
     }
 
-    /// `block_count` is the number of blocks `blocks` gives, at the
-    /// families' edges and on random ranges.
-    #[test]
-    fn block_counts_are_the_blocks_given() {
-        let mut x: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
-        let mut next = || {
+    /// A 128-bit xorshift from `seed` (not zero).
+    fn xorshift(mut x: u128) -> impl FnMut() -> u128 {
+        move || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
-        };
+        }
+    }
+
+    /// `block_count` is the number of blocks `blocks` gives, at the
+    /// families' edges and on random ranges.
+    #[test]
+    fn block_counts_are_the_blocks_given() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834);
         let mut cases = vec![
             (Family::Inet6, 0, u128::MAX),
             (Family::Inet6, 1, u128::MAX),
@@ -562,13 +566,7 @@ mod tests {
     /// The text is `IpNet`'s `Display`, byte for byte.
     #[test]
     fn net_text_matches_display() {
-        let mut x: u128 = 0x1234_5678_9abc_def0_0fed_cba9_8765_4321;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(0x1234_5678_9abc_def0_0fed_cba9_8765_4321);
         for i in 0..200_000u32 {
             let r = rnd();
             // Zero some groups: runs of zeros of every length and place.
