@@ -101,13 +101,15 @@ impl<T: Eq + Hash + Copy> Table<T> {
         }
     }
 
-    fn add(&mut self, v: T, rows: &mut Vec<T>, refs: &mut Vec<u32>) {
+    /// `v`'s row (added when new), named in `refs`.
+    fn add(&mut self, v: T, rows: &mut Vec<T>, refs: &mut Vec<u32>) -> u32 {
         let next = rows.len() as u32;
         let i = *self.index.entry(v).or_insert_with(|| {
             rows.push(v);
             next
         });
         refs.push(i);
+        i
     }
 }
 
@@ -130,8 +132,7 @@ impl<'h> Wire<'h> {
                 match held.entry(std::sync::Arc::as_ptr(l)) {
                     Entry::Occupied(i) => w.refs.push(*i.get()),
                     Entry::Vacant(v) => {
-                        leaks.add(Shown(l), &mut w.leaks, &mut w.refs);
-                        v.insert(*w.refs.last().expect("just added"));
+                        v.insert(leaks.add(Shown(l), &mut w.leaks, &mut w.refs));
                     }
                 }
             }

@@ -2943,10 +2943,6 @@ impl Subnets {
     }
 }
 
-/// The router replies from `dev` should use: one the dumps show on that
-/// link (a default route's first), else one another link uses inside this
-/// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
-/// router (IPv4 subnet base + 1).
 /// Each subnet of the host's addresses of family `fam` with the links
 /// that have it (`pick_gateway`'s links in one segment).
 fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
@@ -2962,6 +2958,10 @@ fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
     m
 }
 
+/// The router replies from `dev` should use: one the dumps show on that
+/// link (a default route's first), else one another link uses inside this
+/// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
+/// router (IPv4 subnet base + 1).
 fn pick_gateway(
     host: &Host,
     fam: Family,
@@ -3268,9 +3268,9 @@ thread_local! {
     static OTHERS_FILLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Pieces of other groups' narrow tables `wants` took as one.
     static NARROW_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// Plans every group of which is planned one at a time (no `batch`).
+    /// Plans judged a step at a time (no `plan_in_chunks`).
     static ONE_BY_ONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Batches judged: (accepted, refused).
+    /// Chunks `plan_in_chunks` judged: (accepted, refused).
     static BATCHES: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
 
@@ -4274,10 +4274,10 @@ struct Planned {
 /// plans them, judging many steps at once: the attempts made without a
 /// judge, then judged as one step; where that is refused, in chunks of 1,
 /// 2, 4, … steps, until one step is refused alone: that group is then
-/// planned with a judge, and the attempts after it made again. One at a time, a host of 500
-/// links judged 500 steps, each reading every rule and endpoint again
-/// (links × rules). Each step accepted in a chunk is taken as accepted
-/// alone (`a_batch_plans_what_one_step_at_a_time_plans`).
+/// planned with a judge, and the attempts after it made again. One at a
+/// time, a host of 500 links judged 500 steps, each reading every rule and
+/// endpoint again (links × rules). Each step accepted in a chunk is taken
+/// as accepted alone (`a_batch_plans_what_one_step_at_a_time_plans`).
 fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Planned {
     let (host, eps, class, orig) = (g.host, g.eps, g.class, g.orig);
     let mut out = Planned {
@@ -4309,15 +4309,11 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
                 })
             });
             if judged.is_ok() {
-                // What the steps took, as `plan_groups` takes it.
-                for (_, _, step) in chunk.iter().filter(|s| !s.1) {
-                    for o in &step.ops {
-                        match o {
-                            Op::AddRoute(r) => taken.0.extend(r.table.id()),
-                            Op::AddRule(f, r) => taken.1[fam_idx(*f)].insert(r.priority),
-                            _ => {}
-                        }
-                    }
+                // What the steps took, as `plan_groups` takes it (a repair
+                // takes nothing: its table and rule are the host's).
+                for (gi, _, step) in chunk.iter().filter(|s| !s.1) {
+                    let fi = fam_idx(g.groups[*gi].1);
+                    took(&step.ops, &mut taken.0, &mut taken.1[fi]);
                 }
                 lo = hi;
                 size *= 2;
@@ -4345,6 +4341,17 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
         from = stop + 1;
     }
     out
+}
+
+/// The tables and rule priorities a step's `ops` take (one family's).
+fn took(ops: &[Op], tables: &mut BTreeSet<u32>, prios: &mut Priorities) {
+    for o in ops {
+        match o {
+            Op::AddRoute(r) => tables.extend(r.table.id()),
+            Op::AddRule(_, r) => prios.insert(r.priority),
+            _ => {}
+        }
+    }
 }
 
 /// Plans the groups in order, each by its first attempt that the plan
@@ -4428,17 +4435,7 @@ fn plan_groups(
                     };
                     match made {
                         Ok(c) => {
-                            for o in &c.ops {
-                                match o {
-                                    Op::AddRoute(r) => {
-                                        t_taken.extend(r.table.id());
-                                    }
-                                    Op::AddRule(_, r) => {
-                                        p_taken.insert(r.priority);
-                                    }
-                                    _ => {}
-                                }
-                            }
+                            took(&c.ops, &mut t_taken, &mut p_taken);
                             ops.extend(c.ops);
                             for n in c.notes {
                                 if noted.insert(n.clone()) {
@@ -4479,8 +4476,8 @@ fn plan_groups(
     out
 }
 
-/// Whether the groups' first attempts are judged at once (tests compare
-/// the plans without).
+/// Whether the groups' attempts are judged in chunks (`plan_in_chunks`;
+/// tests compare the plans without).
 fn batching() -> bool {
     #[cfg(test)]
     if ONE_BY_ONE.with(|o| o.get()) {

@@ -96,11 +96,7 @@ pub fn block_net(f: Family, start: u128, plen: u8) -> Option<IpNet> {
 /// in IPv6, a tenth of a fleet scan).
 pub fn blocks(f: Family, r: Range) -> impl Iterator<Item = (u128, u8)> {
     let b = bits(f);
-    let last = if f == Family::Inet6 && r.end == u128::MAX {
-        u128::MAX
-    } else {
-        r.end.wrapping_sub(1)
-    };
+    let last = last_of(f, r);
     let mut next = (r.end > r.start).then_some(r.start);
     std::iter::from_fn(move || {
         let s = next?;
@@ -123,6 +119,16 @@ pub fn blocks(f: Family, r: Range) -> impl Iterator<Item = (u128, u8)> {
     })
 }
 
+/// The last address of `r` (IPv6's `end` of `u128::MAX` holds it: the
+/// space has no room for one past it).
+fn last_of(f: Family, r: Range) -> u128 {
+    if f == Family::Inet6 && r.end == u128::MAX {
+        u128::MAX
+    } else {
+        r.end.wrapping_sub(1)
+    }
+}
+
 /// How many blocks `blocks` gives for `r`, without making them: a default
 /// route's leak around 1,000 links' /64s is ~64,000 blocks, counted for
 /// every endpoint that has it.
@@ -130,11 +136,7 @@ pub fn block_count(f: Family, r: Range) -> u64 {
     if r.end <= r.start {
         return 0;
     }
-    let last = if f == Family::Inet6 && r.end == u128::MAX {
-        u128::MAX
-    } else {
-        r.end - 1
-    };
+    let last = last_of(f, r);
     let s = r.start;
     if s == last {
         return 1;
@@ -149,7 +151,7 @@ pub fn block_count(f: Family, r: Range) -> u64 {
     } else {
         s & ((2u128 << k) - 1) == 0 && last - s == (2u128 << k) - 1
     };
-    if whole && k < bits(f) {
+    if whole {
         return 1;
     }
     u64::from((m - s).count_ones()) + u64::from((last - m + 1).count_ones())
