@@ -1631,7 +1631,7 @@ fn a_batch_plans_what_one_step_at_a_time_plans() {
         let notes = |a: &Advice| a.steps.iter().map(|s| s.notes.clone()).collect::<Vec<_>>();
         assert_eq!(notes(&batched), notes(&alone));
     }
-    let (ok, no) = BATCHES.with(|b| b.get());
+    let (ok, no, _) = BATCHES.with(|b| b.get());
     let (ok, no) = (ok - before.0, no - before.1);
     // 535 and 281 when written (chunks halved down to the step refused
     // alone): both ways are taken.
@@ -1646,37 +1646,12 @@ fn a_batch_plans_what_one_step_at_a_time_plans() {
 #[test]
 fn refused_steps_in_a_large_batch_are_found() {
     let n = 40;
-    let mut addr = String::new();
-    let mut route6 = String::new();
-    for i in 0..n {
-        let mut a = vec![
-            format!("2001:db8:{i:x}::10/64"),
-            format!("2001:db8:{i:x}::11/64"),
-        ];
-        if i == 30 {
-            a.push("2001:db8:5::10/64".into());
-        }
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        addr += &link(i + 2, &format!("eth{i}"), &a);
-        let _ = writeln!(
-            route6,
-            "2001:db8:{i:x}::/64 dev eth{i} proto kernel metric 256 pref medium"
-        );
-    }
-    for i in 0..n {
-        let _ = writeln!(
-            route6,
-            "default via fe80::1 dev eth{i} proto ra metric {} pref medium",
-            1024 + i
-        );
-    }
-    let rule6 = "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n";
-    let h = host(&addr, RULES, "", rule6, &route6);
+    let h = links_sharing(n, |i| (i == 30).then_some(5));
     let class = LinkClass::default();
     let eps = endpoints(&h, &class);
     let before = BATCHES.with(|b| b.get());
     let chunked = advise(&h, &eps, &class, Platform::default());
-    let (ok, no) = BATCHES.with(|b| b.get());
+    let (ok, no, _) = BATCHES.with(|b| b.get());
     ONE_BY_ONE.with(|o| o.set(true));
     let alone = advise(&h, &eps, &class, Platform::default());
     ONE_BY_ONE.with(|o| o.set(false));
@@ -1697,5 +1672,64 @@ fn refused_steps_in_a_large_batch_are_found() {
     assert!(
         ok - before.0 + no - before.1 < 40,
         "{ok} / {no}: one at a time"
+    );
+}
+
+/// `n` links, each with two IPv6 addresses in its own /64 and a router;
+/// link `i` also holds link `also(i)`'s first address.
+fn links_sharing(n: u32, also: impl Fn(u32) -> Option<u32>) -> Host {
+    let mut addr = String::new();
+    let mut route6 = String::new();
+    for i in 0..n {
+        let mut a = vec![
+            format!("2001:db8:{i:x}::10/64"),
+            format!("2001:db8:{i:x}::11/64"),
+        ];
+        if let Some(o) = also(i) {
+            a.push(format!("2001:db8:{o:x}::10/64"));
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        addr += &link(i + 2, &format!("eth{i}"), &a);
+        let _ = writeln!(
+            route6,
+            "2001:db8:{i:x}::/64 dev eth{i} proto kernel metric 256 pref medium"
+        );
+    }
+    for i in 0..n {
+        let _ = writeln!(
+            route6,
+            "default via fe80::1 dev eth{i} proto ra metric {} pref medium",
+            1024 + i
+        );
+    }
+    let rule6 = "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n";
+    host(&addr, RULES, "", rule6, &route6)
+}
+
+/// 80 links, every tenth sharing an address with the one five before it:
+/// 16 steps refused among 80. The plan is the one judging each step as it
+/// is added gives, and the chunks judged hold a few times the steps, not
+/// the rest of the plan again after each refused one (16 × ~40).
+#[test]
+fn many_refused_steps_cost_the_plan_a_few_times() {
+    let n = 80;
+    let h = links_sharing(n, |i| (i % 10 == 5).then(|| i - 5));
+    let class = LinkClass::default();
+    let eps = endpoints(&h, &class);
+    let before = BATCHES.with(|b| b.get());
+    let chunked = advise(&h, &eps, &class, Platform::default());
+    let (ok, no, judged) = BATCHES.with(|b| b.get());
+    let (ok, no, judged) = (ok - before.0, no - before.1, judged - before.2);
+    ONE_BY_ONE.with(|o| o.set(true));
+    let alone = advise(&h, &eps, &class, Platform::default());
+    ONE_BY_ONE.with(|o| o.set(false));
+    assert_eq!(chunked.reason, alone.reason);
+    assert_eq!(commands(&chunked), commands(&alone));
+    assert_eq!(chunked.steps.len(), n as usize - 16, "{}", chunked.reason);
+    // Steps judged in chunks: 250 when written (80 of them in the first,
+    // the whole plan), in 48 accepted and 47 refused chunks.
+    assert!(
+        judged < 4 * n as usize,
+        "{judged} steps judged in {ok} + {no} chunks"
     );
 }
