@@ -963,6 +963,34 @@ impl<'a> Reach<'a> {
         reach
     }
 
+    /// The endpoints (ascending) the step can change a reply of
+    /// (`affects`), of those `by_address` lists: without a rule for every
+    /// source, only those its rules' `from`s hold are asked (each endpoint
+    /// asked per step was endpoints × steps).
+    fn judged(&self, after: &Host, eps: &[Endpoint], by_address: &[(u128, u32)]) -> Vec<usize> {
+        let [rules, reading] = &self.by_source;
+        let mut out: Vec<usize> = if self.all || !rules.any.is_empty() || !reading.any.is_empty() {
+            by_address.iter().map(|&(_, i)| i as usize).collect()
+        } else {
+            let mut v = Vec::new();
+            for n in rules.from.prefixes().chain(reading.from.prefixes()) {
+                let (lo, hi) = (space::num(n.network()), space::num(n.broadcast()));
+                let at = by_address.partition_point(|x| x.0 < lo);
+                v.extend(
+                    by_address[at..]
+                        .iter()
+                        .take_while(|x| x.0 <= hi)
+                        .map(|&(_, i)| i as usize),
+                );
+            }
+            v
+        };
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&i| self.affects(after, &eps[i]));
+        out
+    }
+
     /// Whether the step can change any reply of `e` (in `after`): a rule
     /// added or deleted may match its replies (or is a `goto`'s target), a
     /// table that got or lost routes is looked up by a rule its replies may
@@ -2311,6 +2339,39 @@ struct Plan {
     plan_tables: [Vec<Table>; 2],
     /// `plan_rules` indexed.
     plan_index: [PlanIndex; 2],
+    /// Per family, the endpoints with a verdict by address (`Reach::judged`).
+    by_address: [Vec<(u128, u32)>; 2],
+}
+
+/// Where the items inserted into a list of `len` items (after them all)
+/// stand, ascending: `at` holds each one's position as it was inserted, in
+/// order. The last one is where it was put; each earlier one is the
+/// `p`-th of the items the later ones leave (found in a Fenwick tree).
+fn final_positions(len: usize, at: &[usize]) -> Vec<usize> {
+    // tree[i] (1-based) counts the items left in (i - lowbit(i), i].
+    let mut tree: Vec<usize> = (0..=len).map(|i| i & i.wrapping_neg()).collect();
+    let top = if len == 0 { 0 } else { 1 << len.ilog2() };
+    let mut out: Vec<usize> = Vec::with_capacity(at.len());
+    for &p in at.iter().rev() {
+        // The (p + 1)-th item left, by binary lifting.
+        let (mut pos, mut want, mut step) = (0, p + 1, top);
+        while step > 0 {
+            if pos + step <= len && tree[pos + step] < want {
+                pos += step;
+                want -= tree[pos];
+            }
+            step >>= 1;
+        }
+        // `pos + 1` (1-based) is it: taken out of the tree.
+        let mut i = pos + 1;
+        while i <= len {
+            tree[i] -= 1;
+            i += i & i.wrapping_neg();
+        }
+        out.push(pos);
+    }
+    out.sort_unstable();
+    out
 }
 
 /// Whether `n` is a route's prefix in some table of `m`, or a rule's `to`
@@ -2359,6 +2420,16 @@ impl Plan {
             plan_rules: [Vec::new(), Vec::new()],
             plan_tables: [Vec::new(), Vec::new()],
             plan_index: Default::default(),
+            by_address: [Family::Inet, Family::Inet6].map(|f| {
+                let mut v: Vec<(u128, u32)> = eps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.family == f && e.verdict.is_some())
+                    .map(|(i, e)| (space::num(e.address), i as u32))
+                    .collect();
+                v.sort_unstable();
+                v
+            }),
             state: eps
                 .iter()
                 .map(|e| EpState {
@@ -2420,17 +2491,6 @@ impl Plan {
                 }
             }
         }
-        // Many rules added (a chunk of `plan_in_chunks`): the list copied
-        // once, not each rule taken out again (each a move of the list).
-        for fi in 0..2 {
-            let adds = step
-                .iter()
-                .filter(|o| matches!(o, Op::AddRule(..)) && fam_idx(o.family()) == fi)
-                .count();
-            if adds > 32 && !saved_rules.iter().any(|(f, _)| *f == fi) {
-                saved_rules.push((fi, m.rules[fi].clone()));
-            }
-        }
         let verdict = self.judge_step(host, eps, class, step, members, &saved_fib.0, orig);
         if verdict.is_err() {
             let m = &mut self.model;
@@ -2444,12 +2504,30 @@ impl Plan {
                     }
                 }
             }
-            // Last added, first out: each position is the one its rule
-            // took in the list as the rules before it had left it.
-            for &(fi, pos) in self.inserted.iter().rev() {
-                if !saved_rules.iter().any(|(f, _)| *f == fi) {
-                    m.rules[fi].remove(pos);
+            // The rules added, taken out in one pass (each taken out alone
+            // moved the list's tail; a copy of the list to put back cost as
+            // much per refused step).
+            for fi in 0..2 {
+                if saved_rules.iter().any(|(f, _)| *f == fi) {
+                    continue;
                 }
+                let at: Vec<usize> = self
+                    .inserted
+                    .iter()
+                    .filter(|x| x.0 == fi)
+                    .map(|x| x.1)
+                    .collect();
+                if at.is_empty() {
+                    continue;
+                }
+                let out = final_positions(m.rules[fi].len(), &at);
+                let (mut k, mut i) = (0, 0);
+                m.rules[fi].retain(|_| {
+                    let drop = out.get(k) == Some(&i);
+                    k += drop as usize;
+                    i += 1;
+                    !drop
+                });
             }
             for (fi, r) in saved_rules {
                 m.rules[fi] = r;
@@ -2577,19 +2655,33 @@ impl Plan {
         }
         finish_tables(&mut self.model, &changed);
         let model = &self.model;
-        let mut state = self.state.clone();
+        // The endpoints judged again, and what the plan with the step does
+        // to them (the others' states stay: a copy of every state per step
+        // was endpoints × steps).
+        let mut states: Vec<(usize, EpState)> = Vec::new();
+        let mut sorted_members = members.to_vec();
+        sorted_members.sort_unstable();
+        let is_member = |i: &usize| sorted_members.binary_search(i).is_ok();
+        // The first endpoint whose replies the step would change: what a
+        // refusal says. The others' endpoints are judged first, members
+        // after, and none after it: a refused step's members were walked
+        // for nothing.
+        let mut first_changed: Option<usize> = None;
         for fam in [Family::Inet, Family::Inet6] {
             if !step.iter().any(|o| o.family() == fam) {
                 continue;
             }
+            let fi = fam_idx(fam);
             let reach = Reach::new(fib_before, model, fam, step);
-            let judged: Vec<usize> = (0..eps.len())
-                .filter(|&i| {
-                    let e = &eps[i];
-                    e.family == fam && e.verdict.is_some() && reach.affects(model, e)
-                })
+            let judged = reach.judged(model, eps, &self.by_address[fi]);
+            let (mine, others): (Vec<usize>, Vec<usize>) =
+                judged.iter().partition(|i| is_member(i));
+            let order: Vec<usize> = others
+                .into_iter()
+                .chain(mine)
+                .filter(|&i| first_changed.is_none_or(|c| i < c))
                 .collect();
-            if judged.is_empty() {
+            if order.is_empty() {
                 continue;
             }
             let fi = fam_idx(fam);
@@ -2657,8 +2749,15 @@ impl Plan {
                 })
                 .flatten();
             let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut);
-            for &i in &judged {
-                state[i] = judge_ep_in(&mut judge, &eps[i]);
+            for i in order {
+                if first_changed.is_some_and(|c| i > c) {
+                    continue;
+                }
+                let s = judge_ep_in(&mut judge, &eps[i]);
+                if s.changed.is_some() {
+                    first_changed = Some(first_changed.map_or(i, |c| c.min(i)));
+                }
+                states.push((i, s));
             }
             // Every planning test checks that the endpoints `Reach` passed
             // over are judged as before.
@@ -2666,22 +2765,30 @@ impl Plan {
             for (i, e) in eps.iter().enumerate() {
                 if e.family == fam && e.verdict.is_some() && !judged.contains(&i) {
                     // (An endpoint not judged yet holds a placeholder.)
-                    let (now, was) = (judge_ep_in(&mut judge, e), &state[i]);
+                    let (now, was) = (judge_ep_in(&mut judge, e), &self.state[i]);
                     assert_eq!(now.still.is_some(), was.still.is_some(), "{}", ep_name(e));
                     assert_eq!(now.changed, was.changed, "{}", ep_name(e));
                 }
             }
         }
-        if let Some(c) = state.iter().find_map(|s| s.changed.clone()) {
-            return Err(c);
+        states.sort_unstable_by_key(|s| s.0);
+        if let Some(c) = first_changed {
+            let at = states.binary_search_by_key(&c, |s| s.0).expect("judged");
+            return Err(states[at].1.changed.clone().expect("changed"));
         }
+        let state_of = |i: usize| match states.binary_search_by_key(&i, |s| s.0) {
+            Ok(at) => &states[at].1,
+            Err(_) => &self.state[i],
+        };
         if let Some((i, s)) = members
             .iter()
-            .find_map(|&i| state[i].still.as_ref().map(|s| (i, s)))
+            .find_map(|&i| state_of(i).still.as_ref().map(|s| (i, s)))
         {
             return Err(format!("{} would still leak {s}", ep_name(&eps[i])));
         }
-        self.state = state;
+        for (i, s) in states {
+            self.state[i] = s;
+        }
         for (held, new) in self.held.iter_mut().zip(new_held) {
             if let Some(n) = new {
                 *held = n;

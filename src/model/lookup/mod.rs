@@ -436,6 +436,14 @@ impl PrefixIndex {
         }
     }
 
+    /// Every prefix pushed (an address's once).
+    pub(crate) fn prefixes(&self) -> impl Iterator<Item = ipnet::IpNet> + '_ {
+        self.exact
+            .keys()
+            .map(|&a| ipnet::IpNet::from(a))
+            .chain(self.wide.iter().map(|w| w.1))
+    }
+
     /// The items whose prefix holds `a`, ascending.
     pub(crate) fn holding(&self, a: IpAddr) -> Vec<u32> {
         let mut out: Vec<u32> = self.exact.get(&a).cloned().unwrap_or_default();

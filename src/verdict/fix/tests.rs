@@ -1733,3 +1733,24 @@ fn many_refused_steps_cost_the_plan_a_few_times() {
         "{judged} steps judged in {ok} + {no} chunks"
     );
 }
+
+/// `final_positions` finds where inserted items stand, as a list that
+/// inserts them one by one shows, on random lists and insertions.
+#[test]
+fn inserted_items_are_found_where_they_stand() {
+    let mut rng = Rng(0x0f1a_2b3c_4d5e_6f70);
+    for _ in 0..2000 {
+        let start = rng.below(40) as usize;
+        let k = rng.below(40) as usize;
+        // Items: `None` there before, `Some(j)` the j-th inserted.
+        let mut list: Vec<Option<usize>> = vec![None; start];
+        let mut at = Vec::new();
+        for j in 0..k {
+            let p = rng.below(list.len() as u64 + 1) as usize;
+            list.insert(p, Some(j));
+            at.push(p);
+        }
+        let want: Vec<usize> = (0..list.len()).filter(|&i| list[i].is_some()).collect();
+        assert_eq!(final_positions(list.len(), &at), want, "{at:?}");
+    }
+}
