@@ -44,6 +44,9 @@
 #   v6links N   N/20 links, each with an IPv4 /24 and 20 IPv6 addresses in
 #               its own /64, and an IPv6 default by its router (metric 1024
 #               + link number): each link's replies leak by every other
+#   v6shared N  v6links with every tenth link (5, 15, …) also holding the
+#               first address of the link five before it: those two links'
+#               fixes change each other's replies (refused), N/100 pairs
 #
 # Namespaces are named aro-bh-*; an EXIT trap deletes the one this run made.
 # Nothing is sent: links are veth pairs into a peer namespace, nothing pings.
@@ -222,7 +225,7 @@ vips|linkvips)
   x -batch "$batch"
   x route add default proto static nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1
   ;;
-v6links)
+v6links|v6shared)
   links=$((n / 20))
   : > "$batch"
   for ((l = 0; l < links; l++)); do
@@ -236,6 +239,9 @@ v6links)
     for ((k = 0; k < 20; k++)); do
       printf 'addr add 2001:db8:%x::%x/64 dev eth%d nodad\n' $l $((k + 16)) $l >> "$batch"
     done
+    if [[ $kind == v6shared ]] && ((l % 10 == 5)); then
+      printf 'addr add 2001:db8:%x::10/64 dev eth%d nodad\n' $((l - 5)) $l >> "$batch"
+    fi
   done
   x -batch "$batch"
   : > "$batch"
@@ -250,8 +256,25 @@ esac
 
 peers_up
 mkdir -p "$out"
-x addr > "$out/ip_addr.txt"
-x rule > "$out/ip_rule.txt"
-x -6 rule > "$out/ip6_rule.txt"
-x -4 route show table all > "$out/ip_route.txt"
-x -6 route show table all > "$out/ip6_route.txt"
+# A dump the kernel interrupts (addresses or routes changing under it, as
+# links come up) may miss records: iproute2 says so on stderr. Taken again.
+dump() {
+  local f=$1 try
+  shift
+  for try in 1 2 3 4 5; do
+    if x "$@" > "$f" 2> "$f.err" && ! grep -q "Dump was interrupted" "$f.err"; then
+      rm -f "$f.err"
+      return
+    fi
+    sleep 1
+  done
+  cat "$f.err" >&2
+  rm -f "$f.err"
+  echo "big-hosts.sh: $f: the dump was interrupted five times" >&2
+  exit 1
+}
+dump "$out/ip_addr.txt" addr
+dump "$out/ip_rule.txt" rule
+dump "$out/ip6_rule.txt" -6 rule
+dump "$out/ip_route.txt" -4 route show table all
+dump "$out/ip6_route.txt" -6 route show table all

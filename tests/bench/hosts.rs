@@ -24,6 +24,7 @@
 //! | `linkvips` | N addresses | the same on the second uplink: each an endpoint answered by its own address |
 //! | `v6src` | N IPv6 addresses | 2 links; the second's addresses under one IPv6 source route |
 //! | `v6links` | N IPv6 addresses | N/20 links, each with an IPv4 /24, 20 IPv6 addresses and an IPv6 default |
+//! | `v6shared` | N IPv6 addresses | `v6links` with every tenth link also holding an address of the link five before it: N/100 pairs of links whose fixes are refused |
 //!
 //! The default list is the issue's: BGP tables of 12k, 120k and a full
 //! table (950k routes: building it in a namespace takes a few minutes and
