@@ -1460,6 +1460,53 @@ impl PlanIndex {
     }
 }
 
+/// What the host's own rules and links refer to in one family: where a
+/// plan's table or rule meets one of these, no `Shortcut` is made.
+struct HostRefs {
+    /// The tables the host's rules look up.
+    tables: HashSet<Table>,
+    /// The priorities the host's `goto`s aim at.
+    gotos: HashSet<u32>,
+    /// The VRFs' tables (their `l3mdev` rule looks them up).
+    vrfs: HashSet<u32>,
+}
+
+impl HostRefs {
+    fn of(host: &Host, fi: usize) -> HostRefs {
+        let rules = &host.rules[fi];
+        HostRefs {
+            tables: rules.iter().filter_map(|x| x.table.clone()).collect(),
+            gotos: rules
+                .iter()
+                .filter(|x| x.rule.action == RuleAction::Goto)
+                .filter_map(|x| x.rule.goto)
+                .collect(),
+            vrfs: host.links.iter().filter_map(|l| l.vrf_table).collect(),
+        }
+    }
+
+    /// Whether a step that adds the tables `tables` and the rules `rules`
+    /// to a plan of plain rules (`Plan::plain`) leaves it one a
+    /// `Shortcut` reads: no rule of the host looks its tables up, none is
+    /// a VRF's, no `goto` aims at its rules, and every rule's table is in
+    /// `model`. What an accepted step was found to be stays so: the host's
+    /// rules do not change while the plan is plain.
+    fn clear(
+        &self,
+        model: &Host,
+        fam: Family,
+        tables: &[Table],
+        rules: &[(ipnet::IpNet, u32, Table)],
+    ) -> bool {
+        tables
+            .iter()
+            .all(|t| !self.tables.contains(t) && t.id().is_none_or(|i| !self.vrfs.contains(&i)))
+            && rules
+                .iter()
+                .all(|r| !self.gotos.contains(&r.1) && model.table(fam, &r.2).is_some())
+    }
+}
+
 /// The plan's rules that replies from one address meet (`Shortcut`): the
 /// first one's priority, and their tables.
 struct Meets<'a> {
@@ -1469,63 +1516,26 @@ struct Meets<'a> {
 
 impl<'a> Shortcut<'a> {
     /// `Shortcut` for family `fam` of `model`, made of `host` by adding
-    /// `rules` (from, priority, table) and the tables `created` only.
+    /// `rules` (from, priority, table) and the tables `created` only, the
+    /// accepted steps' as `accepted` holds them, with `clear` the step's own
+    /// (`HostRefs::clear`; the accepted ones' were found so as they were
+    /// accepted: a check of every table and rule per step was links²).
     fn of(
         host: &'a Host,
         model: &'a Host,
         fam: Family,
         rules: &'a [(ipnet::IpNet, u32, Table)],
         accepted: &'a PlanIndex,
-        created: &[Table],
+        clear: bool,
     ) -> Option<Shortcut<'a>> {
-        let fi = fam_idx(fam);
         // Only IPv4 lookups read the flag (`fib_lookup`, `local_dev`); a
         // rule added sets it.
         let (h, m) = (host.fib.custom_rules[0], model.fib.custom_rules[0]);
-        if fam == Family::Inet && !m && (h || !rules.is_empty()) {
+        if fam == Family::Inet && !m && (h || !rules.is_empty()) || !clear {
             return None;
         }
         let unmerged = fam == Family::Inet && !h && m;
-        // No other rule looks the plan's tables up (nor a VRF's l3mdev
-        // rule), no goto is aimed at the plan's rules.
-        // Counted once each (a plan for 500 links has 500 tables and a
-        // rule per address).
-        let mut count: HashMap<&Table, (usize, usize)> =
-            created.iter().map(|t| (t, (0, 0))).collect();
-        for r in rules {
-            if let Some(c) = count.get_mut(&r.2) {
-                c.0 += 1;
-            }
-        }
-        for x in &model.rules[fi] {
-            if let Some(c) = x.table.as_ref().and_then(|t| count.get_mut(t)) {
-                c.1 += 1;
-            }
-        }
-        let vrfs: HashSet<u32> = model.links.iter().filter_map(|l| l.vrf_table).collect();
-        if count.values().any(|(theirs, all)| theirs != all)
-            || created
-                .iter()
-                .any(|t| t.id().is_some_and(|i| vrfs.contains(&i)))
-        {
-            return None;
-        }
-        let prios: HashSet<u32> = rules.iter().map(|r| r.1).collect();
-        if model.rules[fi].iter().any(|x| {
-            x.rule.action == RuleAction::Goto && x.rule.goto.is_some_and(|g| prios.contains(&g))
-        }) {
-            return None;
-        }
-        // Every rule's table is in the model.
         let new = rules.get(accepted.len..).unwrap_or_default();
-        if accepted
-            .tables
-            .iter()
-            .chain(new.iter().map(|r| &r.2))
-            .any(|t| model.table(fam, t).is_none())
-        {
-            return None;
-        }
         let mut step = crate::model::lookup::PrefixIndex::default();
         for (i, (n, _, _)) in new.iter().enumerate() {
             step.push((accepted.len + i) as u32, *n);
@@ -2339,6 +2349,12 @@ struct Plan {
     plan_tables: [Vec<Table>; 2],
     /// `plan_rules` indexed.
     plan_index: [PlanIndex; 2],
+    /// Per family, whether the accepted steps' tables and rules leave a
+    /// plain plan one a `Shortcut` reads (`HostRefs::clear`).
+    clear: [bool; 2],
+    /// Per family, what the host's rules and links refer to, made on
+    /// first use.
+    host_refs: [Option<HostRefs>; 2],
     /// Per family, the endpoints with a verdict by address (`Reach::judged`).
     by_address: [Vec<(u128, u32)>; 2],
 }
@@ -2420,6 +2436,8 @@ impl Plan {
             plan_rules: [Vec::new(), Vec::new()],
             plan_tables: [Vec::new(), Vec::new()],
             plan_index: Default::default(),
+            clear: [true, true],
+            host_refs: [None, None],
             by_address: [Family::Inet, Family::Inet6].map(|f| {
                 let mut v: Vec<(u128, u32)> = eps
                     .iter()
@@ -2565,6 +2583,7 @@ impl Plan {
             self.plan_rules.clone(),
             self.plan_tables.clone(),
         );
+        let mut clear = self.clear;
         for op in step {
             let fi = fam_idx(op.family());
             match op {
@@ -2663,9 +2682,10 @@ impl Plan {
         sorted_members.sort_unstable();
         let is_member = |i: &usize| sorted_members.binary_search(i).is_ok();
         // The first endpoint whose replies the step would change: what a
-        // refusal says. The others' endpoints are judged first, members
-        // after, and none after it: a refused step's members were walked
-        // for nothing.
+        // refusal says, and none judged after it. In each family the
+        // others' endpoints come first, then the members': a step refused
+        // for what it does to another link's endpoint walked its members
+        // for nothing (each refused step of a host of 1,000 links).
         let mut first_changed: Option<usize> = None;
         for fam in [Family::Inet, Family::Inet6] {
             if !step.iter().any(|o| o.family() == fam) {
@@ -2676,11 +2696,7 @@ impl Plan {
             let judged = reach.judged(model, eps, &self.by_address[fi]);
             let (mine, others): (Vec<usize>, Vec<usize>) =
                 judged.iter().partition(|i| is_member(i));
-            let order: Vec<usize> = others
-                .into_iter()
-                .chain(mine)
-                .filter(|&i| first_changed.is_none_or(|c| i < c))
-                .collect();
+            let order: Vec<usize> = others.into_iter().chain(mine).collect();
             if order.is_empty() {
                 continue;
             }
@@ -2736,6 +2752,16 @@ impl Plan {
                     .get_or_insert_with(|| model.rule_classes(fi))
                     .clone()
             };
+            if plain[fi] {
+                let refs = self.host_refs[fi].get_or_insert_with(|| HostRefs::of(host, fi));
+                clear[fi] = self.clear[fi]
+                    && refs.clear(
+                        model,
+                        fam,
+                        &plan_tables[fi][self.plan_tables[fi].len()..],
+                        &plan_rules[fi][self.plan_rules[fi].len()..],
+                    );
+            }
             let shortcut = plain[fi]
                 .then(|| {
                     Shortcut::of(
@@ -2744,20 +2770,19 @@ impl Plan {
                         fam,
                         &plan_rules[fi],
                         &self.plan_index[fi],
-                        &plan_tables[fi],
+                        clear[fi],
                     )
                 })
                 .flatten();
             let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut);
             for i in order {
-                if first_changed.is_some_and(|c| i > c) {
-                    continue;
-                }
                 let s = judge_ep_in(&mut judge, &eps[i]);
-                if s.changed.is_some() {
-                    first_changed = Some(first_changed.map_or(i, |c| c.min(i)));
-                }
+                let changed = s.changed.is_some();
                 states.push((i, s));
+                if changed {
+                    first_changed = Some(i);
+                    break;
+                }
             }
             // Every planning test checks that the endpoints `Reach` passed
             // over are judged as before.
@@ -2769,6 +2794,9 @@ impl Plan {
                     assert_eq!(now.still.is_some(), was.still.is_some(), "{}", ep_name(e));
                     assert_eq!(now.changed, was.changed, "{}", ep_name(e));
                 }
+            }
+            if first_changed.is_some() {
+                break;
             }
         }
         states.sort_unstable_by_key(|s| s.0);
@@ -2795,6 +2823,7 @@ impl Plan {
             }
         }
         (self.plain, self.plan_rules, self.plan_tables) = (plain, plan_rules, plan_tables);
+        self.clear = clear;
         for (ix, rules) in self.plan_index.iter_mut().zip(&self.plan_rules) {
             ix.extend(rules);
         }
