@@ -3841,15 +3841,95 @@ struct Priorities {
     /// Those the plan's rules took (`insert`).
     ours: BTreeSet<u32>,
     /// For a priority taken, one below it with every priority between
-    /// taken too (priorities are never given back).
+    /// taken too (priorities are given back only with what `down` learnt
+    /// since: `put_back`).
     down: super::FastMap<u32, u32>,
+    marks: Marks<PrioUndo>,
+}
+
+/// What `Priorities` put back: a priority taken, one taken by the plan,
+/// a `down` entry as it was.
+#[derive(Clone)]
+enum PrioUndo {
+    Taken(u32),
+    Ours(u32),
+    Down(u32, Option<u32>),
+}
+
+/// What was put in since each open mark, to take out again: an attempt
+/// or a chunk refused leaves the priorities and tables taken as they were
+/// (a copy of them per attempt was attempts × rules).
+#[derive(Clone)]
+struct Marks<T> {
+    log: Vec<T>,
+    at: Vec<usize>,
+}
+
+impl<T> Default for Marks<T> {
+    fn default() -> Self {
+        Marks {
+            log: Vec::new(),
+            at: Vec::new(),
+        }
+    }
+}
+
+impl<T> Marks<T> {
+    fn note(&mut self, x: T) {
+        if !self.at.is_empty() {
+            self.log.push(x);
+        }
+    }
+
+    fn begin(&mut self) {
+        self.at.push(self.log.len());
+    }
+
+    /// What was put in since the last mark stays (for the mark before it,
+    /// if any, to take out).
+    fn keep(&mut self) {
+        self.at.pop();
+        if self.at.is_empty() {
+            self.log.clear();
+        }
+    }
+
+    /// What was put in since the last mark, in order.
+    fn since(&mut self) -> Vec<T> {
+        let m = self.at.pop().expect("a mark");
+        self.log.split_off(m)
+    }
 }
 
 impl Priorities {
     /// `p` taken by a rule of the plan.
     fn insert(&mut self, p: u32) {
-        self.taken.insert(p);
-        self.ours.insert(p);
+        if self.taken.insert(p) {
+            self.marks.note(PrioUndo::Taken(p));
+        }
+        if self.ours.insert(p) {
+            self.marks.note(PrioUndo::Ours(p));
+        }
+    }
+
+    /// Back to what it was at the last mark.
+    fn put_back(&mut self) {
+        for u in self.marks.since().into_iter().rev() {
+            match u {
+                PrioUndo::Taken(p) => {
+                    self.taken.remove(&p);
+                }
+                PrioUndo::Ours(p) => {
+                    self.ours.remove(&p);
+                }
+                PrioUndo::Down(x, Some(q)) => {
+                    self.down.insert(x, q);
+                }
+                PrioUndo::Down(x, None) => {
+                    self.down.remove(&x);
+                }
+            }
+        }
     }
 
     /// The highest priority below `p` that a rule of the plan took.
@@ -3867,7 +3947,10 @@ impl Priorities {
             q = self.down.get(&q).copied().unwrap_or(q - 1);
         }
         for x in path {
-            self.down.insert(x, q);
+            let was = self.down.insert(x, q);
+            if was != Some(q) {
+                self.marks.note(PrioUndo::Down(x, was));
+            }
         }
         (q > 0).then_some(q)
     }
@@ -4317,8 +4400,7 @@ pub(crate) fn advise_in(
     let tables_taken = used_tables(host);
     let prios_taken: [Priorities; 2] = host.rules.each_ref().map(|rs| Priorities {
         taken: rs.iter().map(|r| r.rule.priority).collect(),
-        ours: Default::default(),
-        down: Default::default(),
+        ..Default::default()
     });
     let by_source = host.rules.each_ref().map(|rs| BySource::of(rs.iter()));
     let subnets = [Family::Inet, Family::Inet6].map(|f| subnet_links(host, f));
@@ -4339,7 +4421,11 @@ pub(crate) fn advise_in(
         by_source,
         layouts: groups.iter().map(|_| HashMap::new()).collect(),
     };
-    let mut taken = (tables_taken, prios_taken);
+    let mut taken = Taken {
+        tables: tables_taken,
+        added: Marks::default(),
+        prios: prios_taken,
+    };
     let Planned { steps, failures } = if batching() {
         plan_in_chunks(&mut g, &mut plan, &mut taken)
     } else {
@@ -4410,7 +4496,51 @@ struct Groups<'a> {
 }
 
 /// The tables and rule priorities taken (the host's and the plan's).
-type Taken = (BTreeSet<u32>, [Priorities; 2]);
+struct Taken {
+    tables: BTreeSet<u32>,
+    /// The tables taken since each mark.
+    added: Marks<u32>,
+    prios: [Priorities; 2],
+}
+
+impl Taken {
+    /// A mark that what is taken after it can be put back to.
+    fn begin(&mut self) {
+        self.added.begin();
+        self.prios.iter_mut().for_each(|p| p.marks.begin());
+    }
+
+    /// What was taken since the last mark stays.
+    fn keep(&mut self) {
+        self.added.keep();
+        self.prios.iter_mut().for_each(|p| p.marks.keep());
+    }
+
+    /// Back to what was taken at the last mark.
+    fn put_back(&mut self) {
+        for t in self.added.since() {
+            self.tables.remove(&t);
+        }
+        self.prios.iter_mut().for_each(Priorities::put_back);
+    }
+
+    /// What a step's `ops` take (one family's).
+    fn took(&mut self, ops: &[Op], fi: usize) {
+        for o in ops {
+            match o {
+                Op::AddRoute(r) => {
+                    if let Some(t) = r.table.id()
+                        && self.tables.insert(t)
+                    {
+                        self.added.note(t);
+                    }
+                }
+                Op::AddRule(_, r) => self.prios[fi].insert(r.priority),
+                _ => {}
+            }
+        }
+    }
+}
 
 /// The steps planned and the groups left without one, in the groups'
 /// order.
@@ -4447,14 +4577,14 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
     while from < n {
         // Attempts take tables and priorities as they are made: kept only
         // where the chunk is accepted.
-        let mut t = taken.clone();
+        taken.begin();
         let mut p = Planned {
             steps: Vec::new(),
             failures: Vec::new(),
         };
         let mut to = from;
         while to < n && p.steps.len() < size {
-            let q = plan_groups(g, plan, &mut t, false, to..to + 1, None);
+            let q = plan_groups(g, plan, taken, false, to..to + 1, None);
             p.steps.extend(q.steps);
             p.failures.extend(q.failures);
             to += 1;
@@ -4486,8 +4616,11 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
             }
         };
         match judged {
+            Ok(()) => taken.keep(),
+            Err(_) => taken.put_back(),
+        }
+        match judged {
             Ok(()) => {
-                *taken = t;
                 pace = p.steps.len().max(1);
                 size = pace.saturating_mul(2);
                 out.steps.extend(p.steps);
@@ -4512,17 +4645,6 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
         }
     }
     out
-}
-
-/// The tables and rule priorities a step's `ops` take (one family's).
-fn took(ops: &[Op], tables: &mut BTreeSet<u32>, prios: &mut Priorities) {
-    for o in ops {
-        match o {
-            Op::AddRoute(r) => tables.extend(r.table.id()),
-            Op::AddRule(_, r) => prios.insert(r.priority),
-            _ => {}
-        }
-    }
 }
 
 /// Plans the groups in order, each by its first attempt that the plan
@@ -4587,8 +4709,7 @@ fn plan_groups(
                 let mut ops = Vec::new();
                 let mut notes = Vec::new();
                 let mut noted: HashSet<String> = HashSet::new();
-                let mut t_taken = taken.0.clone();
-                let mut p_taken = taken.1[fi].clone();
+                taken.begin();
                 let mut ok = true;
                 for part in shape {
                     let lay = layouts.entry(part.clone()).or_insert_with(|| {
@@ -4604,15 +4725,15 @@ fn plan_groups(
                             gw,
                             &g.numbering[fi],
                             level,
-                            &t_taken,
-                            &mut p_taken,
+                            &taken.tables,
+                            &mut taken.prios[fi],
                             &g.by_source[fi],
                         ),
                         Err(e) => Err(e.clone()),
                     };
                     match made {
                         Ok(c) => {
-                            took(&c.ops, &mut t_taken, &mut p_taken);
+                            taken.took(&c.ops, fi);
                             ops.extend(c.ops);
                             for n in c.notes {
                                 if noted.insert(n.clone()) {
@@ -4628,14 +4749,15 @@ fn plan_groups(
                     }
                 }
                 if !ok {
+                    taken.put_back();
                     continue;
                 }
                 if let Err(e) = try_step(plan, &ops, members) {
                     why = Some(e);
+                    taken.put_back();
                     continue;
                 }
-                taken.0 = t_taken;
-                taken.1[fi] = p_taken;
+                taken.keep();
                 out.steps.push((gi, false, Fix::new(ops, notes)));
                 done = true;
                 break 'attempts;
