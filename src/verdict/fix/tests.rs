@@ -1754,3 +1754,68 @@ fn inserted_items_are_found_where_they_stand() {
         assert_eq!(final_positions(list.len(), &at), want, "{at:?}");
     }
 }
+
+/// What is taken after a mark is put back exactly (`Taken::put_back`),
+/// `down`'s shortcuts too, with marks inside marks: as a copy made at
+/// the mark would have it.
+#[test]
+fn taken_is_put_back_as_it_was() {
+    let mut rng = Rng(0x7a4e_0b5c_1d2e_3f40);
+    for _ in 0..300 {
+        let mut t = Taken {
+            tables: (0..rng.below(20) as u32).map(|i| 1000 + i * 3).collect(),
+            added: Marks::default(),
+            prios: [0, 1].map(|_| Priorities {
+                taken: (0..rng.below(30)).map(|_| rng.below(200) as u32).collect(),
+                ..Default::default()
+            }),
+        };
+        let snap = |t: &Taken| {
+            (
+                t.tables.clone(),
+                t.prios.each_ref().map(|p| {
+                    let mut d: Vec<(u32, u32)> = p.down.iter().map(|(a, b)| (*a, *b)).collect();
+                    d.sort_unstable();
+                    (p.taken.clone(), p.ours.clone(), d)
+                }),
+            )
+        };
+        let mut marks = Vec::new();
+        for _ in 0..60 {
+            match rng.below(6) {
+                0 => {
+                    marks.push(snap(&t));
+                    t.begin();
+                }
+                1 if !marks.is_empty() => {
+                    t.put_back();
+                    assert!(snap(&t) == marks.pop().unwrap(), "put back");
+                }
+                2 if !marks.is_empty() => {
+                    marks.pop();
+                    t.keep();
+                }
+                3 => {
+                    let fi = rng.below(2) as usize;
+                    let p = rng.below(220) as u32;
+                    t.prios[fi].below(p);
+                }
+                4 => {
+                    let fi = rng.below(2) as usize;
+                    t.prios[fi].insert(rng.below(220) as u32);
+                }
+                _ => {
+                    let id = 1000 + rng.below(80) as u32;
+                    if t.tables.insert(id) {
+                        t.added.note(id);
+                    }
+                }
+            }
+        }
+        while let Some(m) = marks.pop() {
+            t.put_back();
+            assert!(snap(&t) == m, "put back");
+        }
+        assert!(t.added.log.is_empty() && t.prios.iter().all(|p| p.marks.log.is_empty()));
+    }
+}
