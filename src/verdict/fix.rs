@@ -1735,8 +1735,19 @@ impl<'a, 'h> Judge<'a, 'h> {
         orig: &'a Space<'h>,
         class: Vec<u32>,
         shortcut: Option<Shortcut<'a>>,
+        added: Option<SourceKeyed>,
     ) -> Self {
-        let by_address = captured.by_address.or(SourceKeyed::of(after, sp.fam));
+        // `added`: what the routes `after` holds beyond `before`'s make
+        // answers depend on (a scan of every table per step: steps × links).
+        let by_address = captured
+            .by_address
+            .or(added.unwrap_or_else(|| SourceKeyed::of(after, sp.fam)));
+        // Every planning test checks it against a scan of the tables.
+        #[cfg(test)]
+        assert_eq!(
+            by_address,
+            captured.by_address.or(SourceKeyed::of(after, sp.fam))
+        );
         let src_dsts = by_address
             .src_routes
             .then(|| super::source_route_dsts(&[before, after], sp.fam));
@@ -1897,7 +1908,7 @@ fn judge_ep(before: &Host, after: &Host, sp: &Space<'_>, e: &Endpoint) -> EpStat
     let mut captured = Captured::new(before, sp.fam, None);
     let class = after.rule_classes(fam_idx(sp.fam));
     judge_ep_in(
-        &mut Judge::new(&mut captured, before, after, sp, sp, class, None),
+        &mut Judge::new(&mut captured, before, after, sp, sp, class, None, None),
         e,
     )
 }
@@ -2355,6 +2366,10 @@ struct Plan {
     /// Per family, what the host's rules and links refer to, made on
     /// first use.
     host_refs: [Option<HostRefs>; 2],
+    /// Per family, what the accepted steps' routes make answers depend on,
+    /// and whether one deleted a route.
+    keyed: [SourceKeyed; 2],
+    deleted: [bool; 2],
     /// Per family, the endpoints with a verdict by address (`Reach::judged`).
     by_address: [Vec<(u128, u32)>; 2],
 }
@@ -2438,6 +2453,8 @@ impl Plan {
             plan_index: Default::default(),
             clear: [true, true],
             host_refs: [None, None],
+            keyed: Default::default(),
+            deleted: [false, false],
             by_address: [Family::Inet, Family::Inet6].map(|f| {
                 let mut v: Vec<(u128, u32)> = eps
                     .iter()
@@ -2584,6 +2601,19 @@ impl Plan {
             self.plan_tables.clone(),
         );
         let mut clear = self.clear;
+        // What the plan's routes make answers depend on, with the step's,
+        // and whether some route was deleted (`Judge::new`).
+        let (mut keyed, mut deleted) = (self.keyed, self.deleted);
+        for op in step {
+            let fi = fam_idx(op.family());
+            match op {
+                Op::AddRoute(r) => {
+                    keyed[fi] = keyed[fi].or(SourceKeyed::of_routes(r.family, std::iter::once(r)))
+                }
+                Op::DelRoute(_) => deleted[fi] = true,
+                _ => {}
+            }
+        }
         for op in step {
             let fi = fam_idx(op.family());
             match op {
@@ -2774,7 +2804,10 @@ impl Plan {
                     )
                 })
                 .flatten();
-            let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut);
+            // Only routes added since the host: its own keys and those of
+            // the routes added.
+            let added = (!deleted[fi]).then_some(keyed[fi]);
+            let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut, added);
             for i in order {
                 let s = judge_ep_in(&mut judge, &eps[i]);
                 let changed = s.changed.is_some();
@@ -2824,6 +2857,7 @@ impl Plan {
         }
         (self.plain, self.plan_rules, self.plan_tables) = (plain, plan_rules, plan_tables);
         self.clear = clear;
+        (self.keyed, self.deleted) = (keyed, deleted);
         for (ix, rules) in self.plan_index.iter_mut().zip(&self.plan_rules) {
             ix.extend(rules);
         }

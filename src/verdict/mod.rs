@@ -373,7 +373,7 @@ fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
 
 /// Where the answers to a reply depend on its source address itself, not
 /// only on how the rules meet it: then endpoints share no lookups.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct SourceKeyed {
     /// IPv6 routes with a source prefix (subtrees searched by source).
     src_routes: bool,
@@ -384,16 +384,28 @@ pub(crate) struct SourceKeyed {
 
 impl SourceKeyed {
     pub(crate) fn of(host: &Host, fam: Family) -> Self {
-        let any = |f: &dyn Fn(&crate::grammar::Route) -> bool| {
+        Self::of_routes(
+            fam,
             host.tables[fam_idx(fam)]
                 .values()
-                .any(|t| t.routes.iter().any(|e| f(&e.route)))
-        };
-        SourceKeyed {
-            src_routes: fam == Family::Inet6
-                && any(&|r| r.from.is_some_and(|f| f.prefix_len() > 0)),
-            multipath4: fam == Family::Inet && any(&|r| r.nexthops.len() > 1),
+                .flat_map(|t| t.routes.iter().map(|e| &e.route)),
+        )
+    }
+
+    /// What `routes` (of family `fam`) make answers depend on.
+    pub(crate) fn of_routes<'r>(
+        fam: Family,
+        routes: impl Iterator<Item = &'r crate::grammar::Route>,
+    ) -> Self {
+        let mut k = SourceKeyed::default();
+        for r in routes {
+            k.src_routes |= fam == Family::Inet6 && r.from.is_some_and(|f| f.prefix_len() > 0);
+            k.multipath4 |= fam == Family::Inet && r.nexthops.len() > 1;
+            if k.src_routes || k.multipath4 {
+                break;
+            }
         }
+        k
     }
 
     /// Either model's dependence (a fix compares two).

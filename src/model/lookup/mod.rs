@@ -989,6 +989,18 @@ impl Host {
         let fl = self.fl(&flow, "lo", None);
         let rules = &self.rules[fam_idx(fam)];
         let mut from = PrefixIndex::default();
+        // Sized first: a plan's model has a rule per address (grown, the
+        // map was rehashed a dozen times per step judged).
+        from.exact.reserve(
+            rules
+                .iter()
+                .filter(|re| {
+                    re.rule
+                        .from
+                        .is_some_and(|f| f.prefix_len() == f.max_prefix_len())
+                })
+                .count(),
+        );
         let but_from: Vec<RuleSel> = rules
             .iter()
             .map(|re| self.rule_sel_but_from(re, &fl))

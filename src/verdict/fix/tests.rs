@@ -1283,7 +1283,7 @@ fn twins_are_judged_as_each_alone() {
                 let sp = Space::union(&h, after, fam, &class);
                 let mut captured = Captured::new(&h, fam, None);
                 let rc = after.rule_classes(fam_idx(fam));
-                let mut j = Judge::new(&mut captured, &h, after, &sp, &sp, rc, None);
+                let mut j = Judge::new(&mut captured, &h, after, &sp, &sp, rc, None, None);
                 let tmpl = after.reply_template(fam);
                 for e in eps
                     .iter()
