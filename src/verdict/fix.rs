@@ -1727,6 +1727,8 @@ impl Slots {
 }
 
 impl<'a, 'h> Judge<'a, 'h> {
+    // What the plan knows of the step travels as arguments.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         captured: &'a mut Captured,
         before: &'a Host,
