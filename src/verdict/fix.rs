@@ -1443,20 +1443,14 @@ struct Shortcut<'a> {
 struct PlanIndex {
     /// By `from`, numbered as in the rules.
     from: crate::model::lookup::PrefixIndex,
-    /// Their tables, each once.
-    tables: Vec<Table>,
-    seen: HashSet<Table>,
     /// How many rules are in.
     len: usize,
 }
 
 impl PlanIndex {
     fn extend(&mut self, rules: &[(ipnet::IpNet, u32, Table)]) {
-        for (i, (n, _, t)) in rules.iter().enumerate().skip(self.len) {
+        for (i, (n, _, _)) in rules.iter().enumerate().skip(self.len) {
             self.from.push(i as u32, *n);
-            if self.seen.insert(t.clone()) {
-                self.tables.push(t.clone());
-            }
         }
         self.len = self.len.max(rules.len());
     }
@@ -1811,7 +1805,6 @@ impl<'a, 'h> Judge<'a, 'h> {
         (k != NO_KIND).then_some(k as usize)
     }
 
-    /// The fixed model's slot of replies from `e` under `rules`.
     /// The fixed model's rules for replies from `a`: settled rule by rule
     /// for the first two endpoints (a refused step is often told by one),
     /// then by a template of the model's rules made once (every rule's
@@ -1828,6 +1821,7 @@ impl<'a, 'h> Judge<'a, 'h> {
             .rules(model, a)
     }
 
+    /// The fixed model's slot of replies from `e` under `rules`.
     fn slot(&mut self, rules: &ReplyRules, e: &Endpoint) -> usize {
         let key = walk_key(
             self.models[1],
@@ -2751,7 +2745,6 @@ impl Plan {
             if order.is_empty() {
                 continue;
             }
-            let fi = fam_idx(fam);
             let cut;
             let orig = match orig[fi] {
                 Some(o) => o,
@@ -3890,7 +3883,7 @@ fn is_twin_in(eps: &[Endpoint], group: &[usize], e: &Endpoint) -> bool {
 /// found by skipping runs of used ones: a plan's step takes one per address
 /// of a link, each just below the last (scanning down through them for
 /// each address was N²).
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Priorities {
     taken: BTreeSet<u32>,
     /// Those the plan's rules took (`insert`).
@@ -3904,7 +3897,6 @@ struct Priorities {
 
 /// What `Priorities` put back: a priority taken, one taken by the plan,
 /// a `down` entry as it was.
-#[derive(Clone)]
 enum PrioUndo {
     Taken(u32),
     Ours(u32),
@@ -3914,7 +3906,6 @@ enum PrioUndo {
 /// What was put in since each open mark, to take out again: an attempt
 /// or a chunk refused leaves the priorities and tables taken as they were
 /// (a copy of them per attempt was attempts × rules).
-#[derive(Clone)]
 struct Marks<T> {
     log: Vec<T>,
     at: Vec<usize>,
@@ -4486,7 +4477,7 @@ pub(crate) fn advise_in(
     } else {
         plan_groups(&mut g, &mut plan, &mut taken, true, 0..groups.len(), None)
     };
-    let steps: Vec<Fix> = steps.into_iter().map(|s| s.2).collect();
+    let steps: Vec<Fix> = steps.into_iter().map(|s| s.1).collect();
     let failures = failures.into_iter().map(|f| (f.1, f.2, f.3)).collect();
     let mut failures = told(failures);
     let asym: usize = groups.iter().map(|g| g.2.len()).sum();
@@ -4600,8 +4591,8 @@ impl Taken {
 /// The steps planned and the groups left without one, in the groups'
 /// order.
 struct Planned {
-    /// (group, whether it repairs the group's own table, the step).
-    steps: Vec<(usize, bool, Fix)>,
+    /// (group, the step).
+    steps: Vec<(usize, Fix)>,
     /// (group, link, family, why).
     failures: Vec<(usize, String, Family, String)>,
 }
@@ -4650,7 +4641,7 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
                 let ops: Vec<Op> = p
                     .steps
                     .iter()
-                    .flat_map(|s| s.2.ops.iter().cloned())
+                    .flat_map(|s| s.1.ops.iter().cloned())
                     .collect();
                 let members: Vec<usize> = p
                     .steps
@@ -4671,11 +4662,8 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
             }
         };
         match judged {
-            Ok(()) => taken.keep(),
-            Err(_) => taken.put_back(),
-        }
-        match judged {
             Ok(()) => {
+                taken.keep();
                 pace = p.steps.len().max(1);
                 size = pace.saturating_mul(2);
                 out.steps.extend(p.steps);
@@ -4684,8 +4672,12 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
             }
             // From one step again, doubling: a step refused near `from`
             // costs little to find, one far from it a few chunks.
-            Err(_) if p.steps.len() > 1 => size = 1,
+            Err(_) if p.steps.len() > 1 => {
+                taken.put_back();
+                size = 1;
+            }
             Err(why) => {
+                taken.put_back();
                 // Refused alone: the groups before it in the chunk have no
                 // step (they took nothing).
                 let stop = p.steps[0].0;
@@ -4752,7 +4744,7 @@ fn plan_groups(
         if let Some(c) = repair(host, sp, cap, eps, members, gw) {
             match try_step(plan, &c.ops, members) {
                 Ok(()) => {
-                    out.steps.push((gi, true, Fix::new(c.ops, c.notes)));
+                    out.steps.push((gi, Fix::new(c.ops, c.notes)));
                     continue;
                 }
                 Err(e) => why = Some(e),
@@ -4767,10 +4759,11 @@ fn plan_groups(
                 taken.begin();
                 let mut ok = true;
                 for part in shape {
-                    let lay = layouts.entry(part.clone()).or_insert_with(|| {
+                    if !layouts.contains_key(part) {
                         let cap = captured_in(&mut plan.captured, &mut plan.analysed, host, *fam);
-                        layout(host, sp, cap, eps, part, gw)
-                    });
+                        layouts.insert(part.clone(), layout(host, sp, cap, eps, part, gw));
+                    }
+                    let lay = &layouts[part];
                     let made = match lay {
                         Ok(lay) => candidate(
                             host,
@@ -4813,7 +4806,7 @@ fn plan_groups(
                     continue;
                 }
                 taken.keep();
-                out.steps.push((gi, false, Fix::new(ops, notes)));
+                out.steps.push((gi, Fix::new(ops, notes)));
                 done = true;
                 break 'attempts;
             }
