@@ -176,6 +176,8 @@ pub(super) struct Memo<'h> {
     pub(super) legs: Vec<Box<[LegKey]>>,
     /// Each distinct leak once (endpoints share them: `Endpoint::leaks`).
     leaks: super::FastSet<std::sync::Arc<Leak>>,
+    /// The same leaks by what they are made of.
+    leak_keys: LeakKeys,
     /// The nexthop lists of multipath answers (`RawAnswer::Hit`), each
     /// once, the empty one first; and by list.
     pub(super) hops: Vec<Box<[LegKey]>>,
@@ -426,6 +428,8 @@ struct Scratch {
     range_ends: Vec<usize>,
     route_keys: Vec<RouteKey>,
     route_ends: Vec<usize>,
+    /// A leak's exceptions (`exceptions`).
+    others: Vec<Range>,
 }
 
 /// `items`' values in the order of their groups (`0..groups`), each
@@ -1003,6 +1007,7 @@ pub(super) fn analyse<'h>(
         range_ends,
         route_keys,
         route_ends,
+        others,
     } = &mut scratch;
     // Runs of pieces share an outcome: the previous one is checked before
     // the map is hashed.
@@ -1323,22 +1328,35 @@ pub(super) fn analyse<'h>(
                     .cmp(&(b.1.end - b.1.start))
                     .then(b.0.cmp(&a.0))
             });
-        let (destinations, omitted, summary) = describe(
-            fam,
-            grp_ranges,
-            main_route.map(|x| x.1),
-            pieces,
-            outcomes,
-            outcome,
-            route_dst,
-        );
+        let routes = grp_routes.len() - grp_routes.windows(2).filter(|w| w[0] == w[1]).count();
+        let pr = main_route.map(|x| x.1);
+        if let Some(pr) = pr {
+            exceptions(pr, pieces, outcomes, outcome, route_dst, others);
+        } else {
+            others.clear();
+        }
+        // An entry made for an earlier endpoint from the same parts is
+        // this one's: found before its text is made (`LeakKeys`).
+        let key = matches!(o, Outcome::Leak { .. }).then(|| LeakKey {
+            outcome: o,
+            route: main_route.map(|x| x.0),
+            routes,
+            ranges: grp_ranges,
+            others,
+        });
+        if let Some(k) = &key
+            && let Some(l) = m.leak_keys.get(k)
+        {
+            ep.leaks.push(l);
+            continue;
+        }
+        let (destinations, omitted, summary) = describe(fam, grp_ranges, pr, others);
         let quote_route = |k: Option<(RouteKey, Range)>| {
             k.and_then(|(k, _)| {
                 let e = route_of(k)?;
                 Some(q.quote(e.origin, || e.route.to_string()))
             })
         };
-        let routes = grp_routes.len() - grp_routes.windows(2).filter(|w| w[0] == w[1]).count();
         match o {
             Outcome::Leak {
                 scope,
@@ -1349,36 +1367,42 @@ pub(super) fn analyse<'h>(
                 rule,
                 own_leg,
                 ..
-            } => ep.leaks.push(shared_leak(
-                &mut pool,
-                Leak {
-                    destinations,
-                    destinations_omitted: omitted,
-                    summary,
-                    scope,
-                    egress: m.names[egress as usize].clone(),
-                    gateway,
-                    hash_dependent: hash,
-                    legs: m
-                        .legs
-                        .get(legs as usize)
-                        .into_iter()
-                        .flat_map(|l| l.iter())
-                        .map(|&(d, gateway)| Leg {
-                            dev: m.names[d as usize].clone(),
-                            gateway,
-                        })
-                        .collect(),
-                    rule: rule.map(|i| q.rule(fam, i as usize)),
-                    route: quote_route(main_route),
-                    routes,
-                    protocols: None,
-                    impact: Impact::Delivered,
-                    dropped_by: None,
-                    size,
-                    own_leg,
-                },
-            )),
+            } => {
+                let l = shared_leak(
+                    &mut pool,
+                    Leak {
+                        destinations,
+                        destinations_omitted: omitted,
+                        summary,
+                        scope,
+                        egress: m.names[egress as usize].clone(),
+                        gateway,
+                        hash_dependent: hash,
+                        legs: m
+                            .legs
+                            .get(legs as usize)
+                            .into_iter()
+                            .flat_map(|l| l.iter())
+                            .map(|&(d, gateway)| Leg {
+                                dev: m.names[d as usize].clone(),
+                                gateway,
+                            })
+                            .collect(),
+                        rule: rule.map(|i| q.rule(fam, i as usize)),
+                        route: quote_route(main_route),
+                        routes,
+                        protocols: None,
+                        impact: Impact::Delivered,
+                        dropped_by: None,
+                        size,
+                        own_leg,
+                    },
+                );
+                if let Some(k) = key {
+                    m.leak_keys.insert(k, l.clone());
+                }
+                ep.leaks.push(l);
+            }
             Outcome::NoRoute {
                 error, rule, hash, ..
             } => ep.no_route.push(NoRoute {
@@ -1414,6 +1438,84 @@ pub(super) fn analyse<'h>(
     group_outcome.clear();
     last_route.clear();
     m.scratch = scratch;
+}
+
+/// What a leak entry is made of in `analyse` (with the host and family
+/// its `Memo` is for): its outcome, deciding route, number of routes,
+/// ranges and the exceptions its summary names.
+struct LeakKey<'a> {
+    outcome: Outcome,
+    route: Option<RouteKey>,
+    routes: usize,
+    ranges: &'a [Range],
+    others: &'a [Range],
+}
+
+impl LeakKey<'_> {
+    fn hash(&self, s: &foldhash::fast::RandomState) -> u64 {
+        use std::hash::BuildHasher;
+        s.hash_one((
+            self.outcome,
+            self.route,
+            self.routes,
+            self.ranges,
+            self.others,
+        ))
+    }
+}
+
+/// Leak entries by what they are made of (`LeakKey`). Endpoints on
+/// different links often leak alike: a concentrator's 4,000 point-to-point
+/// links each leak to the 3,999 others by the same entries, and making each
+/// entry's text, then hashing it to find it shared, was ~40% of such a
+/// host (16 million times).
+#[derive(Default)]
+struct LeakKeys {
+    state: foldhash::fast::RandomState,
+    /// Entries by their key's hash.
+    by_hash: FastMap<u64, Vec<u32>>,
+    entries: Vec<KeyedLeak>,
+}
+
+struct KeyedLeak {
+    outcome: Outcome,
+    route: Option<RouteKey>,
+    routes: usize,
+    ranges: Box<[Range]>,
+    others: Box<[Range]>,
+    leak: std::sync::Arc<Leak>,
+}
+
+impl LeakKeys {
+    fn get(&self, k: &LeakKey<'_>) -> Option<std::sync::Arc<Leak>> {
+        let v = self.by_hash.get(&k.hash(&self.state))?;
+        v.iter()
+            .map(|&i| &self.entries[i as usize])
+            .find(|e| {
+                e.outcome == k.outcome
+                    && e.route == k.route
+                    && e.routes == k.routes
+                    && *e.ranges == *k.ranges
+                    && *e.others == *k.others
+            })
+            .map(|e| e.leak.clone())
+    }
+
+    fn insert(&mut self, k: LeakKey<'_>, leak: std::sync::Arc<Leak>) {
+        let h = k.hash(&self.state);
+        self.by_hash
+            .entry(h)
+            .or_default()
+            .push(self.entries.len() as u32);
+        self.entries.push(KeyedLeak {
+            outcome: k.outcome,
+            route: k.route,
+            routes: k.routes,
+            ranges: k.ranges.into(),
+            others: k.others.into(),
+            leak,
+        });
+    }
 }
 
 /// `l`, shared with the host's endpoints that leak alike (`pool`).
@@ -1490,34 +1592,20 @@ pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
     (shown, more)
 }
 
-/// The CIDR list of an outcome's ranges (bounded: the first ones and a
-/// count of the rest), and a short form relative to the widest deciding
-/// route's prefix: the prefix itself when nothing of it with a different
-/// outcome remains, else `PREFIX except …` when that is shorter.
-/// `pieces` name their outcomes by index into `outcomes`; `o` is this one's.
-pub(super) fn describe(
-    fam: Family,
-    ranges: &[Range],
-    route: Option<Range>,
+/// The pieces inside a route's prefix `pr` with another (real) outcome than
+/// `o`, into `others`: what a summary relative to that prefix excepts
+/// (`describe`). Other outcomes are named by their own routes' prefixes (a
+/// piece without a route by itself); runs absorb excluded pieces.
+/// `pieces` name their outcomes by index into `outcomes`.
+pub(super) fn exceptions(
+    pr: Range,
     pieces: &[(Range, u32, Option<RouteKey>)],
     outcomes: &[Outcome],
     o: u32,
     route_dst: impl Fn(RouteKey) -> Option<Range>,
-) -> (Vec<IpNet>, u64, String) {
-    let list = |v: &[IpNet], n: usize| {
-        let mut s = String::with_capacity(128);
-        push_list(&mut s, v.iter(), n, space::push_net);
-        s
-    };
-    let Some(pr) = route else {
-        let (exact, more) = cidr_blocks(fam, ranges);
-        let s = list(&exact, exact.len() + more as usize);
-        return (exact, more, s);
-    };
-    // Pieces inside the route's prefix with another (real) outcome.
-    // Other outcomes inside the prefix, named by their own routes' prefixes
-    // (a piece without a route by itself); runs absorb excluded pieces.
-    let mut others: Vec<Range> = Vec::new();
+    others: &mut Vec<Range>,
+) {
+    others.clear();
     let mut open = false;
     // The pieces are in order: those overlapping the prefix are a run.
     let first = pieces.partition_point(|(r, _, _)| r.end <= pr.start);
@@ -1554,6 +1642,30 @@ pub(super) fn describe(
         }
         open = true;
     }
+}
+
+/// The CIDR list of an outcome's ranges (bounded: the first ones and a
+/// count of the rest), and a short form relative to the widest deciding
+/// route's prefix: the prefix itself when nothing of it with a different
+/// outcome remains, else `PREFIX except …` when that is shorter. `others`
+/// are the prefix's pieces of other outcomes (`exceptions`; none without
+/// a route).
+pub(super) fn describe(
+    fam: Family,
+    ranges: &[Range],
+    route: Option<Range>,
+    others: &[Range],
+) -> (Vec<IpNet>, u64, String) {
+    let list = |v: &[IpNet], n: usize| {
+        let mut s = String::with_capacity(128);
+        push_list(&mut s, v.iter(), n, space::push_net);
+        s
+    };
+    let Some(pr) = route else {
+        let (exact, more) = cidr_blocks(fam, ranges);
+        let s = list(&exact, exact.len() + more as usize);
+        return (exact, more, s);
+    };
     let covered = ranges
         .iter()
         .all(|r| r.start >= pr.start && r.end <= pr.end);

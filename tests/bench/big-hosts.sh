@@ -47,6 +47,11 @@
 #   v6shared N  v6links with every tenth link (5, 15, …) also holding the
 #               first address of the link five before it: those two links'
 #               fixes change each other's replies (refused), N/100 pairs
+#   ppp N       a BRAS or VPN concentrator: N point-to-point sessions (veth
+#               standing in for ppp), each `10.255.0.1 peer 100.64.X.Y/32`
+#               (one local address on every link, as accel-ppp gives it),
+#               every fourth with a framed route (a /29 via its peer), and
+#               the default by eth0
 #
 # Namespaces are named aro-bh-*; an EXIT trap deletes the one this run made.
 # Nothing is sent: links are veth pairs into a peer namespace, nothing pings.
@@ -250,6 +255,29 @@ v6links|v6shared)
   done
   x -6 -batch "$batch"
   x route add default via 10.0.0.1 dev eth0
+  ;;
+ppp)
+  x link add eth0 type veth peer name p0 netns "$ns-p"
+  x addr add 198.51.100.10/24 dev eth0
+  x link set eth0 up
+  : > "$batch"
+  for ((l = 0; l < n; l++)); do
+    echo "link add ppp$l type veth peer name q$l netns $ns-p" >> "$batch"
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((l = 0; l < n; l++)); do
+    h=$((l + 2))
+    printf 'link set ppp%d up\naddr add 10.255.0.1 peer 100.64.%d.%d/32 dev ppp%d\n' $l $((h / 256)) $((h % 256)) $l >> "$batch"
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((l = 0; l < n; l += 4)); do
+    h=$((l + 2)) o=$((l * 2))
+    printf 'route add 100.96.%d.%d/29 via 100.64.%d.%d dev ppp%d proto static\n' $((o / 256)) $((o % 256)) $((h / 256)) $((h % 256)) $l >> "$batch"
+  done
+  x -batch "$batch"
+  x route add default via 198.51.100.1 dev eth0
   ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac
