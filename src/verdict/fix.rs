@@ -963,11 +963,13 @@ impl<'a> Reach<'a> {
         reach
     }
 
-    /// The endpoints (ascending) the step can change a reply of
-    /// (`affects`), of those `by_address` lists: without a rule for every
-    /// source, only those its rules' `from`s hold are asked (each endpoint
-    /// asked per step was endpoints × steps).
-    fn judged(&self, after: &Host, eps: &[Endpoint], by_address: &[(u128, u32)]) -> Vec<usize> {
+    /// The endpoints (ascending) the step may change a reply of, of those
+    /// `by_address` lists: without a rule for every source, only those its
+    /// rules' `from`s hold (each endpoint asked per step was endpoints ×
+    /// steps). Each is asked (`affects`) only when it is its turn to be
+    /// judged: a step refused by its first endpoint asked thousands for
+    /// nothing where all share one address (a concentrator's 4,000 links).
+    fn candidates(&self, by_address: &[(u128, u32)]) -> Vec<usize> {
         let [rules, reading] = &self.by_source;
         let mut out: Vec<usize> = if self.all || !rules.any.is_empty() || !reading.any.is_empty() {
             by_address.iter().map(|&(_, i)| i as usize).collect()
@@ -987,7 +989,6 @@ impl<'a> Reach<'a> {
         };
         out.sort_unstable();
         out.dedup();
-        out.retain(|&i| self.affects(after, &eps[i]));
         out
     }
 
@@ -2738,13 +2739,15 @@ impl Plan {
             }
             let fi = fam_idx(fam);
             let reach = Reach::new(fib_before, model, fam, step);
-            let judged = reach.judged(model, eps, &self.by_address[fi]);
+            let candidates = reach.candidates(&self.by_address[fi]);
             let (mine, others): (Vec<usize>, Vec<usize>) =
-                judged.iter().partition(|i| is_member(i));
-            let order: Vec<usize> = others.into_iter().chain(mine).collect();
-            if order.is_empty() {
+                candidates.iter().partition(|i| is_member(i));
+            let mut order: Vec<usize> = others.into_iter().chain(mine).collect();
+            // None affected: nothing to judge in this family.
+            let Some(first) = order.iter().position(|&i| reach.affects(model, &eps[i])) else {
                 continue;
-            }
+            };
+            order.drain(..first);
             let cut;
             let orig = match orig[fi] {
                 Some(o) => o,
@@ -2822,7 +2825,10 @@ impl Plan {
             // the routes added.
             let added = (!deleted[fi]).then_some(keyed[fi]);
             let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut, added);
-            for i in order {
+            for (k, i) in order.into_iter().enumerate() {
+                if k > 0 && !reach.affects(model, &eps[i]) {
+                    continue;
+                }
                 let s = judge_ep_in(&mut judge, &eps[i]);
                 let changed = s.changed.is_some();
                 states.push((i, s));
@@ -2835,7 +2841,8 @@ impl Plan {
             // over are judged as before.
             #[cfg(test)]
             for (i, e) in eps.iter().enumerate() {
-                if e.family == fam && e.verdict.is_some() && !judged.contains(&i) {
+                let judged = candidates.contains(&i) && reach.affects(model, e);
+                if e.family == fam && e.verdict.is_some() && !judged {
                     // (An endpoint not judged yet holds a placeholder.)
                     let (now, was) = (judge_ep_in(&mut judge, e), &self.state[i]);
                     assert_eq!(now.still.is_some(), was.still.is_some(), "{}", ep_name(e));
@@ -3156,6 +3163,113 @@ fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
     m
 }
 
+/// A router a route names: its first leg with the shortest prefix among
+/// those through `dev` to `gateway` (`Routers`).
+struct RouterLeg<'h> {
+    dev: Option<&'h str>,
+    gateway: IpAddr,
+    plen: u32,
+    /// The leg's place among all the routes' legs (ties go to the first).
+    order: usize,
+    onlink: bool,
+}
+
+/// The routers one family's routes name, read once: `pick_gateway` read
+/// every route for every link (links × routes: a concentrator's 4,000
+/// links with a route each, or a full table on a router of many links).
+struct Routers<'h> {
+    legs: Vec<RouterLeg<'h>>,
+    /// Legs by device.
+    by_dev: HashMap<&'h str, Vec<usize>>,
+    /// Legs whose router is not IPv6 link-local, by its address.
+    by_addr: Vec<(u128, usize)>,
+    /// The devices of direct unicast default routes (`default dev wg0`).
+    direct_default: HashSet<&'h str>,
+}
+
+impl<'h> Routers<'h> {
+    fn of(host: &'h Host, fam: Family) -> Self {
+        let mut legs: Vec<RouterLeg<'h>> = Vec::new();
+        let mut at: HashMap<(Option<&'h str>, IpAddr), usize> = HashMap::new();
+        let mut direct_default = HashSet::new();
+        let mut order = 0;
+        for t in host.tables[fam_idx(fam)].values() {
+            for e in t.routes.iter() {
+                let r = &e.route;
+                if r.kind != RouteType::Unicast {
+                    continue;
+                }
+                if r.dst.prefix_len() == 0
+                    && r.gateway.is_none()
+                    && r.nexthops.is_empty()
+                    && let Some(d) = r.dev.as_deref()
+                {
+                    direct_default.insert(d);
+                }
+                let one = r
+                    .nexthops
+                    .is_empty()
+                    .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
+                let nhs = r
+                    .nexthops
+                    .iter()
+                    .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
+                for (dev, g, onlink) in one.into_iter().chain(nhs) {
+                    let Some(gateway) = g else { continue };
+                    let plen = u32::from(r.dst.prefix_len());
+                    order += 1;
+                    match at.entry((dev, gateway)) {
+                        std::collections::hash_map::Entry::Occupied(o) => {
+                            let l = &mut legs[*o.get()];
+                            // Only a shorter prefix offers this router better.
+                            if plen < l.plen {
+                                (l.plen, l.order, l.onlink) = (plen, order, onlink);
+                            }
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(legs.len());
+                            legs.push(RouterLeg {
+                                dev,
+                                gateway,
+                                plen,
+                                order,
+                                onlink,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let mut by_dev: HashMap<&'h str, Vec<usize>> = HashMap::new();
+        let mut by_addr = Vec::new();
+        for (i, l) in legs.iter().enumerate() {
+            if let Some(d) = l.dev {
+                by_dev.entry(d).or_default().push(i);
+            }
+            if !v6_link_local(l.gateway) {
+                by_addr.push((space::num(l.gateway), i));
+            }
+        }
+        by_addr.sort_unstable();
+        Routers {
+            legs,
+            by_dev,
+            by_addr,
+            direct_default,
+        }
+    }
+
+    /// The legs through `dev`.
+    fn on<'a>(&'a self, dev: &str) -> impl Iterator<Item = &'a RouterLeg<'h>> + 'a {
+        let legs = &self.legs;
+        self.by_dev
+            .get(dev)
+            .into_iter()
+            .flatten()
+            .map(move |&i| &legs[i])
+    }
+}
+
 /// The router replies from `dev` should use: one the dumps show on that
 /// link (a default route's first), else one another link uses inside this
 /// link's subnet, else a direct default (a tunnel), else on EC2 the VPC
@@ -3166,57 +3280,49 @@ fn pick_gateway(
     dev: &str,
     platform: Platform,
     subnet_links: &HashMap<ipnet::IpNet, Vec<&str>>,
+    routers: &Routers<'_>,
 ) -> Option<Gateway> {
     let mine = Subnets::of(host, fam, dev);
     let in_own = |g: IpAddr| mine.longest(g).is_some();
     let link_local = v6_link_local;
-    // A link with a global subnet of this one's (fe80::/64 is every
-    // link's and says nothing): by this link's subnets, not every address
-    // of the host per link (a host of 500 links and 10,500 addresses).
-    let shares_subnet = |other: &str| {
-        mine.nets
-            .iter()
-            .filter(|n| !link_local(n.network()))
-            .any(|n| subnet_links.get(n).is_some_and(|l| l.contains(&other)))
-    };
-    // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
-    let mut best: Option<(u32, IpAddr, bool)> = None;
-    let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
-        if !host.is_local_addr(g) && best.is_none_or(|(b, _, _)| rank < b) {
-            best = Some((rank, g, onlink));
+    // (rank, leg order, gateway, onlink): on this link by prefix length,
+    // then in its subnet, then a link-local router of a link in the same
+    // subnet (on the same segment: this link reaches it too); the first
+    // leg of the lowest rank, as a walk of every route in order finds it.
+    let mut best: Option<(u32, usize, IpAddr, bool)> = None;
+    let mut offer = |rank: u32, l: &RouterLeg<'_>, onlink: bool| {
+        if !host.is_local_addr(l.gateway)
+            && best.is_none_or(|(b, o, _, _)| (rank, l.order) < (b, o))
+        {
+            best = Some((rank, l.order, l.gateway, onlink));
         }
     };
-    for t in host.tables[fam_idx(fam)].values() {
-        for e in t.routes.iter() {
-            let r = &e.route;
-            if r.kind != RouteType::Unicast {
+    for l in routers.on(dev) {
+        let g = l.gateway;
+        offer(l.plen, l, l.onlink || !(in_own(g) || link_local(g)));
+    }
+    for n in &mine.nets {
+        let (lo, hi) = (space::num(n.network()), space::num(n.broadcast()));
+        let from = routers.by_addr.partition_point(|x| x.0 < lo);
+        for &(_, i) in routers.by_addr[from..].iter().take_while(|x| x.0 <= hi) {
+            let l = &routers.legs[i];
+            if l.dev != Some(dev) {
+                offer(1000 + l.plen, l, false);
+            }
+        }
+        if link_local(n.network()) {
+            continue;
+        }
+        for &other in subnet_links.get(n).into_iter().flatten() {
+            if other == dev {
                 continue;
             }
-            // The route's one leg, or its nexthops (no list made per route:
-            // every link's plan reads every route).
-            let one = r
-                .nexthops
-                .is_empty()
-                .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
-            let legs = r
-                .nexthops
-                .iter()
-                .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
-            for (d, g, onlink) in one.into_iter().chain(legs) {
-                let Some(g) = g else { continue };
-                let plen = u32::from(r.dst.prefix_len());
-                if d == Some(dev) {
-                    offer(plen, g, onlink || !(in_own(g) || link_local(g)));
-                } else if in_own(g) && !link_local(g) {
-                    offer(1000 + plen, g, false);
-                } else if link_local(g) && d.is_some_and(&shares_subnet) {
-                    // A link-local router of a link in the same subnet is
-                    // on the same segment: this link reaches it too.
-                    offer(2000 + plen, g, false);
-                }
+            for l in routers.on(other).filter(|l| link_local(l.gateway)) {
+                offer(2000 + l.plen, l, false);
             }
         }
     }
+    let best = best.map(|(r, _, g, onlink)| (r, g, onlink));
     if let Some((_, g, onlink)) = best {
         return Some(Gateway {
             addr: Some(g),
@@ -3227,16 +3333,7 @@ fn pick_gateway(
                 .flatten(),
         });
     }
-    let direct_default = host.tables[fam_idx(fam)].values().any(|t| {
-        t.routes.iter().any(|e| {
-            let r = &e.route;
-            r.dst.prefix_len() == 0
-                && r.kind == RouteType::Unicast
-                && r.gateway.is_none()
-                && r.nexthops.is_empty()
-                && r.dev.as_deref() == Some(dev)
-        })
-    });
+    let direct_default = routers.direct_default.contains(dev);
     if direct_default {
         return Some(Gateway {
             addr: None,
@@ -4450,6 +4547,7 @@ pub(crate) fn advise_in(
     });
     let by_source = host.rules.each_ref().map(|rs| BySource::of(rs.iter()));
     let subnets = [Family::Inet, Family::Inet6].map(|f| subnet_links(host, f));
+    let routers = [Family::Inet, Family::Inet6].map(|f| Routers::of(host, f));
     let mut plan = Plan::new(host, eps, analysed);
     // The space each family's lookups are kept by (`Captured`).
     let orig = [0, 1].map(|fi| spaces[fi].as_ref().or(cut[fi].as_ref()));
@@ -4460,7 +4558,10 @@ pub(crate) fn advise_in(
         groups: &groups,
         gws: groups
             .iter()
-            .map(|(dev, fam, _)| pick_gateway(host, *fam, dev, platform, &subnets[fam_idx(*fam)]))
+            .map(|(dev, fam, _)| {
+                let fi = fam_idx(*fam);
+                pick_gateway(host, *fam, dev, platform, &subnets[fi], &routers[fi])
+            })
             .collect(),
         orig,
         numbering,

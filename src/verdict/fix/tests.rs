@@ -1466,6 +1466,7 @@ fn labels_by_runs_are_labels_per_piece() {
                     &e.interface,
                     Platform::default(),
                     &subnet_links(h, e.family),
+                    &Routers::of(h, e.family),
                 );
                 let (runs, d1) = wants::<Labels>(h, sp, &mut cap, e, gw.as_ref());
                 let (bytes, d2) = wants::<Vec<u8>>(h, sp, &mut cap, e, gw.as_ref());
@@ -1818,4 +1819,148 @@ fn taken_is_put_back_as_it_was() {
         }
         assert!(t.added.log.is_empty() && t.prios.iter().all(|p| p.marks.log.is_empty()));
     }
+}
+
+/// `Routers` finds the router a walk of every route per link found: on
+/// random hosts (every link, both families, on EC2 and not) and on hosts
+/// whose links share subnets and link-local routers.
+#[test]
+fn routers_are_picked_as_a_walk_of_every_route_picks_them() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut picked, mut compared) = (0, 0);
+    for _ in 0..600 {
+        let h = random_host(&mut rng);
+        for fam in [Family::Inet, Family::Inet6] {
+            let (subnets, routers) = (subnet_links(&h, fam), Routers::of(&h, fam));
+            for l in &h.links {
+                for ec2 in [false, true] {
+                    let platform = Platform { ec2 };
+                    let new = pick_gateway(&h, fam, &l.name, platform, &subnets, &routers);
+                    let was = walked_gateway(&h, fam, &l.name, platform, &subnets);
+                    assert_eq!(new, was, "{} {fam:?}", l.name);
+                    picked += new.is_some() as usize;
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 2000 && picked > 500, "{compared} {picked}");
+}
+
+/// `pick_gateway` as it was: every route read for every link.
+fn walked_gateway(
+    host: &Host,
+    fam: Family,
+    dev: &str,
+    platform: Platform,
+    subnet_links: &HashMap<ipnet::IpNet, Vec<&str>>,
+) -> Option<Gateway> {
+    let mine = Subnets::of(host, fam, dev);
+    let in_own = |g: IpAddr| mine.longest(g).is_some();
+    let link_local = v6_link_local;
+    // A link with a global subnet of this one's (fe80::/64 is every
+    // link's and says nothing): by this link's subnets, not every address
+    // of the host per link (a host of 500 links and 10,500 addresses).
+    let shares_subnet = |other: &str| {
+        mine.nets
+            .iter()
+            .filter(|n| !link_local(n.network()))
+            .any(|n| subnet_links.get(n).is_some_and(|l| l.contains(&other)))
+    };
+    // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
+    let mut best: Option<(u32, IpAddr, bool)> = None;
+    let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
+        if !host.is_local_addr(g) && best.is_none_or(|(b, _, _)| rank < b) {
+            best = Some((rank, g, onlink));
+        }
+    };
+    for t in host.tables[fam_idx(fam)].values() {
+        for e in t.routes.iter() {
+            let r = &e.route;
+            if r.kind != RouteType::Unicast {
+                continue;
+            }
+            // The route's one leg, or its nexthops (no list made per route:
+            // every link's plan reads every route).
+            let one = r
+                .nexthops
+                .is_empty()
+                .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
+            let legs = r
+                .nexthops
+                .iter()
+                .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
+            for (d, g, onlink) in one.into_iter().chain(legs) {
+                let Some(g) = g else { continue };
+                let plen = u32::from(r.dst.prefix_len());
+                if d == Some(dev) {
+                    offer(plen, g, onlink || !(in_own(g) || link_local(g)));
+                } else if in_own(g) && !link_local(g) {
+                    offer(1000 + plen, g, false);
+                } else if link_local(g) && d.is_some_and(&shares_subnet) {
+                    // A link-local router of a link in the same subnet is
+                    // on the same segment: this link reaches it too.
+                    offer(2000 + plen, g, false);
+                }
+            }
+        }
+    }
+    if let Some((_, g, onlink)) = best {
+        return Some(Gateway {
+            addr: Some(g),
+            onlink,
+            note: None,
+            subnet: (!onlink && !link_local(g))
+                .then(|| mine.longest(g))
+                .flatten(),
+        });
+    }
+    let direct_default = host.tables[fam_idx(fam)].values().any(|t| {
+        t.routes.iter().any(|e| {
+            let r = &e.route;
+            r.dst.prefix_len() == 0
+                && r.kind == RouteType::Unicast
+                && r.gateway.is_none()
+                && r.nexthops.is_empty()
+                && r.dev.as_deref() == Some(dev)
+        })
+    });
+    if direct_default {
+        return Some(Gateway {
+            addr: None,
+            onlink: false,
+            note: None,
+            subnet: None,
+        });
+    }
+    if host.link(dev).is_some_and(|l| l.point_to_point) {
+        return Some(Gateway {
+            addr: None,
+            onlink: false,
+            note: Some(format!(
+                "{dev} is point-to-point (POINTOPOINT/NOARP): replies go straight into it"
+            )),
+            subnet: None,
+        });
+    }
+    if platform.ec2 && fam == Family::Inet {
+        let net = mine
+            .nets
+            .iter()
+            .filter(|n| n.prefix_len() <= 28)
+            .min_by_key(|n| n.prefix_len())?;
+        let IpAddr::V4(base) = net.network() else {
+            return None;
+        };
+        let g = IpAddr::V4((u32::from(base) + 1).into());
+        return Some(Gateway {
+            addr: Some(g),
+            onlink: false,
+            subnet: mine.longest(g),
+            note: Some(format!(
+                "{g} is the VPC router of {net} by the platform's convention (EC2: subnet base + 1); the dumps show no router on {dev}"
+            )),
+        });
+    }
+    None
 }
