@@ -53,7 +53,7 @@ fn read_shard(
             continue;
         }
         let at = format!("{name}:{n}");
-        let mut v: serde_json::Value = match serde_json::from_str(text) {
+        let v: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
                 problems.push(Notice {
@@ -80,9 +80,7 @@ fn read_shard(
             .unwrap_or("")
             .to_string();
         match kind.as_str() {
-            "host" => match wire::inline(&mut v)
-                .and_then(|()| serde_json::from_value::<HostReport>(v).map_err(|e| e.to_string()))
-            {
+            "host" => match wire::read_host(v) {
                 Ok(h) => {
                     shard.hosts += 1;
                     host(h)?;

@@ -275,6 +275,9 @@ mod tests {
                 entries += rows.len();
             }
             let written = v.clone();
+            // `merge` reads the rows once, shared by the owners naming them.
+            let read = super::wire::read_host(v.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), written, "{}", h.host);
             super::wire::inline(&mut v).unwrap();
             let back: crate::verdict::host::HostReport = serde_json::from_value(v).unwrap();
             assert_eq!(serde_json::to_value(&back).unwrap(), written, "{}", h.host);
@@ -362,7 +365,22 @@ mod tests {
         // endpoints, and one off-link entry (the default's, every subnet
         // of the host excepted) for all but eth0's endpoint.
         assert_eq!(rows, n + 1, "{}", v["leaks"]);
+        // Read back (`merge`), the endpoints share the rows as the scan's
+        // report did.
+        let read = super::wire::read_host(v.clone()).unwrap();
+        let shared: std::collections::HashSet<*const crate::verdict::Leak> = read
+            .endpoints
+            .iter()
+            .flat_map(|e| e.leaks.iter().map(std::sync::Arc::as_ptr))
+            .collect();
+        assert_eq!(shared.len(), n + 1);
+        assert_eq!(
+            read.endpoints.iter().map(|e| e.leaks.len()).sum::<usize>(),
+            listed
+        );
         v["endpoints"][1]["leaks"][0] = 999.into();
+        let e = super::wire::read_host(v.clone()).unwrap_err();
+        assert!(e.contains("endpoints[1].leaks names 999"), "{e}");
         let e = super::wire::inline(&mut v).unwrap_err();
         assert!(e.contains("endpoints[1].leaks names 999"), "{e}");
         // The text writes each entry in full once; a later endpoint names

@@ -386,6 +386,99 @@ impl Serialize for PodOut<'_> {
     }
 }
 
+/// An owner's refs (`endpoints[i].leaks`, …) as indices into a table of
+/// `rows` rows; the error names the bad one.
+fn refs_in(
+    refs: &Value,
+    rows: usize,
+    owners: &str,
+    i: usize,
+    k: &str,
+) -> Result<Vec<usize>, String> {
+    let Some(refs) = refs.as_array() else {
+        return Err(format!("{owners}[{i}].{k} is not an array of indices"));
+    };
+    refs.iter()
+        .map(|r| {
+            r.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n < rows)
+                .ok_or_else(|| {
+                    format!("{owners}[{i}].{k} names {r}, not one of the host's {rows} `{k}`")
+                })
+        })
+        .collect()
+}
+
+/// The host's table `k`, taken out of its object.
+fn take_table(obj: &mut serde_json::Map<String, Value>, k: &str) -> Result<Vec<Value>, String> {
+    match obj.remove(k) {
+        Some(Value::Array(v)) => Ok(v),
+        Some(_) => Err(format!("the host's `{k}` is not an array")),
+        None => Err(format!("the host has no `{k}` table")),
+    }
+}
+
+/// A host object as `Wire` writes it, read into a `HostReport` (`merge`):
+/// each table row read once, and the endpoints and pod groups that name a
+/// leak sharing it (`Arc`), as the scan's report does. Putting the rows
+/// back in place first (`inline`) copied a row per ref: a host of 1,000
+/// point-to-point links names ~1 million, and took 2.8 GB to merge.
+pub fn read_host(mut host: Value) -> Result<HostReport, String> {
+    let Some(obj) = host.as_object_mut() else {
+        return Err("a host is not an object".into());
+    };
+    let (leaks, no_route) = (take_table(obj, "leaks")?, take_table(obj, "no_route")?);
+    // Each owner's refs, in order (endpoints, then pod groups), taken out.
+    let mut refs: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    for owners in ["endpoints", "pods"] {
+        let Some(list) = obj.get_mut(owners) else {
+            continue;
+        };
+        let Some(list) = list.as_array_mut() else {
+            return Err(format!("the host's `{owners}` is not an array"));
+        };
+        for (i, o) in list.iter_mut().enumerate() {
+            let mut take = |k: &str, rows: usize| -> Result<Vec<usize>, String> {
+                match o.get_mut(k) {
+                    Some(r) => {
+                        let v = refs_in(r, rows, owners, i, k)?;
+                        *r = Value::Array(Vec::new());
+                        Ok(v)
+                    }
+                    None => Ok(Vec::new()),
+                }
+            };
+            refs.push((
+                take("leaks", leaks.len())?,
+                take("no_route", no_route.len())?,
+            ));
+        }
+    }
+    // Each row read once.
+    let leaks: Vec<std::sync::Arc<Leak>> = leaks
+        .into_iter()
+        .map(|v| serde_json::from_value::<Leak>(v).map(std::sync::Arc::new))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("a row of `leaks`: {e}"))?;
+    let no_route: Vec<NoRoute> = no_route
+        .into_iter()
+        .map(serde_json::from_value::<NoRoute>)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("a row of `no_route`: {e}"))?;
+    let mut h: HostReport = serde_json::from_value(host).map_err(|e| e.to_string())?;
+    let owners = h
+        .endpoints
+        .iter_mut()
+        .map(|e| (&mut e.leaks, &mut e.no_route));
+    let owners = owners.chain(h.pods.iter_mut().map(|p| (&mut p.leaks, &mut p.no_route)));
+    for ((l, n), (lr, nr)) in owners.zip(refs) {
+        *l = lr.into_iter().map(|i| leaks[i].clone()).collect();
+        *n = nr.into_iter().map(|i| no_route[i].clone()).collect();
+    }
+    Ok(h)
+}
+
 /// A host object as `Wire` writes it, turned into the in-memory shape that
 /// `HostReport`'s `Deserialize` reads: each endpoint's and pod group's
 /// refs replaced by the entries they name, the host's tables removed. The
@@ -394,12 +487,7 @@ pub fn inline(host: &mut Value) -> Result<(), String> {
     let Some(obj) = host.as_object_mut() else {
         return Err("a host is not an object".into());
     };
-    let mut table = |k: &str| match obj.remove(k) {
-        Some(Value::Array(v)) => Ok(v),
-        Some(_) => Err(format!("the host's `{k}` is not an array")),
-        None => Err(format!("the host has no `{k}` table")),
-    };
-    let (leaks, no_route) = (table("leaks")?, table("no_route")?);
+    let (leaks, no_route) = (take_table(obj, "leaks")?, take_table(obj, "no_route")?);
     for owners in ["endpoints", "pods"] {
         let Some(list) = obj.get_mut(owners) else {
             continue;
@@ -412,21 +500,8 @@ pub fn inline(host: &mut Value) -> Result<(), String> {
                 let Some(refs) = o.get_mut(k) else {
                     continue;
                 };
-                let Some(refs) = refs.as_array_mut() else {
-                    return Err(format!("{owners}[{i}].{k} is not an array of indices"));
-                };
-                for r in refs.iter_mut() {
-                    let row = r
-                        .as_u64()
-                        .and_then(|n| rows.get(usize::try_from(n).ok()?))
-                        .ok_or_else(|| {
-                            format!(
-                                "{owners}[{i}].{k} names {r}, not one of the host's {} `{k}`",
-                                rows.len()
-                            )
-                        })?;
-                    *r = row.clone();
-                }
+                let named = refs_in(refs, rows.len(), owners, i, k)?;
+                *refs = Value::Array(named.into_iter().map(|n| rows[n].clone()).collect());
             }
         }
     }

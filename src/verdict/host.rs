@@ -33,7 +33,7 @@ pub struct FileRef {
 }
 
 /// Written as JSON by `report::wire` (its tables of leaks), read back
-/// from `wire::inline`'s shape.
+/// by `wire::read_host` (or from `wire::inline`'s shape).
 #[derive(Debug, Clone, Deserialize)]
 pub struct HostReport {
     pub host: String,
