@@ -9,6 +9,8 @@
 #               gateways on 3 links (proto bgp), plus a default route
 #   ecmp N      the same table, each route multipath over 2 gateways on 2
 #               links (BGP multipath: `nexthop via … nexthop via …`)
+#   bgpedge N   bgp with EDGE_LINKS (default 40) customer links, each with
+#               an IPv4 /24 and an IPv6 /64 of its own
 #   rules N     an EKS node with the AWS VPC CNI: 4 ENIs with their own
 #               tables, N/2 pods (/32 routes to eni* links) and N rules
 #               (`to POD lookup main` and `from POD lookup ENI`)
@@ -75,13 +77,23 @@ sysctl_ns() { ip netns exec "$ns" sysctl -qw "$@"; }
 sysctl_ns net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 
 case $kind in
-bgp|ecmp)
+bgp|ecmp|bgpedge)
   for i in 0 1 2; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x addr add 10.$i.0.2/24 dev eth$i
     x addr add 2001:db8:$i::2/64 dev eth$i nodad
     x link set eth$i up
   done
+  if [ "$kind" = bgpedge ]; then
+    # An edge router's customer links: each a subnet of its own, no route
+    # through it (every reply to the table leaves by an uplink).
+    for ((l = 0; l < ${EDGE_LINKS:-40}; l++)); do
+      x link add vl$l type veth peer name c$l netns "$ns-p"
+      x addr add 172.16.$l.1/24 dev vl$l
+      x addr add 2001:db8:100:$l::1/64 dev vl$l nodad
+      x link set vl$l up
+    done
+  fi
   x route add default via 10.0.0.1 dev eth0 proto static
   x -6 route add default via 2001:db8:0::1 dev eth0 proto static
   # Prefixes as a BGP table has them: mostly /24s, some shorter, nested;
