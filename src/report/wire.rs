@@ -410,6 +410,26 @@ fn refs_in(
         .collect()
 }
 
+/// `f` of each owner of refs (its list's name, its place, its object):
+/// the endpoints, then the pod groups.
+fn each_owner(
+    obj: &mut serde_json::Map<String, Value>,
+    mut f: impl FnMut(&str, usize, &mut Value) -> Result<(), String>,
+) -> Result<(), String> {
+    for owners in ["endpoints", "pods"] {
+        let Some(list) = obj.get_mut(owners) else {
+            continue;
+        };
+        let Some(list) = list.as_array_mut() else {
+            return Err(format!("the host's `{owners}` is not an array"));
+        };
+        for (i, o) in list.iter_mut().enumerate() {
+            f(owners, i, o)?;
+        }
+    }
+    Ok(())
+}
+
 /// The host's table `k`, taken out of its object.
 fn take_table(obj: &mut serde_json::Map<String, Value>, k: &str) -> Result<Vec<Value>, String> {
     match obj.remove(k) {
@@ -431,30 +451,23 @@ pub fn read_host(mut host: Value) -> Result<HostReport, String> {
     let (leaks, no_route) = (take_table(obj, "leaks")?, take_table(obj, "no_route")?);
     // Each owner's refs, in order (endpoints, then pod groups), taken out.
     let mut refs: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
-    for owners in ["endpoints", "pods"] {
-        let Some(list) = obj.get_mut(owners) else {
-            continue;
-        };
-        let Some(list) = list.as_array_mut() else {
-            return Err(format!("the host's `{owners}` is not an array"));
-        };
-        for (i, o) in list.iter_mut().enumerate() {
-            let mut take = |k: &str, rows: usize| -> Result<Vec<usize>, String> {
-                match o.get_mut(k) {
-                    Some(r) => {
-                        let v = refs_in(r, rows, owners, i, k)?;
-                        *r = Value::Array(Vec::new());
-                        Ok(v)
-                    }
-                    None => Ok(Vec::new()),
+    each_owner(obj, |owners, i, o| {
+        let mut take = |k: &str, rows: usize| -> Result<Vec<usize>, String> {
+            match o.get_mut(k) {
+                Some(r) => {
+                    let v = refs_in(r, rows, owners, i, k)?;
+                    *r = Value::Array(Vec::new());
+                    Ok(v)
                 }
-            };
-            refs.push((
-                take("leaks", leaks.len())?,
-                take("no_route", no_route.len())?,
-            ));
-        }
-    }
+                None => Ok(Vec::new()),
+            }
+        };
+        refs.push((
+            take("leaks", leaks.len())?,
+            take("no_route", no_route.len())?,
+        ));
+        Ok(())
+    })?;
     // Each row read once.
     let leaks: Vec<std::sync::Arc<Leak>> = leaks
         .into_iter()
@@ -488,22 +501,14 @@ pub fn inline(host: &mut Value) -> Result<(), String> {
         return Err("a host is not an object".into());
     };
     let (leaks, no_route) = (take_table(obj, "leaks")?, take_table(obj, "no_route")?);
-    for owners in ["endpoints", "pods"] {
-        let Some(list) = obj.get_mut(owners) else {
-            continue;
-        };
-        let Some(list) = list.as_array_mut() else {
-            return Err(format!("the host's `{owners}` is not an array"));
-        };
-        for (i, o) in list.iter_mut().enumerate() {
-            for (k, rows) in [("leaks", &leaks), ("no_route", &no_route)] {
-                let Some(refs) = o.get_mut(k) else {
-                    continue;
-                };
-                let named = refs_in(refs, rows.len(), owners, i, k)?;
-                *refs = Value::Array(named.into_iter().map(|n| rows[n].clone()).collect());
-            }
+    each_owner(obj, |owners, i, o| {
+        for (k, rows) in [("leaks", &leaks), ("no_route", &no_route)] {
+            let Some(refs) = o.get_mut(k) else {
+                continue;
+            };
+            let named = refs_in(refs, rows.len(), owners, i, k)?;
+            *refs = Value::Array(named.into_iter().map(|n| rows[n].clone()).collect());
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

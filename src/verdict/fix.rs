@@ -3163,6 +3163,19 @@ fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
     m
 }
 
+/// A route's legs: (device, gateway, `onlink`), its one or its nexthops.
+fn route_legs(r: &Route) -> impl Iterator<Item = (Option<&str>, Option<IpAddr>, bool)> {
+    let one = r
+        .nexthops
+        .is_empty()
+        .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
+    let nhs = r
+        .nexthops
+        .iter()
+        .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
+    one.into_iter().chain(nhs)
+}
+
 /// A router a route names: its first leg with the shortest prefix among
 /// those through `dev` to `gateway` (`Routers`).
 struct RouterLeg<'h> {
@@ -3206,15 +3219,7 @@ impl<'h> Routers<'h> {
                 {
                     direct_default.insert(d);
                 }
-                let one = r
-                    .nexthops
-                    .is_empty()
-                    .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
-                let nhs = r
-                    .nexthops
-                    .iter()
-                    .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
-                for (dev, g, onlink) in one.into_iter().chain(nhs) {
+                for (dev, g, onlink) in route_legs(r) {
                     let Some(gateway) = g else { continue };
                     let plen = u32::from(r.dst.prefix_len());
                     order += 1;
@@ -3259,6 +3264,58 @@ impl<'h> Routers<'h> {
         }
     }
 
+    /// The router a link's replies should use and whether it is `onlink`:
+    /// one on `dev` by prefix length, then one in its subnets (`mine`),
+    /// then a link-local router of a link in the same subnet (on the same
+    /// segment: this link reaches it too); the first leg of the lowest
+    /// rank, as a walk of every route in order finds it. None: none but
+    /// the host's own addresses.
+    fn best(
+        &self,
+        host: &Host,
+        dev: &str,
+        mine: &Subnets,
+        subnet_links: &HashMap<ipnet::IpNet, Vec<&str>>,
+    ) -> Option<(IpAddr, bool)> {
+        let in_own = |g: IpAddr| mine.longest(g).is_some();
+        let link_local = v6_link_local;
+        // (rank, leg order, router, onlink)
+        let mut best: Option<(u32, usize, IpAddr, bool)> = None;
+        let mut offer = |rank: u32, l: &RouterLeg<'_>, onlink: bool| {
+            if !host.is_local_addr(l.gateway)
+                && best.is_none_or(|(b, o, _, _)| (rank, l.order) < (b, o))
+            {
+                best = Some((rank, l.order, l.gateway, onlink));
+            }
+        };
+        for l in self.on(dev) {
+            let g = l.gateway;
+            offer(l.plen, l, l.onlink || !(in_own(g) || link_local(g)));
+        }
+        for n in &mine.nets {
+            let (lo, hi) = (space::num(n.network()), space::num(n.broadcast()));
+            let from = self.by_addr.partition_point(|x| x.0 < lo);
+            for &(_, i) in self.by_addr[from..].iter().take_while(|x| x.0 <= hi) {
+                let l = &self.legs[i];
+                if l.dev != Some(dev) {
+                    offer(1000 + l.plen, l, false);
+                }
+            }
+            if link_local(n.network()) {
+                continue;
+            }
+            for &other in subnet_links.get(n).into_iter().flatten() {
+                if other == dev {
+                    continue;
+                }
+                for l in self.on(other).filter(|l| link_local(l.gateway)) {
+                    offer(2000 + l.plen, l, false);
+                }
+            }
+        }
+        best.map(|(_, _, g, onlink)| (g, onlink))
+    }
+
     /// The legs through `dev`.
     fn on<'a>(&'a self, dev: &str) -> impl Iterator<Item = &'a RouterLeg<'h>> + 'a {
         let legs = &self.legs;
@@ -3283,47 +3340,8 @@ fn pick_gateway(
     routers: &Routers<'_>,
 ) -> Option<Gateway> {
     let mine = Subnets::of(host, fam, dev);
-    let in_own = |g: IpAddr| mine.longest(g).is_some();
     let link_local = v6_link_local;
-    // (rank, leg order, gateway, onlink): on this link by prefix length,
-    // then in its subnet, then a link-local router of a link in the same
-    // subnet (on the same segment: this link reaches it too); the first
-    // leg of the lowest rank, as a walk of every route in order finds it.
-    let mut best: Option<(u32, usize, IpAddr, bool)> = None;
-    let mut offer = |rank: u32, l: &RouterLeg<'_>, onlink: bool| {
-        if !host.is_local_addr(l.gateway)
-            && best.is_none_or(|(b, o, _, _)| (rank, l.order) < (b, o))
-        {
-            best = Some((rank, l.order, l.gateway, onlink));
-        }
-    };
-    for l in routers.on(dev) {
-        let g = l.gateway;
-        offer(l.plen, l, l.onlink || !(in_own(g) || link_local(g)));
-    }
-    for n in &mine.nets {
-        let (lo, hi) = (space::num(n.network()), space::num(n.broadcast()));
-        let from = routers.by_addr.partition_point(|x| x.0 < lo);
-        for &(_, i) in routers.by_addr[from..].iter().take_while(|x| x.0 <= hi) {
-            let l = &routers.legs[i];
-            if l.dev != Some(dev) {
-                offer(1000 + l.plen, l, false);
-            }
-        }
-        if link_local(n.network()) {
-            continue;
-        }
-        for &other in subnet_links.get(n).into_iter().flatten() {
-            if other == dev {
-                continue;
-            }
-            for l in routers.on(other).filter(|l| link_local(l.gateway)) {
-                offer(2000 + l.plen, l, false);
-            }
-        }
-    }
-    let best = best.map(|(r, _, g, onlink)| (r, g, onlink));
-    if let Some((_, g, onlink)) = best {
+    if let Some((g, onlink)) = routers.best(host, dev, &mine, subnet_links) {
         return Some(Gateway {
             addr: Some(g),
             onlink,

@@ -1821,53 +1821,94 @@ fn taken_is_put_back_as_it_was() {
     }
 }
 
-/// `Routers` finds the router a walk of every route per link found: on
-/// random hosts (every link, both families, on EC2 and not) and on hosts
-/// whose links share subnets and link-local routers.
+/// `Routers` finds the router a walk of every route per link found, and
+/// the links with a direct default: on random hosts, every link, both
+/// families.
 #[test]
 fn routers_are_picked_as_a_walk_of_every_route_picks_them() {
+    // Links sharing a subnet (eth1 reaches eth0's link-local router), a
+    // router on eth2 inside eth3's subnet, routes through several legs,
+    // and a direct default.
+    let addr = [
+        link(2, "eth0", &["10.0.0.10/24", "2001:db8:a::10/64"]),
+        link(3, "eth1", &["10.0.0.11/24", "2001:db8:a::11/64"]),
+        link(4, "eth2", &["10.2.0.10/24", "2001:db8:c::10/64"]),
+        link(5, "eth3", &["10.3.0.10/16", "2001:db8:d::10/64"]),
+        link(6, "wg0", &["10.9.0.1/32"]),
+    ]
+    .concat();
+    let route = "default via 10.0.0.1 dev eth0
+10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10
+10.0.0.0/24 dev eth1 proto kernel scope link src 10.0.0.11 metric 10
+10.2.0.0/24 dev eth2 proto kernel scope link src 10.2.0.10
+10.3.0.0/16 dev eth3 proto kernel scope link src 10.3.0.10
+10.7.0.0/16 via 10.3.0.1 dev eth2 onlink
+10.8.0.0/16 proto static nexthop via 10.2.0.1 dev eth2 nexthop via 10.3.0.1 dev eth3
+default dev wg0 metric 50
+";
+    let route6 = "2001:db8:a::/64 dev eth0 proto kernel metric 256 pref medium
+2001:db8:a::/64 dev eth1 proto kernel metric 256 pref medium
+fe80::/64 dev eth0 proto kernel metric 256 pref medium
+fe80::/64 dev eth1 proto kernel metric 256 pref medium
+2001:db8:99::/48 via fe80::9 dev eth2 metric 1024 pref medium
+default via fe80::1 dev eth0 proto ra metric 1024 pref medium
+";
+    let rule6 = "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n";
+    let crafted = host(&addr, RULES, route, rule6, route6);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let (mut picked, mut compared) = (0, 0);
-    for _ in 0..600 {
-        let h = random_host(&mut rng);
+    let (mut picked, mut compared, mut shared) = (0, 0, 0);
+    for k in 0..601 {
+        let h = if k == 0 {
+            crafted.clone()
+        } else {
+            random_host(&mut rng)
+        };
         for fam in [Family::Inet, Family::Inet6] {
             let (subnets, routers) = (subnet_links(&h, fam), Routers::of(&h, fam));
             for l in &h.links {
-                for ec2 in [false, true] {
-                    let platform = Platform { ec2 };
-                    let new = pick_gateway(&h, fam, &l.name, platform, &subnets, &routers);
-                    let was = walked_gateway(&h, fam, &l.name, platform, &subnets);
-                    assert_eq!(new, was, "{} {fam:?}", l.name);
-                    picked += new.is_some() as usize;
-                    compared += 1;
-                }
+                let mine = Subnets::of(&h, fam, &l.name);
+                let new = routers.best(&h, &l.name, &mine, &subnets);
+                let was = walked_router(&h, fam, &l.name, &mine, &subnets);
+                assert_eq!(new, was, "{} {fam:?}", l.name);
+                let direct = h.tables[fam_idx(fam)].values().any(|t| {
+                    t.routes.iter().any(|e| {
+                        let r = &e.route;
+                        r.dst.prefix_len() == 0
+                            && r.kind == RouteType::Unicast
+                            && r.gateway.is_none()
+                            && r.nexthops.is_empty()
+                            && r.dev.as_deref() == Some(l.name.as_str())
+                    })
+                });
+                assert_eq!(routers.direct_default.contains(l.name.as_str()), direct);
+                picked += new.is_some() as usize;
+                compared += 1;
+                // eth1 by eth0's link-local router (their shared /64).
+                let fe80_1: IpAddr = "fe80::1".parse().unwrap();
+                shared += usize::from(k == 0 && l.name == "eth1" && new == Some((fe80_1, false)));
             }
         }
     }
-    assert!(compared > 2000 && picked > 500, "{compared} {picked}");
+    assert!(compared > 1000 && picked > 300, "{compared} {picked}");
+    assert_eq!(shared, 1, "eth1 by eth0's fe80::1");
 }
 
-/// `pick_gateway` as it was: every route read for every link.
-fn walked_gateway(
+/// The router `pick_gateway` found by reading every route for each link.
+fn walked_router(
     host: &Host,
     fam: Family,
     dev: &str,
-    platform: Platform,
+    mine: &Subnets,
     subnet_links: &HashMap<ipnet::IpNet, Vec<&str>>,
-) -> Option<Gateway> {
-    let mine = Subnets::of(host, fam, dev);
+) -> Option<(IpAddr, bool)> {
     let in_own = |g: IpAddr| mine.longest(g).is_some();
     let link_local = v6_link_local;
-    // A link with a global subnet of this one's (fe80::/64 is every
-    // link's and says nothing): by this link's subnets, not every address
-    // of the host per link (a host of 500 links and 10,500 addresses).
     let shares_subnet = |other: &str| {
         mine.nets
             .iter()
             .filter(|n| !link_local(n.network()))
             .any(|n| subnet_links.get(n).is_some_and(|l| l.contains(&other)))
     };
-    // (rank, gateway, onlink): on this link by prefix length, then in its subnet.
     let mut best: Option<(u32, IpAddr, bool)> = None;
     let mut offer = |rank: u32, g: IpAddr, onlink: bool| {
         if !host.is_local_addr(g) && best.is_none_or(|(b, _, _)| rank < b) {
@@ -1875,22 +1916,13 @@ fn walked_gateway(
         }
     };
     for t in host.tables[fam_idx(fam)].values() {
-        for e in t.routes.iter() {
+        for e in t
+            .routes
+            .iter()
+            .filter(|e| e.route.kind == RouteType::Unicast)
+        {
             let r = &e.route;
-            if r.kind != RouteType::Unicast {
-                continue;
-            }
-            // The route's one leg, or its nexthops (no list made per route:
-            // every link's plan reads every route).
-            let one = r
-                .nexthops
-                .is_empty()
-                .then(|| (r.dev.as_deref(), r.gateway, is_onlink(&r.flags)));
-            let legs = r
-                .nexthops
-                .iter()
-                .map(|n| (n.dev.as_deref(), n.gateway, is_onlink(&n.flags)));
-            for (d, g, onlink) in one.into_iter().chain(legs) {
+            for (d, g, onlink) in route_legs(r) {
                 let Some(g) = g else { continue };
                 let plen = u32::from(r.dst.prefix_len());
                 if d == Some(dev) {
@@ -1898,69 +1930,10 @@ fn walked_gateway(
                 } else if in_own(g) && !link_local(g) {
                     offer(1000 + plen, g, false);
                 } else if link_local(g) && d.is_some_and(&shares_subnet) {
-                    // A link-local router of a link in the same subnet is
-                    // on the same segment: this link reaches it too.
                     offer(2000 + plen, g, false);
                 }
             }
         }
     }
-    if let Some((_, g, onlink)) = best {
-        return Some(Gateway {
-            addr: Some(g),
-            onlink,
-            note: None,
-            subnet: (!onlink && !link_local(g))
-                .then(|| mine.longest(g))
-                .flatten(),
-        });
-    }
-    let direct_default = host.tables[fam_idx(fam)].values().any(|t| {
-        t.routes.iter().any(|e| {
-            let r = &e.route;
-            r.dst.prefix_len() == 0
-                && r.kind == RouteType::Unicast
-                && r.gateway.is_none()
-                && r.nexthops.is_empty()
-                && r.dev.as_deref() == Some(dev)
-        })
-    });
-    if direct_default {
-        return Some(Gateway {
-            addr: None,
-            onlink: false,
-            note: None,
-            subnet: None,
-        });
-    }
-    if host.link(dev).is_some_and(|l| l.point_to_point) {
-        return Some(Gateway {
-            addr: None,
-            onlink: false,
-            note: Some(format!(
-                "{dev} is point-to-point (POINTOPOINT/NOARP): replies go straight into it"
-            )),
-            subnet: None,
-        });
-    }
-    if platform.ec2 && fam == Family::Inet {
-        let net = mine
-            .nets
-            .iter()
-            .filter(|n| n.prefix_len() <= 28)
-            .min_by_key(|n| n.prefix_len())?;
-        let IpAddr::V4(base) = net.network() else {
-            return None;
-        };
-        let g = IpAddr::V4((u32::from(base) + 1).into());
-        return Some(Gateway {
-            addr: Some(g),
-            onlink: false,
-            subnet: mine.longest(g),
-            note: Some(format!(
-                "{g} is the VPC router of {net} by the platform's convention (EC2: subnet base + 1); the dumps show no router on {dev}"
-            )),
-        });
-    }
-    None
+    best.map(|(_, g, onlink)| (g, onlink))
 }
