@@ -11,6 +11,8 @@
 #               links (BGP multipath: `nexthop via … nexthop via …`)
 #   bgpedge N   bgp with EDGE_LINKS (default 40) customer links, each with
 #               an IPv4 /24 and an IPv6 /64 of its own
+#   fabric N    a leaf switch of a BGP fabric: 16 uplinks (/31s) and N /32
+#               routes, each multipath over all 16 (`nexthop via …` × 16)
 #   rules N     an EKS node with the AWS VPC CNI: 4 ENIs with their own
 #               tables, N/2 pods (/32 routes to eni* links) and N rules
 #               (`to POD lookup main` and `from POD lookup ENI`)
@@ -290,6 +292,27 @@ ppp)
   done
   x -batch "$batch"
   x route add default via 198.51.100.1 dev eth0
+  ;;
+fabric)
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    echo "link add swp$i type veth peer name p$i netns $ns-p" >> "$batch"
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    printf 'link set swp%d up\naddr add 10.254.%d.1/31 dev swp%d\n' $i $i $i >> "$batch"
+  done
+  x -batch "$batch"
+  nh=
+  for ((i = 0; i < 16; i++)); do nh+=" nexthop via 10.254.$i.0 dev swp$i"; done
+  awk -v n="$n" -v nh="$nh" 'BEGIN {
+    for (k = 0; k < n; k++)
+      printf "route add 10.%d.%d.%d/32 proto bgp metric 20%s\n", 100 + int(k / 65536), int(k / 256) % 256, k % 256, nh
+  }' > "$batch"
+  # The peers must be up for the gateways to be reachable.
+  peers_up
+  x -batch "$batch"
   ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;
 esac
