@@ -1530,12 +1530,9 @@ impl LeakKeys {
 /// list. Endpoints of one group on different links list the same routes
 /// in the same order: a BGP edge router's 40 customer links each sorted
 /// and read the table's million routes (21% of such a host).
+/// (A map keyed by the list itself, as `Memo::hop_idx` is.)
 #[derive(Default)]
-struct RouteSets {
-    state: foldhash::fast::RandomState,
-    by_hash: FastMap<u64, Vec<u32>>,
-    lists: Vec<(Box<[RouteKey]>, RouteSet)>,
-}
+struct RouteSets(FastMap<Box<[RouteKey]>, RouteSet>);
 
 /// The widest route (and its prefix) and the number of routes.
 type RouteSet = (Option<(RouteKey, Range)>, usize);
@@ -1548,16 +1545,12 @@ impl RouteSets {
         list: &mut [RouteKey],
         make: impl FnOnce(&mut [RouteKey]) -> RouteSet,
     ) -> RouteSet {
-        use std::hash::BuildHasher;
-        let h = self.state.hash_one(&*list);
-        let at = self.by_hash.entry(h).or_default();
-        if let Some(&i) = at.iter().find(|&&i| *self.lists[i as usize].0 == *list) {
-            return self.lists[i as usize].1;
+        if let Some(&set) = self.0.get(&*list) {
+            return set;
         }
-        at.push(self.lists.len() as u32);
         let key: Box<[RouteKey]> = (&*list).into();
         let set = make(list);
-        self.lists.push((key, set));
+        self.0.insert(key, set);
         set
     }
 }

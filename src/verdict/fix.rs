@@ -2386,7 +2386,7 @@ struct Plan {
     /// and whether one deleted a route.
     keyed: [SourceKeyed; 2],
     deleted: [bool; 2],
-    /// Per family, the endpoints with a verdict by address (`Reach::judged`).
+    /// Per family, the endpoints with a verdict by address (`Reach::candidates`).
     by_address: [Vec<(u128, u32)>; 2],
 }
 
@@ -2742,12 +2742,14 @@ impl Plan {
             let candidates = reach.candidates(&self.by_address[fi]);
             let (mine, others): (Vec<usize>, Vec<usize>) =
                 candidates.iter().partition(|i| is_member(i));
-            let mut order: Vec<usize> = others.into_iter().chain(mine).collect();
+            // Each asked whether the step affects it when its turn comes.
+            let mut order = (others.into_iter().chain(mine))
+                .filter(|&i| reach.affects(model, &eps[i]))
+                .peekable();
             // None affected: nothing to judge in this family.
-            let Some(first) = order.iter().position(|&i| reach.affects(model, &eps[i])) else {
+            if order.peek().is_none() {
                 continue;
-            };
-            order.drain(..first);
+            }
             let cut;
             let orig = match orig[fi] {
                 Some(o) => o,
@@ -2825,10 +2827,7 @@ impl Plan {
             // the routes added.
             let added = (!deleted[fi]).then_some(keyed[fi]);
             let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut, added);
-            for (k, i) in order.into_iter().enumerate() {
-                if k > 0 && !reach.affects(model, &eps[i]) {
-                    continue;
-                }
+            for i in order {
                 let s = judge_ep_in(&mut judge, &eps[i]);
                 let changed = s.changed.is_some();
                 states.push((i, s));
@@ -4754,31 +4753,31 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
             p.failures.extend(q.failures);
             to += 1;
         }
-        let judged = match p.steps.is_empty() {
-            true => Ok(()),
-            false => {
-                let ops: Vec<Op> = p
-                    .steps
-                    .iter()
-                    .flat_map(|s| s.1.ops.iter().cloned())
-                    .collect();
-                let members: Vec<usize> = p
-                    .steps
-                    .iter()
-                    .flat_map(|s| g.groups[s.0].2.iter().copied())
-                    .collect();
-                let judged = plan.try_step(host, eps, class, &ops, &members, orig);
-                #[cfg(test)]
-                BATCHES.with(|b| {
-                    let (ok, no, steps) = b.get();
-                    let steps = steps + p.steps.len();
-                    b.set(match judged.is_ok() {
-                        true => (ok + 1, no, steps),
-                        false => (ok, no + 1, steps),
-                    })
-                });
-                judged
-            }
+        let judged = if p.steps.is_empty() {
+            Ok(())
+        } else {
+            let ops: Vec<Op> = p
+                .steps
+                .iter()
+                .flat_map(|s| s.1.ops.iter().cloned())
+                .collect();
+            let members: Vec<usize> = p
+                .steps
+                .iter()
+                .flat_map(|s| g.groups[s.0].2.iter().copied())
+                .collect();
+            let judged = plan.try_step(host, eps, class, &ops, &members, orig);
+            #[cfg(test)]
+            BATCHES.with(|b| {
+                let (ok, no, steps) = b.get();
+                let steps = steps + p.steps.len();
+                b.set(if judged.is_ok() {
+                    (ok + 1, no, steps)
+                } else {
+                    (ok, no + 1, steps)
+                })
+            });
+            judged
         };
         match judged {
             Ok(()) => {
