@@ -80,6 +80,12 @@ impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The allocation's address: a key for caches that hold the `Name`
+    /// itself (so the address is not reused while the key lives).
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
 }
 
 impl Deref for Name {

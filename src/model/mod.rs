@@ -191,6 +191,9 @@ pub(crate) struct Index {
     /// selects a source among a device's addresses (`inet_select_addr`),
     /// for each nexthop of a multipath route.
     on_link: HashMap<String, Vec<u32>, foldhash::fast::RandomState>,
+    /// Each nexthop's IPv4 source as asked (`Host::nh_saddr`): it depends
+    /// only on what the index was built from and the sysctls.
+    pub(crate) nh_saddr: lookup::SaddrCache,
 }
 
 /// Per-namespace FIB flags the kernel derives from what was configured,
@@ -689,6 +692,12 @@ impl Host {
         self.tables[fi].insert(Table::Id(Table::LOCAL), t);
     }
 
+    /// The sysctls to change; answers kept in the index are dropped.
+    pub fn sysctls_mut(&mut self) -> &mut system::Sysctls {
+        self.index = Default::default();
+        std::sync::Arc::make_mut(&mut self.sysctls)
+    }
+
     /// The index of addresses and links, unless they changed since it
     /// was built.
     pub(crate) fn index(&self) -> Option<&Index> {
@@ -716,6 +725,7 @@ impl Host {
                 by_addr,
                 by_link,
                 on_link,
+                nh_saddr: Default::default(),
             }
         });
         (ix.addrs_len == self.addrs.len() && ix.links_len == self.links.len()).then_some(ix)

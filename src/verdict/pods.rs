@@ -60,7 +60,9 @@ pub struct PodGroup {
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,
+    #[serde(default)]
     pub leaks: Vec<std::sync::Arc<Leak>>,
+    #[serde(default)]
     pub no_route: Vec<NoRoute>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditional: Vec<Quote>,
@@ -770,7 +772,7 @@ mod tests {
             &Default::default(),
         );
         let (s, _) = crate::model::system::Sysctls::parse(sysctl);
-        std::sync::Arc::make_mut(&mut h.sysctls).extend(s);
+        h.sysctls_mut().extend(s);
         h
     }
 

@@ -186,10 +186,8 @@ impl Host {
         // (fib_select_default) keep the first alias when no neighbour is known.
         let scope = route_scope(r);
         let nh_src = |i: Option<usize>| -> Option<IpAddr> {
-            r.prefsrc.or_else(|| {
-                let (dev, gw) = nh_of(r, i);
-                self.inet_select_addr(dev.unwrap_or("lo"), gw, scope)
-            })
+            r.prefsrc
+                .or_else(|| self.nh_saddr(nh_dev(r, i), nh_of(r, i).1, scope))
         };
         let mut cands: Vec<usize> = res.live.clone();
         if flow.oif.is_none() && cands.len() > 1 {
@@ -198,8 +196,8 @@ impl Host {
                     .iter()
                     .copied()
                     .filter(|&i| {
-                        let (dev, gw) = nh_of(r, Some(i));
-                        self.inet_select_addr(dev.unwrap_or("lo"), gw, scope) == Some(s)
+                        let gw = nh_of(r, Some(i)).1;
+                        self.nh_saddr(nh_dev(r, Some(i)), gw, scope) == Some(s)
                     })
                     .collect();
                 if !own.is_empty() {

@@ -31,6 +31,8 @@ mod ipv6;
 mod source;
 mod walk;
 
+pub(crate) use source::SaddrCache;
+
 use super::{Host, RouteEntry, RuleEntry, fam_idx};
 use crate::grammar::intern::Name;
 use crate::grammar::{Family, RouteType, RuleAction, Selector, Table};

@@ -2,8 +2,62 @@
 //! `ipv6_dev_get_saddr` (IPv6, RFC 6724).
 
 use super::*;
+use std::sync::Mutex;
+
+/// The IPv4 source each nexthop selects, as the kernel caches it per
+/// nexthop (`nh_saddr`, refreshed when addresses change): a multipath
+/// route asks it of every leg on every lookup, and a leaf switch routes
+/// 100,000 prefixes over the same 16 legs. Keyed by the address of the
+/// device `Name`'s allocation (every `Name` keyed is kept, so no address
+/// is reused while the cache lives), the gateway and the scope; one host
+/// is analysed on one thread, so the lock is never contended.
+#[derive(Debug, Default)]
+pub(crate) struct SaddrCache(Mutex<Saddrs>);
+
+#[derive(Debug, Default, Clone)]
+struct Saddrs {
+    map: HashMap<(usize, Option<IpAddr>, u8), Option<IpAddr>, foldhash::fast::RandomState>,
+    names: Vec<Name>,
+}
+
+impl SaddrCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Saddrs> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A clone of a host (a fix plan's step) keeps the answers: a step
+/// changes rules and routes, never addresses, links or sysctls.
+impl Clone for SaddrCache {
+    fn clone(&self) -> SaddrCache {
+        SaddrCache(Mutex::new(self.lock().clone()))
+    }
+}
 
 impl Host {
+    /// `inet_select_addr` for a nexthop on `dev` (`None`: `lo`) via `gw`,
+    /// remembered per host while its addresses and links are unchanged.
+    pub(super) fn nh_saddr(
+        &self,
+        dev: Option<&Name>,
+        gw: Option<IpAddr>,
+        scope: u8,
+    ) -> Option<IpAddr> {
+        let select = || self.inet_select_addr(dev.map_or("lo", |d| d.as_str()), gw, scope);
+        let Some(ix) = self.index() else {
+            return select();
+        };
+        let key = (dev.map_or(0, Name::addr), gw, scope);
+        if let Some(&a) = ix.nh_saddr.lock().map.get(&key) {
+            return a;
+        }
+        let a = select();
+        let mut c = ix.nh_saddr.lock();
+        c.map.insert(key, a);
+        c.names.extend(dev.cloned());
+        a
+    }
+
     /// inet_select_addr: the first primary address on `dev` whose scope
     /// fits, preferring one in the gateway's subnet (no gateway: the first
     /// one); else the first fitting primary address of any device in
@@ -121,5 +175,50 @@ impl Host {
             IpAddr::V4(_) => self.inet_select_addr(dev, gateway, SCOPE_UNIVERSE),
             IpAddr::V6(_) => self.ipv6_saddr(Some(dev), dst),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::{Ctx, DumpKind};
+    use crate::model::Input;
+
+    /// A nexthop's source is kept once asked, and asked again after the
+    /// sysctls change: `route_localnet` on `lo` makes 127.0.0.1 a link-scope
+    /// source there, else the first global address of another device.
+    #[test]
+    fn nexthop_sources_are_kept_until_the_sysctls_change() {
+        let addr = "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
+    inet 127.0.0.1/8 scope host lo
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc mq state UP group default qlen 1000
+    inet 10.0.0.10/24 scope global eth0
+";
+        let mut h = Host::build(
+            vec![Input {
+                name: "ip_addr.txt".into(),
+                text: addr.into(),
+                kind: DumpKind::IpAddr,
+                ctx: Ctx::default(),
+                lines_before: 0,
+            }],
+            &Default::default(),
+        );
+        let lo = Name::new("lo");
+        let eth0 = Name::new("eth0");
+        let ask = |h: &Host, dev: &Name| h.nh_saddr(Some(dev), None, SCOPE_LINK);
+        let ten: IpAddr = "10.0.0.10".parse().unwrap();
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(ask(&h, &lo), Some(ten));
+        assert_eq!(ask(&h, &lo), Some(ten), "kept");
+        assert_eq!(ask(&h, &eth0), Some(ten));
+        let step = h.clone();
+        h.sysctls_mut()
+            .insert("net.ipv4.conf.lo.route_localnet", "1");
+        assert_eq!(ask(&h, &lo), Some(local));
+        assert_eq!(h.inet_select_addr("lo", None, SCOPE_LINK), Some(local));
+        assert_eq!(ask(&step, &lo), Some(ten), "a clone keeps its own");
+        assert_eq!(ask(&h, &eth0), Some(ten));
     }
 }
