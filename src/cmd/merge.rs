@@ -22,6 +22,15 @@ struct ShardSummary {
     hosts: usize,
 }
 
+/// A line's type and schema (any JSON: a value of another kind is read
+/// as absent, as a line that is not an object is).
+#[derive(Deserialize, Default)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: Option<serde_json::Value>,
+    schema: Option<serde_json::Value>,
+}
+
 /// What one shard file held.
 #[derive(Default)]
 struct Shard {
@@ -53,17 +62,22 @@ fn read_shard(
             continue;
         }
         let at = format!("{name}:{n}");
-        let v: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(Notice {
-                    file: at,
-                    message: format!("not a JSON line ({e}): skipped"),
-                });
-                continue;
-            }
+        // What the line is, read first without keeping the rest: a host's
+        // line is read once more, straight into its report.
+        let head = match serde_json::from_str::<Head>(text) {
+            Ok(h) => h,
+            Err(e) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(_) => Head::default(),
+                Err(_) => {
+                    problems.push(Notice {
+                        file: at,
+                        message: format!("not a JSON line ({e}): skipped"),
+                    });
+                    continue;
+                }
+            },
         };
-        let schema = v.get("schema").and_then(|s| s.as_u64());
+        let schema = head.schema.as_ref().and_then(|s| s.as_u64());
         if schema != Some(SCHEMA) {
             problems.push(Notice {
                 file: at,
@@ -74,15 +88,16 @@ fn read_shard(
             });
             continue;
         }
-        let kind = v
-            .get("type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("")
-            .to_string();
-        match kind.as_str() {
-            "host" => match wire::read_host(v) {
+        let kind = head.kind.as_ref().and_then(|t| t.as_str()).unwrap_or("");
+        match kind {
+            "host" => match wire::read_host(text) {
                 Ok(h) => {
                     shard.hosts += 1;
+                    // Written, a large host's text is as long again: its
+                    // line is let go first.
+                    if line.capacity() > 1 << 20 {
+                        line = String::new();
+                    }
                     host(h)?;
                 }
                 Err(e) => problems.push(Notice {
@@ -90,14 +105,14 @@ fn read_shard(
                     message: format!("not a host report ({e}): skipped"),
                 }),
             },
-            "diagnostic" => match serde_json::from_value::<Notice>(v) {
+            "diagnostic" => match serde_json::from_str::<Notice>(text) {
                 Ok(d) => diagnostics.push(d),
                 Err(e) => problems.push(Notice {
                     file: at,
                     message: format!("not a diagnostic ({e}): skipped"),
                 }),
             },
-            "summary" => match serde_json::from_value::<ShardSummary>(v) {
+            "summary" => match serde_json::from_str::<ShardSummary>(text) {
                 Ok(s) => shard.summary = Some(s.hosts),
                 Err(e) => problems.push(Notice {
                     file: at,

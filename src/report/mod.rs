@@ -276,7 +276,7 @@ mod tests {
             }
             let written = v.clone();
             // `merge` reads the rows once, shared by the owners naming them.
-            let read = super::wire::read_host(v.clone()).unwrap();
+            let read = super::wire::read_host(&v.to_string()).unwrap();
             assert_eq!(serde_json::to_value(&read).unwrap(), written, "{}", h.host);
             super::wire::inline(&mut v).unwrap();
             let back: crate::verdict::host::HostReport = serde_json::from_value(v).unwrap();
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(rows, n + 1, "{}", v["leaks"]);
         // Read back (`merge`), the endpoints share the rows as the scan's
         // report did.
-        let read = super::wire::read_host(v.clone()).unwrap();
+        let read = super::wire::read_host(&v.to_string()).unwrap();
         let shared: std::collections::HashSet<*const crate::verdict::Leak> = read
             .endpoints
             .iter()
@@ -379,7 +379,7 @@ mod tests {
             listed
         );
         v["endpoints"][1]["leaks"][0] = 999.into();
-        let e = super::wire::read_host(v.clone()).unwrap_err();
+        let e = super::wire::read_host(&v.to_string()).unwrap_err();
         assert!(e.contains("endpoints[1].leaks names 999"), "{e}");
         let e = super::wire::inline(&mut v).unwrap_err();
         assert!(e.contains("endpoints[1].leaks names 999"), "{e}");

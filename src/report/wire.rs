@@ -15,6 +15,7 @@ use crate::verdict::host::HostReport;
 use crate::verdict::pods::PodGroup;
 use crate::verdict::space::NetText;
 use crate::verdict::{Endpoint, Leak, NoRoute, Quote};
+use serde::Deserialize;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -439,57 +440,75 @@ fn take_table(obj: &mut serde_json::Map<String, Value>, k: &str) -> Result<Vec<V
     }
 }
 
-/// A host object as `Wire` writes it, read into a `HostReport` (`merge`):
-/// each table row read once, and the endpoints and pod groups that name a
-/// leak sharing it (`Arc`), as the scan's report does. Putting the rows
-/// back in place first (`inline`) copied a row per ref: a host of 1,000
-/// point-to-point links names ~1 million, and took 2.8 GB to merge.
-pub fn read_host(mut host: Value) -> Result<HostReport, String> {
-    let Some(obj) = host.as_object_mut() else {
-        return Err("a host is not an object".into());
-    };
-    let (leaks, no_route) = (take_table(obj, "leaks")?, take_table(obj, "no_route")?);
-    // Each owner's refs, in order (endpoints, then pod groups), taken out.
-    let mut refs: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
-    each_owner(obj, |owners, i, o| {
-        let mut take = |k: &str, rows: usize| -> Result<Vec<usize>, String> {
-            match o.get_mut(k) {
-                Some(r) => {
-                    let v = refs_in(r, rows, owners, i, k)?;
-                    *r = Value::Array(Vec::new());
-                    Ok(v)
-                }
-                None => Ok(Vec::new()),
-            }
-        };
-        refs.push((
-            take("leaks", leaks.len())?,
-            take("no_route", no_route.len())?,
-        ));
-        Ok(())
-    })?;
-    // Each row read once.
-    let leaks: Vec<std::sync::Arc<Leak>> = leaks
-        .into_iter()
-        .map(|v| serde_json::from_value::<Leak>(v).map(std::sync::Arc::new))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("a row of `leaks`: {e}"))?;
-    let no_route: Vec<NoRoute> = no_route
-        .into_iter()
-        .map(serde_json::from_value::<NoRoute>)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("a row of `no_route`: {e}"))?;
-    let mut h: HostReport = serde_json::from_value(host).map_err(|e| e.to_string())?;
-    let owners = h
-        .endpoints
-        .iter_mut()
-        .map(|e| (&mut e.leaks, &mut e.no_route));
-    let owners = owners.chain(h.pods.iter_mut().map(|p| (&mut p.leaks, &mut p.no_route)));
-    for ((l, n), (lr, nr)) in owners.zip(refs) {
-        *l = lr.into_iter().map(|i| leaks[i].clone()).collect();
-        *n = nr.into_iter().map(|i| no_route[i].clone()).collect();
+/// A host line as `Wire` writes it, read straight into its parts: the
+/// tables' rows, and each owner's refs as numbers beside the owner.
+#[derive(Deserialize)]
+struct HostIn {
+    leaks: Vec<Leak>,
+    no_route: Vec<NoRoute>,
+    endpoints: Vec<OwnerIn<Endpoint>>,
+    #[serde(default)]
+    pods: Vec<OwnerIn<PodGroup>>,
+    /// The rest of the host (its few other fields are buffered, its
+    /// tables and owners are not).
+    #[serde(flatten)]
+    rest: HostReport,
+}
+
+/// An endpoint or pod group with the refs it names.
+#[derive(Deserialize)]
+struct OwnerIn<T> {
+    #[serde(default)]
+    leaks: Vec<u32>,
+    #[serde(default)]
+    no_route: Vec<u32>,
+    #[serde(flatten)]
+    owner: T,
+}
+
+/// An owner's refs checked against a table of `rows` rows; the error
+/// names the bad one.
+fn check_refs(refs: &[u32], rows: usize, owners: &str, i: usize, k: &str) -> Result<(), String> {
+    match refs.iter().find(|&&r| r as usize >= rows) {
+        Some(r) => Err(format!(
+            "{owners}[{i}].{k} names {r}, not one of the host's {rows} `{k}`"
+        )),
+        None => Ok(()),
     }
-    Ok(h)
+}
+
+/// A host line as `Wire` writes it, read into a `HostReport` (`merge`):
+/// each table row read once, and the endpoints and pod groups that name a
+/// leak sharing it (`Arc`), as the scan's report does. Read straight from
+/// the text: through a JSON value first, a number in a list took ~40
+/// bytes, and a host of 4,000 point-to-point links (98 MB, 16 million
+/// refs) took 813 MiB; putting the rows back in place (`inline`) copied a
+/// row per ref, 2.8 GB for 1,000 links.
+pub fn read_host(text: &str) -> Result<HostReport, String> {
+    let h: HostIn = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let leaks: Vec<std::sync::Arc<Leak>> = h.leaks.into_iter().map(std::sync::Arc::new).collect();
+    let no_route = h.no_route;
+    let mut host = h.rest;
+    let owned = |owners: &str, i: usize, lr: Vec<u32>, nr: Vec<u32>| {
+        check_refs(&lr, leaks.len(), owners, i, "leaks")?;
+        check_refs(&nr, no_route.len(), owners, i, "no_route")?;
+        let l: Vec<_> = lr.iter().map(|&r| leaks[r as usize].clone()).collect();
+        let n: Vec<_> = nr.iter().map(|&r| no_route[r as usize].clone()).collect();
+        Ok::<_, String>((l, n))
+    };
+    host.endpoints = Vec::with_capacity(h.endpoints.len());
+    for (i, o) in h.endpoints.into_iter().enumerate() {
+        let mut e = o.owner;
+        (e.leaks, e.no_route) = owned("endpoints", i, o.leaks, o.no_route)?;
+        host.endpoints.push(e);
+    }
+    host.pods = Vec::with_capacity(h.pods.len());
+    for (i, o) in h.pods.into_iter().enumerate() {
+        let mut p = o.owner;
+        (p.leaks, p.no_route) = owned("pods", i, o.leaks, o.no_route)?;
+        host.pods.push(p);
+    }
+    Ok(host)
 }
 
 /// A host object as `Wire` writes it, turned into the in-memory shape that

@@ -576,8 +576,11 @@ pub struct Endpoint {
     pub impact: Option<Impact>,
     /// Shared with the host's other endpoints that leak alike (`Memo`
     /// interns them): a host of 500 links has 1,000 endpoints that each
-    /// leak to the 499 other links, by ~1,000 distinct leaks.
+    /// leak to the 499 other links, by ~1,000 distinct leaks. (Absent
+    /// when read: `wire::read_host` reads the report's refs beside.)
+    #[serde(default)]
     pub leaks: Vec<Arc<Leak>>,
+    #[serde(default)]
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
     pub conditional: Vec<Quote>,

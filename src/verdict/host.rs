@@ -49,6 +49,8 @@ pub struct HostReport {
     pub incomplete: Vec<String>,
     /// One line for the table.
     pub reason: String,
+    /// (Absent when read: `wire::read_host` reads them beside.)
+    #[serde(default)]
     pub endpoints: Vec<Endpoint>,
     /// Pods routed into container links, as forwarded endpoints, grouped
     /// (`verdict::pods`).
