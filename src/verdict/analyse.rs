@@ -10,6 +10,7 @@ use super::space::{self, Range};
 use super::{
     Endpoint, FastMap, Impact, Leak, Leg, LinkClass, NoRoute, Peers, Scope, Space, Verdict,
 };
+use crate::grammar::intern::Name;
 use crate::grammar::{Family, RouteType, Table};
 use crate::model::{Host, KernelError};
 use ipnet::IpNet;
@@ -184,9 +185,11 @@ pub(super) struct Memo<'h> {
     /// once, the empty one first; and by list.
     pub(super) hops: Vec<Box<[LegKey]>>,
     hop_idx: FastMap<Box<[LegKey]>, u32>,
-    /// The list last looked up (pieces in a row mostly share one), and a
-    /// buffer to read the next into.
+    /// The list last looked up (pieces in a row mostly share one) and its
+    /// legs as the lookup named them (compared before any is numbered),
+    /// and a buffer to read the next into.
     hop_last: u32,
+    hop_last_legs: Vec<(Name, Option<IpAddr>)>,
     hop_buf: Vec<LegKey>,
     /// The groups of endpoints (keyed by `ReplyRules::key`), numbered in
     /// order; each group's answer of each kind of piece, into `raws`.
@@ -431,7 +434,7 @@ struct Scratch {
     route_keys: Vec<RouteKey>,
     route_ends: Vec<usize>,
     /// A leak's exceptions (`exceptions`).
-    others: Vec<Range>,
+    others: Exceptions,
 }
 
 /// `items`' values in the order of their groups (`0..groups`), each
@@ -808,6 +811,15 @@ impl<'h> Memo<'h> {
         if self.hops.is_empty() {
             self.hops.push(Box::default());
         }
+        let last = &self.hop_last_legs;
+        if last.len() == nhs.len()
+            && last
+                .iter()
+                .zip(nhs)
+                .all(|((d, g), n)| *d == n.dev && *g == n.gateway)
+        {
+            return self.hop_last;
+        }
         let mut list = std::mem::take(&mut self.hop_buf);
         list.clear();
         for n in nhs {
@@ -825,6 +837,9 @@ impl<'h> Memo<'h> {
         };
         self.hop_buf = list;
         self.hop_last = i;
+        self.hop_last_legs.clear();
+        self.hop_last_legs
+            .extend(nhs.iter().map(|n| (n.dev.clone(), n.gateway)));
         i
     }
 
@@ -1337,7 +1352,7 @@ pub(super) fn analyse<'h>(
         });
         let pr = main_route.map(|x| x.1);
         if let Some(pr) = pr {
-            exceptions(pr, pieces, outcomes, outcome, route_dst, others);
+            exceptions(fam, pr, pieces, outcomes, outcome, route_dst, others);
         } else {
             others.clear();
         }
@@ -1454,7 +1469,7 @@ struct LeakKey<'a> {
     route: Option<RouteKey>,
     routes: usize,
     ranges: &'a [Range],
-    others: &'a [Range],
+    others: &'a Exceptions,
 }
 
 impl LeakKey<'_> {
@@ -1488,7 +1503,7 @@ struct KeyedLeak {
     route: Option<RouteKey>,
     routes: usize,
     ranges: Box<[Range]>,
-    others: Box<[Range]>,
+    others: Exceptions,
     leak: std::sync::Arc<Leak>,
 }
 
@@ -1502,7 +1517,7 @@ impl LeakKeys {
                     && e.route == k.route
                     && e.routes == k.routes
                     && *e.ranges == *k.ranges
-                    && *e.others == *k.others
+                    && e.others == *k.others
             })
             .map(|e| e.leak.clone())
     }
@@ -1518,7 +1533,7 @@ impl LeakKeys {
             route: k.route,
             routes: k.routes,
             ranges: k.ranges.into(),
-            others: k.others.into(),
+            others: k.others.clone(),
             leak,
         });
     }
@@ -1629,20 +1644,53 @@ pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
     (shown, more)
 }
 
+/// What a summary relative to a route's prefix excepts: the first blocks
+/// of the exception ranges (`EXCEPT_SHOWN`) and how many there are. Kept
+/// as counted, not listed: a default route's leak on a BGP edge router
+/// excepts ~a million customer prefixes, for each of 80 endpoints.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Exceptions {
+    shown: Vec<(u128, u8)>,
+    n: usize,
+}
+
+/// The exceptions a summary names; the rest it counts.
+const EXCEPT_SHOWN: usize = 6;
+
+impl Exceptions {
+    fn clear(&mut self) {
+        self.shown.clear();
+        self.n = 0;
+    }
+
+    fn add(&mut self, fam: Family, r: Range) {
+        for b in space::blocks(fam, r) {
+            if self.shown.len() < EXCEPT_SHOWN {
+                self.shown.push(b);
+            }
+            self.n += 1;
+        }
+    }
+}
+
 /// The pieces inside a route's prefix `pr` with another (real) outcome than
-/// `o`, into `others`: what a summary relative to that prefix excepts
+/// `o`, into `exc`: what a summary relative to that prefix excepts
 /// (`describe`). Other outcomes are named by their own routes' prefixes (a
 /// piece without a route by itself); runs absorb excluded pieces.
 /// `pieces` name their outcomes by index into `outcomes`.
 pub(super) fn exceptions(
+    fam: Family,
     pr: Range,
     pieces: &[(Range, u32, Option<RouteKey>)],
     outcomes: &[Outcome],
     o: u32,
     route_dst: impl Fn(RouteKey) -> Option<Range>,
-    others: &mut Vec<Range>,
+    exc: &mut Exceptions,
 ) {
-    others.clear();
+    exc.clear();
+    // The range being extended (the last of the list), and whether the
+    // run that made it goes on.
+    let mut last: Option<Range> = None;
     let mut open = false;
     // The pieces are in order: those overlapping the prefix are a run.
     let first = pieces.partition_point(|(r, _, _)| r.end <= pr.start);
@@ -1672,12 +1720,19 @@ pub(super) fn exceptions(
                 end: r.end.min(pr.end),
             },
         };
-        match others.last_mut() {
+        match &mut last {
             Some(l) if l.start <= r.start && l.end >= r.end => {}
             Some(l) if open || l.end >= r.start => l.end = l.end.max(r.end),
-            _ => others.push(r),
+            _ => {
+                if let Some(l) = last.replace(r) {
+                    exc.add(fam, l);
+                }
+            }
         }
         open = true;
+    }
+    if let Some(l) = last {
+        exc.add(fam, l);
     }
 }
 
@@ -1691,7 +1746,7 @@ pub(super) fn describe(
     fam: Family,
     ranges: &[Range],
     route: Option<Range>,
-    others: &[Range],
+    others: &Exceptions,
 ) -> (Vec<IpNet>, u64, String) {
     let list = |v: &[IpNet], n: usize| {
         let mut s = String::with_capacity(128);
@@ -1716,19 +1771,16 @@ pub(super) fn describe(
         .next()
         .map(|(s, p)| space::net_string(fam, s, p))
         .unwrap_or_default();
-    if others.is_empty() {
+    if others.n == 0 {
         // The summary names the route's prefix; the list holds its peers.
         return (exact, more, prefix);
     }
-    // Only the count of the exceptions and the first six are needed.
-    let mut except = others.iter().flat_map(|r| space::blocks(fam, *r));
-    let shown: Vec<(u128, u8)> = except.by_ref().take(6).collect();
-    let n = shown.len() + except.count();
+    let (shown, n) = (others.shown.iter().copied(), others.n);
     let s = if n < total {
         let mut s = prefix;
         s.reserve(128);
         s.push_str(" except ");
-        push_list(&mut s, shown.into_iter(), n, |s, (start, plen)| {
+        push_list(&mut s, shown, n, |s, (start, plen)| {
             s.push_str(space::NetText::of(fam, start, plen).as_str())
         });
         s
