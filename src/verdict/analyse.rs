@@ -188,6 +188,10 @@ pub(super) struct Memo<'h> {
     /// once, the empty one first; and by list.
     pub(super) hops: Vec<Box<[LegKey]>>,
     hop_idx: FastMap<Box<[LegKey]>, u32>,
+    /// Each table's routes' prefixes, in its order, made when a leak's
+    /// exceptions are first walked: a walk reads one per piece, and a BGP
+    /// edge router's walks read ~2 million each, 80 times over.
+    dsts: Vec<Box<[Range]>>,
     /// The list last looked up (pieces in a row mostly share one) and its
     /// legs as the lookup named them (compared before any is numbered),
     /// and a buffer to read the next into.
@@ -1366,10 +1370,24 @@ pub(super) fn analyse<'h>(
             }),
         };
         let pr = main_route.map(|x| x.1);
-        if let Some(pr) = pr {
-            exceptions(fam, pr, pieces, outcomes, outcome, route_dst, others);
-        } else {
-            others.clear();
+        others.clear();
+        // A summary relative to the route's prefix, only where the prefix
+        // holds every range; it excepts fewer blocks than the list has, or
+        // the list is written (`describe`): counted up to that many.
+        if let Some(pr) = pr
+            && grp_ranges
+                .iter()
+                .all(|r| r.start >= pr.start && r.end <= pr.end)
+        {
+            let listed = grp_ranges.iter().map(|r| space::block_count(fam, *r)).sum();
+            while m.dsts.len() < m.tables.len() {
+                let t = m.tables[m.dsts.len()].1;
+                let dsts = t.map(|t| t.routes.iter().map(|e| Range::of(&e.route.dst)).collect());
+                m.dsts.push(dsts.unwrap_or_default());
+            }
+            let dsts = &m.dsts;
+            let dst = |k: RouteKey| dsts.get(k.0 as usize)?.get(k.1 as usize).copied();
+            exceptions(fam, pr, pieces, outcomes, outcome, dst, listed, others);
         }
         // An entry made for an earlier endpoint from the same parts is
         // this one's: found before its text is made (`LeakKeys`).
@@ -1774,7 +1792,7 @@ pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub(super) struct Exceptions {
     shown: Vec<(u128, u8)>,
-    n: usize,
+    n: u64,
 }
 
 /// The exceptions a summary names; the rest it counts.
@@ -1787,12 +1805,11 @@ impl Exceptions {
     }
 
     fn add(&mut self, fam: Family, r: Range) {
-        for b in space::blocks(fam, r) {
-            if self.shown.len() < EXCEPT_SHOWN {
-                self.shown.push(b);
-            }
-            self.n += 1;
+        if self.shown.len() < EXCEPT_SHOWN {
+            let room = EXCEPT_SHOWN - self.shown.len();
+            self.shown.extend(space::blocks(fam, r).take(room));
         }
+        self.n += space::block_count(fam, r);
     }
 }
 
@@ -1800,7 +1817,9 @@ impl Exceptions {
 /// `o`, into `exc`: what a summary relative to that prefix excepts
 /// (`describe`). Other outcomes are named by their own routes' prefixes (a
 /// piece without a route by itself); runs absorb excluded pieces.
-/// `pieces` name their outcomes by index into `outcomes`.
+/// `pieces` name their outcomes by index into `outcomes`. Counted up to
+/// `cap` blocks: past that, how many more is not wanted (the walk stops).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn exceptions(
     fam: Family,
     pr: Range,
@@ -1808,9 +1827,12 @@ pub(super) fn exceptions(
     outcomes: &[Outcome],
     o: u32,
     route_dst: impl Fn(RouteKey) -> Option<Range>,
+    cap: u64,
     exc: &mut Exceptions,
 ) {
     exc.clear();
+    // The route last read (pieces a route decides apart come close).
+    let mut seen: Option<(RouteKey, Option<Range>)> = None;
     // The range being extended (the last of the list), and whether the
     // run that made it goes on.
     let mut last: Option<Range> = None;
@@ -1835,7 +1857,14 @@ pub(super) fn exceptions(
             open = false;
             continue;
         }
-        let own = route.and_then(&route_dst);
+        let own = route.and_then(|k| match seen {
+            Some((sk, sr)) if sk == k => sr,
+            _ => {
+                let sr = route_dst(k);
+                seen = Some((k, sr));
+                sr
+            }
+        });
         let r = match own {
             Some(rr) if rr.start >= pr.start && rr.end <= pr.end && rr != pr => rr,
             _ => Range {
@@ -1849,6 +1878,9 @@ pub(super) fn exceptions(
             _ => {
                 if let Some(l) = last.replace(r) {
                     exc.add(fam, l);
+                    if exc.n >= cap {
+                        return;
+                    }
                 }
             }
         }
@@ -1898,7 +1930,7 @@ pub(super) fn describe(
         // The summary names the route's prefix; the list holds its peers.
         return (exact, more, prefix);
     }
-    let (shown, n) = (others.shown.iter().copied(), others.n);
+    let (shown, n) = (others.shown.iter().copied(), others.n as usize);
     let s = if n < total {
         let mut s = prefix;
         s.reserve(128);
