@@ -445,7 +445,7 @@ struct Scratch {
     /// Each of the endpoint's leaks' egress (into `Memo::names`), in the
     /// order pushed, and the permutation that orders them (`by_rank`).
     egress_of: Vec<u32>,
-    order: Vec<(std::cmp::Reverse<u128>, Scope, u32, u32)>,
+    order: Vec<u128>,
 }
 
 /// `items`' values in the order of their groups (`0..groups`), each
@@ -1484,8 +1484,10 @@ pub(super) fn analyse<'h>(
         .map(|&i| q.rule(fam, i as usize))
         .collect();
     m.leaks = pool;
-    if leaks_before == 0 && egress_of.len() == ep.leaks.len() {
-        by_rank(&m.names, &mut m.name_rank, &mut ep.leaks, egress_of, order);
+    let ranked = leaks_before == 0
+        && egress_of.len() == ep.leaks.len()
+        && by_rank(&m.names, &mut m.name_rank, &mut ep.leaks, egress_of, order);
+    if ranked {
         set_verdict(ep);
     } else {
         settle(ep);
@@ -1635,8 +1637,9 @@ pub(super) fn settle(ep: &mut Endpoint) {
 }
 
 /// `settle`'s order of an endpoint's leaks (`egress`: each one's egress,
-/// into `names`), sorted by number: the names ranked once (`rank`, for as
-/// many names as it covers). A concentrator's endpoints each order ~4,000
+/// into `names`), sorted as numbers: the names ranked once (`rank`, for as
+/// many names as it covers). False (and the leaks as they were) where a
+/// leak is too large to sort so (an IPv6 size over 2^64). A concentrator's endpoints each order ~4,000
 /// leaks that tie on size and scope, and comparing their egress names was
 /// 10% of such a host.
 fn by_rank(
@@ -1644,8 +1647,13 @@ fn by_rank(
     rank: &mut Vec<u32>,
     leaks: &mut Vec<std::sync::Arc<Leak>>,
     egress: &[u32],
-    order: &mut Vec<(std::cmp::Reverse<u128>, Scope, u32, u32)>,
-) {
+    order: &mut Vec<u128>,
+) -> bool {
+    // One number a leak: !size (64 bits), scope and rank (32), place (32).
+    let scopes = names.len() as u64;
+    if leaks.iter().any(|l| l.size > u128::from(u64::MAX)) || scopes * 3 > u64::from(u32::MAX) {
+        return false;
+    }
     if rank.len() != names.len() {
         let mut by_text: Vec<u32> = (0..names.len() as u32).collect();
         by_text.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
@@ -1655,18 +1663,23 @@ fn by_rank(
         }
     }
     order.clear();
-    order.extend(leaks.iter().zip(egress).enumerate().map(|(i, (l, &e))| {
-        let r = rank.get(e as usize).copied().unwrap_or(u32::MAX);
-        (std::cmp::Reverse(l.size), l.scope, r, i as u32)
-    }));
+    for (i, (l, &e)) in leaks.iter().zip(egress).enumerate() {
+        let Some(&r) = rank.get(e as usize) else {
+            return false;
+        };
+        let smaller = u64::MAX - l.size as u64;
+        let by = l.scope as u64 * scopes + u64::from(r);
+        order.push(u128::from(smaller) << 64 | u128::from(by) << 32 | i as u128);
+    }
     // The place last: ties keep the order found, as a stable sort does.
     order.sort_unstable();
     let mut slots: Vec<Option<std::sync::Arc<Leak>>> =
         std::mem::take(leaks).into_iter().map(Some).collect();
     *leaks = order
         .iter()
-        .filter_map(|o| slots[o.3 as usize].take())
+        .filter_map(|&o| slots[o as u32 as usize].take())
         .collect();
+    true
 }
 
 /// `by_rank` orders leaks as `settle` does: by size (biggest first), scope,
@@ -1705,7 +1718,7 @@ fn leaks_ranked_by_number_are_in_settles_order() {
             .map(|(i, &e)| {
                 let mut l = base.clone();
                 l.egress = names[e as usize].clone();
-                l.size = u128::from(rng.below(3));
+                l.size = [0, 1, 2, 1 << 40, u128::from(u64::MAX)][rng.below(5) as usize];
                 l.scope = scopes[rng.below(2) as usize];
                 l.routes = i;
                 std::sync::Arc::new(l)
@@ -1718,13 +1731,20 @@ fn leaks_ranked_by_number_are_in_settles_order() {
                 .then(a.scope.cmp(&b.scope))
                 .then(a.egress.cmp(&b.egress))
         });
-        by_rank(&names, &mut rank, &mut leaks, &egress, &mut order);
+        assert!(by_rank(&names, &mut rank, &mut leaks, &egress, &mut order));
         let routes = |v: &[std::sync::Arc<Leak>]| v.iter().map(|l| l.routes).collect::<Vec<_>>();
         assert_eq!(
             routes(&leaks),
             routes(&ep_want),
             "{n} leaks, names {names:?}"
         );
+        // An IPv6 size past 64 bits: left to `settle`, untouched.
+        if let Some(first) = leaks.first_mut() {
+            std::sync::Arc::make_mut(first).size = 1 << 64;
+            let before = routes(&leaks);
+            assert!(!by_rank(&names, &mut rank, &mut leaks, &egress, &mut order));
+            assert_eq!(routes(&leaks), before);
+        }
     }
 }
 
