@@ -116,11 +116,15 @@ impl<T: Eq + Hash + Copy> Table<T> {
 
 impl<'h> Wire<'h> {
     pub fn of(h: &'h HostReport) -> Self {
+        // Every ref, at its size (a concentrator's host names 80 million).
+        let eps = h.endpoints.iter().map(|e| e.leaks.len() + e.no_route.len());
+        let pods = h.pods.iter().map(|p| p.leaks.len() + p.no_route.len());
+        let refs = eps.chain(pods).sum();
         let mut w = Wire {
             h,
             leaks: Vec::new(),
             no_route: Vec::new(),
-            refs: Vec::new(),
+            refs: Vec::with_capacity(refs),
             ends: Vec::with_capacity(h.endpoints.len() + h.pods.len()),
         };
         let (mut leaks, mut no_route) = (Table::new(), Table::new());
