@@ -192,14 +192,7 @@ impl Host {
         let mut cands: Vec<usize> = res.live.clone();
         if flow.oif.is_none() && cands.len() > 1 {
             if let Some(s) = src.filter(|_| r.nhid().is_none()) {
-                let own: Vec<usize> = cands
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let gw = nh_of(r, Some(i)).1;
-                        self.nh_saddr(nh_dev(r, Some(i)), gw, scope) == Some(s)
-                    })
-                    .collect();
+                let own = self.legs_sourcing(r, &cands, scope, s);
                 if !own.is_empty() {
                     cands = own;
                 }

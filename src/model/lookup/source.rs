@@ -43,16 +43,50 @@ impl Host {
         gw: Option<IpAddr>,
         scope: u8,
     ) -> Option<IpAddr> {
-        let select = || self.inet_select_addr(dev.map_or("lo", |d| d.as_str()), gw, scope);
+        match self.index() {
+            Some(ix) => self.saddr_in(&mut ix.nh_saddr.lock(), dev, gw, scope),
+            None => self.inet_select_addr(dev.map_or("lo", |d| d.as_str()), gw, scope),
+        }
+    }
+
+    /// The legs of `r` among `legs` whose own source (`nh_saddr`) is `s`,
+    /// asked under one lock: a 16-way route asks every leg on every lookup.
+    pub(super) fn legs_sourcing(
+        &self,
+        r: &crate::grammar::Route,
+        legs: &[usize],
+        scope: u8,
+        s: IpAddr,
+    ) -> Vec<usize> {
+        let leg = |i: usize| (nh_dev(r, Some(i)), nh_of(r, Some(i)).1);
         let Some(ix) = self.index() else {
-            return select();
+            let own = |&i: &usize| self.nh_saddr(leg(i).0, leg(i).1, scope) == Some(s);
+            return legs.iter().copied().filter(own).collect();
         };
+        let mut c = ix.nh_saddr.lock();
+        let mut own = Vec::new();
+        for &i in legs {
+            let (dev, gw) = leg(i);
+            if self.saddr_in(&mut c, dev, gw, scope) == Some(s) {
+                own.push(i);
+            }
+        }
+        own
+    }
+
+    /// `nh_saddr` in the cache `c`, added when new.
+    fn saddr_in(
+        &self,
+        c: &mut Saddrs,
+        dev: Option<&Name>,
+        gw: Option<IpAddr>,
+        scope: u8,
+    ) -> Option<IpAddr> {
         let key = (dev.map_or(0, Name::addr), gw, scope);
-        if let Some(&a) = ix.nh_saddr.lock().map.get(&key) {
+        if let Some(&a) = c.map.get(&key) {
             return a;
         }
-        let a = select();
-        let mut c = ix.nh_saddr.lock();
+        let a = self.inet_select_addr(dev.map_or("lo", |d| d.as_str()), gw, scope);
         c.map.insert(key, a);
         c.names.extend(dev.cloned());
         a
