@@ -352,13 +352,14 @@ mod tests {
         // Each endpoint leaks to the n - 1 other subnets; all but eth0's
         // endpoint leak the rest off-link by eth0.
         assert_eq!(listed, n * (n - 1) + (n - 1), "{h:?}");
+        // The distinct leaks a report's endpoints hold.
+        let held = |h: &crate::verdict::host::HostReport| {
+            let ptrs = h.endpoints.iter().flat_map(|e| e.leaks.iter());
+            let ptrs = ptrs.map(std::sync::Arc::as_ptr);
+            ptrs.collect::<std::collections::HashSet<_>>().len()
+        };
         // The analysis holds each of them once (`Endpoint::leaks`).
-        let held: std::collections::HashSet<*const crate::verdict::Leak> = h
-            .endpoints
-            .iter()
-            .flat_map(|e| e.leaks.iter().map(std::sync::Arc::as_ptr))
-            .collect();
-        assert_eq!(held.len(), n + 1);
+        assert_eq!(held(h), n + 1);
         let mut v = serde_json::to_value(h).unwrap();
         let rows = v["leaks"].as_array().unwrap().len();
         // A cross-subnet entry per link's route, named by the n - 1 other
@@ -368,12 +369,7 @@ mod tests {
         // Read back (`merge`), the endpoints share the rows as the scan's
         // report did.
         let read = super::wire::read_host(&v.to_string()).unwrap();
-        let shared: std::collections::HashSet<*const crate::verdict::Leak> = read
-            .endpoints
-            .iter()
-            .flat_map(|e| e.leaks.iter().map(std::sync::Arc::as_ptr))
-            .collect();
-        assert_eq!(shared.len(), n + 1);
+        assert_eq!(held(&read), n + 1);
         assert_eq!(
             read.endpoints.iter().map(|e| e.leaks.len()).sum::<usize>(),
             listed

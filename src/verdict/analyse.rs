@@ -746,6 +746,19 @@ pub(super) fn is_internal_dev(
 }
 
 /// The model's route `k`, its table among `tables` (`Memo::tables`).
+/// Each table's routes' prefixes (`Memo::dsts`), made for the tables
+/// found since last asked.
+fn route_dsts<'a>(
+    tables: &[(Table, Option<&crate::model::FibTable>)],
+    dsts: &'a mut Vec<Box<[Range]>>,
+) -> &'a [Box<[Range]>] {
+    for &(_, t) in &tables[dsts.len()..] {
+        let d = t.map(|t| t.routes.iter().map(|e| Range::of(&e.route.dst)).collect());
+        dsts.push(d.unwrap_or_default());
+    }
+    dsts
+}
+
 fn route_in<'h>(
     tables: &[(Table, Option<&'h crate::model::FibTable>)],
     k: RouteKey,
@@ -836,9 +849,8 @@ impl<'h> Memo<'h> {
         for n in nhs {
             list.push((self.name(&n.dev), n.gateway));
         }
-        let i = if *self.hops[self.hop_last as usize] == *list {
-            self.hop_last
-        } else if let Some(&i) = self.hop_idx.get(&list[..]) {
+        // (Equal to the last list, the legs were equal by name above.)
+        let i = if let Some(&i) = self.hop_idx.get(&list[..]) {
             i
         } else {
             let i = self.hops.len() as u32;
@@ -1389,12 +1401,7 @@ pub(super) fn analyse<'h>(
                 .all(|r| r.start >= pr.start && r.end <= pr.end)
         {
             let listed = grp_ranges.iter().map(|r| space::block_count(fam, *r)).sum();
-            while m.dsts.len() < m.tables.len() {
-                let t = m.tables[m.dsts.len()].1;
-                let dsts = t.map(|t| t.routes.iter().map(|e| Range::of(&e.route.dst)).collect());
-                m.dsts.push(dsts.unwrap_or_default());
-            }
-            let dsts = &m.dsts;
+            let dsts = route_dsts(&m.tables, &mut m.dsts);
             let dst = |k: RouteKey| dsts.get(k.0 as usize)?.get(k.1 as usize).copied();
             exceptions(fam, pr, pieces, outcomes, outcome, dst, listed, others);
         }
@@ -1648,9 +1655,9 @@ pub(super) fn settle(ep: &mut Endpoint) {
 /// `settle`'s order of an endpoint's leaks (`egress`: each one's egress,
 /// into `names`), sorted as numbers: the names ranked once (`rank`, for as
 /// many names as it covers). False (and the leaks as they were) where a
-/// leak is too large to sort so (an IPv6 size over 2^64). A concentrator's endpoints each order ~4,000
-/// leaks that tie on size and scope, and comparing their egress names was
-/// 10% of such a host.
+/// leak is too large to sort so (an IPv6 size over 2^64). A concentrator's
+/// endpoints each order ~4,000 leaks that tie on size and scope, and
+/// comparing their egress names was 10% of such a host.
 fn by_rank(
     names: &[String],
     rank: &mut Vec<u32>,
@@ -1772,19 +1779,23 @@ fn set_verdict(ep: &mut Endpoint) {
 
 /// `list`'s text for `n` items, the first (up to) six of which `shown`
 /// gives, appended to `out` (one string a list: a leak's summary).
+/// The items a list's text names (a summary's blocks, its exceptions); the
+/// rest it counts.
+const LIST_SHOWN: usize = 6;
+
 pub(super) fn push_list<T>(
     out: &mut String,
     shown: impl Iterator<Item = T>,
     n: usize,
     text: impl Fn(&mut String, T),
 ) {
-    for (i, x) in shown.take(6).enumerate() {
+    for (i, x) in shown.take(LIST_SHOWN).enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
         text(out, x);
     }
-    if n > 6 {
+    if n > LIST_SHOWN {
         out.push_str(", … (");
         out.push_str(itoa::Buffer::new().format(n));
         out.push_str(" in all)");
@@ -1817,7 +1828,7 @@ pub(super) fn cidr_blocks(fam: Family, ranges: &[Range]) -> (Vec<IpNet>, u64) {
 }
 
 /// What a summary relative to a route's prefix excepts: the first blocks
-/// of the exception ranges (`EXCEPT_SHOWN`) and how many there are. Kept
+/// of the exception ranges (`LIST_SHOWN`) and how many there are. Kept
 /// as counted, not listed: a default route's leak on a BGP edge router
 /// excepts ~a million customer prefixes, for each of 80 endpoints.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
@@ -1826,9 +1837,6 @@ pub(super) struct Exceptions {
     n: u64,
 }
 
-/// The exceptions a summary names; the rest it counts.
-const EXCEPT_SHOWN: usize = 6;
-
 impl Exceptions {
     fn clear(&mut self) {
         self.shown.clear();
@@ -1836,8 +1844,8 @@ impl Exceptions {
     }
 
     fn add(&mut self, fam: Family, r: Range) {
-        if self.shown.len() < EXCEPT_SHOWN {
-            let room = EXCEPT_SHOWN - self.shown.len();
+        if self.shown.len() < LIST_SHOWN {
+            let room = LIST_SHOWN - self.shown.len();
             self.shown.extend(space::blocks(fam, r).take(room));
         }
         self.n += space::block_count(fam, r);
@@ -1862,8 +1870,6 @@ pub(super) fn exceptions(
     exc: &mut Exceptions,
 ) {
     exc.clear();
-    // The route last read (pieces a route decides apart come close).
-    let mut seen: Option<(RouteKey, Option<Range>)> = None;
     // The range being extended (the last of the list), and whether the
     // run that made it goes on.
     let mut last: Option<Range> = None;
@@ -1888,14 +1894,7 @@ pub(super) fn exceptions(
             open = false;
             continue;
         }
-        let own = route.and_then(|k| match seen {
-            Some((sk, sr)) if sk == k => sr,
-            _ => {
-                let sr = route_dst(k);
-                seen = Some((k, sr));
-                sr
-            }
-        });
+        let own = route.and_then(&route_dst);
         let r = match own {
             Some(rr) if rr.start >= pr.start && rr.end <= pr.end && rr != pr => rr,
             _ => Range {

@@ -60,7 +60,10 @@ impl Host {
     ) -> Vec<usize> {
         let leg = |i: usize| (nh_dev(r, Some(i)), nh_of(r, Some(i)).1);
         let Some(ix) = self.index() else {
-            let own = |&i: &usize| self.nh_saddr(leg(i).0, leg(i).1, scope) == Some(s);
+            let own = |&i: &usize| {
+                let (dev, gw) = leg(i);
+                self.inet_select_addr(dev.map_or("lo", |d| d.as_str()), gw, scope) == Some(s)
+            };
             return legs.iter().copied().filter(own).collect();
         };
         let mut c = ix.nh_saddr.lock();
