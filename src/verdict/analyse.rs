@@ -2,9 +2,11 @@
 //! endpoints the rules meet alike), outcomes grouped into leaks and
 //! no-route ranges by what the report shows, and their text.
 
+pub(super) mod delta;
 pub(super) mod quiet;
 
 use super::fix::{KeptLookup, KeptLookups};
+use super::peers::PeerWalk;
 use super::quote::Quoter;
 use super::space::{self, Range};
 use super::{
@@ -232,6 +234,8 @@ pub(super) struct Memo<'h> {
     runs: Option<Vec<SkipRun>>,
     /// The pieces of each mixed run's other kind.
     run_others: RunOthers,
+    /// Groups' walks as no endpoint's, endpoints' reports read off them.
+    templates: delta::Templates,
 }
 
 /// Pieces `start..end` (indices), each of a kind whose shared answer is
@@ -420,11 +424,84 @@ thread_local! {
 /// quarter of the analysis's allocations).
 #[derive(Default)]
 struct Scratch {
-    outcomes: Vec<Outcome>,
-    index: FastMap<Outcome, u32>,
-    pieces: Vec<(Range, u32, Option<RouteKey>)>,
-    conditional: Vec<u32>,
+    walked: Walked,
+    grouping: Grouping,
+}
+
+/// A walk's pieces and what their lookups met, each distinct outcome once:
+/// pieces name theirs by index (equal outcomes, equal indexes), so they
+/// compare as numbers.
+#[derive(Default)]
+pub(super) struct Walked {
+    pub(super) outcomes: Vec<Outcome>,
+    pub(super) index: FastMap<Outcome, u32>,
+    /// The outcome interned last: runs of pieces share one, checked before
+    /// the map is hashed.
+    prev: Option<(Outcome, u32)>,
+    /// (range, outcome, deciding route), ascending; adjacent pieces with
+    /// the same outcome and route are one, but where `record`ed.
+    pub(super) pieces: Vec<(Range, u32, Option<RouteKey>)>,
+    /// Rules reached that the dumps cannot settle, in the order first met,
+    /// and where each was first met (a piece's start).
+    pub(super) conditional: Vec<u32>,
+    pub(super) cond_at: Vec<u128>,
     cond_seen: Vec<bool>,
+    /// Pieces whose outcome reads the walk's link or own prefixes (a leg
+    /// or nexthop on the link, a leak inside them): what another endpoint
+    /// of the group would see otherwise (`delta`).
+    pub(super) touched: usize,
+    /// Steps walked (a piece, or a run taken whole).
+    pub(super) steps: usize,
+    /// Pieces pushed as they come, not merged with the last (a template's,
+    /// and a span's walked against it: `delta`).
+    pub(super) unmerged: bool,
+    /// A template's walk (`delta::Template`): its steps and the devices of
+    /// its pieces' legs, pieces not merged.
+    pub(super) record: Option<delta::Record>,
+}
+
+impl Walked {
+    fn intern(&mut self, o: Outcome) -> u32 {
+        if let Some((p, k)) = self.prev
+            && p == o
+        {
+            return k;
+        }
+        let outcomes = &mut self.outcomes;
+        let k = *self.index.entry(o).or_insert_with(|| {
+            outcomes.push(o);
+            (outcomes.len() - 1) as u32
+        });
+        self.prev = Some((o, k));
+        k
+    }
+
+    fn push(&mut self, r: Range, o: u32, route: Option<RouteKey>) {
+        if self.unmerged {
+            self.pieces.push((r, o, route));
+        } else {
+            push_piece(&mut self.pieces, r, o, route);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.outcomes.clear();
+        self.index.clear();
+        self.prev = None;
+        self.pieces.clear();
+        self.conditional.clear();
+        self.cond_at.clear();
+        self.cond_seen.clear();
+        self.touched = 0;
+        self.steps = 0;
+        self.unmerged = false;
+        self.record = None;
+    }
+}
+
+/// `group_leaks`' buffers.
+#[derive(Default)]
+struct Grouping {
     group_of: Vec<u32>,
     /// The report's groups of pieces, flat: (group, range) and (group,
     /// deciding route) in piece order, each group's outcome, each group's
@@ -442,9 +519,11 @@ struct Scratch {
     route_ends: Vec<usize>,
     /// A leak's exceptions (`exceptions`).
     others: Exceptions,
-    /// Each of the endpoint's leaks' egress (into `Memo::names`), in the
-    /// order pushed, and the permutation that orders them (`by_rank`).
+    /// Each of the endpoint's leaks' egress (into `Memo::names`) and
+    /// outcome, in the order pushed, and the permutation that orders them
+    /// (`by_rank`).
     egress_of: Vec<u32>,
+    outcome_of: Vec<u32>,
     order: Vec<u128>,
 }
 
@@ -1009,10 +1088,10 @@ pub(super) fn analyse<'h>(
     // ranges, which cut no pieces.
     let by_runs = memo && foreign.is_none();
     m.met_by_source = Some(Vec::new());
+    let localnet = matches!(ep.address, IpAddr::V4(v) if v.is_loopback());
     // Nothing to report, found without a walk (`quiet`).
     if memo && foreign.is_none() && !ep.internal {
         let iface = m.name(&ep.interface);
-        let localnet = matches!(ep.address, IpAddr::V4(v) if v.is_loopback());
         if m.quiet(host, sp, g, rules, iface, class, localnet) {
             #[cfg(test)]
             quiet::TOLD.with(|t| t.set(t.get() + 1));
@@ -1025,19 +1104,418 @@ pub(super) fn analyse<'h>(
     if let Some(f) = foreign {
         peers.add_foreign(f);
     }
-    let iface = m.name(&ep.interface);
-    // Strict reverse-path filtering accepts a request whose reply route has
-    // any nexthop on the link, dead ones too (fib_info_nh_uses_dev).
-    let strict = fam == Family::Inet && host.sysctls.rp_filter(&ep.interface).strict();
-    // Each distinct outcome once; pieces name theirs by index (equal
-    // outcomes, equal indexes): pieces compare as numbers.
+    let view = View {
+        iface: m.name(&ep.interface),
+        name: &ep.interface,
+        internal: ep.internal,
+        // Strict reverse-path filtering accepts a request whose reply route
+        // has any nexthop on the link, dead ones too (fib_info_nh_uses_dev).
+        strict: fam == Family::Inet && host.sysctls.rp_filter(&ep.interface).strict(),
+    };
+    let leaks_before = ep.leaks.len();
+    let ctx = WalkCtx {
+        host,
+        class,
+        sp,
+        g,
+        rules,
+        memo,
+        by_runs,
+    };
+    // An endpoint like the group's others: its report is the group's
+    // template's but where its own link and prefixes change it (`delta`).
+    if by_runs && !ep.internal && !localnet && leaks_before == 0 && ep.no_route.is_empty() {
+        if let Some(d) = delta::endpoint(&ctx, q, m, &view, &peers.own, PeerWalk::new(&peers, sp)) {
+            ep.leaks = d.leaks;
+            ep.no_route = d.no_route;
+            ep.conditional = d.conditional;
+            set_verdict(ep);
+            return;
+        }
+        // A walk against the template may have met some.
+        m.met_by_source = Some(Vec::new());
+    }
     let mut scratch = std::mem::take(&mut m.scratch);
-    let Scratch {
-        outcomes,
-        index,
-        pieces,
-        conditional,
-        cond_seen,
+    let Scratch { walked, grouping } = &mut scratch;
+    walked.clear();
+    let mut walker = Walker::new(&ctx, m, PeerWalk::new(&peers, sp));
+    walker.steps(&ctx, m, &view, walked, 0, sp.pts.len());
+    walker.done(m);
+    if let Some(met) = &mut m.met_by_source {
+        met.sort_unstable_by_key(|x| x.0);
+        met.dedup_by_key(|x| x.0);
+    }
+    delta::walked(m, g, walked, by_runs && !ep.internal && !localnet);
+    group_leaks(fam, q, m, walked, grouping, &mut ep.leaks, &mut ep.no_route);
+    ep.conditional = walked
+        .conditional
+        .iter()
+        .map(|&i| q.rule(fam, i as usize))
+        .collect();
+    let ranked = leaks_before == 0
+        && grouping.egress_of.len() == ep.leaks.len()
+        && by_rank(
+            &m.names,
+            &mut m.name_rank,
+            &mut ep.leaks,
+            &grouping.egress_of,
+            &mut grouping.order,
+        );
+    if ranked {
+        set_verdict(ep);
+    } else {
+        settle(ep);
+    }
+    walked.clear();
+    m.scratch = scratch;
+}
+
+/// What a walk reads beside the endpoint (`View`): the host, its space,
+/// the group of replies and its rules.
+pub(super) struct WalkCtx<'a, 'h> {
+    pub(super) host: &'h Host,
+    pub(super) class: &'a LinkClass,
+    pub(super) sp: &'a Space<'a>,
+    pub(super) g: usize,
+    pub(super) rules: &'a crate::model::lookup::ReplyRules,
+    pub(super) memo: bool,
+    pub(super) by_runs: bool,
+}
+
+/// The endpoint a walk is for, as far as its pieces' outcomes read it. A
+/// template's (`delta`) is no endpoint's: no link (`NO_IFACE`), no prefix.
+pub(super) struct View<'e> {
+    /// The link, as an index into `Memo::names`, and by name.
+    pub(super) iface: u32,
+    pub(super) name: &'e str,
+    pub(super) internal: bool,
+    pub(super) strict: bool,
+}
+
+pub(super) const NO_IFACE: u32 = u32::MAX;
+
+/// A walk's cursors: the pieces are walked in ascending order, whole or
+/// in spans (`delta`), each span after the last.
+pub(super) struct Walker<'s> {
+    walk: PeerWalk,
+    any_conn: super::peers::Cursor<'s>,
+    /// Runs of skipped pieces taken whole (`SkipRun`), taken from the
+    /// `Memo` for the walk (`done` puts them back).
+    runs: Option<Vec<SkipRun>>,
+    run_i: usize,
+    /// The narrow tables this group consults, where it may jump over the
+    /// pieces of the others' (`Narrow::jump`).
+    narrow: Option<Arc<super::narrow::Narrow>>,
+    mine: Option<Arc<[u32]>>,
+    narrow_i: usize,
+    /// How far the group agrees with the reference (`Answers::reach`).
+    agree: u32,
+}
+
+impl<'s> Walker<'s> {
+    pub(super) fn new(ctx: &WalkCtx<'s, '_>, m: &mut Memo<'_>, walk: PeerWalk) -> Self {
+        let g = ctx.g;
+        let (agree, _) = m.answers.reach(g);
+        // Runs of skipped pieces this group takes from the reference whole
+        // (`SkipRun`): found once a second group walks (one that meets the
+        // rules as the reference does too: 10,000 /32 primaries under a
+        // multipath route, each a group of its own, walked every piece).
+        if ctx.by_runs && m.answers.reference_group != Some(g) && m.runs.is_none() {
+            m.runs = Some(m.skip_runs(ctx.sp));
+        }
+        let narrow = m.answers.narrow.clone().filter(|_| ctx.by_runs);
+        let mine = narrow.as_ref().and(m.answers.mine(g));
+        Walker {
+            walk,
+            any_conn: super::peers::Cursor::new(&ctx.sp.any_conn),
+            runs: m.runs.take(),
+            run_i: 0,
+            narrow,
+            mine,
+            narrow_i: 0,
+            agree,
+        }
+    }
+
+    /// Puts the runs back into `m`.
+    pub(super) fn done(self, m: &mut Memo<'_>) {
+        m.runs = self.runs;
+    }
+
+    /// Walks the pieces from point `i` up to point `to` (or past it, where
+    /// a run taken whole ends later) into `out`; returns where it stopped.
+    pub(super) fn steps<'h>(
+        &mut self,
+        ctx: &WalkCtx<'_, 'h>,
+        m: &mut Memo<'h>,
+        view: &View<'_>,
+        out: &mut Walked,
+        mut i: usize,
+        to: usize,
+    ) -> usize {
+        let WalkCtx {
+            host,
+            class,
+            sp,
+            g,
+            rules,
+            memo,
+            by_runs,
+        } = *ctx;
+        let fam = sp.fam;
+        let iface = view.iface;
+        let (never, foreign) = (out.intern(Outcome::Never), out.intern(Outcome::Foreign));
+        let top = space::top(fam);
+        while i < to {
+            out.steps += 1;
+            if let Some(r) = &mut out.record {
+                r.steps.push((i as u32, out.pieces.len() as u32));
+                r.met_at.push(
+                    m.met_by_source
+                        .as_ref()
+                        .map_or(u32::MAX, |v| v.len() as u32),
+                );
+            }
+            let (mut start, mut kind) = (sp.pts[i], sp.kind[i] as usize);
+            let mut end = sp.pts.get(i + 1).copied().unwrap_or(top);
+            let mut next = i + 1;
+            // A mixed run's skipped pieces after its other kind's.
+            let mut trailing: Option<Range> = None;
+            let walk = &mut self.walk;
+            let jump = self.runs.as_ref().filter(|_| by_runs).and_then(|rs| {
+                run_at(
+                    rs,
+                    &mut self.run_i,
+                    (&sp.pts, &sp.kind),
+                    top,
+                    i,
+                    self.agree,
+                    || walk.segment_end(start),
+                    &mut m.run_others,
+                )
+            });
+            match jump {
+                None => {
+                    // Pieces of kinds only other groups tell apart, one piece
+                    // of the kind around them for this one, within a peer
+                    // segment.
+                    if let (Some(n), Some(mine)) = (&self.narrow, &self.mine)
+                        && let Some((base, last)) =
+                            n.jump(&mut self.narrow_i, i, mine, &sp.pts, || {
+                                walk.segment_end(start)
+                            })
+                    {
+                        kind = base;
+                        next = last;
+                        end = sp.pts.get(last).copied().unwrap_or(top);
+                    }
+                }
+                Some(Jump::Skip(last)) => {
+                    next = last;
+                    end = sp.pts.get(last).copied().unwrap_or(top);
+                }
+                Some(Jump::Mixed(r)) => {
+                    let run_end = sp.pts.get(r.end as usize).copied().unwrap_or(top);
+                    next = r.end as usize;
+                    if walk.without_lookup(start).is_some() {
+                        // Never-peers or foreign throughout.
+                        end = run_end;
+                    } else {
+                        let (first, after) = (r.first as usize, r.last as usize + 1);
+                        if first > i {
+                            let skip = out.intern(Outcome::Skip);
+                            out.push(
+                                Range {
+                                    start,
+                                    end: sp.pts[first],
+                                },
+                                skip,
+                                None,
+                            );
+                            start = sp.pts[first];
+                        }
+                        kind = r.other as usize;
+                        end = sp.pts.get(after).copied().unwrap_or(top);
+                        if after < r.end as usize {
+                            trailing = Some(Range {
+                                start: end,
+                                end: run_end,
+                            });
+                        }
+                    }
+                }
+            }
+            #[cfg(test)]
+            WALKED.with(|w| w.set(w.get() + 1));
+            let piece = Range { start, end };
+            // The answer, where it names devices: a template records them.
+            let mut hit: Option<u32> = None;
+            let (outcome, route) = match walk.without_lookup(start) {
+                // `without_lookup`'s Skip is a never-peer.
+                Some(Outcome::Skip) => (never, None),
+                Some(_) => (foreign, None),
+                None => {
+                    // Without `memo` every piece is looked up: a kind of its own.
+                    let rid = m.raw(host, fam, g, rules, memo.then_some(kind), start);
+                    if m.raws.is_skip(rid) {
+                        // No report reads a skipped piece's route.
+                        (out.intern(Outcome::Skip), None)
+                    } else {
+                        let raw = m.raws.get(rid);
+                        let shape = &m.shapes[raw.shape as usize];
+                        if shape.by_source
+                            && let Some(met) = &mut m.met_by_source
+                        {
+                            if met.last().is_none_or(|x| x.0 != kind as u32) {
+                                met.push((kind as u32, start, rid));
+                            }
+                            if met.len() > MET_MAX {
+                                m.met_by_source = None;
+                            }
+                        }
+                        for &c in &shape.conditional {
+                            let c = c as usize;
+                            if out.cond_seen.len() <= c {
+                                out.cond_seen.resize(c + 1, false);
+                            }
+                            if !std::mem::replace(&mut out.cond_seen[c], true) {
+                                out.conditional.push(c as u32);
+                                out.cond_at.push(start);
+                            }
+                        }
+                        let table = raw.route.map(|r| r.0);
+                        // Only leaks need it (a table lookup per piece otherwise).
+                        let own_leg = || {
+                            view.strict
+                                && raw
+                                    .route
+                                    .and_then(|k| route_in(&m.tables, k))
+                                    .is_some_and(|e| {
+                                        e.route
+                                            .nexthops
+                                            .iter()
+                                            .any(|n| n.dev.as_deref() == Some(view.name))
+                                    })
+                        };
+                        let mut pending_legs: Option<Vec<LegKey>> = None;
+                        let mut o = match &shape.answer {
+                            RawAnswer::Err(error) => Outcome::NoRoute {
+                                error: *error,
+                                rule: shape.rule,
+                                table,
+                                hash: false,
+                            },
+                            // Some flows are refused: what the report must say
+                            // first (the others' legs are named by the lookup).
+                            RawAnswer::Hit {
+                                refused: Some(error),
+                                ..
+                            } => Outcome::NoRoute {
+                                error: *error,
+                                rule: shape.rule,
+                                table,
+                                hash: true,
+                            },
+                            RawAnswer::NotUnicast => Outcome::Skip,
+                            RawAnswer::Hit {
+                                dev,
+                                gateway,
+                                nexthops,
+                                hash,
+                                refused: None,
+                            } => {
+                                hit = Some(rid);
+                                let legs: &[(u32, Option<IpAddr>)] = if *nexthops == 0 {
+                                    &[(*dev, *gateway)]
+                                } else {
+                                    &m.hops[*nexthops as usize]
+                                };
+                                if legs.iter().any(|l| l.0 == iface) {
+                                    out.touched += 1;
+                                }
+                                // Straight into a container link (addressed or
+                                // not: a VPC CNI pod's /32 to its `eni…` veth):
+                                // delivered on the host, not a peer of this link
+                                // (`other_dev`).
+                                let mut into_container = false;
+                                let other = legs.iter().copied().find(|&(d, gw)| {
+                                    let c = d != iface
+                                        && gw.is_none()
+                                        && !view.internal
+                                        && is_internal_dev(&mut m.internal, &m.names, d, class);
+                                    into_container |= c;
+                                    d != iface && !c
+                                });
+                                match other {
+                                    None if into_container => Outcome::Foreign,
+                                    None => Outcome::Ok,
+                                    Some((egress, gateway)) => {
+                                        if *hash {
+                                            pending_legs = Some(legs.to_vec());
+                                        }
+                                        // A direct route to a prefix puts it on
+                                        // the other link; a direct *default*
+                                        // (`default dev wg0`, a tunnel) reaches
+                                        // what lies beyond it: off-link.
+                                        let scope = if walk.is_own(start) {
+                                            out.touched += 1;
+                                            Scope::SameSubnet
+                                        } else if shape.direct_prefix
+                                            || self.any_conn.contains(start)
+                                        {
+                                            Scope::CrossSubnet
+                                        } else {
+                                            Scope::OffLink
+                                        };
+                                        Outcome::Leak {
+                                            scope,
+                                            egress,
+                                            gateway,
+                                            hash: *hash,
+                                            legs: u32::MAX,
+                                            rule: shape.rule,
+                                            table,
+                                            own_leg: own_leg(),
+                                        }
+                                    }
+                                }
+                            }
+                        };
+                        let route = raw.route;
+                        if let (Outcome::Leak { legs, .. }, Some(l)) = (&mut o, pending_legs) {
+                            *legs = m.legs(&l);
+                        }
+                        (out.intern(o), route)
+                    }
+                }
+            };
+            out.push(piece, outcome, route);
+            if let (Some(rid), true) = (hit, out.record.is_some()) {
+                delta::record_devs(m, out, rid);
+            }
+            if let Some(t) = trailing {
+                let skip = out.intern(Outcome::Skip);
+                out.push(t, skip, None);
+            }
+            i = next;
+        }
+        i
+    }
+}
+
+/// Groups a walk's pieces by outcome into leaks (and their egress and
+/// outcome, in `gr`) and no-route ranges, pushed onto `leaks` and
+/// `no_route` in the order first met.
+fn group_leaks(
+    fam: Family,
+    q: &Quoter<'_>,
+    m: &mut Memo<'_>,
+    walked: &Walked,
+    gr: &mut Grouping,
+    leaks: &mut Vec<Arc<Leak>>,
+    no_route: &mut Vec<NoRoute>,
+) {
+    let Grouping {
         group_of,
         grouped,
         group_routes,
@@ -1049,261 +1527,17 @@ pub(super) fn analyse<'h>(
         route_ends,
         others,
         egress_of,
-        order,
-    } = &mut scratch;
+        outcome_of,
+        order: _,
+    } = gr;
+    let (pieces, outcomes) = (&walked.pieces, &walked.outcomes);
     egress_of.clear();
-    let leaks_before = ep.leaks.len();
-    // Runs of pieces share an outcome: the previous one is checked before
-    // the map is hashed.
-    let mut prev: Option<(Outcome, u32)> = None;
-    let mut intern = |o: Outcome| -> u32 {
-        if let Some((p, k)) = prev
-            && p == o
-        {
-            return k;
-        }
-        let k = *index.entry(o).or_insert_with(|| {
-            outcomes.push(o);
-            (outcomes.len() - 1) as u32
-        });
-        prev = Some((o, k));
-        k
-    };
-    let (never, foreign) = (intern(Outcome::Never), intern(Outcome::Foreign));
-    // (range, outcome, deciding route): adjacent pieces with the same
-    // outcome and route are one.
-    // The pieces ascend: the peer sets and the connected prefixes are
-    // walked with them.
-    let mut walk = super::peers::PeerWalk::new(&peers, sp);
-    let mut any_conn = super::peers::Cursor::new(&sp.any_conn);
-    // Runs of skipped pieces this group takes from the reference whole
-    // (`SkipRun`): found once a second group walks (one that meets the
-    // rules as the reference does too: 10,000 /32 primaries under a
-    // multipath route, each a group of its own, walked every piece).
-    let (agree, _) = m.answers.reach(g);
-    if by_runs && m.answers.reference_group != Some(g) && m.runs.is_none() {
-        m.runs = Some(m.skip_runs(sp));
-    }
-    let runs = m.runs.take();
-    let mut run_i = 0;
-    // The narrow tables this group consults, where it may jump over the
-    // pieces of the others' (`Narrow::jump`).
-    let narrow = m.answers.narrow.clone().filter(|_| by_runs);
-    let mine = narrow.as_ref().and(m.answers.mine(g));
-    let mut narrow_i = 0;
-    let top = space::top(fam);
-    let n = sp.pts.len();
-    let mut i = 0;
-    while i < n {
-        let (mut start, mut kind) = (sp.pts[i], sp.kind[i] as usize);
-        let mut end = sp.pts.get(i + 1).copied().unwrap_or(top);
-        let mut next = i + 1;
-        // A mixed run's skipped pieces after its other kind's.
-        let mut trailing: Option<Range> = None;
-        let jump = runs.as_ref().filter(|_| by_runs).and_then(|rs| {
-            run_at(
-                rs,
-                &mut run_i,
-                (&sp.pts, &sp.kind),
-                top,
-                i,
-                agree,
-                || walk.segment_end(start),
-                &mut m.run_others,
-            )
-        });
-        match jump {
-            None => {
-                // Pieces of kinds only other groups tell apart, one piece of
-                // the kind around them for this one, within a peer segment.
-                if let (Some(n), Some(mine)) = (&narrow, &mine)
-                    && let Some((base, last)) =
-                        n.jump(&mut narrow_i, i, mine, &sp.pts, || walk.segment_end(start))
-                {
-                    kind = base;
-                    next = last;
-                    end = sp.pts.get(last).copied().unwrap_or(top);
-                }
-            }
-            Some(Jump::Skip(last)) => {
-                next = last;
-                end = sp.pts.get(last).copied().unwrap_or(top);
-            }
-            Some(Jump::Mixed(r)) => {
-                let run_end = sp.pts.get(r.end as usize).copied().unwrap_or(top);
-                next = r.end as usize;
-                if walk.without_lookup(start).is_some() {
-                    // Never-peers or foreign throughout.
-                    end = run_end;
-                } else {
-                    let (first, after) = (r.first as usize, r.last as usize + 1);
-                    if first > i {
-                        push_piece(
-                            pieces,
-                            Range {
-                                start,
-                                end: sp.pts[first],
-                            },
-                            intern(Outcome::Skip),
-                            None,
-                        );
-                        start = sp.pts[first];
-                    }
-                    kind = r.other as usize;
-                    end = sp.pts.get(after).copied().unwrap_or(top);
-                    if after < r.end as usize {
-                        trailing = Some(Range {
-                            start: end,
-                            end: run_end,
-                        });
-                    }
-                }
-            }
-        }
-        #[cfg(test)]
-        WALKED.with(|w| w.set(w.get() + 1));
-        let piece = Range { start, end };
-        let (outcome, route) = match walk.without_lookup(start) {
-            // `without_lookup`'s Skip is a never-peer.
-            Some(Outcome::Skip) => (never, None),
-            Some(_) => (foreign, None),
-            None => {
-                // Without `memo` every piece is looked up: a kind of its own.
-                let rid = m.raw(host, fam, g, rules, memo.then_some(kind), start);
-                if m.raws.is_skip(rid) {
-                    // No report reads a skipped piece's route.
-                    (intern(Outcome::Skip), None)
-                } else {
-                    let raw = m.raws.get(rid);
-                    let shape = &m.shapes[raw.shape as usize];
-                    if shape.by_source
-                        && let Some(met) = &mut m.met_by_source
-                    {
-                        if met.last().is_none_or(|x| x.0 != kind as u32) {
-                            met.push((kind as u32, start, rid));
-                        }
-                        if met.len() > MET_MAX {
-                            m.met_by_source = None;
-                        }
-                    }
-                    for &c in &shape.conditional {
-                        let c = c as usize;
-                        if cond_seen.len() <= c {
-                            cond_seen.resize(c + 1, false);
-                        }
-                        if !std::mem::replace(&mut cond_seen[c], true) {
-                            conditional.push(c as u32);
-                        }
-                    }
-                    let table = raw.route.map(|r| r.0);
-                    // Only leaks need it (a table lookup per piece otherwise).
-                    let own_leg = || {
-                        strict
-                            && raw
-                                .route
-                                .and_then(|k| route_in(&m.tables, k))
-                                .is_some_and(|e| {
-                                    e.route
-                                        .nexthops
-                                        .iter()
-                                        .any(|n| n.dev.as_deref() == Some(ep.interface.as_str()))
-                                })
-                    };
-                    let mut pending_legs: Option<Vec<LegKey>> = None;
-                    let mut o = match &shape.answer {
-                        RawAnswer::Err(error) => Outcome::NoRoute {
-                            error: *error,
-                            rule: shape.rule,
-                            table,
-                            hash: false,
-                        },
-                        // Some flows are refused: what the report must say
-                        // first (the others' legs are named by the lookup).
-                        RawAnswer::Hit {
-                            refused: Some(error),
-                            ..
-                        } => Outcome::NoRoute {
-                            error: *error,
-                            rule: shape.rule,
-                            table,
-                            hash: true,
-                        },
-                        RawAnswer::NotUnicast => Outcome::Skip,
-                        RawAnswer::Hit {
-                            dev,
-                            gateway,
-                            nexthops,
-                            hash,
-                            refused: None,
-                        } => {
-                            let legs: &[(u32, Option<IpAddr>)] = if *nexthops == 0 {
-                                &[(*dev, *gateway)]
-                            } else {
-                                &m.hops[*nexthops as usize]
-                            };
-                            // Straight into a container link (addressed or not:
-                            // a VPC CNI pod's /32 to its `eni…` veth): delivered
-                            // on the host, not a peer of this link (`other_dev`).
-                            let mut into_container = false;
-                            let other = legs.iter().copied().find(|&(d, gw)| {
-                                let c = d != iface
-                                    && gw.is_none()
-                                    && !ep.internal
-                                    && is_internal_dev(&mut m.internal, &m.names, d, class);
-                                into_container |= c;
-                                d != iface && !c
-                            });
-                            match other {
-                                None if into_container => Outcome::Foreign,
-                                None => Outcome::Ok,
-                                Some((egress, gateway)) => {
-                                    if *hash {
-                                        pending_legs = Some(legs.to_vec());
-                                    }
-                                    // A direct route to a prefix puts it on the
-                                    // other link; a direct *default* (`default
-                                    // dev wg0`, a tunnel) reaches what lies
-                                    // beyond it: off-link.
-                                    let scope = if walk.is_own(start) {
-                                        Scope::SameSubnet
-                                    } else if shape.direct_prefix || any_conn.contains(start) {
-                                        Scope::CrossSubnet
-                                    } else {
-                                        Scope::OffLink
-                                    };
-                                    Outcome::Leak {
-                                        scope,
-                                        egress,
-                                        gateway,
-                                        hash: *hash,
-                                        legs: u32::MAX,
-                                        rule: shape.rule,
-                                        table,
-                                        own_leg: own_leg(),
-                                    }
-                                }
-                            }
-                        }
-                    };
-                    let route = raw.route;
-                    if let (Outcome::Leak { legs, .. }, Some(l)) = (&mut o, pending_legs) {
-                        *legs = m.legs(&l);
-                    }
-                    (intern(o), route)
-                }
-            }
-        };
-        push_piece(pieces, piece, outcome, route);
-        if let Some(t) = trailing {
-            push_piece(pieces, t, intern(Outcome::Skip), None);
-        }
-        i = next;
-    }
-    m.runs = runs;
-    if let Some(met) = &mut m.met_by_source {
-        met.sort_unstable_by_key(|x| x.0);
-        met.dedup_by_key(|x| x.0);
-    }
+    outcome_of.clear();
+    group_of.clear();
+    grouped.clear();
+    group_routes.clear();
+    group_outcome.clear();
+    last_route.clear();
     // Group pieces by outcome for the report. Destinations outside the peer
     // space (the host's own addresses, broadcasts, multicast) between two
     // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
@@ -1357,7 +1591,7 @@ pub(super) fn analyse<'h>(
     let leak_groups = group_outcome.iter();
     let leak_groups =
         leak_groups.filter(|&&o| matches!(outcomes[o as usize], Outcome::Leak { .. }));
-    ep.leaks.reserve_exact(leak_groups.count());
+    leaks.reserve_exact(leak_groups.count());
     for (gi, &outcome) in group_outcome.iter().enumerate() {
         let grp_ranges = &ranges[at..range_ends[gi]];
         at = range_ends[gi];
@@ -1417,9 +1651,10 @@ pub(super) fn analyse<'h>(
         if let Some(k) = &key
             && let Some(l) = m.leak_keys.get(k)
         {
-            ep.leaks.push(l);
+            leaks.push(l);
             if let Outcome::Leak { egress, .. } = o {
                 egress_of.push(egress);
+                outcome_of.push(outcome);
             }
             continue;
         }
@@ -1474,12 +1709,13 @@ pub(super) fn analyse<'h>(
                 if let Some(k) = key {
                     m.leak_keys.insert(k, l.clone());
                 }
-                ep.leaks.push(l);
+                leaks.push(l);
                 egress_of.push(egress);
+                outcome_of.push(outcome);
             }
             Outcome::NoRoute {
                 error, rule, hash, ..
-            } => ep.no_route.push(NoRoute {
+            } => no_route.push(NoRoute {
                 destinations,
                 destinations_omitted: omitted,
                 summary,
@@ -1495,30 +1731,7 @@ pub(super) fn analyse<'h>(
             _ => {}
         }
     }
-    ep.conditional = conditional
-        .iter()
-        .map(|&i| q.rule(fam, i as usize))
-        .collect();
     m.leaks = pool;
-    let ranked = leaks_before == 0
-        && egress_of.len() == ep.leaks.len()
-        && by_rank(&m.names, &mut m.name_rank, &mut ep.leaks, egress_of, order);
-    if ranked {
-        set_verdict(ep);
-    } else {
-        settle(ep);
-    }
-    outcomes.clear();
-    index.clear();
-    pieces.clear();
-    conditional.clear();
-    cond_seen.clear();
-    group_of.clear();
-    grouped.clear();
-    group_routes.clear();
-    group_outcome.clear();
-    last_route.clear();
-    m.scratch = scratch;
 }
 
 /// What a leak entry is made of in `analyse` (with the host and family

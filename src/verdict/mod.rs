@@ -686,6 +686,26 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         assert!(walked < 40 * n, "{walked} steps for {n} addresses");
     }
 
+    /// A concentrator's links share one address and one group of replies;
+    /// each link's report differs from the others' in its own pieces, and
+    /// is read off the group's template (`analyse::delta`). Every report
+    /// is the piece-by-piece walk's, and most were read off.
+    #[test]
+    fn delta_reports_are_the_whole_walks() {
+        let mut rng = testhosts::Rng(30);
+        let class = LinkClass::default();
+        let (mut eps_n, mut read) = (0, 0);
+        for _ in 0..60 {
+            let host = testhosts::random_concentrator(&mut rng);
+            let before = analyse::delta::READ_OFF.with(|r| r.get());
+            let eps = expanded(&endpoints_with(&host, &class, true).0);
+            read += analyse::delta::READ_OFF.with(|r| r.get()) - before;
+            eps_n += eps.len();
+            assert_eq!(eps, endpoints_with(&host, &class, false).0);
+        }
+        assert!(read * 2 > eps_n, "{read} of {eps_n} endpoints read off");
+    }
+
     /// 200 addresses each a /32 primary of its own, under a multipath route
     /// and no rule of the host's: each is a group of its own (IPv4
     /// multipath prefers the legs whose source is the reply's) that meets

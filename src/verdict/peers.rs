@@ -147,6 +147,10 @@ impl RangeSet {
         RangeSet(out)
     }
 
+    pub(super) fn ranges(&self) -> &[Range] {
+        &self.0
+    }
+
     pub(super) fn contains(&self, x: u128) -> bool {
         let i = self.0.partition_point(|r| r.end <= x);
         self.0.get(i).is_some_and(|r| r.contains(x))
@@ -440,6 +444,18 @@ impl Peers {
         }
     }
 
+    /// No endpoint's: no link, no prefix of its own (a template's walk,
+    /// `analyse::delta`).
+    pub(super) fn none(sp: &Space<'_>) -> Self {
+        Peers {
+            own: RangeSet::default(),
+            internal: RangeSet::new(sp.internal.iter().map(|&(_, r)| r).collect()),
+            is_internal: false,
+            localnet: false,
+            foreign: RangeSet::default(),
+        }
+    }
+
     /// Makes `extra` foreign, own prefixes included (a pod's: the other
     /// pods, inside its uplink's subnet).
     pub(super) fn add_foreign(&mut self, extra: &RangeSet) {
@@ -500,6 +516,28 @@ impl PeerWalk {
             at = end;
         }
         PeerWalk { segs, i: 0 }
+    }
+
+    /// Whether `t` (a walk without prefixes of its own, `Peers::none`)
+    /// has these segments, own prefixes left out: then the two differ in
+    /// `is_own` only.
+    pub(super) fn same_but_own(&self, t: &PeerWalk) -> bool {
+        let mut theirs = t.segs.iter();
+        let mut cur: Option<(u128, u8)> = None;
+        for &(end, c) in &self.segs {
+            let c = c & !OWN;
+            match &mut cur {
+                Some(x) if x.1 == c => x.0 = end,
+                _ => {
+                    if let Some(x) = cur.replace((end, c))
+                        && theirs.next() != Some(&x)
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+        cur.is_none_or(|x| theirs.next() == Some(&x)) && theirs.next().is_none()
     }
 
     /// The class of the segment holding `x` (`x` at least the last asked).

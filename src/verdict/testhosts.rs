@@ -595,3 +595,111 @@ fn pool_routes(
         }
     }
 }
+
+/// A random concentrator: eth0's default route, and 10–40 point-to-point
+/// links sharing one local address (`10.255.0.1 peer 100.64.0.N`), some
+/// with a /29 routed via the peer; now and then a link with a /29 of its
+/// own (another route inside it), a multipath route with a leg on a link,
+/// an `unreachable` route, a `docker0`, a second eth0 address, and a rule
+/// for the shared address with a table of its own. Its links' endpoints
+/// are one group of replies each differing from the others in a few
+/// pieces (`analyse::delta`), and some in more.
+pub(crate) fn random_concentrator(rng: &mut Rng) -> Host {
+    let n = 10 + rng.below(31) as usize;
+    let mut addr = String::from(
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 198.51.100.10/24 brd 198.51.100.255 scope global eth0\n",
+    );
+    let mut route = String::from(
+        "default via 198.51.100.1 dev eth0\n198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10\n",
+    );
+    let mut local = String::from(
+        "local 198.51.100.10 dev eth0 table local proto kernel scope host src 198.51.100.10\nbroadcast 198.51.100.255 dev eth0 table local proto kernel scope link src 198.51.100.10\n",
+    );
+    if rng.chance(30) {
+        addr.push_str("    inet 198.51.100.11/24 scope global secondary eth0\n");
+        local.push_str(
+            "local 198.51.100.11 dev eth0 table local proto kernel scope host src 198.51.100.10\n",
+        );
+    }
+    if rng.chance(30) {
+        addr.push_str("3: docker0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 172.17.0.1/16 scope global docker0\n");
+        route.push_str("172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1\n");
+        local.push_str(
+            "local 172.17.0.1 dev docker0 table local proto kernel scope host src 172.17.0.1\n",
+        );
+    }
+    for k in 0..n {
+        let l = format!("ppp{k}");
+        let peer = format!("100.64.{}.{}", k / 200, 2 + k % 200);
+        let _ = writeln!(
+            addr,
+            "{}: {l}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN",
+            k + 10
+        );
+        if rng.chance(8) {
+            // A prefix of its own, with another link's route inside it.
+            let _ = writeln!(addr, "    inet 100.65.{k}.1/29 scope global {l}");
+            let _ = writeln!(
+                route,
+                "100.65.{k}.0/29 dev {l} proto kernel scope link src 100.65.{k}.1"
+            );
+            let _ = writeln!(
+                local,
+                "local 100.65.{k}.1 dev {l} table local proto kernel scope host src 100.65.{k}.1"
+            );
+            if rng.chance(50) && k > 0 {
+                let _ = writeln!(route, "100.65.{k}.4/30 via 100.64.0.2 dev ppp0");
+            }
+            continue;
+        }
+        let _ = writeln!(addr, "    inet 10.255.0.1 peer {peer}/32 scope global {l}");
+        let _ = writeln!(
+            route,
+            "{peer} dev {l} proto kernel scope link src 10.255.0.1"
+        );
+        let _ = writeln!(
+            local,
+            "local 10.255.0.1 dev {l} table local proto kernel scope host src 10.255.0.1"
+        );
+        if rng.chance(30) {
+            let _ = writeln!(route, "100.96.{k}.0/29 via {peer} dev {l} proto static");
+        }
+        if rng.chance(10) {
+            let _ = writeln!(
+                route,
+                "100.97.{k}.0/24 proto static\n\tnexthop via {peer} dev {l} weight 1\n\tnexthop via 198.51.100.1 dev eth0 weight 1"
+            );
+        }
+        if rng.chance(10) {
+            let _ = writeln!(route, "unreachable 100.98.{k}.0/24");
+        }
+    }
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    if rng.chance(30) {
+        rule.push_str("100:\tfrom 10.255.0.1 lookup 100\n");
+        route.push_str("100.99.0.0/16 via 198.51.100.1 dev eth0 table 100\n");
+        if rng.chance(50) {
+            route.push_str("100.96.0.0/29 via 100.64.0.2 dev ppp0 table 100\n");
+        }
+    }
+    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    route.push_str(&local);
+    host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip_rule.txt", DumpKind::IpRule, &rule),
+        ("ip_route.txt", DumpKind::IpRoute, &route),
+    ])
+}
+
+#[test]
+fn random_concentrators_parse_cleanly() {
+    let mut rng = Rng(30);
+    for _ in 0..50 {
+        let h = random_concentrator(&mut rng);
+        for s in &h.sources {
+            if let Some(d) = s.dump.diagnostics.first() {
+                panic!("{}: {} `{}`\n{}", s.name, d.message, d.text, s.text);
+            }
+        }
+    }
+}

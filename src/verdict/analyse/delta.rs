@@ -1,0 +1,382 @@
+//! An endpoint's report read off its group's template, where the two differ
+//! in a few pieces only.
+//!
+//! The endpoints of one group of replies get the same answer for every
+//! destination; their reports differ only where an answer names the
+//! endpoint's own link (a leg or nexthop on it: `Ok`, or another leg) or a
+//! leak lies inside its own prefixes (`same-subnet`). A concentrator's
+//! 8,000 point-to-point links, each answered by one route of its own, walked
+//! 24,000 pieces per endpoint to find that one of them was its own.
+//!
+//! So, once a group has walked twice and its walks touched few pieces, it
+//! walks once more as no endpoint's (`Template`: no link, no prefix of its
+//! own), and keeps its pieces, the steps that made them, the devices its
+//! answers name, and its report. An endpoint's report is then the
+//! template's, less the leaks of the outcomes its own pieces take away:
+//! only the template's steps holding such pieces are walked again, as the
+//! endpoint. Anything else the endpoint would see otherwise (a piece of
+//! another outcome, a leak group left in part, another peer segment, a rule
+//! met first elsewhere, an answer that depends on the source) and the
+//! endpoint is walked whole, as before: the report is the whole walk's,
+//! byte for byte (`delta_reports_are_the_whole_walks`).
+
+use super::{
+    Grouping, Memo, NO_IFACE, Outcome, RawAnswer, View, WalkCtx, Walked, Walker, group_leaks,
+    route_in,
+};
+use crate::verdict::peers::{PeerWalk, Peers, RangeSet};
+use crate::verdict::quote::Quoter;
+use crate::verdict::{FastMap, Leak, NoRoute, Quote};
+use std::sync::Arc;
+
+/// Groups whose last walk had fewer than this many steps get no template:
+/// a fleet's hosts walk tens of pieces, and a template costs a walk. The
+/// unit tests' small hosts get templates too, so that every test that
+/// compares the analysis with a piece-by-piece walk compares them.
+const MIN_STEPS: usize = if cfg!(test) { 1 } else { 256 };
+
+#[cfg(test)]
+thread_local! {
+    /// Endpoints whose report was read off a template on this thread.
+    pub(crate) static READ_OFF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// At most this many templates at once per family (each holds a walk's
+/// pieces): a group whose template was let go gets none again.
+const MAX_LIVE: usize = 4;
+
+/// A template's walk as it went: each step's first point and first piece,
+/// and the devices each piece's answer names.
+#[derive(Default)]
+pub(in crate::verdict) struct Record {
+    pub(super) steps: Vec<(u32, u32)>,
+    /// How many answers that depend on the source (`Memo::met_by_source`)
+    /// the walk had met at each step's start.
+    pub(super) met_at: Vec<u32>,
+    /// (device, piece): a leg's or the deciding route's nexthops'.
+    devs: Vec<(u32, u32)>,
+}
+
+/// The templates of one family's groups, and how each group's walks went.
+#[derive(Default)]
+pub(in crate::verdict) struct Templates {
+    /// By group: its whole walks, and whether the last touched few pieces.
+    walks: FastMap<usize, (u32, bool)>,
+    /// By group: its template, none where it was given up.
+    made: FastMap<usize, Option<Box<Template>>>,
+    live: usize,
+}
+
+/// A group's walk as no endpoint's, and its report.
+struct Template {
+    walked: Walked,
+    steps: Vec<(u32, u32)>,
+    met_at: Vec<u32>,
+    /// The answers that depend on the source, as `analyse` leaves them.
+    met: Vec<(u32, u128, u32)>,
+    /// The pieces each device is named by (`Record::devs`).
+    by_dev: FastMap<u32, Vec<u32>>,
+    /// Each outcome's pieces' size, all told.
+    size: Vec<u128>,
+    /// Where each rule of `walked.conditional` was first met, by rule.
+    cond_first: Vec<u128>,
+    /// The report: the leaks in `settle`'s order, each with its outcome.
+    leaks: Vec<(Arc<Leak>, u32)>,
+    no_route: Vec<NoRoute>,
+    conditional: Vec<Quote>,
+    /// The peer segments (`PeerWalk`) and whether runs were taken whole.
+    segs: PeerWalk,
+    runs: bool,
+    /// Endpoints read off it, and endpoints walked whole all the same.
+    hits: u32,
+    misses: u32,
+}
+
+/// An endpoint's report, as `analyse` sets it.
+pub(super) struct Delta {
+    pub(super) leaks: Vec<Arc<Leak>>,
+    pub(super) no_route: Vec<NoRoute>,
+    pub(super) conditional: Vec<Quote>,
+}
+
+/// Notes a whole walk of group `g` (`eligible`: by an endpoint a template
+/// could answer).
+pub(super) fn walked(m: &mut Memo<'_>, g: usize, w: &Walked, eligible: bool) {
+    if eligible {
+        let e = m.templates.walks.entry(g).or_default();
+        e.0 += 1;
+        e.1 = w.steps >= MIN_STEPS && w.touched * 8 <= w.steps;
+    }
+}
+
+/// Records the devices answer `rid` names, for the piece pushed last.
+pub(super) fn record_devs(m: &mut Memo<'_>, out: &mut Walked, rid: u32) {
+    let piece = (out.pieces.len() - 1) as u32;
+    let raw = m.raws.get(rid);
+    let route = raw.route;
+    let mut devs: Vec<u32> = match &m.shapes[raw.shape as usize].answer {
+        RawAnswer::Hit { dev, nexthops, .. } if *nexthops != 0 => {
+            m.hops[*nexthops as usize].iter().map(|l| l.0).collect()
+        }
+        RawAnswer::Hit { dev, .. } => vec![*dev],
+        _ => Vec::new(),
+    };
+    if let Some(e) = route.and_then(|k| route_in(&m.tables, k)) {
+        for n in &e.route.nexthops {
+            if let Some(d) = n.dev.as_deref() {
+                devs.push(m.name(d));
+            }
+        }
+    }
+    devs.sort_unstable();
+    devs.dedup();
+    if let Some(r) = &mut out.record {
+        r.devs.extend(devs.into_iter().map(|d| (d, piece)));
+    }
+}
+
+/// The report of the endpoint `view` (own prefixes `own`, peer walk
+/// `walk`) read off its group's template, made here if the group's walks
+/// call for one; none where it must be walked whole.
+pub(super) fn endpoint<'h>(
+    ctx: &WalkCtx<'_, 'h>,
+    q: &Quoter<'_>,
+    m: &mut Memo<'h>,
+    view: &View<'_>,
+    own: &RangeSet,
+    walk: PeerWalk,
+) -> Option<Delta> {
+    let g = ctx.g;
+    let t = match m.templates.made.get_mut(&g) {
+        Some(slot) => slot.take()?,
+        None => {
+            let (walks, few) = m.templates.walks.get(&g).copied().unwrap_or_default();
+            if walks < 2 || !few {
+                return None;
+            }
+            if m.templates.live >= MAX_LIVE {
+                m.templates.made.insert(g, None);
+                return None;
+            }
+            match build(ctx, q, m) {
+                Some(t) => {
+                    m.templates.live += 1;
+                    Box::new(t)
+                }
+                None => {
+                    m.templates.made.insert(g, None);
+                    return None;
+                }
+            }
+        }
+    };
+    let mut t = t;
+    let d = apply(ctx, m, view, own, walk, &t);
+    match d {
+        Some(_) => {
+            t.hits += 1;
+            #[cfg(test)]
+            READ_OFF.with(|r| r.set(r.get() + 1));
+        }
+        None => t.misses += 1,
+    }
+    // One that mostly fails is let go (its memory with it).
+    if t.misses > 8 + 2 * t.hits {
+        m.templates.made.insert(g, None);
+        m.templates.live -= 1;
+    } else {
+        m.templates.made.insert(g, Some(t));
+    }
+    d
+}
+
+/// Walks group `ctx.g` as no endpoint's and makes its report; none where
+/// it met too many answers that depend on the source (`MET_MAX`).
+fn build<'h>(ctx: &WalkCtx<'_, 'h>, q: &Quoter<'_>, m: &mut Memo<'h>) -> Option<Template> {
+    let sp = ctx.sp;
+    let peers = Peers::none(sp);
+    let view = View {
+        iface: NO_IFACE,
+        name: "",
+        internal: false,
+        strict: false,
+    };
+    let mut walked = Walked {
+        record: Some(Record::default()),
+        unmerged: true,
+        ..Default::default()
+    };
+    let met_before = m.met_by_source.replace(Vec::new());
+    let mut walker = Walker::new(ctx, m, PeerWalk::new(&peers, sp));
+    let runs = walker.runs.is_some();
+    let n = sp.pts.len();
+    walker.steps(ctx, m, &view, &mut walked, 0, n);
+    walker.done(m);
+    let mut met = std::mem::replace(&mut m.met_by_source, met_before)?;
+    let mut record = walked.record.take()?;
+    record.steps.push((n as u32, walked.pieces.len() as u32));
+    record.met_at.push(met.len() as u32);
+    met.sort_unstable_by_key(|x| x.0);
+    met.dedup_by_key(|x| x.0);
+    let mut gr = Grouping::default();
+    let (mut leaks, mut no_route) = (Vec::new(), Vec::new());
+    group_leaks(sp.fam, q, m, &walked, &mut gr, &mut leaks, &mut no_route);
+    if gr.outcome_of.len() != leaks.len() {
+        return None;
+    }
+    let mut leaks: Vec<(Arc<Leak>, u32)> = leaks.into_iter().zip(gr.outcome_of).collect();
+    // `settle`'s order (a stable sort): an endpoint's leaks are these
+    // less some, in the same order.
+    leaks.sort_by(|(a, _), (b, _)| {
+        b.size
+            .cmp(&a.size)
+            .then(a.scope.cmp(&b.scope))
+            .then(a.egress.cmp(&b.egress))
+    });
+    let mut by_dev: FastMap<u32, Vec<u32>> = FastMap::default();
+    for &(d, p) in &record.devs {
+        by_dev.entry(d).or_default().push(p);
+    }
+    let mut size = vec![0u128; walked.outcomes.len()];
+    for &(r, o, _) in &walked.pieces {
+        size[o as usize] += r.end - r.start;
+    }
+    let mut cond_first = vec![u128::MAX; walked.cond_seen.len()];
+    for (&c, &at) in walked.conditional.iter().zip(&walked.cond_at) {
+        cond_first[c as usize] = at;
+    }
+    let conditional = walked
+        .conditional
+        .iter()
+        .map(|&i| q.rule(sp.fam, i as usize))
+        .collect();
+    Some(Template {
+        walked,
+        steps: record.steps,
+        met_at: record.met_at,
+        met,
+        by_dev,
+        size,
+        cond_first,
+        leaks,
+        no_route,
+        conditional,
+        segs: PeerWalk::new(&peers, sp),
+        runs,
+        hits: 0,
+        misses: 0,
+    })
+}
+
+/// The endpoint's report off template `t`, where only its own pieces
+/// differ and each takes a whole leak away.
+fn apply<'h>(
+    ctx: &WalkCtx<'_, 'h>,
+    m: &mut Memo<'h>,
+    view: &View<'_>,
+    own: &RangeSet,
+    walk: PeerWalk,
+    t: &Template,
+) -> Option<Delta> {
+    if !walk.same_but_own(&t.segs) {
+        return None;
+    }
+    let (pieces, outcomes) = (&t.walked.pieces, &t.walked.outcomes);
+    // The template's pieces that read the endpoint's link or prefixes.
+    let mut patched: Vec<u32> = t.by_dev.get(&view.iface).cloned().unwrap_or_default();
+    for r in own.ranges() {
+        let mut k = pieces.partition_point(|p| p.0.end <= r.start);
+        while let Some(&(pr, o, _)) = pieces.get(k)
+            && pr.start < r.end
+        {
+            if matches!(outcomes[o as usize], Outcome::Leak { .. }) {
+                patched.push(k as u32);
+            }
+            k += 1;
+        }
+    }
+    // Their steps, each walked again as the endpoint.
+    let mut steps: Vec<usize> = patched
+        .iter()
+        .map(|&p| t.steps.partition_point(|s| s.1 <= p) - 1)
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let points: usize = steps
+        .iter()
+        .map(|&s| (t.steps[s + 1].0 - t.steps[s].0) as usize)
+        .sum();
+    // Where the template met answers that depend on the source, the
+    // endpoint's list of them could come out otherwise.
+    if steps.iter().any(|&s| t.met_at[s] != t.met_at[s + 1]) {
+        return None;
+    }
+    if steps.len() * 8 > t.steps.len() || points * 8 > ctx.sp.pts.len() {
+        return None;
+    }
+    let mut walker = Walker::new(ctx, m, walk);
+    if walker.runs.is_some() != t.runs {
+        walker.done(m);
+        return None;
+    }
+    let mut out = Walked {
+        unmerged: true,
+        ..Default::default()
+    };
+    // By outcome of the template's: how much of it the endpoint takes away.
+    let mut removed: FastMap<u32, u128> = FastMap::default();
+    let mut same = true;
+    'steps: for &s in &steps {
+        let ((from, p0), (to, p1)) = (t.steps[s], t.steps[s + 1]);
+        out.pieces.clear();
+        if walker.steps(ctx, m, view, &mut out, from as usize, to as usize) != to as usize {
+            same = false;
+            break;
+        }
+        let theirs = &pieces[p0 as usize..p1 as usize];
+        for &(r, o, route) in &out.pieces {
+            let j = theirs.partition_point(|x| x.0.end <= r.start);
+            let Some(&(tr, to, troute)) = theirs.get(j) else {
+                same = false;
+                break 'steps;
+            };
+            if r.start < tr.start || r.end > tr.end || route != troute {
+                same = false;
+                break 'steps;
+            }
+            let (mine, tmpl) = (out.outcomes[o as usize], outcomes[to as usize]);
+            match (mine, tmpl) {
+                _ if mine == tmpl => {}
+                (Outcome::Ok | Outcome::Foreign, Outcome::Leak { .. }) => {
+                    *removed.entry(to).or_default() += r.end - r.start;
+                }
+                _ => {
+                    same = false;
+                    break 'steps;
+                }
+            }
+        }
+    }
+    walker.done(m);
+    // Rules met first where the template met them, no answer that depends
+    // on the source (the template's are the endpoint's), and each leak
+    // taken away whole.
+    let cond_ok = out.conditional.iter().zip(&out.cond_at).all(|(&c, &at)| {
+        t.cond_first
+            .get(c as usize)
+            .is_some_and(|&first| first <= at)
+    });
+    let met_ok = m.met_by_source.as_ref().is_some_and(|v| v.is_empty());
+    if !same || !cond_ok || !met_ok || removed.iter().any(|(&o, &n)| t.size[o as usize] != n) {
+        return None;
+    }
+    let leaks = t.leaks.iter().filter(|(_, o)| !removed.contains_key(o));
+    m.met_by_source = Some(t.met.clone());
+    let mut kept = Vec::with_capacity(t.leaks.len() - removed.len());
+    kept.extend(leaks.map(|(l, _)| l.clone()));
+    Some(Delta {
+        leaks: kept,
+        no_route: t.no_route.clone(),
+        conditional: t.conditional.clone(),
+    })
+}
