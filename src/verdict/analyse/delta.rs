@@ -21,7 +21,7 @@
 //! byte for byte (`delta_reports_are_the_whole_walks`).
 
 use super::{
-    Grouping, Memo, NO_IFACE, Outcome, RawAnswer, View, WalkCtx, Walked, Walker, group_leaks,
+    Memo, NO_IFACE, Outcome, RawAnswer, RouteKey, View, WalkCtx, Walked, Walker, group_leaks,
     route_in,
 };
 use crate::verdict::peers::{PeerWalk, Peers, RangeSet};
@@ -69,16 +69,26 @@ pub(in crate::verdict) struct Templates {
 
 /// A group's walk as no endpoint's, and its report.
 struct Template {
-    walked: Walked,
+    /// Each piece's start, outcome and deciding route, as the walk pushed
+    /// them (not merged): they tile the space, each ending where the next
+    /// starts (the last at its top, `top`).
+    pieces: Vec<(u128, u32, Option<RouteKey>)>,
+    top: u128,
+    outcomes: Vec<Outcome>,
+    /// Each step's first point and first piece (`Record::steps`), and the
+    /// answers that depend on the source met by its start (none where it
+    /// met none at all).
     steps: Vec<(u32, u32)>,
     met_at: Vec<u32>,
     /// The answers that depend on the source, as `analyse` leaves them.
     met: Vec<(u32, u128, u32)>,
-    /// The pieces each device is named by (`Record::devs`).
+    /// The pieces each device is named by (`Record::devs`), and the
+    /// devices named by too many for an endpoint on them to be read off.
     by_dev: FastMap<u32, Vec<u32>>,
+    crowded: FastMap<u32, ()>,
     /// Each outcome's pieces' size, all told.
     size: Vec<u128>,
-    /// Where each rule of `walked.conditional` was first met, by rule.
+    /// Where each rule of the walk's `conditional` was first met, by rule.
     cond_first: Vec<u128>,
     /// The report: the leaks in `settle`'s order, each with its outcome.
     leaks: Vec<(Arc<Leak>, u32)>,
@@ -90,6 +100,17 @@ struct Template {
     /// Endpoints read off it, and endpoints walked whole all the same.
     hits: u32,
     misses: u32,
+}
+
+impl Template {
+    fn end(&self, k: usize) -> u128 {
+        self.pieces.get(k + 1).map_or(self.top, |p| p.0)
+    }
+
+    /// The piece holding address `x`.
+    fn holding(&self, x: u128) -> usize {
+        self.pieces.partition_point(|p| p.0 <= x).saturating_sub(1)
+    }
 }
 
 /// An endpoint's report, as `analyse` sets it.
@@ -201,30 +222,60 @@ fn build<'h>(ctx: &WalkCtx<'_, 'h>, q: &Quoter<'_>, m: &mut Memo<'h>) -> Option<
         internal: false,
         strict: false,
     };
-    let mut walked = Walked {
-        record: Some(Record::default()),
-        unmerged: true,
-        ..Default::default()
-    };
+    // In the endpoints' buffers: a full table's pieces are millions, and a
+    // second set of them was 200 MB more at the peak.
+    let mut scratch = std::mem::take(&mut m.scratch);
+    let t = build_in(ctx, q, m, &mut scratch, &peers, &view);
+    scratch.walked.clear();
+    m.scratch = scratch;
+    t
+}
+
+fn build_in<'h>(
+    ctx: &WalkCtx<'_, 'h>,
+    q: &Quoter<'_>,
+    m: &mut Memo<'h>,
+    scratch: &mut super::Scratch,
+    peers: &Peers,
+    view: &View<'_>,
+) -> Option<Template> {
+    let sp = ctx.sp;
+    let walked = &mut scratch.walked;
+    walked.clear();
+    walked.record = Some(Record::default());
+    walked.unmerged = true;
     let met_before = m.met_by_source.replace(Vec::new());
-    let mut walker = Walker::new(ctx, m, PeerWalk::new(&peers, sp));
+    let mut walker = Walker::new(ctx, m, PeerWalk::new(peers, sp));
     let runs = walker.runs.is_some();
     let n = sp.pts.len();
-    walker.steps(ctx, m, &view, &mut walked, 0, n);
+    walker.steps(ctx, m, view, walked, 0, n);
     walker.done(m);
     let mut met = std::mem::replace(&mut m.met_by_source, met_before)?;
     let mut record = walked.record.take()?;
     record.steps.push((n as u32, walked.pieces.len() as u32));
     record.met_at.push(met.len() as u32);
+    if met.is_empty() {
+        record.met_at = Vec::new();
+    }
     met.sort_unstable_by_key(|x| x.0);
     met.dedup_by_key(|x| x.0);
-    let mut gr = Grouping::default();
-    let (mut leaks, mut no_route) = (Vec::new(), Vec::new());
-    group_leaks(sp.fam, q, m, &walked, &mut gr, &mut leaks, &mut no_route);
-    if gr.outcome_of.len() != leaks.len() {
+    let top = crate::verdict::space::top(sp.fam);
+    let tiled = walked.pieces.windows(2).all(|w| w[0].0.end == w[1].0.start)
+        && walked.pieces.last().is_none_or(|p| p.0.end == top);
+    if !tiled {
         return None;
     }
-    let mut leaks: Vec<(Arc<Leak>, u32)> = leaks.into_iter().zip(gr.outcome_of).collect();
+    let gr = &mut scratch.grouping;
+    let (mut leaks, mut no_route) = (Vec::new(), Vec::new());
+    group_leaks(sp.fam, q, m, walked, gr, &mut leaks, &mut no_route);
+    let tagged = gr.outcome_of.len() == leaks.len();
+    let mut leaks: Vec<(Arc<Leak>, u32)> = leaks
+        .into_iter()
+        .zip(gr.outcome_of.iter().copied())
+        .collect();
+    if !tagged {
+        return None;
+    }
     // `settle`'s order (a stable sort): an endpoint's leaks are these
     // less some, in the same order.
     leaks.sort_by(|(a, _), (b, _)| {
@@ -233,10 +284,28 @@ fn build<'h>(ctx: &WalkCtx<'_, 'h>, q: &Quoter<'_>, m: &mut Memo<'h>) -> Option<
             .then(a.scope.cmp(&b.scope))
             .then(a.egress.cmp(&b.egress))
     });
-    let mut by_dev: FastMap<u32, Vec<u32>> = FastMap::default();
-    for &(d, p) in &record.devs {
-        by_dev.entry(d).or_default().push(p);
+    // A device named by more pieces than an endpoint may walk again (the
+    // default route's uplink) is not kept by piece.
+    let mut named: FastMap<u32, usize> = FastMap::default();
+    for &(d, _) in &record.devs {
+        *named.entry(d).or_default() += 1;
     }
+    let most = record.steps.len() / 8;
+    let mut by_dev: FastMap<u32, Vec<u32>> = FastMap::default();
+    let mut crowded: FastMap<u32, ()> = FastMap::default();
+    for (&d, &k) in &named {
+        if k > most {
+            crowded.insert(d, ());
+        } else {
+            by_dev.insert(d, Vec::with_capacity(k));
+        }
+    }
+    for &(d, p) in &record.devs {
+        if let Some(v) = by_dev.get_mut(&d) {
+            v.push(p);
+        }
+    }
+    drop(record.devs);
     let mut size = vec![0u128; walked.outcomes.len()];
     for &(r, o, _) in &walked.pieces {
         size[o as usize] += r.end - r.start;
@@ -250,18 +319,23 @@ fn build<'h>(ctx: &WalkCtx<'_, 'h>, q: &Quoter<'_>, m: &mut Memo<'h>) -> Option<
         .iter()
         .map(|&i| q.rule(sp.fam, i as usize))
         .collect();
+    let mut pieces = Vec::with_capacity(walked.pieces.len());
+    pieces.extend(walked.pieces.iter().map(|&(r, o, k)| (r.start, o, k)));
     Some(Template {
-        walked,
+        pieces,
+        top,
+        outcomes: std::mem::take(&mut walked.outcomes),
         steps: record.steps,
         met_at: record.met_at,
         met,
         by_dev,
+        crowded,
         size,
         cond_first,
         leaks,
         no_route,
         conditional,
-        segs: PeerWalk::new(&peers, sp),
+        segs: PeerWalk::new(peers, sp),
         runs,
         hits: 0,
         misses: 0,
@@ -281,15 +355,18 @@ fn apply<'h>(
     if !walk.same_but_own(&t.segs) {
         return None;
     }
-    let (pieces, outcomes) = (&t.walked.pieces, &t.walked.outcomes);
+    if t.crowded.contains_key(&view.iface) {
+        return None;
+    }
+    let (pieces, outcomes) = (&t.pieces, &t.outcomes);
     // The template's pieces that read the endpoint's link or prefixes.
     let mut patched: Vec<u32> = t.by_dev.get(&view.iface).cloned().unwrap_or_default();
     for r in own.ranges() {
-        let mut k = pieces.partition_point(|p| p.0.end <= r.start);
-        while let Some(&(pr, o, _)) = pieces.get(k)
-            && pr.start < r.end
+        let mut k = t.holding(r.start);
+        while let Some(&(start, o, _)) = pieces.get(k)
+            && start < r.end
         {
-            if matches!(outcomes[o as usize], Outcome::Leak { .. }) {
+            if t.end(k) > r.start && matches!(outcomes[o as usize], Outcome::Leak { .. }) {
                 patched.push(k as u32);
             }
             k += 1;
@@ -308,7 +385,7 @@ fn apply<'h>(
         .sum();
     // Where the template met answers that depend on the source, the
     // endpoint's list of them could come out otherwise.
-    if steps.iter().any(|&s| t.met_at[s] != t.met_at[s + 1]) {
+    if !t.met_at.is_empty() && steps.iter().any(|&s| t.met_at[s] != t.met_at[s + 1]) {
         return None;
     }
     if steps.len() * 8 > t.steps.len() || points * 8 > ctx.sp.pts.len() {
@@ -333,14 +410,11 @@ fn apply<'h>(
             same = false;
             break;
         }
-        let theirs = &pieces[p0 as usize..p1 as usize];
         for &(r, o, route) in &out.pieces {
-            let j = theirs.partition_point(|x| x.0.end <= r.start);
-            let Some(&(tr, to, troute)) = theirs.get(j) else {
-                same = false;
-                break 'steps;
-            };
-            if r.start < tr.start || r.end > tr.end || route != troute {
+            let j = t.holding(r.start);
+            let (tstart, to, troute) = pieces[j];
+            let inside = (p0 as usize..p1 as usize).contains(&j);
+            if !inside || r.start < tstart || r.end > t.end(j) || route != troute {
                 same = false;
                 break 'steps;
             }
