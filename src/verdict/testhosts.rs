@@ -601,7 +601,9 @@ fn pool_routes(
 /// with a /29 routed via the peer; now and then a link with a /29 of its
 /// own (another route inside it), a multipath route with a leg on a link,
 /// an `unreachable` route, a `docker0`, a second eth0 address, and a rule
-/// for the shared address with a table of its own. Its links' endpoints
+/// for the shared address with a table of its own. Half of them have
+/// IPv6 links too: an address and a /64 each (now and then two links in
+/// one), some routed /56s, and now and then a source route. Its links' endpoints
 /// are one group of replies each differing from the others in a few
 /// pieces (`analyse::delta`), and some in more.
 pub(crate) fn random_concentrator(rng: &mut Rng) -> Host {
@@ -674,6 +676,43 @@ pub(crate) fn random_concentrator(rng: &mut Rng) -> Host {
             let _ = writeln!(route, "unreachable 100.98.{k}.0/24");
         }
     }
+    // IPv6: an address and a /64 per link, some routed /56s, now and then
+    // two links in one /64 and a source route.
+    let mut route6 = String::new();
+    if rng.chance(50) {
+        addr.push_str("    inet6 2001:db8:ffff::10/64 scope global\n");
+        route6.push_str("2001:db8:ffff::/64 dev eth0 proto kernel metric 256\ndefault via 2001:db8:ffff::1 dev eth0 metric 1024\n");
+        let mut links6 = Vec::new();
+        for k in 0..n {
+            // Links of their own (`pppNx`), after the IPv4 ones.
+            let shared = k > 0 && rng.chance(10);
+            let p = if shared { k - 1 } else { k };
+            links6.push((k, p));
+            let _ = writeln!(
+                addr,
+                "{}: ppp{k}x: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet6 2001:db8:{p:x}::{:x}/64 scope global",
+                1000 + k,
+                k + 1
+            );
+            if !shared {
+                let _ = writeln!(
+                    route6,
+                    "2001:db8:{p:x}::/64 dev ppp{k}x proto kernel metric 256"
+                );
+            }
+            if rng.chance(30) {
+                let _ = writeln!(
+                    route6,
+                    "2001:db8:100:{k:x}00::/56 via 2001:db8:{p:x}::ff dev ppp{k}x metric 1024"
+                );
+            }
+        }
+        if rng.chance(30) {
+            route6.push_str(
+                "2001:db8:99::/48 from 2001:db8:3::/64 via 2001:db8:3::ff dev ppp3x metric 1024\n",
+            );
+        }
+    }
     let mut rule = String::from("0:\tfrom all lookup local\n");
     if rng.chance(30) {
         rule.push_str("100:\tfrom 10.255.0.1 lookup 100\n");
@@ -684,11 +723,15 @@ pub(crate) fn random_concentrator(rng: &mut Rng) -> Host {
     }
     rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
     route.push_str(&local);
-    host_of(&[
-        ("ip_addr.txt", DumpKind::IpAddr, &addr),
-        ("ip_rule.txt", DumpKind::IpRule, &rule),
-        ("ip_route.txt", DumpKind::IpRoute, &route),
-    ])
+    let mut files = vec![
+        ("ip_addr.txt", DumpKind::IpAddr, addr.as_str()),
+        ("ip_rule.txt", DumpKind::IpRule, rule.as_str()),
+        ("ip_route.txt", DumpKind::IpRoute, route.as_str()),
+    ];
+    if !route6.is_empty() {
+        files.push(("ip6_route.txt", DumpKind::IpRoute, route6.as_str()));
+    }
+    host_of(&files)
 }
 
 #[test]
