@@ -3393,7 +3393,9 @@ fn pick_gateway(
 
 /// The labels each piece of `sp` accepts for endpoint `e`'s replies, and
 /// the priority of the first rule that decides a leak (the fix's rule
-/// must come before it).
+/// must come before it); none once a piece is labelled `stop` (a link
+/// without a router stops at the first piece that needs one: half of a
+/// concentrator's 4,000 links walked every piece to find so).
 /// The lookups are kept in `cap` (for the judge of the steps).
 fn wants<L: LabelSink>(
     host: &Host,
@@ -3401,7 +3403,8 @@ fn wants<L: LabelSink>(
     cap: &mut Captured,
     e: &Endpoint,
     gw: Option<&Gateway>,
-) -> (L, u32) {
+    stop: Option<u8>,
+) -> Option<(L, u32)> {
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
     let (rules, slot) = cap.ep(host, sp, e);
@@ -3427,6 +3430,7 @@ fn wants<L: LabelSink>(
     let mut others: std::rc::Rc<[u32]> = std::rc::Rc::new([]);
     let n = sp.pts.len();
     let mut i = 0;
+    let mut stopped = false;
     while i < n {
         let (start, mut kind) = (sp.pts[i], sp.kind[i] as usize);
         if i < mixed_end && kind != mixed_other {
@@ -3541,6 +3545,10 @@ fn wants<L: LabelSink>(
                 }
             },
         };
+        if stop == Some(m) && upto > out.len() {
+            stopped = true;
+            break;
+        }
         out.fill(upto, m);
         // A mixed run's other kind answers alike throughout: the rest of
         // the run at once.
@@ -3557,7 +3565,7 @@ fn wants<L: LabelSink>(
         known[k as usize] = None;
     }
     cap.known = known;
-    (out, first_decider)
+    (!stopped).then_some((out, first_decider))
 }
 
 #[cfg(test)]
@@ -4141,8 +4149,20 @@ fn layout(
 ) -> Result<Layout, String> {
     let fam = eps[group[0]].family;
     let mut deciders = Vec::new();
+    let no_router = || {
+        Err(
+            "no router in the dumps (no route via a gateway on the link or inside its subnet)"
+                .into(),
+        )
+    };
     let runs = if let [i] = group {
-        let (w, d) = wants::<Labels>(host, sp, cap, &eps[*i], gw);
+        // One endpoint's labels are never none (`segs` below): without a
+        // router, the first piece that needs one settles it.
+        let Some((w, d)) =
+            wants::<Labels>(host, sp, cap, &eps[*i], gw, gw.is_none().then_some(VIA))
+        else {
+            return no_router();
+        };
         deciders.push(d);
         w
     } else {
@@ -4158,7 +4178,8 @@ fn layout(
                 deciders.push(d.1);
                 continue;
             }
-            let (w, d) = wants::<Vec<u8>>(host, sp, cap, &eps[i], gw);
+            let (w, d) =
+                wants::<Vec<u8>>(host, sp, cap, &eps[i], gw, None).expect("labels without a stop");
             done.push((eps[i].address, d));
             deciders.push(d);
             acc = Some(match acc {
@@ -4193,10 +4214,7 @@ fn layout(
     }
     let needs_router = segs.iter().any(|s| s.2 == VIA);
     if needs_router && gw.is_none() {
-        return Err(
-            "no router in the dumps (no route via a gateway on the link or inside its subnet)"
-                .into(),
-        );
+        return no_router();
     }
     // The connected prefix holding the gateway goes in first, for the
     // kernel's gateway check.

@@ -1468,8 +1468,8 @@ fn labels_by_runs_are_labels_per_piece() {
                     &subnet_links(h, e.family),
                     &Routers::of(h, e.family),
                 );
-                let (runs, d1) = wants::<Labels>(h, sp, &mut cap, e, gw.as_ref());
-                let (bytes, d2) = wants::<Vec<u8>>(h, sp, &mut cap, e, gw.as_ref());
+                let (runs, d1) = wants::<Labels>(h, sp, &mut cap, e, gw.as_ref(), None).unwrap();
+                let (bytes, d2) = wants::<Vec<u8>>(h, sp, &mut cap, e, gw.as_ref(), None).unwrap();
                 assert_eq!(bytes.len(), sp.pts.len());
                 let mut folded = Labels::default();
                 for (k, &m) in bytes.iter().enumerate() {
