@@ -601,7 +601,8 @@ fn pool_routes(
 /// with a /29 routed via the peer; now and then a link with a /29 of its
 /// own (another route inside it), a multipath route with a leg on a link,
 /// an `unreachable` route, a `docker0`, a second eth0 address, and a rule
-/// for the shared address with a table of its own. Half of them have
+/// for the shared address with a table of its own, a `fwmark` rule for
+/// replies to the peers (conditional: the dumps cannot settle it). Half of them have
 /// IPv6 links too: an address and a /64 each (now and then two links in
 /// one), some routed /56s, and now and then a source route. Its links' endpoints
 /// are one group of replies each differing from the others in a few
@@ -714,6 +715,11 @@ pub(crate) fn random_concentrator(rng: &mut Rng) -> Host {
         }
     }
     let mut rule = String::from("0:\tfrom all lookup local\n");
+    if rng.chance(30) {
+        // A rule the dumps cannot settle, met by replies to the peers only.
+        rule.push_str("40:\tfrom all to 100.64.0.0/16 fwmark 0x1 lookup 200\n");
+        route.push_str("100.64.0.0/16 via 198.51.100.1 dev eth0 table 200\n");
+    }
     if rng.chance(30) {
         rule.push_str("100:\tfrom 10.255.0.1 lookup 100\n");
         route.push_str("100.99.0.0/16 via 198.51.100.1 dev eth0 table 100\n");

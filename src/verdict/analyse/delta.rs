@@ -26,7 +26,7 @@ use super::{
 };
 use crate::verdict::peers::{PeerWalk, Peers, RangeSet};
 use crate::verdict::quote::Quoter;
-use crate::verdict::{FastMap, Leak, NoRoute, Quote};
+use crate::verdict::{FastMap, FastSet, Leak, NoRoute, Quote};
 use std::sync::Arc;
 
 /// Groups whose last walk had fewer than this many steps get no template:
@@ -85,11 +85,13 @@ struct Template {
     /// The pieces each device is named by (`Record::devs`), and the
     /// devices named by too many for an endpoint on them to be read off.
     by_dev: FastMap<u32, Vec<u32>>,
-    crowded: FastMap<u32, ()>,
+    crowded: FastSet<u32>,
     /// Each outcome's pieces' size, all told.
     size: Vec<u128>,
-    /// Where each rule of the walk's `conditional` was first met, by rule.
+    /// Where each rule of the walk's `conditional` was first met, by rule,
+    /// and the rules in the order first met, with where (ascending).
     cond_first: Vec<u128>,
+    cond: Vec<(u128, u32)>,
     /// The report: the leaks in `settle`'s order, each with its outcome.
     leaks: Vec<(Arc<Leak>, u32)>,
     no_route: Vec<NoRoute>,
@@ -292,10 +294,10 @@ fn build_in<'h>(
     }
     let most = record.steps.len() / 8;
     let mut by_dev: FastMap<u32, Vec<u32>> = FastMap::default();
-    let mut crowded: FastMap<u32, ()> = FastMap::default();
+    let mut crowded: FastSet<u32> = FastSet::default();
     for (&d, &k) in &named {
         if k > most {
-            crowded.insert(d, ());
+            crowded.insert(d);
         } else {
             by_dev.insert(d, Vec::with_capacity(k));
         }
@@ -311,8 +313,10 @@ fn build_in<'h>(
         size[o as usize] += r.end - r.start;
     }
     let mut cond_first = vec![u128::MAX; walked.cond_seen.len()];
+    let mut cond = Vec::with_capacity(walked.conditional.len());
     for (&c, &at) in walked.conditional.iter().zip(&walked.cond_at) {
         cond_first[c as usize] = at;
+        cond.push((at, c));
     }
     let conditional = walked
         .conditional
@@ -332,6 +336,7 @@ fn build_in<'h>(
         crowded,
         size,
         cond_first,
+        cond,
         leaks,
         no_route,
         conditional,
@@ -355,7 +360,7 @@ fn apply<'h>(
     if !walk.same_but_own(&t.segs) {
         return None;
     }
-    if t.crowded.contains_key(&view.iface) {
+    if t.crowded.contains(&view.iface) {
         return None;
     }
     let (pieces, outcomes) = (&t.pieces, &t.outcomes);
@@ -432,13 +437,31 @@ fn apply<'h>(
         }
     }
     walker.done(m);
-    // Rules met first where the template met them, no answer that depends
-    // on the source (the template's are the endpoint's), and each leak
-    // taken away whole.
+    // Rules met first where the template met them: none met before, and
+    // those the template met first in a step walked again met there too.
+    // No answer that depends on the source (the template's are the
+    // endpoint's), and each leak taken away whole.
+    let mine = |c: u32| {
+        let at = out.conditional.iter().position(|&x| x == c);
+        at.map(|i| out.cond_at[i])
+    };
     let cond_ok = out.conditional.iter().zip(&out.cond_at).all(|(&c, &at)| {
         t.cond_first
             .get(c as usize)
             .is_some_and(|&first| first <= at)
+    }) && steps.iter().all(|&s| {
+        let from = ctx.sp.pts[t.steps[s].0 as usize];
+        let to = ctx
+            .sp
+            .pts
+            .get(t.steps[s + 1].0 as usize)
+            .copied()
+            .unwrap_or(t.top);
+        let first = t.cond.partition_point(|x| x.0 < from);
+        t.cond[first..]
+            .iter()
+            .take_while(|x| x.0 < to)
+            .all(|&(at, c)| mine(c) == Some(at))
     });
     let met_ok = m.met_by_source.as_ref().is_some_and(|v| v.is_empty());
     if !same || !cond_ok || !met_ok || removed.iter().any(|(&o, &n)| t.size[o as usize] != n) {
