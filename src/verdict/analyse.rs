@@ -1253,15 +1253,8 @@ impl<'s> Walker<'s> {
         mut i: usize,
         to: usize,
     ) -> usize {
-        let WalkCtx {
-            host,
-            class,
-            sp,
-            g,
-            rules,
-            memo,
-            by_runs,
-        } = *ctx;
+        let (host, class, sp, g, rules) = (ctx.host, ctx.class, ctx.sp, ctx.g, ctx.rules);
+        let (memo, by_runs) = (ctx.memo, ctx.by_runs);
         let fam = sp.fam;
         let iface = view.iface;
         let (never, foreign) = (out.intern(Outcome::Never), out.intern(Outcome::Foreign));
