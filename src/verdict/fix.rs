@@ -4170,8 +4170,9 @@ fn layout(
         )
     };
     let runs = if let [i] = group {
-        // One endpoint's labels are never none (`segs` below): without a
-        // router, the first piece that needs one settles it.
+        // One endpoint's labels are never 0, so the check for an empty
+        // one below cannot come first: without a router, the first piece
+        // that needs one settles it.
         let Some((w, d)) =
             wants::<Labels>(host, sp, cap, &eps[*i], gw, gw.is_none().then_some(VIA))
         else {
