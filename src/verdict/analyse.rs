@@ -64,6 +64,20 @@ pub(super) enum Outcome {
 /// A multipath leg: (device index, gateway).
 pub(super) type LegKey = (u32, Option<IpAddr>);
 
+/// A hit's legs (`RawAnswer::Hit`): its multipath list among `hops`, else
+/// its one leg.
+pub(super) fn hit_legs<'a>(
+    hops: &'a [Box<[LegKey]>],
+    nexthops: u32,
+    one: &'a [LegKey; 1],
+) -> &'a [LegKey] {
+    if nexthops == 0 {
+        one
+    } else {
+        &hops[nexthops as usize]
+    }
+}
+
 /// A route of the model: (index into `Memo::tables`, index in that table).
 pub(super) type RouteKey = (u32, u32);
 
@@ -1113,6 +1127,8 @@ pub(super) fn analyse<'h>(
         strict: fam == Family::Inet && host.sysctls.rp_filter(&ep.interface).strict(),
     };
     let leaks_before = ep.leaks.len();
+    // An endpoint a group's template could answer (`delta`).
+    let readable = by_runs && !ep.internal && !localnet;
     let ctx = WalkCtx {
         host,
         class,
@@ -1124,7 +1140,7 @@ pub(super) fn analyse<'h>(
     };
     // An endpoint like the group's others: its report is the group's
     // template's but where its own link and prefixes change it (`delta`).
-    if by_runs && !ep.internal && !localnet && leaks_before == 0 && ep.no_route.is_empty() {
+    if readable && leaks_before == 0 && ep.no_route.is_empty() {
         if let Some(d) = delta::endpoint(&ctx, q, m, &view, &peers.own, PeerWalk::new(&peers, sp)) {
             ep.leaks = d.leaks;
             ep.no_route = d.no_route;
@@ -1145,7 +1161,7 @@ pub(super) fn analyse<'h>(
         met.sort_unstable_by_key(|x| x.0);
         met.dedup_by_key(|x| x.0);
     }
-    delta::walked(m, g, walked, by_runs && !ep.internal && !localnet);
+    delta::walked(m, g, walked, readable);
     group_leaks(fam, q, m, walked, grouping, &mut ep.leaks, &mut ep.no_route);
     ep.conditional = walked
         .conditional
@@ -1166,7 +1182,6 @@ pub(super) fn analyse<'h>(
     } else {
         settle(ep);
     }
-    walked.clear();
     m.scratch = scratch;
 }
 
@@ -1418,11 +1433,8 @@ impl<'s> Walker<'s> {
                                 refused: None,
                             } => {
                                 hit = Some(rid);
-                                let legs: &[(u32, Option<IpAddr>)] = if *nexthops == 0 {
-                                    &[(*dev, *gateway)]
-                                } else {
-                                    &m.hops[*nexthops as usize]
-                                };
+                                let one = [(*dev, *gateway)];
+                                let legs = hit_legs(&m.hops, *nexthops, &one);
                                 if legs.iter().any(|l| l.0 == iface) {
                                     out.touched += 1;
                                 }
@@ -1849,13 +1861,16 @@ fn shared_leak(pool: &mut super::FastSet<std::sync::Arc<Leak>>, l: Leak) -> std:
 /// Orders an analysed endpoint's leaks (the biggest first; ties by scope
 /// then egress, for stable reports) and sets its verdict from them.
 pub(super) fn settle(ep: &mut Endpoint) {
-    ep.leaks.sort_by(|a, b| {
-        b.size
-            .cmp(&a.size)
-            .then(a.scope.cmp(&b.scope))
-            .then(a.egress.cmp(&b.egress))
-    });
+    ep.leaks.sort_by(|a, b| settle_order(a, b));
     set_verdict(ep);
+}
+
+/// `settle`'s order of two leaks.
+pub(super) fn settle_order(a: &Leak, b: &Leak) -> std::cmp::Ordering {
+    b.size
+        .cmp(&a.size)
+        .then(a.scope.cmp(&b.scope))
+        .then(a.egress.cmp(&b.egress))
 }
 
 /// `settle`'s order of an endpoint's leaks (`egress`: each one's egress,
@@ -1949,12 +1964,7 @@ fn leaks_ranked_by_number_are_in_settles_order() {
             })
             .collect();
         let mut ep_want = leaks.clone();
-        ep_want.sort_by(|a, b| {
-            b.size
-                .cmp(&a.size)
-                .then(a.scope.cmp(&b.scope))
-                .then(a.egress.cmp(&b.egress))
-        });
+        ep_want.sort_by(|a, b| settle_order(a, b));
         assert!(by_rank(&names, &mut rank, &mut leaks, &egress, &mut order));
         let routes = |v: &[std::sync::Arc<Leak>]| v.iter().map(|l| l.routes).collect::<Vec<_>>();
         assert_eq!(

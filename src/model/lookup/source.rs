@@ -62,7 +62,7 @@ impl Host {
         let Some(ix) = self.index() else {
             let own = |&i: &usize| {
                 let (dev, gw) = leg(i);
-                self.inet_select_addr(dev.map_or("lo", |d| d.as_str()), gw, scope) == Some(s)
+                self.nh_saddr(dev, gw, scope) == Some(s)
             };
             return legs.iter().copied().filter(own).collect();
         };

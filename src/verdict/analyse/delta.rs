@@ -22,7 +22,7 @@
 
 use super::{
     Memo, NO_IFACE, Outcome, RawAnswer, RouteKey, View, WalkCtx, Walked, Walker, group_leaks,
-    route_in,
+    hit_legs, route_in,
 };
 use crate::verdict::peers::{PeerWalk, Peers, RangeSet};
 use crate::verdict::quote::Quoter;
@@ -138,10 +138,16 @@ pub(super) fn record_devs(m: &mut Memo<'_>, out: &mut Walked, rid: u32) {
     let raw = m.raws.get(rid);
     let route = raw.route;
     let mut devs: Vec<u32> = match &m.shapes[raw.shape as usize].answer {
-        RawAnswer::Hit { dev, nexthops, .. } if *nexthops != 0 => {
-            m.hops[*nexthops as usize].iter().map(|l| l.0).collect()
+        RawAnswer::Hit {
+            dev,
+            gateway,
+            nexthops,
+            ..
+        } => {
+            let one = [(*dev, *gateway)];
+            let legs = hit_legs(&m.hops, *nexthops, &one);
+            legs.iter().map(|l| l.0).collect()
         }
-        RawAnswer::Hit { dev, .. } => vec![*dev],
         _ => Vec::new(),
     };
     if let Some(e) = route.and_then(|k| route_in(&m.tables, k)) {
@@ -170,7 +176,7 @@ pub(super) fn endpoint<'h>(
     walk: PeerWalk,
 ) -> Option<Delta> {
     let g = ctx.g;
-    let t = match m.templates.made.get_mut(&g) {
+    let mut t = match m.templates.made.get_mut(&g) {
         Some(slot) => slot.take()?,
         None => {
             let (walks, few) = m.templates.walks.get(&g).copied().unwrap_or_default();
@@ -193,7 +199,6 @@ pub(super) fn endpoint<'h>(
             }
         }
     };
-    let mut t = t;
     let d = apply(ctx, m, view, own, walk, &t);
     match d {
         Some(_) => {
@@ -280,12 +285,7 @@ fn build_in<'h>(
     }
     // `settle`'s order (a stable sort): an endpoint's leaks are these
     // less some, in the same order.
-    leaks.sort_by(|(a, _), (b, _)| {
-        b.size
-            .cmp(&a.size)
-            .then(a.scope.cmp(&b.scope))
-            .then(a.egress.cmp(&b.egress))
-    });
+    leaks.sort_by(|(a, _), (b, _)| super::settle_order(a, b));
     // A device named by more pieces than an endpoint may walk again (the
     // default route's uplink) is not kept by piece.
     let mut named: FastMap<u32, usize> = FastMap::default();
@@ -365,7 +365,8 @@ fn apply<'h>(
     }
     let (pieces, outcomes) = (&t.pieces, &t.outcomes);
     // The template's pieces that read the endpoint's link or prefixes.
-    let mut patched: Vec<u32> = t.by_dev.get(&view.iface).cloned().unwrap_or_default();
+    let by_dev = t.by_dev.get(&view.iface).into_iter().flatten().copied();
+    let mut patched: Vec<u32> = by_dev.collect();
     for r in own.ranges() {
         let mut k = t.holding(r.start);
         while let Some(&(start, o, _)) = pieces.get(k)

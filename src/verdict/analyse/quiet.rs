@@ -112,11 +112,7 @@ impl<'h> Memo<'h> {
             } => (dev, gateway, nexthops),
         };
         let one = [(dev, gateway)];
-        let legs = if nexthops == 0 {
-            &one[..]
-        } else {
-            &self.hops[nexthops as usize][..]
-        };
+        let legs = super::hit_legs(&self.hops, nexthops, &one);
         let mut out = Leaves::Nowhere;
         for &(d, gw) in legs {
             // Straight into a container link: delivered on the host.
