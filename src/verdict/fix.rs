@@ -907,16 +907,95 @@ impl BySource {
     }
 }
 
+/// Whether `ops` add or delete routes of IPv4 `local`, `main` or
+/// `default`: the tables a lookup reads without custom rules
+/// (`merged_lookup4`).
+fn touches_merged(ops: &[Op]) -> bool {
+    ops.iter().any(|o| match o {
+        Op::AddRoute(r) | Op::DelRoute(r) => {
+            r.family == Family::Inet
+                && matches!(
+                    r.table,
+                    Table::Id(Table::LOCAL | Table::MAIN | Table::DEFAULT)
+                )
+        }
+        _ => false,
+    })
+}
+
+/// Short `local` prefixes past this many: not looked through
+/// (`unmerge_neutral` says no).
+const MAX_SHORT_LOCAL: usize = 64;
+
+/// Whether IPv4 `local` merged into `main` (no custom rules) answers every
+/// reply as the rules `local`, …, `main`, `default` do apart, for a source
+/// no other rule matches. Merged, the longest prefix of both tables wins
+/// (`local`'s at equal lengths); apart, any match in `local` comes first.
+/// So they part only where `local` holds a destination by a shorter prefix
+/// than a route of `main` inside it. Besides: a `local` table of other
+/// routes than `local` and `broadcast` ones, a `throw` or `local` route in
+/// `main` (a source made local by `main`, `local_dev`), or reject routes
+/// in `main` with a `default` table (merged, the kernel asks `default`
+/// after any error of `main`'s): not looked into, taken as parting.
+fn unmerge_neutral(h: &Host) -> bool {
+    let table = |t: u32| h.table(Family::Inet, &Table::Id(t));
+    let local = table(Table::LOCAL).map_or(&[][..], |t| &t.routes[..]);
+    let main = table(Table::MAIN).map_or(&[][..], |t| &t.routes[..]);
+    let dflt = table(Table::DEFAULT).is_some_and(|t| !t.routes.is_empty());
+    if local
+        .iter()
+        .any(|r| !matches!(r.route.kind, RouteType::Local | RouteType::Broadcast))
+    {
+        return false;
+    }
+    let short: Vec<&ipnet::IpNet> = local
+        .iter()
+        .map(|r| &r.route.dst)
+        .filter(|n| n.prefix_len() < 32)
+        .collect();
+    if short.len() > MAX_SHORT_LOCAL {
+        return false;
+    }
+    main.iter().all(|r| {
+        let ok_kind = match r.route.kind {
+            RouteType::Local | RouteType::Throw => false,
+            RouteType::Unreachable | RouteType::Prohibit | RouteType::BlackHole => !dflt,
+            _ => true,
+        };
+        let n = &r.route.dst;
+        let inside = || {
+            short
+                .iter()
+                .any(|s| s.prefix_len() < n.prefix_len() && s.contains(&n.network()))
+        };
+        ok_kind && !inside()
+    })
+}
+
 impl<'a> Reach<'a> {
     /// What `ops` changed in family `fam` of `after`, found once for all
     /// endpoints (a host with a rule per address has thousands of each).
-    fn new(fib_before: &crate::model::FibFlags, after: &'a Host, fam: Family, ops: &[Op]) -> Self {
+    /// `neutral`: whether unmerging (or merging) IPv4 `local` and `main`
+    /// changes no reply (`unmerge_neutral`), asked only where the step
+    /// does so and leaves those tables and `default` as they were.
+    fn new(
+        fib_before: &crate::model::FibFlags,
+        after: &'a Host,
+        fam: Family,
+        ops: &[Op],
+        neutral: impl FnOnce() -> bool,
+    ) -> Self {
         let fi = fam_idx(fam);
+        // Only IPv4's lookups read it (an IPv6 host's first rule made every
+        // endpoint judged again, in each step tried until one with a rule
+        // was accepted).
+        let flips = fam == Family::Inet && fib_before.custom_rules[0] != after.fib.custom_rules[0];
+        let merged_tables = touches_merged(ops);
         let mut reach = Reach {
-            // Only IPv4's lookups read it (an IPv6 host's first rule made
-            // every endpoint judged again, in each step tried until one
-            // with a rule was accepted).
-            all: fam == Family::Inet && fib_before.custom_rules[0] != after.fib.custom_rules[0],
+            // Every endpoint where the flip may change a reply: a
+            // concentrator's first rule, for its uplink, judged its 4,000
+            // links' endpoints on every piece (links²).
+            all: flips && (merged_tables || !neutral()),
             rules: Vec::new(),
             reading: Vec::new(),
             by_source: Default::default(),
@@ -945,7 +1024,10 @@ impl<'a> Reach<'a> {
             }
         }
         if !tables.is_empty() {
-            if fam == Family::Inet && !fib_before.custom_rules[fi] {
+            // While merged, lookups read `local`, `main` and `default`
+            // without the rules; other tables only the rules that name them
+            // read (`reading`).
+            if fam == Family::Inet && !fib_before.custom_rules[fi] && merged_tables {
                 reach.all = true;
             }
             reach.reading = after.rules[fi]
@@ -2402,6 +2484,9 @@ struct Plan {
     deleted: [bool; 2],
     /// Per family, the endpoints with a verdict by address (`Reach::candidates`).
     by_address: [Vec<(u128, u32)>; 2],
+    /// `unmerge_neutral` of the model, made on first use; dropped by a
+    /// step that changes IPv4 `local`, `main` or `default`.
+    unmerge_neutral: Option<bool>,
 }
 
 /// Where the items inserted into a list of `len` items (after them all)
@@ -2485,6 +2570,7 @@ impl Plan {
             host_refs: [None, None],
             keyed: Default::default(),
             deleted: [false, false],
+            unmerge_neutral: None,
             by_address: [Family::Inet, Family::Inet6].map(|f| {
                 let mut v: Vec<(u128, u32)> = eps
                     .iter()
@@ -2621,6 +2707,9 @@ impl Plan {
         let mut changed: Vec<(usize, Table)> = Vec::new();
         self.inserted.clear();
         self.fresh = Default::default();
+        if touches_merged(step) {
+            self.unmerge_neutral = None;
+        }
         // The prefixes each family's model holds once the step is in
         // (`held`), kept if the step is.
         let mut new_held: [Option<BTreeSet<ipnet::IpNet>>; 2] = [None, None];
@@ -2752,7 +2841,10 @@ impl Plan {
                 continue;
             }
             let fi = fam_idx(fam);
-            let reach = Reach::new(fib_before, model, fam, step);
+            let neutral = &mut self.unmerge_neutral;
+            let reach = Reach::new(fib_before, model, fam, step, || {
+                *neutral.get_or_insert_with(|| unmerge_neutral(model))
+            });
             let candidates = reach.candidates(&self.by_address[fi]);
             let (mine, others): (Vec<usize>, Vec<usize>) =
                 candidates.iter().partition(|i| is_member(i));
@@ -2842,6 +2934,8 @@ impl Plan {
             let added = (!deleted[fi]).then_some(keyed[fi]);
             let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut, added);
             for i in order {
+                #[cfg(test)]
+                STEP_JUDGED.with(|t| t.set(t.get() + 1));
                 let s = judge_ep_in(&mut judge, &eps[i]);
                 let changed = s.changed.is_some();
                 states.push((i, s));
@@ -3607,6 +3701,8 @@ thread_local! {
     /// Chunks `plan_in_chunks` judged: (accepted, refused, steps in them).
     static BATCHES: std::cell::Cell<(usize, usize, usize)> =
         const { std::cell::Cell::new((0, 0, 0)) };
+    /// Endpoints the judge of a step walked (`Plan::judge_step`).
+    static STEP_JUDGED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The fewest (prefix, label) entries whose longest match gives every

@@ -1937,3 +1937,112 @@ fn walked_router(
     }
     best.map(|(_, g, onlink)| (g, onlink))
 }
+
+/// A concentrator: an uplink, and `n` point-to-point links sharing one
+/// local address, each with its peer's /32; `local_extra` and
+/// `main_extra` lines go into those tables.
+fn concentrator(n: u32, local_extra: &str, main_extra: &str) -> Host {
+    let mut addr = link(2, "eth0", &["198.51.100.10/24 brd 198.51.100.255"]);
+    let mut route = String::from(
+        "default via 198.51.100.1 dev eth0
+198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10
+",
+    );
+    route += main_extra;
+    for i in 0..n {
+        let _ = write!(
+            addr,
+            "{}: ppp{i}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet 10.255.0.1 peer 100.64.0.{}/32 scope global ppp{i}\n",
+            i + 3,
+            i + 2,
+        );
+        let _ = writeln!(
+            route,
+            "100.64.0.{} dev ppp{i} proto kernel scope link src 10.255.0.1",
+            i + 2
+        );
+    }
+    route += "local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
+local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1
+broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0.1
+local 198.51.100.10 dev eth0 table local proto kernel scope host src 198.51.100.10
+broadcast 198.51.100.255 dev eth0 table local proto kernel scope link src 198.51.100.10
+";
+    for i in 0..n {
+        let _ = writeln!(
+            route,
+            "local 10.255.0.1 dev ppp{i} table local proto kernel scope host src 10.255.0.1"
+        );
+    }
+    route += local_extra;
+    host(&addr, RULES, &route, "", "")
+}
+
+/// The first rule a plan adds unmerges IPv4 `local` and `main`. Where that
+/// changes no reply (`unmerge_neutral`), the step is judged on the
+/// endpoints its rules hold, not every endpoint on every piece (a
+/// concentrator's uplink step walked its 4,000 links' endpoints: links²).
+/// Where it does, every endpoint is judged: with an AnyIP `local
+/// 172.16.0.0/12` and a longer route of `main` inside it, the kernel
+/// answers `ip route get 172.16.5.1 from 198.51.100.10` by that route
+/// before the first rule and `local` after it (checked in a namespace), so
+/// the step is refused for the endpoint it would change.
+#[test]
+fn unmerging_local_and_main_is_judged_where_it_parts() {
+    let class = LinkClass::default();
+    let step_judged = |h: &Host, ops: &[Op]| {
+        let eps = endpoints(h, &class);
+        let members: Vec<usize> = (0..eps.len())
+            .filter(|&i| eps[i].interface == "eth0")
+            .collect();
+        let mut plan = Plan::new(h, &eps, [None, None]);
+        let before = STEP_JUDGED.with(|t| t.get());
+        let judged = plan.try_step(h, &eps, &class, ops, &members, [None, None]);
+        (judged, STEP_JUDGED.with(|t| t.get()) - before)
+    };
+
+    let plain = concentrator(12, "", "");
+    assert!(unmerge_neutral(&plain));
+    let (_, a) = advise_on(&plain, false);
+    let uplink = &a.steps[0].ops;
+    assert!(
+        a.steps[0]
+            .commands
+            .iter()
+            .any(|c| c.contains("from 198.51.100.10"))
+    );
+    let (judged, n) = step_judged(&plain, uplink);
+    assert_eq!(judged, Ok(()));
+    // The uplink's endpoint alone.
+    assert_eq!(n, 1);
+
+    // A `throw` in `local`, a `local` route in `main`: taken as parting.
+    let thrown = concentrator(3, "throw 10.9.0.0/16 table local\n", "");
+    assert!(!unmerge_neutral(&thrown));
+    let anyip_main = concentrator(3, "", "local 10.8.0.0/16 dev lo scope host\n");
+    assert!(!unmerge_neutral(&anyip_main));
+
+    // A ppp link's endpoint replies to 172.16.5.1 by ppp0's peer, on its
+    // own link: after the uplink's rule, from `local`.
+    let parting = concentrator(
+        12,
+        "local 172.16.0.0/12 dev lo table local scope host\n",
+        "172.16.5.0/24 via 100.64.0.2 dev ppp0 proto static\n",
+    );
+    assert!(!unmerge_neutral(&parting));
+    let (judged, n) = step_judged(&parting, uplink);
+    let why = judged.expect_err("refused");
+    assert!(
+        why.contains("replies from 10.255.0.1 on ppp0 to 172.16.5.0 would change"),
+        "{why}"
+    );
+    assert!(n >= 1, "{n}");
+    let (_, a) = advise_on(&parting, false);
+    assert!(
+        !commands(&a)
+            .iter()
+            .any(|c| c.contains("from 198.51.100.10")),
+        "{:?}",
+        commands(&a)
+    );
+}
