@@ -208,8 +208,9 @@ pub(crate) struct Space<'h> {
     pub(super) kinds: usize,
     /// Every connected prefix, merged.
     pub(super) any_conn: RangeSet,
-    /// Each link's connected prefixes, merged.
-    pub(super) link_conn: FastMap<&'h str, RangeSet>,
+    /// Each link's connected prefixes, merged: shared by the spaces
+    /// `refine` makes (a copy per fix step was a concentrator's links²).
+    pub(super) link_conn: std::sync::Arc<FastMap<&'h str, RangeSet>>,
     /// The connected prefixes of internal links, with their link.
     pub(super) internal: Vec<(&'h str, Range)>,
     pub(super) never: RangeSet,
@@ -328,10 +329,12 @@ impl<'h> Space<'h> {
             kind,
             kinds: blocks.len() + 1,
             any_conn: RangeSet::new(conn.iter().map(|c| c.1).collect()),
-            link_conn: by_link
-                .into_iter()
-                .map(|(l, v)| (l, RangeSet::new(v)))
-                .collect(),
+            link_conn: std::sync::Arc::new(
+                by_link
+                    .into_iter()
+                    .map(|(l, v)| (l, RangeSet::new(v)))
+                    .collect(),
+            ),
             internal: conn
                 .iter()
                 .filter(|c| c.2)
