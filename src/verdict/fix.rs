@@ -2444,7 +2444,7 @@ fn narrow_alike(
 
 /// The plan accepted so far: the model after its steps, and what they do
 /// to each endpoint.
-struct Plan {
+struct Plan<'h> {
     model: Host,
     state: Vec<EpState>,
     /// The captured host's lookups per family, made on first use.
@@ -2487,6 +2487,41 @@ struct Plan {
     /// `unmerge_neutral` of the model, made on first use; dropped by a
     /// step that changes IPv4 `local`, `main` or `default`.
     unmerge_neutral: Option<bool>,
+    /// Per family, the analysis's space as the last step judged refined it.
+    refined: [Option<Refined<'h>>; 2],
+}
+
+/// A space `Space::refine` made for a step, kept for the next: a step
+/// whose prefixes it cuts at already is judged on it (a concentrator's
+/// refused steps each copied and renumbered every piece: links²).
+struct Refined<'h> {
+    /// The space refined (its address: the plan's callers give one).
+    from: *const Space<'h>,
+    /// The ranges it was refined at, sorted and deduplicated as `refine`
+    /// does.
+    at: Vec<Range>,
+    sp: Space<'h>,
+}
+
+impl Refined<'_> {
+    /// Whether refining `from` at `extra` (sorted and deduplicated as
+    /// `at`) makes this one: the same space refined, `extra` holds every
+    /// range of `at`, and the rest are cut at already (so the blocks, the
+    /// pieces and their kinds are the same).
+    fn serves(&self, from: &Space<'_>, extra: &[Range]) -> bool {
+        if !std::ptr::eq(self.from.cast(), from) {
+            return false;
+        }
+        let mut k = 0;
+        for r in extra {
+            if self.at.get(k) == Some(r) {
+                k += 1;
+            } else if !self.sp.holds_block(r) {
+                return false;
+            }
+        }
+        k == self.at.len()
+    }
 }
 
 /// Where the items inserted into a list of `len` items (after them all)
@@ -2552,8 +2587,8 @@ fn captured_in<'c>(
     captured[fi].get_or_insert_with(|| Captured::new(host, fam, analysed[fi].take()))
 }
 
-impl Plan {
-    fn new(host: &Host, eps: &[Endpoint], analysed: [Option<Analysed>; 2]) -> Plan {
+impl<'h> Plan<'h> {
+    fn new(host: &Host, eps: &[Endpoint], analysed: [Option<Analysed>; 2]) -> Self {
         Plan {
             model: apply(host, &[]).expect("no operation to refuse"),
             captured: [None, None],
@@ -2571,6 +2606,7 @@ impl Plan {
             keyed: Default::default(),
             deleted: [false, false],
             unmerge_neutral: None,
+            refined: [None, None],
             by_address: [Family::Inet, Family::Inet6].map(|f| {
                 let mut v: Vec<(u128, u32)> = eps
                     .iter()
@@ -2607,7 +2643,7 @@ impl Plan {
         class: &LinkClass,
         step: &[Op],
         members: &[usize],
-        orig: [Option<&Space<'_>>; 2],
+        orig: [Option<&Space<'h>>; 2],
     ) -> Result<(), String> {
         let m = &mut self.model;
         // Every planning test checks that a refused step leaves the rules
@@ -2700,7 +2736,7 @@ impl Plan {
         step: &[Op],
         members: &[usize],
         fib_before: &crate::model::FibFlags,
-        orig: [Option<&Space<'_>>; 2],
+        orig: [Option<&Space<'h>>; 2],
     ) -> Result<(), String> {
         // On a refusal `try_step` puts back every table the step touched,
         // so none is left without its index.
@@ -2857,7 +2893,8 @@ impl Plan {
                 continue;
             }
             let cut;
-            let orig = match orig[fi] {
+            let given = orig[fi];
+            let orig = match given {
                 Some(o) => o,
                 None => {
                     cut = Space::new(host, fam, class);
@@ -2883,11 +2920,38 @@ impl Plan {
                     holds.insert(*n);
                 }
             }
-            let extra: Vec<Range> = holds.iter().map(Range::of).collect();
+            let mut extra: Vec<Range> = holds.iter().map(Range::of).collect();
+            extra.sort_unstable_by(super::peers::block_order);
+            extra.dedup();
             new_held[fi] = Some(holds);
-            let sp = orig
-                .refine(extra)
-                .unwrap_or_else(|| Space::union(host, model, fam, class));
+            let cache = &mut self.refined[fi];
+            if !cache.as_ref().is_some_and(|c| c.serves(orig, &extra)) {
+                *cache = None;
+            }
+            let made;
+            let sp = match (cache, given) {
+                (Some(c), Some(_)) => &c.sp,
+                (cache, Some(o)) => {
+                    *cache = o.refine(extra.clone()).map(|sp| Refined {
+                        from: o,
+                        at: extra,
+                        sp,
+                    });
+                    match cache {
+                        Some(c) => &c.sp,
+                        None => {
+                            made = Space::union(host, model, fam, class);
+                            &made
+                        }
+                    }
+                }
+                (_, None) => {
+                    made = orig
+                        .refine(extra)
+                        .unwrap_or_else(|| Space::union(host, model, fam, class));
+                    &made
+                }
+            };
             // Every planning test checks the refined space against the cut.
             #[cfg(test)]
             {
@@ -2932,7 +2996,7 @@ impl Plan {
             // Only routes added since the host: its own keys and those of
             // the routes added.
             let added = (!deleted[fi]).then_some(keyed[fi]);
-            let mut judge = Judge::new(captured, host, model, &sp, orig, class, shortcut, added);
+            let mut judge = Judge::new(captured, host, model, sp, orig, class, shortcut, added);
             for i in order {
                 #[cfg(test)]
                 STEP_JUDGED.with(|t| t.set(t.get() + 1));
@@ -4856,7 +4920,7 @@ struct Planned {
 /// after each refused step, 80 refused among 500 judged the rest 80 times.
 /// Each step accepted in a chunk is taken as accepted alone
 /// (`a_batch_plans_what_one_step_at_a_time_plans`).
-fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Planned {
+fn plan_in_chunks<'a>(g: &mut Groups<'a>, plan: &mut Plan<'a>, taken: &mut Taken) -> Planned {
     let (host, eps, class, orig) = (g.host, g.eps, g.class, g.orig);
     let mut out = Planned {
         steps: Vec::new(),
@@ -4949,9 +5013,9 @@ fn plan_in_chunks(g: &mut Groups<'_>, plan: &mut Plan, taken: &mut Taken) -> Pla
 /// can be made is taken as accepted, for the caller to judge at once.
 /// `refused`: the first attempt that can be made is known to be refused,
 /// for this reason (judged in a chunk alone).
-fn plan_groups(
-    g: &mut Groups<'_>,
-    plan: &mut Plan,
+fn plan_groups<'a>(
+    g: &mut Groups<'a>,
+    plan: &mut Plan<'a>,
     taken: &mut Taken,
     judge: bool,
     which: std::ops::Range<usize>,
@@ -4962,7 +5026,7 @@ fn plan_groups(
         steps: Vec::new(),
         failures: Vec::new(),
     };
-    let mut try_step = |plan: &mut Plan, ops: &[Op], members: &[usize]| {
+    let mut try_step = |plan: &mut Plan<'a>, ops: &[Op], members: &[usize]| {
         if let Some(why) = refused.take() {
             return Err(why);
         }

@@ -228,7 +228,7 @@ pub(crate) struct Space<'h> {
 const KEEP_BLOCKS: usize = 1 << 16;
 
 /// Outer prefixes before the inner ones starting with them (`kind`'s order).
-fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
+pub(super) fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
     a.start.cmp(&b.start).then(b.end.cmp(&a.end))
 }
 
@@ -385,6 +385,14 @@ impl<'h> Space<'h> {
             blocks: Some(blocks),
             narrow: None,
         })
+    }
+
+    /// Whether the space is cut at prefix `r` (one of the blocks `refine`
+    /// keeps; none kept: no).
+    pub(crate) fn holds_block(&self, r: &Range) -> bool {
+        self.blocks
+            .as_ref()
+            .is_some_and(|b| b.binary_search_by(|x| block_order(x, r)).is_ok())
     }
 
     /// A reply from an address on `iface` that leaves by `dev` via `gw`
