@@ -2930,7 +2930,11 @@ impl<'h> Plan<'h> {
             }
             let made;
             let sp = match (cache, given) {
-                (Some(c), Some(_)) => &c.sp,
+                (Some(c), Some(_)) => {
+                    #[cfg(test)]
+                    REFINED_KEPT.with(|t| t.set(t.get() + 1));
+                    &c.sp
+                }
                 (cache, Some(o)) => {
                     *cache = o.refine(extra.clone()).map(|sp| Refined {
                         from: o,
@@ -3767,6 +3771,8 @@ thread_local! {
         const { std::cell::Cell::new((0, 0, 0)) };
     /// Endpoints the judge of a step walked (`Plan::judge_step`).
     static STEP_JUDGED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Steps judged on the space the step before was (`Refined`).
+    static REFINED_KEPT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The fewest (prefix, label) entries whose longest match gives every

@@ -2003,7 +2003,12 @@ fn unmerging_local_and_main_is_judged_where_it_parts() {
 
     let plain = concentrator(12, "", "");
     assert!(unmerge_neutral(&plain));
+    let kept = REFINED_KEPT.with(|t| t.get());
     let (_, a) = advise_on(&plain, false);
+    // The ppp links' steps, refused, cut at nothing the uplink's did not:
+    // judged on the space kept from the step before (checked against the
+    // space cut from scratch in every planning test).
+    assert!(REFINED_KEPT.with(|t| t.get()) > kept);
     let uplink = &a.steps[0].ops;
     assert!(
         a.steps[0]
