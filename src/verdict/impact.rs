@@ -89,6 +89,9 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
         for l in &mut ep.leaks {
             let (impact, by) = match rp_on {
                 Some(r) if r.strict() && !l.own_leg => (Impact::RequestDropped, Some(by_rp(r))),
+                // Only the VPC drops a reply that leaves (each leak's legs
+                // read per endpoint: a concentrator's links²).
+                _ if !platform.ec2 => (Impact::Delivered, None),
                 _ => {
                     // The legs that leave elsewhere (`egress` alone when
                     // the route is single-path), without a list per leak.
@@ -100,9 +103,7 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
                         .peekable();
                     let alone = elsewhere.peek().is_none().then_some(l.egress.as_str());
                     let dropped = elsewhere.chain(alone).find(|d| {
-                        platform.ec2
-                            && is_eni(host, d, class)
-                            && !host.addrs_of(ep.address).any(|a| a.link == *d)
+                        is_eni(host, d, class) && !host.addrs_of(ep.address).any(|a| a.link == *d)
                     });
                     match dropped {
                         Some(d) => (
