@@ -74,11 +74,31 @@ fn json_report(args: &[&str]) -> (Value, i32) {
 fn inlined(mut doc: Value) -> Value {
     for h in doc["hosts"].as_array_mut().expect("hosts") {
         let tables = ["leaks", "no_route"].map(|k| h[k].as_array().expect("a table").clone());
+        let lists = h.get("leak_lists").cloned().unwrap_or_default();
         for owners in ["endpoints", "pods"] {
             let Some(list) = h.get_mut(owners).and_then(|l| l.as_array_mut()) else {
                 continue;
             };
             for o in list {
+                // Off a list: the list's indices but those at the positions
+                // excepted.
+                if let Some(l) = o.as_object_mut().and_then(|m| m.remove("leaks_list")) {
+                    let list = lists[l.as_u64().expect("a list") as usize]
+                        .as_array()
+                        .expect("indices");
+                    let except = o
+                        .as_object_mut()
+                        .and_then(|m| m.remove("leaks_except"))
+                        .expect("except");
+                    let except: Vec<u64> = except
+                        .as_array()
+                        .expect("positions")
+                        .iter()
+                        .map(|p| p.as_u64().unwrap())
+                        .collect();
+                    let kept = (0..list.len() as u64).filter(|k| !except.contains(k));
+                    o["leaks"] = Value::Array(kept.map(|k| list[k as usize].clone()).collect());
+                }
                 for (k, rows) in ["leaks", "no_route"].iter().zip(&tables) {
                     let refs = o[k].as_array().expect("indices");
                     let v = refs
@@ -87,6 +107,9 @@ fn inlined(mut doc: Value) -> Value {
                     o[k] = Value::Array(v.collect());
                 }
             }
+        }
+        if let Some(h) = h.as_object_mut() {
+            h.remove("leak_lists");
         }
     }
     doc
@@ -151,7 +174,7 @@ fn json_matches_the_schema_and_exits_1_on_findings() {
     let (doc, code) = json_report(&["samples/"]);
     assert_eq!(code, 1, "asymmetric hosts are findings");
     assert_valid(&validator(&schema()), &doc, "--format json");
-    assert_eq!(doc["schema"], 3);
+    assert_eq!(doc["schema"], 4);
     // Every index names an entry of its host's tables (`inlined` reads them).
     let inl = inlined(doc.clone());
     let named = |d: &Value| {
@@ -209,7 +232,7 @@ fn ndjson_streams_schema_valid_hosts_then_a_summary() {
         "$schema": s["$schema"],
         "$defs": s["$defs"],
         "allOf": [{ "$ref": "#/$defs/host" }],
-        "properties": { "type": { "const": "host" }, "schema": { "const": 3 } },
+        "properties": { "type": { "const": "host" }, "schema": { "const": 4 } },
         "required": ["type", "schema"]
     });
     let hv = validator(&host_schema);
@@ -977,7 +1000,7 @@ fn shards_merge_into_the_fleet_report() {
     assert_eq!(o.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&o.stderr)
-            .contains("old.ndjson:1: schema 1 where this version reads 3")
+            .contains("old.ndjson:1: schema 1 where this version reads 4 (and 3)")
     );
     // Only shards with no findings but a cut one: incomplete (3).
     let ok_only = out.path().join("ok.ndjson");
@@ -1338,7 +1361,7 @@ fn bad_paths_and_outputs_are_named_and_replace_nothing() {
 fn the_output_extension_names_the_format() {
     let dir = tempfile::tempdir().unwrap();
     for (name, check) in [
-        ("r.json", "\"schema\": 3"),
+        ("r.json", "\"schema\": 4"),
         ("r.ndjson", "{\"type\":\"host\""),
         ("r.md", "| host | collector | verdict | fix |"),
         ("r.csv", "host,hostname,instance_id,"),
@@ -1901,4 +1924,136 @@ fn jobs_change_no_byte_of_per_host_archive_reports() {
             }
         }
     }
+}
+
+/// A concentrator of 400 point-to-point links sharing one address: each
+/// link's endpoint leaks to the 399 others. Its JSON names the leaks its
+/// endpoints share once, as a list each names less its own (schema 4),
+/// and matches the schema; read as a consumer reads it, each endpoint
+/// holds what the schema-3 form listed; `merge` writes its NDJSON again
+/// byte for byte, and reads a schema-3 line too.
+#[test]
+fn a_concentrators_endpoints_name_a_shared_list() {
+    use std::fmt::Write;
+    let n = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("bras-1");
+    std::fs::create_dir(&host).unwrap();
+    let mut addr = String::from(
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 198.51.100.10/24 brd 198.51.100.255 scope global eth0\n",
+    );
+    let mut route = String::from(
+        "default via 198.51.100.1 dev eth0\n198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10\n",
+    );
+    for k in 0..n {
+        let peer = format!("100.64.{}.{}", k / 200, 2 + k % 200);
+        let _ = write!(
+            addr,
+            "{}: ppp{k}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet 10.255.0.1 peer {peer}/32 scope global ppp{k}\n",
+            k + 3
+        );
+        let _ = writeln!(
+            route,
+            "{peer} dev ppp{k} proto kernel scope link src 10.255.0.1"
+        );
+    }
+    std::fs::write(host.join("ip_addr.txt"), addr).unwrap();
+    std::fs::write(host.join("ip_route.txt"), route).unwrap();
+    std::fs::write(
+        host.join("ip_rule.txt"),
+        "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+    )
+    .unwrap();
+    let (doc, code) = json_report(&[host.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_valid(
+        &validator(&schema()),
+        &doc,
+        "a concentrator's --format json",
+    );
+    let h = &doc["hosts"][0];
+    assert_eq!(
+        h["leak_lists"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        h["leak_lists"]
+    );
+    let eps = h["endpoints"].as_array().unwrap();
+    let off = eps.iter().filter(|e| e.get("leaks_list").is_some()).count();
+    assert!(off + 4 >= n, "{off} endpoints off the list");
+    // Read as a consumer reads it: each link's endpoint leaks to the 399
+    // other peers, eth0's subnet, and off-link by eth0.
+    let inl = inlined(doc.clone());
+    for e in &inl["hosts"][0]["endpoints"].as_array().unwrap()[1..] {
+        assert_eq!(
+            e["leaks"].as_array().unwrap().len(),
+            n + 1,
+            "{}",
+            e["interface"]
+        );
+    }
+    // The text is as long as the links, not their square: ~60 bytes an
+    // endpoint's numbers were 400 refs of 4 bytes.
+    let o = tool()
+        .arg(&host)
+        .args(["-f", "ndjson", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.stdout.len() < 600_000, "{} bytes", o.stdout.len());
+    let shard = dir.path().join("s.ndjson");
+    std::fs::write(&shard, &o.stdout).unwrap();
+    let m = tool()
+        .arg("merge")
+        .arg(&shard)
+        .args(["-f", "ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(m.status.code(), Some(1));
+    assert!(m.stdout == o.stdout, "merge wrote another text");
+    // A schema-3 line (each endpoint its refs) is read as 4 without lists.
+    let mut three: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let inl3 = inlined(serde_json::json!({ "hosts": [three.clone()] }));
+    three["schema"] = 3.into();
+    let lists = three["leak_lists"].take();
+    three.as_object_mut().unwrap().remove("leak_lists");
+    for e in three["endpoints"].as_array_mut().unwrap() {
+        if let Some(l) = e.as_object_mut().unwrap().remove("leaks_list") {
+            let list = lists[l.as_u64().unwrap() as usize]
+                .as_array()
+                .unwrap()
+                .clone();
+            let except = e.as_object_mut().unwrap().remove("leaks_except").unwrap();
+            let except: Vec<usize> = except
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_u64().unwrap() as usize)
+                .collect();
+            e["leaks"] = (0..list.len())
+                .filter(|k| !except.contains(k))
+                .map(|k| list[k].clone())
+                .collect();
+        }
+    }
+    let summary = stdout(&o)
+        .lines()
+        .last()
+        .unwrap()
+        .replace("\"schema\":4", "\"schema\":3");
+    std::fs::write(&shard, format!("{three}\n{summary}\n")).unwrap();
+    let m = tool()
+        .arg("merge")
+        .arg(&shard)
+        .args(["-f", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        m.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let merged: Value = serde_json::from_slice(&m.stdout).unwrap();
+    let got = inlined(merged);
+    assert_eq!(got["hosts"][0]["endpoints"], inl3["hosts"][0]["endpoints"]);
 }

@@ -78,12 +78,14 @@ fn read_shard(
             },
         };
         let schema = head.schema.as_ref().and_then(|s| s.as_u64());
-        if schema != Some(SCHEMA) {
+        // Schema 3 is 4 without lists of leaks: read as it is.
+        if schema != Some(SCHEMA) && schema != Some(wire::SCHEMA_READ_TOO as u64) {
             problems.push(Notice {
                 file: at,
                 message: format!(
-                    "schema {} where this version reads {SCHEMA}: skipped (merge with the version that wrote it)",
-                    schema.map_or_else(|| "missing".to_string(), |s| s.to_string())
+                    "schema {} where this version reads {SCHEMA} (and {}): skipped (merge with the version that wrote it)",
+                    schema.map_or_else(|| "missing".to_string(), |s| s.to_string()),
+                    wire::SCHEMA_READ_TOO,
                 ),
             });
             continue;
@@ -279,7 +281,7 @@ mod tests {
         assert_eq!(p[1].file, "s.ndjson:2");
         assert!(
             p[1].message
-                .starts_with("schema 1 where this version reads 3")
+                .starts_with("schema 1 where this version reads 4 (and 3)")
         );
         let (_, _, p) = read(
             "{\"type\":\"host\",\"schema\":3,\"host\":\"x\"}\n{\"type\":\"summary\",\"schema\":3,\"hosts\":1}\n",

@@ -403,6 +403,130 @@ mod tests {
             "{text}"
         );
     }
+
+    /// A concentrator: `n` point-to-point links sharing one local address,
+    /// each with its peer's /32 and every fourth a /29 routed via its
+    /// peer, and an uplink. Its links' endpoints are read off their
+    /// group's template (`analyse::delta`), each lacking its own link's
+    /// entries: written as the template's list and the positions each
+    /// lacks (schema 4), they name the entries the analysis holds, in its
+    /// order, in numbers as many as the links, not their square; `merge`
+    /// reads them back into shared lists and writes the same text.
+    #[test]
+    fn endpoints_off_a_list_are_written_as_the_list_less_their_own() {
+        use crate::verdict::{LinkClass, host};
+        use serde_json::Value;
+        use std::fmt::Write;
+        let n = 100;
+        let mut addr = String::from(
+            "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 198.51.100.10/24 brd 198.51.100.255 scope global eth0\n",
+        );
+        let mut route = String::from(
+            "default via 198.51.100.1 dev eth0\n198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10\n",
+        );
+        for k in 0..n {
+            let peer = format!("100.64.{}.{}", k / 200, 2 + k % 200);
+            let _ = write!(
+                addr,
+                "{}: ppp{k}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet 10.255.0.1 peer {peer}/32 scope global ppp{k}\n",
+                k + 3
+            );
+            let _ = writeln!(
+                route,
+                "{peer} dev ppp{k} proto kernel scope link src 10.255.0.1"
+            );
+            if k % 4 == 0 {
+                let _ = writeln!(
+                    route,
+                    "100.96.{}.{}/29 via {peer} dev ppp{k} proto static",
+                    k / 32,
+                    (k % 32) * 8
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ip_addr.txt"), addr).unwrap();
+        std::fs::write(dir.path().join("ip_route.txt"), route).unwrap();
+        std::fs::write(
+            dir.path().join("ip_rule.txt"),
+            "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+        )
+        .unwrap();
+        let mut reports = Vec::new();
+        let class = LinkClass::default();
+        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
+            reports.push(host::analyse(c, &class))
+        })
+        .unwrap();
+        let h = &reports[0];
+        let v = serde_json::to_value(h).unwrap();
+        let lists = v["leak_lists"].as_array().expect("a list");
+        assert_eq!(lists.len(), 1, "{}", v["leak_lists"]);
+        let eps = v["endpoints"].as_array().unwrap();
+        let off = eps.iter().filter(|e| e.get("leaks_list").is_some()).count();
+        // All but the first few of a group, walked whole.
+        assert!(
+            off + 4 >= n,
+            "{off} of {} endpoints off the list",
+            eps.len()
+        );
+        let nums = |x: &Value| -> Vec<usize> {
+            let a = x.as_array().map(Vec::as_slice).unwrap_or_default();
+            a.iter().map(|r| r.as_u64().unwrap() as usize).collect()
+        };
+        let mut written = lists.iter().map(|l| nums(l).len()).sum::<usize>();
+        for (i, e) in eps.iter().enumerate() {
+            let refs = match e.get("leaks_list") {
+                Some(l) => {
+                    assert!(e.get("leaks").is_none());
+                    let list = nums(&lists[l.as_u64().unwrap() as usize]);
+                    let except = nums(&e["leaks_except"]);
+                    written += except.len();
+                    // A link's own peer, and its /29 where it has one.
+                    assert!((1..=2).contains(&except.len()), "{e}");
+                    (0..list.len())
+                        .filter(|k| !except.contains(k))
+                        .map(|k| list[k])
+                        .collect()
+                }
+                None => nums(&e["leaks"]),
+            };
+            written += refs.len() * usize::from(e.get("leaks_list").is_none());
+            let got: Vec<&Value> = refs.iter().map(|&r| &v["leaks"][r]).collect();
+            let want: Vec<Value> = (h.endpoints[i].leaks.iter())
+                .map(|l| serde_json::to_value(&**l).unwrap())
+                .collect();
+            assert_eq!(got, want.iter().collect::<Vec<_>>(), "endpoint {i}");
+        }
+        let pairs: usize = h.endpoints.iter().map(|e| e.leaks.len()).sum();
+        assert!(pairs > n * (n - 1), "{pairs}");
+        assert!(written < 8 * n, "{written} refs written for {pairs}");
+        // `merge`: the same lists read back, the same text written.
+        let read = super::wire::read_host(&v.to_string()).unwrap();
+        assert_eq!(serde_json::to_value(&read).unwrap(), v);
+        let mut w = v.clone();
+        super::wire::inline(&mut w).unwrap();
+        let back: crate::verdict::host::HostReport = serde_json::from_value(w).unwrap();
+        for (b, r) in back.endpoints.iter().zip(&read.endpoints) {
+            assert_eq!(b.leaks, r.leaks);
+        }
+        // A list or a position that is not there is named.
+        let at = eps
+            .iter()
+            .position(|e| e.get("leaks_list").is_some())
+            .unwrap();
+        let mut bad = v.clone();
+        bad["endpoints"][at]["leaks_list"] = 7.into();
+        let e = super::wire::read_host(&bad.to_string()).unwrap_err();
+        assert!(
+            e.contains(&format!("endpoints[{at}].leaks_list names 7")),
+            "{e}"
+        );
+        let mut bad = v.clone();
+        bad["endpoints"][at]["leaks_except"] = serde_json::json!([3, 2]);
+        let e = super::wire::read_host(&bad.to_string()).unwrap_err();
+        assert!(e.contains("leaks_except is not ascending"), "{e}");
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -23,7 +23,15 @@ use std::collections::hash_map::Entry;
 use std::hash::Hash;
 
 /// The JSON and NDJSON schema this build writes and `merge` reads.
-pub const SCHEMA: u32 = 3;
+pub const SCHEMA: u32 = 4;
+
+/// The older schema `merge` reads too: 4 without `leak_lists`.
+pub const SCHEMA_READ_TOO: u32 = 3;
+
+/// An endpoint's leaks are written as a list of the host's and what it
+/// lacks of it (`leaks_list`, `leaks_except`) where they are this many
+/// or more, and it lacks at most an eighth of them.
+const LIST_FROM: usize = 64;
 
 /// A host with its tables: what its JSON text is made of.
 pub struct Wire<'h> {
@@ -31,11 +39,19 @@ pub struct Wire<'h> {
     leaks: Vec<Shown<'h>>,
     no_route: Vec<&'h NoRoute>,
     /// Indices into `leaks` and `no_route`: each endpoint's, then each pod
-    /// group's, leaks then no-route ranges.
+    /// group's, leaks then no-route ranges; for an owner written off a
+    /// list, the positions in the list it lacks in place of its leaks.
     refs: Vec<u32>,
     /// Per endpoint then per pod group: where its leak refs end and where
     /// its no-route refs end, in `refs`.
     ends: Vec<(usize, usize)>,
+    /// Per endpoint then per pod group: the list its leaks are written off
+    /// (`LIST_FROM`), if any.
+    from: Vec<Option<u32>>,
+    /// The lists' leaks (indices into `leaks`), one after the other, and
+    /// where each ends.
+    lists: Vec<u32>,
+    list_ends: Vec<usize>,
 }
 
 /// A leak as the report shows it: equal and hashed by the fields written
@@ -126,19 +142,56 @@ impl<'h> Wire<'h> {
             no_route: Vec::new(),
             refs: Vec::with_capacity(refs),
             ends: Vec::with_capacity(h.endpoints.len() + h.pods.len()),
+            from: Vec::with_capacity(h.endpoints.len() + h.pods.len()),
+            lists: Vec::new(),
+            list_ends: Vec::new(),
         };
         let (mut leaks, mut no_route) = (Table::new(), Table::new());
         // Leaks the analysis shares (`Endpoint::leaks`) found by address
         // first: hashing what each shows cost 7% of a 500-link host.
         let mut held: HashMap<*const Leak, u32, foldhash::fast::RandomState> = HashMap::default();
-        let owners = h.endpoints.iter().map(|e| (&e.leaks, &e.no_route));
-        for (l, n) in owners.chain(h.pods.iter().map(|p| (&p.leaks, &p.no_route))) {
-            for l in l {
-                match held.entry(std::sync::Arc::as_ptr(l)) {
-                    Entry::Occupied(i) => w.refs.push(*i.get()),
-                    Entry::Vacant(v) => {
-                        v.insert(leaks.add(Shown(l), &mut w.leaks, &mut w.refs));
+        let mut name =
+            |l: &'h std::sync::Arc<Leak>, w: &mut Wire<'h>, refs: &mut Vec<u32>| match held
+                .entry(std::sync::Arc::as_ptr(l))
+            {
+                Entry::Occupied(i) => refs.push(*i.get()),
+                Entry::Vacant(v) => {
+                    v.insert(leaks.add(Shown(l), &mut w.leaks, refs));
+                }
+            };
+        // Each list by the address of the analysis's.
+        let mut lists: HashMap<*const [std::sync::Arc<Leak>], u32, foldhash::fast::RandomState> =
+            HashMap::default();
+        let owners = h
+            .endpoints
+            .iter()
+            .map(|e| (&e.leaks, e.leak_base.0.as_ref(), &e.no_route));
+        let pods = h.pods.iter().map(|p| (&p.leaks, None, &p.no_route));
+        for (l, base, n) in owners.chain(pods) {
+            let start = w.refs.len();
+            let off = base.filter(|b| lacks(l, b, &mut w.refs));
+            match off {
+                Some(b) => {
+                    let next = lists.len() as u32;
+                    let at = *lists.entry(std::sync::Arc::as_ptr(b)).or_insert(next);
+                    if at == next {
+                        let mut named = std::mem::take(&mut w.lists);
+                        for l in b.iter() {
+                            name(l, &mut w, &mut named);
+                        }
+                        w.lists = named;
+                        w.list_ends.push(w.lists.len());
                     }
+                    w.from.push(Some(at));
+                }
+                None => {
+                    w.refs.truncate(start);
+                    let mut named = std::mem::take(&mut w.refs);
+                    for l in l {
+                        name(l, &mut w, &mut named);
+                    }
+                    w.refs = named;
+                    w.from.push(None);
                 }
             }
             let at = w.refs.len();
@@ -151,10 +204,20 @@ impl<'h> Wire<'h> {
     }
 
     /// The `i`th owner's (endpoints, then pod groups) leak and no-route refs.
-    fn refs_of(&self, i: usize) -> (&[u32], &[u32]) {
+    fn refs_of(&self, i: usize) -> Refs<'_> {
         let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
         let (mid, end) = self.ends[i];
-        (&self.refs[start..mid], &self.refs[mid..end])
+        let leaks = match self.from[i] {
+            Some(l) => Leaks::Off(l, &self.refs[start..mid]),
+            None => Leaks::Refs(&self.refs[start..mid]),
+        };
+        (leaks, &self.refs[mid..end])
+    }
+
+    /// List `i`'s leaks (indices into `leaks`).
+    fn list(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.list_ends[i - 1] };
+        &self.lists[start..self.list_ends[i]]
     }
 
     /// About how long the host's compact JSON is, on the high side (its
@@ -246,7 +309,7 @@ impl<'h> Wire<'h> {
             + no_route
             // A ref is at most ten digits and a comma, compact; pretty,
             // a line of its own seven levels deep.
-            + 16 * self.refs.len()
+            + 16 * (self.refs.len() + self.lists.len())
             + endpoints
             + pods
             + fix
@@ -286,7 +349,8 @@ impl Serialize for Wire<'_> {
             + usize::from(h.pods.is_empty())
             + usize::from(h.fix_unverified.is_empty())
             + usize::from(h.notes.is_empty());
-        let mut st = s.serialize_struct("HostReport", 20 - skipped)?;
+        let lists = usize::from(!self.list_ends.is_empty());
+        let mut st = s.serialize_struct("HostReport", 20 + lists - skipped)?;
         st.serialize_field("host", &h.host)?;
         st.serialize_field("hostname", &h.hostname)?;
         st.serialize_field("instance_id", &h.instance_id)?;
@@ -306,6 +370,10 @@ impl Serialize for Wire<'_> {
         opt(&mut st, "pods", Some(&pods).filter(|p| !p.is_empty()))?;
         st.serialize_field("leaks", &self.leaks)?;
         st.serialize_field("no_route", &self.no_route)?;
+        if lists > 0 {
+            let lists: Vec<&[u32]> = (0..self.list_ends.len()).map(|i| self.list(i)).collect();
+            st.serialize_field("leak_lists", &lists)?;
+        }
         st.serialize_field("ec2rl", &h.ec2rl)?;
         st.serialize_field("fix", &h.fix)?;
         st.serialize_field("fix_status", &h.fix_status)?;
@@ -331,7 +399,59 @@ impl Serialize for Addr {
     }
 }
 
-type Refs<'w> = (&'w [u32], &'w [u32]);
+/// An owner's leaks as written: its refs, or a list's index and the
+/// positions in it that the owner lacks (ascending).
+#[derive(Clone, Copy)]
+enum Leaks<'w> {
+    Refs(&'w [u32]),
+    Off(u32, &'w [u32]),
+}
+
+impl Leaks<'_> {
+    /// `leaks`, or `leaks_list` and `leaks_except`.
+    fn write<S: SerializeStruct>(self, st: &mut S) -> Result<(), S::Error> {
+        match self {
+            Leaks::Refs(r) => st.serialize_field("leaks", r),
+            Leaks::Off(l, except) => {
+                st.serialize_field("leaks_list", &l)?;
+                st.serialize_field("leaks_except", except)
+            }
+        }
+    }
+
+    /// How many fields `write` writes past one.
+    fn more(self) -> usize {
+        usize::from(matches!(self, Leaks::Off(..)))
+    }
+}
+
+type Refs<'w> = (Leaks<'w>, &'w [u32]);
+
+/// Whether `leaks` are `base` less at most an eighth of it, `LIST_FROM`
+/// or more of them, in its order (the same leaks, by address): then the
+/// positions in `base` they lack are pushed onto `out`.
+fn lacks(
+    leaks: &[std::sync::Arc<Leak>],
+    base: &[std::sync::Arc<Leak>],
+    out: &mut Vec<u32>,
+) -> bool {
+    if leaks.len() < LIST_FROM || leaks.len() > base.len() {
+        return false;
+    }
+    let most = leaks.len() / 8;
+    let start = out.len();
+    let mut j = 0;
+    for (k, b) in base.iter().enumerate() {
+        if leaks.get(j).is_some_and(|l| std::sync::Arc::ptr_eq(l, b)) {
+            j += 1;
+        } else if out.len() - start == most {
+            return false;
+        } else {
+            out.push(k as u32);
+        }
+    }
+    j == leaks.len()
+}
 
 struct EndpointOut<'w>(&'w Endpoint, Refs<'w>);
 
@@ -341,7 +461,7 @@ impl Serialize for EndpointOut<'_> {
         let skipped = usize::from(e.same_as.is_none())
             + usize::from(e.protocols.is_none())
             + usize::from(e.impact.is_none());
-        let mut st = s.serialize_struct("Endpoint", 14 - skipped)?;
+        let mut st = s.serialize_struct("Endpoint", 14 + leaks.more() - skipped)?;
         st.serialize_field("address", &Addr(e.address))?;
         st.serialize_field("prefixlen", &e.prefixlen)?;
         st.serialize_field("interface", &e.interface)?;
@@ -353,7 +473,7 @@ impl Serialize for EndpointOut<'_> {
         opt(&mut st, "same_as", e.same_as.map(Addr).as_ref())?;
         opt(&mut st, "protocols", e.protocols.as_ref())?;
         opt(&mut st, "impact", e.impact.as_ref())?;
-        st.serialize_field("leaks", leaks)?;
+        leaks.write(&mut st)?;
         st.serialize_field("no_route", no_route)?;
         st.serialize_field("conditional", &e.conditional)?;
         st.end()
@@ -369,7 +489,7 @@ impl Serialize for PodOut<'_> {
             + usize::from(p.rule.is_none())
             + usize::from(p.impact.is_none())
             + usize::from(p.conditional.is_empty());
-        let mut st = s.serialize_struct("PodGroup", 13 - skipped)?;
+        let mut st = s.serialize_struct("PodGroup", 13 + leaks.more() - skipped)?;
         st.serialize_field("family", &p.family)?;
         st.serialize_field("pods", &p.pods)?;
         st.serialize_field("addresses", &p.addresses)?;
@@ -380,7 +500,7 @@ impl Serialize for PodOut<'_> {
         st.serialize_field("veth", &p.veth)?;
         st.serialize_field("verdict", &p.verdict)?;
         opt(&mut st, "impact", p.impact.as_ref())?;
-        st.serialize_field("leaks", leaks)?;
+        leaks.write(&mut st)?;
         st.serialize_field("no_route", no_route)?;
         opt(
             &mut st,
@@ -450,6 +570,8 @@ fn take_table(obj: &mut serde_json::Map<String, Value>, k: &str) -> Result<Vec<V
 struct HostIn {
     leaks: Vec<Leak>,
     no_route: Vec<NoRoute>,
+    #[serde(default)]
+    leak_lists: Vec<Vec<u32>>,
     endpoints: Vec<OwnerIn<Endpoint>>,
     #[serde(default)]
     pods: Vec<OwnerIn<PodGroup>>,
@@ -464,6 +586,10 @@ struct HostIn {
 struct OwnerIn<T> {
     #[serde(default)]
     leaks: Vec<u32>,
+    #[serde(default)]
+    leaks_list: Option<u32>,
+    #[serde(default)]
+    leaks_except: Vec<u32>,
     #[serde(default)]
     no_route: Vec<u32>,
     #[serde(flatten)]
@@ -489,27 +615,80 @@ fn check_refs(refs: &[u32], rows: usize, owners: &str, i: usize, k: &str) -> Res
 /// refs) took 813 MiB; putting the rows back in place (`inline`) copied a
 /// row per ref, 2.8 GB for 1,000 links.
 pub fn read_host(text: &str) -> Result<HostReport, String> {
+    type Shared = std::sync::Arc<[std::sync::Arc<Leak>]>;
     let h: HostIn = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let leaks: Vec<std::sync::Arc<Leak>> = h.leaks.into_iter().map(std::sync::Arc::new).collect();
     let no_route = h.no_route;
+    // Each list read once, shared by the owners written off it (their
+    // `leak_base`, so that they are written off it again).
+    let mut lists: Vec<Shared> = Vec::with_capacity(h.leak_lists.len());
+    for (i, l) in h.leak_lists.iter().enumerate() {
+        check_refs(l, leaks.len(), "leak_lists", i, "leaks")?;
+        lists.push(l.iter().map(|&r| leaks[r as usize].clone()).collect());
+    }
     let mut host = h.rest;
-    let owned = |owners: &str, i: usize, lr: Vec<u32>, nr: Vec<u32>| {
-        check_refs(&lr, leaks.len(), owners, i, "leaks")?;
-        check_refs(&nr, no_route.len(), owners, i, "no_route")?;
-        let l: Vec<_> = lr.iter().map(|&r| leaks[r as usize].clone()).collect();
+    // An owner's (its place, then its `leaks`, `leaks_list`,
+    // `leaks_except` and `no_route`).
+    let owned = |owners: &str,
+                 i: usize,
+                 (lr, list, except, nr): (&[u32], Option<u32>, &[u32], &[u32])| {
+        check_refs(nr, no_route.len(), owners, i, "no_route")?;
         let n: Vec<_> = nr.iter().map(|&r| no_route[r as usize].clone()).collect();
-        Ok::<_, String>((l, n))
+        let Some(at) = list else {
+            check_refs(lr, leaks.len(), owners, i, "leaks")?;
+            let l: Vec<_> = lr.iter().map(|&r| leaks[r as usize].clone()).collect();
+            return Ok::<_, String>((l, None, n));
+        };
+        let list = lists.get(at as usize).ok_or_else(|| {
+            format!(
+                "{owners}[{i}].leaks_list names {at}, not one of the host's {} `leak_lists`",
+                lists.len()
+            )
+        })?;
+        if !lr.is_empty() {
+            return Err(format!("{owners}[{i}] has both `leaks` and `leaks_list`"));
+        }
+        if except.windows(2).any(|w| w[0] >= w[1]) || except.last() >= Some(&(list.len() as u32)) {
+            return Err(format!(
+                "{owners}[{i}].leaks_except is not ascending positions in a list of {}",
+                list.len()
+            ));
+        }
+        let mut skip = except.iter().peekable();
+        let l: Vec<_> = (list.iter().enumerate())
+            .filter(|&(k, _)| skip.next_if_eq(&&(k as u32)).is_none())
+            .map(|(_, l)| l.clone())
+            .collect();
+        Ok((l, Some(list.clone()), n))
     };
     host.endpoints = Vec::with_capacity(h.endpoints.len());
     for (i, o) in h.endpoints.into_iter().enumerate() {
+        let parts = (
+            &o.leaks[..],
+            o.leaks_list,
+            &o.leaks_except[..],
+            &o.no_route[..],
+        );
+        let (l, base, n) = owned("endpoints", i, parts)?;
         let mut e = o.owner;
-        (e.leaks, e.no_route) = owned("endpoints", i, o.leaks, o.no_route)?;
+        (e.leaks, e.no_route) = (l, n);
+        e.leak_base = crate::verdict::LeakBase(base);
         host.endpoints.push(e);
     }
     host.pods = Vec::with_capacity(h.pods.len());
     for (i, o) in h.pods.into_iter().enumerate() {
+        let parts = (
+            &o.leaks[..],
+            o.leaks_list,
+            &o.leaks_except[..],
+            &o.no_route[..],
+        );
+        let (l, base, n) = owned("pods", i, parts)?;
+        if base.is_some() {
+            return Err(format!("pods[{i}] names a `leaks_list`"));
+        }
         let mut p = o.owner;
-        (p.leaks, p.no_route) = owned("pods", i, o.leaks, o.no_route)?;
+        (p.leaks, p.no_route) = (l, n);
         host.pods.push(p);
     }
     Ok(host)
@@ -524,7 +703,26 @@ pub fn inline(host: &mut Value) -> Result<(), String> {
         return Err("a host is not an object".into());
     };
     let (leaks, no_route) = (take_table(obj, "leaks")?, take_table(obj, "no_route")?);
+    let lists = match obj.contains_key("leak_lists") {
+        true => take_table(obj, "leak_lists")?,
+        false => Vec::new(),
+    };
     each_owner(obj, |owners, i, o| {
+        // Written off a list: the list's refs less those at the positions
+        // excepted, as refs in place.
+        if let Some(at) = o.as_object_mut().and_then(|m| m.remove("leaks_list")) {
+            let list = (at.as_u64())
+                .and_then(|n| lists.get(usize::try_from(n).ok()?))
+                .ok_or_else(|| format!("{owners}[{i}].leaks_list names {at}, not a list"))?;
+            let list = refs_in(list, leaks.len(), "leak_lists", 0, "leaks")?;
+            let except = o
+                .as_object_mut()
+                .and_then(|m| m.remove("leaks_except"))
+                .unwrap_or_default();
+            let except = refs_in(&except, list.len(), owners, i, "leaks_except")?;
+            let kept = (0..list.len()).filter(|k| !except.contains(k));
+            o["leaks"] = Value::Array(kept.map(|k| list[k].into()).collect());
+        }
         for (k, rows) in [("leaks", &leaks), ("no_route", &no_route)] {
             let Some(refs) = o.get_mut(k) else {
                 continue;

@@ -1143,6 +1143,7 @@ pub(super) fn analyse<'h>(
     if readable && leaks_before == 0 && ep.no_route.is_empty() {
         if let Some(d) = delta::endpoint(&ctx, q, m, &view, &peers.own, PeerWalk::new(&peers, sp)) {
             ep.leaks = d.leaks;
+            ep.leak_base = crate::verdict::LeakBase(d.base);
             ep.no_route = d.no_route;
             ep.conditional = d.conditional;
             set_verdict(ep);

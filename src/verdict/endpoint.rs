@@ -580,10 +580,39 @@ pub struct Endpoint {
     /// when read: `wire::read_host` reads the report's refs beside.)
     #[serde(default)]
     pub leaks: Vec<Arc<Leak>>,
+    /// The list `leaks` was read off, where it was (`LeakBase`).
+    #[serde(skip)]
+    pub leak_base: LeakBase,
     #[serde(default)]
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
     pub conditional: Vec<Quote>,
+}
+
+/// The list an endpoint's leaks were read off: its group's template's
+/// (`analyse::delta`), of which the endpoint lacks the few its own link
+/// takes away. The report names the list and what the endpoint lacks
+/// rather than every entry (`report::wire`): a concentrator's 4,000 links
+/// each leak to the 3,999 others, 16 million refs. How the leaks came to
+/// be, not what they are: any two are equal.
+#[derive(Clone, Default)]
+pub struct LeakBase(pub Option<Arc<[Arc<Leak>]>>);
+
+impl PartialEq for LeakBase {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LeakBase {}
+
+impl std::fmt::Debug for LeakBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(l) => write!(f, "LeakBase({} leaks)", l.len()),
+            None => f.write_str("LeakBase(none)"),
+        }
+    }
 }
 
 /// Whether an address takes requests: `up`, or why not.

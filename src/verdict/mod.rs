@@ -23,7 +23,7 @@ use crate::grammar::Family;
 use crate::model::{Host, fam_idx, lookup::is_link_local};
 pub use analyse::MAX_DESTINATIONS;
 use analyse::{Analysed, Memo, Outcome, analyse, settle};
-pub use endpoint::{Endpoint, EndpointState, Leak, Leg, NoRoute, Quote, Scope, Verdict};
+pub use endpoint::{Endpoint, EndpointState, Leak, LeakBase, Leg, NoRoute, Quote, Scope, Verdict};
 pub use impact::Impact;
 pub use links::{LinkClass, glob};
 use peers::{Peers, Space, other_dev};
@@ -89,6 +89,7 @@ pub(crate) fn unassessed(
         protocols: None,
         impact: None,
         leaks: Vec::new(),
+        leak_base: Default::default(),
         no_route: Vec::new(),
         conditional: Vec::new(),
     }

@@ -94,6 +94,9 @@ struct Template {
     cond: Vec<(u128, u32)>,
     /// The report: the leaks in `settle`'s order, each with its outcome.
     leaks: Vec<(Arc<Leak>, u32)>,
+    /// Those leaks alone, shared by the endpoints read off (made at the
+    /// first).
+    base: Option<Arc<[Arc<Leak>]>>,
     no_route: Vec<NoRoute>,
     conditional: Vec<Quote>,
     /// The peer segments (`PeerWalk`) and whether runs were taken whole.
@@ -118,6 +121,9 @@ impl Template {
 /// An endpoint's report, as `analyse` sets it.
 pub(super) struct Delta {
     pub(super) leaks: Vec<Arc<Leak>>,
+    /// The template's leaks, that `leaks` is of less a few
+    /// (`Endpoint::leak_base`).
+    pub(super) base: Option<Arc<[Arc<Leak>]>>,
     pub(super) no_route: Vec<NoRoute>,
     pub(super) conditional: Vec<Quote>,
 }
@@ -199,9 +205,13 @@ pub(super) fn endpoint<'h>(
             }
         }
     };
-    let d = apply(ctx, m, view, own, walk, &t);
-    match d {
-        Some(_) => {
+    let mut d = apply(ctx, m, view, own, walk, &t);
+    match &mut d {
+        Some(d) => {
+            let base = t
+                .base
+                .get_or_insert_with(|| t.leaks.iter().map(|(l, _)| l.clone()).collect());
+            d.base = Some(base.clone());
             t.hits += 1;
             #[cfg(test)]
             READ_OFF.with(|r| r.set(r.get() + 1));
@@ -338,6 +348,7 @@ fn build_in<'h>(
         cond_first,
         cond,
         leaks,
+        base: None,
         no_route,
         conditional,
         segs: PeerWalk::new(peers, sp),
@@ -481,6 +492,7 @@ fn apply<'h>(
     kept.extend(leaks.map(|(l, _)| l.clone()));
     Some(Delta {
         leaks: kept,
+        base: None,
         no_route: t.no_route.clone(),
         conditional: t.conditional.clone(),
     })
