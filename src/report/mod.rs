@@ -526,6 +526,10 @@ mod tests {
         bad["endpoints"][at]["leaks_except"] = serde_json::json!([3, 2]);
         let e = super::wire::read_host(&bad.to_string()).unwrap_err();
         assert!(e.contains("leaks_except is not ascending"), "{e}");
+        let mut bad = v.clone();
+        bad["endpoints"][0]["leaks_except"] = serde_json::json!([0]);
+        let e = super::wire::read_host(&bad.to_string()).unwrap_err();
+        assert!(e.contains("endpoints[0] has `leaks_except` without"), "{e}");
     }
 }
 

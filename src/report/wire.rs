@@ -635,6 +635,11 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
         check_refs(nr, no_route.len(), owners, i, "no_route")?;
         let n: Vec<_> = nr.iter().map(|&r| no_route[r as usize].clone()).collect();
         let Some(at) = list else {
+            if !except.is_empty() {
+                return Err(format!(
+                    "{owners}[{i}] has `leaks_except` without `leaks_list`"
+                ));
+            }
             check_refs(lr, leaks.len(), owners, i, "leaks")?;
             let l: Vec<_> = lr.iter().map(|&r| leaks[r as usize].clone()).collect();
             return Ok::<_, String>((l, None, n));
