@@ -71,6 +71,27 @@ fn json_report(args: &[&str]) -> (Value, i32) {
 /// `doc` (a JSON report) with each host's tables read as a consumer reads
 /// them: every endpoint's and pod group's `leaks` and `no_route` indices
 /// replaced by the host's entries they name.
+/// An endpoint written off one of `lists` (`leaks_list`, `leaks_except`)
+/// with its `leaks` indices in place instead: the list's but those at the
+/// positions excepted.
+fn off_list(o: &mut Value, lists: &Value) {
+    let Some(m) = o.as_object_mut() else {
+        return;
+    };
+    let Some(l) = m.remove("leaks_list") else {
+        return;
+    };
+    let list = lists[l.as_u64().expect("a list") as usize]
+        .as_array()
+        .expect("indices");
+    let except = m.remove("leaks_except").expect("except");
+    let except: Vec<u64> = (except.as_array().expect("positions").iter())
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    let kept = (0..list.len() as u64).filter(|k| !except.contains(k));
+    o["leaks"] = Value::Array(kept.map(|k| list[k as usize].clone()).collect());
+}
+
 fn inlined(mut doc: Value) -> Value {
     for h in doc["hosts"].as_array_mut().expect("hosts") {
         let tables = ["leaks", "no_route"].map(|k| h[k].as_array().expect("a table").clone());
@@ -80,25 +101,7 @@ fn inlined(mut doc: Value) -> Value {
                 continue;
             };
             for o in list {
-                // Off a list: the list's indices but those at the positions
-                // excepted.
-                if let Some(l) = o.as_object_mut().and_then(|m| m.remove("leaks_list")) {
-                    let list = lists[l.as_u64().expect("a list") as usize]
-                        .as_array()
-                        .expect("indices");
-                    let except = o
-                        .as_object_mut()
-                        .and_then(|m| m.remove("leaks_except"))
-                        .expect("except");
-                    let except: Vec<u64> = except
-                        .as_array()
-                        .expect("positions")
-                        .iter()
-                        .map(|p| p.as_u64().unwrap())
-                        .collect();
-                    let kept = (0..list.len() as u64).filter(|k| !except.contains(k));
-                    o["leaks"] = Value::Array(kept.map(|k| list[k as usize].clone()).collect());
-                }
+                off_list(o, &lists);
                 for (k, rows) in ["leaks", "no_route"].iter().zip(&tables) {
                     let refs = o[k].as_array().expect("indices");
                     let v = refs
@@ -2017,23 +2020,7 @@ fn a_concentrators_endpoints_name_a_shared_list() {
     let lists = three["leak_lists"].take();
     three.as_object_mut().unwrap().remove("leak_lists");
     for e in three["endpoints"].as_array_mut().unwrap() {
-        if let Some(l) = e.as_object_mut().unwrap().remove("leaks_list") {
-            let list = lists[l.as_u64().unwrap() as usize]
-                .as_array()
-                .unwrap()
-                .clone();
-            let except = e.as_object_mut().unwrap().remove("leaks_except").unwrap();
-            let except: Vec<usize> = except
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_u64().unwrap() as usize)
-                .collect();
-            e["leaks"] = (0..list.len())
-                .filter(|k| !except.contains(k))
-                .map(|k| list[k].clone())
-                .collect();
-        }
+        off_list(e, &lists);
     }
     let summary = stdout(&o)
         .lines()

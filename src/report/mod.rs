@@ -91,6 +91,29 @@ mod tests {
         caps.into_iter().map(|c| host::analyse(c, &class)).collect()
     }
 
+    const LO: &str = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n";
+
+    /// The report of a host of these `ip addr` and `ip route` texts and the
+    /// kernel's default rules, read from a folder as a bundle.
+    fn analysed(addr: &str, route: &str) -> Vec<crate::verdict::host::HostReport> {
+        use crate::verdict::{LinkClass, host};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ip_addr.txt"), addr).unwrap();
+        std::fs::write(dir.path().join("ip_route.txt"), route).unwrap();
+        std::fs::write(
+            dir.path().join("ip_rule.txt"),
+            "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
+        )
+        .unwrap();
+        let mut reports = Vec::new();
+        let class = LinkClass::default();
+        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
+            reports.push(host::analyse(c, &class))
+        })
+        .unwrap();
+        reports
+    }
+
     /// The random hosts of the fix tests (`testhosts::random_host`), their
     /// dumps one folder each, read as a bundle.
     fn random_reports(seed: u64, n: usize) -> Vec<crate::verdict::host::HostReport> {
@@ -322,7 +345,6 @@ mod tests {
     /// told, not read.
     #[test]
     fn links_that_leak_alike_share_entries() {
-        use crate::verdict::{LinkClass, host};
         let n = 24;
         let mut addr = String::new();
         let mut route = String::from("default via 10.0.0.1 dev eth0\n");
@@ -333,20 +355,7 @@ mod tests {
             );
             route += &format!("10.0.{i}.0/24 dev eth{i} proto kernel scope link src 10.0.{i}.10\n");
         }
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ip_addr.txt"), addr).unwrap();
-        std::fs::write(dir.path().join("ip_route.txt"), route).unwrap();
-        std::fs::write(
-            dir.path().join("ip_rule.txt"),
-            "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
-        )
-        .unwrap();
-        let mut reports = Vec::new();
-        let class = LinkClass::default();
-        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
-            reports.push(host::analyse(c, &class))
-        })
-        .unwrap();
+        let reports = analysed(&addr, &route);
         let h = &reports[0];
         let listed: usize = h.endpoints.iter().map(|e| e.leaks.len()).sum();
         // Each endpoint leaks to the n - 1 other subnets; all but eth0's
@@ -414,50 +423,10 @@ mod tests {
     /// reads them back into shared lists and writes the same text.
     #[test]
     fn endpoints_off_a_list_are_written_as_the_list_less_their_own() {
-        use crate::verdict::{LinkClass, host};
         use serde_json::Value;
-        use std::fmt::Write;
         let n = 100;
-        let mut addr = String::from(
-            "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 198.51.100.10/24 brd 198.51.100.255 scope global eth0\n",
-        );
-        let mut route = String::from(
-            "default via 198.51.100.1 dev eth0\n198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10\n",
-        );
-        for k in 0..n {
-            let peer = format!("100.64.{}.{}", k / 200, 2 + k % 200);
-            let _ = write!(
-                addr,
-                "{}: ppp{k}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet 10.255.0.1 peer {peer}/32 scope global ppp{k}\n",
-                k + 3
-            );
-            let _ = writeln!(
-                route,
-                "{peer} dev ppp{k} proto kernel scope link src 10.255.0.1"
-            );
-            if k % 4 == 0 {
-                let _ = writeln!(
-                    route,
-                    "100.96.{}.{}/29 via {peer} dev ppp{k} proto static",
-                    k / 32,
-                    (k % 32) * 8
-                );
-            }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ip_addr.txt"), addr).unwrap();
-        std::fs::write(dir.path().join("ip_route.txt"), route).unwrap();
-        std::fs::write(
-            dir.path().join("ip_rule.txt"),
-            "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n",
-        )
-        .unwrap();
-        let mut reports = Vec::new();
-        let class = LinkClass::default();
-        crate::capture::scan(dir.path(), crate::capture::Limits::default(), |c| {
-            reports.push(host::analyse(c, &class))
-        })
-        .unwrap();
+        let (addr, route) = crate::verdict::testhosts::ppp_dumps(n, |k| k % 4 == 0);
+        let reports = analysed(&format!("{LO}{addr}"), &route);
         let h = &reports[0];
         let v = serde_json::to_value(h).unwrap();
         let lists = v["leak_lists"].as_array().expect("a list");

@@ -21,6 +21,41 @@ impl Rng {
     }
 }
 
+/// A concentrator's `ip addr` (without `lo`) and `ip route` (main) text:
+/// an uplink `eth0`, 198.51.100.10/24 with its default, and `n`
+/// point-to-point links `pppK` sharing `10.255.0.1`, each with its peer's
+/// /32 (`100.64.K/200.(2 + K%200)`) and, where `routed(K)`, a /29 of
+/// `100.96/16` routed via the peer.
+pub(crate) fn ppp_dumps(n: usize, routed: impl Fn(usize) -> bool) -> (String, String) {
+    let mut addr = String::from(
+        "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 198.51.100.10/24 brd 198.51.100.255 scope global eth0\n",
+    );
+    let mut route = String::from(
+        "default via 198.51.100.1 dev eth0\n198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10\n",
+    );
+    for k in 0..n {
+        let peer = format!("100.64.{}.{}", k / 200, 2 + k % 200);
+        let _ = write!(
+            addr,
+            "{}: ppp{k}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet 10.255.0.1 peer {peer}/32 scope global ppp{k}\n",
+            k + 3
+        );
+        let _ = writeln!(
+            route,
+            "{peer} dev ppp{k} proto kernel scope link src 10.255.0.1"
+        );
+        if routed(k) {
+            let _ = writeln!(
+                route,
+                "100.96.{}.{}/29 via {peer} dev ppp{k} proto static",
+                k / 32,
+                (k % 32) * 8
+            );
+        }
+    }
+    (addr, route)
+}
+
 /// A random host in dump text: three links with IPv4 (and some IPv6)
 /// addresses, default or custom rules (exact and subnet sources, `not`,
 /// `to`, `goto` aimed at the priorities fixes use, per-link tables as

@@ -1942,26 +1942,8 @@ fn walked_router(
 /// local address, each with its peer's /32; `local_extra` and
 /// `main_extra` lines go into those tables.
 fn concentrator(n: u32, local_extra: &str, main_extra: &str) -> Host {
-    let mut addr = link(2, "eth0", &["198.51.100.10/24 brd 198.51.100.255"]);
-    let mut route = String::from(
-        "default via 198.51.100.1 dev eth0
-198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.10
-",
-    );
+    let (addr, mut route) = crate::verdict::testhosts::ppp_dumps(n as usize, |_| false);
     route += main_extra;
-    for i in 0..n {
-        let _ = write!(
-            addr,
-            "{}: ppp{i}: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1492 state UNKNOWN\n    inet 10.255.0.1 peer 100.64.0.{}/32 scope global ppp{i}\n",
-            i + 3,
-            i + 2,
-        );
-        let _ = writeln!(
-            route,
-            "100.64.0.{} dev ppp{i} proto kernel scope link src 10.255.0.1",
-            i + 2
-        );
-    }
     route += "local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
 local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1
 broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0.1
