@@ -972,6 +972,30 @@ fn unmerge_neutral(h: &Host) -> bool {
     })
 }
 
+/// The endpoints a step may change a reply of (`Reach::candidates`),
+/// ascending: one address's, as `by_address` holds them, or a list.
+enum Candidates<'b> {
+    Run(&'b [(u128, u32)]),
+    List(Vec<usize>),
+}
+
+impl Candidates<'_> {
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let (run, list) = match self {
+            Candidates::Run(r) => (*r, &[][..]),
+            Candidates::List(l) => (&[][..], &l[..]),
+        };
+        run.iter()
+            .map(|&(_, i)| i as usize)
+            .chain(list.iter().copied())
+    }
+
+    #[cfg(test)]
+    fn contains(&self, i: &usize) -> bool {
+        self.iter().any(|x| x == *i)
+    }
+}
+
 impl<'a> Reach<'a> {
     /// What `ops` changed in family `fam` of `after`, found once for all
     /// endpoints (a host with a rule per address has thousands of each).
@@ -1051,9 +1075,32 @@ impl<'a> Reach<'a> {
     /// steps). Each is asked (`affects`) only when it is its turn to be
     /// judged: a step refused by its first endpoint asked thousands for
     /// nothing where all share one address (a concentrator's 4,000 links).
-    fn candidates(&self, by_address: &[(u128, u32)]) -> Vec<usize> {
+    fn candidates<'b>(&self, by_address: &'b [(u128, u32)]) -> Candidates<'b> {
         let [rules, reading] = &self.by_source;
-        let mut out: Vec<usize> = if self.all || !rules.any.is_empty() || !reading.any.is_empty() {
+        let every = self.all || !rules.any.is_empty() || !reading.any.is_empty();
+        // One address's endpoints (the `from`s hold that address alone):
+        // read where they stand, ascending already, as far as they are
+        // judged (a concentrator's refused steps listed its 4,000 links'
+        // endpoints each).
+        if !every {
+            let mut run: Option<&[(u128, u32)]> = None;
+            let one = rules
+                .from
+                .prefixes()
+                .chain(reading.from.prefixes())
+                .all(|n| {
+                    let (lo, hi) = (space::num(n.network()), space::num(n.broadcast()));
+                    let at = by_address.partition_point(|x| x.0 < lo);
+                    let end = at + by_address[at..].partition_point(|x| x.0 <= hi);
+                    let slice = &by_address[at..end];
+                    let single = slice.first().map(|x| x.0) == slice.last().map(|x| x.0);
+                    single && std::ptr::eq(*run.get_or_insert(slice), slice)
+                });
+            if one {
+                return Candidates::Run(run.unwrap_or_default());
+            }
+        }
+        let mut out: Vec<usize> = if every {
             by_address.iter().map(|&(_, i)| i as usize).collect()
         } else {
             let mut v = Vec::new();
@@ -1085,7 +1132,7 @@ impl<'a> Reach<'a> {
             out.sort_unstable();
             out.dedup();
         }
-        out
+        Candidates::List(out)
     }
 
     /// Whether the step can change any reply of `e` (in `after`): a rule
@@ -2882,10 +2929,11 @@ impl<'h> Plan<'h> {
                 *neutral.get_or_insert_with(|| unmerge_neutral(model))
             });
             let candidates = reach.candidates(&self.by_address[fi]);
-            let (mine, others): (Vec<usize>, Vec<usize>) =
-                candidates.iter().partition(|i| is_member(i));
-            // Each asked whether the step affects it when its turn comes.
-            let mut order = (others.into_iter().chain(mine))
+            // Others, then members; each asked whether the step affects it
+            // when its turn comes.
+            let others = candidates.iter().filter(|i| !is_member(i));
+            let mine = candidates.iter().filter(|i| is_member(i));
+            let mut order = (others.chain(mine))
                 .filter(|&i| reach.affects(model, &eps[i]))
                 .peekable();
             // None affected: nothing to judge in this family.
