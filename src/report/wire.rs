@@ -150,15 +150,17 @@ impl<'h> Wire<'h> {
         // Leaks the analysis shares (`Endpoint::leaks`) found by address
         // first: hashing what each shows cost 7% of a 500-link host.
         let mut held: HashMap<*const Leak, u32, foldhash::fast::RandomState> = HashMap::default();
-        let mut name =
-            |l: &'h std::sync::Arc<Leak>, w: &mut Wire<'h>, refs: &mut Vec<u32>| match held
-                .entry(std::sync::Arc::as_ptr(l))
-            {
+        // Names `l` in `refs`: its row in `rows`, added when new.
+        let mut name = |l: &'h std::sync::Arc<Leak>,
+                        rows: &mut Vec<Shown<'h>>,
+                        refs: &mut Vec<u32>| {
+            match held.entry(std::sync::Arc::as_ptr(l)) {
                 Entry::Occupied(i) => refs.push(*i.get()),
                 Entry::Vacant(v) => {
-                    v.insert(leaks.add(Shown(l), &mut w.leaks, refs));
+                    v.insert(leaks.add(Shown(l), rows, refs));
                 }
-            };
+            }
+        };
         // Each list by the address of the analysis's.
         let mut lists: HashMap<*const [std::sync::Arc<Leak>], u32, foldhash::fast::RandomState> =
             HashMap::default();
@@ -175,22 +177,18 @@ impl<'h> Wire<'h> {
                     let next = lists.len() as u32;
                     let at = *lists.entry(std::sync::Arc::as_ptr(b)).or_insert(next);
                     if at == next {
-                        let mut named = std::mem::take(&mut w.lists);
                         for l in b.iter() {
-                            name(l, &mut w, &mut named);
+                            name(l, &mut w.leaks, &mut w.lists);
                         }
-                        w.lists = named;
                         w.list_ends.push(w.lists.len());
                     }
                     w.from.push(Some(at));
                 }
                 None => {
                     w.refs.truncate(start);
-                    let mut named = std::mem::take(&mut w.refs);
                     for l in l {
-                        name(l, &mut w, &mut named);
+                        name(l, &mut w.leaks, &mut w.refs);
                     }
-                    w.refs = named;
                     w.from.push(None);
                 }
             }
@@ -596,6 +594,21 @@ struct OwnerIn<T> {
     owner: T,
 }
 
+/// An owner's refs: its `leaks`, `leaks_list`, `leaks_except` and
+/// `no_route`.
+type PartsIn<'o> = (&'o [u32], Option<u32>, &'o [u32], &'o [u32]);
+
+impl<T> OwnerIn<T> {
+    fn parts(&self) -> PartsIn<'_> {
+        (
+            &self.leaks,
+            self.leaks_list,
+            &self.leaks_except,
+            &self.no_route,
+        )
+    }
+}
+
 /// An owner's refs checked against a table of `rows` rows; the error
 /// names the bad one.
 fn check_refs(refs: &[u32], rows: usize, owners: &str, i: usize, k: &str) -> Result<(), String> {
@@ -627,11 +640,8 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
         lists.push(l.iter().map(|&r| leaks[r as usize].clone()).collect());
     }
     let mut host = h.rest;
-    // An owner's (its place, then its `leaks`, `leaks_list`,
-    // `leaks_except` and `no_route`).
-    let owned = |owners: &str,
-                 i: usize,
-                 (lr, list, except, nr): (&[u32], Option<u32>, &[u32], &[u32])| {
+    // An owner's entries, from its place and refs (`OwnerIn::parts`).
+    let owned = |owners: &str, i: usize, (lr, list, except, nr): PartsIn<'_>| {
         check_refs(nr, no_route.len(), owners, i, "no_route")?;
         let n: Vec<_> = nr.iter().map(|&r| no_route[r as usize].clone()).collect();
         let Some(at) = list else {
@@ -668,13 +678,7 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
     };
     host.endpoints = Vec::with_capacity(h.endpoints.len());
     for (i, o) in h.endpoints.into_iter().enumerate() {
-        let parts = (
-            &o.leaks[..],
-            o.leaks_list,
-            &o.leaks_except[..],
-            &o.no_route[..],
-        );
-        let (l, base, n) = owned("endpoints", i, parts)?;
+        let (l, base, n) = owned("endpoints", i, o.parts())?;
         let mut e = o.owner;
         (e.leaks, e.no_route) = (l, n);
         e.leak_base = crate::verdict::LeakBase(base);
@@ -682,13 +686,7 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
     }
     host.pods = Vec::with_capacity(h.pods.len());
     for (i, o) in h.pods.into_iter().enumerate() {
-        let parts = (
-            &o.leaks[..],
-            o.leaks_list,
-            &o.leaks_except[..],
-            &o.no_route[..],
-        );
-        let (l, base, n) = owned("pods", i, parts)?;
+        let (l, base, n) = owned("pods", i, o.parts())?;
         if base.is_some() {
             return Err(format!("pods[{i}] names a `leaks_list`"));
         }

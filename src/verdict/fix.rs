@@ -999,14 +999,16 @@ impl Candidates<'_> {
 impl<'a> Reach<'a> {
     /// What `ops` changed in family `fam` of `after`, found once for all
     /// endpoints (a host with a rule per address has thousands of each).
-    /// `neutral`: whether unmerging (or merging) IPv4 `local` and `main`
-    /// changes no reply (`unmerge_neutral`), asked only where the step
-    /// does so and leaves those tables and `default` as they were.
+    /// `merged_tables`: `touches_merged(ops)`. `neutral`: whether
+    /// unmerging (or merging) IPv4 `local` and `main` changes no reply
+    /// (`unmerge_neutral`), asked only where the step does so and leaves
+    /// those tables and `default` as they were.
     fn new(
         fib_before: &crate::model::FibFlags,
         after: &'a Host,
         fam: Family,
         ops: &[Op],
+        merged_tables: bool,
         neutral: impl FnOnce() -> bool,
     ) -> Self {
         let fi = fam_idx(fam);
@@ -1014,7 +1016,6 @@ impl<'a> Reach<'a> {
         // endpoint judged again, in each step tried until one with a rule
         // was accepted).
         let flips = fam == Family::Inet && fib_before.custom_rules[0] != after.fib.custom_rules[0];
-        let merged_tables = touches_merged(ops);
         let mut reach = Reach {
             // Every endpoint where the flip may change a reply: a
             // concentrator's first rule, for its uplink, judged its 4,000
@@ -2790,7 +2791,8 @@ impl<'h> Plan<'h> {
         let mut changed: Vec<(usize, Table)> = Vec::new();
         self.inserted.clear();
         self.fresh = Default::default();
-        if touches_merged(step) {
+        let merged_tables = touches_merged(step);
+        if merged_tables {
             self.unmerge_neutral = None;
         }
         // The prefixes each family's model holds once the step is in
@@ -2925,7 +2927,7 @@ impl<'h> Plan<'h> {
             }
             let fi = fam_idx(fam);
             let neutral = &mut self.unmerge_neutral;
-            let reach = Reach::new(fib_before, model, fam, step, || {
+            let reach = Reach::new(fib_before, model, fam, step, merged_tables, || {
                 *neutral.get_or_insert_with(|| unmerge_neutral(model))
             });
             let candidates = reach.candidates(&self.by_address[fi]);
@@ -2968,27 +2970,22 @@ impl<'h> Plan<'h> {
                     holds.insert(*n);
                 }
             }
-            let mut extra: Vec<Range> = holds.iter().map(Range::of).collect();
-            extra.sort_unstable_by(super::peers::block_order);
-            extra.dedup();
+            let extra = super::peers::sorted_blocks(holds.iter().map(Range::of).collect());
             new_held[fi] = Some(holds);
-            let cache = &mut self.refined[fi];
-            if !cache.as_ref().is_some_and(|c| c.serves(orig, &extra)) {
-                *cache = None;
-            }
             let made;
-            let sp = match (cache, given) {
-                (Some(c), Some(_)) => {
-                    #[cfg(test)]
-                    REFINED_KEPT.with(|t| t.set(t.get() + 1));
-                    &c.sp
-                }
-                (cache, Some(o)) => {
-                    *cache = o.refine(extra.clone()).map(|sp| Refined {
-                        from: o,
-                        at: extra,
-                        sp,
-                    });
+            let sp = match given {
+                Some(o) => {
+                    let cache = &mut self.refined[fi];
+                    if cache.as_ref().is_some_and(|c| c.serves(o, &extra)) {
+                        #[cfg(test)]
+                        REFINED_KEPT.with(|t| t.set(t.get() + 1));
+                    } else {
+                        *cache = o.refine(&extra).map(|sp| Refined {
+                            from: o,
+                            at: extra,
+                            sp,
+                        });
+                    }
                     match cache {
                         Some(c) => &c.sp,
                         None => {
@@ -2997,9 +2994,9 @@ impl<'h> Plan<'h> {
                         }
                     }
                 }
-                (_, None) => {
+                None => {
                     made = orig
-                        .refine(extra)
+                        .refine(&extra)
                         .unwrap_or_else(|| Space::union(host, model, fam, class));
                     &made
                 }

@@ -228,8 +228,15 @@ pub(crate) struct Space<'h> {
 const KEEP_BLOCKS: usize = 1 << 16;
 
 /// Outer prefixes before the inner ones starting with them (`kind`'s order).
-pub(super) fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
+fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
     a.start.cmp(&b.start).then(b.end.cmp(&a.end))
+}
+
+/// `v` in `block_order`, deduplicated: as `Space::refine` takes it.
+pub(super) fn sorted_blocks(mut v: Vec<Range>) -> Vec<Range> {
+    v.sort_unstable_by(block_order);
+    v.dedup();
+    v
 }
 
 /// Each piece's kind: the index in `blocks` (sorted by `block_order`,
@@ -357,13 +364,14 @@ impl<'h> Space<'h> {
     /// `other`: a route's prefix or a rule's `to`). The same pieces and
     /// kinds, by merging instead of cutting both models from scratch (a fix
     /// plan's model differs from the host by its few routes and rules).
-    /// None where `self` kept no blocks.
-    pub(crate) fn refine(&self, mut extra: Vec<Range>) -> Option<Self> {
+    /// None where `self` kept no blocks. `extra` comes sorted by
+    /// `block_order` and deduplicated (`sorted_blocks`): its caller keeps it
+    /// so, to tell whether the next step's is the same.
+    pub(crate) fn refine(&self, extra: &[Range]) -> Option<Self> {
+        debug_assert!(extra.windows(2).all(|w| block_order(&w[0], &w[1]).is_lt()));
         let old = self.blocks.as_ref()?;
         let top = space::top(self.fam);
-        extra.sort_unstable_by(block_order);
-        extra.dedup();
-        let blocks = merge_sorted(old, &extra, |a, b| block_order(a, b).is_lt());
+        let blocks = merge_sorted(old, extra, |a, b| block_order(a, b).is_lt());
         let mut more: Vec<u128> = extra
             .iter()
             .flat_map(|r| [r.start, r.end])
