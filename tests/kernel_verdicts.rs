@@ -219,16 +219,16 @@ fn judge_catches_wrong_verdicts() {
                         .unwrap();
                     let hash = ep.leaks[i].hash_dependent;
                     let mut m = ep.clone();
-                    let l = std::sync::Arc::make_mut(&mut m.leaks[i]);
+                    let l = std::sync::Arc::make_mut(&mut m.leaks.to_mut()[i]);
                     l.egress = "nowhere0".into();
                     l.hash_dependent = false;
                     tally("leak egress changed", caught(&m), ctx.clone());
                     if !hash && c.kernel.dev.as_deref() != Some(ep.interface.as_str()) {
                         let mut m = ep.clone();
-                        m.leaks.remove(i);
+                        m.leaks.to_mut().remove(i);
                         tally("leak dropped", caught(&m), ctx.clone());
                         let mut m = ep.clone();
-                        let l = std::sync::Arc::make_mut(&mut m.leaks[i]);
+                        let l = std::sync::Arc::make_mut(&mut m.leaks.to_mut()[i]);
                         l.scope = match l.scope {
                             Scope::SameSubnet => Scope::OffLink,
                             _ => Scope::SameSubnet,
@@ -255,7 +255,7 @@ fn judge_catches_wrong_verdicts() {
                 }
                 Kind::Ok => {
                     let mut m = ep.clone();
-                    m.leaks.push(
+                    m.leaks.to_mut().push(
                         Leak {
                             destinations: vec![ipnet::IpNet::from(c.dst)],
                             destinations_omitted: 0,

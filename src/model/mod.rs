@@ -191,6 +191,8 @@ pub(crate) struct Index {
     /// selects a source among a device's addresses (`inet_select_addr`),
     /// for each nexthop of a multipath route.
     on_link: HashMap<String, Vec<u32>, foldhash::fast::RandomState>,
+    /// The addresses' broadcast addresses (`brd`).
+    broadcasts: std::collections::HashSet<IpAddr, foldhash::fast::RandomState>,
     /// Each nexthop's IPv4 source as asked (`Host::nh_saddr`): it depends
     /// only on what the index was built from and the sysctls.
     pub(crate) nh_saddr: lookup::SaddrCache,
@@ -719,16 +721,26 @@ impl Host {
                     }
                 }
             }
+            let broadcasts = self.addrs.iter().filter_map(|a| a.addr.broadcast).collect();
             Index {
                 addrs_len: self.addrs.len(),
                 links_len: self.links.len(),
                 by_addr,
                 by_link,
                 on_link,
+                broadcasts,
                 nh_saddr: Default::default(),
             }
         });
         (ix.addrs_len == self.addrs.len() && ix.links_len == self.links.len()).then_some(ix)
+    }
+
+    /// Whether an address of the host has `a` as its broadcast address.
+    pub(crate) fn is_addr_broadcast(&self, a: IpAddr) -> bool {
+        match self.index() {
+            Some(ix) => ix.broadcasts.contains(&a),
+            None => self.addrs.iter().any(|x| x.addr.broadcast == Some(a)),
+        }
     }
 
     /// The entries of `addrs` holding address `a`, in order.

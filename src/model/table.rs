@@ -21,6 +21,8 @@ use std::sync::Arc;
 pub struct FibTable {
     pub routes: Arc<Vec<RouteEntry>>,
     index: Arc<Index>,
+    /// Routes pushed or removed since `finish`: the index is not theirs.
+    stale: bool,
 }
 
 /// No prefix (no interval owner, no parent).
@@ -101,6 +103,7 @@ fn last(k: u128, plen: u8, width: u32) -> u128 {
 impl FibTable {
     pub fn push(&mut self, r: RouteEntry) {
         Arc::make_mut(&mut self.routes).push(r);
+        self.stale = true;
     }
 
     /// Room for `n` more routes.
@@ -110,7 +113,14 @@ impl FibTable {
 
     /// Removes route `i` (`finish` must follow).
     pub fn remove(&mut self, i: usize) -> RouteEntry {
+        self.stale = true;
         Arc::make_mut(&mut self.routes).remove(i)
+    }
+
+    /// Whether the index is the routes' (`finish` called since they
+    /// changed): the fix's model adds routes without it.
+    pub fn indexed(&self) -> bool {
+        !self.stale
     }
 
     /// Sorts each prefix's aliases as the kernel keeps them: IPv4 by TOS
@@ -216,6 +226,7 @@ impl FibTable {
             Starts::V4(starts.iter().map(|&s| s as u32).collect())
         };
         self.index = Arc::new(ix);
+        self.stale = false;
     }
 
     /// The longest prefix of the table holding `dst`, as a prefix number.

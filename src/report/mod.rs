@@ -266,14 +266,18 @@ mod tests {
             for (k, n) in [("leaks", 0), ("no_route", 1)] {
                 let rows = v[k].as_array().unwrap().clone();
                 let mut seen = vec![0; rows.len()];
-                let owners = h.endpoints.iter().map(|e| (&e.leaks, &e.no_route));
-                let owners = owners.chain(h.pods.iter().map(|p| (&p.leaks, &p.no_route)));
+                let owners = (h.endpoints.iter()).map(|e| (e.leaks.iter(), &e.no_route));
+                let pods = h
+                    .pods
+                    .iter()
+                    .map(|p| (crate::verdict::LeaksIter::of(&p.leaks), &p.no_route));
+                let owners = owners.chain(pods);
                 let groups =
                     ["endpoints", "pods"].map(|g| v[g].as_array().cloned().unwrap_or_default());
                 for ((l, nr), o) in owners.zip(groups.iter().flatten()) {
                     let refs = o[k].as_array().unwrap();
                     let want = if n == 0 {
-                        serde_json::to_value(l)
+                        serde_json::to_value(l.collect::<Vec<_>>())
                     } else {
                         serde_json::to_value(nr)
                     };
@@ -335,7 +339,7 @@ mod tests {
         let mut twin = crate::verdict::Leak::clone(&e.leaks[0]);
         twin.size += 1;
         twin.own_leg = !twin.own_leg;
-        e.leaks.push(twin.into());
+        e.leaks.to_mut().push(twin.into());
         assert_eq!(rows(&h), before);
     }
 
@@ -719,7 +723,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
         let owner = format!("{}/{}", e.address, e.prefixlen);
         ranges_text(
             v,
-            (&e.leaks, &e.no_route, &e.conditional),
+            (e.leaks.iter(), &e.no_route, &e.conditional),
             &mut written,
             owner,
         );
@@ -747,7 +751,7 @@ pub fn explain_text(h: &HostReport, v: &mut String) {
         let owner = format!("pods {}", p.addresses.first().map_or("?", String::as_str));
         ranges_text(
             v,
-            (&p.leaks, &p.no_route, &p.conditional),
+            (p.leaks.iter(), &p.no_route, &p.conditional),
             &mut written,
             owner,
         );
@@ -802,7 +806,7 @@ const SHARED_LINES: usize = 16;
 fn ranges_text<'h>(
     v: &mut String,
     (leaks, no_route, conditional): (
-        &'h [std::sync::Arc<crate::verdict::Leak>],
+        impl Iterator<Item = &'h std::sync::Arc<crate::verdict::Leak>>,
         &'h [crate::verdict::NoRoute],
         &'h [crate::verdict::Quote],
     ),

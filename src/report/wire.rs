@@ -14,7 +14,7 @@ use crate::report::encode::Plain;
 use crate::verdict::host::HostReport;
 use crate::verdict::pods::PodGroup;
 use crate::verdict::space::NetText;
-use crate::verdict::{Endpoint, Leak, NoRoute, Quote};
+use crate::verdict::{Endpoint, Leak, LeakList, Leaks, LeaksIter, NoRoute, Quote};
 use serde::Deserialize;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
@@ -133,7 +133,8 @@ impl<T: Eq + Hash + Copy> Table<T> {
 impl<'h> Wire<'h> {
     pub fn of(h: &'h HostReport) -> Self {
         // Every ref, at its size (a concentrator's host names 80 million).
-        let eps = h.endpoints.iter().map(|e| e.leaks.len() + e.no_route.len());
+        let leaks_of = |l: &Leaks| listed(l).map_or(l.len(), |(_, less)| less.len());
+        let eps = (h.endpoints.iter()).map(|e| leaks_of(&e.leaks) + e.no_route.len());
         let pods = h.pods.iter().map(|p| p.leaks.len() + p.no_route.len());
         let refs = eps.chain(pods).sum();
         let mut w = Wire {
@@ -164,16 +165,11 @@ impl<'h> Wire<'h> {
         // Each list by the address of the analysis's.
         let mut lists: HashMap<*const [std::sync::Arc<Leak>], u32, foldhash::fast::RandomState> =
             HashMap::default();
-        let owners = h
-            .endpoints
-            .iter()
-            .map(|e| (&e.leaks, e.leak_base.0.as_ref(), &e.no_route));
-        let pods = h.pods.iter().map(|p| (&p.leaks, None, &p.no_route));
-        for (l, base, n) in owners.chain(pods) {
-            let start = w.refs.len();
-            let off = base.filter(|b| lacks(l, b, &mut w.refs));
+        let owners = (h.endpoints.iter()).map(|e| (e.leaks.iter(), listed(&e.leaks), &e.no_route));
+        let pods = (h.pods.iter()).map(|p| (LeaksIter::of(&p.leaks), None, &p.no_route));
+        for (l, off, n) in owners.chain(pods) {
             match off {
-                Some(b) => {
+                Some((b, less)) => {
                     let next = lists.len() as u32;
                     let at = *lists.entry(std::sync::Arc::as_ptr(b)).or_insert(next);
                     if at == next {
@@ -182,10 +178,10 @@ impl<'h> Wire<'h> {
                         }
                         w.list_ends.push(w.lists.len());
                     }
+                    w.refs.extend_from_slice(less);
                     w.from.push(Some(at));
                 }
                 None => {
-                    w.refs.truncate(start);
                     for l in l {
                         name(l, &mut w.leaks, &mut w.refs);
                     }
@@ -206,8 +202,8 @@ impl<'h> Wire<'h> {
         let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
         let (mid, end) = self.ends[i];
         let leaks = match self.from[i] {
-            Some(l) => Leaks::Off(l, &self.refs[start..mid]),
-            None => Leaks::Refs(&self.refs[start..mid]),
+            Some(l) => LeaksOut::Off(l, &self.refs[start..mid]),
+            None => LeaksOut::Refs(&self.refs[start..mid]),
         };
         (leaks, &self.refs[mid..end])
     }
@@ -400,17 +396,17 @@ impl Serialize for Addr {
 /// An owner's leaks as written: its refs, or a list's index and the
 /// positions in it that the owner lacks (ascending).
 #[derive(Clone, Copy)]
-enum Leaks<'w> {
+enum LeaksOut<'w> {
     Refs(&'w [u32]),
     Off(u32, &'w [u32]),
 }
 
-impl Leaks<'_> {
+impl LeaksOut<'_> {
     /// `leaks`, or `leaks_list` and `leaks_except`.
     fn write<S: SerializeStruct>(self, st: &mut S) -> Result<(), S::Error> {
         match self {
-            Leaks::Refs(r) => st.serialize_field("leaks", r),
-            Leaks::Off(l, except) => {
+            LeaksOut::Refs(r) => st.serialize_field("leaks", r),
+            LeaksOut::Off(l, except) => {
                 st.serialize_field("leaks_list", &l)?;
                 st.serialize_field("leaks_except", except)
             }
@@ -419,36 +415,18 @@ impl Leaks<'_> {
 
     /// How many fields `write` writes past one.
     fn more(self) -> usize {
-        usize::from(matches!(self, Leaks::Off(..)))
+        usize::from(matches!(self, LeaksOut::Off(..)))
     }
 }
 
-type Refs<'w> = (Leaks<'w>, &'w [u32]);
+type Refs<'w> = (LeaksOut<'w>, &'w [u32]);
 
-/// Whether `leaks` are `base` less at most an eighth of it, `LIST_FROM`
-/// or more of them, in its order (the same leaks, by address): then the
-/// positions in `base` they lack are pushed onto `out`.
-fn lacks(
-    leaks: &[std::sync::Arc<Leak>],
-    base: &[std::sync::Arc<Leak>],
-    out: &mut Vec<u32>,
-) -> bool {
-    if leaks.len() < LIST_FROM || leaks.len() > base.len() {
-        return false;
-    }
-    let most = leaks.len() / 8;
-    let start = out.len();
-    let mut j = 0;
-    for (k, b) in base.iter().enumerate() {
-        if leaks.get(j).is_some_and(|l| std::sync::Arc::ptr_eq(l, b)) {
-            j += 1;
-        } else if out.len() - start == most {
-            return false;
-        } else {
-            out.push(k as u32);
-        }
-    }
-    j == leaks.len()
+/// The shared list `leaks` are read off and the positions in it they
+/// lack, where they are written so: `LIST_FROM` or more of them, lacking
+/// at most an eighth as many.
+fn listed(leaks: &Leaks) -> Option<(&LeakList, &[u32])> {
+    let n = leaks.len();
+    (leaks.shared()).filter(|(_, less)| n >= LIST_FROM && less.len() <= n / 8)
 }
 
 struct EndpointOut<'w>(&'w Endpoint, Refs<'w>);
@@ -633,7 +611,7 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
     let leaks: Vec<std::sync::Arc<Leak>> = h.leaks.into_iter().map(std::sync::Arc::new).collect();
     let no_route = h.no_route;
     // Each list read once, shared by the owners written off it (their
-    // `leak_base`, so that they are written off it again).
+    // leaks, `Leaks::Off`, so that they are written off it again).
     let mut lists: Vec<Shared> = Vec::with_capacity(h.leak_lists.len());
     for (i, l) in h.leak_lists.iter().enumerate() {
         check_refs(l, leaks.len(), "leak_lists", i, "leaks")?;
@@ -651,8 +629,8 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
                 ));
             }
             check_refs(lr, leaks.len(), owners, i, "leaks")?;
-            let l: Vec<_> = lr.iter().map(|&r| leaks[r as usize].clone()).collect();
-            return Ok::<_, String>((l, None, n));
+            let l: Leaks = lr.iter().map(|&r| leaks[r as usize].clone()).collect();
+            return Ok::<_, String>((l, n));
         };
         let list = lists.get(at as usize).ok_or_else(|| {
             format!(
@@ -669,29 +647,23 @@ pub fn read_host(text: &str) -> Result<HostReport, String> {
                 list.len()
             ));
         }
-        let mut skip = except.iter().peekable();
-        let l: Vec<_> = (list.iter().enumerate())
-            .filter(|&(k, _)| skip.next_if_eq(&&(k as u32)).is_none())
-            .map(|(_, l)| l.clone())
-            .collect();
-        Ok((l, Some(list.clone()), n))
+        Ok((Leaks::off(list.clone(), except.into()), n))
     };
     host.endpoints = Vec::with_capacity(h.endpoints.len());
     for (i, o) in h.endpoints.into_iter().enumerate() {
-        let (l, base, n) = owned("endpoints", i, o.parts())?;
+        let (l, n) = owned("endpoints", i, o.parts())?;
         let mut e = o.owner;
         (e.leaks, e.no_route) = (l, n);
-        e.leak_base = crate::verdict::LeakBase(base);
         host.endpoints.push(e);
     }
     host.pods = Vec::with_capacity(h.pods.len());
     for (i, o) in h.pods.into_iter().enumerate() {
-        let (l, base, n) = owned("pods", i, o.parts())?;
-        if base.is_some() {
+        let (l, n) = owned("pods", i, o.parts())?;
+        if l.shared().is_some() {
             return Err(format!("pods[{i}] names a `leaks_list`"));
         }
         let mut p = o.owner;
-        (p.leaks, p.no_route) = (l, n);
+        (p.leaks, p.no_route) = (l.into_vec(), n);
         host.pods.push(p);
     }
     Ok(host)

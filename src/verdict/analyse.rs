@@ -1143,7 +1143,6 @@ pub(super) fn analyse<'h>(
     if readable && leaks_before == 0 && ep.no_route.is_empty() {
         if let Some(d) = delta::endpoint(&ctx, q, m, &view, &peers.own, PeerWalk::new(&peers, sp)) {
             ep.leaks = d.leaks;
-            ep.leak_base = crate::verdict::LeakBase(d.base);
             ep.no_route = d.no_route;
             ep.conditional = d.conditional;
             set_verdict(ep);
@@ -1163,7 +1162,15 @@ pub(super) fn analyse<'h>(
         met.dedup_by_key(|x| x.0);
     }
     delta::walked(m, g, walked, readable);
-    group_leaks(fam, q, m, walked, grouping, &mut ep.leaks, &mut ep.no_route);
+    group_leaks(
+        fam,
+        q,
+        m,
+        walked,
+        grouping,
+        ep.leaks.to_mut(),
+        &mut ep.no_route,
+    );
     ep.conditional = walked
         .conditional
         .iter()
@@ -1174,7 +1181,7 @@ pub(super) fn analyse<'h>(
         && by_rank(
             &m.names,
             &mut m.name_rank,
-            &mut ep.leaks,
+            ep.leaks.to_mut(),
             &grouping.egress_of,
             &mut grouping.order,
         );
@@ -1862,7 +1869,7 @@ fn shared_leak(pool: &mut super::FastSet<std::sync::Arc<Leak>>, l: Leak) -> std:
 /// Orders an analysed endpoint's leaks (the biggest first; ties by scope
 /// then egress, for stable reports) and sets its verdict from them.
 pub(super) fn settle(ep: &mut Endpoint) {
-    ep.leaks.sort_by(|a, b| settle_order(a, b));
+    ep.leaks.to_mut().sort_by(|a, b| settle_order(a, b));
     set_verdict(ep);
 }
 

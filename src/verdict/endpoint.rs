@@ -579,41 +579,213 @@ pub struct Endpoint {
     /// leak to the 499 other links, by ~1,000 distinct leaks. (Absent
     /// when read: `wire::read_host` reads the report's refs beside.)
     #[serde(default)]
-    pub leaks: Vec<Arc<Leak>>,
-    /// The list `leaks` was read off, where it was (`LeakBase`).
-    #[serde(skip)]
-    pub leak_base: LeakBase,
+    pub leaks: Leaks,
     #[serde(default)]
     pub no_route: Vec<NoRoute>,
     /// Rules whose selectors the dumps cannot settle for a reply.
     pub conditional: Vec<Quote>,
 }
 
-/// The list an endpoint's leaks were read off: its group's template's
-/// (`analyse::delta`), of which the endpoint lacks the few its own link
-/// takes away. The report names the list and what the endpoint lacks
-/// rather than every entry (`report::wire`): a concentrator's 4,000 links
-/// each leak to the 3,999 others, 16 million refs. How the leaks came to
-/// be, not what they are: any two are equal.
-#[derive(Clone, Default)]
-pub struct LeakBase(pub Option<Arc<[Arc<Leak>]>>);
+/// An endpoint's leaks: a list of its own, or a list it shares with the
+/// endpoints of its group less the few positions its own link takes away
+/// (`Off`: an endpoint read off its group's template, `analyse::delta`).
+/// A concentrator's 4,000 links each leak to the 3,999 others: a list of
+/// its own each was 16 million pointers to copy, count and drop (a third
+/// of its analysis), and the report names the list and what each lacks
+/// (`report::wire`). Equal by the leaks listed, whatever the form.
+/// A list of leaks shared by the endpoints read off one template.
+pub type LeakList = Arc<[Arc<Leak>]>;
 
-impl PartialEq for LeakBase {
-    fn eq(&self, _: &Self) -> bool {
-        true
+#[derive(Clone)]
+pub enum Leaks {
+    Own(Vec<Arc<Leak>>),
+    /// `base` less the positions `less` (ascending, each in `base`).
+    Off {
+        base: LeakList,
+        less: Box<[u32]>,
+    },
+}
+
+impl Default for Leaks {
+    fn default() -> Self {
+        Leaks::Own(Vec::new())
     }
 }
 
-impl Eq for LeakBase {}
+impl Leaks {
+    /// `base` less the positions `less` (ascending, each in `base`).
+    pub fn off(base: LeakList, less: Box<[u32]>) -> Self {
+        debug_assert!(less.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(less.last().is_none_or(|&k| (k as usize) < base.len()));
+        Leaks::Off { base, less }
+    }
 
-impl std::fmt::Debug for LeakBase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Some(l) => write!(f, "LeakBase({} leaks)", l.len()),
-            None => f.write_str("LeakBase(none)"),
+    pub fn len(&self) -> usize {
+        match self {
+            Leaks::Own(v) => v.len(),
+            Leaks::Off { base, less } => base.len() - less.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> LeaksIter<'_> {
+        let (all, less): (&[Arc<Leak>], &[u32]) = match self {
+            Leaks::Own(v) => (v, &[]),
+            Leaks::Off { base, less } => (base, less),
+        };
+        LeaksIter {
+            all,
+            less,
+            at: 0,
+            left: self.len(),
+        }
+    }
+
+    pub fn first(&self) -> Option<&Arc<Leak>> {
+        self.iter().next()
+    }
+
+    /// The shared list and the positions this lacks of it (`Off`).
+    pub fn shared(&self) -> Option<(&LeakList, &[u32])> {
+        match self {
+            Leaks::Own(_) => None,
+            Leaks::Off { base, less } => Some((base, less)),
+        }
+    }
+
+    /// Whether any leak is `f`'s. A shared list none of whose leaks is
+    /// (`in_list`, by the list's address, for one `f`) is read once for
+    /// all its endpoints: a concentrator's 4,000 each share 4,000.
+    pub(crate) fn any_where(
+        &self,
+        in_list: &mut super::FastMap<*const Arc<Leak>, bool>,
+        f: impl Fn(&Leak) -> bool,
+    ) -> bool {
+        if let Leaks::Off { base, .. } = self {
+            let any = in_list.entry(base.as_ptr());
+            if !*any.or_insert_with(|| base.iter().any(|l| f(l))) {
+                return false;
+            }
+        }
+        self.iter().any(|l| f(l))
+    }
+
+    /// The leaks as a list of their own, made one if shared.
+    pub fn to_mut(&mut self) -> &mut Vec<Arc<Leak>> {
+        if let Leaks::Off { .. } = self {
+            *self = Leaks::Own(self.iter().cloned().collect());
+        }
+        match self {
+            Leaks::Own(v) => v,
+            Leaks::Off { .. } => unreachable!("made its own above"),
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<Arc<Leak>> {
+        match self {
+            Leaks::Own(v) => v,
+            off => off.iter().cloned().collect(),
         }
     }
 }
+
+impl From<Vec<Arc<Leak>>> for Leaks {
+    fn from(v: Vec<Arc<Leak>>) -> Self {
+        Leaks::Own(v)
+    }
+}
+
+impl FromIterator<Arc<Leak>> for Leaks {
+    fn from_iter<I: IntoIterator<Item = Arc<Leak>>>(i: I) -> Self {
+        Leaks::Own(i.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Leaks {
+    type Item = &'a Arc<Leak>;
+    type IntoIter = LeaksIter<'a>;
+    fn into_iter(self) -> LeaksIter<'a> {
+        self.iter()
+    }
+}
+
+impl PartialEq for Leaks {
+    fn eq(&self, o: &Self) -> bool {
+        self.len() == o.len() && self.iter().eq(o.iter())
+    }
+}
+
+impl Eq for Leaks {}
+
+impl std::fmt::Debug for Leaks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl std::ops::Index<usize> for Leaks {
+    type Output = Arc<Leak>;
+    fn index(&self, i: usize) -> &Arc<Leak> {
+        match self {
+            Leaks::Own(v) => &v[i],
+            off => off.iter().nth(i).expect("a leak at that place"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Leaks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Arc<Leak>>::deserialize(d).map(Leaks::Own)
+    }
+}
+
+/// The leaks of a `Leaks`, in order: the list's, skipping the positions
+/// it lacks.
+#[derive(Clone)]
+pub struct LeaksIter<'a> {
+    all: &'a [Arc<Leak>],
+    less: &'a [u32],
+    at: usize,
+    left: usize,
+}
+
+impl<'a> LeaksIter<'a> {
+    /// The leaks of a plain list (a pod group's).
+    pub fn of(all: &'a [Arc<Leak>]) -> Self {
+        LeaksIter {
+            all,
+            less: &[],
+            at: 0,
+            left: all.len(),
+        }
+    }
+}
+
+impl<'a> Iterator for LeaksIter<'a> {
+    type Item = &'a Arc<Leak>;
+
+    fn next(&mut self) -> Option<&'a Arc<Leak>> {
+        while let Some((&k, rest)) = self.less.split_first()
+            && k as usize == self.at
+        {
+            self.less = rest;
+            self.at += 1;
+        }
+        let l = self.all.get(self.at)?;
+        self.at += 1;
+        self.left -= 1;
+        Some(l)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for LeaksIter<'_> {}
 
 /// Whether an address takes requests: `up`, or why not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -636,5 +808,72 @@ impl EndpointState {
             EndpointState::NoCarrier => "no-carrier",
             EndpointState::Tentative => "tentative",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leak(egress: &str) -> Arc<Leak> {
+        Arc::new(Leak {
+            destinations: Vec::new(),
+            destinations_omitted: 0,
+            summary: String::new(),
+            scope: Scope::CrossSubnet,
+            egress: egress.into(),
+            gateway: None,
+            hash_dependent: false,
+            legs: Vec::new(),
+            rule: None,
+            route: None,
+            routes: 1,
+            protocols: None,
+            impact: Impact::Delivered,
+            dropped_by: None,
+            size: 1,
+            own_leg: false,
+        })
+    }
+
+    #[test]
+    fn a_shared_list_less_positions_reads_as_the_list_it_stands_for() {
+        let base: Arc<[Arc<Leak>]> = (0..6).map(|k| leak(&format!("ppp{k}"))).collect();
+        let names = |l: &Leaks| l.iter().map(|x| x.egress.clone()).collect::<Vec<_>>();
+        // Lacking the first, two in the middle and the last.
+        for (less, want) in [
+            (vec![], vec!["ppp0", "ppp1", "ppp2", "ppp3", "ppp4", "ppp5"]),
+            (vec![0, 2, 3, 5], vec!["ppp1", "ppp4"]),
+            (vec![0, 1, 2, 3, 4, 5], vec![]),
+        ] {
+            let off = Leaks::off(base.clone(), less.clone().into());
+            assert_eq!(names(&off), want);
+            assert_eq!((off.len(), off.iter().len()), (want.len(), want.len()));
+            assert_eq!(off.is_empty(), want.is_empty());
+            assert_eq!(
+                off.first().map(|l| l.egress.as_str()),
+                want.first().copied()
+            );
+            for (k, w) in want.iter().enumerate() {
+                assert_eq!(off[k].egress, *w);
+            }
+            // Equal to the same leaks as a list of its own, either way.
+            let own: Leaks = off.iter().cloned().collect();
+            assert!(own.shared().is_none());
+            assert_eq!(own, off);
+            assert_eq!(off, own);
+            assert_eq!(off.shared().map(|(_, l)| l.to_vec()), Some(less));
+            // Made its own where changed, the shared list untouched.
+            let mut changed = off.clone();
+            changed.to_mut().push(leak("eth0"));
+            assert!(changed.shared().is_none() && changed != off);
+            assert_eq!(changed.len(), want.len() + 1);
+            assert_eq!(base.len(), 6);
+            assert_eq!(off.clone().into_vec().len(), want.len());
+        }
+        // Unequal where one leak differs, though as long.
+        let a = Leaks::off(base.clone(), vec![1].into());
+        let b = Leaks::off(base.clone(), vec![2].into());
+        assert!(a != b && a.len() == b.len());
     }
 }

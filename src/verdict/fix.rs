@@ -405,18 +405,24 @@ fn holds_gateway<'a>(
 }
 
 /// Whether `g` is a broadcast, network-wide broadcast or multicast IPv4
-/// address of the host (what `inet_addr_type` calls not unicast).
+/// address of the host (what `inet_addr_type` calls not unicast). Asked
+/// per route a step adds: a concentrator's `local` table and addresses
+/// are 4,000 each, so both are read by their indexes where they hold.
 fn v4_not_unicast(h: &Host, g: IpAddr) -> bool {
     let IpAddr::V4(v) = g else { return false };
+    let not_unicast = |e: &RouteEntry| {
+        matches!(e.route.kind, RouteType::Broadcast | RouteType::Multicast)
+            && e.route.dst.contains(&g)
+    };
     v.is_multicast()
         || v.is_broadcast()
-        || h.addrs.iter().any(|a| a.addr.broadcast == Some(g))
+        || h.is_addr_broadcast(g)
         || h.table(Family::Inet, &Table::Id(Table::LOCAL))
-            .is_some_and(|t| {
-                t.routes.iter().any(|e| {
-                    matches!(e.route.kind, RouteType::Broadcast | RouteType::Multicast)
-                        && e.route.dst.contains(&g)
-                })
+            .is_some_and(|t| match t.indexed() {
+                true => {
+                    (t.candidates(g)).any(|(_, a)| a.iter().any(|&i| not_unicast(&t.routes[i])))
+                }
+                false => t.routes.iter().any(not_unicast),
             })
 }
 
@@ -3372,12 +3378,13 @@ impl Subnets {
 /// that have it (`pick_gateway`'s links in one segment).
 fn subnet_links(host: &Host, fam: Family) -> HashMap<ipnet::IpNet, Vec<&str>> {
     let mut m: HashMap<ipnet::IpNet, Vec<&str>> = HashMap::new();
+    // A concentrator's 4,000 links share one local /32.
+    let mut seen: super::FastSet<(ipnet::IpNet, &str)> = Default::default();
     for a in host.addrs.iter().filter(|a| a.addr.family == fam) {
-        if let Some(n) = subnet_of(a) {
-            let links = m.entry(n).or_default();
-            if !links.contains(&a.link.as_str()) {
-                links.push(a.link.as_str());
-            }
+        if let Some(n) = subnet_of(a)
+            && seen.insert((n, a.link.as_str()))
+        {
+            m.entry(n).or_default().push(a.link.as_str());
         }
     }
     m
@@ -4771,12 +4778,13 @@ pub(crate) fn advise_in(
     // Both found in maps: a host of 500 links has 10,000 twins.
     let twins = super::twins(eps);
     let mut group_of: super::FastMap<(&str, Family), usize> = Default::default();
+    let mut by_list = Default::default();
     for (i, e) in eps.iter().enumerate() {
         if e.verdict != Some(Verdict::Asymmetric) {
             continue;
         }
         let own = twins[i].map_or(e, |t| &eps[t]);
-        if own.protocols.is_some() || own.leaks.iter().any(|l| l.protocols.is_some()) {
+        if own.protocols.is_some() || own.leaks.any_where(&mut by_list, |l| l.protocols.is_some()) {
             by_protocol.push(i);
             continue;
         }

@@ -534,13 +534,17 @@ fn broken_lead(eps: &[Endpoint], host: &Host) -> Option<String> {
             best = Some((impact, size, text));
         }
     };
+    let mut dropped = Default::default();
     for e in eps.iter().filter(|e| e.same_as.is_none()) {
         // The setting that dropped them, briefly (`dropped_by` has its key).
         let rp = || {
             let mode = host.sysctls.rp_filter(&e.interface).mode;
             format!("rp_filter={mode} on {}", e.interface)
         };
-        for l in &e.leaks {
+        let some = e
+            .leaks
+            .any_where(&mut dropped, |l| l.impact != Impact::Delivered);
+        for l in e.leaks.iter().take(if some { usize::MAX } else { 0 }) {
             match l.impact {
                 Impact::RequestDropped => consider(
                     l.impact,
@@ -638,6 +642,8 @@ fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Miss
                 .expect("an asymmetric endpoint");
             let mut scopes: Vec<&str> = Vec::new();
             let mut egress: Vec<&str> = Vec::new();
+            // A concentrator's endpoint leaks to its 3,999 other links.
+            let mut seen: super::FastSet<&str> = Default::default();
             for l in &e.leaks {
                 let s = match l.scope {
                     super::Scope::SameSubnet => "same-subnet",
@@ -647,7 +653,7 @@ fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Miss
                 if !scopes.contains(&s) {
                     scopes.push(s);
                 }
-                if !egress.contains(&l.egress.as_str()) {
+                if seen.insert(&l.egress) {
                     egress.push(&l.egress);
                 }
             }

@@ -23,7 +23,9 @@ use crate::grammar::Family;
 use crate::model::{Host, fam_idx, lookup::is_link_local};
 pub use analyse::MAX_DESTINATIONS;
 use analyse::{Analysed, Memo, Outcome, analyse, settle};
-pub use endpoint::{Endpoint, EndpointState, Leak, LeakBase, Leg, NoRoute, Quote, Scope, Verdict};
+pub use endpoint::{
+    Endpoint, EndpointState, Leak, LeakList, Leaks, LeaksIter, Leg, NoRoute, Quote, Scope, Verdict,
+};
 pub use impact::Impact;
 pub use links::{LinkClass, glob};
 use peers::{Peers, Space, other_dev};
@@ -88,8 +90,7 @@ pub(crate) fn unassessed(
         same_as: None,
         protocols: None,
         impact: None,
-        leaks: Vec::new(),
-        leak_base: Default::default(),
+        leaks: Leaks::default(),
         no_route: Vec::new(),
         conditional: Vec::new(),
     }
@@ -206,7 +207,7 @@ fn endpoints_with<'h>(
                                     shares,
                                 );
                                 let mut e = ep.clone();
-                                e.leaks.clear();
+                                e.leaks = Leaks::default();
                                 e.no_route.clear();
                                 e.conditional.clear();
                                 analyse(host, class, &q, &mut e, sp, &mut m, gp, &rp, memo, None);
@@ -334,7 +335,7 @@ fn merge_protocols(ep: &mut Endpoint, passes: Vec<(String, Endpoint)>) {
         if !e.leaks.is_empty() {
             leaking.push(name.clone());
         }
-        for l in e.leaks {
+        for l in e.leaks.into_vec() {
             let l = std::sync::Arc::unwrap_or_clone(l);
             match leaks.iter_mut().find(|(x, _)| *x == l) {
                 Some((_, names)) => names.push(name.clone()),

@@ -404,7 +404,7 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
                 veth: p.veth.to_string(),
                 verdict,
                 impact: ep.impact,
-                leaks: ep.leaks,
+                leaks: ep.leaks.into_vec(),
                 no_route: ep.no_route,
                 conditional: ep.conditional,
             });

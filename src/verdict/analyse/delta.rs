@@ -26,7 +26,7 @@ use super::{
 };
 use crate::verdict::peers::{PeerWalk, Peers, RangeSet};
 use crate::verdict::quote::Quoter;
-use crate::verdict::{FastMap, FastSet, Leak, NoRoute, Quote};
+use crate::verdict::{FastMap, FastSet, Leak, LeakList, Leaks, NoRoute, Quote};
 use std::sync::Arc;
 
 /// Groups whose last walk had fewer than this many steps get no template:
@@ -94,9 +94,9 @@ struct Template {
     cond: Vec<(u128, u32)>,
     /// The report: the leaks in `settle`'s order, each with its outcome.
     leaks: Vec<(Arc<Leak>, u32)>,
-    /// Those leaks alone, shared by the endpoints read off (made at the
-    /// first).
-    base: Option<Arc<[Arc<Leak>]>>,
+    /// Those leaks alone, shared by the endpoints read off, and each
+    /// leak's (outcome, position) by outcome (made at the first).
+    base: Option<(LeakList, Vec<(u32, u32)>)>,
     no_route: Vec<NoRoute>,
     conditional: Vec<Quote>,
     /// The peer segments (`PeerWalk`) and whether runs were taken whole.
@@ -120,10 +120,7 @@ impl Template {
 
 /// An endpoint's report, as `analyse` sets it.
 pub(super) struct Delta {
-    pub(super) leaks: Vec<Arc<Leak>>,
-    /// The template's leaks, that `leaks` is of less a few
-    /// (`Endpoint::leak_base`).
-    pub(super) base: Option<Arc<[Arc<Leak>]>>,
+    pub(super) leaks: Leaks,
     pub(super) no_route: Vec<NoRoute>,
     pub(super) conditional: Vec<Quote>,
 }
@@ -205,13 +202,9 @@ pub(super) fn endpoint<'h>(
             }
         }
     };
-    let mut d = apply(ctx, m, view, own, walk, &t);
-    match &mut d {
-        Some(d) => {
-            let base = t
-                .base
-                .get_or_insert_with(|| t.leaks.iter().map(|(l, _)| l.clone()).collect());
-            d.base = Some(base.clone());
+    let d = apply(ctx, m, view, own, walk, &mut t);
+    match &d {
+        Some(_) => {
             t.hits += 1;
             #[cfg(test)]
             READ_OFF.with(|r| r.set(r.get() + 1));
@@ -366,7 +359,7 @@ fn apply<'h>(
     view: &View<'_>,
     own: &RangeSet,
     walk: PeerWalk,
-    t: &Template,
+    t: &mut Template,
 ) -> Option<Delta> {
     if !walk.same_but_own(&t.segs) {
         return None;
@@ -479,20 +472,30 @@ fn apply<'h>(
     if !same || !cond_ok || !met_ok || removed.iter().any(|(&o, &n)| t.size[o as usize] != n) {
         return None;
     }
-    // Mostly an outcome or two taken away: a list, not a hash per leak
-    // (every endpoint reads the template's leaks: a concentrator's links²).
-    let gone: Vec<u32> = removed.keys().copied().collect();
-    let taken = |o: &u32| match gone.len() {
-        0..=8 => gone.contains(o),
-        _ => removed.contains_key(o),
-    };
-    let leaks = t.leaks.iter().filter(|(_, o)| !taken(o));
+    // The template's list less the positions of the outcomes taken away
+    // (each endpoint reading a list of its own was a concentrator's links²).
+    let (base, by_outcome) = t.base.get_or_insert_with(|| {
+        let base = t.leaks.iter().map(|(l, _)| l.clone()).collect();
+        let mut by = (t.leaks.iter().enumerate())
+            .map(|(k, &(_, o))| (o, k as u32))
+            .collect::<Vec<_>>();
+        by.sort_unstable();
+        (base, by)
+    });
+    let mut less = Vec::new();
+    for &o in removed.keys() {
+        let first = by_outcome.partition_point(|x| x.0 < o);
+        less.extend(
+            by_outcome[first..]
+                .iter()
+                .take_while(|x| x.0 == o)
+                .map(|x| x.1),
+        );
+    }
+    less.sort_unstable();
     m.met_by_source = Some(t.met.clone());
-    let mut kept = Vec::with_capacity(t.leaks.len() - removed.len());
-    kept.extend(leaks.map(|(l, _)| l.clone()));
     Some(Delta {
-        leaks: kept,
-        base: None,
+        leaks: Leaks::off(base.clone(), less.into()),
         no_route: t.no_route.clone(),
         conditional: t.conditional.clone(),
     })

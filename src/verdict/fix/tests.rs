@@ -2033,3 +2033,76 @@ fn unmerging_local_and_main_is_judged_where_it_parts() {
         commands(&a)
     );
 }
+
+/// A gateway that is one of the host's broadcast addresses is refused
+/// (`Nexthop has invalid gateway`), whether an address's `brd` or a
+/// `broadcast` route in `local`: read by their indexes, and by a scan once
+/// a step has added to `local`. Kernel (namespace `aro-bh-s32`, veth
+/// `eth1` with 10.8.0.10/16 and 10.9.0.10/24 brd 10.9.0.200, `broadcast
+/// 10.8.0.255 dev eth1 table local` added by hand): via 10.8.0.255 and via
+/// 10.9.0.200 refused, via 10.8.0.254 accepted.
+#[test]
+fn a_broadcast_gateway_is_refused_by_index_and_after_local_changes() {
+    let addr = link(
+        3,
+        "eth1",
+        &[
+            "10.8.0.10/16 brd 10.8.255.255",
+            "10.9.0.10/24 brd 10.9.0.200",
+        ],
+    );
+    let route = "10.8.0.0/16 dev eth1 proto kernel scope link src 10.8.0.10
+10.9.0.0/24 dev eth1 proto kernel scope link src 10.9.0.10
+local 10.8.0.10 dev eth1 table local proto kernel scope host src 10.8.0.10
+broadcast 10.8.0.255 dev eth1 table local scope link
+broadcast 10.8.255.255 dev eth1 table local proto kernel scope link src 10.8.0.10
+local 10.9.0.10 dev eth1 table local proto kernel scope host src 10.9.0.10
+broadcast 10.9.0.200 dev eth1 table local proto kernel scope link src 10.9.0.10
+";
+    let h = host(&addr, RULES, route, "", "");
+    let gw = |a: &str| Gateway {
+        addr: Some(a.parse().unwrap()),
+        onlink: false,
+        note: None,
+        subnet: None,
+    };
+    let add = |m: &mut Host, dst: &str, via: &str| {
+        let r = via_route(Family::Inet, dst.parse().unwrap(), 5000, "eth1", &gw(via));
+        apply_unfinished(m, &Op::AddRoute(r)).map(|_| ())
+    };
+    let invalid = Err("Error: Nexthop has invalid gateway.".to_string());
+    let mut m = h.clone();
+    // The table holds the gateways' subnets first (`gateway_valid`).
+    for dst in ["10.8.0.0/16", "10.9.0.0/24"] {
+        let r = direct_route(Family::Inet, dst.parse().unwrap(), 5000, "eth1");
+        assert!(apply_op(&mut m, &Op::AddRoute(r)).is_ok());
+    }
+    assert!(
+        m.table(Family::Inet, &Table::Id(Table::LOCAL))
+            .unwrap()
+            .indexed()
+    );
+    assert_eq!(add(&mut m, "10.50.0.0/16", "10.8.0.255"), invalid);
+    assert_eq!(add(&mut m, "10.52.0.0/16", "10.9.0.200"), invalid);
+    assert_eq!(add(&mut m, "10.54.0.0/16", "10.8.255.255"), invalid);
+    assert!(add(&mut m, "10.51.0.0/16", "10.8.0.254").is_ok());
+    // A broadcast route a step adds to `local` counts at once, before the
+    // step's tables are indexed again (`apply_unfinished`).
+    let mut b = Route::new(
+        0,
+        Family::Inet,
+        "10.8.0.253/32".parse().unwrap(),
+        RouteType::Broadcast,
+        Table::Id(Table::LOCAL),
+    );
+    b.dev = Some("eth1".into());
+    assert!(apply_unfinished(&mut m, &Op::AddRoute(b)).is_ok());
+    assert!(
+        !m.table(Family::Inet, &Table::Id(Table::LOCAL))
+            .unwrap()
+            .indexed()
+    );
+    assert_eq!(add(&mut m, "10.53.0.0/16", "10.8.0.253"), invalid);
+    assert_eq!(add(&mut m, "10.55.0.0/16", "10.8.0.255"), invalid);
+    assert!(add(&mut m, "10.56.0.0/16", "10.8.0.252").is_ok());
+}
