@@ -1223,9 +1223,12 @@ struct Captured {
     /// unicast (`SkipRun`): every piece of them accepts anything, for a
     /// slot whose group takes them from the analysis's reference.
     any_runs: Option<Vec<super::analyse::SkipRun>>,
-    /// `wants`' labels by kind, all `None` between calls (a host with an
-    /// address per group filled one per endpoint, addresses × kinds).
-    known: Vec<Option<u8>>,
+    /// `wants`' labels by kind, with the lookup each came of, all `None`
+    /// between calls (a host with an address per group filled one per
+    /// endpoint, addresses × kinds).
+    known: Vec<Option<(u8, u32)>>,
+    /// Labels read off a template of each slot's (`template`).
+    layouts: template::Layouts,
     /// The pieces of each mixed run's (`any_runs`) other kind.
     others: super::analyse::RunOthers,
     /// Per rule of the host (by index), the highest priority up to it: a
@@ -1372,6 +1375,7 @@ impl Captured {
             slot_group: Vec::new(),
             any_runs: None,
             known: Vec::new(),
+            layouts: Default::default(),
             others: Default::default(),
             prio_upto: host.rules[fam_idx(fam)]
                 .iter()
@@ -3130,16 +3134,24 @@ const ANY: u8 = THROW | DIRECT | VIA;
 /// runs (`Labels`: an endpoint planned alone, at a cost by how often its
 /// labels change; a byte a piece was pieces × endpoints for a link of
 /// 20,000 addresses).
-trait LabelSink: Default {
+trait LabelSink: Default + PartialEq + std::fmt::Debug {
     /// How many pieces are labelled.
     fn len(&self) -> usize;
     /// Pieces up to `upto` labelled `m` (none where they are already).
     fn fill(&mut self, upto: usize, m: u8);
+    /// As `fill`, the label read off lookup `_k` (`NO_LOOKUP`: none).
+    fn fill_by(&mut self, upto: usize, m: u8, _k: u32) {
+        self.fill(upto, m)
+    }
     /// The pieces from `self.len()` on, of kinds `kinds`, labelled `ANY`,
     /// but those of kind `other` (at `others`, ascending: a mixed run's
-    /// other kind), labelled `m`, as the piece before them was.
-    fn fill_others(&mut self, kinds: &[u32], other: u32, others: &[u32], m: u8);
+    /// other kind), labelled `m`, as the piece before them was (of lookup
+    /// `k`).
+    fn fill_others(&mut self, kinds: &[u32], other: u32, others: &[u32], m: u8, k: u32);
 }
+
+/// No lookup: a label its peer segment or a run settled.
+const NO_LOOKUP: u32 = u32::MAX;
 
 impl LabelSink for Vec<u8> {
     fn len(&self) -> usize {
@@ -3155,7 +3167,7 @@ impl LabelSink for Vec<u8> {
         }
     }
 
-    fn fill_others(&mut self, kinds: &[u32], other: u32, others: &[u32], m: u8) {
+    fn fill_others(&mut self, kinds: &[u32], other: u32, others: &[u32], m: u8, _k: u32) {
         let end = self.len() + kinds.len();
         if others.len() * 8 > kinds.len() {
             // Many (addresses apart, a gap between each two): one pass.
@@ -3195,7 +3207,7 @@ impl LabelSink for Labels {
         }
     }
 
-    fn fill_others(&mut self, kinds: &[u32], _other: u32, _others: &[u32], _m: u8) {
+    fn fill_others(&mut self, kinds: &[u32], _other: u32, _others: &[u32], _m: u8, _k: u32) {
         // After a piece labelled `m`, the run's `m` and `ANY` pieces are
         // one run with it.
         #[cfg(test)]
@@ -3619,6 +3631,51 @@ fn pick_gateway(
     None
 }
 
+/// The label lookup `l` gives a piece for endpoint `e`'s replies, where
+/// its peer segment does not settle it, and the priority of the rule that
+/// decides its leak (`u32::MAX`: no leak). `own`: whether the piece is in
+/// the endpoint's own prefixes.
+fn label_of(
+    host: &Host,
+    sp: &Space<'_>,
+    l: &KeptLookup,
+    e: &Endpoint,
+    gw: Option<&Gateway>,
+    own: impl FnOnce() -> bool,
+) -> (u8, u32) {
+    let fi = fam_idx(e.family);
+    let m = match &l.result {
+        Err(_) => THROW,
+        // Local and broadcast answers come from `local`, whose rule
+        // (priority 0) precedes the fix's.
+        Ok(h) if h.kind != RouteType::Unicast => {
+            if l.table == Some(Table::Id(Table::LOCAL)) {
+                ANY
+            } else {
+                THROW
+            }
+        }
+        Ok(h) if other_dev(h, &e.interface, sp).is_some() => {
+            let p = l.rule.map_or(32766, |i| host.rules[fi][i].rule.priority);
+            return (if own() { DIRECT } else { VIA }, p);
+        }
+        // Straight into a container link: it stays so.
+        Ok(h) if h.dev != e.interface || h.nexthops.iter().any(|n| n.dev != e.interface) => THROW,
+        Ok(h) => {
+            let single = h.nexthops.is_empty();
+            let mut m = THROW;
+            if single && h.gateway.is_none() {
+                m |= DIRECT;
+            }
+            if single && gw.is_some_and(|g| g.addr == h.gateway) {
+                m |= VIA;
+            }
+            m
+        }
+    };
+    (m, u32::MAX)
+}
+
 /// The labels each piece of `sp` accepts for endpoint `e`'s replies, and
 /// the priority of the first rule that decides a leak (the fix's rule
 /// must come before it); none once a piece is labelled `stop` (a link
@@ -3633,10 +3690,36 @@ fn wants<L: LabelSink>(
     gw: Option<&Gateway>,
     stop: Option<u8>,
 ) -> Option<(L, u32)> {
+    let (rules, slot) = cap.ep(host, sp, e);
+    // Off the slot's template, where the endpoint differs from it in a few
+    // pieces (a concentrator's links each walked every link's pieces).
+    if let Some(read) = template::read_off(host, sp, cap, e, gw, stop, &rules, slot) {
+        #[cfg(test)]
+        template::check(
+            read.as_ref(),
+            wants_walk(host, sp, cap, e, gw, stop, &rules, slot),
+        );
+        return read;
+    }
+    let walked = wants_walk(host, sp, cap, e, gw, stop, &rules, slot);
+    template::walked(host, sp, cap, e, &rules, slot);
+    walked
+}
+
+/// `wants` by a walk of every piece.
+#[allow(clippy::too_many_arguments)]
+fn wants_walk<L: LabelSink>(
+    host: &Host,
+    sp: &Space<'_>,
+    cap: &mut Captured,
+    e: &Endpoint,
+    gw: Option<&Gateway>,
+    stop: Option<u8>,
+    rules: &ReplyRules,
+    slot: usize,
+) -> Option<(L, u32)> {
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
-    let (rules, slot) = cap.ep(host, sp, e);
-    let fi = fam_idx(e.family);
     let mut known = std::mem::take(&mut cap.known);
     known.resize(sp.kinds, None);
     // The kinds labelled, to clear again.
@@ -3724,52 +3807,18 @@ fn wants<L: LabelSink>(
             (kind, upto) = (base, last);
         }
         i = upto;
-        let m = match walk.without_lookup(start) {
-            Some(Outcome::Skip) => ANY,
-            Some(_) => THROW,
+        let (m, k) = match walk.without_lookup(start) {
+            Some(Outcome::Skip) => (ANY, NO_LOOKUP),
+            Some(_) => (THROW, NO_LOOKUP),
             None => match known[kind] {
                 Some(m) => m,
                 None => {
-                    let k = cap.get(host, slot, &rules, kind, space::addr(e.family, start));
-                    let l = cap.lookup(k);
-                    let m = match &l.result {
-                        Err(_) => THROW,
-                        // Local and broadcast answers come from `local`,
-                        // whose rule (priority 0) precedes the fix's.
-                        Ok(h) if h.kind != RouteType::Unicast => {
-                            if l.table == Some(Table::Id(Table::LOCAL)) {
-                                ANY
-                            } else {
-                                THROW
-                            }
-                        }
-                        Ok(h) if other_dev(h, &e.interface, sp).is_some() => {
-                            let p = l.rule.map_or(32766, |i| host.rules[fi][i].rule.priority);
-                            first_decider = first_decider.min(p);
-                            if walk.is_own(start) { DIRECT } else { VIA }
-                        }
-                        // Straight into a container link: it stays so.
-                        Ok(h)
-                            if h.dev != e.interface
-                                || h.nexthops.iter().any(|n| n.dev != e.interface) =>
-                        {
-                            THROW
-                        }
-                        Ok(h) => {
-                            let single = h.nexthops.is_empty();
-                            let mut m = THROW;
-                            if single && h.gateway.is_none() {
-                                m |= DIRECT;
-                            }
-                            if single && gw.is_some_and(|g| g.addr == h.gateway) {
-                                m |= VIA;
-                            }
-                            m
-                        }
-                    };
-                    known[kind] = Some(m);
+                    let k = cap.get(host, slot, rules, kind, space::addr(e.family, start));
+                    let (m, p) = label_of(host, sp, cap.lookup(k), e, gw, || walk.is_own(start));
+                    first_decider = first_decider.min(p);
+                    known[kind] = Some((m, k));
                     labelled.push(kind as u32);
-                    m
+                    (m, k)
                 }
             },
         };
@@ -3777,12 +3826,12 @@ fn wants<L: LabelSink>(
             stopped = true;
             break;
         }
-        out.fill(upto, m);
+        out.fill_by(upto, m, k);
         // A mixed run's other kind answers alike throughout: the rest of
         // the run at once.
         if i < mixed_end && kind == mixed_other {
             let rest = &others[others.partition_point(|&p| (p as usize) < i)..];
-            out.fill_others(&sp.kind[i..mixed_end], mixed_other as u32, rest, m);
+            out.fill_others(&sp.kind[i..mixed_end], mixed_other as u32, rest, m, k);
             i = mixed_end;
         }
     }
@@ -5235,6 +5284,8 @@ fn listed(names: &[String]) -> String {
 }
 
 const REASON_NAMES: usize = 8;
+
+mod template;
 
 #[cfg(test)]
 mod tests;

@@ -2106,3 +2106,54 @@ broadcast 10.9.0.200 dev eth1 table local proto kernel scope link src 10.9.0.10
     assert_eq!(add(&mut m, "10.55.0.0/16", "10.8.0.255"), invalid);
     assert!(add(&mut m, "10.56.0.0/16", "10.8.0.252").is_ok());
 }
+
+/// A concentrator's links share a slot (one address, the same rules): its
+/// layouts are read off the slot's template, each link's pieces labelled
+/// again only where its own peer's route names it. Every read is compared
+/// with the whole walk (`template::check`, in `wants`), links with a
+/// router (a /29 routed via the peer) and without alike.
+#[test]
+fn a_concentrators_layouts_are_read_off_its_slots_template() {
+    let n = 48;
+    let mut routed = String::new();
+    for k in (0..n).step_by(3) {
+        let _ = writeln!(
+            routed,
+            "100.96.0.{}/29 via 100.64.0.{} dev ppp{k} proto static",
+            k * 4,
+            2 + k
+        );
+    }
+    let h = concentrator(n, "", &routed);
+    let before = template::READ_OFF.with(|r| r.get());
+    let (eps, a) = advise_on(&h, false);
+    let read = template::READ_OFF.with(|r| r.get()) - before;
+    // The slot's first two links are walked, then the template is made.
+    assert!(read as u32 >= n - 2, "{read} of {n} links read off");
+    assert!(
+        eps.iter()
+            .filter(|e| e.interface.starts_with("ppp"))
+            .count() as u32
+            == n
+    );
+    // Each link's step was laid out and judged (the kernel's replies to
+    // the other links' peers change, so none is taken): via its router
+    // where it has one, straight into the point-to-point link where not.
+    for k in 1..n {
+        let peer = 2 + k;
+        let via = match k % 3 {
+            0 => format!("via 100.64.0.{peer} dev ppp{k};"),
+            _ => format!("dev ppp{k};"),
+        };
+        assert!(
+            a.reason.contains(&format!("ppp{k} (IPv4):")),
+            "{}",
+            a.reason
+        );
+        assert!(
+            a.reason.contains(&format!("→ {via}")) || k == n - 1,
+            "{}",
+            a.reason
+        );
+    }
+}
