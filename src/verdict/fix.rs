@@ -3691,33 +3691,52 @@ fn wants<L: LabelSink>(
     stop: Option<u8>,
 ) -> Option<(L, u32)> {
     let (rules, slot) = cap.ep(host, sp, e);
+    let ask = Ask {
+        host,
+        sp,
+        e,
+        gw,
+        stop,
+        rules: &rules,
+        slot,
+    };
     // Off the slot's template, where the endpoint differs from it in a few
     // pieces (a concentrator's links each walked every link's pieces).
-    if let Some(read) = template::read_off(host, sp, cap, e, gw, stop, &rules, slot) {
+    if let Some(read) = template::read_off(cap, &ask) {
         #[cfg(test)]
-        template::check(
-            read.as_ref(),
-            wants_walk(host, sp, cap, e, gw, stop, &rules, slot),
-        );
+        template::check(read.as_ref(), wants_walk(cap, &ask));
         return read;
     }
-    let walked = wants_walk(host, sp, cap, e, gw, stop, &rules, slot);
-    template::walked(host, sp, cap, e, &rules, slot);
+    let walked = wants_walk(cap, &ask);
+    template::walked(cap, &ask);
     walked
 }
 
-/// `wants` by a walk of every piece.
-#[allow(clippy::too_many_arguments)]
-fn wants_walk<L: LabelSink>(
-    host: &Host,
-    sp: &Space<'_>,
-    cap: &mut Captured,
-    e: &Endpoint,
-    gw: Option<&Gateway>,
+/// What labelling an endpoint's pieces reads (`wants`): the host and its
+/// space, the endpoint, its link's router, the label to stop at, and the
+/// endpoint's reply rules and slot.
+#[derive(Clone, Copy)]
+struct Ask<'a, 'h> {
+    host: &'a Host,
+    sp: &'a Space<'h>,
+    e: &'a Endpoint,
+    gw: Option<&'a Gateway>,
     stop: Option<u8>,
-    rules: &ReplyRules,
+    rules: &'a ReplyRules,
     slot: usize,
-) -> Option<(L, u32)> {
+}
+
+/// `wants` by a walk of every piece.
+fn wants_walk<L: LabelSink>(cap: &mut Captured, a: &Ask<'_, '_>) -> Option<(L, u32)> {
+    let Ask {
+        host,
+        sp,
+        e,
+        gw,
+        stop,
+        rules,
+        slot,
+    } = *a;
     let peers = Peers::new(sp, e);
     let mut walk = PeerWalk::new(&peers, sp);
     let mut known = std::mem::take(&mut cap.known);

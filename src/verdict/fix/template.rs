@@ -18,11 +18,8 @@
 //! before. Test builds compare each read with the walk.
 
 use super::{
-    ANY, Captured, Endpoint, Gateway, LabelSink, NO_LOOKUP, THROW, label_of, space, wants_walk,
+    ANY, Ask, Captured, Endpoint, LabelSink, NO_LOOKUP, THROW, label_of, space, wants_walk,
 };
-use crate::model::Host;
-use crate::model::lookup::ReplyRules;
-use crate::verdict::Space;
 use crate::verdict::analyse::Outcome;
 use crate::verdict::peers::{PeerWalk, Peers};
 use crate::verdict::{FastMap, FastSet};
@@ -107,17 +104,11 @@ fn eligible(e: &Endpoint) -> bool {
     !e.internal && !matches!(e.address, IpAddr::V4(v) if v.is_loopback())
 }
 
-/// Notes a whole walk for `e` (slot `slot`), and makes the slot's template
-/// at its second.
-pub(super) fn walked(
-    host: &Host,
-    sp: &Space<'_>,
-    cap: &mut Captured,
-    e: &Endpoint,
-    rules: &ReplyRules,
-    slot: usize,
-) {
-    if !eligible(e) || sp.pts.len() < MIN_PIECES {
+/// Notes a whole walk for `a`'s endpoint, and makes its slot's template at
+/// the slot's second.
+pub(super) fn walked(cap: &mut Captured, a: &Ask<'_, '_>) {
+    let slot = a.slot;
+    if !eligible(a.e) || a.sp.pts.len() < MIN_PIECES {
         return;
     }
     let ls = &mut cap.layouts;
@@ -130,24 +121,24 @@ pub(super) fn walked(
         ls.made.insert(slot, None);
         return;
     }
-    let t = build(host, sp, cap, e, rules, slot).map(Box::new);
+    let t = build(cap, a).map(Box::new);
     let ls = &mut cap.layouts;
     ls.live += usize::from(t.is_some());
     ls.made.insert(slot, t);
 }
 
-/// Walks slot `slot` as no endpoint's (`e`'s address, no link).
-fn build(
-    host: &Host,
-    sp: &Space<'_>,
-    cap: &mut Captured,
-    e: &Endpoint,
-    rules: &ReplyRules,
-    slot: usize,
-) -> Option<Template> {
+/// Walks `a`'s slot as no endpoint's (its endpoint's address, no link).
+fn build(cap: &mut Captured, a: &Ask<'_, '_>) -> Option<Template> {
+    let (host, sp, e) = (a.host, a.sp, a.e);
     let mut none = crate::verdict::unassessed(e.address, e.prefixlen, String::new(), e.family);
     none.secondary = e.secondary;
-    let (walk, _) = wants_walk::<PieceLabels>(host, sp, cap, &none, None, None, rules, slot)?;
+    let whole = Ask {
+        e: &none,
+        gw: None,
+        stop: None,
+        ..*a
+    };
+    let (walk, _) = wants_walk::<PieceLabels>(cap, &whole)?;
     let n = sp.pts.len();
     if walk.labels.len() != n {
         return None;
@@ -199,24 +190,18 @@ fn build(
     })
 }
 
-/// `e`'s labels read off its slot's template; none where it must be
-/// walked whole.
-#[allow(clippy::too_many_arguments)]
+/// `a`'s labels read off its slot's template; none where they must be
+/// walked.
 pub(super) fn read_off<L: LabelSink>(
-    host: &Host,
-    sp: &Space<'_>,
     cap: &mut Captured,
-    e: &Endpoint,
-    gw: Option<&Gateway>,
-    stop: Option<u8>,
-    rules: &ReplyRules,
-    slot: usize,
+    a: &Ask<'_, '_>,
 ) -> Option<Option<(L, u32)>> {
-    if !eligible(e) {
+    if !eligible(a.e) {
         return None;
     }
+    let slot = a.slot;
     let mut t = cap.layouts.made.get_mut(&slot)?.take()?;
-    let read = apply(host, sp, cap, e, gw, stop, rules, slot, &t);
+    let read = apply(cap, a, &t);
     match read {
         Some(_) => t.hits += 1,
         None => t.misses += 1,
@@ -235,18 +220,12 @@ pub(super) fn read_off<L: LabelSink>(
     read
 }
 
-#[allow(clippy::too_many_arguments)]
 fn apply<L: LabelSink>(
-    host: &Host,
-    sp: &Space<'_>,
     cap: &mut Captured,
-    e: &Endpoint,
-    gw: Option<&Gateway>,
-    stop: Option<u8>,
-    rules: &ReplyRules,
-    slot: usize,
+    a: &Ask<'_, '_>,
     t: &Template,
 ) -> Option<Option<(L, u32)>> {
+    let (sp, e) = (a.sp, a.e);
     let n = sp.pts.len();
     if t.space != (sp.pts.as_ptr(), n) || t.crowded.contains(&e.interface) {
         return None;
@@ -277,14 +256,10 @@ fn apply<L: LabelSink>(
             Some(Outcome::Skip) => ANY,
             Some(_) => THROW,
             None => {
-                let k = cap.get(
-                    host,
-                    slot,
-                    rules,
-                    sp.kind[p] as usize,
-                    space::addr(e.family, start),
-                );
-                let (m, prio) = label_of(host, sp, cap.lookup(k), e, gw, || walk.is_own(start));
+                let addr = space::addr(e.family, start);
+                let k = cap.get(a.host, a.slot, a.rules, sp.kind[p] as usize, addr);
+                let own = || walk.is_own(start);
+                let (m, prio) = label_of(a.host, sp, cap.lookup(k), e, a.gw, own);
                 decider = decider.min(prio);
                 m
             }
@@ -298,7 +273,7 @@ fn apply<L: LabelSink>(
     {
         decider = decider.min(prio);
     }
-    if stop.is_some_and(|s| labels.contains(&s)) {
+    if a.stop.is_some_and(|s| labels.contains(&s)) {
         return Some(None);
     }
     let mut out = L::default();
