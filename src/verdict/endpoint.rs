@@ -875,5 +875,19 @@ mod tests {
         let a = Leaks::off(base.clone(), vec![1].into());
         let b = Leaks::off(base.clone(), vec![2].into());
         assert!(a != b && a.len() == b.len());
+        // `any_where` answers for the leaks listed, the shared list read
+        // once: where it holds none, not again.
+        let mut in_list = Default::default();
+        let is = |name: &'static str| move |l: &Leak| l.egress == name;
+        assert!(!a.any_where(&mut in_list, is("ppp1")));
+        assert!(b.any_where(&mut in_list, is("ppp1")));
+        let mut in_list = Default::default();
+        assert!(!a.any_where(&mut in_list, is("eth9")));
+        assert_eq!(in_list.get(&base.as_ptr()), Some(&false));
+        // A shared list said to hold none is not read again.
+        let c = Leaks::off(base.clone(), vec![].into());
+        assert!(!c.any_where(&mut in_list, is("ppp0")));
+        let own: Leaks = c.iter().cloned().collect();
+        assert!(own.any_where(&mut in_list, is("ppp0")));
     }
 }
