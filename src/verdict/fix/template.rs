@@ -7,8 +7,9 @@
 //! for `VIA`, or a segment of its own). A concentrator's links each
 //! labelled every link's pieces: links².
 //!
-//! So, once a slot has been walked twice, it is walked once more as no
-//! endpoint's (no link, no prefix of its own), and keeps each piece's
+//! So, at a slot's third endpoint (two are walked: a slot of two gets no
+//! template), the slot is walked once more as no endpoint's (no link, no
+//! prefix of its own), and keeps each piece's
 //! label, the devices each piece's answer names, and the pieces whose
 //! label is a leak, with the priority of the rule that decides it. An
 //! endpoint's labels are then the template's, with the pieces its link
@@ -104,27 +105,11 @@ fn eligible(e: &Endpoint) -> bool {
     !e.internal && !matches!(e.address, IpAddr::V4(v) if v.is_loopback())
 }
 
-/// Notes a whole walk for `a`'s endpoint, and makes its slot's template at
-/// the slot's second.
+/// Notes a whole walk for `a`'s endpoint.
 pub(super) fn walked(cap: &mut Captured, a: &Ask<'_, '_>) {
-    let slot = a.slot;
-    if !eligible(a.e) || a.sp.pts.len() < MIN_PIECES {
-        return;
+    if eligible(a.e) && a.sp.pts.len() >= MIN_PIECES {
+        *cap.layouts.walks.entry(a.slot).or_default() += 1;
     }
-    let ls = &mut cap.layouts;
-    let n = ls.walks.entry(slot).or_default();
-    *n += 1;
-    if *n < 2 || ls.made.contains_key(&slot) {
-        return;
-    }
-    if ls.live >= MAX_LIVE {
-        ls.made.insert(slot, None);
-        return;
-    }
-    let t = build(cap, a).map(Box::new);
-    let ls = &mut cap.layouts;
-    ls.live += usize::from(t.is_some());
-    ls.made.insert(slot, t);
 }
 
 /// Walks `a`'s slot as no endpoint's (its endpoint's address, no link).
@@ -143,39 +128,50 @@ fn build(cap: &mut Captured, a: &Ask<'_, '_>) -> Option<Template> {
     if walk.labels.len() != n {
         return None;
     }
-    // Each lookup's devices and leak priority, once.
+    // Each lookup's devices (each once) and leak priority, once.
     let mut of: FastMap<u32, (Vec<&str>, u32)> = FastMap::default();
-    let mut named: FastMap<&str, Vec<u32>> = FastMap::default();
     let mut leaks = Vec::new();
+    let mut count: FastMap<&str, usize> = FastMap::default();
     for (p, &k) in walk.by.iter().enumerate() {
         if k == NO_LOOKUP {
             continue;
         }
         let (devs, prio) = of.entry(k).or_insert_with(|| {
             let l = cap.lookup(k);
-            let devs = match &l.result {
+            let mut devs: Vec<&str> = match &l.result {
                 Ok(h) => std::iter::once(h.dev.as_str())
                     .chain(h.nexthops.iter().map(|x| x.dev.as_str()))
                     .collect(),
                 Err(_) => Vec::new(),
             };
+            devs.sort_unstable();
+            devs.dedup();
             (devs, label_of(host, sp, l, &none, None, || false).1)
         });
         for d in devs.iter() {
-            named.entry(d).or_default().push(p as u32);
+            *count.entry(d).or_default() += 1;
         }
         if *prio != u32::MAX {
             leaks.push((*prio, p as u32));
         }
     }
     leaks.sort_unstable();
-    let (mut by_dev, mut crowded) = (FastMap::default(), FastSet::default());
-    for (d, mut v) in named {
-        v.dedup();
-        if v.len() * 8 > n {
-            crowded.insert(d.to_string());
-        } else {
-            by_dev.insert(d.to_string(), v);
+    // A device named by more pieces than an endpoint may label again (the
+    // default route's uplink) is not kept by piece.
+    let crowded: FastSet<String> = (count.iter())
+        .filter(|&(_, &c)| c * 8 > n)
+        .map(|(d, _)| d.to_string())
+        .collect();
+    let mut by_dev: FastMap<String, Vec<u32>> = FastMap::default();
+    for (p, &k) in walk.by.iter().enumerate() {
+        for &d in of.get(&k).map_or(&[][..], |x| &x.0) {
+            match by_dev.get_mut(d) {
+                Some(v) => v.push(p as u32),
+                None if !crowded.contains(d) => {
+                    by_dev.insert(d.to_string(), vec![p as u32]);
+                }
+                None => {}
+            }
         }
     }
     Some(Template {
@@ -200,7 +196,24 @@ pub(super) fn read_off<L: LabelSink>(
         return None;
     }
     let slot = a.slot;
-    let mut t = cap.layouts.made.get_mut(&slot)?.take()?;
+    let ls = &mut cap.layouts;
+    let mut t = match ls.made.get_mut(&slot) {
+        Some(t) => t.take()?,
+        // Made for a slot's third endpoint: two alone are walked.
+        None if ls.walks.get(&slot).is_some_and(|&n| n >= 2) => {
+            if ls.live >= MAX_LIVE {
+                ls.made.insert(slot, None);
+                return None;
+            }
+            let Some(t) = build(cap, a) else {
+                cap.layouts.made.insert(slot, None);
+                return None;
+            };
+            cap.layouts.live += 1;
+            Box::new(t)
+        }
+        None => return None,
+    };
     let read = apply(cap, a, &t);
     match read {
         Some(_) => t.hits += 1,
