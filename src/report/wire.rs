@@ -1,4 +1,4 @@
-//! A host as JSON and NDJSON write it (schema 3): each distinct leak and
+//! A host as JSON and NDJSON write it (schema 4): each distinct leak and
 //! no-route range once, in the host's `leaks` and `no_route` tables, and
 //! the endpoints and pod groups naming theirs by index.
 //!

@@ -586,6 +586,9 @@ pub struct Endpoint {
     pub conditional: Vec<Quote>,
 }
 
+/// A list of leaks shared by the endpoints read off one template.
+pub type LeakList = Arc<[Arc<Leak>]>;
+
 /// An endpoint's leaks: a list of its own, or a list it shares with the
 /// endpoints of its group less the few positions its own link takes away
 /// (`Off`: an endpoint read off its group's template, `analyse::delta`).
@@ -593,9 +596,6 @@ pub struct Endpoint {
 /// its own each was 16 million pointers to copy, count and drop (a third
 /// of its analysis), and the report names the list and what each lacks
 /// (`report::wire`). Equal by the leaks listed, whatever the form.
-/// A list of leaks shared by the endpoints read off one template.
-pub type LeakList = Arc<[Arc<Leak>]>;
-
 #[derive(Clone)]
 pub enum Leaks {
     Own(Vec<Arc<Leak>>),
