@@ -304,10 +304,10 @@ impl FibTable {
 
     /// Each prefix of the table once, in trie order (by address, shorter
     /// first); `None` when the index does not cover the routes (`finish`
-    /// not called since they changed).
+    /// not called since they changed: `indexed`, or never).
     pub fn prefixes(&self) -> Option<impl Iterator<Item = ipnet::IpNet> + '_> {
         let ix = &*self.index;
-        (ix.order.len() == self.routes.len() && ix.first.len() == ix.plen.len() + 1).then(|| {
+        (self.indexed() && ix.first.len() == ix.plen.len() + 1).then(|| {
             ix.first[..ix.plen.len()]
                 .iter()
                 .map(|&f| self.routes[ix.order[f as usize]].route.dst)

@@ -5,7 +5,7 @@
 use super::ec2rl::{self, Ec2rl};
 use super::fix::{self, Fix, FixStatus};
 use super::impact::{self, Impact};
-use super::{Endpoint, LinkClass, Verdict, endpoints_spaces, host_verdict};
+use super::{Endpoint, LeaksIter, LinkClass, Verdict, endpoints_spaces, host_verdict};
 use crate::capture::{Collector, GroupedHost, HostCapture, Missing};
 use crate::grammar::{DumpKind, Family, RouteType, Severity, Table};
 use crate::model::{AddrInfo, Host, KernelError, LinkInfo, fam_idx};
@@ -544,7 +544,12 @@ fn broken_lead(eps: &[Endpoint], host: &Host) -> Option<String> {
         let some = e
             .leaks
             .any_where(&mut dropped, |l| l.impact != Impact::Delivered);
-        for l in e.leaks.iter().take(if some { usize::MAX } else { 0 }) {
+        let leaks = if some {
+            e.leaks.iter()
+        } else {
+            LeaksIter::of(&[])
+        };
+        for l in leaks {
             match l.impact {
                 Impact::RequestDropped => consider(
                     l.impact,

@@ -16,7 +16,7 @@
 //! does not hold (the source/destination check, on by default and not
 //! visible in a bundle).
 
-use super::{Endpoint, FastMap, Leak, LinkClass, Verdict};
+use super::{Endpoint, FastMap, Leak, LeaksIter, LinkClass, Verdict};
 use crate::grammar::Family;
 use crate::model::Host;
 use serde::{Deserialize, Serialize};
@@ -99,7 +99,11 @@ pub fn assess(host: &Host, eps: &mut [Endpoint], class: &LinkClass, platform: Pl
             });
         // Made a list of its own only where a leak changes.
         let mut swaps: Vec<(usize, Arc<Leak>)> = Vec::new();
-        let leaks = ep.leaks.iter().take(if as_is { 0 } else { usize::MAX });
+        let leaks = if as_is {
+            LeaksIter::of(&[])
+        } else {
+            ep.leaks.iter()
+        };
         for (k, l) in leaks.enumerate() {
             let (impact, by) = match rp_on {
                 Some(r) if r.strict() && !l.own_leg => (Impact::RequestDropped, Some(by_rp(r))),
