@@ -77,6 +77,11 @@ impl Name {
         })
     }
 
+    /// The same allocation (equal, without reading the words).
+    pub fn same(&self, o: &Name) -> bool {
+        Arc::ptr_eq(&self.0, &o.0)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

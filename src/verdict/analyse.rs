@@ -94,7 +94,7 @@ pub(super) struct Raw {
 
 /// An answer but for its route, each once (`Memo::shape`): a full table's
 /// million answers (72 bytes each when whole) have a handful of shapes.
-#[derive(Debug, PartialEq, Eq, Hash, Clone)]
+#[derive(Debug, Eq, Clone)]
 pub(super) struct Shape {
     pub(super) answer: RawAnswer,
     pub(super) rule: Option<u32>,
@@ -106,6 +106,30 @@ pub(super) struct Shape {
     /// The answer may depend on the source address itself, not only on
     /// how the rules meet it (`Memo::by_source`).
     pub(super) by_source: bool,
+}
+
+/// Field by field, the rule lists by length first: nearly all are empty,
+/// and a slice compare calls `memcmp` even then (a tenth of a leaf
+/// switch's analysis compared each answer with the last one).
+impl PartialEq for Shape {
+    fn eq(&self, o: &Shape) -> bool {
+        self.answer == o.answer
+            && self.rule == o.rule
+            && self.direct_prefix == o.direct_prefix
+            && self.by_source == o.by_source
+            && self.conditional.len() == o.conditional.len()
+            && (self.conditional.is_empty() || self.conditional == o.conditional)
+    }
+}
+
+impl std::hash::Hash for Shape {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.answer.hash(h);
+        self.rule.hash(h);
+        self.direct_prefix.hash(h);
+        self.by_source.hash(h);
+        self.conditional.hash(h);
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash, Clone)]
@@ -182,6 +206,9 @@ impl Raws {
 pub(super) struct Memo<'h> {
     pub(super) names: Vec<String>,
     pub(super) name_idx: FastMap<String, u32>,
+    /// The device named last (`Memo::dev`): a walk's answers name a few
+    /// devices, mostly the last one again, each a shared `Name`.
+    name_last: Option<(Name, u32)>,
     /// Each name's place among `names` in text order (`by_rank`), for as
     /// many names as it covers.
     name_rank: Vec<u32>,
@@ -431,6 +458,8 @@ thread_local! {
     /// Steps of the analysis's walks on this thread: a piece each, or a
     /// run taken whole (tests count them).
     pub(crate) static WALKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Reply lookups made on another group's route (`Host::lookup_reply_on`).
+    pub(crate) static ON_ROUTE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// What `analyse` builds for one endpoint and drops at the end, kept for
@@ -600,6 +629,11 @@ pub(super) struct Answers {
     /// (`READS_ALL`), and whether it depends on the source itself;
     /// `u32::MAX`: none yet.
     shared: Vec<(u32, u32, bool)>,
+    /// Per kind: the first answer that depends on the source (an IPv4
+    /// multipath route's) of a group that agrees with the reference up to
+    /// its deciding rule, with that rule (`u32::MAX`: none yet; empty:
+    /// none at all).
+    by_source: Vec<(u32, u32)>,
     /// Per group: its answers that the reference's are not (or might not
     /// be), and what it may share.
     groups: Vec<Group>,
@@ -781,6 +815,22 @@ impl Answers {
         grp.own.get(kind)
     }
 
+    /// The reference's answer for `kind` that group `g` may not take only
+    /// because it depends on the source (an IPv4 multipath route's): the
+    /// group's rules meet the walk alike up to its deciding rule, so the
+    /// route is the group's too (`Host::lookup_reply_on`). With whether
+    /// the walk decided it by that rule.
+    fn by_source_reference(&self, g: usize, kind: usize) -> Option<(u32, bool)> {
+        let kind = self.seen(g, kind);
+        let grp = &self.groups[g];
+        match self.by_source.get(kind) {
+            Some(&(k, depth)) if k != u32::MAX && depth < grp.agree && grp.own_source => {
+                Some((k, depth != READS_ALL))
+            }
+            _ => None,
+        }
+    }
+
     /// Group `g`'s answer `k` for `kind`, decided by rule `depth`
     /// (`READS_ALL`), depending on the source itself or not.
     /// The kind it is shared as, if it is.
@@ -793,6 +843,16 @@ impl Answers {
             }
             self.shared[kind] = (k, depth, by_source);
             return Some(kind as u32);
+        }
+        if by_source && depth < grp.agree {
+            // Its walk, up to `depth`, is the reference's: so is the
+            // route, for every group that agrees as far.
+            if self.by_source.is_empty() {
+                self.by_source = vec![(u32::MAX, 0); self.kinds];
+            }
+            if self.by_source[kind].0 == u32::MAX {
+                self.by_source[kind] = (k, depth);
+            }
         }
         grp.own.set(kind, k, self.kinds);
         None
@@ -807,6 +867,8 @@ impl Answers {
                 .into_iter()
                 .map(|(k, d, mp)| (g(k), d, mp))
                 .collect(),
+            // The analysis's alone (its raws' indices).
+            by_source: Vec::new(),
             groups: self
                 .groups
                 .into_iter()
@@ -902,6 +964,18 @@ impl<'h> Memo<'h> {
         i
     }
 
+    /// `name(d)`, the last device's again without a hash.
+    fn dev(&mut self, d: &Name) -> u32 {
+        if let Some((n, i)) = &self.name_last
+            && n.same(d)
+        {
+            return *i;
+        }
+        let i = self.name(d);
+        self.name_last = Some((d.clone(), i));
+        i
+    }
+
     /// Whether group `g` (replies under `rules`) gets the answers `met`
     /// (`met_by_source`, another group's) for the same kinds: then where
     /// the two groups' rules agree, their replies route alike.
@@ -940,7 +1014,7 @@ impl<'h> Memo<'h> {
         let mut list = std::mem::take(&mut self.hop_buf);
         list.clear();
         for n in nhs {
-            list.push((self.name(&n.dev), n.gateway));
+            list.push((self.dev(&n.dev), n.gateway));
         }
         // (Equal to the last list, the legs were equal by name above.)
         let i = if let Some(&i) = self.hop_idx.get(&list[..]) {
@@ -998,6 +1072,25 @@ impl<'h> Memo<'h> {
         i
     }
 
+    /// Where the reference group's answer for `kind` is an IPv4 multipath
+    /// route that group `g` would find too (`Answers::by_source_reference`):
+    /// its table and route, whether the rule walk decided it, its shape.
+    fn route_of_reference(
+        &self,
+        fam: Family,
+        g: usize,
+        kind: Option<usize>,
+    ) -> Option<(u32, u32, bool, u32)> {
+        if fam != Family::Inet {
+            return None;
+        }
+        let (k, by_rule) = self.answers.by_source_reference(g, kind?)?;
+        let raw = self.raws.get(k);
+        let (table, route) = raw.route?;
+        let shape = &self.shapes[raw.shape as usize];
+        matches!(shape.answer, RawAnswer::Hit { .. }).then_some((table, route, by_rule, raw.shape))
+    }
+
     /// The raw answer for a piece of `kind` starting at `start`, looked up
     /// once per group (or once for the groups that share it; no kind:
     /// looked up again, and not kept).
@@ -1013,7 +1106,28 @@ impl<'h> Memo<'h> {
         if let Some(k) = kind.and_then(|kind| self.answers.get(g, kind)) {
             return k;
         }
-        let l = host.lookup_reply(rules, space::addr(fam, start));
+        let dst = space::addr(fam, start);
+        let l = match self.route_of_reference(fam, g, kind) {
+            Some(found) => {
+                let (table, route, by_rule, shape) = found;
+                let shape = &self.shapes[shape as usize];
+                let found = crate::model::lookup::Found {
+                    rule: shape.rule.map(|r| r as usize),
+                    by_rule,
+                    table: &self.tables[table as usize].0,
+                    route: route as usize,
+                    conditional: &shape.conditional,
+                };
+                let l = host.lookup_reply_on(rules, dst, &found);
+                #[cfg(test)]
+                {
+                    assert_eq!(l, host.lookup_reply(rules, dst), "{dst}: {found:?}");
+                    ON_ROUTE.with(|w| w.set(w.get() + 1));
+                }
+                l
+            }
+            None => host.lookup_reply(rules, dst),
+        };
         let depth = match l.rule {
             Some(r) if l.by_rule => r as u32,
             _ => READS_ALL,
@@ -1026,7 +1140,7 @@ impl<'h> Memo<'h> {
             Err(e) => RawAnswer::Err(*e),
             Ok(h) if !matches!(h.kind, RouteType::Unicast) => RawAnswer::NotUnicast,
             Ok(h) => RawAnswer::Hit {
-                dev: self.name(&h.dev),
+                dev: self.dev(&h.dev),
                 gateway: h.gateway,
                 nexthops: self.hops_of(&h.nexthops),
                 hash: h.hash_dependent,

@@ -688,6 +688,32 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         assert!(walked < 40 * n, "{walked} steps for {n} addresses");
     }
 
+    /// A leaf switch's uplink addresses are groups of their own (IPv4
+    /// multipath prefers each one's own leg), whose rules meet the walk
+    /// alike: each looks up the route another found, not the tables again,
+    /// and the report is the piece-by-piece walk's. Each such lookup is
+    /// compared with a whole one (`Memo::raw`, test builds).
+    #[test]
+    fn a_leaf_switchs_uplinks_look_up_the_routes_another_found() {
+        for rules in [false, true] {
+            let (links, n) = (6, 300);
+            let host = testhosts::leaf_switch(links, n, rules);
+            let class = LinkClass::default();
+            let on = analyse::ON_ROUTE.with(|w| w.get());
+            let eps = endpoints(&host, &class);
+            let on = analyse::ON_ROUTE.with(|w| w.get()) - on;
+            assert_eq!(expanded(&eps), endpoints_with(&host, &class, false).0);
+            // All but the first uplink's group, on (nearly) every route.
+            assert!(on >= (links - 1) * n, "{on} lookups on a found route");
+            let up: Vec<_> = eps
+                .iter()
+                .filter(|e| e.interface.starts_with("swp"))
+                .collect();
+            assert_eq!(up.len(), links);
+            assert!(up.iter().all(|e| e.verdict == Some(Verdict::Asymmetric)));
+        }
+    }
+
     /// A concentrator's links share one address and one group of replies;
     /// each link's report differs from the others' in its own pieces, and
     /// is read off the group's template (`analyse::delta`). Every report

@@ -455,6 +455,55 @@ pub(crate) fn primaries_of_their_own(n: usize, vips: bool) -> Host {
     ])
 }
 
+/// A leaf switch of a BGP fabric: `links` uplinks (`swpK`, 10.254.K.1/31,
+/// the spine at 10.254.K.0) and `n` /32 routes each multipath over all of
+/// them; every seventh has its last leg dead. With `rules`, a `fwmark`
+/// rule (a selector the dumps cannot settle) before `main` names a table
+/// holding a route of its own, so the rule walk is not the merged lookup.
+pub(crate) fn leaf_switch(links: usize, n: usize, rules: bool) -> Host {
+    let mut addr = String::from(
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 state UNKNOWN\n    inet 127.0.0.1/8 scope host lo\n",
+    );
+    let mut route = String::new();
+    for k in 0..links {
+        let _ = write!(
+            addr,
+            "{}: swp{k}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9100 state UP\n    inet 10.254.{k}.1/31 scope global swp{k}\n",
+            k + 2
+        );
+        let _ = writeln!(
+            route,
+            "10.254.{k}.0/31 dev swp{k} proto kernel scope link src 10.254.{k}.1\nlocal 10.254.{k}.1 dev swp{k} table local proto kernel scope host src 10.254.{k}.1"
+        );
+    }
+    for i in 0..n {
+        let _ = write!(route, "10.200.{}.{} proto bgp metric 20", i / 256, i % 256);
+        for k in 0..links {
+            let dead = if i % 7 == 0 && k + 1 == links {
+                " dead linkdown"
+            } else {
+                ""
+            };
+            let _ = write!(
+                route,
+                "\n\tnexthop via 10.254.{k}.0 dev swp{k} weight 1{dead}"
+            );
+        }
+        route.push('\n');
+    }
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    if rules {
+        rule.push_str("100:\tfrom all fwmark 0x1 lookup 100\n");
+        route.push_str("10.200.0.0/24 via 10.254.0.0 dev swp0 table 100\n");
+    }
+    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip_rule.txt", DumpKind::IpRule, &rule),
+        ("ip_route.txt", DumpKind::IpRoute, &route),
+    ])
+}
+
 /// A random host with a table per address (`Narrow`'s kind): `n` addresses
 /// on eth1, each with a `from` rule (now and then a subnet's, a selector
 /// the dumps cannot settle, or `not`) and a table of its own, whose routes

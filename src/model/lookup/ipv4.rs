@@ -121,7 +121,11 @@ impl Host {
         fl.cands = opts.cands.filter(|_| fl.pre.is_some());
         fl.gotos = opts.gotos;
         let mut walk = Walk::default();
-        let res = match self.fib_lookup(&fl, &mut walk) {
+        let looked = match opts.found.filter(|_| fl.pre.is_some()) {
+            Some(f) => Ok(self.found_as(f, &mut walk)),
+            None => self.fib_lookup(&fl, &mut walk),
+        };
+        let res = match looked {
             Ok(r) => r,
             Err(e) => {
                 let Some(oif) = &flow.oif else {
@@ -258,6 +262,35 @@ impl Host {
             }
         }
         walk.finish(res)
+    }
+
+    /// `found` (`Host::lookup_reply_on`) as the walk and the table lookup
+    /// would have left it: no trace, the route's live nexthops (no oif).
+    fn found_as<'h>(&'h self, f: &Found<'_>, walk: &mut Walk) -> FibResult<'h> {
+        let fib = self
+            .table(Family::Inet, f.table)
+            .expect("lookup_reply_on checked the table");
+        let r = &fib.routes[f.route].route;
+        let live = if r.nexthops.is_empty() {
+            Vec::new()
+        } else {
+            let mut live = Vec::with_capacity(r.nexthops.len());
+            live.extend((0..r.nexthops.len()).filter(|&i| !is_dead(&r.nexthops[i].flags)));
+            live
+        };
+        walk.rule = f.rule;
+        walk.by_rule = f.by_rule;
+        walk.table = Some(f.table.clone());
+        walk.route = Some(RouteRef {
+            table: f.table.clone(),
+            index: f.route,
+        });
+        walk.conditional = f.conditional.iter().map(|&i| i as usize).collect();
+        FibResult {
+            fib,
+            route: f.route,
+            live,
+        }
     }
 
     /// __mkroute_output's loopback-source check: a 127/8 source leaves only

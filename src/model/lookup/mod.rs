@@ -619,6 +619,25 @@ struct Opts<'a> {
     gotos: &'a [(u32, u32)],
     /// The flow's source is known to be one of the host's addresses.
     src_owned: bool,
+    /// The rule walk's and the table's answer, found by another source's
+    /// lookup (`Host::lookup_reply_on`): not walked again.
+    found: Option<&'a Found<'a>>,
+}
+
+/// What an IPv4 reply lookup's rule walk and table lookup found: the part
+/// of `fib_lookup` the source does not change where the rules meet two
+/// sources alike (up to the deciding rule). Only `fib_select_path` and
+/// what follows read the source: a leaf switch's 16 uplink addresses ask
+/// the same 16-way route of each of its 100,000 prefixes.
+#[derive(Debug, Clone, Copy)]
+pub struct Found<'a> {
+    /// The deciding rule, and whether the walk decided there.
+    pub rule: Option<usize>,
+    pub by_rule: bool,
+    pub table: &'a Table,
+    /// The route's index in `table`.
+    pub route: usize,
+    pub conditional: &'a [u32],
 }
 
 /// A FIB result: the table the walk found it in (held, not looked up
@@ -855,6 +874,7 @@ impl Host {
                 cands: None,
                 gotos: &[],
                 src_owned: false,
+                found: None,
             },
         )
     }
@@ -1215,6 +1235,42 @@ impl Host {
                 cands,
                 gotos: &rules.gotos,
                 src_owned: rules.src_owned == Some(self.addrs.len()),
+                found: None,
+            },
+        )
+    }
+
+    /// `lookup_reply(rules, dst)` where another source's reply to `dst`,
+    /// under rules its replies meet as `rules` does up to the deciding one,
+    /// found the route `found` (an IPv4 unicast route): only the source's
+    /// own part is done again (its checks, `fib_select_path` and after).
+    pub fn lookup_reply_on(&self, rules: &ReplyRules, dst: IpAddr, found: &Found<'_>) -> Lookup {
+        let fam = Family::of(&dst);
+        let settled = Family::of(&rules.src) == fam
+            && rules.sel.len() == self.rules[fam_idx(fam)].len()
+            && fam == Family::Inet
+            && rules.iif.is_none();
+        let valid = self
+            .table(fam, found.table)
+            .is_some_and(|t| found.route < t.routes.len());
+        if !settled || !valid {
+            return self.lookup_reply(rules, dst);
+        }
+        crate::budget::check();
+        let flow = Flow {
+            src: Some(rules.src),
+            iif: rules.iif.clone(),
+            ..Flow::to(dst)
+        };
+        self.lookup_with(
+            &flow,
+            Opts {
+                trace: false,
+                pre: Some(&rules.sel),
+                cands: None,
+                gotos: &rules.gotos,
+                src_owned: rules.src_owned == Some(self.addrs.len()),
+                found: Some(found),
             },
         )
     }

@@ -18,6 +18,18 @@ pub(crate) struct SaddrCache(Mutex<Saddrs>);
 struct Saddrs {
     map: HashMap<(usize, Option<IpAddr>, u8), Option<IpAddr>, foldhash::fast::RandomState>,
     names: Vec<Name>,
+    /// The last multipath route's legs asked: a table's routes over the
+    /// same legs are asked in a row, and a compare is cheaper than a hash
+    /// per leg.
+    last: LastLegs,
+}
+
+/// A route's legs (device key, gateway), its scope, and each leg's source.
+#[derive(Debug, Default, Clone)]
+struct LastLegs {
+    keys: Vec<(usize, Option<IpAddr>)>,
+    scope: u8,
+    srcs: Vec<Option<IpAddr>>,
 }
 
 impl SaddrCache {
@@ -67,14 +79,31 @@ impl Host {
             return legs.iter().copied().filter(own).collect();
         };
         let mut c = ix.nh_saddr.lock();
-        let mut own = Vec::new();
-        for &i in legs {
+        let key = |i: usize| {
             let (dev, gw) = leg(i);
-            if self.saddr_in(&mut c, dev, gw, scope) == Some(s) {
-                own.push(i);
-            }
+            (dev.map_or(0, Name::addr), gw)
+        };
+        let n = r.nexthops.len();
+        let same = c.last.scope == scope
+            && c.last.keys.len() == n
+            && c.last.keys.iter().enumerate().all(|(i, k)| *k == key(i));
+        if !same {
+            let srcs = (0..n)
+                .map(|i| {
+                    let (dev, gw) = leg(i);
+                    self.saddr_in(&mut c, dev, gw, scope)
+                })
+                .collect();
+            c.last = LastLegs {
+                keys: (0..n).map(key).collect(),
+                scope,
+                srcs,
+            };
         }
-        own
+        legs.iter()
+            .copied()
+            .filter(|&i| c.last.srcs[i] == Some(s))
+            .collect()
     }
 
     /// `nh_saddr` in the cache `c`, added when new.
