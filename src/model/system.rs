@@ -100,6 +100,17 @@ impl KernelVersion {
         self >= KernelVersion::new(5, 3, 0)
     }
 
+    /// A classic IPv4 multipath route prefers the nexthops whose own
+    /// source (`nh_saddr`) is the flow's: commit 32607a332cfe ("ipv4:
+    /// prefer multipath nexthop that matches source address", posted to
+    /// net-next in April 2025, after 6.15's merge window: first in 6.16).
+    /// Before, `fib_select_multipath` took the leg the hash fell in, so a
+    /// reply from a primary address may leave by any leg [6.18: a primary
+    /// address always leaves by its own leg, checked in namespaces].
+    pub fn multipath_prefers_source(self) -> bool {
+        self >= KernelVersion::new(6, 16, 0)
+    }
+
     /// The error a received packet gets when reverse-path filtering drops
     /// it. Until 6.12 `fib_validate_source` returned -EXDEV and
     /// `ip_route_input_slow` passed it on ("Invalid cross-device link");

@@ -1148,7 +1148,9 @@ impl<'h> Memo<'h> {
             },
         };
         let chosen = route.and_then(|k| route_in(&self.tables, k));
-        let multipath = chosen.is_some_and(|e| e.route.nexthops.len() > 1);
+        // (Only where the legs prefer the reply's source: a nexthop
+        // object's, or any on a kernel before 6.16, answer alike for all.)
+        let multipath = chosen.is_some_and(|e| host.prefers_own_source(&e.route));
         // IPv4 multipath routes prefer the legs whose source is the
         // reply's; IPv6 routes with a `from` hold their destinations.
         let by_source = match fam {

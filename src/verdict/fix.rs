@@ -1243,8 +1243,8 @@ pub(super) struct KeptLookup {
     pub(super) result: Result<crate::model::Hit, KernelError>,
     pub(super) rule: Option<usize>,
     pub(super) table: Option<Table>,
-    /// The route found has several nexthops (IPv4 prefers those whose
-    /// source is the reply's: the answer may depend on the address).
+    /// The route found has several nexthops that prefer the reply's source
+    /// (`Host::prefers_own_source`): the answer may depend on the address.
     pub(super) multipath: bool,
 }
 
@@ -1279,12 +1279,13 @@ impl KeptLookup {
     }
 }
 
-/// Whether `l` found a route of `h` with several nexthops.
+/// Whether `l` found a route of `h` whose legs prefer the flow's source
+/// (`Host::prefers_own_source`): the answer may depend on the address.
 fn chose_multipath(h: &Host, fam: Family, l: &crate::model::lookup::Lookup) -> bool {
     l.route
         .as_ref()
         .and_then(|r| h.table(fam, &r.table)?.routes.get(r.index))
-        .is_some_and(|e| e.route.nexthops.len() > 1)
+        .is_some_and(|e| h.prefers_own_source(&e.route))
 }
 
 /// Each distinct lookup once, by index: a full table's 867k kinds of piece
@@ -2822,7 +2823,8 @@ impl<'h> Plan<'h> {
             let fi = fam_idx(op.family());
             match op {
                 Op::AddRoute(r) => {
-                    keyed[fi] = keyed[fi].or(SourceKeyed::of_routes(r.family, std::iter::once(r)))
+                    keyed[fi] =
+                        keyed[fi].or(SourceKeyed::of_routes(host, r.family, std::iter::once(r)))
                 }
                 Op::DelRoute(_) => deleted[fi] = true,
                 _ => {}

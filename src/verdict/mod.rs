@@ -380,13 +380,14 @@ pub(crate) struct SourceKeyed {
     /// IPv6 routes with a source prefix (subtrees searched by source).
     src_routes: bool,
     /// IPv4 classic multipath prefers the nexthops whose own source (a
-    /// primary address) is the reply's.
+    /// primary address) is the reply's (`Host::prefers_own_source`).
     multipath4: bool,
 }
 
 impl SourceKeyed {
     pub(crate) fn of(host: &Host, fam: Family) -> Self {
         Self::of_routes(
+            host,
             fam,
             host.tables[fam_idx(fam)]
                 .values()
@@ -394,15 +395,17 @@ impl SourceKeyed {
         )
     }
 
-    /// What `routes` (of family `fam`) make answers depend on.
+    /// What `routes` (of family `fam`) make answers depend on, on `host`'s
+    /// kernel.
     pub(crate) fn of_routes<'r>(
+        host: &Host,
         fam: Family,
         routes: impl Iterator<Item = &'r crate::grammar::Route>,
     ) -> Self {
         let mut k = SourceKeyed::default();
         for r in routes {
             k.src_routes |= fam == Family::Inet6 && r.from.is_some_and(|f| f.prefix_len() > 0);
-            k.multipath4 |= fam == Family::Inet && r.nexthops.len() > 1;
+            k.multipath4 |= fam == Family::Inet && host.prefers_own_source(r);
             if k.src_routes || k.multipath4 {
                 break;
             }
@@ -693,18 +696,27 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
     /// alike: each looks up the route another found, not the tables again,
     /// and the report is the piece-by-piece walk's. Each such lookup is
     /// compared with a whole one (`Memo::raw`, test builds).
+    /// Before 6.16 the legs prefer no source: the uplinks' replies share
+    /// every answer, and none is looked up again.
     #[test]
     fn a_leaf_switchs_uplinks_look_up_the_routes_another_found() {
-        for rules in [false, true] {
+        for (rules, old) in [(false, false), (true, false), (false, true)] {
             let (links, n) = (6, 300);
-            let host = testhosts::leaf_switch(links, n, rules);
+            let mut host = testhosts::leaf_switch(links, n, rules);
+            if old {
+                host.kernel = crate::model::KernelVersion::new(6, 1, 0);
+            }
             let class = LinkClass::default();
             let on = analyse::ON_ROUTE.with(|w| w.get());
             let eps = endpoints(&host, &class);
             let on = analyse::ON_ROUTE.with(|w| w.get()) - on;
             assert_eq!(expanded(&eps), endpoints_with(&host, &class, false).0);
             // All but the first uplink's group, on (nearly) every route.
-            assert!(on >= (links - 1) * n, "{on} lookups on a found route");
+            if old {
+                assert_eq!(on, 0);
+            } else {
+                assert!(on >= (links - 1) * n, "{on} lookups on a found route");
+            }
             let up: Vec<_> = eps
                 .iter()
                 .filter(|e| e.interface.starts_with("swp"))

@@ -178,16 +178,20 @@ impl Host {
             return walk.finish(res);
         }
         // fib_select_path: a multipath route is hashed when no oif is given.
-        // fib_select_multipath (v6.15+) scores nexthops: +2 when its own
-        // source (nh_saddr, inet_select_addr on its device, never the
-        // route's `src`) is the flow's, +1 when the hash falls in its
-        // range; so with a source some nexthop owns, only those can win,
-        // else the hash decides among all [verified on 6.18: a primary
-        // address always leaves by its own leg; a secondary address, or
-        // one on a third device, by either]. A nexthop-object route
-        // (`nhid`) is hashed by nexthop_path_fib_result before any scoring:
-        // no source preference at all [verified]. Equal-metric defaults
-        // (fib_select_default) keep the first alias when no neighbour is known.
+        // fib_select_multipath (6.16+, `multipath_prefers_source`; before,
+        // the hash alone) scores nexthops: +2 when its own source
+        // (nh_saddr, inet_select_addr on its device, never the route's
+        // `src`) is the flow's, +1 when the hash falls in its range; so with
+        // a source some nexthop owns, only those can win, else the hash
+        // decides among all [verified on 6.18: a primary address always
+        // leaves by its own leg; a secondary address, or one on a third
+        // device, by either]. (6.16's first form, before the scoring fix of
+        // December 2025 reached stable kernels, gave a source no leg owns
+        // the last leg: one of the answer's legs, not modelled apart.) A
+        // nexthop-object route (`nhid`) is hashed by nexthop_path_fib_result
+        // before any scoring: no source preference at all [verified].
+        // Equal-metric defaults (fib_select_default) keep the first alias
+        // when no neighbour is known.
         let scope = route_scope(r);
         let nh_src = |i: Option<usize>| -> Option<IpAddr> {
             r.prefsrc
@@ -195,7 +199,7 @@ impl Host {
         };
         let mut cands: Vec<usize> = res.live.clone();
         if flow.oif.is_none() && cands.len() > 1 {
-            if let Some(s) = src.filter(|_| r.nhid().is_none()) {
+            if let Some(s) = src.filter(|_| self.prefers_own_source(r)) {
                 let own = self.legs_sourcing(r, &cands, scope, s);
                 if !own.is_empty() {
                     cands = own;

@@ -1240,6 +1240,18 @@ impl Host {
         )
     }
 
+    /// Whether an IPv4 flow by route `r` prefers the legs whose own source
+    /// is the flow's, so that flows from two sources may leave apart: a
+    /// classic multipath route (not a nexthop object's, hashed before any
+    /// such choice [6.18: `from` a leg's own source by `nhid` leaves by
+    /// another leg]) on a kernel that prefers them.
+    pub fn prefers_own_source(&self, r: &crate::grammar::Route) -> bool {
+        r.family == Family::Inet
+            && r.nexthops.len() > 1
+            && r.nhid().is_none()
+            && self.kernel.multipath_prefers_source()
+    }
+
     /// `lookup_reply(rules, dst)` where another source's reply to `dst`,
     /// under rules its replies meet as `rules` does up to the deciding one,
     /// found the route `found` (an IPv4 unicast route): only the source's

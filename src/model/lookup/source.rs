@@ -287,4 +287,76 @@ mod tests {
         assert_eq!(ask(&step, &lo), Some(ten), "a clone keeps its own");
         assert_eq!(ask(&h, &eth0), Some(ten));
     }
+
+    /// A reply from a primary address by a classic IPv4 multipath route
+    /// leaves by that address's leg from 6.16 on (checked on 6.18 in
+    /// namespace aro-bh-s33nh: four uplinks' /31s, `from 10.254.K.1` always
+    /// `dev swpK`), by any leg before (the hash alone); by a nexthop
+    /// object's route by any leg on every kernel (same namespace: `from
+    /// 10.254.2.1` by `nhid` left by swp3).
+    #[test]
+    fn multipath_prefers_the_sources_leg_from_6_16_and_never_by_nhid() {
+        let input = |name: &str, kind, text: &str| Input {
+            name: name.into(),
+            text: text.into(),
+            kind,
+            ctx: Ctx::default(),
+            lines_before: 0,
+        };
+        let addr = "\
+2: swp0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9100 state UP
+    inet 10.254.0.1/31 scope global swp0
+3: swp1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9100 state UP
+    inet 10.254.1.1/31 scope global swp1
+";
+        let route = "\
+10.200.0.1 proto bgp metric 20
+\tnexthop via 10.254.0.0 dev swp0 weight 1
+\tnexthop via 10.254.1.0 dev swp1 weight 1
+10.200.0.2 nhid 10 proto bgp metric 20
+\tnexthop via 10.254.0.0 dev swp0 weight 1
+\tnexthop via 10.254.1.0 dev swp1 weight 1
+10.254.0.0/31 dev swp0 proto kernel scope link src 10.254.0.1
+10.254.1.0/31 dev swp1 proto kernel scope link src 10.254.1.1
+local 10.254.0.1 dev swp0 table local proto kernel scope host src 10.254.0.1
+local 10.254.1.1 dev swp1 table local proto kernel scope host src 10.254.1.1
+";
+        let mut h = Host::build(
+            vec![
+                input("ip_addr.txt", DumpKind::IpAddr, addr),
+                input("ip_route.txt", DumpKind::IpRoute, route),
+            ],
+            &Default::default(),
+        );
+        let src: IpAddr = "10.254.1.1".parse().unwrap();
+        let legs = |h: &Host, dst: &str| {
+            let l = h.lookup_reply(&h.reply_rules(src), dst.parse().unwrap());
+            let hit = l.result.expect("a route");
+            let mut devs: Vec<String> = hit.nexthops.iter().map(|n| n.dev.to_string()).collect();
+            if devs.is_empty() {
+                devs.push(hit.dev.to_string());
+            }
+            (devs, hit.hash_dependent)
+        };
+        let both = (vec!["swp0".to_string(), "swp1".to_string()], true);
+        for (kernel, classic) in [
+            ((6, 18, 0), (vec!["swp1".to_string()], false)),
+            ((6, 16, 0), (vec!["swp1".to_string()], false)),
+            ((6, 15, 11), both.clone()),
+            ((5, 14, 0), both.clone()),
+        ] {
+            h.kernel = crate::model::KernelVersion::new(kernel.0, kernel.1, kernel.2);
+            assert_eq!(legs(&h, "10.200.0.1"), classic, "{kernel:?}");
+            assert_eq!(legs(&h, "10.200.0.2"), both, "{kernel:?}, nhid");
+            let r = |dst: &str| {
+                let t = h
+                    .table(Family::Inet, &crate::grammar::Table::Id(254))
+                    .unwrap();
+                let i = t.routes.iter().position(|e| e.route.dst.to_string() == dst);
+                h.prefers_own_source(&t.routes[i.unwrap()].route)
+            };
+            assert_eq!(r("10.200.0.1/32"), !classic.1, "{kernel:?}");
+            assert!(!r("10.200.0.2/32"), "{kernel:?}, nhid");
+        }
+    }
 }
