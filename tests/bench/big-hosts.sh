@@ -13,6 +13,8 @@
 #               an IPv4 /24 and an IPv6 /64 of its own
 #   fabric N    a leaf switch of a BGP fabric: 16 uplinks (/31s) and N /32
 #               routes, each multipath over all 16 (`nexthop via …` × 16)
+#   fabricnh N  the same through nexthop objects, as FRR installs them: a
+#               group of the 16 (`ip nexthop`), each route `nhid` of it
 #   rules N     an EKS node with the AWS VPC CNI: 4 ENIs with their own
 #               tables, N/2 pods (/32 routes to eni* links) and N rules
 #               (`to POD lookup main` and `from POD lookup ENI`)
@@ -312,6 +314,32 @@ fabric)
   }' > "$batch"
   # The peers must be up for the gateways to be reachable.
   peers_up
+  x -batch "$batch"
+  ;;
+fabricnh)
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    echo "link add swp$i type veth peer name p$i netns $ns-p" >> "$batch"
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    printf 'link set swp%d up\naddr add 10.254.%d.1/31 dev swp%d\n' $i $i $i >> "$batch"
+  done
+  x -batch "$batch"
+  peers_up
+  grp=
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    printf 'nexthop add id %d via 10.254.%d.0 dev swp%d\n' $((i + 1)) $i $i >> "$batch"
+    grp+="${grp:+/}$((i + 1))"
+  done
+  echo "nexthop add id 100 group $grp" >> "$batch"
+  x -batch "$batch"
+  awk -v n="$n" 'BEGIN {
+    for (k = 0; k < n; k++)
+      printf "route add 10.%d.%d.%d/32 nhid 100 proto bgp metric 20\n", 100 + int(k / 65536), int(k / 256) % 256, k % 256
+  }' > "$batch"
   x -batch "$batch"
   ;;
 *) echo "unknown kind $kind" >&2; exit 2 ;;

@@ -25,6 +25,10 @@
 //! | `v6src` | N IPv6 addresses | 2 links; the second's addresses under one IPv6 source route |
 //! | `v6links` | N IPv6 addresses | N/20 links, each with an IPv4 /24, 20 IPv6 addresses and an IPv6 default |
 //! | `v6shared` | N IPv6 addresses | `v6links` with every tenth link also holding an address of the link five before it: N/100 pairs of links whose fixes are refused |
+//! | `bgpedge` | N IPv4 routes (+ N/5 IPv6) | `bgp` with `EDGE_LINKS` (40) customer links, each with a /24 and a /64 |
+//! | `ppp` | N sessions | a BRAS: N point-to-point links sharing one local address, every fourth with a framed /29 |
+//! | `fabric` | N /32 routes | a leaf switch: 16 uplinks (/31s), each route multipath over all 16 |
+//! | `fabricnh` | N /32 routes | the same through a nexthop group (`nhid`), as FRR installs it |
 //!
 //! The default list is the issue's: BGP tables of 12k, 120k and a full
 //! table (950k routes: building it in a namespace takes a few minutes and
