@@ -79,6 +79,19 @@ trap 'cleanup; rm -f "$batch"' EXIT
 x link set lo up
 sysctl_ns() { ip netns exec "$ns" sysctl -qw "$@"; }
 sysctl_ns net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+# A leaf switch's 16 uplinks swp0..swp15, each 10.254.K.1/31 (the spine at .0).
+uplinks16() {
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    echo "link add swp$i type veth peer name p$i netns $ns-p" >> "$batch"
+  done
+  x -batch "$batch"
+  : > "$batch"
+  for ((i = 0; i < 16; i++)); do
+    printf 'link set swp%d up\naddr add 10.254.%d.1/31 dev swp%d\n' $i $i $i >> "$batch"
+  done
+  x -batch "$batch"
+}
 
 case $kind in
 bgp|ecmp|bgpedge)
@@ -296,16 +309,7 @@ ppp)
   x route add default via 198.51.100.1 dev eth0
   ;;
 fabric)
-  : > "$batch"
-  for ((i = 0; i < 16; i++)); do
-    echo "link add swp$i type veth peer name p$i netns $ns-p" >> "$batch"
-  done
-  x -batch "$batch"
-  : > "$batch"
-  for ((i = 0; i < 16; i++)); do
-    printf 'link set swp%d up\naddr add 10.254.%d.1/31 dev swp%d\n' $i $i $i >> "$batch"
-  done
-  x -batch "$batch"
+  uplinks16
   nh=
   for ((i = 0; i < 16; i++)); do nh+=" nexthop via 10.254.$i.0 dev swp$i"; done
   awk -v n="$n" -v nh="$nh" 'BEGIN {
@@ -317,16 +321,7 @@ fabric)
   x -batch "$batch"
   ;;
 fabricnh)
-  : > "$batch"
-  for ((i = 0; i < 16; i++)); do
-    echo "link add swp$i type veth peer name p$i netns $ns-p" >> "$batch"
-  done
-  x -batch "$batch"
-  : > "$batch"
-  for ((i = 0; i < 16; i++)); do
-    printf 'link set swp%d up\naddr add 10.254.%d.1/31 dev swp%d\n' $i $i $i >> "$batch"
-  done
-  x -batch "$batch"
+  uplinks16
   peers_up
   grp=
   : > "$batch"

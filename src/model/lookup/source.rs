@@ -296,13 +296,6 @@ mod tests {
     /// 10.254.2.1` by `nhid` left by swp3).
     #[test]
     fn multipath_prefers_the_sources_leg_from_6_16_and_never_by_nhid() {
-        let input = |name: &str, kind, text: &str| Input {
-            name: name.into(),
-            text: text.into(),
-            kind,
-            ctx: Ctx::default(),
-            lines_before: 0,
-        };
         let addr = "\
 2: swp0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9100 state UP
     inet 10.254.0.1/31 scope global swp0
@@ -321,13 +314,10 @@ mod tests {
 local 10.254.0.1 dev swp0 table local proto kernel scope host src 10.254.0.1
 local 10.254.1.1 dev swp1 table local proto kernel scope host src 10.254.1.1
 ";
-        let mut h = Host::build(
-            vec![
-                input("ip_addr.txt", DumpKind::IpAddr, addr),
-                input("ip_route.txt", DumpKind::IpRoute, route),
-            ],
-            &Default::default(),
-        );
+        let mut h = crate::verdict::testhosts::host_of(&[
+            ("ip_addr.txt", DumpKind::IpAddr, addr),
+            ("ip_route.txt", DumpKind::IpRoute, route),
+        ]);
         let src: IpAddr = "10.254.1.1".parse().unwrap();
         let legs = |h: &Host, dst: &str| {
             let l = h.lookup_reply(&h.reply_rules(src), dst.parse().unwrap());
