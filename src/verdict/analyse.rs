@@ -815,11 +815,12 @@ impl Answers {
         grp.own.get(kind)
     }
 
-    /// The reference's answer for `kind` that group `g` may not take only
-    /// because it depends on the source (an IPv4 multipath route's): the
-    /// group's rules meet the walk alike up to its deciding rule, so the
-    /// route is the group's too (`Host::lookup_reply_on`). With whether
-    /// the walk decided it by that rule.
+    /// Another group's answer for `kind` (`by_source`) that group `g` may
+    /// not take only because it depends on the source (an IPv4 multipath
+    /// route's): both groups meet the rules as the reference does up to
+    /// its deciding rule, so the route is `g`'s too
+    /// (`Host::lookup_reply_on`). With whether the walk decided it by that
+    /// rule.
     fn by_source_reference(&self, g: usize, kind: usize) -> Option<(u32, bool)> {
         let kind = self.seen(g, kind);
         let grp = &self.groups[g];
@@ -1072,9 +1073,9 @@ impl<'h> Memo<'h> {
         i
     }
 
-    /// Where the reference group's answer for `kind` is an IPv4 multipath
-    /// route that group `g` would find too (`Answers::by_source_reference`):
-    /// its table and route, whether the rule walk decided it, its shape.
+    /// Where another group's answer for `kind` is an IPv4 multipath route
+    /// that group `g` would find too (`Answers::by_source_reference`): its
+    /// table and route, whether the rule walk decided it, its shape.
     fn route_of_reference(
         &self,
         fam: Family,
