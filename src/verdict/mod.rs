@@ -990,6 +990,30 @@ broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0
         );
     }
 
+    /// As above, with each address a /32 primary under multipath routes
+    /// (in `main` and in the tables): groups that agree with the reference
+    /// up to a multipath answer's rule look their replies up on the route
+    /// another found, kinds projected as each group sees them.
+    #[test]
+    fn narrow_tables_and_multipath_look_up_found_routes_as_a_whole_walk() {
+        let class = LinkClass::default();
+        let mut rng = testhosts::Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut narrow, mut on) = (0, 0);
+        for _ in 0..200 {
+            let h = testhosts::random_narrow_multipath_host(&mut rng);
+            assert!(h.sources.iter().all(|s| s.dump.diagnostics.is_empty()));
+            let before = analyse::ON_ROUTE.with(|w| w.get());
+            let (eps, spaces, _) = endpoints_with(&h, &class, true);
+            on += analyse::ON_ROUTE.with(|w| w.get()) - before;
+            narrow += spaces[0].as_ref().is_some_and(|s| s.narrow.is_some()) as usize;
+            assert_eq!(expanded(&eps), endpoints_with(&h, &class, false).0);
+        }
+        assert!(
+            narrow > 150 && on > 1000,
+            "{narrow} narrow, {on} on found routes"
+        );
+    }
+
     /// The rules settled from the template are those settled rule by rule,
     /// from the host's own addresses and from one it does not own.
     #[test]

@@ -511,6 +511,17 @@ pub(crate) fn leaf_switch(links: usize, n: usize, rules: bool) -> Host {
 /// so tables share prefixes, hold one another's, repeat `main`'s, and a
 /// table no rule names holds some.
 pub(crate) fn random_narrow_host(rng: &mut Rng) -> Host {
+    narrow_host(rng, false)
+}
+
+/// `random_narrow_host` with each eth1 address a /32 primary of its own and
+/// some routes (in `main` and in the tables) multipath over both links:
+/// IPv4 multipath answers each address by itself (a group of its own).
+pub(crate) fn random_narrow_multipath_host(rng: &mut Rng) -> Host {
+    narrow_host(rng, true)
+}
+
+fn narrow_host(rng: &mut Rng, mp: bool) -> Host {
     let n = 4 + rng.below(24) as usize;
     let mut addr = String::from(
         "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.0.0.10/16 scope global eth0\n3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.1.0.10/16 scope global eth1\n",
@@ -537,7 +548,13 @@ pub(crate) fn random_narrow_host(rng: &mut Rng) -> Host {
     };
     let routes = |rng: &mut Rng, out: &mut String, table: &str, most: u64| {
         pool_routes(rng, out, most, pool, |rng, p| {
-            format!("{p} {}{table}", via(rng))
+            if mp && rng.chance(40) {
+                format!(
+                    "{p}{table} proto static\n\tnexthop via 10.0.0.1 dev eth0 weight 1\n\tnexthop via 10.1.0.1 dev eth1 weight 1"
+                )
+            } else {
+                format!("{p} {}{table}", via(rng))
+            }
         })
     };
     let spread = 1 + rng.below(3) as usize;
@@ -545,11 +562,19 @@ pub(crate) fn random_narrow_host(rng: &mut Rng) -> Host {
         let o = 20 + spread * k;
         let a = format!("10.1.{}.{}", o / 256, o % 256);
         let t = 1000 + k;
-        let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
-        let _ = writeln!(
-            route,
-            "local {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
-        );
+        if mp {
+            let _ = writeln!(addr, "    inet {a}/32 scope global eth1");
+            let _ = writeln!(
+                route,
+                "local {a} dev eth1 table local proto kernel scope host src {a}"
+            );
+        } else {
+            let _ = writeln!(addr, "    inet {a}/16 scope global secondary eth1");
+            let _ = writeln!(
+                route,
+                "local {a} dev eth1 table local proto kernel scope host src 10.1.0.10"
+            );
+        }
         let from = if rng.chance(10) {
             format!("10.1.0.{}/30", (o % 256) & !3)
         } else {
