@@ -1074,14 +1074,14 @@ impl<'h> Memo<'h> {
     }
 
     /// Where another group's answer for `kind` is an IPv4 multipath route
-    /// that group `g` would find too (`Answers::by_source_reference`): its
-    /// table and route, whether the rule walk decided it, its shape.
-    fn route_of_reference(
+    /// that group `g` would find too (`Answers::by_source_reference`): that
+    /// route, as its walk found it.
+    fn found_route(
         &self,
         fam: Family,
         g: usize,
         kind: Option<usize>,
-    ) -> Option<(u32, u32, bool, u32)> {
+    ) -> Option<crate::model::lookup::Found<'_>> {
         if fam != Family::Inet {
             return None;
         }
@@ -1089,7 +1089,13 @@ impl<'h> Memo<'h> {
         let raw = self.raws.get(k);
         let (table, route) = raw.route?;
         let shape = &self.shapes[raw.shape as usize];
-        matches!(shape.answer, RawAnswer::Hit { .. }).then_some((table, route, by_rule, raw.shape))
+        matches!(shape.answer, RawAnswer::Hit { .. }).then_some(crate::model::lookup::Found {
+            rule: shape.rule.map(|r| r as usize),
+            by_rule,
+            table: &self.tables[table as usize].0,
+            route: route as usize,
+            conditional: &shape.conditional,
+        })
     }
 
     /// The raw answer for a piece of `kind` starting at `start`, looked up
@@ -1108,17 +1114,8 @@ impl<'h> Memo<'h> {
             return k;
         }
         let dst = space::addr(fam, start);
-        let l = match self.route_of_reference(fam, g, kind) {
+        let l = match self.found_route(fam, g, kind) {
             Some(found) => {
-                let (table, route, by_rule, shape) = found;
-                let shape = &self.shapes[shape as usize];
-                let found = crate::model::lookup::Found {
-                    rule: shape.rule.map(|r| r as usize),
-                    by_rule,
-                    table: &self.tables[table as usize].0,
-                    route: route as usize,
-                    conditional: &shape.conditional,
-                };
                 let l = host.lookup_reply_on(rules, dst, &found);
                 #[cfg(test)]
                 {

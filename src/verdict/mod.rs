@@ -405,7 +405,8 @@ impl SourceKeyed {
         let mut k = SourceKeyed::default();
         for r in routes {
             k.src_routes |= fam == Family::Inet6 && r.from.is_some_and(|f| f.prefix_len() > 0);
-            k.multipath4 |= fam == Family::Inet && host.prefers_own_source(r);
+            // (`prefers_own_source` holds of IPv4 routes only.)
+            k.multipath4 |= host.prefers_own_source(r);
             if k.src_routes || k.multipath4 {
                 break;
             }

@@ -1212,6 +1212,12 @@ impl Host {
     /// without the rule walk's steps (`trace` is left empty): the verdicts
     /// look up every piece of the space for every endpoint.
     pub fn lookup_reply(&self, rules: &ReplyRules, dst: IpAddr) -> Lookup {
+        self.reply_with(rules, dst, None)
+    }
+
+    /// `lookup_reply`, on the route `found` where one is given (and the
+    /// rules are settled for the flow): no rule walk, no table lookup.
+    fn reply_with(&self, rules: &ReplyRules, dst: IpAddr, found: Option<&Found<'_>>) -> Lookup {
         // Every analysis is made of these: the per-host time budget.
         crate::budget::check();
         // Made in place (`Flow::to(dst).from(src)` moved it twice).
@@ -1224,9 +1230,12 @@ impl Host {
         let pre = (Family::of(&rules.src) == fam
             && rules.sel.len() == self.rules[fam_idx(fam)].len())
         .then_some(&rules.sel);
+        let found = found.filter(|_| pre.is_some());
         let mut inline = None;
         let mut heap = Vec::new();
-        let cands = pre.map(|_| Self::reply_candidates(rules, dst, &mut inline, &mut heap));
+        let cands = pre
+            .filter(|_| found.is_none())
+            .map(|_| Self::reply_candidates(rules, dst, &mut inline, &mut heap));
         self.lookup_with(
             &flow,
             Opts {
@@ -1235,7 +1244,7 @@ impl Host {
                 cands,
                 gotos: &rules.gotos,
                 src_owned: rules.src_owned == Some(self.addrs.len()),
-                found: None,
+                found,
             },
         )
     }
@@ -1257,34 +1266,13 @@ impl Host {
     /// found the route `found` (an IPv4 unicast route): only the source's
     /// own part is done again (its checks, `fib_select_path` and after).
     pub fn lookup_reply_on(&self, rules: &ReplyRules, dst: IpAddr, found: &Found<'_>) -> Lookup {
-        let fam = Family::of(&dst);
-        let settled = Family::of(&rules.src) == fam
-            && rules.sel.len() == self.rules[fam_idx(fam)].len()
-            && fam == Family::Inet
-            && rules.iif.is_none();
-        let valid = self
-            .table(fam, found.table)
-            .is_some_and(|t| found.route < t.routes.len());
-        if !settled || !valid {
-            return self.lookup_reply(rules, dst);
-        }
-        crate::budget::check();
-        let flow = Flow {
-            src: Some(rules.src),
-            iif: rules.iif.clone(),
-            ..Flow::to(dst)
-        };
-        self.lookup_with(
-            &flow,
-            Opts {
-                trace: false,
-                pre: Some(&rules.sel),
-                cands: None,
-                gotos: &rules.gotos,
-                src_owned: rules.src_owned == Some(self.addrs.len()),
-                found: Some(found),
-            },
-        )
+        // An IPv4 output lookup's (`output4` reads it), of a route there.
+        let usable = Family::of(&dst) == Family::Inet
+            && rules.iif.is_none()
+            && self
+                .table(Family::Inet, found.table)
+                .is_some_and(|t| found.route < t.routes.len());
+        self.reply_with(rules, dst, usable.then_some(found))
     }
 
     fn lookup_with(&self, flow: &Flow, opts: Opts<'_>) -> Lookup {
