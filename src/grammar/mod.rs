@@ -270,7 +270,11 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
 /// numbers, and those lines need not be there.
 pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     if is_json(text) {
-        let out = json::parse(text, kind, ctx, before);
+        let mut out = json::parse(text, kind, ctx, before);
+        let mut legs = route::LegLists::default();
+        for r in &mut out.routes {
+            r.nexthops.share(&mut legs);
+        }
         return Dump {
             kind,
             format: Format::Json,
@@ -293,6 +297,14 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     let mut links = addr::AddrParser::default();
     let mut rules = Vec::new();
     let mut routes: Vec<Route> = Vec::new();
+    // A route's legs are complete when the next route starts (or the dump
+    // ends): then they are shared with earlier routes over the same legs.
+    let mut legs = route::LegLists::default();
+    let mut close = |routes: &mut Vec<Route>| {
+        if let Some(r) = routes.last_mut() {
+            r.nexthops.share(&mut legs);
+        }
+    };
     // A route or rule takes a line at least: room for one per line saves
     // growing (copying) a vector of large records as it fills.
     let lines_upper = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
@@ -349,6 +361,7 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
                         None => false,
                     };
                     if !done && !line.text.trim().is_empty() {
+                        close(&mut routes);
                         route::parse_line_into(&line, &ctx, &mut sink, &mut routes);
                     }
                 }
@@ -401,6 +414,7 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
                     }
                     DumpKind::IpRule => rule::parse_line_into(&line, &ctx, &mut sink, &mut rules),
                     DumpKind::IpRoute => {
+                        close(&mut routes);
                         route::parse_line_into(&line, &ctx, &mut sink, &mut routes)
                     }
                 }
@@ -408,6 +422,7 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
         }
     }
     flush_foreign(&mut foreign, &mut sink);
+    close(&mut routes);
     // Give back what other lines (noise, continuations) did not use.
     if routes.capacity() > 2 * routes.len() {
         routes.shrink_to_fit();
@@ -449,6 +464,43 @@ mod tests {
         let p = v.as_ptr();
         let text = decode_owned(v);
         assert_eq!(text.as_ptr(), p, "the bytes become the text");
+    }
+
+    /// Routes over equal legs hold one list, whatever their lines and
+    /// form (a leg per line, or `-o` on one line), and each leg still
+    /// prints its own line.
+    #[test]
+    fn routes_over_the_same_legs_share_one_list() {
+        let text = "10.1.0.0/16 proto bgp metric 20 \n\tnexthop via 10.0.0.1 dev eth0 weight 1 \n\tnexthop via 10.1.0.1 dev eth1 weight 1 \n\
+                    10.2.0.0/16 proto bgp metric 20 \n\tnexthop via 10.0.0.1 dev eth0 weight 1 \n\tnexthop via 10.1.0.1 dev eth1 weight 1 \n\
+                    10.3.0.0/16 proto bgp metric 20 \n\tnexthop via 10.0.0.1 dev eth0 weight 2 \n\tnexthop via 10.1.0.1 dev eth1 weight 1 \n\
+                    10.4.0.0/16 via 10.0.0.1 dev eth0 \n\
+                    10.5.0.0/16 proto bgp metric 20 \\\tnexthop via 10.0.0.1 dev eth0 weight 1 \\\tnexthop via 10.1.0.1 dev eth1 weight 1 \n\
+                    10.6.0.0/16 proto bgp metric 20 \n\tnexthop via 10.0.0.1 dev eth0 weight 1 \n\tnexthop via 10.1.0.1 dev eth1 weight 1 \n";
+        let d = parse(text, DumpKind::IpRoute, &Ctx::default());
+        assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
+        let r = d.routes();
+        assert_eq!(r.len(), 6);
+        assert!(r[0].nexthops.same_list(&r[1].nexthops));
+        assert!(r[0].nexthops.same_list(&r[5].nexthops));
+        assert_eq!(r[2].nexthops.len(), 2);
+        assert!(!r[0].nexthops.same_list(&r[2].nexthops), "other weights");
+        assert!(r[3].nexthops.is_empty());
+        // `-o`: both legs on the route's line, so not the others' list.
+        assert!(!r[4].nexthops.same_list(&r[0].nexthops));
+        let lines = |i: usize| -> Vec<u64> {
+            let v = serde_json::to_value(&r[i]).unwrap();
+            v["nexthops"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["line"].as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(lines(0), [2, 3]);
+        assert_eq!(lines(1), [5, 6]);
+        assert_eq!(lines(4), [11, 11]);
+        assert_eq!(lines(5), [13, 14]);
     }
 
     #[test]

@@ -12,7 +12,9 @@ use super::lines::Line;
 use super::names::{Family, RouteProtocol, RouteType, Scope, Table};
 use ipnet::IpNet;
 use serde::{Serialize, Serializer};
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// One `mtu lock 1400` style metric; values keep their unit (`12ms`, `cubic`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,9 +25,14 @@ pub struct RouteMetric {
     pub value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NextHop {
-    pub line: u32,
+    /// The leg's line counted from its route's first line (0: on the
+    /// route's own line): the routes of a full table then hold equal legs,
+    /// one list for all (`NextHops::share`). `parse --json` prints the
+    /// line itself.
+    #[serde(skip)]
+    pub at: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,7 +48,7 @@ pub struct NextHop {
 }
 
 /// A leg's rare attributes (`NextHop::rare_mut`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct NextHopRare {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub realms: Option<String>,
@@ -52,10 +59,10 @@ pub struct NextHopRare {
 }
 
 impl NextHop {
-    /// A leg of `line` with nothing set.
-    pub fn new(line: u32) -> NextHop {
+    /// A leg `at` lines below its route's first, with nothing set.
+    pub fn new(at: u32) -> NextHop {
         NextHop {
-            line,
+            at,
             gateway: None,
             dev: None,
             weight: None,
@@ -86,7 +93,7 @@ impl NextHop {
 /// The known words (`FLAGS`) are packed four bits each into one integer;
 /// any other word (`ttl-propagate enabled`, a JSON flag this version does
 /// not know), or more than sixteen, keeps the whole list as text instead.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Flags {
     /// Codes (index in `FLAGS` + 1), first word in the low bits; 0 ends.
     packed: u64,
@@ -216,34 +223,69 @@ impl Serialize for Flags {
 }
 
 /// A route's multipath nexthops: one pointer, none allocated for the
-/// single-path routes that fill large tables.
+/// single-path routes that fill large tables. A dump's routes over the same
+/// legs share one list (`share`): a full table multipath over four
+/// gateways held 288 bytes of legs a route.
 #[derive(Clone, Default, PartialEq)]
-#[allow(clippy::box_collection)] // a thin pointer: a `Vec` is three words
-pub struct NextHops(Option<Box<Vec<NextHop>>>);
+pub struct NextHops(Option<Arc<Vec<NextHop>>>);
+
+/// The leg lists a dump's routes share (`NextHops::share`).
+#[derive(Default)]
+pub struct LegLists {
+    lists: HashSet<Arc<Vec<NextHop>>, foldhash::fast::RandomState>,
+    /// The last list found or kept: a table's routes come in runs.
+    last: Option<Arc<Vec<NextHop>>>,
+}
+
+/// Distinct lists kept for sharing: past this (each route's legs its own,
+/// say by weights), later lists are not kept and the set stops growing.
+const LEG_LISTS_CAP: usize = 4096;
 
 impl NextHops {
     /// Room doubles from one leg (a vector's own growth starts at four).
+    /// A shared list is copied first.
     pub fn push(&mut self, nh: NextHop) {
-        let v = self
-            .0
-            .get_or_insert_with(|| Box::new(Vec::with_capacity(1)));
+        let v = Arc::make_mut(
+            self.0
+                .get_or_insert_with(|| Arc::new(Vec::with_capacity(1))),
+        );
         if v.len() == v.capacity() {
             v.reserve_exact(v.len().max(1));
         }
         v.push(nh);
     }
 
-    /// Gives back the room pushing left (a route of three legs has room
-    /// for four). Moved into a vector of its size: the allocator shrinks a
-    /// block in place down to half its size, so `shrink_to_fit` of four
-    /// to two gave nothing back.
-    pub fn shrink(&mut self) {
-        if let Some(v) = &mut self.0
-            && v.capacity() > v.len()
+    /// Takes the list an earlier route of the dump holds when it equals
+    /// this one; else keeps this one for later routes, in a vector of its
+    /// size (a route of three legs had room for four).
+    pub fn share(&mut self, lists: &mut LegLists) {
+        let Some(v) = &mut self.0 else {
+            return;
+        };
+        if let Some(l) = &lists.last
+            && (Arc::ptr_eq(l, v) || **l == **v)
         {
-            let mut exact = Vec::with_capacity(v.len());
-            exact.append(v);
-            **v = exact;
+            *v = l.clone();
+            return;
+        }
+        if let Some(l) = lists.lists.get(&**v) {
+            *v = l.clone();
+        } else {
+            if v.capacity() > v.len() {
+                *v = Arc::new(v.to_vec());
+            }
+            if lists.lists.len() < LEG_LISTS_CAP {
+                lists.lists.insert(v.clone());
+            }
+        }
+        lists.last = Some(v.clone());
+    }
+
+    /// Whether both hold one list (not equal ones).
+    pub fn same_list(&self, o: &NextHops) -> bool {
+        match (&self.0, &o.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
         }
     }
 }
@@ -255,9 +297,12 @@ impl std::ops::Deref for NextHops {
     }
 }
 
+/// A shared list is copied first.
 impl std::ops::DerefMut for NextHops {
     fn deref_mut(&mut self) -> &mut [NextHop] {
-        self.0.as_deref_mut().map_or(&mut [], |v| &mut v[..])
+        self.0
+            .as_mut()
+            .map_or(&mut [], |v| &mut Arc::make_mut(v)[..])
     }
 }
 
@@ -275,9 +320,28 @@ impl std::fmt::Debug for NextHops {
     }
 }
 
-impl Serialize for NextHops {
+/// A route's legs as `parse --json` prints them, each with its line.
+struct LegsAt<'a>(&'a Route);
+
+impl LegsAt<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.nexthops.is_empty()
+    }
+}
+
+impl Serialize for LegsAt<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+        #[derive(Serialize)]
+        struct Leg<'a> {
+            line: u32,
+            #[serde(flatten)]
+            leg: &'a NextHop,
+        }
+        let r = self.0;
+        s.collect_seq(r.nexthops.iter().map(|leg| Leg {
+            line: r.leg_line(leg),
+            leg,
+        }))
     }
 }
 
@@ -362,6 +426,13 @@ impl PartialEq for Rare {
     }
 }
 
+impl Route {
+    /// A leg's own line (`NextHop::at` is counted from the route's).
+    pub fn leg_line(&self, leg: &NextHop) -> u32 {
+        self.line + leg.at
+    }
+}
+
 impl Serialize for Route {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -409,7 +480,7 @@ impl Serialize for Route {
         opt!("iif", x.iif);
         opt!("pref", self.pref);
         opt!("encap", x.encap);
-        list!("nexthops", self.nexthops);
+        list!("nexthops", LegsAt(self));
         opt!("nh_info", x.nh_info);
         opt!("cache", x.cache);
         if self.deleted {
@@ -843,7 +914,7 @@ fn parse_nexthop(
     route: &mut Route,
     sink: &mut Sink,
 ) -> Option<NextHop> {
-    let mut nh = NextHop::new(line.no);
+    let mut nh = NextHop::new(line.no.saturating_sub(route.line));
     while let Some(kw) = toks.next() {
         match kw {
             "via" | "gw" => nh.gateway = Some(via(&mut toks, sink, line)?),

@@ -344,7 +344,6 @@ impl Host {
                         let fi = fam_idx(route.family);
                         h.have_routes[fi] = true;
                         route.table = normalize_table(&route.table, table_names);
-                        route.nexthops.shrink();
                         let entry = RouteEntry {
                             tos: route.tos().and_then(parse_tos).unwrap_or(0),
                             origin: Origin {

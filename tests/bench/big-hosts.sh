@@ -9,6 +9,8 @@
 #               gateways on 3 links (proto bgp), plus a default route
 #   ecmp N      the same table, each route multipath over 2 gateways on 2
 #               links (BGP multipath: `nexthop via … nexthop via …`)
+#   ecmp4 N     the same over 4 gateways on 3 links (two on eth0), the
+#               issue's widest full table
 #   bgpedge N   bgp with EDGE_LINKS (default 40) customer links, each with
 #               an IPv4 /24 and an IPv6 /64 of its own
 #   fabric N    a leaf switch of a BGP fabric: 16 uplinks (/31s) and N /32
@@ -94,7 +96,7 @@ uplinks16() {
 }
 
 case $kind in
-bgp|ecmp|bgpedge)
+bgp|ecmp|ecmp4|bgpedge)
   for i in 0 1 2; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x addr add 10.$i.0.2/24 dev eth$i
@@ -115,7 +117,9 @@ bgp|ecmp|bgpedge)
   x -6 route add default via 2001:db8:0::1 dev eth0 proto static
   # Prefixes as a BGP table has them: mostly /24s, some shorter, nested;
   # deterministic (an LCG); duplicates are replaced.
-  awk -v n="$n" -v mp="$([ "$kind" = ecmp ] && echo 1 || echo 0)" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
+  mp=0
+  case $kind in ecmp) mp=2 ;; ecmp4) mp=4 ;; esac
+  awk -v n="$n" -v mp="$mp" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
   BEGIN {
     s = 12345
     for (k = 0; k < n; k++) {
@@ -126,7 +130,8 @@ bgp|ecmp|bgpedge)
       m = 2 ^ (32 - plen); ip = int(ip / m) * m
       g = rnd(3)
       # iproute2 takes the route attributes before the nexthops.
-      if (mp) via = "proto bgp metric 20 nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1"
+      if (mp == 2) via = "proto bgp metric 20 nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1"
+      else if (mp == 4) via = "proto bgp metric 20 nexthop via 10.0.0.1 dev eth0 nexthop via 10.0.0.3 dev eth0 nexthop via 10.1.0.1 dev eth1 nexthop via 10.2.0.1 dev eth2"
       else via = sprintf("via 10.%d.0.1 dev eth%d proto bgp metric 20", g, g)
       printf "route replace %d.%d.%d.%d/%d %s\n",
         int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, plen, via
@@ -136,7 +141,8 @@ bgp|ecmp|bgpedge)
       a = 8192 + rnd(4096); b = rnd(65536); c = rnd(65536)
       if (plen <= 32) { m = 2 ^ (32 - plen); b = int(b / m) * m; c = 0 } else { m = 2 ^ (48 - plen); c = int(c / m) * m }
       g = rnd(3)
-      if (mp) via = "proto bgp metric 20 nexthop via 2001:db8:0::1 dev eth0 nexthop via 2001:db8:1::1 dev eth1"
+      if (mp == 2) via = "proto bgp metric 20 nexthop via 2001:db8:0::1 dev eth0 nexthop via 2001:db8:1::1 dev eth1"
+      else if (mp == 4) via = "proto bgp metric 20 nexthop via 2001:db8:0::1 dev eth0 nexthop via 2001:db8:0::3 dev eth0 nexthop via 2001:db8:1::1 dev eth1 nexthop via 2001:db8:2::1 dev eth2"
       else via = sprintf("via 2001:db8:%d::1 dev eth%d proto bgp metric 20", g, g)
       printf "route replace %x:%x:%x::/%d %s\n", a, b, c, plen, via
     }

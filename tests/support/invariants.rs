@@ -34,7 +34,7 @@ fn item_lines(dump: &Dump) -> Vec<(&'static str, u32)> {
                 v.push(("route", r.line));
                 v.push(("route end", r.end_line));
                 for n in &r.nexthops {
-                    v.push(("nexthop", n.line));
+                    v.push(("nexthop", r.leg_line(n)));
                 }
             }
         }

@@ -188,7 +188,8 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
                     None
                 }
             };
-            let mut n = NextHop::new(o.line);
+            // `ip -j` gives a leg no line of its own: its route's.
+            let mut n = NextHop::new(0);
             n.gateway = gateway;
             n.dev = no.str("dev").map(Name::from);
             n.weight = no.u32("weight");
