@@ -259,6 +259,17 @@ fn detect_line(text: &str) -> Option<DumpKind> {
     lex::dst(dst, None).ok().map(|_| DumpKind::IpRoute)
 }
 
+/// Lines that do not start indented: an upper bound on a dump's records
+/// but for the rare indented line that is not a continuation.
+fn record_lines(text: &str) -> usize {
+    let b = text.as_bytes();
+    let starts = |i: usize| b.get(i).is_some_and(|c| *c != b' ' && *c != b'\t');
+    usize::from(starts(0))
+        + memchr::memchr_iter(b'\n', b)
+            .filter(|&i| starts(i + 1))
+            .count()
+}
+
 /// Parses one dump of a known kind. Never fails: what cannot be parsed is in
 /// `diagnostics`.
 pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
@@ -305,12 +316,14 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
             r.nexthops.share(&mut legs);
         }
     };
-    // A route or rule takes a line at least: room for one per line saves
-    // growing (copying) a vector of large records as it fills.
-    let lines_upper = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    // A route or rule starts on a line of its own, not indented: room for
+    // one per such line saves growing (copying) a vector of large records
+    // as it fills. (Room for every line was four times a multipath table's
+    // routes: the shrink below then copied them all.)
+    let records_upper = record_lines(text);
     match kind {
-        DumpKind::IpRoute => routes.reserve(lines_upper),
-        DumpKind::IpRule => rules.reserve(lines_upper),
+        DumpKind::IpRoute => routes.reserve(records_upper),
+        DumpKind::IpRule => rules.reserve(records_upper),
         DumpKind::IpAddr => {}
     }
     // Lines of another command's output in a transcript: (command, first, count).

@@ -13,6 +13,7 @@ use std::sync::Arc;
 /// is made once and shared (`Quote`'s texts are `Arc`s).
 pub(super) struct Quoter<'h> {
     host: &'h Host,
+    /// Per file, the start of every `EVERY`th line (the first included).
     starts: Vec<OnceCell<Vec<usize>>>,
     /// Each source's name, as its quotes share it.
     files: Vec<OnceCell<Arc<str>>>,
@@ -21,6 +22,11 @@ pub(super) struct Quoter<'h> {
     /// Each captured line range's quote, once made (the routes leaks quote).
     lines: RefCell<FastMap<Origin, Quote>>,
 }
+
+/// Lines between indexed line starts: a full table's dump is millions of
+/// lines, and an index of every one was 8 bytes each (42 MB); a quote
+/// now finds its line from the one indexed before it.
+const EVERY: usize = 64;
 
 impl<'h> Quoter<'h> {
     pub(super) fn new(host: &'h Host) -> Self {
@@ -42,29 +48,43 @@ impl<'h> Quoter<'h> {
             return String::new();
         };
         let text = &s.text;
-        let starts = self.starts[o.source as usize].get_or_init(|| {
+        let b = text.as_bytes();
+        let every = self.starts[o.source as usize].get_or_init(|| {
             // `str::lines` yields no line after a final newline, none for "".
-            let mut v = Vec::with_capacity(text.len() / 40 + 1);
-            if !text.is_empty() {
-                v.push(0);
-            }
+            let mut v = Vec::with_capacity(text.len() / (40 * EVERY) + 1);
+            v.push(0);
             v.extend(
-                memchr::memchr_iter(b'\n', text.as_bytes())
-                    .map(|i| i + 1)
-                    .filter(|&i| i < text.len()),
+                memchr::memchr_iter(b'\n', b)
+                    .skip(EVERY - 1)
+                    .step_by(EVERY)
+                    .map(|i| i + 1),
             );
             v
         });
         let first = o.line.saturating_sub(1 + s.lines_before) as usize;
         let count = (o.end_line.max(o.line) - o.line + 1) as usize;
+        // The first line's start: the indexed one before it, then newlines.
+        let Some(mut at) = every.get(first / EVERY).copied() else {
+            return String::new();
+        };
+        for _ in 0..first % EVERY {
+            match memchr::memchr(b'\n', &b[at..]) {
+                Some(i) => at += i + 1,
+                None => return String::new(),
+            }
+        }
         let mut out = String::new();
-        for i in (first..starts.len()).take(count) {
-            if i > first {
+        for k in 0..count {
+            if at >= b.len() {
+                break;
+            }
+            if k > 0 {
                 out.push('\n');
             }
-            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            let end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i + 1);
             // The slice keeps its `\n` (and `\r`): trim_end drops them too.
-            out.push_str(text[starts[i]..end].trim_end());
+            out.push_str(text[at..end].trim_end());
+            at = end;
         }
         out
     }
@@ -194,5 +214,40 @@ mod tests {
             ..o
         };
         assert_eq!(q.text(first), "default via 10.0.0.1 dev eth0");
+    }
+
+    /// Lines found from the sparse index are the lines `Host::quote`
+    /// reads: before, at and after every indexed line, ranges across
+    /// them, blank and `\r\n` lines, past the end, with and without a
+    /// final newline, and in an empty file.
+    #[test]
+    fn sparse_line_starts_quote_what_the_whole_text_quotes() {
+        let mut lines: Vec<String> = Vec::new();
+        for i in 0..300 {
+            lines.push(match i % 7 {
+                0 => String::new(),
+                1 => format!("10.{i}.0.0/16 via 10.0.0.1 dev eth0 \r"),
+                2 => format!("\tnexthop via 10.0.0.{i} dev eth0 weight 1 "),
+                _ => format!("10.{i}.0.0/16 dev eth1"),
+            });
+        }
+        let whole = lines.join("\n");
+        for text in [whole.clone(), whole + "\n", String::new(), "\n".into()] {
+            let mut h = host();
+            let src = h.sources.iter().position(|s| s.name == "h/ip_route.txt");
+            let src = src.expect("the route dump");
+            h.sources[src].text = text;
+            let q = Quoter::new(&h);
+            for line in (1..310).chain([63, 64, 65, 127, 128, 129]) {
+                for n in [0, 1, 2, 70] {
+                    let o = Origin {
+                        source: src as u32,
+                        line,
+                        end_line: line + n,
+                    };
+                    assert_eq!(q.text(o), h.quote(o), "lines {line}..+{n}");
+                }
+            }
+        }
     }
 }
