@@ -282,7 +282,8 @@ impl NextHops {
     }
 
     /// Whether both hold one list (not equal ones).
-    pub fn same_list(&self, o: &NextHops) -> bool {
+    #[cfg(test)]
+    pub(crate) fn same_list(&self, o: &NextHops) -> bool {
         match (&self.0, &o.0) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
