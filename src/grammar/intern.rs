@@ -22,8 +22,9 @@ pub struct Name(Arc<Box<str>>);
 /// has at most a few thousand devices; past that, sharing is only lost.
 const CACHE_CAP: usize = 4096;
 
-/// Slots of the per-thread front cache of the words last seen.
-const RECENT: usize = 16;
+/// Slots of the per-thread front cache of the words last seen: a leaf
+/// switch names its 16 uplinks (`swp0`..`swp15`) on every route.
+const RECENT: usize = 32;
 
 #[derive(Default)]
 struct Cache {
@@ -39,6 +40,9 @@ thread_local! {
 }
 
 /// The front-cache slot of `s` (`eth0`/`eth1` differ in their last byte).
+/// The length is weighted apart from the last byte, so `swp1` and `swp10`
+/// (the length one more, the last byte one less) do not share a slot: XORed
+/// into 16 slots, six of the 16 uplinks shared one with another.
 #[inline]
 fn recent_slot(s: &str) -> usize {
     let b = s.as_bytes();
@@ -47,7 +51,7 @@ fn recent_slot(s: &str) -> usize {
         [f, .., l] => (*f, *l),
         [f] => (*f, *f),
     };
-    (b.len() ^ usize::from(first) << 2 ^ usize::from(last)) % RECENT
+    (b.len() * 13 + usize::from(first) * 7 + usize::from(last)) % RECENT
 }
 
 impl Name {
@@ -227,5 +231,17 @@ mod tests {
         }
         let a = Name::new("veth-x");
         assert!(Arc::ptr_eq(&a.0, &Name::new("veth-x").0));
+    }
+
+    /// A leaf switch's uplinks, and a router's links, each keep a slot.
+    #[test]
+    fn uplinks_named_on_every_route_keep_a_slot_each() {
+        for names in [
+            (0..16).map(|i| format!("swp{i}")).collect::<Vec<_>>(),
+            (0..16).map(|i| format!("eth{i}")).collect(),
+        ] {
+            let slots: HashSet<usize> = names.iter().map(|n| recent_slot(n)).collect();
+            assert_eq!(slots.len(), names.len(), "{names:?}");
+        }
     }
 }
