@@ -7,7 +7,7 @@ use crate::model::{Host, Origin, fam_idx};
 use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
-/// Quotes captured lines, from an index of each file's line starts built on
+/// Quotes captured lines, from a sparse index of each file's line starts built on
 /// first use: `Host::quote` walks its file from the top for every quote,
 /// and a host quotes the same few rules and routes for every leak, so each
 /// is made once and shared (`Quote`'s texts are `Arc`s).

@@ -274,14 +274,8 @@ impl Host {
         let fib = self
             .table(Family::Inet, f.table)
             .expect("lookup_reply_on checked the table");
-        let r = &fib.routes[f.route].route;
-        let live = if r.nexthops.is_empty() {
-            Vec::new()
-        } else {
-            let mut live = Vec::with_capacity(r.nexthops.len());
-            live.extend((0..r.nexthops.len()).filter(|&i| !is_dead(&r.nexthops[i].flags)));
-            live
-        };
+        // A route without legs allocates nothing (room for none).
+        let live = walk::live_legs(&fib.routes[f.route].route, None);
         walk.rule = f.rule;
         walk.by_rule = f.by_rule;
         walk.table = Some(f.table.clone());

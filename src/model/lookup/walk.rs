@@ -499,21 +499,27 @@ impl Host {
                 }
                 return TableResult::Found(i, Vec::new());
             }
-            // Sized once: grown leg by leg, a 16-way route reallocated
-            // four times per lookup.
-            let mut live = Vec::with_capacity(r.nexthops.len());
-            live.extend(
-                r.nexthops
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| !is_dead(&n.flags))
-                    .filter(|(_, n)| fl.oif.is_none_or(|o| n.dev.as_deref() == Some(o)))
-                    .map(|(i, _)| i),
-            );
+            let live = live_legs(r, fl.oif);
             if !live.is_empty() {
                 return TableResult::Found(i, live);
             }
         }
         TableResult::NoMatch
     }
+}
+
+/// A multipath route's legs a flow may take: not dead, and on `oif` when
+/// one is given. Sized once: grown leg by leg, a 16-way route reallocated
+/// four times per lookup.
+pub(super) fn live_legs(r: &crate::grammar::Route, oif: Option<&str>) -> Vec<usize> {
+    let mut live = Vec::with_capacity(r.nexthops.len());
+    live.extend(
+        r.nexthops
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !is_dead(&n.flags))
+            .filter(|(_, n)| oif.is_none_or(|o| n.dev.as_deref() == Some(o)))
+            .map(|(i, _)| i),
+    );
+    live
 }
