@@ -280,11 +280,44 @@ pub fn parse(text: &str, kind: DumpKind, ctx: &Ctx) -> Dump {
 /// transcript's section): items and diagnostics carry the file's line
 /// numbers, and those lines need not be there.
 pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
+    parse_to(text, kind, ctx, before, None)
+}
+
+/// Where a route dump's routes go as they are parsed (`parse_routes_to`).
+pub trait RouteSink {
+    /// Before the first route: the dump holds at most `n`.
+    fn expect(&mut self, n: usize);
+    /// Finished routes, in dump order.
+    fn take(&mut self, routes: std::vec::Drain<'_, Route>);
+}
+
+/// `parse_after` of a route dump whose routes go to `sink` as they are
+/// finished, a few hundred at a time: the dump returned holds none. A
+/// full BGP table's records are not held twice while the model files them
+/// into its tables.
+pub fn parse_routes_to(text: &str, ctx: &Ctx, before: u32, sink: &mut dyn RouteSink) -> Dump {
+    parse_to(text, DumpKind::IpRoute, ctx, before, Some(sink))
+}
+
+/// Routes a `RouteSink` is handed at a time.
+const SINK_BATCH: usize = 256;
+
+fn parse_to(
+    text: &str,
+    kind: DumpKind,
+    ctx: &Ctx,
+    before: u32,
+    mut to: Option<&mut dyn RouteSink>,
+) -> Dump {
     if is_json(text) {
         let mut out = json::parse(text, kind, ctx, before);
         let mut legs = route::LegLists::default();
         for r in &mut out.routes {
             r.nexthops.share(&mut legs);
+        }
+        if let Some(s) = to.as_deref_mut() {
+            s.expect(out.routes.len());
+            s.take(out.routes.drain(..));
         }
         return Dump {
             kind,
@@ -321,7 +354,23 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     // as it fills. (Room for every line was four times a multipath table's
     // routes: the shrink below then copied them all.)
     let records_upper = record_lines(text);
+    // Finished routes to the sink; the last stays, for the continuation
+    // lines that may still follow it.
+    let flush = |routes: &mut Vec<Route>, to: &mut Option<&mut dyn RouteSink>| {
+        if let Some(s) = to.as_deref_mut()
+            && routes.len() > SINK_BATCH
+        {
+            let n = routes.len() - 1;
+            s.take(routes.drain(..n));
+        }
+    };
     match kind {
+        DumpKind::IpRoute if to.is_some() => {
+            if let Some(s) = to.as_deref_mut() {
+                s.expect(records_upper);
+            }
+            routes.reserve(SINK_BATCH + 1);
+        }
         DumpKind::IpRoute => routes.reserve(records_upper),
         DumpKind::IpRule => rules.reserve(records_upper),
         DumpKind::IpAddr => {}
@@ -375,6 +424,7 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
                     };
                     if !done && !line.text.trim().is_empty() {
                         close(&mut routes);
+                        flush(&mut routes, &mut to);
                         route::parse_line_into(&line, &ctx, &mut sink, &mut routes);
                     }
                 }
@@ -428,6 +478,7 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
                     DumpKind::IpRule => rule::parse_line_into(&line, &ctx, &mut sink, &mut rules),
                     DumpKind::IpRoute => {
                         close(&mut routes);
+                        flush(&mut routes, &mut to);
                         route::parse_line_into(&line, &ctx, &mut sink, &mut routes)
                     }
                 }
@@ -436,6 +487,9 @@ pub fn parse_after(text: &str, kind: DumpKind, ctx: &Ctx, before: u32) -> Dump {
     }
     flush_foreign(&mut foreign, &mut sink);
     close(&mut routes);
+    if let Some(s) = to {
+        s.take(routes.drain(..));
+    }
     // Give back what other lines (noise, continuations) did not use.
     if routes.capacity() > 2 * routes.len() {
         routes.shrink_to_fit();
@@ -514,6 +568,90 @@ mod tests {
         assert_eq!(lines(1), [5, 6]);
         assert_eq!(lines(4), [11, 11]);
         assert_eq!(lines(5), [13, 14]);
+    }
+
+    /// Routes handed to a sink as they are finished are the routes
+    /// `parse` keeps, with the same diagnostics, over many batches: legs on
+    /// lines of their own, a broken route line whose legs then go to the
+    /// route before it (as `parse` has them), blank lines and a command's
+    /// header in a transcript; and a JSON dump.
+    #[test]
+    fn routes_to_a_sink_are_the_routes_parsed() {
+        #[derive(Default)]
+        struct Kept {
+            most: Option<usize>,
+            routes: Vec<Route>,
+            batches: usize,
+        }
+        impl RouteSink for Kept {
+            fn expect(&mut self, n: usize) {
+                assert!(self.most.is_none() && self.routes.is_empty());
+                self.most = Some(n);
+            }
+            fn take(&mut self, routes: std::vec::Drain<'_, Route>) {
+                self.routes.extend(routes);
+                self.batches += 1;
+            }
+        }
+        use std::fmt::Write;
+        let mut text = String::from("$ ip route show table all\n");
+        for i in 0..2000 {
+            let _ = match i % 7 {
+                1 => writeln!(
+                    text,
+                    "10.{}.{}.0/24 proto bgp metric 20 \n\tnexthop via 10.0.0.1 dev eth0 weight 1 \n\tnexthop via 10.1.0.1 dev eth1 weight 1 ",
+                    i / 256,
+                    i % 256
+                ),
+                0 => writeln!(
+                    text,
+                    "10.{}.{}.0/99 via 10.0.0.1 dev eth0 \n\tnexthop via 10.0.0.1 dev eth0 weight 1 ",
+                    i / 256,
+                    i % 256
+                ),
+                2 => writeln!(text),
+                _ => writeln!(
+                    text,
+                    "10.{}.{}.0/24 via 10.0.0.1 dev eth0 table {} proto bgp metric 20 ",
+                    i / 256,
+                    i % 256,
+                    100 + i % 3
+                ),
+            };
+        }
+        let json = r#"[{"dst":"10.9.0.0/16","gateway":"10.0.0.1","dev":"eth0","flags":[]},{"dst":"default","gateway":"10.0.0.1","dev":"eth0","flags":[]}]"#;
+        for text in [&text[..], json] {
+            let whole = parse_after(text, DumpKind::IpRoute, &Ctx::default(), 3);
+            let mut kept = Kept::default();
+            let streamed = parse_routes_to(text, &Ctx::default(), 3, &mut kept);
+            assert!(streamed.routes().is_empty());
+            assert_eq!(kept.routes, whole.routes());
+            assert!(kept.most.is_some_and(|n| n >= kept.routes.len()));
+            assert_eq!(streamed.diagnostics, whole.diagnostics);
+            assert_eq!(streamed.format, whole.format);
+            assert_eq!(streamed.commands.len(), whole.commands.len());
+            if text.len() > json.len() {
+                assert!(kept.batches > 4, "{} batches", kept.batches);
+                assert!(
+                    kept.routes.len() < 2000 * 6 / 7,
+                    "broken lines are no routes"
+                );
+                assert!(!whole.diagnostics.is_empty(), "the broken lines are told");
+            }
+        }
+        // Legs share one list across batches as they do whole.
+        let whole = parse(&text, DumpKind::IpRoute, &Ctx::default());
+        let multipath: Vec<&Route> = whole
+            .routes()
+            .iter()
+            .filter(|r| r.nexthops.len() == 2)
+            .collect();
+        assert!(multipath.len() > 200);
+        assert!(
+            multipath
+                .windows(2)
+                .all(|w| w[0].nexthops.same_list(&w[1].nexthops))
+        );
     }
 
     #[test]

@@ -11,8 +11,7 @@ pub use system::{KernelVersion, Sysctls, System};
 pub use table::FibTable;
 
 use crate::grammar::{
-    self, Ctx, Dump, DumpKind, Family, Flags, Items, Link, Name, Route, RouteType, Rule,
-    RuleAction, Table,
+    self, Ctx, Dump, DumpKind, Family, Flags, Link, Name, Route, RouteType, Rule, RuleAction, Table,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -253,6 +252,87 @@ fn parse_tos(s: &str) -> Option<u8> {
     }
 }
 
+/// Files a route dump's routes into the host's tables as they are parsed
+/// (`grammar::parse_routes_to`), never holding them all twice.
+struct Filing<'a> {
+    tables: &'a mut [BTreeMap<Table, FibTable>; 2],
+    have_routes: &'a mut [bool; 2],
+    table_names: &'a HashMap<String, u32>,
+    source: u32,
+    skip_v6: bool,
+    /// Routes the dump held, skipped ones too.
+    routes: usize,
+    /// At most the routes the dump holds (`expect`).
+    most: usize,
+    /// The tables that took room for many routes (`ROOM_AT`), and the
+    /// most routes one of them holds.
+    roomy: Vec<(usize, Table)>,
+    largest: usize,
+}
+
+/// Routes a table of a dump holds before it takes room for the rest.
+const ROOM_AT: usize = 4096;
+
+impl grammar::RouteSink for Filing<'_> {
+    fn expect(&mut self, n: usize) {
+        self.most = n;
+    }
+
+    fn take(&mut self, routes: std::vec::Drain<'_, Route>) {
+        for mut route in routes {
+            self.routes += 1;
+            if route.family == Family::Inet6 && self.skip_v6 {
+                continue;
+            }
+            let fi = fam_idx(route.family);
+            self.have_routes[fi] = true;
+            route.table = normalize_table(&route.table, self.table_names);
+            let t = self.tables[fi].entry(route.table.clone()).or_default();
+            // A full table grown by doubling is copied as it grows, and
+            // its old room is held while it is. A table that reaches
+            // `ROOM_AT` routes takes room for the rest of the dump: the
+            // first one all of it (a dump is mostly one large table), a
+            // later one up to twice the largest (a full table per
+            // upstream: each about the first's size).
+            if t.len() == ROOM_AT {
+                let rest = self.most.saturating_sub(self.routes - 1);
+                let room = if self.roomy.is_empty() {
+                    rest
+                } else {
+                    rest.min(2 * self.largest)
+                };
+                t.reserve(room);
+                self.roomy.push((fi, route.table.clone()));
+            }
+            t.push(RouteEntry {
+                tos: route.tos().and_then(parse_tos).unwrap_or(0),
+                origin: Origin {
+                    source: self.source,
+                    line: route.line,
+                    end_line: route.end_line,
+                },
+                route,
+            });
+            if t.len() > ROOM_AT {
+                self.largest = self.largest.max(t.len());
+            }
+        }
+    }
+}
+
+impl Filing<'_> {
+    /// Gives back the room a table took and left mostly empty (its routes
+    /// copied: few, then). Room up to four times the routes is kept: it
+    /// was never touched, and costs no memory, only addresses.
+    fn done(&mut self) {
+        for (fi, t) in &self.roomy {
+            if let Some(t) = self.tables[*fi].get_mut(t) {
+                t.shrink_to(4);
+            }
+        }
+    }
+}
+
 impl Host {
     /// Parses and assembles a host from its dumps, with no kernel version
     /// or sysctls known (`build_with`).
@@ -278,10 +358,37 @@ impl Host {
         // family may name it again).
         let mut link_at: HashMap<String, usize, foldhash::fast::RandomState> = HashMap::default();
         for (si, input) in inputs.into_iter().enumerate() {
-            let mut dump =
-                grammar::parse_after(&input.text, input.kind, &input.ctx, input.lines_before);
-            let records = dump.len();
             let si = si as u32;
+            // Routes are filed into their tables as they are parsed.
+            let mut filed = None;
+            let dump = match input.kind {
+                DumpKind::IpRoute => {
+                    let mut to = Filing {
+                        tables: &mut h.tables,
+                        have_routes: &mut h.have_routes,
+                        table_names,
+                        source: si,
+                        // IPv6 routes in an IPv4 dump are skipped when an
+                        // IPv6 dump is there.
+                        skip_v6: v6_route_dump && input.ctx.family != Some(Family::Inet6),
+                        routes: 0,
+                        most: 0,
+                        roomy: Vec::new(),
+                        largest: 0,
+                    };
+                    let dump = grammar::parse_routes_to(
+                        &input.text,
+                        &input.ctx,
+                        input.lines_before,
+                        &mut to,
+                    );
+                    to.done();
+                    filed = Some(to.routes);
+                    dump
+                }
+                _ => grammar::parse_after(&input.text, input.kind, &input.ctx, input.lines_before),
+            };
+            let records = filed.unwrap_or_else(|| dump.len());
             match input.kind {
                 DumpKind::IpAddr => {
                     h.have_addrs |= !dump.links().is_empty() || dump.failed.is_none();
@@ -312,53 +419,7 @@ impl Host {
                         h.have_rules[fam_idx(f)] = true;
                     }
                 }
-                DumpKind::IpRoute => {
-                    let routes = match &mut dump.items {
-                        Items::Routes(v) => std::mem::take(v),
-                        _ => Vec::new(),
-                    };
-                    // Each table's room made once, exactly: a full BGP
-                    // table grown by doubling would hold ~1.5× its records
-                    // while the parsed ones are still alive.
-                    // IPv6 routes in an IPv4 dump are skipped when an IPv6
-                    // dump is there.
-                    let skipped = |r: &Route| {
-                        r.family == Family::Inet6
-                            && v6_route_dump
-                            && input.ctx.family != Some(Family::Inet6)
-                    };
-                    let mut counts: BTreeMap<(usize, &Table), usize> = BTreeMap::new();
-                    for r in routes.iter().filter(|r| !skipped(r)) {
-                        *counts.entry((fam_idx(r.family), &r.table)).or_default() += 1;
-                    }
-                    for ((fi, t), n) in counts {
-                        h.tables[fi]
-                            .entry(normalize_table(t, table_names))
-                            .or_default()
-                            .reserve(n);
-                    }
-                    for mut route in routes {
-                        if skipped(&route) {
-                            continue;
-                        }
-                        let fi = fam_idx(route.family);
-                        h.have_routes[fi] = true;
-                        route.table = normalize_table(&route.table, table_names);
-                        let entry = RouteEntry {
-                            tos: route.tos().and_then(parse_tos).unwrap_or(0),
-                            origin: Origin {
-                                source: si,
-                                line: route.line,
-                                end_line: route.end_line,
-                            },
-                            route,
-                        };
-                        h.tables[fi]
-                            .entry(entry.route.table.clone())
-                            .or_default()
-                            .push(entry);
-                    }
-                }
+                DumpKind::IpRoute => {}
             }
             h.sources.push(Source {
                 name: input.name,
@@ -844,6 +905,86 @@ fn is_plain_lookup(r: &Rule) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Routes filed into their tables as the dump is parsed: each table
+    /// holds its routes in dump order, takes room for the rest once it is
+    /// large (no room past four times its routes is kept), and the dump's
+    /// records are counted. A full table per upstream (each about the
+    /// first's size), a small table before a large one, and IPv6 routes in
+    /// an IPv4 dump where an IPv6 dump is there (skipped, but counted).
+    #[test]
+    fn routes_are_filed_into_their_tables_as_parsed() {
+        use std::fmt::Write;
+        let input = |name: &str, text: String, fam: Option<Family>| Input {
+            name: name.into(),
+            text,
+            kind: DumpKind::IpRoute,
+            ctx: Ctx {
+                family: fam,
+                ..Ctx::default()
+            },
+            lines_before: 0,
+        };
+        let n = 3 * ROOM_AT;
+        let (mut v4, mut v6) = (String::new(), String::new());
+        let _ = writeln!(v4, "10.255.0.0/16 via 10.0.0.1 dev eth0 table 7");
+        for t in [101, 102, 103] {
+            for i in 0..n {
+                let _ = writeln!(
+                    v4,
+                    "11.{}.{}.0/24 via 10.0.0.1 dev eth0 table {t} proto bgp",
+                    i / 256,
+                    i % 256
+                );
+            }
+        }
+        for i in 0..n {
+            let _ = writeln!(v4, "12.{}.{}.0/24 via 10.0.0.1 dev eth0", i / 256, i % 256);
+        }
+        let _ = writeln!(v4, "2001:db8:ff::/48 via 2001:db8::1 dev eth0");
+        let _ = writeln!(v6, "2001:db8:1::/48 via 2001:db8::1 dev eth0");
+        let h = Host::build(
+            vec![
+                input("ip_route.txt", v4, None),
+                input("ip6_route.txt", v6, Some(Family::Inet6)),
+            ],
+            &Default::default(),
+        );
+        let v4t = &h.tables[0];
+        for (t, first) in [
+            (Table::Id(101), 11),
+            (Table::Id(102), 11),
+            (Table::Id(103), 11),
+            (Table::main(), 12),
+        ] {
+            let t = &v4t[&t];
+            assert_eq!(t.len(), n);
+            let want: Vec<String> = (0..n)
+                .map(|i| format!("{first}.{}.{}.0/24", i / 256, i % 256))
+                .collect();
+            let got: Vec<String> = t.routes.iter().map(|e| e.route.dst.to_string()).collect();
+            assert_eq!(got, want);
+            assert!(
+                t.routes.capacity() <= 4 * t.len(),
+                "{}",
+                t.routes.capacity()
+            );
+        }
+        assert_eq!(v4t[&Table::Id(7)].len(), 1);
+        assert_eq!(
+            h.sources[0].records,
+            4 * n + 2,
+            "the skipped IPv6 route counted"
+        );
+        let v6t: Vec<String> = h.tables[1]
+            .values()
+            .flat_map(|t| t.routes.iter().map(|e| e.route.dst.to_string()))
+            .collect();
+        assert!(v6t.contains(&"2001:db8:1::/48".to_string()));
+        assert!(!v6t.contains(&"2001:db8:ff::/48".to_string()));
+        let e = &v4t[&Table::main()].routes[5];
+        assert_eq!((e.origin.source, e.origin.line), (0, e.route.line));
+    }
 
     /// A link two dumps describe (`ip addr` and `ip -o addr`), or an
     /// address a block lists twice, keeps each address once, in the order

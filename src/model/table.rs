@@ -111,6 +111,18 @@ impl FibTable {
         Arc::make_mut(&mut self.routes).reserve_exact(n);
     }
 
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Gives back the room of a table that holds less than `1 / factor`
+    /// of it.
+    pub fn shrink_to(&mut self, factor: usize) {
+        if self.routes.capacity() > factor * self.routes.len() {
+            Arc::make_mut(&mut self.routes).shrink_to_fit();
+        }
+    }
+
     /// Removes route `i` (`finish` must follow).
     pub fn remove(&mut self, i: usize) -> RouteEntry {
         self.stale = true;

@@ -15,13 +15,13 @@
 //! tell those kinds apart: a shared answer holds for both (`Answers`).
 
 use super::analyse::MIN_RUN;
-use super::peers::{other_blocks, table_blocks};
+use super::peers::{block_order, each_block_of, other_blocks};
 use super::space::Range;
 use super::{FastMap, FastSet};
 use crate::grammar::Family;
 use crate::grammar::names::Table;
 use crate::model::lookup::ReplyRules;
-use crate::model::{Host, fam_idx};
+use crate::model::{FibTable, Host, fam_idx};
 use std::sync::Arc;
 
 /// No narrow table owns the kind: every group tells it apart.
@@ -57,6 +57,75 @@ pub(super) struct Run {
     pub(super) base: u32,
 }
 
+/// Tables a rule that matches regardless of the source looks up, and
+/// those the kernel asks without custom rules (`wide`); the others.
+fn split_tables(host: &Host, fam: Family) -> (FastSet<Table>, Vec<(&Table, &FibTable)>) {
+    let fi = fam_idx(fam);
+    let mut wide: FastSet<Table> = [Table::LOCAL, Table::MAIN, Table::DEFAULT]
+        .map(Table::Id)
+        .into_iter()
+        .collect();
+    for r in &host.rules[fi] {
+        let any_source = r.rule.not || r.rule.from.is_none_or(|f| f.prefix_len() == 0);
+        if let (true, Some(t)) = (any_source, &r.table) {
+            wide.insert(t.clone());
+        }
+    }
+    let narrow = host.tables[fi]
+        .iter()
+        .filter(|(t, _)| !wide.contains(*t))
+        .collect();
+    (wide, narrow)
+}
+
+/// Per block (sorted and deduplicated as `Space::cut` does), the one
+/// table of `narrow` holding it, else `NO_OWNER` (none, several, a `wide`
+/// table's, or no table's: a rule's `to`, a connected prefix, an address);
+/// one more `NO_OWNER` for the kind past the last. None where no block is
+/// owned. Each table's prefixes are found along the blocks: a map keyed
+/// by prefix was 80 MB for three full tables.
+fn holders(
+    host: &Host,
+    fam: Family,
+    conn: &[(&str, ipnet::IpNet)],
+    blocks: &[Range],
+    narrow: &[(&Table, &FibTable)],
+    wide: &FastSet<Table>,
+) -> Option<Vec<u32>> {
+    const NONE_YET: u32 = NO_OWNER - 1;
+    let mut raw = vec![NONE_YET; blocks.len()];
+    for (i, (_, t)) in narrow.iter().enumerate() {
+        let i = i as u32;
+        each_block_of(blocks, t, |b| {
+            let o = &mut raw[b];
+            *o = if *o == NONE_YET || *o == i {
+                i
+            } else {
+                NO_OWNER
+            };
+        });
+    }
+    // Held by anything else: every group's.
+    for (t, fib) in &host.tables[fam_idx(fam)] {
+        if wide.contains(t) {
+            each_block_of(blocks, fib, |b| raw[b] = NO_OWNER);
+        }
+    }
+    for r in other_blocks(host, fam, conn) {
+        if let Ok(b) = blocks.binary_search_by(|x| block_order(x, &r)) {
+            raw[b] = NO_OWNER;
+        }
+    }
+    for o in raw.iter_mut().filter(|o| **o == NONE_YET) {
+        *o = NO_OWNER;
+    }
+    if raw.iter().all(|&o| o == NO_OWNER) {
+        return None;
+    }
+    raw.push(NO_OWNER);
+    Some(raw)
+}
+
 impl Narrow {
     /// The narrow tables of `host` and the kinds they own, for a space cut
     /// at `blocks` (sorted and deduplicated as `Space::cut` does), whose
@@ -75,62 +144,12 @@ impl Narrow {
         if rules.iter().any(|r| r.rule.l3mdev) {
             return None;
         }
-        // Tables a rule that matches regardless of the source looks up, and
-        // those the kernel asks without custom rules.
-        let mut wide: FastSet<Table> = [Table::LOCAL, Table::MAIN, Table::DEFAULT]
-            .map(Table::Id)
-            .into_iter()
-            .collect();
-        for r in rules {
-            let any_source = r.rule.not || r.rule.from.is_none_or(|f| f.prefix_len() == 0);
-            if let (true, Some(t)) = (any_source, &r.table) {
-                wide.insert(t.clone());
-            }
-        }
-        let narrow: Vec<(&Table, &crate::model::FibTable)> = host.tables[fi]
-            .iter()
-            .filter(|(t, _)| !wide.contains(*t))
-            .collect();
+        let (wide, narrow) = split_tables(host, fam);
         if narrow.is_empty() {
             return None;
         }
-        // Each narrow table's prefixes, by the one table holding it.
-        let mut own: FastMap<Range, u32> = Default::default();
-        let mut blocks_of = Vec::new();
-        for (i, (_, t)) in narrow.iter().enumerate() {
-            blocks_of.clear();
-            table_blocks(t, &mut blocks_of);
-            for r in &blocks_of {
-                let o = own.entry(*r).or_insert(i as u32);
-                if *o != i as u32 {
-                    *o = NO_OWNER;
-                }
-            }
-        }
-        // Held by anything else: every group's.
-        let mut share = |r: Range| {
-            if let Some(o) = own.get_mut(&r) {
-                *o = NO_OWNER;
-            }
-        };
-        for (t, fib) in &host.tables[fi] {
-            if wide.contains(t) {
-                blocks_of.clear();
-                table_blocks(fib, &mut blocks_of);
-                blocks_of.iter().copied().for_each(&mut share);
-            }
-        }
-        other_blocks(host, fam, conn).for_each(share);
-        own.retain(|_, o| *o != NO_OWNER);
-        if own.is_empty() {
-            return None;
-        }
+        let raw = holders(host, fam, conn, blocks, &narrow, &wide)?;
         let kinds = blocks.len() + 1;
-        let raw: Vec<u32> = blocks
-            .iter()
-            .map(|b| own.get(b).copied().unwrap_or(NO_OWNER))
-            .chain([NO_OWNER])
-            .collect();
         // Each block's parent: the innermost open block (outer ones come
         // first, nested or disjoint).
         let root = blocks.len() as u32;
@@ -264,5 +283,82 @@ impl Narrow {
             .enumerate()
             .filter(|(_, o)| **o != NO_OWNER)
             .map(|(k, &o)| (k as u32, o, self.parent[k]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::peers::{connected, cut_blocks};
+    use crate::verdict::testhosts;
+
+    /// `holders` as it was found: a map from each narrow table's prefixes
+    /// to the one table holding them.
+    fn holders_by_map(
+        host: &Host,
+        fam: Family,
+        conn: &[(&str, ipnet::IpNet)],
+        blocks: &[Range],
+        narrow: &[(&Table, &FibTable)],
+        wide: &FastSet<Table>,
+    ) -> Option<Vec<u32>> {
+        let dsts = |t: &FibTable| -> Vec<Range> {
+            t.routes.iter().map(|e| Range::of(&e.route.dst)).collect()
+        };
+        let mut own: FastMap<Range, u32> = Default::default();
+        for (i, (_, t)) in narrow.iter().enumerate() {
+            for r in dsts(t) {
+                let o = own.entry(r).or_insert(i as u32);
+                if *o != i as u32 {
+                    *o = NO_OWNER;
+                }
+            }
+        }
+        let mut shared: Vec<Range> = other_blocks(host, fam, conn).collect();
+        for (t, fib) in &host.tables[fam_idx(fam)] {
+            if wide.contains(t) {
+                shared.extend(dsts(fib));
+            }
+        }
+        for r in shared {
+            if let Some(o) = own.get_mut(&r) {
+                *o = NO_OWNER;
+            }
+        }
+        own.retain(|_, o| *o != NO_OWNER);
+        (!own.is_empty()).then(|| {
+            blocks
+                .iter()
+                .map(|b| own.get(b).copied().unwrap_or(NO_OWNER))
+                .chain([NO_OWNER])
+                .collect()
+        })
+    }
+
+    /// Each block's holder, found along the tables, is the one a map of
+    /// every narrow table's prefixes found: on hosts with a table per
+    /// address whose prefixes repeat across tables, and on hosts of every
+    /// kind of rule and route.
+    #[test]
+    fn blocks_found_along_the_tables_have_the_holders_a_map_found() {
+        let mut rng = testhosts::Rng(0x9e37_79b9_7f4a_7c15);
+        let mut owned = 0;
+        for i in 0..400 {
+            let h = match i % 3 {
+                0 => testhosts::random_host(&mut rng),
+                1 => testhosts::random_narrow_host(&mut rng),
+                _ => testhosts::random_narrow_multipath_host(&mut rng),
+            };
+            for fam in [Family::Inet, Family::Inet6] {
+                let conn = connected(&h, fam);
+                let blocks = cut_blocks(&h, fam, &conn, None);
+                let (wide, narrow) = split_tables(&h, fam);
+                let got = holders(&h, fam, &conn, &blocks, &narrow, &wide);
+                let want = holders_by_map(&h, fam, &conn, &blocks, &narrow, &wide);
+                assert_eq!(got, want);
+                owned += got.is_some() as usize;
+            }
+        }
+        assert!(owned > 150, "{owned} with owned blocks");
     }
 }

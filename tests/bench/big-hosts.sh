@@ -13,6 +13,11 @@
 #               issue's widest full table
 #   bgpedge N   bgp with EDGE_LINKS (default 40) customer links, each with
 #               an IPv4 /24 and an IPv6 /64 of its own
+#   bgptables N a multihomed router: each of the 3 upstreams' full table
+#               (the same N IPv4 and N/5 IPv6 prefixes) in a table of its
+#               own (101-103, via that upstream), chosen by a rule per
+#               address (`from 10.K.0.2 lookup 10K+1`); main has the links
+#               and a default only
 #   fabric N    a leaf switch of a BGP fabric: 16 uplinks (/31s) and N /32
 #               routes, each multipath over all 16 (`nexthop via …` × 16)
 #   fabricnh N  the same through nexthop objects, as FRR installs them: a
@@ -96,7 +101,7 @@ uplinks16() {
 }
 
 case $kind in
-bgp|ecmp|ecmp4|bgpedge)
+bgp|ecmp|ecmp4|bgpedge|bgptables)
   for i in 0 1 2; do
     x link add eth$i type veth peer name p$i netns "$ns-p"
     x addr add 10.$i.0.2/24 dev eth$i
@@ -115,11 +120,21 @@ bgp|ecmp|ecmp4|bgpedge)
   fi
   x route add default via 10.0.0.1 dev eth0 proto static
   x -6 route add default via 2001:db8:0::1 dev eth0 proto static
+  tables=0
+  if [ "$kind" = bgptables ]; then
+    tables=1
+    for i in 0 1 2; do
+      x rule add from 10.$i.0.2 lookup $((101 + i)) priority $((1000 + i))
+      x -6 rule add from 2001:db8:$i::2 lookup $((101 + i)) priority $((1000 + i))
+      x route add default via 10.$i.0.1 dev eth$i table $((101 + i)) proto static
+      x -6 route add default via 2001:db8:$i::1 dev eth$i table $((101 + i)) proto static
+    done
+  fi
   # Prefixes as a BGP table has them: mostly /24s, some shorter, nested;
   # deterministic (an LCG); duplicates are replaced.
   mp=0
   case $kind in ecmp) mp=2 ;; ecmp4) mp=4 ;; esac
-  awk -v n="$n" -v mp="$mp" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
+  awk -v n="$n" -v mp="$mp" -v tables="$tables" 'function rnd(m) { s = (s * 69069 + 1) % 4294967296; return int(s / 65536) % m }
   BEGIN {
     s = 12345
     for (k = 0; k < n; k++) {
@@ -133,8 +148,10 @@ bgp|ecmp|ecmp4|bgpedge)
       if (mp == 2) via = "proto bgp metric 20 nexthop via 10.0.0.1 dev eth0 nexthop via 10.1.0.1 dev eth1"
       else if (mp == 4) via = "proto bgp metric 20 nexthop via 10.0.0.1 dev eth0 nexthop via 10.0.0.3 dev eth0 nexthop via 10.1.0.1 dev eth1 nexthop via 10.2.0.1 dev eth2"
       else via = sprintf("via 10.%d.0.1 dev eth%d proto bgp metric 20", g, g)
-      printf "route replace %d.%d.%d.%d/%d %s\n",
-        int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, plen, via
+      p4 = sprintf("%d.%d.%d.%d/%d", int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256, plen)
+      if (tables)
+        for (t = 0; t < 3; t++) printf "route replace %s via 10.%d.0.1 dev eth%d table %d proto bgp metric 20\n", p4, t, t, 101 + t
+      else printf "route replace %s %s\n", p4, via
     }
     for (k = 0; k < n / 5; k++) {
       plen = 29 + rnd(20)
@@ -144,7 +161,10 @@ bgp|ecmp|ecmp4|bgpedge)
       if (mp == 2) via = "proto bgp metric 20 nexthop via 2001:db8:0::1 dev eth0 nexthop via 2001:db8:1::1 dev eth1"
       else if (mp == 4) via = "proto bgp metric 20 nexthop via 2001:db8:0::1 dev eth0 nexthop via 2001:db8:0::3 dev eth0 nexthop via 2001:db8:1::1 dev eth1 nexthop via 2001:db8:2::1 dev eth2"
       else via = sprintf("via 2001:db8:%d::1 dev eth%d proto bgp metric 20", g, g)
-      printf "route replace %x:%x:%x::/%d %s\n", a, b, c, plen, via
+      p6 = sprintf("%x:%x:%x::/%d", a, b, c, plen)
+      if (tables)
+        for (t = 0; t < 3; t++) printf "route replace %s via 2001:db8:%d::1 dev eth%d table %d proto bgp metric 20\n", p6, t, t, 101 + t
+      else printf "route replace %s %s\n", p6, via
     }
   }' > "$batch"
   x -batch "$batch"

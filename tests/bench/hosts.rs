@@ -13,6 +13,7 @@
 //! | `bgp` | N IPv4 routes (+ N/5 IPv6) | a BGP router: 3 links, 3 gateways, a default |
 //! | `ecmp` | N IPv4 routes (+ N/5 IPv6) | the same table, each route multipath over 2 gateways on 2 links |
 //! | `ecmp4` | N IPv4 routes (+ N/5 IPv6) | the same over 4 gateways on 3 links (the widest full table) |
+//! | `bgptables` | N IPv4 routes (+ N/5 IPv6), 3 times | a multihomed router: each upstream's full table in a table of its own, chosen by a rule per address |
 //! | `rules` | N rules | an EKS node with the VPC CNI: 4 ENIs, N/2 pods |
 //! | `addrs` | N addresses | N/20 links, 5 subnets each |
 //! | `mpaddrs` | N addresses | the same, with a multipath default behind the plain one |
@@ -40,7 +41,8 @@
 //! 8k IPv6 addresses each with a table holding a route of its own
 //! (session 22); the same with a selector the dumps cannot settle on each
 //! rule, under an IPv6 source route or a multipath route, and 20k /32
-//! service addresses on `lo` or on an uplink (session 24). Built
+//! service addresses on `lo` or on an uplink (session 24); a full table
+//! per upstream, each in a table of its own (session 35). Built
 //! hosts are kept in `target/bench-hosts/KIND-N` and reused. Without root
 //! or `ip netns` a host not built yet is skipped with a line saying so.
 //!
@@ -54,7 +56,7 @@ mod gnu_time;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DEFAULT: &str = "bgp:12000,bgp:120000,bgp:950000,ecmp:950000,ecmp4:950000,rules:30000,addrs:3000,addrs:10000,mpaddrs:10000,srcaddrs:10000,v6src:8000,srcroutes:10000,v6srcroutes:8000,v6srcsel:8000,mpsrcsel:10000,vips:20000,linkvips:20000";
+const DEFAULT: &str = "bgp:12000,bgp:120000,bgp:950000,ecmp:950000,ecmp4:950000,bgptables:950000,rules:30000,addrs:3000,addrs:10000,mpaddrs:10000,srcaddrs:10000,v6src:8000,srcroutes:10000,v6srcroutes:8000,v6srcsel:8000,mpsrcsel:10000,vips:20000,linkvips:20000";
 
 /// (CPU seconds user + system, peak RSS KiB) of `bin DIR -f ndjson`, best
 /// of `runs` by CPU; the report written to `out`.
