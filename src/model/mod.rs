@@ -264,9 +264,10 @@ struct Filing<'a> {
     routes: usize,
     /// At most the routes the dump holds (`expect`).
     most: usize,
-    /// The tables that took room for many routes (`ROOM_AT`), and the
-    /// most routes one of them holds.
-    roomy: Vec<(usize, Table)>,
+    /// The tables the dump started, whether any took room for many
+    /// routes (`ROOM_AT`), and the most routes one of them holds.
+    started: Vec<(usize, Table)>,
+    roomy: bool,
     largest: usize,
 }
 
@@ -288,6 +289,9 @@ impl grammar::RouteSink for Filing<'_> {
             self.have_routes[fi] = true;
             route.table = normalize_table(&route.table, self.table_names);
             let t = self.tables[fi].entry(route.table.clone()).or_default();
+            if t.is_empty() {
+                self.started.push((fi, route.table.clone()));
+            }
             // A full table grown by doubling is copied as it grows, and
             // its old room is held while it is. A table that reaches
             // `ROOM_AT` routes takes room for the rest of the dump: the
@@ -296,13 +300,13 @@ impl grammar::RouteSink for Filing<'_> {
             // upstream: each about the first's size).
             if t.len() == ROOM_AT {
                 let rest = self.most.saturating_sub(self.routes - 1);
-                let room = if self.roomy.is_empty() {
-                    rest
-                } else {
+                let room = if self.roomy {
                     rest.min(2 * self.largest)
+                } else {
+                    rest
                 };
                 t.reserve(room);
-                self.roomy.push((fi, route.table.clone()));
+                self.roomy = true;
             }
             t.push(RouteEntry {
                 tos: route.tos().and_then(parse_tos).unwrap_or(0),
@@ -321,13 +325,15 @@ impl grammar::RouteSink for Filing<'_> {
 }
 
 impl Filing<'_> {
-    /// Gives back the room a table took and left mostly empty (its routes
-    /// copied: few, then). Room up to four times the routes is kept: it
-    /// was never touched, and costs no memory, only addresses.
+    /// Gives back the room the dump's tables did not fill. A small table
+    /// keeps none (a host with a table per address has thousands, grown
+    /// to four routes' room for two); a large one up to four times its
+    /// routes: room taken and never touched costs no memory, only
+    /// addresses, and giving it back copies the routes.
     fn done(&mut self) {
-        for (fi, t) in &self.roomy {
+        for (fi, t) in &self.started {
             if let Some(t) = self.tables[*fi].get_mut(t) {
-                t.shrink_to(4);
+                t.shrink_to(if t.len() < ROOM_AT { 1 } else { 4 });
             }
         }
     }
@@ -373,7 +379,8 @@ impl Host {
                         skip_v6: v6_route_dump && input.ctx.family != Some(Family::Inet6),
                         routes: 0,
                         most: 0,
-                        roomy: Vec::new(),
+                        started: Vec::new(),
+                        roomy: false,
                         largest: 0,
                     };
                     let dump = grammar::parse_routes_to(
@@ -908,7 +915,8 @@ mod tests {
 
     /// Routes filed into their tables as the dump is parsed: each table
     /// holds its routes in dump order, takes room for the rest once it is
-    /// large (no room past four times its routes is kept), and the dump's
+    /// large (no room past four times its routes is kept, none in a small
+    /// table), and the dump's
     /// records are counted. A full table per upstream (each about the
     /// first's size), a small table before a large one, and IPv6 routes in
     /// an IPv4 dump where an IPv6 dump is there (skipped, but counted).
@@ -971,6 +979,8 @@ mod tests {
             );
         }
         assert_eq!(v4t[&Table::Id(7)].len(), 1);
+        // Small tables keep no room (a host with a table per address).
+        assert_eq!(v4t[&Table::Id(7)].routes.capacity(), 1);
         assert_eq!(
             h.sources[0].records,
             4 * n + 2,

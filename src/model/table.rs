@@ -116,10 +116,14 @@ impl FibTable {
     }
 
     /// Gives back the room of a table that holds less than `1 / factor`
-    /// of it.
+    /// of it: its routes moved to room of their size (an allocator may
+    /// shrink a block in place and keep it whole).
     pub fn shrink_to(&mut self, factor: usize) {
         if self.routes.capacity() > factor * self.routes.len() {
-            Arc::make_mut(&mut self.routes).shrink_to_fit();
+            let routes = Arc::make_mut(&mut self.routes);
+            let mut exact = Vec::with_capacity(routes.len());
+            exact.append(routes);
+            *routes = exact;
         }
     }
 

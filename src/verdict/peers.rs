@@ -58,27 +58,68 @@ pub(super) fn cut_blocks(
     but: Option<&Host>,
 ) -> Vec<Range> {
     let fi = fam_idx(fam);
-    let less = |a: &Range, b: &Range| block_order(a, b).is_lt();
-    // Each table's prefixes, in order, merged into the others': a full
-    // table per upstream holds the same prefixes, listed once (gathered
-    // and sorted, three such tables were 84 MB and a sort's scratch).
-    let mut blocks: Vec<Range> = Vec::new();
+    // The tables' prefixes (each table's in order) merged at once, by a
+    // heap of each table's next: a full table per upstream holds the same
+    // prefixes, listed once (gathered and sorted, three such tables were
+    // 84 MB and a sort's scratch); merged one table after another, a host
+    // with a table per address was quadratic.
     let mut unindexed: Vec<Range> = Vec::new();
+    let mut lists = Vec::new();
+    let mut most = 0;
     for (name, t) in &host.tables[fi] {
         if but.is_some_and(|b| b.tables[fi].get(name).is_some_and(|o| o.is_shared_with(t))) {
             continue;
         }
-        blocks = match t.prefixes() {
-            Some(ps) => merge_sorted(&blocks, ps.map(|n| Range::of(&n)), t.len(), less),
-            None => {
-                unindexed.extend(t.routes.iter().map(|e| Range::of(&e.route.dst)));
-                continue;
+        match t.prefixes() {
+            Some(ps) => {
+                most += t.len();
+                lists.push(ps);
             }
-        };
+            None => unindexed.extend(t.routes.iter().map(|e| Range::of(&e.route.dst))),
+        }
+    }
+    let mut heap = std::collections::BinaryHeap::with_capacity(lists.len());
+    for (i, ps) in lists.iter_mut().enumerate() {
+        if let Some(n) = ps.next() {
+            heap.push(Next(Range::of(&n), i));
+        }
+    }
+    let mut blocks: Vec<Range> = Vec::with_capacity(most);
+    while let Some(mut top) = heap.peek_mut() {
+        let Next(r, i) = *top;
+        if blocks.last() != Some(&r) {
+            blocks.push(r);
+        }
+        match lists[i].next() {
+            Some(n) => top.0 = Range::of(&n),
+            None => drop(std::collections::binary_heap::PeekMut::pop(top)),
+        }
     }
     unindexed.extend(other_blocks(host, fam, conn));
     let unindexed = sorted_blocks(unindexed);
-    merge_sorted(&blocks, unindexed.iter().copied(), unindexed.len(), less)
+    merge_sorted(
+        &blocks,
+        unindexed.iter().copied(),
+        unindexed.len(),
+        |a, b| block_order(a, b).is_lt(),
+    )
+}
+
+/// A table's next prefix in `cut_blocks`' merge, and the table: the heap's
+/// greatest is the first in `block_order`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Next(Range, usize);
+
+impl Ord for Next {
+    fn cmp(&self, o: &Next) -> std::cmp::Ordering {
+        block_order(&o.0, &self.0).then(o.1.cmp(&self.1))
+    }
+}
+
+impl PartialOrd for Next {
+    fn partial_cmp(&self, o: &Next) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
 }
 
 /// Each prefix of table `t` as its index in `blocks` (sorted by
