@@ -280,7 +280,18 @@ impl grammar::RouteSink for Filing<'_> {
     }
 
     fn take(&mut self, routes: std::vec::Drain<'_, Route>) {
-        for mut route in routes {
+        // Routes of one table come in a run (the kernel dumps a table at a
+        // time): a table the batch starts takes room for its run, so a
+        // small one is made at its size, not grown.
+        let batch = routes.as_slice();
+        let mut run = vec![1; batch.len()];
+        for i in (1..batch.len()).rev() {
+            let (a, b) = (&batch[i - 1], &batch[i]);
+            if (a.family, &a.table) == (b.family, &b.table) {
+                run[i - 1] = run[i] + 1;
+            }
+        }
+        for (i, mut route) in routes.enumerate() {
             self.routes += 1;
             if route.family == Family::Inet6 && self.skip_v6 {
                 continue;
@@ -291,6 +302,7 @@ impl grammar::RouteSink for Filing<'_> {
             let t = self.tables[fi].entry(route.table.clone()).or_default();
             if t.is_empty() {
                 self.started.push((fi, route.table.clone()));
+                t.reserve(run[i]);
             }
             // A full table grown by doubling is copied as it grows, and
             // its old room is held while it is. A table that reaches
