@@ -338,10 +338,10 @@ impl grammar::RouteSink for Filing<'_> {
 
 impl Filing<'_> {
     /// Gives back the room the dump's tables did not fill. A small table
-    /// keeps none (a host with a table per address has thousands, grown
-    /// to four routes' room for two); a large one up to four times its
-    /// routes: room taken and never touched costs no memory, only
-    /// addresses, and giving it back copies the routes.
+    /// keeps none (a host with a table per address has thousands; one
+    /// whose routes came in two batches grew); a large one up to four
+    /// times its routes: room taken and never touched costs no memory,
+    /// only addresses, and giving it back copies the routes.
     fn done(&mut self) {
         for (fi, t) in &self.started {
             if let Some(t) = self.tables[*fi].get_mut(t) {
@@ -928,10 +928,10 @@ mod tests {
     /// Routes filed into their tables as the dump is parsed: each table
     /// holds its routes in dump order, takes room for the rest once it is
     /// large (no room past four times its routes is kept, none in a small
-    /// table), and the dump's
-    /// records are counted. A full table per upstream (each about the
-    /// first's size), a small table before a large one, and IPv6 routes in
-    /// an IPv4 dump where an IPv6 dump is there (skipped, but counted).
+    /// table), and the dump's records are counted. A full table per
+    /// upstream (each about the first's size), a small table before a
+    /// large one, and IPv6 routes in an IPv4 dump where an IPv6 dump is
+    /// there (skipped, but counted).
     #[test]
     fn routes_are_filed_into_their_tables_as_parsed() {
         use std::fmt::Write;

@@ -337,17 +337,18 @@ mod tests {
 
     /// Each block's holder, found along the tables, is the one a map of
     /// every narrow table's prefixes found: on hosts with a table per
-    /// address whose prefixes repeat across tables, and on hosts of every
-    /// kind of rule and route.
+    /// address whose prefixes repeat across tables, hosts with a large
+    /// table per upstream, and hosts of every kind of rule and route.
     #[test]
     fn blocks_found_along_the_tables_have_the_holders_a_map_found() {
         let mut rng = testhosts::Rng(0x9e37_79b9_7f4a_7c15);
         let mut owned = 0;
         for i in 0..400 {
-            let h = match i % 3 {
+            let h = match i % 4 {
                 0 => testhosts::random_host(&mut rng),
                 1 => testhosts::random_narrow_host(&mut rng),
-                _ => testhosts::random_narrow_multipath_host(&mut rng),
+                2 => testhosts::random_narrow_multipath_host(&mut rng),
+                _ => testhosts::random_upstream_tables(&mut rng),
             };
             for fam in [Family::Inet, Family::Inet6] {
                 let conn = connected(&h, fam);

@@ -726,18 +726,25 @@ mod tests {
         sorted_blocks(v)
     }
 
-    /// The tables' prefixes merged are those gathered and sorted; each
-    /// table's are found among them where they are, indexed (along the
-    /// blocks) or not (searched for: a table changed since).
+    /// The tables' prefixes merged are those gathered and sorted (large
+    /// tables merged by the heap, small ones sorted); each table's are
+    /// found among them where they are, indexed (along the blocks) or not
+    /// (searched for: a table changed since).
     #[test]
     fn merged_tables_cut_where_their_gathered_prefixes_do() {
         let mut rng = testhosts::Rng(0x2545_f491_4f6c_dd1d);
         let mut several = 0;
+        let mut merged = 0;
         for i in 0..300 {
-            let h = match i % 2 {
+            let h = match i % 3 {
                 0 => testhosts::random_host(&mut rng),
-                _ => testhosts::random_narrow_host(&mut rng),
+                1 => testhosts::random_narrow_host(&mut rng),
+                _ => testhosts::random_upstream_tables(&mut rng),
             };
+            merged += h.tables[0]
+                .values()
+                .filter(|t| t.len() >= MERGED_FROM)
+                .count();
             for fam in [Family::Inet, Family::Inet6] {
                 let conn = connected(&h, fam);
                 let blocks = cut_blocks(&h, fam, &conn, None);
@@ -771,5 +778,6 @@ mod tests {
             }
         }
         assert!(several > 100, "{several} with several tables");
+        assert!(merged > 300, "{merged} tables merged");
     }
 }

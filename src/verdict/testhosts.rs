@@ -340,6 +340,75 @@ pub(crate) fn host_of(files: &[(&str, DumpKind, &str)]) -> Host {
     Host::build(inputs, &Default::default())
 }
 
+/// A multihomed router: each of 3 upstreams' tables (101–103, each 300
+/// to 600 routes from one pool of nested and repeated prefixes, some
+/// tables sharing most of theirs) chosen by a rule per address, a few
+/// small tables, and main with the links and as many routes: tables large
+/// enough to be merged, not sorted (`peers::cut_blocks`), and narrow ones
+/// that share prefixes (`narrow::holders`).
+pub(crate) fn random_upstream_tables(rng: &mut Rng) -> Host {
+    let mut addr = String::new();
+    let mut rule = String::from("0:\tfrom all lookup local\n");
+    let mut route = String::new();
+    for k in 0..3 {
+        let _ = writeln!(
+            addr,
+            "{}: eth{k}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.{k}.0.2/24 scope global eth{k}",
+            k + 2
+        );
+        let _ = writeln!(rule, "{}:\tfrom 10.{k}.0.2 lookup {}", 1000 + k, 101 + k);
+        let _ = writeln!(
+            route,
+            "10.{k}.0.0/24 dev eth{k} proto kernel scope link src 10.{k}.0.2\nlocal 10.{k}.0.2 dev eth{k} table local proto kernel scope host src 10.{k}.0.2"
+        );
+    }
+    let pool: Vec<String> = (0..700)
+        .map(|_| match rng.below(10) {
+            0 => format!("{}.0.0.0/8", 11 + rng.below(8)),
+            1 | 2 => format!("{}.{}.0.0/16", 11 + rng.below(8), rng.below(4)),
+            _ => format!(
+                "{}.{}.{}.0/24",
+                11 + rng.below(8),
+                rng.below(4),
+                rng.below(64)
+            ),
+        })
+        .collect();
+    let tables: [u64; 5] = [101, 102, 103, 254, 7 + rng.below(3)];
+    for (k, t) in tables.iter().enumerate() {
+        let n = if k == 4 {
+            1 + rng.below(8)
+        } else {
+            300 + rng.below(300)
+        };
+        let gw = k % 3;
+        for _ in 0..n {
+            let p = &pool[rng.below(pool.len() as u64) as usize];
+            let table = if *t == 254 {
+                String::new()
+            } else {
+                format!(" table {t}")
+            };
+            let _ = writeln!(
+                route,
+                "{p} via 10.{gw}.0.1 dev eth{gw}{table} proto bgp metric 20"
+            );
+        }
+        if k < 3 {
+            let _ = writeln!(
+                route,
+                "default via 10.{gw}.0.1 dev eth{gw} table {t} proto static"
+            );
+        }
+    }
+    rule.push_str("32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n");
+    host_of(&[
+        ("ip_addr.txt", DumpKind::IpAddr, &addr),
+        ("ip_rule.txt", DumpKind::IpRule, &rule),
+        ("ip_route.txt", DumpKind::IpRoute, &route),
+    ])
+}
+
 #[test]
 fn random_hosts_parse_cleanly() {
     let mut rng = Rng(7);
