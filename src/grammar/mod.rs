@@ -365,13 +365,13 @@ fn parse_to(
         }
     };
     match kind {
-        DumpKind::IpRoute if to.is_some() => {
-            if let Some(s) = to.as_deref_mut() {
+        DumpKind::IpRoute => match to.as_deref_mut() {
+            Some(s) => {
                 s.expect(records_upper);
+                routes.reserve(SINK_BATCH + 1);
             }
-            routes.reserve(SINK_BATCH + 1);
-        }
-        DumpKind::IpRoute => routes.reserve(records_upper),
+            None => routes.reserve(records_upper),
+        },
         DumpKind::IpRule => rules.reserve(records_upper),
         DumpKind::IpAddr => {}
     }

@@ -15,7 +15,7 @@
 //! tell those kinds apart: a shared answer holds for both (`Answers`).
 
 use super::analyse::MIN_RUN;
-use super::peers::{block_order, each_block_of, other_blocks};
+use super::peers::{block_at, each_block_of, other_blocks};
 use super::space::Range;
 use super::{FastMap, FastSet};
 use crate::grammar::Family;
@@ -112,7 +112,7 @@ fn holders(
         }
     }
     for r in other_blocks(host, fam, conn) {
-        if let Ok(b) = blocks.binary_search_by(|x| block_order(x, &r)) {
+        if let Some(b) = block_at(blocks, &r) {
             raw[b] = NO_OWNER;
         }
     }

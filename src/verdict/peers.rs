@@ -63,7 +63,8 @@ pub(super) fn cut_blocks(
     // prefixes, listed once (gathered and sorted, three such tables were
     // 84 MB and a sort's scratch); merged one table after another, a host
     // with a table per address was quadratic.
-    let mut unindexed: Vec<Range> = Vec::new();
+    // The rest: small or changed tables' prefixes and the others, sorted.
+    let mut sorted: Vec<Range> = Vec::new();
     let mut lists = Vec::new();
     let mut most = 0;
     for (name, t) in &host.tables[fi] {
@@ -78,7 +79,7 @@ pub(super) fn cut_blocks(
                 most += t.len();
                 lists.push(ps);
             }
-            _ => unindexed.extend(t.routes.iter().map(|e| Range::of(&e.route.dst))),
+            _ => sorted.extend(t.routes.iter().map(|e| Range::of(&e.route.dst))),
         }
     }
     let mut heap = std::collections::BinaryHeap::with_capacity(lists.len());
@@ -98,14 +99,11 @@ pub(super) fn cut_blocks(
             None => drop(std::collections::binary_heap::PeekMut::pop(top)),
         }
     }
-    unindexed.extend(other_blocks(host, fam, conn));
-    let unindexed = sorted_blocks(unindexed);
-    merge_sorted(
-        &blocks,
-        unindexed.iter().copied(),
-        unindexed.len(),
-        |a, b| block_order(a, b).is_lt(),
-    )
+    sorted.extend(other_blocks(host, fam, conn));
+    let sorted = sorted_blocks(sorted);
+    merge_sorted(&blocks, sorted.iter().copied(), sorted.len(), |a, b| {
+        block_order(a, b).is_lt()
+    })
 }
 
 /// Tables of fewer routes are not merged by `cut_blocks` but sorted.
@@ -151,12 +149,17 @@ pub(super) fn each_block_of(
         None => {
             for e in t.routes.iter() {
                 let r = Range::of(&e.route.dst);
-                if let Ok(i) = blocks.binary_search_by(|b| block_order(b, &r)) {
+                if let Some(i) = block_at(blocks, &r) {
                     f(i);
                 }
             }
         }
     }
+}
+
+/// Block `r`'s index in `blocks` (sorted by `block_order`), if there.
+pub(super) fn block_at(blocks: &[Range], r: &Range) -> Option<usize> {
+    blocks.binary_search_by(|b| block_order(b, r)).ok()
 }
 
 /// The first block from `at` on that is not before `r` (a galloping
@@ -322,7 +325,7 @@ pub(crate) struct Space<'h> {
 const KEEP_BLOCKS: usize = 1 << 16;
 
 /// Outer prefixes before the inner ones starting with them (`kind`'s order).
-pub(super) fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
+fn block_order(a: &Range, b: &Range) -> std::cmp::Ordering {
     a.start.cmp(&b.start).then(b.end.cmp(&a.end))
 }
 
@@ -495,7 +498,7 @@ impl<'h> Space<'h> {
     pub(crate) fn holds_block(&self, r: &Range) -> bool {
         self.blocks
             .as_ref()
-            .is_some_and(|b| b.binary_search_by(|x| block_order(x, r)).is_ok())
+            .is_some_and(|b| block_at(b, r).is_some())
     }
 
     /// A reply from an address on `iface` that leaves by `dev` via `gw`
