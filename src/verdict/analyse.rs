@@ -3,6 +3,7 @@
 //! no-route ranges by what the report shows, and their text.
 
 pub(super) mod delta;
+mod pieces;
 pub(super) mod quiet;
 
 use super::fix::{KeptLookup, KeptLookups};
@@ -439,20 +440,6 @@ pub(super) fn run_holding(
         .copied()
 }
 
-/// Piece `r` of outcome `o` (by route `route`) after `pieces`: one with the
-/// last where they meet and agree.
-fn push_piece(
-    pieces: &mut Vec<(Range, u32, Option<RouteKey>)>,
-    r: Range,
-    o: u32,
-    route: Option<RouteKey>,
-) {
-    match pieces.last_mut() {
-        Some((l, lo, lrt)) if *lo == o && *lrt == route && l.end == r.start => l.end = r.end,
-        _ => pieces.push((r, o, route)),
-    }
-}
-
 #[cfg(test)]
 thread_local! {
     /// Steps of the analysis's walks on this thread: a piece each, or a
@@ -483,7 +470,7 @@ pub(super) struct Walked {
     prev: Option<(Outcome, u32)>,
     /// (range, outcome, deciding route), ascending; adjacent pieces with
     /// the same outcome and route are one, but where `record`ed.
-    pub(super) pieces: Vec<(Range, u32, Option<RouteKey>)>,
+    pub(super) pieces: pieces::Pieces,
     /// Rules reached that the dumps cannot settle, in the order first met,
     /// and where each was first met (a piece's start).
     pub(super) conditional: Vec<u32>,
@@ -523,7 +510,7 @@ impl Walked {
         if self.unmerged {
             self.pieces.push((r, o, route));
         } else {
-            push_piece(&mut self.pieces, r, o, route);
+            self.pieces.push_merged((r, o, route));
         }
     }
 
@@ -546,18 +533,18 @@ impl Walked {
 #[derive(Default)]
 struct Grouping {
     group_of: Vec<u32>,
-    /// The report's groups of pieces, flat: (group, range) and (group,
-    /// deciding route) in piece order, each group's outcome, each group's
-    /// last route (a group's Vecs of its own were ~150 allocations an
-    /// endpoint).
-    grouped: Vec<(u32, Range)>,
+    /// The report's groups of pieces, flat: (group, deciding route) in
+    /// piece order, each group's outcome, each group's last route (a
+    /// group's Vecs of its own were ~150 allocations an endpoint).
     group_routes: Vec<(u32, RouteKey)>,
     group_outcome: Vec<u32>,
     last_route: Vec<Option<RouteKey>>,
-    /// `grouped`'s ranges and `group_routes`' routes by group (`by_group`),
-    /// and where each group's end.
+    /// The groups' ranges, each group's in piece order, and where each
+    /// group's end; `group_routes`' routes by group (`by_group`), and
+    /// where each group's end.
     ranges: Vec<Range>,
     range_ends: Vec<usize>,
+    range_next: Vec<usize>,
     route_keys: Vec<RouteKey>,
     route_ends: Vec<usize>,
     /// A leak's exceptions (`exceptions`).
@@ -1630,6 +1617,20 @@ impl<'s> Walker<'s> {
     }
 }
 
+/// How a piece of outcome `o` bears on the report's runs of leaks and
+/// no-route ranges: destinations outside the peer space (the host's own
+/// addresses, broadcasts, multicast) between two pieces of one outcome
+/// join them (`None`: passed over): `10.0.1.0/24`, not fourteen ranges.
+/// Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
+/// does (`Some(false)`).
+fn run_part(o: &Outcome) -> Option<bool> {
+    match o {
+        Outcome::Skip => None,
+        Outcome::Ok | Outcome::Foreign | Outcome::Never => Some(false),
+        _ => Some(true),
+    }
+}
+
 /// Groups a walk's pieces by outcome into leaks (and their egress and
 /// outcome, in `gr`) and no-route ranges, pushed onto `leaks` and
 /// `no_route` in the order first met.
@@ -1644,12 +1645,12 @@ fn group_leaks(
 ) {
     let Grouping {
         group_of,
-        grouped,
         group_routes,
         group_outcome,
         last_route,
         ranges,
         range_ends,
+        range_next,
         route_keys,
         route_ends,
         others,
@@ -1661,30 +1662,31 @@ fn group_leaks(
     egress_of.clear();
     outcome_of.clear();
     group_of.clear();
-    grouped.clear();
+    range_ends.clear();
     group_routes.clear();
     group_outcome.clear();
     last_route.clear();
-    // Group pieces by outcome for the report. Destinations outside the peer
-    // space (the host's own addresses, broadcasts, multicast) between two
-    // pieces of one outcome join them: `10.0.1.0/24`, not fourteen ranges.
-    // Other endpoints' prefixes (`Foreign`) do not: they end a run as `Ok`
-    // does.
+    // Group pieces by outcome for the report (`run_part`).
+    // Two passes, so that the ranges are placed by group at once (a list
+    // of (group, range) to sort was 48 bytes a run: a BGP table's leak
+    // is a million runs). The first numbers the groups, counts each one's
+    // runs and lists its routes.
     group_of.resize(outcomes.len(), u32::MAX);
     let mut last: Option<u32> = None;
-    for &(r, o, route) in pieces.iter() {
-        match outcomes[o as usize] {
-            Outcome::Skip => continue,
-            Outcome::Ok | Outcome::Foreign | Outcome::Never => {
+    for (_, o, route) in pieces.iter() {
+        match run_part(&outcomes[o as usize]) {
+            None => continue,
+            Some(false) => {
                 last = None;
                 continue;
             }
-            _ => {}
+            Some(true) => {}
         }
         let gi = match group_of[o as usize] {
             u32::MAX => {
                 group_outcome.push(o);
                 last_route.push(None);
+                range_ends.push(0);
                 group_of[o as usize] = (group_outcome.len() - 1) as u32;
                 (group_outcome.len() - 1) as u32
             }
@@ -1696,17 +1698,43 @@ fn group_leaks(
             group_routes.push((gi, k));
             last_route[gi as usize] = Some(k);
         }
-        // The group's last range is the last one of all while the run
-        // goes on.
-        match (last, grouped.last_mut()) {
-            (Some(lg), Some(prev)) if lg == gi => prev.1.end = r.end,
-            _ => grouped.push((gi, r)),
+        if last != Some(gi) {
+            range_ends[gi as usize] += 1;
         }
         last = Some(gi);
     }
-    // Each group's ranges (ascending: they were pushed in piece order) and
-    // routes together.
-    by_group(grouped, group_outcome.len(), ranges, range_ends);
+    // Each group's runs end where the groups before it and its own do.
+    let mut at = 0;
+    range_next.clear();
+    for e in range_ends.iter_mut() {
+        range_next.push(at);
+        at += *e;
+        *e = at;
+    }
+    ranges.clear();
+    ranges.resize(at, Range { start: 0, end: 0 });
+    // The second places each run's range: the group's last range is the
+    // last one of all while the run goes on.
+    let mut last: Option<u32> = None;
+    for (r, o, _) in pieces.iter() {
+        match run_part(&outcomes[o as usize]) {
+            None => continue,
+            Some(false) => {
+                last = None;
+                continue;
+            }
+            Some(true) => {}
+        }
+        let gi = group_of[o as usize];
+        let next = &mut range_next[gi as usize];
+        if last == Some(gi) {
+            ranges[*next - 1].end = r.end;
+        } else {
+            ranges[*next] = r;
+            *next += 1;
+        }
+        last = Some(gi);
+    }
     by_group(group_routes, group_outcome.len(), route_keys, route_ends);
     // The tables found once (a BGP table's leak reads a million routes).
     let mut pool = std::mem::take(&mut m.leaks);
@@ -2200,7 +2228,7 @@ impl Exceptions {
 pub(super) fn exceptions(
     fam: Family,
     pr: Range,
-    pieces: &[(Range, u32, Option<RouteKey>)],
+    pieces: &pieces::Pieces,
     outcomes: &[Outcome],
     o: u32,
     route_dst: impl Fn(RouteKey) -> Option<Range>,
@@ -2213,9 +2241,9 @@ pub(super) fn exceptions(
     let mut last: Option<Range> = None;
     let mut open = false;
     // The pieces are in order: those overlapping the prefix are a run.
-    let first = pieces.partition_point(|(r, _, _)| r.end <= pr.start);
-    for &(r, xi, route) in pieces[first..]
-        .iter()
+    let first = pieces.partition_point(|r| r.end <= pr.start);
+    for (r, xi, route) in pieces
+        .iter_from(first)
         .take_while(|(r, _, _)| r.start < pr.end)
     {
         match outcomes[xi as usize] {

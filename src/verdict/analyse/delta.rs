@@ -270,7 +270,12 @@ fn build_in<'h>(
     met.sort_unstable_by_key(|x| x.0);
     met.dedup_by_key(|x| x.0);
     let top = crate::verdict::space::top(sp.fam);
-    let tiled = walked.pieces.windows(2).all(|w| w[0].0.end == w[1].0.start)
+    let mut ends = walked.pieces.iter().map(|p| p.0.end);
+    let tiled = walked
+        .pieces
+        .iter()
+        .skip(1)
+        .all(|p| ends.next() == Some(p.0.start))
         && walked.pieces.last().is_none_or(|p| p.0.end == top);
     if !tiled {
         return None;
@@ -312,7 +317,7 @@ fn build_in<'h>(
     }
     drop(record.devs);
     let mut size = vec![0u128; walked.outcomes.len()];
-    for &(r, o, _) in &walked.pieces {
+    for (r, o, _) in walked.pieces.iter() {
         size[o as usize] += r.end - r.start;
     }
     let mut cond_first = vec![u128::MAX; walked.cond_seen.len()];
@@ -327,7 +332,7 @@ fn build_in<'h>(
         .map(|&i| q.rule(sp.fam, i as usize))
         .collect();
     let mut pieces = Vec::with_capacity(walked.pieces.len());
-    pieces.extend(walked.pieces.iter().map(|&(r, o, k)| (r.start, o, k)));
+    pieces.extend(walked.pieces.iter().map(|(r, o, k)| (r.start, o, k)));
     Some(Template {
         pieces,
         top,
@@ -420,7 +425,7 @@ fn apply<'h>(
             same = false;
             break;
         }
-        for &(r, o, route) in &out.pieces {
+        for (r, o, route) in out.pieces.iter() {
             let j = t.holding(r.start);
             let (tstart, to, troute) = pieces[j];
             let inside = (p0 as usize..p1 as usize).contains(&j);
