@@ -3920,9 +3920,9 @@ fn entries(
         bits,
         segs,
         forced: forced.unwrap_or((0, u8::MAX)),
-        // About what a plan uses (a full table: ~5 nodes a segment for
-        // IPv4, ~18 for IPv6), so the vector is seldom copied as it grows.
-        nodes: Vec::with_capacity(segs.len() * (bits as usize / 6 + 1)),
+        // Halves no entry needs are let go as they are solved (`close`):
+        // what is kept grows with the entries, not the segments.
+        nodes: Vec::new(),
         levels: Vec::new(),
     };
     // The root holds the forced prefix (when it is below the top).
@@ -3982,7 +3982,8 @@ const LEAF: [Node; 8] = {
 const SPLIT: u8 = 0x80;
 
 /// A prefix of the trie, solved for each label it may inherit. 20 bytes:
-/// a full table's plan makes ~4M of them per link and family. The prefix
+/// a full table's plan makes ~4M of them per link and family, most let go
+/// as soon as they are solved (`Dp::close`). The prefix
 /// itself is not kept (`collect` walks down from the root), nor the
 /// second half, which is the node made just before this one.
 #[derive(Clone, Copy)]
@@ -4045,13 +4046,15 @@ impl Dp<'_> {
         let bits = self.bits;
         let (fs, fp) = self.forced;
         let base = self.levels.len();
-        let mut deepest = loop {
+        // The deepest node made and where its subtree starts in `nodes`.
+        let (mut deepest, mut start) = loop {
             let is_forced = f && plen == fp;
             // The mask of a prefix that is split is its halves' (every
             // segment meeting it meets one of them), not a walk over all its
             // segments at every depth.
             if (hi - lo <= 1 && !f) || plen >= bits {
-                break self.leaf(lo, hi);
+                let leaf = self.leaf(lo, hi);
+                break (leaf, leaf);
             }
             let here = &self.segs[lo..hi];
             let half = 1u128 << (bits - plen - 1);
@@ -4092,6 +4095,7 @@ impl Dp<'_> {
                 });
                 (plen, hi, f) = (plen + 1, a_hi, fa);
             } else {
+                let start = self.nodes.len();
                 let a = if a_leaf {
                     self.leaf(lo, a_hi)
                 } else {
@@ -4102,12 +4106,15 @@ impl Dp<'_> {
                 } else {
                     self.node(mid, plen + 1, b_lo, hi, fb)
                 };
-                break self.split(a, b, is_forced, holds);
+                let n = self.split(a, b, is_forced, holds);
+                break (self.close(n, start), start);
             }
         };
         while self.levels.len() > base {
             let l = self.levels.pop().expect("a level above base");
             let (a, b) = if l.leaf_first {
+                // Made on the way down, before all below it.
+                start = l.leaf as usize;
                 (l.leaf as usize, deepest)
             } else {
                 let b = self.nodes.len();
@@ -4115,9 +4122,29 @@ impl Dp<'_> {
                 (deepest, b)
             };
             debug_assert!(l.plen < bits);
-            deepest = self.split(a, b, false, l.holds_forced);
+            let n = self.split(a, b, false, l.holds_forced);
+            deepest = self.close(n, start);
         }
         deepest
+    }
+
+    /// Split node `n`, the last made, whose subtree starts at `start`:
+    /// where no inherited label has it split, `collect` never reads its
+    /// halves, and they are let go (`n` takes `start`'s place). A full
+    /// table's plan needs a few entries: its ~6 million nodes were 124 MB
+    /// while it was solved.
+    fn close(&mut self, n: usize, start: usize) -> usize {
+        debug_assert_eq!(n + 1, self.nodes.len());
+        let node = self.nodes[n];
+        if node.choice.iter().any(|c| c & SPLIT != 0) {
+            return n;
+        }
+        self.nodes.truncate(start);
+        self.nodes.push(Node {
+            first: NO_KIDS,
+            ..node
+        });
+        start
     }
 
     /// The node of an unsplit prefix meeting `segs[lo..hi]`.

@@ -1090,6 +1090,48 @@ fn entries_match_the_plain_recursion() {
     }
 }
 
+/// A full table's layout: every piece's replies want the router, some
+/// also take a direct route or none. One entry does, and the halves no
+/// entry needs are let go as they are solved: the nodes kept stay few,
+/// where the plain recursion keeps ~16 a segment (`Dp::close`).
+#[test]
+fn a_layout_keeps_the_nodes_its_entries_need() {
+    let mut rng = Rng(36);
+    for fam in [Family::Inet, Family::Inet6] {
+        let (bits, top) = (space::bits(fam), space::top(fam));
+        let mut pts: Vec<u128> = (0..20_000)
+            .map(|_| (u128::from(rng.next()) << 64 | u128::from(rng.next())) >> (128 - bits))
+            .collect();
+        pts.push(0);
+        pts.sort_unstable();
+        pts.dedup();
+        let segs: Vec<(u128, u128, u8)> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                let end = pts.get(i + 1).copied().unwrap_or(top);
+                (p, end, [VIA, VIA | DIRECT, VIA | THROW][i % 3])
+            })
+            .collect();
+        let mut dp = Dp {
+            bits: bits as u8,
+            segs: &segs,
+            forced: (0, u8::MAX),
+            nodes: Vec::new(),
+            levels: Vec::new(),
+        };
+        let root = dp.node(0, 0, 0, segs.len(), false);
+        assert!(dp.nodes.len() <= 1, "{fam:?}: {} nodes", dp.nodes.len());
+        let mut out = Vec::new();
+        dp.collect(root, 0, 0, THROW, &mut out);
+        assert_eq!(out, [(0, 0, VIA)]);
+        assert_eq!(
+            entries(fam, &segs, None),
+            entries_reference(fam, &segs, None)
+        );
+    }
+}
+
 /// Dump texts of a host with several addresses per link where their
 /// replies' answers may depend on the address itself: IPv4 primaries of
 /// several subnets under multipath routes (whose legs prefer their own
