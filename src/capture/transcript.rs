@@ -235,7 +235,7 @@ mod tests {
         let routes = &host.tables[0][&t].routes;
         let got: Vec<(u32, String)> = routes
             .iter()
-            .map(|r| (r.origin.line, host.quote(r.origin)))
+            .map(|r| (r.origin().line, host.quote(r.origin())))
             .collect();
         assert_eq!(
             got,
@@ -244,6 +244,6 @@ mod tests {
                 (9, "10.0.0.0/24 dev eth0 scope link".to_string())
             ]
         );
-        assert_eq!(host.locate(routes[1].origin), "t.log:6:9");
+        assert_eq!(host.locate(routes[1].origin()), "t.log:6:9");
     }
 }

@@ -56,12 +56,34 @@ pub struct Source {
 #[derive(Debug, Clone)]
 pub struct RouteEntry {
     pub route: Route,
-    pub origin: Origin,
+    /// The source file (`Origin::source`); its lines are the route's own
+    /// (a full table is millions of these: 8 bytes each kept once).
+    pub source: u32,
     /// The TOS selector as a number (0 = any).
     pub tos: u8,
 }
 
 impl RouteEntry {
+    /// A route the model assumed (`Origin::ASSUMED`).
+    pub fn assumed(route: Route) -> RouteEntry {
+        RouteEntry {
+            route,
+            source: Origin::ASSUMED.source,
+            tos: 0,
+        }
+    }
+
+    pub fn origin(&self) -> Origin {
+        if self.source == Origin::ASSUMED.source {
+            return Origin::ASSUMED;
+        }
+        Origin {
+            source: self.source,
+            line: self.route.line,
+            end_line: self.route.end_line,
+        }
+    }
+
     /// Kernel default metric when the dump printed none (IPv4: 0; IPv6 user
     /// routes print theirs always).
     pub fn metric(&self) -> u32 {
@@ -322,11 +344,7 @@ impl grammar::RouteSink for Filing<'_> {
             }
             t.push(RouteEntry {
                 tos: route.tos().and_then(parse_tos).unwrap_or(0),
-                origin: Origin {
-                    source: self.source,
-                    line: route.line,
-                    end_line: route.end_line,
-                },
+                source: self.source,
                 route,
             });
             if t.len() > ROOM_AT {
@@ -651,7 +669,7 @@ impl Host {
         self.fib.custom_local4 = self.tables[0].values().any(|t| {
             t.routes.iter().any(|e| {
                 e.route.kind == RouteType::Local
-                    && !e.origin.is_assumed()
+                    && !e.origin().is_assumed()
                     && e.route.protocol != Some(grammar::RouteProtocol::Kernel)
             })
         });
@@ -679,7 +697,7 @@ impl Host {
             // `broadcast` route in table local.
             let captured_local = self.tables[0]
                 .get(&Table::Id(Table::LOCAL))
-                .is_some_and(|t| t.routes.iter().any(|e| !e.origin.is_assumed()));
+                .is_some_and(|t| t.routes.iter().any(|e| !e.origin().is_assumed()));
             let has_prefix_addr = self.have_routes[0]
                 && self.addrs.iter().any(|a| {
                     a.link == l.name
@@ -697,7 +715,7 @@ impl Host {
                 t.routes.iter().any(|e| {
                     let r = &e.route;
                     r.kind != RouteType::Local
-                        && !e.origin.is_assumed()
+                        && !e.origin().is_assumed()
                         && (live_on(&r.dev, &r.flags)
                             || r.nexthops.iter().any(|n| live_on(&n.dev, &n.flags)))
                 })
@@ -739,11 +757,7 @@ impl Host {
             let mut r = Route::new(0, fam, dst, kind, Table::Id(Table::LOCAL));
             r.dev = Some(Name::new(dev));
             r.prefsrc = src;
-            t.push(RouteEntry {
-                route: r,
-                origin: Origin::ASSUMED,
-                tos: 0,
-            });
+            t.push(RouteEntry::assumed(r));
         };
         for a in &self.addrs {
             let local = a.addr.local;
@@ -1005,7 +1019,16 @@ mod tests {
         assert!(v6t.contains(&"2001:db8:1::/48".to_string()));
         assert!(!v6t.contains(&"2001:db8:ff::/48".to_string()));
         let e = &v4t[&Table::main()].routes[5];
-        assert_eq!((e.origin.source, e.origin.line), (0, e.route.line));
+        let o = e.origin();
+        assert_eq!(
+            (o.source, o.line, o.end_line),
+            (0, e.route.line, e.route.end_line)
+        );
+        // The route's lines are its origin's, held once (a full table's
+        // record was 216 bytes with them twice).
+        assert!(std::mem::size_of::<RouteEntry>() <= 208);
+        let assumed = RouteEntry::assumed(e.route.clone());
+        assert_eq!(assumed.origin(), Origin::ASSUMED);
     }
 
     /// A link two dumps describe (`ip addr` and `ip -o addr`), or an

@@ -336,7 +336,7 @@ impl FibTable {
     }
 
     pub fn origin(&self, i: usize) -> Origin {
-        self.routes[i].origin
+        self.routes[i].origin()
     }
 }
 
@@ -376,11 +376,7 @@ mod tests {
                 Table::main(),
             );
             r.metric = Some((i % 3) as u32);
-            t.push(RouteEntry {
-                route: r,
-                origin: Origin::ASSUMED,
-                tos: 0,
-            });
+            t.push(RouteEntry::assumed(r));
         }
         t.finish();
         t

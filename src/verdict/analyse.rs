@@ -1817,7 +1817,7 @@ fn group_leaks(
         let quote_route = |k: Option<(RouteKey, Range)>| {
             k.and_then(|(k, _)| {
                 let e = route_of(k)?;
-                Some(q.quote(e.origin, || e.route.to_string()))
+                Some(q.quote(e.origin(), || e.route.to_string()))
             })
         };
         match o {

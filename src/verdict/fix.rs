@@ -614,11 +614,7 @@ fn apply_unfinished(h: &mut Host, op: &Op) -> Result<Applied, String> {
                 return Err(e.into());
             }
             let t = h.tables[fi].entry(r.table.clone()).or_default();
-            t.push(RouteEntry {
-                route: r.clone(),
-                origin: Origin::ASSUMED,
-                tos: 0,
-            });
+            t.push(RouteEntry::assumed(r.clone()));
             h.have_routes[fi] = true;
             return Ok(Applied::Table(fi, r.table.clone()));
         }

@@ -135,7 +135,7 @@ fn infer_addresses(host: &mut Host) -> bool {
             found.push(AddrInfo {
                 link: dev.clone(),
                 addr,
-                origin: e.origin,
+                origin: e.origin(),
             });
             if host.link(&dev).is_none() {
                 host.links.push(LinkInfo {
