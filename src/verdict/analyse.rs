@@ -1631,6 +1631,30 @@ fn run_part(o: &Outcome) -> Option<bool> {
     }
 }
 
+/// The pieces that make the report's runs (`run_part`), each with whether
+/// it goes on the run of the one before it (the same outcome, so the same
+/// group, and nothing between that ends a run).
+fn run_pieces<'a>(
+    pieces: &'a pieces::Pieces,
+    outcomes: &'a [Outcome],
+) -> impl Iterator<Item = (pieces::Piece, bool)> + 'a {
+    let mut last: Option<u32> = None;
+    pieces
+        .iter()
+        .filter_map(move |p| match run_part(&outcomes[p.1 as usize]) {
+            None => None,
+            Some(false) => {
+                last = None;
+                None
+            }
+            Some(true) => {
+                let goes_on = last == Some(p.1);
+                last = Some(p.1);
+                Some((p, goes_on))
+            }
+        })
+}
+
 /// Groups a walk's pieces by outcome into leaks (and their egress and
 /// outcome, in `gr`) and no-route ranges, pushed onto `leaks` and
 /// `no_route` in the order first met.
@@ -1672,16 +1696,7 @@ fn group_leaks(
     // is a million runs). The first numbers the groups, counts each one's
     // runs and lists its routes.
     group_of.resize(outcomes.len(), u32::MAX);
-    let mut last: Option<u32> = None;
-    for (_, o, route) in pieces.iter() {
-        match run_part(&outcomes[o as usize]) {
-            None => continue,
-            Some(false) => {
-                last = None;
-                continue;
-            }
-            Some(true) => {}
-        }
+    for ((_, o, route), goes_on) in run_pieces(pieces, outcomes) {
         let gi = match group_of[o as usize] {
             u32::MAX => {
                 group_outcome.push(o);
@@ -1698,10 +1713,9 @@ fn group_leaks(
             group_routes.push((gi, k));
             last_route[gi as usize] = Some(k);
         }
-        if last != Some(gi) {
+        if !goes_on {
             range_ends[gi as usize] += 1;
         }
-        last = Some(gi);
     }
     // Each group's runs end where the groups before it and its own do.
     let mut at = 0;
@@ -1715,25 +1729,14 @@ fn group_leaks(
     ranges.resize(at, Range { start: 0, end: 0 });
     // The second places each run's range: the group's last range is the
     // last one of all while the run goes on.
-    let mut last: Option<u32> = None;
-    for (r, o, _) in pieces.iter() {
-        match run_part(&outcomes[o as usize]) {
-            None => continue,
-            Some(false) => {
-                last = None;
-                continue;
-            }
-            Some(true) => {}
-        }
-        let gi = group_of[o as usize];
-        let next = &mut range_next[gi as usize];
-        if last == Some(gi) {
+    for ((r, o, _), goes_on) in run_pieces(pieces, outcomes) {
+        let next = &mut range_next[group_of[o as usize] as usize];
+        if goes_on {
             ranges[*next - 1].end = r.end;
         } else {
             ranges[*next] = r;
             *next += 1;
         }
-        last = Some(gi);
     }
     by_group(group_routes, group_outcome.len(), route_keys, route_ends);
     // The tables found once (a BGP table's leak reads a million routes).
