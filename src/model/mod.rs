@@ -56,8 +56,9 @@ pub struct Source {
 #[derive(Debug, Clone)]
 pub struct RouteEntry {
     pub route: Route,
-    /// The source file (`Origin::source`); its lines are the route's own
-    /// (a full table is millions of these: 8 bytes each kept once).
+    /// The source file (`Origin::source`); the lines are the route's own
+    /// (`origin`: a full table is millions of these, and the lines held
+    /// twice were 8 bytes a route).
     pub source: u32,
     /// The TOS selector as a number (0 = any).
     pub tos: u8,
@@ -73,6 +74,7 @@ impl RouteEntry {
         }
     }
 
+    /// Where the route was captured: its file and its own lines.
     pub fn origin(&self) -> Origin {
         if self.source == Origin::ASSUMED.source {
             return Origin::ASSUMED;

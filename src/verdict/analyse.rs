@@ -539,9 +539,10 @@ struct Grouping {
     group_routes: Vec<(u32, RouteKey)>,
     group_outcome: Vec<u32>,
     last_route: Vec<Option<RouteKey>>,
-    /// The groups' ranges, each group's in piece order, and where each
-    /// group's end; `group_routes`' routes by group (`by_group`), and
-    /// where each group's end.
+    /// The groups' ranges, each group's in piece order, where each
+    /// group's end, and each group's next slot while they are placed;
+    /// `group_routes`' routes by group (`by_group`), and where each
+    /// group's end.
     ranges: Vec<Range>,
     range_ends: Vec<usize>,
     range_next: Vec<usize>,
