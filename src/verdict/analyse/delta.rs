@@ -270,12 +270,10 @@ fn build_in<'h>(
     met.sort_unstable_by_key(|x| x.0);
     met.dedup_by_key(|x| x.0);
     let top = crate::verdict::space::top(sp.fam);
-    let mut ends = walked.pieces.iter().map(|p| p.0.end);
-    let tiled = walked
-        .pieces
-        .iter()
-        .skip(1)
-        .all(|p| ends.next() == Some(p.0.start))
+    let pieces = || walked.pieces.iter();
+    let tiled = pieces()
+        .zip(pieces().skip(1))
+        .all(|(a, b)| a.0.end == b.0.start)
         && walked.pieces.last().is_none_or(|p| p.0.end == top);
     if !tiled {
         return None;
