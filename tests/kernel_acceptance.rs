@@ -544,7 +544,7 @@ fn gen_gateway(
             t.routes
                 .iter()
                 .filter(|e| {
-                    e.route.kind == RouteType::Unicast
+                    e.route.kind() == RouteType::Unicast
                         && e.route.gateway.is_none()
                         && e.route.dst.prefix_len() > 0
                 })
@@ -664,11 +664,11 @@ fn gen_dev_route(
         rng.pick(&spec.links).name.as_str().into()
     });
     if f == Family::Inet {
-        r.scope = Some(if rng.pct(25) {
+        r.set_scope(Some(if rng.pct(25) {
             Scope::Universe
         } else {
             Scope::Link
-        });
+        }));
     }
     r
 }
@@ -1004,7 +1004,7 @@ fn state(h: &Host, f: Family) -> (Vec<String>, Vec<String>) {
         .map(|e| {
             let r = &e.route;
             // Reject routes print `dev lo` in IPv6, nothing in IPv4.
-            let dev = if r.kind == RouteType::Unicast {
+            let dev = if r.kind() == RouteType::Unicast {
                 r.dev.clone()
             } else {
                 None
@@ -1012,7 +1012,7 @@ fn state(h: &Host, f: Family) -> (Vec<String>, Vec<String>) {
             format!(
                 "{:?} {} {} metric {} from {:?} tos {:?} via {:?} dev {:?}{}",
                 r.table,
-                r.kind,
+                r.kind(),
                 r.dst.trunc(),
                 metric_of(r),
                 r.from,
@@ -1070,7 +1070,7 @@ fn state_diff(model: &Host, kernel: &Host, f: Family) -> Option<String> {
 fn route_json(r: &Route) -> Value {
     json!({
         "family": if r.family == Family::Inet { "inet" } else { "inet6" },
-        "type": r.kind.as_str(),
+        "type": r.kind().as_str(),
         "dst": r.dst.to_string(),
         "table": match &r.table { Table::Id(n) => n.to_string(), Table::Name(s) => s.to_string() },
         "from": r.from.map(|x| x.to_string()),
@@ -1078,8 +1078,8 @@ fn route_json(r: &Route) -> Value {
         "gateway": r.gateway.map(|x| x.to_string()),
         "dev": r.dev,
         "flags": r.flags,
-        "protocol": r.protocol.as_ref().map(|x| x.as_str().to_string()),
-        "scope": r.scope.as_ref().map(|x| x.as_str().to_string()),
+        "protocol": r.protocol().as_ref().map(|x| x.as_str().to_string()),
+        "scope": r.scope().as_ref().map(|x| x.as_str().to_string()),
         "metric": r.metric,
         "prefsrc": r.prefsrc.map(|x| x.to_string()),
         "pref": r.pref,
@@ -1115,8 +1115,8 @@ fn route_from_json(v: &Value) -> Route {
         .as_array()
         .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
         .unwrap_or_default();
-    r.protocol = opt_str(v, "protocol").map(|s| RouteProtocol::parse(&s));
-    r.scope = opt_str(v, "scope").map(|s| Scope::parse(&s));
+    r.set_protocol(opt_str(v, "protocol").map(|s| RouteProtocol::parse(&s)));
+    r.set_scope(opt_str(v, "scope").map(|s| Scope::parse(&s)));
     r.metric = v["metric"].as_u64().map(|m| m as u32);
     r.prefsrc = opt_str(v, "prefsrc").map(|s| s.parse().unwrap());
     r.pref = opt_str(v, "pref").map(Into::into);
@@ -1219,8 +1219,8 @@ fn shape(op: &Op) -> String {
         .unwrap_or(0);
     let mut s = words[..=verb].join(" ");
     if let Op::AddRoute(r) | Op::DelRoute(r) = op {
-        if r.kind != RouteType::Unicast {
-            s.push_str(&format!(" {}", r.kind));
+        if r.kind() != RouteType::Unicast {
+            s.push_str(&format!(" {}", r.kind()));
         }
         if let Some(g) = r.gateway {
             let ll = matches!(g, IpAddr::V6(v) if v.segments()[0] == 0xfe80);
@@ -1229,7 +1229,7 @@ fn shape(op: &Op) -> String {
         if r.flags.iter().any(|f| f == "onlink") {
             s.push_str(" onlink");
         }
-        if r.dev.is_none() && r.kind == RouteType::Unicast {
+        if r.dev.is_none() && r.kind() == RouteType::Unicast {
             s.push_str(" (no dev)");
         }
     }

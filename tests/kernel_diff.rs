@@ -1444,7 +1444,7 @@ fn rp_flows(h: &Host, p: &Probe, y: &mut Rng, n: usize) -> Vec<FlowSpec> {
             if d.prefix_len() == 0 {
                 continue;
             }
-            match e.route.kind {
+            match e.route.kind() {
                 RouteType::Unreachable
                 | RouteType::BlackHole
                 | RouteType::Prohibit

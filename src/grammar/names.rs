@@ -61,6 +61,32 @@ macro_rules! named_enum {
                     $name::Other(s) => s.parse().ok(),
                 }
             }
+
+            /// The kernel's number as one byte, where that byte alone gives
+            /// this value back (`from_code`): every known word, and a number
+            /// the table lacks printed plainly (`proto 196`). A name from a
+            /// private file, or a number spelt otherwise, has none.
+            pub fn code(&self) -> Option<u8> {
+                match self {
+                    $($name::$var => Some($num),)*
+                    $name::Other(s) => {
+                        let n: u8 = s.parse().ok()?;
+                        let plain = itoa::Buffer::new().format(n) == s.as_str();
+                        // A known number reads back as its word, not as `n`.
+                        #[allow(clippy::manual_range_patterns)]
+                        let known = matches!(n, $($num)|*);
+                        (plain && !known).then_some(n)
+                    }
+                }
+            }
+
+            /// The value whose `code` is `n`.
+            pub fn from_code(n: u8) -> Self {
+                match n {
+                    $($num => $name::$var,)*
+                    _ => $name::Other(Name::new(itoa::Buffer::new().format(n))),
+                }
+            }
         }
 
         impl fmt::Display for $name {

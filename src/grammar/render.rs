@@ -90,8 +90,8 @@ impl Display for Rule {
 
 impl Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.kind != RouteType::Unicast {
-            write!(f, "{} ", self.kind)?;
+        if self.kind() != RouteType::Unicast {
+            write!(f, "{} ", self.kind())?;
         }
         if self.dst.prefix_len() == 0 {
             f.write_str("default")?;
@@ -114,10 +114,10 @@ impl Display for Route {
             write!(f, " dev {d}")?;
         }
         write!(f, " table {}", self.table)?;
-        if let Some(p) = &self.protocol {
+        if let Some(p) = &self.protocol() {
             write!(f, " proto {p}")?;
         }
-        if let Some(s) = &self.scope {
+        if let Some(s) = &self.scope() {
             write!(f, " scope {s}")?;
         }
         if let Some(s) = &self.prefsrc {

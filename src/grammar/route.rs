@@ -369,8 +369,10 @@ pub struct RouteRare {
 /// One route record. A full BGP table holds a million of these, so the
 /// common attributes are inline and compact (`Name`, `Flags`, `NextHops`)
 /// and the rare ones sit behind one pointer (`RouteRare`, read through the
-/// accessors of the same names). Serialised field by field in the order
-/// `parse --json` has always printed.
+/// accessors of the same names). The type, protocol and scope are held as
+/// the kernel's byte (`kind()`, `protocol()`, `scope()`); a word that is no
+/// number (a private `rt_protos` name) sits behind the same pointer.
+/// Serialised field by field in the order `parse --json` has always printed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     pub line: u32,
@@ -379,7 +381,8 @@ pub struct Route {
     pub family: Family,
     /// `ip monitor` capture: `Deleted …`.
     pub deleted: bool,
-    pub kind: RouteType,
+    /// `kind()`: the kernel's number, or `IN_RARE` for a word held in `rare`.
+    kind_code: u8,
     /// `default` is the zero-length prefix of the family.
     pub dst: IpNet,
     /// The `table` token; else the table the command printed (a single-table
@@ -388,10 +391,10 @@ pub struct Route {
     pub from: Option<IpNet>,
     pub gateway: Option<IpAddr>,
     pub dev: Option<Name>,
-    pub protocol: Option<RouteProtocol>,
-    /// Absent means the printed default: `global`, or `link` for routes
-    /// that old versions printed without scope.
-    pub scope: Option<Scope>,
+    /// `protocol()`: the kernel's number, `NONE` or `IN_RARE`.
+    protocol_code: u16,
+    /// `scope()`, as `protocol_code`.
+    scope_code: u16,
     pub prefsrc: Option<IpAddr>,
     pub metric: Option<u32>,
     pub flags: Flags,
@@ -401,9 +404,33 @@ pub struct Route {
     rare: Rare,
 }
 
-/// `RouteRare` out of line; none allocated is equal to all absent.
+/// `RouteRare` and the words out of line; none allocated is equal to all
+/// absent.
 #[derive(Debug, Clone, Default)]
-struct Rare(Option<Box<RouteRare>>);
+struct Rare(Option<Box<(RouteRare, Words)>>);
+
+/// The type, protocol or scope of a route whose word has no code
+/// (`RouteType::code`): read where the route's code is `IN_RARE`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Words {
+    kind: Option<RouteType>,
+    protocol: Option<RouteProtocol>,
+    scope: Option<Scope>,
+}
+
+static NO_WORDS: Words = Words {
+    kind: None,
+    protocol: None,
+    scope: None,
+};
+
+/// A code past every kernel byte: the word is in `Words`.
+const IN_RARE: u16 = 0x100;
+/// The code of an absent protocol or scope.
+const NONE: u16 = 0x101;
+/// A route type's `IN_RARE`: no kernel type is numbered 255 (RTN_MAX is
+/// 11), so `type 255` is the one number that goes out of line.
+const KIND_IN_RARE: u8 = u8::MAX;
 
 static NO_RARE: RouteRare = RouteRare {
     nhid: None,
@@ -423,7 +450,28 @@ static NO_RARE: RouteRare = RouteRare {
 
 impl PartialEq for Rare {
     fn eq(&self, o: &Rare) -> bool {
-        self.0.as_deref().unwrap_or(&NO_RARE) == o.0.as_deref().unwrap_or(&NO_RARE)
+        self.attrs() == o.attrs() && self.words() == o.words()
+    }
+}
+
+impl Rare {
+    fn attrs(&self) -> &RouteRare {
+        self.0.as_ref().map_or(&NO_RARE, |b| &b.0)
+    }
+
+    fn words(&self) -> &Words {
+        self.0.as_ref().map_or(&NO_WORDS, |b| &b.1)
+    }
+
+    fn get_mut(&mut self) -> &mut (RouteRare, Words) {
+        self.0.get_or_insert_default()
+    }
+
+    /// Clears a word, when any is held, without allocating.
+    fn clear(&mut self, f: impl FnOnce(&mut Words)) {
+        if let Some(b) = &mut self.0 {
+            f(&mut b.1);
+        }
     }
 }
 
@@ -442,7 +490,7 @@ impl Serialize for Route {
         m.serialize_field("line", &self.line)?;
         m.serialize_field("end_line", &self.end_line)?;
         m.serialize_field("family", &self.family)?;
-        m.serialize_field("type", &self.kind)?;
+        m.serialize_field("type", &self.kind())?;
         m.serialize_field("dst", &self.dst)?;
         m.serialize_field("table", &self.table)?;
         macro_rules! opt {
@@ -467,8 +515,8 @@ impl Serialize for Route {
         opt!("tos", x.tos);
         opt!("gateway", self.gateway);
         opt!("dev", self.dev);
-        opt!("protocol", self.protocol);
-        opt!("scope", self.scope);
+        opt!("protocol", self.protocol());
+        opt!("scope", self.scope());
         opt!("prefsrc", self.prefsrc);
         opt!("metric", self.metric);
         list!("flags", self.flags);
@@ -547,36 +595,101 @@ fn ends_encap(w: &str) -> bool {
 
 impl Route {
     pub fn new(line: u32, family: Family, dst: IpNet, kind: RouteType, table: Table) -> Route {
-        Route {
+        let mut r = Route {
             line,
             end_line: line,
             family,
             deleted: false,
-            kind,
+            kind_code: 0,
             dst,
             table,
             from: None,
             gateway: None,
             dev: None,
-            protocol: None,
-            scope: None,
+            protocol_code: NONE,
+            scope_code: NONE,
             prefsrc: None,
             metric: None,
             flags: Flags::default(),
             pref: None,
             nexthops: NextHops::default(),
             rare: Rare::default(),
-        }
+        };
+        r.set_kind(kind);
+        r
     }
 
     /// The rare attributes, made on first write.
     pub fn rare_mut(&mut self) -> &mut RouteRare {
-        self.rare.0.get_or_insert_default()
+        &mut self.rare.get_mut().0
     }
 
     /// The rare attributes (all absent when none was written).
     pub fn rare(&self) -> &RouteRare {
-        self.rare.0.as_deref().unwrap_or(&NO_RARE)
+        self.rare.attrs()
+    }
+
+    /// `rtm_type`: `unicast` when the line names none.
+    pub fn kind(&self) -> RouteType {
+        match self.kind_code {
+            KIND_IN_RARE => self.rare.words().kind.clone().unwrap_or(RouteType::Unspec),
+            n => RouteType::from_code(n),
+        }
+    }
+
+    pub fn set_kind(&mut self, kind: RouteType) {
+        match kind.code().filter(|&n| n != KIND_IN_RARE) {
+            Some(n) => {
+                self.kind_code = n;
+                self.rare.clear(|w| w.kind = None);
+            }
+            None => {
+                self.kind_code = KIND_IN_RARE;
+                self.rare.get_mut().1.kind = Some(kind);
+            }
+        }
+    }
+
+    pub fn protocol(&self) -> Option<RouteProtocol> {
+        match self.protocol_code {
+            NONE => None,
+            IN_RARE => self.rare.words().protocol.clone(),
+            n => Some(RouteProtocol::from_code(n as u8)),
+        }
+    }
+
+    pub fn set_protocol(&mut self, p: Option<RouteProtocol>) {
+        self.protocol_code = match p.as_ref().map(|p| p.code()) {
+            None => NONE,
+            Some(Some(n)) => u16::from(n),
+            Some(None) => IN_RARE,
+        };
+        match self.protocol_code {
+            IN_RARE => self.rare.get_mut().1.protocol = p,
+            _ => self.rare.clear(|w| w.protocol = None),
+        }
+    }
+
+    /// Absent means the printed default: `global`, or `link` for routes
+    /// that old versions printed without scope.
+    pub fn scope(&self) -> Option<Scope> {
+        match self.scope_code {
+            NONE => None,
+            IN_RARE => self.rare.words().scope.clone(),
+            n => Some(Scope::from_code(n as u8)),
+        }
+    }
+
+    pub fn set_scope(&mut self, s: Option<Scope>) {
+        self.scope_code = match s.as_ref().map(|s| s.code()) {
+            None => NONE,
+            Some(Some(n)) => u16::from(n),
+            Some(None) => IN_RARE,
+        };
+        match self.scope_code {
+            IN_RARE => self.rare.get_mut().1.scope = s,
+            _ => self.rare.clear(|w| w.scope = None),
+        }
     }
 
     pub fn nhid(&self) -> Option<u32> {
@@ -784,16 +897,14 @@ fn attributes(
                 r.rare_mut().tos = Some(value!(toks, sink, line, kw, "a TOS").to_string())
             }
             "table" => r.table = Table::parse(value!(toks, sink, line, kw, "a table")),
-            "proto" | "protocol" => {
-                r.protocol = Some(RouteProtocol::parse(value!(
-                    toks,
-                    sink,
-                    line,
-                    kw,
-                    "a protocol"
-                )))
-            }
-            "scope" => r.scope = Some(Scope::parse(value!(toks, sink, line, kw, "a scope"))),
+            "proto" | "protocol" => r.set_protocol(Some(RouteProtocol::parse(value!(
+                toks,
+                sink,
+                line,
+                kw,
+                "a protocol"
+            )))),
+            "scope" => r.set_scope(Some(Scope::parse(value!(toks, sink, line, kw, "a scope")))),
             "metric" | "priority" | "preference" => {
                 let v = value!(toks, sink, line, kw, "a metric");
                 r.metric = Some(check!(sink, line, v, lex::u32_tok(v)));
@@ -1015,11 +1126,84 @@ mod size_tests {
         }
     }
 
+    /// The type, protocol and scope read back as parsed, whether held as
+    /// the kernel's byte or as a word out of line; a word set and then
+    /// replaced leaves the route equal to one that never held it.
+    #[test]
+    fn route_words_read_back_as_parsed() {
+        let dst: IpNet = "10.0.0.0/8".parse().unwrap();
+        let fresh = || Route::new(1, Family::Inet, dst, RouteType::Unicast, Table::main());
+        let words = [
+            "bgp",
+            "kernel",
+            "unspec",
+            "none",
+            "0",
+            "186",
+            "196",
+            "255",
+            "254",
+            "12",
+            "0196",
+            "+5",
+            "-1",
+            "256",
+            "999",
+            "gated/bgp",
+            "zstatic",
+            "host",
+            "global",
+            "universe",
+            "link",
+            "nowhere",
+            "site",
+            "200",
+            "local",
+            "blackhole",
+            "throw",
+            "xresolve",
+            "11",
+        ];
+        for w in words {
+            let mut r = fresh();
+            r.set_kind(RouteType::parse(w));
+            r.set_protocol(Some(RouteProtocol::parse(w)));
+            r.set_scope(Some(Scope::parse(w)));
+            assert_eq!(r.kind(), RouteType::parse(w), "{w}");
+            assert_eq!(r.kind().as_str(), RouteType::parse(w).as_str(), "{w}");
+            assert_eq!(r.protocol(), Some(RouteProtocol::parse(w)), "{w}");
+            assert_eq!(r.scope(), Some(Scope::parse(w)), "{w}");
+            assert_eq!(r.scope().unwrap().as_str(), Scope::parse(w).as_str(), "{w}");
+            let inline = RouteType::parse(w).code().is_some_and(|n| n != 255)
+                && RouteProtocol::parse(w).code().is_some()
+                && Scope::parse(w).code().is_some();
+            assert_eq!(r.rare.0.is_some(), !inline, "{w}");
+            r.set_kind(RouteType::Unicast);
+            r.set_protocol(None);
+            r.set_scope(None);
+            assert_eq!(r, fresh(), "{w}");
+            assert_eq!(r.protocol(), None);
+            assert_eq!(r.scope(), None);
+        }
+        // What is held as a byte: known words and plainly printed numbers.
+        let p = |w| RouteProtocol::parse(w).code();
+        assert_eq!(
+            ["bgp", "196", "0", "0196", "+5", "256", "gated/bgp"].map(p),
+            [Some(186), Some(196), Some(0), None, None, None, None]
+        );
+        assert_eq!(Scope::parse("nowhere").code(), Some(255));
+        assert_eq!(RouteType::parse("6").code(), Some(6));
+    }
+
     /// A full BGP table is a million of these: 528 bytes each before
     /// `Name`, `Flags`, `NextHops` and `RouteRare`.
     #[test]
     fn a_route_record_stays_small() {
-        assert!(std::mem::size_of::<Route>() <= 200);
+        assert!(
+            std::mem::size_of::<Route>() <= 160,
+            "{}",
+            std::mem::size_of::<Route>()
+        );
         // A leg was 128 bytes with its rare attributes inline.
         assert!(std::mem::size_of::<NextHop>() <= 64);
         assert_eq!(std::mem::size_of::<Option<Scope>>(), 16);

@@ -670,9 +670,9 @@ impl Host {
             .any(|r| r.rule.ipproto.is_some() || r.rule.sport.is_some() || r.rule.dport.is_some());
         self.fib.custom_local4 = self.tables[0].values().any(|t| {
             t.routes.iter().any(|e| {
-                e.route.kind == RouteType::Local
+                e.route.kind() == RouteType::Local
                     && !e.origin().is_assumed()
-                    && e.route.protocol != Some(grammar::RouteProtocol::Kernel)
+                    && e.route.protocol() != Some(grammar::RouteProtocol::Kernel)
             })
         });
         self.fib.realms4 = self.tables[0].values().any(|t| {
@@ -716,7 +716,7 @@ impl Host {
             let routed = self.tables[0].values().any(|t| {
                 t.routes.iter().any(|e| {
                     let r = &e.route;
-                    r.kind != RouteType::Local
+                    r.kind() != RouteType::Local
                         && !e.origin().is_assumed()
                         && (live_on(&r.dev, &r.flags)
                             || r.nexthops.iter().any(|n| live_on(&n.dev, &n.flags)))

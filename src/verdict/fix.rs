@@ -190,8 +190,8 @@ fn route_command(verb: &str, r: &Route) -> String {
     s.push_str(" route ");
     s.push_str(verb);
     s.push(' ');
-    if r.kind != RouteType::Unicast {
-        s.push_str(r.kind.as_str());
+    if r.kind() != RouteType::Unicast {
+        s.push_str(r.kind().as_str());
         s.push(' ');
     }
     if r.dst.prefix_len() == 0 {
@@ -220,15 +220,15 @@ fn route_command(verb: &str, r: &Route) -> String {
             s.push_str(" onlink");
         }
     }
-    if let Some(p) = &r.protocol {
+    if let Some(p) = &r.protocol() {
         let _ = write!(s, " proto {p}");
     }
     // `ip` gives a unicast IPv4 route without a gateway link scope, others
     // global; IPv6 has no route scopes. Only another scope is named.
     if r.family == Family::Inet
-        && let Some(sc) = &r.scope
+        && let Some(sc) = &r.scope()
     {
-        let implied = match (&r.kind, r.gateway.is_some() || !r.nexthops.is_empty()) {
+        let implied = match (&r.kind(), r.gateway.is_some() || !r.nexthops.is_empty()) {
             (RouteType::Unicast, false) => RtScope::Link,
             (RouteType::Local, _) => RtScope::Host,
             (RouteType::Broadcast | RouteType::Multicast | RouteType::Anycast, _) => RtScope::Link,
@@ -386,7 +386,7 @@ fn holds_gateway<'a>(
     g: IpAddr,
 ) -> bool {
     let direct = |x: &Route| {
-        x.kind == RouteType::Unicast
+        x.kind() == RouteType::Unicast
             && x.gateway.is_none()
             && x.nexthops.is_empty()
             && x.dev.as_deref() == dev
@@ -394,11 +394,11 @@ fn holds_gateway<'a>(
     let mut holding = routes.filter(|x| x.dst.contains(&g));
     match fam {
         Family::Inet => holding
-            .any(|x| direct(x) && matches!(x.scope, Some(RtScope::Link) | Some(RtScope::Host))),
+            .any(|x| direct(x) && matches!(x.scope(), Some(RtScope::Link) | Some(RtScope::Host))),
         // The best match: longest prefix, then lowest metric (the kernel
         // may prefer the flow's oif among equals; not credited).
         Family::Inet6 => holding
-            .filter(|x| x.kind != RouteType::Throw)
+            .filter(|x| x.kind() != RouteType::Throw)
             .min_by_key(|x| (std::cmp::Reverse(x.dst.prefix_len()), metric(x)))
             .is_some_and(direct),
     }
@@ -411,7 +411,7 @@ fn holds_gateway<'a>(
 fn v4_not_unicast(h: &Host, g: IpAddr) -> bool {
     let IpAddr::V4(v) = g else { return false };
     let not_unicast = |e: &RouteEntry| {
-        matches!(e.route.kind, RouteType::Broadcast | RouteType::Multicast)
+        matches!(e.route.kind(), RouteType::Broadcast | RouteType::Multicast)
             && e.route.dst.contains(&g)
     };
     v.is_multicast()
@@ -489,12 +489,12 @@ fn gateway_accepted(h: &Host, r: &Route, g: IpAddr) -> Result<(), GatewayRefusal
                 })
                 .is_some_and(|e| {
                     !matches!(
-                        e.route.kind,
+                        e.route.kind(),
                         RouteType::Unreachable
                             | RouteType::Prohibit
                             | RouteType::BlackHole
                             | RouteType::Throw
-                    ) && (e.route.kind != RouteType::Unicast || e.route.dev != r.dev)
+                    ) && (e.route.kind() != RouteType::Unicast || e.route.dev != r.dev)
                 });
             if elsewhere {
                 Err(Unproven(
@@ -633,14 +633,15 @@ fn apply_unfinished(h: &mut Host, op: &Op) -> Result<Applied, String> {
                         && (any_metric || metric(x) == metric(r))
                         && match r.family {
                             Family::Inet => {
-                                x.tos().unwrap_or("0") == r.tos().unwrap_or("0") && x.kind == r.kind
+                                x.tos().unwrap_or("0") == r.tos().unwrap_or("0")
+                                    && x.kind() == r.kind()
                             }
                             Family::Inet6 => x.from == r.from,
                         }
                         && (r.gateway.is_none() || x.gateway == r.gateway)
                         && (r.dev.is_none() || x.dev == r.dev)
                         && (r.prefsrc.is_none() || x.prefsrc == r.prefsrc)
-                        && (r.protocol.is_none() || x.protocol == r.protocol)
+                        && (r.protocol().is_none() || x.protocol() == r.protocol())
                 })
                 .min_by_key(|&i| metric(&t.routes[i].route));
             let Some(pos) = pos else {
@@ -946,7 +947,7 @@ fn unmerge_neutral(h: &Host) -> bool {
     let dflt = table(Table::DEFAULT).is_some_and(|t| !t.routes.is_empty());
     if local
         .iter()
-        .any(|r| !matches!(r.route.kind, RouteType::Local | RouteType::Broadcast))
+        .any(|r| !matches!(r.route.kind(), RouteType::Local | RouteType::Broadcast))
     {
         return false;
     }
@@ -959,7 +960,7 @@ fn unmerge_neutral(h: &Host) -> bool {
         return false;
     }
     main.iter().all(|r| {
-        let ok_kind = match r.route.kind {
+        let ok_kind = match r.route.kind() {
             RouteType::Local | RouteType::Throw => false,
             RouteType::Unreachable | RouteType::Prohibit | RouteType::BlackHole => !dflt,
             _ => true,
@@ -1734,7 +1735,7 @@ impl<'a> Shortcut<'a> {
         let none = |t: &FibTable| {
             t.candidates(dst).all(|(_, ix)| {
                 ix.iter()
-                    .all(|&i| t.routes[i].route.kind == RouteType::Throw)
+                    .all(|&i| t.routes[i].route.kind() == RouteType::Throw)
             })
         };
         found_before
@@ -3446,7 +3447,7 @@ impl<'h> Routers<'h> {
         for t in host.tables[fam_idx(fam)].values() {
             for e in t.routes.iter() {
                 let r = &e.route;
-                if r.kind != RouteType::Unicast {
+                if r.kind() != RouteType::Unicast {
                     continue;
                 }
                 if r.dst.prefix_len() == 0
@@ -4653,7 +4654,7 @@ fn via_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str, gw: &Gateway
                 r.flags.push("onlink");
             }
         }
-        None if fam == Family::Inet => r.scope = Some(RtScope::Link),
+        None if fam == Family::Inet => r.set_scope(Some(RtScope::Link)),
         None => {}
     }
     if fam == Family::Inet6 {
@@ -4666,7 +4667,7 @@ fn direct_route(fam: Family, dst: ipnet::IpNet, table: u32, dev: &str) -> Route 
     let mut r = Route::new(0, fam, dst, RouteType::Unicast, Table::Id(table));
     r.dev = Some(dev.into());
     match fam {
-        Family::Inet => r.scope = Some(RtScope::Link),
+        Family::Inet => r.set_scope(Some(RtScope::Link)),
         Family::Inet6 => r.metric = Some(default_metric(fam)),
     }
     r
@@ -4732,8 +4733,8 @@ fn repair(
                     .and_then(|(_, a)| a.first().copied())
             });
             match hit.map(|k| (k, &table.expect("a hit's table").routes[k].route)) {
-                Some((k, r)) if r.kind == RouteType::Throw => culprits.push(k),
-                Some((k, r)) if r.kind == RouteType::Unicast && r.tos().is_none() => {
+                Some((k, r)) if r.kind() == RouteType::Throw => culprits.push(k),
+                Some((k, r)) if r.kind() == RouteType::Unicast && r.tos().is_none() => {
                     let other = r.dev.as_deref().is_some_and(|d| d != dev)
                         || r.nexthops.iter().any(|x| x.dev.as_deref() != Some(dev));
                     if !other {
@@ -4756,7 +4757,7 @@ fn repair(
     for &k in &culprits {
         let r = &t_routes[k].route;
         dels.push(Op::DelRoute(r.clone()));
-        if r.kind == RouteType::Unicast {
+        if r.kind() == RouteType::Unicast {
             let mut x = if own_nets
                 .iter()
                 .any(|o| o.contains(&r.dst.network()) && o.prefix_len() <= r.dst.prefix_len())

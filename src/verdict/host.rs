@@ -107,7 +107,7 @@ fn infer_addresses(host: &mut Host) -> bool {
         for e in local.routes.iter() {
             let r = &e.route;
             let full = if fam == Family::Inet { 32 } else { 128 };
-            if r.kind != RouteType::Local
+            if r.kind() != RouteType::Local
                 || r.dst.prefix_len() != full
                 || r.dst.addr().is_loopback()
             {

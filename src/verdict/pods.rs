@@ -90,7 +90,7 @@ fn find<'h>(host: &'h Host, fam: Family, class: &LinkClass) -> Vec<Pod<'h>> {
             continue;
         };
         if r.dst.prefix_len() != full
-            || r.kind != RouteType::Unicast
+            || r.kind() != RouteType::Unicast
             || !r.nexthops.is_empty()
             || !class.is_internal(dev)
             || host.is_local_addr(r.dst.addr())
@@ -130,7 +130,7 @@ fn table_dev<'h>(host: &'h Host, fam: Family, t: &Table, class: &LinkClass) -> O
     let unicast = || {
         fib.routes
             .iter()
-            .filter(|e| e.route.kind == RouteType::Unicast)
+            .filter(|e| e.route.kind() == RouteType::Unicast)
     };
     if let Some(d) = unicast()
         .filter(|e| e.route.dst.prefix_len() == 0)
@@ -559,7 +559,7 @@ fn repair(
     let has_default = fib.is_some_and(|f| {
         f.routes
             .iter()
-            .any(|e| e.route.dst.prefix_len() == 0 && e.route.kind == RouteType::Unicast)
+            .any(|e| e.route.dst.prefix_len() == 0 && e.route.kind() == RouteType::Unicast)
     });
     if !has_default {
         let full = space::bits(fam) as u8;
@@ -570,7 +570,7 @@ fn repair(
                     r.dst.prefix_len() == full
                         && r.gateway.is_none()
                         && r.dev.as_deref() == Some(uplink)
-                        && r.kind == RouteType::Unicast
+                        && r.kind() == RouteType::Unicast
                 })
             })
             .map(|e| e.route.dst.addr());

@@ -704,7 +704,7 @@ fn own_gateway_order(h: &Host, flow: &FlowSpec, l: &Lookup) -> bool {
             .map(|n| (n.dev.as_deref(), n.gateway, &n.flags))
             .collect()
     };
-    let scope = |r: &Route| r.scope.as_ref().and_then(|s| s.number()).unwrap_or(0);
+    let scope = |r: &Route| r.scope().as_ref().and_then(|s| s.number()).unwrap_or(0);
     legs.iter().any(|(dev, gw, flags)| {
         let (Some(dev), Some(gw)) = (dev, gw) else {
             return false;
@@ -716,7 +716,7 @@ fn own_gateway_order(h: &Host, flow: &FlowSpec, l: &Lookup) -> bool {
         own && !flags.contains("onlink")
             && t.routes.iter().any(|e| {
                 let r = &e.route;
-                r.kind == RouteType::Unicast
+                r.kind() == RouteType::Unicast
                     && r.dst.contains(gw)
                     && scope(r) >= 253
                     && (r.dev.as_deref() == Some(*dev)

@@ -118,8 +118,8 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
     let tos = o.str("tos").or_else(|| o.str("dsfield"));
     r.gateway = gw;
     r.dev = o.str("dev").map(Name::from);
-    r.protocol = o.str("protocol").map(|p| RouteProtocol::parse(&p));
-    r.scope = o.str("scope").map(|s| Scope::parse(&s));
+    r.set_protocol(o.str("protocol").map(|p| RouteProtocol::parse(&p)));
+    r.set_scope(o.str("scope").map(|s| Scope::parse(&s)));
     r.prefsrc = prefsrc;
     r.metric = o.u32("metric");
     let rare = RouteRare {

@@ -156,7 +156,7 @@ impl Host {
         let t = res.fib;
         let e = &t.routes[res.route];
         let r = &e.route;
-        if r.kind == RouteType::Local {
+        if r.kind() == RouteType::Local {
             let s = src.or(r.prefsrc).unwrap_or(dst);
             let dev = r
                 .dev
@@ -235,7 +235,7 @@ impl Host {
         let gw = self.rt_gw4(r, first);
         let mut res = self.mkroute_output4(
             flow,
-            r.kind.clone(),
+            r.kind(),
             dev,
             gw,
             s.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -413,13 +413,13 @@ impl Host {
             Err(e) => return walk.finish(Err(e)),
         };
         let r = &res.fib.routes[res.route].route;
-        match r.kind {
+        match r.kind() {
             RouteType::Broadcast => return brd_input(walk),
             RouteType::Local => {}
             _ if !forwards => return walk.finish(Err(KernelError::HostUnreach)),
             _ => {}
         }
-        match r.kind {
+        match r.kind() {
             RouteType::Local => {
                 let v = self.validate_source(flow, iif, s, Some(dst), None);
                 if v.result.is_err() {
@@ -568,7 +568,7 @@ impl Host {
             Err(_) => return Validated::pass(None),
         };
         let r = &res.fib.routes[res.route].route;
-        match r.kind {
+        match r.kind() {
             RouteType::Unicast => {}
             RouteType::Local if accept_local => {}
             _ => return Validated::refuse(Refused::Martian, None),
@@ -580,7 +580,7 @@ impl Host {
             r.nexthops.iter().filter_map(|n| n.dev.clone()).collect()
         };
         let dev_match = devs.iter().any(|d| d == iif)
-            || (r.kind == RouteType::Local && self.is_loopback_dev(iif));
+            || (r.kind() == RouteType::Local && self.is_loopback_dev(iif));
         if dev_match {
             return Validated::pass(check(true, Ok(devs)));
         }

@@ -62,7 +62,7 @@ impl Host {
                 .or(r.prefsrc)
                 .or_else(|| self.ipv6_saddr(Some(dev), flow.dst))
         };
-        let (kind_dev, gateway) = match r.kind {
+        let (kind_dev, gateway) = match r.kind() {
             // ip6_rt_get_dev_rcu: local and anycast go through loopback (or the VRF).
             RouteType::Local | RouteType::Anycast => {
                 (Name::new(self.vrf_master(dev).unwrap_or("lo")), None)
@@ -90,12 +90,7 @@ impl Host {
             prefsrc: r.prefsrc,
             nexthops,
             hash_dependent,
-            ..Self::hit_of(
-                r.kind.clone(),
-                kind_dev,
-                gateway,
-                sel(group_dev.unwrap_or(dev)),
-            )
+            ..Self::hit_of(r.kind(), kind_dev, gateway, sel(group_dev.unwrap_or(dev)))
         }))
     }
 
@@ -136,10 +131,10 @@ impl Host {
     ) -> Option<TableResult> {
         let (i, live) = self.rt6_select(t, node, fl)?;
         let r = &t.routes[i].route;
-        if r.kind == RouteType::Throw {
+        if r.kind() == RouteType::Throw {
             return Some(TableResult::Throw(i));
         }
-        if let Some(err) = KernelError::of_route_type(&r.kind) {
+        if let Some(err) = KernelError::of_route_type(&r.kind()) {
             return Some(TableResult::Reject(i, err));
         }
         Some(TableResult::Found(i, live))

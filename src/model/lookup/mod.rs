@@ -823,7 +823,7 @@ fn v6_label(a: Ipv6Addr) -> u32 {
 }
 
 fn route_scope(r: &crate::grammar::Route) -> u8 {
-    r.scope
+    r.scope()
         .as_ref()
         .and_then(|s| s.number())
         .map_or(SCOPE_UNIVERSE, |n| n.min(255) as u8)

@@ -54,7 +54,7 @@ impl Host {
         match res {
             TableResult::Found(i, _) => {
                 let r = &t.routes[i].route;
-                (r.kind == RouteType::Local).then(|| r.dev.as_deref().unwrap_or("lo"))
+                (r.kind() == RouteType::Local).then(|| r.dev.as_deref().unwrap_or("lo"))
             }
             _ => None,
         }
@@ -482,10 +482,10 @@ impl Host {
                 continue;
             }
             let r = &e.route;
-            if r.kind == RouteType::Throw {
+            if r.kind() == RouteType::Throw {
                 return TableResult::Throw(i);
             }
-            if let Some(err) = KernelError::of_route_type(&r.kind) {
+            if let Some(err) = KernelError::of_route_type(&r.kind()) {
                 return TableResult::Reject(i, err);
             }
             if r.nexthops.is_empty() {

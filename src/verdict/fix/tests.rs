@@ -1917,7 +1917,7 @@ default via fe80::1 dev eth0 proto ra metric 1024 pref medium
                     t.routes.iter().any(|e| {
                         let r = &e.route;
                         r.dst.prefix_len() == 0
-                            && r.kind == RouteType::Unicast
+                            && r.kind() == RouteType::Unicast
                             && r.gateway.is_none()
                             && r.nexthops.is_empty()
                             && r.dev.as_deref() == Some(l.name.as_str())
@@ -1962,7 +1962,7 @@ fn walked_router(
         for e in t
             .routes
             .iter()
-            .filter(|e| e.route.kind == RouteType::Unicast)
+            .filter(|e| e.route.kind() == RouteType::Unicast)
         {
             let r = &e.route;
             for (d, g, onlink) in route_legs(r) {
