@@ -716,7 +716,7 @@ fn gen_route_add(rng: &mut Rng, spec: &HostSpec, h: &Host, f: Family) -> Op {
         let mut r = gen_any_route(rng, spec, h, f, e.dst, e.table.clone());
         r.metric = e.metric;
         r.rare_mut().tos = e.tos().map(str::to_string);
-        r.from = e.from;
+        r.rare_mut().from = e.from();
         return Op::AddRoute(r);
     }
     if k < 25 && !existing.is_empty() {
@@ -1015,7 +1015,7 @@ fn state(h: &Host, f: Family) -> (Vec<String>, Vec<String>) {
                 r.kind(),
                 r.dst.trunc(),
                 metric_of(r),
-                r.from,
+                r.from(),
                 r.tos(),
                 r.gateway,
                 dev,
@@ -1073,7 +1073,7 @@ fn route_json(r: &Route) -> Value {
         "type": r.kind().as_str(),
         "dst": r.dst.to_string(),
         "table": match &r.table { Table::Id(n) => n.to_string(), Table::Name(s) => s.to_string() },
-        "from": r.from.map(|x| x.to_string()),
+        "from": r.from().map(|x| x.to_string()),
         "tos": r.tos(),
         "gateway": r.gateway.map(|x| x.to_string()),
         "dev": r.dev,
@@ -1107,7 +1107,7 @@ fn route_from_json(v: &Value) -> Route {
         Table::parse(v["table"].as_str().unwrap()),
     );
     r.end_line = 0;
-    r.from = opt_str(v, "from").map(|s| s.parse().unwrap());
+    r.rare_mut().from = opt_str(v, "from").map(|s| s.parse().unwrap());
     r.rare_mut().tos = opt_str(v, "tos");
     r.gateway = opt_str(v, "gateway").map(|s| s.parse().unwrap());
     r.dev = opt_str(v, "dev").map(Into::into);

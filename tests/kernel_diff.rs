@@ -1237,7 +1237,7 @@ fn probe(h: &Host, v6: bool, r: &mut Rng) -> Probe {
             if e.tos != 0 {
                 toses.insert(e.tos);
             }
-            if let Some(f) = rt.from {
+            if let Some(f) = rt.from() {
                 edges(f, &mut dsts);
             }
         }

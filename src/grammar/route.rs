@@ -349,6 +349,8 @@ impl Serialize for LegsAt<'_> {
 /// The attributes few routes have, kept out of line (`Route::rare_mut`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RouteRare {
+    /// A source-specific route's source prefix (IPv6 `from`).
+    pub from: Option<IpNet>,
     pub nhid: Option<u32>,
     pub tos: Option<String>,
     pub mark: Option<u32>,
@@ -388,7 +390,6 @@ pub struct Route {
     /// The `table` token; else the table the command printed (a single-table
     /// dump prints no `table` tokens); else main.
     pub table: Table,
-    pub from: Option<IpNet>,
     pub gateway: Option<IpAddr>,
     pub dev: Option<Name>,
     /// `protocol()`: the kernel's number, `NONE` or `IN_RARE`.
@@ -433,6 +434,7 @@ const NONE: u16 = 0x101;
 const KIND_IN_RARE: u8 = u8::MAX;
 
 static NO_RARE: RouteRare = RouteRare {
+    from: None,
     nhid: None,
     tos: None,
     mark: None,
@@ -510,7 +512,7 @@ impl Serialize for Route {
                 }
             };
         }
-        opt!("from", self.from);
+        opt!("from", x.from);
         opt!("nhid", x.nhid);
         opt!("tos", x.tos);
         opt!("gateway", self.gateway);
@@ -603,7 +605,6 @@ impl Route {
             kind_code: 0,
             dst,
             table,
-            from: None,
             gateway: None,
             dev: None,
             protocol_code: NONE,
@@ -692,6 +693,9 @@ impl Route {
         }
     }
 
+    pub fn from(&self) -> Option<IpNet> {
+        self.rare().from
+    }
     pub fn nhid(&self) -> Option<u32> {
         self.rare().nhid
     }
@@ -887,7 +891,7 @@ fn attributes(
             }
             "from" => {
                 let v = value!(toks, sink, line, kw, "a source prefix");
-                r.from = Some(check!(sink, line, v, lex::dst(v, Some(r.family))));
+                r.rare_mut().from = Some(check!(sink, line, v, lex::dst(v, Some(r.family))));
             }
             "nhid" => {
                 let v = value!(toks, sink, line, kw, "a nexthop id");
@@ -982,7 +986,7 @@ fn attributes(
             .gateway
             .or(r.prefsrc)
             .map(|a| Family::of(&a))
-            .or(r.from.map(|f| Family::of(&f.addr())));
+            .or(r.from().map(|f| Family::of(&f.addr())));
         if let Some(f) = fam
             && f != r.family
         {
@@ -1200,7 +1204,7 @@ mod size_tests {
     #[test]
     fn a_route_record_stays_small() {
         assert!(
-            std::mem::size_of::<Route>() <= 160,
+            std::mem::size_of::<Route>() <= 144,
             "{}",
             std::mem::size_of::<Route>()
         );

@@ -200,7 +200,7 @@ fn route_command(verb: &str, r: &Route) -> String {
         space::push_net(&mut s, &r.dst);
     }
     // `write!` into a String cannot fail.
-    if let Some(f) = &r.from {
+    if let Some(f) = &r.from() {
         s.push_str(" from ");
         space::push_net(&mut s, f);
     }
@@ -341,7 +341,7 @@ fn same_key(a: &Route, b: &Route) -> bool {
         && metric(a) == metric(b)
         && match a.family {
             Family::Inet => a.tos().unwrap_or("0") == b.tos().unwrap_or("0"),
-            Family::Inet6 => a.from == b.from,
+            Family::Inet6 => a.from() == b.from(),
         }
 }
 
@@ -636,7 +636,7 @@ fn apply_unfinished(h: &mut Host, op: &Op) -> Result<Applied, String> {
                                 x.tos().unwrap_or("0") == r.tos().unwrap_or("0")
                                     && x.kind() == r.kind()
                             }
-                            Family::Inet6 => x.from == r.from,
+                            Family::Inet6 => x.from() == r.from(),
                         }
                         && (r.gateway.is_none() || x.gateway == r.gateway)
                         && (r.dev.is_none() || x.dev == r.dev)

@@ -241,7 +241,7 @@ fn source_route_dsts(hosts: &[&Host], fam: Family) -> peers::RangeSet {
             .iter()
             .flat_map(|h| h.tables[fam_idx(fam)].values())
             .flat_map(|t| t.routes.iter())
-            .filter(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
+            .filter(|e| e.route.from().is_some_and(|f| f.prefix_len() > 0))
             .map(|e| space::Range::of(&e.route.dst))
             .collect(),
     )
@@ -404,7 +404,7 @@ impl SourceKeyed {
     ) -> Self {
         let mut k = SourceKeyed::default();
         for r in routes {
-            k.src_routes |= fam == Family::Inet6 && r.from.is_some_and(|f| f.prefix_len() > 0);
+            k.src_routes |= fam == Family::Inet6 && r.from().is_some_and(|f| f.prefix_len() > 0);
             // (`prefers_own_source` holds of IPv4 routes only.)
             k.multipath4 |= host.prefers_own_source(r);
             if k.src_routes || k.multipath4 {

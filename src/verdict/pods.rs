@@ -265,7 +265,7 @@ pub fn pods(host: &Host, class: &LinkClass, platform: super::fix::Platform) -> P
             && host.tables[fam_idx(fam)].values().any(|t| {
                 t.routes
                     .iter()
-                    .any(|e| e.route.from.is_some_and(|f| f.prefix_len() > 0))
+                    .any(|e| e.route.from().is_some_and(|f| f.prefix_len() > 0))
             });
         for (pi, p) in found.iter().enumerate() {
             let Some(b) = bind(host, fam, class, &ups, &from_rules, p) else {

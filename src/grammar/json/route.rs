@@ -111,7 +111,6 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
         .or_else(|| ctx.table.clone())
         .unwrap_or_else(Table::main);
     let mut r = Route::new(o.line, Family::of(&dst.addr()), dst, kind, table);
-    r.from = from_s.and_then(|f| lex::dst(&f, fam).ok());
     // Read in the order the keys were always taken (`take` moves them out,
     // and `leftovers` reports what no key took).
     let nhid = o.u32("nhid");
@@ -123,6 +122,7 @@ pub(super) fn route(o: &mut Obj<'_>, ctx: &Ctx) -> Option<Route> {
     r.prefsrc = prefsrc;
     r.metric = o.u32("metric");
     let rare = RouteRare {
+        from: from_s.and_then(|f| lex::dst(&f, fam).ok()),
         nhid,
         tos,
         mark: o.u32("mark"),

@@ -159,7 +159,7 @@ impl Host {
         let src = fl.src.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         let mut started = false;
         for (p, idxs) in t.candidates(fl.dst) {
-            let from = |i: usize| t.routes[i].route.from.filter(|f| f.prefix_len() > 0);
+            let from = |i: usize| t.routes[i].route.from().filter(|f| f.prefix_len() > 0);
             if idxs.iter().all(|&i| from(i).is_none()) {
                 // No subtree: the node is its own routes, all of them.
                 if visit(idxs) {
