@@ -786,8 +786,8 @@ proptest! {
             let want = reference(&h, v6, &f);
             let got = model(&host, &f);
             prop_assert_eq!(&got, &want, "flow {:?}\nrules:\n{}\nroutes:\n{}", f,
-                host.sources.iter().filter(|s| s.kind == DumpKind::IpRule).map(|s| s.text.as_str()).collect::<String>(),
-                host.sources.iter().filter(|s| s.kind == DumpKind::IpRoute).map(|s| s.text.as_str()).collect::<String>());
+                host.sources.iter().filter(|s| s.kind == DumpKind::IpRule).map(|s| s.text.to_string()).collect::<String>(),
+                host.sources.iter().filter(|s| s.kind == DumpKind::IpRoute).map(|s| s.text.to_string()).collect::<String>());
         }
     }
 

@@ -5,10 +5,12 @@
 pub mod lookup;
 pub mod system;
 pub mod table;
+pub mod text;
 
 pub use lookup::{Flow, Hit, KernelError, Lookup};
 pub use system::{KernelVersion, Sysctls, System};
 pub use table::FibTable;
+pub use text::Text;
 
 use crate::grammar::{
     self, Ctx, Dump, DumpKind, Family, Flags, Link, Name, Route, RouteType, Rule, RuleAction, Table,
@@ -41,7 +43,8 @@ impl Origin {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
-    pub text: String,
+    /// Route dumps of a full table are held packed (`Text::packed`).
+    pub text: Text,
     pub kind: DumpKind,
     /// `Input::lines_before`: origins count the file's lines, `text` holds
     /// those after it.
@@ -462,7 +465,12 @@ impl Host {
             }
             h.sources.push(Source {
                 name: input.name,
-                text: input.text,
+                // A route dump's lines are only quoted from now on; the
+                // other dumps are read whole again (ec2rl's module).
+                text: match input.kind {
+                    DumpKind::IpRoute => Text::packed(input.text),
+                    _ => input.text.into(),
+                },
                 kind: input.kind,
                 lines_before: input.lines_before,
                 dump,
@@ -902,13 +910,10 @@ impl Host {
         let Some(s) = self.sources.get(o.source as usize) else {
             return String::new();
         };
-        s.text
-            .lines()
-            .skip(o.line.saturating_sub(1 + s.lines_before) as usize)
-            .take((o.end_line.max(o.line) - o.line + 1) as usize)
-            .map(|l| l.trim_end_matches('\r').trim_end())
-            .collect::<Vec<_>>()
-            .join("\n")
+        s.text.lines(
+            o.line.saturating_sub(1 + s.lines_before) as usize,
+            (o.end_line.max(o.line) - o.line + 1) as usize,
+        )
     }
 
     pub fn table(&self, fam: Family, t: &Table) -> Option<&FibTable> {

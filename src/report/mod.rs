@@ -125,7 +125,7 @@ mod tests {
             let d = dir.path().join(format!("h{i}"));
             std::fs::create_dir(&d).unwrap();
             for s in &h.sources {
-                std::fs::write(d.join(&s.name), &s.text).unwrap();
+                std::fs::write(d.join(&s.name), &*s.text.to_whole()).unwrap();
             }
         }
         let (class, mut reports) = (LinkClass::default(), Vec::new());

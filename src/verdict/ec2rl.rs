@@ -133,7 +133,8 @@ fn addr_lines(host: &Host) -> Option<Vec<Cow<'_, str>>> {
         return Some(out);
     }
     let mut out = Vec::new();
-    for raw in src.text.lines() {
+    // Address and rule dumps are held whole (`Text::packed` packs route dumps).
+    for raw in src.text.whole().unwrap_or_default().lines() {
         push_segments(raw, &mut out);
     }
     Some(out)
@@ -186,7 +187,11 @@ fn rule_lines(host: &Host) -> Option<Vec<&str>> {
     if srcs.is_empty() || !host.have_rules[0] {
         return None;
     }
-    Some(srcs.iter().flat_map(|s| s.text.lines()).collect())
+    Some(
+        srcs.iter()
+            .flat_map(|s| s.text.whole().unwrap_or_default().lines())
+            .collect(),
+    )
 }
 
 /// The verdict line ec2rl's `_parse_output` would keep from a log: the first

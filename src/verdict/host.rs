@@ -318,7 +318,7 @@ pub fn analyse(cap: HostCapture, class: &LinkClass) -> HostReport {
         }
         // A command always prints something (`ip rule` at least its three
         // default rules): an empty file is a capture that went wrong.
-        if s.text.trim().is_empty() {
+        if s.text.is_blank() {
             incomplete.push(format!("{}: empty: the dump holds no output", s.name));
             diagnostics.push(FileDiagnostic {
                 file: s.name.clone(),
@@ -599,7 +599,7 @@ fn reason_plain(eps: &[Endpoint], verdict: Verdict, host: &Host, missing: &[Miss
                 let empty: Vec<&str> = host
                     .sources
                     .iter()
-                    .filter(|s| s.kind == DumpKind::IpRoute && s.text.trim().is_empty())
+                    .filter(|s| s.kind == DumpKind::IpRoute && s.text.is_blank())
                     .map(|s| s.name.as_str())
                     .collect();
                 let dumps: Vec<&str> = host

@@ -47,7 +47,12 @@ impl<'h> Quoter<'h> {
         let Some(s) = self.host.sources.get(o.source as usize) else {
             return String::new();
         };
-        let text = &s.text;
+        let first = o.line.saturating_sub(1 + s.lines_before) as usize;
+        let count = (o.end_line.max(o.line) - o.line + 1) as usize;
+        let Some(text) = s.text.whole() else {
+            // Packed: its blocks are its index.
+            return s.text.lines(first, count);
+        };
         let b = text.as_bytes();
         let every = self.starts[o.source as usize].get_or_init(|| {
             // `str::lines` yields no line after a final newline, none for "".
@@ -61,8 +66,6 @@ impl<'h> Quoter<'h> {
             );
             v
         });
-        let first = o.line.saturating_sub(1 + s.lines_before) as usize;
-        let count = (o.end_line.max(o.line) - o.line + 1) as usize;
         // The first line's start: the indexed one before it, then newlines.
         let Some(mut at) = every.get(first / EVERY).copied() else {
             return String::new();
@@ -192,6 +195,51 @@ mod tests {
         assert_eq!(&*y.text, "other");
     }
 
+    /// A full table's route dump is held packed, and each route's quote
+    /// is still its lines, multipath legs that run on into the next block
+    /// included.
+    #[test]
+    fn a_packed_dump_quotes_each_route() {
+        let mut text = String::new();
+        for i in 0..30_000u32 {
+            let (a, b) = (i >> 8, i & 255);
+            if i % 7 == 0 {
+                text.push_str(&format!(
+                    "10.{a}.{b}.0/24 proto bgp metric 20 \r\n\tnexthop via 10.0.0.1 dev eth0 weight 1 \n\tnexthop via 10.0.0.2 dev eth0 weight 1 \n"
+                ));
+            } else {
+                text.push_str(&format!(
+                    "10.{a}.{b}.0/24 via 10.0.0.1 dev eth0 proto bgp metric 20 \n"
+                ));
+            }
+        }
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        let h = Host::build(
+            vec![Input {
+                name: "h/ip_route.txt".into(),
+                text: text.clone(),
+                kind: DumpKind::IpRoute,
+                ctx: Ctx {
+                    family: Some(Family::Inet),
+                    table: None,
+                },
+                lines_before: 0,
+            }],
+            &Default::default(),
+        );
+        assert!(h.sources[0].text.whole().is_none(), "packed");
+        assert!(text.len() > crate::model::text::PACK_FROM);
+        let q = Quoter::new(&h);
+        let routes = &h.tables[0][&crate::grammar::Table::main()].routes;
+        assert_eq!(routes.len(), 30_000);
+        for e in routes.iter() {
+            let o = e.origin();
+            let want = lines[o.line as usize - 1..o.end_line as usize].join("\n");
+            assert_eq!(q.text(o), want);
+            assert_eq!(h.quote(o), want);
+        }
+    }
+
     /// A transcript's section is quoted by the file's line numbers.
     #[test]
     fn sections_are_quoted_by_the_files_lines() {
@@ -236,7 +284,7 @@ mod tests {
             let mut h = host();
             let src = h.sources.iter().position(|s| s.name == "h/ip_route.txt");
             let src = src.expect("the route dump");
-            h.sources[src].text = text;
+            h.sources[src].text = text.into();
             let q = Quoter::new(&h);
             for line in (1..310).chain([63, 64, 65, 127, 128, 129]) {
                 for n in [0, 1, 2, 70] {
