@@ -19,7 +19,7 @@ pub use addr::{Address, Lifetime, Link};
 pub use diag::{Diagnostic, Severity};
 pub use intern::Name;
 pub use lines::{Command, DumpKind, TableSel};
-pub use names::{Family, RouteProtocol, RouteType, Scope, Table};
+pub use names::{Coded, Family, RouteProtocol, RouteType, Scope, Table};
 pub use route::{Flags, NextHop, NextHops, Route, RouteRare};
 pub use rule::{Rule, RuleAction, Selector};
 

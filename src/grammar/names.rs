@@ -24,6 +24,19 @@ impl Family {
     }
 }
 
+/// A kernel word held as its one-byte number (`Route::kind()` and the
+/// like: a full table holds a million of each).
+pub trait Coded: Sized {
+    /// The kernel's number as one byte, where that byte alone gives this
+    /// value back (`from_code`): every known word, and a number the table
+    /// lacks printed plainly (`proto 196`). A name from a private file, or
+    /// a number spelt otherwise (`0196`), has none.
+    fn code(&self) -> Option<u8>;
+
+    /// The value whose `code` is `n`.
+    fn from_code(n: u8) -> Self;
+}
+
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($var:ident = $num:literal : $($text:literal)|+),* $(,)? }) => {
         $(#[$m])*
@@ -61,12 +74,10 @@ macro_rules! named_enum {
                     $name::Other(s) => s.parse().ok(),
                 }
             }
+        }
 
-            /// The kernel's number as one byte, where that byte alone gives
-            /// this value back (`from_code`): every known word, and a number
-            /// the table lacks printed plainly (`proto 196`). A name from a
-            /// private file, or a number spelt otherwise, has none.
-            pub fn code(&self) -> Option<u8> {
+        impl Coded for $name {
+            fn code(&self) -> Option<u8> {
                 match self {
                     $($name::$var => Some($num),)*
                     $name::Other(s) => {
@@ -80,8 +91,7 @@ macro_rules! named_enum {
                 }
             }
 
-            /// The value whose `code` is `n`.
-            pub fn from_code(n: u8) -> Self {
+            fn from_code(n: u8) -> Self {
                 match n {
                     $($num => $name::$var,)*
                     _ => $name::Other(Name::new(itoa::Buffer::new().format(n))),

@@ -98,7 +98,7 @@ impl Display for Route {
         } else {
             write!(f, "{}", self.dst)?;
         }
-        if let Some(s) = &self.from() {
+        if let Some(s) = self.from() {
             write!(f, " from {s}")?;
         }
         if let Some(n) = self.nhid() {

@@ -9,7 +9,7 @@ use super::diag::{Severity, Sink};
 use super::intern::Name;
 use super::lex::{self, Expected, Tokens};
 use super::lines::Line;
-use super::names::{Family, RouteProtocol, RouteType, Scope, Table};
+use super::names::{Coded, Family, RouteProtocol, RouteType, Scope, Table};
 use ipnet::IpNet;
 use serde::{Serialize, Serializer};
 use std::collections::HashSet;
@@ -372,8 +372,8 @@ pub struct RouteRare {
 /// common attributes are inline and compact (`Name`, `Flags`, `NextHops`)
 /// and the rare ones sit behind one pointer (`RouteRare`, read through the
 /// accessors of the same names). The type, protocol and scope are held as
-/// the kernel's byte (`kind()`, `protocol()`, `scope()`); a word that is no
-/// number (a private `rt_protos` name) sits behind the same pointer.
+/// the kernel's byte (`kind()`, `protocol()`, `scope()`, `Coded`); a word
+/// with no byte (a private `rt_protos` name) sits behind the same pointer.
 /// Serialised field by field in the order `parse --json` has always printed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
@@ -383,7 +383,8 @@ pub struct Route {
     pub family: Family,
     /// `ip monitor` capture: `Deleted …`.
     pub deleted: bool,
-    /// `kind()`: the kernel's number, or `IN_RARE` for a word held in `rare`.
+    /// `kind()`: the kernel's number, or `KIND_IN_RARE` for a word held in
+    /// `rare`.
     kind_code: u8,
     /// `default` is the zero-length prefix of the family.
     pub dst: IpNet,
@@ -410,8 +411,8 @@ pub struct Route {
 #[derive(Debug, Clone, Default)]
 struct Rare(Option<Box<(RouteRare, Words)>>);
 
-/// The type, protocol or scope of a route whose word has no code
-/// (`RouteType::code`): read where the route's code is `IN_RARE`.
+/// The type, protocol or scope of a route whose word has no byte
+/// (`Coded::code`): read where the route's code is `IN_RARE`.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Words {
     kind: Option<RouteType>,
@@ -469,11 +470,33 @@ impl Rare {
         self.0.get_or_insert_default()
     }
 
-    /// Clears a word, when any is held, without allocating.
-    fn clear(&mut self, f: impl FnOnce(&mut Words)) {
-        if let Some(b) = &mut self.0 {
-            f(&mut b.1);
+    /// Holds `word` in its slot of the words; `None` clears the slot
+    /// without allocating.
+    fn hold<T>(&mut self, word: Option<T>, slot: fn(&mut Words) -> &mut Option<T>) {
+        match (word, &mut self.0) {
+            (Some(w), _) => *slot(&mut self.get_mut().1) = Some(w),
+            (None, Some(b)) => *slot(&mut b.1) = None,
+            (None, None) => {}
         }
+    }
+}
+
+/// An optional word's code: its byte, `NONE`, or `IN_RARE` (then the word
+/// is held in `Words`).
+fn encode<T: Coded>(v: Option<&T>) -> u16 {
+    match v.map(T::code) {
+        None => NONE,
+        Some(Some(n)) => u16::from(n),
+        Some(None) => IN_RARE,
+    }
+}
+
+/// The word of an `encode`d code; `held`: the word `Words` holds for it.
+fn decode<T: Coded + Clone>(code: u16, held: &Option<T>) -> Option<T> {
+    match code {
+        NONE => None,
+        IN_RARE => held.clone(),
+        n => Some(T::from_code(n as u8)),
     }
 }
 
@@ -639,58 +662,32 @@ impl Route {
     }
 
     pub fn set_kind(&mut self, kind: RouteType) {
-        match kind.code().filter(|&n| n != KIND_IN_RARE) {
-            Some(n) => {
-                self.kind_code = n;
-                self.rare.clear(|w| w.kind = None);
-            }
-            None => {
-                self.kind_code = KIND_IN_RARE;
-                self.rare.get_mut().1.kind = Some(kind);
-            }
-        }
+        let code = kind.code().filter(|&n| n != KIND_IN_RARE);
+        self.kind_code = code.unwrap_or(KIND_IN_RARE);
+        self.rare
+            .hold(code.is_none().then_some(kind), |w| &mut w.kind);
     }
 
     pub fn protocol(&self) -> Option<RouteProtocol> {
-        match self.protocol_code {
-            NONE => None,
-            IN_RARE => self.rare.words().protocol.clone(),
-            n => Some(RouteProtocol::from_code(n as u8)),
-        }
+        decode(self.protocol_code, &self.rare.words().protocol)
     }
 
     pub fn set_protocol(&mut self, p: Option<RouteProtocol>) {
-        self.protocol_code = match p.as_ref().map(|p| p.code()) {
-            None => NONE,
-            Some(Some(n)) => u16::from(n),
-            Some(None) => IN_RARE,
-        };
-        match self.protocol_code {
-            IN_RARE => self.rare.get_mut().1.protocol = p,
-            _ => self.rare.clear(|w| w.protocol = None),
-        }
+        self.protocol_code = encode(p.as_ref());
+        let held = p.filter(|_| self.protocol_code == IN_RARE);
+        self.rare.hold(held, |w| &mut w.protocol);
     }
 
     /// Absent means the printed default: `global`, or `link` for routes
     /// that old versions printed without scope.
     pub fn scope(&self) -> Option<Scope> {
-        match self.scope_code {
-            NONE => None,
-            IN_RARE => self.rare.words().scope.clone(),
-            n => Some(Scope::from_code(n as u8)),
-        }
+        decode(self.scope_code, &self.rare.words().scope)
     }
 
     pub fn set_scope(&mut self, s: Option<Scope>) {
-        self.scope_code = match s.as_ref().map(|s| s.code()) {
-            None => NONE,
-            Some(Some(n)) => u16::from(n),
-            Some(None) => IN_RARE,
-        };
-        match self.scope_code {
-            IN_RARE => self.rare.get_mut().1.scope = s,
-            _ => self.rare.clear(|w| w.scope = None),
-        }
+        self.scope_code = encode(s.as_ref());
+        let held = s.filter(|_| self.scope_code == IN_RARE);
+        self.rare.hold(held, |w| &mut w.scope);
     }
 
     pub fn from(&self) -> Option<IpNet> {
@@ -1200,7 +1197,8 @@ mod size_tests {
     }
 
     /// A full BGP table is a million of these: 528 bytes each before
-    /// `Name`, `Flags`, `NextHops` and `RouteRare`.
+    /// `Name`, `Flags`, `NextHops` and `RouteRare`, 200 before the type,
+    /// protocol and scope were held as bytes and `from` out of line.
     #[test]
     fn a_route_record_stays_small() {
         assert!(
