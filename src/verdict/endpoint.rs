@@ -182,19 +182,30 @@ mod quotes {
     }
 }
 
+/// Whether a fact's quote is its record rendered, not its lines: `ip -j`
+/// prints a whole dump on one line (a full table's is 100 MB), and `-p`
+/// an object over several, so a JSON dump's lines are not its records'.
+pub(super) fn rendered_quote(host: &crate::model::Host, o: crate::model::Origin) -> bool {
+    host.sources
+        .get(o.source as usize)
+        .is_some_and(|s| s.dump.format == crate::grammar::Format::Json)
+}
+
 impl Quote {
     /// A captured fact's line(s), with its file and first line; what the
-    /// model supplied is quoted as `assumed` (line 0) with `assumed()`'s
-    /// text.
+    /// model supplied is quoted as `assumed` (line 0) with `rendered()`'s
+    /// text, and so is a fact of a JSON dump (`rendered_quote`).
     pub fn of(
         host: &crate::model::Host,
         o: crate::model::Origin,
-        assumed: impl FnOnce() -> String,
+        rendered: impl FnOnce() -> String,
     ) -> Quote {
-        let mut q = Quote::of_located(host, o, assumed);
-        if !o.is_assumed() {
-            q.text = host.quote(o).into();
-        }
+        let mut q = Quote::of_located(host, o, String::new);
+        q.text = if o.is_assumed() || rendered_quote(host, o) {
+            rendered().into()
+        } else {
+            host.quote(o).into()
+        };
         q
     }
 

@@ -99,6 +99,10 @@ impl<'h> Quoter<'h> {
             // Assumed (or no such file): the fallback's text, every time.
             return Quote::of_located(self.host, o, fallback);
         };
+        if super::endpoint::rendered_quote(self.host, o) {
+            // Rendered, every time: a JSON dump's records share their lines.
+            return Quote::of(self.host, o, fallback);
+        }
         if let Some(q) = self.lines.borrow().get(&o) {
             return q.clone();
         }
@@ -238,6 +242,48 @@ mod tests {
             assert_eq!(q.text(o), want);
             assert_eq!(h.quote(o), want);
         }
+    }
+
+    /// A JSON dump's routes share its line: each is quoted as its route
+    /// rendered, with the file and line, never as the whole dump.
+    #[test]
+    fn a_json_dumps_routes_are_quoted_rendered() {
+        let json = r#"[{"dst":"default","gateway":"10.0.0.1","dev":"eth0","flags":[]},{"dst":"10.0.0.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.0.0.5","flags":[]}]"#;
+        let addr = "2: eth0: <BROADCAST,UP,LOWER_UP> mtu 1500 state UP
+    inet 10.0.0.5/24 scope global eth0
+";
+        let h = Host::build(
+            vec![
+                Input {
+                    name: "h/ip_addr.txt".into(),
+                    text: addr.into(),
+                    kind: DumpKind::IpAddr,
+                    ctx: Ctx::default(),
+                    lines_before: 0,
+                },
+                Input {
+                    name: "h/ip_route.json".into(),
+                    text: json.into(),
+                    kind: DumpKind::IpRoute,
+                    ctx: Ctx::default(),
+                    lines_before: 0,
+                },
+            ],
+            &Default::default(),
+        );
+        let routes = &h.tables[0][&crate::grammar::Table::main()].routes;
+        assert_eq!(routes.len(), 2);
+        let q = Quoter::new(&h);
+        let mut texts = Vec::new();
+        for e in routes.iter() {
+            let a = q.quote(e.origin(), || e.route.to_string());
+            assert_eq!((&*a.file, a.line), ("h/ip_route.json", 1));
+            assert_eq!(&*a.text, e.route.to_string());
+            assert_eq!(a, Quote::of(&h, e.origin(), || e.route.to_string()));
+            texts.push(a.text);
+        }
+        assert_eq!(&*texts[0], "default via 10.0.0.1 dev eth0 table main");
+        assert_ne!(texts[0], texts[1]);
     }
 
     /// A transcript's section is quoted by the file's line numbers.
